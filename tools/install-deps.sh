@@ -1,0 +1,80 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs everything siprecd needs to build, run and test on Debian 12, then builds libsrtp2
+# from Debian's own source package against OpenSSL into .deps/ (configure prefers it).
+# Idempotent: packages already present are not reinstalled; a built libsrtp is reused.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+PKGS="build-essential pkgconf clang llvm libclang-rt-14-dev clang-format
+liburing-dev libssl-dev openssl libsrtp2-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+libsystemd-dev systemd sqlite3 libsqlite3-dev libcmocka-dev libexpat1-dev libjson-c-dev
+libargon2-dev libopus-dev sip-tester tcpdump iproute2 procps psmisc python3
+qemu-system-x86 busybox-static cpio kmod dpkg-dev"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (apt-get install needs it)" >&2
+	exit 1
+fi
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+# deb-src for the same suites as the binary sources, so `apt-get source libsrtp2` works.
+need_src=0
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+	need_src=1
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+			>/etc/apt/sources.list.d/siprecd-src.sources
+	elif [ -f /etc/apt/sources.list ]; then
+		grep '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' \
+			>/etc/apt/sources.list.d/siprecd-src.list
+	fi
+fi
+
+if [ -n "$missing" ] || [ $need_src = 1 ] || [ ! -d "$top/.deps/lib" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+fi
+if [ -n "$missing" ]; then
+	echo "install-deps: installing$missing"
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# libsrtp2 with OpenSSL crypto: Debian's build uses NSS, measured here at 3.9 us per packet
+# (38 us with 2,000 streams) against ~0.6 us flat with OpenSSL. Build Debian's own source.
+if [ ! -f "$top/.deps/lib/libsrtp2.a" ]; then
+	work=$(mktemp -d)
+	(
+		cd "$work"
+		apt-get source -qq libsrtp2 >/dev/null 2>&1 || apt-get source libsrtp2
+		cd libsrtp2-*/
+		./configure --quiet --prefix="$top/.deps" --enable-openssl \
+			CFLAGS="-O2 -fPIC" >/dev/null
+		make -s -j"$(nproc)" libsrtp2.a >/dev/null
+		mkdir -p "$top/.deps/lib/pkgconfig" "$top/.deps/include/srtp2"
+		cp libsrtp2.a "$top/.deps/lib/"
+		cp include/srtp.h crypto/include/auth.h crypto/include/cipher.h \
+			crypto/include/crypto_types.h "$top/.deps/include/srtp2/"
+		ver=$(sed -n 's/^PACKAGE_VERSION=.\([0-9.]*\).*/\1/p' configure | head -1)
+		cat >"$top/.deps/lib/pkgconfig/libsrtp2.pc" <<PC
+prefix=$top/.deps
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+Name: libsrtp2
+Description: libsrtp2 built with OpenSSL (project-local)
+Version: ${ver:-2}
+Libs: -L\${libdir} -lsrtp2
+Libs.private: -lcrypto
+Cflags: -I\${includedir}
+PC
+	)
+	rm -rf "$work"
+	echo "install-deps: libsrtp2 (OpenSSL) built into $top/.deps"
+fi
