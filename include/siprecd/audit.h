@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Audit events: one table of event kinds, each with a fixed 128-bit MESSAGE_ID, documented in
+ * systemd/siprecd.catalog and docs/AUDIT.md. Fields carry ids an operator can search
+ * (SIPREC_SESSION_ID=, SIP_CALL_ID=, SIPREC_RECORDING_ID=, PEER=, KEY_ID=, KEY_VERSION=).
+ */
+#pragma once
+
+#include "siprecd/macro.h"
+
+enum audit_event {
+	AUDIT_DAEMON_STARTED,
+	AUDIT_DAEMON_STOPPING,
+	AUDIT_CONFIG_RELOADED,
+	AUDIT_SESSION_STARTED,
+	AUDIT_SESSION_ENDED,
+	AUDIT_RECORDING_FINALIZED,
+	AUDIT_RECORDING_INCOMPLETE,
+	AUDIT_SRC_REFUSED,
+	AUDIT_TLS_HANDSHAKE_FAILED,
+	AUDIT_CLIENT_CERT_REFUSED,
+	AUDIT_AUTH_FAILURE,
+	AUDIT_SRTP_AUTH_FAILURES,
+	AUDIT_KEY_CREATED,
+	AUDIT_KEY_ROTATED,
+	AUDIT_KEY_DESTROYED,
+	AUDIT_KEY_BACKED_UP,
+	AUDIT_KEY_RESTORED,
+	AUDIT_DISK_SPACE_LOW,
+	AUDIT_METADATA_WARNING,
+	_AUDIT_EVENT_MAX,
+};
+
+struct audit_event_info {
+	const char *name;       /* "session-started" */
+	const char *message_id; /* 32 lowercase hex digits */
+	int level;              /* syslog priority */
+};
+
+const struct audit_event_info *audit_event_info(enum audit_event ev);
+
+/*
+ * Emits an audit event: fields are "NAME=value" strings terminated by NULL, the message is a
+ * printf format. Also hands the event to an optional observer (the control socket's event
+ * stream) set with audit_set_observer.
+ */
+int audit_emit(enum audit_event ev, const char *const *fields, const char *fmt, ...) _printf_(3, 4);
+
+typedef void (*audit_observer_fn)(void *userdata, enum audit_event ev, const char *const *fields,
+				  const char *message);
+void audit_set_observer(audit_observer_fn fn, void *userdata);
