@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring event loop: one ring per thread. Every request carries a struct loop_op as its
+ * user_data; the loop calls op->fn with the CQE's res and flags. The object embedding the op holds
+ * a reference for as long as a request is in flight and drops it on the final CQE (no
+ * IORING_CQE_F_MORE). Timers live in a min-heap driven by one IORING_OP_TIMEOUT; other threads
+ * hand work to a loop with loop_post (an eventfd-signalled queue).
+ */
+#pragma once
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+
+struct loop_op {
+	/* res is cqe->res (>= 0 or -errno), flags is cqe->flags (IORING_CQE_F_MORE, buffer id). */
+	void (*fn)(struct loop_op *op, int res, uint32_t flags);
+};
+
+struct loop_timer {
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds */
+	size_t heap_idx;      /* 0 = not armed */
+	void (*fn)(struct loop_timer *t);
+};
+
+struct loop_features {
+	bool defer_taskrun;
+	bool buf_ring;
+	bool recvmsg_multishot;
+	bool accept_multishot;
+	bool msg_ring;
+};
+
+/* Creates a ring with at least entries SQEs, probing features (DEFER_TASKRUN falls back). */
+int loop_new(unsigned entries, struct loop **ret);
+/* Frees the ring; in-flight requests must have completed (loop_run returned). NULL ok. */
+struct loop *loop_free(struct loop *l);
+struct io_uring *loop_ring(struct loop *l);
+const struct loop_features *loop_features(const struct loop *l);
+
+/* Returns a zeroed SQE with user_data set to op (op may be NULL for requests whose CQE is
+ * ignored, flagged with IOSQE_CQE_SKIP_SUCCESS where possible). Submits to make room when the
+ * SQ is full; NULL only when submission itself failed. */
+struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
+/* Reserves n SQEs at once for a linked chain (all or nothing): fills ret[0..n-1] or -EBUSY. */
+int loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret);
+
+/* Runs until loop_exit; returns the exit code. */
+int loop_run(struct loop *l);
+void loop_exit(struct loop *l, int code);
+/* Monotonic milliseconds, refreshed once per loop iteration. */
+uint64_t loop_now_ms(struct loop *l);
+uint64_t loop_iterations(const struct loop *l);
+uint64_t loop_last_iteration_ms(const struct loop *l);
+
+void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t deadline_ms);
+void loop_timer_disarm(struct loop *l, struct loop_timer *t);
+static inline bool loop_timer_armed(const struct loop_timer *t)
+{
+	return t->heap_idx != 0;
+}
+
+/* Provided buffer ring: nbufs (power of two) buffers of bufsize bytes, group id bgid. */
+struct loop_buf_ring;
+int loop_buf_ring_new(struct loop *l, uint16_t bgid, unsigned nbufs, unsigned bufsize,
+		      struct loop_buf_ring **ret);
+struct loop_buf_ring *loop_buf_ring_free(struct loop *l, struct loop_buf_ring *br);
+void *loop_buf_ring_buf(struct loop_buf_ring *br, uint16_t bid);
+unsigned loop_buf_ring_size(const struct loop_buf_ring *br);
+/* Gives buffer bid back to the kernel. */
+void loop_buf_ring_recycle(struct loop_buf_ring *br, uint16_t bid);
+
+/* Queues fn(arg) to run on l's thread; safe from any thread. -ENOMEM on allocation failure. */
+int loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
