@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <syslog.h>
@@ -13,7 +14,7 @@
 #include "siprecd/macro.h"
 
 enum log_target {
-	LOG_TARGET_AUTO,    /* journal if $JOURNAL_STREAM or the journal socket exists, else stderr */
+	LOG_TARGET_AUTO, /* journal if $JOURNAL_STREAM or the journal socket exists, else stderr */
 	LOG_TARGET_JOURNAL, /* journald native socket */
 	LOG_TARGET_STDERR,
 };
@@ -23,8 +24,14 @@ enum log_target {
 void log_setup(enum log_target target, int max_level, const char *journal_socket);
 void log_set_max_level(int level);
 int log_get_max_level(void);
-/* Parses "err", "warning", "notice", "info", "debug" (or 3..7). */
+/* Parses "err", "warning", "notice", "info", "debug" (or 0..7); returns the level or -EINVAL. */
 int log_level_from_string(const char *s);
+/* "err", "warning", ...; NULL for a level out of range. */
+const char *log_level_to_string(int level);
+/* Parses "auto", "journal", "stderr" into enum log_target; -EINVAL otherwise. */
+int log_target_from_string(const char *s);
+/* The target in use after log_setup resolved AUTO (STDERR before log_setup is called). */
+enum log_target log_get_target(void);
 
 /* Emits one message. Returns -errno of the (ignored) send so callers may propagate. */
 int log_internal(int level, const char *file, int line, const char *func, const char *fmt, ...)
@@ -37,13 +44,15 @@ int log_internal(int level, const char *file, int line, const char *func, const 
  */
 int log_struct(int level, const char *message_id, const char *const *fields, const char *fmt, ...)
 	_printf_(4, 5);
+int log_structv(int level, const char *message_id, const char *const *fields, const char *fmt,
+		va_list ap) _printf_(4, 0);
 
 #define log_full(level, ...)                                                                       \
 	({                                                                                         \
 		int _l = (level);                                                                  \
-		_l <= log_get_max_level() ? log_internal(_l, __FILE__, __LINE__, __func__,         \
-							 __VA_ARGS__)                              \
-					  : 0;                                                     \
+		_l <= log_get_max_level()                                                          \
+			? log_internal(_l, __FILE__, __LINE__, __func__, __VA_ARGS__)              \
+			: 0;                                                                       \
 	})
 #define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
@@ -60,20 +69,28 @@ struct log_ratelimit {
 	unsigned num;
 	unsigned suppressed;
 };
-#define LOG_RATELIMIT_INIT(interval_sec, burst_n) {(interval_sec)*1000000ULL, (burst_n), 0, 0, 0}
+#define LOG_RATELIMIT_INIT(interval_sec, burst_n)                                                  \
+	{                                                                                          \
+		(interval_sec) * 1000000ULL, (burst_n), 0, 0, 0                                    \
+	}
 /* Returns true if a message may be emitted now; *ret_suppressed gets the count dropped before. */
 bool log_ratelimit_test(struct log_ratelimit *rl, unsigned *ret_suppressed);
 
-#define log_ratelimited(level, ...)                                                                \
+/* Rate-limited message against an explicit struct log_ratelimit (tests, shared limits). */
+#define log_ratelimited_rl(rl, level, ...)                                                         \
 	({                                                                                         \
-		static struct log_ratelimit _rl = LOG_RATELIMIT_INIT(10, 10);                      \
 		unsigned _supp = 0;                                                                \
 		int _r = 0;                                                                        \
-		if ((level) <= log_get_max_level() && log_ratelimit_test(&_rl, &_supp)) {          \
+		if ((level) <= log_get_max_level() && log_ratelimit_test((rl), &_supp)) {          \
 			if (_supp)                                                                 \
 				log_internal((level), __FILE__, __LINE__, __func__,                \
 					     "(%u similar messages suppressed)", _supp);           \
 			_r = log_internal((level), __FILE__, __LINE__, __func__, __VA_ARGS__);     \
 		}                                                                                  \
 		_r;                                                                                \
+	})
+#define log_ratelimited(level, ...)                                                                \
+	({                                                                                         \
+		static struct log_ratelimit _rl = LOG_RATELIMIT_INIT(10, 10);                      \
+		log_ratelimited_rl(&_rl, level, __VA_ARGS__);                                      \
 	})
