@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SRTP (RFC 3711, RFC 7714) protect/unprotect contexts on top of libsrtp2, chosen by the SDES
+ * crypto-suite names of RFC 4568 / RFC 6188 / RFC 7714 through one suite table. One srtp_rx per
+ * received stream (any inbound SSRC, replay window 1024), one srtp_tx per sent stream.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siprecd/str.h"
+
+struct srtp_crypto_policy_t;
+
+/* Longest master key + master salt of any suite (AES-256: 32 + 14). */
+#define SRTP_KEY_SALT_MAX 46
+/* Most bytes srtp_tx_protect_rtp()/_rtcp() add to a packet (tag + SRTCP index). */
+#define SRTP_TX_OVERHEAD 20
+
+struct srtp_suite_info {
+	const char *name;	  /* SDES name, e.g. "AES_CM_128_HMAC_SHA1_80" */
+	size_t key_len, salt_len; /* master key and master salt, in bytes */
+	unsigned auth_tag_len;	  /* SRTP tag bytes (the SRTCP tag may be longer, RFC 4568 §6.2) */
+	unsigned rtcp_auth_tag_len;
+	bool aead; /* RFC 7714: no UNAUTHENTICATED_SRTP */
+	void (*set_rtp)(struct srtp_crypto_policy_t *p);
+	void (*set_rtcp)(struct srtp_crypto_policy_t *p);
+};
+
+/* Looks a suite up by its SDES name (case-sensitive as RFC 4568 §9.2 registers them).
+ * Returns a pointer into a static table, or NULL when unknown. */
+const struct srtp_suite_info *srtp_suite_by_name(struct str name);
+/* The i-th suite of the table (for help texts and tests), NULL past the end. */
+const struct srtp_suite_info *srtp_suite_at(size_t i);
+
+/* Initialises libsrtp2 once (thread-safe; later calls return the first result).
+ * Returns 0 or -EIO. srtp_rx_new()/srtp_tx_new() call it themselves. */
+int srtp_global_init(void);
+/* "openssl" when libsrtp2 was built against OpenSSL, else the configured backend name. */
+const char *srtp_backend(void);
+
+struct srtp_rx;
+struct srtp_tx;
+
+/*
+ * Creates a receive context for one stream: any inbound SSRC, replay window 1024.
+ * key_salt is the master key followed by the master salt (len must be key_len + salt_len).
+ * The flags are the SDES session parameters of RFC 4568 §6.3: UNENCRYPTED_SRTP,
+ * UNENCRYPTED_SRTCP and UNAUTHENTICATED_SRTP (refused with -EINVAL for AEAD suites).
+ * The key is copied; the context's own copy is wiped on free and the caller wipes key_salt.
+ * Returns 0 and *ret, -EINVAL on bad arguments, -ENOMEM, or -EIO on a libsrtp2 failure.
+ */
+int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
+		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
+		struct srtp_rx **ret);
+/*
+ * Verifies and decrypts one SRTP (SRTCP) packet in place; *len is updated to the plain length.
+ * Returns 0, -EBADMSG when authentication fails or the packet is malformed/too short, -EALREADY
+ * for a replayed or too-old packet, -EMSGSIZE when *len exceeds INT_MAX, other -errno otherwise.
+ * On failure the packet contents are undefined.
+ */
+int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len);
+int srtp_rx_unprotect_rtcp(struct srtp_rx *c, void *pkt, size_t *len);
+/* Frees the context (wiping its keys). Accepts NULL, returns NULL. */
+struct srtp_rx *srtp_rx_free(struct srtp_rx *c);
+
+/* The sending side: any outbound SSRC, no repeated transmissions. Same arguments as srtp_rx_new. */
+int srtp_tx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
+		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
+		struct srtp_tx **ret);
+/*
+ * Protects one RTP (RTCP) packet of *len bytes in place in a buffer of cap bytes; cap must leave
+ * SRTP_TX_OVERHEAD bytes after the packet (else -ENOBUFS). *len gets the protected length.
+ * Returns 0, -EBADMSG for a malformed packet, -EALREADY for a repeated sequence number.
+ */
+int srtp_tx_protect_rtp(struct srtp_tx *c, void *pkt, size_t *len, size_t cap);
+int srtp_tx_protect_rtcp(struct srtp_tx *c, void *pkt, size_t *len, size_t cap);
+struct srtp_tx *srtp_tx_free(struct srtp_tx *c);

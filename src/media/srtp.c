@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libsrtp2 wrapper: a suite table maps SDES names to libsrtp2 crypto policies, and small
+ * receive/send contexts turn libsrtp2 status codes into -errno. The policy's key buffer is built
+ * here and wiped as soon as libsrtp2 has expanded it into session keys.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <srtp2/srtp.h>
+
+#include "config.h"
+#include "siprecd/log.h"
+#include "siprecd/macro.h"
+#include "siprecd/srtp.h"
+
+#ifndef SIPRECD_SRTP_BACKEND
+#define SIPRECD_SRTP_BACKEND "builtin"
+#endif
+
+/* The SRTCP tag of the _32 suites stays 80 bits (RFC 4568 §6.2.1, RFC 6188 §3); RFC 7714 AEAD
+ * suites use the full 16-byte GCM tag for both. */
+static void set_cm_128_sha1_80(srtp_crypto_policy_t *p)
+{
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(p);
+}
+
+static const struct srtp_suite_info suites[] = {
+	{"AES_CM_128_HMAC_SHA1_80", SRTP_AES_128_KEY_LEN, SRTP_SALT_LEN, 10, 10, false,
+	 set_cm_128_sha1_80, set_cm_128_sha1_80},
+	{"AES_CM_128_HMAC_SHA1_32", SRTP_AES_128_KEY_LEN, SRTP_SALT_LEN, 4, 10, false,
+	 srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, set_cm_128_sha1_80},
+	{"AES_192_CM_HMAC_SHA1_80", SRTP_AES_192_KEY_LEN, SRTP_SALT_LEN, 10, 10, false,
+	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80,
+	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
+	{"AES_192_CM_HMAC_SHA1_32", SRTP_AES_192_KEY_LEN, SRTP_SALT_LEN, 4, 10, false,
+	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32,
+	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
+	{"AES_256_CM_HMAC_SHA1_80", SRTP_AES_256_KEY_LEN, SRTP_SALT_LEN, 10, 10, false,
+	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80,
+	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
+	{"AES_256_CM_HMAC_SHA1_32", SRTP_AES_256_KEY_LEN, SRTP_SALT_LEN, 4, 10, false,
+	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32,
+	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
+	{"AEAD_AES_128_GCM", SRTP_AES_128_KEY_LEN, SRTP_AEAD_SALT_LEN, 16, 16, true,
+	 srtp_crypto_policy_set_aes_gcm_128_16_auth, srtp_crypto_policy_set_aes_gcm_128_16_auth},
+	{"AEAD_AES_256_GCM", SRTP_AES_256_KEY_LEN, SRTP_AEAD_SALT_LEN, 16, 16, true,
+	 srtp_crypto_policy_set_aes_gcm_256_16_auth, srtp_crypto_policy_set_aes_gcm_256_16_auth},
+};
+
+const struct srtp_suite_info *srtp_suite_by_name(struct str name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
+		if (str_eq_cstr(name, suites[i].name))
+			return &suites[i];
+	return NULL;
+}
+
+const struct srtp_suite_info *srtp_suite_at(size_t i)
+{
+	return i < ARRAY_SIZE(suites) ? &suites[i] : NULL;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result;
+
+static void do_init(void)
+{
+	srtp_err_status_t st = srtp_init();
+
+	if (st != srtp_err_status_ok) {
+		log_debug("srtp_init failed: %d", (int)st);
+		init_result = -EIO;
+	}
+}
+
+int srtp_global_init(void)
+{
+	pthread_once(&init_once, do_init);
+	return init_result;
+}
+
+const char *srtp_backend(void)
+{
+	return SIPRECD_SRTP_BACKEND;
+}
+
+static int status_to_errno(srtp_err_status_t st)
+{
+	switch (st) {
+	case srtp_err_status_ok:
+		return 0;
+	case srtp_err_status_auth_fail:
+	case srtp_err_status_bad_param:
+	case srtp_err_status_parse_err:
+	case srtp_err_status_bad_mki:
+		return -EBADMSG;
+	case srtp_err_status_replay_fail:
+	case srtp_err_status_replay_old:
+	case srtp_err_status_pkt_idx_old:
+		return -EALREADY;
+	case srtp_err_status_alloc_fail:
+		return -ENOMEM;
+	case srtp_err_status_key_expired:
+	case srtp_err_status_pkt_idx_adv:
+		return -EKEYEXPIRED;
+	case srtp_err_status_no_ctx:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+/* Both directions are one libsrtp2 session with a single wildcard-SSRC policy. */
+struct srtp_ctx {
+	srtp_t session;
+	size_t tag_len;
+};
+
+struct srtp_rx {
+	struct srtp_ctx c;
+};
+
+struct srtp_tx {
+	struct srtp_ctx c;
+};
+
+static int ctx_init(struct srtp_ctx *c, const struct srtp_suite_info *s, const uint8_t *key_salt,
+		    size_t len, bool unenc_srtp, bool unenc_srtcp, bool unauth_srtp,
+		    srtp_ssrc_type_t ssrc_type)
+{
+	uint8_t key[SRTP_KEY_SALT_MAX];
+	srtp_policy_t policy;
+	srtp_err_status_t st;
+	int r;
+
+	if (!s || !key_salt || len != s->key_len + s->salt_len || len > sizeof(key))
+		return -EINVAL;
+	/* RFC 7714 §14.2: AEAD suites always authenticate. */
+	if (unauth_srtp && s->aead)
+		return -EINVAL;
+	r = srtp_global_init();
+	if (r < 0)
+		return r;
+
+	memset(&policy, 0, sizeof(policy));
+	s->set_rtp(&policy.rtp);
+	s->set_rtcp(&policy.rtcp);
+	/* RFC 4568 §6.3.3: the sec_serv bits turn off encryption or authentication while the
+	 * key derivation stays that of the suite. */
+	if (unenc_srtp)
+		policy.rtp.sec_serv = sec_serv_auth;
+	if (unauth_srtp)
+		policy.rtp.sec_serv = unenc_srtp ? sec_serv_none : sec_serv_conf;
+	if (unenc_srtcp)
+		policy.rtcp.sec_serv = sec_serv_auth;
+	policy.ssrc.type = ssrc_type;
+	policy.window_size = 1024;
+	policy.allow_repeat_tx = 0;
+	memcpy(key, key_salt, len);
+	policy.key = key;
+	policy.next = NULL;
+
+	st = srtp_create(&c->session, &policy);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (st != srtp_err_status_ok) {
+		c->session = NULL;
+		log_debug("srtp_create(%s) failed: %d", s->name, (int)st);
+		return st == srtp_err_status_alloc_fail ? -ENOMEM : -EIO;
+	}
+	c->tag_len = unauth_srtp ? 0 : s->auth_tag_len;
+	return 0;
+}
+
+static void ctx_done(struct srtp_ctx *c)
+{
+	/* srtp_dealloc() zeroes the expanded session keys before freeing them. */
+	if (c->session)
+		srtp_dealloc(c->session);
+	c->session = NULL;
+}
+
+int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
+		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
+		struct srtp_rx **ret)
+{
+	struct srtp_rx *c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = ctx_init(&c->c, s, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
+		     ssrc_any_inbound);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int srtp_tx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
+		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
+		struct srtp_tx **ret)
+{
+	struct srtp_tx *c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = ctx_init(&c->c, s, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
+		     ssrc_any_outbound);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct srtp_rx *srtp_rx_free(struct srtp_rx *c)
+{
+	if (c) {
+		ctx_done(&c->c);
+		free(c);
+	}
+	return NULL;
+}
+
+struct srtp_tx *srtp_tx_free(struct srtp_tx *c)
+{
+	if (c) {
+		ctx_done(&c->c);
+		free(c);
+	}
+	return NULL;
+}
+
+/* libsrtp2 takes an int length; the RTP fixed header is 12 bytes and an RTCP header 8. */
+static int unprotect(struct srtp_ctx *c, void *pkt, size_t *len, bool rtcp)
+{
+	srtp_err_status_t st;
+	int n;
+
+	if (!c || !c->session || !pkt || !len)
+		return -EINVAL;
+	if (*len > INT_MAX)
+		return -EMSGSIZE;
+	if (*len < (rtcp ? 8u : 12u))
+		return -EBADMSG;
+	n = (int)*len;
+	st = rtcp ? srtp_unprotect_rtcp(c->session, pkt, &n) : srtp_unprotect(c->session, pkt, &n);
+	if (st != srtp_err_status_ok)
+		return status_to_errno(st);
+	*len = (size_t)n;
+	return 0;
+}
+
+int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len)
+{
+	return unprotect(c ? &c->c : NULL, pkt, len, false);
+}
+
+int srtp_rx_unprotect_rtcp(struct srtp_rx *c, void *pkt, size_t *len)
+{
+	return unprotect(c ? &c->c : NULL, pkt, len, true);
+}
+
+static int protect(struct srtp_ctx *c, void *pkt, size_t *len, size_t cap, bool rtcp)
+{
+	srtp_err_status_t st;
+	int n;
+
+	if (!c || !c->session || !pkt || !len)
+		return -EINVAL;
+	if (*len < (rtcp ? 8u : 12u))
+		return -EBADMSG;
+	/* libsrtp2 writes the trailer without a bound; make sure it fits. */
+	if (cap < *len || cap - *len < SRTP_TX_OVERHEAD)
+		return -ENOBUFS;
+	if (*len > INT_MAX - SRTP_TX_OVERHEAD)
+		return -EMSGSIZE;
+	n = (int)*len;
+	st = rtcp ? srtp_protect_rtcp(c->session, pkt, &n) : srtp_protect(c->session, pkt, &n);
+	if (st != srtp_err_status_ok)
+		return status_to_errno(st);
+	*len = (size_t)n;
+	return 0;
+}
+
+int srtp_tx_protect_rtp(struct srtp_tx *c, void *pkt, size_t *len, size_t cap)
+{
+	return protect(c ? &c->c : NULL, pkt, len, cap, false);
+}
+
+int srtp_tx_protect_rtcp(struct srtp_tx *c, void *pkt, size_t *len, size_t cap)
+{
+	return protect(c ? &c->c : NULL, pkt, len, cap, true);
+}
