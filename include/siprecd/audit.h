@@ -32,20 +32,27 @@ enum audit_event {
 };
 
 struct audit_event_info {
-	const char *name;       /* "session-started" */
+	const char *name;	/* "session-started" */
 	const char *message_id; /* 32 lowercase hex digits */
-	int level;              /* syslog priority */
+	int level;		/* syslog priority */
+	const char *fields;	/* space-separated names of the fields the event carries */
 };
 
+/* The static table entry of ev, or NULL for a value out of range. */
 const struct audit_event_info *audit_event_info(enum audit_event ev);
+/* The enum value of an event name ("session-started"), or -EINVAL. */
+int audit_event_from_name(const char *name);
 
 /*
  * Emits an audit event: fields are "NAME=value" strings terminated by NULL, the message is a
- * printf format. Also hands the event to an optional observer (the control socket's event
- * stream) set with audit_set_observer.
+ * printf format. Adds SIPREC_EVENT=<name> and the event's MESSAGE_ID, and is sent whatever the
+ * log level. Also hands the event (the caller's fields, the formatted message, both borrowed for
+ * the duration of the call) to an optional observer (the control socket's event stream) set with
+ * audit_set_observer. Returns the result of the journal send (-errno), for information only.
  */
 int audit_emit(enum audit_event ev, const char *const *fields, const char *fmt, ...) _printf_(3, 4);
 
 typedef void (*audit_observer_fn)(void *userdata, enum audit_event ev, const char *const *fields,
 				  const char *message);
+/* Sets (or clears, with NULL) the one observer; thread-safe. */
 void audit_set_observer(audit_observer_fn fn, void *userdata);

@@ -46,6 +46,10 @@ int log_struct(int level, const char *message_id, const char *const *fields, con
 	_printf_(4, 5);
 int log_structv(int level, const char *message_id, const char *const *fields, const char *fmt,
 		va_list ap) _printf_(4, 0);
+/* As log_struct, but ignores the maximum level: audit events reach the journal whatever
+ * LOG_LEVEL says, because an audit trail must not depend on verbosity. */
+int log_struct_unfiltered(int level, const char *message_id, const char *const *fields,
+			  const char *fmt, ...) _printf_(4, 5);
 
 #define log_full(level, ...)                                                                       \
 	({                                                                                         \

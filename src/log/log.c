@@ -360,6 +360,18 @@ int log_struct(int level, const char *message_id, const char *const *fields, con
 	return r;
 }
 
+int log_struct_unfiltered(int level, const char *message_id, const char *const *fields,
+			  const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = log_dispatch(level, NULL, 0, NULL, message_id, fields, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 int log_structv(int level, const char *message_id, const char *const *fields, const char *fmt,
 		va_list ap)
 {
