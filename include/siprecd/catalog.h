@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session catalog: sqlite3 in WAL mode, written only by one catalog thread. The SIP thread
+ * and the media workers enqueue operations (never blocking on sqlite or fsync); the catalog
+ * thread applies everything queued in one transaction per batch. Rows are addressed by uuids and
+ * labels, so callers never need row ids back. Schema and migrations: sql/NNN-*.sql, embedded at
+ * build time; documented in docs/CATALOG.md. Times are unix milliseconds (UTC).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+struct catalog;
+
+/* Queue limits: past either, enqueue functions return -EAGAIN and drop the operation. */
+#define CATALOG_QUEUE_MAX_OPS_DEFAULT 100000u
+#define CATALOG_QUEUE_MAX_BYTES_DEFAULT (64u << 20)
+/* At most this many operations go into one transaction. */
+#define CATALOG_BATCH_MAX 4096u
+/* Longest text value (-E2BIG past it) and blob (metadata body, wrapped key). */
+#define CATALOG_TEXT_MAX (64u << 10)
+#define CATALOG_BLOB_MAX (1u << 20)
+
+/*
+ * Opens (creating with mode 0640 if missing) the catalog database at path, sets WAL,
+ * synchronous=NORMAL, busy_timeout and foreign_keys, and applies the embedded migrations in
+ * order, each in its own transaction. Then it recovers from a crash: sessions still 'active' become
+ * 'interrupted' (end_reason 'crash'), their streams 'ended', and recordings still 'writing'
+ * become 'interrupted'; those recordings are listed by catalog_recovered_foreach. Only the daemon
+ * opens a catalog this way (tools use catalog_open_readonly).
+ * Returns 0 and *ret (caller frees with catalog_free), -EPROTONOSUPPORT if the database's
+ * user_version is newer than this code knows, -EIO (or -errno) on sqlite errors. If errbuf is not
+ * NULL it receives a one-line reason on failure.
+ */
+int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog **ret);
+
+/* Changes the queue limits (0 keeps the current value). Call before catalog_start. */
+void catalog_set_queue_limits(struct catalog *c, unsigned max_ops, size_t max_bytes);
+
+/* Starts the catalog thread, which owns the connection from now on. Returns 0 or -errno. */
+int catalog_start(struct catalog *c);
+
+/* Applies what is queued, stops and joins the catalog thread. Later enqueues return
+ * -ESHUTDOWN. NULL and a catalog never started are fine. */
+void catalog_stop(struct catalog *c);
+
+/* Stops the thread if running (draining the queue), applies anything still queued, closes the
+ * database and frees c. Returns NULL; NULL ok. */
+struct catalog *catalog_free(struct catalog *c);
+
+/*
+ * Enqueue operations: callable from any thread, never block on sqlite. All strings and blobs are
+ * copied; a NULL string is SQL NULL (for updates: "leave as is"). Each returns 0 when queued,
+ * -EAGAIN when the queue is over a limit (the operation is dropped: the caller counts it),
+ * -E2BIG if a value is over CATALOG_TEXT_MAX/CATALOG_BLOB_MAX, -EINVAL if a required field is
+ * missing, -ESHUTDOWN after catalog_stop, -ENOMEM. Failures while applying (unknown uuid,
+ * constraint) are counted in struct catalog_stats, never reported back.
+ */
+struct catalog_session {
+	const char *uuid; /* required */
+	const char *call_id;
+	const char *siprec_session_id;
+	const char *src_addr;
+	const char *transport; /* "udp", "tcp", "tls" */
+	uint64_t started_at;   /* required */
+};
+int catalog_session_begin(struct catalog *c, const struct catalog_session *s);
+
+/* state: "ended", "interrupted" or "failed"; reason free text ("bye", "timeout", ...). Also marks
+ * the session's streams 'ended'. */
+int catalog_session_end(struct catalog *c, const char *uuid, uint64_t ended_at, const char *state,
+			const char *reason);
+
+/* Inserts or updates (by session and participant_id) one participant. */
+struct catalog_participant {
+	const char *session_uuid;   /* required */
+	const char *participant_id; /* required: metadata participant_id */
+	const char *name;
+	const char *aor;
+};
+int catalog_participant_upsert(struct catalog *c, const struct catalog_participant *p);
+
+/* Inserts or updates (by session and label) one stream's description. */
+struct catalog_stream {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required: SDP a=label */
+	const char *stream_id;	  /* metadata stream_id */
+	const char
+		*participant_id; /* metadata participant_id of the sender, must be upserted first */
+	const char *direction;
+	const char *codec;
+	int payload_type;    /* -1 = unknown */
+	uint32_t clock_rate; /* 0 = unknown */
+	const char *srtp_suite;
+	uint16_t local_port; /* 0 = unknown */
+	const char *state;   /* NULL = leave ('active' on insert) */
+};
+int catalog_stream_upsert(struct catalog *c, const struct catalog_stream *s);
+
+/* Absolute counters of one stream (not increments), so a dropped update is repaired by the
+ * next one. Times 0 = leave as is. */
+struct catalog_stream_stats {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required */
+	const char *ssrcs;	  /* NULL = leave */
+	uint64_t packets, bytes, lost, duplicates, out_of_order;
+	uint64_t srtp_auth_failures, srtp_replays;
+	const char *state; /* "active", "idle", "ended"; NULL = leave */
+	uint64_t first_packet_at, last_packet_at;
+};
+int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *st);
+
+/* A recording file was created (state 'writing'). */
+struct catalog_recording {
+	const char *uuid;	  /* required */
+	const char *session_uuid; /* required */
+	const char *stream_label; /* NULL: not tied to one stream */
+	const char *path;	  /* required */
+	const char *key_id;
+	uint32_t key_version;
+	const char *algorithm;
+	uint64_t created_at;
+};
+int catalog_recording_begin(struct catalog *c, const struct catalog_recording *r);
+
+/* A recording file was closed, or checked after a crash. */
+struct catalog_recording_final {
+	const char *uuid; /* required */
+	uint64_t size, chunks, frames;
+	const char *sha256; /* lowercase hex, NULL = leave */
+	bool complete;
+	const char *state; /* "final", "interrupted", "shredded"; required */
+	uint64_t finalized_at;
+};
+int catalog_recording_final(struct catalog *c, const struct catalog_recording_final *f);
+
+/* One received rs-metadata document; adds warning_count to sessions.metadata_warnings. */
+struct catalog_metadata {
+	const char *session_uuid; /* required */
+	uint32_t seq;
+	uint64_t received_at;
+	const char *datamode; /* "complete", "partial" */
+	const void *body;     /* XML as received, or the sealed blob when body_encrypted */
+	size_t body_len;
+	bool body_encrypted;
+	const char *json;     /* parsed model */
+	const char *warnings; /* JSON array text; NULL = "[]" */
+	uint32_t warning_count;
+};
+int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *m);
+
+/* Inserts or updates (by key_id and version) a wrapped data key. state "destroyed" also drops
+ * the wrapped blob. The op's copy of wrapped is wiped when freed. Call catalog_sync afterwards
+ * if the key must be durable before use. */
+struct catalog_key {
+	const char *key_id; /* required */
+	uint32_t version;
+	const char *algorithm; /* required */
+	const char *state;     /* required: "active", "retired", "destroyed" */
+	uint64_t created_at, activated_at, retired_at, destroyed_at; /* 0 = NULL / leave */
+	const void *wrapped;
+	size_t wrapped_len;
+	const char *wrap_alg;
+	const char *kek_id;
+};
+int catalog_key_upsert(struct catalog *c, const struct catalog_key *k);
+
+/* Operations queued and not yet taken by the catalog thread (racy by nature; for metrics). */
+unsigned catalog_queue_depth(const struct catalog *c);
+
+/*
+ * Waits until every operation enqueued before the call has been applied (committed or counted
+ * as failed). Without a running thread, applies the queue on the calling thread. Blocks: for
+ * tests, tools and shutdown, never the loop thread. Returns 0, or -EIO if any operation failed
+ * since the previous catalog_sync.
+ */
+int catalog_sync(struct catalog *c);
+
+/* Counters for the health report. */
+struct catalog_stats {
+	uint64_t enqueued;     /* operations accepted */
+	uint64_t dropped;      /* refused with -EAGAIN (queue full) */
+	uint64_t applied;      /* operations committed */
+	uint64_t failed;       /* operations that did not apply (error, unknown uuid) */
+	uint64_t transactions; /* committed batches */
+	uint64_t busy_retries; /* SQLITE_BUSY seen and retried */
+	unsigned queue_depth;
+	char last_error[256]; /* "" if none */
+};
+void catalog_get_stats(struct catalog *c, struct catalog_stats *ret);
+
+/* A recording found 'writing' at open (the daemon did not finalize it). */
+struct catalog_recovered {
+	const char *recording_uuid;
+	const char *session_uuid;
+	const char *path;
+};
+/* Calls fn for each recording recovered at open; stops at and returns fn's first negative
+ * return, else returns the number of recordings. The pointers are valid during the call. */
+int catalog_recovered_foreach(struct catalog *c,
+			      int (*fn)(void *userdata, const struct catalog_recovered *r),
+			      void *userdata);
+/* Number of sessions marked 'interrupted' at open. */
+unsigned catalog_recovered_sessions(const struct catalog *c);
+
+/*
+ * Opens a separate read-only connection for tools and the control socket (blocking; never on the
+ * loop thread), with busy_timeout set. Returns 0 and *ret (caller closes with sqlite3_close),
+ * -ENOENT if the file does not exist, -EIO on other sqlite errors.
+ */
+int catalog_open_readonly(const char *path, sqlite3 **ret);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/catalog: the embedded schema migrations (generated from sql/NNN-*.sql into
+ * BUILD/catalog-migrations.h by a Makefile rule) and the function that applies them.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+struct catalog_migration {
+	const char *name; /* "001-initial.sql" */
+	const char *sql;
+};
+
+/* The embedded migrations, in order; migration i (0-based) brings user_version to i + 1. */
+const struct catalog_migration *catalog_migrations(size_t *ret_n);
+
+/*
+ * Brings db to the newest schema: each pending migration runs in its own BEGIN IMMEDIATE
+ * transaction together with its PRAGMA user_version bump. Returns 0, -EPROTONOSUPPORT if the
+ * database is newer than the code, -EIO on a failed migration (errbuf gets the reason).
+ */
+int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen);
