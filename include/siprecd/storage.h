@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recording files (.siprec, see docs/FORMAT.md): header encoding, frame and chunk sealing, the
+ * O_DIRECT io_uring writer, the verifying reader used by siprec-export and the start-up crash
+ * check, and the encrypted .metadata side file. Everything on disk is little-endian.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct io_uring_sqe;
+
+#define STORE_MAGIC "SIPREC\0\1"
+#define STORE_MAGIC_LEN 8
+#define STORE_VERSION 1
+#define STORE_BLOCK 4096u
+#define STORE_HEADER_SIZE STORE_BLOCK
+#define STORE_CHUNK_MAGIC "SRCK"
+#define STORE_CHUNK_HDR_SIZE 32u
+#define STORE_NONCE_SIZE 12u
+#define STORE_TAG_SIZE 16u
+#define STORE_FRAME_HDR_SIZE 24u
+#define STORE_CHUNK_SIZE_MIN STORE_BLOCK
+#define STORE_CHUNK_SIZE_MAX (16u * 1024 * 1024)
+#define STORE_CHUNK_SIZE_DEFAULT (64u * 1024)
+#define STORE_KEY_SIZE 32u
+
+/* Limits of the header's strings (bytes, without NUL). */
+#define STORE_KEY_ID_MAX 63u
+#define STORE_RECORDING_ID_MAX 63u
+#define STORE_SESSION_ID_MAX 255u
+#define STORE_LABEL_MAX 255u
+#define STORE_CODEC_MAX 31u
+
+#define STORE_CHUNK_FINAL 0x1u
+
+enum store_alg {
+	STORE_ALG_NONE = 0,
+	STORE_ALG_AES_256_GCM = 1,
+	STORE_ALG_CHACHA20_POLY1305 = 2,
+};
+
+enum store_frame_type {
+	STORE_FRAME_RTP = 1,
+	STORE_FRAME_RTCP = 2,
+	STORE_FRAME_EVENT = 3,
+};
+
+/* First payload byte of an EVENT frame. */
+enum store_event {
+	STORE_EVENT_GAP = 1,
+	STORE_EVENT_SSRC_CHANGE = 2,
+	STORE_EVENT_HOLD = 3,
+	STORE_EVENT_RESUME = 4,
+};
+
+#define STORE_FRAME_MARKER 0x1u
+
+struct store_frame {
+	uint16_t type;	     /* enum store_frame_type */
+	uint16_t len;	     /* payload length */
+	uint64_t arrival_ns; /* CLOCK_REALTIME */
+	uint32_t ssrc;
+	uint16_t seq;
+	uint32_t rtp_ts;
+	uint8_t pt;
+	uint8_t flags; /* STORE_FRAME_MARKER */
+	const uint8_t
+		*payload; /* a view; the writer copies it, the reader points into its buffer */
+};
+
+/* The decoded file header; strings are NUL-terminated copies. */
+struct store_header {
+	uint16_t version;
+	uint8_t alg; /* enum store_alg */
+	uint8_t nonce_size;
+	uint8_t tag_size;
+	uint32_t chunk_size;
+	uint32_t key_version;
+	uint32_t clock_rate;
+	uint8_t payload_type;
+	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint8_t nonce_prefix[4];
+	char key_id[STORE_KEY_ID_MAX + 1];
+	char recording_id[STORE_RECORDING_ID_MAX + 1];
+	char session_id[STORE_SESSION_ID_MAX + 1];
+	char stream_label[STORE_LABEL_MAX + 1];
+	char codec[STORE_CODEC_MAX + 1];
+};
+
+const char *store_alg_to_string(enum store_alg alg);
+/* Accepts "AES-256-GCM", "ChaCha20-Poly1305", "none" (case-insensitive); -EINVAL otherwise. */
+int store_alg_from_string(const char *s, enum store_alg *ret);
+
+/* Encodes h into out (STORE_HEADER_SIZE bytes, zero padded). -EINVAL if a field is out of range. */
+int store_header_encode(const struct store_header *h, uint8_t out[STORE_HEADER_SIZE]);
+/* Decodes and validates a header block; -EBADMSG if malformed, -EPROTONOSUPPORT for another
+ * version. */
+int store_header_decode(const uint8_t *buf, size_t len, struct store_header *ret);
+
+/* Largest plaintext a chunk of chunk_size bytes on disk holds. */
+static inline size_t store_chunk_capacity(uint32_t chunk_size)
+{
+	return chunk_size - STORE_CHUNK_HDR_SIZE - STORE_TAG_SIZE;
+}
+/* Bytes a chunk with plain_len bytes of plaintext takes on disk (a multiple of STORE_BLOCK). */
+static inline size_t store_chunk_disk_size(size_t plain_len)
+{
+	return (STORE_CHUNK_HDR_SIZE + plain_len + STORE_TAG_SIZE + STORE_BLOCK - 1) &
+	       ~(size_t)(STORE_BLOCK - 1);
+}
+
+/* Appends frame f (header + payload) at buf[*off]; -ENOBUFS if it does not fit in cap. */
+int store_frame_encode(const struct store_frame *f, uint8_t *buf, size_t cap, size_t *off);
+/* Decodes the frame at buf[*off] and advances *off. Returns 1 with *ret filled (payload points
+ * into buf), 0 at the end of buf, -EBADMSG if the frame runs past the end. */
+int store_frame_decode(const uint8_t *buf, size_t len, size_t *off, struct store_frame *ret);
+
+/* AEAD state of one file: the algorithm, the key and the SHA-256 of the header block. */
+struct store_cipher;
+/* Copies key (32 bytes; ignored for STORE_ALG_NONE) and wipes its copy on free. */
+int store_cipher_new(enum store_alg alg, const uint8_t *key,
+		     const uint8_t header[STORE_HEADER_SIZE], struct store_cipher **ret);
+struct store_cipher *store_cipher_free(struct store_cipher *c);
+/*
+ * Seals plain (len <= capacity of the chunk size) as chunk index with flags into out, which must
+ * hold store_chunk_disk_size(len) bytes; the padding is zeroed. Returns the bytes written.
+ */
+int store_chunk_seal(struct store_cipher *c, const uint8_t nonce_prefix[4], uint64_t index,
+		     uint32_t flags, const uint8_t *plain, size_t len, uint8_t *out);
+
+/* Outcome of reading one chunk. */
+enum store_chunk_status {
+	STORE_CHUNK_OK = 0,
+	STORE_CHUNK_AUTH_FAILED,   /* tag mismatch: modified, or copied from another file */
+	STORE_CHUNK_OUT_OF_ORDER,  /* stored index is not the expected one: dropped or reordered */
+	STORE_CHUNK_BAD_HEADER,	   /* chunk magic, length, nonce or padding malformed */
+	STORE_CHUNK_TRUNCATED,	   /* the file ends inside the chunk */
+	STORE_CHUNK_TRAILING_DATA, /* bytes after the FINAL chunk */
+};
+const char *store_chunk_status_to_string(enum store_chunk_status s);
+
+/*
+ * Opens the chunk at in[0..avail) expected to be number index: verifies and decrypts into plain
+ * (capacity of the file's chunk size). Returns the status; on STORE_CHUNK_OK fills the plaintext
+ * length, the flags and the chunk's bytes on disk.
+ */
+enum store_chunk_status store_chunk_open(struct store_cipher *c, const struct store_header *h,
+					 uint64_t index, const uint8_t *in, size_t avail,
+					 uint8_t *plain, size_t *ret_len, uint32_t *ret_flags,
+					 size_t *ret_disk);
+
+/* ---- writer ---- */
+
+struct store_params {
+	const char *path; /* created with O_CREAT|O_EXCL, mode 0600 */
+	enum store_alg alg;
+	const uint8_t *key; /* STORE_KEY_SIZE bytes (copied); NULL for STORE_ALG_NONE */
+	const char *key_id; /* may be "" for STORE_ALG_NONE */
+	uint32_t key_version;
+	const char *recording_id;
+	const char *session_id;
+	const char *stream_label;
+	const char *codec; /* "PCMU", "PCMA", "G722", "opus", ... */
+	uint8_t payload_type;
+	uint32_t clock_rate;
+	uint32_t chunk_size; /* 0 = STORE_CHUNK_SIZE_DEFAULT; a multiple of STORE_BLOCK */
+	uint64_t created_ns; /* 0 = now */
+};
+
+struct store_writer;
+
+/* Obtains n SQEs for one linked chain, all or nothing: 0 and ret[0..n-1], or -EBUSY. The
+ * daemon passes a wrapper of loop_sqes(); tests use a plain io_uring. */
+typedef int (*store_get_sqes_fn)(void *userdata, unsigned n, struct io_uring_sqe **ret);
+
+#define STORE_LAT_BUCKETS 128
+
+struct store_writer_stats {
+	uint64_t bytes_written;	  /* completed writes, header included */
+	uint64_t chunks;	  /* chunks sealed */
+	uint64_t frames;	  /* frames added */
+	uint64_t last_durable_ns; /* CLOCK_REALTIME of the last fdatasync completion, 0 = never */
+	uint64_t lat_count;
+	uint64_t lat_hist[STORE_LAT_BUCKETS]; /* see store_lat_bucket_upper_us() */
+};
+
+/*
+ * Creates params->path (O_DIRECT, falling back to buffered I/O where the filesystem refuses it:
+ * store_writer_direct() tells which) and queues the header block for the first submit. This is
+ * blocking (open, fcntl), meant for session setup. On success *ret owns the fd and a copy of
+ * the key; params is not referenced afterwards.
+ */
+int store_writer_open(const struct store_params *params, struct store_writer **ret);
+/* Appends a frame (payload copied) to the open chunk, sealing it first when the frame does not
+ * fit. -EMSGSIZE if the frame can never fit a chunk, -EPIPE after finish, or the writer's error
+ * once it has failed. */
+int store_writer_add(struct store_writer *w, const struct store_frame *f);
+/* Seals the open chunk if it holds anything (it is then written by the next submit). */
+int store_writer_flush(struct store_writer *w);
+/* Seals the open chunk (possibly empty) with the FINAL flag; no more frames afterwards. */
+int store_writer_finish(struct store_writer *w);
+/*
+ * Prepares every sealed, unwritten block as 4 KiB aligned writes linked with IOSQE_IO_LINK,
+ * followed by a linked fdatasync when sync (or when the FINAL chunk is among them). Does not call
+ * io_uring_submit(). Each SQE's user_data is a struct loop_op * (see loop.h): the caller
+ * dispatches the CQE to op->fn(op, res, flags). Buffers stay owned by the writer until their CQE.
+ * Returns the number of SQEs prepared (0 if nothing was pending), -EBUSY if get_sqes had no room
+ * (nothing is lost; retry later), or the writer's error once it has failed.
+ */
+int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void *userdata,
+			bool sync);
+/* Requests whose CQE has not arrived yet. */
+unsigned store_writer_in_flight(const struct store_writer *w);
+/* Sealed blocks not yet submitted. */
+unsigned store_writer_pending(const struct store_writer *w);
+/* 0, or the -errno that put the writer in the failed state (EIO, short write = -EIO, ...). */
+int store_writer_error(const struct store_writer *w);
+bool store_writer_direct(const struct store_writer *w);
+/* True when the FINAL chunk was written and its fdatasync completed. */
+bool store_writer_durable_final(const struct store_writer *w);
+const struct store_writer_stats *store_writer_stats(const struct store_writer *w);
+/* After finish: SHA-256 of the whole file as it is on disk; -EAGAIN before finish. */
+int store_writer_sha256(const struct store_writer *w, uint8_t ret[32]);
+/* Bytes the file will have once everything sealed is written. */
+uint64_t store_writer_file_size(const struct store_writer *w);
+/* Closes the fd and frees w (wiping the key). Refuses with -EBUSY (w untouched) while requests
+ * are in flight. NULL ok. */
+int store_writer_close(struct store_writer *w);
+
+/* Upper bound (microseconds) of latency histogram bucket i. */
+uint64_t store_lat_bucket_upper_us(unsigned i);
+/* Latency at quantile q (0..1) as a bucket upper bound in microseconds; 0 when no samples. */
+uint64_t store_lat_quantile_us(const struct store_writer_stats *s, double q);
+
+/* ---- reader ---- */
+
+/* Fills the 32-byte key for a file's key id/version/recording id: 0 or -errno (-ENOKEY). */
+struct store_key_lookup {
+	int (*fn)(void *userdata, const char *key_id, uint32_t key_version,
+		  const char *recording_id, uint8_t ret_key[STORE_KEY_SIZE]);
+	void *userdata;
+};
+
+struct store_reader;
+
+/* Opens and validates the header; finds the key through lookup (may be NULL for unencrypted
+ * files). -EBADMSG for a bad header, -ENOKEY / lookup's error when the key is unavailable. */
+int store_reader_open(const char *path, const struct store_key_lookup *lookup,
+		      struct store_reader **ret);
+/* The same over a memory buffer (not copied; must outlive the reader). */
+int store_reader_open_mem(const uint8_t *buf, size_t len, const struct store_key_lookup *lookup,
+			  struct store_reader **ret);
+struct store_reader *store_reader_free(struct store_reader *r);
+const struct store_header *store_reader_header(const struct store_reader *r);
+/*
+ * Next frame in file order. Returns 1 with *ret (its payload valid until the next call), 0 at
+ * the end: store_reader_status() then says whether the end was clean (FINAL seen), the file was
+ * incomplete, or a chunk failed verification. -EBADMSG for a malformed frame inside an
+ * authenticated chunk, -errno on I/O error.
+ */
+int store_reader_next_frame(struct store_reader *r, struct store_frame *ret);
+
+struct store_check_result {
+	bool complete;		 /* FINAL chunk seen, nothing after it, every chunk intact */
+	bool failed;		 /* a chunk failed: first_bad_index and reason say which */
+	uint64_t chunks;	 /* intact chunks */
+	uint64_t frames;	 /* frames in intact chunks */
+	int64_t last_good_index; /* -1 if none */
+	int64_t first_bad_index; /* -1 if none */
+	enum store_chunk_status reason;
+	uint64_t file_size;
+};
+/* The reader's state so far (final once next_frame returned 0). */
+void store_reader_status(const struct store_reader *r, struct store_check_result *ret);
+/* Fraction (0..1) of the file consumed, for progress output. */
+double store_reader_progress(const struct store_reader *r);
+
+/* Reads the whole of path: 0 and *ret (a truncated, incomplete or tampered file is still a 0
+ * return, described in *ret), or -errno when it cannot be opened or the header is bad. */
+int store_file_check(const char *path, const struct store_key_lookup *lookup,
+		     struct store_check_result *ret);
+
+/* ---- .metadata ---- */
+
+/*
+ * Writes path (O_EXCL via a temporary file, fsync, rename; mode 0600) with the JSON envelope of
+ * docs/FORMAT.md: json_plaintext sealed with alg under key, associated data = ad (the recording
+ * or session id). Blocking: for the catalog thread or session setup, never the ring thread.
+ */
+int store_metadata_write(const char *path, enum store_alg alg, const uint8_t key[STORE_KEY_SIZE],
+			 const char *key_id, uint32_t key_version, const char *ad,
+			 const char *json_plaintext, uint64_t created_ns);
+/* Reads and opens a .metadata file: *ret_plain (malloc'ed, NUL-terminated) on success;
+ * -EBADMSG for a malformed or unauthentic file. The key is found through lookup with ad as the
+ * recording id. */
+int store_metadata_read(const char *path, const struct store_key_lookup *lookup, const char *ad,
+			char **ret_plain);
