@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
 
@@ -32,6 +33,9 @@ const char *log_level_to_string(int level);
 int log_target_from_string(const char *s);
 /* The target in use after log_setup resolved AUTO (STDERR before log_setup is called). */
 enum log_target log_get_target(void);
+/* Journal entries bigger than max bytes go through a memfd without trying a datagram first
+ * (0 = no limit but the socket's). For tests of the memfd path. */
+void log_set_datagram_max(size_t max);
 
 /* Emits one message. Returns -errno of the (ignored) send so callers may propagate. */
 int log_internal(int level, const char *file, int line, const char *func, const char *fmt, ...)

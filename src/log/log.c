@@ -51,6 +51,8 @@ static socklen_t journal_addr_len;
 static bool stderr_under_systemd;
 static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Entries larger than this skip the datagram attempt (tests force the memfd path with it). */
+static size_t datagram_max = SIZE_MAX;
 
 /* A growing byte buffer for one entry; on allocation failure it stops growing and is marked. */
 struct buf {
@@ -183,6 +185,8 @@ static int journal_send(int fd, const struct buf *b)
 		.msg_iovlen = 1,
 	};
 
+	if (b->len > __atomic_load_n(&datagram_max, __ATOMIC_RELAXED))
+		return journal_send_memfd(fd, b);
 	for (;;) {
 		if (sendmsg(fd, &mh, MSG_NOSIGNAL) >= 0)
 			return 0;
@@ -442,6 +446,11 @@ void log_setup(enum log_target target, int level, const char *journal_socket)
 	}
 	active_target = target;
 	pthread_rwlock_unlock(&state_lock);
+}
+
+void log_set_datagram_max(size_t max)
+{
+	__atomic_store_n(&datagram_max, max ? max : SIZE_MAX, __ATOMIC_RELAXED);
 }
 
 enum log_target log_get_target(void)
