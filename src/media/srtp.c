@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <srtp2/crypto_types.h>
 #include <srtp2/srtp.h>
 
 #include "config.h"
@@ -21,6 +22,11 @@
 #ifndef SIPRECD_SRTP_BACKEND
 #define SIPRECD_SRTP_BACKEND "builtin"
 #endif
+
+/* AES_192_CM (RFC 6188) is left out on purpose: libsrtp2 up to 2.7 derives its session keys in
+ * AES-256 mode (cisco/libsrtp#763), so it would not interoperate with a correct peer.
+ * The AEAD suites pad the 96-bit master salt on the right for the RFC 3711 KDF as libsrtp2 and
+ * its peers do (cisco/libsrtp#179). */
 
 /* The SRTCP tag of the _32 suites stays 80 bits (RFC 4568 §6.2.1, RFC 6188 §3); RFC 7714 AEAD
  * suites use the full 16-byte GCM tag for both. */
@@ -34,12 +40,6 @@ static const struct srtp_suite_info suites[] = {
 	 set_cm_128_sha1_80, set_cm_128_sha1_80},
 	{"AES_CM_128_HMAC_SHA1_32", SRTP_AES_128_KEY_LEN, SRTP_SALT_LEN, 4, 10, false,
 	 srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, set_cm_128_sha1_80},
-	{"AES_192_CM_HMAC_SHA1_80", SRTP_AES_192_KEY_LEN, SRTP_SALT_LEN, 10, 10, false,
-	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80,
-	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
-	{"AES_192_CM_HMAC_SHA1_32", SRTP_AES_192_KEY_LEN, SRTP_SALT_LEN, 4, 10, false,
-	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32,
-	 srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80},
 	{"AES_256_CM_HMAC_SHA1_80", SRTP_AES_256_KEY_LEN, SRTP_SALT_LEN, 10, 10, false,
 	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80,
 	 srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80},
@@ -140,8 +140,9 @@ static int ctx_init(struct srtp_ctx *c, const struct srtp_suite_info *s, const u
 
 	if (!s || !key_salt || len != s->key_len + s->salt_len || len > sizeof(key))
 		return -EINVAL;
-	/* RFC 7714 §14.2: AEAD suites always authenticate. */
-	if (unauth_srtp && s->aead)
+	/* AEAD suites always authenticate (RFC 7714 §14.2), and libsrtp2 encrypts AEAD SRTP
+	 * whatever sec_serv says, so an UNENCRYPTED_SRTP peer could not be honoured either. */
+	if ((unauth_srtp || unenc_srtp) && s->aead)
 		return -EINVAL;
 	r = srtp_global_init();
 	if (r < 0)
@@ -154,8 +155,13 @@ static int ctx_init(struct srtp_ctx *c, const struct srtp_suite_info *s, const u
 	 * key derivation stays that of the suite. */
 	if (unenc_srtp)
 		policy.rtp.sec_serv = sec_serv_auth;
-	if (unauth_srtp)
+	if (unauth_srtp) {
+		/* No tag at all on the wire, so libsrtp2 must not look for one either. */
+		policy.rtp.auth_type = SRTP_NULL_AUTH;
+		policy.rtp.auth_key_len = 0;
+		policy.rtp.auth_tag_len = 0;
 		policy.rtp.sec_serv = unenc_srtp ? sec_serv_none : sec_serv_conf;
+	}
 	if (unenc_srtcp)
 		policy.rtcp.sec_serv = sec_serv_auth;
 	policy.ssrc.type = ssrc_type;

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for the SRTP wrapper: round trips for every suite, tampering, replay, ROC rollover,
+ * the RFC 4568 session parameters, an independent OpenSSL construction of SRTP (RFC 3711 KDF
+ * checked against appendix B.3, AES-CM + HMAC-SHA1, RFC 7714 AES-GCM) compared byte for byte, and
+ * packets protected by Debian's system libsrtp2 (NSS) through tests/helpers/srtp-system.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "siprecd/macro.h"
+#include "siprecd/srtp.h"
+
+#define PKT_CAP 512
+
+static size_t unhex(const char *h, uint8_t *out, size_t max)
+{
+	size_t n = strlen(h) / 2;
+
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* The same plain packets the srtp-system helper protects. */
+static size_t rtp_packet(uint8_t *p, uint32_t ssrc, uint16_t seq, size_t i)
+{
+	uint32_t ts = (uint32_t)(i * 160);
+
+	p[0] = 0x80;
+	p[1] = i == 0 ? 0x80 : 0x00;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	p[4] = (uint8_t)(ts >> 24);
+	p[5] = (uint8_t)(ts >> 16);
+	p[6] = (uint8_t)(ts >> 8);
+	p[7] = (uint8_t)ts;
+	p[8] = (uint8_t)(ssrc >> 24);
+	p[9] = (uint8_t)(ssrc >> 16);
+	p[10] = (uint8_t)(ssrc >> 8);
+	p[11] = (uint8_t)ssrc;
+	for (int j = 0; j < 160; j++)
+		p[12 + j] = (uint8_t)(i * 7 + (size_t)j);
+	return 172;
+}
+
+static size_t rtcp_packet(uint8_t *p, uint32_t ssrc)
+{
+	memset(p, 0, 8);
+	p[0] = 0x80;
+	p[1] = 201;
+	p[3] = 1;
+	p[4] = (uint8_t)(ssrc >> 24);
+	p[5] = (uint8_t)(ssrc >> 16);
+	p[6] = (uint8_t)(ssrc >> 8);
+	p[7] = (uint8_t)ssrc;
+	return 8;
+}
+
+static void fill_key(uint8_t *k, size_t n, uint8_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		k[i] = (uint8_t)(seed + i * 13);
+}
+
+static void test_suite_table(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t key, salt;
+		unsigned tag;
+		bool aead;
+	} t[] = {
+		{"AES_CM_128_HMAC_SHA1_80", 16, 14, 10, false},
+		{"AES_CM_128_HMAC_SHA1_32", 16, 14, 4, false},
+		{"AES_256_CM_HMAC_SHA1_80", 32, 14, 10, false},
+		{"AES_256_CM_HMAC_SHA1_32", 32, 14, 4, false},
+		{"AEAD_AES_128_GCM", 16, 12, 16, true},
+		{"AEAD_AES_256_GCM", 32, 12, 16, true},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct srtp_suite_info *s = srtp_suite_by_name(str_from_cstr(t[i].name));
+
+		assert_non_null(s);
+		assert_string_equal(s->name, t[i].name);
+		assert_int_equal(s->key_len, t[i].key);
+		assert_int_equal(s->salt_len, t[i].salt);
+		assert_int_equal(s->auth_tag_len, t[i].tag);
+		assert_int_equal(s->aead, t[i].aead);
+		assert_true(s->key_len + s->salt_len <= SRTP_KEY_SALT_MAX);
+	}
+	assert_null(srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_81")));
+	assert_null(srtp_suite_by_name(STR_LIT("aes_cm_128_hmac_sha1_80")));
+	assert_null(srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_8")));
+	assert_null(srtp_suite_by_name(STR_NULL));
+	/* Not offered: libsrtp2's AES-192 KDF is not RFC 6188's (see srtp.c). */
+	assert_null(srtp_suite_by_name(STR_LIT("AES_192_CM_HMAC_SHA1_80")));
+	assert_non_null(srtp_suite_at(0));
+	assert_null(srtp_suite_at(100));
+	assert_string_equal(srtp_backend(), "openssl");
+	assert_int_equal(srtp_global_init(), 0);
+}
+
+static void roundtrip(const struct srtp_suite_info *s, bool unenc, bool unauth)
+{
+	uint8_t key[SRTP_KEY_SALT_MAX], pkt[PKT_CAP], plain[PKT_CAP];
+	struct srtp_tx *tx = NULL;
+	struct srtp_rx *rx = NULL;
+	size_t klen = s->key_len + s->salt_len;
+
+	fill_key(key, klen, 0x42);
+	assert_int_equal(srtp_tx_new(s, key, klen, unenc, false, unauth, &tx), 0);
+	assert_int_equal(srtp_rx_new(s, key, klen, unenc, false, unauth, &rx), 0);
+	/* 300 packets from seq 65400: the ROC goes 0 -> 1 on the way (RFC 3711 §3.3.1). */
+	for (size_t i = 0; i < 300; i++) {
+		size_t n = rtp_packet(plain, 0xdeadbeef, (uint16_t)(65400 + i), i), len = n;
+
+		memcpy(pkt, plain, n);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+		assert_int_equal(len, n + (unauth ? 0 : s->auth_tag_len));
+		assert_memory_equal(pkt, plain, 12);
+		if (unenc)
+			assert_memory_equal(pkt + 12, plain + 12, 160);
+		else
+			assert_memory_not_equal(pkt + 12, plain + 12, 160);
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(pkt, plain, n);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = rtcp_packet(plain, 0xdeadbeef), len = n;
+
+		memcpy(pkt, plain, n);
+		assert_int_equal(srtp_tx_protect_rtcp(tx, pkt, &len, sizeof(pkt)), 0);
+		assert_int_equal(len, n + 4 + s->rtcp_auth_tag_len);
+		assert_int_equal(srtp_rx_unprotect_rtcp(rx, pkt, &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(pkt, plain, n);
+	}
+	assert_null(srtp_tx_free(tx));
+	assert_null(srtp_rx_free(rx));
+}
+
+static void test_roundtrip(void **state)
+{
+	const struct srtp_suite_info *s;
+
+	for (size_t i = 0; (s = srtp_suite_at(i)); i++) {
+		roundtrip(s, false, false);
+		if (!s->aead) {
+			roundtrip(s, true, false);
+			roundtrip(s, false, true);
+			roundtrip(s, true, true);
+		}
+	}
+}
+
+static void test_tamper_and_replay(void **state)
+{
+	const struct srtp_suite_info *s;
+
+	for (size_t k = 0; (s = srtp_suite_at(k)); k++) {
+		uint8_t key[SRTP_KEY_SALT_MAX], pkt[PKT_CAP], copy[PKT_CAP], first[PKT_CAP];
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		size_t klen = s->key_len + s->salt_len, len, flen = 0;
+
+		fill_key(key, klen, 7);
+		assert_int_equal(srtp_tx_new(s, key, klen, false, false, false, &tx), 0);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &rx), 0);
+		for (size_t i = 0; i < 1100; i++) {
+			len = rtp_packet(pkt, 1, (uint16_t)(100 + i), i);
+			assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+			if (i == 0) {
+				memcpy(first, pkt, len);
+				flen = len;
+			}
+			/* Corrupt the tag, then a payload byte: both fail authentication. */
+			memcpy(copy, pkt, len);
+			copy[len - 1] ^= 0x01;
+			size_t clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, copy, &clen), -EBADMSG);
+			memcpy(copy, pkt, len);
+			copy[20] ^= 0x80;
+			clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, copy, &clen), -EBADMSG);
+			/* The genuine packet still passes, once. */
+			memcpy(copy, pkt, len);
+			clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, copy, &clen), 0);
+			clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &clen), -EALREADY);
+		}
+		/* Older than the 1024-packet window. */
+		len = flen;
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, first, &len), -EALREADY);
+		/* A truncated packet and a too small buffer. */
+		len = 11;
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), -EBADMSG);
+		len = rtp_packet(pkt, 1, 5000, 1);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, len + 4), -ENOBUFS);
+		/* The sender refuses to repeat an index (allow_repeat_tx off). */
+		len = rtp_packet(pkt, 1, 5000, 1);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+		len = rtp_packet(pkt, 1, 5000, 1);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), -EALREADY);
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
+static void test_bad_args(void **state)
+{
+	const struct srtp_suite_info *cm = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	const struct srtp_suite_info *gcm = srtp_suite_by_name(STR_LIT("AEAD_AES_128_GCM"));
+	uint8_t key[SRTP_KEY_SALT_MAX] = {0};
+	struct srtp_rx *rx = (struct srtp_rx *)0x1;
+	struct srtp_tx *tx = NULL;
+
+	assert_int_equal(srtp_rx_new(cm, key, 29, false, false, false, &rx), -EINVAL);
+	assert_int_equal(srtp_rx_new(cm, key, 31, false, false, false, &rx), -EINVAL);
+	assert_int_equal(srtp_rx_new(NULL, key, 30, false, false, false, &rx), -EINVAL);
+	assert_int_equal(srtp_rx_new(gcm, key, 30, false, false, false, &rx), -EINVAL);
+	/* RFC 7714: no UNAUTHENTICATED_SRTP with AEAD. */
+	assert_int_equal(srtp_rx_new(gcm, key, 28, false, false, true, &rx), -EINVAL);
+	assert_int_equal(srtp_tx_new(gcm, key, 28, false, false, true, &tx), -EINVAL);
+	assert_int_equal(srtp_rx_new(gcm, key, 28, true, false, false, &rx), -EINVAL);
+	/* UNENCRYPTED_SRTCP stays possible with AEAD. */
+	assert_int_equal(srtp_tx_new(gcm, key, 28, false, true, false, &tx), 0);
+	tx = srtp_tx_free(tx);
+	/* ret_* untouched on failure. */
+	assert_ptr_equal(rx, (struct srtp_rx *)0x1);
+	assert_null(tx);
+	assert_null(srtp_rx_free(NULL));
+	assert_null(srtp_tx_free(NULL));
+}
+
+/* ---- An independent SRTP built from OpenSSL primitives ---- */
+
+static void aes_ecb(const uint8_t *key, size_t klen, const uint8_t in[16], uint8_t out[16])
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_EncryptInit_ex(c,
+					    klen == 32	 ? EVP_aes_256_ecb()
+					    : klen == 24 ? EVP_aes_192_ecb()
+							 : EVP_aes_128_ecb(),
+					    NULL, key, NULL),
+			 1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	assert_int_equal(EVP_EncryptUpdate(c, out, &n, in, 16), 1);
+	EVP_CIPHER_CTX_free(c);
+}
+
+/* RFC 3711 §4.3.1 with key_derivation_rate 0: x = label << 48 XOR master salt, then the AES-CM
+ * keystream from IV x * 2^16. */
+static void kdf(const uint8_t *mkey, size_t klen, const uint8_t *msalt, size_t slen, uint8_t label,
+		uint8_t *out, size_t olen)
+{
+	uint8_t iv[16] = {0}, blk[16];
+
+	memcpy(iv, msalt, slen);
+	iv[7] ^= label;
+	for (size_t off = 0, ctr = 0; off < olen; off += 16, ctr++) {
+		iv[14] = (uint8_t)(ctr >> 8);
+		iv[15] = (uint8_t)ctr;
+		aes_ecb(mkey, klen, iv, blk);
+		memcpy(out + off, blk, MIN(16, olen - off));
+	}
+}
+
+static void test_rfc3711_b3_kdf(void **state)
+{
+	uint8_t mk[16], ms[14], want[32], got[32];
+
+	unhex("E1F97A0D3E018BE0D64FA32C06DE4139", mk, sizeof(mk));
+	unhex("0EC675AD498AFEEBB6960B3AABE6", ms, sizeof(ms));
+	kdf(mk, 16, ms, 14, 0x00, got, 16);
+	unhex("C61E7A93744F39EE10734AFE3FF7A087", want, sizeof(want));
+	assert_memory_equal(got, want, 16);
+	kdf(mk, 16, ms, 14, 0x02, got, 14);
+	unhex("30CBBC08863D8C85D49DB34A9AE1", want, sizeof(want));
+	assert_memory_equal(got, want, 14);
+	kdf(mk, 16, ms, 14, 0x01, got, 20);
+	unhex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4", want, sizeof(want));
+	assert_memory_equal(got, want, 20);
+}
+
+/* RFC 3711 §4.1.1 (AES-CM) and §4.2 (HMAC-SHA1 over packet || ROC). */
+static size_t ref_protect_cm(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
+			     size_t len, uint32_t roc)
+{
+	uint8_t ck[32], cs[14], ak[20], iv[16] = {0}, mac[20], rocb[4];
+	const uint8_t *ms = mkey + s->key_len;
+	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+	uint8_t buf[PKT_CAP + 4];
+	unsigned mlen = 0;
+	EVP_CIPHER_CTX *c;
+	int n;
+
+	kdf(mkey, s->key_len, ms, 14, 0x00, ck, s->key_len);
+	kdf(mkey, s->key_len, ms, 14, 0x01, ak, 20);
+	kdf(mkey, s->key_len, ms, 14, 0x02, cs, 14);
+	memcpy(iv, cs, 14);
+	for (int i = 0; i < 4; i++)
+		iv[4 + i] ^= p[8 + i];
+	rocb[0] = (uint8_t)(roc >> 24);
+	rocb[1] = (uint8_t)(roc >> 16);
+	rocb[2] = (uint8_t)(roc >> 8);
+	rocb[3] = (uint8_t)roc;
+	for (int i = 0; i < 4; i++)
+		iv[8 + i] ^= rocb[i];
+	iv[12] ^= (uint8_t)(seq >> 8);
+	iv[13] ^= (uint8_t)seq;
+	c = EVP_CIPHER_CTX_new();
+	assert_int_equal(EVP_EncryptInit_ex(c,
+					    s->key_len == 32   ? EVP_aes_256_ctr()
+					    : s->key_len == 24 ? EVP_aes_192_ctr()
+							       : EVP_aes_128_ctr(),
+					    NULL, ck, iv),
+			 1);
+	assert_int_equal(EVP_EncryptUpdate(c, p + 12, &n, p + 12, (int)len - 12), 1);
+	EVP_CIPHER_CTX_free(c);
+	memcpy(buf, p, len);
+	memcpy(buf + len, rocb, 4);
+	assert_non_null(HMAC(EVP_sha1(), ak, 20, buf, len + 4, mac, &mlen));
+	memcpy(p + len, mac, s->auth_tag_len);
+	return len + s->auth_tag_len;
+}
+
+/* RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the RTP header; 16-byte tag.
+ * §11: the session keys come from the RFC 3711 KDF with the 96-bit salt zero-padded. */
+static size_t ref_protect_gcm(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
+			      size_t len, uint32_t roc)
+{
+	uint8_t ck[32], cs[14], ms[14] = {0}, iv[12] = {0};
+	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+	EVP_CIPHER_CTX *c;
+	int n;
+
+	memcpy(ms, mkey + s->key_len, 12);
+	kdf(mkey, s->key_len, ms, 14, 0x00, ck, s->key_len);
+	kdf(mkey, s->key_len, ms, 14, 0x02, cs, 12);
+	memcpy(iv + 2, p + 8, 4);
+	iv[6] = (uint8_t)(roc >> 24);
+	iv[7] = (uint8_t)(roc >> 16);
+	iv[8] = (uint8_t)(roc >> 8);
+	iv[9] = (uint8_t)roc;
+	iv[10] = (uint8_t)(seq >> 8);
+	iv[11] = (uint8_t)seq;
+	for (int i = 0; i < 12; i++)
+		iv[i] ^= cs[i];
+	c = EVP_CIPHER_CTX_new();
+	assert_int_equal(
+		EVP_EncryptInit_ex(c, s->key_len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm(),
+				   NULL, ck, iv),
+		1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, p, 12), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, p + 12, &n, p + 12, (int)len - 12), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, p + len, &n), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, p + len), 1);
+	EVP_CIPHER_CTX_free(c);
+	return len + 16;
+}
+
+static void test_independent_reference(void **state)
+{
+	const struct srtp_suite_info *s;
+
+	for (size_t k = 0; (s = srtp_suite_at(k)); k++) {
+		uint8_t key[SRTP_KEY_SALT_MAX], ours[PKT_CAP], ref[PKT_CAP];
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		size_t klen = s->key_len + s->salt_len;
+
+		fill_key(key, klen, (uint8_t)(0x10 * k + 1));
+		assert_int_equal(srtp_tx_new(s, key, klen, false, false, false, &tx), 0);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &rx), 0);
+		for (size_t i = 0; i < 40; i++) {
+			uint16_t seq = (uint16_t)(65520 + i);
+			uint32_t roc = 65520 + i > 65535 ? 1 : 0;
+			size_t n = rtp_packet(ours, 0x01020304, seq, i), len = n, rlen;
+
+			memcpy(ref, ours, n);
+			rlen = s->aead ? ref_protect_gcm(s, key, ref, n, roc)
+				       : ref_protect_cm(s, key, ref, n, roc);
+			assert_int_equal(srtp_tx_protect_rtp(tx, ours, &len, sizeof(ours)), 0);
+			if (len != rlen || memcmp(ours, ref, rlen))
+				fail_msg("%s differs from the reference at seq %u", s->name, seq);
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, ref, &rlen), 0);
+			assert_int_equal(rlen, n);
+		}
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
+/* ---- Packets protected by Debian's libsrtp2 (NSS) in a separate process ---- */
+
+static const char *helper_path(char *buf, size_t n)
+{
+	const char *b = getenv("BUILD");
+
+	snprintf(buf, n, "%s/tests/helpers/srtp-system", b && *b ? b : "build");
+	return buf;
+}
+
+static void test_system_libsrtp(void **state)
+{
+	static const char *const names[] = {
+		"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_80",
+		"AES_256_CM_HMAC_SHA1_32", "AEAD_AES_128_GCM",	      "AEAD_AES_256_GCM",
+	};
+	char path[256], cmd[512], hex[2 * SRTP_KEY_SALT_MAX + 1];
+	unsigned checked = 0;
+
+	helper_path(path, sizeof(path));
+	if (access(path, X_OK) < 0) {
+		print_message("skip: %s not built\n", path);
+		skip();
+	}
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		const struct srtp_suite_info *s = srtp_suite_by_name(str_from_cstr(names[k]));
+		uint8_t key[SRTP_KEY_SALT_MAX], pkt[PKT_CAP], plain[PKT_CAP], h[3];
+		size_t klen = s->key_len + s->salt_len, rtp = 0, rtcp = 0;
+		struct srtp_rx *rx = NULL;
+		FILE *f;
+		int st;
+
+		fill_key(key, klen, (uint8_t)(0x33 + k));
+		for (size_t i = 0; i < klen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", key[i]);
+		/* 200 packets from seq 65500: crosses the rollover. */
+		snprintf(cmd, sizeof(cmd), "%s %s %s 305419896 65500 200", path, names[k], hex);
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &rx), 0);
+		while (fread(h, 1, 3, f) == 3) {
+			size_t len = (size_t)(h[1] << 8 | h[2]), n;
+
+			assert_true(len <= sizeof(pkt));
+			assert_int_equal(fread(pkt, 1, len, f), len);
+			if (h[0] == 'R') {
+				n = rtp_packet(plain, 305419896, (uint16_t)(65500 + rtp), rtp);
+				assert_int_equal(len, n + s->auth_tag_len);
+				assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+				rtp++;
+			} else {
+				n = rtcp_packet(plain, 305419896);
+				assert_int_equal(srtp_rx_unprotect_rtcp(rx, pkt, &len), 0);
+				rtcp++;
+			}
+			assert_int_equal(len, n);
+			assert_memory_equal(pkt, plain, n);
+		}
+		st = pclose(f);
+		srtp_rx_free(rx);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+			print_message("note: system libsrtp2 lacks %s\n", names[k]);
+			continue;
+		}
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		assert_int_equal(rtp, 200);
+		assert_int_equal(rtcp, 4);
+		checked++;
+	}
+	assert_true(checked > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_suite_table),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_tamper_and_replay),
+		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_rfc3711_b3_kdf),
+		cmocka_unit_test(test_independent_reference),
+		cmocka_unit_test(test_system_libsrtp),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
