@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The verifying reader of .siprec files: checks the header, then opens chunk after chunk in file
+ * order and hands out their frames. It stops at the first chunk that fails (its index and the
+ * reason are kept), so everything it returned is authentic; a file whose FINAL chunk is missing
+ * is "incomplete" but readable up to its last intact chunk. Used by siprec-export and by the
+ * daemon's crash check at start (store_file_check).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "siprecd/macro.h"
+#include "siprecd/storage.h"
+
+struct store_reader {
+	int fd; /* -1 for a memory reader */
+	const uint8_t *mem;
+	uint64_t size;
+	uint64_t off;
+	struct store_header h;
+	struct store_cipher *cipher;
+
+	uint8_t *raw; /* one on-disk chunk (fd readers) */
+	uint8_t *plain;
+	size_t plain_len;
+	size_t frame_off;
+	bool have_plain;
+
+	uint64_t index;
+	bool final_seen;
+	bool ended;
+	struct store_check_result res;
+};
+
+static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (int)done;
+}
+
+static int reader_init(struct store_reader *r, const uint8_t *hdr,
+		       const struct store_key_lookup *lookup)
+{
+	uint8_t key[STORE_KEY_SIZE];
+	int ret;
+
+	ret = store_header_decode(hdr, STORE_HEADER_SIZE, &r->h);
+	if (ret < 0)
+		return ret;
+	if (r->h.alg != STORE_ALG_NONE) {
+		if (!lookup || !lookup->fn)
+			return -ENOKEY;
+		ret = lookup->fn(lookup->userdata, r->h.key_id, r->h.key_version, r->h.recording_id,
+				 key);
+		if (ret < 0)
+			return ret;
+	}
+	ret = store_cipher_new(r->h.alg, r->h.alg != STORE_ALG_NONE ? key : NULL, hdr, &r->cipher);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ret < 0)
+		return ret;
+	r->plain = malloc(store_chunk_capacity(r->h.chunk_size));
+	if (!r->plain)
+		return -ENOMEM;
+	if (r->fd >= 0) {
+		r->raw = malloc(r->h.chunk_size);
+		if (!r->raw)
+			return -ENOMEM;
+	}
+	r->off = STORE_HEADER_SIZE;
+	r->res.last_good_index = -1;
+	r->res.first_bad_index = -1;
+	r->res.file_size = r->size;
+	return 0;
+}
+
+int store_reader_open(const char *path, const struct store_key_lookup *lookup,
+		      struct store_reader **ret)
+{
+	uint8_t hdr[STORE_HEADER_SIZE];
+	struct store_reader *r;
+	struct stat st;
+	int n;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		n = -errno;
+		free(r);
+		return n;
+	}
+	if (fstat(r->fd, &st) < 0) {
+		n = -errno;
+		goto fail;
+	}
+	n = -EBADMSG;
+	if (!S_ISREG(st.st_mode))
+		goto fail;
+	r->size = (uint64_t)st.st_size;
+	n = pread_all(r->fd, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		goto fail;
+	if ((size_t)n < sizeof(hdr)) {
+		n = -EBADMSG;
+		goto fail;
+	}
+	n = reader_init(r, hdr, lookup);
+	if (n < 0)
+		goto fail;
+	*ret = r;
+	return 0;
+fail:
+	store_reader_free(r);
+	return n;
+}
+
+int store_reader_open_mem(const uint8_t *buf, size_t len, const struct store_key_lookup *lookup,
+			  struct store_reader **ret)
+{
+	struct store_reader *r;
+	int n;
+
+	if (len < STORE_HEADER_SIZE)
+		return -EBADMSG;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	r->mem = buf;
+	r->size = len;
+	n = reader_init(r, buf, lookup);
+	if (n < 0) {
+		store_reader_free(r);
+		return n;
+	}
+	*ret = r;
+	return 0;
+}
+
+struct store_reader *store_reader_free(struct store_reader *r)
+{
+	if (!r)
+		return NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	store_cipher_free(r->cipher);
+	if (r->plain) {
+		OPENSSL_cleanse(r->plain, store_chunk_capacity(r->h.chunk_size));
+		free(r->plain);
+	}
+	free(r->raw);
+	free(r);
+	return NULL;
+}
+
+const struct store_header *store_reader_header(const struct store_reader *r)
+{
+	return &r->h;
+}
+
+static void fail_chunk(struct store_reader *r, enum store_chunk_status st)
+{
+	r->res.failed = true;
+	r->res.first_bad_index = (int64_t)r->index;
+	r->res.reason = st;
+	r->ended = true;
+}
+
+/* Opens the next chunk into plain: 1 if one was opened, 0 at the end (state recorded), <0 I/O. */
+static int next_chunk(struct store_reader *r)
+{
+	const uint8_t *in;
+	size_t avail, len, disk;
+	uint32_t flags;
+	enum store_chunk_status st;
+
+	if (r->ended)
+		return 0;
+	if (r->off >= r->size) {
+		r->ended = true;
+		return 0;
+	}
+	if (r->final_seen) {
+		fail_chunk(r, STORE_CHUNK_TRAILING_DATA);
+		return 0;
+	}
+	avail = (size_t)MIN(r->size - r->off, (uint64_t)r->h.chunk_size);
+	if (r->fd >= 0) {
+		int n = pread_all(r->fd, r->raw, avail, r->off);
+
+		if (n < 0)
+			return n;
+		avail = (size_t)n;
+		in = r->raw;
+	} else
+		in = r->mem + r->off;
+	st = store_chunk_open(r->cipher, &r->h, r->index, in, avail, r->plain, &len, &flags, &disk);
+	if (st != STORE_CHUNK_OK) {
+		fail_chunk(r, st);
+		return 0;
+	}
+	r->plain_len = len;
+	r->frame_off = 0;
+	r->have_plain = true;
+	r->off += disk;
+	r->res.chunks++;
+	r->res.last_good_index = (int64_t)r->index;
+	r->index++;
+	if (flags & STORE_CHUNK_FINAL)
+		r->final_seen = true;
+	return 1;
+}
+
+int store_reader_next_frame(struct store_reader *r, struct store_frame *ret)
+{
+	for (;;) {
+		int n;
+
+		if (r->have_plain) {
+			n = store_frame_decode(r->plain, r->plain_len, &r->frame_off, ret);
+			if (n < 0)
+				return n;
+			if (n > 0) {
+				r->res.frames++;
+				return 1;
+			}
+			r->have_plain = false;
+		}
+		n = next_chunk(r);
+		if (n <= 0)
+			return n;
+	}
+}
+
+void store_reader_status(const struct store_reader *r, struct store_check_result *ret)
+{
+	*ret = r->res;
+	ret->complete = r->ended && r->final_seen && !r->res.failed;
+}
+
+double store_reader_progress(const struct store_reader *r)
+{
+	return r->size ? (double)r->off / (double)r->size : 1.0;
+}
+
+int store_file_check(const char *path, const struct store_key_lookup *lookup,
+		     struct store_check_result *ret)
+{
+	struct store_reader *r;
+	struct store_frame f;
+	int n;
+
+	n = store_reader_open(path, lookup, &r);
+	if (n < 0)
+		return n;
+	while ((n = store_reader_next_frame(r, &f)) > 0)
+		;
+	if (n == 0)
+		store_reader_status(r, ret);
+	store_reader_free(r);
+	return n;
+}

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The recording writer: frames are collected into a chunk's plaintext, sealed, and written with
+ * O_DIRECT through io_uring as one linked chain of 4 KiB aligned writes per submit, with a linked
+ * fdatasync when the caller asks for durability. One chain per file is in flight at a time, so
+ * an fdatasync always covers every write before it; the next chain starts from the last CQE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "siprecd/loop.h"
+#include "siprecd/macro.h"
+#include "siprecd/storage.h"
+
+/* Writes in one linked chain, and sealed blocks that may wait for the disk before frames are
+ * refused (a stalled disk must not eat the memory of the whole server). */
+#define CHAIN_MAX 32u
+#define PENDING_MAX 256u
+
+struct wop {
+	struct loop_op op;
+	struct store_writer *w;
+	struct wop *next;
+	uint8_t *buf; /* NULL for the fdatasync, and once the write completed */
+	size_t len;
+	uint64_t off;
+	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
+	bool final;
+	bool is_sync;
+	bool done_ok;
+};
+
+struct store_writer {
+	int fd;
+	bool direct;
+	bool finished;
+	bool final_durable;
+	bool have_sha;
+	bool sync_wanted;
+	int error;
+	char *path;
+
+	struct store_cipher *cipher;
+	uint8_t nonce_prefix[4];
+	uint32_t chunk_size;
+	size_t cap;
+	uint8_t *plain;
+	size_t plain_len;
+	uint64_t plain_first_mono;
+	uint64_t next_index;
+	uint64_t file_off;
+
+	struct wop *pending, *pending_tail;
+	unsigned npending;
+	struct wop *chain; /* the chain in flight, kept until its last CQE */
+	unsigned in_flight;
+
+	store_get_sqes_fn get_sqes;
+	void *get_sqes_userdata;
+
+	EVP_MD_CTX *sha;
+	uint8_t sha256[32];
+	struct store_writer_stats stats;
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t store_lat_bucket_upper_us(unsigned i)
+{
+	unsigned e, sub;
+
+	if (i < 8)
+		return i;
+	e = (i - 8) / 8 + 3;
+	sub = (i - 8) % 8;
+	return ((uint64_t)(9 + sub) << (e - 3)) - 1;
+}
+
+/* Eight buckets per power of two: about 12% resolution, enough for a p99. */
+static unsigned lat_bucket(uint64_t us)
+{
+	unsigned e, b;
+
+	if (us < 8)
+		return (unsigned)us;
+	e = 63 - (unsigned)__builtin_clzll(us);
+	b = (e - 3) * 8 + 8 + (unsigned)((us >> (e - 3)) & 7);
+	return MIN(b, STORE_LAT_BUCKETS - 1);
+}
+
+uint64_t store_lat_quantile_us(const struct store_writer_stats *s, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!s->lat_count)
+		return 0;
+	want = (uint64_t)(q * (double)s->lat_count);
+	if (want >= s->lat_count)
+		want = s->lat_count - 1;
+	for (unsigned i = 0; i < STORE_LAT_BUCKETS; i++) {
+		seen += s->lat_hist[i];
+		if (seen > want)
+			return store_lat_bucket_upper_us(i);
+	}
+	return store_lat_bucket_upper_us(STORE_LAT_BUCKETS - 1);
+}
+
+static struct wop *wop_free(struct wop *o)
+{
+	if (o) {
+		free(o->buf);
+		free(o);
+	}
+	return NULL;
+}
+
+static void free_list(struct wop *o)
+{
+	while (o) {
+		struct wop *next = o->next;
+
+		wop_free(o);
+		o = next;
+	}
+}
+
+static void set_error(struct store_writer *w, int err)
+{
+	if (!w->error)
+		w->error = err;
+}
+
+/* Takes ownership of buf (aligned, len a multiple of STORE_BLOCK) and queues it at file_off. */
+static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_t first_mono,
+		       bool final)
+{
+	struct wop *o = calloc(1, sizeof(*o));
+
+	if (!o) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (EVP_DigestUpdate(w->sha, buf, len) != 1) {
+		free(buf);
+		free(o);
+		return -EIO;
+	}
+	o->w = w;
+	o->buf = buf;
+	o->len = len;
+	o->off = w->file_off;
+	o->first_mono_ns = first_mono;
+	o->final = final;
+	w->file_off += len;
+	if (w->pending_tail)
+		w->pending_tail->next = o;
+	else
+		w->pending = o;
+	w->pending_tail = o;
+	w->npending++;
+	return 0;
+}
+
+static int seal(struct store_writer *w, uint32_t flags)
+{
+	size_t disk = store_chunk_disk_size(w->plain_len);
+	uint8_t *buf;
+	int r;
+
+	if (posix_memalign((void **)&buf, STORE_BLOCK, disk) != 0)
+		return -ENOMEM;
+	r = store_chunk_seal(w->cipher, w->nonce_prefix, w->next_index, flags, w->plain,
+			     w->plain_len, buf);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	r = queue_block(w, buf, disk,
+			w->plain_first_mono ? w->plain_first_mono : now_ns(CLOCK_MONOTONIC),
+			flags & STORE_CHUNK_FINAL);
+	if (r < 0)
+		return r;
+	/* The index is used up even if nothing else works: a nonce is never sealed twice. */
+	w->next_index++;
+	w->stats.chunks++;
+	OPENSSL_cleanse(w->plain, w->plain_len);
+	w->plain_len = 0;
+	w->plain_first_mono = 0;
+	return 0;
+}
+
+static int open_file(const char *path, bool *ret_direct)
+{
+	int fd, fl;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	/* Set O_DIRECT afterwards: an open() with O_DIRECT on a filesystem without it (tmpfs on
+	 * older kernels) creates the file and then fails, and O_EXCL would refuse the retry. */
+	fl = fcntl(fd, F_GETFL);
+	*ret_direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+	return fd;
+}
+
+int store_writer_open(const struct store_params *p, struct store_writer **ret)
+{
+	struct store_header h = {0};
+	struct store_writer *w;
+	uint8_t *hdr = NULL;
+	int r;
+
+	if (!p || !p->path || !p->recording_id || !*p->recording_id)
+		return -EINVAL;
+	if (p->alg != STORE_ALG_NONE && !p->key)
+		return -EINVAL;
+	h.alg = p->alg;
+	h.chunk_size = p->chunk_size ? p->chunk_size : STORE_CHUNK_SIZE_DEFAULT;
+	h.key_version = p->key_version;
+	h.clock_rate = p->clock_rate;
+	h.payload_type = p->payload_type;
+	h.created_ns = p->created_ns ? p->created_ns : now_ns(CLOCK_REALTIME);
+	if (RAND_bytes(h.nonce_prefix, sizeof(h.nonce_prefix)) != 1)
+		return -EIO;
+#define COPY(dst, src)                                                                             \
+	do {                                                                                       \
+		const char *_s = (src) ? (src) : "";                                               \
+		if (strlen(_s) >= sizeof(dst))                                                     \
+			return -EINVAL;                                                            \
+		strcpy(dst, _s);                                                                   \
+	} while (0)
+	COPY(h.key_id, p->key_id);
+	COPY(h.recording_id, p->recording_id);
+	COPY(h.session_id, p->session_id);
+	COPY(h.stream_label, p->stream_label);
+	COPY(h.codec, p->codec);
+#undef COPY
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = -1;
+	if (posix_memalign((void **)&hdr, STORE_BLOCK, STORE_HEADER_SIZE) != 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	r = store_header_encode(&h, hdr);
+	if (r < 0)
+		goto fail;
+	w->chunk_size = h.chunk_size;
+	w->cap = store_chunk_capacity(h.chunk_size);
+	memcpy(w->nonce_prefix, h.nonce_prefix, 4);
+	r = -ENOMEM;
+	w->plain = malloc(w->cap);
+	w->sha = EVP_MD_CTX_new();
+	w->path = strdup(p->path);
+	if (!w->plain || !w->sha || !w->path)
+		goto fail;
+	r = -EIO;
+	if (EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1)
+		goto fail;
+	r = store_cipher_new(p->alg, p->key, hdr, &w->cipher);
+	if (r < 0)
+		goto fail;
+	r = open_file(p->path, &w->direct);
+	if (r < 0)
+		goto fail;
+	w->fd = r;
+	r = queue_block(w, TAKE_PTR(hdr), STORE_HEADER_SIZE, 0, false);
+	if (r < 0) {
+		unlink(p->path);
+		goto fail;
+	}
+	*ret = w;
+	return 0;
+fail:
+	free(hdr);
+	if (w->fd >= 0)
+		unlink(p->path);
+	store_writer_close(w);
+	return r;
+}
+
+int store_writer_add(struct store_writer *w, const struct store_frame *f)
+{
+	int r;
+
+	if (w->error)
+		return w->error;
+	if (w->finished)
+		return -EPIPE;
+	if (STORE_FRAME_HDR_SIZE + (size_t)f->len > w->cap)
+		return -EMSGSIZE;
+	if (w->plain_len + STORE_FRAME_HDR_SIZE + f->len > w->cap) {
+		if (w->npending >= PENDING_MAX)
+			return -ENOBUFS;
+		r = seal(w, 0);
+		if (r < 0)
+			return r;
+	}
+	if (w->plain_len == 0)
+		w->plain_first_mono = now_ns(CLOCK_MONOTONIC);
+	r = store_frame_encode(f, w->plain, w->cap, &w->plain_len);
+	if (r < 0)
+		return r;
+	w->stats.frames++;
+	return 0;
+}
+
+int store_writer_flush(struct store_writer *w)
+{
+	if (w->error)
+		return w->error;
+	if (w->finished || w->plain_len == 0)
+		return 0;
+	return seal(w, 0);
+}
+
+int store_writer_finish(struct store_writer *w)
+{
+	uint8_t md[32];
+	unsigned n = 0;
+	int r;
+
+	if (w->error)
+		return w->error;
+	if (w->finished)
+		return 0;
+	r = seal(w, STORE_CHUNK_FINAL);
+	if (r < 0)
+		return r;
+	w->finished = true;
+	if (EVP_DigestFinal_ex(w->sha, md, &n) == 1 && n == 32) {
+		memcpy(w->sha256, md, 32);
+		w->have_sha = true;
+	}
+	return 0;
+}
+
+static int submit_chain(struct store_writer *w);
+
+static void chain_done(struct store_writer *w)
+{
+	free_list(w->chain);
+	w->chain = NULL;
+	/* The loop submits what this prepares on its next iteration. */
+	if (!w->error && w->pending && w->get_sqes)
+		submit_chain(w);
+}
+
+static void on_cqe(struct loop_op *op, int res, uint32_t flags)
+{
+	struct wop *o = container_of(op, struct wop, op);
+	struct store_writer *w = o->w;
+
+	if (o->is_sync) {
+		if (res < 0)
+			set_error(w, res);
+		else {
+			uint64_t mono = now_ns(CLOCK_MONOTONIC);
+
+			w->stats.last_durable_ns = now_ns(CLOCK_REALTIME);
+			for (struct wop *c = w->chain; c; c = c->next) {
+				if (!c->done_ok || !c->first_mono_ns)
+					continue;
+				w->stats.lat_hist[lat_bucket((mono - c->first_mono_ns) / 1000)]++;
+				w->stats.lat_count++;
+				if (c->final)
+					w->final_durable = true;
+			}
+		}
+	} else {
+		if (res < 0)
+			set_error(w, res);
+		else if ((size_t)res != o->len)
+			set_error(w,
+				  -EIO); /* a short O_DIRECT write: the device is full or failing */
+		else {
+			o->done_ok = true;
+			w->stats.bytes_written += o->len;
+		}
+		free(o->buf);
+		o->buf = NULL;
+	}
+	if (--w->in_flight == 0)
+		chain_done(w);
+}
+
+static int submit_chain(struct store_writer *w)
+{
+	struct io_uring_sqe *sqes[CHAIN_MAX + 1];
+	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0;
+	bool sync = w->sync_wanted;
+	struct wop *o, *last = NULL, *sop = NULL;
+	int r;
+
+	/* The FINAL chunk is always made durable: it is what tells a complete file. */
+	for (o = w->pending; o && i < nw; o = o->next, i++)
+		if (o->final)
+			sync = true;
+	n = nw + (sync ? 1 : 0);
+	if (sync) {
+		sop = calloc(1, sizeof(*sop));
+		if (!sop)
+			return -ENOMEM;
+		sop->w = w;
+		sop->is_sync = true;
+	}
+	r = w->get_sqes(w->get_sqes_userdata, n, sqes);
+	if (r < 0) {
+		free(sop);
+		return r;
+	}
+	o = w->pending;
+	for (i = 0; i < nw; i++) {
+		o->op.fn = on_cqe;
+		io_uring_prep_write(sqes[i], w->fd, o->buf, (unsigned)o->len, o->off);
+		io_uring_sqe_set_data(sqes[i], &o->op);
+		if (i + 1 < n)
+			sqes[i]->flags |= IOSQE_IO_LINK;
+		last = o;
+		o = o->next;
+	}
+	/* Move the submitted prefix of pending to the chain. */
+	w->chain = w->pending;
+	w->pending = last->next;
+	last->next = NULL;
+	if (!w->pending)
+		w->pending_tail = NULL;
+	w->npending -= nw;
+	if (sop) {
+		sop->op.fn = on_cqe;
+		io_uring_prep_fsync(sqes[nw], w->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqes[nw], &sop->op);
+		last->next = sop;
+		w->sync_wanted = false;
+	}
+	w->in_flight = n;
+	return (int)n;
+}
+
+int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void *userdata,
+			bool sync)
+{
+	if (w->error)
+		return w->error;
+	w->get_sqes = get_sqes;
+	w->get_sqes_userdata = userdata;
+	if (sync)
+		w->sync_wanted = true;
+	/* One chain at a time: the running chain's last CQE starts the next one. */
+	if (w->in_flight || !w->pending)
+		return 0;
+	return submit_chain(w);
+}
+
+unsigned store_writer_in_flight(const struct store_writer *w)
+{
+	return w->in_flight;
+}
+
+unsigned store_writer_pending(const struct store_writer *w)
+{
+	return w->npending;
+}
+
+int store_writer_error(const struct store_writer *w)
+{
+	return w->error;
+}
+
+bool store_writer_direct(const struct store_writer *w)
+{
+	return w->direct;
+}
+
+bool store_writer_durable_final(const struct store_writer *w)
+{
+	return w->final_durable && !w->error;
+}
+
+const struct store_writer_stats *store_writer_stats(const struct store_writer *w)
+{
+	return &w->stats;
+}
+
+int store_writer_sha256(const struct store_writer *w, uint8_t ret[32])
+{
+	if (!w->have_sha)
+		return -EAGAIN;
+	memcpy(ret, w->sha256, 32);
+	return 0;
+}
+
+uint64_t store_writer_file_size(const struct store_writer *w)
+{
+	return w->file_off;
+}
+
+int store_writer_close(struct store_writer *w)
+{
+	if (!w)
+		return 0;
+	if (w->in_flight)
+		return -EBUSY;
+	free_list(w->pending);
+	free_list(w->chain);
+	if (w->fd >= 0)
+		close(w->fd);
+	store_cipher_free(w->cipher);
+	if (w->plain) {
+		OPENSSL_cleanse(w->plain, w->cap);
+		free(w->plain);
+	}
+	EVP_MD_CTX_free(w->sha);
+	free(w->path);
+	free(w);
+	return 0;
+}
