@@ -1,0 +1,1110 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The catalog: a queue of write operations fed by any thread, and one catalog thread that owns
+ * the sqlite connection and applies everything queued in one transaction per batch (WAL,
+ * synchronous=NORMAL: a commit costs no fsync; the WAL is synced at checkpoints). Callers never
+ * wait on sqlite; errors are counted for the health report, never returned to the enqueuer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "catalog/catalog-internal.h"
+#include "siprecd/catalog.h"
+#include "siprecd/log.h"
+#include "siprecd/macro.h"
+
+/* An operator's write transaction at the sqlite3 shell holds the lock; wait this long per try. */
+#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TRIES 6
+#define OP_MAX_VALS 14
+#define OP_MAX_STMTS 2
+
+enum op_kind {
+	OP_SESSION_BEGIN,
+	OP_SESSION_END,
+	OP_PARTICIPANT,
+	OP_STREAM,
+	OP_STREAM_STATS,
+	OP_RECORDING_BEGIN,
+	OP_RECORDING_FINAL,
+	OP_METADATA,
+	OP_KEY,
+	_OP_KIND_MAX,
+};
+
+enum val_type { VAL_NULL, VAL_INT, VAL_TEXT, VAL_BLOB };
+
+struct val {
+	enum val_type type;
+	int64_t i;
+	const void *p; /* into the op's arena */
+	size_t len;
+};
+
+struct op {
+	struct op *next;
+	enum op_kind kind;
+	bool wipe; /* carries key material (wrapped keys): cleansed before free */
+	uint64_t seq;
+	size_t size;
+	unsigned n;
+	struct val v[OP_MAX_VALS];
+	char arena[];
+};
+
+/*
+ * One entry per kind: the statements run for it, with ?N bound to the op's N-th value. When
+ * must_change is set, the first statement touching no row (unknown uuid or label) fails the op.
+ * Updates use coalesce(?N, column) so NULL means "leave as is".
+ */
+struct op_sql {
+	const char *name;
+	const char *sql[OP_MAX_STMTS];
+	bool must_change;
+};
+
+static const struct op_sql op_sql[_OP_KIND_MAX] = {
+	[OP_SESSION_BEGIN] =
+		{
+			"session-begin",
+			{"INSERT INTO sessions (uuid, call_id, siprec_session_id, src_addr, "
+			 "transport, "
+			 "started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+			 "ON CONFLICT (uuid) DO UPDATE SET call_id = coalesce(excluded.call_id, "
+			 "call_id), "
+			 "siprec_session_id = coalesce(excluded.siprec_session_id, "
+			 "siprec_session_id), "
+			 "src_addr = coalesce(excluded.src_addr, src_addr), "
+			 "transport = coalesce(excluded.transport, transport)"},
+			false,
+		},
+	[OP_SESSION_END] =
+		{
+			"session-end",
+			{"UPDATE sessions SET ended_at = ?2, state = ?3, end_reason = ?4 WHERE "
+			 "uuid = ?1",
+			 "UPDATE streams SET state = 'ended' WHERE state != 'ended' AND "
+			 "session_id = (SELECT id FROM sessions WHERE uuid = ?1)"},
+			true,
+		},
+	[OP_PARTICIPANT] =
+		{
+			"participant",
+			{"INSERT INTO participants (session_id, participant_id, name, aor) VALUES "
+			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, ?4) "
+			 "ON CONFLICT (session_id, participant_id) DO UPDATE SET "
+			 "name = coalesce(excluded.name, name), aor = coalesce(excluded.aor, aor)"},
+			false,
+		},
+	[OP_STREAM] =
+		{
+			"stream",
+			{"INSERT INTO streams (session_id, label, stream_id, participant_id, "
+			 "direction, codec, "
+			 "payload_type, clock_rate, srtp_suite, local_port, state) VALUES "
+			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, "
+			 "(SELECT p.id FROM participants AS p JOIN sessions AS s ON s.id = "
+			 "p.session_id "
+			 "WHERE s.uuid = ?1 AND p.participant_id = ?4), "
+			 "?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, 'active')) "
+			 "ON CONFLICT (session_id, label) DO UPDATE SET "
+			 "stream_id = coalesce(excluded.stream_id, stream_id), "
+			 "participant_id = coalesce(excluded.participant_id, participant_id), "
+			 "direction = coalesce(excluded.direction, direction), "
+			 "codec = coalesce(excluded.codec, codec), "
+			 "payload_type = coalesce(excluded.payload_type, payload_type), "
+			 "clock_rate = coalesce(excluded.clock_rate, clock_rate), "
+			 "srtp_suite = coalesce(excluded.srtp_suite, srtp_suite), "
+			 "local_port = coalesce(excluded.local_port, local_port), "
+			 "state = coalesce(?11, state)"},
+			false,
+		},
+	[OP_STREAM_STATS] =
+		{
+			"stream-stats",
+			{"UPDATE streams SET ssrcs = coalesce(?3, ssrcs), packets = ?4, bytes = "
+			 "?5, lost = ?6, "
+			 "duplicates = ?7, out_of_order = ?8, srtp_auth_failures = ?9, "
+			 "srtp_replays = ?10, "
+			 "state = coalesce(?11, state), "
+			 "first_packet_at = coalesce(?12, first_packet_at), "
+			 "last_packet_at = coalesce(?13, last_packet_at) "
+			 "WHERE session_id = (SELECT id FROM sessions WHERE uuid = ?1) AND label = "
+			 "?2"},
+			true,
+		},
+	[OP_RECORDING_BEGIN] =
+		{
+			"recording-begin",
+			{"INSERT INTO recordings (uuid, session_id, stream_id, path, key_id, "
+			 "key_version, "
+			 "algorithm, created_at) VALUES (?1, (SELECT id FROM sessions WHERE uuid = "
+			 "?2), "
+			 "(SELECT st.id FROM streams AS st JOIN sessions AS s ON s.id = "
+			 "st.session_id "
+			 "WHERE s.uuid = ?2 AND st.label = ?3), ?4, ?5, ?6, ?7, ?8)"},
+			false,
+		},
+	[OP_RECORDING_FINAL] =
+		{
+			"recording-final",
+			{"UPDATE recordings SET size = ?2, chunks = ?3, frames = ?4, "
+			 "sha256 = coalesce(?5, sha256), complete = ?6, state = ?7, "
+			 "finalized_at = coalesce(?8, finalized_at) WHERE uuid = ?1"},
+			true,
+		},
+	[OP_METADATA] =
+		{
+			"metadata",
+			{"INSERT INTO metadata_snapshots (session_id, seq, received_at, datamode, "
+			 "body, "
+			 "body_encrypted, json, warnings) VALUES ((SELECT id FROM sessions WHERE "
+			 "uuid = ?1), "
+			 "?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '[]'))",
+			 "UPDATE sessions SET metadata_warnings = metadata_warnings + ?9 WHERE "
+			 "uuid = ?1"},
+			false,
+		},
+	[OP_KEY] =
+		{
+			"key",
+			{"INSERT INTO keys (key_id, version, algorithm, state, created_at, "
+			 "activated_at, "
+			 "retired_at, destroyed_at, wrapped, wrap_alg, kek_id) VALUES (?1, ?2, ?3, "
+			 "?4, ?5, ?6, "
+			 "?7, ?8, CASE WHEN ?4 = 'destroyed' THEN NULL ELSE ?9 END, ?10, ?11) "
+			 "ON CONFLICT (key_id, version) DO UPDATE SET algorithm = "
+			 "excluded.algorithm, "
+			 "state = excluded.state, "
+			 "activated_at = coalesce(excluded.activated_at, activated_at), "
+			 "retired_at = coalesce(excluded.retired_at, retired_at), "
+			 "destroyed_at = coalesce(excluded.destroyed_at, destroyed_at), "
+			 "wrapped = CASE WHEN excluded.state = 'destroyed' THEN NULL "
+			 "ELSE coalesce(excluded.wrapped, wrapped) END, "
+			 "wrap_alg = coalesce(excluded.wrap_alg, wrap_alg), "
+			 "kek_id = coalesce(excluded.kek_id, kek_id)"},
+			false,
+		},
+};
+
+struct recovered {
+	char *recording_uuid;
+	char *session_uuid;
+	char *path;
+};
+
+struct catalog {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[_OP_KIND_MAX][OP_MAX_STMTS];
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* the catalog thread waits for work */
+	pthread_cond_t done; /* catalog_sync waits for done_seq */
+	pthread_t thread;
+	bool running;
+	bool stopping;
+	bool stopped;
+
+	/* Everything below is under lock. */
+	struct op *head, *tail;
+	unsigned depth; /* also read without the lock, atomically, by catalog_queue_depth */
+	size_t bytes;
+	unsigned max_ops;
+	size_t max_bytes;
+	uint64_t next_seq; /* seq of the last op queued */
+	uint64_t done_seq; /* every op up to this seq is applied or counted failed */
+	uint64_t failed_at_sync;
+	struct catalog_stats stats;
+
+	struct recovered *recovered;
+	size_t n_recovered;
+	unsigned recovered_sessions;
+};
+
+_printf_(3, 4) static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Called on the thread that applies (catalog thread, or the caller before start). */
+_printf_(2, 3) static void note_error(struct catalog *c, const char *fmt, ...)
+{
+	char buf[sizeof(c->stats.last_error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_debug("catalog: %s", buf);
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->stats.last_error, buf, sizeof(buf));
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void op_free(struct op *op)
+{
+	if (!op)
+		return;
+	if (op->wipe)
+		OPENSSL_cleanse(op, op->size);
+	free(op);
+}
+
+/* Builds an op's values on the caller's stack; enqueue() then copies them into one allocation. */
+struct builder {
+	struct val v[OP_MAX_VALS];
+	unsigned n;
+	size_t extra;
+	int err;
+};
+
+static struct val *b_next(struct builder *b)
+{
+	/* The value lists below are fixed per kind; running out is a bug here, not input. */
+	if (b->n >= OP_MAX_VALS) {
+		b->err = -EINVAL;
+		return &b->v[OP_MAX_VALS - 1];
+	}
+	return &b->v[b->n++];
+}
+
+static void b_null(struct builder *b)
+{
+	*b_next(b) = (struct val){.type = VAL_NULL};
+}
+
+static void b_int(struct builder *b, int64_t i)
+{
+	*b_next(b) = (struct val){.type = VAL_INT, .i = i};
+}
+
+/* sqlite integers are signed 64-bit; counters and times past INT64_MAX saturate. */
+static void b_u64(struct builder *b, uint64_t u)
+{
+	b_int(b, u > INT64_MAX ? INT64_MAX : (int64_t)u);
+}
+
+static void b_u64_or_null(struct builder *b, uint64_t u)
+{
+	if (u == 0)
+		b_null(b);
+	else
+		b_u64(b, u);
+}
+
+static void b_text(struct builder *b, const char *s)
+{
+	struct val *v = b_next(b);
+	size_t len;
+
+	if (!s) {
+		*v = (struct val){.type = VAL_NULL};
+		return;
+	}
+	len = strnlen(s, CATALOG_TEXT_MAX + 1);
+	if (len > CATALOG_TEXT_MAX) {
+		b->err = -E2BIG;
+		return;
+	}
+	*v = (struct val){.type = VAL_TEXT, .p = s, .len = len};
+	b->extra += len + 1;
+}
+
+static void b_blob(struct builder *b, const void *p, size_t len)
+{
+	struct val *v = b_next(b);
+
+	if (!p) {
+		*v = (struct val){.type = VAL_NULL};
+		return;
+	}
+	if (len > CATALOG_BLOB_MAX) {
+		b->err = -E2BIG;
+		return;
+	}
+	*v = (struct val){.type = VAL_BLOB, .p = p, .len = len};
+	b->extra += len;
+}
+
+static int enqueue(struct catalog *c, enum op_kind kind, const struct builder *b, bool wipe)
+{
+	struct op *op;
+	size_t size, off = 0;
+
+	if (b->err < 0)
+		return b->err;
+
+	size = sizeof(struct op) + b->extra;
+	op = malloc(size);
+	if (!op)
+		return -ENOMEM;
+	*op = (struct op){.kind = kind, .wipe = wipe, .size = size, .n = b->n};
+	for (unsigned i = 0; i < b->n; i++) {
+		op->v[i] = b->v[i];
+		if (b->v[i].type == VAL_TEXT || b->v[i].type == VAL_BLOB) {
+			if (b->v[i].len)
+				memcpy(op->arena + off, b->v[i].p, b->v[i].len);
+			op->v[i].p = op->arena + off;
+			off += b->v[i].len;
+			if (b->v[i].type == VAL_TEXT)
+				op->arena[off++] = '\0';
+		}
+	}
+
+	pthread_mutex_lock(&c->lock);
+	if (c->stopped) {
+		pthread_mutex_unlock(&c->lock);
+		op_free(op);
+		return -ESHUTDOWN;
+	}
+	if (c->depth >= c->max_ops || c->bytes + size > c->max_bytes) {
+		c->stats.dropped++;
+		pthread_mutex_unlock(&c->lock);
+		op_free(op);
+		return -EAGAIN;
+	}
+	op->seq = ++c->next_seq;
+	if (c->tail)
+		c->tail->next = op;
+	else
+		c->head = op;
+	c->tail = op;
+	__atomic_store_n(&c->depth, c->depth + 1, __ATOMIC_RELAXED);
+	c->bytes += size;
+	c->stats.enqueued++;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Under lock: takes up to CATALOG_BATCH_MAX ops off the queue. */
+static struct op *detach_batch(struct catalog *c)
+{
+	struct op *first = c->head, *last = NULL, *op = c->head;
+	unsigned n = 0;
+
+	for (; op && n < CATALOG_BATCH_MAX; op = op->next, n++) {
+		c->bytes -= op->size;
+		last = op;
+	}
+	if (!last)
+		return NULL;
+	c->head = last->next;
+	if (!c->head)
+		c->tail = NULL;
+	last->next = NULL;
+	__atomic_store_n(&c->depth, c->depth - n, __ATOMIC_RELAXED);
+	return first;
+}
+
+static sqlite3_stmt *get_stmt(struct catalog *c, enum op_kind kind, unsigned j)
+{
+	sqlite3_stmt **st = &c->stmts[kind][j];
+
+	if (!*st && sqlite3_prepare_v3(c->db, op_sql[kind].sql[j], -1, SQLITE_PREPARE_PERSISTENT,
+				       st, NULL) != SQLITE_OK) {
+		note_error(c, "%s: prepare: %s", op_sql[kind].name, sqlite3_errmsg(c->db));
+		*st = NULL;
+	}
+	return *st;
+}
+
+static int bind_val(sqlite3_stmt *st, int idx, const struct val *v)
+{
+	switch (v->type) {
+	case VAL_INT:
+		return sqlite3_bind_int64(st, idx, v->i);
+	case VAL_TEXT:
+		return sqlite3_bind_text(st, idx, v->p, (int)v->len, SQLITE_STATIC);
+	case VAL_BLOB:
+		return sqlite3_bind_blob(st, idx, v->p, (int)v->len, SQLITE_STATIC);
+	case VAL_NULL:
+	default:
+		return sqlite3_bind_null(st, idx);
+	}
+}
+
+static int run_stmt(struct catalog *c, const struct op *op, unsigned j)
+{
+	sqlite3_stmt *st = get_stmt(c, op->kind, j);
+	int np, r;
+
+	if (!st)
+		return -EIO;
+	np = sqlite3_bind_parameter_count(st);
+	for (int i = 1; i <= np; i++) {
+		static const struct val null_val = {.type = VAL_NULL};
+		const struct val *v = (unsigned)i <= op->n ? &op->v[i - 1] : &null_val;
+
+		if (bind_val(st, i, v) != SQLITE_OK) {
+			note_error(c, "%s: bind ?%d: %s", op_sql[op->kind].name, i,
+				   sqlite3_errmsg(c->db));
+			sqlite3_clear_bindings(st);
+			return -EIO;
+		}
+	}
+	r = sqlite3_step(st);
+	if (r != SQLITE_DONE)
+		note_error(c, "%s: %s", op_sql[op->kind].name, sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	/* The bound text points into the op, which is freed after the batch. */
+	sqlite3_clear_bindings(st);
+	if (r == SQLITE_BUSY || r == SQLITE_LOCKED)
+		return -EBUSY;
+	if (r != SQLITE_DONE)
+		return -EIO;
+	if (j == 0 && op_sql[op->kind].must_change && sqlite3_changes(c->db) == 0) {
+		note_error(c, "%s: no such row (%.*s)", op_sql[op->kind].name,
+			   op->v[0].type == VAL_TEXT ? (int)MIN(op->v[0].len, 64) : 0,
+			   op->v[0].type == VAL_TEXT ? (const char *)op->v[0].p : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Applies one op; multi-statement ops run in a savepoint so they land whole or not at all. */
+static int apply_op(struct catalog *c, const struct op *op)
+{
+	bool multi = op_sql[op->kind].sql[1] != NULL;
+	int r = 0;
+
+	if (multi && sqlite3_exec(c->db, "SAVEPOINT op", NULL, NULL, NULL) != SQLITE_OK) {
+		note_error(c, "savepoint: %s", sqlite3_errmsg(c->db));
+		return -EIO;
+	}
+	for (unsigned j = 0; j < OP_MAX_STMTS && op_sql[op->kind].sql[j]; j++) {
+		r = run_stmt(c, op, j);
+		if (r < 0)
+			break;
+	}
+	if (multi && !sqlite3_get_autocommit(c->db)) {
+		if (r < 0)
+			sqlite3_exec(c->db, "ROLLBACK TO op", NULL, NULL, NULL);
+		sqlite3_exec(c->db, "RELEASE op", NULL, NULL, NULL);
+	}
+	return r;
+}
+
+static bool is_busy(int rc)
+{
+	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+/* Runs BEGIN IMMEDIATE or COMMIT, retrying while another connection (an operator's write at the
+ * sqlite3 shell) holds the write lock past busy_timeout. */
+static int exec_retry(struct catalog *c, const char *sql, uint64_t *busy)
+{
+	for (unsigned tries = 0;; tries++) {
+		int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			return 0;
+		if (!is_busy(rc) || tries + 1 >= BUSY_TRIES) {
+			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
+			return -EIO;
+		}
+		(*busy)++;
+	}
+}
+
+/* Applies a detached list in one transaction and frees it. Returns the last seq handled. */
+static uint64_t apply_batch(struct catalog *c, struct op *list)
+{
+	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
+	bool open = exec_retry(c, "BEGIN IMMEDIATE", &busy) == 0;
+	bool gave_up = !open;
+
+	for (struct op *op = list; op; op = op->next) {
+		last_seq = op->seq;
+		if (!open && !gave_up) {
+			open = exec_retry(c, "BEGIN IMMEDIATE", &busy) == 0;
+			gave_up = !open;
+		}
+		if (gave_up) {
+			failed++;
+			continue;
+		}
+		if (apply_op(c, op) == 0) {
+			in_txn++;
+			continue;
+		}
+		failed++;
+		/* Some errors (I/O, disk full) roll the whole transaction back: what this batch
+		 * had applied so far is lost, count it so. */
+		if (sqlite3_get_autocommit(c->db)) {
+			failed += in_txn;
+			in_txn = 0;
+			open = false;
+		}
+	}
+	if (open) {
+		if (exec_retry(c, "COMMIT", &busy) == 0) {
+			applied += in_txn;
+			txns++;
+		} else {
+			if (!sqlite3_get_autocommit(c->db))
+				sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+			failed += in_txn;
+		}
+	}
+
+	while (list) {
+		struct op *next = list->next;
+
+		op_free(list);
+		list = next;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	c->stats.applied += applied;
+	c->stats.failed += failed;
+	c->stats.transactions += txns;
+	c->stats.busy_retries += busy;
+	pthread_mutex_unlock(&c->lock);
+	return last_seq;
+}
+
+/* Takes batches off the queue and applies them until it is empty; done_seq follows. */
+static void drain(struct catalog *c)
+{
+	for (;;) {
+		struct op *list;
+		uint64_t seq;
+
+		pthread_mutex_lock(&c->lock);
+		list = detach_batch(c);
+		pthread_mutex_unlock(&c->lock);
+		if (!list)
+			return;
+		seq = apply_batch(c, list);
+		pthread_mutex_lock(&c->lock);
+		c->done_seq = seq;
+		pthread_cond_broadcast(&c->done);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+static void *catalog_thread(void *userdata)
+{
+	struct catalog *c = userdata;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->head && !c->stopping)
+			pthread_cond_wait(&c->wake, &c->lock);
+		if (!c->head && c->stopping)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		drain(c);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int exec_simple(sqlite3 *db, const char *sql, char *errbuf, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		set_err(errbuf, errlen, "catalog: %s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int journal_mode_cb(void *userdata, int ncol, char **vals, char **names)
+{
+	bool *wal = userdata;
+
+	*wal = ncol == 1 && vals[0] && strcmp(vals[0], "wal") == 0;
+	return 0;
+}
+
+static int collect_recovered(struct catalog *c)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT r.uuid, s.uuid, r.path FROM recordings AS r "
+			       "JOIN sessions AS s ON s.id = r.session_id "
+			       "WHERE r.state = 'writing' ORDER BY r.id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct recovered *n, *e;
+
+		n = reallocarray(c->recovered, c->n_recovered + 1, sizeof(*n));
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		c->recovered = n;
+		e = &c->recovered[c->n_recovered];
+		e->recording_uuid = strdup((const char *)sqlite3_column_text(st, 0));
+		e->session_uuid = strdup((const char *)sqlite3_column_text(st, 1));
+		e->path = strdup((const char *)sqlite3_column_text(st, 2));
+		c->n_recovered++;
+		if (!e->recording_uuid || !e->session_uuid || !e->path) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* A session still 'active' at open was cut short by a crash or a kill: nobody will end it. */
+static int recover(struct catalog *c, char *errbuf, size_t errlen)
+{
+	int r;
+
+	r = exec_simple(c->db, "BEGIN IMMEDIATE", errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = collect_recovered(c);
+	if (r < 0) {
+		set_err(errbuf, errlen, "catalog: recovery: %s", sqlite3_errmsg(c->db));
+		goto fail;
+	}
+	r = exec_simple(c->db,
+			"UPDATE recordings SET state = 'interrupted', complete = 0 "
+			"WHERE state = 'writing'",
+			errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	r = exec_simple(
+		c->db,
+		"UPDATE streams SET state = 'ended' WHERE state != 'ended' AND session_id IN "
+		"(SELECT id FROM sessions WHERE state = 'active')",
+		errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	/* ended_at: the last packet seen is the best estimate of when the session stopped. */
+	r = exec_simple(
+		c->db,
+		"UPDATE sessions SET state = 'interrupted', end_reason = 'crash', ended_at = "
+		"coalesce((SELECT max(last_packet_at) FROM streams "
+		"WHERE session_id = sessions.id), started_at) WHERE state = 'active'",
+		errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	c->recovered_sessions = (unsigned)sqlite3_changes(c->db);
+	return exec_simple(c->db, "COMMIT", errbuf, errlen);
+fail:
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog **ret)
+{
+	struct catalog *c;
+	bool wal = false;
+	int fd, r;
+
+	if (!path || !*path || !ret)
+		return -EINVAL;
+
+	/* Create the file ourselves so its mode (and that of -wal/-shm, which sqlite copies from
+	 * it) keeps participants' names and numbers from other users. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		r = -errno;
+		set_err(errbuf, errlen, "catalog: cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	close(fd);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->done, NULL);
+	c->max_ops = CATALOG_QUEUE_MAX_OPS_DEFAULT;
+	c->max_bytes = CATALOG_QUEUE_MAX_BYTES_DEFAULT;
+
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
+			c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	/* Readers (the sqlite3 shell) never block the writer nor see half a batch (WAL); NORMAL
+	 * syncs only at checkpoints, a power loss may lose the last batches but never corrupts. */
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", journal_mode_cb, &wal, NULL) !=
+		    SQLITE_OK ||
+	    !wal) {
+		set_err(errbuf, errlen, "catalog: %s: cannot switch to WAL mode: %s", path,
+			sqlite3_errmsg(c->db));
+		r = -EIO;
+		goto fail;
+	}
+	r = exec_simple(c->db,
+			"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+			"PRAGMA secure_delete = ON",
+			errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	r = catalog_migrate(c->db, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	r = recover(c, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+
+	*ret = c;
+	return 0;
+fail:
+	catalog_free(c);
+	return r;
+}
+
+void catalog_set_queue_limits(struct catalog *c, unsigned max_ops, size_t max_bytes)
+{
+	pthread_mutex_lock(&c->lock);
+	if (max_ops)
+		c->max_ops = max_ops;
+	if (max_bytes)
+		c->max_bytes = max_bytes;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int catalog_start(struct catalog *c)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->running || c->stopped) {
+		pthread_mutex_unlock(&c->lock);
+		return -EALREADY;
+	}
+	r = -pthread_create(&c->thread, NULL, catalog_thread, c);
+	if (r == 0)
+		c->running = true;
+	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		pthread_setname_np(c->thread, "siprecd-catalog");
+	return r;
+}
+
+void catalog_stop(struct catalog *c)
+{
+	bool join;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	join = c->running;
+	c->stopping = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	if (join)
+		pthread_join(c->thread, NULL);
+	else
+		drain(c);
+	pthread_mutex_lock(&c->lock);
+	c->running = false;
+	c->stopped = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct catalog *catalog_free(struct catalog *c)
+{
+	if (!c)
+		return NULL;
+	if (c->db)
+		catalog_stop(c);
+	for (size_t k = 0; k < _OP_KIND_MAX; k++)
+		for (size_t j = 0; j < OP_MAX_STMTS; j++)
+			sqlite3_finalize(c->stmts[k][j]);
+	sqlite3_close(c->db);
+	while (c->head) {
+		struct op *next = c->head->next;
+
+		op_free(c->head);
+		c->head = next;
+	}
+	for (size_t i = 0; i < c->n_recovered; i++) {
+		free(c->recovered[i].recording_uuid);
+		free(c->recovered[i].session_uuid);
+		free(c->recovered[i].path);
+	}
+	free(c->recovered);
+	pthread_cond_destroy(&c->done);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return NULL;
+}
+
+int catalog_session_begin(struct catalog *c, const struct catalog_session *s)
+{
+	struct builder b = {0};
+
+	if (!s || !s->uuid || !s->started_at)
+		return -EINVAL;
+	b_text(&b, s->uuid);
+	b_text(&b, s->call_id);
+	b_text(&b, s->siprec_session_id);
+	b_text(&b, s->src_addr);
+	b_text(&b, s->transport);
+	b_u64(&b, s->started_at);
+	return enqueue(c, OP_SESSION_BEGIN, &b, false);
+}
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+int catalog_session_end(struct catalog *c, const char *uuid, uint64_t ended_at, const char *state,
+			const char *reason)
+{
+	static const char *const states[] = {"ended", "interrupted", "failed", NULL};
+	struct builder b = {0};
+
+	if (!uuid || !state || !one_of(state, states))
+		return -EINVAL;
+	b_text(&b, uuid);
+	b_u64(&b, ended_at);
+	b_text(&b, state);
+	b_text(&b, reason);
+	return enqueue(c, OP_SESSION_END, &b, false);
+}
+
+int catalog_participant_upsert(struct catalog *c, const struct catalog_participant *p)
+{
+	struct builder b = {0};
+
+	if (!p || !p->session_uuid || !p->participant_id)
+		return -EINVAL;
+	b_text(&b, p->session_uuid);
+	b_text(&b, p->participant_id);
+	b_text(&b, p->name);
+	b_text(&b, p->aor);
+	return enqueue(c, OP_PARTICIPANT, &b, false);
+}
+
+static const char *const stream_states[] = {"active", "idle", "ended", NULL};
+
+int catalog_stream_upsert(struct catalog *c, const struct catalog_stream *s)
+{
+	struct builder b = {0};
+
+	if (!s || !s->session_uuid || !s->label || (s->state && !one_of(s->state, stream_states)))
+		return -EINVAL;
+	b_text(&b, s->session_uuid);
+	b_text(&b, s->label);
+	b_text(&b, s->stream_id);
+	b_text(&b, s->participant_id);
+	b_text(&b, s->direction);
+	b_text(&b, s->codec);
+	if (s->payload_type >= 0 && s->payload_type <= 127)
+		b_int(&b, s->payload_type);
+	else
+		b_null(&b);
+	b_u64_or_null(&b, s->clock_rate);
+	b_text(&b, s->srtp_suite);
+	b_u64_or_null(&b, s->local_port);
+	b_text(&b, s->state);
+	return enqueue(c, OP_STREAM, &b, false);
+}
+
+int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *st)
+{
+	struct builder b = {0};
+
+	if (!st || !st->session_uuid || !st->label ||
+	    (st->state && !one_of(st->state, stream_states)))
+		return -EINVAL;
+	b_text(&b, st->session_uuid);
+	b_text(&b, st->label);
+	b_text(&b, st->ssrcs);
+	b_u64(&b, st->packets);
+	b_u64(&b, st->bytes);
+	b_u64(&b, st->lost);
+	b_u64(&b, st->duplicates);
+	b_u64(&b, st->out_of_order);
+	b_u64(&b, st->srtp_auth_failures);
+	b_u64(&b, st->srtp_replays);
+	b_text(&b, st->state);
+	b_u64_or_null(&b, st->first_packet_at);
+	b_u64_or_null(&b, st->last_packet_at);
+	return enqueue(c, OP_STREAM_STATS, &b, false);
+}
+
+int catalog_recording_begin(struct catalog *c, const struct catalog_recording *r)
+{
+	struct builder b = {0};
+
+	if (!r || !r->uuid || !r->session_uuid || !r->path || !r->created_at)
+		return -EINVAL;
+	b_text(&b, r->uuid);
+	b_text(&b, r->session_uuid);
+	b_text(&b, r->stream_label);
+	b_text(&b, r->path);
+	b_text(&b, r->key_id);
+	if (r->key_id)
+		b_u64(&b, r->key_version);
+	else
+		b_null(&b);
+	b_text(&b, r->algorithm);
+	b_u64(&b, r->created_at);
+	return enqueue(c, OP_RECORDING_BEGIN, &b, false);
+}
+
+int catalog_recording_final(struct catalog *c, const struct catalog_recording_final *f)
+{
+	static const char *const states[] = {"final", "interrupted", "shredded", NULL};
+	struct builder b = {0};
+
+	if (!f || !f->uuid || !f->state || !one_of(f->state, states))
+		return -EINVAL;
+	b_text(&b, f->uuid);
+	b_u64(&b, f->size);
+	b_u64(&b, f->chunks);
+	b_u64(&b, f->frames);
+	b_text(&b, f->sha256);
+	b_int(&b, f->complete ? 1 : 0);
+	b_text(&b, f->state);
+	b_u64_or_null(&b, f->finalized_at);
+	return enqueue(c, OP_RECORDING_FINAL, &b, false);
+}
+
+int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *m)
+{
+	struct builder b = {0};
+
+	if (!m || !m->session_uuid || !m->received_at)
+		return -EINVAL;
+	b_text(&b, m->session_uuid);
+	b_u64(&b, m->seq);
+	b_u64(&b, m->received_at);
+	b_text(&b, m->datamode);
+	b_blob(&b, m->body, m->body_len);
+	b_int(&b, m->body_encrypted ? 1 : 0);
+	b_text(&b, m->json);
+	b_text(&b, m->warnings);
+	b_u64(&b, m->warning_count);
+	return enqueue(c, OP_METADATA, &b, false);
+}
+
+int catalog_key_upsert(struct catalog *c, const struct catalog_key *k)
+{
+	static const char *const states[] = {"active", "retired", "destroyed", NULL};
+	struct builder b = {0};
+
+	if (!k || !k->key_id || !k->algorithm || !k->state || !one_of(k->state, states))
+		return -EINVAL;
+	b_text(&b, k->key_id);
+	b_u64(&b, k->version);
+	b_text(&b, k->algorithm);
+	b_text(&b, k->state);
+	b_u64(&b, k->created_at);
+	b_u64_or_null(&b, k->activated_at);
+	b_u64_or_null(&b, k->retired_at);
+	b_u64_or_null(&b, k->destroyed_at);
+	b_blob(&b, k->wrapped, k->wrapped_len);
+	b_text(&b, k->wrap_alg);
+	b_text(&b, k->kek_id);
+	return enqueue(c, OP_KEY, &b, true);
+}
+
+unsigned catalog_queue_depth(const struct catalog *c)
+{
+	return __atomic_load_n(&c->depth, __ATOMIC_RELAXED);
+}
+
+int catalog_sync(struct catalog *c)
+{
+	uint64_t target;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	target = c->next_seq;
+	if (!c->running) {
+		pthread_mutex_unlock(&c->lock);
+		drain(c);
+		pthread_mutex_lock(&c->lock);
+	} else {
+		while (c->done_seq < target)
+			pthread_cond_wait(&c->done, &c->lock);
+	}
+	if (c->stats.failed > c->failed_at_sync)
+		r = -EIO;
+	c->failed_at_sync = c->stats.failed;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void catalog_get_stats(struct catalog *c, struct catalog_stats *ret)
+{
+	pthread_mutex_lock(&c->lock);
+	*ret = c->stats;
+	ret->queue_depth = c->depth;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int catalog_recovered_foreach(struct catalog *c,
+			      int (*fn)(void *userdata, const struct catalog_recovered *r),
+			      void *userdata)
+{
+	for (size_t i = 0; i < c->n_recovered; i++) {
+		const struct catalog_recovered r = {
+			.recording_uuid = c->recovered[i].recording_uuid,
+			.session_uuid = c->recovered[i].session_uuid,
+			.path = c->recovered[i].path,
+		};
+		int k = fn(userdata, &r);
+
+		if (k < 0)
+			return k;
+	}
+	return (int)MIN(c->n_recovered, (size_t)INT32_MAX);
+}
+
+unsigned catalog_recovered_sessions(const struct catalog *c)
+{
+	return c->recovered_sessions;
+}
+
+int catalog_open_readonly(const char *path, sqlite3 **ret)
+{
+	sqlite3 *db = NULL;
+
+	if (!path || !ret)
+		return -EINVAL;
+	if (access(path, F_OK) < 0)
+		return -errno;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	*ret = db;
+	return 0;
+}
