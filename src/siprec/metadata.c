@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rs-metadata (RFC 7865) parser: expat in namespace mode feeds a small state machine that
+ * builds struct siprec_metadata. It is liberal about the dialects real SRCs send (older draft
+ * attribute and element names, any or no prefix, with or without the ":1" namespace) and strict
+ * about limits and well-formedness. No DTD is ever processed.
+ */
+#include <errno.h>
+#include <expat.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "siprecd/log.h"
+#include "siprec/metadata-internal.h"
+
+/* Cannot occur in XML 1.0 text, not even as a character reference. */
+#define NS_SEP '\x01'
+
+static const char *const recording_ns[] = {
+	"urn:ietf:params:xml:ns:recording:1", /* RFC 7865 §11.1 */
+	"urn:ietf:params:xml:ns:recording",   /* drafts, still sent by older SBCs */
+};
+
+enum kind {
+	K_SKIP, /* ignored subtree (or inside an extension being captured) */
+	K_ROOT,
+	K_GROUP,
+	K_SESSION,
+	K_PARTICIPANT,
+	K_NAMEID,
+	K_STREAM,
+	K_SRA,	 /* sessionrecordingassoc */
+	K_PSESS, /* participantsessionassoc */
+	K_PSA,	 /* participantstreamassoc */
+	K_TEXT,	 /* a leaf whose text we keep */
+	K_EXTENSION,
+};
+
+enum text_field {
+	T_DATAMODE,
+	T_SIP_SESSION_ID,
+	T_GROUP_REF,
+	T_START,
+	T_STOP,
+	T_ASSOC,
+	T_DISASSOC,
+	T_NAME,
+	T_AOR,
+	T_SEND,
+	T_RECV,
+	T_LABEL,
+};
+
+struct frame {
+	enum kind kind;
+	enum text_field field; /* K_TEXT */
+	size_t idx;	       /* index of the object in its array (K_GROUP..K_PSA) */
+};
+
+struct parser {
+	XML_Parser xp;
+	const char *input;
+	size_t input_len;
+	const struct siprec_limits *lim;
+	struct siprec_metadata *md;
+	int err;
+	struct frame *stack; /* lim->max_depth entries */
+	size_t depth;
+	size_t n_elements;
+	bool seen_datamode;
+	char *root_ns; /* namespace of <recording> when it is none of ours, accepted too */
+	char *text;
+	size_t text_len;
+	/* extension being captured */
+	size_t ext_depth; /* depth of its element, 0 if none */
+	XML_Index ext_start;
+	size_t ext_idx;
+};
+
+static void fail(struct parser *p, int err)
+{
+	if (p->err == 0)
+		p->err = err;
+	XML_StopParser(p->xp, XML_FALSE);
+}
+
+static const char *local_name(const char *name)
+{
+	const char *sep = strrchr(name, NS_SEP);
+
+	return sep ? sep + 1 : name;
+}
+
+/* Is the element's namespace one we read the RFC 7865 vocabulary from? */
+static bool is_recording_ns(const struct parser *p, const char *name)
+{
+	const char *sep = strrchr(name, NS_SEP);
+	size_t n;
+
+	/* liberal: SRCs that forget xmlns send elements in no namespace */
+	if (!sep)
+		return true;
+	n = (size_t)(sep - name);
+	for (size_t i = 0; i < ARRAY_SIZE(recording_ns); i++)
+		if (strlen(recording_ns[i]) == n && memcmp(name, recording_ns[i], n) == 0)
+			return true;
+	return p->root_ns && strlen(p->root_ns) == n && memcmp(name, p->root_ns, n) == 0;
+}
+
+/* First attribute whose local name is one of names (in that order of preference). */
+static const char *attr_get(const char **atts, const char *const *names)
+{
+	for (; *names; names++)
+		for (size_t i = 0; atts[i]; i += 2)
+			if (strcasecmp(local_name(atts[i]), *names) == 0)
+				return atts[i + 1];
+	return NULL;
+}
+
+#define ATTR(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Copies an attribute value or text with XML white space trimmed; NULL if empty. */
+static int dup_trimmed(const char *s, size_t len, char **ret)
+{
+	struct str t = str_trim(str_make(s, len));
+
+	if (t.len == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	*ret = str_dup(t);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int set_field(char **field, const char *s, size_t len)
+{
+	char *v;
+	int r = dup_trimmed(s, len, &v);
+
+	if (r < 0 || !v)
+		return r;
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+static int add_unique(struct siprec_strv *v, const char *s, size_t len, size_t max)
+{
+	struct str t = str_trim(str_make(s, len));
+
+	if (t.len == 0)
+		return 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (str_eq_cstr(t, v->v[i]))
+			return 0;
+	if (v->n >= max)
+		return -E2BIG;
+	return siprec_strv_add(v, t.s, t.len);
+}
+
+static int warn(struct parser *p, const char *fmt, ...) _printf_(2, 3);
+static int warn(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = siprec_md_warn(p->md, "%s", msg);
+	free(msg);
+	return r;
+}
+
+static int group_get(struct parser *p, const char *id, size_t *ret_idx)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_group *g = siprec_md_group_find(md, id);
+
+	if (!g) {
+		if (md->n_groups + md->n_sessions >= p->lim->max_sessions)
+			return -E2BIG;
+		g = siprec_array_push(&md->groups, &md->n_groups, sizeof(*g));
+		if (!g || !(g->id = strdup(id)))
+			return -ENOMEM;
+	}
+	*ret_idx = (size_t)(g - md->groups);
+	return 0;
+}
+
+static int session_get(struct parser *p, const char *id, size_t *ret_idx)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_session_md *s = siprec_md_session_find(md, id);
+
+	if (!s) {
+		if (md->n_groups + md->n_sessions >= p->lim->max_sessions)
+			return -E2BIG;
+		s = siprec_array_push(&md->sessions, &md->n_sessions, sizeof(*s));
+		if (!s || !(s->id = strdup(id)))
+			return -ENOMEM;
+	}
+	*ret_idx = (size_t)(s - md->sessions);
+	return 0;
+}
+
+static int participant_get(struct parser *p, const char *id, size_t *ret_idx)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_participant *pa = siprec_md_participant_find(md, id);
+
+	if (!pa) {
+		if (md->n_participants >= p->lim->max_participants)
+			return -E2BIG;
+		pa = siprec_array_push(&md->participants, &md->n_participants, sizeof(*pa));
+		if (!pa || !(pa->id = strdup(id)))
+			return -ENOMEM;
+	}
+	*ret_idx = (size_t)(pa - md->participants);
+	return 0;
+}
+
+static int stream_get(struct parser *p, const char *id, size_t *ret_idx)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_stream_md *s = siprec_md_stream_find(md, id);
+
+	if (!s) {
+		if (md->n_streams >= p->lim->max_streams)
+			return -E2BIG;
+		s = siprec_array_push(&md->streams, &md->n_streams, sizeof(*s));
+		if (!s || !(s->id = strdup(id)))
+			return -ENOMEM;
+	} else {
+		warn(p, "stream '%.64s' is described twice", id);
+	}
+	*ret_idx = (size_t)(s - md->streams);
+	return 0;
+}
+
+static int psa_get(struct parser *p, const char *participant_id, size_t *ret_idx)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_psa *a = siprec_md_psa_find(md, participant_id);
+
+	if (!a) {
+		if (md->n_psas >= p->lim->max_participants)
+			return -E2BIG;
+		a = siprec_array_push(&md->psas, &md->n_psas, sizeof(*a));
+		if (!a || !(a->participant_id = strdup(participant_id)))
+			return -ENOMEM;
+	}
+	*ret_idx = (size_t)(a - md->psas);
+	return 0;
+}
+
+/* Trimmed id attribute or NULL; empty ids count as missing. */
+static const char *id_attr(const char **atts, const char *const *names, struct str *ret)
+{
+	const char *v = attr_get(atts, names);
+
+	*ret = str_trim(str_from_cstr(v));
+	return ret->len ? v : NULL;
+}
+
+/* Opens an object element of the model; on a missing id the subtree is skipped. */
+static int open_object(struct parser *p, const char *lname, const char **atts, struct frame *f)
+{
+	struct str id;
+	_cleanup_free_ char *idc = NULL;
+	int r = 0;
+
+	if (strcasecmp(lname, "group") == 0) {
+		if (!id_attr(atts, ATTR("group_id", "id"), &id))
+			return warn(p, "<group> without group_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_GROUP;
+		return group_get(p, idc, &f->idx);
+	}
+	if (strcasecmp(lname, "session") == 0) {
+		if (!id_attr(atts, ATTR("session_id", "id"), &id))
+			return warn(p, "<session> without session_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_SESSION;
+		r = session_get(p, idc, &f->idx);
+		if (r < 0)
+			return r;
+		p->md->sessions[f->idx].defined = true;
+		if (!p->md->session_id && !(p->md->session_id = strdup(idc)))
+			return -ENOMEM;
+		return 0;
+	}
+	if (strcasecmp(lname, "participant") == 0) {
+		const char *sess;
+		struct siprec_participant *pa;
+
+		if (!id_attr(atts, ATTR("participant_id", "id"), &id))
+			return warn(p, "<participant> without participant_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_PARTICIPANT;
+		r = participant_get(p, idc, &f->idx);
+		if (r < 0)
+			return r;
+		pa = &p->md->participants[f->idx];
+		pa->defined = true;
+		/* draft-ietf-siprec-metadata before -05: <participant session=> */
+		sess = attr_get(atts, ATTR("session_id", "session"));
+		if (sess)
+			r = set_field(&pa->session_id, sess, strlen(sess));
+		return r;
+	}
+	if (strcasecmp(lname, "stream") == 0) {
+		const char *sess, *label;
+		struct siprec_stream_md *s;
+
+		if (!id_attr(atts, ATTR("stream_id", "id"), &id))
+			return warn(p, "<stream> without stream_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_STREAM;
+		r = stream_get(p, idc, &f->idx);
+		if (r < 0)
+			return r;
+		s = &p->md->streams[f->idx];
+		sess = attr_get(atts, ATTR("session_id", "session"));
+		if (sess && (r = set_field(&s->session_id, sess, strlen(sess))) < 0)
+			return r;
+		/* a few SRCs put the label in an attribute */
+		label = attr_get(atts, ATTR("label"));
+		if (label)
+			r = set_field(&s->label, label, strlen(label));
+		return r;
+	}
+	if (strcasecmp(lname, "sessionrecordingassoc") == 0) {
+		if (!id_attr(atts, ATTR("session_id", "session"), &id))
+			return warn(p, "<sessionrecordingassoc> without session_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_SRA;
+		return session_get(p, idc, &f->idx);
+	}
+	if (strcasecmp(lname, "participantsessionassoc") == 0) {
+		const char *sess;
+
+		if (!id_attr(atts, ATTR("participant_id", "participant"), &id))
+			return warn(p, "<participantsessionassoc> without participant_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_PSESS;
+		r = participant_get(p, idc, &f->idx);
+		if (r < 0)
+			return r;
+		sess = attr_get(atts, ATTR("session_id", "session"));
+		if (sess)
+			r = set_field(&p->md->participants[f->idx].session_id, sess, strlen(sess));
+		return r;
+	}
+	if (strcasecmp(lname, "participantstreamassoc") == 0) {
+		if (!id_attr(atts, ATTR("participant_id", "participant"), &id))
+			return warn(p, "<participantstreamassoc> without participant_id ignored");
+		if (!(idc = str_dup(id)))
+			return -ENOMEM;
+		f->kind = K_PSA;
+		return psa_get(p, idc, &f->idx);
+	}
+	return 1; /* not an object */
+}
+
+static const struct {
+	const char *name;
+	enum text_field field;
+	unsigned parents; /* bit mask of enum kind */
+} text_elements[] = {
+#define B(k) (1u << (k))
+	{"datamode", T_DATAMODE, B(K_ROOT)},
+	{"sipSessionID", T_SIP_SESSION_ID, B(K_SESSION)},
+	{"group-ref", T_GROUP_REF, B(K_SESSION)},
+	{"start-time", T_START, B(K_SESSION) | B(K_PARTICIPANT) | B(K_STREAM)},
+	{"stop-time", T_STOP, B(K_SESSION) | B(K_PARTICIPANT) | B(K_STREAM)},
+	{"associate-time", T_ASSOC,
+	 B(K_GROUP) | B(K_SESSION) | B(K_PARTICIPANT) | B(K_STREAM) | B(K_SRA) | B(K_PSESS) |
+		 B(K_PSA)},
+	{"disassociate-time", T_DISASSOC,
+	 B(K_GROUP) | B(K_SESSION) | B(K_PARTICIPANT) | B(K_STREAM) | B(K_SRA) | B(K_PSESS) |
+		 B(K_PSA)},
+	{"name", T_NAME, B(K_PARTICIPANT) | B(K_NAMEID)},
+	{"aor", T_AOR, B(K_PARTICIPANT)},
+	{"send", T_SEND, B(K_PARTICIPANT) | B(K_PSA)},
+	{"recv", T_RECV, B(K_PARTICIPANT) | B(K_PSA)},
+	{"label", T_LABEL, B(K_STREAM)},
+#undef B
+};
+
+static bool is_object_kind(enum kind k)
+{
+	return k == K_ROOT || k == K_GROUP || k == K_SESSION || k == K_PARTICIPANT ||
+	       k == K_STREAM || k == K_SRA || k == K_PSESS || k == K_PSA;
+}
+
+static const char *kind_name(enum kind k)
+{
+	switch (k) {
+	case K_ROOT:
+		return "recording";
+	case K_GROUP:
+		return "group";
+	case K_SESSION:
+		return "session";
+	case K_PARTICIPANT:
+		return "participant";
+	case K_STREAM:
+		return "stream";
+	case K_SRA:
+		return "sessionrecordingassoc";
+	case K_PSESS:
+		return "participantsessionassoc";
+	case K_PSA:
+		return "participantstreamassoc";
+	default:
+		return "?";
+	}
+}
+
+static const char *object_id(struct parser *p, const struct frame *f)
+{
+	struct siprec_metadata *md = p->md;
+
+	switch (f->kind) {
+	case K_GROUP:
+		return md->groups[f->idx].id;
+	case K_SESSION:
+	case K_SRA:
+		return md->sessions[f->idx].id;
+	case K_PARTICIPANT:
+	case K_PSESS:
+		return md->participants[f->idx].id;
+	case K_STREAM:
+		return md->streams[f->idx].id;
+	case K_PSA:
+		return md->psas[f->idx].participant_id;
+	default:
+		return NULL;
+	}
+}
+
+/* Starts capturing an element we do not model (RFC 7865 §6.10 extensions) verbatim. */
+static int open_extension(struct parser *p, const char *name, const char **atts,
+			  const struct frame *parent, struct frame *f)
+{
+	struct siprec_metadata *md = p->md;
+	struct siprec_extension *e;
+	const char *sep = strrchr(name, NS_SEP), *parent_attr;
+
+	if (md->n_extensions >= p->lim->max_extensions)
+		return -E2BIG;
+	e = siprec_array_push(&md->extensions, &md->n_extensions, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	if (!(e->parent = strdup(kind_name(parent->kind))) || !(e->name = strdup(local_name(name))))
+		return -ENOMEM;
+	if (sep && !(e->ns = str_dup(str_make(name, (size_t)(sep - name)))))
+		return -ENOMEM;
+	/* Oracle/Acme <extensiondata parent="id"> names its owner itself */
+	parent_attr =
+		strcasecmp(e->name, "extensiondata") == 0 ? attr_get(atts, ATTR("parent")) : NULL;
+	if (parent_attr) {
+		if (!(e->parent_id = strdup(parent_attr)))
+			return -ENOMEM;
+	} else if (object_id(p, parent) && !(e->parent_id = strdup(object_id(p, parent)))) {
+		return -ENOMEM;
+	}
+	f->kind = K_EXTENSION;
+	p->ext_depth = p->depth;
+	p->ext_start = XML_GetCurrentByteIndex(p->xp);
+	p->ext_idx = md->n_extensions - 1;
+	return 0;
+}
+
+static int check_attrs(struct parser *p, const char **atts)
+{
+	for (size_t i = 0; atts[i]; i += 2)
+		if (strlen(atts[i + 1]) > p->lim->max_attr_len)
+			return -E2BIG;
+	return 0;
+}
+
+static int start_element(struct parser *p, const char *name, const char **atts, struct frame *f)
+{
+	const struct frame *parent = p->depth >= 2 ? &p->stack[p->depth - 2] : NULL;
+	const char *lname = local_name(name);
+	bool ours;
+	int r;
+
+	f->kind = K_SKIP;
+	if (!parent) {
+		const char *sep = strrchr(name, NS_SEP);
+
+		if (strcasecmp(lname, "recording") != 0)
+			return warn(p, "root element is <%.32s>, not <recording>: ignored", lname);
+		if (!is_recording_ns(p, name)) {
+			r = warn(p, "unexpected namespace '%.*s' accepted",
+				 (int)MIN(64, sep - name), name);
+			if (r < 0)
+				return r;
+			if (!(p->root_ns = str_dup(str_make(name, (size_t)(sep - name)))))
+				return -ENOMEM;
+		}
+		f->kind = K_ROOT;
+		return 0;
+	}
+	if (parent->kind == K_SKIP || parent->kind == K_EXTENSION || parent->kind == K_TEXT)
+		return 0;
+
+	ours = is_recording_ns(p, name);
+	if (ours) {
+		if (parent->kind == K_ROOT) {
+			r = open_object(p, lname, atts, f);
+			if (r <= 0)
+				return r;
+		}
+		if (parent->kind == K_PARTICIPANT && strcasecmp(lname, "nameID") == 0) {
+			const char *aor = attr_get(atts, ATTR("aor"));
+
+			f->kind = K_NAMEID;
+			f->idx = parent->idx;
+			if (aor)
+				return add_unique(&p->md->participants[parent->idx].aors, aor,
+						  strlen(aor), p->lim->max_names);
+			return 0;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(text_elements); i++) {
+			if (strcasecmp(lname, text_elements[i].name) != 0 ||
+			    !(text_elements[i].parents & (1u << parent->kind)))
+				continue;
+			f->kind = K_TEXT;
+			f->field = text_elements[i].field;
+			p->text_len = 0;
+			return 0;
+		}
+	}
+	if (is_object_kind(parent->kind))
+		return open_extension(p, name, atts, parent, f);
+	return 0;
+}
+
+static void on_start(void *userdata, const XML_Char *name, const XML_Char **atts)
+{
+	struct parser *p = userdata;
+	struct frame *f;
+	int r;
+
+	if (++p->n_elements > p->lim->max_elements || p->depth >= p->lim->max_depth) {
+		fail(p, -E2BIG);
+		return;
+	}
+	r = check_attrs(p, atts);
+	if (r < 0) {
+		fail(p, r);
+		return;
+	}
+	f = &p->stack[p->depth++];
+	*f = (struct frame){.kind = K_SKIP};
+	r = start_element(p, name, atts, f);
+	if (r < 0) {
+		fail(p, r);
+		return;
+	}
+}
+
+static int set_datamode(struct parser *p, const char *t, size_t len)
+{
+	struct str v = str_trim(str_make(t, len));
+
+	p->seen_datamode = true;
+	if (str_caseeq_cstr(v, "complete"))
+		p->md->datamode = SIPREC_DATAMODE_COMPLETE;
+	else if (str_caseeq_cstr(v, "partial"))
+		p->md->datamode = SIPREC_DATAMODE_PARTIAL;
+	else
+		return warn(p, "unknown datamode '%.*s', assuming complete", (int)MIN(v.len, 32),
+			    v.s);
+	return 0;
+}
+
+/* Stores the text of a leaf element into the object of its parent frame. */
+static int end_text(struct parser *p, const struct frame *f, const struct frame *parent)
+{
+	struct siprec_metadata *md = p->md;
+	const char *t = p->text ? p->text : "";
+	size_t n = p->text_len, i = parent->idx;
+	char **assoc = NULL, **disassoc = NULL;
+
+	switch (parent->kind) {
+	case K_GROUP:
+		assoc = &md->groups[i].associate_time;
+		disassoc = &md->groups[i].disassociate_time;
+		break;
+	case K_SESSION:
+	case K_SRA:
+		assoc = &md->sessions[i].associate_time;
+		disassoc = &md->sessions[i].disassociate_time;
+		break;
+	case K_PARTICIPANT:
+	case K_PSESS:
+	case K_NAMEID:
+		assoc = &md->participants[i].associate_time;
+		disassoc = &md->participants[i].disassociate_time;
+		break;
+	case K_STREAM:
+		assoc = &md->streams[i].associate_time;
+		disassoc = &md->streams[i].disassociate_time;
+		break;
+	case K_PSA:
+		assoc = &md->psas[i].associate_time;
+		disassoc = &md->psas[i].disassociate_time;
+		break;
+	default:
+		break;
+	}
+
+	switch (f->field) {
+	case T_DATAMODE:
+		return set_datamode(p, t, n);
+	case T_SIP_SESSION_ID:
+		return add_unique(&md->sessions[i].sip_session_ids, t, n, p->lim->max_names);
+	case T_GROUP_REF:
+		return set_field(&md->sessions[i].group_ref, t, n);
+	case T_START:
+		/* older drafts put start-time/stop-time on participants and streams */
+		if (parent->kind == K_SESSION)
+			return set_field(&md->sessions[i].start_time, t, n);
+		return set_field(assoc, t, n);
+	case T_STOP:
+		if (parent->kind == K_SESSION)
+			return set_field(&md->sessions[i].stop_time, t, n);
+		return set_field(disassoc, t, n);
+	case T_ASSOC:
+		return set_field(assoc, t, n);
+	case T_DISASSOC:
+		return set_field(disassoc, t, n);
+	case T_NAME:
+		return add_unique(&md->participants[i].names, t, n, p->lim->max_names);
+	case T_AOR:
+		return add_unique(&md->participants[i].aors, t, n, p->lim->max_names);
+	case T_SEND:
+	case T_RECV: {
+		/* older drafts: <send>/<recv> directly in <participant> */
+		const char *pid =
+			parent->kind == K_PSA ? md->psas[i].participant_id : md->participants[i].id;
+		size_t ai = i;
+		int r;
+
+		if (parent->kind != K_PSA) {
+			r = psa_get(p, pid, &ai);
+			if (r < 0)
+				return r;
+		}
+		return add_unique(f->field == T_SEND ? &md->psas[ai].send : &md->psas[ai].recv, t,
+				  n, p->lim->max_streams);
+	}
+	case T_LABEL:
+		return set_field(&md->streams[i].label, t, n);
+	}
+	return 0;
+}
+
+static int end_extension(struct parser *p)
+{
+	struct siprec_extension *e = &p->md->extensions[p->ext_idx];
+	XML_Index end = XML_GetCurrentByteIndex(p->xp) + XML_GetCurrentByteCount(p->xp);
+
+	p->ext_depth = 0;
+	if (p->ext_start < 0 || end < p->ext_start || (size_t)end > p->input_len)
+		return -EBADMSG;
+	e->xml = str_dup(str_make(p->input + p->ext_start, (size_t)(end - p->ext_start)));
+	return e->xml ? 0 : -ENOMEM;
+}
+
+static void on_end(void *userdata, const XML_Char *name)
+{
+	struct parser *p = userdata;
+	struct frame *f = &p->stack[p->depth - 1];
+	int r = 0;
+
+	if (f->kind == K_TEXT)
+		r = end_text(p, f, &p->stack[p->depth - 2]);
+	else if (f->kind == K_EXTENSION && p->ext_depth == p->depth)
+		r = end_extension(p);
+	p->depth--;
+	if (r < 0)
+		fail(p, r);
+}
+
+static void on_text(void *userdata, const XML_Char *s, int len)
+{
+	struct parser *p = userdata;
+	char *n;
+
+	if (p->depth == 0 || p->stack[p->depth - 1].kind != K_TEXT || len <= 0)
+		return;
+	if (p->text_len + (size_t)len > p->lim->max_text_len) {
+		fail(p, -E2BIG);
+		return;
+	}
+	if (!p->text) {
+		/* one buffer of the largest size for every leaf */
+		n = malloc(p->lim->max_text_len + 1);
+		if (!n) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		p->text = n;
+	}
+	memcpy(p->text + p->text_len, s, (size_t)len);
+	p->text_len += (size_t)len;
+}
+
+/* A DOCTYPE could declare entities (expansion bombs, external entities): refuse them all. */
+static void on_doctype(void *userdata, const XML_Char *name, const XML_Char *sysid,
+		       const XML_Char *pubid, int has_internal_subset)
+{
+	fail(userdata, -EBADMSG);
+}
+
+static void on_entity_decl(void *userdata, const XML_Char *name, int is_param,
+			   const XML_Char *value, int value_len, const XML_Char *base,
+			   const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+	fail(userdata, -EBADMSG);
+}
+
+int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limits *lim,
+			  struct siprec_metadata **ret)
+{
+	struct siprec_limits def = SIPREC_LIMITS_DEFAULT;
+	struct parser p = {.input = xml, .input_len = len};
+	struct siprec_metadata *md;
+	enum XML_Status st;
+	int r;
+
+	if (!lim)
+		lim = &def;
+	if (len > lim->max_body_size || len > INT_MAX)
+		return -E2BIG;
+	if (lim->max_depth == 0)
+		return -E2BIG;
+
+	md = calloc(1, sizeof(*md));
+	if (!md)
+		return -ENOMEM;
+	md->lim = *lim;
+	p.lim = &md->lim;
+	p.md = md;
+	p.stack = calloc(lim->max_depth, sizeof(*p.stack));
+	p.xp = XML_ParserCreateNS(NULL, NS_SEP);
+	if (!p.stack || !p.xp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	XML_SetUserData(p.xp, &p);
+	XML_SetElementHandler(p.xp, on_start, on_end);
+	XML_SetCharacterDataHandler(p.xp, on_text);
+	XML_SetStartDoctypeDeclHandler(p.xp, on_doctype);
+	XML_SetEntityDeclHandler(p.xp, on_entity_decl);
+	if (!XML_SetParamEntityParsing(p.xp, XML_PARAM_ENTITY_PARSING_NEVER)) {
+		r = -EIO;
+		goto out;
+	}
+
+	st = XML_Parse(p.xp, xml ? xml : "", (int)len, XML_TRUE);
+	if (p.err < 0) {
+		r = p.err;
+		goto out;
+	}
+	if (st != XML_STATUS_OK) {
+		enum XML_Error e = XML_GetErrorCode(p.xp);
+
+		log_debug("rs-metadata: %s at line %lu", XML_ErrorString(e),
+			  (unsigned long)XML_GetCurrentLineNumber(p.xp));
+		r = e == XML_ERROR_NO_MEMORY ? -ENOMEM : -EBADMSG;
+		goto out;
+	}
+
+	if (!p.seen_datamode && (r = siprec_md_warn(md, "no <datamode>, assuming complete")) < 0)
+		goto out;
+	if (md->datamode == SIPREC_DATAMODE_COMPLETE && (r = siprec_md_validate(md)) < 0)
+		goto out;
+	*ret = TAKE_PTR(md);
+	r = 0;
+out:
+	if (p.xp)
+		XML_ParserFree(p.xp);
+	free(p.stack);
+	free(p.text);
+	free(p.root_ns);
+	siprec_metadata_free(md);
+	return r;
+}
