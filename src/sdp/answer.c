@@ -111,6 +111,7 @@ static int write_media(struct out *o, const struct sdp_media *om, const struct s
 	bool rejected = om->port == 0 || a->port == 0 || om->invalid;
 	enum sdp_direction dir;
 
+	out_cstr(o, "m=");
 	out_str(o, om->type_str);
 	if (rejected) {
 		/* RFC 3264 §6: port 0 rejects; the format list must still be there, echo it */
