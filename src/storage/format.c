@@ -389,8 +389,9 @@ enum store_chunk_status store_chunk_open(struct store_cipher *c, const struct st
 	if (store_get_le64(in + 8) != index)
 		return STORE_CHUNK_OUT_OF_ORDER;
 	build_nonce(h->nonce_prefix, index, nonce);
+	/* A nonce other than this file's for this index: the chunk was sealed for another file. */
 	if (memcmp(in + 20, nonce, STORE_NONCE_SIZE) != 0)
-		return STORE_CHUNK_BAD_HEADER;
+		return STORE_CHUNK_AUTH_FAILED;
 	disk = store_chunk_disk_size(len);
 	if (avail < disk)
 		return STORE_CHUNK_TRUNCATED;

@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the .siprec format: header and frame coding, chunk seal/open, every kind of
+ * tampering reported with its index, the io_uring writer on a real disk (alignment of every
+ * write), the checked-in test vectors (tests/data/vectors), and the .metadata envelope.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+#include <openssl/sha.h>
+
+#include "siprecd/loop.h"
+#include "siprecd/storage.h"
+
+static const uint8_t test_key[32] = {0,	 1,  2,	 3,  4,	 5,  6,	 7,  8,	 9,  10,
+				     11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+				     22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+static int lookup_fixed(void *ud, const char *key_id, uint32_t kv, const char *rec,
+			uint8_t ret_key[32])
+{
+	memcpy(ret_key, test_key, 32);
+	return 0;
+}
+static const struct store_key_lookup lookup = {lookup_fixed, NULL};
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+	/* Not /tmp: it may be tmpfs, and the writer's O_DIRECT path is what is under test. */
+	snprintf(tmpdir, sizeof(tmpdir), "/var/tmp/test-storage-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void fill_header(struct store_header *h, enum store_alg alg)
+{
+	memset(h, 0, sizeof(*h));
+	h->alg = alg;
+	h->chunk_size = STORE_BLOCK;
+	h->key_version = 1;
+	h->clock_rate = 8000;
+	h->payload_type = 0;
+	h->created_ns = 1700000000000000000ull;
+	memcpy(h->nonce_prefix, "\xa1\xb2\xc3\xd4", 4);
+	strcpy(h->key_id, "test:vector");
+	strcpy(h->recording_id, "6f9619ff-8b86-d011-b42d-00c04fc964ff");
+	strcpy(h->session_id, "cs-0001");
+	strcpy(h->stream_label, "1");
+	strcpy(h->codec, "PCMU");
+}
+
+static void test_header_roundtrip(void **state)
+{
+	uint8_t buf[STORE_HEADER_SIZE], copy[STORE_HEADER_SIZE];
+	struct store_header h, d;
+
+	fill_header(&h, STORE_ALG_CHACHA20_POLY1305);
+	assert_int_equal(store_header_encode(&h, buf), 0);
+	assert_memory_equal(buf, "SIPREC\0\1", 8);
+	assert_int_equal(store_header_decode(buf, sizeof(buf), &d), 0);
+	assert_int_equal(d.alg, STORE_ALG_CHACHA20_POLY1305);
+	assert_int_equal(d.chunk_size, STORE_BLOCK);
+	assert_int_equal(d.clock_rate, 8000);
+	assert_int_equal(d.created_ns, 1700000000000000000ull);
+	assert_string_equal(d.recording_id, h.recording_id);
+	assert_string_equal(d.codec, "PCMU");
+	assert_string_equal(d.stream_label, "1");
+
+	/* Table of single-byte corruptions and the expected verdict. */
+	static const struct {
+		size_t off;
+		uint8_t val;
+		int ret;
+	} t[] = {
+		{0, 'X', -EBADMSG},		      /* magic */
+		{7, 2, -EBADMSG},		      /* magic's version byte */
+		{8, 2, -EPROTONOSUPPORT},	      /* format version */
+		{11, 0, -EBADMSG},		      /* header length */
+		{12, 3, -EBADMSG},		      /* algorithm */
+		{13, 16, -EBADMSG},		      /* nonce size */
+		{14, 8, -EBADMSG},		      /* tag size */
+		{15, 1, -EBADMSG},		      /* reserved flags */
+		{17, 0x11, -EBADMSG},		      /* chunk size not a multiple of 4096 */
+		{29, 1, -EBADMSG},		      /* reserved */
+		{44, 1, -EBADMSG},		      /* reserved */
+		{48, 200, -EBADMSG},		      /* key id length over its limit */
+		{STORE_HEADER_SIZE - 1, 1, -EBADMSG}, /* non-zero padding */
+		{28, 8, 0},			      /* payload type: any value */
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memcpy(copy, buf, sizeof(buf));
+		copy[t[i].off] = t[i].val;
+		assert_int_equal(store_header_decode(copy, sizeof(copy), &d), t[i].ret);
+	}
+	assert_int_equal(store_header_decode(buf, sizeof(buf) - 1, &d), -EBADMSG);
+	strcpy(h.codec, "0123456789012345678901234567890"); /* 31: at the limit */
+	assert_int_equal(store_header_encode(&h, buf), 0);
+	h.chunk_size = 5000;
+	assert_int_equal(store_header_encode(&h, buf), -EINVAL);
+}
+
+static void test_frames(void **state)
+{
+	uint8_t buf[100], payload[40];
+	struct store_frame f = {STORE_FRAME_RTP, 40, 123456789,		 0xdeadbeef, 65535,
+				0x01020304,	 96, STORE_FRAME_MARKER, payload},
+			   g;
+	size_t off = 0;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)i;
+	assert_int_equal(store_frame_encode(&f, buf, sizeof(buf), &off), 0);
+	assert_int_equal(off, 64);
+	assert_int_equal(store_frame_encode(&f, buf, sizeof(buf), &off), -ENOBUFS);
+	/* Little-endian on disk. */
+	assert_int_equal(buf[0], 1);
+	assert_int_equal(buf[2], 40);
+	assert_int_equal(buf[12], 0xef);
+	off = 0;
+	assert_int_equal(store_frame_decode(buf, 64, &off, &g), 1);
+	assert_int_equal(g.type, f.type);
+	assert_int_equal(g.len, 40);
+	assert_int_equal(g.arrival_ns, f.arrival_ns);
+	assert_int_equal(g.ssrc, f.ssrc);
+	assert_int_equal(g.seq, f.seq);
+	assert_int_equal(g.rtp_ts, f.rtp_ts);
+	assert_int_equal(g.pt, 96);
+	assert_int_equal(g.flags, STORE_FRAME_MARKER);
+	assert_memory_equal(g.payload, payload, 40);
+	assert_int_equal(store_frame_decode(buf, 64, &off, &g), 0);
+	off = 0;
+	assert_int_equal(store_frame_decode(buf, 63, &off, &g), -EBADMSG);
+	off = 0;
+	assert_int_equal(store_frame_decode(buf, 10, &off, &g), -EBADMSG);
+}
+
+static void test_chunk_roundtrip(void **state)
+{
+	static const enum store_alg algs[] = {STORE_ALG_NONE, STORE_ALG_AES_256_GCM,
+					      STORE_ALG_CHACHA20_POLY1305};
+	uint8_t hdr[STORE_HEADER_SIZE], out[2 * STORE_BLOCK], plain[STORE_BLOCK], back[STORE_BLOCK];
+	struct store_header h;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 7);
+	for (size_t a = 0; a < 3; a++) {
+		struct store_cipher *c;
+		size_t lens[] = {0, 1, 100, store_chunk_capacity(STORE_BLOCK)};
+
+		fill_header(&h, algs[a]);
+		assert_int_equal(store_header_encode(&h, hdr), 0);
+		assert_int_equal(store_cipher_new(algs[a], test_key, hdr, &c), 0);
+		for (size_t k = 0; k < 4; k++) {
+			size_t len = 0, disk = 0;
+			uint32_t flags = 0;
+			int n = store_chunk_seal(c, h.nonce_prefix, 5, STORE_CHUNK_FINAL, plain,
+						 lens[k], out);
+
+			assert_int_equal(n, STORE_BLOCK);
+			if (algs[a] != STORE_ALG_NONE && lens[k] > 16)
+				assert_memory_not_equal(out + STORE_CHUNK_HDR_SIZE, plain, 16);
+			assert_int_equal(store_chunk_open(c, &h, 5, out, (size_t)n, back, &len,
+							  &flags, &disk),
+					 STORE_CHUNK_OK);
+			assert_int_equal(len, lens[k]);
+			assert_int_equal(flags, STORE_CHUNK_FINAL);
+			assert_int_equal(disk, STORE_BLOCK);
+			assert_memory_equal(back, plain, lens[k]);
+			assert_int_equal(store_chunk_open(c, &h, 4, out, (size_t)n, back, &len,
+							  &flags, &disk),
+					 STORE_CHUNK_OUT_OF_ORDER);
+			assert_int_equal(store_chunk_open(c, &h, 5, out, (size_t)n - 1, back, &len,
+							  &flags, &disk),
+					 STORE_CHUNK_TRUNCATED);
+			/* Clearing the FINAL flag changes the associated data. */
+			out[4] = 0;
+			assert_int_equal(store_chunk_open(c, &h, 5, out, (size_t)n, back, &len,
+							  &flags, &disk),
+					 STORE_CHUNK_AUTH_FAILED);
+		}
+		store_cipher_free(c);
+	}
+}
+
+/* ---- a stand-in for the loop: a plain io_uring and CQE dispatch to struct loop_op ---- */
+
+struct ring {
+	struct io_uring ring;
+	struct io_uring_sqe *handed[256];
+	unsigned nhanded;
+	unsigned writes;
+	bool fail_next_write;
+};
+
+static int ring_get_sqes(void *ud, unsigned n, struct io_uring_sqe **ret)
+{
+	struct ring *r = ud;
+
+	if (io_uring_sq_space_left(&r->ring) < n || r->nhanded + n > 256)
+		return -EBUSY;
+	for (unsigned i = 0; i < n; i++) {
+		ret[i] = io_uring_get_sqe(&r->ring);
+		r->handed[r->nhanded++] = ret[i];
+	}
+	return 0;
+}
+
+static void ring_check_handed(struct ring *r)
+{
+	for (unsigned i = 0; i < r->nhanded; i++) {
+		struct io_uring_sqe *s = r->handed[i];
+
+		if (s->opcode != IORING_OP_WRITE)
+			continue;
+		r->writes++;
+		assert_int_equal(s->off % STORE_BLOCK, 0);
+		assert_int_equal(s->len % STORE_BLOCK, 0);
+		assert_int_equal(s->addr % STORE_BLOCK, 0);
+		if (r->fail_next_write) {
+			/* An invalid fd makes the kernel fail this write like a broken disk. */
+			s->fd = -1;
+			r->fail_next_write = false;
+		}
+	}
+	r->nhanded = 0;
+}
+
+static void ring_run(struct ring *r, struct store_writer *w)
+{
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+		uint32_t flags;
+
+		ring_check_handed(r);
+		assert_true(io_uring_submit(&r->ring) >= 0);
+		if (!store_writer_in_flight(w))
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r->ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		flags = cqe->flags;
+		io_uring_cqe_seen(&r->ring, cqe);
+		op->fn(op, res, flags);
+	}
+}
+
+static bool ring_init(struct ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	return io_uring_queue_init(64, &r->ring, 0) == 0;
+}
+
+static void make_frame(struct store_frame *f, uint8_t *payload, unsigned i, uint16_t len)
+{
+	for (unsigned k = 0; k < len; k++)
+		payload[k] = (uint8_t)(i + k);
+	*f = (struct store_frame){STORE_FRAME_RTP,
+				  len,
+				  1700000000000000000ull + i * 20000000ull,
+				  0x11223344,
+				  (uint16_t)i,
+				  i * 160,
+				  0,
+				  0,
+				  payload};
+}
+
+/* Writes nframes frames (160-byte payloads) to path through io_uring. Returns the writer's
+ * SHA-256 in sha. */
+static void write_file(const char *path, enum store_alg alg, unsigned nframes, bool finish,
+		       uint8_t sha[32])
+{
+	struct store_params p = {
+		.path = path,
+		.alg = alg,
+		.key = test_key,
+		.key_id = "test:key",
+		.key_version = 1,
+		.recording_id = "rec-1",
+		.session_id = "sess-1",
+		.stream_label = "1",
+		.codec = "PCMU",
+		.clock_rate = 8000,
+		.chunk_size = STORE_BLOCK,
+	};
+	struct store_writer *w;
+	struct ring r;
+	uint8_t payload[160];
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	assert_int_equal(store_writer_open(&p, &w), -EEXIST);
+	for (unsigned i = 0; i < nframes; i++) {
+		struct store_frame f;
+
+		make_frame(&f, payload, i, sizeof(payload));
+		assert_int_equal(store_writer_add(w, &f), 0);
+		if (i % 50 == 49) {
+			assert_true(store_writer_submit(w, ring_get_sqes, &r, i % 100 == 99) >= 0);
+			ring_run(&r, w);
+		}
+	}
+	if (finish) {
+		assert_int_equal(store_writer_finish(w), 0);
+		assert_int_equal(store_writer_add(w, &(struct store_frame){.type = 1}), -EPIPE);
+		assert_int_equal(store_writer_sha256(w, sha), 0);
+	} else {
+		assert_int_equal(store_writer_flush(w), 0);
+		assert_int_equal(store_writer_sha256(w, sha), -EAGAIN);
+	}
+	assert_true(store_writer_submit(w, ring_get_sqes, &r, true) > 0);
+	assert_int_equal(store_writer_close(w), -EBUSY);
+	ring_run(&r, w);
+	assert_int_equal(store_writer_error(w), 0);
+	assert_int_equal(store_writer_pending(w), 0);
+	assert_true(store_writer_direct(w));
+	assert_int_equal(store_writer_durable_final(w), finish);
+	{
+		const struct store_writer_stats *s = store_writer_stats(w);
+		struct stat st;
+
+		assert_int_equal(s->frames, nframes);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(st.st_size % STORE_BLOCK, 0);
+		assert_int_equal((uint64_t)st.st_size, s->bytes_written);
+		assert_int_equal((uint64_t)st.st_size, store_writer_file_size(w));
+		assert_int_equal(st.st_size, STORE_BLOCK * (1 + s->chunks));
+		assert_true(s->lat_count > 0);
+		assert_true(s->last_durable_ns > 0);
+		assert_true(store_lat_quantile_us(s, 0.99) >= store_lat_quantile_us(s, 0.5));
+	}
+	assert_int_equal(store_writer_close(w), 0);
+	io_uring_queue_exit(&r.ring);
+}
+
+static uint8_t *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static void test_writer_reader(void **state)
+{
+	static const enum store_alg algs[] = {STORE_ALG_NONE, STORE_ALG_AES_256_GCM,
+					      STORE_ALG_CHACHA20_POLY1305};
+
+	for (size_t a = 0; a < 3; a++) {
+		char path[300];
+		uint8_t sha[32], md[32];
+		struct store_check_result res;
+		struct store_reader *rd;
+		struct store_frame f;
+		size_t len;
+		uint8_t *data;
+		unsigned i = 0;
+
+		snprintf(path, sizeof(path), "%s/w%zu.siprec", tmpdir, a);
+		write_file(path, algs[a], 500, true, sha);
+		data = slurp(path, &len);
+		SHA256(data, len, md);
+		assert_memory_equal(sha, md, 32);
+		free(data);
+
+		assert_int_equal(store_reader_open(path, &lookup, &rd), 0);
+		assert_string_equal(store_reader_header(rd)->codec, "PCMU");
+		while (store_reader_next_frame(rd, &f) == 1) {
+			uint8_t payload[160];
+			struct store_frame e;
+
+			make_frame(&e, payload, i++, sizeof(payload));
+			assert_int_equal(f.seq, e.seq);
+			assert_int_equal(f.rtp_ts, e.rtp_ts);
+			assert_int_equal(f.arrival_ns, e.arrival_ns);
+			assert_int_equal(f.len, 160);
+			assert_memory_equal(f.payload, payload, 160);
+		}
+		assert_int_equal(i, 500);
+		store_reader_status(rd, &res);
+		assert_true(res.complete);
+		assert_false(res.failed);
+		assert_int_equal(res.frames, 500);
+		assert_true(store_reader_progress(rd) == 1.0);
+		store_reader_free(rd);
+
+		assert_int_equal(store_file_check(path, &lookup, &res), 0);
+		assert_true(res.complete);
+		assert_int_equal(res.last_good_index, (int64_t)res.chunks - 1);
+	}
+}
+
+static void test_writer_unfinished(void **state)
+{
+	char path[300];
+	uint8_t sha[32];
+	struct store_check_result res;
+
+	snprintf(path, sizeof(path), "%s/unfinished.siprec", tmpdir);
+	write_file(path, STORE_ALG_AES_256_GCM, 120, false, sha);
+	assert_int_equal(store_file_check(path, &lookup, &res), 0);
+	assert_false(res.complete);
+	assert_false(res.failed);
+	assert_int_equal(res.frames, 120);
+	assert_int_equal(res.first_bad_index, -1);
+}
+
+static void test_writer_io_error(void **state)
+{
+	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+				 .key = test_key,
+				 .key_id = "k",
+				 .recording_id = "r",
+				 .codec = "PCMU",
+				 .chunk_size = STORE_BLOCK};
+	char path[300];
+	struct store_writer *w;
+	struct ring r;
+	uint8_t payload[160];
+	struct store_frame f;
+
+	if (!ring_init(&r))
+		skip();
+	snprintf(path, sizeof(path), "%s/ioerr.siprec", tmpdir);
+	p.path = path;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	make_frame(&f, payload, 0, sizeof(payload));
+	assert_int_equal(store_writer_add(w, &f), 0);
+	assert_int_equal(store_writer_flush(w), 0);
+	r.fail_next_write = true;
+	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 3);
+	ring_run(&r, w);
+	assert_int_equal(store_writer_error(w), -EBADF);
+	assert_int_equal(store_writer_add(w, &f), -EBADF);
+	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), -EBADF);
+	assert_false(store_writer_durable_final(w));
+	/* Frames that can never fit a chunk are refused without failing the writer. */
+	assert_int_equal(store_writer_close(w), 0);
+	io_uring_queue_exit(&r.ring);
+}
+
+/* ---- tampering: each kind reported with its index ---- */
+
+static void check_mem(const uint8_t *buf, size_t len, bool complete, bool failed, int64_t bad,
+		      enum store_chunk_status reason, int64_t last_good)
+{
+	struct store_reader *rd;
+	struct store_check_result res;
+	struct store_frame f;
+
+	assert_int_equal(store_reader_open_mem(buf, len, &lookup, &rd), 0);
+	while (store_reader_next_frame(rd, &f) == 1)
+		;
+	store_reader_status(rd, &res);
+	assert_int_equal(res.complete, complete);
+	assert_int_equal(res.failed, failed);
+	assert_int_equal(res.first_bad_index, bad);
+	if (failed)
+		assert_int_equal(res.reason, reason);
+	assert_int_equal(res.last_good_index, last_good);
+	store_reader_free(rd);
+}
+
+static void test_tamper(void **state)
+{
+	char p1[300], p2[300];
+	uint8_t sha[32], *a, *b, *t;
+	size_t alen, blen;
+	const size_t B = STORE_BLOCK;
+	int64_t last;
+
+	snprintf(p1, sizeof(p1), "%s/t1.siprec", tmpdir);
+	snprintf(p2, sizeof(p2), "%s/t2.siprec", tmpdir);
+	/* 22 frames of 184 bytes fill a 4 KiB chunk: 100 frames = 4 full chunks and a FINAL one
+	 * with 12 frames. */
+	write_file(p1, STORE_ALG_AES_256_GCM, 100, true, sha);
+	write_file(p2, STORE_ALG_AES_256_GCM, 100, true, sha);
+	a = slurp(p1, &alen);
+	b = slurp(p2, &blen);
+	assert_int_equal(alen, 6 * B);
+	last = (int64_t)(alen / B) - 2;
+	t = malloc(alen);
+
+	check_mem(a, alen, true, false, -1, 0, last);
+
+	memcpy(t, a, alen); /* a bit flipped in chunk 2's ciphertext */
+	t[B + 2 * B + STORE_CHUNK_HDR_SIZE + 10] ^= 0x04;
+	check_mem(t, alen, false, true, 2, STORE_CHUNK_AUTH_FAILED, 1);
+
+	memcpy(t, a, alen); /* chunks 1 and 2 swapped */
+	memcpy(t + 2 * B, a + 3 * B, B);
+	memcpy(t + 3 * B, a + 2 * B, B);
+	check_mem(t, alen, false, true, 1, STORE_CHUNK_OUT_OF_ORDER, 0);
+
+	memcpy(t, a, alen); /* swapped, and the clear indexes rewritten to match */
+	memcpy(t + 2 * B, a + 3 * B, B);
+	memcpy(t + 3 * B, a + 2 * B, B);
+	t[2 * B + 8] = 1;
+	t[3 * B + 8] = 2;
+	check_mem(t, alen, false, true, 1, STORE_CHUNK_AUTH_FAILED, 0);
+
+	memcpy(t, a, 3 * B); /* chunk 2 dropped */
+	memcpy(t + 3 * B, a + 4 * B, alen - 4 * B);
+	check_mem(t, alen - B, false, true, 2, STORE_CHUNK_OUT_OF_ORDER, 1);
+
+	memcpy(t, a, alen); /* chunk 3 copied from another file */
+	memcpy(t + 4 * B, b + 4 * B, B);
+	check_mem(t, alen, false, true, 3, STORE_CHUNK_AUTH_FAILED, 2);
+
+	memcpy(t, a, alen); /* the same, with the other file's nonce prefix patched in */
+	memcpy(t + 4 * B, b + 4 * B, B);
+	memcpy(t + 4 * B + 20, a + 4 * B + 20, 4);
+	check_mem(t, alen, false, true, 3, STORE_CHUNK_AUTH_FAILED, 2);
+
+	check_mem(a, 4 * B + 100, false, true, 3, STORE_CHUNK_TRUNCATED, 2); /* cut inside 3 */
+	check_mem(a, 4 * B + 10, false, true, 3, STORE_CHUNK_TRUNCATED, 2);  /* inside its header */
+	check_mem(a, alen - B, false, false, -1, 0, last - 1);		     /* FINAL removed */
+	check_mem(a, B, false, false, -1, 0, -1);			     /* header only */
+
+	t = realloc(t, alen + B); /* trailing block after FINAL */
+	memcpy(t, a, alen);
+	memset(t + alen, 0, B);
+	check_mem(t, alen + B, false, true, last + 1, STORE_CHUNK_TRAILING_DATA, last);
+
+	memcpy(t, a, alen); /* non-zero padding after the FINAL chunk's tag */
+	t[alen - 1] ^= 1;
+	check_mem(t, alen, false, true, last, STORE_CHUNK_BAD_HEADER, last - 1);
+
+	free(t);
+	free(a);
+	free(b);
+}
+
+/* ---- test vectors: generated here, checked in under tests/data/vectors ---- */
+
+static const char *const vector_names[] = {"v1-none.siprec", "v1-aes-256-gcm.siprec",
+					   "v1-chacha20-poly1305.siprec"};
+
+/* The documented plaintext (docs/FORMAT.md "Test vectors"): chunk 0 holds three RTP frames,
+ * chunk 1 (FINAL) one EVENT frame (a gap marker). */
+static void vector_frame(unsigned i, struct store_frame *f)
+{
+	static const uint8_t pay[3][4] = {
+		{0xff, 0xfe, 0x7f, 0x00}, {0x01, 0x02, 0x03, 0x04}, {0xaa, 0xbb, 0xcc, 0xdd}};
+	static const uint8_t gap[1] = {STORE_EVENT_GAP};
+
+	if (i < 3)
+		*f = (struct store_frame){STORE_FRAME_RTP,
+					  4,
+					  1700000000000000000ull + i * 20000000ull,
+					  0x01020304,
+					  (uint16_t)(1000 + i),
+					  160000u + i * 160,
+					  0,
+					  i == 0 ? STORE_FRAME_MARKER : 0,
+					  pay[i]};
+	else
+		*f = (struct store_frame){
+			STORE_FRAME_EVENT, 1, 1700000000100000000ull, 0x01020304, 0, 0, 0, 0, gap};
+}
+
+static size_t build_vector(enum store_alg alg, uint8_t *out)
+{
+	struct store_header h;
+	struct store_cipher *c;
+	uint8_t plain[256];
+	size_t off = 0, n = STORE_HEADER_SIZE;
+	struct store_frame f;
+
+	fill_header(&h, alg);
+	if (alg == STORE_ALG_NONE)
+		h.key_id[0] = 0;
+	assert_int_equal(store_header_encode(&h, out), 0);
+	assert_int_equal(store_cipher_new(alg, test_key, out, &c), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		vector_frame(i, &f);
+		assert_int_equal(store_frame_encode(&f, plain, sizeof(plain), &off), 0);
+	}
+	n += (size_t)store_chunk_seal(c, h.nonce_prefix, 0, 0, plain, off, out + n);
+	off = 0;
+	vector_frame(3, &f);
+	assert_int_equal(store_frame_encode(&f, plain, sizeof(plain), &off), 0);
+	n += (size_t)store_chunk_seal(c, h.nonce_prefix, 1, STORE_CHUNK_FINAL, plain, off, out + n);
+	store_cipher_free(c);
+	return n;
+}
+
+static void test_vectors(void **state)
+{
+	static const enum store_alg algs[] = {STORE_ALG_NONE, STORE_ALG_AES_256_GCM,
+					      STORE_ALG_CHACHA20_POLY1305};
+	const char *src = getenv("SIPRECD_SRCDIR") ? getenv("SIPRECD_SRCDIR") : ".";
+	bool regen = getenv("SIPRECD_WRITE_VECTORS") != NULL;
+
+	for (size_t a = 0; a < 3; a++) {
+		uint8_t gen[3 * STORE_BLOCK];
+		size_t n = build_vector(algs[a], gen), len;
+		char path[512];
+		uint8_t *disk;
+		struct store_reader *rd;
+		struct store_frame f, e;
+		unsigned i = 0;
+
+		assert_int_equal(n, 3 * STORE_BLOCK);
+		snprintf(path, sizeof(path), "%s/tests/data/vectors/%s", src, vector_names[a]);
+		if (regen) {
+			FILE *fp = fopen(path, "wb");
+
+			assert_non_null(fp);
+			assert_int_equal(fwrite(gen, 1, n, fp), n);
+			fclose(fp);
+		}
+		disk = slurp(path, &len);
+		assert_int_equal(len, n);
+		assert_memory_equal(disk, gen, n);
+		assert_int_equal(store_reader_open_mem(disk, len, &lookup, &rd), 0);
+		while (store_reader_next_frame(rd, &f) == 1) {
+			vector_frame(i++, &e);
+			assert_int_equal(f.type, e.type);
+			assert_int_equal(f.len, e.len);
+			assert_int_equal(f.arrival_ns, e.arrival_ns);
+			assert_int_equal(f.ssrc, e.ssrc);
+			assert_int_equal(f.seq, e.seq);
+			assert_int_equal(f.rtp_ts, e.rtp_ts);
+			assert_int_equal(f.flags, e.flags);
+			assert_memory_equal(f.payload, e.payload, e.len);
+		}
+		assert_int_equal(i, 4);
+		{
+			struct store_check_result res;
+
+			store_reader_status(rd, &res);
+			assert_true(res.complete);
+		}
+		store_reader_free(rd);
+		free(disk);
+	}
+}
+
+static void test_metadata(void **state)
+{
+	char path[300], *plain = NULL;
+	const char *json = "{\"participants\":[{\"aor\":\"sip:alice@example.com\"}]}";
+
+	snprintf(path, sizeof(path), "%s/rec-1.metadata", tmpdir);
+	assert_int_equal(store_metadata_write(path, STORE_ALG_AES_256_GCM, test_key, "test:key", 1,
+					      "rec-1", json, 1700000000000000000ull),
+			 0);
+	assert_int_equal(store_metadata_write(path, STORE_ALG_AES_256_GCM, test_key, "test:key", 1,
+					      "rec-1", json, 0),
+			 -EEXIST);
+	assert_int_equal(store_metadata_read(path, &lookup, "rec-1", &plain), 0);
+	assert_string_equal(plain, json);
+	free(plain);
+	/* Another recording's id as associated data: refused. */
+	assert_int_equal(store_metadata_read(path, &lookup, "rec-2", &plain), -EBADMSG);
+	assert_int_equal(store_metadata_write(path, STORE_ALG_NONE, test_key, "k", 1, "r", json, 0),
+			 -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_roundtrip),
+		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_chunk_roundtrip),
+		cmocka_unit_test(test_writer_reader),
+		cmocka_unit_test(test_writer_unfinished),
+		cmocka_unit_test(test_writer_io_error),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_metadata),
+	};
+
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
