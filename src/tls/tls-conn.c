@@ -145,6 +145,12 @@ static int conn_fail(struct tls_conn *t, int ret, int saved_errno, const char *o
 			snprintf(reason, sizeof(reason), "protocol error");
 		if (t->refused)
 			return -EACCES; /* t->error already says which certificate and why */
+		if (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+			snprintf(t->error, sizeof(t->error),
+				 "client certificate refused: none presented (%s)", reason);
+			t->refused = true;
+			return -EACCES;
+		}
 		snprintf(t->error, sizeof(t->error), "%s: %s", op, reason);
 		if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return -ECONNRESET;

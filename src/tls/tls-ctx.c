@@ -478,13 +478,15 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, c->key_path ? c->key_path : c->cert_path,
-					SSL_FILETYPE_PEM) != 1) {
+					SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		set_error(ret_error, "TLS_KEY_PATH %s: %s",
 			  c->key_path ? c->key_path : c->cert_path,
 			  ssl_err_text(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
 		set_error(ret_error, "TLS_KEY_PATH %s does not match the certificate in %s",
 			  c->key_path ? c->key_path : c->cert_path, c->cert_path);
 		goto fail;
