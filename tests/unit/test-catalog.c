@@ -1,0 +1,823 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for the catalog: migrations, version guard, the write operations read back with
+ * SQL, batching, queue limits, crash recovery, and every query in docs/CATALOG.md run against a
+ * filled catalog and compared with the output printed under it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "catalog/catalog-internal.h"
+#include "siprecd/catalog.h"
+#include "siprecd/macro.h"
+
+static char tmpdir[] = "/tmp/test-catalog.XXXXXX";
+static char dbpath[256];
+static int db_counter;
+
+/* A fresh database path per test. */
+static const char *new_db(void)
+{
+	snprintf(dbpath, sizeof(dbpath), "%s/c%d.db", tmpdir, ++db_counter);
+	return dbpath;
+}
+
+/* The source tree: $SRCDIR, or the current directory (make runs tests from the top). */
+static const char *srcdir(void)
+{
+	const char *s = getenv("SRCDIR");
+
+	return s && *s ? s : ".";
+}
+
+static struct catalog *open_ok(const char *path)
+{
+	struct catalog *c = NULL;
+	char err[256] = "";
+	int r = catalog_open(path, err, sizeof(err), &c);
+
+	if (r < 0)
+		fail_msg("catalog_open(%s): %d %s", path, r, err);
+	assert_non_null(c);
+	return c;
+}
+
+/* Runs sql on a read-only connection; returns the rows as "a|b\n" lines (sqlite3 list mode,
+ * NULL as empty), malloc'ed. */
+static char *query(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	int rc;
+
+	assert_int_equal(catalog_open_readonly(path, &db), 0);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const unsigned char *t = sqlite3_column_text(st, i);
+
+			fprintf(f, "%s%s", i ? "|" : "", t ? (const char *)t : "");
+		}
+		fputc('\n', f);
+	}
+	if (rc != SQLITE_DONE)
+		fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
+	fclose(f);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static void assert_query(const char *path, const char *sql, const char *expected)
+{
+	_cleanup_free_ char *got = query(path, sql);
+
+	if (strcmp(got, expected) != 0)
+		fail_msg("query: %s\nexpected:\n%sgot:\n%s", sql, expected, got);
+}
+
+static int exec_rw(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void test_migrations_from_empty(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	size_t n = 0;
+	struct stat stbuf;
+	char want[16];
+
+	catalog_migrations(&n);
+	assert_true(n >= 2);
+	snprintf(want, sizeof(want), "%zu\n", n);
+	assert_query(path, "PRAGMA user_version", want);
+	assert_query(path, "PRAGMA journal_mode", "wal\n");
+	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+		     "keys\nmetadata_snapshots\nparticipants\nrecordings\nsessions\nstreams\n");
+	assert_query(path,
+		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+		     "ORDER BY name",
+		     "participants_aor\nrecordings_session\nrecordings_writing\nsessions_active\n"
+		     "sessions_call_id\nsessions_started_at\n");
+	assert_int_equal(stat(path, &stbuf), 0);
+	/* Participants' names and numbers: no access for others. */
+	assert_int_equal(stbuf.st_mode & 0007, 0);
+	assert_null(catalog_free(c));
+}
+
+/* The binary must carry exactly the files in sql/, in order (a stale build would not). */
+static void test_embedded_matches_sql_dir(void **state)
+{
+	char dir[512];
+	struct dirent **ents = NULL;
+	const struct catalog_migration *m;
+	size_t n = 0, k = 0;
+	int nents;
+
+	snprintf(dir, sizeof(dir), "%s/sql", srcdir());
+	nents = scandir(dir, &ents, NULL, alphasort);
+	if (nents < 0)
+		fail_msg("cannot read %s (set SRCDIR): %m", dir);
+	m = catalog_migrations(&n);
+	for (int i = 0; i < nents; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+
+		if (name[0] >= '0' && name[0] <= '9' && len > 4 &&
+		    !strcmp(name + len - 4, ".sql")) {
+			assert_true(k < n);
+			assert_string_equal(m[k].name, name);
+			k++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_int_equal(k, n);
+}
+
+static void test_reopen_idempotent(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	const struct catalog_session s = {.uuid = "u1", .started_at = 1000};
+	size_t n = 0;
+	char want[16];
+
+	assert_int_equal(catalog_session_begin(c, &s), 0);
+	assert_int_equal(catalog_session_end(c, "u1", 2000, "ended", "bye"), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+	for (int i = 0; i < 3; i++) {
+		c = open_ok(path);
+		assert_int_equal(catalog_recovered_sessions(c), 0);
+		catalog_free(c);
+	}
+	catalog_migrations(&n);
+	snprintf(want, sizeof(want), "%zu\n", n);
+	assert_query(path, "PRAGMA user_version", want);
+	assert_query(path, "SELECT uuid, state, end_reason FROM sessions", "u1|ended|bye\n");
+}
+
+static void test_newer_version_refused(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	char err[256] = "";
+
+	catalog_free(c);
+	assert_int_equal(exec_rw(path, "PRAGMA user_version = 99"), SQLITE_OK);
+	c = NULL;
+	assert_int_equal(catalog_open(path, err, sizeof(err), &c), -EPROTONOSUPPORT);
+	assert_null(c);
+	assert_non_null(strstr(err, "99 is newer"));
+	/* And nothing was touched. */
+	assert_query(path, "PRAGMA user_version", "99\n");
+}
+
+static void test_broken_migration_rolls_back(void **state)
+{
+	const char *path;
+	struct catalog *c;
+	char err[256] = "";
+
+	/* A table in the way of migration 1 on a database at version 0: migration 1 must fail
+	 * whole, leaving user_version 0 and no half schema. */
+	path = new_db();
+	assert_int_equal(exec_rw(path, "CREATE TABLE participants (x)"), SQLITE_OK);
+	c = NULL;
+	assert_int_equal(catalog_open(path, err, sizeof(err), &c), -EIO);
+	assert_non_null(strstr(err, "001-initial.sql"));
+	assert_query(path, "PRAGMA user_version", "0\n");
+	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table'", "participants\n");
+}
+
+static void add_session(struct catalog *c, const char *uuid, const char *call_id,
+			const char *transport, uint64_t started)
+{
+	const struct catalog_session s = {
+		.uuid = uuid,
+		.call_id = call_id,
+		.siprec_session_id = "hVpd7YQgRW2nD22h7q60JQ==",
+		.src_addr = "192.0.2.10:5060",
+		.transport = transport,
+		.started_at = started,
+	};
+
+	assert_int_equal(catalog_session_begin(c, &s), 0);
+}
+
+static void add_participant(struct catalog *c, const char *uuid, const char *pid, const char *name,
+			    const char *aor)
+{
+	const struct catalog_participant p = {uuid, pid, name, aor};
+
+	assert_int_equal(catalog_participant_upsert(c, &p), 0);
+}
+
+static void add_stream(struct catalog *c, const char *uuid, const char *label, const char *pid,
+		       uint16_t port)
+{
+	const struct catalog_stream s = {
+		.session_uuid = uuid,
+		.label = label,
+		.stream_id = label,
+		.participant_id = pid,
+		.direction = "sendonly",
+		.codec = "PCMU",
+		.payload_type = 0,
+		.clock_rate = 8000,
+		.srtp_suite = "AES_CM_128_HMAC_SHA1_80",
+		.local_port = port,
+	};
+
+	assert_int_equal(catalog_stream_upsert(c, &s), 0);
+}
+
+static void add_stats(struct catalog *c, const char *uuid, const char *label, uint64_t packets,
+		      uint64_t lost, uint64_t auth_failures, uint64_t first, uint64_t last)
+{
+	const struct catalog_stream_stats st = {
+		.session_uuid = uuid,
+		.label = label,
+		.ssrcs = "1a2b3c4d",
+		.packets = packets,
+		.bytes = packets * 172,
+		.lost = lost,
+		.srtp_auth_failures = auth_failures,
+		.first_packet_at = first,
+		.last_packet_at = last,
+	};
+
+	assert_int_equal(catalog_stream_stats(c, &st), 0);
+}
+
+static void add_recording(struct catalog *c, const char *ruuid, const char *uuid, const char *label,
+			  uint64_t created)
+{
+	char path[128];
+	const struct catalog_recording r = {
+		.uuid = ruuid,
+		.session_uuid = uuid,
+		.stream_label = label,
+		.path = path,
+		.key_id = "dk-2023-11",
+		.key_version = 3,
+		.algorithm = "AES-256-GCM",
+		.created_at = created,
+	};
+
+	snprintf(path, sizeof(path), "/var/lib/siprecd/recordings/%s.siprec", ruuid);
+	assert_int_equal(catalog_recording_begin(c, &r), 0);
+}
+
+static void final_recording(struct catalog *c, const char *ruuid, uint64_t size, uint64_t at)
+{
+	const struct catalog_recording_final f = {
+		.uuid = ruuid,
+		.size = size,
+		.chunks = size / 65536 + 1,
+		.frames = size / 172,
+		.sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		.complete = true,
+		.state = "final",
+		.finalized_at = at,
+	};
+
+	assert_int_equal(catalog_recording_final(c, &f), 0);
+}
+
+static void add_metadata(struct catalog *c, const char *uuid, uint32_t seq, uint64_t at,
+			 const char *warnings, uint32_t nwarn)
+{
+	static const char xml[] = "<recording xmlns='urn:ietf:params:xml:ns:recording:1'/>";
+	const struct catalog_metadata m = {
+		.session_uuid = uuid,
+		.seq = seq,
+		.received_at = at,
+		.datamode = seq ? "partial" : "complete",
+		.body = xml,
+		.body_len = sizeof(xml) - 1,
+		.json = "{}",
+		.warnings = warnings,
+		.warning_count = nwarn,
+	};
+
+	assert_int_equal(catalog_metadata_snapshot(c, &m), 0);
+}
+
+#define SA "3f0c7a52-8d7e-4c1b-9a55-0000000000a1"
+#define SB "3f0c7a52-8d7e-4c1b-9a55-0000000000b2"
+#define SC "3f0c7a52-8d7e-4c1b-9a55-0000000000c3"
+#define T0 1700000000000ull /* 2023-11-14T22:13:20Z */
+
+/*
+ * The catalog docs/CATALOG.md's example outputs are computed from: session A ended normally,
+ * session B was cut by a crash (left active, catalog reopened), session C failed the next day.
+ */
+static void fill_fixture(const char *path)
+{
+	struct catalog *c = open_ok(path);
+
+	assert_int_equal(catalog_start(c), 0);
+	add_session(c, SA, "a84b4c76e66710@pc33.example.com", "tls", T0);
+	add_participant(c, SA, "p-alice", "Alice", "sip:alice@example.com");
+	add_participant(c, SA, "p-bob", "Bob", "sip:bob@example.net");
+	add_stream(c, SA, "1", "p-alice", 20000);
+	add_stream(c, SA, "2", "p-bob", 20002);
+	add_metadata(c, SA, 0, T0, NULL, 0);
+	add_recording(c, "a1", SA, "1", T0 + 20);
+	add_recording(c, "a2", SA, "2", T0 + 20);
+	add_stats(c, SA, "1", 3275, 0, 0, T0 + 40, T0 + 65480);
+	add_stats(c, SA, "2", 3200, 75, 2, T0 + 60, T0 + 65460);
+	add_metadata(c, SA, 1, T0 + 30000, "[\"participant p-carol has no nameID\"]", 1);
+	final_recording(c, "a1", 540672, T0 + 65500);
+	final_recording(c, "a2", 532480, T0 + 65500);
+	assert_int_equal(catalog_session_end(c, SA, T0 + 65500, "ended", "bye"), 0);
+
+	add_session(c, SB, "77d0e1f2@sbc.example.org", "udp", T0 + 600000);
+	add_participant(c, SB, "p-carol", "Carol", "sip:carol@example.com");
+	add_participant(c, SB, "p-alice", NULL, "sip:alice@example.com");
+	add_stream(c, SB, "1", "p-carol", 20004);
+	add_stream(c, SB, "2", "p-alice", 20006);
+	add_recording(c, "b1", SB, "1", T0 + 600020);
+	add_recording(c, "b2", SB, "2", T0 + 600020);
+	add_stats(c, SB, "1", 1500, 12, 0, T0 + 600040, T0 + 630000);
+	add_stats(c, SB, "2", 1490, 0, 0, T0 + 600050, T0 + 629990);
+	add_metadata(c, SB, 0, T0 + 600000, NULL, 0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+
+	c = open_ok(path);
+	assert_int_equal(catalog_recovered_sessions(c), 1);
+	add_session(c, SC, "0c1d2e3f@pbx.example.com", "tcp", T0 + 86400000);
+	assert_int_equal(catalog_session_end(c, SC, T0 + 86400250, "failed", "sdp-rejected"), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+}
+
+static void test_round_trip(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c;
+
+	fill_fixture(path);
+	assert_query(path,
+		     "SELECT uuid, call_id, siprec_session_id, src_addr, transport, started_at, "
+		     "ended_at, state, end_reason, metadata_warnings FROM sessions ORDER BY id",
+		     SA "|a84b4c76e66710@pc33.example.com|hVpd7YQgRW2nD22h7q60JQ==|192.0.2.10:5060|"
+			"tls|1700000000000|1700000065500|ended|bye|1\n" SB
+			"|77d0e1f2@sbc.example.org|hVpd7YQgRW2nD22h7q60JQ==|192.0.2.10:5060|udp|"
+			"1700000600000|1700000630000|interrupted|crash|0\n" SC
+			"|0c1d2e3f@pbx.example.com|hVpd7YQgRW2nD22h7q60JQ==|192.0.2.10:5060|tcp|"
+			"1700086400000|1700086400250|failed|sdp-rejected|0\n");
+	assert_query(
+		path,
+		"SELECT s.uuid, p.participant_id, p.name, p.aor FROM participants AS p "
+		"JOIN sessions AS s ON s.id = p.session_id ORDER BY p.id",
+		SA "|p-alice|Alice|sip:alice@example.com\n" SA "|p-bob|Bob|sip:bob@example.net\n" SB
+		   "|p-carol|Carol|sip:carol@example.com\n" SB "|p-alice||sip:alice@example.com\n");
+	assert_query(
+		path,
+		"SELECT st.label, st.stream_id, p.participant_id, st.direction, st.codec, "
+		"st.payload_type, st.clock_rate, st.srtp_suite, st.local_port, st.ssrcs, "
+		"st.packets, st.bytes, st.lost, st.srtp_auth_failures, st.state, "
+		"st.first_packet_at, st.last_packet_at FROM streams AS st "
+		"LEFT JOIN participants AS p ON p.id = st.participant_id ORDER BY st.id LIMIT 2",
+		"1|1|p-alice|sendonly|PCMU|0|8000|AES_CM_128_HMAC_SHA1_80|20000|1a2b3c4d|3275|"
+		"563300|0|0|ended|1700000000040|1700000065480\n"
+		"2|2|p-bob|sendonly|PCMU|0|8000|AES_CM_128_HMAC_SHA1_80|20002|1a2b3c4d|3200|"
+		"550400|75|2|ended|1700000000060|1700000065460\n");
+	assert_query(path,
+		     "SELECT r.uuid, s.uuid, st.label, r.size, r.chunks, r.complete, r.state, "
+		     "r.key_id, r.key_version, r.algorithm, r.finalized_at FROM recordings AS r "
+		     "JOIN sessions AS s ON s.id = r.session_id "
+		     "LEFT JOIN streams AS st ON st.id = r.stream_id ORDER BY r.id",
+		     "a1|" SA "|1|540672|9|1|final|dk-2023-11|3|AES-256-GCM|1700000065500\n"
+		     "a2|" SA "|2|532480|9|1|final|dk-2023-11|3|AES-256-GCM|1700000065500\n"
+		     "b1|" SB "|1|0|0|0|interrupted|dk-2023-11|3|AES-256-GCM|\n"
+		     "b2|" SB "|2|0|0|0|interrupted|dk-2023-11|3|AES-256-GCM|\n");
+	assert_query(path,
+		     "SELECT seq, datamode, length(body), body_encrypted, json, warnings "
+		     "FROM metadata_snapshots ORDER BY id",
+		     "0|complete|55|0|{}|[]\n"
+		     "1|partial|55|0|{}|[\"participant p-carol has no nameID\"]\n"
+		     "0|complete|55|0|{}|[]\n");
+
+	/* Updates leave NULL fields alone; foreign keys hold. */
+	c = open_ok(path);
+	add_participant(c, SA, "p-bob", NULL, "sip:robert@example.net");
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+	assert_query(path, "SELECT name, aor FROM participants WHERE participant_id = 'p-bob'",
+		     "Bob|sip:robert@example.net\n");
+	assert_query(path, "PRAGMA foreign_key_check", "");
+}
+
+static void test_keys(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	static const unsigned char wrapped[] = {0xde, 0xad, 0xbe, 0xef};
+	struct catalog_key k = {
+		.key_id = "dk-1",
+		.version = 1,
+		.algorithm = "AES-256-GCM",
+		.state = "active",
+		.created_at = 10,
+		.activated_at = 11,
+		.wrapped = wrapped,
+		.wrapped_len = sizeof(wrapped),
+		.wrap_alg = "AES-256-KW",
+		.kek_id = "kek-1",
+	};
+
+	assert_int_equal(catalog_key_upsert(c, &k), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(path, "SELECT key_id, version, state, hex(wrapped), kek_id FROM keys",
+		     "dk-1|1|active|DEADBEEF|kek-1\n");
+	k.state = "destroyed";
+	k.destroyed_at = 20;
+	assert_int_equal(catalog_key_upsert(c, &k), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(
+		path,
+		"SELECT state, activated_at, destroyed_at, wrapped IS NULL, wrap_alg FROM keys",
+		"destroyed|11|20|1|AES-256-KW\n");
+	catalog_free(c);
+}
+
+static void test_validation(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	const struct catalog_session no_uuid = {.started_at = 1};
+	const struct catalog_session no_time = {.uuid = "x"};
+	const struct catalog_stream bad_state = {.session_uuid = "x", .label = "1", .state = "on"};
+	const struct catalog_recording_final bad_final = {.uuid = "x", .state = "writing"};
+	const struct catalog_participant no_pid = {.session_uuid = "x"};
+	static char big[CATALOG_TEXT_MAX + 2];
+	struct catalog_session too_long = {.uuid = big, .started_at = 1};
+	struct catalog_stats st;
+	static const struct {
+		const char *state;
+		int ret;
+	} ends[] = {
+		{"ended", 0},	     {"interrupted", 0}, {"failed", 0},
+		{"active", -EINVAL}, {NULL, -EINVAL},
+	};
+
+	assert_int_equal(catalog_session_begin(c, &no_uuid), -EINVAL);
+	assert_int_equal(catalog_session_begin(c, &no_time), -EINVAL);
+	assert_int_equal(catalog_session_begin(c, NULL), -EINVAL);
+	assert_int_equal(catalog_stream_upsert(c, &bad_state), -EINVAL);
+	assert_int_equal(catalog_recording_final(c, &bad_final), -EINVAL);
+	assert_int_equal(catalog_participant_upsert(c, &no_pid), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	assert_int_equal(catalog_session_begin(c, &too_long), -E2BIG);
+	big[CATALOG_TEXT_MAX] = '\0';
+	assert_int_equal(catalog_session_begin(c, &too_long), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ends); i++)
+		assert_int_equal(catalog_session_end(c, "nope", 5, ends[i].state, "bye"),
+				 ends[i].ret);
+
+	/* Unknown uuids are counted, not fatal: 3 ends (none match), stats for no stream. */
+	add_stats(c, "nope", "1", 1, 0, 0, 0, 0);
+	assert_int_equal(catalog_sync(c), -EIO);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 1);
+	assert_int_equal(st.failed, 4);
+	assert_non_null(strstr(st.last_error, "stream-stats: no such row (nope)"));
+	/* The next sync reports only new failures. */
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+}
+
+static void test_batching(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stats st;
+	char uuid[32];
+
+	/* Queued before the thread runs: 10,000 ops are exactly ceil(10000 / BATCH_MAX)
+	 * transactions. */
+	for (int i = 0; i < 10000; i++) {
+		const struct catalog_session s = {.uuid = uuid, .started_at = 1000 + i};
+
+		snprintf(uuid, sizeof(uuid), "b-%d", i);
+		assert_int_equal(catalog_session_begin(c, &s), 0);
+	}
+	assert_int_equal(catalog_queue_depth(c), 10000);
+	assert_int_equal(catalog_start(c), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.enqueued, 10000);
+	assert_int_equal(st.applied, 10000);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.transactions, (10000 + CATALOG_BATCH_MAX - 1) / CATALOG_BATCH_MAX);
+	assert_int_equal(st.queue_depth, 0);
+	assert_int_equal(catalog_queue_depth(c), 0);
+	catalog_free(c);
+	assert_query(path, "SELECT count(*), min(uuid), max(started_at) FROM sessions",
+		     "10000|b-0|10999\n");
+}
+
+struct producer {
+	struct catalog *c;
+	int id;
+};
+
+static void *producer_main(void *userdata)
+{
+	struct producer *p = userdata;
+
+	for (int i = 0; i < 2500; i++) {
+		char uuid[32];
+		const struct catalog_session s = {.uuid = uuid, .started_at = 1 + i};
+
+		snprintf(uuid, sizeof(uuid), "t%d-%d", p->id, i);
+		if (catalog_session_begin(p->c, &s) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_concurrent_producers(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct producer p[4];
+	pthread_t t[4];
+	struct catalog_stats st;
+
+	assert_int_equal(catalog_start(c), 0);
+	for (int i = 0; i < 4; i++) {
+		p[i] = (struct producer){c, i};
+		assert_int_equal(pthread_create(&t[i], NULL, producer_main, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *res;
+
+		assert_int_equal(pthread_join(t[i], &res), 0);
+		assert_null(res);
+	}
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 10000);
+	assert_true(st.transactions >= 1 && st.transactions < st.applied);
+	catalog_stop(c);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){"late", .started_at = 1}),
+		-ESHUTDOWN);
+	catalog_free(c);
+	assert_query(path, "SELECT count(*) FROM sessions", "10000\n");
+}
+
+static void test_queue_limits(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	const struct catalog_session s = {.uuid = "q", .started_at = 1};
+	static const unsigned char body[4000];
+	const struct catalog_metadata m = {
+		.session_uuid = "q", .received_at = 1, .body = body, .body_len = sizeof(body)};
+	struct catalog_stats st;
+
+	catalog_set_queue_limits(c, 10, 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(catalog_session_begin(c, &s), 0);
+	assert_int_equal(catalog_session_begin(c, &s), -EAGAIN);
+	assert_int_equal(catalog_sync(c), 0);
+	/* Bytes: two 4 kB bodies fit in 10 kB, the third does not. */
+	catalog_set_queue_limits(c, 0, 10000);
+	assert_int_equal(catalog_metadata_snapshot(c, &m), 0);
+	assert_int_equal(catalog_metadata_snapshot(c, &m), 0);
+	assert_int_equal(catalog_metadata_snapshot(c, &m), -EAGAIN);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.dropped, 2);
+	assert_int_equal(st.enqueued, 12);
+	/* Same seq twice: the UNIQUE(session_id, seq) refuses the second. */
+	assert_int_equal(catalog_sync(c), -EIO);
+	catalog_free(c);
+	assert_query(path, "SELECT count(*) FROM sessions", "1\n");
+}
+
+static int collect_cb(void *userdata, const struct catalog_recovered *r)
+{
+	FILE *f = userdata;
+
+	fprintf(f, "%s %s %s\n", r->recording_uuid, r->session_uuid, r->path);
+	return 0;
+}
+
+/* A real crash: a child process writes and dies with _exit, leaving the WAL un-checkpointed. */
+static void test_crash_recovery(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		c = open_ok(path);
+		if (catalog_start(c) < 0)
+			_exit(2);
+		add_session(c, "crashed", "cid", "udp", 5000);
+		add_stream(c, "crashed", "1", NULL, 20000);
+		add_stats(c, "crashed", "1", 10, 0, 0, 5100, 7000);
+		add_recording(c, "r-crashed", "crashed", "1", 5050);
+		add_session(c, "done", "cid2", "udp", 5000);
+		assert_int_equal(catalog_session_end(c, "done", 6000, "ended", "bye"), 0);
+		_exit(catalog_sync(c) == 0 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	c = open_ok(path);
+	assert_int_equal(catalog_recovered_sessions(c), 1);
+	f = open_memstream(&out, &outlen);
+	assert_int_equal(catalog_recovered_foreach(c, collect_cb, f), 1);
+	fclose(f);
+	assert_string_equal(out,
+			    "r-crashed crashed /var/lib/siprecd/recordings/r-crashed.siprec\n");
+	free(out);
+	catalog_free(c);
+	assert_query(path, "SELECT uuid, state, end_reason, ended_at FROM sessions ORDER BY id",
+		     "crashed|interrupted|crash|7000\ndone|ended|bye|6000\n");
+	assert_query(path, "SELECT state FROM streams", "ended\n");
+	assert_query(path, "SELECT uuid, state, complete FROM recordings",
+		     "r-crashed|interrupted|0\n");
+
+	/* Recovery happens once. */
+	c = open_ok(path);
+	assert_int_equal(catalog_recovered_sessions(c), 0);
+	assert_int_equal(catalog_recovered_foreach(c, collect_cb, stderr), 0);
+	catalog_free(c);
+}
+
+/* The operator's shell holds the write lock for a while; the catalog thread waits it out. */
+static void test_busy_writer(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stats st;
+	sqlite3 *op = NULL;
+
+	assert_int_equal(sqlite3_open(path, &op), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(op, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(catalog_start(c), 0);
+	add_session(c, "busy", NULL, NULL, 1);
+	usleep(300 * 1000);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 0);
+	assert_int_equal(sqlite3_exec(op, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(op);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 1);
+	catalog_free(c);
+}
+
+static void test_readonly(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	sqlite3 *db = NULL;
+	char missing[300];
+
+	snprintf(missing, sizeof(missing), "%s/missing.db", tmpdir);
+	assert_int_equal(catalog_open_readonly(missing, &db), -ENOENT);
+	assert_null(db);
+	assert_int_equal(catalog_open_readonly(path, &db), 0);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM sessions", NULL, NULL, NULL),
+			 SQLITE_READONLY);
+	sqlite3_close(db);
+	catalog_free(c);
+}
+
+/*
+ * Every ```sql block of docs/CATALOG.md is followed by a ```text block with its output against
+ * fill_fixture(); run them all, so the documentation cannot drift from the schema.
+ */
+static char *fence_body(const char *p, const char *fence, const char **ret_end)
+{
+	const char *start = strstr(p, fence), *end;
+
+	if (!start)
+		return NULL;
+	start += strlen(fence);
+	end = strstr(start, "\n```");
+	if (!end)
+		fail_msg("unterminated %s block", fence);
+	*ret_end = end + 4;
+	return strndup(start, end + 1 - start);
+}
+
+static void test_docs_queries(void **state)
+{
+	const char *path = new_db();
+	char docpath[512];
+	char *doc = NULL;
+	size_t doclen = 0;
+	const char *p;
+	int nq = 0;
+	FILE *f;
+
+	snprintf(docpath, sizeof(docpath), "%s/docs/CATALOG.md", srcdir());
+	f = fopen(docpath, "re");
+	if (!f)
+		fail_msg("cannot open %s (set SRCDIR): %m", docpath);
+	doc = malloc(1 << 20);
+	assert_non_null(doc);
+	doclen = fread(doc, 1, (1 << 20) - 1, f);
+	doc[doclen] = '\0';
+	fclose(f);
+
+	fill_fixture(path);
+	for (p = doc;;) {
+		const char *after_sql, *after_text, *next_sql;
+		_cleanup_free_ char *sql = fence_body(p, "\n```sql\n", &after_sql);
+		_cleanup_free_ char *expected = NULL;
+
+		if (!sql)
+			break;
+		next_sql = strstr(after_sql, "\n```sql\n");
+		expected = fence_body(after_sql, "\n```text\n", &after_text);
+		if (!expected || (next_sql && next_sql < after_text))
+			fail_msg("docs query without a ```text output block:\n%s", sql);
+		assert_query(path, sql, expected);
+		nq++;
+		p = after_text;
+	}
+	free(doc);
+	assert_true(nq >= 5);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	if (getenv("KEEP_TMP"))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrations_from_empty),
+		cmocka_unit_test(test_embedded_matches_sql_dir),
+		cmocka_unit_test(test_reopen_idempotent),
+		cmocka_unit_test(test_newer_version_refused),
+		cmocka_unit_test(test_broken_migration_rolls_back),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_concurrent_producers),
+		cmocka_unit_test(test_queue_limits),
+		cmocka_unit_test(test_crash_recovery),
+		cmocka_unit_test(test_busy_writer),
+		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_docs_queries),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
