@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager owns everything the daemon runs: the SIP loop, transports, transactions, the
+ * SIPREC session table, media workers, the catalog thread and the key store. main() creates it,
+ * starts it and runs its loop.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "siprecd/config.h"
+#include "siprecd/loop.h"
+#include "siprecd/sd.h"
+
+struct manager;
+struct sip_txn_table;
+struct sip_transport;
+struct catalog;
+struct keys;
+struct tls_server_ctx;
+struct sessions;
+struct media_pool;
+
+struct manager_counters {
+	uint64_t requests, responses_sent, parse_errors, dropped_unparseable;
+	uint64_t options, invites, byes, cancels, updates, unsupported_methods;
+	uint64_t sessions_total, sessions_refused;
+};
+
+struct manager {
+	struct config *cfg;
+	struct loop *loop;
+	struct sip_transport *transport;
+	struct sip_txn_table *txns;
+	struct catalog *catalog;
+	struct keys *keys;
+	struct tls_server_ctx *tls;
+	struct sessions *sessions;
+	struct media_pool *media;
+	struct sd_fds sd;
+
+	int signal_fd;
+	struct loop_op signal_op;
+	uint8_t siginfo[128];
+	struct loop_timer watchdog_timer;
+	uint64_t watchdog_ms;
+	struct loop_timer status_timer;
+	struct loop_timer txn_timer;
+	struct loop_timer stop_timer;
+	bool stopping;
+	struct manager_counters counters;
+	char status[256];
+};
+
+/* Creates the manager from a validated configuration (not owned; must outlive the manager):
+ * state directories, key store, catalog. Errors are logged once, naming what failed. */
+int manager_new(struct config *cfg, struct manager **ret);
+/* Opens or takes the listening sockets, starts threads, sends READY=1. */
+int manager_start(struct manager *m);
+/* Runs the SIP loop until SIGTERM/SIGINT; returns 0 on a clean stop. */
+int manager_run(struct manager *m);
+struct manager *manager_free(struct manager *m);
+/* Stops gracefully: STOPPING=1, sessions ended and recordings finalized, then the loop exits. */
+void manager_stop(struct manager *m);
+/* Re-reads certificates (and what can change at run time); RELOADING=1 ... READY=1. */
+void manager_reload(struct manager *m);
+/* Recomputes the one-line status ("3 calls, 6 streams, ...") and sends STATUS=. */
+void manager_update_status(struct manager *m);
+
+/* The SIP request/response handling (sipd.c). */
+int sipd_init(struct manager *m);
+void sipd_done(struct manager *m);
+void sipd_run_timers(struct manager *m);

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * siprecd: the SIPREC Session Recording Server. run(): parse arguments -> load configuration ->
+ * manager_new -> manager_start (listen, READY=1) -> loop -> STOPPING=1 -> free.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon/manager.h"
+#include "siprecd/config.h"
+#include "siprecd/log.h"
+
+extern char **environ;
+
+static void help(FILE *out)
+{
+	fprintf(out,
+		"Usage: siprecd [OPTIONS]\n"
+		"SIPREC Session Recording Server (RFC 7866): records SIP calls forked by an SBC or\n"
+		"PBX, encrypted at rest, with a catalog in sqlite.\n\n"
+		"  -c, --config PATH    configuration file (default %s; a missing default file is\n"
+		"                       fine, every key can also come from the environment)\n"
+		"      --check-config   validate the configuration, print it (secrets masked), exit\n"
+		"      --config-keys    list every configuration key with its default and meaning\n"
+		"  -h, --help           this text\n"
+		"      --version        version and build features\n\n"
+		"Signals: SIGTERM/SIGINT stop gracefully (recordings are finalized), SIGHUP reloads\n"
+		"the configuration and TLS certificates.\n"
+		"Docs: README.md, docs/CONFIG.md, man siprecd(8).\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static void version(void)
+{
+	printf("siprecd %s (%s)\nlibsrtp2 backend: %s\n", SIPRECD_VERSION, SIPRECD_GIT,
+	       SIPRECD_SRTP_BACKEND);
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"config-keys", no_argument, NULL, 'K'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	const char *config_path = NULL;
+	bool check = false;
+	struct config cfg;
+	struct manager *m = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'K':
+			config_print_help(stdout);
+			return 0;
+		case 'h':
+			help(stdout);
+			return 0;
+		case 'V':
+			version();
+			return 0;
+		default:
+			help(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "siprecd: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+
+	r = config_load(&cfg, config_path, environ, stderr);
+	if (r < 0) {
+		fprintf(stderr, "siprecd: configuration invalid, not starting\n");
+		return 1;
+	}
+	if (check) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+
+	log_setup(strcmp(cfg.log_target, "journal") == 0  ? LOG_TARGET_JOURNAL
+		  : strcmp(cfg.log_target, "stderr") == 0 ? LOG_TARGET_STDERR
+							  : LOG_TARGET_AUTO,
+		  cfg.log_level, NULL);
+
+	r = manager_new(&cfg, &m);
+	if (r < 0) {
+		config_free(&cfg);
+		return 1;
+	}
+	r = manager_start(m);
+	if (r >= 0)
+		r = manager_run(m);
+	manager_free(m);
+	config_free(&cfg);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	return run(argc, argv);
+}

@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Media workers: one thread and one io_uring loop each. A worker owns its streams' sockets,
+ * SRTP contexts and recording writers; the SIP thread talks to it only through loop_post, so
+ * nothing on the packet path takes a lock. Per packet: multishot recvmsg CQE -> RTP/RTCP split
+ * -> srtp_unprotect -> sequence accounting -> frame into the writer; sealed chunks are written
+ * as they fill, and an fdatasync is linked on every flush interval.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/manager.h"
+#include "media/media.h"
+#include "media/rtp.h"
+#include "siprecd/log.h"
+#include "siprecd/loop.h"
+
+#define MEDIA_BGID 1
+#define MEDIA_BUFS 4096
+#define MEDIA_BUFSZ 2048
+#define MEDIA_CONTROL_LEN 128
+#define CLOSE_POLL_MS 5
+#define SOCKET_RCVBUF (512 * 1024)
+
+#define STAT_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+#define STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+struct media_worker {
+	struct media_pool *pool;
+	unsigned idx;
+	pthread_t thread;
+	bool started;
+	struct loop *loop;
+	struct loop_buf_ring *br;
+	struct media_stream *streams;
+	struct loop_timer flush_timer;
+	struct loop_timer close_timer;
+	unsigned closing;
+	uint64_t enobufs;
+};
+
+struct media_pool {
+	struct manager *m;
+	struct loop *sip_loop;
+	struct media_worker *workers;
+	unsigned n, next;
+	uint16_t port_min, port_max, port_next;
+	uint64_t flush_ms;
+};
+
+struct media_stream {
+	struct media_worker *w;
+	struct media_pool *pool;
+	struct media_stream *prev, *next;
+	int fd, rtcp_fd;
+	uint16_t port;
+	bool rtcp_mux;
+	struct media_stream_stats stats;
+
+	/* Worker-owned from here on. */
+	struct loop_op recv_op, rtcp_op;
+	bool recv_armed, rtcp_armed;
+	struct msghdr msg;
+	struct store_params sp;
+	char *path, *session_uuid, *recording_uuid, *label, *codec;
+	struct recording_key rkey;
+	struct store_writer *writer;
+	int error;
+	struct srtp_rx *srtp, *srtp_old;
+	struct rtp_seq seq;
+	uint64_t lost_carry;
+	bool paused, dirty, closing, finished;
+	media_closed_fn closed_fn;
+	void *closed_ud;
+	struct media_stream_result result;
+};
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int worker_get_sqes(void *userdata, unsigned n, struct io_uring_sqe **ret)
+{
+	struct media_worker *w = userdata;
+
+	return loop_sqes(w->loop, n, ret);
+}
+
+static void stream_submit(struct media_stream *s, bool sync)
+{
+	int r;
+
+	if (!s->writer || s->error)
+		return;
+	r = store_writer_submit(s->writer, worker_get_sqes, s->w, sync);
+	if (r < 0 && r != -EBUSY) {
+		s->error = r;
+		log_ratelimited(LOG_ERR, "recording %s: write failed: %s", s->path, strerror(-r));
+	}
+}
+
+static void stream_event(struct media_stream *s, uint8_t ev)
+{
+	struct store_frame f = {
+		.type = STORE_FRAME_EVENT,
+		.len = 1,
+		.arrival_ns = realtime_ns(),
+		.ssrc = s->stats.ssrc,
+		.payload = &ev,
+	};
+
+	if (s->writer && !s->error && !s->finished) {
+		store_writer_add(s->writer, &f);
+		s->dirty = true;
+	}
+}
+
+static void record(struct media_stream *s, uint16_t type, const struct rtp_header *h,
+		   const uint8_t *payload, size_t len, uint64_t arrival_ns)
+{
+	struct store_frame f = {
+		.type = type,
+		.len = (uint16_t)len,
+		.arrival_ns = arrival_ns,
+		.payload = payload,
+	};
+	int r;
+
+	if (h) {
+		f.ssrc = h->ssrc;
+		f.seq = h->seq;
+		f.rtp_ts = h->ts;
+		f.pt = h->pt;
+		f.flags = h->marker ? STORE_FRAME_MARKER : 0;
+	}
+	if (!s->writer || s->error || s->finished)
+		return;
+	r = store_writer_add(s->writer, &f);
+	if (r < 0) {
+		s->error = r;
+		log_ratelimited(LOG_ERR, "recording %s: %s", s->path, strerror(-r));
+		return;
+	}
+	s->dirty = true;
+	if (store_writer_pending(s->writer) > 0)
+		stream_submit(s, false);
+}
+
+/* Tries the current SRTP context, and during a re-key the previous one on a copy. */
+static int srtp_unprotect(struct media_stream *s, uint8_t *pkt, size_t *len, bool rtcp)
+{
+	uint8_t copy[MEDIA_BUFSZ];
+	size_t l = *len;
+	int r;
+
+	if (s->srtp_old)
+		memcpy(copy, pkt, l);
+	r = rtcp ? srtp_rx_unprotect_rtcp(s->srtp, pkt, len) : srtp_rx_unprotect_rtp(s->srtp, pkt, len);
+	if (r == 0) {
+		/* The first packet under the new key ends the overlap (RTP only: SRTCP may lag). */
+		if (s->srtp_old && !rtcp)
+			s->srtp_old = srtp_rx_free(s->srtp_old);
+		return 0;
+	}
+	if (s->srtp_old && r == -EBADMSG) {
+		int r2;
+
+		memcpy(pkt, copy, l);
+		*len = l;
+		r2 = rtcp ? srtp_rx_unprotect_rtcp(s->srtp_old, pkt, len)
+			  : srtp_rx_unprotect_rtp(s->srtp_old, pkt, len);
+		if (r2 == 0 || r2 == -EALREADY)
+			return r2;
+	}
+	return r;
+}
+
+static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint64_t arrival_ns,
+			  bool rtcp_port)
+{
+	struct rtp_header h;
+	bool rtcp = rtcp_port || (s->rtcp_mux && rtp_is_rtcp(pkt, len));
+	int r;
+
+	if (len < 8 || (pkt[0] >> 6) != 2) {
+		STAT_ADD(s->stats.malformed, 1);
+		return;
+	}
+	if (s->srtp) {
+		r = srtp_unprotect(s, pkt, &len, rtcp);
+		if (r == -EALREADY) {
+			STAT_ADD(s->stats.srtp_replays, 1);
+			return;
+		}
+		if (r < 0) {
+			STAT_ADD(s->stats.srtp_auth_failures, 1);
+			log_ratelimited(LOG_WARNING, "stream %s/%s: SRTP%s authentication failed",
+					s->session_uuid, s->label, rtcp ? "C" : "");
+			return;
+		}
+	}
+	if (rtcp) {
+		STAT_ADD(s->stats.rtcp_packets, 1);
+		record(s, STORE_FRAME_RTCP, NULL, pkt, len, arrival_ns);
+		return;
+	}
+	if (rtp_parse(pkt, len, &h) < 0) {
+		STAT_ADD(s->stats.malformed, 1);
+		return;
+	}
+	switch (rtp_seq_update(&s->seq, h.ssrc, h.seq)) {
+	case RTP_SEQ_DUPLICATE:
+	case RTP_SEQ_TOO_OLD:
+		STAT_ADD(s->stats.duplicates, 1);
+		return;
+	case RTP_SEQ_REORDERED:
+		STAT_ADD(s->stats.out_of_order, 1);
+		break;
+	case RTP_SEQ_NEW_SSRC:
+		STAT_ADD(s->stats.ssrc_changes, 1);
+		s->lost_carry = STAT_GET(s->stats.lost);
+		stream_event(s, STORE_EVENT_SSRC_CHANGE);
+		break;
+	case RTP_SEQ_OK:
+		break;
+	}
+	STAT_SET(s->stats.ssrc, h.ssrc);
+	STAT_ADD(s->stats.packets, 1);
+	STAT_ADD(s->stats.bytes, h.payload_len);
+	STAT_SET(s->stats.lost, s->lost_carry + rtp_seq_lost(&s->seq));
+	if (!s->stats.first_packet_ms)
+		STAT_SET(s->stats.first_packet_ms, arrival_ns / 1000000);
+	STAT_SET(s->stats.last_packet_ms, arrival_ns / 1000000);
+	record(s, STORE_FRAME_RTP, &h, pkt + h.payload_off, h.payload_len, arrival_ns);
+}
+
+static void stream_arm(struct media_stream *s, bool rtcp);
+
+static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rtcp)
+{
+	struct media_worker *w = s->w;
+
+	if (res >= 0 && (flags & IORING_CQE_F_BUFFER)) {
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		void *buf = loop_buf_ring_buf(w->br, bid);
+		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &s->msg);
+
+		if (o && !s->closing && !(o->flags & MSG_TRUNC)) {
+			uint64_t arrival = 0;
+			struct cmsghdr *cm;
+
+			for (cm = io_uring_recvmsg_cmsg_firsthdr(o, &s->msg); cm;
+			     cm = io_uring_recvmsg_cmsg_nexthdr(o, &s->msg, cm)) {
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+
+					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+					arrival = (uint64_t)ts.tv_sec * 1000000000ULL +
+						  (uint64_t)ts.tv_nsec;
+				}
+			}
+			if (!arrival)
+				arrival = realtime_ns();
+			handle_packet(s, io_uring_recvmsg_payload(o, &s->msg),
+				      io_uring_recvmsg_payload_length(o, res, &s->msg), arrival, rtcp);
+		} else if (o && (o->flags & MSG_TRUNC)) {
+			STAT_ADD(s->stats.malformed, 1);
+		}
+		loop_buf_ring_recycle(w->br, bid);
+	} else if (res == -ENOBUFS) {
+		/* The buffer ring ran dry: the datagrams wait in the socket; re-arm. */
+		w->enobufs++;
+	} else if (res < 0 && res != -ECANCELED) {
+		log_ratelimited(LOG_WARNING, "media recvmsg: %s", strerror(-res));
+	}
+	if (!(flags & IORING_CQE_F_MORE)) {
+		if (rtcp)
+			s->rtcp_armed = false;
+		else
+			s->recv_armed = false;
+		if (!s->closing)
+			stream_arm(s, rtcp);
+	}
+}
+
+static void recv_done(struct loop_op *op, int res, uint32_t flags)
+{
+	recv_common(container_of(op, struct media_stream, recv_op), res, flags, false);
+}
+
+static void rtcp_done(struct loop_op *op, int res, uint32_t flags)
+{
+	recv_common(container_of(op, struct media_stream, rtcp_op), res, flags, true);
+}
+
+static void stream_arm(struct media_stream *s, bool rtcp)
+{
+	struct io_uring_sqe *sqe = loop_sqe(s->w->loop, rtcp ? &s->rtcp_op : &s->recv_op);
+
+	if (!sqe)
+		return;
+	io_uring_prep_recvmsg_multishot(sqe, rtcp ? s->rtcp_fd : s->fd, &s->msg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = MEDIA_BGID;
+	if (rtcp)
+		s->rtcp_armed = true;
+	else
+		s->recv_armed = true;
+}
+
+/* ---- stream lifecycle on the worker ---- */
+
+static void worker_stream_start(void *arg)
+{
+	struct media_stream *s = arg;
+	struct media_worker *w = s->w;
+	int r;
+
+	s->next = w->streams;
+	if (w->streams)
+		w->streams->prev = s;
+	w->streams = s;
+	/* Creating the file is a short metadata operation; it happens here, off the SIP
+	 * thread, once per stream. */
+	r = store_writer_open(&s->sp, &s->writer);
+	recording_key_wipe(&s->rkey);
+	s->sp.key = NULL;
+	if (r < 0) {
+		s->error = r;
+		log_error("recording %s: cannot create: %s", s->path, strerror(-r));
+	} else {
+		stream_submit(s, false);
+	}
+	stream_arm(s, false);
+	if (s->rtcp_fd >= 0)
+		stream_arm(s, true);
+}
+
+static void sip_stream_closed(void *arg)
+{
+	struct media_stream *s = arg;
+
+	if (s->closed_fn)
+		s->closed_fn(s->closed_ud, s, &s->result);
+	free(s->path);
+	free(s->session_uuid);
+	free(s->recording_uuid);
+	free(s->label);
+	free(s->codec);
+	free(s);
+}
+
+static void stream_finish_done(struct media_stream *s)
+{
+	struct media_worker *w = s->w;
+	const struct store_writer_stats *ws;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->closing--;
+	memcpy(&s->result.stats, &s->stats, sizeof(s->stats));
+	s->result.error = s->error;
+	if (s->writer) {
+		ws = store_writer_stats(s->writer);
+		s->result.complete = !s->error && store_writer_durable_final(s->writer);
+		s->result.file_size = store_writer_file_size(s->writer);
+		s->result.chunks = ws->chunks;
+		s->result.frames = ws->frames;
+		s->result.p99_durable_us = store_lat_quantile_us(ws, 0.99);
+		store_writer_sha256(s->writer, s->result.sha256);
+		if (!s->result.error)
+			s->result.error = store_writer_error(s->writer);
+		store_writer_close(s->writer);
+		s->writer = NULL;
+	}
+	s->srtp = srtp_rx_free(s->srtp);
+	s->srtp_old = srtp_rx_free(s->srtp_old);
+	close(s->fd);
+	if (s->rtcp_fd >= 0)
+		close(s->rtcp_fd);
+	loop_post(s->pool->sip_loop, sip_stream_closed, s);
+}
+
+static void close_check(struct loop_timer *t)
+{
+	struct media_worker *w = container_of(t, struct media_worker, close_timer);
+	struct media_stream *s = w->streams;
+
+	while (s) {
+		struct media_stream *next = s->next;
+
+		if (s->closing && !s->recv_armed && !s->rtcp_armed) {
+			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
+				stream_submit(s, true);
+			if (!s->writer || s->error || store_writer_error(s->writer) ||
+			    (store_writer_in_flight(s->writer) == 0 &&
+			     store_writer_pending(s->writer) == 0))
+				stream_finish_done(s);
+		}
+		s = next;
+	}
+	if (w->closing)
+		loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + CLOSE_POLL_MS);
+}
+
+static void cancel_op(struct media_worker *w, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = loop_sqe(w->loop, NULL);
+
+	if (sqe) {
+		io_uring_prep_cancel(sqe, op, 0);
+		io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+	}
+}
+
+static void worker_stream_close(void *arg)
+{
+	struct media_stream *s = arg;
+	struct media_worker *w = s->w;
+
+	s->closing = true;
+	if (s->recv_armed)
+		cancel_op(w, &s->recv_op);
+	if (s->rtcp_armed)
+		cancel_op(w, &s->rtcp_op);
+	if (s->writer && !s->error) {
+		int r = store_writer_finish(s->writer);
+
+		if (r < 0)
+			s->error = r;
+		s->finished = true;
+		stream_submit(s, true);
+	}
+	w->closing++;
+	if (!loop_timer_armed(&w->close_timer))
+		loop_timer_arm(w->loop, &w->close_timer, loop_now_ms(w->loop) + CLOSE_POLL_MS);
+}
+
+struct rekey_msg {
+	struct media_stream *s;
+	struct srtp_rx *rx;
+};
+
+static void worker_stream_rekey(void *arg)
+{
+	struct rekey_msg *m = arg;
+	struct media_stream *s = m->s;
+
+	srtp_rx_free(s->srtp_old);
+	s->srtp_old = s->srtp;
+	s->srtp = m->rx;
+	free(m);
+}
+
+struct pause_msg {
+	struct media_stream *s;
+	bool paused;
+};
+
+static void worker_stream_pause(void *arg)
+{
+	struct pause_msg *m = arg;
+
+	if (m->s->paused != m->paused) {
+		m->s->paused = m->paused;
+		stream_event(m->s, m->paused ? STORE_EVENT_HOLD : STORE_EVENT_RESUME);
+	}
+	free(m);
+}
+
+static void flush_fired(struct loop_timer *t)
+{
+	struct media_worker *w = container_of(t, struct media_worker, flush_timer);
+
+	for (struct media_stream *s = w->streams; s; s = s->next) {
+		if (!s->dirty || s->closing || !s->writer || s->error)
+			continue;
+		if (store_writer_flush(s->writer) == 0)
+			stream_submit(s, true);
+		s->dirty = false;
+	}
+	loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + w->pool->flush_ms);
+}
+
+static void *worker_main(void *arg)
+{
+	struct media_worker *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "siprecd-media%u", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	loop_run(w->loop);
+	return NULL;
+}
+
+static void worker_quit(void *arg)
+{
+	struct media_worker *w = arg;
+
+	loop_exit(w->loop, 0);
+}
+
+/* ---- SIP-thread side ---- */
+
+int media_pool_new(struct manager *m, struct media_pool **ret)
+{
+	struct media_pool *p = calloc(1, sizeof(*p));
+	unsigned n = m->cfg->media_workers ? m->cfg->media_workers : (unsigned)get_nprocs();
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->m = m;
+	p->sip_loop = m->loop;
+	p->port_min = m->cfg->rtp_port_min & ~1u;
+	p->port_max = m->cfg->rtp_port_max;
+	p->port_next = p->port_min;
+	p->flush_ms = m->cfg->flush_interval_ms;
+	p->workers = calloc(n, sizeof(*p->workers));
+	if (!p->workers) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->n = n;
+	r = srtp_global_init();
+	if (r < 0) {
+		log_error("libsrtp2 init failed");
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct media_worker *w = &p->workers[i];
+
+		w->pool = p;
+		w->idx = i;
+		r = loop_new(1024, &w->loop);
+		if (r < 0)
+			goto fail;
+		r = loop_buf_ring_new(w->loop, MEDIA_BGID, MEDIA_BUFS, MEDIA_BUFSZ, &w->br);
+		if (r < 0) {
+			log_error("media worker: provided buffer ring: %s", strerror(-r));
+			goto fail;
+		}
+		w->flush_timer.fn = flush_fired;
+		w->close_timer.fn = close_check;
+		loop_timer_arm(w->loop, &w->flush_timer, loop_now_ms(w->loop) + p->flush_ms);
+		r = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (r < 0)
+			goto fail;
+		w->started = true;
+	}
+	log_info("media: %u worker%s, ports %u-%u, flush every %llu ms", n, n == 1 ? "" : "s",
+		 p->port_min, p->port_max, (unsigned long long)p->flush_ms);
+	*ret = p;
+	return 0;
+fail:
+	media_pool_free(p);
+	return r;
+}
+
+void media_pool_free(struct media_pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct media_worker *w = &p->workers[i];
+
+		if (w->started) {
+			loop_post(w->loop, worker_quit, w);
+			pthread_join(w->thread, NULL);
+		}
+		if (w->loop) {
+			loop_buf_ring_free(w->loop, w->br);
+			loop_free(w->loop);
+		}
+	}
+	free(p->workers);
+	free(p);
+}
+
+unsigned media_pool_workers(const struct media_pool *p)
+{
+	return p->n;
+}
+
+static int bind_udp(const struct sockaddr_storage *addr, uint16_t port, int *ret_fd)
+{
+	struct sockaddr_storage sa = *addr;
+	int fd, one = 1, rcvbuf = SOCKET_RCVBUF;
+	socklen_t sl;
+
+	if (sa.ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		((struct sockaddr_in *)&sa)->sin_port = htons(port);
+		sl = sizeof(struct sockaddr_in);
+	}
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Even RTP port (RFC 3550 §11), RTCP on the next one unless muxed. */
+static int alloc_ports(struct media_pool *p, const struct sockaddr_storage *addr, bool mux,
+		       int *ret_fd, int *ret_rtcp_fd, uint16_t *ret_port)
+{
+	unsigned span = (unsigned)(p->port_max - p->port_min) / 2;
+
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t port = p->port_next;
+		int fd, rfd = -1;
+
+		p->port_next += 2;
+		if (p->port_next + 1 > p->port_max)
+			p->port_next = p->port_min;
+		if (bind_udp(addr, port, &fd) < 0)
+			continue;
+		if (!mux && bind_udp(addr, (uint16_t)(port + 1), &rfd) < 0) {
+			close(fd);
+			continue;
+		}
+		*ret_fd = fd;
+		*ret_rtcp_fd = rfd;
+		*ret_port = port;
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+int media_stream_open(struct media_pool *p, const struct media_stream_params *pa,
+		      struct media_stream **ret)
+{
+	struct media_stream *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->fd = s->rtcp_fd = -1;
+	s->pool = p;
+	s->rtcp_mux = pa->rtcp_mux;
+	s->path = strdup(pa->path);
+	s->session_uuid = strdup(pa->session_uuid);
+	s->recording_uuid = strdup(pa->recording_uuid);
+	s->label = strdup(pa->label ? pa->label : "");
+	s->codec = strdup(pa->codec ? pa->codec : "");
+	if (!s->path || !s->session_uuid || !s->recording_uuid || !s->label || !s->codec) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (pa->srtp_suite) {
+		r = srtp_rx_new(pa->srtp_suite, pa->srtp_key, pa->srtp_key_len,
+				pa->unencrypted_srtp, pa->unencrypted_srtcp, pa->unauth_srtp, &s->srtp);
+		if (r < 0)
+			goto fail;
+	}
+	r = alloc_ports(p, pa->bind_addr, pa->rtcp_mux, &s->fd, &s->rtcp_fd, &s->port);
+	if (r < 0)
+		goto fail;
+	s->rkey = *pa->rkey;
+	s->sp = (struct store_params){
+		.path = s->path,
+		.alg = pa->alg,
+		.key = pa->alg == STORE_ALG_NONE ? NULL : s->rkey.key,
+		.key_id = s->rkey.key_id,
+		.key_version = s->rkey.key_version,
+		.recording_id = s->recording_uuid,
+		.session_id = s->session_uuid,
+		.stream_label = s->label,
+		.codec = s->codec,
+		.payload_type = pa->payload_type,
+		.clock_rate = pa->clock_rate,
+		.chunk_size = pa->chunk_size,
+	};
+	s->msg.msg_namelen = sizeof(struct sockaddr_storage);
+	s->msg.msg_controllen = MEDIA_CONTROL_LEN;
+	s->recv_op.fn = recv_done;
+	s->rtcp_op.fn = rtcp_done;
+	s->w = &p->workers[p->next++ % p->n];
+	r = loop_post(s->w->loop, worker_stream_start, s);
+	if (r < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	recording_key_wipe(&s->rkey);
+	srtp_rx_free(s->srtp);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->rtcp_fd >= 0)
+		close(s->rtcp_fd);
+	free(s->path);
+	free(s->session_uuid);
+	free(s->recording_uuid);
+	free(s->label);
+	free(s->codec);
+	free(s);
+	return r;
+}
+
+uint16_t media_stream_port(const struct media_stream *s)
+{
+	return s->port;
+}
+
+void media_stream_get_stats(const struct media_stream *s, struct media_stream_stats *ret)
+{
+	ret->packets = STAT_GET(s->stats.packets);
+	ret->bytes = STAT_GET(s->stats.bytes);
+	ret->rtcp_packets = STAT_GET(s->stats.rtcp_packets);
+	ret->lost = STAT_GET(s->stats.lost);
+	ret->duplicates = STAT_GET(s->stats.duplicates);
+	ret->out_of_order = STAT_GET(s->stats.out_of_order);
+	ret->srtp_auth_failures = STAT_GET(s->stats.srtp_auth_failures);
+	ret->srtp_replays = STAT_GET(s->stats.srtp_replays);
+	ret->malformed = STAT_GET(s->stats.malformed);
+	ret->ssrc = STAT_GET(s->stats.ssrc);
+	ret->ssrc_changes = STAT_GET(s->stats.ssrc_changes);
+	ret->first_packet_ms = STAT_GET(s->stats.first_packet_ms);
+	ret->last_packet_ms = STAT_GET(s->stats.last_packet_ms);
+}
+
+void media_stream_set_paused(struct media_stream *s, bool paused)
+{
+	struct pause_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	m->s = s;
+	m->paused = paused;
+	if (loop_post(s->w->loop, worker_stream_pause, m) < 0)
+		free(m);
+}
+
+int media_stream_rekey(struct media_stream *s, const struct srtp_suite_info *suite,
+		       const uint8_t *key, size_t key_len, bool unencrypted_srtp,
+		       bool unencrypted_srtcp, bool unauth_srtp)
+{
+	struct rekey_msg *m = malloc(sizeof(*m));
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	r = srtp_rx_new(suite, key, key_len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
+			&m->rx);
+	if (r < 0) {
+		free(m);
+		return r;
+	}
+	m->s = s;
+	r = loop_post(s->w->loop, worker_stream_rekey, m);
+	if (r < 0) {
+		srtp_rx_free(m->rx);
+		free(m);
+	}
+	return r;
+}
+
+void media_stream_close(struct media_stream *s, media_closed_fn fn, void *userdata)
+{
+	s->closed_fn = fn;
+	s->closed_ud = userdata;
+	loop_post(s->w->loop, worker_stream_close, s);
+}
