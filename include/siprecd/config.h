@@ -19,73 +19,89 @@ enum tls_verify { TLS_VERIFY_NONE, TLS_VERIFY_REQUEST, TLS_VERIFY_REQUIRE };
 
 struct config {
 	/* SIP */
-	char *sip_address;   /* SIP_LISTEN_ADDRESS, default 127.0.0.1 */
-	uint16_t sip_port;   /* SIP_PORT, 5060 */
-	bool enable_udp;     /* ENABLE_UDP, true */
-	bool enable_tcp;     /* ENABLE_TCP, true */
-	bool enable_tls;     /* ENABLE_TLS, true */
-	uint16_t tls_port;   /* TLS_PORT, 5061 */
-	char *tls_cert_path; /* TLS_CERT_PATH, "" = self-signed in state dir */
-	char *tls_key_path;  /* TLS_KEY_PATH */
-	char *tls_ca_path;   /* TLS_CA_PATH */
+	char *sip_address;	/* SIP_LISTEN_ADDRESS, default 127.0.0.1 */
+	uint16_t sip_port;	/* SIP_PORT, 5060 */
+	bool enable_udp;	/* ENABLE_UDP, true */
+	bool enable_tcp;	/* ENABLE_TCP, true */
+	bool enable_tls;	/* ENABLE_TLS, true */
+	uint16_t tls_port;	/* TLS_PORT, 5061 */
+	char *tls_cert_path;	/* TLS_CERT_PATH, "" = self-signed in state dir */
+	char *tls_key_path;	/* TLS_KEY_PATH */
+	char *tls_key_password; /* TLS_KEY_PASSWORD, secret: passphrase of an encrypted TLS key */
+	char *tls_ca_path;	/* TLS_CA_PATH */
 	enum tls_verify tls_verify_client; /* TLS_VERIFY_CLIENT none|request|require */
-	char *tls_min_version;             /* TLS_MIN_VERSION 1.2|1.3 */
-	char *tls_allowed_peers;           /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
-	uint32_t max_connections;          /* MAX_CONNECTIONS, 1024 */
-	uint32_t max_handshakes;           /* MAX_HANDSHAKES, 256 */
-	uint64_t tcp_idle_timeout_ms;      /* TCP_IDLE_TIMEOUT, 300s */
+	char *tls_min_version;		   /* TLS_MIN_VERSION 1.2|1.3 */
+	char *tls_allowed_peers;	   /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
+	uint32_t max_connections;	   /* MAX_CONNECTIONS, 1024 */
+	uint32_t max_handshakes;	   /* MAX_HANDSHAKES, 256 */
+	uint64_t tcp_idle_timeout_ms;	   /* TCP_IDLE_TIMEOUT, 300s */
 	uint64_t tls_handshake_timeout_ms; /* TLS_HANDSHAKE_TIMEOUT, 10s */
-	uint32_t max_message_size;         /* MAX_MESSAGE_SIZE, 65535 */
+	uint32_t max_message_size;	   /* MAX_MESSAGE_SIZE, 65535 */
 
 	/* Sessions and media */
-	char *media_address;          /* MEDIA_ADDRESS, "" = routed local address toward the SRC */
-	uint16_t rtp_port_min;        /* RTP_PORT_MIN, 20000 */
-	uint16_t rtp_port_max;        /* RTP_PORT_MAX, 30000 */
-	uint32_t media_workers;       /* MEDIA_WORKERS, 0 = one per CPU */
-	uint32_t max_sessions;        /* MAX_SESSIONS, 5000 */
-	uint32_t max_streams;         /* MAX_STREAMS_PER_SESSION, 16 */
-	uint32_t max_metadata_size;   /* MAX_METADATA_SIZE, 65536 */
-	uint64_t rtp_timeout_ms;      /* RTP_TIMEOUT, 30s (stream marked idle) */
-	bool rtp_timeout_bye;         /* RTP_TIMEOUT_ENDS_SESSION, false */
-	enum srtp_policy srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
+	char *media_address;	    /* MEDIA_ADDRESS, "" = routed local address toward the SRC */
+	uint16_t rtp_port_min;	    /* RTP_PORT_MIN, 20000 */
+	uint16_t rtp_port_max;	    /* RTP_PORT_MAX, 30000 */
+	uint32_t media_workers;	    /* MEDIA_WORKERS, 0 = one per CPU */
+	uint32_t max_sessions;	    /* MAX_SESSIONS, 5000 */
+	uint32_t max_streams;	    /* MAX_STREAMS_PER_SESSION, 16 */
+	uint32_t max_metadata_size; /* MAX_METADATA_SIZE, 65536 */
+	uint64_t rtp_timeout_ms;    /* RTP_TIMEOUT, 30s (stream marked idle) */
+	bool rtp_timeout_bye;	    /* RTP_TIMEOUT_ENDS_SESSION, false */
+	enum srtp_policy
+		srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
 
 	/* Storage */
-	char *state_dir;            /* STATE_DIRECTORY (systemd sets it), default ~/.local/state/siprecd */
-	char *runtime_dir;          /* RUNTIME_DIRECTORY, default $XDG_RUNTIME_DIR/siprecd or state */
-	char *recording_dir;        /* RECORDING_DIR, default $STATE_DIRECTORY/recordings */
-	char *catalog_path;         /* CATALOG_PATH, default $STATE_DIRECTORY/catalog.db */
-	uint64_t flush_interval_ms; /* FLUSH_INTERVAL, 1s */
-	uint32_t chunk_size;        /* CHUNK_SIZE, 65536, multiple of 4096 */
-	bool enable_recording_encryption; /* ENABLE_RECORDING_ENCRYPTION, true */
-	bool enable_metadata_encryption;  /* ENABLE_METADATA_ENCRYPTION, false */
+	char *state_dir;     /* STATE_DIRECTORY (systemd sets it), default ~/.local/state/siprecd */
+	char *runtime_dir;   /* RUNTIME_DIRECTORY, default $XDG_RUNTIME_DIR/siprecd or state */
+	char *recording_dir; /* RECORDING_DIR, default $STATE_DIRECTORY/recordings */
+	char *catalog_path;  /* CATALOG_PATH, default $STATE_DIRECTORY/catalog.db */
+	uint64_t flush_interval_ms;	    /* FLUSH_INTERVAL, 1s */
+	uint32_t chunk_size;		    /* CHUNK_SIZE, 65536, multiple of 4096 */
+	bool enable_recording_encryption;   /* ENABLE_RECORDING_ENCRYPTION, true */
+	bool enable_metadata_encryption;    /* ENABLE_METADATA_ENCRYPTION, false */
 	enum seal_alg encryption_algorithm; /* ENCRYPTION_ALGORITHM AES-256-GCM|CHACHA20-POLY1305 */
-	uint64_t min_free_disk_percent; /* MIN_FREE_DISK_PERCENT, 5 */
+	uint64_t min_free_disk_percent;	    /* MIN_FREE_DISK_PERCENT, 5 */
 
 	/* Keys */
-	char *encryption_key_store;  /* ENCRYPTION_KEY_STORE file|credential|password|memory|public-key */
-	char *master_key_path;       /* MASTER_KEY_PATH, default $STATE_DIRECTORY/keys/master.key */
+	char *encryption_key_store; /* ENCRYPTION_KEY_STORE
+				       file|credential|password|memory|public-key */
+	char *master_key_path;	    /* MASTER_KEY_PATH, default $STATE_DIRECTORY/keys/master.key */
+	char *master_password;	    /* MASTER_PASSWORD, secret (prefer the credential) */
 	uint64_t key_rotation_interval_ms; /* KEY_ROTATION_INTERVAL, 24h */
-	uint32_t pbkdf2_iterations;  /* PBKDF2_ITERATIONS, 600000 */
-	char *kdf;                   /* KEY_DERIVATION argon2id|pbkdf2 */
-	bool key_backup_enabled;     /* KEY_BACKUP_ENABLED, false */
+	uint32_t pbkdf2_iterations;	   /* PBKDF2_ITERATIONS, 600000 */
+	char *kdf;			   /* KEY_DERIVATION argon2id|pbkdf2 */
+	bool key_backup_enabled;	   /* KEY_BACKUP_ENABLED, false */
 
 	/* Operations */
 	char *control_socket; /* CONTROL_SOCKET, default $RUNTIME_DIRECTORY/control */
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
-	int log_level;        /* LOG_LEVEL, info */
+	int log_level;	      /* LOG_LEVEL, info */
 	char *log_target;     /* LOG_TARGET auto|journal|stderr */
+
+	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
 };
 
 /*
- * Fills c with defaults, then the file at path (NULL = CONFIG_DEFAULT_PATH, where a missing
- * default file is fine but a missing explicit one is an error), then the environment envp.
- * On failure returns -EINVAL (or -errno) and prints one message per problem to err, naming the
- * key and the value; c is then freed. Caller frees with config_free on success.
+ * Fills c (uninitialised on entry) with defaults, then the file at path (NULL = the default:
+ * $CONFIGURATION_DIRECTORY/siprecd.conf under systemd, else CONFIG_DEFAULT_PATH; a missing
+ * default file is fine but a missing explicit one is an error), then the environment envp
+ * (NULL = the process environment; only names of the key table count). Then derives the
+ * directory defaults and runs the cross-field checks. On failure returns -EINVAL (or -errno)
+ * after printing one message per problem to err (every problem, not only the first), naming the
+ * key and the value; c is then freed. On success the caller owns c and frees it with config_free.
  */
 int config_load(struct config *c, const char *path, char *const *envp, FILE *err);
-void config_free(struct config *c);
-/* Prints the effective configuration as key=value lines, secrets masked. */
+/* Frees the strings of c (secrets wiped first) and zeroes it; accepts NULL. Returns NULL. */
+struct config *config_free(struct config *c);
+/* Prints the effective configuration as KEY=value lines that config_load reads back; secrets are
+ * printed as ******** when set. */
 void config_print(const struct config *c, FILE *out);
-/* Prints the key table (name, default, description) for --help / docs. */
+/* Prints the key table (name, default, description) for --help. */
 void config_print_help(FILE *out);
+/* Prints the key table as the Markdown table of docs/CONFIG.md. */
+void config_print_doc(FILE *out);
+/* Number of keys in the table and the name of key i (NULL past the end); tests and docs. */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
