@@ -754,6 +754,7 @@ static void test_docs_queries(void **state)
 	int nq = 0;
 	FILE *f;
 
+	fill_fixture(path);
 	snprintf(docpath, sizeof(docpath), "%s/docs/CATALOG.md", srcdir());
 	f = fopen(docpath, "re");
 	if (!f)
@@ -764,7 +765,6 @@ static void test_docs_queries(void **state)
 	doc[doclen] = '\0';
 	fclose(f);
 
-	fill_fixture(path);
 	for (p = doc;;) {
 		const char *after_sql, *after_text, *next_sql;
 		_cleanup_free_ char *sql = fence_body(p, "\n```sql\n", &after_sql);
