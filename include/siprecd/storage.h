@@ -298,3 +298,28 @@ int store_metadata_write(const char *path, enum store_alg alg, const uint8_t key
  * recording id. */
 int store_metadata_read(const char *path, const struct store_key_lookup *lookup, const char *ad,
 			char **ret_plain);
+
+/* ---- audio: one stream's frames back to linear PCM (for siprec-export) ---- */
+
+struct store_track;
+/* A track for codec ("PCMU", "PCMA", "G722", "opus"): -EOPNOTSUPP for others. The RTP clock
+ * is the codec's (RFC 3551), clock_rate from the header is not trusted. */
+int store_track_new(const char *codec, uint32_t clock_rate, struct store_track **ret);
+struct store_track *store_track_free(struct store_track *t);
+/* Copies an RTP frame's payload into the track (other frame types are ignored). -E2BIG past the
+ * packet limit. */
+int store_track_add(struct store_track *t, const struct store_frame *f);
+/* Output sample rate: 8000 (G.711), 16000 (G.722), 48000 (opus). */
+unsigned store_track_rate(const struct store_track *t);
+size_t store_track_packets(const struct store_track *t);
+/* CLOCK_REALTIME arrival of the first packet, 0 if none. */
+uint64_t store_track_first_arrival_ns(const struct store_track *t);
+/*
+ * Decodes the track into mono PCM at store_track_rate(), sample 0 being the instant origin_ns:
+ * packets placed by RTP timestamp (reordered and duplicate packets handled, gaps are silence),
+ * each SSRC or timestamp discontinuity anchored by its arrival time. *ret (malloc'ed) and
+ * *ret_n on success; -EFBIG beyond a day of audio.
+ */
+int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret, size_t *ret_n);
+/* Linear-interpolation upsampling by an integer factor: *ret (malloc'ed) has n * factor samples. */
+int store_pcm_upsample(const int16_t *in, size_t n, unsigned factor, int16_t **ret);
