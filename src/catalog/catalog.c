@@ -751,7 +751,9 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	}
 	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	/* Readers (the sqlite3 shell) never block the writer nor see half a batch (WAL); NORMAL
-	 * syncs only at checkpoints, a power loss may lose the last batches but never corrupts. */
+	 * syncs only at checkpoints, a power loss may lose the last batches but never corrupts.
+	 * secure_delete overwrites destroyed wrapped keys; journal_size_limit truncates a WAL that
+	 * grew while a reader held an old snapshot. */
 	if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", journal_mode_cb, &wal, NULL) !=
 		    SQLITE_OK ||
 	    !wal) {
@@ -762,7 +764,7 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	}
 	r = exec_simple(c->db,
 			"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-			"PRAGMA secure_delete = ON",
+			"PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 67108864",
 			errbuf, errlen);
 	if (r < 0)
 		goto fail;
