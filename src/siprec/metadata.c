@@ -71,6 +71,7 @@ struct parser {
 	size_t depth;
 	size_t n_elements;
 	bool seen_datamode;
+	bool root_ok;  /* the root is <recording> */
 	char *root_ns; /* namespace of <recording> when it is none of ours, accepted too */
 	char *text;
 	size_t text_len;
@@ -515,6 +516,7 @@ static int start_element(struct parser *p, const char *name, const char **atts, 
 				return -ENOMEM;
 		}
 		f->kind = K_ROOT;
+		p->root_ok = true;
 		return 0;
 	}
 	if (parent->kind == K_SKIP || parent->kind == K_EXTENSION || parent->kind == K_TEXT)
@@ -790,9 +792,11 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 		goto out;
 	}
 
-	if (!p.seen_datamode && (r = siprec_md_warn(md, "no <datamode>, assuming complete")) < 0)
+	if (p.root_ok && !p.seen_datamode &&
+	    (r = siprec_md_warn(md, "no <datamode>, assuming complete")) < 0)
 		goto out;
-	if (md->datamode == SIPREC_DATAMODE_COMPLETE && (r = siprec_md_validate(md)) < 0)
+	if (p.root_ok && md->datamode == SIPREC_DATAMODE_COMPLETE &&
+	    (r = siprec_md_validate(md)) < 0)
 		goto out;
 	*ret = TAKE_PTR(md);
 	r = 0;

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for the rs-metadata (RFC 7865) parser and model: a table of documents (inline, or
+ * vendor-style samples from tests/data/metadata, overridable with $SIPREC_TEST_DATA) with the
+ * expected counts, label -> sender mapping and warnings; then fields, merges and JSON.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "siprecd/siprec.h"
+
+#define NS1 "urn:ietf:params:xml:ns:recording:1"
+#define REC_OPEN "<recording xmlns='" NS1 "'><datamode>complete</datamode>"
+#define SESSION "<session session_id='s1'/>"
+#define TWO_PARTIES                                                                                \
+	"<participant participant_id='p1'><nameID aor='sip:a@x'/></participant>"                   \
+	"<participant participant_id='p2'><nameID aor='sip:b@x'/></participant>"                   \
+	"<stream stream_id='t1' session_id='s1'><label>1</label></stream>"                         \
+	"<stream stream_id='t2' session_id='s1'><label>2</label></stream>"
+
+struct md_case {
+	const char *name;
+	const char *xml; /* "@file" loads tests/data/metadata/file */
+	int ret;
+	size_t n_participants, n_streams, n_psas, n_extensions;
+	const char *senders;  /* "label=first AoR of sender,..." ("-" for no sender) */
+	const char *warnings; /* '|'-separated substrings, in order; "" for none */
+	struct siprec_limits lim;
+};
+
+#define DEF .lim = SIPREC_LIMITS_DEFAULT
+
+static const struct md_case cases[] = {
+	{"RFC 7865 complete", "@rfc7865-complete.xml", 0, 2, 4, 2, 2,
+	 "96=sip:bob@biloxy.com,97=sip:bob@biloxy.com,98=sip:alice@atlanta.com,"
+	 "99=sip:alice@atlanta.com",
+	 "", DEF},
+	{"prefixed namespace", "@prefixed.xml", 0, 2, 2, 2, 0,
+	 "1=sip:alice@example.com,2=sip:bob@example.com", "", DEF},
+	{"Oracle/Acme older draft", "@oracle-acme.xml", 0, 2, 2, 2, 3,
+	 "16777227=sip:sipp@192.168.10.1,16777228=sip:service@192.168.101.13", "", DEF},
+	{"Cisco CUBE", "@cisco-cube.xml", 0, 2, 2, 2, 1,
+	 "0=sip:5001@10.10.10.1,1=sip:6001@10.10.10.2", "", DEF},
+	{"AudioCodes, AoR without scheme", "@audiocodes.xml", 0, 2, 2, 2, 1,
+	 "1=1000@10.33.2.40,2=2000@10.33.2.41", "", DEF},
+	{"string labels, no namespace", "@string-labels.xml", 0, 2, 2, 2, 0,
+	 "a_leg=+15551230000@pbx.example.net,b_leg=sip:+15559870000@carrier.example.com", "", DEF},
+	{"namespace without :1",
+	 "<recording xmlns='urn:ietf:params:xml:ns:recording'><datamode>complete</datamode>" SESSION
+		 TWO_PARTIES "<participantstreamassoc participant_id='p1'><send>t1</send>"
+	 "</participantstreamassoc></recording>",
+	 0, 2, 2, 1, 0, "1=sip:a@x,2=-", "", DEF},
+	{"old draft send/recv in participant",
+	 REC_OPEN SESSION "<participant id='p1'><aor>sip:a@x</aor><send>t2</send><recv>t1</recv>"
+			  "</participant><participant id='p2'><aor>sip:b@x</aor><send>t1</send>"
+			  "</participant><stream id='t1' session='s1'><label>10</label></stream>"
+			  "<stream id='t2' session='s1'><label>11</label></stream></recording>",
+	 0, 2, 2, 2, 0, "10=sip:b@x,11=sip:a@x", "", DEF},
+	{"missing label",
+	 REC_OPEN SESSION
+	 "<participant participant_id='p1'><nameID aor='sip:a@x'/></participant>"
+	 "<stream stream_id='t1' session_id='s1'/>"
+	 "<stream stream_id='t2' session_id='s1'><label> 3 </label></stream>"
+	 "<participantstreamassoc participant_id='p1'><send>t1</send><send>t2</send>"
+	 "</participantstreamassoc></recording>",
+	 0, 1, 2, 1, 0, "3=sip:a@x", "stream 't1' has no label", DEF},
+	{"participant referenced but not defined",
+	 REC_OPEN SESSION TWO_PARTIES "<participantstreamassoc participant_id='p9'><send>t1</send>"
+				      "</participantstreamassoc></recording>",
+	 0, 2, 2, 1, 0, "1=-,2=-", "participant 'p9' referenced but not defined", DEF},
+	{"stream referenced but not defined",
+	 REC_OPEN SESSION TWO_PARTIES "<participantstreamassoc participant_id='p1'><send>t1</send>"
+				      "<recv>t7</recv></participantstreamassoc></recording>",
+	 0, 2, 2, 1, 0, "1=sip:a@x", "stream 't7' referenced but not defined", DEF},
+	{"participantsessionassoc for an unknown participant",
+	 REC_OPEN SESSION "<participantsessionassoc participant_id='p5' session_id='s1'/>"
+			  "</recording>",
+	 0, 1, 0, 0, 0, "", "participant 'p5' referenced but not defined", DEF},
+	{"duplicate labels and missing datamode",
+	 "<recording xmlns='" NS1 "'>" SESSION "<stream stream_id='t1'><label>1</label></stream>"
+	 "<stream stream_id='t2'><label>1</label></stream></recording>",
+	 0, 0, 2, 0, 0, "1=-", "no <datamode>|share label '1'", DEF},
+	{"unknown datamode, participant without id, stream in unknown session",
+	 "<recording xmlns='" NS1 "'><datamode>sometimes</datamode>" SESSION
+	 "<participant><nameID aor='sip:x@y'/></participant>"
+	 "<stream stream_id='t1' session_id='s2'><label>1</label></stream></recording>",
+	 0, 0, 1, 0, 0, "1=-",
+	 "unknown datamode 'sometimes'|<participant> without participant_id|"
+	 "refers to undefined session 's2'",
+	 DEF},
+	{"no session", REC_OPEN "</recording>", 0, 0, 0, 0, 0, "", "no <session>", DEF},
+	{"root is not recording", "<foo xmlns='" NS1 "'><participant participant_id='p'/></foo>", 0,
+	 0, 0, 0, 0, "", "root element is <foo>", DEF},
+	{"foreign namespace on root",
+	 "<recording xmlns='urn:example:rec'><datamode>complete</datamode>" SESSION
+	 "<participant participant_id='p1'/></recording>",
+	 0, 1, 0, 0, 0, "", "unexpected namespace 'urn:example:rec'", DEF},
+	{"label attribute, extension element in participant",
+	 REC_OPEN SESSION "<participant participant_id='p1' xmlns:v='urn:v'><nameID aor='sip:a@x'>"
+			  "<name>A</name><name>A2</name></nameID><v:agent id='7'>x<v:b/></v:agent>"
+			  "</participant><stream stream_id='t1' label='5'/>"
+			  "<participantstreamassoc participant_id='p1'><send>t1</send>"
+			  "</participantstreamassoc></recording>",
+	 0, 1, 1, 1, 1, "5=sip:a@x", "", DEF},
+	{"malformed XML", REC_OPEN "<session session_id='s1'></recording>", -EBADMSG, 0, 0, 0, 0,
+	 NULL, NULL, DEF},
+	{"empty document", "", -EBADMSG, 0, 0, 0, 0, NULL, NULL, DEF},
+	{"undefined entity", REC_OPEN "<session session_id='&foo;'/></recording>", -EBADMSG, 0, 0,
+	 0, 0, NULL, NULL, DEF},
+	{"DOCTYPE with entity expansion",
+	 "<?xml version='1.0'?><!DOCTYPE recording [<!ENTITY a 'aaaaaaaaaa'>"
+	 "<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><recording xmlns='" NS1 "'>"
+	 "<session session_id='&b;'/></recording>",
+	 -EBADMSG, 0, 0, 0, 0, NULL, NULL, DEF},
+	{"DOCTYPE with external entity",
+	 "<!DOCTYPE recording SYSTEM 'file:///etc/passwd'><recording xmlns='" NS1 "'/>", -EBADMSG,
+	 0, 0, 0, 0, NULL, NULL, DEF},
+	{"oversized body", REC_OPEN SESSION "</recording>", -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 .lim = {.max_parts = 8,
+		 .max_part_size = 65536,
+		 .max_body_size = 64,
+		 .max_participants = 64,
+		 .max_streams = 64,
+		 .max_sessions = 16,
+		 .max_depth = 16,
+		 .max_elements = 4096,
+		 .max_attr_len = 1024,
+		 .max_text_len = 1024,
+		 .max_names = 16,
+		 .max_extensions = 64,
+		 .max_warnings = 32}},
+	{"too deep", REC_OPEN "<a><b><c><d><e><f><g/></f></e></d></c></b></a></recording>", -E2BIG,
+	 0, 0, 0, 0, NULL, NULL,
+	 .lim = {.max_parts = 8,
+		 .max_part_size = 65536,
+		 .max_body_size = 65536,
+		 .max_participants = 64,
+		 .max_streams = 64,
+		 .max_sessions = 16,
+		 .max_depth = 6,
+		 .max_elements = 4096,
+		 .max_attr_len = 1024,
+		 .max_text_len = 1024,
+		 .max_names = 16,
+		 .max_extensions = 64,
+		 .max_warnings = 32}},
+	{"too many participants",
+	 REC_OPEN SESSION "<participant participant_id='p1'/><participant participant_id='p2'/>"
+			  "<participant participant_id='p3'/></recording>",
+	 -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 .lim = {.max_parts = 8,
+		 .max_part_size = 65536,
+		 .max_body_size = 65536,
+		 .max_participants = 2,
+		 .max_streams = 64,
+		 .max_sessions = 16,
+		 .max_depth = 16,
+		 .max_elements = 4096,
+		 .max_attr_len = 1024,
+		 .max_text_len = 1024,
+		 .max_names = 16,
+		 .max_extensions = 64,
+		 .max_warnings = 32}},
+	{"attribute too long",
+	 REC_OPEN "<session session_id='0123456789012345678901234567890123456789'/></recording>",
+	 -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 .lim = {.max_parts = 8,
+		 .max_part_size = 65536,
+		 .max_body_size = 65536,
+		 .max_participants = 64,
+		 .max_streams = 64,
+		 .max_sessions = 16,
+		 .max_depth = 16,
+		 .max_elements = 4096,
+		 .max_attr_len = 32,
+		 .max_text_len = 1024,
+		 .max_names = 16,
+		 .max_extensions = 64,
+		 .max_warnings = 32}},
+};
+
+static char *load(const char *xml, size_t *ret_len)
+{
+	const char *dir = getenv("SIPREC_TEST_DATA");
+	char path[512];
+	char *buf;
+	FILE *f;
+	long n;
+
+	if (xml[0] != '@') {
+		*ret_len = strlen(xml);
+		return strdup(xml);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data/metadata", xml + 1);
+	f = fopen(path, "re");
+	if (!f)
+		fail_msg("cannot open %s (run from the source tree or set SIPREC_TEST_DATA)", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static struct siprec_metadata *parse_ok(const char *xml)
+{
+	struct siprec_metadata *md = NULL;
+	size_t len;
+	char *buf = load(xml, &len);
+
+	assert_int_equal(siprec_metadata_parse(buf, len, NULL, &md), 0);
+	/* the model must not point into the input */
+	memset(buf, 'x', len);
+	free(buf);
+	return md;
+}
+
+static void check_senders(const struct siprec_metadata *md, const char *spec, const char *name)
+{
+	char *copy = strdup(spec), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const struct siprec_stream_md *s;
+		const struct siprec_participant *p;
+
+		assert_non_null(eq);
+		*eq = '\0';
+		s = siprec_metadata_stream_by_label(md, str_from_cstr(tok));
+		if (!s)
+			fail_msg("%s: no stream with label '%s'", name, tok);
+		p = siprec_metadata_sender_of(md, s->id);
+		if (strcmp(eq + 1, "-") == 0) {
+			if (p)
+				fail_msg("%s: label %s has sender %s", name, tok, p->id);
+			continue;
+		}
+		if (!p || p->aors.n == 0 || strcmp(p->aors.v[0], eq + 1) != 0)
+			fail_msg("%s: label %s sent by %s, expected %s", name, tok,
+				 p && p->aors.n ? p->aors.v[0] : "nobody", eq + 1);
+	}
+	free(copy);
+}
+
+static void check_warnings(const struct siprec_metadata *md, const char *spec, const char *name)
+{
+	char *copy = strdup(spec), *save = NULL;
+	size_t n = 0;
+
+	for (char *tok = strtok_r(copy, "|", &save); tok; tok = strtok_r(NULL, "|", &save), n++) {
+		if (n >= md->warnings.n)
+			fail_msg("%s: missing warning '%s'", name, tok);
+		if (!strstr(md->warnings.v[n], tok))
+			fail_msg("%s: warning %zu is '%s', expected '%s'", name, n,
+				 md->warnings.v[n], tok);
+	}
+	if (n != md->warnings.n)
+		fail_msg("%s: %zu warnings, expected %zu (first extra: '%s')", name, md->warnings.n,
+			 n, md->warnings.v[n]);
+	free(copy);
+}
+
+static void test_table(void **state)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct md_case *c = &cases[i];
+		struct siprec_metadata *md = (void *)0x1;
+		size_t len;
+		char *buf = load(c->xml, &len);
+		int r = siprec_metadata_parse(buf, len, &c->lim, &md);
+
+		free(buf);
+		if (r != c->ret)
+			fail_msg("%s: returned %d, expected %d", c->name, r, c->ret);
+		if (r < 0) {
+			assert_ptr_equal(md, (void *)0x1);
+			continue;
+		}
+		if (md->n_participants != c->n_participants || md->n_streams != c->n_streams ||
+		    md->n_psas != c->n_psas || md->n_extensions != c->n_extensions)
+			fail_msg("%s: %zu participants, %zu streams, %zu psa, %zu extensions",
+				 c->name, md->n_participants, md->n_streams, md->n_psas,
+				 md->n_extensions);
+		check_senders(md, c->senders, c->name);
+		check_warnings(md, c->warnings, c->name);
+		assert_null(siprec_metadata_free(md));
+	}
+}
+
+static void test_rfc_fields(void **state)
+{
+	struct siprec_metadata *md = parse_ok("@rfc7865-complete.xml");
+	const struct siprec_participant *bob;
+	const struct siprec_extension *e;
+
+	assert_int_equal(md->datamode, SIPREC_DATAMODE_COMPLETE);
+	assert_string_equal(md->session_id, "hVpd7YQgRW2nD22h7q60JQ==");
+	assert_int_equal(md->n_groups, 1);
+	assert_string_equal(md->groups[0].id, "7+OTCyoxTmqmqyA/1weDAg==");
+	assert_string_equal(md->groups[0].associate_time, "2010-12-16T23:41:07Z");
+	assert_int_equal(md->n_sessions, 1);
+	assert_true(md->sessions[0].defined);
+	assert_int_equal(md->sessions[0].sip_session_ids.n, 1);
+	assert_string_equal(
+		md->sessions[0].sip_session_ids.v[0],
+		"ab30317f1a784dc48ff824d0d3715d86;remote=47755a9de7794ba387653f2099600ef2");
+	assert_string_equal(md->sessions[0].group_ref, "7+OTCyoxTmqmqyA/1weDAg==");
+	assert_string_equal(md->sessions[0].start_time, "2010-12-16T23:41:07Z");
+	assert_string_equal(md->sessions[0].associate_time, "2010-12-16T23:41:07Z");
+
+	bob = siprec_metadata_participant_by_id(md, "srfBElmCRp2QB23b7Mpk0w==");
+	assert_non_null(bob);
+	assert_true(bob->defined);
+	assert_int_equal(bob->names.n, 1);
+	assert_string_equal(bob->names.v[0], "Bob");
+	assert_string_equal(bob->session_id, "hVpd7YQgRW2nD22h7q60JQ==");
+	assert_string_equal(bob->associate_time, "2010-12-16T23:41:07Z");
+	assert_ptr_equal(siprec_metadata_sender_of(md, "UAAMm5GRQKSCMVvLyl4rFw=="), bob);
+	assert_string_equal(siprec_metadata_stream_by_id(md, "UAAMm5GRQKSCMVvLyl4rFw==")->label,
+			    "96");
+	assert_null(siprec_metadata_stream_by_label(md, STR_LIT("95")));
+	assert_null(siprec_metadata_sender_of(md, "nope"));
+
+	/* extensions are kept byte for byte, with their owner */
+	assert_int_equal(md->n_extensions, 2);
+	e = &md->extensions[0];
+	assert_string_equal(e->parent, "group");
+	assert_string_equal(e->name, "call-center");
+	assert_string_equal(e->ns, "urn:ietf:params:xml:ns:callcenter");
+	assert_string_equal(e->xml, "<call-center xmlns='urn:ietf:params:xml:ns:callcenter'>\n"
+				    "      <supervisor>sip:alice@atlanta.com</supervisor>\n"
+				    "    </call-center>");
+	e = &md->extensions[1];
+	assert_string_equal(e->parent, "session");
+	assert_string_equal(e->parent_id, "hVpd7YQgRW2nD22h7q60JQ==");
+	assert_string_equal(e->name, "mydata");
+	assert_string_equal(e->xml, "<mydata xmlns='http://example.com/my'>\n"
+				    "      <structure>FOO!</structure>\n"
+				    "      <whatever>bar</whatever>\n"
+				    "    </mydata>");
+	siprec_metadata_free(md);
+}
+
+static void test_oracle_extension(void **state)
+{
+	struct siprec_metadata *md = parse_ok("@oracle-acme.xml");
+	const struct siprec_extension *e = &md->extensions[2];
+	const struct siprec_participant *p =
+		siprec_metadata_participant_by_id(md, "Ib6C8+QdRbFHuuxEinFqhQ==");
+
+	assert_string_equal(md->extensions[0].name, "mode");
+	assert_string_equal(md->extensions[0].xml, "<mode>separate</mode>");
+	assert_string_equal(md->extensions[0].parent, "stream");
+	assert_string_equal(e->name, "extensiondata");
+	assert_string_equal(e->parent, "recording");
+	assert_string_equal(e->parent_id, "hq18GJs3TtJdhjPsfPNV8A==");
+	assert_true(strncmp(e->xml, "<extensiondata xmlns:apkt=", 26) == 0);
+	assert_non_null(
+		strstr(e->xml, "<apkt:in-realm>net192</apkt:in-realm>\n  </extensiondata>"));
+	/* <name> text is trimmed; session= became the participant's session */
+	assert_string_equal(p->names.v[0], "sut");
+	assert_string_equal(p->session_id, "BYiC7uSZQGN3VQdzWI1HWw==");
+	siprec_metadata_free(md);
+}
+
+static void test_merge_partial(void **state)
+{
+	struct siprec_metadata *base = parse_ok("@rfc7865-complete.xml");
+	struct siprec_metadata *upd = parse_ok("@rfc7865-partial.xml");
+	const struct siprec_participant *carol, *alice;
+	const struct siprec_stream_md *s;
+
+	assert_int_equal(upd->datamode, SIPREC_DATAMODE_PARTIAL);
+	/* a partial document is not checked for references on its own */
+	assert_int_equal(upd->warnings.n, 0);
+	assert_int_equal(siprec_metadata_merge(base, upd), 0);
+	assert_int_equal(base->datamode, SIPREC_DATAMODE_COMPLETE);
+	assert_int_equal(base->n_participants, 3);
+	assert_int_equal(base->n_streams, 5);
+	assert_int_equal(base->n_psas, 3);
+	assert_int_equal(base->n_extensions, 2);
+	assert_int_equal(base->warnings.n, 0);
+	s = siprec_metadata_stream_by_label(base, STR_LIT("100"));
+	assert_non_null(s);
+	carol = siprec_metadata_sender_of(base, s->id);
+	assert_non_null(carol);
+	assert_string_equal(carol->names.v[0], "Carol");
+	/* an association carrying only a time keeps its streams */
+	alice = siprec_metadata_sender_of(base, "8zc6e0lYTlWIINA6GR+3ag==");
+	assert_non_null(alice);
+	assert_string_equal(alice->id, "zSfPoSvdSDCmU3A3TRDxAw==");
+	for (size_t i = 0; i < base->n_psas; i++)
+		if (strcmp(base->psas[i].participant_id, alice->id) == 0) {
+			assert_string_equal(base->psas[i].disassociate_time,
+					    "2010-12-16T23:45:00Z");
+			assert_int_equal(base->psas[i].send.n, 2);
+		}
+	/* merging the same update twice changes nothing */
+	assert_int_equal(siprec_metadata_merge(base, upd), 0);
+	assert_int_equal(base->n_participants, 3);
+	assert_int_equal(base->n_streams, 5);
+	siprec_metadata_free(upd);
+	siprec_metadata_free(base);
+}
+
+static void test_merge_replace_send(void **state)
+{
+	struct siprec_metadata *base = parse_ok("@prefixed.xml"), *upd;
+	const char *xml = "<recording xmlns='" NS1 "'><datamode>partial</datamode>"
+			  "<participantstreamassoc participant_id='p1'><send>st2</send>"
+			  "</participantstreamassoc>"
+			  "<participantstreamassoc participant_id='p2'/></recording>";
+
+	assert_int_equal(siprec_metadata_parse(xml, strlen(xml), NULL, &upd), 0);
+	assert_int_equal(siprec_metadata_merge(base, upd), 0);
+	/* p1's association now sends st2 only and receives nothing */
+	assert_string_equal(siprec_metadata_sender_of(base, "st2")->id, "p1");
+	assert_null(siprec_metadata_sender_of(base, "st1"));
+	siprec_metadata_free(upd);
+	siprec_metadata_free(base);
+}
+
+static void test_merge_complete_and_limits(void **state)
+{
+	struct siprec_metadata *base = parse_ok("@rfc7865-complete.xml");
+	struct siprec_metadata *upd = parse_ok("@prefixed.xml");
+	struct siprec_metadata *part = parse_ok("@rfc7865-partial.xml");
+
+	/* over base's limit: base stays as it was */
+	base->lim.max_participants = 2;
+	assert_int_equal(siprec_metadata_merge(base, part), -E2BIG);
+	assert_int_equal(base->n_participants, 2);
+	assert_int_equal(base->n_streams, 4);
+	assert_non_null(siprec_metadata_stream_by_label(base, STR_LIT("96")));
+
+	/* a complete snapshot replaces everything */
+	assert_int_equal(siprec_metadata_merge(base, upd), 0);
+	assert_int_equal(base->n_participants, 2);
+	assert_int_equal(base->n_streams, 2);
+	assert_string_equal(base->session_id, "s1");
+	assert_null(siprec_metadata_stream_by_label(base, STR_LIT("96")));
+	assert_string_equal(siprec_metadata_sender_of(base, "st1")->id, "p1");
+	assert_int_equal(base->n_extensions, 0);
+
+	siprec_metadata_free(part);
+	siprec_metadata_free(upd);
+	siprec_metadata_free(base);
+	assert_null(siprec_metadata_free(NULL));
+}
+
+static void test_json(void **state)
+{
+	const char *xml = "<recording xmlns='" NS1 "'><datamode>complete</datamode>"
+			  "<session session_id='s1'><sipSessionID>a;remote=b</sipSessionID>"
+			  "</session><participant participant_id='p1'><nameID aor='sip:a@x'>"
+			  "<name>A \"q\"</name></nameID><v:x xmlns:v='urn:v'>1</v:x></participant>"
+			  "<stream stream_id='t1' session_id='s1'/>"
+			  "<participantstreamassoc participant_id='p1'><send>t1</send>"
+			  "</participantstreamassoc></recording>";
+	const char *expected =
+		"{\"datamode\":\"complete\",\"session_id\":\"s1\",\"groups\":[],"
+		"\"sessions\":[{\"id\":\"s1\",\"defined\":true,\"sip_session_ids\":[\"a;remote=b\"]"
+		"}],"
+		"\"participants\":[{\"id\":\"p1\",\"defined\":true,\"names\":[\"A \\\"q\\\"\"],"
+		"\"aors\":[\"sip:a@x\"]}],"
+		"\"streams\":[{\"id\":\"t1\",\"session_id\":\"s1\"}],"
+		"\"participantstreamassoc\":[{\"participant_id\":\"p1\",\"send\":[\"t1\"],"
+		"\"recv\":[]}],"
+		"\"extensions\":[{\"parent\":\"participant\",\"parent_id\":\"p1\",\"ns\":\"urn:v\","
+		"\"name\":\"x\",\"xml\":\"<v:x xmlns:v='urn:v'>1</v:x>\"}],"
+		"\"warnings\":[\"stream 't1' has no label\"]}";
+	struct siprec_metadata *md;
+	struct json_object *o;
+	char *json = NULL;
+
+	assert_int_equal(siprec_metadata_parse(xml, strlen(xml), NULL, &md), 0);
+	assert_int_equal(siprec_metadata_to_json(md, &json), 0);
+	assert_string_equal(json, expected);
+	o = json_tokener_parse(json);
+	assert_non_null(o);
+	json_object_put(o);
+	free(json);
+	siprec_metadata_free(md);
+}
+
+static void test_warning_cap(void **state)
+{
+	char xml[8192];
+	size_t n = (size_t)snprintf(xml, sizeof(xml), REC_OPEN SESSION);
+	struct siprec_metadata *md;
+	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
+
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(xml + n, sizeof(xml) - n, "<stream stream_id='t%d'/>", i);
+	n += (size_t)snprintf(xml + n, sizeof(xml) - n, "</recording>");
+	lim.max_warnings = 5;
+	assert_int_equal(siprec_metadata_parse(xml, n, &lim, &md), 0);
+	assert_int_equal(md->n_streams, 40);
+	assert_int_equal(md->warnings.n, 5);
+	assert_int_equal(md->n_warnings_dropped, 35);
+	siprec_metadata_free(md);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_rfc_fields),
+		cmocka_unit_test(test_oracle_extension),
+		cmocka_unit_test(test_merge_partial),
+		cmocka_unit_test(test_merge_replace_send),
+		cmocka_unit_test(test_merge_complete_and_limits),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_warning_cap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
