@@ -122,7 +122,7 @@ struct catalog_recording {
 	const char *key_id;
 	uint32_t key_version;
 	const char *algorithm;
-	uint64_t created_at;
+	uint64_t created_at; /* required */
 };
 int catalog_recording_begin(struct catalog *c, const struct catalog_recording *r);
 
@@ -141,7 +141,7 @@ int catalog_recording_final(struct catalog *c, const struct catalog_recording_fi
 struct catalog_metadata {
 	const char *session_uuid; /* required */
 	uint32_t seq;
-	uint64_t received_at;
+	uint64_t received_at; /* required */
 	const char *datamode; /* "complete", "partial" */
 	const void *body;     /* XML as received, or the sealed blob when body_encrypted */
 	size_t body_len;
@@ -173,7 +173,8 @@ unsigned catalog_queue_depth(const struct catalog *c);
 
 /*
  * Waits until every operation enqueued before the call has been applied (committed or counted
- * as failed). Without a running thread, applies the queue on the calling thread. Blocks: for
+ * as failed). Without a running thread, applies the queue on the calling thread (then only one
+ * thread may call it at a time). Blocks: for
  * tests, tools and shutdown, never the loop thread. Returns 0, or -EIO if any operation failed
  * since the previous catalog_sync.
  */
