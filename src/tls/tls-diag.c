@@ -12,6 +12,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tls.h>
 
+#include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
@@ -19,6 +20,25 @@
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 #include "siprecd/tls.h"
+
+/* libnl reports its own codes; the caller wants -errno. */
+static int nl_to_errno(int nlerr)
+{
+	switch (-nlerr) {
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+	case NLE_NOACCESS:
+		return -EPERM;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT; /* inet_diag/tcp_diag not loaded */
+	case NLE_OPNOTSUPP:
+	case NLE_PROTO_MISMATCH:
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
 
 struct walk {
 	uint16_t port;
@@ -123,12 +143,12 @@ static int dump_family(struct nl_sock *sk, uint8_t family, struct walk *w)
 	r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
 	if (r < 0) {
 		log_debug("tls diag: send: %s", nl_geterror(r));
-		return -EIO;
+		return nl_to_errno(r);
 	}
 	r = nl_recvmsgs_default(sk);
 	if (r < 0) {
 		log_debug("tls diag: receive: %s", nl_geterror(r));
-		return -EIO;
+		return nl_to_errno(r);
 	}
 	return 0;
 }
@@ -146,7 +166,7 @@ int tls_diag_query(uint16_t local_port, tls_diag_fn fn, void *userdata)
 	if (r < 0) {
 		log_debug("tls diag: connect: %s", nl_geterror(r));
 		nl_socket_free(sk);
-		return -EIO;
+		return nl_to_errno(r);
 	}
 	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, &w);
 	r = dump_family(sk, AF_INET, &w);
