@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: MIT
+/*
+ * siprec-export: verifies and decrypts .siprec recordings and writes them as WAV (one stream
+ * mono, two streams stereo, one participant per channel), as a pcap of the RTP packets, or
+ * describes them as JSON. Streams can be named as files or by session through the catalog.
+ * Exit status: 0 ok, 1 usage or I/O, 2 integrity failure, 3 incomplete recording.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json.h>
+#include <sqlite3.h>
+
+#include "siprecd/keys.h"
+#include "siprecd/macro.h"
+#include "siprecd/storage.h"
+#include "siprecd/str.h"
+
+#define EXIT_USAGE 1
+#define EXIT_INTEGRITY 2
+#define EXIT_INCOMPLETE 3
+#define MAX_INPUTS 64
+
+struct input {
+	char *path;
+	char *label;
+	struct store_header h;
+	struct store_track *track;
+	struct store_check_result res;
+};
+
+static struct {
+	const char *key_file;
+	const char *wav;
+	const char *pcap;
+	bool metadata_json;
+	bool allow_incomplete;
+	bool progress;
+	bool by_label;
+	const char *session;
+	const char *catalog;
+	struct keys *keys;
+} arg;
+
+static void help(void)
+{
+	printf("Usage: siprec-export [OPTIONS] FILE.siprec [FILE2.siprec...]\n"
+	       "       siprec-export [OPTIONS] --session UUID --catalog DB\n"
+	       "\n"
+	       "Verifies and decrypts siprecd recordings.\n"
+	       "\n"
+	       "  -k, --key-file PATH    key file the recordings were written with\n"
+	       "  -o, --output OUT.wav   write audio: one stream mono, two streams stereo\n"
+	       "                         (first stream left); G.711 at 8 kHz, G.722 at 16 kHz,\n"
+	       "                         opus at 48 kHz, mixed rates upsampled to the highest\n"
+	       "      --pcap OUT.pcap    write the RTP/RTCP packets (raw IPv4/UDP, synthesised)\n"
+	       "      --metadata-json    print the headers, verification results and the\n"
+	       "                         decrypted FILE.metadata (when present) as JSON\n"
+	       "      --by-label         order streams by label (numeric labels numerically)\n"
+	       "                         instead of command-line order\n"
+	       "      --session UUID     export every recording of a session (ordered by label)\n"
+	       "      --catalog DB       the catalog to find --session in (opened read-only)\n"
+	       "      --allow-incomplete export an incomplete recording (no FINAL chunk) up to\n"
+	       "                         its last intact chunk, with a warning, and exit 0\n"
+	       "      --progress         print progress on stderr (default when it is a tty)\n"
+	       "  -h, --help             show this help\n"
+	       "\n"
+	       "Without -o, --pcap or --metadata-json the recordings are only verified.\n"
+	       "Exit status: 0 ok, 1 usage or I/O error, 2 integrity failure (the message names\n"
+	       "the chunk and what failed), 3 incomplete (readable up to the chunk named).\n");
+}
+
+static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const char *rec,
+		      uint8_t ret_key[STORE_KEY_SIZE])
+{
+	struct recording_key rk;
+	int r;
+
+	if (!arg.keys)
+		return -ENOKEY;
+	r = keys_recording_key_get(arg.keys, key_id, key_version, rec, &rk);
+	if (r < 0)
+		return r;
+	memcpy(ret_key, rk.key, STORE_KEY_SIZE);
+	recording_key_wipe(&rk);
+	return 0;
+}
+
+static const struct store_key_lookup lookup = {lookup_key, NULL};
+
+/* ---- pcap ---- */
+
+static bool put(FILE *f, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, f) == n;
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = v >> 24;
+}
+
+static bool pcap_header(FILE *f)
+{
+	uint8_t h[24] = {0};
+
+	le32(h, 0xa1b23c4d); /* nanosecond timestamps */
+	h[4] = 2;
+	h[6] = 4;
+	le32(h + 16, 65535);
+	le32(h + 20, 101); /* LINKTYPE_RAW: packets start with the IPv4 header */
+	return put(f, h, sizeof(h));
+}
+
+/* Stream idx is synthesised as 10.0.0.(idx+1):40000+2*idx -> 10.0.0.254:5004+2*idx (RTCP +1). */
+static bool pcap_packet(FILE *f, unsigned idx, const struct store_frame *fr)
+{
+	uint8_t rec[16], ip[20] = {0}, udp[8], rtp[12];
+	bool is_rtp = fr->type == STORE_FRAME_RTP;
+	size_t plen = (is_rtp ? 12 : 0) + fr->len, total = 20 + 8 + plen;
+	uint16_t sport = (uint16_t)(40000 + 2 * idx + !is_rtp),
+		 dport = (uint16_t)(5004 + 2 * idx + !is_rtp);
+	uint32_t sum = 0;
+
+	le32(rec, (uint32_t)(fr->arrival_ns / 1000000000ull));
+	le32(rec + 4, (uint32_t)(fr->arrival_ns % 1000000000ull));
+	le32(rec + 8, (uint32_t)total);
+	le32(rec + 12, (uint32_t)total);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(total >> 8);
+	ip[3] = total & 0xff;
+	ip[8] = 64;
+	ip[9] = 17;
+	ip[12] = 10;
+	ip[15] = (uint8_t)(idx + 1);
+	ip[16] = 10;
+	ip[19] = 254;
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (uint8_t)(~sum >> 8);
+	ip[11] = ~sum & 0xff;
+	udp[0] = sport >> 8;
+	udp[1] = sport & 0xff;
+	udp[2] = dport >> 8;
+	udp[3] = dport & 0xff;
+	udp[4] = (uint8_t)((8 + plen) >> 8);
+	udp[5] = (8 + plen) & 0xff;
+	udp[6] = udp[7] = 0; /* no checksum: allowed over IPv4 (RFC 768) */
+	if (is_rtp) {
+		rtp[0] = 0x80;
+		rtp[1] = (uint8_t)((fr->flags & STORE_FRAME_MARKER ? 0x80 : 0) | (fr->pt & 0x7f));
+		rtp[2] = fr->seq >> 8;
+		rtp[3] = fr->seq & 0xff;
+		for (int i = 0; i < 4; i++) {
+			rtp[4 + i] = (uint8_t)(fr->rtp_ts >> (24 - 8 * i));
+			rtp[8 + i] = (uint8_t)(fr->ssrc >> (24 - 8 * i));
+		}
+	}
+	return put(f, rec, 16) && put(f, ip, 20) && put(f, udp, 8) &&
+	       (!is_rtp || put(f, rtp, 12)) && put(f, fr->payload, fr->len);
+}
+
+/* ---- WAV ---- */
+
+static int write_wav(const char *path, int16_t *const *ch, const size_t *n, unsigned nch,
+		     unsigned rate)
+{
+	size_t len = MAX(n[0], nch > 1 ? n[1] : 0);
+	uint8_t h[44];
+	uint32_t data = (uint32_t)(len * nch * 2);
+	FILE *f;
+	bool ok;
+
+	if (len * nch * 2 > UINT32_MAX - 36)
+		return -EFBIG;
+	{
+		/* Decrypted audio is as sensitive as the recording: mode 0600, never overwritten.
+		 */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			return -errno;
+		f = fdopen(fd, "wb");
+		if (!f) {
+			close(fd);
+			return -ENOMEM;
+		}
+	}
+	memcpy(h, "RIFF", 4);
+	le32(h + 4, 36 + data);
+	memcpy(h + 8, "WAVEfmt ", 8);
+	le32(h + 16, 16);
+	h[20] = 1; /* PCM */
+	h[21] = 0;
+	h[22] = (uint8_t)nch;
+	h[23] = 0;
+	le32(h + 24, rate);
+	le32(h + 28, rate * nch * 2);
+	h[32] = (uint8_t)(nch * 2);
+	h[33] = 0;
+	h[34] = 16;
+	h[35] = 0;
+	memcpy(h + 36, "data", 4);
+	le32(h + 40, data);
+	ok = put(f, h, sizeof(h));
+	for (size_t i = 0; ok && i < len; i++)
+		for (unsigned c = 0; c < nch && ok; c++) {
+			int16_t s = i < n[c] ? ch[c][i] : 0;
+			uint8_t b[2] = {(uint8_t)(s & 0xff), (uint8_t)((uint16_t)s >> 8)};
+
+			ok = put(f, b, 2);
+		}
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		unlink(path);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int export_wav(struct input *in, unsigned nin)
+{
+	int16_t *pcm[2] = {NULL, NULL}, *up;
+	size_t n[2] = {0, 0};
+	unsigned rate = 0;
+	uint64_t origin = UINT64_MAX;
+	int r = 0;
+
+	if (nin > 2) {
+		fprintf(stderr,
+			"siprec-export: WAV takes one or two streams, got %u (use --pcap)\n", nin);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < nin; i++) {
+		if (!in[i].track) {
+			fprintf(stderr, "siprec-export: %s: codec \"%s\" cannot be decoded\n",
+				in[i].path, in[i].h.codec);
+			return -EOPNOTSUPP;
+		}
+		rate = MAX(rate, store_track_rate(in[i].track));
+		/* Both channels are aligned on the arrival time of their first packet. */
+		if (store_track_packets(in[i].track))
+			origin = MIN(origin, store_track_first_arrival_ns(in[i].track));
+	}
+	if (origin == UINT64_MAX)
+		origin = 0;
+	for (unsigned i = 0; i < nin && r >= 0; i++) {
+		unsigned factor = rate / store_track_rate(in[i].track);
+
+		r = store_track_render(in[i].track, origin, &pcm[i], &n[i]);
+		if (r >= 0 && factor > 1) {
+			r = store_pcm_upsample(pcm[i], n[i], factor, &up);
+			if (r >= 0) {
+				free(pcm[i]);
+				pcm[i] = up;
+				n[i] *= factor;
+			}
+		}
+	}
+	if (r >= 0)
+		r = write_wav(arg.wav, pcm, n, nin, rate);
+	if (r < 0)
+		fprintf(stderr, "siprec-export: %s: %s\n", arg.wav, strerror(-r));
+	free(pcm[0]);
+	free(pcm[1]);
+	return r;
+}
+
+/* ---- reading ---- */
+
+static void progress(const struct input *in, const struct store_reader *rd, int *last)
+{
+	int pct = (int)(store_reader_progress(rd) * 100.0);
+
+	if (pct != *last) {
+		fprintf(stderr, "\r%s: %3d%%", in->path, pct);
+		*last = pct;
+	}
+}
+
+/* Reads one input fully; 0 or an exit status. pcap gets the packets when not NULL. */
+static int read_input(struct input *in, unsigned idx, FILE *pcap)
+{
+	struct store_reader *rd;
+	struct store_frame f;
+	int r, last = -1;
+	uint64_t count = 0;
+
+	r = store_reader_open(in->path, &lookup, &rd);
+	if (r == -ENOKEY) {
+		fprintf(stderr, "siprec-export: %s: no key for it%s\n", in->path,
+			arg.keys ? " in the key file" : " (use --key-file)");
+		return EXIT_USAGE;
+	}
+	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
+		fprintf(stderr, "siprec-export: %s: not a siprec recording or a damaged header\n",
+			in->path);
+		return EXIT_INTEGRITY;
+	}
+	if (r < 0) {
+		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	in->h = *store_reader_header(rd);
+	if ((arg.wav) && store_track_new(in->h.codec, in->h.clock_rate, &in->track) < 0)
+		in->track = NULL;
+	while ((r = store_reader_next_frame(rd, &f)) > 0) {
+		if (in->track && store_track_add(in->track, &f) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (pcap && f.type != STORE_FRAME_EVENT && !pcap_packet(pcap, idx, &f)) {
+			r = -EIO;
+			break;
+		}
+		if (arg.progress && (++count & 1023) == 0)
+			progress(in, rd, &last);
+	}
+	if (arg.progress) {
+		progress(in, rd, &last);
+		fputc('\n', stderr);
+	}
+	store_reader_status(rd, &in->res);
+	store_reader_free(rd);
+	if (r == -EBADMSG) {
+		fprintf(stderr, "siprec-export: %s: malformed frame inside authentic chunk %lld\n",
+			in->path, (long long)in->res.last_good_index);
+		return EXIT_INTEGRITY;
+	}
+	if (r < 0) {
+		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (in->res.failed) {
+		fprintf(stderr, "siprec-export: %s: integrity failure at chunk %lld: %s\n",
+			in->path, (long long)in->res.first_bad_index,
+			store_chunk_status_to_string(in->res.reason));
+		return EXIT_INTEGRITY;
+	}
+	if (!in->res.complete) {
+		if (in->res.last_good_index < 0)
+			fprintf(stderr, "siprec-export: %s: incomplete: no intact chunk\n",
+				in->path);
+		else
+			fprintf(stderr,
+				"siprec-export: %s: incomplete: readable up to chunk %lld\n",
+				in->path, (long long)in->res.last_good_index);
+		if (!arg.allow_incomplete)
+			return EXIT_INCOMPLETE;
+		fprintf(stderr, "siprec-export: %s: warning: exporting the incomplete recording\n",
+			in->path);
+	}
+	return 0;
+}
+
+/* Numeric labels compare numerically, before others; others by strcmp. */
+static int label_cmp(const void *a, const void *b)
+{
+	const struct input *x = a, *y = b;
+	const char *lx = x->label ? x->label : x->h.stream_label;
+	const char *ly = y->label ? y->label : y->h.stream_label;
+	uint64_t nx, ny;
+	bool dx = parse_u64(lx, UINT64_MAX, &nx) == 0, dy = parse_u64(ly, UINT64_MAX, &ny) == 0;
+
+	if (dx && dy)
+		return nx < ny ? -1 : nx > ny;
+	if (dx != dy)
+		return dx ? -1 : 1;
+	return strcmp(lx, ly);
+}
+
+static int load_session(struct input *in, unsigned *nin)
+{
+	static const char q[] = "SELECT r.path, s.label FROM recordings r "
+				"JOIN sessions se ON se.id = r.session_id "
+				"LEFT JOIN streams s ON s.id = r.stream_id "
+				"WHERE se.uuid = ?1 AND r.state != 'shredded' ORDER BY r.id";
+	_cleanup_free_ char *uri = NULL, *dir = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (asprintf(&uri, "file:%s?mode=ro", arg.catalog) < 0) {
+		uri = NULL;
+		return -ENOMEM;
+	}
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "siprec-export: %s: %s\n", arg.catalog,
+			db ? sqlite3_errmsg(db) : "cannot open");
+		r = -EIO;
+		goto out;
+	}
+	dir = strdup(arg.catalog);
+	if (!dir) {
+		r = -ENOMEM;
+		goto out;
+	}
+	{
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = 0;
+		else
+			strcpy(dir, ".");
+	}
+	sqlite3_bind_text(st, 1, arg.session, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+		const char *l = (const char *)sqlite3_column_text(st, 1);
+
+		if (!p)
+			continue;
+		if (*nin >= MAX_INPUTS) {
+			r = -E2BIG;
+			goto out;
+		}
+		/* Relative paths in the catalog are relative to its directory. */
+		if (p[0] == '/')
+			in[*nin].path = strdup(p);
+		else if (asprintf(&in[*nin].path, "%s/%s", dir, p) < 0)
+			in[*nin].path = NULL;
+		in[*nin].label = l ? strdup(l) : NULL;
+		if (!in[*nin].path) {
+			r = -ENOMEM;
+			goto out;
+		}
+		(*nin)++;
+	}
+	r = r == SQLITE_DONE ? 0 : -EIO;
+	if (r < 0)
+		fprintf(stderr, "siprec-export: %s: %s\n", arg.catalog, sqlite3_errmsg(db));
+	else if (*nin == 0) {
+		fprintf(stderr, "siprec-export: no recordings of session %s in %s\n", arg.session,
+			arg.catalog);
+		r = -ENOENT;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return r;
+}
+
+static void print_json(struct input *in, unsigned nin)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (unsigned i = 0; i < nin; i++) {
+		struct json_object *o = json_object_new_object();
+		const struct store_header *h = &in[i].h;
+		char *meta_path = NULL, *plain = NULL;
+		size_t l = strlen(in[i].path);
+
+		json_object_object_add(o, "file", json_object_new_string(in[i].path));
+		json_object_object_add(o, "algorithm",
+				       json_object_new_string(store_alg_to_string(h->alg)));
+		json_object_object_add(o, "key_id", json_object_new_string(h->key_id));
+		json_object_object_add(o, "key_version", json_object_new_int64(h->key_version));
+		json_object_object_add(o, "recording_id", json_object_new_string(h->recording_id));
+		json_object_object_add(o, "session_id", json_object_new_string(h->session_id));
+		json_object_object_add(o, "label", json_object_new_string(h->stream_label));
+		json_object_object_add(o, "codec", json_object_new_string(h->codec));
+		json_object_object_add(o, "payload_type", json_object_new_int(h->payload_type));
+		json_object_object_add(o, "clock_rate", json_object_new_int64(h->clock_rate));
+		json_object_object_add(o, "created_ns",
+				       json_object_new_int64((int64_t)h->created_ns));
+		json_object_object_add(o, "chunk_size", json_object_new_int64(h->chunk_size));
+		json_object_object_add(o, "complete", json_object_new_boolean(in[i].res.complete));
+		json_object_object_add(o, "chunks",
+				       json_object_new_int64((int64_t)in[i].res.chunks));
+		json_object_object_add(o, "frames",
+				       json_object_new_int64((int64_t)in[i].res.frames));
+		json_object_object_add(o, "last_good_chunk",
+				       json_object_new_int64(in[i].res.last_good_index));
+		if (l > 7 && strcmp(in[i].path + l - 7, ".siprec") == 0 &&
+		    asprintf(&meta_path, "%.*s.metadata", (int)(l - 7), in[i].path) >= 0 &&
+		    access(meta_path, F_OK) == 0) {
+			int r = store_metadata_read(meta_path, &lookup, h->recording_id, &plain);
+
+			if (r >= 0) {
+				struct json_object *m = json_tokener_parse(plain);
+
+				json_object_object_add(o, "metadata",
+						       m ? m : json_object_new_string(plain));
+			} else
+				json_object_object_add(o, "metadata_error",
+						       json_object_new_string(strerror(-r)));
+		}
+		free(meta_path);
+		free(plain);
+		json_object_array_add(arr, o);
+	}
+	printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		OPT_PCAP = 256,
+		OPT_META,
+		OPT_SESSION,
+		OPT_CATALOG,
+		OPT_ALLOW,
+		OPT_PROGRESS,
+		OPT_LABEL
+	};
+	static const struct option opts[] = {
+		{"key-file", required_argument, NULL, 'k'},
+		{"output", required_argument, NULL, 'o'},
+		{"pcap", required_argument, NULL, OPT_PCAP},
+		{"metadata-json", no_argument, NULL, OPT_META},
+		{"session", required_argument, NULL, OPT_SESSION},
+		{"catalog", required_argument, NULL, OPT_CATALOG},
+		{"allow-incomplete", no_argument, NULL, OPT_ALLOW},
+		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"by-label", no_argument, NULL, OPT_LABEL},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct input in[MAX_INPUTS] = {0};
+	unsigned nin = 0;
+	char pcap_tmp[PATH_MAX] = "";
+	FILE *pcap = NULL;
+	int c, status = 0;
+
+	arg.progress = isatty(STDERR_FILENO);
+	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'k':
+			arg.key_file = optarg;
+			break;
+		case 'o':
+			arg.wav = optarg;
+			break;
+		case OPT_PCAP:
+			arg.pcap = optarg;
+			break;
+		case OPT_META:
+			arg.metadata_json = true;
+			break;
+		case OPT_SESSION:
+			arg.session = optarg;
+			break;
+		case OPT_CATALOG:
+			arg.catalog = optarg;
+			break;
+		case OPT_ALLOW:
+			arg.allow_incomplete = true;
+			break;
+		case OPT_PROGRESS:
+			arg.progress = true;
+			break;
+		case OPT_LABEL:
+			arg.by_label = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			fprintf(stderr, "Try 'siprec-export --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (!!arg.session != !!arg.catalog || (arg.session && optind < argc) ||
+	    (!arg.session && optind >= argc)) {
+		fprintf(stderr, "siprec-export: give FILE.siprec arguments, or --session with "
+				"--catalog\nTry 'siprec-export --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (arg.key_file) {
+		int r;
+
+		/* keys_open_file creates a missing key file; a reader must not. */
+		if (access(arg.key_file, F_OK) < 0) {
+			fprintf(stderr, "siprec-export: %s: %s\n", arg.key_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+		r = keys_open_file(arg.key_file, &arg.keys);
+		if (r < 0) {
+			fprintf(stderr, "siprec-export: %s\n", keys_error());
+			return EXIT_USAGE;
+		}
+	}
+	if (arg.session) {
+		if (load_session(in, &nin) < 0) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else {
+		if (argc - optind > MAX_INPUTS) {
+			fprintf(stderr, "siprec-export: at most %d files\n", MAX_INPUTS);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		for (int i = optind; i < argc; i++)
+			in[nin++].path = strdup(argv[i]);
+	}
+	if (arg.pcap) {
+		int fd;
+
+		snprintf(pcap_tmp, sizeof(pcap_tmp), "%s.XXXXXX", arg.pcap);
+		fd = mkstemp(pcap_tmp);
+		if (fd < 0 || !(pcap = fdopen(fd, "wb")) || !pcap_header(pcap)) {
+			fprintf(stderr, "siprec-export: %s: %s\n", arg.pcap, strerror(errno));
+			if (fd >= 0)
+				unlink(pcap_tmp);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < nin; i++) {
+		int s = read_input(&in[i], i, pcap);
+
+		/* The worst verdict wins: integrity (2) over incomplete (3) over I/O (1). */
+		if (s == EXIT_INTEGRITY || (s && status != EXIT_INTEGRITY))
+			status = s;
+	}
+	if (arg.metadata_json)
+		print_json(in, nin);
+	if (status)
+		goto out;
+	if (arg.session || arg.by_label)
+		qsort(in, nin, sizeof(in[0]), label_cmp);
+	if (arg.wav && export_wav(in, nin) < 0)
+		status = EXIT_USAGE;
+	if (pcap) {
+		if (fclose(pcap) != 0 || (!status && rename(pcap_tmp, arg.pcap) < 0)) {
+			fprintf(stderr, "siprec-export: %s: %s\n", arg.pcap, strerror(errno));
+			status = EXIT_USAGE;
+		}
+		pcap = NULL;
+	}
+out:
+	if (pcap)
+		fclose(pcap);
+	if (pcap_tmp[0] && status)
+		unlink(pcap_tmp);
+	for (unsigned i = 0; i < nin; i++) {
+		free(in[i].path);
+		free(in[i].label);
+		store_track_free(in[i].track);
+	}
+	keys_free(arg.keys);
+	return status;
+}
