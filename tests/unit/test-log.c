@@ -10,6 +10,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,13 +330,54 @@ static void test_stderr(void **state)
 	log_setup(LOG_TARGET_JOURNAL, LOG_INFO, sockpath);
 }
 
+static void *thread_logger(void *arg)
+{
+	for (int i = 0; i < 50; i++)
+		log_notice("thread %d message %d", (int)(intptr_t)arg, i);
+	return NULL;
+}
+
+/* Concurrent writers: every entry arrives whole (one datagram each, never interleaved). */
+static void test_threads(void **state)
+{
+	pthread_t th[4];
+	int got = 0, per[4] = {0};
+
+	for (intptr_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_logger, (void *)i), 0);
+	while (got < 200) {
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		int t, m;
+		size_t len;
+		const char *v;
+		char msg[64];
+
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(recv_entry(), 0);
+		v = field("MESSAGE", &len);
+		assert_non_null(v);
+		assert_true(len < sizeof(msg));
+		memcpy(msg, v, len);
+		msg[len] = '\0';
+		assert_int_equal(sscanf(msg, "thread %d message %d", &t, &m), 2);
+		assert_true(t >= 0 && t < 4);
+		assert_int_equal(m, per[t]); /* each thread's entries stay in order */
+		per[t]++;
+		assert_field("PRIORITY", "5");
+		got++;
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(recv_entry(), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),		cmocka_unit_test(test_struct_binary),
 		cmocka_unit_test(test_memfd),		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_ratelimit_plain), cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_threads),		cmocka_unit_test(test_stderr),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
