@@ -130,7 +130,7 @@ struct sdp_session {
 /*
  * Parses the SDP body buf[0..len) (need not be NUL-terminated). Views in *ret point into buf, so
  * buf must outlive *ret. lim may be NULL for the defaults. Returns 0, -EBADMSG on a structural
- * error (reason from sdp_error()), -E2BIG when a limit is exceeded. *ret (about 60 KiB: keep it
+ * error (reason from sdp_error()), -E2BIG when a limit is exceeded. *ret (about 90 KiB: keep it
  * off small stacks) is written only on success.
  */
 int sdp_parse(const char *buf, size_t len, const struct sdp_limits *lim, struct sdp_session *ret);
@@ -180,7 +180,7 @@ struct sdp_answer_params {
 
 /*
  * Writes the answer to offer into buf (cap bytes, NUL-terminated): same m= lines in the same
- * order, a=label echoed, a=recvonly or a=inactive (RFC 7866 §8.1.1, RFC 3264 §6.1), one codec
+ * order, a=label echoed, a=recvonly or a=inactive (RFC 7866 §8.2, RFC 3264 §6.1), one codec
  * (plus telephone-event). media has n_media == offer->n_media entries. Returns the length
  * without the NUL, -ENOBUFS when cap is too small, -EINVAL on inconsistent decisions.
  */

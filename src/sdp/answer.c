@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * SDP answer writer for the recording server: RFC 3264 §6 (same m= lines, same order, port 0
- * rejects) with the SIPREC rules of RFC 7866 §8.1 (a=label echoed, a=recvonly media).
+ * rejects) with the SIPREC rules of RFC 7866 §8 (a=label echoed, a=recvonly media).
  * Writes into a caller buffer; nothing is allocated.
  */
 #include <errno.h>
@@ -164,7 +164,7 @@ static int write_media(struct out *o, const struct sdp_media *om, const struct s
 		out_bytes(o, a->crypto->value, a->crypto->value_len);
 		out_cstr(o, "\r\n");
 	}
-	/* RFC 7866 §8.1.1: the SRS only receives. RFC 3264 §6.1: an offered recvonly stream can
+	/* RFC 7866 §8.2: the SRS only receives. RFC 3264 §6.1: an offered recvonly stream can
 	 * only be answered sendonly or inactive; we never send, so inactive. */
 	dir = om->direction == SDP_DIR_SENDONLY || om->direction == SDP_DIR_SENDRECV
 		      ? SDP_DIR_RECVONLY
