@@ -94,10 +94,7 @@ static int run(int argc, char **argv)
 		return 0;
 	}
 
-	log_setup(strcmp(cfg.log_target, "journal") == 0  ? LOG_TARGET_JOURNAL
-		  : strcmp(cfg.log_target, "stderr") == 0 ? LOG_TARGET_STDERR
-							  : LOG_TARGET_AUTO,
-		  cfg.log_level, NULL);
+	log_setup(log_target_from_string(cfg.log_target), cfg.log_level, NULL);
 
 	r = manager_new(&cfg, &m);
 	if (r < 0) {

@@ -71,3 +71,13 @@ void manager_update_status(struct manager *m);
 int sipd_init(struct manager *m);
 void sipd_done(struct manager *m);
 void sipd_run_timers(struct manager *m);
+
+struct sip_msg;
+struct sip_txn;
+struct sip_response_args;
+struct sip_transport_handler;
+extern const struct sip_transport_handler sipd_transport_handler;
+/* Builds a response to req and sends it within txn (copied; retransmitted as the state machine
+ * says). Returns the send result or -errno. */
+int sipd_respond(struct manager *m, struct sip_txn *txn, struct sip_msg *req, unsigned code,
+		 const char *reason, const struct sip_response_args *args);

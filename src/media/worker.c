@@ -46,6 +46,7 @@ struct media_worker {
 	struct loop_timer close_timer;
 	unsigned closing;
 	uint64_t enobufs;
+	int setup_result; /* 0 = not yet, 1 = running, < 0 = failed */
 };
 
 struct media_pool {
@@ -53,6 +54,8 @@ struct media_pool {
 	struct loop *sip_loop;
 	struct media_worker *workers;
 	unsigned n, next;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	uint16_t port_min, port_max, port_next;
 	uint64_t flush_ms;
 };
@@ -499,14 +502,38 @@ static void flush_fired(struct loop_timer *t)
 	loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + w->pool->flush_ms);
 }
 
+/* The ring is created by the thread that runs it: IORING_SETUP_SINGLE_ISSUER refuses
+ * submissions (-EEXIST) from any other task. */
 static void *worker_main(void *arg)
 {
 	struct media_worker *w = arg;
 	char name[16];
+	int r;
 
 	snprintf(name, sizeof(name), "siprecd-media%u", w->idx);
 	pthread_setname_np(pthread_self(), name);
+	r = loop_new(1024, &w->loop);
+	if (r >= 0) {
+		r = loop_buf_ring_new(w->loop, MEDIA_BGID, MEDIA_BUFS, MEDIA_BUFSZ, &w->br);
+		if (r < 0)
+			log_error("media worker: provided buffer ring: %s", strerror(-r));
+	} else {
+		log_error("media worker: io_uring setup: %s", strerror(-r));
+	}
+	if (r >= 0) {
+		w->flush_timer.fn = flush_fired;
+		w->close_timer.fn = close_check;
+		loop_timer_arm(w->loop, &w->flush_timer, loop_now_ms(w->loop) + w->pool->flush_ms);
+	}
+	pthread_mutex_lock(&w->pool->lock);
+	w->setup_result = r < 0 ? r : 1;
+	pthread_cond_broadcast(&w->pool->cond);
+	pthread_mutex_unlock(&w->pool->lock);
+	if (r < 0)
+		return NULL;
 	loop_run(w->loop);
+	loop_buf_ring_free(w->loop, w->br);
+	w->br = NULL;
 	return NULL;
 }
 
@@ -529,6 +556,8 @@ int media_pool_new(struct manager *m, struct media_pool **ret)
 		return -ENOMEM;
 	p->m = m;
 	p->sip_loop = m->loop;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
 	p->port_min = m->cfg->rtp_port_min & ~1u;
 	p->port_max = m->cfg->rtp_port_max;
 	p->port_next = p->port_min;
@@ -549,21 +578,18 @@ int media_pool_new(struct manager *m, struct media_pool **ret)
 
 		w->pool = p;
 		w->idx = i;
-		r = loop_new(1024, &w->loop);
-		if (r < 0)
-			goto fail;
-		r = loop_buf_ring_new(w->loop, MEDIA_BGID, MEDIA_BUFS, MEDIA_BUFSZ, &w->br);
-		if (r < 0) {
-			log_error("media worker: provided buffer ring: %s", strerror(-r));
-			goto fail;
-		}
-		w->flush_timer.fn = flush_fired;
-		w->close_timer.fn = close_check;
-		loop_timer_arm(w->loop, &w->flush_timer, loop_now_ms(w->loop) + p->flush_ms);
 		r = -pthread_create(&w->thread, NULL, worker_main, w);
 		if (r < 0)
 			goto fail;
 		w->started = true;
+		pthread_mutex_lock(&p->lock);
+		while (w->setup_result == 0)
+			pthread_cond_wait(&p->cond, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+		if (w->setup_result < 0) {
+			r = w->setup_result;
+			goto fail;
+		}
 	}
 	log_info("media: %u worker%s, ports %u-%u, flush every %llu ms", n, n == 1 ? "" : "s",
 		 p->port_min, p->port_max, (unsigned long long)p->flush_ms);
@@ -582,15 +608,15 @@ void media_pool_free(struct media_pool *p)
 		struct media_worker *w = &p->workers[i];
 
 		if (w->started) {
-			loop_post(w->loop, worker_quit, w);
+			if (w->setup_result > 0)
+				loop_post(w->loop, worker_quit, w);
 			pthread_join(w->thread, NULL);
 		}
-		if (w->loop) {
-			loop_buf_ring_free(w->loop, w->br);
-			loop_free(w->loop);
-		}
+		loop_free(w->loop);
 	}
 	free(p->workers);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
 	free(p);
 }
 

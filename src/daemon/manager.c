@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The manager: creates state directories, opens the key store and the catalog, sets up the
+ * SIP listeners (socket-activated or bound), signals (signalfd read through io_uring), the
+ * systemd watchdog ping and status line, and the graceful stop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/manager.h"
+#include "media/media.h"
+#include "siprec/session.h"
+#include "siprecd/audit.h"
+#include "siprecd/catalog.h"
+#include "siprecd/keys.h"
+#include "siprecd/log.h"
+#include "siprecd/tls.h"
+#include "siprecd/transport.h"
+
+#define STATUS_INTERVAL_MS 5000
+#define STOP_GRACE_MS 800
+
+/* Creates path and its parents with mode (existing directories are left as they are). */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int make_dirs(struct manager *m)
+{
+	const char *dirs[] = {m->cfg->state_dir, m->cfg->recording_dir, m->cfg->runtime_dir};
+
+	const char *files[] = {m->cfg->master_key_path, m->cfg->catalog_path};
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int r = mkdir_p(dirs[i], 0700);
+
+		if (r < 0) {
+			log_error("cannot create directory %s: %s", dirs[i], strerror(-r));
+			return r;
+		}
+	}
+	/* The key file and the catalog may live elsewhere: their directories too. */
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char dir[4096];
+		char *slash;
+		int r;
+
+		if (!files[i] || snprintf(dir, sizeof(dir), "%s", files[i]) >= (int)sizeof(dir))
+			continue;
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			continue;
+		*slash = '\0';
+		r = mkdir_p(dir, 0700);
+		if (r < 0) {
+			log_error("cannot create directory %s: %s", dir, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int manager_new(struct config *cfg, struct manager **ret)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	char err[512] = "";
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	m->signal_fd = -1;
+	r = make_dirs(m);
+	if (r < 0)
+		goto fail;
+	r = loop_new(4096, &m->loop);
+	if (r < 0) {
+		log_error("io_uring setup failed: %s (is io_uring disabled by "
+			  "kernel.io_uring_disabled or a seccomp filter?)",
+			  strerror(-r));
+		goto fail;
+	}
+	r = keys_open_file(cfg->master_key_path, &m->keys);
+	if (r < 0) {
+		log_error("key store %s: %s", cfg->master_key_path, keys_error());
+		goto fail;
+	}
+	r = catalog_open(cfg->catalog_path, err, sizeof(err), &m->catalog);
+	if (r < 0) {
+		log_error("catalog %s: %s", cfg->catalog_path, err);
+		goto fail;
+	}
+	*ret = m;
+	return 0;
+fail:
+	manager_free(m);
+	return r;
+}
+
+static void signal_arm(struct manager *m);
+
+static void signal_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct manager *m = container_of(op, struct manager, signal_op);
+	const struct signalfd_siginfo *si = (const void *)m->siginfo;
+
+	if (res == (int)sizeof(*si)) {
+		switch (si->ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("received %s, stopping", strsignal((int)si->ssi_signo));
+			manager_stop(m);
+			break;
+		case SIGHUP:
+			manager_reload(m);
+			break;
+		}
+	}
+	signal_arm(m);
+}
+
+static void signal_arm(struct manager *m)
+{
+	struct io_uring_sqe *sqe = loop_sqe(m->loop, &m->signal_op);
+
+	if (sqe)
+		io_uring_prep_read(sqe, m->signal_fd, m->siginfo, sizeof(struct signalfd_siginfo), 0);
+}
+
+static void watchdog_fired(struct loop_timer *t)
+{
+	struct manager *m = container_of(t, struct manager, watchdog_timer);
+
+	/* Pinged from the loop itself: a stuck loop stops pinging and systemd kills it. */
+	sd_notify_watchdog();
+	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + m->watchdog_ms);
+}
+
+static void status_fired(struct loop_timer *t)
+{
+	struct manager *m = container_of(t, struct manager, status_timer);
+
+	manager_update_status(m);
+	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + STATUS_INTERVAL_MS);
+}
+
+void manager_update_status(struct manager *m)
+{
+	unsigned calls = 0, streams = 0;
+
+	if (m->sessions)
+		sessions_count(m->sessions, &calls, &streams);
+	snprintf(m->status, sizeof(m->status), "%u call%s, %u stream%s, %llu total", calls,
+		 calls == 1 ? "" : "s", streams, streams == 1 ? "" : "s",
+		 (unsigned long long)m->counters.sessions_total);
+	sd_notify_status(m->status);
+}
+
+static int open_listeners(struct manager *m)
+{
+	struct config *c = m->cfg;
+	char *err = NULL;
+	int r;
+
+	r = sd_fds_take(&m->sd, &err);
+	if (r < 0) {
+		log_error("%s", err ? err : "socket activation failed");
+		free(err);
+		return r;
+	}
+	if (m->sd.total > 0) {
+		static const enum sip_transport_kind kinds[] = {
+			[SD_FD_SIP_UDP] = SIP_TRANSPORT_UDP,
+			[SD_FD_SIP_TCP] = SIP_TRANSPORT_TCP,
+			[SD_FD_SIPS] = SIP_TRANSPORT_TLS,
+		};
+
+		for (int role = SD_FD_SIP_UDP; role <= SD_FD_SIPS; role++) {
+			for (unsigned i = 0; i < m->sd.n[role]; i++) {
+				if (role == SD_FD_SIPS && !m->tls) {
+					log_warning("socket-activated 'sips' fd ignored: "
+						    "ENABLE_TLS=false");
+					close(m->sd.fds[role][i]);
+					continue;
+				}
+				r = sip_transport_add_listener(m->transport, kinds[role],
+							       m->sd.fds[role][i], m->tls);
+				if (r < 0)
+					return r;
+				log_info("listening on socket-activated fd %d (%s)",
+					 m->sd.fds[role][i], sd_fd_role_name(role));
+			}
+		}
+		return 0;
+	}
+	if (c->enable_udp) {
+		r = sip_transport_bind(m->transport, SIP_TRANSPORT_UDP, c->sip_address, c->sip_port,
+				       NULL);
+		if (r < 0) {
+			log_error("cannot listen on udp %s:%u: %s", c->sip_address, c->sip_port,
+				  strerror(-r));
+			return r;
+		}
+	}
+	if (c->enable_tcp) {
+		r = sip_transport_bind(m->transport, SIP_TRANSPORT_TCP, c->sip_address, c->sip_port,
+				       NULL);
+		if (r < 0) {
+			log_error("cannot listen on tcp %s:%u: %s", c->sip_address, c->sip_port,
+				  strerror(-r));
+			return r;
+		}
+	}
+	if (m->tls) {
+		r = sip_transport_bind(m->transport, SIP_TRANSPORT_TLS, c->sip_address, c->tls_port,
+				       m->tls);
+		if (r < 0) {
+			log_error("cannot listen on tls %s:%u: %s", c->sip_address, c->tls_port,
+				  strerror(-r));
+			return r;
+		}
+	}
+	log_info("SIP on %s:%u (%s%s), SIPS on %s:%u (%s)", c->sip_address, c->sip_port,
+		 c->enable_udp ? "udp " : "", c->enable_tcp ? "tcp" : "", c->sip_address,
+		 c->tls_port, m->tls ? "tls" : "off");
+	return 0;
+}
+
+static int tls_setup(struct manager *m)
+{
+	struct config *c = m->cfg;
+	struct tls_server_params p = {
+		.cert_path = c->tls_cert_path,
+		.key_path = c->tls_key_path,
+		.ca_path = c->tls_ca_path && *c->tls_ca_path ? c->tls_ca_path : NULL,
+		.min_version = strcmp(c->tls_min_version, "1.3") == 0 ? 0x0304 : 0x0303,
+		.verify = c->tls_verify_client == TLS_VERIFY_REQUIRE   ? TLS_VERIFY_MODE_REQUIRE
+			  : c->tls_verify_client == TLS_VERIFY_REQUEST ? TLS_VERIFY_MODE_REQUEST
+								       : TLS_VERIFY_MODE_NONE,
+		.allowed_peers = c->tls_allowed_peers,
+		.state_dir = c->state_dir,
+	};
+	char *err = NULL, reason[256] = "";
+	int r;
+
+	if (!c->enable_tls)
+		return 0;
+	r = tls_server_ctx_new(&p, &m->tls, &err);
+	if (r < 0) {
+		log_error("TLS: %s", err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	if (!c->tls_cert_path || !*c->tls_cert_path)
+		log_warning("TLS: no TLS_CERT_PATH configured, using the self-signed certificate %s",
+			    tls_server_ctx_cert_path(m->tls));
+	/* Say once which record-layer mode is in effect. */
+	if (tls_ktls_probe(reason, sizeof(reason)) > 0)
+		log_info("TLS: kernel TLS available: records are offloaded after each handshake");
+	else
+		log_notice("TLS: kernel TLS unavailable (%s): OpenSSL handles TLS records in user "
+			   "space",
+			   reason);
+	return 0;
+}
+
+int manager_start(struct manager *m)
+{
+	struct config *c = m->cfg;
+	struct sip_transport_limits lim = {
+		.max_message_size = c->max_message_size,
+		.max_connections = c->max_connections,
+		.max_handshakes = c->max_handshakes,
+		.idle_timeout_ms = c->tcp_idle_timeout_ms,
+		.handshake_timeout_ms = c->tls_handshake_timeout_ms,
+	};
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (m->signal_fd < 0) {
+		log_error("signalfd: %m");
+		return -errno;
+	}
+	m->signal_op.fn = signal_done;
+	signal_arm(m);
+
+	r = catalog_start(m->catalog);
+	if (r < 0) {
+		log_error("catalog thread: %s", strerror(-r));
+		return r;
+	}
+	r = tls_setup(m);
+	if (r < 0)
+		return r;
+	r = media_pool_new(m, &m->media);
+	if (r < 0)
+		return r;
+	r = sessions_new(m, &m->sessions);
+	if (r < 0)
+		return r;
+	r = sipd_init(m);
+	if (r < 0)
+		return r;
+	r = sip_transport_new(m->loop, &lim, &sipd_transport_handler, m, &m->transport);
+	if (r < 0) {
+		log_error("SIP transport setup failed: %s", strerror(-r));
+		return r;
+	}
+	r = open_listeners(m);
+	if (r < 0)
+		return r;
+
+	m->watchdog_ms = sd_watchdog_ping_ms();
+	m->watchdog_timer.fn = watchdog_fired;
+	if (m->watchdog_ms)
+		loop_timer_arm(m->loop, &m->watchdog_timer, loop_now_ms(m->loop) + m->watchdog_ms);
+	m->status_timer.fn = status_fired;
+	loop_timer_arm(m->loop, &m->status_timer, loop_now_ms(m->loop) + STATUS_INTERVAL_MS);
+
+	log_notice("siprecd ready: state %s, recordings %s, catalog %s, key %s", c->state_dir,
+		   c->recording_dir, c->catalog_path, c->master_key_path);
+	audit_emit(AUDIT_DAEMON_STARTED, NULL, "siprecd started");
+	manager_update_status(m);
+	sd_notify_ready(m->status);
+	return 0;
+}
+
+int manager_run(struct manager *m)
+{
+	return loop_run(m->loop);
+}
+
+static void stop_fired(struct loop_timer *t)
+{
+	struct manager *m = container_of(t, struct manager, stop_timer);
+
+	loop_exit(m->loop, 0);
+}
+
+static void all_sessions_ended(struct manager *m)
+{
+	/* Every recording is sealed and durable: leave now rather than at the grace limit. */
+	loop_exit(m->loop, 0);
+}
+
+void manager_stop(struct manager *m)
+{
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	sd_notify_stopping();
+	audit_emit(AUDIT_DAEMON_STOPPING, NULL, "siprecd stopping");
+	sip_transport_shutdown(m->transport);
+	/* End every session: BYE to the SRC, recordings sealed with their final chunk and
+	 * fdatasync'ed by the media workers; then leave the loop. */
+	m->stop_timer.fn = stop_fired;
+	loop_timer_arm(m->loop, &m->stop_timer, loop_now_ms(m->loop) + STOP_GRACE_MS);
+	sessions_shutdown(m->sessions, all_sessions_ended);
+}
+
+void manager_reload(struct manager *m)
+{
+	char *err = NULL;
+
+	sd_notify_reloading();
+	if (m->tls) {
+		if (tls_server_ctx_reload(m->tls, &err) < 0) {
+			log_error("TLS reload failed, keeping the old certificate: %s",
+				  err ? err : "?");
+			free(err);
+		} else {
+			log_info("TLS certificate reloaded from %s",
+				 tls_server_ctx_cert_path(m->tls));
+		}
+	}
+	audit_emit(AUDIT_CONFIG_RELOADED, NULL, "configuration reloaded");
+	manager_update_status(m);
+	sd_notify_ready(m->status);
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	sipd_done(m);
+	sessions_free(m->sessions);
+	media_pool_free(m->media);
+	m->transport = sip_transport_free(m->transport);
+	if (m->catalog) {
+		catalog_stop(m->catalog);
+		catalog_free(m->catalog);
+	}
+	tls_server_ctx_free(m->tls);
+	keys_free(m->keys);
+	if (m->signal_fd >= 0)
+		close(m->signal_fd);
+	loop_free(m->loop);
+	free(m);
+	return NULL;
+}

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The SIP server core: parses each message from the transports, validates requests (RFC 3261
+ * §8.2), runs them through the server transaction layer, and routes new requests by method:
+ * OPTIONS answered here, INVITE/ACK/BYE/CANCEL/UPDATE to the SIPREC session layer, others 405
+ * or 501. Unparseable requests get 400 with the reason when a response can be addressed, else
+ * they are dropped and counted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/manager.h"
+#include "siprec/session.h"
+#include "siprecd/audit.h"
+#include "siprecd/log.h"
+#include "siprecd/sip.h"
+#include "siprecd/transport.h"
+
+#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n"
+#define ACCEPT_HDR                                                                                 \
+	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "        \
+	"multipart/mixed\r\n"
+#define SUPPORTED_HDR "Supported: siprec\r\n"
+
+static const char *const supported_tags[] = {"siprec", NULL};
+static const char *const accepted_types[] = {
+	"application/sdp", "application/rs-metadata+xml", "application/rs-metadata",
+	"multipart/mixed", NULL,
+};
+
+static struct sip_msg msgbuf; /* the SIP thread parses one message at a time */
+static char respbuf[65536];
+
+static int txn_send(void *conn, const struct sockaddr_storage *peer, const char *buf, size_t len)
+{
+	return sip_conn_send(conn, peer, buf, len);
+}
+
+static void txn_conn_ref(void *conn)
+{
+	sip_conn_ref(conn);
+}
+
+static void txn_conn_unref(void *conn)
+{
+	sip_conn_unref(conn);
+}
+
+static void txn_no_ack(struct sip_txn *t, void *userdata)
+{
+	struct manager *m = userdata;
+	struct sip_msg *req;
+	struct str call_id;
+	struct session *s;
+
+	if (sip_txn_request(t, &req) < 0 || sip_msg_call_id(req, &call_id) < 0)
+		return;
+	s = sessions_find_call(m->sessions, call_id);
+	if (s)
+		session_no_ack(s);
+}
+
+static const struct sip_txn_ops txn_ops = {
+	.send = txn_send,
+	.conn_ref = txn_conn_ref,
+	.conn_unref = txn_conn_unref,
+	.no_ack = txn_no_ack,
+};
+
+/* Builds and sends a response within txn. */
+int sipd_respond(struct manager *m, struct sip_txn *txn, struct sip_msg *req, unsigned code,
+		 const char *reason, const struct sip_response_args *args)
+{
+	struct sip_response_args a = {0};
+	int n;
+
+	if (args)
+		a = *args;
+	a.source = sip_txn_peer(txn);
+	n = sip_response_build(respbuf, sizeof(respbuf), req, code, reason, &a);
+	if (n < 0) {
+		log_ratelimited(LOG_WARNING, "cannot build %u response: %s", code, strerror(-n));
+		return n;
+	}
+	m->counters.responses_sent++;
+	n = sip_txn_respond(txn, respbuf, (size_t)n, loop_now_ms(m->loop));
+	sipd_run_timers(m);
+	return n;
+}
+
+/* A response outside any transaction (the request could not enter one). */
+static void respond_stateless(struct manager *m, struct sip_conn *conn,
+			      const struct sockaddr_storage *peer, struct sip_msg *req, unsigned code,
+			      const char *reason, const char *extra)
+{
+	struct sip_response_args a = {.source = peer, .extra_headers = extra};
+	int n = sip_response_build(respbuf, sizeof(respbuf), req, code, reason, &a);
+
+	if (n > 0) {
+		m->counters.responses_sent++;
+		sip_conn_send(conn, peer, respbuf, (size_t)n);
+	}
+}
+
+static void txn_timer_fired(struct loop_timer *t)
+{
+	struct manager *m = container_of(t, struct manager, txn_timer);
+
+	sip_txn_run_timers(m->txns, loop_now_ms(m->loop));
+	sipd_run_timers(m);
+}
+
+void sipd_run_timers(struct manager *m)
+{
+	uint64_t d;
+
+	if (!m->txns)
+		return;
+	d = sip_txn_next_deadline(m->txns);
+	if (d == UINT64_MAX)
+		loop_timer_disarm(m->loop, &m->txn_timer);
+	else if (!loop_timer_armed(&m->txn_timer) || m->txn_timer.deadline_ms != d)
+		loop_timer_arm(m->loop, &m->txn_timer, d);
+}
+
+static void handle_options(struct manager *m, struct sip_txn *txn, struct sip_msg *req)
+{
+	struct sip_response_args a = {.extra_headers = ALLOW_HDR ACCEPT_HDR SUPPORTED_HDR};
+	char tag[SIP_TAG_LEN + 1];
+
+	m->counters.options++;
+	if (sip_tag_generate(tag, sizeof(tag)) == 0)
+		a.to_tag = tag;
+	sipd_respond(m, txn, req, m->stopping ? 503 : 200, NULL, &a);
+}
+
+/* Builds "Unsupported: a, b\r\n" for the Require tags we do not implement (RFC 3261 §8.2.2.3). */
+static void unsupported_header(struct sip_msg *req, char *buf, size_t n)
+{
+	struct str toks[16];
+	int k = sip_msg_tokens(req, SIP_HDR_REQUIRE, toks, 16);
+	size_t off = (size_t)snprintf(buf, n, "Unsupported: ");
+	bool first = true;
+
+	for (int i = 0; i < k && i < 16 && off < n; i++) {
+		bool known = false;
+
+		for (size_t j = 0; supported_tags[j]; j++)
+			known |= str_caseeq_cstr(toks[i], supported_tags[j]);
+		if (known)
+			continue;
+		off += (size_t)snprintf(buf + off, n - off, "%s%.*s", first ? "" : ", ",
+					STR_FMT(toks[i]));
+		first = false;
+	}
+	if (off < n)
+		snprintf(buf + off, n - off, "\r\n");
+}
+
+static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
+			  struct sip_conn *conn, const struct sockaddr_storage *peer)
+{
+	const struct sip_name_addr *to = NULL;
+	struct str call_id = STR_NULL;
+	struct session *s = NULL;
+
+	sip_msg_call_id(req, &call_id);
+	if (sip_msg_to(req, &to) == 0 && to->tag.len > 0)
+		s = sessions_find(m->sessions, call_id, to->tag);
+
+	switch (req->method) {
+	case SIP_METHOD_OPTIONS:
+		handle_options(m, txn, req);
+		return;
+	case SIP_METHOD_INVITE:
+		m->counters.invites++;
+		if (to && to->tag.len > 0) {
+			if (s)
+				session_reinvite(s, txn, req);
+			else
+				sipd_respond(m, txn, req, 481, NULL, NULL);
+			return;
+		}
+		if (m->stopping) {
+			sipd_respond(m, txn, req, 503, "Shutting Down", NULL);
+			return;
+		}
+		session_invite(m->sessions, txn, req, conn, peer);
+		return;
+	case SIP_METHOD_BYE:
+		m->counters.byes++;
+		if (s)
+			session_bye(s, txn, req);
+		else
+			sipd_respond(m, txn, req, 481, NULL, NULL);
+		return;
+	case SIP_METHOD_UPDATE:
+		m->counters.updates++;
+		if (s)
+			session_update(s, txn, req);
+		else
+			sipd_respond(m, txn, req, 481, NULL, NULL);
+		return;
+	case SIP_METHOD_REGISTER:
+	case SIP_METHOD_SUBSCRIBE:
+	case SIP_METHOD_NOTIFY:
+	case SIP_METHOD_REFER:
+	case SIP_METHOD_MESSAGE:
+	case SIP_METHOD_PUBLISH:
+	case SIP_METHOD_INFO:
+	case SIP_METHOD_PRACK: {
+		struct sip_response_args a = {.extra_headers = ALLOW_HDR};
+
+		m->counters.unsupported_methods++;
+		sipd_respond(m, txn, req, 405, NULL, &a);
+		return;
+	}
+	default: {
+		struct sip_response_args a = {.extra_headers = ALLOW_HDR};
+
+		m->counters.unsupported_methods++;
+		sipd_respond(m, txn, req, 501, NULL, &a);
+		return;
+	}
+	}
+}
+
+static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_msg *req)
+{
+	struct sip_txn *inv = sip_txn_cancel_target(cancel);
+	struct sip_msg *inv_req = NULL;
+	struct str call_id;
+
+	m->counters.cancels++;
+	/* RFC 3261 §9.2: 481 when no transaction matches; otherwise 200 to the CANCEL, and 487
+	 * to the INVITE if no final response was sent yet. */
+	if (!inv) {
+		sipd_respond(m, cancel, req, 481, NULL, NULL);
+		return;
+	}
+	sipd_respond(m, cancel, req, 200, NULL, NULL);
+	if (sip_txn_state(inv) != SIP_TXN_PROCEEDING || sip_txn_request(inv, &inv_req) < 0)
+		return;
+	if (sip_msg_call_id(inv_req, &call_id) == 0) {
+		struct session *s = sessions_find_call(m->sessions, call_id);
+
+		if (s)
+			session_cancel(s);
+	}
+}
+
+static void on_message(void *userdata, struct sip_conn *conn, const struct sockaddr_storage *peer,
+		       char *buf, size_t len)
+{
+	struct manager *m = userdata;
+	struct sip_msg *msg = &msgbuf;
+	struct sip_limits lim = sip_limits_default;
+	struct sip_txn *txn = NULL;
+	const char *reason = NULL;
+	char peerbuf[64];
+	int r;
+
+	lim.max_msg_size = m->cfg->max_message_size;
+	r = sip_msg_parse_flags(msg, buf, len, &lim,
+				sip_conn_reliable(conn) ? SIP_PARSE_STREAM : 0);
+	if (r < 0) {
+		m->counters.parse_errors++;
+		/* A request whose headers parsed can be answered (RFC 3261 §8.2); anything else
+		 * has nowhere to go. */
+		if (msg->headers_ok && msg->is_request && msg->method != SIP_METHOD_ACK) {
+			respond_stateless(m, conn, peer, msg, sip_msg_error_status(msg) ?: 400,
+					  sip_msg_error(msg), NULL);
+		} else {
+			m->counters.dropped_unparseable++;
+			log_ratelimited(LOG_NOTICE, "dropped unparseable SIP message from %s: %s",
+					sockaddr_to_string(peer, peerbuf, sizeof(peerbuf)),
+					sip_msg_error(msg));
+		}
+		return;
+	}
+	if (!msg->is_request) {
+		struct str call_id;
+		const struct sip_name_addr *from;
+		struct session *s = NULL;
+
+		/* Responses to our own requests (BYE): the dialog is ours, the From tag is ours. */
+		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_from(msg, &from) == 0)
+			s = sessions_find(m->sessions, call_id, from->tag);
+		if (s)
+			session_response(s, msg);
+		return;
+	}
+	m->counters.requests++;
+	r = sip_msg_validate_request(msg,
+				     &(struct sip_validate_opts){.supported = supported_tags,
+								 .accept = accepted_types},
+				     &reason);
+	if (r > 0 && msg->method != SIP_METHOD_ACK) {
+		char extra[256] = "";
+
+		if (r == 420)
+			unsupported_header(msg, extra, sizeof(extra));
+		else if (r == 415)
+			snprintf(extra, sizeof(extra), ACCEPT_HDR);
+		if (sip_txn_receive(m->txns, msg, conn, peer, sip_conn_reliable(conn),
+				    loop_now_ms(m->loop), &txn) == SIP_TXN_NEW)
+			sipd_respond(m, txn, msg, (unsigned)r, reason,
+				     &(struct sip_response_args){.extra_headers = extra});
+		else if (!txn)
+			respond_stateless(m, conn, peer, msg, (unsigned)r, reason, extra);
+		return;
+	}
+	if (r > 0)
+		return; /* an invalid ACK gets no response */
+	r = sip_txn_receive(m->txns, msg, conn, peer, sip_conn_reliable(conn), loop_now_ms(m->loop),
+			    &txn);
+	if (r == -EBUSY) {
+		respond_stateless(m, conn, peer, msg, 503, "Transaction Limit",
+				  "Retry-After: 5\r\n");
+		return;
+	}
+	if (r < 0) {
+		m->counters.parse_errors++;
+		respond_stateless(m, conn, peer, msg, 400, "Bad Transaction Headers", NULL);
+		return;
+	}
+	switch (r) {
+	case SIP_TXN_NEW:
+		route_request(m, txn, msg, conn, peer);
+		break;
+	case SIP_TXN_ABSORBED:
+		break;
+	case SIP_TXN_CANCEL:
+		handle_cancel(m, txn, msg);
+		break;
+	case SIP_TXN_ACK_2XX:
+	case SIP_TXN_ACK_STRAY: {
+		const struct sip_name_addr *to;
+		struct str call_id;
+		struct session *s = NULL;
+
+		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_to(msg, &to) == 0)
+			s = sessions_find(m->sessions, call_id, to->tag);
+		if (s)
+			session_ack(s);
+		break;
+	}
+	}
+	sipd_run_timers(m);
+}
+
+static void on_framing_error(void *userdata, struct sip_conn *conn, int error)
+{
+	struct manager *m = userdata;
+
+	m->counters.parse_errors++;
+	log_ratelimited(LOG_NOTICE, "closing SIP %s connection: %s",
+			sip_transport_kind_name(sip_conn_kind(conn)),
+			error == -EMSGSIZE ? "message too large" : "bad or missing Content-Length");
+}
+
+static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, const char *reason,
+			  bool cert_refused)
+{
+	char p[64], pf[80];
+	const char *fields[] = {pf, NULL};
+
+	sockaddr_to_string(peer, p, sizeof(p));
+	snprintf(pf, sizeof(pf), "PEER=%s", p);
+	audit_emit(cert_refused ? AUDIT_CLIENT_CERT_REFUSED : AUDIT_TLS_HANDSHAKE_FAILED, fields,
+		   "TLS %s from %s: %s", cert_refused ? "client certificate refused" : "handshake failed",
+		   p, reason ? reason : "?");
+}
+
+const struct sip_transport_handler sipd_transport_handler = {
+	.message = on_message,
+	.framing_error = on_framing_error,
+	.tls_failed = on_tls_failed,
+};
+
+int sipd_init(struct manager *m)
+{
+	int r = sip_txn_table_new(&txn_ops, m, m->cfg->max_sessions * 4 + 1024, &m->txns);
+
+	if (r < 0) {
+		log_error("SIP transaction table: %s", strerror(-r));
+		return r;
+	}
+	m->txn_timer.fn = txn_timer_fired;
+	return 0;
+}
+
+void sipd_done(struct manager *m)
+{
+	if (m->loop)
+		loop_timer_disarm(m->loop, &m->txn_timer);
+	m->txns = sip_txn_table_free(m->txns);
+}

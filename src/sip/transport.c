@@ -1,0 +1,873 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SIP transports on io_uring: UDP listeners receive with multishot recvmsg into a provided
+ * buffer ring; TCP listeners accept with multishot accept; connections receive with multishot
+ * recv into a shared buffer ring and are framed by Content-Length. Every in-flight request holds
+ * a reference on its connection, dropped on the final CQE (no IORING_CQE_F_MORE).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "siprecd/log.h"
+#include "siprecd/sip.h"
+#include "siprecd/tls.h"
+#include "siprecd/transport.h"
+
+#define UDP_BGID 1
+#define TCP_BGID 2
+#define UDP_BUFS 1024
+#define TCP_BUFS 512
+#define TCP_BUFSZ 4096
+#define UDP_CONTROL_LEN 64
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
+
+struct sip_tx {
+	struct sip_tx *next;
+	struct sockaddr_storage peer;
+	size_t len, off;
+	char data[];
+};
+
+struct sip_conn {
+	unsigned refs;
+	struct sip_transport *tr;
+	enum sip_transport_kind kind;
+	enum conn_state state;
+	bool listener; /* UDP socket or TCP/TLS listening socket */
+	int fd;
+	struct sockaddr_storage peer, local;
+	struct sip_conn *prev, *next; /* all conns of the transport */
+
+	struct loop_op recv_op;
+	bool recv_armed;
+	struct msghdr msg; /* UDP multishot recvmsg template */
+
+	struct loop_op send_op;
+	struct sip_tx *tx_head, *tx_tail;
+	bool send_inflight;
+	struct msghdr send_msg;
+	struct iovec send_iov;
+
+	struct loop_op poll_op; /* TLS: readiness for handshake / OpenSSL records */
+	bool poll_armed;
+	struct tls_conn *tls;
+	struct tls_server_ctx *tls_ctx; /* listeners */
+	unsigned offload;
+
+	char *rx;
+	size_t rx_len, rx_cap;
+	struct loop_timer idle_timer;
+};
+
+struct sip_transport {
+	struct loop *loop;
+	struct sip_transport_limits lim;
+	struct sip_transport_handler h;
+	void *userdata;
+	struct loop_buf_ring *udp_br, *tcp_br;
+	struct sip_conn *conns;
+	struct sip_transport_stats stats;
+	bool shutting_down;
+	unsigned live; /* conn objects not yet freed */
+	bool free_requested;
+};
+
+static void conn_close(struct sip_conn *c);
+static void conn_arm_recv(struct sip_conn *c);
+static void conn_kick_send(struct sip_conn *c);
+static void tls_arm_poll(struct sip_conn *c, unsigned events);
+
+const char *sip_transport_kind_name(enum sip_transport_kind k)
+{
+	switch (k) {
+	case SIP_TRANSPORT_UDP:
+		return "udp";
+	case SIP_TRANSPORT_TCP:
+		return "tcp";
+	case SIP_TRANSPORT_TLS:
+		return "tls";
+	}
+	return "?";
+}
+
+const char *sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(buf, n, "%s:%u", ip, ntohs(s->sin_port));
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, n, "[%s]:%u", ip, ntohs(s->sin6_port));
+	} else {
+		snprintf(buf, n, "?");
+	}
+	return buf;
+}
+
+enum sip_transport_kind sip_conn_kind(const struct sip_conn *c)
+{
+	return c->kind;
+}
+
+bool sip_conn_reliable(const struct sip_conn *c)
+{
+	return c->kind != SIP_TRANSPORT_UDP;
+}
+
+const struct sockaddr_storage *sip_conn_local(const struct sip_conn *c)
+{
+	return &c->local;
+}
+
+void sip_conn_ref(struct sip_conn *c)
+{
+	c->refs++;
+}
+
+static void transport_maybe_free(struct sip_transport *t)
+{
+	if (t->free_requested && t->live == 0) {
+		loop_buf_ring_free(t->loop, t->udp_br);
+		loop_buf_ring_free(t->loop, t->tcp_br);
+		free(t);
+	}
+}
+
+void sip_conn_unref(struct sip_conn *c)
+{
+	struct sip_transport *t;
+
+	if (!c || --c->refs > 0)
+		return;
+	t = c->tr;
+	loop_timer_disarm(t->loop, &c->idle_timer);
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (t->conns == c)
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (!c->listener && c->kind != SIP_TRANSPORT_UDP && t->stats.connections > 0)
+		t->stats.connections--;
+	while (c->tx_head) {
+		struct sip_tx *n = c->tx_head->next;
+
+		free(c->tx_head);
+		c->tx_head = n;
+	}
+	tls_conn_free(c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->rx);
+	free(c);
+	t->live--;
+	transport_maybe_free(t);
+}
+
+static struct sip_conn *conn_new(struct sip_transport *t, enum sip_transport_kind kind, int fd)
+{
+	struct sip_conn *c = calloc(1, sizeof(*c));
+	socklen_t sl = sizeof(c->local);
+
+	if (!c)
+		return NULL;
+	c->refs = 1; /* the transport's own reference, dropped by conn_close */
+	c->tr = t;
+	c->kind = kind;
+	c->fd = fd;
+	getsockname(fd, (struct sockaddr *)&c->local, &sl);
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	t->live++;
+	return c;
+}
+
+/* Drops the transport's reference; in-flight requests finish (shutdown makes them complete). */
+static void conn_close(struct sip_conn *c)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	c->state = CONN_CLOSING;
+	if (c->listener || c->kind == SIP_TRANSPORT_UDP) {
+		struct io_uring_sqe *sqe = loop_sqe(c->tr->loop, NULL);
+
+		/* Listening sockets ignore shutdown(): cancel their multishot request instead. */
+		if (sqe) {
+			io_uring_prep_cancel(sqe, &c->recv_op, 0);
+			io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+		}
+	} else {
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	if (c->poll_armed) {
+		struct io_uring_sqe *sqe = loop_sqe(c->tr->loop, NULL);
+
+		if (sqe)
+			io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->poll_op);
+	}
+	loop_timer_disarm(c->tr->loop, &c->idle_timer);
+	sip_conn_unref(c);
+}
+
+static void idle_fired(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, idle_timer);
+
+	c->tr->stats.tcp_closed_idle++;
+	log_debug("closing idle connection");
+	conn_close(c);
+}
+
+static void conn_touch(struct sip_conn *c, uint64_t timeout_ms)
+{
+	if (c->state != CONN_CLOSING)
+		loop_timer_arm(c->tr->loop, &c->idle_timer, loop_now_ms(c->tr->loop) + timeout_ms);
+}
+
+/* ---- sending ---- */
+
+static void send_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sip_conn *c = container_of(op, struct sip_conn, send_op);
+	struct sip_tx *tx = c->tx_head;
+
+	c->send_inflight = false;
+	if (res < 0) {
+		c->tr->stats.send_errors++;
+		log_debug("send failed: %s", strerror(-res));
+		if (c->kind != SIP_TRANSPORT_UDP) {
+			conn_close(c);
+			sip_conn_unref(c);
+			return;
+		}
+		res = (int)(tx->len - tx->off); /* UDP: drop this datagram, keep going */
+	}
+	tx->off += (size_t)res;
+	if (tx->off >= tx->len || c->kind == SIP_TRANSPORT_UDP) {
+		c->tx_head = tx->next;
+		if (!c->tx_head)
+			c->tx_tail = NULL;
+		free(tx);
+	}
+	if (c->state != CONN_CLOSING)
+		conn_kick_send(c);
+	sip_conn_unref(c);
+}
+
+static void conn_kick_send(struct sip_conn *c)
+{
+	struct sip_tx *tx = c->tx_head;
+	struct io_uring_sqe *sqe;
+
+	if (c->send_inflight || !tx || c->state != CONN_OPEN)
+		return;
+	if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_TX)) {
+		/* OpenSSL records: SSL_write on the non-blocking socket; wait for POLLOUT on
+		 * EAGAIN. Responses are small, so this rarely waits. */
+		while (tx) {
+			ssize_t n = tls_conn_write(c->tls, tx->data + tx->off, tx->len - tx->off);
+
+			if (n == -EAGAIN) {
+				tls_arm_poll(c, POLLOUT);
+				return;
+			}
+			if (n < 0) {
+				c->tr->stats.send_errors++;
+				conn_close(c);
+				return;
+			}
+			tx->off += (size_t)n;
+			if (tx->off < tx->len)
+				continue;
+			c->tx_head = tx->next;
+			if (!c->tx_head)
+				c->tx_tail = NULL;
+			free(tx);
+			tx = c->tx_head;
+		}
+		return;
+	}
+	sqe = loop_sqe(c->tr->loop, &c->send_op);
+	if (!sqe)
+		return;
+	if (c->kind == SIP_TRANSPORT_UDP) {
+		memset(&c->send_msg, 0, sizeof(c->send_msg));
+		c->send_iov.iov_base = tx->data;
+		c->send_iov.iov_len = tx->len;
+		c->send_msg.msg_name = &tx->peer;
+		c->send_msg.msg_namelen = tx->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+									 : sizeof(struct sockaddr_in);
+		c->send_msg.msg_iov = &c->send_iov;
+		c->send_msg.msg_iovlen = 1;
+		io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, 0);
+	} else {
+		/* Plain TCP, or TLS whose TX the kernel holds: the loop writes plain bytes. */
+		io_uring_prep_send(sqe, c->fd, tx->data + tx->off, tx->len - tx->off, MSG_NOSIGNAL);
+	}
+	c->send_inflight = true;
+	sip_conn_ref(c);
+}
+
+int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
+		  size_t len)
+{
+	struct sip_tx *tx;
+
+	if (c->state == CONN_CLOSING)
+		return -ENOTCONN;
+	tx = malloc(sizeof(*tx) + len);
+	if (!tx)
+		return -ENOMEM;
+	tx->next = NULL;
+	tx->len = len;
+	tx->off = 0;
+	if (peer)
+		tx->peer = *peer;
+	else
+		tx->peer = c->peer;
+	memcpy(tx->data, buf, len);
+	if (c->tx_tail)
+		c->tx_tail->next = tx;
+	else
+		c->tx_head = tx;
+	c->tx_tail = tx;
+	conn_kick_send(c);
+	return 0;
+}
+
+/* ---- UDP ---- */
+
+static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sip_conn *c = container_of(op, struct sip_conn, recv_op);
+	struct sip_transport *t = c->tr;
+	bool more = flags & IORING_CQE_F_MORE;
+
+	if (res >= 0 && (flags & IORING_CQE_F_BUFFER)) {
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		void *buf = loop_buf_ring_buf(t->udp_br, bid);
+		struct io_uring_recvmsg_out *o =
+			io_uring_recvmsg_validate(buf, res, &c->msg);
+
+		if (o && c->state == CONN_OPEN) {
+			struct sockaddr_storage peer = {0};
+			size_t plen = io_uring_recvmsg_payload_length(o, res, &c->msg);
+
+			memcpy(&peer, io_uring_recvmsg_name(o), MIN(o->namelen, sizeof(peer)));
+			t->stats.udp_datagrams++;
+			if (o->flags & MSG_TRUNC)
+				t->stats.udp_dropped_oversize++;
+			else
+				t->h.message(t->userdata, c, &peer, io_uring_recvmsg_payload(o, &c->msg),
+					     plen);
+		}
+		loop_buf_ring_recycle(t->udp_br, bid);
+	} else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
+		log_debug("udp recvmsg: %s", strerror(-res));
+	}
+	if (!more) {
+		/* -ENOBUFS only means the buffer ring ran dry: buffers are back now, re-arm. */
+		c->recv_armed = false;
+		if (c->state == CONN_OPEN)
+			conn_arm_recv(c);
+		sip_conn_unref(c);
+	}
+}
+
+/* ---- TCP / TLS connections ---- */
+
+static void stream_consume(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+	struct sip_limits lim = sip_limits_default;
+	size_t off = 0;
+
+	lim.max_msg_size = t->lim.max_message_size;
+	while (c->state == CONN_OPEN && off < c->rx_len) {
+		size_t mlen = 0;
+		int r = sip_stream_frame(c->rx + off, c->rx_len - off, &lim, &mlen);
+
+		if (r == SIP_FRAME_NEED_MORE)
+			break;
+		if (r < 0) {
+			t->stats.tcp_framing_errors++;
+			if (t->h.framing_error)
+				t->h.framing_error(t->userdata, c, r);
+			conn_close(c);
+			return;
+		}
+		if (r == SIP_FRAME_KEEPALIVE) {
+			/* CRLF keep-alive (RFC 5626 §3.5.1): answer a double CRLF with one CRLF. */
+			if (mlen >= 4)
+				sip_conn_send(c, NULL, "\r\n", 2);
+			off += mlen;
+			continue;
+		}
+		t->h.message(t->userdata, c, &c->peer, c->rx + off, mlen);
+		off += mlen;
+	}
+	if (off > 0) {
+		memmove(c->rx, c->rx + off, c->rx_len - off);
+		c->rx_len -= off;
+	}
+}
+
+static int rx_append(struct sip_conn *c, const void *data, size_t len)
+{
+	size_t need = c->rx_len + len;
+
+	if (need > c->tr->lim.max_message_size + 4096)
+		return -EMSGSIZE;
+	if (need > c->rx_cap) {
+		size_t cap = MAX(need, c->rx_cap ? c->rx_cap * 2 : 8192);
+		char *p;
+
+		cap = MIN(cap, (size_t)c->tr->lim.max_message_size + 4096);
+		p = realloc(c->rx, cap);
+		if (!p)
+			return -ENOMEM;
+		c->rx = p;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, data, len);
+	c->rx_len += len;
+	return 0;
+}
+
+static void stream_input(struct sip_conn *c, const void *data, size_t len)
+{
+	if (rx_append(c, data, len) < 0) {
+		c->tr->stats.tcp_framing_errors++;
+		if (c->tr->h.framing_error)
+			c->tr->h.framing_error(c->tr->userdata, c, -EMSGSIZE);
+		conn_close(c);
+		return;
+	}
+	conn_touch(c, c->tr->lim.idle_timeout_ms);
+	stream_consume(c);
+}
+
+static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sip_conn *c = container_of(op, struct sip_conn, recv_op);
+	struct sip_transport *t = c->tr;
+	bool more = flags & IORING_CQE_F_MORE;
+
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+
+		if (c->state == CONN_OPEN)
+			stream_input(c, loop_buf_ring_buf(t->tcp_br, bid), (size_t)res);
+		loop_buf_ring_recycle(t->tcp_br, bid);
+	} else if (res == 0 || (res < 0 && res != -ENOBUFS)) {
+		/* EOF or error. With kTLS RX, a non-data record (alert, post-handshake message)
+		 * surfaces as -EIO: read it with recvmsg and TLS_GET_RECORD_TYPE. */
+		if (res == -EIO && c->kind == SIP_TRANSPORT_TLS && c->state == CONN_OPEN) {
+			char tmp[512];
+			uint8_t type = 0;
+			int r = tls_conn_recv_record(c->fd, tmp, sizeof(tmp), &type);
+
+			if (r > 0 && type == 23 /* application data */) {
+				stream_input(c, tmp, (size_t)r);
+				more = false; /* re-arm below */
+				res = 1;
+			} else if (r == -EAGAIN) {
+				more = false;
+				res = 1;
+			} else {
+				log_debug("tls record type %u on offloaded socket: closing", type);
+			}
+		}
+		if (res <= 0)
+			conn_close(c);
+	}
+	if (!more) {
+		c->recv_armed = false;
+		if (c->state == CONN_OPEN)
+			conn_arm_recv(c);
+		sip_conn_unref(c);
+	}
+}
+
+static void conn_arm_recv(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_armed || c->state != CONN_OPEN)
+		return;
+	if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX)) {
+		tls_arm_poll(c, POLLIN);
+		return;
+	}
+	sqe = loop_sqe(t->loop, &c->recv_op);
+	if (!sqe)
+		return;
+	if (c->kind == SIP_TRANSPORT_UDP) {
+		io_uring_prep_recvmsg_multishot(sqe, c->fd, &c->msg, 0);
+		sqe->buf_group = UDP_BGID;
+	} else {
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		sqe->buf_group = TCP_BGID;
+	}
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	c->recv_armed = true;
+	sip_conn_ref(c);
+}
+
+/* ---- TLS: handshake and OpenSSL-record I/O driven by poll readiness ----
+ *
+ * Readiness (IORING_OP_POLL_ADD) rather than memory BIOs: once the handshake is done and the
+ * kernel holds the records (kTLS), the socket must be the fd OpenSSL talked to, so the
+ * handshake runs on the real socket; without kTLS the same poll drives SSL_read/SSL_write. */
+
+static void tls_poll_done(struct loop_op *op, int res, uint32_t flags);
+
+static void tls_arm_poll(struct sip_conn *c, unsigned events)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->poll_armed || c->state == CONN_CLOSING)
+		return;
+	sqe = loop_sqe(c->tr->loop, &c->poll_op);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, c->fd, events);
+	c->poll_armed = true;
+	sip_conn_ref(c);
+}
+
+static void tls_read_records(struct sip_conn *c)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = tls_conn_read(c->tls, buf, sizeof(buf));
+
+		if (n == -EAGAIN) {
+			tls_arm_poll(c, POLLIN);
+			return;
+		}
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		stream_input(c, buf, (size_t)n);
+		if (c->state != CONN_OPEN)
+			return;
+	}
+}
+
+static void tls_handshake_step(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+	int r = tls_conn_handshake(c->tls);
+
+	if (r == -EAGAIN) {
+		tls_arm_poll(c, tls_conn_want(c->tls));
+		return;
+	}
+	if (t->stats.handshakes > 0)
+		t->stats.handshakes--;
+	if (r < 0) {
+		t->stats.tls_handshakes_failed++;
+		if (t->h.tls_failed)
+			t->h.tls_failed(t->userdata, &c->peer, tls_conn_error(c->tls),
+					r == -EACCES);
+		conn_close(c);
+		return;
+	}
+	t->stats.tls_handshakes_ok++;
+	c->offload = (unsigned)tls_conn_offload(c->tls);
+	if (c->offload & TLS_OFFLOAD_TX)
+		t->stats.tls_ktls_tx++;
+	if (c->offload & TLS_OFFLOAD_RX)
+		t->stats.tls_ktls_rx++;
+	c->state = CONN_OPEN;
+	conn_touch(c, t->lim.idle_timeout_ms);
+	if (c->offload & TLS_OFFLOAD_RX)
+		conn_arm_recv(c);
+	else
+		tls_read_records(c);
+	conn_kick_send(c);
+}
+
+static void tls_poll_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sip_conn *c = container_of(op, struct sip_conn, poll_op);
+
+	c->poll_armed = false;
+	if (res < 0 || c->state == CONN_CLOSING) {
+		if (res < 0 && res != -ECANCELED)
+			conn_close(c);
+		sip_conn_unref(c);
+		return;
+	}
+	if (c->state == CONN_HANDSHAKE) {
+		tls_handshake_step(c);
+	} else {
+		if (res & (POLLIN | POLLHUP | POLLERR))
+			tls_read_records(c);
+		if (c->state == CONN_OPEN)
+			conn_kick_send(c);
+	}
+	sip_conn_unref(c);
+}
+
+static void handshake_timeout(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, idle_timer);
+
+	if (c->state == CONN_HANDSHAKE) {
+		c->tr->stats.tls_handshake_timeouts++;
+		if (c->tr->stats.handshakes > 0)
+			c->tr->stats.handshakes--;
+		if (c->tr->h.tls_failed)
+			c->tr->h.tls_failed(c->tr->userdata, &c->peer, "handshake timeout", false);
+	} else {
+		c->tr->stats.tcp_closed_idle++;
+	}
+	conn_close(c);
+}
+
+/* ---- accepting ---- */
+
+static void accept_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sip_conn *l = container_of(op, struct sip_conn, recv_op);
+	struct sip_transport *t = l->tr;
+	bool more = flags & IORING_CQE_F_MORE;
+
+	if (res >= 0) {
+		int fd = res;
+		socklen_t sl;
+		struct sip_conn *c;
+		int one = 1;
+
+		if (l->state != CONN_OPEN || t->stats.connections >= t->lim.max_connections ||
+		    (l->kind == SIP_TRANSPORT_TLS && t->stats.handshakes >= t->lim.max_handshakes)) {
+			t->stats.tcp_refused_limit++;
+			close(fd);
+			goto rearm;
+		}
+		c = conn_new(t, l->kind, fd);
+		if (!c) {
+			close(fd);
+			goto rearm;
+		}
+		sl = sizeof(c->peer);
+		getpeername(fd, (struct sockaddr *)&c->peer, &sl);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->recv_op.fn = tcp_recv_done;
+		c->send_op.fn = send_done;
+		c->poll_op.fn = tls_poll_done;
+		t->stats.tcp_accepted++;
+		t->stats.connections++;
+		if (l->kind == SIP_TRANSPORT_TLS) {
+			int r = tls_conn_new(l->tls_ctx, fd, &c->tls);
+
+			c->idle_timer.fn = handshake_timeout;
+			if (r < 0) {
+				conn_close(c);
+				goto rearm;
+			}
+			c->state = CONN_HANDSHAKE;
+			t->stats.handshakes++;
+			loop_timer_arm(t->loop, &c->idle_timer,
+				       loop_now_ms(t->loop) + t->lim.handshake_timeout_ms);
+			tls_handshake_step(c);
+		} else {
+			c->idle_timer.fn = idle_fired;
+			c->state = CONN_OPEN;
+			conn_touch(c, t->lim.idle_timeout_ms);
+			conn_arm_recv(c);
+		}
+	} else if (res != -ECANCELED) {
+		log_debug("accept: %s", strerror(-res));
+	}
+rearm:
+	if (!more) {
+		l->recv_armed = false;
+		if (l->state == CONN_OPEN) {
+			struct io_uring_sqe *sqe = loop_sqe(t->loop, &l->recv_op);
+
+			if (sqe) {
+				io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL,
+							       SOCK_NONBLOCK | SOCK_CLOEXEC);
+				l->recv_armed = true;
+				sip_conn_ref(l);
+			}
+		}
+		sip_conn_unref(l);
+	}
+}
+
+int sip_transport_add_listener(struct sip_transport *t, enum sip_transport_kind kind, int fd,
+			       struct tls_server_ctx *tls)
+{
+	struct sip_conn *c;
+	int fl;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	c = conn_new(t, kind, fd);
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->listener = kind != SIP_TRANSPORT_UDP;
+	c->state = CONN_OPEN;
+	c->tls_ctx = tls;
+	c->send_op.fn = send_done;
+	if (kind == SIP_TRANSPORT_UDP) {
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		c->recv_op.fn = udp_recv_done;
+		c->msg.msg_namelen = sizeof(struct sockaddr_storage);
+		c->msg.msg_controllen = UDP_CONTROL_LEN;
+		conn_arm_recv(c);
+	} else {
+		struct io_uring_sqe *sqe = loop_sqe(t->loop, &c->recv_op);
+
+		c->recv_op.fn = accept_done;
+		if (!sqe) {
+			conn_close(c);
+			return -EBUSY;
+		}
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		c->recv_armed = true;
+		sip_conn_ref(c);
+	}
+	return 0;
+}
+
+int sip_transport_bind(struct sip_transport *t, enum sip_transport_kind kind, const char *addr,
+		       uint16_t port, struct tls_server_ctx *tls)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd, one = 1;
+	bool v6 = strchr(addr, ':') != NULL;
+
+	if (v6) {
+		struct sockaddr_in6 *s = (void *)&ss;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr, &s->sin6_addr) != 1)
+			return -EINVAL;
+		sl = sizeof(*s);
+	} else {
+		struct sockaddr_in *s = (void *)&ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &s->sin_addr) != 1)
+			return -EINVAL;
+		sl = sizeof(*s);
+	}
+	fd = socket(ss.ss_family,
+		    (kind == SIP_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC |
+			    SOCK_NONBLOCK,
+		    0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    (kind != SIP_TRANSPORT_UDP && listen(fd, 1024) < 0)) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return sip_transport_add_listener(t, kind, fd, tls);
+}
+
+int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
+		      const struct sip_transport_handler *h, void *userdata,
+		      struct sip_transport **ret)
+{
+	struct sip_transport *t = calloc(1, sizeof(*t));
+	unsigned udp_bufsz;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->loop = l;
+	t->lim = *lim;
+	t->h = *h;
+	t->userdata = userdata;
+	/* Each UDP buffer holds the recvmsg header, the source address, control data and one
+	 * datagram of at most max_message_size bytes (larger ones arrive truncated: dropped). */
+	udp_bufsz = (unsigned)ALIGN_UP(sizeof(struct io_uring_recvmsg_out) +
+					       sizeof(struct sockaddr_storage) + UDP_CONTROL_LEN +
+					       lim->max_message_size,
+				       64);
+	r = loop_buf_ring_new(l, UDP_BGID, UDP_BUFS, udp_bufsz, &t->udp_br);
+	if (r < 0)
+		goto fail;
+	r = loop_buf_ring_new(l, TCP_BGID, TCP_BUFS, TCP_BUFSZ, &t->tcp_br);
+	if (r < 0)
+		goto fail;
+	*ret = t;
+	return 0;
+fail:
+	loop_buf_ring_free(l, t->udp_br);
+	free(t);
+	return r;
+}
+
+void sip_transport_shutdown(struct sip_transport *t)
+{
+	if (!t || t->shutting_down)
+		return;
+	t->shutting_down = true;
+	while (t->conns) {
+		struct sip_conn *c = t->conns;
+
+		/* conn_close drops the list's reference; a conn still referenced by in-flight
+		 * requests unlinks itself later, so take it off the list walk now. */
+		if (c->state == CONN_CLOSING) {
+			t->conns = c->next;
+			if (c->next)
+				c->next->prev = NULL;
+			c->next = c->prev = NULL;
+			continue;
+		}
+		conn_close(c);
+	}
+}
+
+struct sip_transport *sip_transport_free(struct sip_transport *t)
+{
+	if (!t)
+		return NULL;
+	sip_transport_shutdown(t);
+	t->free_requested = true;
+	transport_maybe_free(t);
+	return NULL;
+}
+
+void sip_transport_get_stats(const struct sip_transport *t, struct sip_transport_stats *ret)
+{
+	*ret = t->stats;
+}

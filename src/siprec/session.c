@@ -1,0 +1,1110 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SIPREC sessions (RFC 7866): the Session Recording Server side of a recording dialog. An
+ * INVITE's multipart body is split into the SDP offer and the rs-metadata; every offered m= line
+ * becomes a stream with its own port, SRTP context and recording file; the answer is recvonly
+ * with our own o= line. re-INVITE/UPDATE change metadata, streams, hold and keys; BYE, CANCEL,
+ * Timer H and shutdown end the session, and it is finalized in the catalog once every recording
+ * is durable.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/manager.h"
+#include "media/media.h"
+#include "siprec/session.h"
+#include "siprecd/audit.h"
+#include "siprecd/catalog.h"
+#include "siprecd/keys.h"
+#include "siprecd/log.h"
+#include "siprecd/sdp.h"
+#include "siprecd/siprec.h"
+#include "siprecd/transport.h"
+
+#define SESSION_HASH_SIZE 4096
+#define MAX_STREAMS_HARD 64
+#define ANSWER_MAX 8192
+#define UUID_LEN 36
+
+enum session_state {
+	SESSION_ANSWERED,  /* 200 OK sent, waiting for ACK */
+	SESSION_CONFIRMED, /* ACK received */
+	SESSION_ENDING,    /* recordings being finalized */
+};
+
+struct stream {
+	char label[STORE_LABEL_MAX + 1];     /* file-name safe */
+	char label_raw[STORE_LABEL_MAX + 1]; /* as offered (catalog, header) */
+	char recording_uuid[UUID_LEN + 1];
+	char path[4096];
+	struct media_stream *media; /* NULL: rejected or port 0 */
+	int pt, dtmf_pt;
+	char codec[16];
+	uint32_t clock_rate;
+	bool rtcp_mux;
+	bool paused;
+	bool srtp;
+	enum sdp_crypto_suite_id suite;
+	uint8_t remote_key_id[8]; /* a fingerprint of the offered key, to notice a re-key */
+	struct sdp_crypto_answer *crypto;
+	struct session *session;
+};
+
+struct session {
+	struct sessions *ss;
+	struct session *hnext; /* hash chain by Call-ID */
+	struct session *prev, *next;
+	char uuid[UUID_LEN + 1];
+	char *call_id;
+	char local_tag[SIP_TAG_LEN + 1];
+	char *remote_tag;
+	char *local_uri, *remote_uri, *remote_target;
+	struct sip_conn *conn;
+	struct sockaddr_storage peer;
+	char peer_str[64];
+	struct sockaddr_storage media_addr;
+	char media_addr_str[64];
+	enum session_state state;
+	uint32_t local_cseq;
+	uint64_t sdp_sess_id, sdp_version;
+	struct siprec_metadata *md;
+	uint32_t md_seq;
+	struct stream streams[MAX_STREAMS_HARD];
+	unsigned n_streams;
+	unsigned closing;
+	char end_reason[24];
+	bool bye_sent;
+	uint64_t started_at;
+};
+
+struct sessions {
+	struct manager *m;
+	struct session *hash[SESSION_HASH_SIZE];
+	struct session *all;
+	unsigned count, streams;
+	void (*shutdown_done)(struct manager *m);
+	char day_dir[4096];
+};
+
+static uint64_t now_unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void uuid_generate(char out[UUID_LEN + 1])
+{
+	uint8_t b[16] = {0};
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		abort(); /* getrandom on Linux >= 3.17 cannot fail for 16 bytes */
+	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 9562 version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, UUID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+static unsigned hash_str(struct str s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (uint8_t)s.s[i]) * 16777619u;
+	return h % SESSION_HASH_SIZE;
+}
+
+int sessions_new(struct manager *m, struct sessions **ret)
+{
+	struct sessions *ss = calloc(1, sizeof(*ss));
+
+	if (!ss)
+		return -ENOMEM;
+	ss->m = m;
+	*ret = ss;
+	return 0;
+}
+
+void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *ret_streams)
+{
+	*ret_calls = ss->count;
+	*ret_streams = ss->streams;
+}
+
+struct session *sessions_find_call(struct sessions *ss, struct str call_id)
+{
+	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
+		if (str_eq_cstr(call_id, s->call_id))
+			return s;
+	return NULL;
+}
+
+struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
+{
+	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
+		if (str_eq_cstr(call_id, s->call_id) && str_eq_cstr(local_tag, s->local_tag))
+			return s;
+	return NULL;
+}
+
+static void session_unlink(struct session *s)
+{
+	struct sessions *ss = s->ss;
+	struct session **pp = &ss->hash[hash_str(str_from_cstr(s->call_id))];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ss->all = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	ss->count--;
+}
+
+static void session_free(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_streams; i++)
+		sdp_crypto_answer_free(s->streams[i].crypto);
+	siprec_metadata_free(s->md);
+	sip_conn_unref(s->conn);
+	free(s->call_id);
+	free(s->remote_tag);
+	free(s->local_uri);
+	free(s->remote_uri);
+	free(s->remote_target);
+	free(s);
+}
+
+/* ---- helpers for responses ---- */
+
+static void respond_warning(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
+			    unsigned code, const char *reason, const char *warning)
+{
+	char extra[512];
+	struct sip_response_args a = {.extra_headers = extra};
+
+	/* RFC 3261 §20.43: 399 = miscellaneous warning, agent "siprecd". */
+	snprintf(extra, sizeof(extra), "Warning: 399 siprecd \"%s\"\r\n", warning);
+	sipd_respond(m, txn, req, code, reason, &a);
+}
+
+static void audit_refused(struct manager *m, struct sip_msg *req,
+			  const struct sockaddr_storage *peer, unsigned code, const char *why)
+{
+	char p[64], pf[80], cf[300], codef[32];
+	struct str call_id = STR_NULL;
+	const char *fields[] = {pf, cf, codef, NULL};
+
+	sip_msg_call_id(req, &call_id);
+	sockaddr_to_string(peer, p, sizeof(p));
+	snprintf(pf, sizeof(pf), "PEER=%s", p);
+	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.*s", (int)MIN(call_id.len, 256), call_id.s);
+	snprintf(codef, sizeof(codef), "SIP_STATUS=%u", code);
+	m->counters.sessions_refused++;
+	audit_emit(AUDIT_SRC_REFUSED, fields, "SRC %s refused with %u: %s", p, code, why);
+}
+
+/* The address the kernel would use to reach peer: connect() on a UDP socket picks the source
+ * by the routing table without sending anything. */
+static int route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *ret)
+{
+	socklen_t sl = peer->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in);
+	int fd = socket(peer->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)peer, sl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)ret, &sl) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int media_address(struct manager *m, struct session *s, struct sip_conn *conn)
+{
+	const char *cfg = m->cfg->media_address;
+	const struct sockaddr_storage *local = sip_conn_local(conn);
+	bool any;
+
+	memset(&s->media_addr, 0, sizeof(s->media_addr));
+	if (cfg && *cfg) {
+		if (strchr(cfg, ':')) {
+			struct sockaddr_in6 *a = (void *)&s->media_addr;
+
+			a->sin6_family = AF_INET6;
+			if (inet_pton(AF_INET6, cfg, &a->sin6_addr) != 1)
+				return -EINVAL;
+		} else {
+			struct sockaddr_in *a = (void *)&s->media_addr;
+
+			a->sin_family = AF_INET;
+			if (inet_pton(AF_INET, cfg, &a->sin_addr) != 1)
+				return -EINVAL;
+		}
+	} else {
+		/* The address the request arrived on, unless the listener is a wildcard: then
+		 * the routed source address toward the SRC. */
+		s->media_addr = *local;
+		any = (local->ss_family == AF_INET &&
+		       ((const struct sockaddr_in *)local)->sin_addr.s_addr == INADDR_ANY) ||
+		      (local->ss_family == AF_INET6 &&
+		       IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)local)->sin6_addr));
+		if (any && route_source(&s->peer, &s->media_addr) < 0)
+			return -EADDRNOTAVAIL;
+	}
+	if (s->media_addr.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s->media_addr)->sin6_addr,
+			  s->media_addr_str, sizeof(s->media_addr_str));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&s->media_addr)->sin_addr,
+			  s->media_addr_str, sizeof(s->media_addr_str));
+	return 0;
+}
+
+/* Splits the body of req into SDP and metadata; answers and returns < 0 on failure. */
+static int split_body(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
+		      struct siprec_body_parts *parts)
+{
+	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
+	const struct sip_header *ct = sip_msg_header(req, SIP_HDR_CONTENT_TYPE);
+	int r;
+
+	memset(parts, 0, sizeof(*parts));
+	lim.max_part_size = m->cfg->max_metadata_size > 65536 ? m->cfg->max_metadata_size : 65536;
+	if (!ct || req->body.len == 0)
+		return 0;
+	r = siprec_multipart_parse(ct->value, req->body, &lim, parts);
+	if (r == -E2BIG) {
+		respond_warning(m, txn, req, 413, NULL, "body part or metadata too large");
+		return r;
+	}
+	if (r == -EMEDIUMTYPE) {
+		struct sip_response_args a = {
+			.extra_headers = "Accept: application/sdp, application/rs-metadata+xml, "
+					 "multipart/mixed\r\n",
+		};
+
+		sipd_respond(m, txn, req, 415, NULL, &a);
+		return r;
+	}
+	if (r < 0) {
+		respond_warning(m, txn, req, 400, "Bad Multipart Body",
+				"multipart body malformed (boundary)");
+		return r;
+	}
+	return 0;
+}
+
+static void catalog_metadata(struct session *s, const struct siprec_body_part *part)
+{
+	struct manager *m = s->ss->m;
+	char *json = NULL, *warn = NULL;
+	size_t wl = 3;
+
+	if (siprec_metadata_to_json(s->md, &json) < 0)
+		json = NULL;
+	for (size_t i = 0; i < s->md->warnings.n; i++)
+		wl += strlen(s->md->warnings.v[i]) * 2 + 4;
+	warn = malloc(wl);
+	if (warn) {
+		size_t off = 0;
+
+		warn[off++] = '[';
+		for (size_t i = 0; i < s->md->warnings.n; i++) {
+			const char *w = s->md->warnings.v[i];
+
+			off += (size_t)sprintf(warn + off, "%s\"", i ? "," : "");
+			for (; *w; w++) {
+				if (*w == '"' || *w == '\\')
+					warn[off++] = '\\';
+				warn[off++] = (char)((unsigned char)*w < 0x20 ? ' ' : *w);
+			}
+			warn[off++] = '"';
+		}
+		warn[off++] = ']';
+		warn[off] = '\0';
+	}
+	catalog_metadata_snapshot(m->catalog,
+				  &(struct catalog_metadata){
+					  .session_uuid = s->uuid,
+					  .seq = ++s->md_seq,
+					  .received_at = now_unix_ms(),
+					  .datamode = s->md->datamode == SIPREC_DATAMODE_PARTIAL
+							      ? "partial"
+							      : "complete",
+					  .body = part->body.s,
+					  .body_len = part->body.len,
+					  .json = json,
+					  .warnings = warn,
+					  .warning_count = (uint32_t)s->md->warnings.n,
+				  });
+	for (size_t i = 0; i < s->md->n_participants; i++) {
+		const struct siprec_participant *p = &s->md->participants[i];
+
+		catalog_participant_upsert(m->catalog,
+					   &(struct catalog_participant){
+						   .session_uuid = s->uuid,
+						   .participant_id = p->id,
+						   .name = p->names.n ? p->names.v[0] : NULL,
+						   .aor = p->aors.n ? p->aors.v[0] : NULL,
+					   });
+	}
+	if (s->md->warnings.n) {
+		char sf[64], cf[300];
+		const char *fields[] = {sf, cf, NULL};
+
+		snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+		snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
+		audit_emit(AUDIT_METADATA_WARNING, fields, "session %s: %zu metadata warning%s: %s",
+			   s->uuid, s->md->warnings.n, s->md->warnings.n == 1 ? "" : "s",
+			   s->md->warnings.v[0]);
+	}
+	free(json);
+	free(warn);
+}
+
+/* Parses and applies (merges) a metadata part. Answers and returns < 0 only for 413. */
+static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg *req,
+			  const struct siprec_body_part *part)
+{
+	struct manager *m = s->ss->m;
+	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
+	struct siprec_metadata *md = NULL;
+	int r;
+
+	if (!part->present)
+		return 0;
+	lim.max_body_size = m->cfg->max_metadata_size;
+	r = siprec_metadata_parse(part->body.s, part->body.len, &lim, &md);
+	if (r == -E2BIG) {
+		respond_warning(m, txn, req, 413, NULL, "recording metadata too large");
+		return r;
+	}
+	if (r < 0) {
+		/* Not well-formed: the call is still recorded; the problem is on record. */
+		log_ratelimited(LOG_WARNING, "session %s: metadata not well-formed, ignored",
+				s->uuid);
+		return 0;
+	}
+	if (!s->md || md->datamode == SIPREC_DATAMODE_COMPLETE) {
+		siprec_metadata_free(s->md);
+		s->md = md;
+	} else {
+		r = siprec_metadata_merge(s->md, md);
+		siprec_metadata_free(md);
+		if (r < 0) {
+			respond_warning(m, txn, req, 413, NULL, "merged metadata too large");
+			return r;
+		}
+	}
+	catalog_metadata(s, part);
+	return 0;
+}
+
+static const char *recording_dir_for_today(struct sessions *ss)
+{
+	struct manager *m = ss->m;
+	time_t now = time(NULL);
+	struct tm tm;
+	char dir[4096];
+
+	gmtime_r(&now, &tm);
+	snprintf(dir, sizeof(dir), "%s/%04d-%02d-%02d", m->cfg->recording_dir, tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday);
+	if (strcmp(dir, ss->day_dir) != 0) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return m->cfg->recording_dir;
+		snprintf(ss->day_dir, sizeof(ss->day_dir), "%s", dir);
+	}
+	return ss->day_dir;
+}
+
+static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n,
+		     uint32_t *ret_clock)
+{
+	const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, pt);
+
+	if (rm) {
+		snprintf(codec, n, "%.*s", (int)MIN(rm->encoding.len, n - 1), rm->encoding.s);
+		*ret_clock = rm->clock;
+		return;
+	}
+	/* RFC 3551 static payload types; G722's RTP clock is 8000 by the RFC's own erratum. */
+	snprintf(codec, n, "%s", pt == 0 ? "PCMU" : pt == 8 ? "PCMA" : pt == 9 ? "G722" : "?");
+	*ret_clock = 8000;
+}
+
+static void stream_label(const struct sdp_media *md, unsigned idx, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	if (md->label.len == 0) {
+		snprintf(buf, n, "m%u", idx);
+		return;
+	}
+	/* Labels become part of file names: keep [A-Za-z0-9._-], map the rest to '_'. */
+	for (size_t i = 0; i < md->label.len && k + 1 < n; i++) {
+		char c = md->label.s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+
+		buf[k++] = ok ? c : '_';
+	}
+	buf[k] = '\0';
+}
+
+static void key_fingerprint(const struct sdp_crypto *c, uint8_t out[8])
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (unsigned i = 0; i < c->keys[0].key_salt_len; i++)
+		h = (h ^ c->keys[0].key_salt[i]) * 1099511628211ULL;
+	memcpy(out, &h, 8);
+}
+
+static const char *participant_of(struct session *s, struct str label)
+{
+	const struct siprec_stream_md *smd;
+	const struct siprec_participant *p;
+
+	if (!s->md)
+		return NULL;
+	smd = siprec_metadata_stream_by_label(s->md, label);
+	if (!smd)
+		return NULL;
+	p = siprec_metadata_sender_of(s->md, smd->id);
+	return p ? p->id : NULL;
+}
+
+/*
+ * Decides the answer for one offered m= line and opens its stream when it is new. Returns 0,
+ * or -ENOTSUP with *why set when this m= line has to be refused for a reason that makes the
+ * whole offer unacceptable (SRTP policy), or a media error.
+ */
+static int stream_setup(struct session *s, unsigned idx, const struct sdp_media *md,
+			struct sdp_answer_media *ans, const char **why, char *unsup, size_t unsup_n)
+{
+	struct manager *m = s->ss->m;
+	struct stream *st = &s->streams[idx];
+	bool srtp = sdp_media_is_srtp(md);
+	struct sdp_crypto cr;
+	int pt = -1, dtmf = -1, r;
+	bool existing = st->media != NULL;
+
+	ans->port = 0;
+	ans->pt = -1;
+	ans->dtmf_pt = -1;
+	ans->crypto = NULL;
+	ans->rtcp_mux = md->rtcp_mux;
+	st->session = s;
+	if (md->port == 0 || md->invalid || md->type != SDP_MEDIA_AUDIO ||
+	    !sdp_media_proto_supported(md)) {
+		/* A removed stream (port 0 in a re-offer) ends its recording. */
+		return 0;
+	}
+	if (sdp_choose_codec(md, &pt, &dtmf) < 0) {
+		*why = "no supported codec (PCMU, PCMA, G722, opus)";
+		return 0;
+	}
+	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_OFF) {
+		*why = "SRTP offered but SRTP_POLICY=off";
+		return -ENOTSUP;
+	}
+	if (!srtp && m->cfg->srtp_policy == SRTP_POLICY_REQUIRED) {
+		*why = "plain RTP offered but SRTP_POLICY=required";
+		return -ENOTSUP;
+	}
+	memset(&cr, 0, sizeof(cr));
+	if (srtp) {
+		r = sdp_crypto_choose(md, NULL, 0, &cr);
+		if (r < 0) {
+			if (sdp_crypto_format_unsupported(md, NULL, 0, unsup, unsup_n) <= 0)
+				snprintf(unsup, unsup_n, "none offered");
+			*why = "no supported SRTP crypto suite";
+			return -ENOTSUP;
+		}
+	}
+	ans->pt = pt;
+	ans->dtmf_pt = dtmf;
+	if (!existing) {
+		struct media_stream_params p = {0};
+		struct recording_key rk;
+		const struct srtp_suite_info *si = NULL;
+		stream_label(md, idx, st->label, sizeof(st->label));
+		snprintf(st->label_raw, sizeof(st->label_raw), "%.*s", (int)md->label.len,
+			 md->label.s ? md->label.s : "");
+		if (!st->label_raw[0])
+			snprintf(st->label_raw, sizeof(st->label_raw), "%s", st->label);
+		st->pt = pt;
+		st->dtmf_pt = dtmf;
+		codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+		st->rtcp_mux = md->rtcp_mux;
+		uuid_generate(st->recording_uuid);
+		if (snprintf(st->path, sizeof(st->path), "%s/%s-%s.siprec",
+			     recording_dir_for_today(s->ss), s->uuid,
+			     st->label) >= (int)sizeof(st->path)) {
+			*why = "recording path too long";
+			return -ENAMETOOLONG;
+		}
+		r = keys_recording_key_new(m->keys, st->recording_uuid, &rk);
+		if (r < 0) {
+			sdp_crypto_wipe(&cr);
+			*why = "key store unavailable";
+			return r;
+		}
+		if (srtp) {
+			si = srtp_suite_by_name(str_from_cstr(cr.suite->name));
+			r = sdp_crypto_answer_make(cr.suite->id, cr.tag, &cr.params, &st->crypto);
+			if (!si || r < 0) {
+				sdp_crypto_wipe(&cr);
+				recording_key_wipe(&rk);
+				*why = "SRTP setup failed";
+				return r < 0 ? r : -ENOTSUP;
+			}
+			st->srtp = true;
+			st->suite = cr.suite->id;
+			key_fingerprint(&cr, st->remote_key_id);
+		}
+		p = (struct media_stream_params){
+			.session_uuid = s->uuid,
+			.recording_uuid = st->recording_uuid,
+			.label = st->label_raw,
+			.path = st->path,
+			.codec = st->codec,
+			.payload_type = (uint8_t)pt,
+			.clock_rate = st->clock_rate,
+			.rtcp_mux = md->rtcp_mux,
+			.bind_addr = &s->media_addr,
+			.alg = m->cfg->enable_recording_encryption
+				       ? (m->cfg->encryption_algorithm == SEAL_CHACHA20_POLY1305
+						  ? STORE_ALG_CHACHA20_POLY1305
+						  : STORE_ALG_AES_256_GCM)
+				       : STORE_ALG_NONE,
+			.rkey = &rk,
+			.chunk_size = m->cfg->chunk_size,
+			.srtp_suite = si,
+			.srtp_key = srtp ? cr.keys[0].key_salt : NULL,
+			.srtp_key_len = srtp ? cr.keys[0].key_salt_len : 0,
+			.unencrypted_srtp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
+			.unencrypted_srtcp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
+			.unauth_srtp = cr.params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP,
+		};
+		r = media_stream_open(m->media, &p, &st->media);
+		if (r < 0) {
+			sdp_crypto_wipe(&cr);
+			recording_key_wipe(&rk);
+			*why = r == -EADDRINUSE ? "no free media port" : "media setup failed";
+			return r;
+		}
+		s->ss->streams++;
+		catalog_stream_upsert(m->catalog,
+				      &(struct catalog_stream){
+					      .session_uuid = s->uuid,
+					      .label = p.label,
+					      .participant_id = participant_of(s, md->label),
+					      .direction = "recvonly",
+					      .codec = st->codec,
+					      .payload_type = pt,
+					      .clock_rate = st->clock_rate,
+					      .srtp_suite = srtp ? cr.suite->name : NULL,
+					      .local_port = media_stream_port(st->media),
+				      });
+		catalog_recording_begin(m->catalog,
+					&(struct catalog_recording){
+						.uuid = st->recording_uuid,
+						.session_uuid = s->uuid,
+						.stream_label = p.label,
+						.path = st->path,
+						.key_id = rk.key_id,
+						.key_version = rk.key_version,
+						.algorithm = store_alg_to_string(p.alg),
+						.created_at = now_unix_ms(),
+					});
+		recording_key_wipe(&rk);
+	} else if (srtp && st->srtp) {
+		uint8_t fp[8];
+
+		/* A re-offer with a new key: switch contexts, keep our own answer key. */
+		key_fingerprint(&cr, fp);
+		if (memcmp(fp, st->remote_key_id, sizeof(fp)) != 0) {
+			const struct srtp_suite_info *si =
+				srtp_suite_by_name(str_from_cstr(cr.suite->name));
+
+			if (si && media_stream_rekey(st->media, si, cr.keys[0].key_salt,
+						     cr.keys[0].key_salt_len,
+						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
+						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
+						     cr.params.flags &
+							     SDP_CRYPTO_UNAUTHENTICATED_SRTP) == 0)
+				memcpy(st->remote_key_id, fp, sizeof(fp));
+		}
+		ans->pt = st->pt;
+	} else {
+		ans->pt = st->pt;
+	}
+	sdp_crypto_wipe(&cr);
+	if (sdp_media_is_hold(md) != st->paused) {
+		st->paused = sdp_media_is_hold(md);
+		media_stream_set_paused(st->media, st->paused);
+	}
+	ans->port = media_stream_port(st->media);
+	ans->crypto = st->crypto;
+	return 0;
+}
+
+static void stream_closed(void *userdata, struct media_stream *ms,
+			  const struct media_stream_result *res);
+
+static void stream_close(struct stream *st)
+{
+	if (!st->media)
+		return;
+	st->session->closing++;
+	media_stream_close(st->media, stream_closed, st);
+	st->media = NULL;
+}
+
+/* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
+static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
+			const struct siprec_body_part *sdp_part)
+{
+	struct manager *m = s->ss->m;
+	static struct sdp_session offer; /* ~60 KiB: not on the stack; SIP thread only */
+	struct sdp_limits lim = {0};
+	struct sdp_answer_media ans[MAX_STREAMS_HARD];
+	char answer[ANSWER_MAX], unsup[256] = "", warn[400], contact[512];
+	const char *why = NULL;
+	unsigned accepted = 0;
+	int r, n;
+
+	lim.max_media = MIN(m->cfg->max_streams, MAX_STREAMS_HARD);
+	r = sdp_parse(sdp_part->body.s, sdp_part->body.len, &lim, &offer);
+	if (r == -E2BIG) {
+		snprintf(warn, sizeof(warn), "too many streams (at most %u per session)",
+			 lim.max_media);
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(warn, sizeof(warn), "SDP offer rejected: %s", sdp_error());
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return r;
+	}
+	if (offer.n_media < s->n_streams) {
+		/* RFC 3264 §8: m= lines are never removed from a re-offer. */
+		respond_warning(m, txn, req, 488, NULL, "re-offer has fewer m= lines");
+		return -EBADMSG;
+	}
+	for (unsigned i = 0; i < offer.n_media; i++) {
+		r = stream_setup(s, i, &offer.media[i], &ans[i], &why, unsup, sizeof(unsup));
+		if (r < 0) {
+			if (*unsup)
+				snprintf(warn, sizeof(warn), "%s: %s", why, unsup);
+			else
+				snprintf(warn, sizeof(warn), "%s", why ? why : strerror(-r));
+			respond_warning(m, txn, req, r == -ENOTSUP ? 488 : 500, NULL, warn);
+			if (i >= s->n_streams)
+				s->n_streams = i + 1; /* so opened streams get closed */
+			return r;
+		}
+		if (ans[i].port == 0 && s->streams[i].media)
+			stream_close(&s->streams[i]);
+		if (ans[i].port)
+			accepted++;
+	}
+	s->n_streams = offer.n_media;
+	if (accepted == 0 && s->state != SESSION_CONFIRMED && s->state != SESSION_ANSWERED) {
+		snprintf(warn, sizeof(warn), "no acceptable stream%s%s", why ? ": " : "",
+			 why ? why : "");
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return -ENOTSUP;
+	}
+	n = sdp_answer_build(&offer,
+			     &(struct sdp_answer_params){.origin_user = "siprecd",
+							 .sess_id = s->sdp_sess_id,
+							 .sess_version = ++s->sdp_version,
+							 .address = s->media_addr_str},
+			     ans, offer.n_media, answer, sizeof(answer));
+	if (n < 0) {
+		sipd_respond(m, txn, req, 500, "Answer Too Large", NULL);
+		return n;
+	}
+	{
+		const struct sockaddr_storage *l = sip_conn_local(s->conn);
+		char la[64];
+		const char *tr = sip_transport_kind_name(sip_conn_kind(s->conn));
+
+		sockaddr_to_string(l, la, sizeof(la));
+		/* RFC 7866 §6.1.1: the SRS's Contact carries +sip.srs. */
+		snprintf(contact, sizeof(contact),
+			 "Contact: <sip%s:srs@%s;transport=%s>;+sip.srs\r\n"
+			 "Supported: siprec\r\n"
+			 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n",
+			 sip_conn_kind(s->conn) == SIP_TRANSPORT_TLS ? "s" : "", la, tr);
+	}
+	sipd_respond(m, txn, req, 200, NULL,
+		     &(struct sip_response_args){.to_tag = s->local_tag,
+						 .extra_headers = contact,
+						 .content_type = "application/sdp",
+						 .body = answer,
+						 .body_len = (size_t)n});
+	return 0;
+}
+
+static void session_end(struct session *s, const char *reason, bool send_bye);
+
+static char *dup_na(const struct sip_msg *req, enum sip_hdr id)
+{
+	const struct sip_header *h = sip_msg_header(req, id);
+
+	return h ? str_dup(h->value) : strdup("");
+}
+
+void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *req,
+		    struct sip_conn *conn, const struct sockaddr_storage *peer)
+{
+	struct manager *m = ss->m;
+	struct siprec_body_parts parts;
+	const struct sip_name_addr *from = NULL, *contact = NULL;
+	struct session *s;
+	struct str call_id;
+	char sf[64], cf[300], pf[80], tf[32];
+	const char *fields[] = {sf, cf, pf, tf, NULL};
+	uint64_t rnd;
+
+	if (ss->count >= m->cfg->max_sessions) {
+		audit_refused(m, req, peer, 503, "session limit reached");
+		sipd_respond(m, txn, req, 503, "Session Limit Reached",
+			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
+		return;
+	}
+	if (split_body(m, txn, req, &parts) < 0) {
+		audit_refused(m, req, peer, 400, "body not acceptable");
+		return;
+	}
+	if (!parts.sdp.present) {
+		audit_refused(m, req, peer, 488, "INVITE without SDP offer");
+		respond_warning(m, txn, req, 488, NULL,
+				"SIPREC INVITE needs an SDP offer (offerless INVITE not supported)");
+		return;
+	}
+	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
+		return; /* validated already */
+	sip_msg_contact(req, &contact);
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		sipd_respond(m, txn, req, 500, "Out Of Memory", NULL);
+		return;
+	}
+	s->ss = ss;
+	uuid_generate(s->uuid);
+	sip_tag_generate(s->local_tag, sizeof(s->local_tag));
+	s->call_id = str_dup(call_id);
+	s->remote_tag = str_dup(from->tag);
+	s->remote_uri = dup_na(req, SIP_HDR_FROM);
+	s->local_uri = dup_na(req, SIP_HDR_TO);
+	s->remote_target = contact ? str_dup(contact->uri) : str_dup(from->uri);
+	s->conn = conn;
+	sip_conn_ref(conn);
+	s->peer = *peer;
+	sockaddr_to_string(peer, s->peer_str, sizeof(s->peer_str));
+	s->started_at = now_unix_ms();
+	s->local_cseq = 1;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = now_unix_ms();
+	s->sdp_sess_id = rnd >> 1;
+	if (!s->call_id || !s->remote_tag || !s->remote_uri || !s->local_uri ||
+	    !s->remote_target) {
+		session_free(s);
+		sipd_respond(m, txn, req, 500, "Out Of Memory", NULL);
+		return;
+	}
+	if (media_address(m, s, conn) < 0) {
+		session_free(s);
+		respond_warning(m, txn, req, 500, NULL, "no usable media address");
+		return;
+	}
+	/* Link before anything can end it, so the usual teardown path applies. */
+	{
+		unsigned h = hash_str(call_id);
+
+		s->hnext = ss->hash[h];
+		ss->hash[h] = s;
+		s->next = ss->all;
+		if (ss->all)
+			ss->all->prev = s;
+		ss->all = s;
+		ss->count++;
+	}
+	catalog_session_begin(m->catalog,
+			      &(struct catalog_session){
+				      .uuid = s->uuid,
+				      .call_id = s->call_id,
+				      .src_addr = s->peer_str,
+				      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
+				      .started_at = s->started_at,
+			      });
+	if (apply_metadata(s, txn, req, &parts.metadata) < 0 ||
+	    answer_offer(s, txn, req, &parts.sdp) < 0) {
+		audit_refused(m, req, peer, 488, "offer or metadata not acceptable");
+		session_end(s, "refused", false);
+		return;
+	}
+	if (s->md && s->md->session_id)
+		catalog_session_begin(m->catalog,
+				      &(struct catalog_session){
+					      .uuid = s->uuid,
+					      .call_id = s->call_id,
+					      .siprec_session_id = s->md->session_id,
+					      .src_addr = s->peer_str,
+					      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
+					      .started_at = s->started_at,
+				      });
+	s->state = SESSION_ANSWERED;
+	m->counters.sessions_total++;
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
+	snprintf(pf, sizeof(pf), "PEER=%s", s->peer_str);
+	snprintf(tf, sizeof(tf), "SIP_TRANSPORT=%s",
+		 sip_transport_kind_name(sip_conn_kind(conn)));
+	audit_emit(AUDIT_SESSION_STARTED, fields, "recording session %s started (%u streams) from %s",
+		   s->uuid, s->n_streams, s->peer_str);
+	manager_update_status(m);
+}
+
+static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
+			    bool update)
+{
+	struct manager *m = s->ss->m;
+	struct siprec_body_parts parts;
+
+	if (s->state == SESSION_ENDING) {
+		sipd_respond(m, txn, req, 481, NULL, NULL);
+		return;
+	}
+	if (split_body(m, txn, req, &parts) < 0)
+		return;
+	if (apply_metadata(s, txn, req, &parts.metadata) < 0)
+		return;
+	if (parts.sdp.present) {
+		answer_offer(s, txn, req, &parts.sdp);
+		return;
+	}
+	/* A metadata-only UPDATE (RFC 7866 §7.1.2) or an offerless re-INVITE, which we answer
+	 * with the current streams unchanged: only the metadata changed. */
+	sipd_respond(m, txn, req, 200, NULL,
+		     &(struct sip_response_args){.extra_headers = "Supported: siprec\r\n"});
+	(void)update;
+}
+
+void session_reinvite(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	in_dialog_offer(s, txn, req, false);
+}
+
+void session_update(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	in_dialog_offer(s, txn, req, true);
+}
+
+void session_ack(struct session *s)
+{
+	if (s->state == SESSION_ANSWERED)
+		s->state = SESSION_CONFIRMED;
+}
+
+void session_bye(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	sipd_respond(s->ss->m, txn, req, 200, NULL, NULL);
+	session_end(s, "bye", false);
+}
+
+void session_cancel(struct session *s)
+{
+	session_end(s, "cancel", false);
+}
+
+void session_no_ack(struct session *s)
+{
+	if (s->state == SESSION_ANSWERED)
+		session_end(s, "no-ack", false);
+}
+
+void session_response(struct session *s, struct sip_msg *resp)
+{
+	/* The SRC answered our BYE; nothing more to do: the session is already ending. */
+	(void)s;
+	(void)resp;
+}
+
+static void send_bye(struct session *s)
+{
+	struct manager *m = s->ss->m;
+	char buf[4096], sent_by[80];
+	const char *tr = sip_transport_kind_name(sip_conn_kind(s->conn));
+	char trup[8];
+	int n;
+
+	for (size_t i = 0; i < sizeof(trup) - 1 && tr[i]; i++)
+		trup[i] = (char)(tr[i] - 32), trup[i + 1] = '\0';
+	sockaddr_to_string(sip_conn_local(s->conn), sent_by, sizeof(sent_by));
+	/* Our To is our local URI; the request goes to the SRC's Contact over the connection
+	 * the dialog came in on (RFC 5923-style reuse for TCP/TLS). */
+	n = sip_request_build(buf, sizeof(buf),
+			      &(struct sip_request_args){
+				      .method = "BYE",
+				      .request_uri = str_from_cstr(s->remote_target),
+				      .transport = trup,
+				      .via_sent_by = str_from_cstr(sent_by),
+				      .local_uri = str_from_cstr(s->local_uri),
+				      .local_tag = str_from_cstr(s->local_tag),
+				      .remote_uri = str_from_cstr(s->remote_uri),
+				      .remote_tag = str_from_cstr(s->remote_tag),
+				      .call_id = str_from_cstr(s->call_id),
+				      .cseq = s->local_cseq++,
+			      },
+			      NULL);
+	if (n > 0 && sip_conn_send(s->conn, &s->peer, buf, (size_t)n) == 0)
+		s->bye_sent = true;
+	(void)m;
+}
+
+static void session_finalize(struct session *s)
+{
+	struct sessions *ss = s->ss;
+	struct manager *m = ss->m;
+	char sf[64], cf[300], rf[48];
+	const char *fields[] = {sf, cf, rf, NULL};
+
+	catalog_session_end(m->catalog, s->uuid, now_unix_ms(),
+			    strcmp(s->end_reason, "error") == 0 ? "failed" : "ended", s->end_reason);
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
+	snprintf(rf, sizeof(rf), "END_REASON=%s", s->end_reason);
+	if (strcmp(s->end_reason, "refused") != 0)
+		audit_emit(AUDIT_SESSION_ENDED, fields, "recording session %s ended (%s)", s->uuid,
+			   s->end_reason);
+	session_unlink(s);
+	session_free(s);
+	manager_update_status(m);
+	if (ss->shutdown_done && ss->count == 0) {
+		void (*done)(struct manager *) = ss->shutdown_done;
+
+		ss->shutdown_done = NULL;
+		done(m);
+	}
+}
+
+static void stream_closed(void *userdata, struct media_stream *ms,
+			  const struct media_stream_result *res)
+{
+	struct stream *st = userdata;
+	struct session *s = st->session;
+	struct manager *m = s->ss->m;
+	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
+	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
+
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	catalog_stream_stats(m->catalog,
+			     &(struct catalog_stream_stats){
+				     .session_uuid = s->uuid,
+				     .label = st->label_raw,
+				     .packets = res->stats.packets,
+				     .bytes = res->stats.bytes,
+				     .lost = res->stats.lost,
+				     .duplicates = res->stats.duplicates,
+				     .out_of_order = res->stats.out_of_order,
+				     .srtp_auth_failures = res->stats.srtp_auth_failures,
+				     .srtp_replays = res->stats.srtp_replays,
+				     .state = "ended",
+				     .first_packet_at = res->stats.first_packet_ms,
+				     .last_packet_at = res->stats.last_packet_ms,
+			     });
+	catalog_recording_final(m->catalog, &(struct catalog_recording_final){
+						    .uuid = st->recording_uuid,
+						    .size = res->file_size,
+						    .chunks = res->chunks,
+						    .frames = res->frames,
+						    .sha256 = hex,
+						    .complete = res->complete,
+						    .state = "final",
+						    .finalized_at = now_unix_ms(),
+					    });
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", st->recording_uuid);
+	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", st->path);
+	snprintf(szf, sizeof(szf), "RECORDING_SIZE=%llu", (unsigned long long)res->file_size);
+	snprintf(hf, sizeof(hf), "RECORDING_SHA256=%s", hex);
+	snprintf(cf, sizeof(cf), "RECORDING_COMPLETE=%d", res->complete ? 1 : 0);
+	audit_emit(res->complete ? AUDIT_RECORDING_FINALIZED : AUDIT_RECORDING_INCOMPLETE, fields,
+		   "recording %s finalized: %s, %llu bytes, %llu packets%s%s", st->recording_uuid,
+		   st->path, (unsigned long long)res->file_size,
+		   (unsigned long long)res->stats.packets, res->error ? ", error: " : "",
+		   res->error ? strerror(-res->error) : "");
+	(void)ms;
+	s->ss->streams--;
+	if (--s->closing == 0 && s->state == SESSION_ENDING)
+		session_finalize(s);
+}
+
+static void session_end(struct session *s, const char *reason, bool bye)
+{
+	if (s->state == SESSION_ENDING)
+		return;
+	s->state = SESSION_ENDING;
+	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	if (bye)
+		send_bye(s);
+	for (unsigned i = 0; i < s->n_streams; i++)
+		stream_close(&s->streams[i]);
+	if (s->closing == 0)
+		session_finalize(s);
+}
+
+void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m))
+{
+	struct session *s = ss->all;
+
+	ss->shutdown_done = done;
+	while (s) {
+		struct session *next = s->next;
+
+		session_end(s, "shutdown", true);
+		s = next;
+	}
+	if (ss->count == 0 && ss->shutdown_done) {
+		ss->shutdown_done = NULL;
+		done(ss->m);
+	}
+}
+
+void sessions_free(struct sessions *ss)
+{
+	if (!ss)
+		return;
+	while (ss->all) {
+		struct session *s = ss->all;
+
+		session_unlink(s);
+		session_free(s);
+	}
+	free(ss);
+}
