@@ -231,6 +231,11 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 
 	if (h->body.len > lim->max_part_size)
 		return -E2BIG;
+	if (h->content_type.len == 0 && h->body.len == 0) {
+		/* an empty part (two delimiters in a row) carries nothing to understand */
+		ret->n_other++;
+		return 0;
+	}
 	if (is_sdp_type(h->content_type))
 		slot = &ret->sdp;
 	else if (siprec_is_metadata_type(h->content_type))

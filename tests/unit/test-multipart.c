@@ -130,6 +130,9 @@ static const struct mp_case cases[] = {
 	{"malformed part header", "multipart/mixed;boundary=foobar",
 	 "--foobar\r\nthis is not a header\r\n\r\nv=0\r\n--foobar--\r\n", 0, -EBADMSG, NULL, NULL,
 	 0, 0, false},
+	{"empty part between delimiters", "multipart/mixed;boundary=b",
+	 "--b\r\n--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--", 0, 0, "v=0", NULL, 1, 2,
+	 false},
 	{"unterminated quoted boundary", "multipart/mixed;boundary=\"foobar", "--foobar\r\n", 0,
 	 -EBADMSG, NULL, NULL, 0, 0, false},
 };
