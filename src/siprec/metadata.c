@@ -560,6 +560,8 @@ static void on_start(void *userdata, const XML_Char *name, const XML_Char **atts
 	struct frame *f;
 	int r;
 
+	if (p->err < 0)
+		return;
 	if (++p->n_elements > p->lim->max_elements || p->depth >= p->lim->max_depth) {
 		fail(p, -E2BIG);
 		return;
@@ -690,9 +692,14 @@ static int end_extension(struct parser *p)
 static void on_end(void *userdata, const XML_Char *name)
 {
 	struct parser *p = userdata;
-	struct frame *f = &p->stack[p->depth - 1];
+	struct frame *f;
 	int r = 0;
 
+	/* after XML_StopParser expat may still report the end of an empty element whose
+	 * start we refused (and never pushed) */
+	if (p->err < 0 || p->depth == 0)
+		return;
+	f = &p->stack[p->depth - 1];
 	if (f->kind == K_TEXT)
 		r = end_text(p, f, &p->stack[p->depth - 2]);
 	else if (f->kind == K_EXTENSION && p->ext_depth == p->depth)
@@ -707,7 +714,7 @@ static void on_text(void *userdata, const XML_Char *s, int len)
 	struct parser *p = userdata;
 	char *n;
 
-	if (p->depth == 0 || p->stack[p->depth - 1].kind != K_TEXT || len <= 0)
+	if (p->err < 0 || p->depth == 0 || p->stack[p->depth - 1].kind != K_TEXT || len <= 0)
 		return;
 	if (p->text_len + (size_t)len > p->lim->max_text_len) {
 		fail(p, -E2BIG);
