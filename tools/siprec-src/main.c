@@ -1306,7 +1306,7 @@ int main(int argc, char **argv)
 		snprintf(c->call_id, sizeof(c->call_id), "%s-%u@siprec-src", tok, i);
 		src_token(c->local_tag, 12);
 		src_call_ids(c);
-		c->cseq = 1;
+		c->cseq = 0;
 		c->t_start = t0 + (uint64_t)((double)i * 1e6 / opts.rate);
 		for (int k = 0; k < SRC_STREAMS; k++) {
 			struct src_stream *s = &c->st[k];
