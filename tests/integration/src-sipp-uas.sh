@@ -61,6 +61,23 @@ for t in udp tcp; do
 	if [ $t = udp ]; then wait_sipp $spid $t; else wait $spid 2>/dev/null; fi
 done
 
+# ---- WAV input: 2 s stereo file -> exactly 100 packets on the answered stream; mono + --loop
+# for 3 s -> 150; a file that is not 8 kHz 16-bit is a usage error.
+AUDIO=$(dirname "$0")/../data/audio
+port=$((BASE + 8))
+sipp -sn uas -i 127.0.0.1 -p $port -m 2 -nostdin >"$TMP/sipp-wav.log" 2>&1 &
+spid=$!
+PIDS="$PIDS $spid"
+sleep 0.5
+"$SRC" -q -s 127.0.0.1:$port --no-srtp --codec pcma --wav "$AUDIO/speech-stereo-8k.wav" --json >"$TMP/wav1.json" 2>"$TMP/wav1.err"
+check "wav: stereo 2 s = 100 packets" '.calls[0].result == "ok" and .calls[0].streams[0].packets == 100' "$TMP/wav1.json"
+"$SRC" -q -s 127.0.0.1:$port --no-srtp --wav "$AUDIO/tone-mono-8k.wav" --loop --duration 3 --json >"$TMP/wav2.json" 2>"$TMP/wav2.err"
+check "wav: mono looped 3 s = 150 packets" '.calls[0].result == "ok" and .calls[0].streams[0].packets == 150' "$TMP/wav2.json"
+wait_sipp $spid wav
+printf 'RIFF\044\0\0\0WAVEfmt \020\0\0\0\001\0\001\0\104\254\0\0\210\130\001\0\002\0\020\0data\0\0\0\0' >"$TMP/44k.wav"
+"$SRC" -q --wav "$TMP/44k.wav" >/dev/null 2>&1
+[ $? -eq 1 ] && ok "wav: 44.1 kHz refused (exit 1)" || bad "wav: 44.1 kHz not refused"
+
 # ---- custom scenarios ----
 KEY=YUJjRGVmZ2hpSktMbW5vUFFSc3R1Vld4eVoxMjM0
 MP1=$((BASE + 4))

@@ -43,6 +43,7 @@ static uint64_t call_ms;
 static volatile sig_atomic_t stop_requested;
 static uint64_t stop_at;
 static uint64_t sip_errors;
+static uint64_t late_ticks; /* 20 ms ticks dropped because the loop fell behind */
 
 uint64_t src_now_us(void)
 {
@@ -790,11 +791,11 @@ static void report(FILE *f)
 		fprintf(f,
 			"],\"totals\":{\"calls\":%u,\"ok\":%u,\"failed\":%u,\"packets\":%llu,"
 			"\"bytes\":%llu,\"tampered\":%llu,\"replayed\":%llu,\"send_errors\":%llu,"
-			"\"sip_errors\":%llu}}\n",
+			"\"sip_errors\":%llu,\"late_ticks\":%llu}}\n",
 			n_calls, ok, failed, (unsigned long long)tp_packets,
 			(unsigned long long)tp_bytes, (unsigned long long)tamp,
 			(unsigned long long)repl, (unsigned long long)errs,
-			(unsigned long long)sip_errors);
+			(unsigned long long)sip_errors, (unsigned long long)late_ticks);
 		return;
 	}
 	for (unsigned i = 0; i < n_calls; i++) {
@@ -814,9 +815,10 @@ static void report(FILE *f)
 	}
 	fprintf(f,
 		"total: %u calls, %u ok, %u failed, %llu packets, %llu bytes, %llu tampered, %llu "
-		"replayed, %llu send errors\n",
+		"replayed, %llu send errors, %llu late ticks\n",
 		n_calls, ok, failed, (unsigned long long)tp_packets, (unsigned long long)tp_bytes,
-		(unsigned long long)tamp, (unsigned long long)repl, (unsigned long long)errs);
+		(unsigned long long)tamp, (unsigned long long)repl, (unsigned long long)errs,
+		(unsigned long long)late_ticks);
 }
 
 static void progress(uint64_t now, uint64_t t0)
@@ -1350,8 +1352,10 @@ int main(int argc, char **argv)
 		if (now >= next_tick) {
 			unsigned ticks = 0;
 
-			if (now > next_tick + 5 * SRC_PTIME_US)
+			if (now > next_tick + 5 * SRC_PTIME_US) {
+				late_ticks += (now - next_tick) / SRC_PTIME_US - 1;
 				next_tick = now - SRC_PTIME_US;
+			}
 			while (next_tick <= now && ticks < 5) {
 				for (unsigned i = 0; i < n_calls; i++) {
 					struct src_call *c = &calls[i];
