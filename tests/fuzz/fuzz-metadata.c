@@ -23,7 +23,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct siprec_metadata *md = NULL, *base = NULL;
 	char *json = NULL;
 
-	if (siprec_metadata_parse((const char *)data, size, NULL, &md) < 0)
+	/* a quarter of the inputs run against tiny limits to reach every -E2BIG path */
+	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
+
+	if ((size & 3) == 3)
+		lim = (struct siprec_limits){
+			.max_parts = 1,
+			.max_part_size = 64,
+			.max_body_size = 65536,
+			.max_participants = 2,
+			.max_streams = 2,
+			.max_sessions = 1,
+			.max_depth = 4,
+			.max_elements = 16,
+			.max_attr_len = 8,
+			.max_text_len = 8,
+			.max_names = 1,
+			.max_extensions = 2,
+			.max_warnings = 2,
+		};
+	if (siprec_metadata_parse((const char *)data, size, &lim, &md) < 0)
 		return 0;
 	if (siprec_metadata_to_json(md, &json) == 0)
 		free(json);
