@@ -252,10 +252,14 @@ int sip_response_build(char *buf, size_t cap, struct sip_msg *req, unsigned code
 		args = &none;
 	if (code < 100 || code > 699)
 		return -EINVAL;
-	if (!req->is_request || sip_msg_via(req, &via) < 0 || sip_msg_to(req, &to) < 0 ||
+	/* A malformed To is still copied (a 400 must be able to answer it), just without a tag
+	 * added; a malformed top Via leaves nowhere to send the response. */
+	if (!req->is_request || sip_msg_via(req, &via) < 0 || !sip_msg_header(req, SIP_HDR_TO) ||
 	    !sip_msg_header(req, SIP_HDR_FROM) || !sip_msg_header(req, SIP_HDR_CALL_ID) ||
 	    !sip_msg_header(req, SIP_HDR_CSEQ))
 		return -EBADMSG;
+	if (sip_msg_to(req, &to) < 0)
+		to = NULL;
 	if (!reason)
 		reason = sip_reason_phrase(code);
 
@@ -298,7 +302,7 @@ int sip_response_build(char *buf, size_t cap, struct sip_msg *req, unsigned code
 	put_value(&o, h->value);
 	puts_(&o, "\r\nTo: ");
 	put_value(&o, sip_msg_header(req, SIP_HDR_TO)->value);
-	if (!to->tag.len && code > 100 && args->to_tag)
+	if (to && !to->tag.len && code > 100 && args->to_tag)
 		putf(&o, ";tag=%s", args->to_tag);
 	puts_(&o, "\r\nCall-ID: ");
 	put_value(&o, sip_msg_header(req, SIP_HDR_CALL_ID)->value);

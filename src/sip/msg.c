@@ -702,7 +702,8 @@ int sip_via_parse(struct str s, struct sip_via *ret)
 		return -EBADMSG;
 	advance(&s, 1);
 	skip_lws(&s);
-	if (!take_token(&s, &ver) || !str_eq_cstr(ver, "2.0"))
+	/* Any protocol-version token: a SIP/7.0 request still gets its 505 (RFC 4475 §3.1.2.16). */
+	if (!take_token(&s, &ver))
 		return -EBADMSG;
 	skip_lws(&s);
 	if (!peek(&s, '/'))

@@ -216,7 +216,8 @@ static void test_via_table(void **state)
 		{"SIP/2.0/UDP h:0", -EBADMSG},
 		{"SIP/2.0/UDP h:65536", -EBADMSG},
 		{"SIP/2.0/UDP h;rport=x", -EBADMSG},
-		{"SIP/1.0/UDP h", -EBADMSG},
+		{"SIP/1.0/UDP h", 0, "h", "UDP", "", "", 0, 0, false},
+		{"TCP/2.0/UDP h", -EBADMSG},
 		{"SIP/2.0/UDPh", -EBADMSG},
 		{"SIP/2.0/UDP h junk", -EBADMSG},
 		{"SIP/2.0/UDP [::1", -EBADMSG},
@@ -446,8 +447,7 @@ static void test_response_build(void **state)
 		"Content-Type: application/sdp" CRLF "Content-Length: 3" CRLF CRLF "v=0";
 	static const char expect_100[] =
 		"SIP/2.0 100 Trying" CRLF "Via: SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKabc, "
-					  "SIP/2.0/TCP p.example.com" CRLF
-		"Via: SIP/2.0/UDP    h2;branch=z9hG4bKd" CRLF
+		"SIP/2.0/TCP p.example.com" CRLF "Via: SIP/2.0/UDP    h2;branch=z9hG4bKd" CRLF
 		"From: \"A\" <sip:a@example.com>;tag=f1" CRLF "To: <sip:srs@example.com>" CRLF
 		"Call-ID: c1@h" CRLF "CSeq: 10 INVITE" CRLF "Server: test" CRLF
 		"Content-Length: 0" CRLF CRLF;
