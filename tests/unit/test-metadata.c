@@ -247,7 +247,13 @@ static char *load(const char *xml, size_t *ret_len)
 		*ret_len = strlen(xml);
 		return strdup(xml);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data/metadata", xml + 1);
+	if (dir)
+		snprintf(path, sizeof(path), "%s/%s", dir, xml + 1);
+	else if (getenv("SRCDIR")) /* tests/run.sh */
+		snprintf(path, sizeof(path), "%s/tests/data/metadata/%s", getenv("SRCDIR"),
+			 xml + 1);
+	else
+		snprintf(path, sizeof(path), "tests/data/metadata/%s", xml + 1);
 	f = fopen(path, "re");
 	if (!f)
 		fail_msg("cannot open %s (run from the source tree or set SIPREC_TEST_DATA)", path);
