@@ -269,6 +269,93 @@ wait_sipp $spid cancel
 rc=$?
 [ $rc -eq 2 ] && ok "no server: exit 2" || bad "no server: exit $rc"
 
+# ---- TLS (this sipp has no TLS): a minimal Python SIP-over-TLS UAS, verified with --ca, refused
+# with the wrong CA, accepted with --insecure, TLS 1.2 pinned.
+if command -v openssl >/dev/null 2>&1; then
+	cat >"$TMP/tls-uas.py" <<'PYEOF'
+import socket, ssl, sys, re
+cert, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, sys.argv[3])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port)); ls.listen(1); ls.settimeout(20)
+try:
+    conn, _ = ls.accept()
+    c = ctx.wrap_socket(conn, server_side=True)
+except Exception as e:
+    print("handshake:", e); sys.exit(3)
+buf = b""
+def msgs():
+    global buf
+    while True:
+        while b"\r\n\r\n" in buf:
+            h, rest = buf.split(b"\r\n\r\n", 1)
+            m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", h)
+            n = int(m.group(1)) if m else 0
+            if len(rest) < n: break
+            buf = rest[n:]
+            yield h.decode()
+        d = c.recv(65536)
+        if not d: return
+        buf += d
+def reply(h, code, body=""):
+    lines = h.split("\r\n")
+    out = ["SIP/2.0 " + code]
+    for l in lines[1:]:
+        k = l.split(":", 1)[0].strip().lower()
+        if k in ("via", "from", "call-id", "cseq"): out.append(l)
+        if k == "to": out.append(l if "tag=" in l else l + ";tag=py1")
+    out.append("Contact: <sip:srs@127.0.0.1:%d;transport=tls>" % port)
+    if body: out.append("Content-Type: application/sdp")
+    out.append("Content-Length: %d" % len(body))
+    c.sendall(("\r\n".join(out) + "\r\n\r\n" + body).encode())
+sdp = "v=0\r\no=py 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 29100 RTP/AVP 0\r\na=recvonly\r\nm=audio 29102 RTP/AVP 0\r\na=recvonly\r\n"
+seen = []
+for h in msgs():
+    meth = h.split(" ", 1)[0]
+    seen.append(meth)
+    if meth == "INVITE": reply(h, "200 OK", sdp)
+    elif meth == "BYE": reply(h, "200 OK"); break
+print(" ".join(seen), c.version())
+PYEOF
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 \
+		-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key2.pem" -out "$TMP/other.pem" -days 2 \
+		-subj /CN=other 2>/dev/null
+	n=0
+	for mode in ca wrong insecure tls12; do
+		n=$((n + 1))
+		port=$((BASE + 9 + n * 1000 % 7000))
+		python3 "$TMP/tls-uas.py" "$TMP/cert.pem" $port "$TMP/key.pem" >"$TMP/tls-$mode.out" 2>&1 &
+		upid=$!
+		PIDS="$PIDS $upid"
+		sleep 0.5
+		case $mode in
+		ca) args="--ca $TMP/cert.pem --tls-version 1.3" ;;
+		wrong) args="--ca $TMP/other.pem" ;;
+		insecure) args="--insecure" ;;
+		tls12) args="--ca $TMP/cert.pem --tls-version 1.2" ;;
+		esac
+		# shellcheck disable=SC2086
+		"$SRC" -q -t tls -s 127.0.0.1:$port $args --no-srtp --duration 1 --json >"$TMP/tls-$mode.json" 2>"$TMP/tls-$mode.err"
+		rc=$?
+		wait $upid 2>/dev/null
+		if [ $mode = wrong ]; then
+			[ $rc -eq 2 ] && grep -q "TLS handshake failed" "$TMP/tls-$mode.err" && ok "tls: wrong CA refused" ||
+				bad "tls: wrong CA: exit $rc"
+			continue
+		fi
+		[ $rc -eq 0 ] && ok "tls $mode: exit 0" || { bad "tls $mode: exit $rc"; cat "$TMP/tls-$mode.err"; }
+		check "tls $mode: two streams sent" '.calls[0].result == "ok" and ([.calls[0].streams[] | .packets == 50] | all)' "$TMP/tls-$mode.json"
+		want=TLSv1.3
+		[ $mode = tls12 ] && want=TLSv1.2
+		grep -q "INVITE ACK BYE $want" "$TMP/tls-$mode.out" && ok "tls $mode: server saw INVITE ACK BYE over $want" ||
+			bad "tls $mode: server saw $(cat "$TMP/tls-$mode.out")"
+	done
+else
+	echo "skip - tls: openssl not installed"
+fi
+
 # ---- 7: usage errors exit 1
 "$SRC" --bogus >/dev/null 2>&1
 [ $? -eq 1 ] && ok "usage: exit 1" || bad "usage: exit not 1"

@@ -467,6 +467,8 @@ static void on_invite_response(struct src_call *c, const struct msg *m)
 		}
 		if (first) {
 			c->t_answer = src_now_us();
+			for (int i = 0; i < SRC_STREAMS; i++)
+				c->st[i].max_ticks = call_ms * 1000 / SRC_PTIME_US;
 			if (c->cancel_sent) {
 				/* CANCEL lost the race with the 2xx (§9.1): hang up. */
 				c->cancelled = true;

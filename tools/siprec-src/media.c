@@ -345,7 +345,15 @@ void src_media_tick_stream(const struct src_opts *o, const struct src_audio *a,
 	uint8_t *p;
 
 	/* The RTP clock runs on while paused (RFC 3550 §5.1: timestamp follows sampling time). */
-	if (!s->active || s->finished || paused) {
+	if (!s->active || s->finished)
+		return;
+	/* The call's length is a number of packets, whatever the pacing jitter. */
+	if (s->max_ticks && s->ticks >= s->max_ticks) {
+		s->finished = true;
+		return;
+	}
+	s->ticks++;
+	if (paused) {
 		s->ts += SRC_SAMPLES;
 		return;
 	}

@@ -70,7 +70,8 @@ struct src_stream {
 	uint16_t remote_port;
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
-	size_t pos; /* next sample */
+	size_t pos;		   /* next sample */
+	uint64_t ticks, max_ticks; /* 20 ms ticks since the answer; the call length in ticks */
 	/* Offered keys: one per suite of the offer (key || salt); next_* for a --rekey offer. */
 	uint8_t keys[SRC_MAX_SUITES][SRTP_KEY_SALT_MAX];
 	uint8_t next_keys[SRC_MAX_SUITES][SRTP_KEY_SALT_MAX];
