@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <linux/tls.h>
 
@@ -353,6 +354,9 @@ static void run_case(struct tls_server_ctx *ctx, const struct tls_case *tc, bool
 		CHECK(d.e.ulp[0] == '\0', "ulp \"%s\" without kTLS", d.e.ulp);
 	}
 	fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) & ~O_NONBLOCK);
+	/* a broken key makes the client wait forever: fail instead */
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_sec = 10},
+		   sizeof(struct timeval));
 	if (ktls)
 		check_offloaded(tc, t, sfd, c, n);
 	else
@@ -375,6 +379,7 @@ int main(int argc, char **argv)
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 
 	signal(SIGPIPE, SIG_IGN);
+	alarm(180); /* a hang is a failure (SIGALRM kills us), well before the VM's own limit */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!mkdtemp(dir) || tls_server_ctx_new(&p, &ctx, &err) < 0) {
 		fprintf(stderr, "server context: %s\n", err ? err : strerror(errno));
