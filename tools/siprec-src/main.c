@@ -656,6 +656,23 @@ static void txn_timer(struct src_call *c, struct src_txn *t, uint64_t now)
 	}
 }
 
+/* The call ends when its time is up and every stream has sent its last packet (the pacer's
+ * ticks are not aligned with the answer), with a little grace for a late tick. */
+static bool call_over(const struct src_call *c, uint64_t now)
+{
+	uint64_t end = c->t_answer + call_ms * 1000;
+
+	if (now < end)
+		return false;
+	for (int i = 0; i < SRC_STREAMS; i++) {
+		const struct src_stream *s = &c->st[i];
+
+		if (s->active && !s->finished && s->ticks < s->max_ticks && now < end + 100000)
+			return false;
+	}
+	return true;
+}
+
 static void call_timers(struct src_call *c, uint64_t now)
 {
 	if (c->state == CALL_DONE)
@@ -688,7 +705,7 @@ static void call_timers(struct src_call *c, uint64_t now)
 	}
 	if (c->state != CALL_ACTIVE || c->inv.active || c->nict.active)
 		return;
-	if (stop_requested || now >= c->t_answer + call_ms * 1000) {
+	if (stop_requested || call_over(c, now)) {
 		send_bye(c);
 	} else if (!c->did_reinvite && due(opts.reinvite_at, c->t_answer, now)) {
 		c->did_reinvite = true;
