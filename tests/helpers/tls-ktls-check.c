@@ -405,6 +405,15 @@ int main(int argc, char **argv)
 		CHECK(after.decrypt_err == before.decrypt_err, "decrypt errors");
 	}
 	tls_server_ctx_free(ctx);
+	for (const char *const *f =
+		     (const char *const[]){"tls/cert.pem", "tls/key.pem", "tls", NULL};
+	     *f; f++) {
+		char path[sizeof(dir) + 16];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		remove(path);
+	}
+	rmdir(dir);
 	if (failures) {
 		printf("%d check(s) failed\n", failures);
 		return 1;
