@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for integration tests: a private state directory on a real filesystem (O_DIRECT
+# needs one: not tmpfs), free loopback ports, starting siprecd with a notify socket it reports
+# READY to, stopping it and checking its exit status, and assertions that count failures.
+# Source it from a test: . "$SRCDIR/tests/integration/lib.sh"
+
+set -u
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
+SIPRECD=$BUILD/siprecd
+T=$(mktemp -d /var/tmp/siprecd-test.XXXXXX)
+fails=0
+DAEMON_PID=""
+NOTIFY_PID=""
+BG_PIDS=""
+
+cleanup() {
+	for p in $DAEMON_PID $NOTIFY_PID $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	if [ $fails -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "(state kept in $T)"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+skip() { echo "SKIP: $*"; exit 77; }
+need() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed"; done; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	d=$1
+	shift
+	if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected '$2', got '$3'"; fi
+}
+finish() {
+	if [ $fails -eq 0 ]; then echo "all checks passed"; exit 0; fi
+	echo "$fails check(s) failed"
+	[ -f "$T/siprecd.log" ] && { echo "--- siprecd log (tail)"; tail -n 40 "$T/siprecd.log"; }
+	exit 1
+}
+
+# A free port on 127.0.0.1 for TCP and UDP alike (asked of the kernel, then released).
+free_port() {
+	python3 - <<'PY'
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); u.close(); t.close(); print(p); break
+    except OSError:
+        t.close(); u.close()
+PY
+}
+
+SIP_PORT=$(free_port)
+TLS_PORT=$(free_port)
+# A media range of its own per test run, so tests never collide.
+RTP_MIN=$((30000 + ($$ % 1500) * 20))
+RTP_MAX=$((RTP_MIN + 19))
+CONF=$T/siprecd.conf
+cat >"$CONF" <<CFG
+SIP_LISTEN_ADDRESS=127.0.0.1
+SIP_PORT=$SIP_PORT
+TLS_PORT=$TLS_PORT
+RTP_PORT_MIN=$RTP_MIN
+RTP_PORT_MAX=$RTP_MAX
+MAX_STREAMS_PER_SESSION=8
+FLUSH_INTERVAL=200ms
+LOG_TARGET=stderr
+LOG_LEVEL=debug
+CFG
+export STATE_DIRECTORY=$T/state RUNTIME_DIRECTORY=$T/run
+unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES WATCHDOG_USEC JOURNAL_STREAM INVOCATION_ID
+
+# Starts a listener on $T/notify that appends every datagram to $T/notify.log.
+notify_listen() {
+	[ -n "$NOTIFY_PID" ] && kill "$NOTIFY_PID" 2>/dev/null
+	rm -f "$T/notify" "$T/notify.log"
+	python3 -u - "$T/notify" "$T/notify.log" <<'PY' >/dev/null 2>&1 &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    while True:
+        d = s.recv(65536)
+        f.write(d.decode(errors="replace").replace("\n", "|") + "\n"); f.flush()
+PY
+	NOTIFY_PID=$!
+	i=0
+	while [ ! -S "$T/notify" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+}
+
+# wait_for FILE REGEX [TIMEOUT_S]
+wait_for() {
+	i=0
+	lim=$((${3:-10} * 20))
+	while [ $i -lt $lim ]; do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# start_siprecd [extra env assignments...]: starts the daemon, waits for READY=1.
+start_siprecd() {
+	notify_listen
+	env NOTIFY_SOCKET="$T/notify" "$@" $SIPRECD_WRAPPER "$SIPRECD" --config "$CONF" \
+		>>"$T/siprecd.log" 2>&1 &
+	DAEMON_PID=$!
+	if wait_for "$T/notify.log" 'READY=1' 15; then return 0; fi
+	bad "siprecd did not report READY=1"
+	cat "$T/siprecd.log"
+	finish
+}
+SIPRECD_WRAPPER=${SIPRECD_WRAPPER:-}
+
+# stop_siprecd: SIGTERM, waits up to 5 s, sets STOP_RC and STOP_MS.
+stop_siprecd() {
+	t0=$(date +%s%N)
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	STOP_RC=$?
+	STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	DAEMON_PID=""
+}
+
+catalog() { sqlite3 "$T/state/catalog.db" "$@"; }
+
+# sipp_run NAME ARGS...: runs sipp against the daemon with a timeout; returns its status.
+sipp_run() {
+	name=$1
+	shift
+	(cd "$T" && timeout 60 sipp 127.0.0.1:"$SIP_PORT" -i 127.0.0.1 -p "$(free_port)" \
+		-timeout 30s -timeout_error -nostdin -trace_err "$@" >"$T/sipp-$name.out" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] || { echo "--- sipp $name (exit $rc)"; tail -n 20 "$T/sipp-$name.out"; cat "$T"/*_errors.log 2>/dev/null | tail -n 30; }
+	return $rc
+}

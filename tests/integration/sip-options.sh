@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# sipp sends OPTIONS over UDP and TCP (100 requests each) and must get 200 with Allow, Accept and
+# Supported: siprec; then the daemon stops on SIGTERM within 1 s with exit status 0, after
+# sending STOPPING=1; READY=1 and a STATUS= line were sent at start.
+. "$SRCDIR/tests/integration/lib.sh"
+need sipp python3
+
+start_siprecd
+check "READY=1 carries a STATUS=" grep -q 'READY=1|STATUS=' "$T/notify.log"
+check "sipp OPTIONS over UDP (100 calls)" sipp_run udp -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 100 -r 50 -t u1
+check "sipp OPTIONS over TCP (100 calls)" sipp_run tcp -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 100 -r 50 -t t1
+stop_siprecd
+check_eq "exit status after SIGTERM" 0 "$STOP_RC"
+if [ "$STOP_MS" -lt 1000 ]; then ok "stopped in $STOP_MS ms"; else bad "stop took $STOP_MS ms"; fi
+check "STOPPING=1 sent" grep -q 'STOPPING=1' "$T/notify.log"
+finish
