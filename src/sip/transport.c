@@ -600,6 +600,16 @@ static void tls_handshake_step(struct sip_conn *c)
 		t->stats.tls_ktls_tx++;
 	if (c->offload & TLS_OFFLOAD_RX)
 		t->stats.tls_ktls_rx++;
+	{
+		struct tls_peer_info pi;
+		char addr[INET6_ADDRSTRLEN + 8];
+
+		if (tls_conn_peer_info(c->tls, &pi) >= 0)
+			log_debug("tls: connection from %s: %s %s, kTLS tx=%s rx=%s",
+				  sockaddr_to_string(&c->peer, addr, sizeof(addr)), pi.version,
+				  pi.cipher, c->offload & TLS_OFFLOAD_TX ? "kernel" : "openssl",
+				  c->offload & TLS_OFFLOAD_RX ? "kernel" : "openssl");
+	}
 	c->state = CONN_OPEN;
 	conn_touch(c, t->lim.idle_timeout_ms);
 	if (c->offload & TLS_OFFLOAD_RX)
