@@ -387,6 +387,10 @@ static void stream_finish_done(struct media_stream *s)
 		s->result.chunks = ws->chunks;
 		s->result.frames = ws->frames;
 		s->result.p99_durable_us = store_lat_quantile_us(ws, 0.99);
+		/* bench/capacity.sh reads this line for its p99 packet->durable figure. */
+		log_debug("recording %s: %llu frames, %llu chunks, p99 packet->durable %llu us",
+			  s->path, (unsigned long long)ws->frames, (unsigned long long)ws->chunks,
+			  (unsigned long long)s->result.p99_durable_us);
 		store_writer_sha256(s->writer, s->result.sha256);
 		if (!s->result.error)
 			s->result.error = store_writer_error(s->writer);
