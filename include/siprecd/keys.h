@@ -1,17 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The key-provider seam: who gives the storage layer a per-recording key. This first provider
- * (src/keys/keyfile.c) holds one 256-bit data key in a mode-0600 file; the later key hierarchy
- * (data keys wrapped by a KEK, kept in the catalog) implements the same functions.
+ * The key hierarchy (docs/KEYS.md): data-encryption keys (DEKs, random 256-bit, versioned) are
+ * kept in the catalog's keys table only wrapped (AES-256-GCM) by a key-encryption key (KEK) from
+ * a key file, a systemd credential or a master password (Argon2id / PBKDF2). Each recording's key
+ * is HKDF-SHA256(DEK, "siprecd recording" || recording id). Write-only mode wraps every recording
+ * key to an X25519 public key instead. The single key file of keys_open_file stays supported.
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct keys; /* opaque */
+struct catalog;
 
 #define KEYS_KEY_ID_MAX 63
 #define KEYS_RECORDING_ID_MAX 255
+/* Versions one store holds at most (older ones must be destroyed before more are created). */
+#define KEYS_DEK_MAX 1024
+
+/* Defaults of the password KDFs (OWASP 2023: Argon2id m=19 MiB t=2 p=1; PBKDF2 600,000). */
+#define KEYS_ARGON2_M_KIB_DEFAULT 19456u
+#define KEYS_ARGON2_T_DEFAULT 2u
+#define KEYS_ARGON2_P_DEFAULT 1u
+#define KEYS_PBKDF2_ITER_DEFAULT 600000u
+#define KEYS_PBKDF2_ITER_MIN 100000u
+
+/* Write-only envelope: ephemeral public key || nonce || sealed recording key || tag. */
+#define KEYS_ENVELOPE_SIZE (32 + 12 + 32 + 16)
 
 struct recording_key {
 	char key_id[KEYS_KEY_ID_MAX + 1];
@@ -23,24 +40,161 @@ struct recording_key {
  * Opens the key file at path, creating it (O_EXCL, mode 0600, 256 random bits as 64 hex digits)
  * when it does not exist. Refuses a key file that is group- or world-accessible (-EPERM), not a
  * regular file, or malformed (-EBADMSG); keys_error() then says why in words. *ret is owned by
- * the caller (keys_free).
+ * the caller (keys_free). This is the legacy provider: the file's key is the data key itself
+ * (key id "file:<hex>", version 1), nothing is kept in the catalog.
  */
 int keys_open_file(const char *path, struct keys **ret);
-/* Wipes and frees k. NULL ok; returns NULL. */
-struct keys *keys_free(struct keys *k);
-/* A human-readable reason for the last failure of keys_open_file on this thread ("" if none). */
-const char *keys_error(void);
-/* The key id of the data key currently used for new recordings (owned by k). */
-const char *keys_current_key_id(const struct keys *k);
+
+struct keys_options {
+	/* "file", "credential", "password", "memory" or "public-key" (ENCRYPTION_KEY_STORE). */
+	const char *store;
+	/* The catalog holding the wrapped keys (already migrated by catalog_open); unused for
+	 * "memory". */
+	const char *catalog_path;
+	/* file: the KEK file (created when missing unless readonly); public-key: the X25519
+	 * public key (PEM); password: a file holding the password when password is NULL and no
+	 * credential is found. */
+	const char *key_path;
+	const char *password;	    /* password store (MASTER_PASSWORD); copied and wiped */
+	const char *kdf;	    /* "argon2id" (default) or "pbkdf2", for a new password KEK */
+	uint32_t pbkdf2_iterations; /* 0 = KEYS_PBKDF2_ITER_DEFAULT */
+	uint32_t argon2_m_kib, argon2_t, argon2_p; /* 0 = defaults */
+	uint64_t rotation_interval_ms; /* rotate at open when the active DEK is older; 0 = never */
+	bool readonly; /* tools: create nothing, rotate nothing, open the catalog read-only */
+};
 
 /*
- * The key for writing a new recording: HKDF-SHA256 of the current data key with
- * info = "siprecd recording" || recording_id (no salt). Fills *ret (wipe it with
- * recording_key_wipe). -EINVAL for an empty or over-long recording_id.
+ * Opens the key store o describes: derives or reads the KEK, checks it against the verifier
+ * stored in the catalog (a wrong key or password: -EKEYREJECTED, nothing written), unwraps every
+ * DEK that is not destroyed, creates the KEK record and DEK version 1 in an empty catalog, and
+ * rotates when the active DEK is older than o->rotation_interval_ms. Blocking (sqlite, KDF): for
+ * start-up and tools. *ret is the caller's (keys_free); keys_error() explains a failure.
+ */
+int keys_open(const struct keys_options *o, struct keys **ret);
+/* Stops the rotation thread, wipes and frees k. NULL ok; returns NULL. */
+struct keys *keys_free(struct keys *k);
+/* A human-readable reason for the last failure of keys_open* / keys_* on this thread. */
+const char *keys_error(void);
+/* A warning the daemon must log on every start ("" if none), e.g. for the memory store. */
+const char *keys_warning(const struct keys *k);
+/* The key id of the data key currently used for new recordings (owned by k). */
+const char *keys_current_key_id(const struct keys *k);
+/* The version of the active data key (1 for the legacy key file). */
+uint32_t keys_current_version(const struct keys *k);
+/* True in write-only mode (siprecd cannot decrypt what it writes). */
+bool keys_write_only(const struct keys *k);
+
+/*
+ * Write-only mode stores each recording's envelope in the catalog's keys table through this
+ * catalog's queue (never blocking). c is borrowed and must outlive k.
+ */
+void keys_set_catalog(struct keys *k, struct catalog *c);
+
+/*
+ * The key for writing a new recording: HKDF-SHA256 of the active data key with
+ * info = "siprecd recording" || recording_id (no salt); in write-only mode a random key whose
+ * envelope is queued to the catalog. Never blocks on I/O (a mutex shared with rotation only).
+ * Fills *ret (wipe it with recording_key_wipe). -EINVAL for an empty or over-long recording_id.
  */
 int keys_recording_key_new(struct keys *k, const char *recording_id, struct recording_key *ret);
 /* The key for reading a recording written under key_id/key_version: -ENOKEY if k does not hold
- * that data key. */
+ * that data key, -EKEYREVOKED if it was destroyed (crypto-shredded), -EKEYREJECTED in
+ * write-only mode. */
 int keys_recording_key_get(struct keys *k, const char *key_id, uint32_t key_version,
 			   const char *recording_id, struct recording_key *ret);
 void recording_key_wipe(struct recording_key *rk);
+
+/*
+ * Creates DEK version max+1, wraps it, retires the active one and activates the new one in one
+ * transaction, then switches new recordings to it (recordings in progress keep their key).
+ * Emits AUDIT_KEY_ROTATED. Blocking (sqlite): never on the loop thread (see
+ * keys_rotation_start). *ret_version (may be NULL) gets the new version.
+ */
+int keys_rotate_dek(struct keys *k, uint32_t *ret_version);
+/*
+ * Starts a thread that rotates every interval_ms (counted from the active key's activation)
+ * and whenever keys_rotate_request() is called. The thread is stopped by keys_free.
+ */
+int keys_rotation_start(struct keys *k, uint64_t interval_ms);
+/* Asks the rotation thread to rotate now; non-blocking, safe on the loop. -ESRCH without it. */
+int keys_rotate_request(struct keys *k);
+
+struct keys_info {
+	char key_id[KEYS_KEY_ID_MAX + 1];
+	uint32_t version;
+	char state[16]; /* "active", "retired", "destroyed", "legacy" */
+	char algorithm[32];
+	char kek_id[KEYS_KEY_ID_MAX + 1];
+	uint64_t created_at, activated_at, retired_at, destroyed_at; /* unix ms, 0 = none */
+};
+/*
+ * Calls fn for every data key version (destroyed ones included), oldest first; stops at fn's
+ * first negative return and returns it, else the number of versions. Never any key bytes.
+ */
+int keys_list(struct keys *k, int (*fn)(void *userdata, const struct keys_info *info),
+	      void *userdata);
+
+/*
+ * Crypto-shredding: wipes DEK version (of the current key id) from memory and the catalog
+ * (secure_delete, WAL checkpointed) and marks its recordings 'shredded'. -EBUSY for the active
+ * version (rotate first), -ENOENT if unknown, -EALREADY if destroyed. reason goes to the audit
+ * event AUDIT_KEY_DESTROYED. *ret_recordings (may be NULL) gets the recordings shredded.
+ */
+int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason,
+		     unsigned *ret_recordings);
+
+/*
+ * KEK rotation: derives the KEK described by o (its store, key_path or password), re-wraps
+ * every DEK under it and replaces the KEK record, all in one transaction; recordings are not
+ * touched. k then uses the new KEK.
+ */
+int keys_rekek(struct keys *k, const struct keys_options *o);
+
+/*
+ * Backups: the wrapped key set (KEK records and wrapped DEKs, never a clear key) sealed with
+ * AES-256-GCM under Argon2id(passphrase). backup writes path (O_EXCL, mode 0600); verify opens
+ * a backup and, when k is not NULL, checks every DEK unwraps under k's KEK; restore imports into
+ * the catalog at catalog_path, which must hold no keys yet (-EEXIST). *ret_count: keys.
+ */
+int keys_backup(struct keys *k, const char *path, const char *passphrase, unsigned *ret_count);
+int keys_backup_verify(struct keys *k, const char *path, const char *passphrase,
+		       unsigned *ret_count);
+int keys_backup_restore(const char *catalog_path, const char *path, const char *passphrase,
+			unsigned *ret_count);
+
+/* ---- primitives (exposed for the tests, siprec-export and docs/KEYS.md vectors) ---- */
+
+/* HKDF-SHA256 (RFC 5869); salt may be NULL. 0 or -EIO. */
+int keys_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
+/* PBKDF2-HMAC-SHA256. 0 or -EIO. */
+int keys_pbkdf2_sha256(const char *pw, size_t pw_len, const uint8_t *salt, size_t salt_len,
+		       uint32_t iterations, uint8_t *out, size_t out_len);
+/* Argon2id v1.3 with optional secret and associated data (RFC 9106). 0, -EINVAL or -ENOMEM. */
+int keys_argon2id(const void *pw, size_t pw_len, const uint8_t *salt, size_t salt_len,
+		  const uint8_t *secret, size_t secret_len, const uint8_t *ad, size_t ad_len,
+		  uint32_t t, uint32_t m_kib, uint32_t p, uint8_t *out, size_t out_len);
+/* Wraps a 32-byte DEK: out = nonce(12) || ciphertext(32) || tag(16), AAD per docs/KEYS.md. */
+#define KEYS_WRAPPED_SIZE 60
+int keys_dek_wrap(const uint8_t kek[32], const char *kek_id, const char *key_id, uint32_t version,
+		  const uint8_t dek[32], uint8_t out[KEYS_WRAPPED_SIZE]);
+/* The reverse: -EBADMSG when the tag does not verify (wrong KEK, id or version). */
+int keys_dek_unwrap(const uint8_t kek[32], const char *kek_id, const char *key_id, uint32_t version,
+		    const uint8_t in[KEYS_WRAPPED_SIZE], uint8_t ret_dek[32]);
+/* Write-only envelope of a recording key to the X25519 public key pub (raw 32 bytes). eph_priv
+ * NULL = random (tests pass a fixed one for vectors). */
+int keys_envelope_seal(const uint8_t pub[32], const uint8_t *eph_priv, const char *recording_id,
+		       const uint8_t key[32], uint8_t out[KEYS_ENVELOPE_SIZE]);
+/* Opens it with the raw X25519 private key: -EBADMSG if not authentic. */
+int keys_envelope_open(const uint8_t priv[32], const char *recording_id,
+		       const uint8_t in[KEYS_ENVELOPE_SIZE], uint8_t ret_key[32]);
+/* Reads a PEM (or 32-byte raw / 64-hex) X25519 key file: public or private. 0 or -errno. */
+int keys_x25519_load(const char *path, bool private_key, uint8_t ret[32]);
+/* "pub:" + hex(SHA-256(pub)[0..8]): the key id written into write-only recordings. */
+void keys_public_key_id(const uint8_t pub[32], char ret[KEYS_KEY_ID_MAX + 1]);
+/*
+ * Write-only reading: the recording key of recording_id from the envelope found in the catalog
+ * (read-only), opened with the private key. -ENOKEY if there is no envelope.
+ */
+int keys_envelope_lookup(const char *catalog_path, const uint8_t priv[32], const char *recording_id,
+			 uint8_t ret_key[32]);

@@ -1,49 +1,53 @@
 // SPDX-License-Identifier: MIT
 /*
- * The simple key provider: one 256-bit data key in a file (64 hex digits), created on first use
- * with mode 0600 and refused when others can read it. Per-recording keys are derived with HKDF so
- * that every recording has its own key (which is what makes the .siprec counter nonces safe).
+ * The in-memory key set shared by every provider (locked, undumpable secret pages; lookup and
+ * HKDF derivation of per-recording keys) and the legacy provider: one 256-bit data key in a file
+ * (64 hex digits), created on first use with mode 0600 and refused when others can read it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "siprecd/keys.h"
+#include "keys/keys-internal.h"
+#include "siprecd/catalog.h"
 #include "siprecd/macro.h"
 
 #define KEY_FILE_VERSION 1
-#define INFO_PREFIX "siprecd recording"
-
-struct keys {
-	uint8_t key[32];
-	char key_id[KEYS_KEY_ID_MAX + 1];
-};
 
 static __thread char error_buf[256];
 
-_printf_(1, 2) static int fail(const char *fmt, ...)
+int keys_fail(int r, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
 	va_end(ap);
-	return 0;
+	return r;
 }
 
 const char *keys_error(void)
 {
 	return error_buf;
+}
+
+uint64_t keys_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int hexval(char c)
@@ -57,7 +61,7 @@ static int hexval(char c)
 	return -1;
 }
 
-static void to_hex(const uint8_t *in, size_t n, char *out)
+void keys_to_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -68,44 +72,48 @@ static void to_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-/* key id = "file:" + hex(SHA-256(key)[0..8]): names the key without revealing it. */
-static void make_key_id(struct keys *k)
+int keys_from_hex(const char *in, size_t hexlen, uint8_t *out)
 {
-	uint8_t md[SHA256_DIGEST_LENGTH];
+	if (hexlen % 2)
+		return -EBADMSG;
+	for (size_t i = 0; i < hexlen / 2; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
 
-	SHA256(k->key, sizeof(k->key), md);
-	memcpy(k->key_id, "file:", 5);
-	to_hex(md, 8, k->key_id + 5);
+		if (hi < 0 || lo < 0)
+			return -EBADMSG;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
 }
 
-static int create_key_file(const char *path, struct keys *k)
+struct keys *keys_alloc(enum keys_mode mode)
 {
-	char hex[65 + 1];
-	int fd, r = 0;
+	struct keys *k = calloc(1, sizeof(*k));
+	void *p;
 
-	if (RAND_bytes(k->key, sizeof(k->key)) != 1) {
-		fail("%s: no random bytes available", path);
-		return -EIO;
+	if (!k)
+		return NULL;
+	k->deks = calloc(KEYS_DEK_MAX, sizeof(*k->deks));
+	p = mmap(NULL, sizeof(struct keys_secret), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!k->deks || p == MAP_FAILED) {
+		free(k->deks);
+		free(k);
+		return NULL;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		fail("%s: cannot create key file: %s", path, strerror(errno));
-		return r;
-	}
-	to_hex(k->key, sizeof(k->key), hex);
-	hex[64] = '\n';
-	if (write(fd, hex, 65) != 65 || fsync(fd) < 0) {
-		r = errno ? -errno : -EIO;
-		fail("%s: cannot write key file: %s", path, strerror(-r));
-		unlink(path);
-	}
-	OPENSSL_cleanse(hex, sizeof(hex));
-	close(fd);
-	return r;
+	k->secret = p;
+	/* Keys never reach swap (where the limit allows) nor a core dump. */
+	k->locked = mlock(p, sizeof(struct keys_secret)) == 0;
+	(void)madvise(p, sizeof(struct keys_secret), MADV_DONTDUMP);
+	k->mode = mode;
+	k->active = -1;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->cond, NULL);
+	return k;
 }
 
-static int read_key_file(const char *path, int fd, struct keys *k)
+/* Reads a 256-bit key: 64 hex digits (trailing newline allowed) or exactly 32 raw bytes. */
+static int read_key_fd(const char *path, const char *what, int fd, uint8_t ret[32])
 {
 	char buf[130];
 	struct stat st;
@@ -113,77 +121,134 @@ static int read_key_file(const char *path, int fd, struct keys *k)
 	size_t len;
 	int r = 0;
 
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		fail("%s: %s", path, strerror(errno));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail("%s: key file is not a regular file", path);
-		return -EBADMSG;
-	}
-	if (st.st_mode & 077) {
-		fail("%s: key file is accessible by group or others (mode %04o); run chmod 600 %s",
-		     path, (unsigned)(st.st_mode & 07777), path);
-		return -EPERM;
-	}
+	if (fstat(fd, &st) < 0)
+		return keys_fail(-errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return keys_fail(-EBADMSG, "%s: %s is not a regular file", path, what);
+	if (st.st_mode & 077)
+		return keys_fail(-EPERM,
+				 "%s: %s is accessible by group or others (mode %04o); run chmod "
+				 "600 %s",
+				 path, what, (unsigned)(st.st_mode & 07777), path);
 	n = read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		r = -errno;
-		fail("%s: %s", path, strerror(errno));
-		return r;
-	}
+	if (n < 0)
+		return keys_fail(-errno, "%s: %s", path, strerror(errno));
 	len = (size_t)n;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len != 64) {
-		fail("%s: key file must hold 64 hexadecimal digits", path);
-		r = -EBADMSG;
+	if (len == 32) {
+		memcpy(ret, buf, 32);
 		goto out;
 	}
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			fail("%s: key file must hold 64 hexadecimal digits", path);
-			r = -EBADMSG;
-			goto out;
-		}
-		k->key[i] = (uint8_t)(hi << 4 | lo);
-	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len != 64 || keys_from_hex(buf, 64, ret) < 0)
+		r = keys_fail(-EBADMSG, "%s: %s must hold 64 hexadecimal digits", path, what);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
 
+int keys_read_key_file(const char *path, const char *what, uint8_t ret[32])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
+
+	if (fd < 0)
+		return keys_fail(-errno, "%s: cannot open %s: %s", path, what, strerror(errno));
+	r = read_key_fd(path, what, fd, ret);
+	close(fd);
+	return r;
+}
+
+static int create_key_file(const char *path, uint8_t key[32])
+{
+	char hex[65 + 1];
+	int fd, r = 0;
+
+	if (RAND_bytes(key, 32) != 1)
+		return keys_fail(-EIO, "%s: no random bytes available", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return keys_fail(-errno, "%s: cannot create key file: %s", path, strerror(errno));
+	keys_to_hex(key, 32, hex);
+	hex[64] = '\n';
+	if (write(fd, hex, 65) != 65 || fsync(fd) < 0) {
+		r = errno ? -errno : -EIO;
+		keys_fail(r, "%s: cannot write key file: %s", path, strerror(-r));
+		unlink(path);
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	close(fd);
+	return r;
+}
+
+int keys_open_or_create_key_file(const char *path, uint8_t ret[32], bool *ret_created)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
+
+	*ret_created = false;
+	if (fd < 0 && errno == ENOENT) {
+		r = create_key_file(path, ret);
+		*ret_created = r == 0;
+		return r;
+	}
+	if (fd < 0)
+		return keys_fail(-errno, "%s: cannot open key file: %s", path, strerror(errno));
+	r = read_key_fd(path, "key file", fd, ret);
+	close(fd);
+	return r;
+}
+
+/* "file:" + hex(SHA-256(key)[0..8]): names the legacy key without revealing it. */
+static void legacy_key_id(const uint8_t key[32], char out[KEYS_KEY_ID_MAX + 1])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	SHA256(key, 32, md);
+	memcpy(out, "file:", 5);
+	keys_to_hex(md, 8, out + 5);
+}
+
+int keys_add_legacy(struct keys *k, const uint8_t key[32], bool active)
+{
+	struct keys_dek *d;
+
+	if (k->n_deks >= KEYS_DEK_MAX)
+		return -E2BIG;
+	d = &k->deks[k->n_deks];
+	memset(d, 0, sizeof(*d));
+	legacy_key_id(key, d->key_id);
+	d->version = KEY_FILE_VERSION;
+	snprintf(d->state, sizeof(d->state), "%s", active ? "active" : "legacy");
+	d->have_key = true;
+	d->slot = k->n_deks;
+	memcpy(k->secret->dek[d->slot], key, 32);
+	if (active)
+		k->active = (int)k->n_deks;
+	k->n_deks++;
+	return 0;
+}
+
 int keys_open_file(const char *path, struct keys **ret)
 {
+	uint8_t key[32];
 	struct keys *k;
-	int fd, r;
+	bool created;
+	int r;
 
 	error_buf[0] = 0;
-	if (!path || !*path) {
-		fail("no key file path");
-		return -EINVAL;
-	}
-	k = calloc(1, sizeof(*k));
+	if (!path || !*path)
+		return keys_fail(-EINVAL, "no key file path");
+	k = keys_alloc(KEYS_MODE_LEGACY_FILE);
 	if (!k)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT)
-		r = create_key_file(path, k);
-	else if (fd < 0) {
-		r = -errno;
-		fail("%s: cannot open key file: %s", path, strerror(errno));
-	} else {
-		r = read_key_file(path, fd, k);
-		close(fd);
-	}
+	r = keys_open_or_create_key_file(path, key, &created);
+	if (r == 0)
+		r = keys_add_legacy(k, key, true);
+	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0) {
 		keys_free(k);
 		return r;
 	}
-	make_key_id(k);
+	snprintf(k->source, sizeof(k->source), "file");
 	*ret = k;
 	return 0;
 }
@@ -192,59 +257,152 @@ struct keys *keys_free(struct keys *k)
 {
 	if (!k)
 		return NULL;
+	keys_rotation_stop(k);
+	if (k->db)
+		sqlite3_close(k->db);
+	OPENSSL_cleanse(k->secret, sizeof(*k->secret));
+	munmap(k->secret, sizeof(*k->secret));
+	pthread_mutex_destroy(&k->lock);
+	pthread_cond_destroy(&k->cond);
+	free(k->deks);
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);
 	return NULL;
 }
 
-const char *keys_current_key_id(const struct keys *k)
+const char *keys_warning(const struct keys *k)
 {
-	return k->key_id;
+	return k->warning;
 }
 
-static int derive(const struct keys *k, const char *recording_id, struct recording_key *ret)
+bool keys_write_only(const struct keys *k)
 {
-	uint8_t info[sizeof(INFO_PREFIX) - 1 + KEYS_RECORDING_ID_MAX];
-	struct recording_key rk = {0};
-	size_t n, idlen;
-	EVP_PKEY_CTX *pc;
-	int r = -EIO;
+	return k->mode == KEYS_MODE_WRITE_ONLY;
+}
 
-	if (!recording_id || !*recording_id)
+void keys_set_catalog(struct keys *k, struct catalog *c)
+{
+	k->catalog = c;
+}
+
+const char *keys_current_key_id(const struct keys *k)
+{
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return k->pub_id;
+	/* key ids never change for a store's lifetime, so no lock is needed for the pointer. */
+	return k->active >= 0 ? k->deks[k->active].key_id : "";
+}
+
+uint32_t keys_current_version(const struct keys *k)
+{
+	uint32_t v;
+
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return 1;
+	pthread_mutex_lock((pthread_mutex_t *)&k->lock);
+	v = k->active >= 0 ? k->deks[k->active].version : 0;
+	pthread_mutex_unlock((pthread_mutex_t *)&k->lock);
+	return v;
+}
+
+int keys_find(const struct keys *k, const char *key_id, uint32_t version)
+{
+	for (unsigned i = 0; i < k->n_deks; i++)
+		if (k->deks[i].version == version && strcmp(k->deks[i].key_id, key_id) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int write_only_new(struct keys *k, const char *recording_id, struct recording_key *ret)
+{
+	uint8_t env[KEYS_ENVELOPE_SIZE];
+	char kid[KEYS_KEY_ID_MAX + 1];
+	struct recording_key rk = {0};
+	int r;
+
+	if (!k->catalog)
+		return -ENOKEY;
+	if (strlen(recording_id) + 4 > KEYS_KEY_ID_MAX)
 		return -EINVAL;
-	idlen = strlen(recording_id);
-	if (idlen > KEYS_RECORDING_ID_MAX)
-		return -EINVAL;
-	memcpy(info, INFO_PREFIX, sizeof(INFO_PREFIX) - 1);
-	memcpy(info + sizeof(INFO_PREFIX) - 1, recording_id, idlen);
-	n = sizeof(rk.key);
-	pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	if (pc && EVP_PKEY_derive_init(pc) == 1 &&
-	    EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()) == 1 &&
-	    EVP_PKEY_CTX_set1_hkdf_key(pc, k->key, sizeof(k->key)) == 1 &&
-	    EVP_PKEY_CTX_add1_hkdf_info(pc, info, (int)(sizeof(INFO_PREFIX) - 1 + idlen)) == 1 &&
-	    EVP_PKEY_derive(pc, rk.key, &n) == 1 && n == sizeof(rk.key)) {
-		memcpy(rk.key_id, k->key_id, sizeof(rk.key_id));
-		rk.key_version = KEY_FILE_VERSION;
-		*ret = rk;
-		r = 0;
+	if (RAND_bytes(rk.key, sizeof(rk.key)) != 1)
+		return -EIO;
+	r = keys_envelope_seal(k->pub, NULL, recording_id, rk.key, env);
+	if (r == 0) {
+		snprintf(kid, sizeof(kid), "env:%s", recording_id);
+		r = catalog_key_upsert(k->catalog,
+				       &(struct catalog_key){
+					       .key_id = kid,
+					       .version = 1,
+					       .algorithm = "X25519-envelope",
+					       .state = "active",
+					       .created_at = keys_now_ms(),
+					       .wrapped = env,
+					       .wrapped_len = sizeof(env),
+					       .wrap_alg = "X25519-HKDF-SHA256-AES-256-GCM",
+					       .kek_id = k->pub_id,
+				       });
 	}
-	EVP_PKEY_CTX_free(pc);
+	if (r == 0) {
+		snprintf(rk.key_id, sizeof(rk.key_id), "%s", k->pub_id);
+		rk.key_version = 1;
+		*ret = rk;
+	}
 	OPENSSL_cleanse(&rk, sizeof(rk));
 	return r;
 }
 
 int keys_recording_key_new(struct keys *k, const char *recording_id, struct recording_key *ret)
 {
-	return derive(k, recording_id, ret);
+	struct recording_key rk = {0};
+	int r;
+
+	if (!recording_id || !*recording_id || strlen(recording_id) > KEYS_RECORDING_ID_MAX)
+		return -EINVAL;
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return write_only_new(k, recording_id, ret);
+	pthread_mutex_lock(&k->lock);
+	if (k->active < 0 || !k->deks[k->active].have_key) {
+		r = -ENOKEY;
+	} else {
+		const struct keys_dek *d = &k->deks[k->active];
+
+		r = keys_derive_recording(k->secret->dek[d->slot], recording_id, rk.key);
+		memcpy(rk.key_id, d->key_id, sizeof(rk.key_id));
+		rk.key_version = d->version;
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (r == 0)
+		*ret = rk;
+	OPENSSL_cleanse(&rk, sizeof(rk));
+	return r;
 }
 
 int keys_recording_key_get(struct keys *k, const char *key_id, uint32_t key_version,
 			   const char *recording_id, struct recording_key *ret)
 {
-	if (!key_id || strcmp(key_id, k->key_id) != 0 || key_version != KEY_FILE_VERSION)
+	struct recording_key rk = {0};
+	int i, r;
+
+	if (!key_id)
 		return -ENOKEY;
-	return derive(k, recording_id, ret);
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return -EKEYREJECTED;
+	pthread_mutex_lock(&k->lock);
+	i = keys_find(k, key_id, key_version);
+	if (i < 0)
+		r = -ENOKEY;
+	else if (!k->deks[i].have_key)
+		r = strcmp(k->deks[i].state, "destroyed") == 0 ? -EKEYREVOKED : -ENOKEY;
+	else {
+		r = keys_derive_recording(k->secret->dek[k->deks[i].slot], recording_id, rk.key);
+		memcpy(rk.key_id, k->deks[i].key_id, sizeof(rk.key_id));
+		rk.key_version = key_version;
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (r == 0)
+		*ret = rk;
+	OPENSSL_cleanse(&rk, sizeof(rk));
+	return r;
 }
 
 void recording_key_wipe(struct recording_key *rk)
