@@ -9,10 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "control/control.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "siprec/session.h"
@@ -169,13 +174,8 @@ static void status_fired(struct loop_timer *t)
 
 void manager_update_status(struct manager *m)
 {
-	unsigned calls = 0, streams = 0;
-
-	if (m->sessions)
-		sessions_count(m->sessions, &calls, &streams);
-	snprintf(m->status, sizeof(m->status), "%u call%s, %u stream%s, %llu total", calls,
-		 calls == 1 ? "" : "s", streams, streams == 1 ? "" : "s",
-		 (unsigned long long)m->counters.sessions_total);
+	/* "3 calls, 6 streams, kTLS off, disk 82% free" (+ the health state when not healthy) */
+	control_status_line(m, m->status, sizeof(m->status));
 	sd_notify_status(m->status);
 }
 
@@ -249,6 +249,8 @@ static int open_listeners(struct manager *m)
 	return 0;
 }
 
+static int tls_watch_start(struct manager *m);
+
 static int tls_setup(struct manager *m)
 {
 	struct config *c = m->cfg;
@@ -284,6 +286,271 @@ static int tls_setup(struct manager *m)
 		log_notice("TLS: kernel TLS unavailable (%s): OpenSSL handles TLS records in user "
 			   "space",
 			   reason);
+	return tls_watch_start(m);
+}
+
+/* ---- TLS certificate files: automatic reload, expiry warning, sock_diag view ----
+ *
+ * The directories of TLS_CERT_PATH, TLS_KEY_PATH and TLS_CA_PATH are watched with inotify,
+ * read through io_uring (IORING_OP_READ on the inotify fd), so certbot, vault-agent or any ACME
+ * client that writes or renames the files triggers a reload without SIGHUP. Events are
+ * debounced (a deploy writes several files) and a reload happens only when one of the files'
+ * identity (device, inode, size, mtime) changed. */
+
+#define TLS_WATCH_FILES 3
+#define TLS_RELOAD_DEBOUNCE_MS 500
+#define TLS_DIAG_INTERVAL_MS (60 * 60 * 1000)
+#define TLS_EXPIRY_WARN_DAYS 14
+#define TLS_DIAG_LOG_MAX 32
+
+struct tls_watch_file {
+	char path[4096];
+	const char *base; /* into path */
+	int wd;
+	struct stat st;
+	bool st_ok;
+};
+
+struct tls_watch {
+	struct manager *m;
+	int fd; /* inotify, -1 when unavailable */
+	struct loop_op read_op;
+	struct loop_timer debounce_timer, diag_timer;
+	struct tls_watch_file f[TLS_WATCH_FILES];
+	unsigned nfiles;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+};
+
+static bool tls_watch_snapshot(struct tls_watch *w)
+{
+	bool changed = false;
+
+	for (unsigned i = 0; i < w->nfiles; i++) {
+		struct tls_watch_file *f = &w->f[i];
+		struct stat st;
+		bool ok = stat(f->path, &st) == 0;
+
+		if (ok != f->st_ok ||
+		    (ok &&
+		     (st.st_dev != f->st.st_dev || st.st_ino != f->st.st_ino ||
+		      st.st_size != f->st.st_size || st.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
+		      st.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec)))
+			changed = true;
+		f->st_ok = ok;
+		if (ok)
+			f->st = st;
+	}
+	return changed;
+}
+
+static void tls_check_expiry(struct manager *m)
+{
+	int64_t na = tls_server_ctx_cert_expiry(m->tls);
+	int64_t left;
+
+	if (na < 0)
+		return;
+	left = na - (int64_t)time(NULL);
+	if (left < 0)
+		log_error("TLS: the certificate %s EXPIRED %lld days ago",
+			  tls_server_ctx_cert_path(m->tls), (long long)(-left / 86400));
+	else if (left < (int64_t)TLS_EXPIRY_WARN_DAYS * 86400)
+		log_warning("TLS: the certificate %s expires in %lld days (%lld hours): renew it",
+			    tls_server_ctx_cert_path(m->tls), (long long)(left / 86400),
+			    (long long)(left / 3600));
+	else
+		log_debug("TLS: the certificate %s expires in %lld days",
+			  tls_server_ctx_cert_path(m->tls), (long long)(left / 86400));
+}
+
+static const char *tls_conf_name(uint16_t conf)
+{
+	/* TLS_CONF_BASE, _SW, _HW, _HW_RECORD (linux/tls.h) */
+	static const char *const names[] = {"none", "base", "sw", "hw", "hw-record"};
+
+	return conf < ARRAY_SIZE(names) ? names[conf] : "?";
+}
+
+struct tls_diag_log {
+	unsigned conns, ktls, logged;
+};
+
+static int tls_diag_log_one(const struct tls_diag_entry *e, void *userdata)
+{
+	struct tls_diag_log *d = userdata;
+	char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8];
+
+	/* Listeners and half-open sockets have no peer port. */
+	if ((e->remote.ss_family == AF_INET &&
+	     ((const struct sockaddr_in *)&e->remote)->sin_port == 0) ||
+	    (e->remote.ss_family == AF_INET6 &&
+	     ((const struct sockaddr_in6 *)&e->remote)->sin6_port == 0))
+		return 0;
+	d->conns++;
+	if (strcmp(e->ulp, "tls") == 0)
+		d->ktls++;
+	if (d->logged++ < TLS_DIAG_LOG_MAX)
+		log_info("TLS sock_diag: %s <- %s ulp=%s version=0x%04x cipher=%u tx=%s rx=%s",
+			 sockaddr_to_string(&e->local, l, sizeof(l)),
+			 sockaddr_to_string(&e->remote, r, sizeof(r)), *e->ulp ? e->ulp : "none",
+			 e->version, e->cipher, tls_conf_name(e->txconf), tls_conf_name(e->rxconf));
+	return 0;
+}
+
+/* Logs what the kernel says about each SIPS connection (kTLS or not) and a summary. */
+static void tls_diag_log(struct manager *m)
+{
+	struct tls_diag_log d = {0};
+	int r = tls_diag_query(m->cfg->tls_port, tls_diag_log_one, &d);
+
+	if (r < 0) {
+		log_info("TLS sock_diag: query failed: %s", strerror(-r));
+		return;
+	}
+	log_info("TLS sock_diag: %u SIPS connection%s on port %u, %u held by kernel TLS%s", d.conns,
+		 d.conns == 1 ? "" : "s", m->cfg->tls_port, d.ktls,
+		 d.logged > TLS_DIAG_LOG_MAX ? " (list truncated)" : "");
+}
+
+static void tls_reload(struct manager *m, const char *why)
+{
+	char *err = NULL;
+
+	if (tls_server_ctx_reload(m->tls, &err) < 0) {
+		log_error("TLS reload (%s) failed, keeping the old certificate: %s", why,
+			  err ? err : "?");
+		free(err);
+	} else {
+		log_info("TLS certificate reloaded from %s (%s)", tls_server_ctx_cert_path(m->tls),
+			 why);
+		tls_check_expiry(m);
+	}
+	tls_diag_log(m);
+}
+
+static void tls_watch_arm(struct tls_watch *w);
+
+static void tls_watch_read_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct tls_watch *w = container_of(op, struct tls_watch, read_op);
+	bool hit = false;
+
+	if (res <= 0) {
+		if (res != -ECANCELED && !w->m->stopping)
+			log_warning("TLS: certificate watch stopped: %s",
+				    strerror(res < 0 ? -res : EIO));
+		return;
+	}
+	for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)res;) {
+		const struct inotify_event *ev = (const void *)(w->buf + off);
+
+		off += sizeof(*ev) + ev->len;
+		if (off > (size_t)res)
+			break;
+		if (ev->mask & IN_Q_OVERFLOW)
+			hit = true;
+		for (unsigned i = 0; i < w->nfiles && !hit; i++)
+			if (ev->wd == w->f[i].wd && ev->len && strcmp(ev->name, w->f[i].base) == 0)
+				hit = true;
+	}
+	if (hit && !w->m->stopping)
+		loop_timer_arm(w->m->loop, &w->debounce_timer,
+			       loop_now_ms(w->m->loop) + TLS_RELOAD_DEBOUNCE_MS);
+	tls_watch_arm(w);
+}
+
+static void tls_watch_arm(struct tls_watch *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->fd < 0 || w->m->stopping)
+		return;
+	sqe = loop_sqe(w->m->loop, &w->read_op);
+	if (sqe)
+		io_uring_prep_read(sqe, w->fd, w->buf, sizeof(w->buf), 0);
+}
+
+static void tls_watch_debounced(struct loop_timer *t)
+{
+	struct tls_watch *w = container_of(t, struct tls_watch, debounce_timer);
+
+	if (tls_watch_snapshot(w))
+		tls_reload(w->m, "certificate files changed");
+}
+
+static void tls_diag_fired(struct loop_timer *t)
+{
+	struct tls_watch *w = container_of(t, struct tls_watch, diag_timer);
+
+	tls_check_expiry(w->m);
+	tls_diag_log(w->m);
+	loop_timer_arm(w->m->loop, t, loop_now_ms(w->m->loop) + TLS_DIAG_INTERVAL_MS);
+}
+
+static void tls_watch_add(struct tls_watch *w, const char *path)
+{
+	struct tls_watch_file *f;
+	char dir[4096];
+	char *slash;
+
+	if (!path || !*path || w->nfiles >= TLS_WATCH_FILES)
+		return;
+	for (unsigned i = 0; i < w->nfiles; i++)
+		if (strcmp(w->f[i].path, path) == 0)
+			return;
+	f = &w->f[w->nfiles];
+	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path))
+		return;
+	memcpy(dir, f->path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	slash = strrchr(f->path, '/');
+	f->base = slash ? slash + 1 : f->path;
+	/* The directory, not the file: a rename(2) over the file replaces its inode. */
+	f->wd = w->fd >= 0 ? inotify_add_watch(w->fd, dir,
+					       IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+						       IN_DELETE | IN_ATTRIB)
+			   : -1;
+	if (f->wd < 0 && w->fd >= 0)
+		log_warning("TLS: cannot watch %s for certificate changes: %m (SIGHUP reloads)",
+			    dir);
+	w->nfiles++;
+}
+
+/* Starts the certificate watch, the expiry check and the periodic sock_diag log. */
+static int tls_watch_start(struct manager *m)
+{
+	struct config *c = m->cfg;
+	struct tls_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->m = m;
+	w->read_op.fn = tls_watch_read_done;
+	w->debounce_timer.fn = tls_watch_debounced;
+	w->diag_timer.fn = tls_diag_fired;
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0)
+		log_warning("TLS: inotify unavailable (%m): certificates reload on SIGHUP only");
+	if (c->tls_cert_path && *c->tls_cert_path) {
+		tls_watch_add(w, c->tls_cert_path);
+		tls_watch_add(w, c->tls_key_path);
+	}
+	tls_watch_add(w, c->tls_ca_path);
+	tls_watch_snapshot(w);
+	m->tls_watch = w;
+	if (w->nfiles > 0 && w->fd >= 0) {
+		tls_watch_arm(w);
+		log_info("TLS: watching %s%s%s for changes (automatic reload)", w->f[0].path,
+			 w->nfiles > 1 ? " and " : "", w->nfiles > 1 ? "the key/CA files" : "");
+	}
+	tls_check_expiry(m);
+	loop_timer_arm(m->loop, &w->diag_timer, loop_now_ms(m->loop) + TLS_DIAG_INTERVAL_MS);
 	return 0;
 }
 
@@ -339,6 +606,9 @@ int manager_start(struct manager *m)
 	r = open_listeners(m);
 	if (r < 0)
 		return r;
+	r = control_start(m);
+	if (r < 0)
+		return r;
 
 	m->watchdog_ms = sd_watchdog_ping_ms();
 	m->watchdog_timer.fn = watchdog_fired;
@@ -390,19 +660,9 @@ void manager_stop(struct manager *m)
 
 void manager_reload(struct manager *m)
 {
-	char *err = NULL;
-
 	sd_notify_reloading();
-	if (m->tls) {
-		if (tls_server_ctx_reload(m->tls, &err) < 0) {
-			log_error("TLS reload failed, keeping the old certificate: %s",
-				  err ? err : "?");
-			free(err);
-		} else {
-			log_info("TLS certificate reloaded from %s",
-				 tls_server_ctx_cert_path(m->tls));
-		}
-	}
+	if (m->tls)
+		tls_reload(m, "SIGHUP");
 	audit_emit(AUDIT_CONFIG_RELOADED, NULL, "configuration reloaded");
 	manager_update_status(m);
 	sd_notify_ready(m->status);
@@ -412,6 +672,7 @@ struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
+	control_stop(m);
 	sipd_done(m);
 	sessions_free(m->sessions);
 	media_pool_free(m->media);
@@ -424,7 +685,10 @@ struct manager *manager_free(struct manager *m)
 	keys_free(m->keys);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
+	if (m->tls_watch && m->tls_watch->fd >= 0)
+		close(m->tls_watch->fd);
 	loop_free(m->loop);
+	free(m->tls_watch); /* after the ring: its read may have been in flight */
 	free(m);
 	return NULL;
 }
