@@ -107,16 +107,29 @@ int manager_new(struct config *cfg, struct manager **ret)
 			  strerror(-r));
 		goto fail;
 	}
-	r = keys_open_file(cfg->master_key_path, &m->keys);
-	if (r < 0) {
-		log_error("key store %s: %s", cfg->master_key_path, keys_error());
-		goto fail;
-	}
 	r = catalog_open(cfg->catalog_path, err, sizeof(err), &m->catalog);
 	if (r < 0) {
 		log_error("catalog %s: %s", cfg->catalog_path, err);
 		goto fail;
 	}
+	/* The key store reads the wrapped keys from the catalog catalog_open just migrated. */
+	r = keys_open(&(struct keys_options){.store = cfg->encryption_key_store,
+					     .catalog_path = cfg->catalog_path,
+					     .key_path = cfg->master_key_path,
+					     .password = cfg->master_password,
+					     .kdf = cfg->kdf,
+					     .pbkdf2_iterations = cfg->pbkdf2_iterations,
+					     .rotation_interval_ms = cfg->key_rotation_interval_ms},
+		      &m->keys);
+	if (r < 0) {
+		log_error("key store (%s): %s", cfg->encryption_key_store, keys_error());
+		goto fail;
+	}
+	if (*keys_warning(m->keys))
+		log_warning("%s", keys_warning(m->keys));
+	keys_set_catalog(m->keys, m->catalog);
+	log_info("key store %s: data key %s version %u", cfg->encryption_key_store,
+		 keys_current_key_id(m->keys), keys_current_version(m->keys));
 	*ret = m;
 	return 0;
 fail:
@@ -588,6 +601,12 @@ int manager_start(struct manager *m)
 	r = catalog_start(m->catalog);
 	if (r < 0) {
 		log_error("catalog thread: %s", strerror(-r));
+		return r;
+	}
+	/* Rotation does its sqlite work on its own thread (started after the signal mask). */
+	r = keys_rotation_start(m->keys, c->key_rotation_interval_ms);
+	if (r < 0) {
+		log_error("key rotation thread: %s", strerror(-r));
 		return r;
 	}
 	r = tls_setup(m);
