@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control/control.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "siprec/session.h"
@@ -186,13 +187,8 @@ static void status_fired(struct loop_timer *t)
 
 void manager_update_status(struct manager *m)
 {
-	unsigned calls = 0, streams = 0;
-
-	if (m->sessions)
-		sessions_count(m->sessions, &calls, &streams);
-	snprintf(m->status, sizeof(m->status), "%u call%s, %u stream%s, %llu total", calls,
-		 calls == 1 ? "" : "s", streams, streams == 1 ? "" : "s",
-		 (unsigned long long)m->counters.sessions_total);
+	/* "3 calls, 6 streams, kTLS off, disk 82% free" (+ the health state when not healthy) */
+	control_status_line(m, m->status, sizeof(m->status));
 	sd_notify_status(m->status);
 }
 
@@ -629,6 +625,9 @@ int manager_start(struct manager *m)
 	r = open_listeners(m);
 	if (r < 0)
 		return r;
+	r = control_start(m);
+	if (r < 0)
+		return r;
 
 	m->watchdog_ms = sd_watchdog_ping_ms();
 	m->watchdog_timer.fn = watchdog_fired;
@@ -692,6 +691,7 @@ struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
+	control_stop(m);
 	sipd_done(m);
 	sessions_free(m->sessions);
 	media_pool_free(m->media);

@@ -20,11 +20,14 @@ struct keys;
 struct tls_server_ctx;
 struct sessions;
 struct media_pool;
+struct control;
+struct metrics;
 
 struct manager_counters {
 	uint64_t requests, responses_sent, parse_errors, dropped_unparseable;
 	uint64_t options, invites, byes, cancels, updates, unsupported_methods;
 	uint64_t sessions_total, sessions_refused;
+	uint64_t control_calls;
 };
 
 struct manager {
@@ -37,6 +40,8 @@ struct manager {
 	struct tls_server_ctx *tls;
 	struct sessions *sessions;
 	struct media_pool *media;
+	struct control *control; /* varlink socket (src/control/) */
+	struct metrics *metrics; /* Prometheus /metrics and /health, NULL when off */
 	struct sd_fds sd;
 
 	int signal_fd;

@@ -91,6 +91,7 @@ struct sessions {
 	unsigned count, streams;
 	void (*shutdown_done)(struct manager *m);
 	char day_dir[4096];
+	struct sessions_totals totals;
 };
 
 static uint64_t now_unix_ms(void)
@@ -986,6 +987,18 @@ static void send_bye(struct session *s)
 	(void)m;
 }
 
+static const char *const end_reasons[SESSIONS_END_REASONS] = {
+	"bye", "cancel", "no-ack", "refused", "shutdown", "operator", "error", "other",
+};
+
+static unsigned end_reason_index(const char *reason)
+{
+	for (unsigned i = 0; i < SESSIONS_END_REASONS - 1; i++)
+		if (strcmp(reason, end_reasons[i]) == 0)
+			return i;
+	return SESSIONS_END_REASONS - 1;
+}
+
 static void session_finalize(struct session *s)
 {
 	struct sessions *ss = s->ss;
@@ -1001,6 +1014,7 @@ static void session_finalize(struct session *s)
 	if (strcmp(s->end_reason, "refused") != 0)
 		audit_emit(AUDIT_SESSION_ENDED, fields, "recording session %s ended (%s)", s->uuid,
 			   s->end_reason);
+	ss->totals.ended[end_reason_index(s->end_reason)]++;
 	session_unlink(s);
 	session_free(s);
 	manager_update_status(m);
@@ -1009,6 +1023,31 @@ static void session_finalize(struct session *s)
 
 		ss->shutdown_done = NULL;
 		done(m);
+	}
+}
+
+static void totals_add(struct sessions_totals *t, const struct media_stream_result *res)
+{
+	unsigned b = 0;
+
+	t->packets += res->stats.packets;
+	t->bytes += res->stats.bytes;
+	t->lost += res->stats.lost;
+	t->srtp_auth_failures += res->stats.srtp_auth_failures;
+	t->srtp_replays += res->stats.srtp_replays;
+	t->recording_bytes += res->file_size;
+	if (res->complete)
+		t->recordings_complete++;
+	else
+		t->recordings_incomplete++;
+	if (res->error)
+		t->recording_errors++;
+	if (res->p99_durable_us) {
+		while (b < STORE_LAT_BUCKETS - 1 && store_lat_bucket_upper_us(b) < res->p99_durable_us)
+			b++;
+		t->p99_hist[b]++;
+		t->p99_count++;
+		t->p99_sum_us += res->p99_durable_us;
 	}
 }
 
@@ -1060,6 +1099,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		   (unsigned long long)res->stats.packets, res->error ? ", error: " : "",
 		   res->error ? strerror(-res->error) : "");
 	(void)ms;
+	totals_add(&s->ss->totals, res);
 	s->ss->streams--;
 	if (--s->closing == 0 && s->state == SESSION_ENDING)
 		session_finalize(s);
@@ -1107,4 +1147,86 @@ void sessions_free(struct sessions *ss)
 		session_free(s);
 	}
 	free(ss);
+}
+
+/* ---- read-only views for the control socket ---- */
+
+struct session *sessions_next(struct sessions *ss, struct session *prev)
+{
+	return prev ? prev->next : ss->all;
+}
+
+struct session *sessions_find_uuid(struct sessions *ss, const char *uuid)
+{
+	for (struct session *s = ss->all; s; s = s->next)
+		if (strcmp(s->uuid, uuid) == 0)
+			return s;
+	return NULL;
+}
+
+void session_get_info(const struct session *s, struct session_info *ret)
+{
+	static const char *const states[] = {
+		[SESSION_ANSWERED] = "answered",
+		[SESSION_CONFIRMED] = "confirmed",
+		[SESSION_ENDING] = "ending",
+	};
+
+	*ret = (struct session_info){
+		.uuid = s->uuid,
+		.call_id = s->call_id,
+		.peer = s->peer_str,
+		.state = states[s->state],
+		.siprec_session_id = s->md ? s->md->session_id : NULL,
+		.transport = s->conn ? sip_transport_kind_name(sip_conn_kind(s->conn)) : "",
+		.started_at_ms = s->started_at,
+		.n_streams = s->n_streams,
+		.md = s->md,
+	};
+}
+
+int session_get_stream(struct session *s, unsigned i, struct session_stream_info *ret)
+{
+	const struct stream *st;
+
+	if (i >= s->n_streams)
+		return -ENOENT;
+	st = &s->streams[i];
+	*ret = (struct session_stream_info){
+		.label = st->label_raw,
+		.recording_uuid = st->recording_uuid,
+		.path = st->path,
+		.codec = st->codec,
+		.participant_id = s->md ? participant_of(s, str_from_cstr(st->label_raw)) : NULL,
+		.port = st->media ? media_stream_port(st->media) : 0,
+		.clock_rate = st->clock_rate,
+		.srtp = st->srtp,
+		.paused = st->paused,
+		.active = st->media != NULL,
+	};
+	if (st->media)
+		media_stream_get_stats(st->media, &ret->stats);
+	return 0;
+}
+
+const struct sessions_totals *sessions_get_totals(const struct sessions *ss)
+{
+	return &ss->totals;
+}
+
+const char *sessions_end_reason_name(unsigned i)
+{
+	return i < SESSIONS_END_REASONS ? end_reasons[i] : NULL;
+}
+
+int sessions_stop(struct sessions *ss, const char *uuid)
+{
+	struct session *s = sessions_find_uuid(ss, uuid);
+
+	if (!s)
+		return -ENOENT;
+	if (s->state == SESSION_ENDING)
+		return -EALREADY;
+	session_end(s, "operator", true);
+	return 0;
 }

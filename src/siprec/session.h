@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "media/media.h"
 #include "siprecd/sip.h"
 #include "siprecd/str.h"
 
@@ -42,3 +43,50 @@ void session_cancel(struct session *s);
 void session_no_ack(struct session *s);
 /* Response to a request we sent (BYE). */
 void session_response(struct session *s, struct sip_msg *resp);
+
+/* ---- read-only views for the control socket and metrics (SIP thread only) ---- */
+
+struct siprec_metadata;
+
+/* Borrowed views: valid until the SIP loop runs again. */
+struct session_info {
+	const char *uuid, *call_id, *peer, *state, *siprec_session_id; /* last may be NULL */
+	const char *transport;
+	uint64_t started_at_ms; /* CLOCK_REALTIME */
+	unsigned n_streams;
+	const struct siprec_metadata *md; /* NULL when the SRC sent none */
+};
+
+struct session_stream_info {
+	const char *label, *recording_uuid, *path, *codec;
+	const char *participant_id; /* sender of the stream per the metadata, NULL if unknown */
+	uint16_t port;
+	uint32_t clock_rate;
+	bool srtp, paused, active;	 /* active: receiving (not rejected, not closed) */
+	struct media_stream_stats stats; /* zero unless active */
+};
+
+#define SESSIONS_END_REASONS 8
+/* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
+struct sessions_totals {
+	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
+	uint64_t recording_bytes, recordings_complete, recordings_incomplete, recording_errors;
+	uint64_t ended[SESSIONS_END_REASONS]; /* by sessions_end_reason_name(i) */
+	/* Per-recording p99 durable-write latency, bucketed as store_lat_bucket_upper_us(). */
+	uint64_t p99_hist[STORE_LAT_BUCKETS];
+	uint64_t p99_count, p99_sum_us;
+};
+
+/* Iterates sessions: NULL starts, NULL ends. */
+struct session *sessions_next(struct sessions *ss, struct session *prev);
+/* The session whose uuid is uuid, or NULL. */
+struct session *sessions_find_uuid(struct sessions *ss, const char *uuid);
+void session_get_info(const struct session *s, struct session_info *ret);
+/* Stream i (< info.n_streams) of s; -ENOENT past the end. */
+int session_get_stream(struct session *s, unsigned i, struct session_stream_info *ret);
+const struct sessions_totals *sessions_get_totals(const struct sessions *ss);
+/* "bye", "cancel", "no-ack", "refused", "shutdown", "operator", "error", "other"; NULL past. */
+const char *sessions_end_reason_name(unsigned i);
+/* Ends the session with uuid on the operator's request: BYE to the SRC, recordings finalized
+ * asynchronously. 0, -ENOENT (no such session) or -EALREADY (already ending). */
+int sessions_stop(struct sessions *ss, const char *uuid);

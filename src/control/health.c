@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Health: each check (SIP loop liveness, catalog queue and errors, recording directory space
+ * and writability, key store, TLS certificate lifetime, kTLS mode, transport errors) yields
+ * healthy / degraded / failing with a sentence for the operator; the worst one is the overall
+ * state. Shared by the varlink Health method, GET /health and the sd_notify STATUS= line.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "siprecd/macro.h"
+#include "daemon/manager.h"
+#include "siprec/session.h"
+#include "siprecd/catalog.h"
+#include "siprecd/keys.h"
+#include "siprecd/tls.h"
+#include "siprecd/transport.h"
+
+#define LOOP_STALL_DEGRADED_MS 1000
+#define LOOP_STALL_FAILING_MS 10000
+#define CATALOG_QUEUE_DEGRADED 1000
+#define CERT_DEGRADED_DAYS 14
+
+const char *control_health_name(enum control_health h)
+{
+	switch (h) {
+	case CONTROL_HEALTHY:
+		return "healthy";
+	case CONTROL_DEGRADED:
+		return "degraded";
+	default:
+		return "failing";
+	}
+}
+
+const char *control_ktls_mode(struct manager *m)
+{
+	static int available = -1; /* probed once: the probe opens sockets */
+
+	if (!m->tls)
+		return "off";
+	if (available < 0)
+		available = tls_ktls_available();
+	return available ? "tx+rx" : "unavailable";
+}
+
+/* Free space of the recording directory in percent (0..100), or -errno. */
+static int disk_free_percent(const char *dir)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) < 0)
+		return -errno;
+	if (sv.f_blocks == 0)
+		return 100;
+	return (int)((sv.f_bavail * 100) / sv.f_blocks);
+}
+
+struct checks {
+	struct json_object *arr;
+	enum control_health worst;
+};
+
+static void add(struct checks *c, const char *name, enum control_health h, const char *fmt, ...)
+	_printf_(4, 5);
+
+static void add(struct checks *c, const char *name, enum control_health h, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (h > c->worst)
+		c->worst = h;
+	if (!c->arr)
+		return;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "status", json_object_new_string(control_health_name(h)));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_array_add(c->arr, o);
+}
+
+enum control_health control_health_check(struct manager *m, struct json_object **ret)
+{
+	struct checks c = {.arr = ret ? json_object_new_array() : NULL};
+	struct config *cfg = m->cfg;
+	uint64_t now = loop_now_ms(m->loop), last = loop_last_iteration_ms(m->loop);
+	uint64_t age = now > last ? now - last : 0;
+	int pct;
+
+	/* Served from the loop itself this mostly shows the current iteration; what it catches
+	 * is a loop that spent long in one callback. */
+	add(&c, "loop",
+	    age >= LOOP_STALL_FAILING_MS    ? CONTROL_FAILING
+	    : age >= LOOP_STALL_DEGRADED_MS ? CONTROL_DEGRADED
+					    : CONTROL_HEALTHY,
+	    "SIP loop last iteration %llu ms ago, %llu iterations", (unsigned long long)age,
+	    (unsigned long long)loop_iterations(m->loop));
+
+	if (m->catalog) {
+		struct catalog_stats cs;
+
+		catalog_get_stats(m->catalog, &cs);
+		if (cs.dropped > 0)
+			add(&c, "catalog", CONTROL_DEGRADED,
+			    "%llu catalog writes dropped (queue full), queue depth %u",
+			    (unsigned long long)cs.dropped, cs.queue_depth);
+		else if (cs.failed > 0)
+			add(&c, "catalog", CONTROL_DEGRADED, "%llu catalog writes failed, last: %s",
+			    (unsigned long long)cs.failed, cs.last_error);
+		else if (cs.queue_depth >= CATALOG_QUEUE_DEGRADED)
+			add(&c, "catalog", CONTROL_DEGRADED, "catalog queue depth %u",
+			    cs.queue_depth);
+		else
+			add(&c, "catalog", CONTROL_HEALTHY, "queue depth %u, %llu writes applied",
+			    cs.queue_depth, (unsigned long long)cs.applied);
+	} else {
+		add(&c, "catalog", CONTROL_FAILING, "catalog not open");
+	}
+
+	pct = disk_free_percent(cfg->recording_dir);
+	if (pct < 0)
+		add(&c, "disk", CONTROL_FAILING, "recording directory %s: %s", cfg->recording_dir,
+		    strerror(-pct));
+	else if (access(cfg->recording_dir, W_OK | X_OK) < 0)
+		add(&c, "disk", CONTROL_FAILING, "recording directory %s is not writable: %m",
+		    cfg->recording_dir);
+	else if ((uint64_t)pct < cfg->min_free_disk_percent)
+		add(&c, "disk", CONTROL_FAILING,
+		    "%d%% free on %s, below MIN_FREE_DISK_PERCENT=%llu", pct, cfg->recording_dir,
+		    (unsigned long long)cfg->min_free_disk_percent);
+	else if ((uint64_t)pct < 2 * cfg->min_free_disk_percent)
+		add(&c, "disk", CONTROL_DEGRADED,
+		    "%d%% free on %s, near MIN_FREE_DISK_PERCENT=%llu", pct, cfg->recording_dir,
+		    (unsigned long long)cfg->min_free_disk_percent);
+	else
+		add(&c, "disk", CONTROL_HEALTHY, "%d%% free on %s", pct, cfg->recording_dir);
+
+	if (m->keys && keys_current_key_id(m->keys))
+		add(&c, "keys", CONTROL_HEALTHY, "data key %s loaded",
+		    keys_current_key_id(m->keys));
+	else
+		add(&c, "keys", CONTROL_FAILING, "no data key loaded");
+
+	if (m->tls) {
+		int64_t exp = tls_server_ctx_cert_expiry(m->tls);
+		int64_t days = exp >= 0 ? (exp - (int64_t)time(NULL)) / 86400 : 0;
+
+		if (exp < 0)
+			add(&c, "tls-certificate", CONTROL_DEGRADED, "cannot read the expiry of %s",
+			    tls_server_ctx_cert_path(m->tls));
+		else if (exp <= (int64_t)time(NULL))
+			add(&c, "tls-certificate", CONTROL_FAILING, "%s has expired",
+			    tls_server_ctx_cert_path(m->tls));
+		else
+			add(&c, "tls-certificate",
+			    days < CERT_DEGRADED_DAYS ? CONTROL_DEGRADED : CONTROL_HEALTHY,
+			    "%s expires in %lld days", tls_server_ctx_cert_path(m->tls),
+			    (long long)days);
+		add(&c, "ktls", CONTROL_HEALTHY, "kernel TLS %s", control_ktls_mode(m));
+	}
+
+	if (m->transport) {
+		struct sip_transport_stats ts;
+
+		sip_transport_get_stats(m->transport, &ts);
+		add(&c, "sip-transport", CONTROL_HEALTHY,
+		    "%u connections, %llu send errors, %llu TLS handshakes failed", ts.connections,
+		    (unsigned long long)ts.send_errors,
+		    (unsigned long long)ts.tls_handshakes_failed);
+	}
+	if (m->sessions) {
+		const struct sessions_totals *t = sessions_get_totals(m->sessions);
+
+		add(&c, "recordings", t->recording_errors ? CONTROL_DEGRADED : CONTROL_HEALTHY,
+		    "%llu complete, %llu incomplete, %llu with write errors",
+		    (unsigned long long)t->recordings_complete,
+		    (unsigned long long)t->recordings_incomplete,
+		    (unsigned long long)t->recording_errors);
+	}
+
+	if (ret) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "status",
+				       json_object_new_string(control_health_name(c.worst)));
+		json_object_object_add(o, "checks", c.arr);
+		*ret = o;
+	}
+	return c.worst;
+}
+
+void control_status_line(struct manager *m, char *buf, size_t n)
+{
+	unsigned calls = 0, streams = 0;
+	enum control_health h = control_health_check(m, NULL);
+	int pct = disk_free_percent(m->cfg->recording_dir);
+	char disk[32];
+
+	if (m->sessions)
+		sessions_count(m->sessions, &calls, &streams);
+	if (pct >= 0)
+		snprintf(disk, sizeof(disk), "disk %d%% free", pct);
+	else
+		snprintf(disk, sizeof(disk), "disk unknown");
+	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s", calls, calls == 1 ? "" : "s",
+		 streams, streams == 1 ? "" : "s", control_ktls_mode(m), disk,
+		 h == CONTROL_HEALTHY ? "" : ", ",
+		 h == CONTROL_HEALTHY ? "" : control_health_name(h));
+}

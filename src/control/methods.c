@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The io.siprecd varlink interface: its definition (IDL, served by GetInterfaceDescription) and
+ * the methods: Health, Version, ListSessions, GetSession, StopSession, ListKeys, RotateDataKey,
+ * RotateKeyEncryptionKey, Reload. Subscribe is handled by the server (it keeps the connection).
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "control/control.h"
+#include "daemon/manager.h"
+#include "siprec/session.h"
+#include "siprecd/keys.h"
+#include "siprecd/log.h"
+#include "siprecd/siprec.h"
+#include "siprecd/tls.h"
+#include "siprecd/transport.h"
+
+const char control_idl[] =
+	"# siprecd, the SIPREC recording server: health, sessions, keys and reload.\n"
+	"interface io.siprecd\n"
+	"\n"
+	"type Check (\n"
+	"  name: string,\n"
+	"  status: (healthy, degraded, failing),\n"
+	"  message: string\n"
+	")\n"
+	"\n"
+	"type StreamStats (\n"
+	"  packets: int,\n"
+	"  bytes: int,\n"
+	"  rtcp_packets: int,\n"
+	"  lost: int,\n"
+	"  duplicates: int,\n"
+	"  out_of_order: int,\n"
+	"  srtp_auth_failures: int,\n"
+	"  srtp_replays: int,\n"
+	"  ssrc: int,\n"
+	"  first_packet_usec: ?int,\n"
+	"  last_packet_usec: ?int\n"
+	")\n"
+	"\n"
+	"type Stream (\n"
+	"  label: string,\n"
+	"  recording_id: string,\n"
+	"  path: string,\n"
+	"  codec: string,\n"
+	"  participant_id: ?string,\n"
+	"  port: int,\n"
+	"  srtp: bool,\n"
+	"  paused: bool,\n"
+	"  active: bool,\n"
+	"  stats: StreamStats\n"
+	")\n"
+	"\n"
+	"type Participant (\n"
+	"  id: string,\n"
+	"  names: []string,\n"
+	"  aors: []string\n"
+	")\n"
+	"\n"
+	"type Session (\n"
+	"  id: string,\n"
+	"  call_id: string,\n"
+	"  siprec_session_id: ?string,\n"
+	"  peer: string,\n"
+	"  transport: string,\n"
+	"  state: string,\n"
+	"  started_usec: int,\n"
+	"  participants: []Participant,\n"
+	"  streams: []Stream\n"
+	")\n"
+	"\n"
+	"type Key (\n"
+	"  id: string,\n"
+	"  version: ?int,\n"
+	"  current: bool,\n"
+	"  kind: string\n"
+	")\n"
+	"\n"
+	"# Overall state and the checks it is made of.\n"
+	"method Health() -> (status: (healthy, degraded, failing), checks: []Check)\n"
+	"\n"
+	"# Version and build/runtime features.\n"
+	"method Version() -> (\n"
+	"  version: string,\n"
+	"  git: string,\n"
+	"  srtp_backend: string,\n"
+	"  ktls_available: bool,\n"
+	"  ktls_tx_connections: int,\n"
+	"  ktls_rx_connections: int,\n"
+	"  io_uring_features: [string]bool\n"
+	")\n"
+	"\n"
+	"method ListSessions() -> (sessions: []Session)\n"
+	"method GetSession(id: string) -> (session: Session)\n"
+	"\n"
+	"# Ends the recording of a session: BYE to the SRC, recordings sealed. Privileged.\n"
+	"method StopSession(id: string) -> ()\n"
+	"\n"
+	"method ListKeys() -> (keys: []Key)\n"
+	"# Privileged.\n"
+	"method RotateDataKey() -> (key: Key)\n"
+	"# Privileged.\n"
+	"method RotateKeyEncryptionKey() -> (key: Key)\n"
+	"\n"
+	"# Re-reads certificates and what can change at run time. Privileged.\n"
+	"method Reload() -> ()\n"
+	"\n"
+	"# Session and audit events, as they happen; call with more: true. The first reply is\n"
+	"# event \"subscribed\".\n"
+	"method Subscribe() -> (\n"
+	"  event: string,\n"
+	"  message_id: ?string,\n"
+	"  message: ?string,\n"
+	"  time_usec: ?int,\n"
+	"  fields: ?[string]string\n"
+	")\n"
+	"\n"
+	"error NoSuchSession (id: string)\n"
+	"error SessionEnding (id: string)\n"
+	"error NotSupported (reason: string)\n"
+	"error ReloadFailed (reason: string)\n";
+
+static const char *const mutating[] = {
+	"io.siprecd.StopSession",
+	"io.siprecd.RotateDataKey",
+	"io.siprecd.RotateKeyEncryptionKey",
+	"io.siprecd.Reload",
+};
+
+bool control_method_mutating(const char *method)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mutating); i++)
+		if (strcmp(method, mutating[i]) == 0)
+			return true;
+	return false;
+}
+
+static struct json_object *u64(uint64_t v)
+{
+	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static struct json_object *strv(const struct siprec_strv *v)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < v->n; i++)
+		json_object_array_add(a, json_object_new_string(v->v[i]));
+	return a;
+}
+
+static struct json_object *stream_json(const struct session_stream_info *si)
+{
+	struct json_object *o = json_object_new_object(), *st = json_object_new_object();
+	const struct media_stream_stats *s = &si->stats;
+
+	json_object_object_add(o, "label", json_object_new_string(si->label));
+	json_object_object_add(o, "recording_id", json_object_new_string(si->recording_uuid));
+	json_object_object_add(o, "path", json_object_new_string(si->path));
+	json_object_object_add(o, "codec", json_object_new_string(si->codec));
+	if (si->participant_id)
+		json_object_object_add(o, "participant_id",
+				       json_object_new_string(si->participant_id));
+	json_object_object_add(o, "port", json_object_new_int(si->port));
+	json_object_object_add(o, "srtp", json_object_new_boolean(si->srtp));
+	json_object_object_add(o, "paused", json_object_new_boolean(si->paused));
+	json_object_object_add(o, "active", json_object_new_boolean(si->active));
+	json_object_object_add(st, "packets", u64(s->packets));
+	json_object_object_add(st, "bytes", u64(s->bytes));
+	json_object_object_add(st, "rtcp_packets", u64(s->rtcp_packets));
+	json_object_object_add(st, "lost", u64(s->lost));
+	json_object_object_add(st, "duplicates", u64(s->duplicates));
+	json_object_object_add(st, "out_of_order", u64(s->out_of_order));
+	json_object_object_add(st, "srtp_auth_failures", u64(s->srtp_auth_failures));
+	json_object_object_add(st, "srtp_replays", u64(s->srtp_replays));
+	json_object_object_add(st, "ssrc", u64(s->ssrc));
+	if (s->first_packet_ms)
+		json_object_object_add(st, "first_packet_usec", u64(s->first_packet_ms * 1000));
+	if (s->last_packet_ms)
+		json_object_object_add(st, "last_packet_usec", u64(s->last_packet_ms * 1000));
+	json_object_object_add(o, "stats", st);
+	return o;
+}
+
+static struct json_object *session_json(struct session *s)
+{
+	struct json_object *o = json_object_new_object(), *parts = json_object_new_array(),
+			   *streams = json_object_new_array();
+	struct session_info in;
+
+	session_get_info(s, &in);
+	json_object_object_add(o, "id", json_object_new_string(in.uuid));
+	json_object_object_add(o, "call_id", json_object_new_string(in.call_id));
+	if (in.siprec_session_id)
+		json_object_object_add(o, "siprec_session_id",
+				       json_object_new_string(in.siprec_session_id));
+	json_object_object_add(o, "peer", json_object_new_string(in.peer));
+	json_object_object_add(o, "transport", json_object_new_string(in.transport));
+	json_object_object_add(o, "state", json_object_new_string(in.state));
+	json_object_object_add(o, "started_usec", u64(in.started_at_ms * 1000));
+	for (size_t i = 0; in.md && i < in.md->n_participants; i++) {
+		const struct siprec_participant *p = &in.md->participants[i];
+		struct json_object *po = json_object_new_object();
+
+		json_object_object_add(po, "id", json_object_new_string(p->id ? p->id : ""));
+		json_object_object_add(po, "names", strv(&p->names));
+		json_object_object_add(po, "aors", strv(&p->aors));
+		json_object_array_add(parts, po);
+	}
+	json_object_object_add(o, "participants", parts);
+	for (unsigned i = 0; i < in.n_streams; i++) {
+		struct session_stream_info si;
+
+		if (session_get_stream(s, i, &si) == 0)
+			json_object_array_add(streams, stream_json(&si));
+	}
+	json_object_object_add(o, "streams", streams);
+	return o;
+}
+
+static struct json_object *obj1(const char *name, struct json_object *v)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, name, v);
+	return o;
+}
+
+static const char *session_id_param(const struct control_call *call, struct json_object **ret)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(call->parameters, "id", &v) ||
+	    !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+	    json_object_get_string_len(v) > 64) {
+		*ret = obj1("parameter", json_object_new_string("id"));
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+static struct json_object *version_json(struct manager *m)
+{
+	struct json_object *o = json_object_new_object(), *f = json_object_new_object();
+	const struct loop_features *lf = loop_features(m->loop);
+	struct sip_transport_stats ts = {0};
+
+	if (m->transport)
+		sip_transport_get_stats(m->transport, &ts);
+	json_object_object_add(o, "version", json_object_new_string(SIPRECD_VERSION));
+	json_object_object_add(o, "git", json_object_new_string(SIPRECD_GIT));
+	json_object_object_add(o, "srtp_backend", json_object_new_string(SIPRECD_SRTP_BACKEND));
+	json_object_object_add(o, "tls_enabled", json_object_new_boolean(m->tls != NULL));
+	json_object_object_add(o, "ktls_mode", json_object_new_string(control_ktls_mode(m)));
+	json_object_object_add(o, "ktls_available",
+			       json_object_new_boolean(strcmp(control_ktls_mode(m), "tx+rx") == 0));
+	json_object_object_add(o, "ktls_tx_connections", u64(ts.tls_ktls_tx));
+	json_object_object_add(o, "ktls_rx_connections", u64(ts.tls_ktls_rx));
+	json_object_object_add(f, "defer_taskrun", json_object_new_boolean(lf->defer_taskrun));
+	json_object_object_add(f, "buf_ring", json_object_new_boolean(lf->buf_ring));
+	json_object_object_add(f, "recvmsg_multishot",
+			       json_object_new_boolean(lf->recvmsg_multishot));
+	json_object_object_add(f, "accept_multishot",
+			       json_object_new_boolean(lf->accept_multishot));
+	json_object_object_add(f, "msg_ring", json_object_new_boolean(lf->msg_ring));
+	json_object_object_add(o, "io_uring_features", f);
+	json_object_object_add(o, "json_c", json_object_new_string(json_c_version()));
+	return o;
+}
+
+static struct json_object *not_supported(const char *what)
+{
+	char why[256];
+
+	/* The key provider in use (src/keys/keyfile.c) holds one data key in a file and has no
+	 * rotation; the key hierarchy that wraps data keys with a KEK will add it. */
+	snprintf(why, sizeof(why),
+		 "%s: the key store in use (a single data key in a key file) cannot rotate keys",
+		 what);
+	return obj1("reason", json_object_new_string(why));
+}
+
+const char *control_method_call(struct control_ctx *ctx, const struct control_call *call,
+				struct json_object **ret_params)
+{
+	struct manager *m = ctx->m;
+	const char *name = call->method + strlen("io.siprecd.");
+	const char *id;
+	int r;
+
+	if (strcmp(name, "Health") == 0) {
+		control_health_check(m, ret_params);
+		return NULL;
+	}
+	if (strcmp(name, "Version") == 0) {
+		*ret_params = version_json(m);
+		return NULL;
+	}
+	if (strcmp(name, "ListSessions") == 0) {
+		struct json_object *a = json_object_new_array();
+
+		for (struct session *s = m->sessions ? sessions_next(m->sessions, NULL) : NULL; s;
+		     s = sessions_next(m->sessions, s))
+			json_object_array_add(a, session_json(s));
+		*ret_params = obj1("sessions", a);
+		return NULL;
+	}
+	if (strcmp(name, "GetSession") == 0 || strcmp(name, "StopSession") == 0) {
+		struct session *s;
+
+		id = session_id_param(call, ret_params);
+		if (!id)
+			return "org.varlink.service.InvalidParameter";
+		s = m->sessions ? sessions_find_uuid(m->sessions, id) : NULL;
+		if (!s) {
+			*ret_params = obj1("id", json_object_new_string(id));
+			return "io.siprecd.NoSuchSession";
+		}
+		if (name[0] == 'G') {
+			*ret_params = obj1("session", session_json(s));
+			return NULL;
+		}
+		r = sessions_stop(m->sessions, id);
+		if (r == -EALREADY) {
+			*ret_params = obj1("id", json_object_new_string(id));
+			return "io.siprecd.SessionEnding";
+		}
+		log_notice("control: session %s stopped by the operator", id);
+		*ret_params = json_object_new_object();
+		return NULL;
+	}
+	if (strcmp(name, "ListKeys") == 0) {
+		struct json_object *a = json_object_new_array(), *k = json_object_new_object();
+
+		if (m->keys) {
+			json_object_object_add(
+				k, "id", json_object_new_string(keys_current_key_id(m->keys)));
+			json_object_object_add(k, "current", json_object_new_boolean(true));
+			json_object_object_add(k, "kind", json_object_new_string("data-key-file"));
+			json_object_object_add(k, "path",
+					       json_object_new_string(m->cfg->master_key_path));
+			json_object_array_add(a, k);
+		} else {
+			json_object_put(k);
+		}
+		*ret_params = obj1("keys", a);
+		return NULL;
+	}
+	if (strcmp(name, "RotateDataKey") == 0) {
+		*ret_params = not_supported("RotateDataKey");
+		return "io.siprecd.NotSupported";
+	}
+	if (strcmp(name, "RotateKeyEncryptionKey") == 0) {
+		*ret_params = not_supported("RotateKeyEncryptionKey");
+		return "io.siprecd.NotSupported";
+	}
+	if (strcmp(name, "Reload") == 0) {
+		log_notice("control: reload requested");
+		manager_reload(m);
+		*ret_params = json_object_new_object();
+		return NULL;
+	}
+	*ret_params = obj1("method", json_object_new_string(call->method));
+	return "org.varlink.service.MethodNotFound";
+}

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Prometheus metrics: the text exposition format 0.0.4 (HELP and TYPE for every family, names
+ * siprecd_* with their unit) and a minimal HTTP/1.1 listener on the SIP loop that serves
+ * GET /metrics and GET /health (JSON, 200 or 503), one request per connection.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control/control.h"
+#include "daemon/manager.h"
+#include "siprecd/macro.h"
+#include "siprec/session.h"
+#include "siprecd/catalog.h"
+#include "siprecd/log.h"
+#include "siprecd/storage.h"
+#include "siprecd/tls.h"
+#include "siprecd/transport.h"
+
+#define HTTP_REQUEST_MAX 8192
+#define HTTP_CONNECTIONS_MAX 16
+
+/* ---- exposition ---- */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void outf(struct out *o, const char *fmt, ...) _printf_(2, 3);
+
+static void outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->oom = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap * 2 + (size_t)n + 1;
+		char *b = realloc(o->buf, cap);
+
+		if (!b) {
+			o->oom = true;
+			return;
+		}
+		o->buf = b;
+		o->cap = cap;
+	}
+}
+
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+	outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct out *o, const char *name, const char *type, const char *help, double v)
+{
+	family(o, name, type, help);
+	outf(o, "%s %.17g\n", name, v);
+}
+
+/* Prometheus-style histogram buckets in seconds for the durable-write latency. */
+static const double lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+				    0.05,   0.1,   0.25,   0.5,	  1,	2.5};
+
+char *control_metrics_render(struct manager *m, size_t *ret_len)
+{
+	struct out o = {.cap = 16384};
+	struct media_stream_stats live = {0};
+	const struct sessions_totals *t = NULL;
+	struct sessions_totals zero = {0};
+	struct sip_transport_stats ts = {0};
+	struct catalog_stats cs = {0};
+	unsigned calls = 0, streams = 0;
+	enum control_health h;
+
+	o.buf = malloc(o.cap);
+	if (!o.buf)
+		return NULL;
+	o.buf[0] = '\0';
+	if (m->sessions) {
+		sessions_count(m->sessions, &calls, &streams);
+		t = sessions_get_totals(m->sessions);
+		/* Live streams add to the counters of finished ones: monotonic while calls run. */
+		for (struct session *s = sessions_next(m->sessions, NULL); s;
+		     s = sessions_next(m->sessions, s)) {
+			struct session_info in;
+
+			session_get_info(s, &in);
+			for (unsigned i = 0; i < in.n_streams; i++) {
+				struct session_stream_info si;
+
+				if (session_get_stream(s, i, &si) < 0 || !si.active)
+					continue;
+				live.packets += si.stats.packets;
+				live.bytes += si.stats.bytes;
+				live.lost += si.stats.lost;
+				live.srtp_auth_failures += si.stats.srtp_auth_failures;
+				live.srtp_replays += si.stats.srtp_replays;
+			}
+		}
+	}
+	if (!t)
+		t = &zero;
+	if (m->transport)
+		sip_transport_get_stats(m->transport, &ts);
+	if (m->catalog)
+		catalog_get_stats(m->catalog, &cs);
+	h = control_health_check(m, NULL);
+
+	family(&o, "siprecd_up", "gauge", "Health: 1 healthy, 0.5 degraded, 0 failing.");
+	outf(&o, "siprecd_up %g\n", h == CONTROL_HEALTHY ? 1 : h == CONTROL_DEGRADED ? 0.5 : 0);
+	family(&o, "siprecd_build_info", "gauge", "Version and libsrtp2 backend, value 1.");
+	outf(&o, "siprecd_build_info{version=\"%s\",srtp_backend=\"%s\"} 1\n", SIPRECD_VERSION,
+	     SIPRECD_SRTP_BACKEND);
+	one(&o, "siprecd_calls_active", "gauge", "Recording sessions in progress.", calls);
+	family(&o, "siprecd_calls_total", "counter",
+	       "Recording sessions ended, by end reason (bye, cancel, refused, ...).");
+	for (unsigned i = 0; sessions_end_reason_name(i); i++)
+		outf(&o, "siprecd_calls_total{result=\"%s\"} %llu\n", sessions_end_reason_name(i),
+		     (unsigned long long)t->ended[i]);
+	one(&o, "siprecd_calls_started_total", "counter", "Recording sessions answered with 200.",
+	    (double)m->counters.sessions_total);
+	one(&o, "siprecd_streams_active", "gauge", "Media streams being recorded.", streams);
+	one(&o, "siprecd_rtp_packets_received_total", "counter",
+	    "RTP packets received on media streams.", (double)(t->packets + live.packets));
+	one(&o, "siprecd_rtp_bytes_received_total", "counter",
+	    "RTP payload bytes received on media streams.", (double)(t->bytes + live.bytes));
+	one(&o, "siprecd_rtp_packets_lost_total", "counter",
+	    "RTP packets lost (sequence gaps never filled).", (double)(t->lost + live.lost));
+	one(&o, "siprecd_srtp_auth_failures_total", "counter",
+	    "SRTP packets that failed authentication.",
+	    (double)(t->srtp_auth_failures + live.srtp_auth_failures));
+	one(&o, "siprecd_srtp_replays_total", "counter", "SRTP packets refused as replays.",
+	    (double)(t->srtp_replays + live.srtp_replays));
+	one(&o, "siprecd_recording_bytes_written_total", "counter",
+	    "Bytes of finalized recording files.", (double)t->recording_bytes);
+	family(&o, "siprecd_recordings_finalized_total", "counter",
+	       "Recordings closed, by whether the final chunk is durable.");
+	outf(&o, "siprecd_recordings_finalized_total{complete=\"true\"} %llu\n",
+	     (unsigned long long)t->recordings_complete);
+	outf(&o, "siprecd_recordings_finalized_total{complete=\"false\"} %llu\n",
+	     (unsigned long long)t->recordings_incomplete);
+	one(&o, "siprecd_recording_write_errors_total", "counter",
+	    "Recordings that ended with a write (O_DIRECT or fdatasync) error.",
+	    (double)t->recording_errors);
+
+	/* A histogram of each finished recording's p99 time from seal to durable (the writer's
+	 * own histogram stays on its media worker). */
+	family(&o, "siprecd_recording_durable_p99_seconds", "histogram",
+	       "Per recording, the 99th percentile of chunk seal-to-durable (write+fdatasync) "
+	       "latency.");
+	{
+		uint64_t cum = 0;
+		unsigned b = 0;
+
+		for (size_t i = 0; i < ARRAY_SIZE(lat_bounds); i++) {
+			while (b < STORE_LAT_BUCKETS &&
+			       (double)store_lat_bucket_upper_us(b) / 1e6 <= lat_bounds[i] + 1e-12)
+				cum += t->p99_hist[b++];
+			outf(&o, "siprecd_recording_durable_p99_seconds_bucket{le=\"%g\"} %llu\n",
+			     lat_bounds[i], (unsigned long long)cum);
+		}
+		outf(&o, "siprecd_recording_durable_p99_seconds_bucket{le=\"+Inf\"} %llu\n",
+		     (unsigned long long)t->p99_count);
+		outf(&o, "siprecd_recording_durable_p99_seconds_sum %.6f\n",
+		     (double)t->p99_sum_us / 1e6);
+		outf(&o, "siprecd_recording_durable_p99_seconds_count %llu\n",
+		     (unsigned long long)t->p99_count);
+	}
+
+	one(&o, "siprecd_catalog_queue_depth", "gauge", "Catalog writes queued for the thread.",
+	    cs.queue_depth);
+	one(&o, "siprecd_catalog_writes_applied_total", "counter", "Catalog writes committed.",
+	    (double)cs.applied);
+	one(&o, "siprecd_catalog_writes_failed_total", "counter", "Catalog writes that failed.",
+	    (double)cs.failed);
+	one(&o, "siprecd_catalog_writes_dropped_total", "counter",
+	    "Catalog writes dropped because the queue was full.", (double)cs.dropped);
+
+	one(&o, "siprecd_sip_requests_total", "counter", "SIP requests received.",
+	    (double)m->counters.requests);
+	one(&o, "siprecd_sip_parse_errors_total", "counter", "SIP messages that did not parse.",
+	    (double)m->counters.parse_errors);
+	one(&o, "siprecd_sip_connections", "gauge", "Open SIP TCP/TLS connections.",
+	    ts.connections);
+	family(&o, "siprecd_tls_handshakes_total", "counter", "TLS handshakes by result.");
+	outf(&o, "siprecd_tls_handshakes_total{result=\"ok\"} %llu\n",
+	     (unsigned long long)ts.tls_handshakes_ok);
+	outf(&o, "siprecd_tls_handshakes_total{result=\"failed\"} %llu\n",
+	     (unsigned long long)ts.tls_handshakes_failed);
+	outf(&o, "siprecd_tls_handshakes_total{result=\"timeout\"} %llu\n",
+	     (unsigned long long)ts.tls_handshake_timeouts);
+	family(&o, "siprecd_ktls_connections_total", "counter",
+	       "TLS connections whose record layer went to kernel TLS, by direction.");
+	outf(&o, "siprecd_ktls_connections_total{mode=\"tx\"} %llu\n",
+	     (unsigned long long)ts.tls_ktls_tx);
+	outf(&o, "siprecd_ktls_connections_total{mode=\"rx\"} %llu\n",
+	     (unsigned long long)ts.tls_ktls_rx);
+	if (m->tls) {
+		int64_t exp = tls_server_ctx_cert_expiry(m->tls);
+
+		if (exp >= 0)
+			one(&o, "siprecd_tls_certificate_expiry_timestamp_seconds", "gauge",
+			    "notAfter of the served certificate, unix seconds.", (double)exp);
+	}
+	one(&o, "siprecd_control_calls_total", "counter", "Varlink calls handled.",
+	    (double)m->counters.control_calls);
+	if (o.oom) {
+		free(o.buf);
+		return NULL;
+	}
+	*ret_len = o.len;
+	return o.buf;
+}
+
+/* ---- HTTP listener ---- */
+
+struct http_conn {
+	struct metrics *srv;
+	int fd;
+	struct loop_op op;
+	bool closed;
+	size_t rlen;
+	char rbuf[HTTP_REQUEST_MAX];
+	char *resp;
+	size_t resp_len, resp_off;
+};
+
+struct metrics {
+	struct manager *m;
+	int fd;
+	struct loop_op accept_op;
+	unsigned n_conns;
+	struct http_conn *conns[HTTP_CONNECTIONS_MAX];
+};
+
+static void http_free(struct http_conn *c)
+{
+	struct metrics *srv = c->srv;
+
+	for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
+		if (srv->conns[i] == c)
+			srv->conns[i] = NULL;
+	srv->n_conns--;
+	close(c->fd);
+	free(c->resp);
+	free(c);
+}
+
+static void http_send_done(struct loop_op *op, int res, uint32_t flags);
+
+static void http_send_more(struct http_conn *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->srv->m->loop, &c->op);
+
+	if (!sqe) {
+		http_free(c);
+		return;
+	}
+	c->op.fn = http_send_done;
+	io_uring_prep_send(sqe, c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off,
+			   MSG_NOSIGNAL);
+}
+
+static void http_send_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct http_conn *c = container_of(op, struct http_conn, op);
+
+	if (res <= 0) {
+		http_free(c);
+		return;
+	}
+	c->resp_off += (size_t)res;
+	if (c->resp_off < c->resp_len) {
+		http_send_more(c);
+		return;
+	}
+	http_free(c);
+}
+
+static void http_respond(struct http_conn *c, unsigned code, const char *reason, const char *ctype,
+			 const char *body, size_t body_len)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+			 code, reason, ctype, body_len);
+
+	c->resp = malloc((size_t)n + body_len);
+	if (!c->resp) {
+		http_free(c);
+		return;
+	}
+	memcpy(c->resp, head, (size_t)n);
+	memcpy(c->resp + n, body, body_len);
+	c->resp_len = (size_t)n + body_len;
+	c->resp_off = 0;
+	http_send_more(c);
+}
+
+static void http_handle(struct http_conn *c)
+{
+	struct manager *m = c->srv->m;
+	char method[8], path[256];
+	const char *sp1, *sp2;
+	size_t ml, pl;
+
+	sp1 = memchr(c->rbuf, ' ', c->rlen);
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', c->rlen - (size_t)(sp1 + 1 - c->rbuf)) : NULL;
+	if (!sp1 || !sp2 || (ml = (size_t)(sp1 - c->rbuf)) >= sizeof(method) ||
+	    (pl = (size_t)(sp2 - sp1 - 1)) >= sizeof(path) || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+		http_respond(c, 400, "Bad Request", "text/plain", "bad request\n", 12);
+		return;
+	}
+	memcpy(method, c->rbuf, ml);
+	method[ml] = '\0';
+	memcpy(path, sp1 + 1, pl);
+	path[pl] = '\0';
+	/* The query string does not select anything here. */
+	path[strcspn(path, "?")] = '\0';
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		http_respond(c, 405, "Method Not Allowed", "text/plain", "GET only\n", 9);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		size_t len = 0;
+		char *body = control_metrics_render(m, &len);
+
+		if (!body) {
+			http_respond(c, 500, "Internal Server Error", "text/plain", "no memory\n",
+				     10);
+			return;
+		}
+		http_respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body,
+			     method[0] == 'H' ? 0 : len);
+		free(body);
+	} else if (strcmp(path, "/health") == 0) {
+		struct json_object *o = NULL;
+		enum control_health h = control_health_check(m, &o);
+		size_t len;
+		const char *s = json_object_to_json_string_length(
+			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+		char *body = malloc(len + 1);
+
+		if (!body) {
+			json_object_put(o);
+			http_respond(c, 500, "Internal Server Error", "text/plain", "no memory\n",
+				     10);
+			return;
+		}
+		memcpy(body, s, len);
+		body[len++] = '\n';
+		json_object_put(o);
+		if (h == CONTROL_FAILING)
+			http_respond(c, 503, "Service Unavailable", "application/json", body,
+				     method[0] == 'H' ? 0 : len);
+		else
+			http_respond(c, 200, "OK", "application/json", body,
+				     method[0] == 'H' ? 0 : len);
+		free(body);
+	} else {
+		http_respond(c, 404, "Not Found", "text/plain",
+			     "not found: try /metrics or /health\n", 35);
+	}
+}
+
+static void http_recv_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct http_conn *c = container_of(op, struct http_conn, op);
+	struct io_uring_sqe *sqe;
+
+	if (res <= 0) {
+		http_free(c);
+		return;
+	}
+	c->rlen += (size_t)res;
+	if (memmem(c->rbuf, c->rlen, "\r\n\r\n", 4) || memmem(c->rbuf, c->rlen, "\n\n", 2)) {
+		http_handle(c);
+		return;
+	}
+	if (c->rlen >= sizeof(c->rbuf)) {
+		http_respond(c, 431, "Request Header Fields Too Large", "text/plain",
+			     "request too large\n", 18);
+		return;
+	}
+	sqe = loop_sqe(c->srv->m->loop, &c->op);
+	if (!sqe) {
+		http_free(c);
+		return;
+	}
+	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
+}
+
+static void metrics_accept_arm(struct metrics *srv);
+
+static void metrics_accept_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct metrics *srv = container_of(op, struct metrics, accept_op);
+
+	if (res >= 0) {
+		struct http_conn *c = NULL;
+		struct io_uring_sqe *sqe;
+
+		if (srv->n_conns >= HTTP_CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
+			close(res);
+			goto rearm;
+		}
+		c->srv = srv;
+		c->fd = res;
+		c->op.fn = http_recv_done;
+		for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
+			if (!srv->conns[i]) {
+				srv->conns[i] = c;
+				break;
+			}
+		srv->n_conns++;
+		sqe = loop_sqe(srv->m->loop, &c->op);
+		if (!sqe) {
+			http_free(c);
+			goto rearm;
+		}
+		io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	}
+rearm:
+	if (!(flags & IORING_CQE_F_MORE) && srv->fd >= 0)
+		metrics_accept_arm(srv);
+}
+
+static void metrics_accept_arm(struct metrics *srv)
+{
+	struct io_uring_sqe *sqe = loop_sqe(srv->m->loop, &srv->accept_op);
+
+	if (sqe)
+		io_uring_prep_multishot_accept(sqe, srv->fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* "127.0.0.1:9090", "[::1]:9090" or ":9090" (loopback) into a bound, listening socket. */
+static int metrics_bind(const char *spec, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	unsigned long port;
+	char *end;
+	int fd, one = 1;
+	size_t hl;
+
+	if (!colon) {
+		snprintf(err, errlen, "expected address:port");
+		return -EINVAL;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port == 0 || port > 65535) {
+		snprintf(err, errlen, "bad port");
+		return -EINVAL;
+	}
+	hl = (size_t)(colon - spec);
+	if (hl >= sizeof(host)) {
+		snprintf(err, errlen, "address too long");
+		return -EINVAL;
+	}
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (hl == 0)
+		strcpy(host, "127.0.0.1");
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		memmove(host, host + 1, hl - 1);
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+	} else {
+		snprintf(err, errlen, "'%s' is not an IP address", host);
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss,
+		 ss.ss_family == AF_INET ? sizeof(*in4) : sizeof(*in6)) < 0 ||
+	    listen(fd, 64) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "%s", strerror(-r));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int control_metrics_listen(struct manager *m, int fd)
+{
+	struct metrics *srv = calloc(1, sizeof(*srv));
+	char err[128] = "";
+
+	if (!srv) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	if (fd < 0) {
+		fd = metrics_bind(m->cfg->metrics_listen, err, sizeof(err));
+		if (fd < 0) {
+			log_error("METRICS_LISTEN=%s: %s", m->cfg->metrics_listen, err);
+			free(srv);
+			return fd;
+		}
+		log_info("metrics: http://%s/metrics and /health", m->cfg->metrics_listen);
+	}
+	srv->m = m;
+	srv->fd = fd;
+	srv->accept_op.fn = metrics_accept_done;
+	m->metrics = srv;
+	metrics_accept_arm(srv);
+	return 0;
+}
+
+void control_metrics_stop(struct manager *m)
+{
+	struct metrics *srv = m->metrics;
+
+	if (!srv)
+		return;
+	for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
+		if (srv->conns[i])
+			http_free(srv->conns[i]);
+	close(srv->fd);
+	free(srv);
+	m->metrics = NULL;
+}
