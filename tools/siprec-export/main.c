@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <json.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
+#include "siprecd/config.h"
 #include "siprecd/keys.h"
 #include "siprecd/macro.h"
 #include "siprecd/storage.h"
@@ -45,6 +47,11 @@ static struct {
 	bool by_label;
 	const char *session;
 	const char *catalog;
+	const char *config;
+	const char *private_key;
+	uint8_t priv[32];
+	bool have_priv;
+	char *catalog_owned; /* the config's catalog when --catalog is not given */
 	struct keys *keys;
 } arg;
 
@@ -56,6 +63,10 @@ static void help(void)
 	       "Verifies and decrypts siprecd recordings.\n"
 	       "\n"
 	       "  -k, --key-file PATH    key file the recordings were written with\n"
+	       "  -c, --config PATH      use siprecd's key hierarchy (ENCRYPTION_KEY_STORE, the\n"
+	       "                         KEK and the catalog of this configuration)\n"
+	       "      --private-key PEM  X25519 private key of write-only recordings (their\n"
+	       "                         envelopes are read from --catalog or the config's)\n"
 	       "  -o, --output OUT.wav   write audio: one stream mono, two streams stereo\n"
 	       "                         (first stream left); G.711 at 8 kHz, G.722 at 16 kHz,\n"
 	       "                         opus at 48 kHz, mixed rates upsampled to the highest\n"
@@ -82,6 +93,11 @@ static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const 
 	struct recording_key rk;
 	int r;
 
+	if (arg.have_priv && strncmp(key_id, "pub:", 4) == 0) {
+		const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+
+		return cat ? keys_envelope_lookup(cat, arg.priv, rec, ret_key) : -ENOKEY;
+	}
 	if (!arg.keys)
 		return -ENOKEY;
 	r = keys_recording_key_get(arg.keys, key_id, key_version, rec, &rk);
@@ -301,7 +317,22 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 	r = store_reader_open(in->path, &lookup, &rd);
 	if (r == -ENOKEY) {
 		fprintf(stderr, "siprec-export: %s: no key for it%s\n", in->path,
-			arg.keys ? " in the key file" : " (use --key-file)");
+			arg.keys || arg.have_priv ? " in the key store"
+						  : " (use --config, --key-file or --private-key)");
+		return EXIT_USAGE;
+	}
+	if (r == -EKEYREVOKED) {
+		fprintf(stderr,
+			"siprec-export: %s: key destroyed: the recording was crypto-shredded "
+			"and can never be read\n",
+			in->path);
+		return EXIT_USAGE;
+	}
+	if (r == -EKEYREJECTED) {
+		fprintf(stderr,
+			"siprec-export: %s: written in write-only mode or under another "
+			"key: only its private key can export it (--private-key)\n",
+			in->path);
 		return EXIT_USAGE;
 	}
 	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
@@ -520,6 +551,8 @@ int main(int argc, char **argv)
 	};
 	static const struct option opts[] = {
 		{"key-file", required_argument, NULL, 'k'},
+		{"config", required_argument, NULL, 'c'},
+		{"private-key", required_argument, NULL, 'K'},
 		{"output", required_argument, NULL, 'o'},
 		{"pcap", required_argument, NULL, OPT_PCAP},
 		{"metadata-json", no_argument, NULL, OPT_META},
@@ -538,10 +571,16 @@ int main(int argc, char **argv)
 	int c, status = 0;
 
 	arg.progress = isatty(STDERR_FILENO);
-	while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "k:c:o:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'k':
 			arg.key_file = optarg;
+			break;
+		case 'c':
+			arg.config = optarg;
+			break;
+		case 'K':
+			arg.private_key = optarg;
 			break;
 		case 'o':
 			arg.wav = optarg;
@@ -575,7 +614,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!!arg.session != !!arg.catalog || (arg.session && optind < argc) ||
+	if ((arg.session && !arg.catalog) || (arg.session && optind < argc) ||
 	    (!arg.session && optind >= argc)) {
 		fprintf(stderr, "siprec-export: give FILE.siprec arguments, or --session with "
 				"--catalog\nTry 'siprec-export --help'.\n");
@@ -594,6 +633,37 @@ int main(int argc, char **argv)
 			fprintf(stderr, "siprec-export: %s\n", keys_error());
 			return EXIT_USAGE;
 		}
+	}
+	if (arg.config && !arg.key_file) {
+		struct config cfg;
+		int r;
+
+		if (config_load(&cfg, arg.config, NULL, stderr) < 0)
+			return EXIT_USAGE;
+		arg.catalog_owned = strdup(cfg.catalog_path);
+		if (strcmp(cfg.encryption_key_store, "public-key") != 0) {
+			/* Read-only: a reader never creates or rotates keys. */
+			r = keys_open(&(struct keys_options){.store = cfg.encryption_key_store,
+							     .catalog_path = cfg.catalog_path,
+							     .key_path = cfg.master_key_path,
+							     .password = cfg.master_password,
+							     .kdf = cfg.kdf,
+							     .readonly = true},
+				      &arg.keys);
+			if (r < 0) {
+				fprintf(stderr, "siprec-export: key store: %s\n", keys_error());
+				config_free(&cfg);
+				return EXIT_USAGE;
+			}
+		}
+		config_free(&cfg);
+	}
+	if (arg.private_key) {
+		if (keys_x25519_load(arg.private_key, true, arg.priv) < 0) {
+			fprintf(stderr, "siprec-export: %s\n", keys_error());
+			return EXIT_USAGE;
+		}
+		arg.have_priv = true;
 	}
 	if (arg.session) {
 		if (load_session(in, &nin) < 0) {
@@ -655,5 +725,7 @@ out:
 		store_track_free(in[i].track);
 	}
 	keys_free(arg.keys);
+	OPENSSL_cleanse(arg.priv, sizeof(arg.priv));
+	free(arg.catalog_owned);
 	return status;
 }
