@@ -312,7 +312,9 @@ static int split_body(struct manager *m, struct sip_txn *txn, struct sip_msg *re
 	return 0;
 }
 
-static void catalog_metadata(struct session *s, const struct siprec_body_part *part)
+/* Queues the snapshot of the document as received (partial says which data mode it had: the
+ * merged model is always complete), the participants, and the warnings. */
+static void catalog_metadata(struct session *s, const struct siprec_body_part *part, bool partial)
 {
 	struct manager *m = s->ss->m;
 	char *json = NULL, *warn = NULL;
@@ -346,9 +348,7 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					  .session_uuid = s->uuid,
 					  .seq = ++s->md_seq,
 					  .received_at = now_unix_ms(),
-					  .datamode = s->md->datamode == SIPREC_DATAMODE_PARTIAL
-							      ? "partial"
-							      : "complete",
+					  .datamode = partial ? "partial" : "complete",
 					  .body = part->body.s,
 					  .body_len = part->body.len,
 					  .json = json,
@@ -387,6 +387,7 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 	struct manager *m = s->ss->m;
 	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
 	struct siprec_metadata *md = NULL;
+	bool partial;
 	int r;
 
 	if (!part->present)
@@ -403,6 +404,7 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 				s->uuid);
 		return 0;
 	}
+	partial = md->datamode == SIPREC_DATAMODE_PARTIAL;
 	if (!s->md || md->datamode == SIPREC_DATAMODE_COMPLETE) {
 		siprec_metadata_free(s->md);
 		s->md = md;
@@ -414,7 +416,7 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 			return r;
 		}
 	}
-	catalog_metadata(s, part);
+	catalog_metadata(s, part, partial);
 	return 0;
 }
 
