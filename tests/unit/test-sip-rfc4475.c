@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * RFC 4475 SIP torture test messages, typed in with their CRLFs and binary bytes, each with the
- * verdict the RFC asks of a UAS: parse fails (and the status to answer), or parse succeeds and
- * sip_msg_validate_request() returns 0 or the status code. Field checks for the valid ones.
+ * RFC 4475 SIP torture test messages, every message of sections 3.1.1 (valid), 3.1.2 (invalid),
+ * 3.2, 3.3 and 3.4, byte-exact as in the RFC's "dat" archive (<allOneLine>, <hex> and
+ * <repeat count=N> expanded; every line ends in CRLF except where the archive has otherwise),
+ * each with the verdict the RFC asks of a UAS: parse fails (and the status to answer), or parse
+ * succeeds and sip_msg_validate_request() returns 0 or the status code. Field checks for the
+ * valid ones. Sources and archive quirks kept on purpose: docs/SIP.md "RFC 4475 test data".
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,18 +97,72 @@ static const char lwsdisp[] =
 	"Call-ID: lwsdisp.1234abcd@funky.example.com" CRLF "CSeq: 60 OPTIONS" CRLF
 	"Via: SIP/2.0/UDP funky.example.com;branch=z9hG4bKkdjuw" CRLF "l: 0" CRLF CRLF;
 
-/* 3.1.1.8 Extra Trailing Octets in a UDP Datagram */
+/* 3.1.1.7 Long Values in Header Fields (the RFC's <allOneLine> and <repeat> expanded) */
+static const char longreq[] =
+	"INVITE sip:user@example.com SIP/2.0" CRLF
+	"To: \"I have a user name of extremeextremeextremeextremeextremeextremeextremeextremeextrem"
+	"eextreme proportion\"<sip:user@example.com:6000;unknownparam1=verylonglonglonglonglonglong"
+	"longlonglonglonglonglonglonglonglonglonglonglonglonglongvalue;longparamnamenamenamenamenam"
+	"enamenamenamenamenamenamenamenamenamenamenamenamenamenamenamenamenamenamenamename=shortval"
+	"ue;verylonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglon"
+	"glonglonglonglongParameterNameWithNoValue>" CRLF
+	"F: sip:amazinglylongcallernameamazinglylongcallernameamazinglylongcallernameamazinglylongc"
+	"allernameamazinglylongcallername@example.net;tag=12982982982982982982982982982982982982982"
+	"982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982"
+	"982982982982982982982424;unknownheaderparamnamenamenamenamenamenamenamenamenamenamenamenam"
+	"enamenamenamenamenamenamenamename=unknowheaderparamvaluevaluevaluevaluevaluevaluevaluevalu"
+	"evaluevaluevaluevaluevaluevaluevalue;unknownValuelessparamnameparamnameparamnameparamnamep"
+	"aramnameparamnameparamnameparamnameparamnameparamname" CRLF
+	"Call-ID: longreq.onereallyreallyreallyreallyreallyreallyreallyreallyreallyreallyreallyreal"
+	"lyreallyreallyreallyreallyreallyreallyreallyreallylongcallid" CRLF
+	"CSeq: 3882340 INVITE" CRLF
+	"Unknown-LongLongLongLongLongLongLongLongLongLongLongLongLongLongLongLongLongLongLongLong-N"
+	"ame: unknown-longlonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglongl"
+	"ong-value; unknown-longlonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglon"
+	"glonglong-parameter-name = unknown-longlonglonglonglonglonglonglonglonglonglonglonglonglon"
+	"glonglonglonglonglonglong-parameter-value" CRLF "Via: SIP/2.0/TCP sip33.example.com" CRLF
+	"v: SIP/2.0/TCP sip32.example.com" CRLF "V: SIP/2.0/TCP sip31.example.com" CRLF
+	"Via: SIP/2.0/TCP sip30.example.com" CRLF "ViA: SIP/2.0/TCP sip29.example.com" CRLF
+	"VIa: SIP/2.0/TCP sip28.example.com" CRLF "VIA: SIP/2.0/TCP sip27.example.com" CRLF
+	"via: SIP/2.0/TCP sip26.example.com" CRLF "viA: SIP/2.0/TCP sip25.example.com" CRLF
+	"vIa: SIP/2.0/TCP sip24.example.com" CRLF "vIA: SIP/2.0/TCP sip23.example.com" CRLF
+	"V :  SIP/2.0/TCP sip22.example.com" CRLF "v :  SIP/2.0/TCP sip21.example.com" CRLF
+	"V  : SIP/2.0/TCP sip20.example.com" CRLF "v  : SIP/2.0/TCP sip19.example.com" CRLF
+	"Via : SIP/2.0/TCP sip18.example.com" CRLF "Via  : SIP/2.0/TCP sip17.example.com" CRLF
+	"Via: SIP/2.0/TCP sip16.example.com" CRLF "Via: SIP/2.0/TCP sip15.example.com" CRLF
+	"Via: SIP/2.0/TCP sip14.example.com" CRLF "Via: SIP/2.0/TCP sip13.example.com" CRLF
+	"Via: SIP/2.0/TCP sip12.example.com" CRLF "Via: SIP/2.0/TCP sip11.example.com" CRLF
+	"Via: SIP/2.0/TCP sip10.example.com" CRLF "Via: SIP/2.0/TCP sip9.example.com" CRLF
+	"Via: SIP/2.0/TCP sip8.example.com" CRLF "Via: SIP/2.0/TCP sip7.example.com" CRLF
+	"Via: SIP/2.0/TCP sip6.example.com" CRLF "Via: SIP/2.0/TCP sip5.example.com" CRLF
+	"Via: SIP/2.0/TCP sip4.example.com" CRLF "Via: SIP/2.0/TCP sip3.example.com" CRLF
+	"Via: SIP/2.0/TCP sip2.example.com" CRLF "Via: SIP/2.0/TCP sip1.example.com" CRLF
+	"Via: SIP/2.0/TCP host.example.com;received=192.0.2.5;branch=verylonglonglonglonglonglonglo"
+	"nglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglong"
+	"longlonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglonglongbranch"
+	"value" CRLF "Max-Forwards: 70" CRLF
+	"Contact: <sip:amazinglylongcallernameamazinglylongcallernameamazinglylongcallernameamazing"
+	"lylongcallernameamazinglylongcallername@host5.example.net>" CRLF
+	"Content-Type: application/sdp" CRLF "l: 150" CRLF CRLF "v=0" CRLF
+	"o=mhandley 29739 7272939 IN IP4 192.0.2.1" CRLF "s=-" CRLF "c=IN IP4 192.0.2.1" CRLF
+	"t=0 0" CRLF "m=audio 49217 RTP/AVP 0 12" CRLF "m=video 3227 RTP/AVP 31" CRLF
+	"a=rtpmap:31 LPC" CRLF;
+
+/* 3.1.1.8 Extra Trailing Octets in a UDP Datagram (the trailing INVITE's "m =video" is the RFC's)
+ */
 static const char dblreq[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF "To: sip:j.user@example.com" CRLF
 	"From: sip:j.user@example.com;tag=43251j3j324" CRLF "Max-Forwards: 8" CRLF
 	"I: dblreq.0ha0isndaksdj99sdfafnl3lk233412" CRLF "Contact: sip:j.user@host.example.com" CRLF
 	"CSeq: 8 REGISTER" CRLF "Via: SIP/2.0/UDP 192.0.2.125;branch=z9hG4bKkdjuw23492" CRLF
-	"Content-Length: 0" CRLF CRLF "INVITE sip:joe@example.com SIP/2.0" CRLF
+	"Content-Length: 0" CRLF CRLF CRLF "INVITE sip:joe@example.com SIP/2.0" CRLF
 	"t: sip:joe@example.com" CRLF "From: sip:caller@example.net;tag=141334" CRLF
 	"Max-Forwards: 8" CRLF "Call-ID: dblreq.0ha0isnda977644900765@192.0.2.15" CRLF
 	"CSeq: 8 INVITE" CRLF "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw380234" CRLF
-	"Content-Type: application/sdp" CRLF
-	"Content-Length: 150" CRLF CRLF SDP("192.0.2.15", "192.0.2.15");
+	"Content-Type: application/sdp" CRLF "Content-Length: 150" CRLF CRLF "v=0" CRLF
+	"o=mhandley 29739 7272939 IN IP4 192.0.2.15" CRLF "s=-" CRLF "c=IN IP4 192.0.2.15" CRLF
+	"t=0 0" CRLF "m=audio 49217 RTP/AVP 0 12" CRLF "m =video 3227 RTP/AVP 31" CRLF
+	"a=rtpmap:31 LPC" CRLF;
 
 /* 3.1.1.9 Semicolon-Separated Parameters in URI User Part */
 static const char semiuri[] =
@@ -128,24 +185,47 @@ static const char transports[] =
 	"Via: SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en" CRLF
 	"Via: SIP/2.0/TCP t5.example.com;branch=z9hG4bK0a9idfnee" CRLF "l: 0" CRLF CRLF;
 
-/*
- * 3.1.1.11 Multipart MIME Message. The RFC's body is an S/MIME signature we do not have
- * byte-exact; this body keeps its shape (binary part with NUL, CR and 0xFF octets).
- */
+/* 3.1.1.11 Multipart MIME Message: a text part and a 342-octet DER S/MIME signature */
 static const char mpart01[] =
-	"MESSAGE sip:kumiko@example.org SIP/2.0" CRLF
-	"Via: SIP/2.0/UDP "
+	"MESSAGE sip:kumiko@example.org SIP/2.0" CRLF "Via: SIP/2.0/UDP "
 	"127.0.0.1:5070;branch=z9hG4bK-d87543-4dade06d0bdb11ee-1--d87543-;rport" CRLF
 	"Max-Forwards: 70" CRLF "Route: <sip:127.0.0.1:5080>" CRLF
-	"Contact: <sip:fluffy@127.0.0.1:5070>" CRLF "To: <sip:kumiko@example.org>" CRLF
+	"Identity: r5mwreLuyDRYBi/0TiPwEsY3rEVsk/G2WxhgTV1PF7hHuLIK0YWVKZhKv9Mj8UeXqkMVbnVq37CD+813"
+	"gvYjcBUaZngQmXc9WNZSDNGCzA+fWl9MEUHWIZo1CeJebdY/XlgKeTa0Olvq0rt70Q5jiSfbqMJmQFteeivUhkMWYU"
+	"A=" CRLF "Contact: <sip:fluffy@127.0.0.1:5070>" CRLF "To: <sip:kumiko@example.org>" CRLF
 	"From: <sip:fluffy@example.com>;tag=2fb0dcc9" CRLF
 	"Call-ID: 3d9485ad0c49859b@Zmx1ZmZ5LW1hYy0xNi5sb2NhbA.." CRLF "CSeq: 1 MESSAGE" CRLF
 	"Content-Transfer-Encoding: binary" CRLF
 	"Content-Type: multipart/mixed;boundary=7a9cbec02ceef655" CRLF
 	"Date: Sat, 15 Oct 2005 04:44:56 GMT" CRLF "User-Agent: SIPimp.org/0.2.5 (curses)" CRLF
-	"Content-Length: 181" CRLF CRLF "--7a9cbec02ceef655" CRLF "Content-Type: text/plain" CRLF
+	"Content-Length: 553" CRLF CRLF "--7a9cbec02ceef655" CRLF "Content-Type: text/plain" CRLF
 	"Content-Transfer-Encoding: binary" CRLF CRLF "Hello" CRLF "--7a9cbec02ceef655" CRLF
-	"Content-Type: application/octet-stream" CRLF CRLF "\x00\x01\r\xff\x80" CRLF
+	"Content-Type: application/octet-stream" CRLF "Content-Transfer-Encoding: binary" CRLF CRLF
+	"0\x82\x01R\x06\x09*\x86H\x86\xF7\x0D\x01\x07\x02\xA0\x82\x01"
+	"C0\x82\x01?\x02\x01\x01"
+	"1\x09"
+	"0\x07\x06\x05+\x0E\x03\x02\x1A"
+	"0\x0B\x06\x09*\x86H\x86\xF7\x0D\x01\x07\x01"
+	"1\x82\x01 0\x82\x01\x1C\x02\x01\x01"
+	"0|0p1\x0B"
+	"0\x09\x06\x03U\x04\x06\x13\x02US1\x13"
+	"0\x11\x06\x03U\x04\x08\x13\x0A"
+	"California1\x11"
+	"0\x0F\x06\x03U\x04\x07\x13\x08San Jose1\x0E"
+	"0\x0C\x06\x03U\x04\x0A\x13\x05sipit1)0'\x06\x03U\x04\x0B\x13 Sipit Test Certificate Author"
+	"ity\x02\x08\x01\x95\x00q\x02"
+	"3\x01\x13"
+	"0\x07\x06\x05+\x0E\x03\x02\x1A"
+	"0\x0D\x06\x09*\x86H\x86\xF7\x0D\x01\x01\x01\x05\x00\x04\x81\x80\x8E\xF4"
+	"f\xF9H\xF0R-\xD2\xE5\x97\x8E\x9D\x95\xAA\xE9\xF2\xFE\x15\xA0"
+	"fYqb\x92\xE8\xDA*\xA8\xD8"
+	"5\x0Ah\xCE\xFF\xAE<\xBD+\xFF\x16u\xDD\xD5"
+	"d\x8EY=\xD6G(\xF2"
+	"b \xF7\xE9"
+	"At\x9E"
+	"3\x0D\x9A\x15\xED\xAB\xDB\x93\xD1\x0C"
+	"B\x10.{r\x89\xD2\x9C\xC0\xC9\xAE.\xFB\xC7\xC0\xCF\xF9\x17/;\x02~O\xC0'\xE1Tm\xE4\xB6\xAA:"
+	"\xBB>f\xCC\xCB]\xD6\xC6K\x83\x83\x14\x9C\xB8\xE6\xFF\x18-\x94O\xE5{e\xBC\x99\xD0\x05" CRLF
 	"--7a9cbec02ceef655--" CRLF;
 
 /* 3.1.1.12 Unusual Reason Phrase */
@@ -168,6 +248,7 @@ static const char noreason[] =
 	"To: <sip:user@example.edu>;tag=902jndnke3" CRLF "Content-Length: 0" CRLF
 	"Contact: <sip:user@host105.example.com>" CRLF CRLF;
 
+/* 3.1.2.1 Extraneous Header Field Separators */
 static const char badinv01[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "To: sip:j.user@example.com" CRLF
 	"From: sip:caller@example.net;tag=134161461246" CRLF "Max-Forwards: 7" CRLF
@@ -176,6 +257,7 @@ static const char badinv01[] =
 	"Content-Length: 152" CRLF
 	"Content-Type: application/sdp" CRLF CRLF SDP("192.0.2.15", "192.0.2.15");
 
+/* 3.1.2.2 Content Length Larger Than Message */
 static const char clerr[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "Max-Forwards: 80" CRLF
 	"To: sip:j.user@example.com" CRLF "From: sip:caller@example.net;tag=93942939o2" CRLF
@@ -185,6 +267,7 @@ static const char clerr[] =
 	"Content-Type: application/sdp" CRLF
 	"Content-Length: 9999" CRLF CRLF SDP("192.0.2.155", "192.0.2.155");
 
+/* 3.1.2.3 Negative Content-Length */
 static const char ncl[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "Max-Forwards: 254" CRLF
 	"To: sip:j.user@example.com" CRLF "From: sip:caller@example.net;tag=32394234" CRLF
@@ -193,18 +276,18 @@ static const char ncl[] =
 	"Contact: <sip:caller@example53.example.net>" CRLF "Content-Type: application/sdp" CRLF
 	"Content-Length: -999" CRLF CRLF SDP("192.0.2.53", "192.0.2.53");
 
+/* 3.1.2.4 Request Scalar Fields with Overlarge Values */
 static const char scalar02[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF
 	"Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bK342sdfoi3" CRLF
 	"To: <sip:user@example.com>" CRLF "From: <sip:user@example.com>;tag=239232jh3" CRLF
 	"CSeq: 36893488147419103232 REGISTER" CRLF
 	"Call-ID: scalar02.23o0pd9vanlq3wnrlnewofjas9ui32" CRLF "Max-Forwards: 300" CRLF
-	"Expires: "
-	"10000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-	"00000000000000000" CRLF
-	"Contact: <sip:user@host129.example.com>;expires=280297596632815" CRLF
-	"Content-Length: 0" CRLF CRLF;
+	"Expires: 100000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	"00000000000000000000" CRLF "Contact: <sip:user@host129.example.com>" CRLF
+	"  ;expires=280297596632815" CRLF "Content-Length: 0" CRLF CRLF;
 
+/* 3.1.2.5 Response Scalar Fields with Overlarge Values */
 static const char scalarlg[] =
 	"SIP/2.0 503 Service Unavailable" CRLF
 	"Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bKzzxdiwo34sw;received=192.0.2.129" CRLF
@@ -212,9 +295,9 @@ static const char scalarlg[] =
 	"CSeq: 9292394834772304023312 OPTIONS" CRLF
 	"Call-ID: scalarlg.noase0of0234hn2qofoaf0232aewf2394r" CRLF
 	"Retry-After: 949302838503028349304023988" CRLF
-	"Warning: 1812 overflow.example.net \"Unexpected Extension\"" CRLF
-	"Content-Length: 0" CRLF CRLF;
+	"Warning: 1812 overture \"In Progress\"" CRLF "Content-Length: 0" CRLF CRLF;
 
+/* 3.1.2.6 Unterminated Quoted String in Display Name */
 static const char quotbal[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "To: \"Mr. J. User <sip:j.user@example.com>" CRLF
 	"From: sip:caller@example.net;tag=93334" CRLF "Max-Forwards: 10" CRLF
@@ -223,13 +306,17 @@ static const char quotbal[] =
 	"Content-Type: application/sdp" CRLF
 	"Content-Length: 152" CRLF CRLF SDP("192.0.2.15", "192.0.2.15");
 
+/* 3.1.2.7 <> Enclosing Request-URI */
 static const char ltgtruri[] =
 	"INVITE <sip:user@example.com> SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:caller@example.net;tag=39291" CRLF "Max-Forwards: 23" CRLF
 	"Call-ID: ltgtruri.1@192.0.2.5" CRLF "CSeq: 1 INVITE" CRLF "Via: SIP/2.0/UDP 192.0.2.5" CRLF
 	"Contact: <sip:caller@host5.example.net>" CRLF "Content-Type: application/sdp" CRLF
-	"Content-Length: 150" CRLF CRLF SDP("192.0.2.5", "192.0.2.5");
+	"Content-Length: 159" CRLF CRLF "v=0" CRLF "o=mhandley 29739 7272939 IN IP4 192.0.2.5" CRLF
+	"s=-" CRLF "c=IN IP4 192.0.2.5" CRLF "t=3149328700 0" CRLF "m=audio 49217 RTP/AVP 0 12" CRLF
+	"m=video 3227 RTP/AVP 31" CRLF "a=rtpmap:31 LPC" CRLF;
 
+/* 3.1.2.8 Malformed SIP Request-URI (embedded LWS) */
 static const char lwsruri[] =
 	"INVITE sip:user@example.com; lr SIP/2.0" CRLF
 	"To: sip:user@example.com;tag=3xfe-9921883-z9f" CRLF
@@ -237,8 +324,11 @@ static const char lwsruri[] =
 	"Call-ID: lwsruri.asdfasdoeoi2323-asdfwrn23-asd834rk423" CRLF "CSeq: 2130706432 INVITE" CRLF
 	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKkdjuw2395" CRLF
 	"Contact: <sip:caller@host1.example.net>" CRLF "Content-Type: application/sdp" CRLF
-	"Content-Length: 150" CRLF CRLF SDP("192.0.2.1", "192.0.2.1");
+	"Content-Length: 159" CRLF CRLF "v=0" CRLF "o=mhandley 29739 7272939 IN IP4 192.0.2.1" CRLF
+	"s=-" CRLF "c=IN IP4 192.0.2.1" CRLF "t=3149328700 0" CRLF "m=audio 49217 RTP/AVP 0 12" CRLF
+	"m=video 3227 RTP/AVP 31" CRLF "a=rtpmap:31 LPC" CRLF;
 
+/* 3.1.2.9 Multiple SP Separating Request-Line Elements */
 static const char lwsstart[] =
 	"INVITE  sip:user@example.com  SIP/2.0" CRLF "Max-Forwards: 8" CRLF
 	"To: sip:user@example.com" CRLF "From: sip:caller@example.net;tag=8814" CRLF
@@ -247,14 +337,16 @@ static const char lwsstart[] =
 	"Contact: <sip:caller@host1.example.net>" CRLF "Content-Type: application/sdp" CRLF
 	"Content-Length: 150" CRLF CRLF SDP("192.0.2.1", "192.0.2.1");
 
+/* 3.1.2.10 SP Characters at End of Request-Line (host "examle" is the RFC's) */
 static const char trws[] =
 	"OPTIONS sip:remote-target@example.com SIP/2.0  " CRLF
-	"Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK299342093" CRLF
+	"Via: SIP/2.0/TCP host1.examle.com;branch=z9hG4bK299342093" CRLF
 	"To: <sip:remote-target@example.com>" CRLF
 	"From: <sip:local-resource@example.com>;tag=329429089" CRLF
 	"Call-ID: trws.oicu34958239neffasdhr2345r" CRLF "Accept: application/sdp" CRLF
 	"CSeq: 238923 OPTIONS" CRLF "Max-Forwards: 70" CRLF "Content-Length: 0" CRLF CRLF;
 
+/* 3.1.2.11 Escaped Headers in SIP Request-URI */
 static const char escruri[] =
 	"INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0" CRLF
 	"To: sip:user@example.com" CRLF "From: sip:caller@example.net;tag=341518" CRLF
@@ -265,6 +357,7 @@ static const char escruri[] =
 	"Content-Type: application/sdp" CRLF
 	"Content-Length: 150" CRLF CRLF SDP("192.0.2.1", "192.0.2.1");
 
+/* 3.1.2.12 Invalid Time Zone in Date Header Field */
 static const char baddate[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:caller@example.net;tag=2234923" CRLF "Max-Forwards: 70" CRLF
@@ -274,6 +367,7 @@ static const char baddate[] =
 	"Content-Type: application/sdp" CRLF
 	"Content-Length: 150" CRLF CRLF SDP("192.0.2.5", "192.0.2.5");
 
+/* 3.1.2.13 Failure to Enclose name-addr URI in <> */
 static const char regbadct[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:user@example.com;tag=998332" CRLF "Max-Forwards: 70" CRLF
@@ -281,6 +375,7 @@ static const char regbadct[] =
 	"Via: SIP/2.0/UDP 135.180.130.133:5060;branch=z9hG4bKkdjuw" CRLF
 	"Contact: sip:user@example.com?Route=%3Csip:sip.example.com%3E" CRLF "l: 0" CRLF CRLF;
 
+/* 3.1.2.14 Spaces within addr-spec */
 static const char badaspec[] =
 	"OPTIONS sip:user@example.org SIP/2.0" CRLF
 	"Via: SIP/2.0/UDP host4.example.com:5060;branch=z9hG4bKkdju43234" CRLF
@@ -290,14 +385,17 @@ static const char badaspec[] =
 	"Call-ID: badaspec.sdf0234n2nds0a099u23h3hnnw009cdkne3" CRLF "Accept: application/sdp" CRLF
 	"CSeq: 3923239 OPTIONS" CRLF "l: 0" CRLF CRLF;
 
+/* 3.1.2.15 Non-token Characters in Display Name (the archive's copy has no empty line after l: 0)
+ */
 static const char baddn[] = "OPTIONS sip:t.watson@example.org SIP/2.0" CRLF
 			    "Via:     SIP/2.0/UDP c.example.com:5060;branch=z9hG4bKkdjuw" CRLF
 			    "Max-Forwards:      70" CRLF
 			    "From:    Bell, Alexander <sip:a.g.bell@example.com>;tag=43" CRLF
 			    "To:      Watson, Thomas <sip:t.watson@example.org>" CRLF
 			    "Call-ID: baddn.31415@c.example.com" CRLF "Accept: application/sdp" CRLF
-			    "CSeq:    3923239 OPTIONS" CRLF "l: 0" CRLF CRLF;
+			    "CSeq:    3923239 OPTIONS" CRLF "l: 0" CRLF;
 
+/* 3.1.2.16 Unknown Protocol Version */
 static const char badvers[] =
 	"OPTIONS sip:t.watson@example.org SIP/7.0" CRLF
 	"Via:     SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw" CRLF "Max-Forwards:     70" CRLF
@@ -305,12 +403,14 @@ static const char badvers[] =
 	"To:      T. Watson <sip:t.watson@example.org>" CRLF
 	"Call-ID: badvers.31417@c.example.com" CRLF "CSeq:    1 OPTIONS" CRLF "l: 0" CRLF CRLF;
 
+/* 3.1.2.17 Start Line and CSeq Method Mismatch */
 static const char mismatch01[] =
 	"OPTIONS sip:user@example.com SIP/2.0" CRLF "To: sip:j.user@example.com" CRLF
 	"From: sip:caller@example.net;tag=34525" CRLF "Max-Forwards: 6" CRLF
 	"Call-ID: mismatch01.dj0234sxdfl3" CRLF "CSeq: 8 INVITE" CRLF
 	"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKkdjuw" CRLF "l: 0" CRLF CRLF;
 
+/* 3.1.2.18 Unknown Method with CSeq Method Mismatch */
 static const char mismatch02[] =
 	"NEWMETHOD sip:user@example.com SIP/2.0" CRLF "To: sip:j.user@example.com" CRLF
 	"From: sip:caller@example.net;tag=34525" CRLF "Max-Forwards: 6" CRLF
@@ -321,6 +421,7 @@ static const char mismatch02[] =
 	"o=mhandley 29739 7272939 IN IP4 192.0.2.1" CRLF "c=IN IP4 192.0.2.1" CRLF
 	"m=audio 49217 RTP/AVP 0 12" CRLF "m=video 3227 RTP/AVP 31" CRLF "a=rtpmap:31 LPC" CRLF;
 
+/* 3.1.2.19 Overlarge Response Code */
 static const char bigcode[] =
 	"SIP/2.0 4294967301 better not break the receiver" CRLF
 	"Via: SIP/2.0/UDP 192.0.2.105;branch=z9hG4bK2398ndaoe" CRLF
@@ -337,11 +438,13 @@ static const char badbranch[] =
 	"Call-ID: badbranch.sadonfo23i420jv0as0derf3j3n" CRLF "CSeq: 8 OPTIONS" CRLF
 	"l: 0" CRLF CRLF;
 
+/* 3.3.1 Missing Required Header Fields */
 static const char insuf[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "CSeq: 193942 INVITE" CRLF
 	"Via: SIP/2.0/UDP 192.0.2.95;branch=z9hG4bKkdj.insuf" CRLF
 	"Content-Type: application/sdp" CRLF "l: 152" CRLF CRLF SDP("192.0.2.95", "192.0.2.95");
 
+/* 3.3.2 Request-URI with Unknown Scheme */
 static const char unkscm[] =
 	"OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0" CRLF
 	"To: sip:user@example.com" CRLF "From: sip:caller@example.net;tag=384" CRLF
@@ -350,6 +453,7 @@ static const char unkscm[] =
 	"Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bKkdjuw39234" CRLF
 	"Content-Length: 0" CRLF CRLF;
 
+/* 3.3.3 Request-URI with Known but Atypical Scheme */
 static const char novelsc[] =
 	"OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:caller@example.net;tag=384" CRLF "Max-Forwards: 3" CRLF
@@ -357,6 +461,7 @@ static const char novelsc[] =
 	"Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bKkdjuw39234" CRLF
 	"Content-Length: 0" CRLF CRLF;
 
+/* 3.3.4 Unknown URI Schemes in Header Fields */
 static const char unksm2[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF "To: isbn:2983792873" CRLF
 	"From: <http://www.example.com>;tag=3234233" CRLF
@@ -364,14 +469,18 @@ static const char unksm2[] =
 	"Max-Forwards: 70" CRLF "Via: SIP/2.0/UDP 192.0.2.21:5060;branch=z9hG4bKkdjuw" CRLF
 	"Contact: <name:John_Smith>" CRLF "l: 0" CRLF CRLF;
 
+/* 3.3.5 Proxy-Require and Require */
 static const char bext01[] =
 	"OPTIONS sip:user@example.com SIP/2.0" CRLF "To: sip:j_user@example.com" CRLF
 	"From: sip:caller@example.net;tag=242etr" CRLF "Max-Forwards: 6" CRLF
-	"Call-ID: bext01.0ha0isndaksdj" CRLF "Require: nothingSupportedHere" CRLF
-	"Proxy-Require: noProxiesSupportThis, nothingSupportedHere" CRLF
-	"Proxy-Require: andNeitherDoesThis" CRLF "CSeq: 8 OPTIONS" CRLF
-	"Via: SIP/2.0/UDP host1.example.com;branch=z9hG4bKkdjuw" CRLF "l: 0" CRLF CRLF;
+	"Call-ID: bext01.0ha0isndaksdj" CRLF
+	"Require: nothingSupportsThis, nothingSupportsThisEither" CRLF
+	"Proxy-Require: noProxiesSupportThis, norDoAnyProxiesSupportThis" CRLF
+	"CSeq: 8 OPTIONS" CRLF
+	"Via: SIP/2.0/TLS fold-and-staple.example.com;branch=z9hG4bKkdjuw" CRLF
+	"Content-Length: 0" CRLF CRLF;
 
+/* 3.3.6 Unknown Content-Type */
 static const char invut[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "Contact: <sip:caller@host5.example.net>" CRLF
 	"To: sip:j.user@example.com" CRLF "From: sip:caller@example.net;tag=8392034" CRLF
@@ -380,6 +489,7 @@ static const char invut[] =
 	"Content-Type: application/unknownformat" CRLF "Content-Length: 40" CRLF CRLF "<audio>" CRLF
 	" <pcmu port=\"443\"/>" CRLF "</audio>" CRLF;
 
+/* 3.3.7 Unknown Authorization Scheme */
 static const char regaut01[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF "To: sip:j.user@example.com" CRLF
 	"From: sip:j.user@example.com;tag=87321hj23128" CRLF "Max-Forwards: 8" CRLF
@@ -387,6 +497,7 @@ static const char regaut01[] =
 	"Via: SIP/2.0/TCP 192.0.2.253;branch=z9hG4bKkdjuw" CRLF
 	"Authorization: NoOneKnowsThisScheme opaque-data=here" CRLF "Content-Length:0" CRLF CRLF;
 
+/* 3.3.8 Multiple Values in Single Value Required Fields (body ends in an extra CRLF) */
 static const char multi01[] =
 	"INVITE sip:user@company.com SIP/2.0" CRLF "Contact: <sip:caller@host25.example.net>" CRLF
 	"Via: SIP/2.0/UDP 192.0.2.25;branch=z9hG4bKkdjuw" CRLF "Max-Forwards: 70" CRLF
@@ -394,9 +505,12 @@ static const char multi01[] =
 	"Call-ID: multi01.98asdh@192.0.2.2" CRLF "From: sip:caller@example.com;tag=3413415" CRLF
 	"To: sip:user@example.com" CRLF "To: sip:other@example.net" CRLF
 	"From: sip:caller@example.net;tag=2923420123" CRLF "Content-Type: application/sdp" CRLF
-	"l: 152" CRLF "Contact: <sip:caller@host36.example.net>" CRLF
-	"Max-Forwards: 5" CRLF CRLF SDP("192.0.2.25", "192.0.2.25");
+	"l: 154" CRLF "Contact: <sip:caller@host36.example.net>" CRLF "Max-Forwards: 5" CRLF CRLF
+	"v=0" CRLF "o=mhandley 29739 7272939 IN IP4 192.0.2.25" CRLF "s=-" CRLF
+	"c=IN IP4 192.0.2.25" CRLF "t=0 0" CRLF "m=audio 49217 RTP/AVP 0 12" CRLF
+	"m=video 3227 RTP/AVP 31" CRLF "a=rtpmap:31 LPC" CRLF CRLF;
 
+/* 3.3.9 Multiple Content-Length Values */
 static const char mcl01[] =
 	"OPTIONS sip:user@example.com SIP/2.0" CRLF
 	"Via: SIP/2.0/UDP host5.example.net;branch=z9hG4bK293423" CRLF
@@ -404,8 +518,9 @@ static const char mcl01[] =
 	"Call-ID: mcl01.fhn2323orihawfdoa3o4r52o3irsdf" CRLF "CSeq: 15932 OPTIONS" CRLF
 	"Content-Length: 13" CRLF "Max-Forwards: 60" CRLF "Content-Length: 5" CRLF
 	"Content-Type: text/plain" CRLF CRLF
-	"There's no way to know how many octets are supposed to be here." CRLF;
+	"There's no way to know how many octets are supposed to be here." CRLF CRLF;
 
+/* 3.3.10 200 OK Response with Broadcast Via Header Field Value */
 static const char bcast[] =
 	"SIP/2.0 200 OK" CRLF "Via: SIP/2.0/UDP 192.0.2.198;branch=z9hG4bK1324923" CRLF
 	"Via: SIP/2.0/UDP 255.255.255.255;branch=z9hG4bK1saber23" CRLF
@@ -414,6 +529,7 @@ static const char bcast[] =
 	"Content-Length: 154" CRLF "Content-Type: application/sdp" CRLF
 	"Contact: <sip:user@host28.example.com>" CRLF CRLF SDP("192.0.2.198", "192.0.2.198");
 
+/* 3.3.11 Max-Forwards of Zero */
 static const char zeromf[] =
 	"OPTIONS sip:user@example.com SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:caller@example.net;tag=3ghsd41" CRLF
@@ -421,6 +537,7 @@ static const char zeromf[] =
 	"Via: SIP/2.0/UDP host1.example.com;branch=z9hG4bKkdjuw2349i" CRLF "Max-Forwards: 0" CRLF
 	"Content-Length: 0" CRLF CRLF;
 
+/* 3.3.12 REGISTER with a Contact Header Parameter */
 static const char cparam01[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF
 	"Via: SIP/2.0/UDP saturn.example.com:5060;branch=z9hG4bKkdjuw" CRLF "Max-Forwards: 70" CRLF
@@ -428,6 +545,7 @@ static const char cparam01[] =
 	"Call-ID: cparam01.70710@saturn.example.com" CRLF "CSeq: 2 REGISTER" CRLF
 	"Contact: sip:+19725552222@gw1.example.net;unknownparam" CRLF "l: 0" CRLF CRLF;
 
+/* 3.3.13 REGISTER with a url-parameter */
 static const char cparam02[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF
 	"Via: SIP/2.0/UDP saturn.example.com:5060;branch=z9hG4bKkdjuw" CRLF "Max-Forwards: 70" CRLF
@@ -435,6 +553,7 @@ static const char cparam02[] =
 	"Call-ID: cparam02.70710@saturn.example.com" CRLF "CSeq: 3 REGISTER" CRLF
 	"Contact: <sip:+19725552222@gw1.example.net;unknownparam>" CRLF "l: 0" CRLF CRLF;
 
+/* 3.3.14 REGISTER with a URL Escaped Header */
 static const char regescrt[] =
 	"REGISTER sip:example.com SIP/2.0" CRLF "To: sip:user@example.com" CRLF
 	"From: sip:user@example.com;tag=8" CRLF "Max-Forwards: 70" CRLF
@@ -442,6 +561,7 @@ static const char regescrt[] =
 	"Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bKkdjuw" CRLF
 	"M: <sip:user@example.com?Route=%3Csip:sip.example.com%3E>" CRLF "L:0" CRLF CRLF;
 
+/* 3.3.15 Unacceptable Accept Offering */
 static const char sdp01[] =
 	"INVITE sip:user@example.com SIP/2.0" CRLF "To: sip:j_user@example.com" CRLF
 	"Contact: <sip:caller@host15.example.net>" CRLF "From: sip:caller@example.net;tag=234" CRLF
@@ -450,14 +570,16 @@ static const char sdp01[] =
 	"Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw" CRLF "Content-Length: 150" CRLF
 	"Content-Type: application/sdp" CRLF CRLF SDP("192.0.2.5", "192.0.2.5");
 
-/* 3.4.1 INVITE with RFC 2543 Syntax: no branch, no Max-Forwards, no tag, no Content-Length */
+/* 3.4.1 INVITE with RFC 2543 Syntax: no branch, Max-Forwards, To tag or Content-Length */
 static const char inv2543[] =
 	"INVITE sip:UserB@example.com SIP/2.0" CRLF "Via: SIP/2.0/UDP iftgw.example.com" CRLF
 	"From: <sip:+13035551111@ift.client.example.net;user=phone>" CRLF
 	"Record-Route: <sip:UserB@example.com;maddr=ss1.example.com>" CRLF
-	"To: sip:+16135551212@example.com;user=phone" CRLF
+	"To: sip:+16505552222@ss1.example.net;user=phone" CRLF
 	"Call-ID: inv2543.1717@ift.client.example.com" CRLF "CSeq: 56 INVITE" CRLF
-	"Content-Type: application/sdp" CRLF CRLF SDP("192.0.2.5", "192.0.2.5");
+	"Content-Type: application/sdp" CRLF CRLF "v=0" CRLF
+	"o=mhandley 29739 7272939 IN IP4 192.0.2.5" CRLF "s=-" CRLF "c=IN IP4 192.0.2.5" CRLF
+	"t=0 0" CRLF "m=audio 49217 RTP/AVP 0" CRLF;
 
 enum expect_kind { PARSE_FAILS, VALIDATE, RESPONSE_OK };
 
@@ -468,6 +590,7 @@ static const struct torture {
 	enum expect_kind kind;
 	int code; /* PARSE_FAILS: status; VALIDATE: verdict */
 	bool proxy;
+	bool no_headers; /* PARSE_FAILS before the header section was usable */
 } torture[] = {
 	{"wsinv", M(wsinv), VALIDATE, 0},
 	{"intmeth", M(intmeth), VALIDATE, 0},
@@ -475,6 +598,7 @@ static const struct torture {
 	{"escnull", M(escnull), VALIDATE, 0},
 	{"esc02", M(esc02), VALIDATE, 0},
 	{"lwsdisp", M(lwsdisp), VALIDATE, 0},
+	{"longreq", M(longreq), VALIDATE, 0},
 	{"dblreq", M(dblreq), VALIDATE, 0},
 	{"semiuri", M(semiuri), VALIDATE, 0},
 	{"transports", M(transports), VALIDATE, 0},
@@ -496,7 +620,8 @@ static const struct torture {
 	{"baddate", M(baddate), VALIDATE, 0},
 	{"regbadct", M(regbadct), VALIDATE, 400},
 	{"badaspec", M(badaspec), VALIDATE, 400},
-	{"baddn", M(baddn), VALIDATE, 400},
+	/* the archive's baddn ends after "l: 0" CRLF: no end of header section; see test_baddn */
+	{"baddn", M(baddn), PARSE_FAILS, 400, false, true},
 	{"badvers", M(badvers), VALIDATE, 505},
 	{"mismatch01", M(mismatch01), VALIDATE, 400},
 	{"mismatch02", M(mismatch02), VALIDATE, 400},
@@ -543,7 +668,7 @@ static void test_verdicts(void **state)
 				fail_msg("%s: status %u (%s)", t->name, sip_msg_error_status(&msg),
 					 sip_msg_error(&msg));
 			/* the headers were readable: a 400 can be sent back */
-			if (!msg.headers_ok)
+			if (!msg.headers_ok && !t->no_headers)
 				fail_msg("%s: headers not usable", t->name);
 			break;
 		case RESPONSE_OK:
@@ -586,6 +711,8 @@ static void test_error_responses(void **state)
 				continue;
 		}
 		r = sip_response_build(out, sizeof(out), &msg, (unsigned)code, reason, NULL);
+		if (t->no_headers) /* answered only if the builder found what it needs */
+			continue;
 		/* insuf has no From/To/Call-ID: nothing to answer with (drop it) */
 		if (strcmp(t->name, "insuf") == 0 || strcmp(t->name, "badinv01") == 0) {
 			assert_int_equal(r, -EBADMSG);
@@ -684,7 +811,9 @@ static void test_other_fields(void **state)
 	assert_int_equal(sip_msg_cseq(&msg, &cseq), -EBADMSG);
 
 	assert_int_equal(sip_msg_parse(&msg, M(mpart01), NULL), 0);
-	assert_int_equal(msg.body.len, 181);
+	assert_int_equal(msg.body.len, 553);
+	assert_memory_equal(msg.body.s + 553 - 25, "\x05\r\n--7a9cbec02ceef655--\r\n", 25);
+	assert_non_null(sip_msg_header_by_name(&msg, "identity"));
 	{
 		const struct sip_content_type *ct;
 
@@ -693,96 +822,53 @@ static void test_other_fields(void **state)
 	}
 	assert_int_equal(sip_msg_parse(&msg, M(inv2543), NULL), 0);
 	assert_false(msg.has_content_length);
-	assert_int_equal(msg.body.len, 150);
+	assert_int_equal(msg.body.len, 105);
 	assert_int_equal(sip_msg_call_id(&msg, &v), 0);
 	assert_int_equal(sip_msg_parse(&msg, M(unksm2), NULL), 0);
 	assert_int_equal(sip_msg_to(&msg, &na), 0);
 	assert_true(str_eq_cstr(na->uri, "isbn:2983792873"));
 }
 
-/* 3.1.1.7 Long Values in Header Fields, generated from the RFC's repeat markup. */
+/* 3.1.1.7 Long Values in Header Fields */
 static void test_longreq(void **state)
 {
-	static char buf[8192];
-	struct out {
-		char *p;
-		size_t left;
-	} o = {buf, sizeof(buf)};
 	const struct sip_via *via;
+	const struct sip_name_addr *na;
+	struct sip_hdr_iter it = {0};
 	const char *reason;
-	struct str cid;
+	struct str cid, v;
 	int n = 0;
 
-#define ADD(...)                                                                                   \
-	do {                                                                                       \
-		int _n = snprintf(o.p, o.left, __VA_ARGS__);                                       \
-		assert_true(_n >= 0 && (size_t)_n < o.left);                                       \
-		o.p += _n;                                                                         \
-		o.left -= (size_t)_n;                                                              \
-	} while (0)
-#define REP(s, k)                                                                                  \
-	do {                                                                                       \
-		for (int _i = 0; _i < (k); _i++)                                                   \
-			ADD("%s", s);                                                              \
-	} while (0)
-
-	ADD("INVITE sip:user@example.com SIP/2.0\r\nTo: \"I have a user name of ");
-	REP("extreme", 10);
-	ADD(" proportion\"<sip:user@example.com:6000;unknownparam1=very");
-	REP("long", 20);
-	ADD("value;longparam");
-	REP("name", 25);
-	ADD("=shortvalue;very");
-	REP("long", 25);
-	ADD("ParameterNameWithNoValue>\r\nF: sip:");
-	REP("amazinglylongcallername", 5);
-	ADD("@example.net;tag=12");
-	REP("982", 50);
-	ADD("424;unknownheaderparam");
-	REP("name", 20);
-	ADD("=unknowheaderparam");
-	REP("value", 15);
-	ADD(";unknownValueless");
-	REP("paramname", 10);
-	ADD("\r\nCall-ID: longreq.one");
-	REP("really", 20);
-	ADD("longcallid\r\nCSeq: 3882340 INVITE\r\nUnknown-");
-	REP("Long", 20);
-	ADD("-Name: unknown-");
-	REP("long", 20);
-	ADD("-value; unknown-");
-	REP("long", 20);
-	ADD("-parameter-name = unknown-");
-	REP("long", 20);
-	ADD("-parameter-value\r\n");
-	for (int i = 33; i >= 1; i--)
-		ADD("%s: SIP/2.0/TCP sip%d.example.com\r\n",
-		    i % 3 == 0 ? "Via"
-		    : i % 3    ? "v"
-			       : "V",
-		    i);
-	ADD("Via: SIP/2.0/TCP host.example.com;received=192.0.2.5;branch=very");
-	REP("long", 50);
-	ADD("branchvalue\r\nMax-Forwards: 70\r\nContact: <sip:");
-	REP("amazinglylongcallername", 5);
-	ADD("@host5.example.net>\r\nContent-Type: application/sdp\r\nl: 150\r\n\r\n%s",
-	    SDP("192.0.2.1", "192.0.2.1"));
-
-	assert_int_equal(sip_msg_parse(&msg, buf, (size_t)(o.p - buf), NULL), 0);
+	assert_int_equal(sizeof(longreq) - 1, 3515);
+	assert_int_equal(sip_msg_parse(&msg, M(longreq), NULL), 0);
 	assert_int_equal(msg.hdr_count[SIP_HDR_VIA], 34);
 	assert_int_equal(sip_msg_validate_request(&msg, NULL, &reason), 0);
 	assert_int_equal(sip_msg_call_id(&msg, &cid), 0);
 	assert_int_equal(cid.len, strlen("longreq.one") + 120 + strlen("longcallid"));
 	assert_int_equal(sip_msg_via(&msg, &via), 0);
 	assert_true(str_eq_cstr(via->host, "sip33.example.com"));
-	{
-		struct sip_hdr_iter it = {0};
-		struct str v;
-
-		while (sip_msg_next_value(&msg, SIP_HDR_VIA, &it, &v))
-			n++;
-	}
+	while (sip_msg_next_value(&msg, SIP_HDR_VIA, &it, &v))
+		n++;
 	assert_int_equal(n, 34);
+	assert_int_equal(sip_msg_to(&msg, &na), 0);
+	assert_int_equal(sip_msg_from(&msg, &na), 0);
+	assert_int_equal(na->tag.len, 2 + 150 + 3);
+	assert_int_equal(msg.body.len, 150);
+}
+
+/*
+ * 3.1.2.15 baddn: the archive's copy stops after "l: 0" CRLF, so it fails as an unterminated
+ * header section; with the empty line the RFC's text shows, the display names are refused.
+ */
+static void test_baddn(void **state)
+{
+	static char buf[sizeof(baddn) + 2];
+	const char *reason = NULL;
+
+	memcpy(buf, baddn, sizeof(baddn) - 1);
+	memcpy(buf + sizeof(baddn) - 1, "\r\n", 2);
+	assert_int_equal(sip_msg_parse(&msg, buf, sizeof(buf) - 1, NULL), 0);
+	assert_int_equal(sip_msg_validate_request(&msg, NULL, &reason), 400);
 }
 
 int main(void)
@@ -790,7 +876,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verdicts),     cmocka_unit_test(test_error_responses),
 		cmocka_unit_test(test_wsinv_fields), cmocka_unit_test(test_other_fields),
-		cmocka_unit_test(test_longreq),
+		cmocka_unit_test(test_longreq),	     cmocka_unit_test(test_baddn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
