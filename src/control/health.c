@@ -96,7 +96,8 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 	struct checks c = {.arr = ret ? json_object_new_array() : NULL};
 	struct config *cfg = m->cfg;
 	uint64_t now = loop_now_ms(m->loop), last = loop_last_iteration_ms(m->loop);
-	uint64_t age = now > last ? now - last : 0;
+	/* Before the first iteration (at start) there is nothing to measure yet. */
+	uint64_t age = loop_iterations(m->loop) && now > last ? now - last : 0;
 	int pct;
 
 	/* Served from the loop itself this mostly shows the current iteration; what it catches
@@ -215,7 +216,8 @@ void control_status_line(struct manager *m, char *buf, size_t n)
 	else
 		snprintf(disk, sizeof(disk), "disk unknown");
 	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s", calls, calls == 1 ? "" : "s",
-		 streams, streams == 1 ? "" : "s", control_ktls_mode(m), disk,
+		 streams, streams == 1 ? "" : "s",
+		 strcmp(control_ktls_mode(m), "tx+rx") == 0 ? "tx+rx" : "off", disk,
 		 h == CONTROL_HEALTHY ? "" : ", ",
 		 h == CONTROL_HEALTHY ? "" : control_health_name(h));
 }
