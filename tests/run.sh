@@ -52,13 +52,13 @@ fi
 if [ $what = all ] || [ $what = integration ]; then
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
-		run_one "integration/$(basename "$t" .sh)" timeout 600 sh "$t"
+		run_one "integration/$(basename "$t" .sh)" timeout 600 bash "$t"
 	done
 fi
 if [ $what = all ] || [ $what = vm ]; then
 	for t in tests/vm/*-test.sh; do
 		[ -f "$t" ] || continue
-		run_one "vm/$(basename "$t" .sh)" timeout 900 sh "$t"
+		run_one "vm/$(basename "$t" .sh)" timeout 900 bash "$t"
 	done
 fi
 
