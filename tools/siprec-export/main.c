@@ -98,6 +98,8 @@ static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const 
 
 		return cat ? keys_envelope_lookup(cat, arg.priv, rec, ret_key) : -ENOKEY;
 	}
+	if (strncmp(key_id, "pub:", 4) == 0)
+		return -EKEYREJECTED; /* write-only: nothing but the private key opens it */
 	if (!arg.keys)
 		return -ENOKEY;
 	r = keys_recording_key_get(arg.keys, key_id, key_version, rec, &rk);
