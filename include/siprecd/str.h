@@ -50,6 +50,10 @@ ssize_t str_casestr(struct str a, const char *needle);
 /* Splits a at the first c: *ret_head gets what is before, the return value what is after
  * (STR_NULL with .s == NULL when c is absent, and then *ret_head is the whole of a). */
 struct str str_split(struct str a, char c, struct str *ret_head);
+/* Next token separated by spaces or tabs, advancing *rest past it; .s == NULL when none is left. */
+struct str str_next_token(struct str *rest);
+/* Value of a hex digit, or -1. */
+int hex_digit(char c);
 /* Returns a malloc'ed NUL-terminated copy, or NULL on allocation failure. */
 char *str_dup(struct str a);
 /* Copies into buf of size n with NUL; returns -ENAMETOOLONG (and copies nothing) if it does not fit. */

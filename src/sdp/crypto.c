@@ -52,25 +52,6 @@ const struct sdp_crypto_suite *sdp_crypto_suite_by_id(enum sdp_crypto_suite_id i
 	return &suites[id];
 }
 
-static struct str next_token(struct str *rest)
-{
-	struct str t;
-	size_t i = 0;
-
-	while (i < rest->len && (rest->s[i] == ' ' || rest->s[i] == '\t'))
-		i++;
-	if (i == rest->len) {
-		*rest = str_make(rest->s + i, 0);
-		return STR_NULL;
-	}
-	t.s = rest->s + i;
-	while (i < rest->len && rest->s[i] != ' ' && rest->s[i] != '\t')
-		i++;
-	t.len = (size_t)(rest->s + i - t.s);
-	*rest = str_make(rest->s + i, rest->len - i);
-	return t;
-}
-
 static bool is_b64(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -225,9 +206,9 @@ static int crypto_parse(struct str v, struct sdp_crypto *c)
 	uint8_t mki_len = 0;
 	int r;
 
-	tag = next_token(&v);
-	suite_name = next_token(&v);
-	keys = next_token(&v);
+	tag = str_next_token(&v);
+	suite_name = str_next_token(&v);
+	keys = str_next_token(&v);
 	/* RFC 4568 §9.1: tag = 1*9DIGIT */
 	if (!keys.s || tag.len > 9 || str_to_u32(tag, 999999999, &c->tag) < 0 || c->tag == 0)
 		return -EBADMSG;
@@ -255,7 +236,7 @@ static int crypto_parse(struct str v, struct sdp_crypto *c)
 			if (c->keys[i].mki_len == 0 || c->keys[i].mki_len != mki_len)
 				return -EBADMSG;
 	}
-	while ((t = next_token(&v)).s) {
+	while ((t = str_next_token(&v)).s) {
 		r = parse_session_param(t, &c->params);
 		if (r < 0)
 			return r;
@@ -344,16 +325,16 @@ int sdp_crypto_format_unsupported(const struct sdp_media *m,
 		struct str v = m->crypto[i], name;
 		bool dup = false;
 
-		next_token(&v);
-		name = next_token(&v);
+		str_next_token(&v);
+		name = str_next_token(&v);
 		if (!suite_name_safe(name) ||
 		    suite_allowed(sdp_crypto_suite_by_name(name), allowed, n_allowed))
 			continue;
 		for (unsigned j = 0; j < i && !dup; j++) {
 			struct str w = m->crypto[j];
 
-			next_token(&w);
-			dup = str_eq(next_token(&w), name);
+			str_next_token(&w);
+			dup = str_eq(str_next_token(&w), name);
 		}
 		if (dup)
 			continue;

@@ -26,26 +26,6 @@ static int fail(int r, const char *why)
 	return r;
 }
 
-/* Next token separated by spaces or tabs; .s == NULL when none is left. */
-static struct str next_token(struct str *rest)
-{
-	struct str t;
-	size_t i = 0;
-
-	while (i < rest->len && (rest->s[i] == ' ' || rest->s[i] == '\t'))
-		i++;
-	if (i == rest->len) {
-		*rest = str_make(rest->s + i, 0);
-		return STR_NULL;
-	}
-	t.s = rest->s + i;
-	while (i < rest->len && rest->s[i] != ' ' && rest->s[i] != '\t')
-		i++;
-	t.len = (size_t)(rest->s + i - t.s);
-	*rest = str_make(rest->s + i, rest->len - i);
-	return t;
-}
-
 static int parse_connection(struct str v, struct sdp_connection *ret)
 {
 	struct str nettype, addrtype, addr, extra, head;
@@ -53,10 +33,10 @@ static int parse_connection(struct str v, struct sdp_connection *ret)
 	unsigned char bin[sizeof(struct in6_addr)];
 	int family;
 
-	nettype = next_token(&v);
-	addrtype = next_token(&v);
-	addr = next_token(&v);
-	extra = next_token(&v);
+	nettype = str_next_token(&v);
+	addrtype = str_next_token(&v);
+	addr = str_next_token(&v);
+	extra = str_next_token(&v);
 	if (!addr.s || extra.s || !str_caseeq_cstr(nettype, "IN"))
 		return -EBADMSG;
 	if (str_caseeq_cstr(addrtype, "IP4"))
@@ -84,13 +64,13 @@ static int parse_origin(struct str v, struct sdp_session *s)
 {
 	struct str nettype, addrtype, extra;
 
-	s->origin_user = next_token(&v);
-	s->origin_sess_id = next_token(&v);
-	s->origin_version = next_token(&v);
-	nettype = next_token(&v);
-	addrtype = next_token(&v);
-	s->origin_address = next_token(&v);
-	extra = next_token(&v);
+	s->origin_user = str_next_token(&v);
+	s->origin_sess_id = str_next_token(&v);
+	s->origin_version = str_next_token(&v);
+	nettype = str_next_token(&v);
+	addrtype = str_next_token(&v);
+	s->origin_address = str_next_token(&v);
+	extra = str_next_token(&v);
 	if (!s->origin_address.s || extra.s)
 		return -EBADMSG;
 	if (!str_caseeq_cstr(nettype, "IN"))
@@ -135,9 +115,9 @@ static int parse_media(struct str v, unsigned max_formats, struct sdp_media *m)
 	struct str type, port, proto, count, head, f;
 	uint32_t u;
 
-	type = next_token(&v);
-	port = next_token(&v);
-	proto = next_token(&v);
+	type = str_next_token(&v);
+	port = str_next_token(&v);
+	proto = str_next_token(&v);
 	if (!proto.s)
 		return fail(-EBADMSG, "m= line too short");
 	m->type_str = type;
@@ -163,7 +143,7 @@ static int parse_media(struct str v, unsigned max_formats, struct sdp_media *m)
 		if (str_caseeq_cstr(proto, protos[i].name))
 			m->proto = protos[i].proto;
 
-	while ((f = next_token(&v)).s) {
+	while ((f = str_next_token(&v)).s) {
 		if (m->n_formats >= max_formats)
 			return fail(-E2BIG, "too many formats in m= line");
 		m->formats[m->n_formats] = f;
@@ -202,7 +182,7 @@ static bool parse_direction(struct str name, enum sdp_direction *ret)
 /* "pt rest": returns the rest, or .s == NULL when pt is not 0..127 */
 static struct str split_pt(struct str v, uint8_t *ret_pt)
 {
-	struct str pt = next_token(&v);
+	struct str pt = str_next_token(&v);
 	uint32_t u;
 
 	if (!pt.s || str_to_u32(pt, 127, &u) < 0)
@@ -290,7 +270,7 @@ static int parse_media_attr(struct str name, struct str v, bool has_value, struc
 			return fail(-E2BIG, "too many a=crypto");
 		m->crypto[m->n_crypto++] = v;
 	} else if (str_caseeq_cstr(name, "rtcp")) {
-		struct str port = next_token(&v);
+		struct str port = str_next_token(&v);
 
 		if (port.s && str_to_u32(port, UINT16_MAX, &u) == 0) {
 			m->has_rtcp = true;

@@ -189,3 +189,33 @@ int parse_bool(const char *s, bool *ret)
 	}
 	return -EINVAL;
 }
+
+struct str str_next_token(struct str *rest)
+{
+	struct str t;
+	size_t i = 0;
+
+	while (i < rest->len && (rest->s[i] == ' ' || rest->s[i] == '\t'))
+		i++;
+	if (i == rest->len) {
+		*rest = str_make(rest->s + i, 0);
+		return STR_NULL;
+	}
+	t.s = rest->s + i;
+	while (i < rest->len && rest->s[i] != ' ' && rest->s[i] != '\t')
+		i++;
+	t.len = (size_t)(rest->s + i - t.s);
+	*rest = str_make(rest->s + i, rest->len - i);
+	return t;
+}
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
