@@ -50,6 +50,7 @@ struct stream {
 	uint32_t clock_rate;
 	bool rtcp_mux;
 	bool paused;
+	bool idle; /* no packet for RTP_TIMEOUT */
 	bool srtp;
 	enum sdp_crypto_suite_id suite;
 	uint8_t remote_key_id[8]; /* a fingerprint of the offered key, to notice a re-key */
@@ -92,7 +93,12 @@ struct sessions {
 	void (*shutdown_done)(struct manager *m);
 	char day_dir[4096];
 	struct sessions_totals totals;
+	struct loop_timer tick;
+	unsigned ticks;
 };
+
+#define TICK_MS 1000
+#define STATS_EVERY_TICKS 5
 
 static uint64_t now_unix_ms(void)
 {
@@ -125,6 +131,9 @@ static unsigned hash_str(struct str s)
 	return h % SESSION_HASH_SIZE;
 }
 
+static void session_end(struct session *s, const char *reason, bool send_bye);
+static void tick_fired(struct loop_timer *t);
+
 int sessions_new(struct manager *m, struct sessions **ret)
 {
 	struct sessions *ss = calloc(1, sizeof(*ss));
@@ -132,6 +141,8 @@ int sessions_new(struct manager *m, struct sessions **ret)
 	if (!ss)
 		return -ENOMEM;
 	ss->m = m;
+	ss->tick.fn = tick_fired;
+	loop_timer_arm(m->loop, &ss->tick, loop_now_ms(m->loop) + TICK_MS);
 	*ret = ss;
 	return 0;
 }
@@ -1121,6 +1132,75 @@ static void session_end(struct session *s, const char *reason, bool bye)
 		session_finalize(s);
 }
 
+static void stream_push_stats(struct session *s, struct stream *st, const char *state)
+{
+	struct media_stream_stats ms;
+
+	media_stream_get_stats(st->media, &ms);
+	catalog_stream_stats(s->ss->m->catalog,
+			     &(struct catalog_stream_stats){
+				     .session_uuid = s->uuid,
+				     .label = st->label_raw,
+				     .packets = ms.packets,
+				     .bytes = ms.bytes,
+				     .lost = ms.lost,
+				     .duplicates = ms.duplicates,
+				     .out_of_order = ms.out_of_order,
+				     .srtp_auth_failures = ms.srtp_auth_failures,
+				     .srtp_replays = ms.srtp_replays,
+				     .state = state,
+				     .first_packet_at = ms.first_packet_ms,
+				     .last_packet_at = ms.last_packet_ms,
+			     });
+}
+
+/*
+ * Once a second: a stream that received nothing for RTP_TIMEOUT is marked idle (catalog and
+ * log); the session is ended with a BYE only when RTP_TIMEOUT_ENDS_SESSION is set and every
+ * stream that is not on hold is idle. Every few ticks the live counters go to the catalog.
+ */
+static void tick_fired(struct loop_timer *t)
+{
+	struct sessions *ss = container_of(t, struct sessions, tick);
+	struct manager *m = ss->m;
+	uint64_t now = now_unix_ms(), timeout = m->cfg->rtp_timeout_ms;
+	bool push = ++ss->ticks % STATS_EVERY_TICKS == 0;
+	struct session *s = ss->all;
+
+	while (s) {
+		struct session *next = s->next;
+		unsigned live = 0, idle = 0;
+
+		for (unsigned i = 0; s->state != SESSION_ENDING && i < s->n_streams; i++) {
+			struct stream *st = &s->streams[i];
+			struct media_stream_stats ms;
+			uint64_t last;
+			bool now_idle;
+
+			if (!st->media || st->paused)
+				continue;
+			live++;
+			media_stream_get_stats(st->media, &ms);
+			last = ms.last_packet_ms ? ms.last_packet_ms : s->started_at;
+			now_idle = timeout > 0 && now > last + timeout;
+			idle += now_idle;
+			if (now_idle != st->idle) {
+				st->idle = now_idle;
+				log_info("session %s: stream %s %s", s->uuid, st->label_raw,
+					 now_idle ? "idle (no RTP)" : "receiving again");
+				stream_push_stats(s, st, now_idle ? "idle" : "active");
+			} else if (push) {
+				stream_push_stats(s, st, NULL);
+			}
+		}
+		if (live > 0 && idle == live && m->cfg->rtp_timeout_bye &&
+		    s->state == SESSION_CONFIRMED)
+			session_end(s, "rtp-timeout", true);
+		s = next;
+	}
+	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + TICK_MS);
+}
+
 void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m))
 {
 	struct session *s = ss->all;
@@ -1142,6 +1222,7 @@ void sessions_free(struct sessions *ss)
 {
 	if (!ss)
 		return;
+	loop_timer_disarm(ss->m->loop, &ss->tick);
 	while (ss->all) {
 		struct session *s = ss->all;
 
