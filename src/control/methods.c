@@ -122,8 +122,7 @@ const char control_idl[] =
 	"\n"
 	"error NoSuchSession (id: string)\n"
 	"error SessionEnding (id: string)\n"
-	"error NotSupported (reason: string)\n"
-	"error ReloadFailed (reason: string)\n";
+	"error NotSupported (reason: string)\n";
 
 static const char *const mutating[] = {
 	"io.siprecd.StopSession",

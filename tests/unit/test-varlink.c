@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/control.h"
@@ -153,12 +154,30 @@ static void test_idl(void **state)
 	assert_false(control_method_mutating("io.siprecd.Health"));
 }
 
+/* docs/siprecd.varlink is the IDL the daemon serves, byte for byte. */
+static void test_idl_file(void **state)
+{
+	char path[4096], buf[65536];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/docs/siprecd.varlink",
+		 getenv("SRCDIR") ? getenv("SRCDIR") : ".");
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_string_equal(buf, control_idl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split), cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_limit), cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_idl),
+		cmocka_unit_test(test_idl),   cmocka_unit_test(test_idl_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
