@@ -172,6 +172,53 @@ check_recordings update "$u"
 export_compare update "$u" 1 "$PCAPS/tone440-pcmu.pcap"
 export_compare update "$u" 2 "$PCAPS/tone660-pcmu.pcap"
 
+# ---- CANCEL racing the (immediate) answer: the CANCEL has no effect, BYE ends the call
+if sipp_run cancel -sf "$SCN/siprec-cancel.xml" -m 1 -cid_str "cancel-%u-%p@%s" \
+	-trace_msg -message_file "$T/cancel.msg"; then
+	ok "cancel: sipp scenario passed (INVITE 200, CANCEL 200 or 481, ACK, BYE 200)"
+else
+	bad "cancel: sipp scenario failed"
+fi
+cancel_status=$(awk '/message received/ { getline; getline; st = $2 } /^CSeq: .* CANCEL/ { print st }' "$T/cancel.msg" | head -n 1)
+case "$cancel_status" in
+200 | 481) ok "cancel: CANCEL after the final response answered $cancel_status" ;;
+*) bad "cancel: CANCEL answered '$cancel_status'" ;;
+esac
+check "cancel: no 487 (the INVITE was already answered)" sh -c "! grep -q '^SIP/2.0 487' '$T/cancel.msg'"
+u=$(wait_session 'cancel-%')
+check_eq "cancel: one session, ended by BYE" "1 ended bye" "$(catalog "SELECT count(*) || ' ' || max(state) || ' ' || max(end_reason) FROM sessions WHERE call_id LIKE 'cancel-%'")"
+check_recordings cancel "$u"
+
+# ---- INVITE retransmitted with the same branch: one session
+if sipp_run retrans -sf "$SCN/siprec-retrans.xml" -m 1 -cid_str "retrans-%u-%p@%s" \
+	-trace_msg -message_file "$T/retrans.msg"; then
+	ok "retrans: sipp scenario passed"
+else
+	bad "retrans: sipp scenario failed"
+fi
+u=$(wait_session 'retrans-%')
+check_eq "retrans: INVITE sent twice" 2 "$(grep -c '^INVITE sip:' "$T/retrans.msg")"
+check_eq "retrans: one session in the catalog" "1 ended" "$(catalog "SELECT count(*) || ' ' || max(state) FROM sessions WHERE call_id LIKE 'retrans-%'")"
+check_eq "retrans: one pair of streams" 2 "$(catalog "SELECT count(*) FROM streams st JOIN sessions s ON s.id = st.session_id WHERE s.call_id LIKE 'retrans-%'")"
+
+# ---- refusals: 413 oversized metadata (UDP and TCP), 488 too many streams, 420 unknown Require
+for c in 413 488 420; do
+	if sipp_run "r$c" -sf "$SCN/siprec-$c.xml" -m 1 -cid_str "r$c-%u-%p@%s"; then
+		ok "$c: sipp scenario passed (status and Warning/Unsupported checked)"
+	else
+		bad "$c: sipp scenario failed"
+	fi
+done
+if sipp_run r413tcp -sf "$SCN/siprec-413.xml" -m 1 -t t1 -cid_str "r413tcp-%u-%p@%s"; then
+	ok "413 over TCP: sipp scenario passed"
+else
+	bad "413 over TCP: sipp scenario failed"
+fi
+sleep 0.3
+check_eq "refusals: no session left active" 0 "$(catalog "SELECT count(*) FROM sessions WHERE call_id LIKE 'r4%' AND state = 'active'")"
+check_eq "refusals: no recording opened" 0 "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.call_id LIKE 'r4%'")"
+check_eq "all sessions ended" 0 "$(catalog "SELECT count(*) FROM sessions WHERE state = 'active'")"
+
 stop_siprecd
 check_eq "exit status after SIGTERM" 0 "$STOP_RC"
 finish
