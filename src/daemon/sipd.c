@@ -281,15 +281,7 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		return;
 	}
 	if (!msg->is_request) {
-		struct str call_id;
-		const struct sip_name_addr *from;
-		struct session *s = NULL;
-
-		/* Responses to our own requests (BYE): the dialog is ours, the From tag is ours. */
-		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_from(msg, &from) == 0)
-			s = sessions_find(m->sessions, call_id, from->tag);
-		if (s)
-			session_response(s, msg);
+		sessions_response(m->sessions, msg);
 		return;
 	}
 	m->counters.requests++;

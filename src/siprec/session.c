@@ -95,6 +95,7 @@ struct sessions {
 	struct sessions_totals totals;
 	struct loop_timer tick;
 	unsigned ticks;
+	struct uac_bye *byes; /* BYEs we sent, waiting for a response */
 };
 
 #define TICK_MS 1000
@@ -961,19 +962,67 @@ void session_no_ack(struct session *s)
 		session_end(s, "no-ack", false);
 }
 
-void session_response(struct session *s, struct sip_msg *resp)
+
+/*
+ * A BYE siprecd sends is a client transaction of its own (RFC 3261 §17.1.2): over UDP it is
+ * retransmitted on Timer E (T1 doubling to T2) until any response arrives, and abandoned at
+ * Timer F (64*T1). It outlives its session, which may be finalized before the SRC answers.
+ */
+#define T1_MS 500
+#define T2_MS 4000
+
+struct uac_bye {
+	struct uac_bye *next;
+	struct sessions *ss;
+	struct sip_conn *conn;
+	struct sockaddr_storage peer;
+	char *call_id;
+	uint32_t cseq;
+	uint64_t interval_ms, give_up_ms;
+	struct loop_timer timer;
+	size_t len;
+	char buf[];
+};
+
+static void uac_bye_free(struct uac_bye *b)
 {
-	/* The SRC answered our BYE; nothing more to do: the session is already ending. */
-	(void)s;
-	(void)resp;
+	struct uac_bye **pp = &b->ss->byes;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	loop_timer_disarm(b->ss->m->loop, &b->timer);
+	sip_conn_unref(b->conn);
+	free(b->call_id);
+	free(b);
+}
+
+static void uac_bye_timer(struct loop_timer *t)
+{
+	struct uac_bye *b = container_of(t, struct uac_bye, timer);
+	struct loop *l = b->ss->m->loop;
+	uint64_t now = loop_now_ms(l);
+
+	if (now >= b->give_up_ms) {
+		log_info("BYE for %s: no response from the SRC (Timer F)", b->call_id);
+		uac_bye_free(b);
+		return;
+	}
+	sip_conn_send(b->conn, &b->peer, b->buf, b->len);
+	b->interval_ms = MIN(b->interval_ms * 2, T2_MS);
+	loop_timer_arm(l, t, MIN(now + b->interval_ms, b->give_up_ms));
 }
 
 static void send_bye(struct session *s)
 {
-	struct manager *m = s->ss->m;
+	struct sessions *ss = s->ss;
+	struct loop *l = ss->m->loop;
 	char buf[4096], sent_by[80];
 	const char *tr = sip_transport_kind_name(sip_conn_kind(s->conn));
-	char trup[8];
+	char trup[8] = "";
+	struct uac_bye *b;
 	int n;
 
 	for (size_t i = 0; i < sizeof(trup) - 1 && tr[i]; i++)
@@ -992,12 +1041,55 @@ static void send_bye(struct session *s)
 				      .remote_uri = str_from_cstr(s->remote_uri),
 				      .remote_tag = str_from_cstr(s->remote_tag),
 				      .call_id = str_from_cstr(s->call_id),
-				      .cseq = s->local_cseq++,
+				      .cseq = s->local_cseq,
 			      },
 			      NULL);
-	if (n > 0 && sip_conn_send(s->conn, &s->peer, buf, (size_t)n) == 0)
-		s->bye_sent = true;
-	(void)m;
+	if (n <= 0 || sip_conn_send(s->conn, &s->peer, buf, (size_t)n) < 0)
+		return;
+	s->bye_sent = true;
+	b = calloc(1, sizeof(*b) + (size_t)n);
+	if (!b || !(b->call_id = strdup(s->call_id))) {
+		free(b);
+		return;
+	}
+	b->ss = ss;
+	b->conn = s->conn;
+	sip_conn_ref(b->conn);
+	b->peer = s->peer;
+	b->cseq = s->local_cseq++;
+	b->len = (size_t)n;
+	memcpy(b->buf, buf, (size_t)n);
+	b->timer.fn = uac_bye_timer;
+	b->interval_ms = T1_MS;
+	b->give_up_ms = loop_now_ms(l) + 64 * T1_MS;
+	b->next = ss->byes;
+	ss->byes = b;
+	/* Reliable transports: no retransmission, only Timer F. */
+	loop_timer_arm(l, &b->timer,
+		       sip_conn_reliable(b->conn) ? b->give_up_ms : loop_now_ms(l) + T1_MS);
+}
+
+bool sessions_response(struct sessions *ss, struct sip_msg *resp)
+{
+	const struct sip_cseq *cseq;
+	struct str call_id;
+
+	if (sip_msg_call_id(resp, &call_id) < 0 || sip_msg_cseq(resp, &cseq) < 0 ||
+	    cseq->method != SIP_METHOD_BYE)
+		return false;
+	for (struct uac_bye *b = ss->byes; b; b = b->next) {
+		if (b->cseq != cseq->seq || !str_eq_cstr(call_id, b->call_id))
+			continue;
+		/* A provisional response only stops the retransmissions (RFC 3261 §17.1.2.2). */
+		if (resp->status < 200) {
+			b->interval_ms = T2_MS;
+			return true;
+		}
+		log_debug("BYE for %s answered %u", b->call_id, resp->status);
+		uac_bye_free(b);
+		return true;
+	}
+	return false;
 }
 
 static const char *const end_reasons[SESSIONS_END_REASONS] = {
@@ -1223,6 +1315,8 @@ void sessions_free(struct sessions *ss)
 	if (!ss)
 		return;
 	loop_timer_disarm(ss->m->loop, &ss->tick);
+	while (ss->byes)
+		uac_bye_free(ss->byes);
 	while (ss->all) {
 		struct session *s = ss->all;
 

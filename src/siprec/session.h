@@ -41,8 +41,8 @@ void session_ack(struct session *s);
 void session_cancel(struct session *s);
 /* Timer H: our 2xx was never ACKed. */
 void session_no_ack(struct session *s);
-/* Response to a request we sent (BYE). */
-void session_response(struct session *s, struct sip_msg *resp);
+/* A response to a request siprecd sent (BYE): true when it matched one. */
+bool sessions_response(struct sessions *ss, struct sip_msg *resp);
 
 /* ---- read-only views for the control socket and metrics (SIP thread only) ---- */
 

@@ -31,6 +31,7 @@ wait_for "$T/siprecd.log" 'ended \(rtp-timeout\)' 8 && ok "session ended by sipr
 check_eq "catalog end reason" "ended|rtp-timeout" "$(catalog "SELECT state, end_reason FROM sessions")"
 sleep 0.5
 check "the SRC received a BYE from siprecd" grep -q '^BYE sip:' "$T"/uac_*_messages.log
+check "the SRC answered that BYE (client transaction completed)" wait_for "$T/siprecd.log" "BYE for .* answered 200" 3
 kill "$BG_PIDS" 2>/dev/null
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
