@@ -74,11 +74,18 @@ const char control_idl[] =
 	"  streams: []Stream\n"
 	")\n"
 	"\n"
+	"# A data key version (never key bytes); times in microseconds since the epoch.\n"
 	"type Key (\n"
 	"  id: string,\n"
-	"  version: ?int,\n"
+	"  version: int,\n"
+	"  state: (active, retired, destroyed, legacy),\n"
 	"  current: bool,\n"
-	"  kind: string\n"
+	"  algorithm: string,\n"
+	"  kek_id: string,\n"
+	"  created_usec: ?int,\n"
+	"  activated_usec: ?int,\n"
+	"  retired_usec: ?int,\n"
+	"  destroyed_usec: ?int\n"
 	")\n"
 	"\n"
 	"# Overall state and the checks it is made of.\n"
@@ -89,10 +96,13 @@ const char control_idl[] =
 	"  version: string,\n"
 	"  git: string,\n"
 	"  srtp_backend: string,\n"
+	"  tls_enabled: bool,\n"
+	"  ktls_mode: (off, unavailable, tx+rx),\n"
 	"  ktls_available: bool,\n"
 	"  ktls_tx_connections: int,\n"
 	"  ktls_rx_connections: int,\n"
-	"  io_uring_features: [string]bool\n"
+	"  io_uring_features: [string]bool,\n"
+	"  json_c: string\n"
 	")\n"
 	"\n"
 	"method ListSessions() -> (sessions: []Session)\n"
@@ -102,10 +112,12 @@ const char control_idl[] =
 	"method StopSession(id: string) -> ()\n"
 	"\n"
 	"method ListKeys() -> (keys: []Key)\n"
-	"# Privileged.\n"
-	"method RotateDataKey() -> (key: Key)\n"
-	"# Privileged.\n"
-	"method RotateKeyEncryptionKey() -> (key: Key)\n"
+	"# Asks the rotation thread for a new data key version; it is active once the key-rotated\n"
+	"# event is sent (Subscribe) and ListKeys shows it current. Privileged.\n"
+	"method RotateDataKey() -> (requested: bool, previous_id: string, previous_version: int)\n"
+	"# KEK rotation re-wraps every data key under a new KEK source: offline, with\n"
+	"# siprecd-keys rekek. Answers NotSupported. Privileged.\n"
+	"method RotateKeyEncryptionKey() -> ()\n"
 	"\n"
 	"# Re-reads certificates and what can change at run time. Privileged.\n"
 	"method Reload() -> ()\n"
@@ -272,16 +284,41 @@ static struct json_object *version_json(struct manager *m)
 	return o;
 }
 
-static struct json_object *not_supported(const char *what)
+static struct json_object *reason(const char *why)
 {
-	char why[256];
-
-	/* The key provider in use (src/keys/keyfile.c) holds one data key in a file and has no
-	 * rotation; the key hierarchy that wraps data keys with a KEK will add it. */
-	snprintf(why, sizeof(why),
-		 "%s: the key store in use (a single data key in a key file) cannot rotate keys",
-		 what);
 	return obj1("reason", json_object_new_string(why));
+}
+
+struct keys_ctx {
+	struct json_object *arr;
+	const char *current_id;
+	uint32_t current_version;
+};
+
+static int key_add(void *userdata, const struct keys_info *ki)
+{
+	struct keys_ctx *kc = userdata;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(ki->key_id));
+	json_object_object_add(o, "version", json_object_new_int64(ki->version));
+	json_object_object_add(o, "state", json_object_new_string(ki->state));
+	json_object_object_add(o, "current",
+			       json_object_new_boolean(kc->current_id &&
+						       strcmp(ki->key_id, kc->current_id) == 0 &&
+						       ki->version == kc->current_version));
+	json_object_object_add(o, "algorithm", json_object_new_string(ki->algorithm));
+	json_object_object_add(o, "kek_id", json_object_new_string(ki->kek_id));
+	if (ki->created_at)
+		json_object_object_add(o, "created_usec", u64(ki->created_at * 1000));
+	if (ki->activated_at)
+		json_object_object_add(o, "activated_usec", u64(ki->activated_at * 1000));
+	if (ki->retired_at)
+		json_object_object_add(o, "retired_usec", u64(ki->retired_at * 1000));
+	if (ki->destroyed_at)
+		json_object_object_add(o, "destroyed_usec", u64(ki->destroyed_at * 1000));
+	json_object_array_add(kc->arr, o);
+	return 0;
 }
 
 const char *control_method_call(struct control_ctx *ctx, const struct control_call *call,
@@ -334,28 +371,43 @@ const char *control_method_call(struct control_ctx *ctx, const struct control_ca
 		return NULL;
 	}
 	if (strcmp(name, "ListKeys") == 0) {
-		struct json_object *a = json_object_new_array(), *k = json_object_new_object();
+		/* keys_list copies from memory under the store's mutex: no I/O on the loop. */
+		struct keys_ctx kc = {.arr = json_object_new_array()};
 
 		if (m->keys) {
-			json_object_object_add(
-				k, "id", json_object_new_string(keys_current_key_id(m->keys)));
-			json_object_object_add(k, "current", json_object_new_boolean(true));
-			json_object_object_add(k, "kind", json_object_new_string("data-key-file"));
-			json_object_object_add(k, "path",
-					       json_object_new_string(m->cfg->master_key_path));
-			json_object_array_add(a, k);
-		} else {
-			json_object_put(k);
+			kc.current_id = keys_current_key_id(m->keys);
+			kc.current_version = keys_current_version(m->keys);
+			keys_list(m->keys, key_add, &kc);
 		}
-		*ret_params = obj1("keys", a);
+		*ret_params = obj1("keys", kc.arr);
 		return NULL;
 	}
 	if (strcmp(name, "RotateDataKey") == 0) {
-		*ret_params = not_supported("RotateDataKey");
-		return "io.siprecd.NotSupported";
+		struct json_object *o;
+
+		/* The rotation itself writes the catalog (blocking): the store's rotation thread
+		 * does it; the loop only asks. */
+		r = m->keys ? keys_rotate_request(m->keys) : -ESRCH;
+		if (r < 0) {
+			*ret_params =
+				reason(r == -ESRCH ? "this key store has no rotation (legacy key "
+						     "file, or rotation not running)"
+						   : strerror(-r));
+			return "io.siprecd.NotSupported";
+		}
+		log_notice("control: data key rotation requested");
+		o = json_object_new_object();
+		json_object_object_add(o, "requested", json_object_new_boolean(true));
+		json_object_object_add(o, "previous_id",
+				       json_object_new_string(keys_current_key_id(m->keys)));
+		json_object_object_add(o, "previous_version",
+				       json_object_new_int64(keys_current_version(m->keys)));
+		*ret_params = o;
+		return NULL;
 	}
 	if (strcmp(name, "RotateKeyEncryptionKey") == 0) {
-		*ret_params = not_supported("RotateKeyEncryptionKey");
+		*ret_params = reason("KEK rotation re-wraps every data key under a new KEK source: "
+				     "stop siprecd and run siprecd-keys rekek --new-store STORE");
 		return "io.siprecd.NotSupported";
 	}
 	if (strcmp(name, "Reload") == 0) {

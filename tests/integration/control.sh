@@ -156,9 +156,16 @@ check "session unknown ID: NoSuchSession" grep -q NoSuchSession "$T/nosess.err"
 "$CTL" keys >"$T/keys.out"
 check_eq "keys: exit 0" 0 $?
 check "keys: the current data key" grep -q "yes" "$T/keys.out"
-"$CTL" rotate-keys >/dev/null 2>"$T/rotate.err"
-check_eq "rotate-keys: exit 2 (key file store cannot rotate)" 2 $?
-check "rotate-keys: says why" grep -q NotSupported "$T/rotate.err"
+v1=$("$CTL" --json keys | jq '.keys[] | select(.current) | .version')
+"$CTL" rotate-keys >"$T/rotate.out" 2>&1
+check_eq "rotate-keys: exit 0" 0 $?
+v2=$("$CTL" --json keys | jq '.keys[] | select(.current) | .version')
+check_eq "rotate-keys: current data key version +1" "$((v1 + 1))" "$v2"
+check_eq "rotate-keys: the old version is retired" retired "$("$CTL" --json keys | jq -r ".keys[] | select(.version == $v1 and .state != \"legacy\") | .state")"
+check "rotate-keys: key-rotated event on the watch stream" wait_for "$T/watch.out" '"event":"key-rotated"' 5
+"$CTL" rotate-keys --kek >/dev/null 2>"$T/rotate.err"
+check_eq "rotate-keys --kek: exit 2 (offline operation)" 2 $?
+check "rotate-keys --kek: says how" grep -q "siprecd-keys rekek" "$T/rotate.err"
 "$CTL" reload >/dev/null
 check_eq "reload: exit 0" 0 $?
 check "reload: RELOADING=1 sent" grep -q 'RELOADING=1' "$T/notify.log"

@@ -437,6 +437,15 @@ static int cmd_simple(const char *method, const char *id, const char *done)
 	return 0;
 }
 
+static void print_time(int64_t usec, char *buf, size_t n)
+{
+	time_t t = (time_t)(usec / 1000000);
+	struct tm tm;
+
+	if (usec <= 0 || !gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, n, "-");
+}
+
 static int cmd_keys(void)
 {
 	struct json_object *p = NULL, *a;
@@ -450,13 +459,74 @@ static int cmd_keys(void)
 		return 0;
 	}
 	a = jget(p, "keys");
-	printf("%-40s %-8s %-8s %-16s %s\n", "KEY-ID", "VERSION", "CURRENT", "KIND", "WHERE");
+	printf("%-24s %-7s %-9s %-7s %-18s %-20s %s\n", "KEY-ID", "VERSION", "STATE", "CURRENT",
+	       "ALGORITHM", "CREATED", "KEK");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *k = json_object_array_get_idx(a, i);
+		char created[32];
+
+		print_time(jint(k, "created_usec"), created, sizeof(created));
+		printf("%-24s %-7s %-9s %-7s %-18s %-20s %s\n", jstr(k, "id"), jstr(k, "version"),
+		       jstr(k, "state"), json_object_get_boolean(jget(k, "current")) ? "yes" : "no",
+		       jstr(k, "algorithm"), created, jstr(k, "kek_id"));
+	}
+	json_object_put(p);
+	return 0;
+}
+
+/* The current data key's version per ListKeys, or -1. */
+static int64_t current_version(void)
+{
+	struct json_object *p = NULL, *a;
+	int64_t v = -1;
+
+	if (call("io.siprecd.ListKeys", NULL, &p))
+		return -1;
+	a = jget(p, "keys");
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		struct json_object *k = json_object_array_get_idx(a, i);
 
-		printf("%-40s %-8s %-8s %-16s %s\n", jstr(k, "id"), jstr(k, "version"),
-		       json_object_get_boolean(jget(k, "current")) ? "yes" : "no", jstr(k, "kind"),
-		       jstr(k, "path"));
+		if (json_object_get_boolean(jget(k, "current")))
+			v = jint(k, "version");
+	}
+	json_object_put(p);
+	return v;
+}
+
+/* RotateDataKey only asks the rotation thread: wait (up to 10 s) until the new version is the
+ * current one, so that "rotated" means rotated. */
+static int cmd_rotate(bool kek)
+{
+	struct json_object *p = NULL;
+	int64_t prev, now = -1;
+	int r;
+
+	if (kek)
+		return cmd_simple("io.siprecd.RotateKeyEncryptionKey", NULL, "rotated");
+	r = call("io.siprecd.RotateDataKey", NULL, &p);
+	if (r)
+		return r;
+	prev = jint(p, "previous_version");
+	for (int i = 0; i < 100; i++) {
+		now = current_version();
+		if (now != prev && now >= 0)
+			break;
+		usleep(100 * 1000);
+	}
+	if (opt_json) {
+		json_object_object_add(p, "current_version", json_object_new_int64(now));
+		print_json(p);
+	} else if (now != prev && now >= 0) {
+		printf("data key %s rotated: version %lld -> %lld\n", jstr(p, "previous_id"),
+		       (long long)prev, (long long)now);
+	} else {
+		fprintf(stderr,
+			"siprecctl: rotation requested but version %lld is still current after 10 "
+			"s; "
+			"see siprecd's log\n",
+			(long long)prev);
+		json_object_put(p);
+		return EXIT_CALL;
 	}
 	json_object_put(p);
 	return 0;
@@ -587,9 +657,7 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "keys") == 0)
 		r = cmd_keys();
 	else if (strcmp(cmd, "rotate-keys") == 0)
-		r = cmd_simple(kek ? "io.siprecd.RotateKeyEncryptionKey"
-				   : "io.siprecd.RotateDataKey",
-			       NULL, "rotated");
+		r = cmd_rotate(kek);
 	else if (strcmp(cmd, "reload") == 0)
 		r = cmd_simple("io.siprecd.Reload", NULL, "reloaded");
 	else
