@@ -630,7 +630,32 @@ int main(int argc, char **argv)
 			fprintf(stderr, "siprec-export: %s: %s\n", arg.key_file, strerror(errno));
 			return EXIT_USAGE;
 		}
-		r = keys_open_file(arg.key_file, &arg.keys);
+		/* The key file is the KEK of the hierarchy in the catalog (--catalog, or the one of
+		 * the configuration); without a catalog holding keys it is a legacy data key. */
+		r = -ENOKEY;
+		{
+			struct config cfg;
+
+			if (config_load(&cfg, arg.config, NULL, stderr) == 0) {
+				const char *cat = arg.catalog ? arg.catalog : cfg.catalog_path;
+
+				if (access(cat, F_OK) == 0)
+					r = keys_open(
+						&(struct keys_options){.store = "file",
+								       .catalog_path = cat,
+								       .key_path = arg.key_file,
+								       .readonly = true},
+						&arg.keys);
+				if (r == -EKEYREJECTED) {
+					fprintf(stderr, "siprec-export: %s\n", keys_error());
+					config_free(&cfg);
+					return EXIT_USAGE;
+				}
+				config_free(&cfg);
+			}
+		}
+		if (r < 0)
+			r = keys_open_file(arg.key_file, &arg.keys);
 		if (r < 0) {
 			fprintf(stderr, "siprec-export: %s\n", keys_error());
 			return EXIT_USAGE;
