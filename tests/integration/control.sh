@@ -208,4 +208,25 @@ kill $WATCH_PID 2>/dev/null
 stop_siprecd
 check_eq "exit status after SIGTERM" 0 "$STOP_RC"
 check "socket removed at exit" test ! -e "$S"
+
+# ---- socket activation: the "varlink" fd is served, CONTROL_SOCKET is not bound
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	notify_listen
+	systemd-socket-activate -l "$T/act.sock" --fdname=varlink -E NOTIFY_SOCKET="$T/notify" \
+		-E STATE_DIRECTORY="$STATE_DIRECTORY" -E RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" \
+		-E ASAN_OPTIONS="${ASAN_OPTIONS:-}" $SIPRECD_WRAPPER "$SIPRECD" --config "$CONF" \
+		>>"$T/siprecd.log" 2>&1 &
+	DAEMON_PID=$!
+	i=0
+	while [ ! -S "$T/act.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	"$CTL" --socket "$T/act.sock" --json status >"$T/act.json" 2>&1
+	check_eq "socket-activated varlink: status exit 0" 0 $?
+	check "socket-activated varlink: health answered" jq -e '.health.status' "$T/act.json"
+	check "log names the socket-activated control fd" grep -q 'control socket: socket-activated fd' "$T/siprecd.log"
+	check "CONTROL_SOCKET not bound when socket-activated" test ! -e "$S"
+	stop_siprecd
+	check_eq "socket-activated: exit status" 0 "$STOP_RC"
+else
+	echo "(systemd-socket-activate missing: socket activation not checked)"
+fi
 finish
