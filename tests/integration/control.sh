@@ -100,6 +100,23 @@ out("message over 1 MiB disconnects", closed(s))
 s = conn(); call(s, "org.varlink.service.GetInfo")
 out("server still answers", "interfaces" in recv(s)["parameters"])
 
+# connection limit (64): the 65th is closed at accept; after closing some, new ones work.
+many = [s] + [conn() for _ in range(63)]
+extra = conn(); call(extra, "org.varlink.service.GetInfo")
+try:
+    out("65th connection refused", closed(extra))
+except socket.timeout:
+    out("65th connection refused", False)
+for c in many[1:]:
+    c.close()
+time.sleep(0.3)
+s = conn(); call(s, "org.varlink.service.GetInfo")
+out("connections accepted again below the limit", "interfaces" in recv(s)["parameters"])
+# pending calls (64) behind a subscription: more is a disconnect.
+p = conn(); call(p, "io.siprecd.Subscribe", more=True); recv(p)
+p.sendall((json.dumps({"method": "org.varlink.service.GetInfo"}).encode() + b"\0") * 65)
+out("65 calls pending behind a subscription disconnect", closed(p))
+
 # more: the subscription's first reply, then events until the test ends it.
 s = conn(); call(s, "io.siprecd.Subscribe", more=True)
 r = recv(s)
@@ -109,7 +126,7 @@ python3 "$T/vl.py" "$S" >"$T/vl.out" 2>&1
 while read -r res name; do
 	if [ "$res" = ok ]; then ok "varlink: $name"; else bad "varlink: $name"; fi
 done <"$T/vl.out"
-check "varlink client ran every check" test "$(grep -c '^ok\|^FAIL' "$T/vl.out")" -ge 16
+check "varlink client ran every check" test "$(grep -c '^ok\|^FAIL' "$T/vl.out")" -ge 19
 grep -q Traceback "$T/vl.out" && { bad "varlink client crashed"; cat "$T/vl.out"; }
 
 # ---- siprecctl without a daemon socket
