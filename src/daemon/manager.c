@@ -5,6 +5,7 @@
  * systemd watchdog ping and status line, and the graceful stop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "control/control.h"
 #include "daemon/manager.h"
 #include "media/media.h"
@@ -25,6 +29,7 @@
 #include "siprecd/catalog.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
+#include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
 
@@ -567,6 +572,110 @@ static int tls_watch_start(struct manager *m)
 	return 0;
 }
 
+/* ---- crash recovery: recordings a crash left open ---- */
+
+static int recovery_key(void *userdata, const char *key_id, uint32_t key_version,
+			const char *recording_id, uint8_t ret_key[STORE_KEY_SIZE])
+{
+	struct manager *m = userdata;
+	struct recording_key rk;
+	int r = keys_recording_key_get(m->keys, key_id, key_version, recording_id, &rk);
+
+	if (r < 0)
+		return r;
+	memcpy(ret_key, rk.key, STORE_KEY_SIZE);
+	recording_key_wipe(&rk);
+	return 0;
+}
+
+static int file_sha256(const char *path, char hex[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[65536], md[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (fd < 0 || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	if (n < 0 || EVP_DigestFinal_ex(ctx, md, NULL) != 1) {
+		r = n < 0 ? -errno : -EIO;
+		goto out;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+out:
+	EVP_MD_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Checks one recording the catalog found 'writing' at open: readable up to its last intact
+ * chunk, never complete unless its FINAL chunk made it to disk. */
+static int recover_one(void *userdata, const struct catalog_recovered *rec)
+{
+	struct manager *m = userdata;
+	struct store_key_lookup lookup = {recovery_key, m};
+	struct store_check_result res = {.last_good_index = -1, .first_bad_index = -1};
+	char hex[65] = "", sf[64], rf[64], pf[4200], szf[48], cf[48];
+	const char *fields[] = {sf, rf, pf, szf, cf, NULL};
+	int r = store_file_check(rec->path, &lookup, &res);
+	struct stat st;
+
+	if (r < 0 && stat(rec->path, &st) == 0)
+		res.file_size = (uint64_t)st.st_size;
+	file_sha256(rec->path, hex);
+	catalog_recording_final(m->catalog, &(struct catalog_recording_final){
+						    .uuid = rec->recording_uuid,
+						    .size = res.file_size,
+						    .chunks = res.chunks,
+						    .frames = res.frames,
+						    .sha256 = hex[0] ? hex : NULL,
+						    .complete = r == 0 && res.complete,
+						    .state = "interrupted",
+						    .finalized_at = (uint64_t)time(NULL) * 1000,
+					    });
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", rec->session_uuid);
+	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", rec->recording_uuid);
+	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", rec->path);
+	snprintf(szf, sizeof(szf), "RECORDING_SIZE=%llu", (unsigned long long)res.file_size);
+	snprintf(cf, sizeof(cf), "RECORDING_LAST_CHUNK=%lld", (long long)res.last_good_index);
+	if (r < 0)
+		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
+			   "recording %s interrupted by a crash and unreadable: %s: %s",
+			   rec->recording_uuid, rec->path, strerror(-r));
+	else if (res.complete)
+		audit_emit(AUDIT_RECORDING_FINALIZED, fields,
+			   "recording %s complete on disk after a crash: %s, %llu frames",
+			   rec->recording_uuid, rec->path, (unsigned long long)res.frames);
+	else
+		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
+			   "recording %s interrupted by a crash: %s readable up to chunk %lld "
+			   "(%llu frames)%s",
+			   rec->recording_uuid, rec->path, (long long)res.last_good_index,
+			   (unsigned long long)res.frames,
+			   res.failed ? ", then a damaged chunk" : ", then truncated");
+	return 0;
+}
+
+/* Runs before the loop starts (blocking file reads are fine there), after the catalog thread
+ * so the results are queued to it. */
+static void recover_recordings(struct manager *m)
+{
+	unsigned sessions = catalog_recovered_sessions(m->catalog);
+	int n;
+
+	if (sessions == 0)
+		return;
+	n = catalog_recovered_foreach(m->catalog, recover_one, m);
+	log_notice("crash recovery: %u session%s marked interrupted, %d recording%s checked",
+		   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
+}
+
 int manager_start(struct manager *m)
 {
 	struct config *c = m->cfg;
@@ -599,6 +708,7 @@ int manager_start(struct manager *m)
 		log_error("catalog thread: %s", strerror(-r));
 		return r;
 	}
+	recover_recordings(m);
 	/* Rotation does its sqlite work on its own thread (started after the signal mask). */
 	r = keys_rotation_start(m->keys, c->key_rotation_interval_ms);
 	if (r < 0) {

@@ -61,7 +61,7 @@ export_compare() {
 	shift 3
 	path=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id
 		JOIN streams st ON st.id = r.stream_id WHERE s.uuid = '$uuid' AND st.label = '$label'")
-	if ! "$EXPORT" -k "$T/state/keys/master.key" "$path" -o "$T/$name-$label.wav" \
+	if ! "$EXPORT" -c "$CONF" "$path" -o "$T/$name-$label.wav" \
 		>"$T/$name-$label.export" 2>&1; then
 		bad "$name: siprec-export of stream $label"
 		cat "$T/$name-$label.export"
@@ -107,7 +107,7 @@ check_recordings basic "$u"
 export_compare basic "$u" 1 "$PCAPS/tone440-pcmu.pcap"
 export_compare basic "$u" 2 "$PCAPS/tone660-pcmu.pcap"
 # The session as a whole: stereo, stream 1 left, both aligned by arrival.
-if "$EXPORT" -k "$T/state/keys/master.key" --session "$u" --catalog "$T/state/catalog.db" \
+if "$EXPORT" -c "$CONF" --session "$u" --catalog "$T/state/catalog.db" \
 	-o "$T/basic-session.wav" >"$T/basic-session.export" 2>&1; then
 	check "basic: session export, left = stream 1" $RTPTOOL compare --aligned "$T/basic-session.wav" 0 "$PCAPS/tone440-pcmu.pcap"
 	check "basic: session export, right = stream 2" $RTPTOOL compare --aligned "$T/basic-session.wav" 1 "$PCAPS/tone660-pcmu.pcap"
