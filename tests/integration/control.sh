@@ -229,7 +229,8 @@ check "socket removed at exit" test ! -e "$S"
 # ---- socket activation: the "varlink" fd is served, CONTROL_SOCKET is not bound
 if command -v systemd-socket-activate >/dev/null 2>&1; then
 	notify_listen
-	systemd-socket-activate -l "$T/act.sock" --fdname=varlink -E NOTIFY_SOCKET="$T/notify" \
+	MP=$(free_port)
+	systemd-socket-activate -l "$T/act.sock" -l 127.0.0.1:"$MP" --fdname=varlink:metrics -E NOTIFY_SOCKET="$T/notify" \
 		-E STATE_DIRECTORY="$STATE_DIRECTORY" -E RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" \
 		-E ASAN_OPTIONS="${ASAN_OPTIONS:-}" $SIPRECD_WRAPPER "$SIPRECD" --config "$CONF" \
 		>>"$T/siprecd.log" 2>&1 &
@@ -241,6 +242,10 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	check "socket-activated varlink: health answered" jq -e '.health.status' "$T/act.json"
 	check "log names the socket-activated control fd" grep -q 'control socket: socket-activated fd' "$T/siprecd.log"
 	check "CONTROL_SOCKET not bound when socket-activated" test ! -e "$S"
+	check "socket-activated metrics fd serves /metrics" python3 -c "
+import urllib.request
+r = urllib.request.urlopen('http://127.0.0.1:$MP/metrics', timeout=5)
+assert r.status == 200 and b'# TYPE siprecd_calls_active gauge' in r.read()"
 	stop_siprecd
 	check_eq "socket-activated: exit status" 0 "$STOP_RC"
 else
