@@ -1,0 +1,318 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Capacity benchmark: siprecd pinned to CPU 0, siprec-src on CPU 1, SRTP G.711 calls (2 streams,
+# 50 packets/s each) held for a fixed time; finds the largest loss-free number of calls (loss =
+# siprec-src's sent counts vs the catalog's per-stream counts vs the frames in the recordings,
+# plus /proc/net/snmp Udp RcvbufErrors/InErrors). For that load it prints packets/s, siprecd CPU
+# us/packet (/proc/PID/stat over the window where every call is up), RSS per call and p99
+# packet->durable; then the same traffic into a bare io_uring receive baseline and into rtpengine
+# (userspace, ng protocol, recording to pcap), and the SRTP micro-benchmark (ours vs Debian's).
+#
+# usage: bench/capacity.sh [--calls "N1 N2..."] [--hold SEC] [--rate R] [--suite SUITE]
+#                          [--smoke] [--no-baseline] [--no-rtpengine] [--no-srtp-bench]
+# --smoke: one step (default 20 calls, 5 s), siprecd only; exit 0 only when it is loss-free.
+# Exit: 0 done (smoke: zero loss), 1 loss at the smoke load or setup failure, 77 missing tools.
+set -u
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
+CALLS="250 500 1000 2000 3000 4000"
+HOLD=20
+RATE=200
+SUITE=AES_CM_128_HMAC_SHA1_80
+SMOKE=0 DO_BASE=1 DO_RTPE=1 DO_SRTP=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--calls) CALLS=$2; shift ;;
+	--hold) HOLD=$2; shift ;;
+	--rate) RATE=$2; shift ;;
+	--suite) SUITE=$2; shift ;;
+	--smoke) SMOKE=1 DO_BASE=0 DO_RTPE=0 DO_SRTP=0 ;;
+	--no-baseline) DO_BASE=0 ;;
+	--no-rtpengine) DO_RTPE=0 ;;
+	--no-srtp-bench) DO_SRTP=0 ;;
+	*) echo "usage: $0 [--calls LIST] [--hold S] [--rate R] [--suite S] [--smoke] [--no-*]" >&2; exit 1 ;;
+	esac
+	shift
+done
+if [ $SMOKE = 1 ]; then
+	[ "$CALLS" = "250 500 1000 2000 3000 4000" ] && CALLS=20
+	[ "$HOLD" = 20 ] && HOLD=5
+fi
+for c in taskset sqlite3 jq python3; do
+	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
+done
+[ "$(nproc)" -ge 2 ] || { echo "SKIP: needs 2 CPUs"; exit 77; }
+for b in siprecd siprec-src siprec-export; do
+	[ -x "$BUILD/$b" ] || { echo "capacity: $BUILD/$b not built"; exit 1; }
+done
+if [ $DO_BASE = 1 ] || [ $DO_SRTP = 1 ]; then
+	[ -x "$BUILD/bench/recv-baseline" ] && [ -x "$BUILD/bench/srtp-bench" ] ||
+		make -C "$SRCDIR" -s BUILD="$BUILD" bench >/dev/null || exit 1
+fi
+
+OUT=$(mktemp -d /var/tmp/siprecd-bench.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${KEEP:-}" ] && echo "(results kept in $OUT)" || rm -rf "$OUT"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null
+WAV=$SRCDIR/tests/data/audio/tone-mono-8k.wav
+HZ=$(getconf CLK_TCK)
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+snmp_udp() {
+	# prints "RcvbufErrors InErrors" of the Udp line
+	awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) n[$i] = i; h = 1 } else print $n["RcvbufErrors"], $n["InErrors"] }' /proc/net/snmp
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+sleep_until() { # sleep_until T0_MS OFFSET_S
+	_sl=$(($1 + $2 * 1000 - $(now_ms)))
+	[ $_sl -gt 0 ] && sleep "$(awk "BEGIN {print $_sl / 1000}")"
+	return 0
+}
+
+# load N DIR SIP_PORT PID: runs siprec-src (CPU 1) with N calls against SIP_PORT and samples
+# PID's CPU and RSS over the window where all calls are up; writes DIR/window.
+load() {
+	n=$1 dir=$2 sport=$3 pid=$4
+	ramp=$(((n + RATE - 1) / RATE))
+	dur=$((ramp + HOLD))
+	rss0=$(rss_kib "$pid")
+	set -- $(snmp_udp)
+	e0rb=$1 e0in=$2
+	t0=$(now_ms)
+	taskset -c 1 "$BUILD/siprec-src" -q -s 127.0.0.1:"$sport" --srtp "$SUITE" --rtcp-mux -n "$n" \
+		-r "$RATE" --wav "$WAV" --loop --duration $dur --json >"$dir/src.json" 2>"$dir/src.err" &
+	spid=$!
+	PIDS="$PIDS $spid"
+	sleep_until $t0 $((ramp + 2))
+	ta=$(now_ms) ca=$(cpu_ticks "$pid")
+	sleep_until $t0 $((dur - 1))
+	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid")
+	wait $spid
+	SRC_RC=$?
+	set -- $(snmp_udp)
+	echo "n=$n ta=$ta tb=$tb ca=$ca cb=$cb rss0=$rss0 rss1=$rss1 rb=$(($1 - e0rb)) in=$(($2 - e0in)) src_rc=$SRC_RC" >"$dir/window"
+}
+
+# figures DIR KIND: prints the window's figures (expected packets/s from the call count).
+figures() {
+	. /dev/stdin <<EOF
+$(tr ' ' '\n' <"$1/window")
+EOF
+	awk -v n=$n -v ta=$ta -v tb=$tb -v ca=$ca -v cb=$cb -v hz=$HZ -v r0=$rss0 -v r1=$rss1 -v k="$2" 'BEGIN {
+		pps = n * 100; secs = (tb - ta) / 1000; us = (cb - ca) / hz * 1e6;
+		printf "%s calls=%d pps=%d window_s=%.1f cpu_us_per_pkt=%.2f cpu_load=%.0f%% rss_kib_per_call=%.1f\n",
+			k, n, pps, secs, us / (pps * secs), 100 * us / 1e6 / secs, (r1 - r0) / n }'
+}
+
+# ---- siprecd at N calls: DIR/result has "ok" or "loss ..." and the figures
+siprecd_step() {
+	n=$1
+	d=$OUT/siprecd-$n
+	mkdir -p "$d"
+	sport=$(free_port)
+	cat >"$d/siprecd.conf" <<CFG
+SIP_LISTEN_ADDRESS=127.0.0.1
+SIP_PORT=$sport
+TLS_PORT=$(free_port)
+RTP_PORT_MIN=20000
+RTP_PORT_MAX=$((20000 + n * 8 + 100))
+MEDIA_WORKERS=1
+MAX_SESSIONS=$((n + 10))
+LOG_TARGET=stderr
+LOG_LEVEL=debug
+CFG
+	STATE_DIRECTORY=$d/state RUNTIME_DIRECTORY=$d/run taskset -c 0 "$BUILD/siprecd" \
+		--config "$d/siprecd.conf" >"$d/siprecd.log" 2>&1 &
+	dpid=$!
+	PIDS="$PIDS $dpid"
+	i=0
+	until grep -q "SIPREC_EVENT=daemon-ready\|ready" "$d/siprecd.log" 2>/dev/null || [ $i -ge 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 0.5
+	load "$n" "$d" "$sport" "$dpid"
+	# the last recordings are finalized after the last BYE
+	i=0
+	while [ $i -lt 300 ] && [ "$(sqlite3 "$d/state/catalog.db" "SELECT count(*) FROM recordings WHERE state = 'final'" 2>/dev/null)" != $((2 * n)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -TERM $dpid
+	wait $dpid
+	echo "stop_rc=$?" >>"$d/window"
+	find "$d/state/recordings" -name '*.siprec' >"$d/files"
+	xargs "$BUILD/siprec-export" -k "$d/state/keys/master.key" --metadata-json <"$d/files" \
+		>"$d/export.json" 2>"$d/export.err"
+	sqlite3 -json "$d/state/catalog.db" "SELECT s.call_id, st.label, st.packets, st.lost,
+		st.srtp_auth_failures AS auth, st.srtp_replays AS replays, r.path, r.frames, r.complete
+		FROM streams st JOIN sessions s ON s.id = st.session_id
+		LEFT JOIN recordings r ON r.stream_id = st.id" >"$d/catalog.json"
+	python3 - "$d" <<'PY' >"$d/result"
+import json, re, statistics, sys
+d = sys.argv[1]
+w = dict(kv.split("=") for kv in open(d + "/window").read().split())
+src = json.load(open(d + "/src.json"))
+cat = json.load(open(d + "/catalog.json")) if open(d + "/catalog.json").read().strip() else []
+try:
+    exp = {e["file"]: e for e in json.load(open(d + "/export.json"))}
+except Exception:
+    exp = {}
+rows = {(r["call_id"], r["label"]): r for r in cat}
+problems, sent_total = [], 0
+for c in src["calls"]:
+    if c["result"] != "ok":
+        problems.append("call %s: %s %s" % (c["call_id"], c["result"], c["reason"]))
+    for s in c["streams"]:
+        sent = s["packets"] - s["replayed"]
+        sent_total += sent
+        r = rows.get((c["call_id"], s["label"]))
+        if not r:
+            problems.append("%s/%s: not in the catalog" % (c["call_id"], s["label"]))
+            continue
+        e = exp.get(r["path"] or "", {})
+        if r["packets"] != sent or r["frames"] != sent or e.get("frames") != sent \
+                or not r["complete"] or not e.get("complete"):
+            problems.append("%s/%s: sent %d, catalog %s, catalog frames %s, file frames %s, complete %s/%s"
+                            % (c["call_id"], s["label"], sent, r["packets"], r["frames"],
+                               e.get("frames"), r["complete"], e.get("complete")))
+if int(w["rb"]) or int(w["in"]):
+    problems.append("kernel UDP RcvbufErrors +%s InErrors +%s" % (w["rb"], w["in"]))
+if int(w["stop_rc"]):
+    problems.append("siprecd exit status %s" % w["stop_rc"])
+p99 = [int(x) for x in re.findall(r"p99 packet->durable (\d+) us", open(d + "/siprecd.log").read())]
+late = src["totals"].get("late_ticks", 0)
+print("%s sent=%d catalog=%d files=%d late_ticks=%d p99_durable_ms(median/max of %d recordings)=%.1f/%.1f"
+      % ("ok" if not problems else "LOSS", sent_total, sum(r["packets"] for r in cat),
+         sum(e.get("frames", 0) for e in exp.values()), late, len(p99),
+         statistics.median(p99) / 1000 if p99 else -1, max(p99) / 1000 if p99 else -1))
+for p in problems[:10]:
+    print("  " + p)
+if len(problems) > 10:
+    print("  ... %d more" % (len(problems) - 10))
+PY
+	figures "$d" siprecd >>"$d/result"
+	sed 's/^/  /' "$d/result"
+	head -n 1 "$d/result" | grep -q '^ok'
+}
+
+echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1"
+best=0 fail=0
+for n in $CALLS; do
+	echo "-- siprecd $n calls"
+	if siprecd_step $n; then best=$n; else fail=$n; break; fi
+done
+# two bisection steps between the last loss-free load and the first lossy one
+if [ $SMOKE = 0 ] && [ $fail -gt 0 ] && [ $best -gt 0 ]; then
+	for _ in 1 2; do
+		mid=$(((best + fail) / 2 / 50 * 50))
+		[ $mid -le $best ] && break
+		echo "-- siprecd $mid calls"
+		if siprecd_step $mid; then best=$mid; else fail=$mid; fi
+	done
+fi
+if [ $best -eq 0 ]; then
+	echo "RESULT no loss-free load found (first tried: $(echo $CALLS | cut -d' ' -f1) calls)"
+	[ $SMOKE = 1 ] && exit 1
+	exit 0
+fi
+echo "RESULT siprecd largest loss-free load: $best calls ($((best * 2)) streams)"
+sed 's/^/  /' "$OUT/siprecd-$best/result"
+SIPRECD_US=$(sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' "$OUT/siprecd-$best/result")
+[ $SMOKE = 1 ] && exit 0
+
+# ---- the bare receive baseline at the same load
+if [ $DO_BASE = 1 ]; then
+	echo "-- baseline (io_uring multishot recvmsg, no SRTP/sealing/writing) $best calls"
+	d=$OUT/baseline
+	mkdir -p "$d"
+	bport=$(free_port)
+	taskset -c 0 "$BUILD/bench/recv-baseline" 40000 1 $((best * 2)) >"$d/count" 2>"$d/err" &
+	bpid=$!
+	python3 "$SRCDIR/bench/sip-uas.py" "$bport" baseline 40000 1 >"$d/uas.log" 2>&1 &
+	upid=$!
+	PIDS="$PIDS $bpid $upid"
+	sleep 1
+	load $best "$d" "$bport" $bpid
+	kill -TERM $bpid
+	wait $bpid
+	kill $upid
+	sent=$(jq '[.calls[].streams[].packets] | add' "$d/src.json")
+	echo "   sent=$sent received: $(cat "$d/count")"
+	figures "$d" baseline | sed 's/^/  /' | tee "$d/result"
+	BASE_US=$(sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' "$d/result")
+	awk -v a="$SIPRECD_US" -v b="$BASE_US" 'BEGIN { if (b > 0) printf "RESULT siprecd / baseline us per packet: %.2f / %.2f = %.2fx\n", a, b, a / b }'
+fi
+
+# ---- rtpengine, userspace, recording to pcap, media blocked (not relayed)
+if [ $DO_RTPE = 1 ]; then
+	echo "-- rtpengine (userspace, ng offer/answer RTP/SAVP, record call to pcap, block media) $best calls"
+	if ! command -v rtpengine >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rtpengine-daemon \
+			>"$OUT/apt.log" 2>&1 || echo "   rtpengine-daemon could not be installed (see apt log)"
+	fi
+	if command -v rtpengine >/dev/null 2>&1; then
+		d=$OUT/rtpengine
+		mkdir -p "$d/rec" "$d/spool"
+		ng=$(free_port) rport=$(free_port) hole=$(free_port)
+		taskset -c 0 rtpengine --foreground --log-stderr --log-level=5 --table=-1 \
+			--interface=127.0.0.1 --listen-ng=127.0.0.1:$ng --port-min=40000 \
+			--port-max=$((40000 + best * 8 + 100)) --num-threads=1 --recording-dir="$d/spool" \
+			--recording-method=pcap --no-redis-required --pidfile="$d/pid" \
+			>"$d/rtpengine.log" 2>&1 &
+		rpid=$!
+		PIDS="$PIDS $rpid"
+		sleep 2
+		python3 "$SRCDIR/bench/sip-uas.py" "$rport" rtpengine $ng $hole >"$d/uas.log" 2>&1 &
+		upid=$!
+		PIDS="$PIDS $upid"
+		sleep 1
+		if kill -0 $rpid 2>/dev/null && kill -0 $upid 2>/dev/null; then
+			load $best "$d" "$rport" $rpid
+			sleep 2
+			kill -TERM $rpid
+			wait $rpid
+			kill $upid
+			ok=$(jq '.totals.ok' "$d/src.json")
+			sent=$(jq '[.calls[].streams[].packets] | add' "$d/src.json")
+			pk=$(python3 - "$d/spool" <<'PY'
+import glob, struct, sys
+n = files = 0
+for f in glob.glob(sys.argv[1] + "/**/*.pcap", recursive=True):
+    files += 1
+    b = open(f, "rb").read()
+    i = 24
+    while i + 16 <= len(b):
+        n += 1
+        i += 16 + struct.unpack("<I", b[i + 8:i + 12])[0]
+print("%d packets in %d pcap files" % (n, files))
+PY
+)
+			echo "   calls ok=$ok sent=$sent recorded: $pk"
+			figures "$d" rtpengine | sed 's/^/  /' | tee "$d/result"
+			RTPE_US=$(sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' "$d/result")
+			awk -v a="$SIPRECD_US" -v b="$RTPE_US" 'BEGIN { if (b > 0) printf "RESULT siprecd / rtpengine us per packet: %.2f / %.2f = %.2fx\n", a, b, a / b }'
+		else
+			echo "   rtpengine or the UAS did not start:"
+			tail -n 15 "$d/rtpengine.log" "$d/uas.log" | sed 's/^/   /'
+		fi
+	fi
+fi
+
+if [ $DO_SRTP = 1 ]; then
+	echo "-- SRTP unprotect micro-benchmark (CPU 0)"
+	for s in AES_CM_128_HMAC_SHA1_80 AEAD_AES_256_GCM; do
+		taskset -c 0 "$BUILD/bench/srtp-bench" $s 1 500 4000 | sed 's/^/   /'
+	done
+fi
