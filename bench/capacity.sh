@@ -11,6 +11,7 @@
 # usage: bench/capacity.sh [--calls "N1 N2..."] [--hold SEC] [--rate R] [--suite SUITE]
 #                          [--smoke] [--no-baseline] [--no-rtpengine] [--no-srtp-bench]
 # --smoke: one step (default 20 calls, 5 s), siprecd only; exit 0 only when it is loss-free.
+# SRC_EXTRA: more siprec-src options (e.g. "--tamper 50" to see the loss check fail).
 # Exit: 0 done (smoke: zero loss), 1 loss at the smoke load or setup failure, 77 missing tools.
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +52,25 @@ if [ $DO_BASE = 1 ] || [ $DO_SRTP = 1 ]; then
 		make -C "$SRCDIR" -s BUILD="$BUILD" bench >/dev/null || exit 1
 fi
 
+# rtpengine comes from Debian's registry (bench only, not in tools/install-deps.sh); installed
+# before entering the private network namespace below, which has no route out.
+if [ $DO_RTPE = 1 ] && ! command -v rtpengine >/dev/null 2>&1; then
+	echo "installing rtpengine-daemon for the comparison (apt-get)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rtpengine-daemon \
+		>/tmp/siprecd-bench-apt.log 2>&1 || echo "   rtpengine-daemon could not be installed (/tmp/siprecd-bench-apt.log)"
+fi
+# A network namespace of our own: its loopback and its /proc/net/snmp counters see only this
+# benchmark's traffic, not the other tests running on the machine.
+if [ -z "${CAPACITY_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 &&
+	unshare -n true 2>/dev/null; then
+	CAPACITY_NETNS=1 exec unshare -n sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" \
+		--calls "$CALLS" --hold "$HOLD" --rate "$RATE" --suite "$SUITE" \
+		$([ $SMOKE = 1 ] && echo --smoke) $([ $DO_BASE = 0 ] && echo --no-baseline) \
+		$([ $DO_RTPE = 0 ] && echo --no-rtpengine) $([ $DO_SRTP = 0 ] && echo --no-srtp-bench)
+fi
+NETNS=host
+[ -n "${CAPACITY_NETNS:-}" ] && NETNS="private network namespace"
+
 OUT=$(mktemp -d /var/tmp/siprecd-bench.XXXXXX)
 PIDS=""
 cleanup() {
@@ -90,7 +110,8 @@ load() {
 	e0rb=$1 e0in=$2
 	t0=$(now_ms)
 	taskset -c 1 "$BUILD/siprec-src" -q -s 127.0.0.1:"$sport" --srtp "$SUITE" --rtcp-mux -n "$n" \
-		-r "$RATE" --wav "$WAV" --loop --duration $dur --json >"$dir/src.json" 2>"$dir/src.err" &
+		-r "$RATE" --wav "$WAV" --loop --duration $dur ${SRC_EXTRA:-} --json >"$dir/src.json" \
+		2>"$dir/src.err" &
 	spid=$!
 	PIDS="$PIDS $spid"
 	sleep_until $t0 $((ramp + 2))
@@ -207,7 +228,7 @@ PY
 }
 
 echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1"
+echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1, $NETNS"
 best=0 fail=0
 for n in $CALLS; do
 	echo "-- siprecd $n calls"
@@ -259,17 +280,15 @@ fi
 if [ $DO_RTPE = 1 ]; then
 	echo "-- rtpengine (userspace, ng offer/answer RTP/SAVP, record call to pcap, block media) $best calls"
 	if ! command -v rtpengine >/dev/null 2>&1; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rtpengine-daemon \
-			>"$OUT/apt.log" 2>&1 || echo "   rtpengine-daemon could not be installed (see apt log)"
-	fi
-	if command -v rtpengine >/dev/null 2>&1; then
+		echo "   rtpengine not installed: comparison skipped"
+	else
 		d=$OUT/rtpengine
 		mkdir -p "$d/rec" "$d/spool"
 		ng=$(free_port) rport=$(free_port) hole=$(free_port)
 		taskset -c 0 rtpengine --foreground --log-stderr --log-level=5 --table=-1 \
 			--interface=127.0.0.1 --listen-ng=127.0.0.1:$ng --port-min=40000 \
 			--port-max=$((40000 + best * 8 + 100)) --num-threads=1 --recording-dir="$d/spool" \
-			--recording-method=pcap --no-redis-required --pidfile="$d/pid" \
+			--recording-method=pcap --delete-delay=0 --no-redis-required --pidfile="$d/pid" \
 			>"$d/rtpengine.log" 2>&1 &
 		rpid=$!
 		PIDS="$PIDS $rpid"

@@ -155,7 +155,7 @@ def main():
         elif method == b"BYE":
             if mode == "rtpengine" and cid in answers:
                 try:
-                    ng("delete", **{"call-id": cid, "from-tag": ftag})
+                    ng("delete", **{"call-id": cid, "from-tag": ftag, "delete-delay": 0})
                 except Exception as e:  # noqa: BLE001 - report and keep serving
                     print("sip-uas: delete:", e, flush=True)
             answers.pop(cid, None)
