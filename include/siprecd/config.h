@@ -67,11 +67,14 @@ struct config {
 	char *encryption_key_store; /* ENCRYPTION_KEY_STORE
 				       file|credential|password|memory|public-key */
 	char *master_key_path;	    /* MASTER_KEY_PATH, default $STATE_DIRECTORY/keys/master.key */
+	char *recording_public_key; /* RECORDING_PUBLIC_KEY, X25519 PEM for write-only mode */
 	char *master_password;	    /* MASTER_PASSWORD, secret (prefer the credential) */
 	uint64_t key_rotation_interval_ms; /* KEY_ROTATION_INTERVAL, 24h */
 	uint32_t pbkdf2_iterations;	   /* PBKDF2_ITERATIONS, 600000 */
 	char *kdf;			   /* KEY_DERIVATION argon2id|pbkdf2 */
 	bool key_backup_enabled;	   /* KEY_BACKUP_ENABLED, false */
+	char *key_backup_path; /* KEY_BACKUP_PATH, default $STATE_DIRECTORY/keys/backups */
+	char *key_backup_passphrase_file; /* KEY_BACKUP_PASSPHRASE_FILE, "" = credential */
 
 	/* Operations */
 	char *control_socket; /* CONTROL_SOCKET, default $RUNTIME_DIRECTORY/control */

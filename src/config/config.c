@@ -173,8 +173,8 @@ static const struct config_key keys[] = {
 	{"ENABLE_RECORDING_ENCRYPTION", T_BOOL, "true", NULL, "Encrypt recordings at rest.", false,
 	 false, F(enable_recording_encryption), 0, 0, NULL, 0},
 	{"ENABLE_METADATA_ENCRYPTION", T_BOOL, "false", NULL,
-	 "Encrypt the session metadata files at rest.", false, false, F(enable_metadata_encryption),
-	 0, 0, NULL, 0},
+	 "Seal rs-metadata in the catalog and .metadata files (docs/KEYS.md).", false, false,
+	 F(enable_metadata_encryption), 0, 0, NULL, 0},
 	{"ENCRYPTION_ALGORITHM", T_ENUM, "AES-256-GCM", NULL,
 	 "AEAD for recordings: AES-256-GCM or CHACHA20-POLY1305.", false, false,
 	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM},
@@ -189,6 +189,9 @@ static const struct config_key keys[] = {
 	{"MASTER_KEY_PATH", T_PATH, "", "<state>/keys/master.key",
 	 "Key-encryption key file (generated with mode 0600 if missing).", false, false,
 	 F(master_key_path), 0, 0, NULL, 0},
+	{"RECORDING_PUBLIC_KEY", T_PATH, "", NULL,
+	 "X25519 public key (PEM) of ENCRYPTION_KEY_STORE=public-key (write-only mode).", false,
+	 false, F(recording_public_key), 0, 0, NULL, 0},
 	{"MASTER_PASSWORD", T_STRING, "", NULL,
 	 "Password for ENCRYPTION_KEY_STORE=password (secret; prefer the credential).", true, false,
 	 F(master_password), 0, 0, NULL, 0},
@@ -201,8 +204,14 @@ static const struct config_key keys[] = {
 	{"KEY_DERIVATION", T_CHOICE, "argon2id", NULL,
 	 "Password key derivation: argon2id or pbkdf2.", false, false, F(kdf), 0, 0, kdf_names, 0},
 	{"KEY_BACKUP_ENABLED", T_BOOL, "false", NULL,
-	 "Write encrypted key backups when keys change.", false, false, F(key_backup_enabled), 0, 0,
-	 NULL, 0},
+	 "Write an encrypted key backup after each data key rotation.", false, false,
+	 F(key_backup_enabled), 0, 0, NULL, 0},
+	{"KEY_BACKUP_PATH", T_PATH, "", "<state>/keys/backups",
+	 "Directory of the automatic key backups (created with mode 0700).", false, false,
+	 F(key_backup_path), 0, 0, NULL, 0},
+	{"KEY_BACKUP_PASSPHRASE_FILE", T_PATH, "", NULL,
+	 "File holding the backup passphrase; empty = the backup-passphrase credential.", false,
+	 false, F(key_backup_passphrase_file), 0, 0, NULL, 0},
 
 	/* Operations */
 	{"CONTROL_SOCKET", T_PATH, "", "<runtime>/control",
@@ -703,6 +712,7 @@ static int derive_dirs(struct load_ctx *x)
 	if (derive(&c->recording_dir, c->state_dir, "recordings") < 0 ||
 	    derive(&c->catalog_path, c->state_dir, "catalog.db") < 0 ||
 	    derive(&c->master_key_path, c->state_dir, "keys/master.key") < 0 ||
+	    derive(&c->key_backup_path, c->state_dir, "keys/backups") < 0 ||
 	    derive(&c->control_socket, c->runtime_dir, "control") < 0)
 		return -ENOMEM;
 	return 0;
@@ -750,6 +760,9 @@ static void cross_checks(struct load_ctx *x)
 			       "TLS_PORT and SIP_PORT are both %u; TCP and TLS need distinct ports",
 			       c->sip_port);
 	}
+	if (strcmp(c->encryption_key_store, "public-key") == 0 && !*c->recording_public_key)
+		report(x, "ENCRYPTION_KEY_STORE=public-key needs RECORDING_PUBLIC_KEY (the X25519 "
+			  "public key the recording keys are sealed to)");
 	if (!c->enable_udp && !c->enable_tcp && !c->enable_tls)
 		report(x,
 		       "ENABLE_UDP, ENABLE_TCP and ENABLE_TLS are all false: nothing to listen on");
