@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,19 @@ struct control {
 	struct control_conn *conns;
 	unsigned n_conns;
 };
+
+/*
+ * The audit observer runs on any thread and outside audit's lock, so what it touches lives
+ * here, not in struct control: it may still run while control_stop frees the server. Events
+ * posted to the loop and not yet delivered are freed at stop (the loop frees its queue
+ * without running it).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct control *srv; /* NULL once stopped */
+	struct event *pending;
+	atomic_uint subscribers;
+} hub = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int control_call_parse(const char *msg, size_t len, struct control_call *ret)
 {
@@ -138,6 +152,8 @@ static void conn_close(struct control_conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	if (c->subscribed)
+		atomic_fetch_sub(&hub.subscribers, 1);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -365,6 +381,7 @@ static int conn_dispatch(struct control_conn *c, const char *msg, size_t len)
 				json_object_object_add(p, "event",
 						       json_object_new_string("subscribed"));
 				c->subscribed = true;
+				atomic_fetch_add(&hub.subscribers, 1);
 				conn_reply(c, NULL, NULL, p, true);
 			}
 		} else {
@@ -519,18 +536,31 @@ static void accept_arm(struct control *srv)
 /* ---- event stream ---- */
 
 struct event {
-	struct control *srv;
-	enum audit_event ev;
-	uint64_t time_us;
+	struct event *prev, *next;
 	struct json_object *params;
 };
+
+static void event_unlink(struct event *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		hub.pending = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+}
 
 static void event_deliver(void *arg)
 {
 	struct event *e = arg;
-	struct control *srv = e->srv;
+	struct control *srv;
 
-	for (struct control_conn *c = srv->conns, *next; c; c = next) {
+	pthread_mutex_lock(&hub.lock);
+	event_unlink(e);
+	srv = hub.srv;
+	pthread_mutex_unlock(&hub.lock);
+
+	for (struct control_conn *c = srv ? srv->conns : NULL, *next; c; c = next) {
 		next = c->next;
 		if (c->subscribed)
 			conn_reply(c, NULL, NULL, json_object_get(e->params), true);
@@ -543,19 +573,20 @@ static void event_deliver(void *arg)
 static void audit_observed(void *userdata, enum audit_event ev, const char *const *fields,
 			   const char *message)
 {
-	struct control *srv = userdata;
 	const struct audit_event_info *info = audit_event_info(ev);
-	struct event *e = calloc(1, sizeof(*e));
+	struct event *e;
 	struct json_object *f;
 	struct timespec ts;
 
+	/* Nobody listening: nothing to copy. */
+	if (atomic_load_explicit(&hub.subscribers, memory_order_relaxed) == 0)
+		return;
+	e = calloc(1, sizeof(*e));
 	if (!e || !info) {
 		free(e);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	e->srv = srv;
-	e->ev = ev;
 	e->params = json_object_new_object();
 	f = json_object_new_object();
 	for (size_t i = 0; fields && fields[i]; i++) {
@@ -576,10 +607,23 @@ static void audit_observed(void *userdata, enum audit_event ev, const char *cons
 		e->params, "time_usec",
 		json_object_new_int64((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
 	json_object_object_add(e->params, "fields", f);
-	if (loop_post(srv->m->loop, event_deliver, e) < 0) {
+	pthread_mutex_lock(&hub.lock);
+	if (!hub.srv) {
+		pthread_mutex_unlock(&hub.lock);
+		json_object_put(e->params);
+		free(e);
+		return;
+	}
+	e->next = hub.pending;
+	if (e->next)
+		e->next->prev = e;
+	hub.pending = e;
+	if (loop_post(hub.srv->m->loop, event_deliver, e) < 0) {
+		event_unlink(e);
 		json_object_put(e->params);
 		free(e);
 	}
+	pthread_mutex_unlock(&hub.lock);
 }
 
 /* ---- start / stop ---- */
@@ -654,7 +698,10 @@ int control_start(struct manager *m)
 	}
 	if (srv->fd >= 0) {
 		accept_arm(srv);
-		audit_set_observer(audit_observed, srv);
+		pthread_mutex_lock(&hub.lock);
+		hub.srv = srv;
+		pthread_mutex_unlock(&hub.lock);
+		audit_set_observer(audit_observed, NULL);
 	}
 	if (m->sd.n[SD_FD_METRICS] > 0) {
 		for (unsigned i = 1; i < m->sd.n[SD_FD_METRICS]; i++)
@@ -681,6 +728,17 @@ void control_stop(struct manager *m)
 	if (!srv)
 		return;
 	audit_set_observer(NULL, NULL);
+	pthread_mutex_lock(&hub.lock);
+	hub.srv = NULL;
+	while (hub.pending) {
+		struct event *e = hub.pending;
+
+		hub.pending = e->next;
+		json_object_put(e->params);
+		free(e);
+	}
+	atomic_store(&hub.subscribers, 0);
+	pthread_mutex_unlock(&hub.lock);
 	/* The loop is no longer running: in-flight requests never complete, so every connection
 	 * is freed here regardless of its references. */
 	while (srv->conns) {

@@ -142,6 +142,7 @@ check_eq "session without ID: exit 1" 1 $?
 "$CTL" watch --json >"$T/watch.out" 2>"$T/watch.err" &
 WATCH_PID=$!
 BG_PIDS="$BG_PIDS $WATCH_PID"
+check "watch: subscribed" wait_for "$T/watch.out" '"event":"subscribed"' 10
 "$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --wav "$WAV" --loop --duration 20 \
 	--aor-a sip:alice@example.com --aor-b sip:bob@example.com --json >"$T/src.json" 2>"$T/src.err" &
 SRC_PID=$!
