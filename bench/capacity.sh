@@ -173,7 +173,7 @@ CFG
 	wait $dpid
 	echo "stop_rc=$?" >>"$d/window"
 	find "$d/state/recordings" -name '*.siprec' >"$d/files"
-	xargs "$BUILD/siprec-export" -k "$d/state/keys/master.key" --metadata-json <"$d/files" \
+	xargs -n 64 "$BUILD/siprec-export" -k "$d/state/keys/master.key" --metadata-json <"$d/files" \
 		>"$d/export.json" 2>"$d/export.err"
 	sqlite3 -json "$d/state/catalog.db" "SELECT s.call_id, st.label, st.packets, st.lost,
 		st.srtp_auth_failures AS auth, st.srtp_replays AS replays, r.path, r.frames, r.complete
@@ -185,10 +185,15 @@ d = sys.argv[1]
 w = dict(kv.split("=") for kv in open(d + "/window").read().split())
 src = json.load(open(d + "/src.json"))
 cat = json.load(open(d + "/catalog.json")) if open(d + "/catalog.json").read().strip() else []
-try:
-    exp = {e["file"]: e for e in json.load(open(d + "/export.json"))}
-except Exception:
-    exp = {}
+exp, txt, i = {}, open(d + "/export.json").read(), 0
+dec = json.JSONDecoder()
+while True:  # one JSON array per siprec-export run of up to 64 files
+    while i < len(txt) and txt[i].isspace():
+        i += 1
+    if i >= len(txt):
+        break
+    arr, i = dec.raw_decode(txt, i)
+    exp.update((e["file"], e) for e in arr)
 rows = {(r["call_id"], r["label"]): r for r in cat}
 problems, sent_total = [], 0
 for c in src["calls"]:
