@@ -612,11 +612,15 @@ static void tls_handshake_step(struct sip_conn *c)
 	}
 	c->state = CONN_OPEN;
 	conn_touch(c, t->lim.idle_timeout_ms);
+	/* tls_read_records may meet the peer's close_notify and close c: when the handshake
+	 * finished right in accept_done no request holds a reference yet, so take one. */
+	sip_conn_ref(c);
 	if (c->offload & TLS_OFFLOAD_RX)
 		conn_arm_recv(c);
 	else
 		tls_read_records(c);
 	conn_kick_send(c);
+	sip_conn_unref(c);
 }
 
 static void tls_poll_done(struct loop_op *op, int res, uint32_t flags)
