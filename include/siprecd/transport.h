@@ -60,8 +60,10 @@ struct sip_transport_handler {
 int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 		      const struct sip_transport_handler *h, void *userdata,
 		      struct sip_transport **ret);
-/* Stops all listeners and closes all connections; frees once nothing is in flight. NULL ok. */
+/* Stops all listeners and closes all connections (graceful: in-flight sends complete). NULL ok. */
 void sip_transport_shutdown(struct sip_transport *t);
+/* Frees everything, connections still referenced included: call only after the loop has
+ * stopped dispatching completions and before loop_free. NULL ok; returns NULL. */
 struct sip_transport *sip_transport_free(struct sip_transport *t);
 
 /* Adds a listening socket. Takes ownership of fd, even on failure. For TLS, tls must be set

@@ -852,22 +852,21 @@ fail:
 
 void sip_transport_shutdown(struct sip_transport *t)
 {
+	struct sip_conn *c, *next;
+
 	if (!t || t->shutting_down)
 		return;
 	t->shutting_down = true;
-	while (t->conns) {
-		struct sip_conn *c = t->conns;
-
-		/* conn_close drops the list's reference; a conn still referenced by in-flight
-		 * requests unlinks itself later, so take it off the list walk now. */
+	for (c = t->conns; c; c = next) {
 		if (c->state == CONN_CLOSING) {
-			t->conns = c->next;
-			if (c->next)
-				c->next->prev = NULL;
-			c->next = c->prev = NULL;
+			next = c->next;
 			continue;
 		}
+		/* Hold c across the close so its list link stays valid to read. */
+		sip_conn_ref(c);
 		conn_close(c);
+		next = c->next;
+		sip_conn_unref(c);
 	}
 }
 
@@ -876,6 +875,14 @@ struct sip_transport *sip_transport_free(struct sip_transport *t)
 	if (!t)
 		return NULL;
 	sip_transport_shutdown(t);
+	/* Called once the loop no longer runs: no CQE will be dispatched any more, so the
+	 * references of requests still in flight are void. The ring's teardown cancels them. */
+	while (t->conns) {
+		struct sip_conn *c = t->conns;
+
+		c->refs = 1;
+		sip_conn_unref(c);
+	}
 	t->free_requested = true;
 	transport_maybe_free(t);
 	return NULL;

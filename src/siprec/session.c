@@ -565,17 +565,22 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		snprintf(st->label_raw, sizeof(st->label_raw), "%.*s", (int)md->label.len,
 			 md->label.s ? md->label.s : "");
 		if (!st->label_raw[0])
-			snprintf(st->label_raw, sizeof(st->label_raw), "%s", st->label);
+			memcpy(st->label_raw, st->label, strlen(st->label) + 1);
 		st->pt = pt;
 		st->dtmf_pt = dtmf;
 		codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
-		if (snprintf(st->path, sizeof(st->path), "%s/%s-%s.siprec",
-			     recording_dir_for_today(s->ss), s->uuid,
-			     st->label) >= (int)sizeof(st->path)) {
-			*why = "recording path too long";
-			return -ENAMETOOLONG;
+		{
+			char path[sizeof(st->path)];
+
+			if (snprintf(path, sizeof(path), "%s/%s-%s.siprec",
+				     recording_dir_for_today(s->ss), s->uuid,
+				     st->label) >= (int)sizeof(path)) {
+				*why = "recording path too long";
+				return -ENAMETOOLONG;
+			}
+			memcpy(st->path, path, sizeof(path));
 		}
 		r = keys_recording_key_new(m->keys, st->recording_uuid, &rk);
 		if (r < 0) {
