@@ -16,7 +16,9 @@ NOTIFY_PID=""
 BG_PIDS=""
 
 cleanup() {
-	for p in $DAEMON_PID $NOTIFY_PID $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $DAEMON_PID $NOTIFY_PID $BG_PIDS; do
+		{ kill -9 "$p" && wait "$p"; } 2>/dev/null
+	done
 	if [ $fails -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "(state kept in $T)"; fi
 }
 trap cleanup EXIT
@@ -79,7 +81,7 @@ unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES WATCHDOG_USEC JOURNAL_S
 
 # Starts a listener on $T/notify that appends every datagram to $T/notify.log.
 notify_listen() {
-	[ -n "$NOTIFY_PID" ] && kill "$NOTIFY_PID" 2>/dev/null
+	[ -n "$NOTIFY_PID" ] && { kill "$NOTIFY_PID" && wait "$NOTIFY_PID"; } 2>/dev/null
 	rm -f "$T/notify" "$T/notify.log"
 	python3 -u - "$T/notify" "$T/notify.log" <<'PY' >/dev/null 2>&1 &
 import socket, sys
