@@ -61,6 +61,14 @@ struct keys_options {
 	uint32_t argon2_m_kib, argon2_t, argon2_p; /* 0 = defaults */
 	uint64_t rotation_interval_ms; /* rotate at open when the active DEK is older; 0 = never */
 	bool readonly; /* tools: create nothing, rotate nothing, open the catalog read-only */
+	/* public-key: the X25519 public key (PEM, RECORDING_PUBLIC_KEY); NULL = key_path. */
+	const char *public_key_path;
+	/* Not NULL: an encrypted backup (keys_backup) into this directory after each rotation
+	 * (KEY_BACKUP_ENABLED, KEY_BACKUP_PATH), under the passphrase read from
+	 * backup_passphrase_file or, when that is NULL/"",
+	 * $CREDENTIALS_DIRECTORY/backup-passphrase. */
+	const char *backup_dir;
+	const char *backup_passphrase_file;
 };
 
 /*
@@ -118,6 +126,62 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version);
 int keys_rotation_start(struct keys *k, uint64_t interval_ms);
 /* Asks the rotation thread to rotate now; non-blocking, safe on the loop. -ESRCH without it. */
 int keys_rotate_request(struct keys *k);
+
+/* How often the rotation thread re-reads the catalog's key state (rotations and destructions
+ * made by siprecd-keys while the daemon runs). */
+#define KEYS_STATE_POLL_MS 2000u
+/*
+ * Re-reads the data key rows of the catalog (blocking, sqlite: the rotation thread, or a tool):
+ * unwraps versions created elsewhere, wipes versions destroyed elsewhere and switches new
+ * recordings to the catalog's active version. Returns 1 if the active version changed, 0 if
+ * not, -errno (the in-memory state is then unchanged).
+ */
+int keys_refresh(struct keys *k);
+/* Asks the rotation thread to re-read the key state now (SIGHUP); non-blocking. -ESRCH without
+ * the thread. */
+int keys_refresh_request(struct keys *k);
+/*
+ * fn is called on the rotation thread (never the loop) whenever the active data key changes:
+ * external = true when the change was made by another process (siprecd-keys). fn must not
+ * block; the daemon posts to its loop. Call before keys_rotation_start.
+ */
+void keys_set_change_callback(struct keys *k,
+			      void (*fn)(void *userdata, const char *key_id, uint32_t version,
+					 bool external),
+			      void *userdata);
+/* The file name (in o->backup_dir) of the last automatic backup, "" if none yet. Racy by
+ * nature: for logs and tests. */
+const char *keys_last_backup(const struct keys *k);
+
+/* ---- metadata sealing (ENABLE_METADATA_ENCRYPTION, docs/KEYS.md) ---- */
+
+struct store_key_lookup;
+/*
+ * Seals len bytes of plain under rk (the session's key: keys_recording_key_new(session uuid))
+ * with AES-256-GCM, a random nonce and associated data aad, into the JSON envelope of the
+ * .metadata files (docs/FORMAT.md): *ret_text (malloc'ed, NUL-terminated) on success.
+ */
+int keys_metadata_seal(const struct recording_key *rk, const char *aad, const void *plain,
+		       size_t len, uint64_t created_ms, char **ret_text);
+/*
+ * Opens such an envelope: the key is asked of lookup for the envelope's key id and version and
+ * recording id key_rec_id (the session uuid); aad must be the one it was sealed with.
+ * *ret_plain (malloc'ed, NUL-terminated) and *ret_len on success; -EBADMSG if malformed or
+ * not authentic, or lookup's error (-ENOKEY, -EKEYREVOKED, ...).
+ */
+int keys_metadata_open(const char *text, size_t len, const char *key_rec_id, const char *aad,
+		       const struct store_key_lookup *lookup, char **ret_plain, size_t *ret_len);
+/*
+ * Queues the sealed write of json (copied) to path (a .metadata file, replaced atomically) with
+ * rk (copied, wiped after use) and the recording id/associated data key_rec_id; the rotation
+ * thread writes it with store_metadata_write (blocking: never on the loop). Non-blocking.
+ * -ESRCH without the thread, -EAGAIN when too many writes are pending, -ENOMEM.
+ */
+int keys_metadata_write_async(struct keys *k, const char *path, const struct recording_key *rk,
+			      const char *key_rec_id, const char *json);
+/* Waits until every queued metadata write is done (tests, shutdown). Returns the number of
+ * writes that failed since the last call. Blocking. */
+int keys_metadata_flush(struct keys *k);
 
 struct keys_info {
 	char key_id[KEYS_KEY_ID_MAX + 1];

@@ -119,14 +119,19 @@ int manager_new(struct config *cfg, struct manager **ret)
 		goto fail;
 	}
 	/* The key store reads the wrapped keys from the catalog catalog_open just migrated. */
-	r = keys_open(&(struct keys_options){.store = cfg->encryption_key_store,
-					     .catalog_path = cfg->catalog_path,
-					     .key_path = cfg->master_key_path,
-					     .password = cfg->master_password,
-					     .kdf = cfg->kdf,
-					     .pbkdf2_iterations = cfg->pbkdf2_iterations,
-					     .rotation_interval_ms = cfg->key_rotation_interval_ms},
-		      &m->keys);
+	r = keys_open(
+		&(struct keys_options){.store = cfg->encryption_key_store,
+				       .catalog_path = cfg->catalog_path,
+				       .key_path = cfg->master_key_path,
+				       .password = cfg->master_password,
+				       .kdf = cfg->kdf,
+				       .pbkdf2_iterations = cfg->pbkdf2_iterations,
+				       .rotation_interval_ms = cfg->key_rotation_interval_ms,
+				       .public_key_path = cfg->recording_public_key,
+				       .backup_dir = cfg->key_backup_enabled ? cfg->key_backup_path
+									     : NULL,
+				       .backup_passphrase_file = cfg->key_backup_passphrase_file},
+		&m->keys);
 	if (r < 0) {
 		log_error("key store (%s): %s", cfg->encryption_key_store, keys_error());
 		goto fail;
@@ -170,7 +175,8 @@ static void signal_arm(struct manager *m)
 	struct io_uring_sqe *sqe = loop_sqe(m->loop, &m->signal_op);
 
 	if (sqe)
-		io_uring_prep_read(sqe, m->signal_fd, m->siginfo, sizeof(struct signalfd_siginfo), 0);
+		io_uring_prep_read(sqe, m->signal_fd, m->siginfo, sizeof(struct signalfd_siginfo),
+				   0);
 }
 
 static void watchdog_fired(struct loop_timer *t)
@@ -295,8 +301,9 @@ static int tls_setup(struct manager *m)
 		return r;
 	}
 	if (!c->tls_cert_path || !*c->tls_cert_path)
-		log_warning("TLS: no TLS_CERT_PATH configured, using the self-signed certificate %s",
-			    tls_server_ctx_cert_path(m->tls));
+		log_warning(
+			"TLS: no TLS_CERT_PATH configured, using the self-signed certificate %s",
+			tls_server_ctx_cert_path(m->tls));
 	/* Say once which record-layer mode is in effect. */
 	if (tls_ktls_probe(reason, sizeof(reason)) > 0)
 		log_info("TLS: kernel TLS available: records are offloaded after each handshake");
@@ -572,6 +579,44 @@ static int tls_watch_start(struct manager *m)
 	return 0;
 }
 
+/* ---- key store changes (rotation thread -> loop) ---- */
+
+struct key_change {
+	char key_id[KEYS_KEY_ID_MAX + 1];
+	uint32_t version;
+	bool external;
+	char backup[160];
+};
+
+static void key_change_log(void *arg)
+{
+	struct key_change *kc = arg;
+
+	log_info("data key %s version %u is now used for new recordings (%s)%s%s", kc->key_id,
+		 kc->version, kc->external ? "changed by siprecd-keys" : "rotated",
+		 kc->backup[0] ? "; " : "", kc->backup);
+	free(kc);
+}
+
+/* Runs on the keys thread: never blocks, the log line is written by the loop. */
+static void keys_changed(void *userdata, const char *key_id, uint32_t version, bool external)
+{
+	struct manager *m = userdata;
+	struct key_change *kc = calloc(1, sizeof(*kc));
+
+	if (!kc)
+		return;
+	snprintf(kc->key_id, sizeof(kc->key_id), "%s", key_id);
+	kc->version = version;
+	kc->external = external;
+	if (!external && m->cfg->key_backup_enabled)
+		snprintf(kc->backup, sizeof(kc->backup), "key backup %s%s",
+			 *keys_last_backup(m->keys) ? keys_last_backup(m->keys) : "FAILED: ",
+			 *keys_last_backup(m->keys) ? "" : keys_error());
+	if (loop_post(m->loop, key_change_log, kc) < 0)
+		free(kc);
+}
+
 /* ---- crash recovery: recordings a crash left open ---- */
 
 static int recovery_key(void *userdata, const char *key_id, uint32_t key_version,
@@ -710,6 +755,7 @@ int manager_start(struct manager *m)
 	}
 	recover_recordings(m);
 	/* Rotation does its sqlite work on its own thread (started after the signal mask). */
+	keys_set_change_callback(m->keys, keys_changed, m);
 	r = keys_rotation_start(m->keys, c->key_rotation_interval_ms);
 	if (r < 0) {
 		log_error("key rotation thread: %s", strerror(-r));
@@ -792,6 +838,8 @@ void manager_reload(struct manager *m)
 	sd_notify_reloading();
 	if (m->tls)
 		tls_reload(m, "SIGHUP");
+	/* Rotations and destructions made by siprecd-keys: re-read now (on the keys thread). */
+	keys_refresh_request(m->keys);
 	audit_emit(AUDIT_CONFIG_RELOADED, NULL, "configuration reloaded");
 	manager_update_status(m);
 	sd_notify_ready(m->status);

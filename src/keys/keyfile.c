@@ -109,6 +109,7 @@ struct keys *keys_alloc(enum keys_mode mode)
 	k->active = -1;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
+	pthread_cond_init(&k->md_cond, NULL);
 	return k;
 }
 
@@ -258,12 +259,16 @@ struct keys *keys_free(struct keys *k)
 	if (!k)
 		return NULL;
 	keys_rotation_stop(k);
+	keys_md_free_all(k);
 	if (k->db)
 		sqlite3_close(k->db);
 	OPENSSL_cleanse(k->secret, sizeof(*k->secret));
 	munmap(k->secret, sizeof(*k->secret));
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->cond);
+	pthread_cond_destroy(&k->md_cond);
+	free(k->backup_dir);
+	free(k->backup_pass_file);
 	free(k->deks);
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);

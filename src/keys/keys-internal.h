@@ -56,7 +56,24 @@ struct keys {
 	bool thread_running, stop, rotate_now;
 	pthread_cond_t cond;
 	uint64_t interval_ms;
+	bool refresh_now;
+	void (*change_fn)(void *userdata, const char *key_id, uint32_t version, bool external);
+	void *change_ud;
+	/* automatic backups after rotation (NULL = off) */
+	char *backup_dir, *backup_pass_file;
+	char last_backup[128];
+	/* .metadata writes queued for the rotation thread (under lock) */
+	struct keys_md_job *md_head, *md_tail;
+	unsigned md_pending, md_failed;
+	pthread_cond_t md_cond; /* signalled when md_pending drops to 0 */
 };
+
+/* live.c: run by the rotation thread. */
+void keys_md_run(struct keys *k);      /* writes queued jobs; called and returns with lock held */
+void keys_md_free_all(struct keys *k); /* drops (wipes) jobs never written */
+int keys_backup_after_rotation(struct keys *k); /* no-op when backups are off */
+int keys_backup_check(struct keys *k);		/* the passphrase is readable and the dir exists */
+void keys_notify_change(struct keys *k, bool external);
 
 int keys_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct keys *keys_alloc(enum keys_mode mode);

@@ -464,9 +464,13 @@ static int open_write_only(const struct keys_options *o, struct keys *k)
 {
 	int r;
 
-	if (!o->key_path || !*o->key_path)
-		return keys_fail(-EINVAL, "ENCRYPTION_KEY_STORE=public-key: no public key path");
-	r = keys_x25519_load(o->key_path, false, k->pub);
+	const char *path =
+		o->public_key_path && *o->public_key_path ? o->public_key_path : o->key_path;
+
+	if (!path || !*path)
+		return keys_fail(-EINVAL,
+				 "ENCRYPTION_KEY_STORE=public-key: no RECORDING_PUBLIC_KEY");
+	r = keys_x25519_load(path, false, k->pub);
 	if (r < 0)
 		return r;
 	keys_public_key_id(k->pub, k->pub_id);
@@ -560,6 +564,23 @@ int keys_open(const struct keys_options *o, struct keys **ret)
 	if (!k)
 		return -ENOMEM;
 	k->readonly = o->readonly;
+	if (o->backup_dir && *o->backup_dir && !o->readonly && k->mode == KEYS_MODE_HIERARCHY) {
+		k->backup_dir = strdup(o->backup_dir);
+		if (o->backup_passphrase_file && *o->backup_passphrase_file)
+			k->backup_pass_file = strdup(o->backup_passphrase_file);
+		if (!k->backup_dir || (o->backup_passphrase_file && *o->backup_passphrase_file &&
+				       !k->backup_pass_file)) {
+			keys_free(k);
+			return -ENOMEM;
+		}
+	}
+	/* Refuse to start with backups on but no usable passphrase: found now, not at the
+	 * first rotation a day later. */
+	r = keys_backup_check(k);
+	if (r < 0) {
+		keys_free(k);
+		return r;
+	}
 	if (k->mode == KEYS_MODE_MEMORY)
 		r = open_memory(k);
 	else if (k->mode == KEYS_MODE_WRITE_ONLY)
@@ -642,39 +663,71 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 	snprintf(prev_s, sizeof(prev_s), "%u", prev);
 	audit_key(AUDIT_KEY_ROTATED, key_id, version, "PREVIOUS_KEY_VERSION", prev_s,
 		  "rotated data key");
+	/* A failed backup does not undo the rotation: keys_last_backup() is "" and keys_error()
+	 * says why. */
+	keys_backup_after_rotation(k);
 	if (ret_version)
 		*ret_version = version;
 	return 0;
 }
 
+/*
+ * The key store's thread: rotates when the active key is older than the interval or on
+ * request, re-reads the catalog's key state every KEYS_STATE_POLL_MS (siprecd-keys may rotate or
+ * destroy behind the daemon's back) and writes queued .metadata files. k->lock is held except
+ * around blocking work.
+ */
 static void *rotation_main(void *arg)
 {
 	struct keys *k = arg;
+	bool rotates = k->mode == KEYS_MODE_HIERARCHY;
+	uint64_t next_poll = keys_now_ms() + KEYS_STATE_POLL_MS, retry_at = 0;
 
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop) {
-		uint64_t due = k->active >= 0 ? k->deks[k->active].activated_at + k->interval_ms
-					      : keys_now_ms();
-		struct timespec ts = {.tv_sec = (time_t)(due / 1000),
-				      .tv_nsec = (long)(due % 1000) * 1000000};
+		uint64_t now, due, wake;
+		struct timespec ts;
 
-		if (!k->rotate_now && keys_now_ms() < due) {
-			pthread_cond_timedwait(&k->cond, &k->lock, &ts);
-			continue;
-		}
-		k->rotate_now = false;
-		pthread_mutex_unlock(&k->lock);
-		if (keys_rotate_dek(k, NULL) < 0) {
-			/* Retry a minute later rather than spinning on a busy catalog. */
+		keys_md_run(k);
+		if (k->stop)
+			break;
+		now = keys_now_ms();
+		due = rotates && k->active >= 0 ? k->deks[k->active].activated_at + k->interval_ms
+						: UINT64_MAX;
+		if (due < retry_at)
+			due = retry_at;
+		if (rotates && (k->rotate_now || now >= due)) {
+			int r;
+
+			k->rotate_now = false;
+			pthread_mutex_unlock(&k->lock);
+			/* Versions made by siprecd-keys first, so the new one is max + 1. */
+			keys_refresh(k);
+			r = keys_rotate_dek(k, NULL);
+			if (r == 0)
+				keys_notify_change(k, false);
 			pthread_mutex_lock(&k->lock);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 60;
-			if (!k->stop)
-				pthread_cond_timedwait(&k->cond, &k->lock, &ts);
+			/* Retry a minute later rather than spinning on a busy catalog. */
+			retry_at = r < 0 ? keys_now_ms() + 60000 : 0;
 			continue;
 		}
-		pthread_mutex_lock(&k->lock);
+		if (rotates && (k->refresh_now || now >= next_poll)) {
+			k->refresh_now = false;
+			pthread_mutex_unlock(&k->lock);
+			keys_refresh(k);
+			pthread_mutex_lock(&k->lock);
+			next_poll = keys_now_ms() + KEYS_STATE_POLL_MS;
+			continue;
+		}
+		if (k->md_head)
+			continue;
+		wake = rotates ? (due < next_poll ? due : next_poll) : now + 3600 * 1000ull;
+		ts = (struct timespec){.tv_sec = (time_t)(wake / 1000),
+				       .tv_nsec = (long)(wake % 1000) * 1000000};
+		pthread_cond_timedwait(&k->cond, &k->lock, &ts);
 	}
+	/* Metadata queued before the stop is still written. */
+	keys_md_run(k);
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
 }
@@ -683,7 +736,7 @@ int keys_rotation_start(struct keys *k, uint64_t interval_ms)
 {
 	int r;
 
-	if (k->mode != KEYS_MODE_HIERARCHY || k->readonly || k->thread_running)
+	if (k->readonly || k->thread_running || k->mode == KEYS_MODE_LEGACY_FILE)
 		return 0;
 	k->interval_ms = interval_ms ? interval_ms : UINT64_MAX / 4;
 	r = pthread_create(&k->thread, NULL, rotation_main, k);
@@ -752,6 +805,52 @@ int keys_list(struct keys *k, int (*fn)(void *userdata, const struct keys_info *
 	return n;
 }
 
+/*
+ * A running siprecd may still write with a version siprecd-keys just retired (it notices within
+ * KEYS_STATE_POLL_MS) or finish recordings started under it: refuse both rather than shred
+ * recordings being written.
+ */
+static int destroy_guard(struct keys *k, const char *key_id, uint32_t version)
+{
+	uint64_t retired = 0, now = keys_now_ms(), grace = 3 * KEYS_STATE_POLL_MS;
+	sqlite3_stmt *st = NULL;
+	int n = 0;
+
+	/* The catalog's time, not this process's view: the retirement may be another's. */
+	if (sqlite3_prepare_v2(k->db,
+			       "SELECT retired_at FROM keys WHERE algorithm = 'AES-256' AND "
+			       "key_id = ?1 AND version = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(k, -EIO, "reading the retirement time");
+	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		retired = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (retired && retired + grace > now)
+		return keys_fail(-EBUSY,
+				 "version %u was retired %llu ms ago; a running siprecd switches "
+				 "within %u ms: retry in a few seconds",
+				 version, (unsigned long long)(now - retired), KEYS_STATE_POLL_MS);
+	if (sqlite3_prepare_v2(k->db,
+			       "SELECT count(*) FROM recordings WHERE key_id = ?1 AND "
+			       "key_version = ?2 AND state = 'writing'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(k, -EIO, "counting recordings being written");
+	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (n > 0)
+		return keys_fail(-EBUSY,
+				 "%d recording(s) are still being written with version %u (a "
+				 "running siprecd): destroy it after they end",
+				 n, version);
+	return 0;
+}
+
 int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsigned *ret_recordings)
 {
 	char key_id[KEYS_KEY_ID_MAX + 1];
@@ -773,6 +872,9 @@ int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsig
 		return keys_fail(r, "version %u is the active data key: rotate first", version);
 	if (r == -EALREADY)
 		return keys_fail(r, "version %u is already destroyed", version);
+	r = destroy_guard(k, key_id, version);
+	if (r < 0)
+		return r;
 	r = exec(k, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;

@@ -139,7 +139,7 @@ export_all "version 2 still exports" $(recs 2)
 # ---- write-only mode: siprecd cannot export, the private key can
 openssl genpkey -algorithm X25519 -out "$T/wo.key" 2>/dev/null && chmod 600 "$T/wo.key"
 openssl pkey -in "$T/wo.key" -pubout -out "$T/wo.pub" 2>/dev/null
-export ENCRYPTION_KEY_STORE=public-key MASTER_KEY_PATH=$T/wo.pub
+export ENCRYPTION_KEY_STORE=public-key RECORDING_PUBLIC_KEY=$T/wo.pub
 start_siprecd
 call wo
 stop_siprecd

@@ -286,8 +286,20 @@ static void test_store(void **state)
 	assert_int_equal(keys_backup_verify(k, bk, "backup passphrase", NULL), 0);
 	assert_int_equal(keys_backup_verify(k, bk, "wrong passphrase", NULL), -EKEYREJECTED);
 
-	/* shredding */
+	/* shredding: refused while a running daemon may still switch away from version 1 */
 	assert_int_equal(keys_destroy_dek(k, 2, "test", NULL), -EBUSY);
+	assert_int_equal(keys_destroy_dek(k, 1, "test", NULL), -EBUSY);
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(cat_path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db,
+					      "UPDATE keys SET retired_at = retired_at - 60000 "
+					      "WHERE version = 1",
+					      NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+	}
 	assert_int_equal(keys_destroy_dek(k, 1, "test", NULL), 0);
 	assert_int_equal(keys_destroy_dek(k, 1, "test", NULL), -EALREADY);
 	assert_int_equal(keys_recording_key_get(k, a.key_id, 1, "rec-a", &c), -EKEYREVOKED);

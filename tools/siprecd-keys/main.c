@@ -106,7 +106,12 @@ static struct keys_options options_of(const struct config *c, bool readonly)
 				     .password = c->master_password,
 				     .kdf = c->kdf,
 				     .pbkdf2_iterations = c->pbkdf2_iterations,
-				     .readonly = readonly};
+				     .readonly = readonly,
+				     .public_key_path = c->recording_public_key,
+				     /* rotate backs up like the daemon does (KEY_BACKUP_ENABLED) */
+				     .backup_dir =
+					     c->key_backup_enabled ? c->key_backup_path : NULL,
+				     .backup_passphrase_file = c->key_backup_passphrase_file};
 }
 
 int main(int argc, char **argv)
@@ -249,6 +254,13 @@ int main(int argc, char **argv)
 		r = keys_rotate_dek(k, &v);
 		if (r == 0)
 			printf("rotated: %s version %u is active\n", keys_current_key_id(k), v);
+		if (r == 0 && cfg.key_backup_enabled && *keys_last_backup(k))
+			printf("backup: %s/%s\n", cfg.key_backup_path, keys_last_backup(k));
+		else if (r == 0 && cfg.key_backup_enabled) {
+			fprintf(stderr, "siprecd-keys: the rotation is done but the automatic "
+					"key backup failed\n");
+			r = -EIO; /* keys_error() says why */
+		}
 	} else if (!strcmp(cmd, "destroy")) {
 		if (!arg.version || !arg.yes) {
 			fprintf(stderr, "siprecd-keys: destroy needs --version N and --yes (every "
