@@ -28,6 +28,7 @@
 #define MEDIA_BUFSZ 2048
 #define MEDIA_CONTROL_LEN 128
 #define CLOSE_POLL_MS 5
+#define MEDIA_DRAIN_MAX 1024 /* datagrams read from a closing stream's socket, at most */
 #define SOCKET_RCVBUF (512 * 1024)
 
 #define STAT_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
@@ -171,7 +172,8 @@ static int srtp_unprotect(struct media_stream *s, uint8_t *pkt, size_t *len, boo
 
 	if (s->srtp_old)
 		memcpy(copy, pkt, l);
-	r = rtcp ? srtp_rx_unprotect_rtcp(s->srtp, pkt, len) : srtp_rx_unprotect_rtp(s->srtp, pkt, len);
+	r = rtcp ? srtp_rx_unprotect_rtcp(s->srtp, pkt, len)
+		 : srtp_rx_unprotect_rtp(s->srtp, pkt, len);
 	if (r == 0) {
 		/* The first packet under the new key ends the overlap (RTP only: SRTCP may lag). */
 		if (s->srtp_old && !rtcp)
@@ -261,13 +263,14 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 		void *buf = loop_buf_ring_buf(w->br, bid);
 		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &s->msg);
 
-		if (o && !s->closing && !(o->flags & MSG_TRUNC)) {
+		if (o && !s->finished && !(o->flags & MSG_TRUNC)) {
 			uint64_t arrival = 0;
 			struct cmsghdr *cm;
 
 			for (cm = io_uring_recvmsg_cmsg_firsthdr(o, &s->msg); cm;
 			     cm = io_uring_recvmsg_cmsg_nexthdr(o, &s->msg, cm)) {
-				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+				if (cm->cmsg_level == SOL_SOCKET &&
+				    cm->cmsg_type == SCM_TIMESTAMPNS) {
 					struct timespec ts;
 
 					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
@@ -278,7 +281,8 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 			if (!arrival)
 				arrival = realtime_ns();
 			handle_packet(s, io_uring_recvmsg_payload(o, &s->msg),
-				      io_uring_recvmsg_payload_length(o, res, &s->msg), arrival, rtcp);
+				      io_uring_recvmsg_payload_length(o, res, &s->msg), arrival,
+				      rtcp);
 		} else if (o && (o->flags & MSG_TRUNC)) {
 			STAT_ADD(s->stats.malformed, 1);
 		}
@@ -405,6 +409,41 @@ static void stream_finish_done(struct media_stream *s)
 	loop_post(s->pool->sip_loop, sip_stream_closed, s);
 }
 
+/* Datagrams still queued on a closing stream's socket (sent before the BYE, read after it). */
+static void stream_drain(struct media_stream *s, int fd, bool rtcp)
+{
+	uint8_t buf[MEDIA_BUFSZ];
+
+	for (unsigned i = 0; i < MEDIA_DRAIN_MAX; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			break;
+		if ((size_t)n > sizeof(buf)) {
+			STAT_ADD(s->stats.malformed, 1);
+			continue;
+		}
+		handle_packet(s, buf, (size_t)n, realtime_ns(), rtcp);
+	}
+}
+
+/* Both receives have ended: drains the sockets, then seals the FINAL chunk (once). */
+static void stream_finish_writer(struct media_stream *s)
+{
+	int r;
+
+	if (s->writer && !s->error) {
+		stream_drain(s, s->fd, false);
+		if (s->rtcp_fd >= 0)
+			stream_drain(s, s->rtcp_fd, true);
+		r = store_writer_finish(s->writer);
+		if (r < 0)
+			s->error = r;
+		stream_submit(s, true);
+	}
+	s->finished = true;
+}
+
 static void close_check(struct loop_timer *t)
 {
 	struct media_worker *w = container_of(t, struct media_worker, close_timer);
@@ -414,6 +453,8 @@ static void close_check(struct loop_timer *t)
 		struct media_stream *next = s->next;
 
 		if (s->closing && !s->recv_armed && !s->rtcp_armed) {
+			if (!s->finished)
+				stream_finish_writer(s);
 			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
 				stream_submit(s, true);
 			if (!s->writer || s->error || store_writer_error(s->writer) ||
@@ -442,19 +483,13 @@ static void worker_stream_close(void *arg)
 	struct media_stream *s = arg;
 	struct media_worker *w = s->w;
 
+	/* The receives are cancelled; packets already queued (in the CQ or the socket) are still
+	 * recorded: the writer is finished by close_check once both receives have ended. */
 	s->closing = true;
 	if (s->recv_armed)
 		cancel_op(w, &s->recv_op);
 	if (s->rtcp_armed)
 		cancel_op(w, &s->rtcp_op);
-	if (s->writer && !s->error) {
-		int r = store_writer_finish(s->writer);
-
-		if (r < 0)
-			s->error = r;
-		s->finished = true;
-		stream_submit(s, true);
-	}
 	w->closing++;
 	if (!loop_timer_armed(&w->close_timer))
 		loop_timer_arm(w->loop, &w->close_timer, loop_now_ms(w->loop) + CLOSE_POLL_MS);
@@ -706,7 +741,8 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 	}
 	if (pa->srtp_suite) {
 		r = srtp_rx_new(pa->srtp_suite, pa->srtp_key, pa->srtp_key_len,
-				pa->unencrypted_srtp, pa->unencrypted_srtcp, pa->unauth_srtp, &s->srtp);
+				pa->unencrypted_srtp, pa->unencrypted_srtcp, pa->unauth_srtp,
+				&s->srtp);
 		if (r < 0)
 			goto fail;
 	}
