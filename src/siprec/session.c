@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "siprec/session.h"
@@ -77,6 +79,8 @@ struct session {
 	uint64_t sdp_sess_id, sdp_version;
 	struct siprec_metadata *md;
 	uint32_t md_seq;
+	struct recording_key md_key; /* ENABLE_METADATA_ENCRYPTION: sealed under it */
+	bool md_key_set;
 	struct stream streams[MAX_STREAMS_HARD];
 	unsigned n_streams;
 	unsigned closing;
@@ -194,6 +198,7 @@ static void session_free(struct session *s)
 	for (unsigned i = 0; i < s->n_streams; i++)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
+	recording_key_wipe(&s->md_key);
 	sip_conn_unref(s->conn);
 	free(s->call_id);
 	free(s->remote_tag);
@@ -324,16 +329,64 @@ static int split_body(struct manager *m, struct sip_txn *txn, struct sip_msg *re
 	return 0;
 }
 
+static const char *recording_dir_for_today(struct sessions *ss);
+
+/*
+ * ENABLE_METADATA_ENCRYPTION (docs/KEYS.md): the session's key (derived from the active data key
+ * and the session uuid, or sealed to the public key) seals the received body and the model for
+ * the catalog, and the keys thread writes <recordings>/<uuid>.metadata (blocking I/O, off the
+ * loop). *json is replaced by its sealed envelope; *ret_body gets the sealed body.
+ */
+static int seal_metadata(struct session *s, const struct siprec_body_part *part, uint32_t seq,
+			 char **json, char **ret_body)
+{
+	struct manager *m = s->ss->m;
+	char aad[96], path[4096], *sealed = NULL;
+	int r;
+
+	if (!s->md_key_set) {
+		r = keys_recording_key_new(m->keys, s->uuid, &s->md_key);
+		if (r < 0)
+			return r;
+		s->md_key_set = true;
+	}
+	snprintf(aad, sizeof(aad), "%s:%u:body", s->uuid, seq);
+	r = keys_metadata_seal(&s->md_key, aad, part->body.s, part->body.len, now_unix_ms(),
+			       ret_body);
+	if (r < 0 || !*json)
+		return r;
+	if (snprintf(path, sizeof(path), "%s/%s.metadata", recording_dir_for_today(s->ss),
+		     s->uuid) < (int)sizeof(path) &&
+	    keys_metadata_write_async(m->keys, path, &s->md_key, s->uuid, *json) < 0)
+		log_ratelimited(LOG_WARNING, "session %s: .metadata file not written", s->uuid);
+	snprintf(aad, sizeof(aad), "%s:%u:json", s->uuid, seq);
+	r = keys_metadata_seal(&s->md_key, aad, *json, strlen(*json), now_unix_ms(), &sealed);
+	OPENSSL_cleanse(*json, strlen(*json));
+	free(*json);
+	*json = sealed;
+	return r;
+}
+
 /* Queues the snapshot of the document as received (partial says which data mode it had: the
  * merged model is always complete), the participants, and the warnings. */
 static void catalog_metadata(struct session *s, const struct siprec_body_part *part, bool partial)
 {
 	struct manager *m = s->ss->m;
-	char *json = NULL, *warn = NULL;
+	char *json = NULL, *warn = NULL, *sealed = NULL;
+	bool seal = m->cfg->enable_metadata_encryption;
+	uint32_t seq = ++s->md_seq;
 	size_t wl = 3;
 
 	if (siprec_metadata_to_json(s->md, &json) < 0)
 		json = NULL;
+	if (seal && seal_metadata(s, part, seq, &json, &sealed) < 0) {
+		/* Never in clear when sealing was asked for. */
+		log_ratelimited(LOG_WARNING, "session %s: metadata not stored: cannot seal it",
+				s->uuid);
+		free(json);
+		free(sealed);
+		return;
+	}
 	for (size_t i = 0; i < s->md->warnings.n; i++)
 		wl += strlen(s->md->warnings.v[i]) * 2 + 4;
 	warn = malloc(wl);
@@ -358,11 +411,12 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	catalog_metadata_snapshot(m->catalog,
 				  &(struct catalog_metadata){
 					  .session_uuid = s->uuid,
-					  .seq = ++s->md_seq,
+					  .seq = seq,
 					  .received_at = now_unix_ms(),
 					  .datamode = partial ? "partial" : "complete",
-					  .body = part->body.s,
-					  .body_len = part->body.len,
+					  .body = seal ? sealed : part->body.s,
+					  .body_len = seal ? strlen(sealed) : part->body.len,
+					  .body_encrypted = seal,
 					  .json = json,
 					  .warnings = warn,
 					  .warning_count = (uint32_t)s->md->warnings.n,
@@ -374,8 +428,10 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					   &(struct catalog_participant){
 						   .session_uuid = s->uuid,
 						   .participant_id = p->id,
-						   .name = p->names.n ? p->names.v[0] : NULL,
-						   .aor = p->aors.n ? p->aors.v[0] : NULL,
+						   /* sealed in the snapshot instead */
+						   .name = !seal && p->names.n ? p->names.v[0]
+									       : NULL,
+						   .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
 					   });
 	}
 	if (s->md->warnings.n) {
@@ -389,6 +445,7 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 			   s->md->warnings.v[0]);
 	}
 	free(json);
+	free(sealed);
 	free(warn);
 }
 
