@@ -49,6 +49,8 @@ static struct {
 	const char *catalog;
 	const char *config;
 	const char *private_key;
+	const char *metadata_file;    /* --metadata: a sealed <session>.metadata file */
+	const char *catalog_metadata; /* --catalog-metadata: a session's catalog snapshots */
 	uint8_t priv[32];
 	bool have_priv;
 	char *catalog_owned; /* the config's catalog when --catalog is not given */
@@ -73,6 +75,11 @@ static void help(void)
 	       "      --pcap OUT.pcap    write the RTP/RTCP packets (raw IPv4/UDP, synthesised)\n"
 	       "      --metadata-json    print the headers, verification results and the\n"
 	       "                         decrypted FILE.metadata (when present) as JSON\n"
+	       "      --metadata FILE    decrypt a session's FILE.metadata (named <session\n"
+	       "                         uuid>.metadata, ENABLE_METADATA_ENCRYPTION) and print it\n"
+	       "      --catalog-metadata UUID\n"
+	       "                         print the session's metadata snapshots from the\n"
+	       "                         catalog as JSON, decrypting sealed ones\n"
 	       "      --by-label         order streams by label (numeric labels numerically)\n"
 	       "                         instead of command-line order\n"
 	       "      --session UUID     export every recording of a session (ordered by label)\n"
@@ -111,6 +118,117 @@ static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const 
 }
 
 static const struct store_key_lookup lookup = {lookup_key, NULL};
+
+/* --metadata: the file is <session uuid>.metadata, sealed with the session's key and its uuid
+ * as associated data (docs/KEYS.md). */
+static int print_metadata_file(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t l = strlen(base);
+	char uuid[KEYS_RECORDING_ID_MAX + 1], *plain = NULL;
+	int r;
+
+	if (l <= 9 || strcmp(base + l - 9, ".metadata") != 0 || l - 9 > KEYS_RECORDING_ID_MAX) {
+		fprintf(stderr, "siprec-export: %s: not a <session>.metadata file\n", path);
+		return EXIT_USAGE;
+	}
+	snprintf(uuid, sizeof(uuid), "%.*s", (int)(l - 9), base);
+	r = store_metadata_read(path, &lookup, uuid, &plain);
+	if (r < 0) {
+		fprintf(stderr, "siprec-export: %s: %s\n", path,
+			r == -EKEYREVOKED ? "key destroyed: crypto-shredded, can never be read"
+			: r == -EKEYREJECTED
+				? "written in write-only mode: only its private key can open it"
+				: strerror(-r));
+		return r == -EBADMSG ? EXIT_INTEGRITY : EXIT_USAGE;
+	}
+	printf("%s\n", plain);
+	free(plain);
+	return 0;
+}
+
+/* The text of a snapshot column: opened when sealed (aad "<uuid>:<seq>:<what>"). */
+static json_object *snapshot_text(const char *uuid, int seq, const char *what, const void *p,
+				  int n, bool sealed, bool as_json, int *status)
+{
+	char aad[KEYS_RECORDING_ID_MAX + 32], *plain = NULL, *text = NULL;
+	json_object *o;
+	int r;
+
+	if (!p)
+		return NULL;
+	if (!sealed) {
+		text = strndup(p, (size_t)n);
+	} else {
+		snprintf(aad, sizeof(aad), "%s:%d:%s", uuid, seq, what);
+		r = keys_metadata_open(p, (size_t)n, uuid, aad, &lookup, &plain, NULL);
+		if (r < 0) {
+			*status = r == -EBADMSG ? EXIT_INTEGRITY : EXIT_USAGE;
+			return json_object_new_string(r == -EKEYREVOKED ? "error: key destroyed"
+									: strerror(-r));
+		}
+		text = plain;
+	}
+	if (!text)
+		return NULL;
+	o = as_json ? json_tokener_parse(text) : NULL;
+	if (!o)
+		o = json_object_new_string(text);
+	if (sealed)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	return o;
+}
+
+/* --catalog-metadata: every metadata snapshot of a session, decrypted. */
+static int print_catalog_metadata(const char *uuid)
+{
+	const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	json_object *arr;
+	int status = 0;
+
+	if (!cat || sqlite3_open_v2(cat, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT m.seq, m.received_at, m.datamode, m.body, m.body_encrypted, "
+			       "m.json FROM metadata_snapshots m JOIN sessions s ON s.id = "
+			       "m.session_id WHERE s.uuid = ? ORDER BY m.seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "siprec-export: %s: %s\n", cat ? cat : "no catalog (--catalog)",
+			db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return EXIT_USAGE;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	arr = json_object_new_array();
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_object *o = json_object_new_object(), *v;
+		int seq = sqlite3_column_int(st, 0);
+		bool sealed = sqlite3_column_int(st, 4) != 0;
+		const char *dm = (const char *)sqlite3_column_text(st, 2);
+
+		json_object_object_add(o, "seq", json_object_new_int(seq));
+		json_object_object_add(o, "received_at",
+				       json_object_new_int64(sqlite3_column_int64(st, 1)));
+		json_object_object_add(o, "datamode", dm ? json_object_new_string(dm) : NULL);
+		json_object_object_add(o, "sealed", json_object_new_boolean(sealed));
+		v = snapshot_text(uuid, seq, "body", sqlite3_column_blob(st, 3),
+				  sqlite3_column_bytes(st, 3), sealed, false, &status);
+		json_object_object_add(o, "body", v);
+		v = snapshot_text(uuid, seq, "json", sqlite3_column_text(st, 5),
+				  sqlite3_column_bytes(st, 5), sealed, true, &status);
+		json_object_object_add(o, "metadata", v);
+		json_object_array_add(arr, o);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	return status;
+}
 
 /* ---- pcap ---- */
 
@@ -549,7 +667,9 @@ int main(int argc, char **argv)
 		OPT_CATALOG,
 		OPT_ALLOW,
 		OPT_PROGRESS,
-		OPT_LABEL
+		OPT_LABEL,
+		OPT_MDFILE,
+		OPT_MDCAT,
 	};
 	static const struct option opts[] = {
 		{"key-file", required_argument, NULL, 'k'},
@@ -563,6 +683,8 @@ int main(int argc, char **argv)
 		{"allow-incomplete", no_argument, NULL, OPT_ALLOW},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
 		{"by-label", no_argument, NULL, OPT_LABEL},
+		{"metadata", required_argument, NULL, OPT_MDFILE},
+		{"catalog-metadata", required_argument, NULL, OPT_MDCAT},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -605,6 +727,12 @@ int main(int argc, char **argv)
 		case OPT_PROGRESS:
 			arg.progress = true;
 			break;
+		case OPT_MDFILE:
+			arg.metadata_file = optarg;
+			break;
+		case OPT_MDCAT:
+			arg.catalog_metadata = optarg;
+			break;
 		case OPT_LABEL:
 			arg.by_label = true;
 			break;
@@ -616,8 +744,9 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if ((arg.session && !arg.catalog) || (arg.session && optind < argc) ||
-	    (!arg.session && optind >= argc)) {
+	if (!arg.metadata_file && !arg.catalog_metadata &&
+	    ((arg.session && !arg.catalog) || (arg.session && optind < argc) ||
+	     (!arg.session && optind >= argc))) {
 		fprintf(stderr, "siprec-export: give FILE.siprec arguments, or --session with "
 				"--catalog\nTry 'siprec-export --help'.\n");
 		return EXIT_USAGE;
@@ -691,6 +820,12 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		arg.have_priv = true;
+	}
+	if (arg.metadata_file || arg.catalog_metadata) {
+		status = arg.metadata_file ? print_metadata_file(arg.metadata_file) : 0;
+		if (!status && arg.catalog_metadata)
+			status = print_catalog_metadata(arg.catalog_metadata);
+		goto out;
 	}
 	if (arg.session) {
 		if (load_session(in, &nin) < 0) {
