@@ -55,7 +55,7 @@ options_over_tls() {
 	shift
 	(printf 'OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=%s\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: mtls-%s@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' "$name" "$name" "$name"
 		sleep 1) |
-		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$TLS_PORT" -CAfile "$P/ca.pem" \
+		timeout 5 openssl s_client -quiet -connect "127.0.0.1:$TLS_PORT" -CAfile "$P/ca.pem" \
 			-verify_hostname localhost -verify_return_error "$@" >"$T/mtls-$name.out" 2>&1
 	grep -q '^SIP/2.0 200' "$T/mtls-$name.out"
 }
