@@ -42,9 +42,8 @@ def main():
     # timestamp jumps over 1 s of silence (as an SRC's clock runs on while on hold).
     write(os.path.join(out, "tone440-resume-pcmu.pcap"), tone(880, 8000), 0, 1050,
           16000 + 8000 + 8000, 0x5151EC01)
-    # 0.4 s (20 packets) for the load test; A-law for the codec check.
+    # 0.4 s (20 packets) for the load test.
     write(os.path.join(out, "short-pcmu.pcap"), tone(1000, 3200), 0, 100, 800, 0x5151EC03)
-    write(os.path.join(out, "tone440-pcma.pcap"), tone(440, 8000), 8, 1000, 16000, 0x5151EC04)
 
 
 if __name__ == "__main__":
