@@ -106,14 +106,39 @@ def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind(("127.0.0.1", port))
-    answers = {}
+    answers, nxt = {}, 0
     if mode == "baseline":
         base, step = int(sys.argv[3]), int(sys.argv[4])
-        nxt = 0
     else:
         ng = Ng(int(sys.argv[3]))
         blackhole = int(sys.argv[4])
         ng("ping")
+
+    def make_answer(cid, ftag, totag, body):
+        nonlocal nxt
+        sdp = offer_sdp(body)
+        if mode == "baseline":
+            n = len(re.findall(rb"^m=", sdp, re.M))
+            ports = [base + step * (nxt + k) for k in range(n)]
+            nxt += n
+            return baseline_answer(sdp, ports)
+        else:
+            r = ng("offer", **{"call-id": cid, "from-tag": ftag, "sdp": sdp,
+                               "transport-protocol": "RTP/AVP",
+                               "record-call": "yes", "flags": ["record call"],
+                               "replace": ["origin", "session-connection"]})
+            # the callee leg: plain RTP to a port where nothing answers
+            callee = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                      b"t=0 0\r\n")
+            for m in re.findall(rb"^m=audio \d+ \S+ .*$", r[b"sdp"], re.M):
+                callee += (b"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                           b"a=sendrecv\r\n" % blackhole)
+            r = ng("answer", **{"call-id": cid, "from-tag": ftag, "to-tag": totag,
+                                "sdp": callee, "flags": ["record call"]})
+            ng("block media", **{"call-id": cid, "from-tag": ftag})
+            ng("block media", **{"call-id": cid, "from-tag": totag})
+            return r[b"sdp"]
+
     print("sip-uas ready", flush=True)
     while True:
         d, peer = s.recvfrom(65536)
@@ -127,31 +152,15 @@ def main():
         ftag = ftag.group(1) if ftag else b"x"
         totag = b"uas" + cid[:8]
         ctype, rbody = b"", b""
+        status = b"200 OK"
         if method == b"INVITE":
-            if cid not in answers:
-                sdp = offer_sdp(body)
-                if mode == "baseline":
-                    n = len(re.findall(rb"^m=", sdp, re.M))
-                    ports = [base + step * (nxt + k) for k in range(n)]
-                    nxt += n
-                    answers[cid] = baseline_answer(sdp, ports)
-                else:
-                    r = ng("offer", **{"call-id": cid, "from-tag": ftag, "sdp": sdp,
-                                       "transport-protocol": "RTP/AVP",
-                                       "record-call": "yes", "flags": ["record call"],
-                                       "replace": ["origin", "session-connection"]})
-                    # the callee leg: plain RTP to a port where nothing answers
-                    callee = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
-                              b"t=0 0\r\n")
-                    for m in re.findall(rb"^m=audio \d+ \S+ .*$", r[b"sdp"], re.M):
-                        callee += (b"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-                                   b"a=sendrecv\r\n" % blackhole)
-                    r = ng("answer", **{"call-id": cid, "from-tag": ftag, "to-tag": totag,
-                                        "sdp": callee, "flags": ["record call"]})
-                    ng("block media", **{"call-id": cid, "from-tag": ftag})
-                    ng("block media", **{"call-id": cid, "from-tag": totag})
-                    answers[cid] = r[b"sdp"]
-            ctype, rbody = b"application/sdp", answers[cid]
+            try:
+                if cid not in answers:
+                    answers[cid] = make_answer(cid, ftag, totag, body)
+                ctype, rbody = b"application/sdp", answers[cid]
+            except Exception as e:  # noqa: BLE001 - refuse this call, keep serving
+                print("sip-uas: INVITE %s: %s" % (cid.decode(errors="replace"), e), flush=True)
+                status = b"503 Service Unavailable"
         elif method == b"BYE":
             if mode == "rtpengine" and cid in answers:
                 try:
@@ -159,13 +168,13 @@ def main():
                 except Exception as e:  # noqa: BLE001 - report and keep serving
                     print("sip-uas: delete:", e, flush=True)
             answers.pop(cid, None)
-        hdrs = [b"SIP/2.0 200 OK"]
+        hdrs = [b"SIP/2.0 " + status]
         hdrs += [l for l in head.split(b"\r\n")[1:] if re.match(rb"(?i)(via|v):", l)]
         hdrs += [b"From: " + header(head, b"(?:From|f)"),
                  b"To: " + header(head, b"(?:To|t)") + (b";tag=" + totag if b"tag=" not in header(head, b"(?:To|t)") else b""),
                  b"Call-ID: " + cid, b"CSeq: " + header(head, b"CSeq"),
                  b"Contact: <sip:uas@127.0.0.1:%d>" % port]
-        if rbody:
+        if rbody and status.startswith(b"200"):
             hdrs.append(b"Content-Type: " + ctype)
         hdrs.append(b"Content-Length: %d" % len(rbody))
         s.sendto(b"\r\n".join(hdrs) + b"\r\n\r\n" + rbody, peer)
