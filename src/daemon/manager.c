@@ -738,6 +738,11 @@ int manager_start(struct manager *m)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	/* A signal ignored at exec (a shell's background job ignores SIGINT) is discarded before
+	 * signalfd can see it: restore the defaults, then block them for the signalfd. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);

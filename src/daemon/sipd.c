@@ -243,6 +243,8 @@ static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_
 	sipd_respond(m, cancel, req, 200, NULL, NULL);
 	if (sip_txn_state(inv) != SIP_TXN_PROCEEDING || sip_txn_request(inv, &inv_req) < 0)
 		return;
+	/* RFC 3261 §9.2: the INVITE is answered 487 Request Terminated. */
+	sipd_respond(m, inv, inv_req, 487, NULL, NULL);
 	if (sip_msg_call_id(inv_req, &call_id) == 0) {
 		struct session *s = sessions_find_call(m->sessions, call_id);
 
