@@ -22,6 +22,7 @@
 #include "keys/keys-internal.h"
 #include "siprecd/catalog.h"
 #include "siprecd/macro.h"
+#include "siprecd/str.h"
 
 #define KEY_FILE_VERSION 1
 
@@ -50,17 +51,6 @@ uint64_t keys_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void keys_to_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -77,7 +67,7 @@ int keys_from_hex(const char *in, size_t hexlen, uint8_t *out)
 	if (hexlen % 2)
 		return -EBADMSG;
 	for (size_t i = 0; i < hexlen / 2; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EBADMSG;

@@ -16,6 +16,7 @@
 
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
+#include "siprecd/str.h"
 #include "tls-internal.h"
 
 #ifndef SOL_TLS
@@ -28,17 +29,6 @@
 #define TLS_RT_APPLICATION_DATA 23
 /* RFC 8446 §6 AlertDescription close_notify. */
 #define TLS_ALERT_CLOSE_NOTIFY 0
-
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * OpenSSL 3.0 has no API for the TLS 1.3 traffic secrets; the NSS key log line it hands to this
@@ -58,7 +48,7 @@ void tls_keylog_cb(const SSL *ssl, const char *line)
 	if (!p)
 		return;
 	for (p++; p[0] && p[1] && n < sizeof(t->rx_secret); p += 2) {
-		int hi = hex_nibble(p[0]), lo = hex_nibble(p[1]);
+		int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
 
 		if (hi < 0 || lo < 0)
 			break;
