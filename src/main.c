@@ -20,15 +20,18 @@ static void help(FILE *out)
 {
 	fprintf(out,
 		"Usage: siprecd [OPTIONS]\n"
-		"SIPREC Session Recording Server (RFC 7866): records SIP calls forked by an SBC or\n"
+		"SIPREC Session Recording Server (RFC 7866): records SIP calls forked by an SBC "
+		"or\n"
 		"PBX, encrypted at rest, with a catalog in sqlite.\n\n"
 		"  -c, --config PATH    configuration file (default %s; a missing default file is\n"
 		"                       fine, every key can also come from the environment)\n"
-		"      --check-config   validate the configuration, print it (secrets masked), exit\n"
+		"      --check-config   validate the configuration, print it (secrets masked), "
+		"exit\n"
 		"      --config-keys    list every configuration key with its default and meaning\n"
 		"  -h, --help           this text\n"
 		"      --version        version and build features\n\n"
-		"Signals: SIGTERM/SIGINT stop gracefully (recordings are finalized), SIGHUP reloads\n"
+		"Signals: SIGTERM/SIGINT stop gracefully (recordings are finalized), SIGHUP "
+		"reloads\n"
 		"the configuration and TLS certificates.\n"
 		"Docs: README.md, docs/CONFIG.md, man siprecd(8).\n",
 		CONFIG_DEFAULT_PATH);
@@ -43,12 +46,9 @@ static void version(void)
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"config-keys", no_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+		{"config-keys", no_argument, NULL, 'K'},  {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {},
 	};
 	const char *config_path = NULL;
 	bool check = false;

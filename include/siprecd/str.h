@@ -56,7 +56,8 @@ struct str str_next_token(struct str *rest);
 int hex_digit(char c);
 /* Returns a malloc'ed NUL-terminated copy, or NULL on allocation failure. */
 char *str_dup(struct str a);
-/* Copies into buf of size n with NUL; returns -ENAMETOOLONG (and copies nothing) if it does not fit. */
+/* Copies into buf of size n with NUL; returns -ENAMETOOLONG (and copies nothing) if it does not
+ * fit. */
 int str_copy(struct str a, char *buf, size_t n);
 
 /*

@@ -67,14 +67,16 @@ int sd_fds_take(struct sd_fds *ret, char **ret_error)
 			break;
 		}
 		if (type != want) {
-			if (asprintf(ret_error, "socket activation: fd %d named '%s' is a %s socket",
-				     fd, name, type == SOCK_DGRAM ? "datagram" : "stream") < 0)
+			if (asprintf(ret_error,
+				     "socket activation: fd %d named '%s' is a %s socket", fd, name,
+				     type == SOCK_DGRAM ? "datagram" : "stream") < 0)
 				*ret_error = NULL;
 			r = -EINVAL;
 			break;
 		}
 		if (f.n[role] >= SD_MAX_FDS_PER_ROLE) {
-			if (asprintf(ret_error, "socket activation: more than %d sockets named '%s'",
+			if (asprintf(ret_error,
+				     "socket activation: more than %d sockets named '%s'",
 				     SD_MAX_FDS_PER_ROLE, name) < 0)
 				*ret_error = NULL;
 			r = -EINVAL;
@@ -116,7 +118,8 @@ int sd_notify_reloading(void)
 	 * before. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		 (unsigned long long)ts.tv_sec * 1000000ULL +
+			 (unsigned long long)ts.tv_nsec / 1000);
 	return sd_notify(0, buf);
 }
 

@@ -20,14 +20,17 @@
 
 #define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n"
 #define ACCEPT_HDR                                                                                 \
-	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "        \
+	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "          \
 	"multipart/mixed\r\n"
 #define SUPPORTED_HDR "Supported: siprec\r\n"
 
 static const char *const supported_tags[] = {"siprec", NULL};
 static const char *const accepted_types[] = {
-	"application/sdp", "application/rs-metadata+xml", "application/rs-metadata",
-	"multipart/mixed", NULL,
+	"application/sdp",
+	"application/rs-metadata+xml",
+	"application/rs-metadata",
+	"multipart/mixed",
+	NULL,
 };
 
 static struct sip_msg msgbuf; /* the SIP thread parses one message at a time */
@@ -92,8 +95,8 @@ int sipd_respond(struct manager *m, struct sip_txn *txn, struct sip_msg *req, un
 
 /* A response outside any transaction (the request could not enter one). */
 static void respond_stateless(struct manager *m, struct sip_conn *conn,
-			      const struct sockaddr_storage *peer, struct sip_msg *req, unsigned code,
-			      const char *reason, const char *extra)
+			      const struct sockaddr_storage *peer, struct sip_msg *req,
+			      unsigned code, const char *reason, const char *extra)
 {
 	struct sip_response_args a = {.source = peer, .extra_headers = extra};
 	int n = sip_response_build(respbuf, sizeof(respbuf), req, code, reason, &a);
@@ -287,10 +290,10 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		return;
 	}
 	m->counters.requests++;
-	r = sip_msg_validate_request(msg,
-				     &(struct sip_validate_opts){.supported = supported_tags,
-								 .accept = accepted_types},
-				     &reason);
+	r = sip_msg_validate_request(
+		msg,
+		&(struct sip_validate_opts){.supported = supported_tags, .accept = accepted_types},
+		&reason);
 	if (r > 0 && msg->method != SIP_METHOD_ACK) {
 		char extra[256] = "";
 
@@ -364,8 +367,9 @@ static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, c
 	sockaddr_to_string(peer, p, sizeof(p));
 	snprintf(pf, sizeof(pf), "PEER=%s", p);
 	audit_emit(cert_refused ? AUDIT_CLIENT_CERT_REFUSED : AUDIT_TLS_HANDSHAKE_FAILED, fields,
-		   "TLS %s from %s: %s", cert_refused ? "client certificate refused" : "handshake failed",
-		   p, reason ? reason : "?");
+		   "TLS %s from %s: %s",
+		   cert_refused ? "client certificate refused" : "handshake failed", p,
+		   reason ? reason : "?");
 }
 
 const struct sip_transport_handler sipd_transport_handler = {

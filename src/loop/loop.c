@@ -228,7 +228,8 @@ static void timeout_rearm(struct loop *l)
 			return;
 		l->timeout_ts.tv_sec = (long long)(d / 1000);
 		l->timeout_ts.tv_nsec = (long long)(d % 1000) * 1000000;
-		io_uring_prep_timeout_update(sqe, &l->timeout_ts, (uint64_t)(uintptr_t)&l->timeout_op,
+		io_uring_prep_timeout_update(sqe, &l->timeout_ts,
+					     (uint64_t)(uintptr_t)&l->timeout_op,
 					     IORING_TIMEOUT_ABS);
 		l->timeout_armed_ms = d;
 		return;
@@ -492,8 +493,8 @@ int loop_buf_ring_new(struct loop *l, uint16_t bgid, unsigned nbufs, unsigned bu
 	b->bgid = bgid;
 	io_uring_buf_ring_init(b->br);
 	for (unsigned i = 0; i < nbufs; i++)
-		io_uring_buf_ring_add(b->br, b->bufs + (size_t)i * bufsize, bufsize, (unsigned short)i,
-				      b->mask, (int)i);
+		io_uring_buf_ring_add(b->br, b->bufs + (size_t)i * bufsize, bufsize,
+				      (unsigned short)i, b->mask, (int)i);
 	io_uring_buf_ring_advance(b->br, (int)nbufs);
 	*ret = b;
 	return 0;
@@ -522,6 +523,7 @@ unsigned loop_buf_ring_size(const struct loop_buf_ring *b)
 
 void loop_buf_ring_recycle(struct loop_buf_ring *b, uint16_t bid)
 {
-	io_uring_buf_ring_add(b->br, b->bufs + (size_t)bid * b->bufsize, b->bufsize, bid, b->mask, 0);
+	io_uring_buf_ring_add(b->br, b->bufs + (size_t)bid * b->bufsize, b->bufsize, bid, b->mask,
+			      0);
 	io_uring_buf_ring_advance(b->br, 1);
 }

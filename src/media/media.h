@@ -24,11 +24,11 @@ struct media_stream_params {
 	const char *session_uuid;
 	const char *recording_uuid;
 	const char *label;
-	const char *path;        /* recording file to create */
-	const char *codec;       /* "PCMU", ... */
+	const char *path;  /* recording file to create */
+	const char *codec; /* "PCMU", ... */
 	uint8_t payload_type;
 	uint32_t clock_rate;
-	bool rtcp_mux;           /* false: RTCP on port+1 */
+	bool rtcp_mux;				  /* false: RTCP on port+1 */
 	const struct sockaddr_storage *bind_addr; /* port ignored */
 	enum store_alg alg;
 	const struct recording_key *rkey; /* copied */
@@ -52,7 +52,7 @@ struct media_stream_stats {
 /* What a closed stream reports back to the SIP thread. */
 struct media_stream_result {
 	struct media_stream_stats stats;
-	int error;  /* writer error, or 0 */
+	int error; /* writer error, or 0 */
 	bool complete;
 	uint64_t file_size, chunks, frames;
 	uint8_t sha256[32];

@@ -91,7 +91,8 @@ enum rtp_seq_verdict rtp_seq_update(struct rtp_seq *s, uint32_t ssrc, uint16_t s
 	ext = (uint64_t)((int64_t)s->ext_max + delta);
 	if (delta > 0) {
 		/* Clear the window slots we skip over so old bits do not read as duplicates. */
-		for (uint64_t e = s->ext_max + 1; e < ext && e < s->ext_max + 1 + RTP_SEQ_WINDOW; e++)
+		for (uint64_t e = s->ext_max + 1; e < ext && e < s->ext_max + 1 + RTP_SEQ_WINDOW;
+		     e++)
 			win_clear(s, e);
 		win_clear(s, ext);
 		s->ext_max = ext;

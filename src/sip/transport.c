@@ -312,8 +312,9 @@ static void conn_kick_send(struct sip_conn *c)
 		c->send_iov.iov_base = tx->data;
 		c->send_iov.iov_len = tx->len;
 		c->send_msg.msg_name = &tx->peer;
-		c->send_msg.msg_namelen = tx->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-									 : sizeof(struct sockaddr_in);
+		c->send_msg.msg_namelen = tx->peer.ss_family == AF_INET6
+						  ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
 		c->send_msg.msg_iov = &c->send_iov;
 		c->send_msg.msg_iovlen = 1;
 		io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, 0);
@@ -363,8 +364,7 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 	if (res >= 0 && (flags & IORING_CQE_F_BUFFER)) {
 		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
 		void *buf = loop_buf_ring_buf(t->udp_br, bid);
-		struct io_uring_recvmsg_out *o =
-			io_uring_recvmsg_validate(buf, res, &c->msg);
+		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &c->msg);
 
 		if (o && c->state == CONN_OPEN) {
 			struct sockaddr_storage peer = {0};
@@ -375,8 +375,8 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 			if (o->flags & MSG_TRUNC)
 				t->stats.udp_dropped_oversize++;
 			else
-				t->h.message(t->userdata, c, &peer, io_uring_recvmsg_payload(o, &c->msg),
-					     plen);
+				t->h.message(t->userdata, c, &peer,
+					     io_uring_recvmsg_payload(o, &c->msg), plen);
 		}
 		loop_buf_ring_recycle(t->udp_br, bid);
 	} else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
@@ -676,7 +676,8 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		int one = 1;
 
 		if (l->state != CONN_OPEN || t->stats.connections >= t->lim.max_connections ||
-		    (l->kind == SIP_TRANSPORT_TLS && t->stats.handshakes >= t->lim.max_handshakes)) {
+		    (l->kind == SIP_TRANSPORT_TLS &&
+		     t->stats.handshakes >= t->lim.max_handshakes)) {
 			t->stats.tcp_refused_limit++;
 			close(fd);
 			goto rearm;

@@ -38,7 +38,7 @@
 enum session_state {
 	SESSION_ANSWERED,  /* 200 OK sent, waiting for ACK */
 	SESSION_CONFIRMED, /* ACK received */
-	SESSION_ENDING,    /* recordings being finalized */
+	SESSION_ENDING,	   /* recordings being finalized */
 };
 
 struct stream {
@@ -118,7 +118,7 @@ static void uuid_generate(char out[UUID_LEN + 1])
 	uint8_t b[16] = {0};
 
 	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		abort(); /* getrandom on Linux >= 3.17 cannot fail for 16 bytes */
+		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 16 bytes */
 	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 9562 version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, UUID_LEN + 1,
@@ -242,7 +242,7 @@ static void audit_refused(struct manager *m, struct sip_msg *req,
 static int route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *ret)
 {
 	socklen_t sl = peer->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						    : sizeof(struct sockaddr_in);
+						   : sizeof(struct sockaddr_in);
 	int fd = socket(peer->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
 
 	if (fd < 0)
@@ -424,15 +424,14 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
 
-		catalog_participant_upsert(m->catalog,
-					   &(struct catalog_participant){
-						   .session_uuid = s->uuid,
-						   .participant_id = p->id,
-						   /* sealed in the snapshot instead */
-						   .name = !seal && p->names.n ? p->names.v[0]
-									       : NULL,
-						   .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
-					   });
+		catalog_participant_upsert(
+			m->catalog, &(struct catalog_participant){
+					    .session_uuid = s->uuid,
+					    .participant_id = p->id,
+					    /* sealed in the snapshot instead */
+					    .name = !seal && p->names.n ? p->names.v[0] : NULL,
+					    .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
+				    });
 	}
 	if (s->md->warnings.n) {
 		char sf[64], cf[300];
@@ -507,8 +506,7 @@ static const char *recording_dir_for_today(struct sessions *ss)
 	return ss->day_dir;
 }
 
-static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n,
-		     uint32_t *ret_clock)
+static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n, uint32_t *ret_clock)
 {
 	const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, pt);
 
@@ -702,17 +700,16 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .srtp_suite = srtp ? cr.suite->name : NULL,
 					      .local_port = media_stream_port(st->media),
 				      });
-		catalog_recording_begin(m->catalog,
-					&(struct catalog_recording){
-						.uuid = st->recording_uuid,
-						.session_uuid = s->uuid,
-						.stream_label = p.label,
-						.path = st->path,
-						.key_id = rk.key_id,
-						.key_version = rk.key_version,
-						.algorithm = store_alg_to_string(p.alg),
-						.created_at = now_unix_ms(),
-					});
+		catalog_recording_begin(m->catalog, &(struct catalog_recording){
+							    .uuid = st->recording_uuid,
+							    .session_uuid = s->uuid,
+							    .stream_label = p.label,
+							    .path = st->path,
+							    .key_id = rk.key_id,
+							    .key_version = rk.key_version,
+							    .algorithm = store_alg_to_string(p.alg),
+							    .created_at = now_unix_ms(),
+						    });
 		recording_key_wipe(&rk);
 	} else if (srtp && st->srtp) {
 		uint8_t fp[8];
@@ -877,8 +874,9 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	}
 	if (!parts.sdp.present) {
 		audit_refused(m, req, peer, 488, "INVITE without SDP offer");
-		respond_warning(m, txn, req, 488, NULL,
-				"SIPREC INVITE needs an SDP offer (offerless INVITE not supported)");
+		respond_warning(
+			m, txn, req, 488, NULL,
+			"SIPREC INVITE needs an SDP offer (offerless INVITE not supported)");
 		return;
 	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
@@ -907,8 +905,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = now_unix_ms();
 	s->sdp_sess_id = rnd >> 1;
-	if (!s->call_id || !s->remote_tag || !s->remote_uri || !s->local_uri ||
-	    !s->remote_target) {
+	if (!s->call_id || !s->remote_tag || !s->remote_uri || !s->local_uri || !s->remote_target) {
 		session_free(s);
 		sipd_respond(m, txn, req, 500, "Out Of Memory", NULL);
 		return;
@@ -945,24 +942,24 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		return;
 	}
 	if (s->md && s->md->session_id)
-		catalog_session_begin(m->catalog,
-				      &(struct catalog_session){
-					      .uuid = s->uuid,
-					      .call_id = s->call_id,
-					      .siprec_session_id = s->md->session_id,
-					      .src_addr = s->peer_str,
-					      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
-					      .started_at = s->started_at,
-				      });
+		catalog_session_begin(m->catalog, &(struct catalog_session){
+							  .uuid = s->uuid,
+							  .call_id = s->call_id,
+							  .siprec_session_id = s->md->session_id,
+							  .src_addr = s->peer_str,
+							  .transport = sip_transport_kind_name(
+								  sip_conn_kind(conn)),
+							  .started_at = s->started_at,
+						  });
 	s->state = SESSION_ANSWERED;
 	m->counters.sessions_total++;
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
 	snprintf(pf, sizeof(pf), "PEER=%s", s->peer_str);
-	snprintf(tf, sizeof(tf), "SIP_TRANSPORT=%s",
-		 sip_transport_kind_name(sip_conn_kind(conn)));
-	audit_emit(AUDIT_SESSION_STARTED, fields, "recording session %s started (%u streams) from %s",
-		   s->uuid, s->n_streams, s->peer_str);
+	snprintf(tf, sizeof(tf), "SIP_TRANSPORT=%s", sip_transport_kind_name(sip_conn_kind(conn)));
+	audit_emit(AUDIT_SESSION_STARTED, fields,
+		   "recording session %s started (%u streams) from %s", s->uuid, s->n_streams,
+		   s->peer_str);
 	manager_update_status(m);
 }
 
@@ -1023,7 +1020,6 @@ void session_no_ack(struct session *s)
 	if (s->state == SESSION_ANSWERED)
 		session_end(s, "no-ack", false);
 }
-
 
 /*
  * A BYE siprecd sends is a client transaction of its own (RFC 3261 §17.1.2): over UDP it is
@@ -1174,7 +1170,8 @@ static void session_finalize(struct session *s)
 	const char *fields[] = {sf, cf, rf, NULL};
 
 	catalog_session_end(m->catalog, s->uuid, now_unix_ms(),
-			    strcmp(s->end_reason, "error") == 0 ? "failed" : "ended", s->end_reason);
+			    strcmp(s->end_reason, "error") == 0 ? "failed" : "ended",
+			    s->end_reason);
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
 	snprintf(rf, sizeof(rf), "END_REASON=%s", s->end_reason);
@@ -1210,7 +1207,8 @@ static void totals_add(struct sessions_totals *t, const struct media_stream_resu
 	if (res->error)
 		t->recording_errors++;
 	if (res->p99_durable_us) {
-		while (b < STORE_LAT_BUCKETS - 1 && store_lat_bucket_upper_us(b) < res->p99_durable_us)
+		while (b < STORE_LAT_BUCKETS - 1 &&
+		       store_lat_bucket_upper_us(b) < res->p99_durable_us)
 			b++;
 		t->p99_hist[b]++;
 		t->p99_count++;
@@ -1291,21 +1289,20 @@ static void stream_push_stats(struct session *s, struct stream *st, const char *
 	struct media_stream_stats ms;
 
 	media_stream_get_stats(st->media, &ms);
-	catalog_stream_stats(s->ss->m->catalog,
-			     &(struct catalog_stream_stats){
-				     .session_uuid = s->uuid,
-				     .label = st->label_raw,
-				     .packets = ms.packets,
-				     .bytes = ms.bytes,
-				     .lost = ms.lost,
-				     .duplicates = ms.duplicates,
-				     .out_of_order = ms.out_of_order,
-				     .srtp_auth_failures = ms.srtp_auth_failures,
-				     .srtp_replays = ms.srtp_replays,
-				     .state = state,
-				     .first_packet_at = ms.first_packet_ms,
-				     .last_packet_at = ms.last_packet_ms,
-			     });
+	catalog_stream_stats(s->ss->m->catalog, &(struct catalog_stream_stats){
+							.session_uuid = s->uuid,
+							.label = st->label_raw,
+							.packets = ms.packets,
+							.bytes = ms.bytes,
+							.lost = ms.lost,
+							.duplicates = ms.duplicates,
+							.out_of_order = ms.out_of_order,
+							.srtp_auth_failures = ms.srtp_auth_failures,
+							.srtp_replays = ms.srtp_replays,
+							.state = state,
+							.first_packet_at = ms.first_packet_ms,
+							.last_packet_at = ms.last_packet_ms,
+						});
 }
 
 /*

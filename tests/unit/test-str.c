@@ -43,7 +43,7 @@ static void test_duration(void **state)
 		int ret;
 		uint64_t ms;
 	} t[] = {
-		{"30", 0, 30000}, {"500ms", 0, 500}, {"5m", 0, 300000}, {"24h", 0, 86400000},
+		{"30", 0, 30000},     {"500ms", 0, 500},  {"5m", 0, 300000}, {"24h", 0, 86400000},
 		{"7d", 0, 604800000}, {"1x", -EINVAL, 0}, {"h", -EINVAL, 0}, {"", -EINVAL, 0},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -148,8 +148,8 @@ static int print_metadata_file(const char *path)
 }
 
 /* The text of a snapshot column: opened when sealed (aad "<uuid>:<seq>:<what>"). */
-static json_object *snapshot_text(const char *uuid, int seq, const char *what, const void *p,
-				  int n, bool sealed, bool as_json, int *status)
+static json_object *snapshot_text(const char *uuid, int seq, const char *what, const void *p, int n,
+				  bool sealed, bool as_json, int *status)
 {
 	char aad[KEYS_RECORDING_ID_MAX + 32], *plain = NULL, *text = NULL;
 	json_object *o;
