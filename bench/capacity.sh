@@ -80,6 +80,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null
+# rtpengine 10.5 can crash on SIGTERM when calls are left: no core files in the caller's cwd
+ulimit -c 0
+cd "$OUT" || exit 1
 WAV=$SRCDIR/tests/data/audio/tone-mono-8k.wav
 HZ=$(getconf CLK_TCK)
 
