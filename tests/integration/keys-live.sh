@@ -68,7 +68,7 @@ mdfile=$(find "$T/state/recordings" -name "$s1.metadata" | head -1)
 check "a .metadata file beside the recordings" test -s "$mdfile"
 catalog "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 # Needles long enough that random ciphertext (base64 or binary) cannot match them by chance.
-for needle in "<name>Alice" "<name>Bob" alice@example.com bob@example.net; do
+for needle in "<name>Alice" "<name>Bob" '"Alice"' '"Bob"' alice@example.com bob@example.net; do
 	check "no '$needle' in the catalog files" sh -c "! cat '$T/state/catalog.db'* | grep -aqF '$needle'"
 	check "no '$needle' in the .metadata file" sh -c "! grep -aqF '$needle' '$mdfile'"
 done
