@@ -38,6 +38,10 @@ struct media_stream_params {
 	const uint8_t *srtp_key;
 	size_t srtp_key_len;
 	bool unencrypted_srtp, unencrypted_srtcp, unauth_srtp;
+	/* Called on the SIP thread once the worker created the recording file and receives
+	 * (result 0) or could not create it (-errno). Optional. */
+	void (*started)(void *userdata, int result);
+	void *started_userdata;
 };
 
 /* Counters of one stream, updated by its worker, read by anyone (relaxed atomics). */

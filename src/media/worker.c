@@ -83,6 +83,9 @@ struct media_stream {
 	struct rtp_seq seq;
 	uint64_t lost_carry;
 	bool paused, dirty, closing, finished;
+	void (*started_fn)(void *userdata, int result);
+	void *started_ud;
+	int start_result;
 	media_closed_fn closed_fn;
 	void *closed_ud;
 	struct media_stream_result result;
@@ -330,6 +333,15 @@ static void stream_arm(struct media_stream *s, bool rtcp)
 
 /* ---- stream lifecycle on the worker ---- */
 
+/* On the SIP thread: the stream object lives until its closed callback, which the worker
+ * posts after this one, so s is valid here. */
+static void sip_stream_started(void *arg)
+{
+	struct media_stream *s = arg;
+
+	s->started_fn(s->started_ud, s->start_result);
+}
+
 static void worker_stream_start(void *arg)
 {
 	struct media_stream *s = arg;
@@ -354,6 +366,10 @@ static void worker_stream_start(void *arg)
 	stream_arm(s, false);
 	if (s->rtcp_fd >= 0)
 		stream_arm(s, true);
+	if (s->started_fn) {
+		s->start_result = r < 0 ? r : 0;
+		loop_post(s->pool->sip_loop, sip_stream_started, s);
+	}
 }
 
 static void sip_stream_closed(void *arg)
@@ -768,6 +784,8 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 	s->msg.msg_controllen = MEDIA_CONTROL_LEN;
 	s->recv_op.fn = recv_done;
 	s->rtcp_op.fn = rtcp_done;
+	s->started_fn = pa->started;
+	s->started_ud = pa->started_userdata;
 	s->w = &p->workers[p->next++ % p->n];
 	r = loop_post(s->w->loop, worker_stream_start, s);
 	if (r < 0)

@@ -36,6 +36,7 @@
 #define UUID_LEN 36
 
 enum session_state {
+	SESSION_STARTING,  /* INVITE accepted, 100 sent, recordings being created */
 	SESSION_ANSWERED,  /* 200 OK sent, waiting for ACK */
 	SESSION_CONFIRMED, /* ACK received */
 	SESSION_ENDING,	   /* recordings being finalized */
@@ -86,6 +87,13 @@ struct session {
 	unsigned closing;
 	char end_reason[24];
 	bool bye_sent;
+	/* The 200 OK of the initial INVITE waits until every recording file exists: a
+	 * recorder must not confirm a recording it cannot make. */
+	struct sip_txn *invite_txn;
+	char *pending_answer, *pending_headers;
+	size_t pending_answer_len;
+	unsigned starting;
+	int start_error;
 	uint64_t started_at;
 };
 
@@ -138,6 +146,7 @@ static unsigned hash_str(struct str s)
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
 static void tick_fired(struct loop_timer *t);
+static void stream_started(void *userdata, int result);
 
 int sessions_new(struct manager *m, struct sessions **ret)
 {
@@ -199,6 +208,8 @@ static void session_free(struct session *s)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
+	free(s->pending_answer);
+	free(s->pending_headers);
 	sip_conn_unref(s->conn);
 	free(s->call_id);
 	free(s->remote_tag);
@@ -680,6 +691,10 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.unencrypted_srtcp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
 			.unauth_srtp = cr.params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP,
 		};
+		if (s->state == SESSION_STARTING) {
+			p.started = stream_started;
+			p.started_userdata = st;
+		}
 		r = media_stream_open(m->media, &p, &st->media);
 		if (r < 0) {
 			sdp_crypto_wipe(&cr);
@@ -688,6 +703,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			return r;
 		}
 		s->ss->streams++;
+		if (s->state == SESSION_STARTING)
+			s->starting++;
 		catalog_stream_upsert(m->catalog,
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
@@ -832,13 +849,64 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n",
 			 sip_conn_kind(s->conn) == SIP_TRANSPORT_TLS ? "s" : "", la, tr);
 	}
+	if (s->state == SESSION_STARTING && s->starting > 0) {
+		s->pending_answer = malloc((size_t)n);
+		s->pending_headers = strdup(contact);
+		if (!s->pending_answer || !s->pending_headers) {
+			sipd_respond(m, txn, req, 500, "Out Of Memory", NULL);
+			return -ENOMEM;
+		}
+		memcpy(s->pending_answer, answer, (size_t)n);
+		s->pending_answer_len = (size_t)n;
+		s->invite_txn = txn;
+		sipd_respond(m, txn, req, 100, NULL, NULL);
+		return 0;
+	}
 	sipd_respond(m, txn, req, 200, NULL,
 		     &(struct sip_response_args){.to_tag = s->local_tag,
 						 .extra_headers = contact,
 						 .content_type = "application/sdp",
 						 .body = answer,
 						 .body_len = (size_t)n});
+	if (s->state == SESSION_STARTING)
+		s->state = SESSION_ANSWERED;
 	return 0;
+}
+
+/* Every recording of a new session exists (or one failed): send the pending answer. */
+static void stream_started(void *userdata, int result)
+{
+	struct stream *st = userdata;
+	struct session *s = st->session;
+	struct manager *m = s->ss->m;
+	struct sip_msg *req;
+
+	if (s->state != SESSION_STARTING || s->starting == 0)
+		return; /* cancelled or ended meanwhile */
+	if (result < 0 && !s->start_error)
+		s->start_error = result;
+	if (--s->starting > 0)
+		return;
+	if (sip_txn_request(s->invite_txn, &req) < 0) {
+		session_end(s, "error", false);
+		return;
+	}
+	if (s->start_error) {
+		log_error("session %s: recording file could not be created: %s", s->uuid,
+			  strerror(-s->start_error));
+		respond_warning(m, s->invite_txn, req, 500, "Recording Unavailable",
+				"cannot create the recording file");
+		session_end(s, "error", false);
+		return;
+	}
+	sipd_respond(m, s->invite_txn, req, 200, NULL,
+		     &(struct sip_response_args){.to_tag = s->local_tag,
+						 .extra_headers = s->pending_headers,
+						 .content_type = "application/sdp",
+						 .body = s->pending_answer,
+						 .body_len = s->pending_answer_len});
+	s->state = SESSION_ANSWERED;
+	s->invite_txn = NULL;
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -951,7 +1019,6 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 								  sip_conn_kind(conn)),
 							  .started_at = s->started_at,
 						  });
-	s->state = SESSION_ANSWERED;
 	m->counters.sessions_total++;
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
@@ -971,6 +1038,11 @@ static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_m
 
 	if (s->state == SESSION_ENDING) {
 		sipd_respond(m, txn, req, 481, NULL, NULL);
+		return;
+	}
+	if (s->state == SESSION_STARTING) {
+		/* RFC 3261 §14.2: an offer while ours is still pending. */
+		sipd_respond(m, txn, req, 491, NULL, NULL);
 		return;
 	}
 	if (split_body(m, txn, req, &parts) < 0)
@@ -1403,6 +1475,7 @@ struct session *sessions_find_uuid(struct sessions *ss, const char *uuid)
 void session_get_info(const struct session *s, struct session_info *ret)
 {
 	static const char *const states[] = {
+		[SESSION_STARTING] = "starting",
 		[SESSION_ANSWERED] = "answered",
 		[SESSION_CONFIRMED] = "confirmed",
 		[SESSION_ENDING] = "ending",
