@@ -188,7 +188,8 @@ CFG
 	wait $dpid
 	echo "stop_rc=$?" >>"$d/window"
 	find "$d/state/recordings" -name '*.siprec' >"$d/files"
-	xargs -n 64 "$BUILD/siprec-export" -k "$d/state/keys/master.key" --metadata-json <"$d/files" \
+	xargs -n 64 "$BUILD/siprec-export" -k "$d/state/keys/master.key" \
+		--catalog "$d/state/catalog.db" --metadata-json <"$d/files" \
 		>"$d/export.json" 2>"$d/export.err"
 	sqlite3 -json "$d/state/catalog.db" "SELECT s.call_id, st.label, st.packets, st.lost,
 		st.srtp_auth_failures AS auth, st.srtp_replays AS replays, r.path, r.frames, r.complete
