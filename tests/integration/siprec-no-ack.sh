@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# An SRC that never ACKs the 200 OK: siprecd retransmits the 200 over UDP on Timer G (0.5, 1,
+# 2, 4, 4... s) and tears the session down at Timer H (64*T1 = 32 s) with end reason 'no-ack'.
+# (Takes about 33 s: the RFC timers are not shortened for the test.)
+. "$SRCDIR/tests/integration/lib.sh"
+need python3 sqlite3
+start_siprecd
+python3 - "$SIP_PORT" >"$T/noack.out" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+sdp = ("v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 40000 RTP/AVP 0\r\na=label:1\r\na=sendonly\r\n")
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+lp = u.getsockname()[1]
+invite = ("INVITE sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnoack1\r\n"
+          "From: <sip:src@127.0.0.1>;tag=f1\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: no-ack-1\r\n"
+          "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContact: <sip:src@127.0.0.1:%d>\r\n"
+          "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (lp, lp, len(sdp), sdp))
+u.sendto(invite.encode(), ("127.0.0.1", port))
+u.settimeout(1)
+t0, oks = time.time(), []
+while time.time() - t0 < 34:
+    try:
+        d = u.recv(65536).decode(errors="replace")
+    except socket.timeout:
+        continue
+    if d.startswith("SIP/2.0 200"):
+        oks.append(time.time() - t0)
+print("200s:", len(oks), " ".join("%.1f" % x for x in oks))
+PY
+cat "$T/noack.out"
+n=$(sed -n 's/^200s: \([0-9]*\).*/\1/p' "$T/noack.out")
+[ "${n:-0}" -ge 6 ] && ok "200 OK retransmitted on Timer G ($n times)" || bad "200 OK sent ${n:-0} times"
+check_eq "session torn down by Timer H" "ended|no-ack" "$(catalog "SELECT state, end_reason FROM sessions WHERE call_id='no-ack-1'")"
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+finish
