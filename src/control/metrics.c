@@ -157,6 +157,10 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)(t->srtp_replays + live.srtp_replays));
 	one(&o, "siprecd_recording_bytes_written_total", "counter",
 	    "Bytes of finalized recording files.", (double)t->recording_bytes);
+	one(&o, "siprecd_recording_chunks_sealed_total", "counter",
+	    "AEAD seal operations (chunks) of finalized recordings.", (double)t->chunks_sealed);
+	one(&o, "siprecd_recording_frames_total", "counter",
+	    "Frames (RTP, RTCP, events) in finalized recordings.", (double)t->frames_recorded);
 	family(&o, "siprecd_recordings_finalized_total", "counter",
 	       "Recordings closed, by whether the final chunk is durable.");
 	outf(&o, "siprecd_recordings_finalized_total{complete=\"true\"} %llu\n",
@@ -213,6 +217,12 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	     (unsigned long long)ts.tls_handshakes_failed);
 	outf(&o, "siprecd_tls_handshakes_total{result=\"timeout\"} %llu\n",
 	     (unsigned long long)ts.tls_handshake_timeouts);
+	family(&o, "siprecd_tls_handshakes_by_version_total", "counter",
+	       "Successful TLS handshakes by protocol version.");
+	outf(&o, "siprecd_tls_handshakes_by_version_total{version=\"TLSv1.2\"} %llu\n",
+	     (unsigned long long)ts.tls12_handshakes);
+	outf(&o, "siprecd_tls_handshakes_by_version_total{version=\"TLSv1.3\"} %llu\n",
+	     (unsigned long long)ts.tls13_handshakes);
 	family(&o, "siprecd_ktls_connections_total", "counter",
 	       "TLS connections whose record layer went to kernel TLS, by direction.");
 	outf(&o, "siprecd_ktls_connections_total{mode=\"tx\"} %llu\n",

@@ -604,6 +604,12 @@ static void tls_handshake_step(struct sip_conn *c)
 		struct tls_peer_info pi;
 		char addr[INET6_ADDRSTRLEN + 8];
 
+		if (tls_conn_peer_info(c->tls, &pi) >= 0) {
+			if (strcmp(pi.version, "TLSv1.3") == 0)
+				t->stats.tls13_handshakes++;
+			else if (strcmp(pi.version, "TLSv1.2") == 0)
+				t->stats.tls12_handshakes++;
+		}
 		if (tls_conn_peer_info(c->tls, &pi) >= 0)
 			log_debug("tls: connection from %s: %s %s, kTLS tx=%s rx=%s",
 				  sockaddr_to_string(&c->peer, addr, sizeof(addr)), pi.version,

@@ -1223,7 +1223,8 @@ bool sessions_response(struct sessions *ss, struct sip_msg *resp)
 }
 
 static const char *const end_reasons[SESSIONS_END_REASONS] = {
-	"bye", "cancel", "no-ack", "refused", "shutdown", "operator", "error", "other",
+	"bye",	    "cancel",	"no-ack", "rtp-timeout", "refused",
+	"shutdown", "operator", "error",  "other",
 };
 
 static unsigned end_reason_index(const char *reason)
@@ -1272,6 +1273,8 @@ static void totals_add(struct sessions_totals *t, const struct media_stream_resu
 	t->srtp_auth_failures += res->stats.srtp_auth_failures;
 	t->srtp_replays += res->stats.srtp_replays;
 	t->recording_bytes += res->file_size;
+	t->chunks_sealed += res->chunks;
+	t->frames_recorded += res->frames;
 	if (res->complete)
 		t->recordings_complete++;
 	else

@@ -66,12 +66,13 @@ struct session_stream_info {
 	struct media_stream_stats stats; /* zero unless active */
 };
 
-#define SESSIONS_END_REASONS 8
+#define SESSIONS_END_REASONS 9
 /* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
 struct sessions_totals {
 	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
 	uint64_t recording_bytes, recordings_complete, recordings_incomplete, recording_errors;
-	uint64_t ended[SESSIONS_END_REASONS]; /* by sessions_end_reason_name(i) */
+	uint64_t chunks_sealed, frames_recorded; /* AEAD seal operations, frames in them */
+	uint64_t ended[SESSIONS_END_REASONS];	 /* by sessions_end_reason_name(i) */
 	/* Per-recording p99 durable-write latency, bucketed as store_lat_bucket_upper_us(). */
 	uint64_t p99_hist[STORE_LAT_BUCKETS];
 	uint64_t p99_count, p99_sum_us;
@@ -85,7 +86,8 @@ void session_get_info(const struct session *s, struct session_info *ret);
 /* Stream i (< info.n_streams) of s; -ENOENT past the end. */
 int session_get_stream(struct session *s, unsigned i, struct session_stream_info *ret);
 const struct sessions_totals *sessions_get_totals(const struct sessions *ss);
-/* "bye", "cancel", "no-ack", "refused", "shutdown", "operator", "error", "other"; NULL past. */
+/* "bye", "cancel", "no-ack", "rtp-timeout", "refused", "shutdown", "operator", "error",
+ * "other"; NULL past. */
 const char *sessions_end_reason_name(unsigned i);
 /* Ends the session with uuid on the operator's request: BYE to the SRC, recordings finalized
  * asynchronously. 0, -ENOENT (no such session) or -EALREADY (already ending). */

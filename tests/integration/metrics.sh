@@ -172,6 +172,9 @@ check_eq "after: recordings complete" 2 "$(metric after 'siprecd_recordings_fina
 check "after: recording bytes written" gt "$(metric after siprecd_recording_bytes_written_total)" 0
 check "after: packets not lower than during the call" sh -c "[ $(metric after siprecd_rtp_packets_received_total) -ge $p2 ]"
 check_eq "after: latency histogram counts both recordings" 2 "$(metric after siprecd_recording_durable_p99_seconds_count)"
+check "after: chunks sealed" gt "$(metric after siprecd_recording_chunks_sealed_total)" 0
+check "after: frames recorded" gt "$(metric after siprecd_recording_frames_total)" 0
+check_eq "after: no TLS handshake counted on a UDP call" 0 "$(metric after 'siprecd_tls_handshakes_by_version_total{version="TLSv1.3"}')"
 
 check_eq "GET /health" 200 "$(http /health)"
 check "/health JSON says healthy" python3 -c "import json; d = json.load(open('$T/http.body')); assert d['status'] == 'healthy' and any(c['name'] == 'disk' for c in d['checks'])"
