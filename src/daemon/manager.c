@@ -24,6 +24,7 @@
 #include "control/control.h"
 #include "daemon/manager.h"
 #include "media/media.h"
+#include "net/route.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
@@ -617,6 +618,64 @@ static void keys_changed(void *userdata, const char *key_id, uint32_t version, b
 		free(kc);
 }
 
+/* ---- routed source addresses (SDP c= when MEDIA_ADDRESS is unset) ---- */
+
+/* Runs on the SIP loop for every address/route change (net_route has already dropped its
+ * cache, so the next INVITE asks the kernel again). Sessions keep the address they answered
+ * with: say how many of them advertise an address that just vanished. */
+static void route_changed(void *arg, const struct net_route_change *c)
+{
+	struct manager *m = arg;
+	struct session_info info;
+	struct session *s = NULL;
+	char a[INET6_ADDRSTRLEN] = "";
+	unsigned n = 0;
+
+	if (c->kind == NET_ROUTE_OVERRUN) {
+		log_info("netlink address/route notifications overran; routed sources re-read");
+		return;
+	}
+	if (c->kind != NET_ROUTE_ADDR_DEL || !c->addr.ss_family || !m->sessions)
+		return;
+	if (c->addr.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->addr)->sin6_addr, a,
+			  sizeof(a));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->addr)->sin_addr, a, sizeof(a));
+	while ((s = sessions_next(m->sessions, s))) {
+		session_get_info(s, &info);
+		if (info.media_address && !strcmp(info.media_address, a))
+			n++;
+	}
+	if (n)
+		log_warning("local address %s was deleted while %u active session(s) advertise it "
+			    "in SDP c=; their media can no longer arrive, new calls use another "
+			    "address",
+			    a, n);
+	else
+		log_debug("local address %s deleted (no session advertises it)", a);
+}
+
+static int route_setup(struct manager *m)
+{
+	const char *ma = m->cfg->media_address;
+	int r = net_route_new(&m->route);
+
+	if (r < 0) {
+		/* Only a wildcard SIP listener without MEDIA_ADDRESS needs it. */
+		if (ma && *ma)
+			return 0;
+		log_error("netlink route socket: %s (set MEDIA_ADDRESS, or allow AF_NETLINK)",
+			  strerror(-r));
+		return r;
+	}
+	net_route_set_change_callback(m->route, route_changed, m);
+	r = net_route_attach(m->route, m->loop);
+	if (r < 0)
+		log_error("netlink route subscription: %s", strerror(-r));
+	return r;
+}
+
 /* ---- crash recovery: recordings a crash left open ---- */
 
 static int recovery_key(void *userdata, const char *key_id, uint32_t key_version,
@@ -772,6 +831,9 @@ int manager_start(struct manager *m)
 	r = media_pool_new(m, &m->media);
 	if (r < 0)
 		return r;
+	r = route_setup(m);
+	if (r < 0)
+		return r;
 	r = sessions_new(m, &m->sessions);
 	if (r < 0)
 		return r;
@@ -871,6 +933,8 @@ struct manager *manager_free(struct manager *m)
 		close(m->tls_watch->fd);
 	loop_free(m->loop);
 	free(m->tls_watch); /* after the ring: its read may have been in flight */
+	/* After the ring too: its poll may have been in flight. */
+	net_route_free(m->route);
 	free(m);
 	return NULL;
 }

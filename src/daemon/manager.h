@@ -22,6 +22,7 @@ struct sessions;
 struct media_pool;
 struct control;
 struct metrics;
+struct net_route;
 
 struct manager_counters {
 	uint64_t requests, responses_sent, parse_errors, dropped_unparseable;
@@ -42,6 +43,7 @@ struct manager {
 	struct media_pool *media;
 	struct control *control; /* varlink socket (src/control/) */
 	struct metrics *metrics; /* Prometheus /metrics and /health, NULL when off */
+	struct net_route *route; /* routed source for SDP c= (src/net/route.c) */
 	struct sd_fds sd;
 
 	int signal_fd;

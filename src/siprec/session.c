@@ -21,6 +21,7 @@
 
 #include "daemon/manager.h"
 #include "media/media.h"
+#include "net/route.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
@@ -248,23 +249,6 @@ static void audit_refused(struct manager *m, struct sip_msg *req,
 	audit_emit(AUDIT_SRC_REFUSED, fields, "SRC %s refused with %u: %s", p, code, why);
 }
 
-/* The address the kernel would use to reach peer: connect() on a UDP socket picks the source
- * by the routing table without sending anything. */
-static int route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *ret)
-{
-	socklen_t sl = peer->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						   : sizeof(struct sockaddr_in);
-	int fd = socket(peer->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)peer, sl) < 0 ||
-	    getsockname(fd, (struct sockaddr *)ret, &sl) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static int media_address(struct manager *m, struct session *s, struct sip_conn *conn)
 {
 	const char *cfg = m->cfg->media_address;
@@ -288,13 +272,15 @@ static int media_address(struct manager *m, struct session *s, struct sip_conn *
 		}
 	} else {
 		/* The address the request arrived on, unless the listener is a wildcard: then
-		 * the routed source address toward the SRC. */
+		 * the routed source address toward the SRC (src/net/route.c: an RTM_GETROUTE
+		 * answered by the kernel at once, cached until an address or route changes, so
+		 * a deleted address is never advertised). */
 		s->media_addr = *local;
 		any = (local->ss_family == AF_INET &&
 		       ((const struct sockaddr_in *)local)->sin_addr.s_addr == INADDR_ANY) ||
 		      (local->ss_family == AF_INET6 &&
 		       IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)local)->sin6_addr));
-		if (any && route_source(&s->peer, &s->media_addr) < 0)
+		if (any && (!m->route || net_route_source(m->route, &s->peer, &s->media_addr) < 0))
 			return -EADDRNOTAVAIL;
 	}
 	if (s->media_addr.ss_family == AF_INET6)
@@ -1491,6 +1477,7 @@ void session_get_info(const struct session *s, struct session_info *ret)
 		.state = states[s->state],
 		.siprec_session_id = s->md ? s->md->session_id : NULL,
 		.transport = s->conn ? sip_transport_kind_name(sip_conn_kind(s->conn)) : "",
+		.media_address = s->media_addr_str,
 		.started_at_ms = s->started_at,
 		.n_streams = s->n_streams,
 		.md = s->md,

@@ -52,6 +52,8 @@ struct siprec_metadata;
 struct session_info {
 	const char *uuid, *call_id, *peer, *state, *siprec_session_id; /* last may be NULL */
 	const char *transport;
+	/* advertised in c=, the streams' sockets bound to it */
+	const char *media_address;
 	uint64_t started_at_ms; /* CLOCK_REALTIME */
 	unsigned n_streams;
 	const struct siprec_metadata *md; /* NULL when the SRC sent none */
