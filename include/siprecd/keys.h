@@ -214,6 +214,32 @@ int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason,
  */
 int keys_rekek(struct keys *k, const struct keys_options *o);
 
+/* What keys_rekek_async reports; error is keys_error()'s text when r < 0. */
+enum keys_rekek_stage {
+	KEYS_REKEK_SOURCE,  /* the new KEK source: file missing, permissions, malformed, same KEK */
+	KEYS_REKEK_KDF,	    /* the password KDF failed (memory, parameters) */
+	KEYS_REKEK_CATALOG, /* the transaction (sqlite); nothing was changed */
+};
+struct keys_rekek_result {
+	int r;
+	enum keys_rekek_stage stage;
+	char error[256];
+	char kek_id[KEYS_KEY_ID_MAX + 1]; /* the new KEK, on success */
+	char source[16];
+};
+/*
+ * keys_rekek on the rotation thread, serialised with rotation and the state re-reads that share
+ * its catalog connection (the daemon: never block the loop). o's strings are copied; for the
+ * password store o->key_path names the password file (the credential directory is not
+ * consulted) unless o->password is set. done runs on the rotation thread, must not block, and
+ * is always called once after a 0 return (r = -ECANCELED when keys_free stops the thread
+ * first). -EBUSY when a KEK rotation is already queued, -ESRCH without the thread, -EOPNOTSUPP
+ * when k has no KEK (memory, write-only, legacy key file), -ENOMEM.
+ */
+int keys_rekek_async(struct keys *k, const struct keys_options *o,
+		     void (*done)(void *userdata, const struct keys_rekek_result *res),
+		     void *userdata);
+
 /*
  * Backups: the wrapped key set (KEK records and wrapped DEKs, never a clear key) sealed with
  * AES-256-GCM under Argon2id(passphrase). backup writes path (O_EXCL, mode 0600); verify opens

@@ -66,6 +66,8 @@ struct keys {
 	struct keys_md_job *md_head, *md_tail;
 	unsigned md_pending, md_failed;
 	pthread_cond_t md_cond; /* signalled when md_pending drops to 0 */
+	/* KEK rotation queued by keys_rekek_async (under lock), run by the rotation thread */
+	struct keys_rekek_job *rekek_job;
 };
 
 /* live.c: run by the rotation thread. */

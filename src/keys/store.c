@@ -671,6 +671,17 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 	return 0;
 }
 
+struct keys_rekek_job {
+	struct keys_options o;
+	char *store, *key_path, *kdf, *password;
+	bool started;
+	void (*done)(void *userdata, const struct keys_rekek_result *res);
+	void *userdata;
+};
+
+static void rekek_job_free(struct keys_rekek_job *j);
+static void rekek_job_run(struct keys *k, struct keys_rekek_job *j);
+
 /*
  * The key store's thread: rotates when the active key is older than the interval or on
  * request, re-reads the catalog's key state every KEYS_STATE_POLL_MS (siprecd-keys may rotate or
@@ -691,6 +702,17 @@ static void *rotation_main(void *arg)
 		keys_md_run(k);
 		if (k->stop)
 			break;
+		if (k->rekek_job && !k->rekek_job->started) {
+			struct keys_rekek_job *j = k->rekek_job;
+
+			j->started = true;
+			pthread_mutex_unlock(&k->lock);
+			rekek_job_run(k, j);
+			pthread_mutex_lock(&k->lock);
+			k->rekek_job = NULL;
+			rekek_job_free(j);
+			continue;
+		}
 		now = keys_now_ms();
 		due = rotates && k->active >= 0 ? k->deks[k->active].activated_at + k->interval_ms
 						: UINT64_MAX;
@@ -768,6 +790,14 @@ void keys_rotation_stop(struct keys *k)
 	pthread_mutex_unlock(&k->lock);
 	pthread_join(k->thread, NULL);
 	k->thread_running = false;
+	if (k->rekek_job) {
+		struct keys_rekek_result res = {.r = -ECANCELED, .stage = KEYS_REKEK_CATALOG};
+
+		snprintf(res.error, sizeof(res.error), "siprecd is stopping");
+		k->rekek_job->done(k->rekek_job->userdata, &res);
+		rekek_job_free(k->rekek_job);
+		k->rekek_job = NULL;
+	}
 }
 
 int keys_list(struct keys *k, int (*fn)(void *userdata, const struct keys_info *info),
@@ -927,7 +957,8 @@ int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsig
 	return 0;
 }
 
-int keys_rekek(struct keys *k, const struct keys_options *o)
+/* keys_rekek, saying in *stage where it failed. */
+static int rekek(struct keys *k, const struct keys_options *o, enum keys_rekek_stage *stage)
 {
 	uint8_t w[KEYS_WRAPPED_SIZE];
 	struct kek x;
@@ -935,15 +966,22 @@ int keys_rekek(struct keys *k, const struct keys_options *o)
 	uint64_t now = keys_now_ms();
 	int r;
 
+	*stage = KEYS_REKEK_SOURCE;
 	if (k->mode != KEYS_MODE_HIERARCHY || !k->db || k->readonly)
 		return keys_fail(-EOPNOTSUPP, "this key store (%s) has no KEK", k->source);
 	r = kek_from_options(o, NULL, true, &x);
-	if (r < 0)
+	if (r < 0) {
+		/* With the password in hand, only its length is the source's fault. */
+		if (o->store && strcmp(o->store, "password") == 0 && o->password && *o->password &&
+		    r != -E2BIG)
+			*stage = KEYS_REKEK_KDF;
 		return r;
+	}
 	if (strcmp(x.kek_id, k->kek_id) == 0) {
 		kek_wipe(&x);
 		return keys_fail(-EEXIST, "the new KEK is the current one (%s)", k->kek_id);
 	}
+	*stage = KEYS_REKEK_CATALOG;
 	r = exec(k, "BEGIN IMMEDIATE");
 	if (r < 0)
 		goto out;
@@ -997,6 +1035,109 @@ int keys_rekek(struct keys *k, const struct keys_options *o)
 out:
 	kek_wipe(&x);
 	return r;
+}
+
+int keys_rekek(struct keys *k, const struct keys_options *o)
+{
+	enum keys_rekek_stage stage;
+
+	return rekek(k, o, &stage);
+}
+
+static void rekek_job_free(struct keys_rekek_job *j)
+{
+	if (!j)
+		return;
+	if (j->password) {
+		OPENSSL_cleanse(j->password, strlen(j->password));
+		free(j->password);
+	}
+	free(j->store);
+	free(j->key_path);
+	free(j->kdf);
+	free(j);
+}
+
+/* On the rotation thread, lock not held. */
+static void rekek_job_run(struct keys *k, struct keys_rekek_job *j)
+{
+	struct keys_rekek_result res = {0};
+	char pw[1024];
+
+	keys_fail(0, "%s", "");
+	res.stage = KEYS_REKEK_SOURCE;
+	if (j->store && strcmp(j->store, "password") == 0 && !j->password) {
+		if (!j->key_path)
+			res.r = keys_fail(-EINVAL, "no password file for the password store");
+		else
+			res.r = read_secret_text(j->key_path, pw, sizeof(pw));
+		j->o.password = pw;
+	}
+	if (res.r == 0)
+		res.r = rekek(k, &j->o, &res.stage);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (res.r < 0) {
+		snprintf(res.error, sizeof(res.error), "%s", keys_error());
+	} else {
+		pthread_mutex_lock(&k->lock);
+		snprintf(res.kek_id, sizeof(res.kek_id), "%s", k->kek_id);
+		snprintf(res.source, sizeof(res.source), "%s", k->source);
+		pthread_mutex_unlock(&k->lock);
+	}
+	j->done(j->userdata, &res);
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*fail = true;
+	return d;
+}
+
+int keys_rekek_async(struct keys *k, const struct keys_options *o,
+		     void (*done)(void *userdata, const struct keys_rekek_result *res),
+		     void *userdata)
+{
+	struct keys_rekek_job *j;
+	bool fail = false;
+
+	if (k->mode != KEYS_MODE_HIERARCHY || !k->db || k->readonly)
+		return keys_fail(-EOPNOTSUPP, "this key store (%s) has no KEK", k->source);
+	if (!k->thread_running)
+		return keys_fail(-ESRCH, "the key store's thread is not running");
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->o = *o;
+	j->o.store = j->store = dup_or_null(o->store, &fail);
+	j->o.key_path = j->key_path = dup_or_null(o->key_path, &fail);
+	j->o.kdf = j->kdf = dup_or_null(o->kdf, &fail);
+	j->o.password = j->password = dup_or_null(o->password, &fail);
+	j->o.catalog_path = NULL;
+	j->o.public_key_path = NULL;
+	j->o.backup_dir = NULL;
+	j->o.backup_passphrase_file = NULL;
+	j->done = done;
+	j->userdata = userdata;
+	if (fail) {
+		rekek_job_free(j);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&k->lock);
+	if (k->rekek_job) {
+		pthread_mutex_unlock(&k->lock);
+		rekek_job_free(j);
+		return keys_fail(-EBUSY, "a KEK rotation is already in progress");
+	}
+	k->rekek_job = j;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }
 
 int keys_envelope_lookup(const char *catalog_path, const uint8_t priv[32], const char *recording_id,
