@@ -354,6 +354,10 @@ int net_route_source(struct net_route *r, const struct sockaddr_storage *peer,
 
 	if (!len)
 		return -EAFNOSUPPORT;
+	/* A change the kernel made before this call is already queued on the subscription:
+	 * read it now (one non-blocking recvmsg) rather than trust the cache until the loop
+	 * gets to the poll completion, so a deleted address is never handed out. */
+	net_route_dispatch(r);
 	for (unsigned i = 0; i < ROUTE_CACHE_SIZE; i++) {
 		en = &r->cache[i];
 		if (en->family == family && !memcmp(en->dst, sockaddr_bytes(peer), (size_t)len)) {

@@ -50,7 +50,8 @@ int net_route_fd(const struct net_route *r);
 
 /* Writes to *ret (port 0) the source address the kernel would use to reach peer (AF_INET or
  * AF_INET6; the port is ignored): the route's preferred source, else the first address of its
- * output interface. Cached per destination until the next change. One request/reply on a
+ * output interface. Cached per destination until the next change (pending subscription
+ * messages are read first, without blocking, so the cache is never stale). One request/reply on a
  * netlink socket: a local syscall answered by the kernel at once, never a network wait.
  * 0, -EAFNOSUPPORT, -ENETUNREACH (no route), -EADDRNOTAVAIL (no usable source) or -errno. */
 int net_route_source(struct net_route *r, const struct sockaddr_storage *peer,
