@@ -62,12 +62,37 @@ int control_call_parse(const char *msg, size_t len, struct control_call *ret);
 
 /* Methods (methods.c): fills *ret_params (owned by the caller) and returns NULL, or returns an
  * error name and fills *ret_params with the error's parameters (may stay NULL). */
+struct control_conn;
 struct control_ctx {
 	struct manager *m;
-	bool privileged; /* peer is root, our uid, or in CONTROL_GROUP */
+	bool privileged;	   /* peer is root, our uid, or in CONTROL_GROUP */
+	struct control_conn *conn; /* for control_defer; NULL outside a connection (tests) */
+	const struct control_call *call;
 };
 const char *control_method_call(struct control_ctx *ctx, const struct control_call *call,
 				struct json_object **ret_params);
+/* A method returns this (and leaves *ret_params NULL) when it called control_defer. */
+extern const char control_reply_deferred[];
+
+/*
+ * Deferred replies, for methods whose work runs off the loop: control_defer takes a handle on
+ * ctx's connection and call (NULL without a connection, or on ENOMEM). Until the handle is
+ * answered the connection dispatches no further calls, so replies stay in call order; what
+ * the client sends meanwhile stays buffered and counts towards CONTROL_PENDING_MAX.
+ */
+struct control_pending;
+struct control_pending *control_defer(struct control_ctx *ctx);
+/*
+ * Loop thread only. Sends the reply (error NULL for success; params owned, may be NULL; no
+ * reply for a oneway call or a connection closed meanwhile), resumes the connection's calls and
+ * frees p.
+ */
+void control_pending_reply(struct control_pending *p, const char *error,
+			   struct json_object *params);
+/* Frees p without replying (control_stop); the connection is closed by the caller. */
+void control_pending_free(struct control_pending *p);
+/* Drops work methods left in flight (control_stop, before connections are freed). */
+void control_methods_stop(struct manager *m);
 /* The io.siprecd interface definition (IDL). */
 extern const char control_idl[];
 /* True for methods that change state (need a privileged peer). */

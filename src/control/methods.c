@@ -6,7 +6,10 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -115,9 +118,24 @@ const char control_idl[] =
 	"# Asks the rotation thread for a new data key version; it is active once the key-rotated\n"
 	"# event is sent (Subscribe) and ListKeys shows it current. Privileged.\n"
 	"method RotateDataKey() -> (requested: bool, previous_id: string, previous_version: int)\n"
-	"# KEK rotation re-wraps every data key under a new KEK source: offline, with\n"
-	"# siprecd-keys rekek. Answers NotSupported. Privileged.\n"
-	"method RotateKeyEncryptionKey() -> ()\n"
+	"# Re-wraps every data key under a new KEK in one transaction (recordings untouched) and\n"
+	"# answers when that is committed. store defaults to the configured one: file takes\n"
+	"# keyFile (absolute; created 0600 when missing, refused when group/world accessible),\n"
+	"# password takes passwordFile (absolute) and kdf (argon2id, pbkdf2), credential reads\n"
+	"# $CREDENTIALS_DIRECTORY/master-key. The old KEK no longer opens the catalog: persist\n"
+	"# the returned configuration before the next restart. Privileged.\n"
+	"method RotateKeyEncryptionKey(\n"
+	"  store: ?(file, password, credential),\n"
+	"  keyFile: ?string,\n"
+	"  passwordFile: ?string,\n"
+	"  kdf: ?(argon2id, pbkdf2)\n"
+	") -> (\n"
+	"  kek_id: string,\n"
+	"  previous_kek_id: string,\n"
+	"  store: string,\n"
+	"  key_path: ?string,\n"
+	"  configuration: []string\n"
+	")\n"
 	"\n"
 	"# Re-reads certificates and what can change at run time. Privileged.\n"
 	"method Reload() -> ()\n"
@@ -134,7 +152,15 @@ const char control_idl[] =
 	"\n"
 	"error NoSuchSession (id: string)\n"
 	"error SessionEnding (id: string)\n"
-	"error NotSupported (reason: string)\n";
+	"error NotSupported (reason: string)\n"
+	"# The new KEK source: missing, unreadable, group/world accessible, malformed, or the\n"
+	"# current KEK.\n"
+	"error KeySourceRejected (reason: string)\n"
+	"# The password KDF failed (memory, parameters).\n"
+	"error KeyDerivationFailed (reason: string)\n"
+	"# The catalog transaction failed; nothing was changed.\n"
+	"error KeyStoreFailed (reason: string)\n"
+	"error KeyRotationInProgress ()\n";
 
 static const char *const mutating[] = {
 	"io.siprecd.StopSession",
@@ -321,6 +347,316 @@ static int key_add(void *userdata, const struct keys_info *ki)
 	return 0;
 }
 
+/* ---- RotateKeyEncryptionKey: keys_rekek on the keys thread, the reply deferred ---- */
+
+/*
+ * One KEK rotation at a time (the keys module queues one). The keys thread's callback and the
+ * loop meet here: rekek.op is the rotation in flight, NULL once answered or dropped at stop, so
+ * a late callback (keys_free after control_stop) finds nothing to touch.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct rekek_op *op;
+} rekek = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct rekek_op {
+	struct manager *m;
+	struct control_pending *pending;
+	char store[16];
+	char *path; /* the new key file or password file; NULL for the credential */
+	char *kdf;
+	char previous_kek_id[KEYS_KEY_ID_MAX + 1];
+	struct keys_rekek_result res;
+};
+
+static void rekek_op_free(struct rekek_op *op)
+{
+	if (!op)
+		return;
+	free(op->path);
+	free(op->kdf);
+	free(op);
+}
+
+static int first_kek_id(void *userdata, const struct keys_info *ki)
+{
+	char *out = userdata;
+
+	if (!ki->kek_id[0])
+		return 0;
+	snprintf(out, KEYS_KEY_ID_MAX + 1, "%s", ki->kek_id);
+	return -1;
+}
+
+/* The configuration a restart needs now ("ENCRYPTION_KEY_STORE=file", "MASTER_KEY_PATH=..."). */
+static struct json_object *rekek_config(const struct rekek_op *op)
+{
+	struct json_object *a = json_object_new_array();
+	char line[4200];
+
+	snprintf(line, sizeof(line), "ENCRYPTION_KEY_STORE=%s", op->store);
+	json_object_array_add(a, json_object_new_string(line));
+	if (op->path) {
+		snprintf(line, sizeof(line), "MASTER_KEY_PATH=%s", op->path);
+		json_object_array_add(a, json_object_new_string(line));
+	}
+	if (op->kdf) {
+		snprintf(line, sizeof(line), "KEY_DERIVATION=%s", op->kdf);
+		json_object_array_add(a, json_object_new_string(line));
+	}
+	return a;
+}
+
+static void cfg_set(char **field, const char *v)
+{
+	char *d = v ? strdup(v) : NULL;
+
+	if (v && !d)
+		return;
+	free(*field);
+	*field = d;
+}
+
+/* The daemon's view of its configuration follows the new KEK: what a reload or a status
+ * shows, and what the operator must persist (the file on disk is theirs). */
+static void rekek_update_config(struct rekek_op *op)
+{
+	struct config *cfg = op->m->cfg;
+
+	cfg_set(&cfg->encryption_key_store, op->store);
+	if (op->path)
+		cfg_set(&cfg->master_key_path, op->path);
+	if (op->kdf)
+		cfg_set(&cfg->kdf, op->kdf);
+	/* The old password no longer opens anything: do not keep it. */
+	if (cfg->master_password) {
+		OPENSSL_cleanse(cfg->master_password, strlen(cfg->master_password));
+		free(cfg->master_password);
+		cfg->master_password = NULL;
+	}
+}
+
+static const char *rekek_error_name(const struct keys_rekek_result *res)
+{
+	if (res->r == -EOPNOTSUPP || res->r == -ESRCH)
+		return "io.siprecd.NotSupported";
+	switch (res->stage) {
+	case KEYS_REKEK_SOURCE:
+		return "io.siprecd.KeySourceRejected";
+	case KEYS_REKEK_KDF:
+		return "io.siprecd.KeyDerivationFailed";
+	default:
+		return "io.siprecd.KeyStoreFailed";
+	}
+}
+
+/* On the loop: answer the caller. */
+static void rekek_finish(void *arg)
+{
+	struct rekek_op *op = arg;
+	struct json_object *o;
+
+	pthread_mutex_lock(&rekek.lock);
+	if (rekek.op != op) {
+		/* Dropped by control_methods_stop (the loop does not run after it). */
+		pthread_mutex_unlock(&rekek.lock);
+		return;
+	}
+	rekek.op = NULL;
+	pthread_mutex_unlock(&rekek.lock);
+
+	if (op->res.r < 0) {
+		log_error("control: KEK rotation to the %s store%s%s failed: %s (nothing was "
+			  "changed)",
+			  op->store, op->path ? " " : "", op->path ? op->path : "", op->res.error);
+		control_pending_reply(op->pending, rekek_error_name(&op->res),
+				      reason(op->res.error));
+		rekek_op_free(op);
+		return;
+	}
+	rekek_update_config(op);
+	log_notice("control: every data key is now wrapped by KEK %s (%s store%s%s, was %s); set "
+		   "ENCRYPTION_KEY_STORE=%s%s%s in the configuration (or the credential) before "
+		   "the next restart: the old KEK no longer opens the catalog",
+		   op->res.kek_id, op->store, op->path ? " " : "", op->path ? op->path : "",
+		   op->previous_kek_id, op->store, op->path ? " MASTER_KEY_PATH=" : "",
+		   op->path ? op->path : "");
+	o = json_object_new_object();
+	json_object_object_add(o, "kek_id", json_object_new_string(op->res.kek_id));
+	json_object_object_add(o, "previous_kek_id", json_object_new_string(op->previous_kek_id));
+	json_object_object_add(o, "store", json_object_new_string(op->store));
+	if (op->path)
+		json_object_object_add(o, "key_path", json_object_new_string(op->path));
+	json_object_object_add(o, "configuration", rekek_config(op));
+	control_pending_reply(op->pending, NULL, o);
+	rekek_op_free(op);
+}
+
+/* On the keys thread (or the thread in keys_free): copy and hand to the loop. */
+static void rekek_done(void *userdata, const struct keys_rekek_result *res)
+{
+	struct rekek_op *op = userdata;
+
+	pthread_mutex_lock(&rekek.lock);
+	if (rekek.op == op) {
+		op->res = *res;
+		/* Only ENOMEM fails: the call then stays unanswered (and further KEK rotations
+		 * answer KeyRotationInProgress) until the client disconnects and siprecd
+		 * restarts; the connection belongs to the loop, this thread cannot touch it. */
+		if (loop_post(op->m->loop, rekek_finish, op) < 0)
+			op->res.r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&rekek.lock);
+}
+
+void control_methods_stop(struct manager *m)
+{
+	struct rekek_op *op;
+
+	pthread_mutex_lock(&rekek.lock);
+	op = rekek.op;
+	rekek.op = NULL;
+	pthread_mutex_unlock(&rekek.lock);
+	if (op) {
+		control_pending_free(op->pending);
+		rekek_op_free(op);
+	}
+}
+
+/* A string parameter: NULL when absent or null; *bad set for a wrong type, empty or too long. */
+static const char *str_param(const struct control_call *call, const char *name, size_t max,
+			     bool *bad)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(call->parameters, name, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return NULL;
+	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+	    (size_t)json_object_get_string_len(v) > max ||
+	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
+		*bad = true;
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+static const char *invalid(struct json_object **ret_params, const char *param)
+{
+	*ret_params = obj1("parameter", json_object_new_string(param));
+	return "org.varlink.service.InvalidParameter";
+}
+
+static const char *rotate_kek(struct control_ctx *ctx, const struct control_call *call,
+			      struct json_object **ret_params)
+{
+	struct manager *m = ctx->m;
+	bool bad = false;
+	const char *store = str_param(call, "store", 15, &bad);
+	const char *key_file = str_param(call, "keyFile", 4095, &bad);
+	const char *pw_file = str_param(call, "passwordFile", 4095, &bad);
+	const char *kdf = str_param(call, "kdf", 15, &bad);
+	const char *path;
+	struct rekek_op *op;
+	int r;
+
+	if (bad) {
+		/* Name the first offending one. */
+		bool b = false;
+
+		if (str_param(call, "store", 15, &b), b)
+			return invalid(ret_params, "store");
+		if (str_param(call, "keyFile", 4095, &b), b)
+			return invalid(ret_params, "keyFile");
+		if (str_param(call, "passwordFile", 4095, &b), b)
+			return invalid(ret_params, "passwordFile");
+		return invalid(ret_params, "kdf");
+	}
+	if (!store)
+		store = m->cfg->encryption_key_store ? m->cfg->encryption_key_store : "file";
+	if (strcmp(store, "file") != 0 && strcmp(store, "password") != 0 &&
+	    strcmp(store, "credential") != 0)
+		return invalid(ret_params, "store");
+	if (kdf && (strcmp(store, "password") != 0 ||
+		    (strcmp(kdf, "argon2id") != 0 && strcmp(kdf, "pbkdf2") != 0)))
+		return invalid(ret_params, "kdf");
+	/* Absolute paths: the daemon's working directory is not the caller's. */
+	if (strcmp(store, "file") == 0) {
+		if (pw_file)
+			return invalid(ret_params, "passwordFile");
+		if (!key_file || key_file[0] != '/')
+			return invalid(ret_params, "keyFile");
+		path = key_file;
+	} else if (strcmp(store, "password") == 0) {
+		if (key_file)
+			return invalid(ret_params, "keyFile");
+		if (!pw_file || pw_file[0] != '/')
+			return invalid(ret_params, "passwordFile");
+		path = pw_file;
+	} else {
+		if (key_file)
+			return invalid(ret_params, "keyFile");
+		if (pw_file)
+			return invalid(ret_params, "passwordFile");
+		path = NULL;
+	}
+	if (!m->keys) {
+		*ret_params = reason("no key store");
+		return "io.siprecd.NotSupported";
+	}
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		*ret_params = reason("out of memory");
+		return "io.siprecd.KeyStoreFailed";
+	}
+	op->m = m;
+	snprintf(op->store, sizeof(op->store), "%s", store);
+	op->path = path ? strdup(path) : NULL;
+	if (strcmp(store, "password") == 0)
+		op->kdf = strdup(kdf			       ? kdf
+				 : m->cfg->kdf && *m->cfg->kdf ? m->cfg->kdf
+							       : "argon2id");
+	keys_list(m->keys, first_kek_id, op->previous_kek_id);
+	op->pending = control_defer(ctx);
+	if ((path && !op->path) || (strcmp(store, "password") == 0 && !op->kdf) || !op->pending) {
+		/* ENOMEM, or no connection to answer on later. */
+		control_pending_free(op->pending);
+		rekek_op_free(op);
+		*ret_params = reason("cannot defer the reply (out of memory)");
+		return "io.siprecd.KeyStoreFailed";
+	}
+	pthread_mutex_lock(&rekek.lock);
+	if (rekek.op) {
+		pthread_mutex_unlock(&rekek.lock);
+		control_pending_free(op->pending);
+		rekek_op_free(op);
+		return "io.siprecd.KeyRotationInProgress";
+	}
+	rekek.op = op;
+	/* Under the lock: rekek_done may run before keys_rekek_async returns. */
+	r = keys_rekek_async(m->keys,
+			     &(struct keys_options){.store = op->store,
+						    .key_path = op->path,
+						    .kdf = op->kdf,
+						    .pbkdf2_iterations = m->cfg->pbkdf2_iterations},
+			     rekek_done, op);
+	if (r < 0)
+		rekek.op = NULL;
+	pthread_mutex_unlock(&rekek.lock);
+	if (r < 0) {
+		control_pending_free(op->pending);
+		rekek_op_free(op);
+		*ret_params = reason(keys_error());
+		if (r == -EBUSY)
+			return "io.siprecd.KeyRotationInProgress";
+		return r == -EOPNOTSUPP || r == -ESRCH ? "io.siprecd.NotSupported"
+						       : "io.siprecd.KeyStoreFailed";
+	}
+	log_notice("control: KEK rotation to the %s store%s%s requested", op->store,
+		   op->path ? " " : "", op->path ? op->path : "");
+	return control_reply_deferred;
+}
+
 const char *control_method_call(struct control_ctx *ctx, const struct control_call *call,
 				struct json_object **ret_params)
 {
@@ -405,11 +741,8 @@ const char *control_method_call(struct control_ctx *ctx, const struct control_ca
 		*ret_params = o;
 		return NULL;
 	}
-	if (strcmp(name, "RotateKeyEncryptionKey") == 0) {
-		*ret_params = reason("KEK rotation re-wraps every data key under a new KEK source: "
-				     "stop siprecd and run siprecd-keys rekek --new-store STORE");
-		return "io.siprecd.NotSupported";
-	}
+	if (strcmp(name, "RotateKeyEncryptionKey") == 0)
+		return rotate_kek(ctx, call, ret_params);
 	if (strcmp(name, "Reload") == 0) {
 		log_notice("control: reload requested");
 		manager_reload(m);

@@ -38,6 +38,7 @@ struct control_conn {
 	int fd;
 	unsigned refs;
 	bool closed, subscribed, recv_armed, sending;
+	bool deferred; /* a call's reply is pending (control_defer): dispatch no more */
 	struct ucred cred;
 	bool privileged;
 	struct control_frame frame;
@@ -385,11 +386,15 @@ static int conn_dispatch(struct control_conn *c, const char *msg, size_t len)
 				conn_reply(c, NULL, NULL, p, true);
 			}
 		} else {
-			struct control_ctx ctx = {.m = c->srv->m, .privileged = c->privileged};
+			struct control_ctx ctx = {.m = c->srv->m,
+						  .privileged = c->privileged,
+						  .conn = c,
+						  .call = &call};
 			struct json_object *p = NULL;
 			const char *err = control_method_call(&ctx, &call, &p);
 
-			conn_reply(c, &call, err, p, false);
+			if (err != control_reply_deferred)
+				conn_reply(c, &call, err, p, false);
 		}
 	} else {
 		char ifname[256];
@@ -405,11 +410,79 @@ static int conn_dispatch(struct control_conn *c, const char *msg, size_t len)
 
 static void conn_arm_recv(struct control_conn *c);
 
+/* Dispatches the buffered calls. A subscribed connection, or one waiting for a deferred reply,
+ * takes no more calls (varlink: replies in call order); anything it sends waits here, within
+ * the pending and size limits. */
+static void conn_process(struct control_conn *c)
+{
+	const char *msg;
+	size_t len;
+
+	while (!c->closed && !c->subscribed && !c->deferred &&
+	       control_frame_next(&c->frame, &msg, &len) > 0)
+		if (conn_dispatch(c, msg, len) < 0)
+			conn_close(c);
+	if (!c->closed && control_frame_pending(&c->frame) > CONTROL_PENDING_MAX) {
+		log_debug("control: pid %d: too many pending calls: disconnected",
+			  (int)c->cred.pid);
+		conn_close(c);
+	}
+}
+
+/* ---- deferred replies ---- */
+
+const char control_reply_deferred[] = "(deferred)";
+
+struct control_pending {
+	struct control_conn *conn; /* holds a reference */
+	bool oneway;
+};
+
+struct control_pending *control_defer(struct control_ctx *ctx)
+{
+	struct control_pending *p;
+
+	if (!ctx->conn || ctx->conn->deferred)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->conn = ctx->conn;
+	p->oneway = ctx->call && ctx->call->oneway;
+	p->conn->refs++;
+	p->conn->deferred = true;
+	return p;
+}
+
+void control_pending_free(struct control_pending *p)
+{
+	if (!p)
+		return;
+	p->conn->deferred = false;
+	conn_unref(p->conn);
+	free(p);
+}
+
+void control_pending_reply(struct control_pending *p, const char *error, struct json_object *params)
+{
+	struct control_conn *c = p->conn;
+	struct control_call call = {.oneway = p->oneway};
+
+	c->deferred = false;
+	if (!c->closed) {
+		conn_reply(c, &call, error, params, false);
+		/* Calls that arrived meanwhile; recv stays armed throughout. */
+		conn_process(c);
+	} else {
+		json_object_put(params);
+	}
+	conn_unref(c);
+	free(p);
+}
+
 static void recv_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct control_conn *c = container_of(op, struct control_conn, recv_op);
-	const char *msg;
-	size_t len;
 	int r;
 
 	c->recv_armed = false;
@@ -426,16 +499,7 @@ static void recv_done(struct loop_op *op, int res, uint32_t flags)
 		conn_unref(c);
 		return;
 	}
-	/* A subscribed connection takes no more calls (varlink: one call in progress at a time);
-	 * anything it sends waits here, within the pending and size limits. */
-	while (!c->closed && !c->subscribed && control_frame_next(&c->frame, &msg, &len) > 0)
-		if (conn_dispatch(c, msg, len) < 0)
-			conn_close(c);
-	if (!c->closed && control_frame_pending(&c->frame) > CONTROL_PENDING_MAX) {
-		log_debug("control: pid %d: too many pending calls: disconnected",
-			  (int)c->cred.pid);
-		conn_close(c);
-	}
+	conn_process(c);
 	conn_arm_recv(c);
 	conn_unref(c);
 }
@@ -739,6 +803,8 @@ void control_stop(struct manager *m)
 	}
 	atomic_store(&hub.subscribers, 0);
 	pthread_mutex_unlock(&hub.lock);
+	/* Deferred replies drop their connection references first. */
+	control_methods_stop(m);
 	/* The loop is no longer running: in-flight requests never complete, so every connection
 	 * is freed here regardless of its references. */
 	while (srv->conns) {

@@ -51,7 +51,14 @@ static void usage(FILE *f)
 		   "                     CONTROL_SOCKET from its configuration)\n"
 		   "  -c, --config PATH  read CONTROL_SOCKET from this configuration file\n"
 		   "  -j, --json         print the varlink reply parameters as JSON\n"
-		   "      --kek          with rotate-keys: rotate the key-encryption key\n"
+		   "      --kek          with rotate-keys: rotate the key-encryption key (KEK):\n"
+		   "                     every data key is re-wrapped under the new KEK\n"
+		   "      --store STORE  the new KEK's store: file, password or credential\n"
+		   "                     (default: the daemon's ENCRYPTION_KEY_STORE)\n"
+		   "      --key-file PATH       file store: the new key file (created 0600 if "
+		   "missing)\n"
+		   "      --password-file PATH  password store: a file holding the new password\n"
+		   "      --kdf KDF      password store: argon2id (default) or pbkdf2\n"
 		   "  -h, --help         this text\n"
 		   "\n"
 		   "Exit status: 0 ok, 1 usage, 2 the call failed, 3 cannot connect or permission "
@@ -495,14 +502,66 @@ static int64_t current_version(void)
 
 /* RotateDataKey only asks the rotation thread: wait (up to 10 s) until the new version is the
  * current one, so that "rotated" means rotated. */
-static int cmd_rotate(bool kek)
+/* The daemon's working directory is not ours: hand it absolute paths. */
+static struct json_object *abs_path(const char *path)
+{
+	char cwd[4096], *s;
+	struct json_object *o;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return json_object_new_string(path);
+	if (asprintf(&s, "%s/%s", cwd, path) < 0)
+		abort();
+	o = json_object_new_string(s);
+	free(s);
+	return o;
+}
+
+struct kek_args {
+	const char *store, *key_file, *password_file, *kdf;
+};
+
+/* RotateKeyEncryptionKey answers once every data key is re-wrapped (a KDF may take a second). */
+static int cmd_rotate_kek(const struct kek_args *a)
+{
+	struct json_object *params = json_object_new_object(), *p = NULL, *cfg;
+	int r;
+
+	if (a->store)
+		json_object_object_add(params, "store", json_object_new_string(a->store));
+	if (a->key_file)
+		json_object_object_add(params, "keyFile", abs_path(a->key_file));
+	if (a->password_file)
+		json_object_object_add(params, "passwordFile", abs_path(a->password_file));
+	if (a->kdf)
+		json_object_object_add(params, "kdf", json_object_new_string(a->kdf));
+	r = call("io.siprecd.RotateKeyEncryptionKey", params, &p);
+	if (r)
+		return r;
+	if (opt_json) {
+		print_json(p);
+	} else {
+		printf("every data key is now wrapped by KEK %s (%s store%s%s; was %s)\n",
+		       jstr(p, "kek_id"), jstr(p, "store"),
+		       json_object_object_get_ex(p, "key_path", NULL) ? " " : "",
+		       json_object_object_get_ex(p, "key_path", NULL) ? jstr(p, "key_path") : "",
+		       jstr(p, "previous_kek_id"));
+		printf("the old KEK no longer opens the catalog: before the next restart, set\n");
+		cfg = jget(p, "configuration");
+		for (size_t i = 0; cfg && i < json_object_array_length(cfg); i++)
+			printf("  %s\n", json_object_get_string(json_object_array_get_idx(cfg, i)));
+		printf("in siprecd's configuration (or its credential)\n");
+	}
+	json_object_put(p);
+	return 0;
+}
+
+static int cmd_rotate(void)
 {
 	struct json_object *p = NULL;
 	int64_t prev, now = -1;
 	int r;
 
-	if (kek)
-		return cmd_simple("io.siprecd.RotateKeyEncryptionKey", NULL, "rotated");
 	r = call("io.siprecd.RotateDataKey", NULL, &p);
 	if (r)
 		return r;
@@ -581,6 +640,10 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"kek", no_argument, NULL, 'K'},
+		{"store", required_argument, NULL, 'S'},
+		{"key-file", required_argument, NULL, 'F'},
+		{"password-file", required_argument, NULL, 'P'},
+		{"kdf", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
@@ -588,6 +651,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *cmd;
 	char *def = NULL;
 	bool kek = false;
+	struct kek_args ka = {0};
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:c:jh", opts, NULL)) != -1) {
@@ -603,6 +667,18 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			kek = true;
+			break;
+		case 'S':
+			ka.store = optarg;
+			break;
+		case 'F':
+			ka.key_file = optarg;
+			break;
+		case 'P':
+			ka.password_file = optarg;
+			break;
+		case 'D':
+			ka.kdf = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -626,6 +702,12 @@ int main(int argc, char **argv)
 	if ((needs_id && argc - optind != 1) || (!needs_id && argc - optind != 0)) {
 		fprintf(stderr, "siprecctl: %s takes %s\n", cmd,
 			needs_id ? "one session ID" : "no argument");
+		return EXIT_USAGE;
+	}
+	if ((ka.store || ka.key_file || ka.password_file || ka.kdf) &&
+	    (strcmp(cmd, "rotate-keys") != 0 || !kek)) {
+		fprintf(stderr, "siprecctl: --store, --key-file, --password-file and --kdf go with "
+				"rotate-keys --kek\n");
 		return EXIT_USAGE;
 	}
 	if (!socket_path)
@@ -657,7 +739,7 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "keys") == 0)
 		r = cmd_keys();
 	else if (strcmp(cmd, "rotate-keys") == 0)
-		r = cmd_rotate(kek);
+		r = kek ? cmd_rotate_kek(&ka) : cmd_rotate();
 	else if (strcmp(cmd, "reload") == 0)
 		r = cmd_simple("io.siprecd.Reload", NULL, "reloaded");
 	else
