@@ -119,7 +119,8 @@ const char control_idl[] =
 	"# event is sent (Subscribe) and ListKeys shows it current. Privileged.\n"
 	"method RotateDataKey() -> (requested: bool, previous_id: string, previous_version: int)\n"
 	"# Re-wraps every data key under a new KEK in one transaction (recordings untouched) and\n"
-	"# answers when that is committed. store defaults to the configured one: file takes\n"
+	"# answers when that is committed. store defaults to the one keyFile or passwordFile\n"
+	"# implies, else the configured one (as the daemon last rotated it): file takes\n"
 	"# keyFile (absolute; created 0600 when missing, refused when group/world accessible),\n"
 	"# password takes passwordFile (absolute) and kdf (argon2id, pbkdf2), credential reads\n"
 	"# $CREDENTIALS_DIRECTORY/master-key. The old KEK no longer opens the catalog: persist\n"
@@ -572,7 +573,12 @@ static const char *rotate_kek(struct control_ctx *ctx, const struct control_call
 			return invalid(ret_params, "passwordFile");
 		return invalid(ret_params, "kdf");
 	}
-	if (!store)
+	/* Without a store, the file named says which; else the configured one. */
+	if (!store && key_file && !pw_file)
+		store = "file";
+	else if (!store && pw_file && !key_file)
+		store = "password";
+	else if (!store)
 		store = m->cfg->encryption_key_store ? m->cfg->encryption_key_store : "file";
 	if (strcmp(store, "file") != 0 && strcmp(store, "password") != 0 &&
 	    strcmp(store, "credential") != 0)

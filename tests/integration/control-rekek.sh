@@ -94,6 +94,13 @@ check_eq "the throwaway key file was created 0600" 600 "$(stat -c %a "$T/newkeys
 (cd "$T/newkeys" && "$CTL" rotate-keys --kek --key-file kek3) >"$T/human.out" 2>&1
 check_eq "a second rotation, relative path, human output: exit 0" 0 $?
 check "human output lists the settings (absolute path)" grep -q "MASTER_KEY_PATH=$T/newkeys/kek3" "$T/human.out"
+# A password KEK (Argon2id on the keys thread), then on to the key file.
+printf 'rekek test password\n' >"$T/newkeys/pw"
+chmod 600 "$T/newkeys/pw"
+"$CTL" --json rotate-keys --kek --store password --password-file "$T/newkeys/pw" >"$T/pw.json" 2>&1
+check_eq "rotate-keys --kek --store password: exit 0" 0 $?
+check_eq "a password KEK (pw: id, argon2id)" "pw: KEY_DERIVATION=argon2id" "$(jq -r '(.kek_id | .[0:3]) + " " + .configuration[2]' "$T/pw.json")"
+check_eq "the catalog's KEK record: argon2id" "argon2id" "$(catalog "SELECT kdf FROM keys WHERE algorithm = 'KEK' AND state = 'active'")"
 w1=$(wrapped)
 "$CTL" --json rotate-keys --kek --key-file "$NEWKEY" >"$T/rekek.json" 2>"$T/rekek.err"
 check_eq "rotate-keys --kek --key-file: exit 0" 0 $?
