@@ -652,9 +652,9 @@ static const char *rotate_kek(struct control_ctx *ctx, const struct control_call
 	if (r < 0) {
 		control_pending_free(op->pending);
 		rekek_op_free(op);
-		*ret_params = reason(keys_error());
 		if (r == -EBUSY)
 			return "io.siprecd.KeyRotationInProgress";
+		*ret_params = reason(keys_error());
 		return r == -EOPNOTSUPP || r == -ESRCH ? "io.siprecd.NotSupported"
 						       : "io.siprecd.KeyStoreFailed";
 	}
