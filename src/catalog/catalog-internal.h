@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
+#include "siprecd/macro.h"
+
 struct catalog_migration {
 	const char *name; /* "001-initial.sql" */
 	const char *sql;
@@ -22,3 +24,6 @@ const struct catalog_migration *catalog_migrations(size_t *ret_n);
  * database is newer than the code, -EIO on a failed migration (errbuf gets the reason).
  */
 int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen);
+
+/* Formats an error message into errbuf (may be NULL or errlen 0: then nothing is written). */
+void catalog_set_err(char *errbuf, size_t errlen, const char *fmt, ...) _printf_(3, 4);

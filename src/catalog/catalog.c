@@ -229,17 +229,6 @@ struct catalog {
 	unsigned recovered_sessions;
 };
 
-_printf_(3, 4) static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Called on the thread that applies (catalog thread, or the caller before start). */
 _printf_(2, 3) static void note_error(struct catalog *c, const char *fmt, ...)
 {
@@ -621,7 +610,8 @@ static int exec_simple(sqlite3 *db, const char *sql, char *errbuf, size_t errlen
 	char *msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		set_err(errbuf, errlen, "catalog: %s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+		catalog_set_err(errbuf, errlen, "catalog: %s: %s", sql,
+				msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -EIO;
 	}
@@ -682,7 +672,7 @@ static int recover(struct catalog *c, char *errbuf, size_t errlen)
 		return r;
 	r = collect_recovered(c);
 	if (r < 0) {
-		set_err(errbuf, errlen, "catalog: recovery: %s", sqlite3_errmsg(c->db));
+		catalog_set_err(errbuf, errlen, "catalog: recovery: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}
 	r = exec_simple(c->db,
@@ -729,7 +719,7 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		r = -errno;
-		set_err(errbuf, errlen, "catalog: cannot open %s: %s", path, strerror(-r));
+		catalog_set_err(errbuf, errlen, "catalog: cannot open %s: %s", path, strerror(-r));
 		return r;
 	}
 	close(fd);
@@ -744,8 +734,8 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	c->max_bytes = CATALOG_QUEUE_MAX_BYTES_DEFAULT;
 
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
-			c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		catalog_set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
+				c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		r = -EIO;
 		goto fail;
 	}
@@ -757,8 +747,8 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", journal_mode_cb, &wal, NULL) !=
 		    SQLITE_OK ||
 	    !wal) {
-		set_err(errbuf, errlen, "catalog: %s: cannot switch to WAL mode: %s", path,
-			sqlite3_errmsg(c->db));
+		catalog_set_err(errbuf, errlen, "catalog: %s: cannot switch to WAL mode: %s", path,
+				sqlite3_errmsg(c->db));
 		r = -EIO;
 		goto fail;
 	}

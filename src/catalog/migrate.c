@@ -23,7 +23,7 @@ const struct catalog_migration *catalog_migrations(size_t *ret_n)
 	return migrations;
 }
 
-_printf_(3, 4) static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+void catalog_set_err(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,9 +60,9 @@ static int check_numbering(char *errbuf, size_t errlen)
 
 		snprintf(want, sizeof(want), "%03zu-", i + 1);
 		if (strncmp(migrations[i].name, want, 4) != 0) {
-			set_err(errbuf, errlen,
-				"catalog migration %s is out of sequence (expected %s*)",
-				migrations[i].name, want);
+			catalog_set_err(errbuf, errlen,
+					"catalog migration %s is out of sequence (expected %s*)",
+					migrations[i].name, want);
 			return -EINVAL;
 		}
 	}
@@ -86,19 +86,20 @@ int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen)
 		/* The version is read inside the write transaction: another process that migrated
 		 * meanwhile is seen, and nobody can migrate concurrently with us. */
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
-			set_err(errbuf, errlen, "catalog: cannot begin migration: %s",
-				msg ? msg : sqlite3_errmsg(db));
+			catalog_set_err(errbuf, errlen, "catalog: cannot begin migration: %s",
+					msg ? msg : sqlite3_errmsg(db));
 			sqlite3_free(msg);
 			return -EIO;
 		}
 		r = user_version(db, &v);
 		if (r < 0) {
-			set_err(errbuf, errlen, "catalog: cannot read user_version: %s",
-				sqlite3_errmsg(db));
+			catalog_set_err(errbuf, errlen, "catalog: cannot read user_version: %s",
+					sqlite3_errmsg(db));
 			goto rollback;
 		}
 		if (v > known) {
-			set_err(errbuf, errlen,
+			catalog_set_err(
+				errbuf, errlen,
 				"catalog schema version %d is newer than this siprecd knows (%d); "
 				"use a newer siprecd or another CATALOG_PATH",
 				v, known);
@@ -106,7 +107,7 @@ int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen)
 			goto rollback;
 		}
 		if (v < 0) {
-			set_err(errbuf, errlen, "catalog: invalid user_version %d", v);
+			catalog_set_err(errbuf, errlen, "catalog: invalid user_version %d", v);
 			r = -EPROTONOSUPPORT;
 			goto rollback;
 		}
@@ -120,8 +121,8 @@ int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen)
 		if (sqlite3_exec(db, migrations[v].sql, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-			set_err(errbuf, errlen, "catalog migration %s failed: %s",
-				migrations[v].name, msg ? msg : sqlite3_errmsg(db));
+			catalog_set_err(errbuf, errlen, "catalog migration %s failed: %s",
+					migrations[v].name, msg ? msg : sqlite3_errmsg(db));
 			sqlite3_free(msg);
 			r = -EIO;
 			goto rollback;
