@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "keys/keys-internal.h"
+#include "siprecd/b64.h"
 #include "siprecd/storage.h"
 
 #define MD_QUEUE_MAX 4096u
@@ -289,40 +290,6 @@ const char *keys_last_backup(const struct keys *k)
 
 /* ---- sealed metadata ---- */
 
-static char *b64(const uint8_t *in, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	return out;
-}
-
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len)
-{
-	size_t len = s ? strlen(s) : 0, pad = 0;
-	uint8_t *out;
-	int n;
-
-	if (!s || len % 4 || len > MD_ENVELOPE_MAX)
-		return -EBADMSG;
-	out = malloc(len / 4 * 3 + 1);
-	if (!out)
-		return -ENOMEM;
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
-		free(out);
-		return -EBADMSG;
-	}
-	if (len && s[len - 1] == '=')
-		pad++;
-	if (len > 1 && s[len - 2] == '=')
-		pad++;
-	*ret = out;
-	*ret_len = (size_t)n - pad;
-	return 0;
-}
-
 int keys_metadata_seal(const struct recording_key *rk, const char *aad, const void *plain,
 		       size_t len, uint64_t created_ms, char **ret_text)
 {
@@ -344,8 +311,8 @@ int keys_metadata_seal(const struct recording_key *rk, const char *aad, const vo
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
-	n64 = b64(nonce, sizeof(nonce));
-	c64 = b64(ct, len + 16);
+	n64 = b64_encode(nonce, sizeof(nonce));
+	c64 = b64_encode(ct, len + 16);
 	o = json_object_new_object();
 	if (!n64 || !c64 || !o)
 		goto out;
@@ -396,9 +363,9 @@ int keys_metadata_open(const char *text, size_t len, const char *key_rec_id, con
 		goto out;
 	ver = (uint32_t)json_object_get_int64(v);
 	if (!json_object_object_get_ex(o, "nonce", &v) ||
-	    unb64(json_object_get_string(v), &nonce, &nl) < 0 || nl != 12 ||
+	    b64_decode(json_object_get_string(v), MD_ENVELOPE_MAX, &nonce, &nl) < 0 || nl != 12 ||
 	    !json_object_object_get_ex(o, "ciphertext", &v) ||
-	    unb64(json_object_get_string(v), &ct, &cl) < 0 || cl < 16)
+	    b64_decode(json_object_get_string(v), MD_ENVELOPE_MAX, &ct, &cl) < 0 || cl < 16)
 		goto out;
 	r = lookup->fn(lookup->userdata, kid, ver, key_rec_id, key);
 	if (r < 0)

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "siprecd/b64.h"
 #include "siprecd/macro.h"
 #include "siprecd/storage.h"
 
@@ -52,41 +53,6 @@ out:
 	return r;
 }
 
-static char *b64(const uint8_t *in, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-	return out;
-}
-
-/* Decodes standard padded base64; *ret (malloc'ed) and its length, or -EBADMSG. */
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len)
-{
-	size_t len = strlen(s), pad = 0;
-	uint8_t *out;
-	int n;
-
-	if (len % 4 || len > META_FILE_MAX)
-		return -EBADMSG;
-	out = malloc(len / 4 * 3 + 1);
-	if (!out)
-		return -ENOMEM;
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
-		free(out);
-		return -EBADMSG;
-	}
-	if (len && s[len - 1] == '=')
-		pad++;
-	if (len > 1 && s[len - 2] == '=')
-		pad++;
-	*ret = out;
-	*ret_len = (size_t)n - pad;
-	return 0;
-}
-
 int store_metadata_write(const char *path, enum store_alg alg, const uint8_t key[STORE_KEY_SIZE],
 			 const char *key_id, uint32_t key_version, const char *ad,
 			 const char *json_plaintext, uint64_t created_ns)
@@ -112,8 +78,8 @@ int store_metadata_write(const char *path, enum store_alg alg, const uint8_t key
 			 ct + len);
 	if (r < 0)
 		return -EIO;
-	nonce64 = b64(nonce, sizeof(nonce));
-	ct64 = b64(ct, len + STORE_TAG_SIZE);
+	nonce64 = b64_encode(nonce, sizeof(nonce));
+	ct64 = b64_encode(ct, len + STORE_TAG_SIZE);
 	if (asprintf(&tmp, "%s.tmp", path) < 0) {
 		tmp = NULL;
 		return -ENOMEM;
@@ -190,9 +156,10 @@ int store_metadata_read(const char *path, const struct store_key_lookup *lookup,
 	    store_alg_from_string(json_object_get_string(v), &alg) < 0 || alg == STORE_ALG_NONE)
 		goto out;
 	if (!json_object_object_get_ex(o, "nonce", &v) ||
-	    unb64(json_object_get_string(v), &nonce, &nonce_len) < 0 ||
+	    b64_decode(json_object_get_string(v), META_FILE_MAX, &nonce, &nonce_len) < 0 ||
 	    nonce_len != STORE_NONCE_SIZE || !json_object_object_get_ex(o, "ciphertext", &v) ||
-	    unb64(json_object_get_string(v), &ct, &ct_len) < 0 || ct_len < STORE_TAG_SIZE)
+	    b64_decode(json_object_get_string(v), META_FILE_MAX, &ct, &ct_len) < 0 ||
+	    ct_len < STORE_TAG_SIZE)
 		goto out;
 	if (!json_object_object_get_ex(o, "key_id", &v) || !lookup || !lookup->fn) {
 		r = -ENOKEY;
