@@ -38,7 +38,8 @@ versions_of() { catalog "SELECT group_concat(DISTINCT key_version) FROM recordin
 # A real core dump: cores are written to the daemon's working directory ($T) when
 # core_pattern is a plain file name; a pipe (systemd-coredump, apport) is replaced for the test
 # when writable, else gcore stands in (said below).
-ulimit -c unlimited 2>/dev/null
+# Bounded (1 GiB; the daemon's core is ~0.3 GiB): a core must never be able to fill the disk.
+ulimit -c 1048576 2>/dev/null
 cd "$T" || exit 1
 pattern=$(cat /proc/sys/kernel/core_pattern 2>/dev/null)
 core_mode=real
@@ -53,7 +54,7 @@ case "$pattern" in
 	fi
 	;;
 esac
-[ "$(ulimit -c)" = unlimited ] || { core_mode=gcore; echo "note: ulimit -c unlimited refused: using gcore"; }
+[ "$(ulimit -c)" = 1048576 ] || { core_mode=gcore; echo "note: ulimit -c refused: using gcore"; }
 
 start_siprecd
 call one
@@ -120,7 +121,9 @@ check_eq "two automatic backups" 2 "$(ls "$T/backups"/*.backup | wc -l)"
 # ---- no key bytes in a core dump after SIGABRT
 rm -f "$T"/core "$T"/core.*
 if [ $core_mode = gcore ]; then
-	if command -v gcore >/dev/null; then gcore -o "$T/core" "$DAEMON_PID" >/dev/null 2>&1; fi
+	if command -v gcore >/dev/null; then
+		(ulimit -f 1048576 && gcore -o "$T/core" "$DAEMON_PID" >/dev/null 2>&1)
+	fi
 	stop_siprecd
 else
 	kill -ABRT "$DAEMON_PID"
@@ -154,4 +157,5 @@ PY
 else
 	bad "no core dump was produced ($core_mode; core_pattern '$pattern')"
 fi
+rm -f "$T"/core "$T"/core.*
 finish
