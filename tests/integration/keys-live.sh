@@ -135,25 +135,7 @@ fi
 core=$(ls "$T"/core "$T"/core.* 2>/dev/null | head -1)
 if [ -n "$core" ] && [ -s "$core" ]; then
 	echo "core ($core_mode): $core, $(stat -c %s "$core") bytes"
-	check "core, log, catalog: no raw or hex KEK or data-key bytes" python3 - "$T/state/catalog.db" "$T/state/keys/master.key" "$core" "$T/siprecd.log" <<'PY'
-import sqlite3, struct, sys
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-db, kekf, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-kek = bytes.fromhex(open(kekf).read().strip())
-c = sqlite3.connect(db)
-kek_id = c.execute("SELECT key_id FROM keys WHERE algorithm='KEK' AND state='active'").fetchone()[0]
-keys = [kek]
-for key_id, v, w in c.execute("SELECT key_id, version, wrapped FROM keys WHERE algorithm='AES-256' AND wrapped IS NOT NULL"):
-    aad = b"siprecd dek v1\0" + key_id.encode() + b"\0" + struct.pack(">I", v) + kek_id.encode()
-    keys.append(AESGCM(kek).decrypt(w[:12], w[12:], aad))
-assert len(keys) >= 4, "expected the KEK and 3 data keys"
-found = []
-for f in files + [db]:
-    b = open(f, "rb").read()
-    found += [(i, f) for i, k in enumerate(keys) if k in b or k.hex().encode() in b or k.hex().upper().encode() in b]
-print("checked %d keys in %d files: %s" % (len(keys), len(files) + 1, found or "none found"))
-sys.exit(1 if found else 0)
-PY
+	check "core, log, catalog: no raw or hex KEK or data-key bytes" python3 "$SRCDIR/tests/helpers/key-bytes-check.py" 4 "$T/state/catalog.db" "$T/state/keys/master.key" "$core" "$T/siprecd.log"
 else
 	bad "no core dump was produced ($core_mode; core_pattern '$pattern')"
 fi

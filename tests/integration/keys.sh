@@ -75,23 +75,7 @@ core=$(ls "$T"/core.* 2>/dev/null | head -1)
 if [ -n "$core" ] && [ -s "$core" ]; then
 	# Unwraps every data key from the catalog with the KEK (docs/KEYS.md) and looks for its raw
 	# bytes, the KEK's raw bytes and their hex in the core, the log and the catalog file.
-	check "core, log, catalog: no raw KEK or data-key bytes" python3 - "$T/state/catalog.db" "$T/kek2" "$core" "$T/siprecd.log" <<'PY'
-import sqlite3, struct, sys
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-db, kekf, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-kek = bytes.fromhex(open(kekf).read().strip())
-c = sqlite3.connect(db)
-kek_id = c.execute("SELECT key_id FROM keys WHERE algorithm='KEK' AND state='active'").fetchone()[0]
-keys = [kek]
-for key_id, v, w in c.execute("SELECT key_id, version, wrapped FROM keys WHERE algorithm='AES-256' AND wrapped IS NOT NULL"):
-    aad = b"siprecd dek v1\0" + key_id.encode() + b"\0" + struct.pack(">I", v) + kek_id.encode()
-    keys.append(AESGCM(kek).decrypt(w[:12], w[12:], aad))
-assert len(keys) >= 2, "no data keys unwrapped"
-blobs = [open(f, "rb").read() for f in files] + [open(db, "rb").read()]
-found = [(i, f) for i, k in enumerate(keys) for f, b in zip(files + [db], blobs) if k in b or k.hex().encode() in b]
-print("checked %d keys in %d files (core %d bytes): %s" % (len(keys), len(blobs), len(blobs[1 - 1 + 0]), found or "none found"))
-sys.exit(1 if found else 0)
-PY
+	check "core, log, catalog: no raw KEK or data-key bytes" python3 "$SRCDIR/tests/helpers/key-bytes-check.py" 2 "$T/state/catalog.db" "$T/kek2" "$core" "$T/siprecd.log"
 else
 	echo "note: gcore produced no core; the core check did not run"
 fi
