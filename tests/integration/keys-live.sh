@@ -55,6 +55,9 @@ case "$pattern" in
 	;;
 esac
 [ "$(ulimit -c)" = 1048576 ] || { core_mode=gcore; echo "note: ulimit -c refused: using gcore"; }
+# AddressSanitizer turns core dumps off and its shadow memory makes any core enormous: the plain
+# build's run of this test does the core check.
+[ -n "${SIPRECD_SANITIZED:-}" ] && { core_mode=none; echo "note: sanitizer build: core check left to the plain build"; }
 
 start_siprecd
 call one
@@ -120,7 +123,9 @@ check_eq "two automatic backups" 2 "$(ls "$T/backups"/*.backup | wc -l)"
 
 # ---- no key bytes in a core dump after SIGABRT
 rm -f "$T"/core "$T"/core.*
-if [ $core_mode = gcore ]; then
+if [ $core_mode = none ]; then
+	stop_siprecd
+elif [ $core_mode = gcore ]; then
 	if command -v gcore >/dev/null; then
 		(ulimit -f 1048576 && gcore -o "$T/core" "$DAEMON_PID" >/dev/null 2>&1)
 	fi
@@ -133,7 +138,9 @@ else
 	check_eq "SIGABRT killed the daemon (134 = core dumped or 128+6)" 134 "$rc"
 fi
 core=$(ls "$T"/core "$T"/core.* 2>/dev/null | head -1)
-if [ -n "$core" ] && [ -s "$core" ]; then
+if [ $core_mode = none ]; then
+	:
+elif [ -n "$core" ] && [ -s "$core" ]; then
 	echo "core ($core_mode): $core, $(stat -c %s "$core") bytes"
 	check "core, log, catalog: no raw or hex KEK or data-key bytes" python3 "$SRCDIR/tests/helpers/key-bytes-check.py" 4 "$T/state/catalog.db" "$T/state/keys/master.key" "$core" "$T/siprecd.log"
 else

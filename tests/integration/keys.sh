@@ -64,7 +64,9 @@ fi
 start_siprecd
 call c
 # Bounded: a core must never be able to fill the disk (1 GiB; the daemon's is ~0.3 GiB).
-(ulimit -f 1048576 && gcore -o "$T/core" "$DAEMON_PID" >/dev/null 2>&1)
+# Not under sanitizers: ASan's shadow memory makes the core enormous (the plain run checks).
+[ -n "${SIPRECD_SANITIZED:-}" ] ||
+	(ulimit -f 1048576 && gcore -o "$T/core" "$DAEMON_PID" >/dev/null 2>&1)
 stop_siprecd
 KEK2=$(cat "$T/kek2")
 for needle in "$KEK1" "$KEK2"; do
