@@ -842,7 +842,10 @@ int manager_start(struct manager *m)
 		return r;
 	r = sip_transport_new(m->loop, &lim, &sipd_transport_handler, m, &m->transport);
 	if (r < 0) {
-		log_error("SIP transport setup failed: %s", strerror(-r));
+		log_error("SIP transport setup failed: %s%s", strerror(-r),
+			  r == -EINVAL || r == -EOPNOTSUPP
+				  ? " (io_uring provided buffer rings need Linux 5.19 or newer)"
+				  : "");
 		return r;
 	}
 	r = open_listeners(m);

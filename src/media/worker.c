@@ -294,14 +294,17 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 		/* The buffer ring ran dry: the datagrams wait in the socket; re-arm. */
 		w->enobufs++;
 	} else if (res < 0 && res != -ECANCELED) {
-		log_ratelimited(LOG_WARNING, "media recvmsg: %s", strerror(-res));
+		log_ratelimited(LOG_WARNING, "media recvmsg: %s%s", strerror(-res),
+				res == -EINVAL ? " (multishot recvmsg needs Linux 6.0 or newer)"
+					       : "");
 	}
 	if (!(flags & IORING_CQE_F_MORE)) {
 		if (rtcp)
 			s->rtcp_armed = false;
 		else
 			s->recv_armed = false;
-		if (!s->closing)
+		/* -EINVAL: the kernel refuses the request itself; re-arming would spin. */
+		if (!s->closing && res != -EINVAL)
 			stream_arm(s, rtcp);
 	}
 }
@@ -571,7 +574,9 @@ static void *worker_main(void *arg)
 	if (r >= 0) {
 		r = loop_buf_ring_new(w->loop, MEDIA_BGID, MEDIA_BUFS, MEDIA_BUFSZ, &w->br);
 		if (r < 0)
-			log_error("media worker: provided buffer ring: %s", strerror(-r));
+			log_error("media worker: io_uring provided buffer ring: %s%s", strerror(-r),
+				  r == -EINVAL || r == -EOPNOTSUPP ? " (needs Linux 5.19 or newer)"
+								   : "");
 	} else {
 		log_error("media worker: io_uring setup: %s", strerror(-r));
 	}

@@ -380,12 +380,15 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 		}
 		loop_buf_ring_recycle(t->udp_br, bid);
 	} else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
-		log_debug("udp recvmsg: %s", strerror(-res));
+		log_ratelimited(LOG_WARNING, "SIP udp recvmsg: %s%s", strerror(-res),
+				res == -EINVAL ? " (multishot recvmsg needs Linux 6.0 or newer)"
+					       : "");
 	}
 	if (!more) {
-		/* -ENOBUFS only means the buffer ring ran dry: buffers are back now, re-arm. */
+		/* -ENOBUFS only means the buffer ring ran dry: buffers are back now, re-arm.
+		 * -EINVAL means the kernel refuses the request itself: re-arming would spin. */
 		c->recv_armed = false;
-		if (c->state == CONN_OPEN)
+		if (c->state == CONN_OPEN && res != -EINVAL)
 			conn_arm_recv(c);
 		sip_conn_unref(c);
 	}
