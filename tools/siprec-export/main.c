@@ -24,6 +24,9 @@
 #include "siprecd/storage.h"
 #include "siprecd/str.h"
 
+/* Half of a 20 ms packet: first-packet skew below it between two legs is jitter. */
+#define START_JITTER_NS 10000000ULL
+
 #define EXIT_USAGE 1
 #define EXIT_INTEGRITY 2
 #define EXIT_INCOMPLETE 3
@@ -373,6 +376,7 @@ static int export_wav(struct input *in, unsigned nin)
 	unsigned rate = 0;
 	uint64_t origin = UINT64_MAX;
 	int r = 0;
+	bool same_start;
 
 	if (nin > 2) {
 		fprintf(stderr,
@@ -392,10 +396,24 @@ static int export_wav(struct input *in, unsigned nin)
 	}
 	if (origin == UINT64_MAX)
 		origin = 0;
+	/* First packets of the two legs arriving less than half a packet time apart is network
+	 * jitter, not a later start: those legs start together (sample 0 each), so a forked call
+	 * is not skewed by a few samples. A later start is kept as silence. */
+	{
+		uint64_t latest = 0;
+
+		for (unsigned i = 0; i < nin; i++)
+			if (store_track_packets(in[i].track))
+				latest = MAX(latest, store_track_first_arrival_ns(in[i].track));
+		same_start = latest >= origin && latest - origin < START_JITTER_NS;
+	}
 	for (unsigned i = 0; i < nin && r >= 0; i++) {
 		unsigned factor = rate / store_track_rate(in[i].track);
+		uint64_t o = same_start && store_track_packets(in[i].track)
+				     ? store_track_first_arrival_ns(in[i].track)
+				     : origin;
 
-		r = store_track_render(in[i].track, origin, &pcm[i], &n[i]);
+		r = store_track_render(in[i].track, o, &pcm[i], &n[i]);
 		if (r >= 0 && factor > 1) {
 			r = store_pcm_upsample(pcm[i], n[i], factor, &up);
 			if (r >= 0) {
