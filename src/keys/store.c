@@ -601,6 +601,24 @@ int keys_open(const struct keys_options *o, struct keys **ret)
 	return 0;
 }
 
+/* Marks the active row(s) of algorithm alg retired now (inside the caller's transaction). */
+static int retire_active(struct keys *k, const char *alg, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(k->db,
+			       "UPDATE keys SET state = 'retired', retired_at = "
+			       "CAST(strftime('%s','now') AS INTEGER) * 1000 "
+			       "WHERE algorithm = ?1 AND state = 'active'",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, alg, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(k, -EIO, what);
+	sqlite3_finalize(st);
+	return r;
+}
+
 int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 {
 	char key_id[KEYS_KEY_ID_MAX + 1];
@@ -627,12 +645,7 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 	r = exec(k, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
-	if (sqlite3_exec(k->db,
-			 "UPDATE keys SET state = 'retired', retired_at = "
-			 "CAST(strftime('%s','now') AS INTEGER) * 1000 "
-			 "WHERE algorithm = 'AES-256' AND state = 'active'",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		r = db_fail(k, -EIO, "retiring the active data key");
+	r = retire_active(k, "AES-256", "retiring the active data key");
 	if (r == 0)
 		r = new_dek(k, key_id, version, now, dek);
 	if (r == 0)
@@ -985,12 +998,7 @@ static int rekek(struct keys *k, const struct keys_options *o, enum keys_rekek_s
 	r = exec(k, "BEGIN IMMEDIATE");
 	if (r < 0)
 		goto out;
-	if (sqlite3_exec(k->db,
-			 "UPDATE keys SET state = 'retired', retired_at = "
-			 "CAST(strftime('%s','now') AS INTEGER) * 1000 "
-			 "WHERE algorithm = 'KEK' AND state = 'active'",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		r = db_fail(k, -EIO, "retiring the KEK record");
+	r = retire_active(k, "KEK", "retiring the KEK record");
 	if (r == 0)
 		r = insert_kek_record(k, &x, now);
 	if (r == 0 && sqlite3_prepare_v2(k->db,
