@@ -332,9 +332,10 @@ static void probe_features(struct loop *l)
 	if (probe) {
 		l->features.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
 		/* Multishot variants share their opcodes; the flag is what the kernel checks.
-		 * IORING_OP_SOCKET (5.19) arrived after multishot accept/recvmsg (5.19/6.0),
-		 * close enough that its presence is our best cheap proxy. The real check is the
-		 * first CQE: -EINVAL on a multishot request makes the caller fall back. */
+		 * IORING_OP_SOCKET (5.19) arrived with multishot accept/recvmsg (5.19/6.0), close
+		 * enough that its presence is our best cheap proxy for the Version report. The
+		 * real check is the first CQE: -EINVAL on a multishot request stops that listener
+		 * or stream with an error naming the kernel feature (no recvmmsg fallback). */
 		l->features.accept_multishot = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
 		l->features.recvmsg_multishot = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
 		io_uring_free_probe(probe);

@@ -1016,8 +1016,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	manager_update_status(m);
 }
 
-static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
-			    bool update)
+static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 {
 	struct manager *m = s->ss->m;
 	struct siprec_body_parts parts;
@@ -1043,17 +1042,16 @@ static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_m
 	 * with the current streams unchanged: only the metadata changed. */
 	sipd_respond(m, txn, req, 200, NULL,
 		     &(struct sip_response_args){.extra_headers = "Supported: siprec\r\n"});
-	(void)update;
 }
 
 void session_reinvite(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 {
-	in_dialog_offer(s, txn, req, false);
+	in_dialog_offer(s, txn, req);
 }
 
 void session_update(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 {
-	in_dialog_offer(s, txn, req, true);
+	in_dialog_offer(s, txn, req);
 }
 
 void session_ack(struct session *s)
