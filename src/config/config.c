@@ -157,7 +157,8 @@ static const struct config_key keys[] = {
 	{"MIN_SESSION_EXPIRES", T_DURATION, "90s", NULL,
 	 "RFC 4028 Min-SE: a Session-Expires below it is answered 422 (the RFC's floor is 90s; "
 	 "lower values are for tests).",
-	 false, false, F(min_session_expires_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
+	 false, false, F(min_session_expires_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RELOAD},
 	{"DELAYED_OFFER_STREAMS", T_U32, "2", NULL,
 	 "Audio streams offered to an INVITE without SDP when its metadata names none.", false,
 	 false, F(delayed_offer_streams), 1, 64, NULL, 0, RELOAD},
