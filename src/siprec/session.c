@@ -91,8 +91,11 @@ struct session {
 	unsigned closing;
 	char end_reason[24];
 	bool bye_sent;
-	/* The 200 OK of the initial INVITE waits until every recording file exists: a
-	 * recorder must not confirm a recording it cannot make. */
+	/* The initial INVITE's server transaction, a weak reference both ways: its TU pointer
+	 * names this session (Timer H and CANCEL find the session by it), the transaction's
+	 * terminated callback clears invite_txn, and session_free clears the TU pointer. The
+	 * 200 OK waits until every recording file exists: a recorder must not confirm a
+	 * recording it cannot make. */
 	struct sip_txn *invite_txn;
 	char *pending_answer, *pending_headers;
 	size_t pending_answer_len;
@@ -178,12 +181,14 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 	*ret_streams = ss->streams;
 }
 
-struct session *sessions_find_call(struct sessions *ss, struct str call_id)
+/* True while a session of call_id still waits for the final response to its INVITE. */
+static bool call_in_progress(struct sessions *ss, struct str call_id)
 {
 	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
-		if (str_eq_cstr(call_id, s->call_id))
-			return s;
-	return NULL;
+		if (str_eq_cstr(call_id, s->call_id) && s->invite_txn &&
+		    sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING)
+			return true;
+	return false;
 }
 
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
@@ -215,6 +220,8 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->invite_txn)
+		sip_txn_set_tu(s->invite_txn, NULL);
 	for (unsigned i = 0; i < s->n_streams; i++)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
@@ -1024,7 +1031,6 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 		memcpy(s->pending_answer, answer, (size_t)n);
 		s->pending_answer_len = (size_t)n;
-		s->invite_txn = txn;
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return 0;
 	}
@@ -1053,7 +1059,9 @@ static void stream_started(void *userdata, int result)
 		s->start_error = result;
 	if (--s->starting > 0)
 		return;
-	if (sip_txn_request(s->invite_txn, &req) < 0) {
+	/* The transaction may be gone (it ended without us) or answered already. */
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0) {
 		session_end(s, "error", false);
 		return;
 	}
@@ -1072,7 +1080,6 @@ static void stream_started(void *userdata, int result)
 						 .body = s->pending_answer,
 						 .body_len = s->pending_answer_len});
 	s->state = SESSION_ANSWERED;
-	s->invite_txn = NULL;
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -1287,6 +1294,22 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
 		return; /* validated already */
+	if (call_in_progress(ss, call_id)) {
+		/* RFC 3261 §14.2: a second INVITE before the final response to the first gets
+		 * 500 with a Retry-After of 0 to 10 s. A Call-ID is set up by one INVITE at a
+		 * time here (whatever its From tag), so a CANCEL, ACK or Timer H never has two
+		 * half-made sessions to choose from. */
+		char ra[32];
+		uint8_t r8 = 0;
+
+		if (getrandom(&r8, 1, 0) != 1)
+			r8 = 5;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
+		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
+		sipd_respond(m, txn, req, 500, "Call Setup In Progress",
+			     &(struct sip_response_args){.extra_headers = ra});
+		return;
+	}
 	sip_msg_contact(req, &contact);
 
 	s = calloc(1, sizeof(*s));
@@ -1333,6 +1356,8 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		ss->all = s;
 		ss->count++;
 	}
+	s->invite_txn = txn;
+	sip_txn_set_tu(txn, s);
 	catalog_session_begin(m->catalog,
 			      &(struct catalog_session){
 				      .uuid = s->uuid,
@@ -1468,6 +1493,18 @@ void session_no_ack(struct session *s)
 {
 	if (s->state == SESSION_ANSWERED)
 		session_end(s, "no-ack", false);
+}
+
+void session_txn_terminated(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		s->invite_txn = NULL;
+}
+
+void session_txn_stalled(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		session_end(s, "error", false);
 }
 
 /*
@@ -1722,10 +1759,27 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		session_finalize(s);
 }
 
+/* A session that ends before its INVITE got a final response answers it now: no transaction
+ * is left in Proceeding (the SRC would wait, and fail over, only on its own Timer B). */
+static void answer_pending_invite(struct session *s, const char *reason)
+{
+	struct sip_msg *req;
+	bool shutdown = strcmp(reason, "shutdown") == 0;
+
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0)
+		return;
+	sipd_respond(s->ss->m, s->invite_txn, req, shutdown ? 503 : 500,
+		     shutdown ? "Shutting Down" : NULL,
+		     &(struct sip_response_args){.extra_headers =
+							 shutdown ? "Retry-After: 5\r\n" : NULL});
+}
+
 static void session_end(struct session *s, const char *reason, bool bye)
 {
 	if (s->state == SESSION_ENDING)
 		return;
+	answer_pending_invite(s, reason);
 	s->state = SESSION_ENDING;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (bye)
