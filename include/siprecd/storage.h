@@ -109,6 +109,9 @@ struct store_format {
  * falls back to h->codec/h->payload_type/h->clock_rate: see store_header_format().
  */
 int store_formats_find(const char *formats, uint8_t pt, struct store_format *ret);
+/* Iterates a payload map: *cursor starts at the map; returns 1 and the next well-formed entry
+ * (malformed ones are skipped), 0 at the end. */
+int store_formats_next(const char **cursor, struct store_format *ret);
 /* The format of pt in the recording h: its map entry, else (old files, empty map) the header's
  * single codec when pt is h->payload_type. 0, or -ENOENT. */
 int store_header_format(const struct store_header *h, uint8_t pt, struct store_format *ret);

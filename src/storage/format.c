@@ -251,6 +251,19 @@ int store_formats_find(const char *formats, uint8_t pt, struct store_format *ret
 	return -ENOENT;
 }
 
+int store_formats_next(const char **cursor, struct store_format *ret)
+{
+	while (*cursor && **cursor) {
+		const char *p = *cursor, *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		*cursor = p + len + (nl ? 1 : 0);
+		if (format_parse(p, len, ret) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int store_header_format(const struct store_header *h, uint8_t pt, struct store_format *ret)
 {
 	int r = store_formats_find(h->formats, pt, ret);

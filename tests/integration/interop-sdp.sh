@@ -7,7 +7,7 @@
 # type recorded, the payload map in the recording header and in stream_formats. Also: a 415 is
 # audited as 415, and siprecd's own BYE (siprecctl stop) carries the SRC's tag once.
 . "$SRCDIR/tests/integration/lib.sh"
-need sqlite3 python3
+need sqlite3 python3 jq
 SRC="python3 $SRCDIR/tests/helpers/mini-src.py --server 127.0.0.1:$SIP_PORT"
 D=$SRCDIR/tests/data/interop
 start_siprecd
@@ -70,6 +70,10 @@ while off + 16 <= len(d):
 print(" ".join(str(p) for p in pts))
 PY
 )"
+check_eq "export: each payload type named by the header's map" \
+	"18 G729|98 AMR-WB|101 telephone-event" \
+	"$("$BUILD/siprec-export" -c "$CONF" --metadata-json "$REC" 2>/dev/null |
+		jq -r '[.[0].payload_types[] | "\(.payload_type) \(.encoding)"] | join("|")')"
 
 # ---- 2: a required body part siprecd does not understand: 415, audited as 415 (not 400)
 code=$($SRC --invite "$D/415-required-part.invite" --out "$T/c2")

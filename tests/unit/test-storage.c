@@ -184,6 +184,15 @@ static void test_header_formats(void **state)
 	assert_int_equal(store_formats_find("18 G729/x", 18, &f), -EBADMSG);
 	assert_int_equal(store_formats_find("200 X/8000\n18 G729/8000", 18, &f), 0);
 	assert_int_equal(store_formats_find("", 18, &f), -ENOENT);
+	{
+		const char *cur = "0 PCMU/8000\nbad\n96 opus/48000/2 stereo=1";
+		unsigned n = 0;
+
+		while (store_formats_next(&cur, &f) > 0)
+			n += f.pt;
+		assert_int_equal(n, 96); /* 0 + 96, the malformed line skipped */
+		assert_string_equal(f.fmtp, "stereo=1");
+	}
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
