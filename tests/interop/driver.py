@@ -554,8 +554,11 @@ class Flow:
             return None
         offer = sdp_media(sdp)
         want = step["ack_answer"]
-        if len(offer) != want.get("m", len(offer)):
-            self.err("%s: SRS offered %d m= lines, expected %d" % (label, len(offer), want["m"]))
+        # The SRC sends "m" streams (default: as many as offered); further offered m= lines are
+        # answered with port 0 (RFC 3264 §6), as a one-stream CUCM recording call does.
+        used = want.get("m", len(offer))
+        if len(offer) < used:
+            self.err("%s: SRS offered %d m= lines, expected at least %d" % (label, len(offer), used))
         lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0"]
         codec = want.get("codec", "PCMU")
         for i, m in enumerate(offer):
@@ -565,6 +568,11 @@ class Flow:
             if pt is None:
                 self.err("%s: SRS offer m=%d has no %s" % (label, i, codec))
                 pt = m["fmts"][0]
+            if i >= used:
+                lines += ["m=audio 0 RTP/AVP %s" % pt]
+                if m["label"]:
+                    lines.append("a=label:" + m["label"])
+                continue
             if i not in self.streams:
                 self.streams[i] = Stream(i)
             self.streams[i].dest = (m["c"] or "127.0.0.1", m["port"])
