@@ -28,6 +28,7 @@
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
+#include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
 
@@ -136,13 +137,10 @@ static void uuid_generate(char out[UUID_LEN + 1])
 		 b[15]);
 }
 
+/* Call-IDs are peer-chosen: a keyed hash keeps them from piling into one chain. */
 static unsigned hash_str(struct str s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < s.len; i++)
-		h = (h ^ (uint8_t)s.s[i]) * 16777619u;
-	return h % SESSION_HASH_SIZE;
+	return (unsigned)(siphash24(siphash_boot_key(), s.s, s.len) % SESSION_HASH_SIZE);
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
