@@ -33,6 +33,7 @@
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "daemon/edge.h"
 
 #define STATUS_INTERVAL_MS 5000
 #define STOP_GRACE_MS 800
@@ -783,13 +784,7 @@ static void recover_recordings(struct manager *m)
 int manager_start(struct manager *m)
 {
 	struct config *c = m->cfg;
-	struct sip_transport_limits lim = {
-		.max_message_size = c->max_message_size,
-		.max_connections = c->max_connections,
-		.max_handshakes = c->max_handshakes,
-		.idle_timeout_ms = c->tcp_idle_timeout_ms,
-		.handshake_timeout_ms = c->tls_handshake_timeout_ms,
-	};
+	struct sip_transport_limits lim;
 	sigset_t mask;
 	int r;
 
@@ -840,6 +835,7 @@ int manager_start(struct manager *m)
 	r = sipd_init(m);
 	if (r < 0)
 		return r;
+	edge_transport_limits(c, &lim);
 	r = sip_transport_new(m->loop, &lim, &sipd_transport_handler, m, &m->transport);
 	if (r < 0) {
 		log_error("SIP transport setup failed: %s%s", strerror(-r),
@@ -848,6 +844,9 @@ int manager_start(struct manager *m)
 				  : "");
 		return r;
 	}
+	r = edge_apply(m, c);
+	if (r < 0)
+		return r;
 	r = open_listeners(m);
 	if (r < 0)
 		return r;

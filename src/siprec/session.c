@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "net/route.h"
@@ -97,6 +98,7 @@ struct session {
 	unsigned starting;
 	int start_error;
 	uint64_t started_at;
+	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 };
 
 struct sessions {
@@ -207,6 +209,7 @@ static void session_free(struct session *s)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
+	edge_session_close(s->ss->m, &s->peer, &s->src_charge);
 	free(s->pending_answer);
 	free(s->pending_headers);
 	sip_conn_unref(s->conn);
@@ -952,6 +955,13 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	sip_conn_ref(conn);
 	s->peer = *peer;
 	sockaddr_to_string(peer, s->peer_str, sizeof(s->peer_str));
+	if (edge_session_open(m, peer, parts.sdp.body, &s->src_charge) < 0) {
+		session_free(s);
+		audit_refused(m, req, peer, 503, "per-source session or stream limit");
+		sipd_respond(m, txn, req, 503, NULL,
+			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
+		return;
+	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
