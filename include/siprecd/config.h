@@ -66,6 +66,9 @@ struct config {
 	uint32_t max_metadata_size; /* MAX_METADATA_SIZE, 65536 */
 	uint64_t rtp_timeout_ms;    /* RTP_TIMEOUT, 30s (stream marked idle) */
 	bool rtp_timeout_bye;	    /* RTP_TIMEOUT_ENDS_SESSION, false */
+	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
+	uint64_t min_session_expires_ms;     /* MIN_SESSION_EXPIRES, 90s (RFC 4028 Min-SE) */
+	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */
 	enum srtp_policy
 		srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
 

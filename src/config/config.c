@@ -184,6 +184,17 @@ static const struct config_key keys[] = {
 	{"RTP_TIMEOUT_ENDS_SESSION", T_BOOL, "false", NULL,
 	 "End the session (send BYE) when all its streams time out.", false, false,
 	 F(rtp_timeout_bye), 0, 0, NULL, 0},
+	{"SESSION_SILENCE_TIMEOUT", T_DURATION, "4h", NULL,
+	 "End a session with a BYE when every stream not on hold has been silent and no in-dialog "
+	 "request came for this long (an SRC that never sent its BYE); 0 = never.",
+	 false, false, F(session_silence_timeout_ms), 0, DURATION_MS(7 * 86400), NULL, 0},
+	{"MIN_SESSION_EXPIRES", T_DURATION, "90s", NULL,
+	 "RFC 4028 Min-SE: a Session-Expires below it is answered 422 (the RFC's floor is 90s; "
+	 "lower values are for tests).",
+	 false, false, F(min_session_expires_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0},
+	{"DELAYED_OFFER_STREAMS", T_U32, "2", NULL,
+	 "Audio streams offered to an INVITE without SDP when its metadata names none.", false,
+	 false, F(delayed_offer_streams), 1, 64, NULL, 0},
 	{"SRTP_POLICY", T_ENUM, "optional", NULL,
 	 "off (plain RTP only), optional (SRTP when offered) or required.", false, false,
 	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF},

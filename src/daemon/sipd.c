@@ -23,9 +23,9 @@
 #define ACCEPT_HDR                                                                                 \
 	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "          \
 	"multipart/mixed\r\n"
-#define SUPPORTED_HDR "Supported: siprec\r\n"
+#define SUPPORTED_HDR "Supported: siprec, timer\r\n"
 
-static const char *const supported_tags[] = {"siprec", NULL};
+static const char *const supported_tags[] = {"siprec", "timer", NULL};
 static const char *const accepted_types[] = {
 	"application/sdp",
 	"application/rs-metadata+xml",
@@ -344,7 +344,7 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_to(msg, &to) == 0)
 			s = sessions_find(m->sessions, call_id, to->tag);
 		if (s)
-			session_ack(s);
+			session_ack(s, msg);
 		break;
 	}
 	}

@@ -36,7 +36,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 void session_reinvite(struct session *s, struct sip_txn *txn, struct sip_msg *req);
 void session_update(struct session *s, struct sip_txn *txn, struct sip_msg *req);
 void session_bye(struct session *s, struct sip_txn *txn, struct sip_msg *req);
-void session_ack(struct session *s);
+void session_ack(struct session *s, struct sip_msg *ack);
 /* CANCEL of the INVITE still pending (487 sent by the caller). */
 void session_cancel(struct session *s);
 /* Timer H: our 2xx was never ACKed. */
@@ -68,7 +68,7 @@ struct session_stream_info {
 	struct media_stream_stats stats; /* zero unless active */
 };
 
-#define SESSIONS_END_REASONS 9
+#define SESSIONS_END_REASONS 11
 /* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
 struct sessions_totals {
 	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
