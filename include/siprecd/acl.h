@@ -59,6 +59,6 @@ void sip_sources_put(struct sip_sources *s, const struct sockaddr_storage *peer,
 		     enum sip_source_counter c, uint32_t n);
 /* Takes one token of peer's INVITE bucket (refilled at rate per second up to burst; rate 0 = no
  * limit) at now_ms: 0, or -EAGAIN when empty. */
-int sip_sources_invite(struct sip_sources *s, const struct sockaddr_storage *peer,
-		       uint64_t now_ms, uint32_t rate, uint32_t burst);
+int sip_sources_invite(struct sip_sources *s, const struct sockaddr_storage *peer, uint64_t now_ms,
+		       uint32_t rate, uint32_t burst);
 void sip_sources_get_stats(const struct sip_sources *s, struct sip_source_stats *ret);

@@ -55,17 +55,17 @@ struct config {
 	uint64_t sip_auth_nonce_lifetime_ms; /* SIP_AUTH_NONCE_LIFETIME, 5m */
 
 	/* Sessions and media */
-	char *media_address;	    /* MEDIA_ADDRESS, "" = routed local address toward the SRC */
-	uint16_t rtp_port_min;	    /* RTP_PORT_MIN, 20000 */
-	uint16_t rtp_port_max;	    /* RTP_PORT_MAX, 30000 */
-	uint32_t media_workers;	    /* MEDIA_WORKERS, 0 = one per CPU */
-	uint32_t max_sessions;	    /* MAX_SESSIONS, 5000 */
-	uint32_t max_sessions_per_source; /* MAX_SESSIONS_PER_SOURCE, 0 = only MAX_SESSIONS */
-	uint32_t max_streams_per_source;  /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
-	uint32_t max_streams;	    /* MAX_STREAMS_PER_SESSION, 16 */
-	uint32_t max_metadata_size; /* MAX_METADATA_SIZE, 65536 */
-	uint64_t rtp_timeout_ms;    /* RTP_TIMEOUT, 30s (stream marked idle) */
-	bool rtp_timeout_bye;	    /* RTP_TIMEOUT_ENDS_SESSION, false */
+	char *media_address;	/* MEDIA_ADDRESS, "" = routed local address toward the SRC */
+	uint16_t rtp_port_min;	/* RTP_PORT_MIN, 20000 */
+	uint16_t rtp_port_max;	/* RTP_PORT_MAX, 30000 */
+	uint32_t media_workers; /* MEDIA_WORKERS, 0 = one per CPU */
+	uint32_t max_sessions;	/* MAX_SESSIONS, 5000 */
+	uint32_t max_sessions_per_source;    /* MAX_SESSIONS_PER_SOURCE, 0 = only MAX_SESSIONS */
+	uint32_t max_streams_per_source;     /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
+	uint32_t max_streams;		     /* MAX_STREAMS_PER_SESSION, 16 */
+	uint32_t max_metadata_size;	     /* MAX_METADATA_SIZE, 65536 */
+	uint64_t rtp_timeout_ms;	     /* RTP_TIMEOUT, 30s (stream marked idle) */
+	bool rtp_timeout_bye;		     /* RTP_TIMEOUT_ENDS_SESSION, false */
 	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
 	uint64_t min_session_expires_ms;     /* MIN_SESSION_EXPIRES, 90s (RFC 4028 Min-SE) */
 	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */

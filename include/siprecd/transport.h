@@ -57,10 +57,10 @@ struct sip_transport_stats {
 	uint64_t tls12_handshakes, tls13_handshakes; /* successful ones, by version */
 	uint64_t tls_ktls_tx, tls_ktls_rx;
 	uint64_t send_errors;
-	uint64_t acl_refused;		/* datagrams dropped and connections refused by the ACL */
-	uint64_t source_limit_refused;	/* connections over a per-source limit */
-	uint64_t send_queue_overflows;	/* connections closed for not reading (UDP: datagrams) */
-	uint64_t message_timeouts;	/* connections closed mid-message */
+	uint64_t acl_refused;	       /* datagrams dropped and connections refused by the ACL */
+	uint64_t source_limit_refused; /* connections over a per-source limit */
+	uint64_t send_queue_overflows; /* connections closed for not reading (UDP: datagrams) */
+	uint64_t message_timeouts;     /* connections closed mid-message */
 	uint32_t connections, handshakes;
 };
 

@@ -83,19 +83,20 @@ int edge_apply(struct manager *m, const struct config *c)
 	 * around them. */
 	if (c->enable_tls && c->tls_verify_client == TLS_VERIFY_REQUIRE && open_plain &&
 	    !c->sip_digest_auth)
-		log_warning("TLS_VERIFY_CLIENT=require, but SIP over %s%s%s is open to any address: "
-			    "set SIP_ALLOW_UDP/SIP_ALLOW_TCP, SIP_DIGEST_AUTH=true, or "
-			    "ENABLE_UDP=false and ENABLE_TCP=false",
-			    c->enable_udp && !acl[0] ? "UDP" : "",
-			    c->enable_udp && !acl[0] && c->enable_tcp && !acl[1] ? " and " : "",
-			    c->enable_tcp && !acl[1] ? "TCP" : "");
+		log_warning(
+			"TLS_VERIFY_CLIENT=require, but SIP over %s%s%s is open to any address: "
+			"set SIP_ALLOW_UDP/SIP_ALLOW_TCP, SIP_DIGEST_AUTH=true, or "
+			"ENABLE_UDP=false and ENABLE_TCP=false",
+			c->enable_udp && !acl[0] ? "UDP" : "",
+			c->enable_udp && !acl[0] && c->enable_tcp && !acl[1] ? " and " : "",
+			c->enable_tcp && !acl[1] ? "TCP" : "");
 	edge_transport_limits(c, &lim);
 	sip_transport_set_limits(m->transport, &lim);
 	return 0;
 }
 
-void edge_refused(void *userdata, enum sip_transport_kind kind,
-		  const struct sockaddr_storage *peer, enum sip_refusal why)
+void edge_refused(void *userdata, enum sip_transport_kind kind, const struct sockaddr_storage *peer,
+		  enum sip_refusal why)
 {
 	static struct log_ratelimit rl[] = {
 		LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5),
@@ -122,10 +123,9 @@ bool edge_admit_invite(struct manager *m, struct sip_txn *txn, struct sip_msg *r
 		static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
 
 		m->counters.sessions_refused++;
-		log_ratelimited_rl(&rl, LOG_NOTICE,
-				   "INVITE from %s over INVITE_RATE_PER_SOURCE (%u/s): 503",
-				   sockaddr_to_string(peer, p, sizeof(p)),
-				   c->invite_rate_per_source);
+		log_ratelimited_rl(
+			&rl, LOG_NOTICE, "INVITE from %s over INVITE_RATE_PER_SOURCE (%u/s): 503",
+			sockaddr_to_string(peer, p, sizeof(p)), c->invite_rate_per_source);
 		sipd_respond(m, txn, req, 503, "Rate Limited",
 			     &(struct sip_response_args){.extra_headers = "Retry-After: 1\r\n"});
 		return false;

@@ -30,8 +30,8 @@ void edge_transport_limits(const struct config *c, struct sip_transport_limits *
  * configured while UDP/TCP accept anyone. 0 or -errno (logged). */
 int edge_apply(struct manager *m, const struct config *c);
 /* The transport's refusal callback: counts and logs, rate-limited. */
-void edge_refused(void *userdata, enum sip_transport_kind kind,
-		  const struct sockaddr_storage *peer, enum sip_refusal why);
+void edge_refused(void *userdata, enum sip_transport_kind kind, const struct sockaddr_storage *peer,
+		  enum sip_refusal why);
 /*
  * A new-session INVITE from peer: true to go on; false when it was answered here (503 and
  * Retry-After over the per-source INVITE rate).

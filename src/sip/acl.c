@@ -104,7 +104,7 @@ static int parse_entry(const char *tok, struct acl_entry *e, char *err, size_t n
 
 		memcpy(masked, e->addr, 16);
 		for (unsigned i = e->prefix; i < 128; i++)
-			masked[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+			masked[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
 		if (memcmp(masked, e->addr, 16) != 0) {
 			snprintf(err, n, "'%s' has host bits set past the prefix length", tok);
 			return -EINVAL;
@@ -243,8 +243,8 @@ static bool source_idle(const struct sip_sources *s, const struct source *e, uin
 	/* A bucket not yet refilled still remembers a recent burst: keep it. */
 	if (s->rate && e->refill_ms) {
 		double full = MAX(s->burst, s->rate);
-		double t = e->tokens +
-			   (double)(now_ms - MIN(now_ms, e->refill_ms)) * s->rate / 1000.0;
+		double t =
+			e->tokens + (double)(now_ms - MIN(now_ms, e->refill_ms)) * s->rate / 1000.0;
 
 		return t >= full;
 	}
@@ -322,8 +322,8 @@ void sip_sources_put(struct sip_sources *s, const struct sockaddr_storage *peer,
 		e->count[c] -= MIN(n, e->count[c]);
 }
 
-int sip_sources_invite(struct sip_sources *s, const struct sockaddr_storage *peer,
-		       uint64_t now_ms, uint32_t rate, uint32_t burst_max)
+int sip_sources_invite(struct sip_sources *s, const struct sockaddr_storage *peer, uint64_t now_ms,
+		       uint32_t rate, uint32_t burst_max)
 {
 	double burst = MAX(burst_max, rate);
 	struct source *e;

@@ -566,7 +566,8 @@ static void stream_input(struct sip_conn *c, const void *data, size_t len)
 	if (c->state != CONN_OPEN)
 		return;
 	/* Slow-loris: every byte re-arms the idle timer, so a message must also be whole within
-	 * message_timeout_ms of its first byte. The clock restarts only when a message completes. */
+	 * message_timeout_ms of its first byte. The clock restarts only when a message completes.
+	 */
 	if (c->rx_len == 0 || !c->tr->lim.message_timeout_ms)
 		loop_timer_disarm(c->tr->loop, &c->msg_timer);
 	else if (progress || !loop_timer_armed(&c->msg_timer))

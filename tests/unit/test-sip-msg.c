@@ -650,12 +650,11 @@ static void test_lf_only(void **state)
 				 "CSeq: 1 INVITE\n"
 				 "Content-Length: 3\n\n"
 				 "v=0";
-	static const char expect[] = "SIP/2.0 200 OK" CRLF
-				     "Via: SIP/2.0/TCP 10.0.0.5:5070;branch=z9hG4bKlf" CRLF
-				     "From: <sip:a@example.com>;tag=f1" CRLF
-				     "To: <sip:srs@example.com>;tag=t1" CRLF "Call-ID: lf-1@h" CRLF
-				     "CSeq: 1 INVITE" CRLF "Server: t" CRLF "Content-Length: 0" CRLF
-				     CRLF;
+	static const char expect[] =
+		"SIP/2.0 200 OK" CRLF "Via: SIP/2.0/TCP 10.0.0.5:5070;branch=z9hG4bKlf" CRLF
+		"From: <sip:a@example.com>;tag=f1" CRLF "To: <sip:srs@example.com>;tag=t1" CRLF
+		"Call-ID: lf-1@h" CRLF "CSeq: 1 INVITE" CRLF "Server: t" CRLF
+		"Content-Length: 0" CRLF CRLF;
 	struct sip_response_args a = {.to_tag = "t1", .server = "t"};
 	const struct sip_header *h;
 	struct str cid;
