@@ -87,6 +87,9 @@ struct sip_transport_handler {
 int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 		      const struct sip_transport_handler *h, void *userdata,
 		      struct sip_transport **ret);
+/* SIGHUP: new connection, handshake and idle limits for what happens from now on (open
+ * connections keep their armed timers); max_message_size keeps its value from creation. */
+void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim);
 /* Stops all listeners and closes all connections (graceful: in-flight sends complete). NULL ok. */
 void sip_transport_shutdown(struct sip_transport *t);
 /* Frees everything, connections still referenced included: call only after the loop has
@@ -101,9 +104,6 @@ int sip_transport_add_listener(struct sip_transport *t, enum sip_transport_kind 
 int sip_transport_bind(struct sip_transport *t, enum sip_transport_kind kind, const char *addr,
 		       uint16_t port, struct tls_server_ctx *tls);
 void sip_transport_get_stats(const struct sip_transport *t, struct sip_transport_stats *ret);
-/* New limits for what happens next (SIGHUP); live connections keep their state.
- * max_message_size is ignored. */
-void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim);
 /* Replaces the allowlist of one transport kind (NULL = everyone); takes ownership of acl and
  * frees the previous one. Applies to datagrams and connections from now on. */
 void sip_transport_set_acl(struct sip_transport *t, enum sip_transport_kind kind,

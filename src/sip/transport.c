@@ -1007,6 +1007,15 @@ fail:
 	return r;
 }
 
+void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim)
+{
+	uint32_t max_message_size = t->lim.max_message_size;
+
+	t->lim = *lim;
+	/* The UDP buffers were sized for it at creation. */
+	t->lim.max_message_size = max_message_size;
+}
+
 void sip_transport_shutdown(struct sip_transport *t)
 {
 	struct sip_conn *c, *next;
@@ -1048,14 +1057,6 @@ struct sip_transport *sip_transport_free(struct sip_transport *t)
 void sip_transport_get_stats(const struct sip_transport *t, struct sip_transport_stats *ret)
 {
 	*ret = t->stats;
-}
-
-void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim)
-{
-	uint32_t size = t->lim.max_message_size;
-
-	t->lim = *lim;
-	t->lim.max_message_size = size;
 }
 
 void sip_transport_set_acl(struct sip_transport *t, enum sip_transport_kind kind,
