@@ -22,6 +22,7 @@
 #include "siprec/session.h"
 #include "siprecd/catalog.h"
 #include "siprecd/log.h"
+#include "siprecd/sip.h"
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
@@ -210,6 +211,24 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)m->counters.parse_errors);
 	one(&o, "siprecd_sip_connections", "gauge", "Open SIP TCP/TLS connections.",
 	    ts.connections);
+	if (m->txns) {
+		static const char *const names[] = {
+			[SIP_TXN_TRYING] = "trying",	   [SIP_TXN_PROCEEDING] = "proceeding",
+			[SIP_TXN_ACCEPTED] = "accepted",   [SIP_TXN_COMPLETED] = "completed",
+			[SIP_TXN_CONFIRMED] = "confirmed",
+		};
+		struct sip_txn_stats xs;
+
+		sip_txn_table_get_stats(m->txns, &xs);
+		family(&o, "siprecd_sip_transactions", "gauge",
+		       "Live SIP server transactions by state (RFC 3261 17.2, RFC 6026).");
+		for (unsigned i = 0; i < SIP_TXN_TERMINATED; i++)
+			outf(&o, "siprecd_sip_transactions{state=\"%s\"} %u\n", names[i],
+			     xs.by_state[i]);
+		one(&o, "siprecd_sip_transactions_stalled_total", "counter",
+		    "Server transactions the daemon gave no final response within 64*T1 (a bug).",
+		    (double)xs.stalled);
+	}
 	family(&o, "siprecd_tls_handshakes_total", "counter", "TLS handshakes by result.");
 	outf(&o, "siprecd_tls_handshakes_total{result=\"ok\"} %llu\n",
 	     (unsigned long long)ts.tls_handshakes_ok);

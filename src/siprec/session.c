@@ -24,6 +24,7 @@
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "net/route.h"
+#include "siprec/interop.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
@@ -54,7 +55,7 @@ struct stream {
 	char path[4096];
 	struct media_stream *media; /* NULL: rejected or port 0 */
 	int pt, dtmf_pt;
-	char codec[16];
+	char codec[STORE_CODEC_MAX + 1];
 	uint32_t clock_rate;
 	bool rtcp_mux;
 	bool paused;
@@ -92,8 +93,11 @@ struct session {
 	unsigned closing;
 	char end_reason[24];
 	bool bye_sent;
-	/* The 200 OK of the initial INVITE waits until every recording file exists: a
-	 * recorder must not confirm a recording it cannot make. */
+	/* The initial INVITE's server transaction, a weak reference both ways: its TU pointer
+	 * names this session (Timer H and CANCEL find the session by it), the transaction's
+	 * terminated callback clears invite_txn, and session_free clears the TU pointer. The
+	 * 200 OK waits until every recording file exists: a recorder must not confirm a
+	 * recording it cannot make. */
 	struct sip_txn *invite_txn;
 	char *pending_answer, *pending_headers;
 	size_t pending_answer_len;
@@ -177,12 +181,14 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 	*ret_streams = ss->streams;
 }
 
-struct session *sessions_find_call(struct sessions *ss, struct str call_id)
+/* True while a session of call_id still waits for the final response to its INVITE. */
+static bool call_in_progress(struct sessions *ss, struct str call_id)
 {
 	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
-		if (str_eq_cstr(call_id, s->call_id))
-			return s;
-	return NULL;
+		if (str_eq_cstr(call_id, s->call_id) && s->invite_txn &&
+		    sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING)
+			return true;
+	return false;
 }
 
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
@@ -214,6 +220,8 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->invite_txn)
+		sip_txn_set_tu(s->invite_txn, NULL);
 	for (unsigned i = 0; i < s->n_streams; i++)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
@@ -515,16 +523,17 @@ static const char *recording_dir_for_today(struct sessions *ss)
 
 static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n, uint32_t *ret_clock)
 {
-	const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, pt);
+	struct sdp_rtpmap rm;
 
-	if (rm) {
-		snprintf(codec, n, "%.*s", (int)MIN(rm->encoding.len, n - 1), rm->encoding.s);
-		*ret_clock = rm->clock;
+	/* a=rtpmap, else RFC 3551 static (G722's RTP clock is 8000 by the RFC's own erratum); a
+	 * dynamic type without a=rtpmap is recorded all the same, its name unknown */
+	if (!sdp_media_format(md, pt, &rm)) {
+		snprintf(codec, n, "unknown");
+		*ret_clock = 0;
 		return;
 	}
-	/* RFC 3551 static payload types; G722's RTP clock is 8000 by the RFC's own erratum. */
-	snprintf(codec, n, "%s", pt == 0 ? "PCMU" : pt == 8 ? "PCMA" : pt == 9 ? "G722" : "?");
-	*ret_clock = 8000;
+	snprintf(codec, n, "%.*s", (int)MIN(rm.encoding.len, n - 1), rm.encoding.s);
+	*ret_clock = rm.clock;
 }
 
 static void stream_label(const struct sdp_media *md, unsigned idx, char *buf, size_t n)
@@ -618,10 +627,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		/* A removed stream (port 0 in a re-offer) ends its recording. */
 		return 0;
 	}
-	if (sdp_choose_codec(md, &pt, &dtmf) < 0) {
-		*why = "no supported codec (PCMU, PCMA, G722, opus)";
-		return 0;
-	}
+	if (sdp_choose_codec(md, &pt, &dtmf) < 0)
+		return 0; /* not reached: audio over RTP always has a primary format */
 	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_OFF) {
 		*why = "SRTP offered but SRTP_POLICY=off";
 		return -ENOTSUP;
@@ -644,6 +651,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	ans->dtmf_pt = dtmf;
 	if (!existing) {
 		struct media_stream_params p = {0};
+		char formats[STORE_FORMATS_MAX + 1];
 		struct recording_key rk;
 		const struct srtp_suite_info *si = NULL;
 		stream_label(md, idx, st->label, sizeof(st->label));
@@ -654,6 +662,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		st->pt = pt;
 		st->dtmf_pt = dtmf;
 		codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+		if (sdp_media_format_map(md, formats, sizeof(formats)) < 0)
+			formats[0] = '\0';
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
 		{
@@ -694,6 +704,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.codec = st->codec,
 			.payload_type = (uint8_t)pt,
 			.clock_rate = st->clock_rate,
+			.formats = formats,
 			.rtcp_mux = md->rtcp_mux,
 			.bind_addr = &s->media_addr,
 			.alg = m->cfg->enable_recording_encryption
@@ -736,6 +747,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .srtp_suite = srtp ? cr.suite->name : NULL,
 					      .local_port = media_stream_port(st->media),
 				      });
+		siprec_catalog_formats(m->catalog, s->uuid, p.label, md);
 		catalog_recording_begin(m->catalog, &(struct catalog_recording){
 							    .uuid = st->recording_uuid,
 							    .session_uuid = s->uuid,
@@ -768,6 +780,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	} else {
 		stream_codec_change(s, st, md, pt);
 	}
+	if (existing) /* a re-offer may bring formats the file header does not list */
+		siprec_catalog_formats(m->catalog, s->uuid, st->label_raw, md);
 	sdp_crypto_wipe(&cr);
 	if (sdp_media_is_hold(md) != st->paused) {
 		st->paused = sdp_media_is_hold(md);
@@ -1018,7 +1032,6 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 		memcpy(s->pending_answer, answer, (size_t)n);
 		s->pending_answer_len = (size_t)n;
-		s->invite_txn = txn;
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return 0;
 	}
@@ -1047,7 +1060,9 @@ static void stream_started(void *userdata, int result)
 		s->start_error = result;
 	if (--s->starting > 0)
 		return;
-	if (sip_txn_request(s->invite_txn, &req) < 0) {
+	/* The transaction may be gone (it ended without us) or answered already. */
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0) {
 		session_end(s, "error", false);
 		return;
 	}
@@ -1066,7 +1081,6 @@ static void stream_started(void *userdata, int result)
 						 .body = s->pending_answer,
 						 .body_len = s->pending_answer_len});
 	s->state = SESSION_ANSWERED;
-	s->invite_txn = NULL;
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -1076,6 +1090,18 @@ static char *dup_na(const struct sip_msg *req, enum sip_hdr id)
 	const struct sip_header *h = sip_msg_header(req, id);
 
 	return h ? str_dup(h->value) : strdup("");
+}
+
+/* The peer's From as our To: display name and URI without its parameters, since the request
+ * builder appends the tag (keeping the whole header value sent ";tag=X;tag=X"). */
+static char *peer_uri(const struct sip_name_addr *na)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%.*s%s<%.*s>", STR_FMT(na->display), na->display.len ? " " : "",
+		     STR_FMT(na->uri)) < 0)
+		return NULL;
+	return s;
 }
 
 /* An INVITE without SDP: open the streams from a stand-in offer, send ours in the 200 OK. */
@@ -1249,6 +1275,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	char sf[64], cf[300], pf[80], tf[32];
 	const char *fields[] = {sf, cf, pf, tf, NULL};
 	uint64_t rnd;
+	int r;
 
 	if (ss->count >= m->cfg->max_sessions) {
 		audit_refused(m, req, peer, 503, "session limit reached");
@@ -1256,12 +1283,34 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
 		return;
 	}
-	if (split_body(m, txn, req, &parts) < 0) {
-		audit_refused(m, req, peer, 400, "body not acceptable");
+	r = split_body(m, txn, req, &parts);
+	if (r < 0) {
+		/* the status split_body() answered, so the audit says what the SRC saw */
+		audit_refused(m, req, peer,
+			      r == -E2BIG	  ? 413
+			      : r == -EMEDIUMTYPE ? 415
+						  : 400,
+			      "body not acceptable");
 		return;
 	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
 		return; /* validated already */
+	if (call_in_progress(ss, call_id)) {
+		/* RFC 3261 §14.2: a second INVITE before the final response to the first gets
+		 * 500 with a Retry-After of 0 to 10 s. A Call-ID is set up by one INVITE at a
+		 * time here (whatever its From tag), so a CANCEL, ACK or Timer H never has two
+		 * half-made sessions to choose from. */
+		char ra[32];
+		uint8_t r8 = 0;
+
+		if (getrandom(&r8, 1, 0) != 1)
+			r8 = 5;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
+		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
+		sipd_respond(m, txn, req, 500, "Call Setup In Progress",
+			     &(struct sip_response_args){.extra_headers = ra});
+		return;
+	}
 	sip_msg_contact(req, &contact);
 
 	s = calloc(1, sizeof(*s));
@@ -1274,7 +1323,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	sip_tag_generate(s->local_tag, sizeof(s->local_tag));
 	s->call_id = str_dup(call_id);
 	s->remote_tag = str_dup(from->tag);
-	s->remote_uri = dup_na(req, SIP_HDR_FROM);
+	s->remote_uri = peer_uri(from);
 	s->local_uri = dup_na(req, SIP_HDR_TO);
 	s->remote_target = contact ? str_dup(contact->uri) : str_dup(from->uri);
 	s->conn = conn;
@@ -1315,6 +1364,8 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		ss->all = s;
 		ss->count++;
 	}
+	s->invite_txn = txn;
+	sip_txn_set_tu(txn, s);
 	catalog_session_begin(m->catalog,
 			      &(struct catalog_session){
 				      .uuid = s->uuid,
@@ -1450,6 +1501,18 @@ void session_no_ack(struct session *s)
 {
 	if (s->state == SESSION_ANSWERED)
 		session_end(s, "no-ack", false);
+}
+
+void session_txn_terminated(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		s->invite_txn = NULL;
+}
+
+void session_txn_stalled(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		session_end(s, "error", false);
 }
 
 /*
@@ -1704,10 +1767,27 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		session_finalize(s);
 }
 
+/* A session that ends before its INVITE got a final response answers it now: no transaction
+ * is left in Proceeding (the SRC would wait, and fail over, only on its own Timer B). */
+static void answer_pending_invite(struct session *s, const char *reason)
+{
+	struct sip_msg *req;
+	bool shutdown = strcmp(reason, "shutdown") == 0;
+
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0)
+		return;
+	sipd_respond(s->ss->m, s->invite_txn, req, shutdown ? 503 : 500,
+		     shutdown ? "Shutting Down" : NULL,
+		     &(struct sip_response_args){.extra_headers =
+							 shutdown ? "Retry-After: 5\r\n" : NULL});
+}
+
 static void session_end(struct session *s, const char *reason, bool bye)
 {
 	if (s->state == SESSION_ENDING)
 		return;
+	answer_pending_invite(s, reason);
 	s->state = SESSION_ENDING;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (bye)
