@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "net/route.h"
@@ -31,6 +32,7 @@
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
+#include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
 
@@ -102,6 +104,7 @@ struct session {
 	unsigned starting;
 	int start_error;
 	uint64_t started_at;
+	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
 	 * in the ACK. */
 	bool awaiting_answer;
@@ -149,13 +152,10 @@ static void uuid_generate(char out[UUID_LEN + 1])
 		 b[15]);
 }
 
+/* Call-IDs are peer-chosen: a keyed hash keeps them from piling into one chain. */
 static unsigned hash_str(struct str s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < s.len; i++)
-		h = (h ^ (uint8_t)s.s[i]) * 16777619u;
-	return h % SESSION_HASH_SIZE;
+	return (unsigned)(siphash24(siphash_boot_key(), s.s, s.len) % SESSION_HASH_SIZE);
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -226,6 +226,7 @@ static void session_free(struct session *s)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
+	edge_session_close(s->ss->m, &s->peer, &s->src_charge);
 	free(s->pending_answer);
 	free(s->pending_headers);
 	sip_conn_unref(s->conn);
@@ -1329,6 +1330,13 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	sip_conn_ref(conn);
 	s->peer = *peer;
 	sockaddr_to_string(peer, s->peer_str, sizeof(s->peer_str));
+	if (edge_session_open(m, peer, parts.sdp.body, &s->src_charge) < 0) {
+		session_free(s);
+		audit_refused(m, req, peer, 503, "per-source session or stream limit");
+		sipd_respond(m, txn, req, 503, NULL,
+			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
+		return;
+	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
