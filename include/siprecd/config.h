@@ -52,6 +52,9 @@ struct config {
 	uint32_t max_metadata_size; /* MAX_METADATA_SIZE, 65536 */
 	uint64_t rtp_timeout_ms;    /* RTP_TIMEOUT, 30s (stream marked idle) */
 	bool rtp_timeout_bye;	    /* RTP_TIMEOUT_ENDS_SESSION, false */
+	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
+	uint64_t min_session_expires_ms;     /* MIN_SESSION_EXPIRES, 90s (RFC 4028 Min-SE) */
+	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */
 	enum srtp_policy
 		srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
 	bool srtp_sdes_plain_sip;     /* SRTP_ALLOW_SDES_OVER_PLAIN_SIP, false */
@@ -89,10 +92,12 @@ struct config {
 	char *control_socket; /* CONTROL_SOCKET, default $RUNTIME_DIRECTORY/control */
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
-	int log_level;	      /* LOG_LEVEL, info */
-	char *log_target;     /* LOG_TARGET auto|journal|stderr */
+	uint64_t metrics_request_timeout_ms; /* METRICS_REQUEST_TIMEOUT, 5s */
+	int log_level;			     /* LOG_LEVEL, info */
+	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 
 	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
+	bool config_explicit; /* config_path was asked for (--config): it must exist on reload */
 };
 
 /*
@@ -114,6 +119,22 @@ void config_print(const struct config *c, FILE *out);
 void config_print_help(FILE *out);
 /* Prints the key table as the Markdown table of docs/CONFIG.md. */
 void config_print_doc(FILE *out);
+/* Called by config_apply for each key whose value differs: applied is true when the new value
+ * is now in effect, false for a key that needs a restart (the running value was kept). */
+typedef void (*config_change_fn)(void *userdata, const char *key, bool applied);
+/*
+ * SIGHUP: compares cur (the running configuration) with next (a freshly loaded one) key by key.
+ * The values of keys the table marks reloadable are swapped: cur gets the new value and next the
+ * old one (so the caller can compare, or put it back with config_swap_key when applying it
+ * failed). Restart-only keys stay as they are in cur. Calls fn (may be NULL) for each differing
+ * key, in table order. Returns the number of differing keys. next is still freed by the caller.
+ */
+unsigned config_apply(struct config *cur, struct config *next, config_change_fn fn, void *userdata);
+/* Swaps the value of key between a and b; -ENOENT for an unknown key, -EINVAL for a key without
+ * a field of its own (ENABLE_SRTP). */
+int config_swap_key(struct config *a, struct config *b, const char *key);
+/* 1 if key is applied by a reload, 0 if it needs a restart, -ENOENT if unknown. */
+int config_key_reloadable(const char *key);
 /* Number of keys in the table and the name of key i (NULL past the end); tests and docs. */
 size_t config_key_count(void);
 const char *config_key_name(size_t i);

@@ -54,6 +54,13 @@ struct tls_server_ctx *tls_server_ctx_free(struct tls_server_ctx *c);
  * as for tls_server_ctx_new.
  */
 int tls_server_ctx_reload(struct tls_server_ctx *c, char **ret_error);
+/*
+ * Replaces every setting of c with p (SIGHUP with a changed TLS_* key): builds a complete new
+ * context first, so on failure (returned as for tls_server_ctx_new) c is left exactly as it
+ * was. Established connections keep their OpenSSL context; new handshakes use the new one.
+ */
+int tls_server_ctx_reconfigure(struct tls_server_ctx *c, const struct tls_server_params *p,
+			       char **ret_error);
 /* notAfter of the served certificate in unix seconds, or -EINVAL if it cannot be read. */
 int64_t tls_server_ctx_cert_expiry(const struct tls_server_ctx *c);
 /* Path of the certificate in use (the generated one in self-signed mode); owned by c. */

@@ -61,6 +61,9 @@ struct sip_transport_handler {
 int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 		      const struct sip_transport_handler *h, void *userdata,
 		      struct sip_transport **ret);
+/* SIGHUP: new connection, handshake and idle limits for what happens from now on (open
+ * connections keep their armed timers); max_message_size keeps its value from creation. */
+void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim);
 /* Stops all listeners and closes all connections (graceful: in-flight sends complete). NULL ok. */
 void sip_transport_shutdown(struct sip_transport *t);
 /* Frees everything, connections still referenced included: call only after the loop has

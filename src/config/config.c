@@ -60,7 +60,13 @@ struct config_key {
 	uint64_t min, max;
 	const char *const *choices;
 	int enum_base;
+	/* RELOAD: SIGHUP applies a new value (read at use, or a reload hook in the manager);
+	 * RESTART: a changed value waits for the next start and is warned about. */
+	bool reload;
 };
+
+#define RELOAD true
+#define RESTART false
 
 static const char *const tls_verify_names[] = {"none", "request", "require", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
@@ -79,177 +85,193 @@ static const struct config_key keys[] = {
 	/* SIP */
 	{"SIP_LISTEN_ADDRESS", T_ADDRESS, "127.0.0.1", NULL,
 	 "Local address for SIP over UDP, TCP and TLS (0.0.0.0 or :: for all).", false, false,
-	 F(sip_address), 1, 0, NULL, 0},
+	 F(sip_address), 1, 0, NULL, 0, RESTART},
 	{"SIP_PORT", T_PORT, "5060", NULL, "SIP port for UDP and TCP.", false, false, F(sip_port),
-	 1, 65535, NULL, 0},
+	 1, 65535, NULL, 0, RESTART},
 	{"ENABLE_UDP", T_BOOL, "true", NULL, "Accept SIP over UDP.", false, false, F(enable_udp), 0,
-	 0, NULL, 0},
+	 0, NULL, 0, RESTART},
 	{"ENABLE_TCP", T_BOOL, "true", NULL, "Accept SIP over TCP.", false, false, F(enable_tcp), 0,
-	 0, NULL, 0},
+	 0, NULL, 0, RESTART},
 	{"ENABLE_TLS", T_BOOL, "true", NULL, "Accept SIP over TLS (SIPS).", false, false,
-	 F(enable_tls), 0, 0, NULL, 0},
+	 F(enable_tls), 0, 0, NULL, 0, RESTART},
 	{"TLS_PORT", T_PORT, "5061", NULL, "SIPS port.", false, false, F(tls_port), 1, 65535, NULL,
-	 0},
+	 0, RESTART},
 	{"TLS_CERT_PATH", T_PATH, "", "self-signed, generated in the state directory",
 	 "PEM certificate chain for SIPS; empty generates a self-signed one.", false, false,
-	 F(tls_cert_path), 0, 0, NULL, 0},
+	 F(tls_cert_path), 0, 0, NULL, 0, RELOAD},
 	{"TLS_KEY_PATH", T_PATH, "", "generated with the certificate",
 	 "PEM private key of TLS_CERT_PATH (set both or neither).", false, false, F(tls_key_path),
-	 0, 0, NULL, 0},
+	 0, 0, NULL, 0, RELOAD},
 	{"TLS_KEY_PASSWORD", T_STRING, "", NULL,
 	 "Passphrase of an encrypted TLS_KEY_PATH (secret; prefer a credential).", true, false,
-	 F(tls_key_password), 0, 0, NULL, 0},
+	 F(tls_key_password), 0, 0, NULL, 0, RELOAD},
 	{"TLS_CA_PATH", T_PATH, "", NULL,
 	 "PEM CA bundle to verify client certificates; must exist when set.", false, false,
-	 F(tls_ca_path), 0, 0, NULL, 0},
+	 F(tls_ca_path), 0, 0, NULL, 0, RELOAD},
 	{"TLS_VERIFY_CLIENT", T_ENUM, "none", NULL,
 	 "Client certificates: none, request (verify if sent) or require (needs TLS_CA_PATH).",
-	 false, false, F(tls_verify_client), 0, 0, tls_verify_names, TLS_VERIFY_NONE},
+	 false, false, F(tls_verify_client), 0, 0, tls_verify_names, TLS_VERIFY_NONE, RELOAD},
 	{"TLS_MIN_VERSION", T_CHOICE, "1.2", NULL, "Lowest TLS version accepted: 1.2 or 1.3.",
-	 false, false, F(tls_min_version), 0, 0, tls_versions, 0},
+	 false, false, F(tls_min_version), 0, 0, tls_versions, 0, RELOAD},
 	{"TLS_ALLOWED_PEERS", T_STRING, "", NULL,
 	 "Comma-separated fnmatch patterns of client certificate names allowed; empty allows all.",
-	 false, false, F(tls_allowed_peers), 0, 0, NULL, 0},
+	 false, false, F(tls_allowed_peers), 0, 0, NULL, 0, RELOAD},
 	{"MAX_CONNECTIONS", T_U32, "1024", NULL, "Maximum concurrent TCP and TLS connections.",
-	 false, false, F(max_connections), 1, 1000000, NULL, 0},
+	 false, false, F(max_connections), 1, 1000000, NULL, 0, RELOAD},
 	{"MAX_HANDSHAKES", T_U32, "256", NULL, "Maximum TLS handshakes in progress.", false, false,
-	 F(max_handshakes), 1, 100000, NULL, 0},
+	 F(max_handshakes), 1, 100000, NULL, 0, RELOAD},
 	{"TCP_IDLE_TIMEOUT", T_DURATION, "300s", NULL,
 	 "Idle TCP/TLS connections are closed after this long.", false, false,
-	 F(tcp_idle_timeout_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0},
+	 F(tcp_idle_timeout_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
 	{"TLS_HANDSHAKE_TIMEOUT", T_DURATION, "10s", NULL,
 	 "A TLS handshake must finish within this.", false, false, F(tls_handshake_timeout_ms), 100,
-	 DURATION_MS(300), NULL, 0},
+	 DURATION_MS(300), NULL, 0, RELOAD},
 	{"MAX_MESSAGE_SIZE", T_U32, "65535", NULL, "Largest SIP message accepted, in bytes.", false,
-	 false, F(max_message_size), 1024, 1048576, NULL, 0},
+	 false, F(max_message_size), 1024, 1048576, NULL, 0, RESTART},
 
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
-	 F(media_address), 0, 0, NULL, 0},
+	 F(media_address), 0, 0, NULL, 0, RELOAD},
 	{"RTP_PORT_MIN", T_PORT, "20000", NULL, "Lowest UDP port for media.", false, false,
-	 F(rtp_port_min), 1, 65535, NULL, 0},
+	 F(rtp_port_min), 1, 65535, NULL, 0, RESTART},
 	{"RTP_PORT_MAX", T_PORT, "30000", NULL,
 	 "Highest UDP port for media; the range needs 2 ports per stream of a session.", false,
-	 false, F(rtp_port_max), 1, 65535, NULL, 0},
+	 false, F(rtp_port_max), 1, 65535, NULL, 0, RESTART},
 	{"MEDIA_WORKERS", T_U32, "0", NULL, "Media worker threads; 0 = one per CPU.", false, false,
-	 F(media_workers), 0, 1024, NULL, 0},
+	 F(media_workers), 0, 1024, NULL, 0, RESTART},
 	{"MAX_SESSIONS", T_U32, "5000", NULL, "Maximum concurrent recording sessions.", false,
-	 false, F(max_sessions), 1, 1000000, NULL, 0},
+	 false, F(max_sessions), 1, 1000000, NULL, 0, RELOAD},
 	{"MAX_STREAMS_PER_SESSION", T_U32, "16", NULL, "Maximum media streams in one session.",
-	 false, false, F(max_streams), 1, 256, NULL, 0},
+	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
-	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0},
+	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0, RELOAD},
 	{"RTP_TIMEOUT", T_DURATION, "30s", NULL,
 	 "A stream without packets for this long is marked idle.", false, false, F(rtp_timeout_ms),
-	 DURATION_MS(1), DURATION_MS(86400), NULL, 0},
+	 DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
 	{"RTP_TIMEOUT_ENDS_SESSION", T_BOOL, "false", NULL,
 	 "End the session (send BYE) when all its streams time out.", false, false,
-	 F(rtp_timeout_bye), 0, 0, NULL, 0},
+	 F(rtp_timeout_bye), 0, 0, NULL, 0, RELOAD},
+	{"SESSION_SILENCE_TIMEOUT", T_DURATION, "4h", NULL,
+	 "End a session with a BYE when every stream not on hold has been silent and no in-dialog "
+	 "request came for this long (an SRC that never sent its BYE); 0 = never.",
+	 false, false, F(session_silence_timeout_ms), 0, DURATION_MS(7 * 86400), NULL, 0, RELOAD},
+	{"MIN_SESSION_EXPIRES", T_DURATION, "90s", NULL,
+	 "RFC 4028 Min-SE: a Session-Expires below it is answered 422 (the RFC's floor is 90s; "
+	 "lower values are for tests).",
+	 false, false, F(min_session_expires_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RELOAD},
+	{"DELAYED_OFFER_STREAMS", T_U32, "2", NULL,
+	 "Audio streams offered to an INVITE without SDP when its metadata names none.", false,
+	 false, F(delayed_offer_streams), 1, 64, NULL, 0, RELOAD},
 	{"SRTP_POLICY", T_ENUM, "optional", NULL,
 	 "off (plain RTP only), optional (SRTP when offered) or required.", false, false,
-	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF},
+	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF, RELOAD},
 	{"SRTP_ALLOW_SDES_OVER_PLAIN_SIP", T_BOOL, "false", NULL,
 	 "With SRTP_POLICY=required, also accept SDES keys (a=crypto) that came over SIP on UDP or "
 	 "TCP, where anyone on the signalling path reads them; otherwise only over TLS.",
-	 false, false, F(srtp_sdes_plain_sip), 0, 0, NULL, 0},
+	 false, false, F(srtp_sdes_plain_sip), 0, 0, NULL, 0, RELOAD},
 	{"MEDIA_LATCH", T_ENUM, "sdp", NULL,
 	 "Source a stream records from: sdp (only the IP of the offer's c= when it is a unicast "
 	 "address, latched to the first port sending from it; else as first), first (the first "
 	 "address:port sending valid (S)RTP) or off (any). Others are dropped and counted.",
-	 false, false, F(media_latch), 0, 0, latch_names, MEDIA_LATCH_SDP},
+	 false, false, F(media_latch), 0, 0, latch_names, MEDIA_LATCH_SDP, RESTART},
 	{"MEDIA_MAX_STREAM_PACKETS", T_U64, "20000000", NULL,
 	 "Packets recorded per stream at most (about 110 h at 50 packets/s); later ones are "
 	 "dropped and counted. 0 = no cap.",
-	 false, false, F(media_max_packets), 0, UINT64_MAX, NULL, 0},
+	 false, false, F(media_max_packets), 0, UINT64_MAX, NULL, 0, RESTART},
 	{"MEDIA_MAX_STREAM_BYTES", T_U64, "4294967296", NULL,
 	 "RTP payload bytes recorded per stream at most; later packets are dropped and counted. "
 	 "0 = no cap.",
-	 false, false, F(media_max_bytes), 0, UINT64_MAX, NULL, 0},
+	 false, false, F(media_max_bytes), 0, UINT64_MAX, NULL, 0, RESTART},
 	{"DTMF_POLICY", T_ENUM, "record", NULL,
 	 "RFC 4733 telephone-event: record (packets in the recording and digits in the catalog), "
 	 "events-only (digits in the catalog, packets never written) or drop (neither).",
-	 false, false, F(dtmf_policy), 0, 0, dtmf_names, DTMF_POLICY_RECORD},
+	 false, false, F(dtmf_policy), 0, 0, dtmf_names, DTMF_POLICY_RECORD, RESTART},
 	{"ENABLE_SRTP", T_BOOL, "", "unset",
 	 "Compatibility: true = SRTP_POLICY=optional, false = off, unless SRTP_POLICY is set.",
-	 false, false, NO_FIELD, 0, 0, NULL, 0},
+	 false, false, NO_FIELD, 0, 0, NULL, 0, RELOAD},
 
 	/* Storage */
 	{"STATE_DIRECTORY", T_PATH, "",
 	 "$STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/siprecd, else ~/.local/state/siprecd",
 	 "Directory for recordings, keys and the catalog.", false, true, F(state_dir), 0, 0, NULL,
-	 0},
+	 0, RESTART},
 	{"RUNTIME_DIRECTORY", T_PATH, "",
 	 "$RUNTIME_DIRECTORY (systemd), else $XDG_RUNTIME_DIR/siprecd, else <state>/run",
 	 "Directory for sockets and other runtime files.", false, true, F(runtime_dir), 0, 0, NULL,
-	 0},
+	 0, RESTART},
 	{"RECORDING_DIR", T_PATH, "", "<state>/recordings", "Directory of the recording files.",
-	 false, false, F(recording_dir), 0, 0, NULL, 0},
+	 false, false, F(recording_dir), 0, 0, NULL, 0, RESTART},
 	{"CATALOG_PATH", T_PATH, "", "<state>/catalog.db", "sqlite3 catalog database.", false,
-	 false, F(catalog_path), 0, 0, NULL, 0},
+	 false, F(catalog_path), 0, 0, NULL, 0, RESTART},
 	{"FLUSH_INTERVAL", T_DURATION, "1s", NULL,
 	 "Recordings are synced to disk at least this often (bounds loss on a crash).", false,
-	 false, F(flush_interval_ms), 10, DURATION_MS(3600), NULL, 0},
+	 false, F(flush_interval_ms), 10, DURATION_MS(3600), NULL, 0, RESTART},
 	{"CHUNK_SIZE", T_U32, "65536", NULL,
 	 "Bytes per sealed recording chunk: a multiple of 4096 from 4096 to 16 MiB.", false, false,
-	 F(chunk_size), 0, UINT32_MAX, NULL, 0},
+	 F(chunk_size), 0, UINT32_MAX, NULL, 0, RELOAD},
 	{"ENABLE_RECORDING_ENCRYPTION", T_BOOL, "true", NULL, "Encrypt recordings at rest.", false,
-	 false, F(enable_recording_encryption), 0, 0, NULL, 0},
+	 false, F(enable_recording_encryption), 0, 0, NULL, 0, RELOAD},
 	{"ENABLE_METADATA_ENCRYPTION", T_BOOL, "false", NULL,
 	 "Seal rs-metadata in the catalog and .metadata files (docs/KEYS.md).", false, false,
-	 F(enable_metadata_encryption), 0, 0, NULL, 0},
+	 F(enable_metadata_encryption), 0, 0, NULL, 0, RELOAD},
 	{"ENCRYPTION_ALGORITHM", T_ENUM, "AES-256-GCM", NULL,
 	 "AEAD for recordings: AES-256-GCM or CHACHA20-POLY1305.", false, false,
-	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM},
+	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM, RELOAD},
 	{"MIN_FREE_DISK_PERCENT", T_U64, "5", NULL,
 	 "New sessions are refused below this much free space (percent).", false, false,
-	 F(min_free_disk_percent), 0, 100, NULL, 0},
+	 F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
 
 	/* Keys */
 	{"ENCRYPTION_KEY_STORE", T_CHOICE, "file", NULL,
 	 "Source of the key-encryption key: file, credential, password, memory or public-key.",
-	 false, false, F(encryption_key_store), 0, 0, key_stores, 0},
+	 false, false, F(encryption_key_store), 0, 0, key_stores, 0, RESTART},
 	{"MASTER_KEY_PATH", T_PATH, "", "<state>/keys/master.key",
 	 "Key-encryption key file (generated with mode 0600 if missing).", false, false,
-	 F(master_key_path), 0, 0, NULL, 0},
+	 F(master_key_path), 0, 0, NULL, 0, RESTART},
 	{"RECORDING_PUBLIC_KEY", T_PATH, "", NULL,
 	 "X25519 public key (PEM) of ENCRYPTION_KEY_STORE=public-key (write-only mode).", false,
-	 false, F(recording_public_key), 0, 0, NULL, 0},
+	 false, F(recording_public_key), 0, 0, NULL, 0, RESTART},
 	{"MASTER_PASSWORD", T_STRING, "", NULL,
 	 "Password for ENCRYPTION_KEY_STORE=password (secret; prefer the credential).", true, false,
-	 F(master_password), 0, 0, NULL, 0},
+	 F(master_password), 0, 0, NULL, 0, RESTART},
 	{"KEY_ROTATION_INTERVAL", T_DURATION, "24h", NULL, "Data keys are rotated this often.",
 	 false, false, F(key_rotation_interval_ms), DURATION_MS(60), DURATION_MS(366 * 86400ULL),
-	 NULL, 0},
+	 NULL, 0, RESTART},
 	{"PBKDF2_ITERATIONS", T_U32, "600000", NULL,
 	 "PBKDF2-SHA256 iterations for KEY_DERIVATION=pbkdf2.", false, false, F(pbkdf2_iterations),
-	 100000, 100000000, NULL, 0},
+	 100000, 100000000, NULL, 0, RESTART},
 	{"KEY_DERIVATION", T_CHOICE, "argon2id", NULL,
-	 "Password key derivation: argon2id or pbkdf2.", false, false, F(kdf), 0, 0, kdf_names, 0},
+	 "Password key derivation: argon2id or pbkdf2.", false, false, F(kdf), 0, 0, kdf_names, 0,
+	 RESTART},
 	{"KEY_BACKUP_ENABLED", T_BOOL, "false", NULL,
 	 "Write an encrypted key backup after each data key rotation.", false, false,
-	 F(key_backup_enabled), 0, 0, NULL, 0},
+	 F(key_backup_enabled), 0, 0, NULL, 0, RESTART},
 	{"KEY_BACKUP_PATH", T_PATH, "", "<state>/keys/backups",
 	 "Directory of the automatic key backups (created with mode 0700).", false, false,
-	 F(key_backup_path), 0, 0, NULL, 0},
+	 F(key_backup_path), 0, 0, NULL, 0, RESTART},
 	{"KEY_BACKUP_PASSPHRASE_FILE", T_PATH, "", NULL,
 	 "File holding the backup passphrase; empty = the backup-passphrase credential.", false,
-	 false, F(key_backup_passphrase_file), 0, 0, NULL, 0},
+	 false, F(key_backup_passphrase_file), 0, 0, NULL, 0, RESTART},
 
 	/* Operations */
 	{"CONTROL_SOCKET", T_PATH, "", "<runtime>/control",
 	 "varlink control socket used by siprecctl.", false, false, F(control_socket), 0, 0, NULL,
-	 0},
+	 0, RESTART},
 	{"CONTROL_GROUP", T_STRING, "", NULL,
 	 "Group allowed to use the control socket; empty = only the owner.", false, false,
-	 F(control_group), 0, 0, NULL, 0},
+	 F(control_group), 0, 0, NULL, 0, RESTART},
 	{"METRICS_LISTEN", T_HOSTPORT, "", NULL,
 	 "address:port for Prometheus metrics over HTTP; empty = off.", false, false,
-	 F(metrics_listen), 0, 0, NULL, 0},
+	 F(metrics_listen), 0, 0, NULL, 0, RELOAD},
+	{"METRICS_REQUEST_TIMEOUT", T_DURATION, "5s", NULL,
+	 "A metrics/health HTTP client must send its request and read the answer within this.",
+	 false, false, F(metrics_request_timeout_ms), 100, DURATION_MS(300), NULL, 0, RELOAD},
 	{"LOG_LEVEL", T_LOGLEVEL, "info", NULL, "err, warning, notice, info or debug.", false,
-	 false, F(log_level), 0, 0, NULL, 0},
+	 false, F(log_level), 0, 0, NULL, 0, RELOAD},
 	{"LOG_TARGET", T_CHOICE, "auto", NULL, "auto, journal or stderr.", false, false,
-	 F(log_target), 0, 0, log_targets, 0},
+	 F(log_target), 0, 0, log_targets, 0, RESTART},
 };
 
 _Static_assert(sizeof(enum srtp_policy) == sizeof(int), "enums are stored as int");
@@ -837,6 +859,7 @@ int config_load(struct config *c, const char *path, char *const *envp, FILE *err
 		report(&x, "cannot read configuration file '%s': %s", file, strerror(-r));
 	} else {
 		c->config_path = strdup(file);
+		c->config_explicit = path != NULL;
 		x.origin = file;
 		parse_file(&x, data, len, mode);
 		OPENSSL_cleanse(data, len);
@@ -1021,15 +1044,105 @@ void config_print_doc(FILE *out)
 {
 	char tbuf[128];
 
-	fprintf(out, "| key | type | default | description |\n| --- | --- | --- | --- |\n");
+	fprintf(out, "| key | type | default | on reload | description |\n"
+		     "| --- | --- | --- | --- | --- |\n");
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		const struct config_key *k = &keys[i];
 
-		fprintf(out, "| `%s` | %s | %s%s%s | %s%s |\n", k->name,
+		fprintf(out, "| `%s` | %s | %s%s%s | %s | %s%s |\n", k->name,
 			type_doc(k, "\\|", tbuf, sizeof(tbuf)), k->def_doc ? "" : "`",
-			k->def_doc ? k->def_doc : k->def, k->def_doc ? "" : "`", k->desc,
+			k->def_doc ? k->def_doc : k->def, k->def_doc ? "" : "`",
+			k->reload ? "applied" : "restart", k->desc,
 			k->secret ? " Masked in `--check-config` output." : "");
 	}
+}
+
+/* Swaps the value of key k between a and b (strings by pointer, so nothing is copied). */
+static void swap_field(struct config *a, struct config *b, const struct config_key *k)
+{
+	size_t n;
+	char tmp[sizeof(uint64_t)];
+
+	switch (k->type) {
+	case T_STRING:
+	case T_CHOICE:
+	case T_PATH:
+	case T_ADDRESS:
+	case T_HOSTPORT:
+		n = sizeof(char *);
+		break;
+	case T_BOOL:
+		n = sizeof(bool);
+		break;
+	case T_PORT:
+		n = sizeof(uint16_t);
+		break;
+	case T_U32:
+		n = sizeof(uint32_t);
+		break;
+	case T_U64:
+	case T_DURATION:
+		n = sizeof(uint64_t);
+		break;
+	default: /* T_ENUM, T_LOGLEVEL */
+		n = sizeof(int);
+		break;
+	}
+	memcpy(tmp, field_ptr(a, k), n);
+	memcpy(field_ptr(a, k), field_ptr(b, k), n);
+	memcpy(field_ptr(b, k), tmp, n);
+}
+
+static bool key_differs(const struct config *a, const struct config *b, const struct config_key *k)
+{
+	char va[4096], vb[4096];
+	bool differ;
+
+	format_value(a, k, va, sizeof(va));
+	format_value(b, k, vb, sizeof(vb));
+	differ = strcmp(va, vb) != 0;
+	OPENSSL_cleanse(va, sizeof(va));
+	OPENSSL_cleanse(vb, sizeof(vb));
+	return differ;
+}
+
+unsigned config_apply(struct config *cur, struct config *next, config_change_fn fn, void *userdata)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct config_key *k = &keys[i];
+
+		if (k->offset == NO_FIELD || !key_differs(cur, next, k))
+			continue;
+		n++;
+		if (k->reload)
+			swap_field(cur, next, k);
+		if (fn)
+			fn(userdata, k->name, k->reload);
+	}
+	return n;
+}
+
+int config_swap_key(struct config *a, struct config *b, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if (keys[i].offset == NO_FIELD)
+			return -EINVAL;
+		swap_field(a, b, &keys[i]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int config_key_reloadable(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].name, key) == 0)
+			return keys[i].reload;
+	return -ENOENT;
 }
 
 size_t config_key_count(void)

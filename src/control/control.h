@@ -109,6 +109,9 @@ const char *control_health_name(enum control_health h);
 /* Builds the health report ({"status", "checks": [...]}) into *ret (owned by the caller, may be
  * NULL) and returns the overall state. */
 enum control_health control_health_check(struct manager *m, struct json_object **ret);
+/* The overall state and, in reason, the names of the checks that are not healthy ("disk
+ * failing, catalog degraded"; "" when all are): what unauthenticated HTTP /health shows. */
+enum control_health control_health_summary(struct manager *m, char *reason, size_t n);
 /* One line for sd_notify STATUS=: "3 calls, 6 streams, kTLS off, disk 82% free". */
 void control_status_line(struct manager *m, char *buf, size_t n);
 /* kTLS mode as a word ("off", "unavailable", "tx+rx"), probed once. */
@@ -121,3 +124,7 @@ char *control_metrics_render(struct manager *m, size_t *ret_len);
 /* Serves the HTTP listener on fd (owned, even on failure). */
 int control_metrics_listen(struct manager *m, int fd);
 void control_metrics_stop(struct manager *m);
+/* SIGHUP with a new METRICS_LISTEN: binds the new address (or none) before closing the old
+ * listener, so on failure (-errno, err filled) the old one keeps serving. A socket-activated
+ * listener is kept (-EOPNOTSUPP: the socket unit owns the address). */
+int control_metrics_reload(struct manager *m, char *err, size_t errlen);

@@ -221,3 +221,33 @@ void control_status_line(struct manager *m, char *buf, size_t n)
 		 h == CONTROL_HEALTHY ? "" : ", ",
 		 h == CONTROL_HEALTHY ? "" : control_health_name(h));
 }
+
+enum control_health control_health_summary(struct manager *m, char *reason, size_t n)
+{
+	struct json_object *o = NULL, *checks;
+	enum control_health h = control_health_check(m, &o);
+	size_t off = 0;
+
+	reason[0] = '\0';
+	if (o && json_object_object_get_ex(o, "checks", &checks)) {
+		for (size_t i = 0; i < json_object_array_length(checks); i++) {
+			struct json_object *c = json_object_array_get_idx(checks, i), *name, *st;
+			const char *status;
+			int w;
+
+			if (!json_object_object_get_ex(c, "name", &name) ||
+			    !json_object_object_get_ex(c, "status", &st))
+				continue;
+			status = json_object_get_string(st);
+			if (strcmp(status, "healthy") == 0)
+				continue;
+			w = snprintf(reason + off, n - off, "%s%s %s", off ? ", " : "",
+				     json_object_get_string(name), status);
+			if (w < 0 || (size_t)w >= n - off)
+				break;
+			off += (size_t)w;
+		}
+	}
+	json_object_put(o);
+	return h;
+}

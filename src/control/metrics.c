@@ -22,6 +22,7 @@
 #include "siprec/session.h"
 #include "siprecd/catalog.h"
 #include "siprecd/log.h"
+#include "siprecd/sip.h"
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
@@ -227,6 +228,24 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)m->counters.parse_errors);
 	one(&o, "siprecd_sip_connections", "gauge", "Open SIP TCP/TLS connections.",
 	    ts.connections);
+	if (m->txns) {
+		static const char *const names[] = {
+			[SIP_TXN_TRYING] = "trying",	   [SIP_TXN_PROCEEDING] = "proceeding",
+			[SIP_TXN_ACCEPTED] = "accepted",   [SIP_TXN_COMPLETED] = "completed",
+			[SIP_TXN_CONFIRMED] = "confirmed",
+		};
+		struct sip_txn_stats xs;
+
+		sip_txn_table_get_stats(m->txns, &xs);
+		family(&o, "siprecd_sip_transactions", "gauge",
+		       "Live SIP server transactions by state (RFC 3261 17.2, RFC 6026).");
+		for (unsigned i = 0; i < SIP_TXN_TERMINATED; i++)
+			outf(&o, "siprecd_sip_transactions{state=\"%s\"} %u\n", names[i],
+			     xs.by_state[i]);
+		one(&o, "siprecd_sip_transactions_stalled_total", "counter",
+		    "Server transactions the daemon gave no final response within 64*T1 (a bug).",
+		    (double)xs.stalled);
+	}
 	family(&o, "siprecd_tls_handshakes_total", "counter", "TLS handshakes by result.");
 	outf(&o, "siprecd_tls_handshakes_total{result=\"ok\"} %llu\n",
 	     (unsigned long long)ts.tls_handshakes_ok);
@@ -263,13 +282,24 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	return o.buf;
 }
 
-/* ---- HTTP listener ---- */
+/* ---- HTTP listener ----
+ *
+ * One request per connection, answered from the loop. What a peer can hold: at most
+ * HTTP_CONNECTIONS_MAX connections at once, each for at most METRICS_REQUEST_TIMEOUT from accept
+ * to the last byte of the answer. When every slot is taken, the oldest connection still sending
+ * its request is dropped for the new one, so sockets that never speak cannot keep a scraper or a
+ * load balancer's /health probe out. A connection is closed by shutdown(2): its pending recv or
+ * send completes and the completion frees it (the loop never frees an object with a request in
+ * flight). */
 
 struct http_conn {
 	struct metrics *srv;
+	struct http_conn *next, *prev; /* srv->conns, oldest first */
 	int fd;
 	struct loop_op op;
-	bool closed;
+	struct loop_timer deadline;
+	bool closing;	/* shut down, waiting for its request to complete */
+	bool answering; /* the request was read; the answer is being sent */
 	size_t rlen;
 	char rbuf[HTTP_REQUEST_MAX];
 	char *resp;
@@ -280,23 +310,74 @@ struct metrics {
 	struct manager *m;
 	int fd;
 	struct loop_op accept_op;
-	unsigned n_conns;
-	struct http_conn *conns[HTTP_CONNECTIONS_MAX];
+	bool accepting;		  /* the multishot accept is in flight */
+	bool retired;		  /* replaced by a reload: freed once its last request completes */
+	unsigned n_conns, n_open; /* all, and those not closing */
+	struct http_conn *conns, *conns_tail;
+	struct metrics *next_retired;
 };
+
+/* Listeners a reload replaced, still finishing (SIP thread only). */
+static struct metrics *retired_list;
+
+static void metrics_free(struct metrics *srv)
+{
+	struct metrics **p;
+
+	for (p = &retired_list; *p; p = &(*p)->next_retired)
+		if (*p == srv) {
+			*p = srv->next_retired;
+			break;
+		}
+	if (srv->fd >= 0)
+		close(srv->fd);
+	free(srv);
+}
+
+static void metrics_maybe_free(struct metrics *srv)
+{
+	if (srv->retired && !srv->accepting && srv->n_conns == 0)
+		metrics_free(srv);
+}
+
+static void http_close(struct http_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->srv->n_open--;
+	shutdown(c->fd, SHUT_RDWR);
+}
 
 static void http_free(struct http_conn *c)
 {
 	struct metrics *srv = c->srv;
 
-	for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
-		if (srv->conns[i] == c)
-			srv->conns[i] = NULL;
+	loop_timer_disarm(srv->m->loop, &c->deadline);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
 	srv->n_conns--;
+	if (!c->closing)
+		srv->n_open--;
 	close(c->fd);
 	free(c->resp);
 	free(c);
+	metrics_maybe_free(srv);
 }
 
+static void http_deadline(struct loop_timer *t)
+{
+	struct http_conn *c = container_of(t, struct http_conn, deadline);
+
+	log_debug("metrics: request not completed within METRICS_REQUEST_TIMEOUT, closing");
+	http_close(c);
+}
 static void http_send_done(struct loop_op *op, int res, uint32_t flags);
 
 static void http_send_more(struct http_conn *c)
@@ -386,29 +467,35 @@ static void http_handle(struct http_conn *c)
 			     method[0] == 'H' ? 0 : len);
 		free(body);
 	} else if (strcmp(path, "/health") == 0) {
-		struct json_object *o = NULL;
-		enum control_health h = control_health_check(m, &o);
-		size_t len;
-		const char *s = json_object_to_json_string_length(
-			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-		char *body = malloc(len + 1);
+		/* Whoever reaches this port learns the state and which checks are not healthy,
+		 * never their messages (paths, key ids): those are for the control socket. */
+		char reason[256], body[512];
+		enum control_health h = control_health_summary(m, reason, sizeof(reason));
+		struct json_object *o = json_object_new_object();
+		size_t len = 0;
 
-		if (!body) {
+		if (o) {
+			json_object_object_add(o, "status",
+					       json_object_new_string(control_health_name(h)));
+			if (reason[0])
+				json_object_object_add(o, "reason", json_object_new_string(reason));
+			len = (size_t)snprintf(body, sizeof(body), "%s\n",
+					       json_object_to_json_string_ext(
+						       o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
+		}
+		if (!o || len >= sizeof(body)) {
 			http_respond(c, 500, "Internal Server Error", "text/plain", "no memory\n",
 				     10);
 			return;
 		}
-		memcpy(body, s, len);
-		body[len++] = '\n';
-		json_object_put(o);
 		if (h == CONTROL_FAILING)
 			http_respond(c, 503, "Service Unavailable", "application/json", body,
 				     method[0] == 'H' ? 0 : len);
 		else
 			http_respond(c, 200, "OK", "application/json", body,
 				     method[0] == 'H' ? 0 : len);
-		free(body);
 	} else {
 		http_respond(c, 404, "Not Found", "text/plain",
 			     "not found: try /metrics or /health\n", 35);
@@ -420,12 +507,13 @@ static void http_recv_done(struct loop_op *op, int res, uint32_t flags)
 	struct http_conn *c = container_of(op, struct http_conn, op);
 	struct io_uring_sqe *sqe;
 
-	if (res <= 0) {
+	if (res <= 0 || c->closing) {
 		http_free(c);
 		return;
 	}
 	c->rlen += (size_t)res;
 	if (memmem(c->rbuf, c->rlen, "\r\n\r\n", 4) || memmem(c->rbuf, c->rlen, "\n\n", 2)) {
+		c->answering = true;
 		http_handle(c);
 		return;
 	}
@@ -444,36 +532,69 @@ static void http_recv_done(struct loop_op *op, int res, uint32_t flags)
 
 static void metrics_accept_arm(struct metrics *srv);
 
+/* Makes room for one more connection: drops the oldest one still sending its request. */
+static bool http_evict_oldest(struct metrics *srv)
+{
+	for (struct http_conn *c = srv->conns; c; c = c->next) {
+		if (!c->closing && !c->answering) {
+			log_debug("metrics: %u connections open, dropping the oldest idle one",
+				  srv->n_open);
+			http_close(c);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void metrics_accept_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct metrics *srv = container_of(op, struct metrics, accept_op);
+	struct http_conn *c = NULL;
+	struct io_uring_sqe *sqe;
 
-	if (res >= 0) {
-		struct http_conn *c = NULL;
-		struct io_uring_sqe *sqe;
-
-		if (srv->n_conns >= HTTP_CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
-			close(res);
-			goto rearm;
-		}
-		c->srv = srv;
-		c->fd = res;
-		c->op.fn = http_recv_done;
-		for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
-			if (!srv->conns[i]) {
-				srv->conns[i] = c;
-				break;
-			}
-		srv->n_conns++;
-		sqe = loop_sqe(srv->m->loop, &c->op);
-		if (!sqe) {
-			http_free(c);
-			goto rearm;
-		}
-		io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	if (!(flags & IORING_CQE_F_MORE))
+		srv->accepting = false;
+	if (res < 0)
+		goto rearm;
+	if (srv->retired) {
+		close(res);
+		goto rearm;
 	}
+	/* Closing connections still count towards a hard bound of twice the limit: their
+	 * completions are on their way, but a flood must not outrun them without limit. */
+	if ((srv->n_open >= HTTP_CONNECTIONS_MAX && !http_evict_oldest(srv)) ||
+	    srv->n_conns >= 2 * HTTP_CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
+		close(res);
+		goto rearm;
+	}
+	c->srv = srv;
+	c->fd = res;
+	c->op.fn = http_recv_done;
+	c->deadline.fn = http_deadline;
+	c->prev = srv->conns_tail;
+	if (srv->conns_tail)
+		srv->conns_tail->next = c;
+	else
+		srv->conns = c;
+	srv->conns_tail = c;
+	srv->n_conns++;
+	srv->n_open++;
+	sqe = loop_sqe(srv->m->loop, &c->op);
+	if (!sqe) {
+		c->closing = true;
+		srv->n_open--;
+		http_free(c);
+		goto rearm;
+	}
+	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	loop_timer_arm(srv->m->loop, &c->deadline,
+		       loop_now_ms(srv->m->loop) + srv->m->cfg->metrics_request_timeout_ms);
 rearm:
-	if (!(flags & IORING_CQE_F_MORE) && srv->fd >= 0)
+	if (srv->retired) {
+		metrics_maybe_free(srv);
+		return;
+	}
+	if (!srv->accepting && srv->fd >= 0)
 		metrics_accept_arm(srv);
 }
 
@@ -481,9 +602,10 @@ static void metrics_accept_arm(struct metrics *srv)
 {
 	struct io_uring_sqe *sqe = loop_sqe(srv->m->loop, &srv->accept_op);
 
-	if (sqe)
-		io_uring_prep_multishot_accept(sqe, srv->fd, NULL, NULL,
-					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	srv->accepting = true;
 }
 
 /* "127.0.0.1:9090", "[::1]:9090" or ":9090" (loopback) into a bound, listening socket. */
@@ -548,43 +670,108 @@ static int metrics_bind(const char *spec, char *err, size_t errlen)
 	return fd;
 }
 
-int control_metrics_listen(struct manager *m, int fd)
+static struct metrics *metrics_new(struct manager *m, int fd)
 {
 	struct metrics *srv = calloc(1, sizeof(*srv));
-	char err[128] = "";
 
 	if (!srv) {
-		if (fd >= 0)
-			close(fd);
-		return -ENOMEM;
-	}
-	if (fd < 0) {
-		fd = metrics_bind(m->cfg->metrics_listen, err, sizeof(err));
-		if (fd < 0) {
-			log_error("METRICS_LISTEN=%s: %s", m->cfg->metrics_listen, err);
-			free(srv);
-			return fd;
-		}
-		log_info("metrics: http://%s/metrics and /health", m->cfg->metrics_listen);
+		close(fd);
+		return NULL;
 	}
 	srv->m = m;
 	srv->fd = fd;
 	srv->accept_op.fn = metrics_accept_done;
-	m->metrics = srv;
 	metrics_accept_arm(srv);
+	return srv;
+}
+
+int control_metrics_listen(struct manager *m, int fd)
+{
+	char err[128] = "";
+
+	if (fd < 0) {
+		fd = metrics_bind(m->cfg->metrics_listen, err, sizeof(err));
+		if (fd < 0) {
+			log_error("METRICS_LISTEN=%s: %s", m->cfg->metrics_listen, err);
+			return fd;
+		}
+		log_info("metrics: http://%s/metrics and /health", m->cfg->metrics_listen);
+	}
+	m->metrics = metrics_new(m, fd);
+	return m->metrics ? 0 : -ENOMEM;
+}
+
+/* Stops accepting and shuts every connection down; srv frees itself once the last completion
+ * has arrived. */
+static void metrics_retire(struct metrics *srv)
+{
+	struct io_uring_sqe *sqe;
+
+	srv->retired = true;
+	srv->next_retired = retired_list;
+	retired_list = srv;
+	for (struct http_conn *c = srv->conns; c; c = c->next)
+		http_close(c);
+	if (srv->accepting) {
+		sqe = loop_sqe(srv->m->loop, NULL);
+		if (sqe)
+			io_uring_prep_cancel(sqe, &srv->accept_op, 0);
+	}
+	metrics_maybe_free(srv);
+}
+
+int control_metrics_reload(struct manager *m, char *err, size_t errlen)
+{
+	const char *spec = m->cfg->metrics_listen;
+	struct metrics *srv = NULL;
+	char e[128] = "";
+	int fd;
+
+	if (m->sd.n[SD_FD_METRICS] > 0) {
+		snprintf(err, errlen,
+			 "the metrics socket is socket-activated (change the .socket "
+			 "unit instead)");
+		return -EOPNOTSUPP;
+	}
+	if (spec && *spec) {
+		fd = metrics_bind(spec, e, sizeof(e));
+		if (fd < 0) {
+			snprintf(err, errlen, "METRICS_LISTEN=%s: %s", spec, e);
+			return fd;
+		}
+		srv = metrics_new(m, fd);
+		if (!srv)
+			return -ENOMEM;
+		log_info("metrics: http://%s/metrics and /health", spec);
+	} else {
+		log_info("metrics: listener closed (METRICS_LISTEN is empty)");
+	}
+	if (m->metrics)
+		metrics_retire(m->metrics);
+	m->metrics = srv;
 	return 0;
+}
+
+static void metrics_free_all(struct metrics *srv)
+{
+	while (srv->conns) {
+		struct http_conn *c = srv->conns;
+
+		srv->conns = c->next;
+		close(c->fd);
+		free(c->resp);
+		free(c);
+	}
+	srv->n_conns = 0;
+	metrics_free(srv);
 }
 
 void control_metrics_stop(struct manager *m)
 {
-	struct metrics *srv = m->metrics;
-
-	if (!srv)
-		return;
-	for (unsigned i = 0; i < HTTP_CONNECTIONS_MAX; i++)
-		if (srv->conns[i])
-			http_free(srv->conns[i]);
-	close(srv->fd);
-	free(srv);
+	/* The loop has stopped: nothing is in flight any more. */
+	if (m->metrics)
+		metrics_free_all(m->metrics);
 	m->metrics = NULL;
+	while (retired_list)
+		metrics_free_all(retired_list);
 }

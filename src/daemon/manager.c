@@ -201,6 +201,11 @@ void manager_update_status(struct manager *m)
 {
 	/* "3 calls, 6 streams, kTLS off, disk 82% free" (+ the health state when not healthy) */
 	control_status_line(m, m->status, sizeof(m->status));
+	if (m->reload_status[0]) {
+		size_t len = strlen(m->status);
+
+		snprintf(m->status + len, sizeof(m->status) - len, "; %s", m->reload_status);
+	}
 	sd_notify_status(m->status);
 }
 
@@ -297,10 +302,9 @@ static void media_dtmf_event(void *userdata, const struct media_dtmf_event *e)
 				       });
 }
 
-static int tls_setup(struct manager *m)
+static struct tls_server_params tls_params(const struct config *c)
 {
-	struct config *c = m->cfg;
-	struct tls_server_params p = {
+	return (struct tls_server_params){
 		.cert_path = c->tls_cert_path,
 		.key_path = c->tls_key_path,
 		.ca_path = c->tls_ca_path && *c->tls_ca_path ? c->tls_ca_path : NULL,
@@ -311,6 +315,12 @@ static int tls_setup(struct manager *m)
 		.allowed_peers = c->tls_allowed_peers,
 		.state_dir = c->state_dir,
 	};
+}
+
+static int tls_setup(struct manager *m)
+{
+	struct config *c = m->cfg;
+	struct tls_server_params p = tls_params(c);
 	char *err = NULL, reason[256] = "";
 	int r;
 
@@ -569,10 +579,35 @@ static void tls_watch_add(struct tls_watch *w, const char *path)
 	w->nfiles++;
 }
 
+/* (Re)points the watch at the files the running configuration names. */
+static void tls_watch_files(struct tls_watch *w, const struct config *c)
+{
+	bool armed = w->nfiles > 0 && w->fd >= 0;
+
+	/* Several files in one directory share a watch descriptor: EINVAL on the second removal
+	 * is expected. */
+	for (unsigned i = 0; i < w->nfiles; i++)
+		if (w->f[i].wd >= 0)
+			inotify_rm_watch(w->fd, w->f[i].wd);
+	w->nfiles = 0;
+	if (c->tls_cert_path && *c->tls_cert_path) {
+		tls_watch_add(w, c->tls_cert_path);
+		tls_watch_add(w, c->tls_key_path);
+	}
+	tls_watch_add(w, c->tls_ca_path);
+	tls_watch_snapshot(w);
+	if (w->nfiles > 0 && w->fd >= 0) {
+		/* The read stays armed once started (it is re-armed on each completion). */
+		if (!armed)
+			tls_watch_arm(w);
+		log_info("TLS: watching %s%s%s for changes (automatic reload)", w->f[0].path,
+			 w->nfiles > 1 ? " and " : "", w->nfiles > 1 ? "the key/CA files" : "");
+	}
+}
+
 /* Starts the certificate watch, the expiry check and the periodic sock_diag log. */
 static int tls_watch_start(struct manager *m)
 {
-	struct config *c = m->cfg;
 	struct tls_watch *w = calloc(1, sizeof(*w));
 
 	if (!w)
@@ -584,18 +619,8 @@ static int tls_watch_start(struct manager *m)
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0)
 		log_warning("TLS: inotify unavailable (%m): certificates reload on SIGHUP only");
-	if (c->tls_cert_path && *c->tls_cert_path) {
-		tls_watch_add(w, c->tls_cert_path);
-		tls_watch_add(w, c->tls_key_path);
-	}
-	tls_watch_add(w, c->tls_ca_path);
-	tls_watch_snapshot(w);
 	m->tls_watch = w;
-	if (w->nfiles > 0 && w->fd >= 0) {
-		tls_watch_arm(w);
-		log_info("TLS: watching %s%s%s for changes (automatic reload)", w->f[0].path,
-			 w->nfiles > 1 ? " and " : "", w->nfiles > 1 ? "the key/CA files" : "");
-	}
+	tls_watch_files(w, m->cfg);
 	tls_check_expiry(m);
 	loop_timer_arm(m->loop, &w->diag_timer, loop_now_ms(m->loop) + TLS_DIAG_INTERVAL_MS);
 	return 0;
@@ -801,16 +826,21 @@ static void recover_recordings(struct manager *m)
 		   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
 }
 
-int manager_start(struct manager *m)
+static struct sip_transport_limits transport_limits(const struct config *c)
 {
-	struct config *c = m->cfg;
-	struct sip_transport_limits lim = {
+	return (struct sip_transport_limits){
 		.max_message_size = c->max_message_size,
 		.max_connections = c->max_connections,
 		.max_handshakes = c->max_handshakes,
 		.idle_timeout_ms = c->tcp_idle_timeout_ms,
 		.handshake_timeout_ms = c->tls_handshake_timeout_ms,
 	};
+}
+
+int manager_start(struct manager *m)
+{
+	struct config *c = m->cfg;
+	struct sip_transport_limits lim = transport_limits(c);
 	sigset_t mask;
 	int r;
 
@@ -938,14 +968,211 @@ void manager_stop(struct manager *m)
 	sessions_shutdown(m->sessions, all_sessions_ended);
 }
 
+/* ---- SIGHUP: configuration reload ----
+ *
+ * The file is read and validated as at start (config_load). An invalid file changes nothing.
+ * Otherwise config_apply moves the value of every key the table marks reloadable into the
+ * running configuration: modules that read m->cfg when they act (session limits, policies,
+ * MEDIA_ADDRESS, MIN_FREE_DISK_PERCENT...) just see the new value; a module that copied a value
+ * at start gets a hook below. A new reloadable key: set RELOAD in the key table, and add a hook
+ * here only if its module keeps a copy. A hook that fails puts its keys' old values back. */
+
+struct reload_hook {
+	const char *keys; /* space-separated key names; the hook runs once if any changed */
+	/* old holds the previous values of the changed keys. 0, or -errno with err filled. */
+	int (*apply)(struct manager *m, const struct config *old, char *err, size_t errlen);
+};
+
+static int reload_log_level(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	log_set_max_level(m->cfg->log_level);
+	return 0;
+}
+
+static int reload_tls(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	struct tls_server_params p = tls_params(m->cfg);
+	char *e = NULL;
+	int r;
+
+	if (!m->tls)
+		return 0; /* ENABLE_TLS=false: nothing listens, nothing to change */
+	r = tls_server_ctx_reconfigure(m->tls, &p, &e);
+	if (r < 0) {
+		snprintf(err, n, "%s", e ? e : strerror(-r));
+		free(e);
+		return r;
+	}
+	if (m->tls_watch)
+		tls_watch_files(m->tls_watch, m->cfg);
+	log_info("TLS settings reloaded (certificate %s)", tls_server_ctx_cert_path(m->tls));
+	tls_check_expiry(m);
+	return 0;
+}
+
+static int reload_transport(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	struct sip_transport_limits lim = transport_limits(m->cfg);
+
+	if (m->transport)
+		sip_transport_set_limits(m->transport, &lim);
+	return 0;
+}
+
+static int reload_metrics(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	return control_metrics_reload(m, err, n);
+}
+
+#define TLS_RELOAD_KEYS                                                                            \
+	"TLS_CERT_PATH TLS_KEY_PATH TLS_KEY_PASSWORD TLS_CA_PATH TLS_VERIFY_CLIENT "               \
+	"TLS_MIN_VERSION TLS_ALLOWED_PEERS"
+
+static const struct reload_hook reload_hooks[] = {
+	{"LOG_LEVEL", reload_log_level},
+	{TLS_RELOAD_KEYS, reload_tls},
+	{"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT", reload_transport},
+	{"METRICS_LISTEN", reload_metrics},
+};
+
+#define RELOAD_KEYS_MAX 128
+
+struct reload_state {
+	const char *applied[RELOAD_KEYS_MAX], *restart[RELOAD_KEYS_MAX];
+	unsigned n_applied, n_restart;
+};
+
+static void reload_changed(void *userdata, const char *key, bool applied)
+{
+	struct reload_state *st = userdata;
+
+	if (applied && st->n_applied < RELOAD_KEYS_MAX)
+		st->applied[st->n_applied++] = key;
+	else if (!applied && st->n_restart < RELOAD_KEYS_MAX)
+		st->restart[st->n_restart++] = key;
+}
+
+/* Whether one of the space-separated names in list is among keys[0..n). */
+static bool keys_listed(const char *list, const char *const *keys, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(keys[i]);
+
+		for (const char *p = strstr(list, keys[i]); p; p = strstr(p + 1, keys[i]))
+			if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+				return true;
+	}
+	return false;
+}
+
+/* Puts back the previous value of each changed key of list (a failed hook). */
+static void reload_revert(struct manager *m, struct config *old, const char *list,
+			  const struct reload_state *st)
+{
+	for (unsigned i = 0; i < st->n_applied; i++)
+		if (keys_listed(list, &st->applied[i], 1))
+			config_swap_key(m->cfg, old, st->applied[i]);
+}
+
+/* Logs each line config_load wrote (one problem a line); returns how many. */
+static unsigned log_problems(char *text)
+{
+	unsigned n = 0;
+
+	for (char *line = text, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		log_error("configuration reload: %s", line);
+		n++;
+	}
+	return n;
+}
+
 void manager_reload(struct manager *m)
 {
+	struct reload_state st = {0};
+	const char *path = m->cfg->config_explicit ? m->cfg->config_path : NULL;
+	char pathf[4200], resf[64], err[512];
+	const char *fields[] = {pathf, resf, NULL};
+	struct config next;
+	char *problems = NULL;
+	size_t problems_len = 0;
+	unsigned failed = 0;
+	FILE *f;
+	int r;
+
 	sd_notify_reloading();
-	if (m->tls)
+	f = open_memstream(&problems, &problems_len);
+	r = config_load(&next, path, NULL, f);
+	if (f)
+		fclose(f);
+	snprintf(pathf, sizeof(pathf), "CONFIG_PATH=%s",
+		 path		       ? path
+		 : m->cfg->config_path ? m->cfg->config_path
+				       : "");
+	if (r < 0) {
+		unsigned n = problems ? log_problems(problems) : 0;
+
+		snprintf(resf, sizeof(resf), "RESULT=invalid");
+		snprintf(m->reload_status, sizeof(m->reload_status),
+			 "reload failed: %u problem%s in the configuration, running one kept", n,
+			 n == 1 ? "" : "s");
+		audit_emit(
+			AUDIT_CONFIG_RELOADED, fields,
+			"configuration reload failed (%u problem%s): the running configuration is "
+			"kept",
+			n, n == 1 ? "" : "s");
+		free(problems);
+		manager_update_status(m);
+		sd_notify_ready(m->status);
+		return;
+	}
+	free(problems);
+
+	config_apply(m->cfg, &next, reload_changed, &st);
+	for (size_t i = 0; i < ARRAY_SIZE(reload_hooks); i++) {
+		const struct reload_hook *h = &reload_hooks[i];
+
+		if (!keys_listed(h->keys, st.applied, st.n_applied))
+			continue;
+		err[0] = '\0';
+		r = h->apply(m, &next, err, sizeof(err));
+		if (r < 0) {
+			log_error("configuration reload: %s: %s; the previous value%s kept",
+				  h->keys, err[0] ? err : strerror(-r),
+				  strchr(h->keys, ' ') ? "s are" : " is");
+			reload_revert(m, &next, h->keys, &st);
+			failed++;
+		}
+	}
+	for (unsigned i = 0; i < st.n_applied; i++)
+		log_info("configuration reload: %s applied", st.applied[i]);
+	for (unsigned i = 0; i < st.n_restart; i++)
+		log_warning("configuration reload: %s changed but needs a restart; the running "
+			    "value is kept until then",
+			    st.restart[i]);
+	/* Unchanged paths may name renewed files: re-read them as a SIGHUP always did. */
+	if (m->tls && !keys_listed(TLS_RELOAD_KEYS, st.applied, st.n_applied))
 		tls_reload(m, "SIGHUP");
 	/* Rotations and destructions made by siprecd-keys: re-read now (on the keys thread). */
 	keys_refresh_request(m->keys);
-	audit_emit(AUDIT_CONFIG_RELOADED, NULL, "configuration reloaded");
+	snprintf(resf, sizeof(resf), "RESULT=%s", failed ? "partial" : "applied");
+	if (failed)
+		snprintf(m->reload_status, sizeof(m->reload_status),
+			 "reload partly failed: %u setting group%s kept", failed,
+			 failed == 1 ? "" : "s");
+	else if (st.n_restart)
+		snprintf(m->reload_status, sizeof(m->reload_status),
+			 "%u changed setting%s wait%s for a restart", st.n_restart,
+			 st.n_restart == 1 ? "" : "s", st.n_restart == 1 ? "s" : "");
+	else
+		m->reload_status[0] = '\0';
+	audit_emit(AUDIT_CONFIG_RELOADED, fields,
+		   "configuration reloaded: %u setting%s applied, %u need%s a restart%s",
+		   st.n_applied, st.n_applied == 1 ? "" : "s", st.n_restart,
+		   st.n_restart == 1 ? "s" : "", failed ? ", some could not be applied" : "");
+	config_free(&next);
 	manager_update_status(m);
 	sd_notify_ready(m->status);
 }

@@ -58,6 +58,7 @@ struct manager {
 	bool stopping;
 	struct manager_counters counters;
 	char status[256];
+	char reload_status[128]; /* appended to STATUS= after a reload that failed or waits */
 };
 
 /* Creates the manager from a validated configuration (not owned; must outlive the manager):
@@ -70,7 +71,10 @@ int manager_run(struct manager *m);
 struct manager *manager_free(struct manager *m);
 /* Stops gracefully: STOPPING=1, sessions ended and recordings finalized, then the loop exits. */
 void manager_stop(struct manager *m);
-/* Re-reads certificates (and what can change at run time); RELOADING=1 ... READY=1. */
+/* SIGHUP: RELOADING=1, re-reads and validates the configuration file; an invalid one is logged
+ * (every problem) and changes nothing; otherwise every reloadable key is applied, a changed
+ * restart-only key is warned about, certificates and the key state are re-read. READY=1 with a
+ * STATUS= that says when the reload failed. */
 void manager_reload(struct manager *m);
 /* Recomputes the one-line status ("3 calls, 6 streams, ...") and sends STATUS=. */
 void manager_update_status(struct manager *m);

@@ -22,9 +22,9 @@
 #define ACCEPT_HDR                                                                                 \
 	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "          \
 	"multipart/mixed\r\n"
-#define SUPPORTED_HDR "Supported: siprec\r\n"
+#define SUPPORTED_HDR "Supported: siprec, timer\r\n"
 
-static const char *const supported_tags[] = {"siprec", NULL};
+static const char *const supported_tags[] = {"siprec", "timer", NULL};
 static const char *const accepted_types[] = {
 	"application/sdp",
 	"application/rs-metadata+xml",
@@ -51,18 +51,45 @@ static void txn_conn_unref(void *conn)
 	sip_conn_unref(conn);
 }
 
+/*
+ * The TU of an initial INVITE transaction is its session (sip_txn_set_tu in session_invite);
+ * every other transaction has none. Timer H, CANCEL and the end of the transaction reach the
+ * session through it, never through a Call-ID lookup: two sessions may share a Call-ID, and the
+ * one a lookup returns need not be the one the transaction belongs to.
+ */
 static void txn_no_ack(struct sip_txn *t, void *userdata)
 {
-	struct manager *m = userdata;
-	struct sip_msg *req;
-	struct str call_id;
-	struct session *s;
+	struct session *s = sip_txn_get_tu(t);
 
-	if (sip_txn_request(t, &req) < 0 || sip_msg_call_id(req, &call_id) < 0)
-		return;
-	s = sessions_find_call(m->sessions, call_id);
+	(void)userdata;
 	if (s)
 		session_no_ack(s);
+}
+
+static void txn_terminated(struct sip_txn *t, void *userdata)
+{
+	struct session *s = sip_txn_get_tu(t);
+
+	(void)userdata;
+	if (s)
+		session_txn_terminated(s, t);
+}
+
+/* The TU sent no final response within 64*T1 (a lost event): answer 500 rather than leave the
+ * client, and the transaction's slot, waiting forever. */
+static void txn_stalled(struct sip_txn *t, void *userdata)
+{
+	struct manager *m = userdata;
+	struct session *s = sip_txn_get_tu(t);
+	struct sip_msg *req;
+
+	log_ratelimited(LOG_WARNING, "SIP %s transaction got no final response in time",
+			sip_method_name(sip_txn_method(t)));
+	if (s)
+		session_txn_stalled(s, t);
+	if ((sip_txn_state(t) == SIP_TXN_TRYING || sip_txn_state(t) == SIP_TXN_PROCEEDING) &&
+	    sip_txn_request(t, &req) == 0)
+		sipd_respond(m, t, req, 500, NULL, NULL);
 }
 
 static const struct sip_txn_ops txn_ops = {
@@ -70,6 +97,8 @@ static const struct sip_txn_ops txn_ops = {
 	.conn_ref = txn_conn_ref,
 	.conn_unref = txn_conn_unref,
 	.no_ack = txn_no_ack,
+	.terminated = txn_terminated,
+	.stalled = txn_stalled,
 };
 
 /* Builds and sends a response within txn. */
@@ -234,11 +263,12 @@ static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_
 {
 	struct sip_txn *inv = sip_txn_cancel_target(cancel);
 	struct sip_msg *inv_req = NULL;
-	struct str call_id;
+	struct session *s;
 
 	m->counters.cancels++;
-	/* RFC 3261 §9.2: 481 when no transaction matches; otherwise 200 to the CANCEL, and 487
-	 * to the INVITE if no final response was sent yet. */
+	/* RFC 3261 §9.2: the CANCEL matches the INVITE server transaction by its top Via
+	 * (branch, sent-by); 481 when none does; otherwise 200 to the CANCEL, and 487 to the
+	 * INVITE if no final response was sent yet. */
 	if (!inv) {
 		sipd_respond(m, cancel, req, 481, NULL, NULL);
 		return;
@@ -246,14 +276,12 @@ static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_
 	sipd_respond(m, cancel, req, 200, NULL, NULL);
 	if (sip_txn_state(inv) != SIP_TXN_PROCEEDING || sip_txn_request(inv, &inv_req) < 0)
 		return;
-	/* RFC 3261 §9.2: the INVITE is answered 487 Request Terminated. */
 	sipd_respond(m, inv, inv_req, 487, NULL, NULL);
-	if (sip_msg_call_id(inv_req, &call_id) == 0) {
-		struct session *s = sessions_find_call(m->sessions, call_id);
-
-		if (s)
-			session_cancel(s);
-	}
+	/* Only an initial INVITE's session ends; a cancelled re-INVITE leaves the dialog as
+	 * it was (RFC 3261 §9.2). */
+	s = sip_txn_get_tu(inv);
+	if (s)
+		session_cancel(s);
 }
 
 static void on_message(void *userdata, struct sip_conn *conn, const struct sockaddr_storage *peer,
@@ -341,7 +369,7 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_to(msg, &to) == 0)
 			s = sessions_find(m->sessions, call_id, to->tag);
 		if (s)
-			session_ack(s);
+			session_ack(s, msg);
 		break;
 	}
 	}

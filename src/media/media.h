@@ -136,8 +136,9 @@ void media_stream_set_paused(struct media_stream *s, bool paused);
  * under the new one, so nothing in flight is lost. Key material copied and wiped. */
 int media_stream_rekey(struct media_stream *s, const struct srtp_suite_info *suite,
 		       const struct srtp_params *params);
-/* The SRC moved (re-INVITE with another c=): latch again, to remote (NULL: any IP). */
-void media_stream_set_remote(struct media_stream *s, const struct sockaddr_storage *remote);
+/* A re-offer (or the SRC's answer to our offer): takes remote_addr, pt_mask and dtmf of pa
+ * (the rest is ignored). When the remote address or port changed, the stream latches anew. */
+void media_stream_update(struct media_stream *s, const struct media_stream_params *pa);
 /*
  * Stops receiving, seals the final chunk, fdatasyncs, closes the file, and calls fn(userdata,
  * s, result) on the SIP thread; s is freed after fn returns.

@@ -771,21 +771,47 @@ static void worker_stream_rekey(void *arg)
 	free(m);
 }
 
-struct remote_msg {
+struct update_msg {
 	struct media_stream *s;
 	bool has_remote;
 	struct sockaddr_storage remote;
+	uint64_t pt_mask[2];
+	uint8_t dtmf_pt[MEDIA_MAX_DTMF_PTS];
+	uint32_t dtmf_clock[MEDIA_MAX_DTMF_PTS];
+	unsigned n_dtmf;
 };
 
-static void worker_stream_remote(void *arg)
+/* Copies the payload-type tables of pa into the stream's packet-path fields. */
+static void formats_set(struct media_stream *s, const uint64_t pt_mask[2], const uint8_t *dtmf_pt,
+			const uint32_t *dtmf_clock, unsigned n_dtmf)
 {
-	struct remote_msg *m = arg;
+	s->pt_mask[0] = pt_mask[0];
+	s->pt_mask[1] = pt_mask[1];
+	s->check_pt = pt_mask[0] || pt_mask[1];
+	s->dtmf_mask[0] = s->dtmf_mask[1] = 0;
+	s->n_dtmf = 0;
+	for (unsigned i = 0; i < n_dtmf && i < MEDIA_MAX_DTMF_PTS; i++) {
+		uint8_t pt = dtmf_pt[i] & 0x7f;
+
+		s->dtmf_pt[s->n_dtmf] = pt;
+		s->dtmf_clock[s->n_dtmf++] = dtmf_clock[i];
+		s->dtmf_mask[pt / 64] |= 1ULL << (pt % 64);
+	}
+}
+
+static void worker_stream_update(void *arg)
+{
+	struct update_msg *m = arg;
 	struct media_stream *s = m->s;
 
-	s->has_remote = m->has_remote;
-	s->remote = m->remote;
-	s->latch.set = false;
-	s->rtcp_latch.set = false;
+	if (m->has_remote != s->has_remote ||
+	    (m->has_remote && memcmp(&m->remote, &s->remote, sizeof(m->remote)) != 0)) {
+		s->has_remote = m->has_remote;
+		s->remote = m->remote;
+		s->latch.set = false;
+		s->rtcp_latch.set = false;
+	}
+	formats_set(s, m->pt_mask, m->dtmf_pt, m->dtmf_clock, m->n_dtmf);
 	free(m);
 }
 
@@ -1019,6 +1045,16 @@ static int alloc_ports(struct media_pool *p, const struct sockaddr_storage *addr
 	return 0;
 }
 
+static void params_formats(const struct media_stream_params *pa, uint8_t *pt, uint32_t *clock,
+			   unsigned *n)
+{
+	*n = 0;
+	for (unsigned i = 0; i < pa->n_dtmf && i < MEDIA_MAX_DTMF_PTS; i++) {
+		pt[*n] = pa->dtmf[i].pt;
+		clock[(*n)++] = pa->dtmf[i].clock;
+	}
+}
+
 int media_stream_open(struct media_pool *p, const struct media_stream_params *pa,
 		      struct media_stream **ret)
 {
@@ -1049,15 +1085,13 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 		s->remote = *pa->remote_addr;
 		s->has_remote = true;
 	}
-	s->pt_mask[0] = pa->pt_mask[0];
-	s->pt_mask[1] = pa->pt_mask[1];
-	s->check_pt = pa->pt_mask[0] || pa->pt_mask[1];
-	for (unsigned i = 0; i < pa->n_dtmf && i < MEDIA_MAX_DTMF_PTS; i++) {
-		uint8_t pt = pa->dtmf[i].pt & 0x7f;
+	{
+		uint8_t dpt[MEDIA_MAX_DTMF_PTS];
+		uint32_t dclock[MEDIA_MAX_DTMF_PTS];
+		unsigned nd;
 
-		s->dtmf_pt[s->n_dtmf] = pt;
-		s->dtmf_clock[s->n_dtmf++] = pa->dtmf[i].clock;
-		s->dtmf_mask[pt / 64] |= 1ULL << (pt % 64);
+		params_formats(pa, dpt, dclock, &nd);
+		formats_set(s, pa->pt_mask, dpt, dclock, nd);
 	}
 	r = alloc_ports(p, pa->bind_addr, pa->rtcp_mux, &s->fd, &s->rtcp_fd, &s->port);
 	if (r < 0)
@@ -1179,17 +1213,20 @@ void media_stream_close(struct media_stream *s, media_closed_fn fn, void *userda
 	loop_post(s->w->loop, worker_stream_close, s);
 }
 
-void media_stream_set_remote(struct media_stream *s, const struct sockaddr_storage *remote)
+void media_stream_update(struct media_stream *s, const struct media_stream_params *pa)
 {
-	struct remote_msg *m = calloc(1, sizeof(*m));
+	struct update_msg *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return;
 	m->s = s;
-	if (remote) {
+	if (pa->remote_addr) {
 		m->has_remote = true;
-		m->remote = *remote;
+		m->remote = *pa->remote_addr;
 	}
-	if (loop_post(s->w->loop, worker_stream_remote, m) < 0)
+	m->pt_mask[0] = pa->pt_mask[0];
+	m->pt_mask[1] = pa->pt_mask[1];
+	params_formats(pa, m->dtmf_pt, m->dtmf_clock, &m->n_dtmf);
+	if (loop_post(s->w->loop, worker_stream_update, m) < 0)
 		free(m);
 }

@@ -860,6 +860,15 @@ fail:
 	return r;
 }
 
+void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim)
+{
+	uint32_t max_message_size = t->lim.max_message_size;
+
+	t->lim = *lim;
+	/* The UDP buffers were sized for it at creation. */
+	t->lim.max_message_size = max_message_size;
+}
+
 void sip_transport_shutdown(struct sip_transport *t)
 {
 	struct sip_conn *c, *next;

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "net/route.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
+#include "siprecd/b64.h"
 #include "siprecd/catalog.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
@@ -90,14 +92,24 @@ struct session {
 	unsigned closing;
 	char end_reason[24];
 	bool bye_sent;
-	/* The 200 OK of the initial INVITE waits until every recording file exists: a
-	 * recorder must not confirm a recording it cannot make. */
+	/* The initial INVITE's server transaction, a weak reference both ways: its TU pointer
+	 * names this session (Timer H and CANCEL find the session by it), the transaction's
+	 * terminated callback clears invite_txn, and session_free clears the TU pointer. The
+	 * 200 OK waits until every recording file exists: a recorder must not confirm a
+	 * recording it cannot make. */
 	struct sip_txn *invite_txn;
 	char *pending_answer, *pending_headers;
 	size_t pending_answer_len;
 	unsigned starting;
 	int start_error;
 	uint64_t started_at;
+	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
+	 * in the ACK. */
+	bool awaiting_answer;
+	/* RFC 4028 session timer, the SRC refreshing: 0 = none. */
+	uint32_t session_expires_s;
+	uint64_t session_expires_at;
+	uint64_t last_request_at; /* the last in-dialog request, for SESSION_SILENCE_TIMEOUT */
 };
 
 struct sessions {
@@ -170,12 +182,14 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 	*ret_streams = ss->streams;
 }
 
-struct session *sessions_find_call(struct sessions *ss, struct str call_id)
+/* True while a session of call_id still waits for the final response to its INVITE. */
+static bool call_in_progress(struct sessions *ss, struct str call_id)
 {
 	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
-		if (str_eq_cstr(call_id, s->call_id))
-			return s;
-	return NULL;
+		if (str_eq_cstr(call_id, s->call_id) && s->invite_txn &&
+		    sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING)
+			return true;
+	return false;
 }
 
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
@@ -207,6 +221,8 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->invite_txn)
+		sip_txn_set_tu(s->invite_txn, NULL);
 	for (unsigned i = 0; i < s->n_streams; i++)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
@@ -582,6 +598,25 @@ static bool remote_of(const struct sdp_media *md, struct sockaddr_storage *ret)
 	return true;
 }
 
+/* What the media path checks per packet: the SRC's address (MEDIA_LATCH=sdp), the offered
+ * payload types (others are counted) and the telephone-event ones (DTMF_POLICY). */
+static void media_formats_of(const struct sdp_media *md, const struct stream *st,
+			     struct media_stream_params *p)
+{
+	p->remote_addr = st->has_remote ? &st->remote : NULL;
+	for (unsigned f = 0; f < md->n_formats; f++)
+		if (md->pts[f] >= 0 && md->pts[f] < 128)
+			p->pt_mask[md->pts[f] / 64] |= 1ULL << (md->pts[f] % 64);
+	for (unsigned f = 0; f < md->n_rtpmaps && p->n_dtmf < MEDIA_MAX_DTMF_PTS; f++) {
+		const struct sdp_rtpmap *rm = &md->rtpmaps[f];
+
+		if (str_caseeq_cstr(rm->encoding, "telephone-event")) {
+			p->dtmf[p->n_dtmf].pt = rm->pt;
+			p->dtmf[p->n_dtmf++].clock = rm->clock;
+		}
+	}
+}
+
 /* RFC 4568 §6.1 keys with their MKIs and §6.3.7 WSH, for libsrtp2. Points into cr. */
 static void srtp_params_of(const struct sdp_crypto *cr, struct srtp_params *p)
 {
@@ -616,6 +651,29 @@ static const char *participant_of(struct session *s, struct str label)
 		return NULL;
 	p = siprec_metadata_sender_of(s->md, smd->id);
 	return p ? p->id : NULL;
+}
+
+/* A re-offer narrowed or changed the codec (a transfer moving to G.722): follow it. */
+static void stream_codec_change(struct session *s, struct stream *st, const struct sdp_media *md,
+				int pt)
+{
+	if (pt == st->pt)
+		return;
+	log_info("session %s: stream %s codec %s -> payload type %d", s->uuid, st->label_raw,
+		 st->codec, pt);
+	st->pt = pt;
+	codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+	catalog_stream_upsert(s->ss->m->catalog,
+			      &(struct catalog_stream){
+				      .session_uuid = s->uuid,
+				      .label = st->label_raw,
+				      .participant_id = participant_of(s, md->label),
+				      .direction = "recvonly",
+				      .codec = st->codec,
+				      .payload_type = pt,
+				      .clock_rate = st->clock_rate,
+				      .local_port = media_stream_port(st->media),
+			      });
 }
 
 /*
@@ -755,18 +813,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		};
 		srtp_params_of(&cr, &sp);
 		st->has_remote = remote_of(md, &st->remote);
-		p.remote_addr = st->has_remote ? &st->remote : NULL;
-		for (unsigned f = 0; f < md->n_formats; f++)
-			if (md->pts[f] >= 0 && md->pts[f] < 128)
-				p.pt_mask[md->pts[f] / 64] |= 1ULL << (md->pts[f] % 64);
-		for (unsigned f = 0; f < md->n_rtpmaps && p.n_dtmf < MEDIA_MAX_DTMF_PTS; f++) {
-			const struct sdp_rtpmap *rm = &md->rtpmaps[f];
-
-			if (str_caseeq_cstr(rm->encoding, "telephone-event")) {
-				p.dtmf[p.n_dtmf].pt = rm->pt;
-				p.dtmf[p.n_dtmf++].clock = rm->clock;
-			}
-		}
+		media_formats_of(md, st, &p);
 		if (s->state == SESSION_STARTING) {
 			p.started = stream_started;
 			p.started_userdata = st;
@@ -819,22 +866,19 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			if (si && media_stream_rekey(st->media, si, &sp) == 0)
 				memcpy(st->remote_key_id, fp, sizeof(fp));
 		}
-		ans->pt = st->pt;
+		stream_codec_change(s, st, md, pt);
 	} else {
-		ans->pt = st->pt;
+		stream_codec_change(s, st, md, pt);
 	}
 	if (existing) {
-		struct sockaddr_storage ra;
-		bool has = remote_of(md, &ra);
+		struct media_stream_params p = {0};
 
-		/* The SRC moved its media (another c=): latch anew. Hold (c=0.0.0.0) is no
-		 * move. */
-		if (!sdp_media_is_hold(md) &&
-		    (has != st->has_remote || (has && memcmp(&ra, &st->remote, sizeof(ra)) != 0))) {
-			st->has_remote = has;
-			st->remote = ra;
-			media_stream_set_remote(st->media, has ? &ra : NULL);
-		}
+		/* The SRC may move its media (another c= or port: the stream latches anew) and
+		 * change its formats. Hold (c=0.0.0.0) is no move. */
+		if (!sdp_media_is_hold(md))
+			st->has_remote = remote_of(md, &st->remote);
+		media_formats_of(md, st, &p);
+		media_stream_update(st->media, &p);
 	}
 	sdp_crypto_wipe(&cr);
 	if (sdp_media_is_hold(md) != st->paused) {
@@ -858,15 +902,142 @@ static void stream_close(struct stream *st)
 	st->media = NULL;
 }
 
+/*
+ * Delayed offer (RFC 3261 §13.2.1, RFC 3264 §5): an INVITE without SDP (Cisco CUCM's
+ * built-in-bridge recording, some SBCs) is answered with our offer: recvonly audio with every
+ * codec a recorder meets, and the SRC's answer arrives in the ACK. The answerer keeps our payload
+ * type numbers (RFC 3264 §6.1), so this table is also the recording's payload map.
+ */
+#define OFFER_FORMATS "0 8 9 18 96 97 98 101"
+static const char offer_rtpmaps[] = "a=rtpmap:0 PCMU/8000\r\n"
+				    "a=rtpmap:8 PCMA/8000\r\n"
+				    "a=rtpmap:9 G722/8000\r\n"
+				    "a=rtpmap:18 G729/8000\r\n"
+				    "a=rtpmap:96 AMR-WB/16000\r\n"
+				    "a=fmtp:96 octet-align=1\r\n"
+				    "a=rtpmap:97 AMR/8000\r\n"
+				    "a=fmtp:97 octet-align=1\r\n"
+				    "a=rtpmap:98 opus/48000/2\r\n"
+				    "a=rtpmap:101 telephone-event/8000\r\n"
+				    "a=fmtp:101 0-16\r\n";
+
+static int offer_append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int offer_append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= cap)
+		return -ENOBUFS;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *off)
+		return -ENOBUFS;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* The label of delayed-offer stream i: the metadata's stream labels when it names them. */
+static void offer_label(const struct session *s, unsigned i, char *buf, size_t n)
+{
+	if (s->md && i < s->md->n_streams && s->md->streams[i].label &&
+	    s->md->streams[i].label[0]) {
+		/* labels go on an SDP line: keep them to token characters */
+		size_t k = 0;
+
+		for (const char *c = s->md->streams[i].label; *c && k + 1 < n; c++)
+			if ((unsigned char)*c > 0x20 && *c != 0x7f)
+				buf[k++] = *c;
+		buf[k] = '\0';
+		if (k)
+			return;
+	}
+	snprintf(buf, n, "%u", i + 1);
+}
+
+/*
+ * Writes the SDP of a delayed offer. With placeholder set, it is the SRC-side stand-in that
+ * stream_setup() opens the streams from (discard port, sendonly, a throwaway key for SAVP);
+ * otherwise it is the offer we send: our ports, our a=crypto keys, recvonly. Returns the length
+ * or -ENOBUFS.
+ */
+static int offer_build(struct session *s, unsigned n_streams, bool srtp, bool placeholder,
+		       char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "127.0.0.1", label[STORE_LABEL_MAX + 1];
+	const struct sockaddr_storage *a = placeholder ? &s->peer : &s->media_addr;
+	bool v6 = a->ss_family == AF_INET6;
+	size_t off = 0;
+	int r;
+
+	if (a->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+	else if (v6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+	r = offer_append(buf, cap, &off,
+			 "v=0\r\no=%s %llu %llu IN IP%c %s\r\ns=-\r\nc=IN IP%c %s\r\nt=0 0\r\n",
+			 placeholder ? "-" : "siprecd", (unsigned long long)s->sdp_sess_id,
+			 (unsigned long long)s->sdp_version, v6 ? '6' : '4', ip, v6 ? '6' : '4',
+			 ip);
+	for (unsigned i = 0; r == 0 && i < n_streams; i++) {
+		const struct stream *st = &s->streams[i];
+		uint8_t key[30];
+		char *k64 = NULL;
+
+		if (!placeholder && !st->media) {
+			r = offer_append(buf, cap, &off, "m=audio 0 RTP/AVP 0\r\n");
+			continue;
+		}
+		offer_label(s, i, label, sizeof(label));
+		r = offer_append(
+			buf, cap, &off, "m=audio %u RTP/%s " OFFER_FORMATS "\r\na=label:%s\r\n%s",
+			placeholder ? 9u : media_stream_port(st->media), srtp ? "SAVP" : "AVP",
+			placeholder ? label : st->label_raw, offer_rtpmaps);
+		if (r == 0 && srtp && placeholder) {
+			/* replaced by the SRC's own key when its answer arrives in the ACK */
+			if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+				return -EIO;
+			k64 = b64_encode(key, sizeof(key));
+			OPENSSL_cleanse(key, sizeof(key));
+			if (!k64)
+				return -ENOMEM;
+			r = offer_append(buf, cap, &off,
+					 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", k64);
+			OPENSSL_cleanse(k64, strlen(k64));
+			free(k64);
+		} else if (r == 0 && srtp && st->crypto) {
+			r = offer_append(buf, cap, &off, "a=crypto:%.*s\r\n",
+					 (int)st->crypto->value_len, st->crypto->value);
+		}
+		if (r == 0)
+			r = offer_append(buf, cap, &off, "a=%s\r\n",
+					 placeholder ? "sendonly" : "recvonly");
+	}
+	return r < 0 ? r : (int)off;
+}
+
+/* RFC 4028: the Session-Expires we agreed to, refreshed by the SRC (refresher=uac). */
+static void timer_headers(const struct session *s, char *buf, size_t n)
+{
+	size_t len = strlen(buf);
+
+	if (s->session_expires_s && len < n)
+		snprintf(buf + len, n - len,
+			 "Session-Expires: %u;refresher=uac\r\nRequire: timer\r\n",
+			 s->session_expires_s);
+}
+
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
 static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
-			const struct siprec_body_part *sdp_part)
+			const struct siprec_body_part *sdp_part, bool delayed)
 {
 	struct manager *m = s->ss->m;
 	static struct sdp_session offer; /* ~60 KiB: not on the stack; SIP thread only */
 	struct sdp_limits lim = {0};
 	struct sdp_answer_media ans[MAX_STREAMS_HARD];
-	char answer[ANSWER_MAX], unsup[256] = "", warn[400], contact[512];
+	char answer[ANSWER_MAX], unsup[256] = "", warn[400], contact[640];
 	const char *why = NULL;
 	unsigned accepted = 0;
 	int r, n;
@@ -885,9 +1056,13 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		return r;
 	}
 	if (offer.n_media < s->n_streams) {
-		/* RFC 3264 §8: m= lines are never removed from a re-offer. */
-		respond_warning(m, txn, req, 488, NULL, "re-offer has fewer m= lines");
-		return -EBADMSG;
+		/* RFC 3264 §8 says m= lines are never removed from a re-offer, but SRCs do drop a
+		 * stream that way after a transfer: end those recordings, answer what was offered.
+		 */
+		log_notice("session %s: re-offer has %u m= lines, %u before: the others end",
+			   s->uuid, offer.n_media, s->n_streams);
+		for (unsigned i = offer.n_media; i < s->n_streams; i++)
+			stream_close(&s->streams[i]);
 	}
 	for (unsigned i = 0; i < offer.n_media; i++) {
 		r = stream_setup(s, i, &offer.media[i], &ans[i], &why, unsup, sizeof(unsup));
@@ -913,14 +1088,23 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return -ENOTSUP;
 	}
-	n = sdp_answer_build(&offer,
-			     &(struct sdp_answer_params){.origin_user = "siprecd",
-							 .sess_id = s->sdp_sess_id,
-							 .sess_version = ++s->sdp_version,
-							 .address = s->media_addr_str},
-			     ans, offer.n_media, answer, sizeof(answer));
+	if (delayed) {
+		++s->sdp_version;
+		n = offer_build(s, offer.n_media, sdp_media_is_srtp(&offer.media[0]), false, answer,
+				sizeof(answer));
+		s->awaiting_answer = true;
+	} else {
+		n = sdp_answer_build(&offer,
+				     &(struct sdp_answer_params){.origin_user = "siprecd",
+								 .sess_id = s->sdp_sess_id,
+								 .sess_version = ++s->sdp_version,
+								 .address = s->media_addr_str},
+				     ans, offer.n_media, answer, sizeof(answer));
+	}
 	if (n < 0) {
-		sipd_respond(m, txn, req, 500, "Answer Too Large", NULL);
+		log_error("session %s: cannot build the SDP %s: %s", s->uuid,
+			  delayed ? "offer" : "answer", strerror(-n));
+		respond_warning(m, txn, req, 500, NULL, "cannot build the SDP answer");
 		return n;
 	}
 	{
@@ -935,6 +1119,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			 "Supported: siprec\r\n"
 			 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n",
 			 sip_conn_kind(s->conn) == SIP_TRANSPORT_TLS ? "s" : "", la, tr);
+		timer_headers(s, contact, sizeof(contact));
 	}
 	if (s->state == SESSION_STARTING && s->starting > 0) {
 		s->pending_answer = malloc((size_t)n);
@@ -945,7 +1130,6 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 		memcpy(s->pending_answer, answer, (size_t)n);
 		s->pending_answer_len = (size_t)n;
-		s->invite_txn = txn;
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return 0;
 	}
@@ -974,7 +1158,9 @@ static void stream_started(void *userdata, int result)
 		s->start_error = result;
 	if (--s->starting > 0)
 		return;
-	if (sip_txn_request(s->invite_txn, &req) < 0) {
+	/* The transaction may be gone (it ended without us) or answered already. */
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0) {
 		session_end(s, "error", false);
 		return;
 	}
@@ -993,7 +1179,6 @@ static void stream_started(void *userdata, int result)
 						 .body = s->pending_answer,
 						 .body_len = s->pending_answer_len});
 	s->state = SESSION_ANSWERED;
-	s->invite_txn = NULL;
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -1003,6 +1188,171 @@ static char *dup_na(const struct sip_msg *req, enum sip_hdr id)
 	const struct sip_header *h = sip_msg_header(req, id);
 
 	return h ? str_dup(h->value) : strdup("");
+}
+
+/* An INVITE without SDP: open the streams from a stand-in offer, send ours in the 200 OK. */
+static int delayed_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	struct manager *m = s->ss->m;
+	unsigned n = m->cfg->delayed_offer_streams;
+	bool srtp = m->cfg->srtp_policy == SRTP_POLICY_REQUIRED;
+	static char text[ANSWER_MAX];
+	struct siprec_body_part part = {.present = true};
+	int len;
+
+	if (s->md && s->md->n_streams > 0)
+		n = (unsigned)s->md->n_streams;
+	n = MIN(n, MIN(m->cfg->max_streams, MAX_STREAMS_HARD));
+	len = offer_build(s, n, srtp, true, text, sizeof(text));
+	if (len < 0) {
+		respond_warning(m, txn, req, 500, NULL, "cannot build the SDP offer");
+		return len;
+	}
+	part.body = (struct str){text, (size_t)len};
+	log_info("session %s: INVITE without SDP: offering %u recvonly audio stream%s%s", s->uuid,
+		 n, n == 1 ? "" : "s", srtp ? " (SRTP)" : "");
+	return answer_offer(s, txn, req, &part, true);
+}
+
+/* The comma-separated option tag tag is in a Supported or Require header of req. */
+static bool has_option(struct sip_msg *req, enum sip_hdr id, const char *tag)
+{
+	struct sip_hdr_iter it = {0};
+	struct str v;
+
+	while (sip_msg_next_value(req, id, &it, &v))
+		if (str_caseeq_cstr(v, tag))
+			return true;
+	return false;
+}
+
+/*
+ * RFC 4028 on an INVITE, re-INVITE or UPDATE: with Session-Expires and the SRC supporting
+ * timers, we take it with refresher=uac (the SRS never sends refreshes) and end the session if no
+ * refresh comes in time. Without "timer" support at the SRC the header (a proxy's) is ignored,
+ * as by a UAS that does not implement timers. Returns 0, or -EINVAL after answering 422.
+ */
+static int session_timer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	struct manager *m = s->ss->m;
+	const struct sip_header *h = sip_msg_header(req, SIP_HDR_SESSION_EXPIRES);
+	uint32_t min_se = (uint32_t)(m->cfg->min_session_expires_ms / 1000);
+	uint64_t v = 0;
+	size_t i = 0;
+	char extra[64];
+
+	s->last_request_at = now_unix_ms();
+	if (!h || !(has_option(req, SIP_HDR_SUPPORTED, "timer") ||
+		    has_option(req, SIP_HDR_REQUIRE, "timer"))) {
+		if (s->session_expires_s)
+			s->session_expires_at = s->last_request_at + s->session_expires_s * 1000ULL;
+		return 0;
+	}
+	while (i < h->value.len && h->value.s[i] >= '0' && h->value.s[i] <= '9' && v < 1000000000)
+		v = v * 10 + (uint64_t)(h->value.s[i++] - '0');
+	if (i == 0)
+		return 0; /* malformed: treat as absent */
+	if (v < min_se) {
+		/* RFC 4028 §8.1 */
+		snprintf(extra, sizeof(extra), "Min-SE: %u\r\n", min_se);
+		sipd_respond(m, txn, req, 422, NULL,
+			     &(struct sip_response_args){.extra_headers = extra});
+		return -EINVAL;
+	}
+	s->session_expires_s = (uint32_t)MIN(v, 86400);
+	s->session_expires_at = s->last_request_at + s->session_expires_s * 1000ULL;
+	return 0;
+}
+
+/*
+ * The ACK of a delayed offer carries the SRC's answer (RFC 3264 §6): its codec choice, its SRTP
+ * key, and port 0 for a stream it declines. An ACK without one leaves the streams as offered.
+ */
+static void delayed_answer(struct session *s, struct sip_msg *ack)
+{
+	struct manager *m = s->ss->m;
+	static struct sdp_session ans; /* SIP thread only */
+	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
+	const struct sip_header *ct = sip_msg_header(ack, SIP_HDR_CONTENT_TYPE);
+	struct siprec_body_parts parts;
+	unsigned i;
+
+	s->awaiting_answer = false;
+	memset(&parts, 0, sizeof(parts));
+	if (!ct || ack->body.len == 0 ||
+	    siprec_multipart_parse(ct->value, ack->body, &lim, &parts) < 0 || !parts.sdp.present ||
+	    sdp_parse(parts.sdp.body.s, parts.sdp.body.len, NULL, &ans) < 0) {
+		log_warning("session %s: the ACK carries no usable SDP answer to our offer; "
+			    "recording with the offered formats",
+			    s->uuid);
+		return;
+	}
+	for (i = 0; i < s->n_streams; i++) {
+		struct stream *st = &s->streams[i];
+		const struct sdp_media *md = i < ans.n_media ? &ans.media[i] : NULL;
+		int pt = -1;
+
+		if (!st->media)
+			continue;
+		if (!md || md->port == 0) {
+			log_info("session %s: stream %s declined in the SRC's answer", s->uuid,
+				 st->label_raw);
+			stream_close(st);
+			continue;
+		}
+		for (unsigned f = 0; f < md->n_formats && pt < 0; f++) {
+			const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, md->pts[f]);
+
+			if (!rm || !str_caseeq_cstr(rm->encoding, "telephone-event"))
+				pt = md->pts[f];
+		}
+		if (pt >= 0 && pt != st->pt) {
+			st->pt = pt;
+			codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+			catalog_stream_upsert(m->catalog,
+					      &(struct catalog_stream){
+						      .session_uuid = s->uuid,
+						      .label = st->label_raw,
+						      .participant_id = participant_of(
+							      s, str_from_cstr(st->label_raw)),
+						      .direction = "recvonly",
+						      .codec = st->codec,
+						      .payload_type = pt,
+						      .clock_rate = st->clock_rate,
+						      .local_port = media_stream_port(st->media),
+					      });
+		}
+		if (st->srtp) {
+			struct sdp_crypto cr;
+			const struct srtp_suite_info *si;
+			struct srtp_params sp;
+
+			if (sdp_crypto_choose(md, NULL, 0, &cr) < 0) {
+				log_warning(
+					"session %s: stream %s: no usable a=crypto in the SRC's "
+					"answer: its SRTP will not authenticate",
+					s->uuid, st->label_raw);
+				continue;
+			}
+			si = srtp_suite_by_name(str_from_cstr(cr.suite->name));
+			srtp_params_of(&cr, &sp);
+			if (si && media_stream_rekey(st->media, si, &sp) == 0)
+				key_fingerprint(&cr, st->remote_key_id);
+			sdp_crypto_wipe(&cr);
+		}
+		/* the SRC's media address and formats are known only now */
+		{
+			struct media_stream_params p = {0};
+
+			st->has_remote = remote_of(md, &st->remote);
+			media_formats_of(md, st, &p);
+			media_stream_update(st->media, &p);
+		}
+		if (sdp_media_is_hold(md) != st->paused) {
+			st->paused = sdp_media_is_hold(md);
+			media_stream_set_paused(st->media, st->paused);
+		}
+	}
 }
 
 void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *req,
@@ -1027,15 +1377,24 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		audit_refused(m, req, peer, 400, "body not acceptable");
 		return;
 	}
-	if (!parts.sdp.present) {
-		audit_refused(m, req, peer, 488, "INVITE without SDP offer");
-		respond_warning(
-			m, txn, req, 488, NULL,
-			"SIPREC INVITE needs an SDP offer (offerless INVITE not supported)");
-		return;
-	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
 		return; /* validated already */
+	if (call_in_progress(ss, call_id)) {
+		/* RFC 3261 §14.2: a second INVITE before the final response to the first gets
+		 * 500 with a Retry-After of 0 to 10 s. A Call-ID is set up by one INVITE at a
+		 * time here (whatever its From tag), so a CANCEL, ACK or Timer H never has two
+		 * half-made sessions to choose from. */
+		char ra[32];
+		uint8_t r8 = 0;
+
+		if (getrandom(&r8, 1, 0) != 1)
+			r8 = 5;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
+		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
+		sipd_respond(m, txn, req, 500, "Call Setup In Progress",
+			     &(struct sip_response_args){.extra_headers = ra});
+		return;
+	}
 	sip_msg_contact(req, &contact);
 
 	s = calloc(1, sizeof(*s));
@@ -1082,6 +1441,8 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		ss->all = s;
 		ss->count++;
 	}
+	s->invite_txn = txn;
+	sip_txn_set_tu(txn, s);
 	catalog_session_begin(m->catalog,
 			      &(struct catalog_session){
 				      .uuid = s->uuid,
@@ -1090,8 +1451,14 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 				      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
 				      .started_at = s->started_at,
 			      });
+	if (session_timer_offer(s, txn, req) < 0) {
+		audit_refused(m, req, peer, 422, "Session-Expires below MIN_SESSION_EXPIRES");
+		session_end(s, "refused", false);
+		return;
+	}
 	if (apply_metadata(s, txn, req, &parts.metadata) < 0 ||
-	    answer_offer(s, txn, req, &parts.sdp) < 0) {
+	    (parts.sdp.present ? answer_offer(s, txn, req, &parts.sdp, false)
+			       : delayed_offer(s, txn, req)) < 0) {
 		audit_refused(m, req, peer, 488, "offer or metadata not acceptable");
 		session_end(s, "refused", false);
 		return;
@@ -1133,16 +1500,46 @@ static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_m
 	}
 	if (split_body(m, txn, req, &parts) < 0)
 		return;
+	if (session_timer_offer(s, txn, req) < 0)
+		return;
 	if (apply_metadata(s, txn, req, &parts.metadata) < 0)
 		return;
 	if (parts.sdp.present) {
-		answer_offer(s, txn, req, &parts.sdp);
+		answer_offer(s, txn, req, &parts.sdp, false);
 		return;
 	}
-	/* A metadata-only UPDATE (RFC 7866 §7.1.2) or an offerless re-INVITE, which we answer
-	 * with the current streams unchanged: only the metadata changed. */
-	sipd_respond(m, txn, req, 200, NULL,
-		     &(struct sip_response_args){.extra_headers = "Supported: siprec\r\n"});
+	if (req->method == SIP_METHOD_INVITE) {
+		/* An offerless re-INVITE: its 200 OK carries an offer of the current streams and
+		 * the ACK the answer (RFC 3261 §14.2). */
+		char text[ANSWER_MAX], extra[640];
+		int n;
+
+		++s->sdp_version;
+		n = offer_build(s, s->n_streams, s->n_streams && s->streams[0].srtp, false, text,
+				sizeof(text));
+		if (n < 0) {
+			respond_warning(m, txn, req, 500, NULL, "cannot build the SDP offer");
+			return;
+		}
+		snprintf(extra, sizeof(extra), "Supported: siprec\r\n");
+		timer_headers(s, extra, sizeof(extra));
+		s->awaiting_answer = true;
+		sipd_respond(m, txn, req, 200, NULL,
+			     &(struct sip_response_args){.to_tag = s->local_tag,
+							 .extra_headers = extra,
+							 .content_type = "application/sdp",
+							 .body = text,
+							 .body_len = (size_t)n});
+		return;
+	}
+	/* A metadata-only UPDATE (RFC 7866 §7.1.2): only the metadata changed. */
+	{
+		char extra[640] = "Supported: siprec\r\n";
+
+		timer_headers(s, extra, sizeof(extra));
+		sipd_respond(m, txn, req, 200, NULL,
+			     &(struct sip_response_args){.extra_headers = extra});
+	}
 }
 
 void session_reinvite(struct session *s, struct sip_txn *txn, struct sip_msg *req)
@@ -1155,10 +1552,15 @@ void session_update(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 	in_dialog_offer(s, txn, req);
 }
 
-void session_ack(struct session *s)
+void session_ack(struct session *s, struct sip_msg *ack)
 {
+	if (s->state == SESSION_ENDING)
+		return;
 	if (s->state == SESSION_ANSWERED)
 		s->state = SESSION_CONFIRMED;
+	s->last_request_at = now_unix_ms();
+	if (s->awaiting_answer && ack)
+		delayed_answer(s, ack);
 }
 
 void session_bye(struct session *s, struct sip_txn *txn, struct sip_msg *req)
@@ -1176,6 +1578,18 @@ void session_no_ack(struct session *s)
 {
 	if (s->state == SESSION_ANSWERED)
 		session_end(s, "no-ack", false);
+}
+
+void session_txn_terminated(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		s->invite_txn = NULL;
+}
+
+void session_txn_stalled(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		session_end(s, "error", false);
 }
 
 /*
@@ -1308,8 +1722,8 @@ bool sessions_response(struct sessions *ss, struct sip_msg *resp)
 }
 
 static const char *const end_reasons[SESSIONS_END_REASONS] = {
-	"bye",	    "cancel",	"no-ack", "rtp-timeout", "refused",
-	"shutdown", "operator", "error",  "other",
+	"bye",	    "cancel", "no-ack",	 "rtp-timeout",	    "refused", "shutdown",
+	"operator", "error",  "silence", "session-expired", "other",
 };
 
 static unsigned end_reason_index(const char *reason)
@@ -1454,10 +1868,27 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		session_finalize(s);
 }
 
+/* A session that ends before its INVITE got a final response answers it now: no transaction
+ * is left in Proceeding (the SRC would wait, and fail over, only on its own Timer B). */
+static void answer_pending_invite(struct session *s, const char *reason)
+{
+	struct sip_msg *req;
+	bool shutdown = strcmp(reason, "shutdown") == 0;
+
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0)
+		return;
+	sipd_respond(s->ss->m, s->invite_txn, req, shutdown ? 503 : 500,
+		     shutdown ? "Shutting Down" : NULL,
+		     &(struct sip_response_args){.extra_headers =
+							 shutdown ? "Retry-After: 5\r\n" : NULL});
+}
+
 static void session_end(struct session *s, const char *reason, bool bye)
 {
 	if (s->state == SESSION_ENDING)
 		return;
+	answer_pending_invite(s, reason);
 	s->state = SESSION_ENDING;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (bye)
@@ -1506,12 +1937,13 @@ static void tick_fired(struct loop_timer *t)
 	struct sessions *ss = container_of(t, struct sessions, tick);
 	struct manager *m = ss->m;
 	uint64_t now = now_unix_ms(), timeout = m->cfg->rtp_timeout_ms;
+	uint64_t silence = m->cfg->session_silence_timeout_ms;
 	bool push = ++ss->ticks % STATS_EVERY_TICKS == 0;
 	struct session *s = ss->all;
 
 	while (s) {
 		struct session *next = s->next;
-		unsigned live = 0, idle = 0;
+		unsigned live = 0, idle = 0, silent = 0;
 
 		for (unsigned i = 0; s->state != SESSION_ENDING && i < s->n_streams; i++) {
 			struct stream *st = &s->streams[i];
@@ -1526,6 +1958,7 @@ static void tick_fired(struct loop_timer *t)
 			last = ms.last_packet_ms ? ms.last_packet_ms : s->started_at;
 			now_idle = timeout > 0 && now > last + timeout;
 			idle += now_idle;
+			silent += silence > 0 && now > last + silence;
 			if (now_idle != st->idle) {
 				st->idle = now_idle;
 				log_info("session %s: stream %s %s", s->uuid, st->label_raw,
@@ -1536,8 +1969,23 @@ static void tick_fired(struct loop_timer *t)
 			}
 		}
 		if (live > 0 && idle == live && m->cfg->rtp_timeout_bye &&
-		    s->state == SESSION_CONFIRMED)
+		    s->state == SESSION_CONFIRMED) {
 			session_end(s, "rtp-timeout", true);
+		} else if (s->state == SESSION_CONFIRMED && s->session_expires_s &&
+			   now >= s->session_expires_at) {
+			/* RFC 4028 §10: no refresh came in time. */
+			log_notice("session %s: no session refresh within %u s: ending it", s->uuid,
+				   s->session_expires_s);
+			session_end(s, "session-expired", true);
+		} else if (live > 0 && silent == live && s->state == SESSION_CONFIRMED &&
+			   now > (s->last_request_at ? s->last_request_at : s->started_at) +
+					   silence) {
+			/* An SRC that vanished without a BYE; a held stream (paused) never counts
+			 * as silent, so a long hold keeps its recording. */
+			log_notice("session %s: no media and no request for %llu s: ending it",
+				   s->uuid, (unsigned long long)(silence / 1000));
+			session_end(s, "silence", true);
+		}
 		s = next;
 	}
 	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + TICK_MS);

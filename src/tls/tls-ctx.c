@@ -603,6 +603,26 @@ int tls_server_ctx_reload(struct tls_server_ctx *c, char **ret_error)
 	return 0;
 }
 
+int tls_server_ctx_reconfigure(struct tls_server_ctx *c, const struct tls_server_params *p,
+			       char **ret_error)
+{
+	struct tls_server_ctx *n = NULL, tmp;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	r = tls_server_ctx_new(p, &n, ret_error);
+	if (r < 0)
+		return r;
+	/* Connections point at c, never at its fields: swapping the contents moves every new
+	 * handshake (and the allowlist checks of those in progress) to the new settings. */
+	tmp = *c;
+	*c = *n;
+	*n = tmp;
+	tls_server_ctx_free(n);
+	return 0;
+}
+
 struct tls_server_ctx *tls_server_ctx_free(struct tls_server_ctx *c)
 {
 	if (!c)

@@ -26,11 +26,13 @@ i=0; while ! grep -q daemon-started "$J" 2>/dev/null && [ \$i -lt 100 ]; do slee
 cd "$T" && timeout 30 sipp 127.0.0.1:$SIP_PORT -sn uac -m 1 -d 500 -i 127.0.0.1 -p $(free_port) \
 	-timeout 20s -timeout_error -nostdin >"$T/sipp.out" 2>&1 || echo "sipp failed" >&2
 i=0; while ! grep -q session-ended "$J" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
-kill -TERM \$d; wait \$d || true
-sleep 0.2
+kill -TERM \$d; rc=0; wait \$d || rc=\$?
+echo \$rc >"$T/daemon.rc"
+i=0; while ! grep -q daemon-stopping "$J" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
 kill \$cap
 INNER
 unshare -m sh "$T/inner.sh"
+check_eq "siprecd exit status after SIGTERM" 0 "$(cat "$T/daemon.rc" 2>/dev/null)"
 ev() { jq -c "select(.SIPREC_EVENT == \"$1\")" "$J" | head -n 1; }
 started=$(ev session-started)
 ended=$(ev session-ended)

@@ -410,16 +410,27 @@ static char *read_source_file(const char *rel)
 	return buf;
 }
 
-/* docs/CONFIG.md's key table lists exactly the keys of the table, in the same order. */
+/* docs/CONFIG.md's key table lists exactly the keys of the table, in the same order, and is
+ * exactly what config_print_doc prints (so the "on reload" column cannot drift). */
 static void test_doc(void **state)
 {
 	char *doc = read_source_file("docs/CONFIG.md");
 	char *p = strstr(doc, "<!-- keys:begin -->"), *end = strstr(doc, "<!-- keys:end -->");
-	size_t i = 0;
+	char *gen = NULL;
+	size_t i = 0, gen_len = 0;
+	FILE *f;
 
 	assert_non_null(p);
 	assert_non_null(end);
 	*end = '\0';
+	f = open_memstream(&gen, &gen_len);
+	assert_non_null(f);
+	config_print_doc(f);
+	fclose(f);
+	if (strcmp(p + strlen("<!-- keys:begin -->\n"), gen) != 0)
+		fail_msg("docs/CONFIG.md's key table differs from the code: regenerate it with "
+			 "build/tests/test-config --print-doc");
+	free(gen);
 	while ((p = strstr(p, "\n| `"))) {
 		char name[64];
 		size_t n;
@@ -440,6 +451,80 @@ static void test_doc(void **state)
 		fail_msg("docs/CONFIG.md lists %zu keys, the table has %zu (first missing: %s)", i,
 			 config_key_count(), config_key_name(i));
 	free(doc);
+}
+
+struct changes {
+	char names[16][64];
+	bool applied[16];
+	unsigned n;
+};
+
+static void record_change(void *userdata, const char *key, bool applied)
+{
+	struct changes *ch = userdata;
+
+	assert_true(ch->n < 16);
+	snprintf(ch->names[ch->n], sizeof(ch->names[0]), "%s", key);
+	ch->applied[ch->n++] = applied;
+}
+
+/* SIGHUP: reloadable keys move into the running configuration, restart-only ones stay and are
+ * reported, unchanged keys are not reported, and a failed hook can put a value back. */
+static void test_apply(void **state)
+{
+	struct config cur, next;
+	struct changes ch = {0};
+	char *err = NULL;
+
+	assert_int_equal(load(&cur,
+			      "SIP_PORT=5070\nMAX_SESSIONS=10\nLOG_LEVEL=info\n"
+			      "TLS_ALLOWED_PEERS=a.example\n",
+			      0640, NULL, &err),
+			 0);
+	free(err);
+	assert_int_equal(load(&next,
+			      "SIP_PORT=5080\nMAX_SESSIONS=20\nLOG_LEVEL=debug\n"
+			      "TLS_ALLOWED_PEERS=b.example\nTLS_CA_PATH=/etc/hostname\n",
+			      0640, NULL, &err),
+			 0);
+	free(err);
+	assert_int_equal(config_apply(&cur, &next, record_change, &ch), 5);
+	assert_int_equal(ch.n, 5);
+	/* table order: SIP_PORT, TLS_CA_PATH, TLS_ALLOWED_PEERS, MAX_SESSIONS, LOG_LEVEL */
+	assert_string_equal(ch.names[0], "SIP_PORT");
+	assert_false(ch.applied[0]);
+	assert_string_equal(ch.names[1], "TLS_CA_PATH");
+	assert_true(ch.applied[1]);
+	assert_string_equal(ch.names[2], "TLS_ALLOWED_PEERS");
+	assert_true(ch.applied[2]);
+	assert_string_equal(ch.names[3], "MAX_SESSIONS");
+	assert_true(ch.applied[3]);
+	assert_string_equal(ch.names[4], "LOG_LEVEL");
+	assert_true(ch.applied[4]);
+	assert_int_equal(cur.sip_port, 5070);
+	assert_int_equal(cur.max_sessions, 20);
+	assert_int_equal(cur.log_level, LOG_DEBUG);
+	assert_string_equal(cur.tls_allowed_peers, "b.example");
+	/* next now holds the previous values of what was applied */
+	assert_int_equal(next.max_sessions, 10);
+	assert_string_equal(next.tls_allowed_peers, "a.example");
+	assert_int_equal(config_swap_key(&cur, &next, "TLS_ALLOWED_PEERS"), 0);
+	assert_string_equal(cur.tls_allowed_peers, "a.example");
+	assert_int_equal(config_swap_key(&cur, &next, "NO_SUCH_KEY"), -ENOENT);
+	assert_int_equal(config_key_reloadable("LOG_LEVEL"), 1);
+	assert_int_equal(config_key_reloadable("SIP_PORT"), 0);
+	assert_int_equal(config_key_reloadable("NO_SUCH_KEY"), -ENOENT);
+	config_free(&next);
+	/* Nothing differs: nothing reported. */
+	assert_int_equal(load(&next,
+			      "SIP_PORT=5070\nMAX_SESSIONS=20\nLOG_LEVEL=debug\n"
+			      "TLS_ALLOWED_PEERS=a.example\nTLS_CA_PATH=/etc/hostname\n",
+			      0640, NULL, &err),
+			 0);
+	free(err);
+	assert_int_equal(config_apply(&cur, &next, NULL, NULL), 0);
+	config_free(&next);
+	config_free(&cur);
 }
 
 /* The example file loads cleanly and mentions every key. */
@@ -471,6 +556,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_srtp_compat),  cmocka_unit_test(test_dirs),
 		cmocka_unit_test(test_default_path), cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_doc),	     cmocka_unit_test(test_example),
+		cmocka_unit_test(test_apply),
 	};
 
 	/* --print-doc regenerates the key table of docs/CONFIG.md */

@@ -3,7 +3,8 @@
 # ktls-test.sh - proves src/tls's kernel TLS path. Builds tests/helpers/tls-ktls-check, runs it
 # on the host (without kTLS it must pass the OpenSSL-records checks and exit 77; with kTLS, 0),
 # then in a VM whose kernel has tls.ko (tests/vm/run-in-vm.sh), where every kTLS assertion must
-# hold. Exit: 0 pass, 1 failure, 77 skip (VM not runnable), 124/125 VM timeout/failure.
+# hold. Exit: 0 pass, 1 failure, 124 VM timeout. In the VM nothing may skip: kTLS unavailable
+# there (77), a VM that cannot start (the runner's 125) or a tls.ko that does not load fail.
 #
 # Usage: tests/vm/ktls-test.sh [--host-only|--vm-only] [run-in-vm.sh options...]
 #   BUILD=dir (default build); KTLS_TEST_NO_BUILD=1 uses the helper as built.
@@ -43,9 +44,9 @@ if [ "$VM" = 1 ]; then
     set -e
     case $rc in
     0) echo "== VM: kTLS checks passed" ;;
-    77) echo "== VM: SKIP (the VM reports kTLS unavailable or could not run)"; exit 77 ;;
+    77) echo "== VM: FAILED: kTLS unavailable in the kTLS VM (exit 77)"; exit 1 ;;
     124) echo "== VM: TIMEOUT"; exit 124 ;;
-    125) echo "== VM: infrastructure failure"; exit 125 ;;
+    125) echo "== VM: FAILED: the VM could not start or ended without an exit status (125)"; exit 1 ;;
     *) echo "== VM: FAILED (exit $rc)"; exit 1 ;;
     esac
 fi

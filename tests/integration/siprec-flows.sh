@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Call flows real SRCs send beyond the plain offer/answer: a delayed offer (INVITE without SDP,
+# the answer in the ACK: Cisco CUCM built-in-bridge), an offerless re-INVITE, RFC 4028 session
+# timers (422 below Min-SE, Session-Expires echoed, a session that is not refreshed ends with a
+# BYE), a re-INVITE that narrows the codec (Webex transfer to G.722), a re-offer with fewer m=
+# lines, and the silence rule (an SRC that vanished is ended; a held call is not).
+. "$(dirname "$0")/lib.sh"
+need python3 sqlite3 jq
+
+cat >>"$CONF" <<CFG
+MIN_SESSION_EXPIRES=2s
+SESSION_SILENCE_TIMEOUT=3s
+SRTP_POLICY=optional
+CFG
+start_siprecd
+
+SRCDIR=$SRCDIR python3 - "$SIP_PORT" >"$T/flows.out" 2>&1 <<'PY'
+import os, sys, time
+sys.path.insert(0, os.environ["SRCDIR"] + "/tests/helpers")
+from sipua import UA, Call, sdp_media, offer, send_rtp, free_udp_port
+
+ua = UA(int(sys.argv[1]))
+def say(k, v): print(f"{k}={v}", flush=True)
+
+# 1. Delayed offer: our offer in the 200 OK, the SRC's answer (PCMA, PCMU) in the ACK.
+def step1():
+    c = Call(ua, "delayed-1")
+    r = c.request("INVITE", extra="Supported: siprec\r\n")
+    say("delayed.status", r.status if r else "timeout")
+    m = sdp_media(r.body) if r else []
+    say("delayed.m", len(m))
+    say("delayed.dirs", ",".join(x["dir"] for x in m))
+    say("delayed.labels", ",".join(str(x["label"]) for x in m))
+    say("delayed.ports_ok", int(bool(m) and all(x["port"] > 0 for x in m)))
+    say("delayed.has_g729", int(bool(m) and all(18 in x["pts"] and 101 in x["pts"] for x in m)))
+    src = [free_udp_port(), free_udp_port()]
+    ans = offer([(src[0], "1", [8], "sendonly"), (src[1], "2", [0], "sendonly")])
+    c.ack(ans)
+    time.sleep(0.2)  # the ACK is not answered: give the daemon a moment to apply it
+    send_rtp(m[0]["port"], 8, 50, src_port=src[0])
+    send_rtp(m[1]["port"], 0, 30, src_port=src[1])
+    time.sleep(0.5)
+    r = c.request("BYE")
+    say("delayed.bye", r.status if r else "timeout")
+
+# 2. Offerless re-INVITE: the 200 OK offers the current streams again (same ports).
+def step2():
+    c = Call(ua, "offerless-reinvite")
+    sp = free_udp_port()
+    r = c.request("INVITE", offer([(sp, "a", [0], "sendonly")]))
+    port0 = sdp_media(r.body)[0]["port"] if r and r.status == 200 else -1
+    c.ack()
+    r = c.request("INVITE")
+    m = sdp_media(r.body) if r else []
+    say("reoffer.status", r.status if r else "timeout")
+    say("reoffer.same_port", int(len(m) == 1 and m[0]["port"] == port0))
+    say("reoffer.dir", m[0]["dir"] if m else "-")
+    c.ack(offer([(sp, "a", [0], "sendonly")]))
+    r = c.request("BYE")
+    say("reoffer.bye", r.status if r else "timeout")
+
+# 3. Session timers.
+def step3():
+    c = Call(ua, "timer-low")
+    r = c.request("INVITE", offer([(free_udp_port(), "a", [0], "sendonly")]),
+                  extra="Supported: timer\r\nSession-Expires: 1\r\n")
+    say("timer.low.status", r.status if r else "timeout")
+    say("timer.low.minse", r.header("min-se") if r else "-")
+    c = Call(ua, "timer-ok")
+    r = c.request("INVITE", offer([(free_udp_port(), "a", [0], "sendonly")]),
+                  extra="Supported: timer\r\nSession-Expires: 2;refresher=uac\r\n")
+    say("timer.ok.status", r.status if r else "timeout")
+    say("timer.ok.se", (r.header("session-expires") or "-").replace(" ", "") if r else "-")
+    say("timer.ok.require", r.header("require") if r else "-")
+    c.ack()
+    # A refresh at 1 s keeps it; then no refresh: the daemon ends it with a BYE.
+    time.sleep(1.0)
+    r = c.request("UPDATE", extra="Supported: timer\r\nSession-Expires: 2;refresher=uac\r\n")
+    say("timer.refresh", r.status if r else "timeout")
+    t0 = time.time()
+    say("timer.bye", int(ua.wait_request("BYE", 6)))
+    say("timer.bye_after_refresh_ms", int((time.time() - t0) * 1000))
+
+# 4. Codec narrowed by re-INVITE (PCMU+G722 -> G722 only): 200 with G722, not 500.
+def step4():
+    c = Call(ua, "codec-change")
+    sp = free_udp_port()
+    r = c.request("INVITE", offer([(sp, "a", [0, 9], "sendonly")]))
+    c.ack()
+    r = c.request("INVITE", offer([(sp, "a", [9], "sendonly")]))
+    say("codec.status", r.status if r else "timeout")
+    m = sdp_media(r.body) if r else []
+    say("codec.pts", ",".join(map(str, m[0]["pts"])) if m else "-")
+    c.ack()
+    r = c.request("BYE")
+
+# 5. A re-offer with fewer m= lines (a stream dropped after a transfer).
+def step5():
+    c = Call(ua, "fewer-lines")
+    r = c.request("INVITE", offer([(free_udp_port(), "a", [0], "sendonly"),
+                                   (free_udp_port(), "b", [0], "sendonly")]))
+    c.ack()
+    r = c.request("INVITE", offer([(free_udp_port(), "a", [0], "sendonly")]))
+    say("fewer.status", r.status if r else "timeout")
+    say("fewer.m", len(sdp_media(r.body)) if r else -1)
+    c.ack()
+    r = c.request("BYE")
+
+# 6. Silence: a call on hold (a=inactive) survives the silence timeout; a silent active one
+#    with no requests is ended with a BYE.
+def step6():
+    ua2 = UA(int(sys.argv[1]))
+    hold = Call(ua, "held")
+    r = hold.request("INVITE", offer([(free_udp_port(), "a", [0], "inactive")]))
+    hold.ack()
+    quiet = Call(ua2, "silent")
+    r = quiet.request("INVITE", offer([(free_udp_port(), "a", [0], "sendonly")]))
+    quiet.ack()
+    say("silence.bye", int(ua2.wait_request("BYE", 8)))
+    r = hold.request("BYE")
+    say("silence.held_bye", r.status if r else "timeout")
+
+for step in (step1, step2, step3, step4, step5, step6):
+    try:
+        step()
+    except Exception as e:  # a failed step leaves its checks unset; the next ones still run
+        print("step failed:", step.__name__, repr(e), flush=True)
+PY
+cat "$T/flows.out"
+v() { sed -n "s/^$1=//p" "$T/flows.out" | tail -n 1; }
+
+check_eq "delayed offer: 200 OK with our offer" 200 "$(v delayed.status)"
+check_eq "delayed offer: two audio streams offered" 2 "$(v delayed.m)"
+check_eq "delayed offer: recvonly" "recvonly,recvonly" "$(v delayed.dirs)"
+check_eq "delayed offer: labels" "1,2" "$(v delayed.labels)"
+check_eq "delayed offer: real ports" 1 "$(v delayed.ports_ok)"
+check_eq "delayed offer: G.729 and telephone-event offered" 1 "$(v delayed.has_g729)"
+check_eq "delayed offer: BYE answered" 200 "$(v delayed.bye)"
+sid=$(catalog "SELECT id FROM sessions WHERE call_id='delayed-1'")
+check_eq "delayed offer: codecs from the ACK's answer in the catalog" "1:PCMA:8 2:PCMU:0" \
+	"$(catalog "SELECT label||':'||codec||':'||payload_type FROM streams WHERE session_id=$sid ORDER BY label" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "delayed offer: packets received per stream" "1:50 2:30" \
+	"$(catalog "SELECT label||':'||packets FROM streams WHERE session_id=$sid ORDER BY label" | tr '\n' ' ' | sed 's/ $//')"
+
+check_eq "offerless re-INVITE: 200 with an offer" 200 "$(v reoffer.status)"
+check_eq "offerless re-INVITE: the same port offered" 1 "$(v reoffer.same_port)"
+check_eq "offerless re-INVITE: recvonly" recvonly "$(v reoffer.dir)"
+check_eq "offerless re-INVITE: BYE answered" 200 "$(v reoffer.bye)"
+
+check_eq "session timer below Min-SE: 422" 422 "$(v timer.low.status)"
+check_eq "session timer below Min-SE: Min-SE header" 2 "$(v timer.low.minse)"
+check_eq "session timer: 200" 200 "$(v timer.ok.status)"
+check_eq "session timer: Session-Expires echoed, SRC refreshes" "2;refresher=uac" "$(v timer.ok.se)"
+check_eq "session timer: Require: timer" timer "$(v timer.ok.require)"
+check_eq "session timer: refresh answered" 200 "$(v timer.refresh)"
+check_eq "session timer: unrefreshed session ended with a BYE" 1 "$(v timer.bye)"
+ms=$(v timer.bye_after_refresh_ms)
+if [ "$(v timer.bye)" = 1 ] && [ "${ms:-0}" -ge 1500 ]; then ok "the refresh postponed the expiry (BYE ${ms} ms after it)"; else bad "BYE came ${ms} ms after the refresh: the refresh was ignored"; fi
+check_eq "session timer: ended as session-expired" session-expired \
+	"$(catalog "SELECT end_reason FROM sessions WHERE call_id='timer-ok'")"
+
+check_eq "codec narrowed by re-INVITE: 200" 200 "$(v codec.status)"
+check_eq "codec narrowed by re-INVITE: G.722 answered" 9 "$(v codec.pts)"
+check_eq "codec narrowed by re-INVITE: catalog follows" G722 \
+	"$(catalog "SELECT st.codec FROM streams st JOIN sessions s ON s.id=st.session_id WHERE s.call_id='codec-change'")"
+
+check_eq "re-offer with fewer m= lines: 200" 200 "$(v fewer.status)"
+check_eq "re-offer with fewer m= lines: answered as offered" 1 "$(v fewer.m)"
+check_eq "re-offer with fewer m= lines: both recordings finalized" 2 \
+	"$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id=r.session_id WHERE s.call_id='fewer-lines' AND r.state='final'")"
+
+check_eq "silence: the vanished SRC's session ended with a BYE" 1 "$(v silence.bye)"
+check_eq "silence: ended as silence" silence "$(catalog "SELECT end_reason FROM sessions WHERE call_id='silent'")"
+check_eq "silence: the held call survived it" 200 "$(v silence.held_bye)"
+
+stop_siprecd
+check_eq "siprecd exit status" 0 "$STOP_RC"
+finish
