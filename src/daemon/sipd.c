@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
@@ -219,6 +220,8 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 			sipd_respond(m, txn, req, 503, "Shutting Down", NULL);
 			return;
 		}
+		if (!edge_admit_invite(m, txn, req, peer))
+			return;
 		session_invite(m->sessions, txn, req, conn, peer);
 		return;
 	case SIP_METHOD_BYE:
@@ -404,6 +407,7 @@ const struct sip_transport_handler sipd_transport_handler = {
 	.message = on_message,
 	.framing_error = on_framing_error,
 	.tls_failed = on_tls_failed,
+	.refused = edge_refused,
 };
 
 int sipd_init(struct manager *m)
