@@ -149,8 +149,27 @@ struct catalog_metadata {
 	const char *json;     /* parsed model */
 	const char *warnings; /* JSON array text; NULL = "[]" */
 	uint32_t warning_count;
+	const char *dialect; /* sessions.metadata_dialect; NULL = leave */
 };
 int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *m);
+
+/* One payload format answered on a stream (stream_formats); the stream must be upserted first.
+ * An existing (stream, payload_type) row is replaced. */
+struct catalog_stream_format {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required */
+	unsigned payload_type;	  /* 0..127 */
+	const char *encoding;	  /* required */
+	uint32_t clock_rate;
+	unsigned channels; /* 0 = 1 */
+	const char *fmtp;  /* NULL or "" = none */
+};
+int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_format *f);
+
+/* One correlation value of a session (session_context): source "sip" (a header of the INVITE)
+ * or "metadata" (a vendor extension id). A value already stored is not duplicated. */
+int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,
+				const char *name, const char *value);
 
 /* Inserts or updates (by key_id and version) a wrapped data key. state "destroyed" also drops
  * the wrapped blob. The op's copy of wrapped is wiped when freed. Call catalog_sync afterwards

@@ -37,6 +37,8 @@ enum op_kind {
 	OP_RECORDING_FINAL,
 	OP_METADATA,
 	OP_KEY,
+	OP_STREAM_FORMAT,
+	OP_CONTEXT,
 	_OP_KIND_MAX,
 };
 
@@ -169,8 +171,8 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "body_encrypted, json, warnings) VALUES ((SELECT id FROM sessions WHERE "
 			 "uuid = ?1), "
 			 "?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '[]'))",
-			 "UPDATE sessions SET metadata_warnings = metadata_warnings + ?9 WHERE "
-			 "uuid = ?1"},
+			 "UPDATE sessions SET metadata_warnings = metadata_warnings + ?9, "
+			 "metadata_dialect = coalesce(?10, metadata_dialect) WHERE uuid = ?1"},
 			false,
 		},
 	[OP_KEY] =
@@ -191,6 +193,28 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "ELSE coalesce(excluded.wrapped, wrapped) END, "
 			 "wrap_alg = coalesce(excluded.wrap_alg, wrap_alg), "
 			 "kek_id = coalesce(excluded.kek_id, kek_id)"},
+			false,
+		},
+	[OP_STREAM_FORMAT] =
+		{
+			"stream-format",
+			{"INSERT INTO stream_formats (stream_id, payload_type, encoding, "
+			 "clock_rate, "
+			 "channels, fmtp) VALUES ((SELECT st.id FROM streams AS st JOIN sessions "
+			 "AS s "
+			 "ON s.id = st.session_id WHERE s.uuid = ?1 AND st.label = ?2), ?3, ?4, "
+			 "?5, "
+			 "?6, ?7) ON CONFLICT (stream_id, payload_type) DO UPDATE SET "
+			 "encoding = excluded.encoding, clock_rate = excluded.clock_rate, "
+			 "channels = excluded.channels, fmtp = excluded.fmtp"},
+			false,
+		},
+	[OP_CONTEXT] =
+		{
+			"session-context",
+			{"INSERT INTO session_context (session_id, source, name, value) VALUES "
+			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, ?4) "
+			 "ON CONFLICT DO NOTHING"},
 			false,
 		},
 };
@@ -1002,7 +1026,39 @@ int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *
 	b_text(&b, m->json);
 	b_text(&b, m->warnings);
 	b_u64(&b, m->warning_count);
+	b_text(&b, m->dialect);
 	return enqueue(c, OP_METADATA, &b, false);
+}
+
+int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_format *f)
+{
+	struct builder b = {0};
+
+	if (!f || !f->session_uuid || !f->label || !f->encoding || f->payload_type > 127)
+		return -EINVAL;
+	b_text(&b, f->session_uuid);
+	b_text(&b, f->label);
+	b_int(&b, f->payload_type);
+	b_text(&b, f->encoding);
+	b_u64(&b, f->clock_rate);
+	b_u64(&b, f->channels ? f->channels : 1);
+	b_text(&b, f->fmtp && *f->fmtp ? f->fmtp : NULL);
+	return enqueue(c, OP_STREAM_FORMAT, &b, false);
+}
+
+int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,
+				const char *name, const char *value)
+{
+	static const char *const sources[] = {"sip", "metadata", NULL};
+	struct builder b = {0};
+
+	if (!session_uuid || !source || !one_of(source, sources) || !name || !*name || !value)
+		return -EINVAL;
+	b_text(&b, session_uuid);
+	b_text(&b, source);
+	b_text(&b, name);
+	b_text(&b, value);
+	return enqueue(c, OP_CONTEXT, &b, false);
 }
 
 int catalog_key_upsert(struct catalog *c, const struct catalog_key *k)

@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "siprecd/acl.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -39,6 +40,7 @@ enum key_type {
 	T_PATH,	    /* absolute path or empty */
 	T_ADDRESS,  /* IPv4/IPv6 literal (empty allowed when min == 0) */
 	T_HOSTPORT, /* address:port or [v6]:port, or empty */
+	T_CIDRS,    /* list of address[/prefix], IPv4 or IPv6, or empty */
 	T_BOOL,
 	T_U32,
 	T_U64,
@@ -125,8 +127,40 @@ static const struct config_key keys[] = {
 	 "A TLS handshake must finish within this.", false, false, F(tls_handshake_timeout_ms), 100,
 	 DURATION_MS(300), NULL, 0, RELOAD},
 	{"MAX_MESSAGE_SIZE", T_U32, "65535", NULL, "Largest SIP message accepted, in bytes.", false,
-	 false, F(max_message_size), 1024, 1048576, NULL, 0, RESTART},
-
+	 false, F(max_message_size), 1024, 1048576, NULL, 0, RELOAD},
+	{"SIP_MESSAGE_TIMEOUT", T_DURATION, "20s", NULL,
+	 "A SIP message on TCP/TLS must be whole this long after its first byte, or the connection "
+	 "is closed (slow senders).",
+	 false, false, F(sip_message_timeout_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
+	{"MAX_SEND_QUEUE", T_U32, "1048576", NULL,
+	 "Bytes of responses queued to one TCP/TLS peer that does not read before it is "
+	 "disconnected.",
+	 false, false, F(max_send_queue), 65536, 1073741824, NULL, 0, RELOAD},
+	{"MAX_SEND_QUEUE_MESSAGES", T_U32, "1024", NULL,
+	 "Messages queued to one TCP/TLS peer that does not read before it is disconnected.", false,
+	 false, F(max_send_queue_msgs), 16, 1000000, NULL, 0, RELOAD},
+	{"SIP_ALLOW", T_CIDRS, "", NULL,
+	 "Source addresses (address[/prefix], IPv4 or IPv6, comma-separated) allowed on every SIP "
+	 "transport whose own SIP_ALLOW_* is empty; empty allows all.",
+	 false, false, F(sip_allow), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_UDP", T_CIDRS, "", NULL, "Allowlist for SIP over UDP; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_udp), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_TCP", T_CIDRS, "", NULL, "Allowlist for SIP over TCP; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_tcp), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_TLS", T_CIDRS, "", NULL, "Allowlist for SIP over TLS; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_tls), 0, 0, NULL, 0, RELOAD},
+	{"MAX_CONNECTIONS_PER_SOURCE", T_U32, "64", NULL,
+	 "Concurrent TCP and TLS connections from one IP address; 0 = only MAX_CONNECTIONS.", false,
+	 false, F(max_connections_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"MAX_HANDSHAKES_PER_SOURCE", T_U32, "16", NULL,
+	 "TLS handshakes in progress from one IP address; 0 = only MAX_HANDSHAKES.", false, false,
+	 F(max_handshakes_per_source), 0, 100000, NULL, 0, RELOAD},
+	{"INVITE_RATE_PER_SOURCE", T_U32, "100", NULL,
+	 "New-session INVITEs per second from one IP address (token bucket); 0 = no limit.", false,
+	 false, F(invite_rate_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"INVITE_BURST_PER_SOURCE", T_U32, "200", NULL,
+	 "INVITEs one IP address may send at once before INVITE_RATE_PER_SOURCE applies.", false,
+	 false, F(invite_burst_per_source), 1, 1000000, NULL, 0, RELOAD},
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
@@ -140,6 +174,12 @@ static const struct config_key keys[] = {
 	 F(media_workers), 0, 1024, NULL, 0, RESTART},
 	{"MAX_SESSIONS", T_U32, "5000", NULL, "Maximum concurrent recording sessions.", false,
 	 false, F(max_sessions), 1, 1000000, NULL, 0, RELOAD},
+	{"MAX_SESSIONS_PER_SOURCE", T_U32, "0", NULL,
+	 "Concurrent recording sessions from one IP address; 0 = only MAX_SESSIONS.", false, false,
+	 F(max_sessions_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"MAX_STREAMS_PER_SOURCE", T_U32, "0", NULL,
+	 "Concurrent media streams over the sessions of one IP address; 0 = no limit.", false,
+	 false, F(max_streams_per_source), 0, 100000000, NULL, 0, RELOAD},
 	{"MAX_STREAMS_PER_SESSION", T_U32, "16", NULL, "Maximum media streams in one session.",
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
@@ -470,6 +510,17 @@ static int key_set(struct load_ctx *x, const struct config_key *k, const char *v
 			return -EINVAL;
 		}
 		return set_string(c, k, v);
+	case T_CIDRS: {
+		struct sip_acl *acl = NULL;
+		char err[160];
+
+		if (sip_acl_parse(v, &acl, err, sizeof(err)) < 0) {
+			report(x, "%s: %s", k->name, err[0] ? err : "cannot parse");
+			return -EINVAL;
+		}
+		sip_acl_free(acl);
+		return set_string(c, k, v);
+	}
 	case T_HOSTPORT:
 		if (*v && !hostport_valid(v)) {
 			report(x, "%s: '%s' is not address:port (IPv6 as [address]:port)", k->name,
@@ -878,6 +929,7 @@ struct config *config_free(struct config *c)
 		case T_PATH:
 		case T_ADDRESS:
 		case T_HOSTPORT:
+		case T_CIDRS:
 			p = field_ptr(c, k);
 			if (*p && k->secret)
 				OPENSSL_cleanse(*p, strlen(*p));
@@ -923,6 +975,7 @@ static void format_value(const struct config *c, const struct config_key *k, cha
 	case T_PATH:
 	case T_ADDRESS:
 	case T_HOSTPORT:
+	case T_CIDRS:
 		s = *(char *const *)p;
 		snprintf(buf, n, "%s", s ? s : "");
 		break;
@@ -986,6 +1039,8 @@ static const char *type_doc(const struct config_key *k, const char *sep, char *b
 		return "IP address";
 	case T_HOSTPORT:
 		return "address:port";
+	case T_CIDRS:
+		return "address[/prefix] list";
 	case T_BOOL:
 		return "boolean";
 	case T_LOGLEVEL:

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 
 #include "control/control.h"
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
@@ -318,6 +319,8 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 									 "Retry-After: 60\r\n"});
 			return;
 		}
+		if (!edge_admit_invite(m, txn, req, peer))
+			return;
 		session_invite(m->sessions, txn, req, conn, peer);
 		return;
 	case SIP_METHOD_BYE:
@@ -503,6 +506,7 @@ const struct sip_transport_handler sipd_transport_handler = {
 	.message = on_message,
 	.framing_error = on_framing_error,
 	.tls_failed = on_tls_failed,
+	.refused = edge_refused,
 };
 
 int sipd_init(struct manager *m)

@@ -28,7 +28,8 @@ struct media_stream_params {
 	const char *codec; /* "PCMU", ... */
 	uint8_t payload_type;
 	uint32_t clock_rate;
-	bool rtcp_mux;				  /* false: RTCP on port+1 */
+	const char *formats; /* payload map for the header (copied), NULL = none */
+	bool rtcp_mux;	     /* false: RTCP on port+1 */
 	const struct sockaddr_storage *bind_addr; /* port ignored */
 	enum store_alg alg;
 	const struct recording_key *rkey; /* copied */

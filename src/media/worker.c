@@ -75,7 +75,7 @@ struct media_stream {
 	bool recv_armed, rtcp_armed;
 	struct msghdr msg;
 	struct store_params sp;
-	char *path, *session_uuid, *recording_uuid, *label, *codec;
+	char *path, *session_uuid, *recording_uuid, *label, *codec, *formats;
 	struct recording_key rkey;
 	struct store_writer *writer;
 	int error;
@@ -386,6 +386,7 @@ static void sip_stream_closed(void *arg)
 	free(s->recording_uuid);
 	free(s->label);
 	free(s->codec);
+	free(s->formats);
 	free(s);
 }
 
@@ -756,7 +757,9 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 	s->recording_uuid = strdup(pa->recording_uuid);
 	s->label = strdup(pa->label ? pa->label : "");
 	s->codec = strdup(pa->codec ? pa->codec : "");
-	if (!s->path || !s->session_uuid || !s->recording_uuid || !s->label || !s->codec) {
+	s->formats = strdup(pa->formats ? pa->formats : "");
+	if (!s->path || !s->session_uuid || !s->recording_uuid || !s->label || !s->codec ||
+	    !s->formats) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -783,6 +786,7 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 		.codec = s->codec,
 		.payload_type = pa->payload_type,
 		.clock_rate = pa->clock_rate,
+		.formats = s->formats,
 		.chunk_size = pa->chunk_size,
 	};
 	s->msg.msg_namelen = sizeof(struct sockaddr_storage);
@@ -809,6 +813,7 @@ fail:
 	free(s->recording_uuid);
 	free(s->label);
 	free(s->codec);
+	free(s->formats);
 	free(s);
 	return r;
 }

@@ -20,9 +20,11 @@
 
 #include <openssl/crypto.h>
 
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "net/route.h"
+#include "siprec/interop.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
@@ -30,6 +32,7 @@
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
+#include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
 
@@ -52,7 +55,7 @@ struct stream {
 	char path[4096];
 	struct media_stream *media; /* NULL: rejected or port 0 */
 	int pt, dtmf_pt;
-	char codec[16];
+	char codec[STORE_CODEC_MAX + 1];
 	uint32_t clock_rate;
 	bool rtcp_mux;
 	bool paused;
@@ -101,6 +104,7 @@ struct session {
 	unsigned starting;
 	int start_error;
 	uint64_t started_at;
+	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
 	 * in the ACK. */
 	bool awaiting_answer;
@@ -148,13 +152,10 @@ static void uuid_generate(char out[UUID_LEN + 1])
 		 b[15]);
 }
 
+/* Call-IDs are peer-chosen: a keyed hash keeps them from piling into one chain. */
 static unsigned hash_str(struct str s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < s.len; i++)
-		h = (h ^ (uint8_t)s.s[i]) * 16777619u;
-	return h % SESSION_HASH_SIZE;
+	return (unsigned)(siphash24(siphash_boot_key(), s.s, s.len) % SESSION_HASH_SIZE);
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -225,6 +226,7 @@ static void session_free(struct session *s)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
+	edge_session_close(s->ss->m, &s->peer, &s->src_charge);
 	free(s->pending_answer);
 	free(s->pending_headers);
 	sip_conn_unref(s->conn);
@@ -521,16 +523,17 @@ static const char *recording_dir_for_today(struct sessions *ss)
 
 static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n, uint32_t *ret_clock)
 {
-	const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, pt);
+	struct sdp_rtpmap rm;
 
-	if (rm) {
-		snprintf(codec, n, "%.*s", (int)MIN(rm->encoding.len, n - 1), rm->encoding.s);
-		*ret_clock = rm->clock;
+	/* a=rtpmap, else RFC 3551 static (G722's RTP clock is 8000 by the RFC's own erratum); a
+	 * dynamic type without a=rtpmap is recorded all the same, its name unknown */
+	if (!sdp_media_format(md, pt, &rm)) {
+		snprintf(codec, n, "unknown");
+		*ret_clock = 0;
 		return;
 	}
-	/* RFC 3551 static payload types; G722's RTP clock is 8000 by the RFC's own erratum. */
-	snprintf(codec, n, "%s", pt == 0 ? "PCMU" : pt == 8 ? "PCMA" : pt == 9 ? "G722" : "?");
-	*ret_clock = 8000;
+	snprintf(codec, n, "%.*s", (int)MIN(rm.encoding.len, n - 1), rm.encoding.s);
+	*ret_clock = rm.clock;
 }
 
 static void stream_label(const struct sdp_media *md, unsigned idx, char *buf, size_t n)
@@ -624,10 +627,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		/* A removed stream (port 0 in a re-offer) ends its recording. */
 		return 0;
 	}
-	if (sdp_choose_codec(md, &pt, &dtmf) < 0) {
-		*why = "no supported codec (PCMU, PCMA, G722, opus)";
-		return 0;
-	}
+	if (sdp_choose_codec(md, &pt, &dtmf) < 0)
+		return 0; /* not reached: audio over RTP always has a primary format */
 	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_OFF) {
 		*why = "SRTP offered but SRTP_POLICY=off";
 		return -ENOTSUP;
@@ -650,6 +651,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	ans->dtmf_pt = dtmf;
 	if (!existing) {
 		struct media_stream_params p = {0};
+		char formats[STORE_FORMATS_MAX + 1];
 		struct recording_key rk;
 		const struct srtp_suite_info *si = NULL;
 		stream_label(md, idx, st->label, sizeof(st->label));
@@ -660,6 +662,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		st->pt = pt;
 		st->dtmf_pt = dtmf;
 		codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+		if (sdp_media_format_map(md, formats, sizeof(formats)) < 0)
+			formats[0] = '\0';
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
 		{
@@ -700,6 +704,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.codec = st->codec,
 			.payload_type = (uint8_t)pt,
 			.clock_rate = st->clock_rate,
+			.formats = formats,
 			.rtcp_mux = md->rtcp_mux,
 			.bind_addr = &s->media_addr,
 			.alg = m->cfg->enable_recording_encryption
@@ -742,6 +747,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .srtp_suite = srtp ? cr.suite->name : NULL,
 					      .local_port = media_stream_port(st->media),
 				      });
+		siprec_catalog_formats(m->catalog, s->uuid, p.label, md);
 		catalog_recording_begin(m->catalog, &(struct catalog_recording){
 							    .uuid = st->recording_uuid,
 							    .session_uuid = s->uuid,
@@ -774,6 +780,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	} else {
 		stream_codec_change(s, st, md, pt);
 	}
+	if (existing) /* a re-offer may bring formats the file header does not list */
+		siprec_catalog_formats(m->catalog, s->uuid, st->label_raw, md);
 	sdp_crypto_wipe(&cr);
 	if (sdp_media_is_hold(md) != st->paused) {
 		st->paused = sdp_media_is_hold(md);
@@ -1084,6 +1092,18 @@ static char *dup_na(const struct sip_msg *req, enum sip_hdr id)
 	return h ? str_dup(h->value) : strdup("");
 }
 
+/* The peer's From as our To: display name and URI without its parameters, since the request
+ * builder appends the tag (keeping the whole header value sent ";tag=X;tag=X"). */
+static char *peer_uri(const struct sip_name_addr *na)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%.*s%s<%.*s>", STR_FMT(na->display), na->display.len ? " " : "",
+		     STR_FMT(na->uri)) < 0)
+		return NULL;
+	return s;
+}
+
 /* An INVITE without SDP: open the streams from a stand-in offer, send ours in the 200 OK. */
 static int delayed_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 {
@@ -1255,6 +1275,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	char sf[64], cf[300], pf[80], tf[32];
 	const char *fields[] = {sf, cf, pf, tf, NULL};
 	uint64_t rnd;
+	int r;
 
 	if (ss->count >= m->cfg->max_sessions) {
 		audit_refused(m, req, peer, 503, "session limit reached");
@@ -1262,8 +1283,14 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
 		return;
 	}
-	if (split_body(m, txn, req, &parts) < 0) {
-		audit_refused(m, req, peer, 400, "body not acceptable");
+	r = split_body(m, txn, req, &parts);
+	if (r < 0) {
+		/* the status split_body() answered, so the audit says what the SRC saw */
+		audit_refused(m, req, peer,
+			      r == -E2BIG	  ? 413
+			      : r == -EMEDIUMTYPE ? 415
+						  : 400,
+			      "body not acceptable");
 		return;
 	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
@@ -1296,13 +1323,20 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	sip_tag_generate(s->local_tag, sizeof(s->local_tag));
 	s->call_id = str_dup(call_id);
 	s->remote_tag = str_dup(from->tag);
-	s->remote_uri = dup_na(req, SIP_HDR_FROM);
+	s->remote_uri = peer_uri(from);
 	s->local_uri = dup_na(req, SIP_HDR_TO);
 	s->remote_target = contact ? str_dup(contact->uri) : str_dup(from->uri);
 	s->conn = conn;
 	sip_conn_ref(conn);
 	s->peer = *peer;
 	sockaddr_to_string(peer, s->peer_str, sizeof(s->peer_str));
+	if (edge_session_open(m, peer, parts.sdp.body, &s->src_charge) < 0) {
+		session_free(s);
+		audit_refused(m, req, peer, 503, "per-source session or stream limit");
+		sipd_respond(m, txn, req, 503, NULL,
+			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
+		return;
+	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))

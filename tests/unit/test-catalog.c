@@ -117,13 +117,16 @@ static void test_migrations_from_empty(void **state)
 	snprintf(want, sizeof(want), "%zu\n", n);
 	assert_query(path, "PRAGMA user_version", want);
 	assert_query(path, "PRAGMA journal_mode", "wal\n");
-	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-		     "keys\nmetadata_snapshots\nparticipants\nrecordings\nsessions\nstreams\n");
+	assert_query(
+		path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+		"keys\nmetadata_snapshots\nparticipants\nrecordings\nsession_context\nsessions\n"
+		"stream_formats\nstreams\n");
 	assert_query(path,
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
-		     "participants_aor\nrecordings_session\nrecordings_writing\nsessions_active\n"
-		     "sessions_call_id\nsessions_started_at\n");
+		     "participants_aor\nrecordings_session\nrecordings_writing\n"
+		     "session_context_lookup\nsessions_active\nsessions_call_id\n"
+		     "sessions_started_at\n");
 	assert_int_equal(stat(path, &stbuf), 0);
 	/* Participants' names and numbers: no access for others. */
 	assert_int_equal(stbuf.st_mode & 0007, 0);
@@ -311,6 +314,21 @@ static void final_recording(struct catalog *c, const char *ruuid, uint64_t size,
 	assert_int_equal(catalog_recording_final(c, &f), 0);
 }
 
+static void add_format(struct catalog *c, const char *uuid, const char *label, unsigned pt,
+		       const char *enc, uint32_t clock, const char *fmtp)
+{
+	assert_int_equal(catalog_stream_format_add(c,
+						   &(struct catalog_stream_format){
+							   .session_uuid = uuid,
+							   .label = label,
+							   .payload_type = pt,
+							   .encoding = enc,
+							   .clock_rate = clock,
+							   .fmtp = fmtp,
+						   }),
+			 0);
+}
+
 static void add_metadata(struct catalog *c, const char *uuid, uint32_t seq, uint64_t at,
 			 const char *warnings, uint32_t nwarn)
 {
@@ -364,6 +382,11 @@ static void fill_fixture(const char *path)
 	add_participant(c, SB, "p-alice", NULL, "sip:alice@example.com");
 	add_stream(c, SB, "1", "p-carol", 20004);
 	add_stream(c, SB, "2", "p-alice", 20006);
+	add_format(c, SB, "1", 18, "G729", 8000, "annexb=no");
+	add_format(c, SB, "1", 101, "telephone-event", 8000, "0-15");
+	add_format(c, SB, "2", 18, "G729", 8000, "annexb=no");
+	add_format(c, SB, "2", 8, "PCMA", 8000, NULL);
+	add_format(c, SB, "2", 8, "PCMA", 8000, ""); /* a re-offer: replaces, no duplicate */
 	add_recording(c, "b1", SB, "1", T0 + 600020);
 	add_recording(c, "b2", SB, "2", T0 + 600020);
 	add_stats(c, SB, "1", 1500, 12, 0, T0 + 600040, T0 + 630000);
