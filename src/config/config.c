@@ -260,8 +260,10 @@ static const struct config_key keys[] = {
 	 "AEAD for recordings: AES-256-GCM or CHACHA20-POLY1305.", false, false,
 	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM, RELOAD},
 	{"MIN_FREE_DISK_PERCENT", T_U64, "5", NULL,
-	 "New sessions are refused below this much free space (percent).", false, false,
-	 F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
+	 "New sessions are refused (INVITE 503, Retry-After: 60; OPTIONS 503) while the "
+	 "recording directory has less free space than this (percent, checked at most once a "
+	 "second; a disk-space-low audit event at most once a minute). 0 disables the check.",
+	 false, false, F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
 
 	/* Keys */
 	{"ENCRYPTION_KEY_STORE", T_CHOICE, "file", NULL,

@@ -2,7 +2,8 @@
 /*
  * The io.siprecd varlink interface: its definition (IDL, served by GetInterfaceDescription) and
  * the methods: Health, Version, ListSessions, GetSession, StopSession, ListKeys, RotateDataKey,
- * RotateKeyEncryptionKey, Reload. Subscribe is handled by the server (it keeps the connection).
+ * RotateKeyEncryptionKey, Reload, Drain. Subscribe is handled by the server (it keeps the
+ * connection).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -145,6 +146,11 @@ const char control_idl[] =
 	"# Re-reads certificates and what can change at run time. Privileged.\n"
 	"method Reload() -> ()\n"
 	"\n"
+	"# Stops (enable, the default) or resumes taking new sessions: while draining, INVITEs\n"
+	"# and OPTIONS get 503 with Retry-After, sessions in progress record to their end.\n"
+	"# active_sessions: those still in progress. Privileged.\n"
+	"method Drain(enable: ?bool) -> (draining: bool, active_sessions: int)\n"
+	"\n"
 	"# Session and audit events, as they happen; call with more: true. The first reply is\n"
 	"# event \"subscribed\".\n"
 	"method Subscribe() -> (\n"
@@ -168,10 +174,8 @@ const char control_idl[] =
 	"error KeyRotationInProgress ()\n";
 
 static const char *const mutating[] = {
-	"io.siprecd.StopSession",
-	"io.siprecd.RotateDataKey",
-	"io.siprecd.RotateKeyEncryptionKey",
-	"io.siprecd.Reload",
+	"io.siprecd.StopSession", "io.siprecd.RotateDataKey", "io.siprecd.RotateKeyEncryptionKey",
+	"io.siprecd.Reload",	  "io.siprecd.Drain",
 };
 
 bool control_method_mutating(const char *method)
@@ -761,6 +765,34 @@ const char *control_method_call(struct control_ctx *ctx, const struct control_ca
 		log_notice("control: reload requested");
 		manager_reload(m);
 		*ret_params = json_object_new_object();
+		return NULL;
+	}
+	if (strcmp(name, "Drain") == 0) {
+		struct json_object *v, *o;
+		bool enable = true;
+		unsigned calls = 0, streams = 0;
+
+		if (json_object_object_get_ex(call->parameters, "enable", &v) &&
+		    !json_object_is_type(v, json_type_null)) {
+			if (!json_object_is_type(v, json_type_boolean)) {
+				*ret_params = obj1("parameter", json_object_new_string("enable"));
+				return "org.varlink.service.InvalidParameter";
+			}
+			enable = json_object_get_boolean(v);
+		}
+		if (m->sessions)
+			sessions_count(m->sessions, &calls, &streams);
+		if (enable != m->draining)
+			log_notice("control: %s (%u session%s in progress)",
+				   enable ? "draining: new sessions refused with 503"
+					  : "drain ended: taking new sessions",
+				   calls, calls == 1 ? "" : "s");
+		m->draining = enable;
+		manager_update_status(m);
+		o = json_object_new_object();
+		json_object_object_add(o, "draining", json_object_new_boolean(m->draining));
+		json_object_object_add(o, "active_sessions", json_object_new_int64(calls));
+		*ret_params = o;
 		return NULL;
 	}
 	*ret_params = obj1("method", json_object_new_string(call->method));
