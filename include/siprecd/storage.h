@@ -33,6 +33,7 @@ struct io_uring_sqe;
 #define STORE_SESSION_ID_MAX 255u
 #define STORE_LABEL_MAX 255u
 #define STORE_CODEC_MAX 31u
+#define STORE_FORMATS_MAX 2048u /* payload map, docs/FORMAT.md */
 
 #define STORE_CHUNK_FINAL 0x1u
 
@@ -88,7 +89,32 @@ struct store_header {
 	char session_id[STORE_SESSION_ID_MAX + 1];
 	char stream_label[STORE_LABEL_MAX + 1];
 	char codec[STORE_CODEC_MAX + 1];
+	/* Payload map: every negotiated format, "<pt> <enc>/<clock>[/<ch>][ <fmtp>]" lines joined
+	 * by '\n'; "" in files written before it existed (then only codec/payload_type). */
+	char formats[STORE_FORMATS_MAX + 1];
 };
+
+/* One entry of a payload map. */
+struct store_format {
+	uint8_t pt;
+	char encoding[STORE_CODEC_MAX + 1];
+	uint32_t clock_rate;
+	uint8_t channels; /* 1 when the map says none */
+	char fmtp[256];	  /* "" when none */
+};
+
+/*
+ * Looks pt up in a payload map (store_header.formats). Returns 0 and fills *ret, -ENOENT when
+ * the map has no entry for pt, -EBADMSG for a malformed entry of pt. A header without a map
+ * falls back to h->codec/h->payload_type/h->clock_rate: see store_header_format().
+ */
+int store_formats_find(const char *formats, uint8_t pt, struct store_format *ret);
+/* Iterates a payload map: *cursor starts at the map; returns 1 and the next well-formed entry
+ * (malformed ones are skipped), 0 at the end. */
+int store_formats_next(const char **cursor, struct store_format *ret);
+/* The format of pt in the recording h: its map entry, else (old files, empty map) the header's
+ * single codec when pt is h->payload_type. 0, or -ENOENT. */
+int store_header_format(const struct store_header *h, uint8_t pt, struct store_format *ret);
 
 const char *store_alg_to_string(enum store_alg alg);
 /* Accepts "AES-256-GCM", "ChaCha20-Poly1305", "none" (case-insensitive); -EINVAL otherwise. */
@@ -166,6 +192,7 @@ struct store_params {
 	const char *codec; /* "PCMU", "PCMA", "G722", "opus", ... */
 	uint8_t payload_type;
 	uint32_t clock_rate;
+	const char *formats; /* payload map (sdp_media_format_map), NULL = none */
 	uint32_t chunk_size; /* 0 = STORE_CHUNK_SIZE_DEFAULT; a multiple of STORE_BLOCK */
 	uint64_t created_ns; /* 0 = now */
 };
@@ -302,18 +329,56 @@ int store_metadata_read(const char *path, const struct store_key_lookup *lookup,
 /* ---- audio: one stream's frames back to linear PCM (for siprec-export) ---- */
 
 struct store_track;
-/* A track for codec ("PCMU", "PCMA", "G722", "opus"): -EOPNOTSUPP for others. The RTP clock
- * is the codec's (RFC 3551), clock_rate from the header is not trusted. */
-int store_track_new(const char *codec, uint32_t clock_rate, struct store_track **ret);
+/*
+ * A track whose negotiated codec is codec (an SDP encoding name, the recording header's) on
+ * payload type pt. Every frame is decoded by its own payload type (see store_track_map_pt);
+ * a codec without a decoder (EVS, G.723.1, iLBC, ...) is accepted: its frames are counted and
+ * reported by store_track_pts(), never decoded as something else.
+ */
+int store_track_new(const char *codec, uint8_t pt, struct store_track **ret);
 struct store_track *store_track_free(struct store_track *t);
+/*
+ * Maps payload type pt to an SDP encoding (name, clock rate, a=fmtp parameters or NULL when
+ * unknown), overriding RFC 3551's static table; "telephone-event" marks RFC 4733 events.
+ * -EOPNOTSUPP (the mapping is kept) when no decoder exists for name; -EINVAL for pt > 127.
+ */
+int store_track_map_pt(struct store_track *t, uint8_t pt, const char *name, uint32_t clock_rate,
+		       const char *fmtp);
 /* Copies an RTP frame's payload into the track (other frame types are ignored). -E2BIG past the
  * packet limit. */
 int store_track_add(struct store_track *t, const struct store_frame *f);
-/* Output sample rate: 8000 (G.711), 16000 (G.722), 48000 (opus). */
-unsigned store_track_rate(const struct store_track *t);
+/* Output sample rate: the highest of the decodable codecs present (8000 G.711, G.729, GSM,
+ * G.726, AMR; 16000 G.722, AMR-WB; 48000 opus), else the negotiated codec's, else 8000. */
+unsigned store_track_rate(struct store_track *t);
 size_t store_track_packets(const struct store_track *t);
 /* CLOCK_REALTIME arrival of the first packet, 0 if none. */
 uint64_t store_track_first_arrival_ns(const struct store_track *t);
+
+/* One payload type seen in a track. */
+struct store_pt_info {
+	uint8_t pt;
+	const char *name; /* encoding name, NULL for an unmapped dynamic type; valid with t */
+	uint64_t frames;
+	bool decoded; /* a decoder exists: in the audio */
+	bool event;   /* RFC 4733 telephone-event: out of the audio, see store_track_dtmf */
+	bool silence; /* RFC 3389 comfort noise: exported as silence */
+};
+/* Fills ret with up to max payload types seen, in numeric order; returns how many. */
+size_t store_track_pts(struct store_track *t, struct store_pt_info *ret, size_t max);
+/* Payloads the last store_track_render() found malformed (each a gap of silence). */
+uint64_t store_track_corrupt(const struct store_track *t);
+
+/* One RFC 4733 event (DTMF 0-15, flash 16) as recorded. */
+struct store_dtmf {
+	char digit; /* '0'-'9', '*', '#', 'A'-'D', 'F' (flash) */
+	uint8_t event;
+	uint64_t start_ns; /* CLOCK_REALTIME, on the same time line as the audio */
+	uint32_t duration_ms;
+	bool ended; /* an end packet was received */
+};
+/* The events of the track, one per digit press (retransmitted end packets merged), in time
+ * order; *ret points into the track until the next call or store_track_free(). */
+int store_track_dtmf(struct store_track *t, const struct store_dtmf **ret, size_t *ret_n);
 /*
  * Decodes the track into mono PCM at store_track_rate(), sample 0 being the instant origin_ns:
  * packets placed by RTP timestamp (reordered and duplicate packets handled, gaps are silence),

@@ -73,11 +73,17 @@ static void help(void)
 	       "      --private-key PEM  X25519 private key of write-only recordings (their\n"
 	       "                         envelopes are read from --catalog or the config's)\n"
 	       "  -o, --output OUT.wav   write audio: one stream mono, two streams stereo\n"
-	       "                         (first stream left); G.711 at 8 kHz, G.722 at 16 kHz,\n"
-	       "                         opus at 48 kHz, mixed rates upsampled to the highest\n"
+	       "                         (first stream left); every frame decoded by its own\n"
+	       "                         payload type: G.711, G.726, G.729(A/B), GSM, AMR at\n"
+	       "                         8 kHz, G.722 and AMR-WB at 16 kHz, opus at 48 kHz,\n"
+	       "                         mixed rates upsampled to the highest; RFC 4733 DTMF is\n"
+	       "                         silence (digits in --metadata-json). A stream whose\n"
+	       "                         codec has no decoder (EVS, G.723.1, iLBC) fails with\n"
+	       "                         its name: export it with --pcap\n"
 	       "      --pcap OUT.pcap    write the RTP/RTCP packets (raw IPv4/UDP, synthesised)\n"
-	       "      --metadata-json    print the headers, verification results and the\n"
-	       "                         decrypted FILE.metadata (when present) as JSON\n"
+	       "      --metadata-json    print the headers, verification results, payload types\n"
+	       "                         seen, DTMF digits and the decrypted FILE.metadata (when\n"
+	       "                         present) as JSON\n"
 	       "      --metadata FILE    decrypt a session's FILE.metadata (named <session\n"
 	       "                         uuid>.metadata, ENABLE_METADATA_ENCRYPTION) and print it\n"
 	       "      --catalog-metadata UUID\n"
@@ -369,6 +375,49 @@ static int write_wav(const char *path, int16_t *const *ch, const size_t *n, unsi
 	return 0;
 }
 
+/*
+ * Whether a stream can go into audio: false (after naming the codec) when it has audio frames
+ * and none of them has a decoder. Frames of other undecodable payload types in a decodable
+ * stream are left out as gaps, with a warning.
+ */
+static bool decodable(struct input *in)
+{
+	struct store_pt_info pi[128];
+	size_t n = store_track_pts(in->track, pi, ARRAY_SIZE(pi));
+	uint64_t ok = 0, bad = 0;
+	const struct store_pt_info *worst = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (pi[i].decoded)
+			ok += pi[i].frames;
+		else if (!pi[i].event && !pi[i].silence) {
+			bad += pi[i].frames;
+			if (!worst || pi[i].frames > worst->frames)
+				worst = &pi[i];
+		}
+	}
+	for (size_t i = 0; ok && i < n; i++)
+		if (!pi[i].decoded && !pi[i].event && !pi[i].silence)
+			fprintf(stderr,
+				"siprec-export: %s: warning: %llu frames of payload type %u (%s) "
+				"have no decoder: exported as silence\n",
+				in->path, (unsigned long long)pi[i].frames, pi[i].pt,
+				pi[i].name ? pi[i].name : "not negotiated");
+	if (ok || !bad)
+		return true;
+	if (worst->name)
+		fprintf(stderr,
+			"siprec-export: %s: stream \"%s\": cannot decode codec %s (payload type "
+			"%u): no decoder for it; --pcap exports it\n",
+			in->path, in->h.stream_label, worst->name, worst->pt);
+	else
+		fprintf(stderr,
+			"siprec-export: %s: stream \"%s\": cannot decode payload type %u: it was "
+			"not negotiated as a known codec; --pcap exports it\n",
+			in->path, in->h.stream_label, worst->pt);
+	return false;
+}
+
 static int export_wav(struct input *in, unsigned nin)
 {
 	int16_t *pcm[2] = {NULL, NULL}, *up;
@@ -384,11 +433,8 @@ static int export_wav(struct input *in, unsigned nin)
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < nin; i++) {
-		if (!in[i].track) {
-			fprintf(stderr, "siprec-export: %s: codec \"%s\" cannot be decoded\n",
-				in[i].path, in[i].h.codec);
+		if (!decodable(&in[i]))
 			return -EOPNOTSUPP;
-		}
 		rate = MAX(rate, store_track_rate(in[i].track));
 		/* Both channels are aligned on the arrival time of their first packet. */
 		if (store_track_packets(in[i].track))
@@ -483,8 +529,21 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 		return EXIT_USAGE;
 	}
 	in->h = *store_reader_header(rd);
-	if ((arg.wav) && store_track_new(in->h.codec, in->h.clock_rate, &in->track) < 0)
-		in->track = NULL;
+	if ((arg.wav || arg.metadata_json) &&
+	    store_track_new(in->h.codec, in->h.payload_type, &in->track) < 0) {
+		store_reader_free(rd);
+		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(ENOMEM));
+		return EXIT_USAGE;
+	}
+	if (in->track) {
+		/* the header's payload map (docs/FORMAT.md): what each negotiated pt means */
+		const char *cur = in->h.formats;
+		struct store_format sf;
+
+		while (store_formats_next(&cur, &sf) > 0)
+			store_track_map_pt(in->track, sf.pt, sf.encoding, sf.clock_rate,
+					   sf.fmtp[0] ? sf.fmtp : NULL);
+	}
 	while ((r = store_reader_next_frame(rd, &f)) > 0) {
 		if (in->track && store_track_add(in->track, &f) < 0) {
 			r = -ENOMEM;
@@ -622,9 +681,66 @@ out:
 	return r;
 }
 
+/* The payload types a stream carried, and what the export does with each. */
+static json_object *json_pts(struct input *in)
+{
+	struct store_pt_info pi[128];
+	size_t n = store_track_pts(in->track, pi, ARRAY_SIZE(pi));
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "payload_type", json_object_new_int(pi[i].pt));
+		json_object_object_add(o, "encoding",
+				       pi[i].name ? json_object_new_string(pi[i].name) : NULL);
+		json_object_object_add(o, "frames", json_object_new_int64((int64_t)pi[i].frames));
+		json_object_object_add(o, "export",
+				       json_object_new_string(pi[i].decoded   ? "decoded"
+							      : pi[i].event   ? "dtmf"
+							      : pi[i].silence ? "silence"
+									      : "no decoder"));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* RFC 4733 digits found in the recorded frames; start in seconds from origin (the first packet
+ * of the exported streams, sample 0 of the audio). */
+static void json_dtmf(struct input *in, uint64_t origin, json_object *all)
+{
+	const struct store_dtmf *d;
+	size_t n;
+
+	if (store_track_dtmf(in->track, &d, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		char digit[2] = {d[i].digit, 0};
+
+		json_object_object_add(o, "digit", json_object_new_string(digit));
+		json_object_object_add(o, "stream", json_object_new_string(in->h.stream_label));
+		json_object_object_add(
+			o, "start",
+			json_object_new_double(
+				(double)(d[i].start_ns - MIN(origin, d[i].start_ns)) / 1e9));
+		json_object_object_add(o, "start_ns",
+				       json_object_new_int64((int64_t)d[i].start_ns));
+		json_object_object_add(o, "duration",
+				       json_object_new_double(d[i].duration_ms / 1000.0));
+		json_object_object_add(o, "ended", json_object_new_boolean(d[i].ended));
+		json_object_array_add(all, o);
+	}
+}
+
 static void print_json(struct input *in, unsigned nin)
 {
 	struct json_object *arr = json_object_new_array();
+	uint64_t origin = UINT64_MAX;
+
+	for (unsigned i = 0; i < nin; i++)
+		if (in[i].track && store_track_packets(in[i].track))
+			origin = MIN(origin, store_track_first_arrival_ns(in[i].track));
 
 	for (unsigned i = 0; i < nin; i++) {
 		struct json_object *o = json_object_new_object();
@@ -653,6 +769,13 @@ static void print_json(struct input *in, unsigned nin)
 				       json_object_new_int64((int64_t)in[i].res.frames));
 		json_object_object_add(o, "last_good_chunk",
 				       json_object_new_int64(in[i].res.last_good_index));
+		if (in[i].track) {
+			json_object *dtmf = json_object_new_array();
+
+			json_object_object_add(o, "payload_types", json_pts(&in[i]));
+			json_dtmf(&in[i], origin, dtmf);
+			json_object_object_add(o, "dtmf", dtmf);
+		}
 		if (l > 7 && strcmp(in[i].path + l - 7, ".siprec") == 0 &&
 		    asprintf(&meta_path, "%.*s.metadata", (int)(l - 7), in[i].path) >= 0 &&
 		    access(meta_path, F_OK) == 0) {
