@@ -110,8 +110,22 @@ struct catalog_stream_stats {
 	uint64_t srtp_auth_failures, srtp_replays;
 	const char *state; /* "active", "idle", "ended"; NULL = leave */
 	uint64_t first_packet_at, last_packet_at;
+	const char *source_addr; /* latched source "addr:port"; NULL = leave */
+	uint64_t dropped_source, dropped_limit, unnegotiated_pt, dtmf_events;
 };
 int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *st);
+
+/* One RFC 4733 telephone-event of a stream (table dtmf_events). Callable from media workers. */
+struct catalog_dtmf {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required: the stream's a=label */
+	const char *recording_uuid;
+	uint8_t event, volume, payload_type;
+	bool ended;
+	uint32_t ssrc, rtp_timestamp, duration, duration_ms;
+	uint64_t started_at; /* required */
+};
+int catalog_dtmf_event(struct catalog *c, const struct catalog_dtmf *e);
 
 /* A recording file was created (state 'writing'). */
 struct catalog_recording {
@@ -149,8 +163,27 @@ struct catalog_metadata {
 	const char *json;     /* parsed model */
 	const char *warnings; /* JSON array text; NULL = "[]" */
 	uint32_t warning_count;
+	const char *dialect; /* sessions.metadata_dialect; NULL = leave */
 };
 int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *m);
+
+/* One payload format answered on a stream (stream_formats); the stream must be upserted first.
+ * An existing (stream, payload_type) row is replaced. */
+struct catalog_stream_format {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required */
+	unsigned payload_type;	  /* 0..127 */
+	const char *encoding;	  /* required */
+	uint32_t clock_rate;
+	unsigned channels; /* 0 = 1 */
+	const char *fmtp;  /* NULL or "" = none */
+};
+int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_format *f);
+
+/* One correlation value of a session (session_context): source "sip" (a header of the INVITE)
+ * or "metadata" (a vendor extension id). A value already stored is not duplicated. */
+int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,
+				const char *name, const char *value);
 
 /* Inserts or updates (by key_id and version) a wrapped data key. state "destroyed" also drops
  * the wrapped blob. The op's copy of wrapped is wiped when freed. Call catalog_sync afterwards

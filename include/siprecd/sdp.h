@@ -154,19 +154,36 @@ const struct sdp_rtpmap *sdp_media_rtpmap(const struct sdp_media *m, int pt);
 const struct sdp_fmtp *sdp_media_fmtp(const struct sdp_media *m, int pt);
 
 /*
- * Chooses the codec to record: the first format in offer order that is PCMU (0), PCMA (8),
- * G722 (9) or opus/48000/2 (dynamic); static payload types without a=rtpmap are recognised by
- * number. *ret_dtmf_pt gets an offered telephone-event pt (preferring the codec's clock) or -1.
- * Returns 0, or -ENOTSUP when nothing offered is supported (then nothing is written).
+ * The primary format of an audio m= line: the first in offer order that carries audio of its
+ * own (not telephone-event, CN, red, rtx or FEC), else the first. Any payload type, static or
+ * dynamic, known or not: a recorder never refuses a stream for its codec (docs/SDP.md).
+ * *ret_dtmf_pt gets an offered telephone-event pt (preferring the primary's clock) or -1.
+ * Returns 0, or -ENOTSUP for a non-audio m= line or a protocol siprecd cannot receive (then
+ * nothing is written).
  */
 int sdp_choose_codec(const struct sdp_media *m, int *ret_pt, int *ret_dtmf_pt);
+
+/* The encoding of pt in m: its a=rtpmap, else the RFC 3551 static assignment (then encoding
+ * views a static string). Returns false for a dynamic pt without a=rtpmap. */
+bool sdp_media_format(const struct sdp_media *m, int pt, struct sdp_rtpmap *ret);
+
+#define SDP_FORMAT_NAME_MAX 31	/* encoding names longer than this are left out of the map */
+#define SDP_FORMAT_FMTP_MAX 255 /* a longer a=fmtp is left out of its map entry */
+/*
+ * Writes m's payload map (docs/FORMAT.md "Payload map"), NUL-terminated, into buf: one line
+ * per offered format in offer order, '\n'-separated, "<pt> <encoding>/<clock>[/<channels>]
+ * [<fmtp>]". Formats siprecd knows nothing of (dynamic pt without a=rtpmap, an encoding with
+ * spaces or over SDP_FORMAT_NAME_MAX) are left out; entries that no longer fit in cap are
+ * dropped from the end. Returns the length (0 when nothing is known), -ENOBUFS when cap is 0.
+ */
+int sdp_media_format_map(const struct sdp_media *m, char *buf, size_t cap);
 
 struct sdp_crypto_answer;
 
 struct sdp_answer_media {
 	uint16_t port; /* 0 = rejected; a port-0 offered m= line is answered with 0 regardless */
-	int pt;	       /* chosen payload type, -1 if none (only valid with port 0) */
-	int dtmf_pt;   /* telephone-event pt kept, or -1 */
+	int pt;	       /* primary payload type (sdp_choose_codec), -1 if none (only with port 0) */
+	int dtmf_pt;   /* telephone-event pt, or -1; informational: every format is answered */
 	bool rtcp_mux; /* echo a=rtcp-mux (only written when it was offered) */
 	const struct sdp_crypto_answer *crypto; /* NULL for RTP/AVP(F) */
 };
@@ -180,9 +197,11 @@ struct sdp_answer_params {
 
 /*
  * Writes the answer to offer into buf (cap bytes, NUL-terminated): same m= lines in the same
- * order, a=label echoed, a=recvonly or a=inactive (RFC 7866 §8.2, RFC 3264 §6.1), one codec
- * (plus telephone-event). media has n_media == offer->n_media entries. Returns the length
- * without the NUL, -ENOBUFS when cap is too small, -EINVAL on inconsistent decisions.
+ * order, a=label echoed, a=recvonly or a=inactive (RFC 7866 §8.2, RFC 3264 §6.1), every
+ * offered format of an accepted m= line with its a=rtpmap/a=fmtp (the SRC may send any of
+ * them; a recorder has no reason to narrow them). media has n_media == offer->n_media entries.
+ * Returns the length without the NUL, -ENOBUFS when cap is too small, -EINVAL on inconsistent
+ * decisions.
  */
 int sdp_answer_build(const struct sdp_session *offer, const struct sdp_answer_params *p,
 		     const struct sdp_answer_media *media, size_t n_media, char *buf, size_t cap);
@@ -268,6 +287,25 @@ void sdp_crypto_wipe(struct sdp_crypto *c);
  */
 int sdp_crypto_choose(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
 		      size_t n_allowed, struct sdp_crypto *ret);
+
+/* What the receiver can honour and what the operator allows, for sdp_crypto_choose_policy(). */
+struct sdp_crypto_policy {
+	/* SRTP_POLICY=required: no UNENCRYPTED_SRTP or UNAUTHENTICATED_SRTP (RFC 4568 §6.3.3,
+	 * §6.3.4): the media would cross the network readable or forgeable. */
+	bool require_protection;
+};
+
+/*
+ * Like sdp_crypto_choose(), and skips the lines whose session parameters the receiver cannot
+ * honour (RFC 4568 §6.3: KDR other than 0, libsrtp2 derives session keys once; WSH above
+ * SDP_CRYPTO_WSH_MAX) or the policy refuses. On -ENOTSUP *ret_why (may be NULL) names the
+ * parameter that made the last skipped line unusable (a static string, for a Warning), or
+ * NULL when no line had a usable suite.
+ */
+int sdp_crypto_choose_policy(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
+			     size_t n_allowed, const struct sdp_crypto_policy *pol,
+			     struct sdp_crypto *ret, const char **ret_why);
+#define SDP_CRYPTO_WSH_MAX 32767 /* libsrtp2's largest replay window */
 
 /*
  * Writes the names of the suites offered in m's a=crypto lines that we cannot use (unknown, not

@@ -362,6 +362,9 @@ struct sip_txn_ops {
 	void (*no_ack)(struct sip_txn *t, void *userdata);
 	/* The transaction is about to be freed; t is invalid afterwards. Optional. */
 	void (*terminated)(struct sip_txn *t, void *userdata);
+	/* 64*T1 passed without a final response from the TU (a TU bug or a lost event): the
+	 * callback may still send one; if it does not, the transaction is terminated. Optional. */
+	void (*stalled)(struct sip_txn *t, void *userdata);
 };
 
 enum sip_txn_verdict {
@@ -384,6 +387,12 @@ struct sip_txn_table *sip_txn_table_free(struct sip_txn_table *tbl);
 /* Overrides T1/T2/T4 in ms (0 keeps a value). */
 void sip_txn_table_set_timers(struct sip_txn_table *tbl, unsigned t1, unsigned t2, unsigned t4);
 unsigned sip_txn_table_count(const struct sip_txn_table *tbl);
+/* Live transactions by state (walks the table: for metrics, not for the packet path). */
+struct sip_txn_stats {
+	unsigned by_state[SIP_TXN_TERMINATED];
+	uint64_t stalled; /* transactions whose TU sent no final response within 64*T1 */
+};
+void sip_txn_table_get_stats(const struct sip_txn_table *tbl, struct sip_txn_stats *ret);
 
 /*
  * Matches a received request (RFC 3261 §17.2.3, RFC 2543 fallback without the magic cookie).

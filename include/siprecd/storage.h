@@ -33,6 +33,7 @@ struct io_uring_sqe;
 #define STORE_SESSION_ID_MAX 255u
 #define STORE_LABEL_MAX 255u
 #define STORE_CODEC_MAX 31u
+#define STORE_FORMATS_MAX 2048u /* payload map, docs/FORMAT.md */
 
 #define STORE_CHUNK_FINAL 0x1u
 
@@ -88,7 +89,32 @@ struct store_header {
 	char session_id[STORE_SESSION_ID_MAX + 1];
 	char stream_label[STORE_LABEL_MAX + 1];
 	char codec[STORE_CODEC_MAX + 1];
+	/* Payload map: every negotiated format, "<pt> <enc>/<clock>[/<ch>][ <fmtp>]" lines joined
+	 * by '\n'; "" in files written before it existed (then only codec/payload_type). */
+	char formats[STORE_FORMATS_MAX + 1];
 };
+
+/* One entry of a payload map. */
+struct store_format {
+	uint8_t pt;
+	char encoding[STORE_CODEC_MAX + 1];
+	uint32_t clock_rate;
+	uint8_t channels; /* 1 when the map says none */
+	char fmtp[256];	  /* "" when none */
+};
+
+/*
+ * Looks pt up in a payload map (store_header.formats). Returns 0 and fills *ret, -ENOENT when
+ * the map has no entry for pt, -EBADMSG for a malformed entry of pt. A header without a map
+ * falls back to h->codec/h->payload_type/h->clock_rate: see store_header_format().
+ */
+int store_formats_find(const char *formats, uint8_t pt, struct store_format *ret);
+/* Iterates a payload map: *cursor starts at the map; returns 1 and the next well-formed entry
+ * (malformed ones are skipped), 0 at the end. */
+int store_formats_next(const char **cursor, struct store_format *ret);
+/* The format of pt in the recording h: its map entry, else (old files, empty map) the header's
+ * single codec when pt is h->payload_type. 0, or -ENOENT. */
+int store_header_format(const struct store_header *h, uint8_t pt, struct store_format *ret);
 
 const char *store_alg_to_string(enum store_alg alg);
 /* Accepts "AES-256-GCM", "ChaCha20-Poly1305", "none" (case-insensitive); -EINVAL otherwise. */
@@ -166,6 +192,7 @@ struct store_params {
 	const char *codec; /* "PCMU", "PCMA", "G722", "opus", ... */
 	uint8_t payload_type;
 	uint32_t clock_rate;
+	const char *formats; /* payload map (sdp_media_format_map), NULL = none */
 	uint32_t chunk_size; /* 0 = STORE_CHUNK_SIZE_DEFAULT; a multiple of STORE_BLOCK */
 	uint64_t created_ns; /* 0 = now */
 };

@@ -24,7 +24,7 @@
 /* An operator's write transaction at the sqlite3 shell holds the lock; wait this long per try. */
 #define BUSY_TIMEOUT_MS 5000
 #define BUSY_TRIES 6
-#define OP_MAX_VALS 14
+#define OP_MAX_VALS 20
 #define OP_MAX_STMTS 2
 
 enum op_kind {
@@ -37,6 +37,9 @@ enum op_kind {
 	OP_RECORDING_FINAL,
 	OP_METADATA,
 	OP_KEY,
+	OP_DTMF,
+	OP_STREAM_FORMAT,
+	OP_CONTEXT,
 	_OP_KIND_MAX,
 };
 
@@ -136,7 +139,9 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "srtp_replays = ?10, "
 			 "state = coalesce(?11, state), "
 			 "first_packet_at = coalesce(?12, first_packet_at), "
-			 "last_packet_at = coalesce(?13, last_packet_at) "
+			 "last_packet_at = coalesce(?13, last_packet_at), "
+			 "source_addr = coalesce(?14, source_addr), dropped_source = ?15, "
+			 "dropped_limit = ?16, unnegotiated_pt = ?17, dtmf_events = ?18 "
 			 "WHERE session_id = (SELECT id FROM sessions WHERE uuid = ?1) AND label = "
 			 "?2"},
 			true,
@@ -169,8 +174,8 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "body_encrypted, json, warnings) VALUES ((SELECT id FROM sessions WHERE "
 			 "uuid = ?1), "
 			 "?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '[]'))",
-			 "UPDATE sessions SET metadata_warnings = metadata_warnings + ?9 WHERE "
-			 "uuid = ?1"},
+			 "UPDATE sessions SET metadata_warnings = metadata_warnings + ?9, "
+			 "metadata_dialect = coalesce(?10, metadata_dialect) WHERE uuid = ?1"},
 			false,
 		},
 	[OP_KEY] =
@@ -191,6 +196,39 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "ELSE coalesce(excluded.wrapped, wrapped) END, "
 			 "wrap_alg = coalesce(excluded.wrap_alg, wrap_alg), "
 			 "kek_id = coalesce(excluded.kek_id, kek_id)"},
+			false,
+		},
+	[OP_DTMF] =
+		{
+			"dtmf",
+			{"INSERT INTO dtmf_events (session_id, stream_id, recording_uuid, event, "
+			 "digit, started_at, rtp_timestamp, duration, duration_ms, volume, "
+			 "payload_type, ssrc, ended) VALUES ((SELECT id FROM sessions WHERE uuid = "
+			 "?1), (SELECT st.id FROM streams AS st JOIN sessions AS s ON s.id = "
+			 "st.session_id WHERE s.uuid = ?1 AND st.label = ?2), ?3, ?4, ?5, ?6, ?7, "
+			 "?8, ?9, ?10, ?11, ?12, ?13)"},
+			false,
+		},
+	[OP_STREAM_FORMAT] =
+		{
+			"stream-format",
+			{"INSERT INTO stream_formats (stream_id, payload_type, encoding, "
+			 "clock_rate, "
+			 "channels, fmtp) VALUES ((SELECT st.id FROM streams AS st JOIN sessions "
+			 "AS s "
+			 "ON s.id = st.session_id WHERE s.uuid = ?1 AND st.label = ?2), ?3, ?4, "
+			 "?5, "
+			 "?6, ?7) ON CONFLICT (stream_id, payload_type) DO UPDATE SET "
+			 "encoding = excluded.encoding, clock_rate = excluded.clock_rate, "
+			 "channels = excluded.channels, fmtp = excluded.fmtp"},
+			false,
+		},
+	[OP_CONTEXT] =
+		{
+			"session-context",
+			{"INSERT INTO session_context (session_id, source, name, value) VALUES "
+			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, ?4) "
+			 "ON CONFLICT DO NOTHING"},
 			false,
 		},
 };
@@ -946,7 +984,39 @@ int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *s
 	b_text(&b, st->state);
 	b_u64_or_null(&b, st->first_packet_at);
 	b_u64_or_null(&b, st->last_packet_at);
+	b_text(&b, st->source_addr);
+	b_u64(&b, st->dropped_source);
+	b_u64(&b, st->dropped_limit);
+	b_u64(&b, st->unnegotiated_pt);
+	b_u64(&b, st->dtmf_events);
 	return enqueue(c, OP_STREAM_STATS, &b, false);
+}
+
+int catalog_dtmf_event(struct catalog *c, const struct catalog_dtmf *e)
+{
+	static const char digits[] = "0123456789*#ABCD";
+	struct builder b = {0};
+	char digit[2] = {0}, ssrc[9];
+
+	if (!e || !e->session_uuid || !e->label || !e->started_at)
+		return -EINVAL;
+	if (e->event < 16)
+		digit[0] = digits[e->event];
+	snprintf(ssrc, sizeof(ssrc), "%08x", e->ssrc);
+	b_text(&b, e->session_uuid);
+	b_text(&b, e->label);
+	b_text(&b, e->recording_uuid);
+	b_int(&b, e->event);
+	b_text(&b, digit[0] ? digit : NULL);
+	b_u64(&b, e->started_at);
+	b_u64(&b, e->rtp_timestamp);
+	b_u64(&b, e->duration);
+	b_u64(&b, e->duration_ms);
+	b_int(&b, e->volume);
+	b_int(&b, e->payload_type);
+	b_text(&b, ssrc);
+	b_int(&b, e->ended ? 1 : 0);
+	return enqueue(c, OP_DTMF, &b, false);
 }
 
 int catalog_recording_begin(struct catalog *c, const struct catalog_recording *r)
@@ -1002,7 +1072,39 @@ int catalog_metadata_snapshot(struct catalog *c, const struct catalog_metadata *
 	b_text(&b, m->json);
 	b_text(&b, m->warnings);
 	b_u64(&b, m->warning_count);
+	b_text(&b, m->dialect);
 	return enqueue(c, OP_METADATA, &b, false);
+}
+
+int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_format *f)
+{
+	struct builder b = {0};
+
+	if (!f || !f->session_uuid || !f->label || !f->encoding || f->payload_type > 127)
+		return -EINVAL;
+	b_text(&b, f->session_uuid);
+	b_text(&b, f->label);
+	b_int(&b, f->payload_type);
+	b_text(&b, f->encoding);
+	b_u64(&b, f->clock_rate);
+	b_u64(&b, f->channels ? f->channels : 1);
+	b_text(&b, f->fmtp && *f->fmtp ? f->fmtp : NULL);
+	return enqueue(c, OP_STREAM_FORMAT, &b, false);
+}
+
+int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,
+				const char *name, const char *value)
+{
+	static const char *const sources[] = {"sip", "metadata", NULL};
+	struct builder b = {0};
+
+	if (!session_uuid || !source || !one_of(source, sources) || !name || !*name || !value)
+		return -EINVAL;
+	b_text(&b, session_uuid);
+	b_text(&b, source);
+	b_text(&b, name);
+	b_text(&b, value);
+	return enqueue(c, OP_CONTEXT, &b, false);
 }
 
 int catalog_key_upsert(struct catalog *c, const struct catalog_key *k)

@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "siprecd/acl.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -39,6 +40,7 @@ enum key_type {
 	T_PATH,	    /* absolute path or empty */
 	T_ADDRESS,  /* IPv4/IPv6 literal (empty allowed when min == 0) */
 	T_HOSTPORT, /* address:port or [v6]:port, or empty */
+	T_CIDRS,    /* list of address[/prefix], IPv4 or IPv6, or empty */
 	T_BOOL,
 	T_U32,
 	T_U64,
@@ -71,6 +73,8 @@ struct config_key {
 static const char *const tls_verify_names[] = {"none", "request", "require", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
+static const char *const latch_names[] = {"sdp", "first", "off", NULL};
+static const char *const dtmf_names[] = {"record", "events-only", "drop", NULL};
 static const char *const seal_names[] = {"AES-256-GCM", "CHACHA20-POLY1305", NULL};
 static const char *const key_stores[] = {"file",   "credential", "password",
 					 "memory", "public-key", NULL};
@@ -125,8 +129,40 @@ static const struct config_key keys[] = {
 	 "A TLS handshake must finish within this.", false, false, F(tls_handshake_timeout_ms), 100,
 	 DURATION_MS(300), NULL, 0, RELOAD},
 	{"MAX_MESSAGE_SIZE", T_U32, "65535", NULL, "Largest SIP message accepted, in bytes.", false,
-	 false, F(max_message_size), 1024, 1048576, NULL, 0, RESTART},
-
+	 false, F(max_message_size), 1024, 1048576, NULL, 0, RELOAD},
+	{"SIP_MESSAGE_TIMEOUT", T_DURATION, "20s", NULL,
+	 "A SIP message on TCP/TLS must be whole this long after its first byte, or the connection "
+	 "is closed (slow senders).",
+	 false, false, F(sip_message_timeout_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
+	{"MAX_SEND_QUEUE", T_U32, "1048576", NULL,
+	 "Bytes of responses queued to one TCP/TLS peer that does not read before it is "
+	 "disconnected.",
+	 false, false, F(max_send_queue), 65536, 1073741824, NULL, 0, RELOAD},
+	{"MAX_SEND_QUEUE_MESSAGES", T_U32, "1024", NULL,
+	 "Messages queued to one TCP/TLS peer that does not read before it is disconnected.", false,
+	 false, F(max_send_queue_msgs), 16, 1000000, NULL, 0, RELOAD},
+	{"SIP_ALLOW", T_CIDRS, "", NULL,
+	 "Source addresses (address[/prefix], IPv4 or IPv6, comma-separated) allowed on every SIP "
+	 "transport whose own SIP_ALLOW_* is empty; empty allows all.",
+	 false, false, F(sip_allow), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_UDP", T_CIDRS, "", NULL, "Allowlist for SIP over UDP; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_udp), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_TCP", T_CIDRS, "", NULL, "Allowlist for SIP over TCP; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_tcp), 0, 0, NULL, 0, RELOAD},
+	{"SIP_ALLOW_TLS", T_CIDRS, "", NULL, "Allowlist for SIP over TLS; empty = SIP_ALLOW.",
+	 false, false, F(sip_allow_tls), 0, 0, NULL, 0, RELOAD},
+	{"MAX_CONNECTIONS_PER_SOURCE", T_U32, "64", NULL,
+	 "Concurrent TCP and TLS connections from one IP address; 0 = only MAX_CONNECTIONS.", false,
+	 false, F(max_connections_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"MAX_HANDSHAKES_PER_SOURCE", T_U32, "16", NULL,
+	 "TLS handshakes in progress from one IP address; 0 = only MAX_HANDSHAKES.", false, false,
+	 F(max_handshakes_per_source), 0, 100000, NULL, 0, RELOAD},
+	{"INVITE_RATE_PER_SOURCE", T_U32, "100", NULL,
+	 "New-session INVITEs per second from one IP address (token bucket); 0 = no limit.", false,
+	 false, F(invite_rate_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"INVITE_BURST_PER_SOURCE", T_U32, "200", NULL,
+	 "INVITEs one IP address may send at once before INVITE_RATE_PER_SOURCE applies.", false,
+	 false, F(invite_burst_per_source), 1, 1000000, NULL, 0, RELOAD},
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
@@ -140,6 +176,12 @@ static const struct config_key keys[] = {
 	 F(media_workers), 0, 1024, NULL, 0, RESTART},
 	{"MAX_SESSIONS", T_U32, "5000", NULL, "Maximum concurrent recording sessions.", false,
 	 false, F(max_sessions), 1, 1000000, NULL, 0, RELOAD},
+	{"MAX_SESSIONS_PER_SOURCE", T_U32, "0", NULL,
+	 "Concurrent recording sessions from one IP address; 0 = only MAX_SESSIONS.", false, false,
+	 F(max_sessions_per_source), 0, 1000000, NULL, 0, RELOAD},
+	{"MAX_STREAMS_PER_SOURCE", T_U32, "0", NULL,
+	 "Concurrent media streams over the sessions of one IP address; 0 = no limit.", false,
+	 false, F(max_streams_per_source), 0, 100000000, NULL, 0, RELOAD},
 	{"MAX_STREAMS_PER_SESSION", T_U32, "16", NULL, "Maximum media streams in one session.",
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
@@ -165,6 +207,27 @@ static const struct config_key keys[] = {
 	{"SRTP_POLICY", T_ENUM, "optional", NULL,
 	 "off (plain RTP only), optional (SRTP when offered) or required.", false, false,
 	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF, RELOAD},
+	{"SRTP_ALLOW_SDES_OVER_PLAIN_SIP", T_BOOL, "false", NULL,
+	 "With SRTP_POLICY=required, also accept SDES keys (a=crypto) that came over SIP on UDP or "
+	 "TCP, where anyone on the signalling path reads them; otherwise only over TLS.",
+	 false, false, F(srtp_sdes_plain_sip), 0, 0, NULL, 0, RELOAD},
+	{"MEDIA_LATCH", T_ENUM, "sdp", NULL,
+	 "Source a stream records from: sdp (only the IP of the offer's c= when it is a unicast "
+	 "address, latched to the first port sending from it; else as first), first (the first "
+	 "address:port sending valid (S)RTP) or off (any). Others are dropped and counted.",
+	 false, false, F(media_latch), 0, 0, latch_names, MEDIA_LATCH_SDP, RESTART},
+	{"MEDIA_MAX_STREAM_PACKETS", T_U64, "20000000", NULL,
+	 "Packets recorded per stream at most (about 110 h at 50 packets/s); later ones are "
+	 "dropped and counted. 0 = no cap.",
+	 false, false, F(media_max_packets), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"MEDIA_MAX_STREAM_BYTES", T_U64, "4294967296", NULL,
+	 "RTP payload bytes recorded per stream at most; later packets are dropped and counted. "
+	 "0 = no cap.",
+	 false, false, F(media_max_bytes), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"DTMF_POLICY", T_ENUM, "record", NULL,
+	 "RFC 4733 telephone-event: record (packets in the recording and digits in the catalog), "
+	 "events-only (digits in the catalog, packets never written) or drop (neither).",
+	 false, false, F(dtmf_policy), 0, 0, dtmf_names, DTMF_POLICY_RECORD, RESTART},
 	{"ENABLE_SRTP", T_BOOL, "", "unset",
 	 "Compatibility: true = SRTP_POLICY=optional, false = off, unless SRTP_POLICY is set.",
 	 false, false, NO_FIELD, 0, 0, NULL, 0, RELOAD},
@@ -197,8 +260,10 @@ static const struct config_key keys[] = {
 	 "AEAD for recordings: AES-256-GCM or CHACHA20-POLY1305.", false, false,
 	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM, RELOAD},
 	{"MIN_FREE_DISK_PERCENT", T_U64, "5", NULL,
-	 "New sessions are refused below this much free space (percent).", false, false,
-	 F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
+	 "New sessions are refused (INVITE 503, Retry-After: 60; OPTIONS 503) while the "
+	 "recording directory has less free space than this (percent, checked at most once a "
+	 "second; a disk-space-low audit event at most once a minute). 0 disables the check.",
+	 false, false, F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
 
 	/* Keys */
 	{"ENCRYPTION_KEY_STORE", T_CHOICE, "file", NULL,
@@ -468,6 +533,17 @@ static int key_set(struct load_ctx *x, const struct config_key *k, const char *v
 			return -EINVAL;
 		}
 		return set_string(c, k, v);
+	case T_CIDRS: {
+		struct sip_acl *acl = NULL;
+		char err[160];
+
+		if (sip_acl_parse(v, &acl, err, sizeof(err)) < 0) {
+			report(x, "%s: %s", k->name, err[0] ? err : "cannot parse");
+			return -EINVAL;
+		}
+		sip_acl_free(acl);
+		return set_string(c, k, v);
+	}
 	case T_HOSTPORT:
 		if (*v && !hostport_valid(v)) {
 			report(x, "%s: '%s' is not address:port (IPv6 as [address]:port)", k->name,
@@ -876,6 +952,7 @@ struct config *config_free(struct config *c)
 		case T_PATH:
 		case T_ADDRESS:
 		case T_HOSTPORT:
+		case T_CIDRS:
 			p = field_ptr(c, k);
 			if (*p && k->secret)
 				OPENSSL_cleanse(*p, strlen(*p));
@@ -921,6 +998,7 @@ static void format_value(const struct config *c, const struct config_key *k, cha
 	case T_PATH:
 	case T_ADDRESS:
 	case T_HOSTPORT:
+	case T_CIDRS:
 		s = *(char *const *)p;
 		snprintf(buf, n, "%s", s ? s : "");
 		break;
@@ -984,6 +1062,8 @@ static const char *type_doc(const struct config_key *k, const char *sep, char *b
 		return "IP address";
 	case T_HOSTPORT:
 		return "address:port";
+	case T_CIDRS:
+		return "address[/prefix] list";
 	case T_BOOL:
 		return "boolean";
 	case T_LOGLEVEL:

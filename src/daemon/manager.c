@@ -33,6 +33,7 @@
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "daemon/edge.h"
 
 #define STATUS_INTERVAL_MS 5000
 #define STOP_GRACE_MS 800
@@ -280,6 +281,27 @@ static int open_listeners(struct manager *m)
 }
 
 static int tls_watch_start(struct manager *m);
+
+/* On a media worker: a telephone-event into the catalog (its queue is thread-safe). */
+static void media_dtmf_event(void *userdata, const struct media_dtmf_event *e)
+{
+	struct manager *m = userdata;
+
+	catalog_dtmf_event(m->catalog, &(struct catalog_dtmf){
+					       .session_uuid = e->session_uuid,
+					       .label = e->label,
+					       .recording_uuid = e->recording_uuid,
+					       .event = e->event,
+					       .volume = e->volume,
+					       .ended = e->ended,
+					       .payload_type = e->pt,
+					       .ssrc = e->ssrc,
+					       .rtp_timestamp = e->rtp_ts,
+					       .duration = e->duration,
+					       .duration_ms = e->duration_ms,
+					       .started_at = e->started_ms,
+				       });
+}
 
 static struct tls_server_params tls_params(const struct config *c)
 {
@@ -805,21 +827,10 @@ static void recover_recordings(struct manager *m)
 		   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
 }
 
-static struct sip_transport_limits transport_limits(const struct config *c)
-{
-	return (struct sip_transport_limits){
-		.max_message_size = c->max_message_size,
-		.max_connections = c->max_connections,
-		.max_handshakes = c->max_handshakes,
-		.idle_timeout_ms = c->tcp_idle_timeout_ms,
-		.handshake_timeout_ms = c->tls_handshake_timeout_ms,
-	};
-}
-
 int manager_start(struct manager *m)
 {
 	struct config *c = m->cfg;
-	struct sip_transport_limits lim = transport_limits(c);
+	struct sip_transport_limits lim;
 	sigset_t mask;
 	int r;
 
@@ -858,7 +869,21 @@ int manager_start(struct manager *m)
 	r = tls_setup(m);
 	if (r < 0)
 		return r;
-	r = media_pool_new(m, &m->media);
+	r = media_pool_new(
+		&(struct media_pool_config){
+			.sip_loop = m->loop,
+			.workers = c->media_workers,
+			.port_min = c->rtp_port_min,
+			.port_max = c->rtp_port_max,
+			.flush_ms = c->flush_interval_ms,
+			.latch = c->media_latch,
+			.max_packets = c->media_max_packets,
+			.max_bytes = c->media_max_bytes,
+			.dtmf_policy = c->dtmf_policy,
+			.dtmf = media_dtmf_event,
+			.dtmf_userdata = m,
+		},
+		&m->media);
 	if (r < 0)
 		return r;
 	r = route_setup(m);
@@ -870,6 +895,7 @@ int manager_start(struct manager *m)
 	r = sipd_init(m);
 	if (r < 0)
 		return r;
+	edge_transport_limits(c, &lim);
 	r = sip_transport_new(m->loop, &lim, &sipd_transport_handler, m, &m->transport);
 	if (r < 0) {
 		log_error("SIP transport setup failed: %s%s", strerror(-r),
@@ -878,6 +904,9 @@ int manager_start(struct manager *m)
 				  : "");
 		return r;
 	}
+	r = edge_apply(m, c);
+	if (r < 0)
+		return r;
 	r = open_listeners(m);
 	if (r < 0)
 		return r;
@@ -975,13 +1004,14 @@ static int reload_tls(struct manager *m, const struct config *old, char *err, si
 	return 0;
 }
 
+/* Limits and allowlists (daemon/edge.c); the lists were validated by config_load already. */
 static int reload_transport(struct manager *m, const struct config *old, char *err, size_t n)
 {
-	struct sip_transport_limits lim = transport_limits(m->cfg);
+	int r = m->transport ? edge_apply(m, m->cfg) : 0;
 
-	if (m->transport)
-		sip_transport_set_limits(m->transport, &lim);
-	return 0;
+	if (r < 0)
+		snprintf(err, n, "SIP allowlists: %s", strerror(-r));
+	return r;
 }
 
 static int reload_metrics(struct manager *m, const struct config *old, char *err, size_t n)
@@ -996,7 +1026,12 @@ static int reload_metrics(struct manager *m, const struct config *old, char *err
 static const struct reload_hook reload_hooks[] = {
 	{"LOG_LEVEL", reload_log_level},
 	{TLS_RELOAD_KEYS, reload_tls},
-	{"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT", reload_transport},
+	{"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT "
+	 "SIP_MESSAGE_TIMEOUT "
+	 "MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "
+	 "SIP_ALLOW_TLS "
+	 "MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE",
+	 reload_transport},
 	{"METRICS_LISTEN", reload_metrics},
 };
 

@@ -76,34 +76,21 @@ static const char *addr_type(const char *address)
 
 static void write_rtpmap(struct out *o, const struct sdp_media *om, int pt)
 {
-	const struct sdp_rtpmap *r = sdp_media_rtpmap(om, pt);
 	const struct sdp_fmtp *f = sdp_media_fmtp(om, pt);
+	struct sdp_rtpmap r;
 
-	if (r) {
-		out_fmt(o, "a=rtpmap:%d %.*s/%u", pt, STR_FMT(r->encoding), r->clock);
-		if (r->channels)
-			out_fmt(o, "/%u", r->channels);
+	/* An a=rtpmap for static types too: some SRCs look the name up rather than the number. */
+	if (sdp_media_format(om, pt, &r)) {
+		out_fmt(o, "a=rtpmap:%d %.*s/%u", pt, STR_FMT(r.encoding), r.clock);
+		if (r.channels)
+			out_fmt(o, "/%u", r.channels);
 		out_cstr(o, "\r\n");
-	} else if (pt == 0) {
-		out_cstr(o, "a=rtpmap:0 PCMU/8000\r\n");
-	} else if (pt == 8) {
-		out_cstr(o, "a=rtpmap:8 PCMA/8000\r\n");
-	} else if (pt == 9) {
-		out_cstr(o, "a=rtpmap:9 G722/8000\r\n");
 	}
 	if (f) {
 		out_fmt(o, "a=fmtp:%d ", pt);
 		out_str(o, f->params);
 		out_cstr(o, "\r\n");
 	}
-}
-
-static bool offered(const struct sdp_media *m, int pt)
-{
-	for (unsigned i = 0; i < m->n_formats; i++)
-		if (m->pts[i] == pt)
-			return true;
-	return false;
 }
 
 static int write_media(struct out *o, const struct sdp_media *om, const struct sdp_answer_media *a)
@@ -130,28 +117,27 @@ static int write_media(struct out *o, const struct sdp_media *om, const struct s
 		return 0;
 	}
 
-	if (!sdp_media_proto_supported(om) || a->pt < 0 || !offered(om, a->pt))
-		return -EINVAL;
-	if (a->dtmf_pt >= 0 && (a->dtmf_pt == a->pt || !offered(om, a->dtmf_pt)))
+	/* a->pt only says "accepted": a re-offer may drop the format a stream started with */
+	if (!sdp_media_proto_supported(om) || a->pt < 0)
 		return -EINVAL;
 	/* RFC 4568 §7.1.2: SDES belongs to the SAVP profiles only */
 	if (sdp_media_is_srtp(om) != (a->crypto != NULL))
 		return -EINVAL;
 
+	/* RFC 3264 §6.1: the answer lists formats the answerer is willing to receive, a subset
+	 * of the offer; a recorder takes them all, so whatever the SRC sends is recorded. */
 	out_fmt(o, " %u ", a->port);
 	out_str(o, om->proto_str);
-	out_fmt(o, " %d", a->pt);
-	if (a->dtmf_pt >= 0)
-		out_fmt(o, " %d", a->dtmf_pt);
+	for (unsigned i = 0; i < om->n_formats; i++)
+		out_fmt(o, " %d", om->pts[i]);
 	out_cstr(o, "\r\n");
 	if (om->label.len) {
 		out_cstr(o, "a=label:");
 		out_str(o, om->label);
 		out_cstr(o, "\r\n");
 	}
-	write_rtpmap(o, om, a->pt);
-	if (a->dtmf_pt >= 0)
-		write_rtpmap(o, om, a->dtmf_pt);
+	for (unsigned i = 0; i < om->n_formats; i++)
+		write_rtpmap(o, om, om->pts[i]);
 	if (om->ptime.len) {
 		out_cstr(o, "a=ptime:");
 		out_str(o, om->ptime);

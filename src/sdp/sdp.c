@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -426,10 +427,9 @@ static int parse_body(const char *buf, size_t len, const struct sdp_limits *lim,
 			m->conn = s->conn;
 			m->conn_from_session = true;
 		}
-		/* RFC 8866 §5.7: c= at session level or in every m= section; a rejected (port 0)
-		 * stream needs none. */
-		if (!m->conn.present && m->port != 0)
-			m->invalid = "no c= line for this m= line";
+		/* RFC 8866 §5.7 wants c= at session level or in every m= section, but the
+		 * OpenSIPS siprec module omits it. A recorder only receives, and media comes
+		 * from wherever the SRC sends it: no c= is accepted (docs/SDP.md). */
 	}
 	return 0;
 }
@@ -511,45 +511,78 @@ const struct sdp_fmtp *sdp_media_fmtp(const struct sdp_media *m, int pt)
 	return NULL;
 }
 
-/* RTP clock of a supported codec, 0 when pt is not one we record. */
-static uint32_t codec_clock(const struct sdp_media *m, int pt)
+/* RFC 3551 §6 table 4: static audio payload types, usable without a=rtpmap. */
+static const struct {
+	const char *name;
+	uint32_t clock;
+	uint32_t channels;
+} static_pts[] = {
+	[0] = {"PCMU", 8000, 0},   [3] = {"GSM", 8000, 0},    [4] = {"G723", 8000, 0},
+	[5] = {"DVI4", 8000, 0},   [6] = {"DVI4", 16000, 0},  [7] = {"LPC", 8000, 0},
+	[8] = {"PCMA", 8000, 0},   [9] = {"G722", 8000, 0},   [10] = {"L16", 44100, 2},
+	[11] = {"L16", 44100, 0},  [12] = {"QCELP", 8000, 0}, [13] = {"CN", 8000, 0},
+	[14] = {"MPA", 90000, 0},  [15] = {"G728", 8000, 0},  [16] = {"DVI4", 11025, 0},
+	[17] = {"DVI4", 22050, 0}, [18] = {"G729", 8000, 0},
+};
+
+bool sdp_media_format(const struct sdp_media *m, int pt, struct sdp_rtpmap *ret)
 {
 	const struct sdp_rtpmap *r = sdp_media_rtpmap(m, pt);
 
-	if (!r) {
-		/* RFC 3551 §6 static assignments; G722's RTP clock is 8000 (§4.5.2) */
-		return pt == 0 || pt == 8 || pt == 9 ? 8000 : 0;
+	if (r) {
+		*ret = *r;
+		return true;
 	}
-	if ((str_caseeq_cstr(r->encoding, "PCMU") || str_caseeq_cstr(r->encoding, "PCMA") ||
-	     str_caseeq_cstr(r->encoding, "G722")) &&
-	    r->clock == 8000 && r->channels <= 1)
-		return 8000;
-	/* RFC 7587 §7: opus is always signalled as opus/48000/2 */
-	if (str_caseeq_cstr(r->encoding, "opus") && r->clock == 48000 && r->channels == 2)
-		return 48000;
-	return 0;
+	if (pt < 0 || (size_t)pt >= ARRAY_SIZE(static_pts) || !static_pts[pt].name)
+		return false;
+	*ret = (struct sdp_rtpmap){
+		.pt = (uint8_t)pt,
+		.encoding = str_from_cstr(static_pts[pt].name),
+		.clock = static_pts[pt].clock,
+		.channels = static_pts[pt].channels,
+	};
+	return true;
+}
+
+/* Formats that carry no audio of their own: never the stream's primary codec. */
+static bool format_is_auxiliary(const struct sdp_media *m, int pt)
+{
+	static const char *const aux[] = {"telephone-event", "CN",	"red",	    "rtx",
+					  "ulpfec",	     "flexfec", "parityfec"};
+	struct sdp_rtpmap r;
+
+	if (!sdp_media_format(m, pt, &r))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(aux); i++)
+		if (str_caseeq_cstr(r.encoding, aux[i]))
+			return true;
+	return false;
 }
 
 int sdp_choose_codec(const struct sdp_media *m, int *ret_pt, int *ret_dtmf_pt)
 {
+	struct sdp_rtpmap pr;
 	int pt = -1, dtmf = -1;
 	uint32_t clock = 0;
 
 	if (!sdp_media_proto_supported(m) || m->type != SDP_MEDIA_AUDIO)
 		return -ENOTSUP;
-	for (unsigned i = 0; i < m->n_formats && pt < 0; i++) {
-		clock = codec_clock(m, m->pts[i]);
-		if (clock)
+	/* Never refuse an audio stream for its codec: the SRC does not negotiate with a
+	 * recorder, and a refused stream is a call not recorded. Every frame is stored with its
+	 * own payload type; the primary is only what the stream is catalogued as. */
+	for (unsigned i = 0; i < m->n_formats && pt < 0; i++)
+		if (!format_is_auxiliary(m, m->pts[i]))
 			pt = m->pts[i];
-	}
 	if (pt < 0)
-		return -ENOTSUP;
+		pt = m->pts[0];
+	if (sdp_media_format(m, pt, &pr))
+		clock = pr.clock;
 	/* RFC 4733 §2.1: telephone-event runs at the audio codec's clock; take a mismatched one
 	 * only when nothing matches (recording it does no harm). */
 	for (unsigned i = 0; i < m->n_formats; i++) {
 		const struct sdp_rtpmap *r = sdp_media_rtpmap(m, m->pts[i]);
 
-		if (!r || !str_caseeq_cstr(r->encoding, "telephone-event"))
+		if (!r || !str_caseeq_cstr(r->encoding, "telephone-event") || r->pt == pt)
 			continue;
 		if (r->clock == clock) {
 			dtmf = r->pt;
@@ -561,4 +594,51 @@ int sdp_choose_codec(const struct sdp_media *m, int *ret_pt, int *ret_dtmf_pt)
 	*ret_pt = pt;
 	*ret_dtmf_pt = dtmf;
 	return 0;
+}
+
+/* An encoding name that can go into the map as one token. */
+static bool map_token_ok(struct str s)
+{
+	if (s.len == 0 || s.len > SDP_FORMAT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.s[i] <= 0x20 || s.s[i] == 0x7f || s.s[i] == '/')
+			return false;
+	return true;
+}
+
+int sdp_media_format_map(const struct sdp_media *m, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	if (cap == 0)
+		return -ENOBUFS;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < m->n_formats; i++) {
+		const struct sdp_fmtp *f;
+		struct sdp_rtpmap r;
+		char entry[64];
+		int n;
+
+		if (m->pts[i] < 0 || !sdp_media_format(m, m->pts[i], &r) ||
+		    !map_token_ok(r.encoding))
+			continue;
+		n = snprintf(entry, sizeof(entry), "%s%d %.*s/%u", len ? "\n" : "", r.pt,
+			     STR_FMT(r.encoding), r.clock);
+		if (r.channels > 1)
+			n += snprintf(entry + n, sizeof(entry) - (size_t)n, "/%u", r.channels);
+		if ((size_t)n >= cap - len)
+			break; /* the earlier (preferred) formats are kept whole */
+		memcpy(buf + len, entry, (size_t)n + 1);
+		len += (size_t)n;
+		f = sdp_media_fmtp(m, r.pt);
+		if (f && f->params.len > 0 && f->params.len <= SDP_FORMAT_FMTP_MAX &&
+		    f->params.len + 1 < cap - len) {
+			buf[len++] = ' ';
+			memcpy(buf + len, f->params.s, f->params.len);
+			len += f->params.len;
+			buf[len] = '\0';
+		}
+	}
+	return (int)len;
 }

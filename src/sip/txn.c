@@ -12,6 +12,7 @@
 
 #include "siprecd/macro.h"
 #include "siprecd/sip.h"
+#include "siprecd/siphash.h"
 
 #define TIMER_OFF UINT64_MAX
 /* A transaction key holds a branch, a sent-by and a method; a peer controls their length. */
@@ -38,6 +39,7 @@ struct sip_txn {
 	size_t resp_len;
 
 	uint64_t timer_g, timer_h, timer_end; /* timer_end: I, J or L, then terminate */
+	uint64_t timer_tu; /* no final response from the TU by then: ops.stalled */
 	uint64_t g_interval;
 	uint64_t deadline;
 	size_t heap_idx; /* SIZE_MAX when not in the heap */
@@ -53,17 +55,13 @@ struct sip_txn_table {
 	size_t n_buckets; /* power of two */
 	struct sip_txn **heap;
 	size_t heap_len, heap_cap;
+	uint64_t stalled;
 };
 
+/* Keys are branch and dialog ids a peer picks: keyed, so no one can aim them at one bucket. */
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)siphash24(siphash_boot_key(), s, n);
 }
 
 /* ---- heap of deadlines ---- */
@@ -126,7 +124,7 @@ static void heap_remove(struct sip_txn_table *tbl, struct sip_txn *t)
 static void rearm(struct sip_txn *t)
 {
 	struct sip_txn_table *tbl = t->tbl;
-	uint64_t d = MIN(MIN(t->timer_g, t->timer_h), t->timer_end);
+	uint64_t d = MIN(MIN(t->timer_g, t->timer_h), MIN(t->timer_end, t->timer_tu));
 
 	if (d == TIMER_OFF) {
 		heap_remove(tbl, t);
@@ -277,6 +275,16 @@ unsigned sip_txn_table_count(const struct sip_txn_table *tbl)
 	return tbl->count;
 }
 
+void sip_txn_table_get_stats(const struct sip_txn_table *tbl, struct sip_txn_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (size_t i = 0; i < tbl->n_buckets; i++)
+		for (const struct sip_txn *t = tbl->buckets[i]; t; t = t->next)
+			if (t->state < SIP_TXN_TERMINATED)
+				ret->by_state[t->state]++;
+	ret->stalled = tbl->stalled;
+}
+
 /* ---- keys (RFC 3261 §17.2.3) ---- */
 
 static bool key_add(char *buf, size_t *len, struct str s, bool lower)
@@ -377,7 +385,7 @@ static int resend(struct sip_txn *t)
 
 static int create(struct sip_txn_table *tbl, struct sip_msg *req, const char *key, size_t key_len,
 		  const struct sip_via *via, void *conn, const struct sockaddr_storage *peer,
-		  bool reliable, struct sip_txn **ret)
+		  bool reliable, uint64_t now_ms, struct sip_txn **ret)
 {
 	struct sip_txn *t;
 	char dkey[KEY_MAX];
@@ -402,6 +410,9 @@ static int create(struct sip_txn_table *tbl, struct sip_msg *req, const char *ke
 	t->tbl = tbl;
 	t->heap_idx = SIZE_MAX;
 	t->timer_g = t->timer_h = t->timer_end = TIMER_OFF;
+	/* Every server transaction ends with a final response (RFC 3261 §17.2): a TU that loses
+	 * one is caught here instead of leaving it in Proceeding, holding its slot, forever. */
+	t->timer_tu = req->method == SIP_METHOD_ACK ? TIMER_OFF : now_ms + 64 * tbl->t1;
 	t->method = req->method;
 	t->state = req->method == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
 	t->reliable = reliable;
@@ -450,6 +461,7 @@ static int create(struct sip_txn_table *tbl, struct sip_msg *req, const char *ke
 	tbl->count++;
 	if (tbl->ops.conn_ref && conn)
 		tbl->ops.conn_ref(conn);
+	rearm(t);
 	*ret = t;
 	return 0;
 oom:
@@ -528,7 +540,7 @@ int sip_txn_receive(struct sip_txn_table *tbl, struct sip_msg *req, void *conn,
 		*ret_txn = NULL;
 		return SIP_TXN_ABSORBED;
 	}
-	r = create(tbl, req, key, key_len, via, conn, peer, reliable, &t);
+	r = create(tbl, req, key, key_len, via, conn, peer, reliable, now_ms, &t);
 	if (r < 0)
 		return r;
 	*ret_txn = t;
@@ -565,6 +577,8 @@ int sip_txn_respond(struct sip_txn *t, const char *buf, size_t len, uint64_t now
 	t->resp_len = len;
 	r = tbl->ops.send(t->conn, &t->peer, buf, len);
 
+	if (code >= 200)
+		t->timer_tu = TIMER_OFF;
 	if (code < 200) {
 		t->state = SIP_TXN_PROCEEDING;
 	} else if (t->method == SIP_METHOD_INVITE && code < 300) {
@@ -649,6 +663,20 @@ void sip_txn_run_timers(struct sip_txn_table *tbl, uint64_t now_ms)
 	while (tbl->heap_len && tbl->heap[0]->deadline <= now_ms) {
 		struct sip_txn *t = tbl->heap[0];
 
+		if (t->timer_tu <= now_ms) {
+			/* The TU never answered: it may answer now; if it still does not, the
+			 * transaction ends (its terminated callback tells the TU). */
+			t->timer_tu = TIMER_OFF;
+			tbl->stalled++;
+			if (tbl->ops.stalled)
+				tbl->ops.stalled(t, tbl->userdata);
+			if (t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING) {
+				terminate(t);
+				continue;
+			}
+			rearm(t);
+			continue;
+		}
 		if (t->timer_h <= now_ms && !t->acked) {
 			/* Timer H: the final response was never acknowledged. */
 			if (tbl->ops.no_ack)

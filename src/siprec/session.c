@@ -20,9 +20,11 @@
 
 #include <openssl/crypto.h>
 
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "media/media.h"
 #include "net/route.h"
+#include "siprec/interop.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
@@ -30,6 +32,7 @@
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
+#include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
 
@@ -52,7 +55,7 @@ struct stream {
 	char path[4096];
 	struct media_stream *media; /* NULL: rejected or port 0 */
 	int pt, dtmf_pt;
-	char codec[16];
+	char codec[STORE_CODEC_MAX + 1];
 	uint32_t clock_rate;
 	bool rtcp_mux;
 	bool paused;
@@ -62,6 +65,8 @@ struct stream {
 	uint8_t remote_key_id[8]; /* a fingerprint of the offered key, to notice a re-key */
 	struct sdp_crypto_answer *crypto;
 	struct session *session;
+	bool has_remote; /* the offer's c= is a unicast literal: MEDIA_LATCH=sdp latches to it */
+	struct sockaddr_storage remote;
 };
 
 struct session {
@@ -90,14 +95,18 @@ struct session {
 	unsigned closing;
 	char end_reason[24];
 	bool bye_sent;
-	/* The 200 OK of the initial INVITE waits until every recording file exists: a
-	 * recorder must not confirm a recording it cannot make. */
+	/* The initial INVITE's server transaction, a weak reference both ways: its TU pointer
+	 * names this session (Timer H and CANCEL find the session by it), the transaction's
+	 * terminated callback clears invite_txn, and session_free clears the TU pointer. The
+	 * 200 OK waits until every recording file exists: a recorder must not confirm a
+	 * recording it cannot make. */
 	struct sip_txn *invite_txn;
 	char *pending_answer, *pending_headers;
 	size_t pending_answer_len;
 	unsigned starting;
 	int start_error;
 	uint64_t started_at;
+	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
 	 * in the ACK. */
 	bool awaiting_answer;
@@ -145,13 +154,10 @@ static void uuid_generate(char out[UUID_LEN + 1])
 		 b[15]);
 }
 
+/* Call-IDs are peer-chosen: a keyed hash keeps them from piling into one chain. */
 static unsigned hash_str(struct str s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < s.len; i++)
-		h = (h ^ (uint8_t)s.s[i]) * 16777619u;
-	return h % SESSION_HASH_SIZE;
+	return (unsigned)(siphash24(siphash_boot_key(), s.s, s.len) % SESSION_HASH_SIZE);
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -177,12 +183,14 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 	*ret_streams = ss->streams;
 }
 
-struct session *sessions_find_call(struct sessions *ss, struct str call_id)
+/* True while a session of call_id still waits for the final response to its INVITE. */
+static bool call_in_progress(struct sessions *ss, struct str call_id)
 {
 	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
-		if (str_eq_cstr(call_id, s->call_id))
-			return s;
-	return NULL;
+		if (str_eq_cstr(call_id, s->call_id) && s->invite_txn &&
+		    sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING)
+			return true;
+	return false;
 }
 
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
@@ -214,10 +222,13 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->invite_txn)
+		sip_txn_set_tu(s->invite_txn, NULL);
 	for (unsigned i = 0; i < s->n_streams; i++)
 		sdp_crypto_answer_free(s->streams[i].crypto);
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
+	edge_session_close(s->ss->m, &s->peer, &s->src_charge);
 	free(s->pending_answer);
 	free(s->pending_headers);
 	sip_conn_unref(s->conn);
@@ -514,16 +525,17 @@ static const char *recording_dir_for_today(struct sessions *ss)
 
 static void codec_of(const struct sdp_media *md, int pt, char *codec, size_t n, uint32_t *ret_clock)
 {
-	const struct sdp_rtpmap *rm = sdp_media_rtpmap(md, pt);
+	struct sdp_rtpmap rm;
 
-	if (rm) {
-		snprintf(codec, n, "%.*s", (int)MIN(rm->encoding.len, n - 1), rm->encoding.s);
-		*ret_clock = rm->clock;
+	/* a=rtpmap, else RFC 3551 static (G722's RTP clock is 8000 by the RFC's own erratum); a
+	 * dynamic type without a=rtpmap is recorded all the same, its name unknown */
+	if (!sdp_media_format(md, pt, &rm)) {
+		snprintf(codec, n, "unknown");
+		*ret_clock = 0;
 		return;
 	}
-	/* RFC 3551 static payload types; G722's RTP clock is 8000 by the RFC's own erratum. */
-	snprintf(codec, n, "%s", pt == 0 ? "PCMU" : pt == 8 ? "PCMA" : pt == 9 ? "G722" : "?");
-	*ret_clock = 8000;
+	snprintf(codec, n, "%.*s", (int)MIN(rm.encoding.len, n - 1), rm.encoding.s);
+	*ret_clock = rm.clock;
 }
 
 static void stream_label(const struct sdp_media *md, unsigned idx, char *buf, size_t n)
@@ -552,6 +564,82 @@ static void key_fingerprint(const struct sdp_crypto *c, uint8_t out[8])
 	for (unsigned i = 0; i < c->keys[0].key_salt_len; i++)
 		h = (h ^ c->keys[0].key_salt[i]) * 1099511628211ULL;
 	memcpy(out, &h, 8);
+}
+
+/* The offer's c= and m= port of md as a socket address when c= is a unicast IP literal (not
+ * 0.0.0.0/::, not multicast, not a host name): MEDIA_LATCH=sdp accepts media from that IP. */
+static bool remote_of(const struct sdp_media *md, struct sockaddr_storage *ret)
+{
+	const struct sdp_connection *c = sdp_media_address(md);
+	char a[64];
+
+	memset(ret, 0, sizeof(*ret));
+	if (!c || !c->present || c->unspecified || c->address.len == 0 ||
+	    c->address.len >= sizeof(a))
+		return false;
+	memcpy(a, c->address.s, c->address.len);
+	a[c->address.len] = '\0';
+	if (c->family == AF_INET6) {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ret;
+
+		if (inet_pton(AF_INET6, a, &v6->sin6_addr) != 1 ||
+		    IN6_IS_ADDR_MULTICAST(&v6->sin6_addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr))
+			return false;
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(md->port);
+	} else {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)ret;
+
+		if (inet_pton(AF_INET, a, &v4->sin_addr) != 1 ||
+		    IN_MULTICAST(ntohl(v4->sin_addr.s_addr)) || v4->sin_addr.s_addr == 0 ||
+		    v4->sin_addr.s_addr == INADDR_BROADCAST)
+			return false;
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(md->port);
+	}
+	return true;
+}
+
+/* What the media path checks per packet: the SRC's address (MEDIA_LATCH=sdp), the offered
+ * payload types (others are counted) and the telephone-event ones (DTMF_POLICY). */
+static void media_formats_of(const struct sdp_media *md, const struct stream *st,
+			     struct media_stream_params *p)
+{
+	p->remote_addr = st->has_remote ? &st->remote : NULL;
+	for (unsigned f = 0; f < md->n_formats; f++)
+		if (md->pts[f] >= 0 && md->pts[f] < 128)
+			p->pt_mask[md->pts[f] / 64] |= 1ULL << (md->pts[f] % 64);
+	for (unsigned f = 0; f < md->n_rtpmaps && p->n_dtmf < MEDIA_MAX_DTMF_PTS; f++) {
+		const struct sdp_rtpmap *rm = &md->rtpmaps[f];
+
+		if (str_caseeq_cstr(rm->encoding, "telephone-event")) {
+			p->dtmf[p->n_dtmf].pt = rm->pt;
+			p->dtmf[p->n_dtmf++].clock = rm->clock;
+		}
+	}
+}
+
+/* RFC 4568 §6.1 keys with their MKIs and §6.3.7 WSH, for libsrtp2. Points into cr. */
+static void srtp_params_of(const struct sdp_crypto *cr, struct srtp_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (unsigned i = 0; i < cr->n_keys && i < SRTP_MAX_KEYS; i++) {
+		const struct sdp_crypto_key *k = &cr->keys[i];
+		struct srtp_master_key *mk = &p->keys[p->n_keys++];
+
+		mk->key_salt = k->key_salt;
+		mk->len = k->key_salt_len;
+		mk->mki_len = k->mki_len;
+		/* the MKI value is an integer written big-endian in mki_len bytes */
+		for (unsigned b = 0; b < k->mki_len && b < 8; b++)
+			mk->mki[k->mki_len - 1 - b] = (uint8_t)(k->mki >> (8 * b));
+	}
+	p->unencrypted_srtp = cr->params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP;
+	p->unencrypted_srtcp = cr->params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP;
+	p->unauth_srtp = cr->params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP;
+	if (cr->params.flags & SDP_CRYPTO_WSH)
+		p->window = cr->params.wsh;
 }
 
 static const char *participant_of(struct session *s, struct str label)
@@ -617,10 +705,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		/* A removed stream (port 0 in a re-offer) ends its recording. */
 		return 0;
 	}
-	if (sdp_choose_codec(md, &pt, &dtmf) < 0) {
-		*why = "no supported codec (PCMU, PCMA, G722, opus)";
-		return 0;
-	}
+	if (sdp_choose_codec(md, &pt, &dtmf) < 0)
+		return 0; /* not reached: audio over RTP always has a primary format */
 	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_OFF) {
 		*why = "SRTP offered but SRTP_POLICY=off";
 		return -ENOTSUP;
@@ -629,10 +715,28 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		*why = "plain RTP offered but SRTP_POLICY=required";
 		return -ENOTSUP;
 	}
+	/* SDES keys are in the SDP: over SIP without TLS anyone on the signalling path has
+	 * them (RFC 4568 §8.3), which is no SRTP at all for a policy that requires it. */
+	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_REQUIRED && !m->cfg->srtp_sdes_plain_sip &&
+	    (!s->conn || sip_conn_kind(s->conn) != SIP_TRANSPORT_TLS)) {
+		*why = "SDES keys over SIP without TLS refused with SRTP_POLICY=required "
+		       "(SRTP_ALLOW_SDES_OVER_PLAIN_SIP)";
+		return -ENOTSUP;
+	}
 	memset(&cr, 0, sizeof(cr));
 	if (srtp) {
-		r = sdp_crypto_choose(md, NULL, 0, &cr);
+		const char *refused = NULL;
+
+		r = sdp_crypto_choose_policy(
+			md, NULL, 0,
+			&(struct sdp_crypto_policy){.require_protection = m->cfg->srtp_policy ==
+									  SRTP_POLICY_REQUIRED},
+			&cr, &refused);
 		if (r < 0) {
+			if (refused) {
+				*why = refused;
+				return -ENOTSUP;
+			}
 			if (sdp_crypto_format_unsupported(md, NULL, 0, unsup, unsup_n) <= 0)
 				snprintf(unsup, unsup_n, "none offered");
 			*why = "no supported SRTP crypto suite";
@@ -643,8 +747,12 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	ans->dtmf_pt = dtmf;
 	if (!existing) {
 		struct media_stream_params p = {0};
+		char formats[STORE_FORMATS_MAX + 1];
 		struct recording_key rk;
 		const struct srtp_suite_info *si = NULL;
+		struct srtp_params sp;
+		const struct siprec_stream_md *smd =
+			s->md ? siprec_metadata_stream_by_label(s->md, md->label) : NULL;
 		stream_label(md, idx, st->label, sizeof(st->label));
 		snprintf(st->label_raw, sizeof(st->label_raw), "%.*s", (int)md->label.len,
 			 md->label.s ? md->label.s : "");
@@ -653,6 +761,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		st->pt = pt;
 		st->dtmf_pt = dtmf;
 		codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
+		if (sdp_media_format_map(md, formats, sizeof(formats)) < 0)
+			formats[0] = '\0';
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
 		{
@@ -693,6 +803,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.codec = st->codec,
 			.payload_type = (uint8_t)pt,
 			.clock_rate = st->clock_rate,
+			.formats = formats,
 			.rtcp_mux = md->rtcp_mux,
 			.bind_addr = &s->media_addr,
 			.alg = m->cfg->enable_recording_encryption
@@ -703,12 +814,11 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.rkey = &rk,
 			.chunk_size = m->cfg->chunk_size,
 			.srtp_suite = si,
-			.srtp_key = srtp ? cr.keys[0].key_salt : NULL,
-			.srtp_key_len = srtp ? cr.keys[0].key_salt_len : 0,
-			.unencrypted_srtp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-			.unencrypted_srtcp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-			.unauth_srtp = cr.params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP,
+			.srtp = srtp ? &sp : NULL,
 		};
+		srtp_params_of(&cr, &sp);
+		st->has_remote = remote_of(md, &st->remote);
+		media_formats_of(md, st, &p);
 		if (s->state == SESSION_STARTING) {
 			p.started = stream_started;
 			p.started_userdata = st;
@@ -727,6 +837,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
 					      .label = p.label,
+					      .stream_id = smd ? smd->id : NULL,
 					      .participant_id = participant_of(s, md->label),
 					      .direction = "recvonly",
 					      .codec = st->codec,
@@ -735,6 +846,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .srtp_suite = srtp ? cr.suite->name : NULL,
 					      .local_port = media_stream_port(st->media),
 				      });
+		siprec_catalog_formats(m->catalog, s->uuid, p.label, md);
 		catalog_recording_begin(m->catalog, &(struct catalog_recording){
 							    .uuid = st->recording_uuid,
 							    .session_uuid = s->uuid,
@@ -754,18 +866,27 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		if (memcmp(fp, st->remote_key_id, sizeof(fp)) != 0) {
 			const struct srtp_suite_info *si =
 				srtp_suite_by_name(str_from_cstr(cr.suite->name));
+			struct srtp_params sp;
 
-			if (si && media_stream_rekey(st->media, si, cr.keys[0].key_salt,
-						     cr.keys[0].key_salt_len,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-						     cr.params.flags &
-							     SDP_CRYPTO_UNAUTHENTICATED_SRTP) == 0)
+			srtp_params_of(&cr, &sp);
+			if (si && media_stream_rekey(st->media, si, &sp) == 0)
 				memcpy(st->remote_key_id, fp, sizeof(fp));
 		}
 		stream_codec_change(s, st, md, pt);
 	} else {
 		stream_codec_change(s, st, md, pt);
+	}
+	if (existing) {
+		struct media_stream_params p = {0};
+
+		/* The SRC may move its media (another c= or port: the stream latches anew) and
+		 * change its formats. Hold (c=0.0.0.0) is no move. */
+		if (!sdp_media_is_hold(md))
+			st->has_remote = remote_of(md, &st->remote);
+		media_formats_of(md, st, &p);
+		media_stream_update(st->media, &p);
+		/* a re-offer may bring formats the file header does not list */
+		siprec_catalog_formats(m->catalog, s->uuid, st->label_raw, md);
 	}
 	sdp_crypto_wipe(&cr);
 	if (sdp_media_is_hold(md) != st->paused) {
@@ -1017,7 +1138,6 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 		memcpy(s->pending_answer, answer, (size_t)n);
 		s->pending_answer_len = (size_t)n;
-		s->invite_txn = txn;
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return 0;
 	}
@@ -1046,7 +1166,9 @@ static void stream_started(void *userdata, int result)
 		s->start_error = result;
 	if (--s->starting > 0)
 		return;
-	if (sip_txn_request(s->invite_txn, &req) < 0) {
+	/* The transaction may be gone (it ended without us) or answered already. */
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0) {
 		session_end(s, "error", false);
 		return;
 	}
@@ -1065,7 +1187,6 @@ static void stream_started(void *userdata, int result)
 						 .body = s->pending_answer,
 						 .body_len = s->pending_answer_len});
 	s->state = SESSION_ANSWERED;
-	s->invite_txn = NULL;
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -1075,6 +1196,18 @@ static char *dup_na(const struct sip_msg *req, enum sip_hdr id)
 	const struct sip_header *h = sip_msg_header(req, id);
 
 	return h ? str_dup(h->value) : strdup("");
+}
+
+/* The peer's From as our To: display name and URI without its parameters, since the request
+ * builder appends the tag (keeping the whole header value sent ";tag=X;tag=X"). */
+static char *peer_uri(const struct sip_name_addr *na)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%.*s%s<%.*s>", STR_FMT(na->display), na->display.len ? " " : "",
+		     STR_FMT(na->uri)) < 0)
+		return NULL;
+	return s;
 }
 
 /* An INVITE without SDP: open the streams from a stand-in offer, send ours in the 200 OK. */
@@ -1212,6 +1345,7 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 		if (st->srtp) {
 			struct sdp_crypto cr;
 			const struct srtp_suite_info *si;
+			struct srtp_params sp;
 
 			if (sdp_crypto_choose(md, NULL, 0, &cr) < 0) {
 				log_warning(
@@ -1221,14 +1355,18 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 				continue;
 			}
 			si = srtp_suite_by_name(str_from_cstr(cr.suite->name));
-			if (si && media_stream_rekey(st->media, si, cr.keys[0].key_salt,
-						     cr.keys[0].key_salt_len,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-						     cr.params.flags &
-							     SDP_CRYPTO_UNAUTHENTICATED_SRTP) == 0)
+			srtp_params_of(&cr, &sp);
+			if (si && media_stream_rekey(st->media, si, &sp) == 0)
 				key_fingerprint(&cr, st->remote_key_id);
 			sdp_crypto_wipe(&cr);
+		}
+		/* the SRC's media address and formats are known only now */
+		{
+			struct media_stream_params p = {0};
+
+			st->has_remote = remote_of(md, &st->remote);
+			media_formats_of(md, st, &p);
+			media_stream_update(st->media, &p);
 		}
 		if (sdp_media_is_hold(md) != st->paused) {
 			st->paused = sdp_media_is_hold(md);
@@ -1248,6 +1386,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	char sf[64], cf[300], pf[80], tf[32];
 	const char *fields[] = {sf, cf, pf, tf, NULL};
 	uint64_t rnd;
+	int r;
 
 	if (ss->count >= m->cfg->max_sessions) {
 		audit_refused(m, req, peer, 503, "session limit reached");
@@ -1255,12 +1394,34 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
 		return;
 	}
-	if (split_body(m, txn, req, &parts) < 0) {
-		audit_refused(m, req, peer, 400, "body not acceptable");
+	r = split_body(m, txn, req, &parts);
+	if (r < 0) {
+		/* the status split_body() answered, so the audit says what the SRC saw */
+		audit_refused(m, req, peer,
+			      r == -E2BIG	  ? 413
+			      : r == -EMEDIUMTYPE ? 415
+						  : 400,
+			      "body not acceptable");
 		return;
 	}
 	if (sip_msg_call_id(req, &call_id) < 0 || sip_msg_from(req, &from) < 0)
 		return; /* validated already */
+	if (call_in_progress(ss, call_id)) {
+		/* RFC 3261 §14.2: a second INVITE before the final response to the first gets
+		 * 500 with a Retry-After of 0 to 10 s. A Call-ID is set up by one INVITE at a
+		 * time here (whatever its From tag), so a CANCEL, ACK or Timer H never has two
+		 * half-made sessions to choose from. */
+		char ra[32];
+		uint8_t r8 = 0;
+
+		if (getrandom(&r8, 1, 0) != 1)
+			r8 = 5;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
+		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
+		sipd_respond(m, txn, req, 500, "Call Setup In Progress",
+			     &(struct sip_response_args){.extra_headers = ra});
+		return;
+	}
 	sip_msg_contact(req, &contact);
 
 	s = calloc(1, sizeof(*s));
@@ -1273,13 +1434,20 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	sip_tag_generate(s->local_tag, sizeof(s->local_tag));
 	s->call_id = str_dup(call_id);
 	s->remote_tag = str_dup(from->tag);
-	s->remote_uri = dup_na(req, SIP_HDR_FROM);
+	s->remote_uri = peer_uri(from);
 	s->local_uri = dup_na(req, SIP_HDR_TO);
 	s->remote_target = contact ? str_dup(contact->uri) : str_dup(from->uri);
 	s->conn = conn;
 	sip_conn_ref(conn);
 	s->peer = *peer;
 	sockaddr_to_string(peer, s->peer_str, sizeof(s->peer_str));
+	if (edge_session_open(m, peer, parts.sdp.body, &s->src_charge) < 0) {
+		session_free(s);
+		audit_refused(m, req, peer, 503, "per-source session or stream limit");
+		sipd_respond(m, txn, req, 503, NULL,
+			     &(struct sip_response_args){.extra_headers = "Retry-After: 10\r\n"});
+		return;
+	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -1307,6 +1475,8 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		ss->all = s;
 		ss->count++;
 	}
+	s->invite_txn = txn;
+	sip_txn_set_tu(txn, s);
 	catalog_session_begin(m->catalog,
 			      &(struct catalog_session){
 				      .uuid = s->uuid,
@@ -1442,6 +1612,18 @@ void session_no_ack(struct session *s)
 {
 	if (s->state == SESSION_ANSWERED)
 		session_end(s, "no-ack", false);
+}
+
+void session_txn_terminated(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		s->invite_txn = NULL;
+}
+
+void session_txn_stalled(struct session *s, struct sip_txn *t)
+{
+	if (s->invite_txn == t)
+		session_end(s, "error", false);
 }
 
 /*
@@ -1614,10 +1796,25 @@ static void session_finalize(struct session *s)
 	}
 }
 
+/* streams.ssrcs: the SSRCs seen, "%08x" comma-separated; NULL when none. */
+static const char *ssrcs_text(const struct media_stream_stats *ms, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < ms->n_ssrcs && i < MEDIA_MAX_SSRCS && len + 10 < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%08x", i ? "," : "", ms->ssrcs[i]);
+	return len ? buf : NULL;
+}
+
 static void totals_add(struct sessions_totals *t, const struct media_stream_result *res)
 {
 	unsigned b = 0;
 
+	t->dropped_source += res->stats.dropped_source;
+	t->dropped_limit += res->stats.dropped_limit;
+	t->unnegotiated_pt += res->stats.unnegotiated_pt;
+	t->dtmf_events += res->stats.dtmf_events;
 	t->packets += res->stats.packets;
 	t->bytes += res->stats.bytes;
 	t->lost += res->stats.lost;
@@ -1649,14 +1846,23 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 	struct session *s = st->session;
 	struct manager *m = s->ss->m;
 	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
+	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1], src[64] = "";
 	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
 
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	if (res->stats.latched.ss_family)
+		sockaddr_to_string(&res->stats.latched, src, sizeof(src));
 	catalog_stream_stats(m->catalog,
 			     &(struct catalog_stream_stats){
 				     .session_uuid = s->uuid,
 				     .label = st->label_raw,
+				     .ssrcs = ssrcs_text(&res->stats, ssrcs, sizeof(ssrcs)),
+				     .source_addr = src[0] ? src : NULL,
+				     .dropped_source = res->stats.dropped_source,
+				     .dropped_limit = res->stats.dropped_limit,
+				     .unnegotiated_pt = res->stats.unnegotiated_pt,
+				     .dtmf_events = res->stats.dtmf_events,
 				     .packets = res->stats.packets,
 				     .bytes = res->stats.bytes,
 				     .lost = res->stats.lost,
@@ -1696,10 +1902,27 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		session_finalize(s);
 }
 
+/* A session that ends before its INVITE got a final response answers it now: no transaction
+ * is left in Proceeding (the SRC would wait, and fail over, only on its own Timer B). */
+static void answer_pending_invite(struct session *s, const char *reason)
+{
+	struct sip_msg *req;
+	bool shutdown = strcmp(reason, "shutdown") == 0;
+
+	if (!s->invite_txn || sip_txn_state(s->invite_txn) != SIP_TXN_PROCEEDING ||
+	    sip_txn_request(s->invite_txn, &req) < 0)
+		return;
+	sipd_respond(s->ss->m, s->invite_txn, req, shutdown ? 503 : 500,
+		     shutdown ? "Shutting Down" : NULL,
+		     &(struct sip_response_args){.extra_headers =
+							 shutdown ? "Retry-After: 5\r\n" : NULL});
+}
+
 static void session_end(struct session *s, const char *reason, bool bye)
 {
 	if (s->state == SESSION_ENDING)
 		return;
+	answer_pending_invite(s, reason);
 	s->state = SESSION_ENDING;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (bye)
@@ -1713,22 +1936,29 @@ static void session_end(struct session *s, const char *reason, bool bye)
 static void stream_push_stats(struct session *s, struct stream *st, const char *state)
 {
 	struct media_stream_stats ms;
+	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1];
 
 	media_stream_get_stats(st->media, &ms);
-	catalog_stream_stats(s->ss->m->catalog, &(struct catalog_stream_stats){
-							.session_uuid = s->uuid,
-							.label = st->label_raw,
-							.packets = ms.packets,
-							.bytes = ms.bytes,
-							.lost = ms.lost,
-							.duplicates = ms.duplicates,
-							.out_of_order = ms.out_of_order,
-							.srtp_auth_failures = ms.srtp_auth_failures,
-							.srtp_replays = ms.srtp_replays,
-							.state = state,
-							.first_packet_at = ms.first_packet_ms,
-							.last_packet_at = ms.last_packet_ms,
-						});
+	catalog_stream_stats(s->ss->m->catalog,
+			     &(struct catalog_stream_stats){
+				     .session_uuid = s->uuid,
+				     .label = st->label_raw,
+				     .ssrcs = ssrcs_text(&ms, ssrcs, sizeof(ssrcs)),
+				     .dropped_source = ms.dropped_source,
+				     .dropped_limit = ms.dropped_limit,
+				     .unnegotiated_pt = ms.unnegotiated_pt,
+				     .dtmf_events = ms.dtmf_events,
+				     .packets = ms.packets,
+				     .bytes = ms.bytes,
+				     .lost = ms.lost,
+				     .duplicates = ms.duplicates,
+				     .out_of_order = ms.out_of_order,
+				     .srtp_auth_failures = ms.srtp_auth_failures,
+				     .srtp_replays = ms.srtp_replays,
+				     .state = state,
+				     .first_packet_at = ms.first_packet_ms,
+				     .last_packet_at = ms.last_packet_ms,
+			     });
 }
 
 /*

@@ -26,8 +26,6 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m));
 /* The session of a dialog: Call-ID plus our tag (the request's To tag). NULL if none. */
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag);
-/* Same by Call-ID alone (CANCEL and ACK before the To tag is known to the peer). */
-struct session *sessions_find_call(struct sessions *ss, struct str call_id);
 
 /* A new INVITE (no To tag): sets the session up and answers through txn. */
 void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *req,
@@ -41,6 +39,11 @@ void session_ack(struct session *s, struct sip_msg *ack);
 void session_cancel(struct session *s);
 /* Timer H: our 2xx was never ACKed. */
 void session_no_ack(struct session *s);
+/* The session's INVITE transaction t is being freed: the session forgets it. */
+void session_txn_terminated(struct session *s, struct sip_txn *t);
+/* The session's INVITE transaction t got no final response within 64*T1: the session ends
+ * (answering 500). */
+void session_txn_stalled(struct session *s, struct sip_txn *t);
 /* A response to a request siprecd sent (BYE): true when it matched one. */
 bool sessions_response(struct sessions *ss, struct sip_msg *resp);
 
@@ -72,6 +75,7 @@ struct session_stream_info {
 /* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
 struct sessions_totals {
 	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
+	uint64_t dropped_source, dropped_limit, unnegotiated_pt, dtmf_events;
 	uint64_t recording_bytes, recordings_complete, recordings_incomplete, recording_errors;
 	uint64_t chunks_sealed, frames_recorded; /* AEAD seal operations, frames in them */
 	uint64_t ended[SESSIONS_END_REASONS];	 /* by sessions_end_reason_name(i) */

@@ -14,6 +14,7 @@
 
 #include "siprecd/macro.h"
 #include "siprecd/storage.h"
+#include "siprecd/str.h"
 #include "storage-internal.h"
 
 /* Header field offsets, docs/FORMAT.md "File header". */
@@ -153,7 +154,8 @@ int store_header_encode(const struct store_header *h, uint8_t out[STORE_HEADER_S
 	    (r = put_string(out, &off, h->recording_id, STORE_RECORDING_ID_MAX)) < 0 ||
 	    (r = put_string(out, &off, h->session_id, STORE_SESSION_ID_MAX)) < 0 ||
 	    (r = put_string(out, &off, h->stream_label, STORE_LABEL_MAX)) < 0 ||
-	    (r = put_string(out, &off, h->codec, STORE_CODEC_MAX)) < 0)
+	    (r = put_string(out, &off, h->codec, STORE_CODEC_MAX)) < 0 ||
+	    (r = put_string(out, &off, h->formats, STORE_FORMATS_MAX)) < 0)
 		return r;
 	return 0;
 }
@@ -190,13 +192,86 @@ int store_header_decode(const uint8_t *buf, size_t len, struct store_header *ret
 	    get_string(buf, &off, h.recording_id, STORE_RECORDING_ID_MAX) < 0 ||
 	    get_string(buf, &off, h.session_id, STORE_SESSION_ID_MAX) < 0 ||
 	    get_string(buf, &off, h.stream_label, STORE_LABEL_MAX) < 0 ||
-	    get_string(buf, &off, h.codec, STORE_CODEC_MAX) < 0)
+	    get_string(buf, &off, h.codec, STORE_CODEC_MAX) < 0 ||
+	    get_string(buf, &off, h.formats, STORE_FORMATS_MAX) < 0)
 		return -EBADMSG;
 	/* The padding must be zero so that a header has exactly one encoding. */
 	for (; off < STORE_HEADER_SIZE; off++)
 		if (buf[off])
 			return -EBADMSG;
 	*ret = h;
+	return 0;
+}
+
+/* One "<pt> <enc>/<clock>[/<ch>][ <fmtp>]" line into *ret. */
+static int format_parse(const char *line, size_t len, struct store_format *ret)
+{
+	struct store_format f = {.channels = 1};
+	struct str v = str_make(line, len), pt, spec, enc, clock, rest;
+	uint32_t u;
+
+	pt = str_next_token(&v);
+	spec = str_next_token(&v);
+	if (!spec.s || str_to_u32(pt, 127, &u) < 0)
+		return -EBADMSG;
+	f.pt = (uint8_t)u;
+	rest = str_split(spec, '/', &enc);
+	if (!rest.s || str_copy(enc, f.encoding, sizeof(f.encoding)) < 0)
+		return -EBADMSG;
+	rest = str_split(rest, '/', &clock);
+	if (str_to_u32(clock, UINT32_MAX, &f.clock_rate) < 0)
+		return -EBADMSG;
+	if (rest.s) {
+		if (str_to_u32(rest, 255, &u) < 0 || u == 0)
+			return -EBADMSG;
+		f.channels = (uint8_t)u;
+	}
+	v = str_trim(v);
+	if (v.len && str_copy(v, f.fmtp, sizeof(f.fmtp)) < 0)
+		return -EBADMSG;
+	*ret = f;
+	return 0;
+}
+
+int store_formats_find(const char *formats, uint8_t pt, struct store_format *ret)
+{
+	const char *p = formats ? formats : "";
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		struct str first = str_make(p, len);
+		uint32_t u;
+
+		first = str_next_token(&first);
+		if (first.s && str_to_u32(first, 127, &u) == 0 && u == pt)
+			return format_parse(p, len, ret);
+		p += len + (nl ? 1 : 0);
+	}
+	return -ENOENT;
+}
+
+int store_formats_next(const char **cursor, struct store_format *ret)
+{
+	while (*cursor && **cursor) {
+		const char *p = *cursor, *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		*cursor = p + len + (nl ? 1 : 0);
+		if (format_parse(p, len, ret) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int store_header_format(const struct store_header *h, uint8_t pt, struct store_format *ret)
+{
+	int r = store_formats_find(h->formats, pt, ret);
+
+	if (r != -ENOENT || h->formats[0] || pt != h->payload_type || !h->codec[0])
+		return r;
+	*ret = (struct store_format){.pt = pt, .clock_rate = h->clock_rate, .channels = 1};
+	memcpy(ret->encoding, h->codec, sizeof(ret->encoding));
 	return 0;
 }
 

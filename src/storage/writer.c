@@ -249,6 +249,7 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	COPY(h.session_id, p->session_id);
 	COPY(h.stream_label, p->stream_label);
 	COPY(h.codec, p->codec);
+	COPY(h.formats, p->formats);
 #undef COPY
 
 	w = calloc(1, sizeof(*w));

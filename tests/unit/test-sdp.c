@@ -102,8 +102,10 @@ static const struct {
 	 "m=audio 10000 RTP/AVP 0 8\na=label:1\na=sendonly\n"
 	 "m=audio 10002 RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\na=label:2\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
-	 "m=audio 40000 RTP/AVP 0\na=label:1\na=rtpmap:0 PCMU/8000\na=recvonly\n"
-	 "m=audio 40002 RTP/AVP 8\na=label:2\na=rtpmap:8 PCMA/8000\na=recvonly\n"},
+	 "m=audio 40000 RTP/AVP 0 8\na=label:1\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n"
+	 "a=recvonly\n"
+	 "m=audio 40002 RTP/AVP 8 0\na=label:2\na=rtpmap:8 PCMA/8000\na=rtpmap:0 PCMU/8000\n"
+	 "a=recvonly\n"},
 	{"string labels, session sendonly", "192.0.2.10",
 	 "v=0\no=- 7 9 IN IP4 h\ns=-\nc=IN IP4 198.51.100.1\nt=0 0\na=sendonly\n"
 	 "m=audio 10000 RTP/AVP 8\na=label:caller-leg_A\n"
@@ -132,13 +134,18 @@ static const struct {
 	 "m=audio 10000 RTP/AVP 8\na=label:1\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
 	 "m=audio 40000 RTP/AVP 8\na=label:1\na=rtpmap:8 PCMA/8000\na=recvonly\n"},
-	{"media c= only; m= without any c= is rejected", "192.0.2.10",
+	{"media c= only; m= without any c= is accepted (OpenSIPS)", "192.0.2.10",
 	 "v=0\no=- 1 1 IN IP4 h\ns=-\nt=0 0\n"
 	 "m=audio 10000 RTP/AVP 0\nc=IN IP4 198.51.100.7\na=label:1\na=sendonly\n"
 	 "m=audio 10002 RTP/AVP 0\na=label:2\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
 	 "m=audio 40000 RTP/AVP 0\na=label:1\na=rtpmap:0 PCMU/8000\na=recvonly\n"
-	 "m=audio 0 RTP/AVP 0\na=label:2\n"},
+	 "m=audio 40002 RTP/AVP 0\na=label:2\na=rtpmap:0 PCMU/8000\na=recvonly\n"},
+	{"no c= line at all (OpenSIPS siprec module)", "192.0.2.10",
+	 "v=0\no=OpenSIPS 1 1 IN IP4 198.51.100.7\ns=-\nt=0 0\n"
+	 "m=audio 10000 RTP/AVP 8\na=label:1\na=sendonly\n",
+	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
+	 "m=audio 40000 RTP/AVP 8\na=label:1\na=rtpmap:8 PCMA/8000\na=recvonly\n"},
 	{"IPv6", "2001:db8::10",
 	 "v=0\no=- 1 1 IN IP6 2001:db8::1\ns=-\nc=IN IP6 2001:db8::1\nt=0 0\n"
 	 "m=audio 10000 RTP/AVP 0\na=label:1\na=sendonly\n",
@@ -154,13 +161,30 @@ static const struct {
 	 "m=audio 10000 RTP/AVP 96 0\na=rtpmap:96 opus/48000/2\n"
 	 "a=fmtp:96 useinbandfec=1; stereo=0\na=ptime:20\na=label:1\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
-	 "m=audio 40000 RTP/AVP 96\na=label:1\na=rtpmap:96 opus/48000/2\n"
-	 "a=fmtp:96 useinbandfec=1; stereo=0\na=ptime:20\na=recvonly\n"},
-	{"G722 first, unknown codec skipped", "192.0.2.10",
+	 "m=audio 40000 RTP/AVP 96 0\na=label:1\na=rtpmap:96 opus/48000/2\n"
+	 "a=fmtp:96 useinbandfec=1; stereo=0\na=rtpmap:0 PCMU/8000\na=ptime:20\na=recvonly\n"},
+	{"G.729 with annexb, every format answered", "192.0.2.10",
 	 "v=0\no=- 1 1 IN IP4 h\ns=-\nc=IN IP4 198.51.100.1\nt=0 0\n"
-	 "m=audio 10000 RTP/AVP 18 9 0\na=rtpmap:18 G729/8000\na=label:1\na=sendonly\n",
+	 "m=audio 10000 RTP/AVP 18 9 0\na=rtpmap:18 G729/8000\na=fmtp:18 annexb=no\n"
+	 "a=label:1\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
-	 "m=audio 40000 RTP/AVP 9\na=label:1\na=rtpmap:9 G722/8000\na=recvonly\n"},
+	 "m=audio 40000 RTP/AVP 18 9 0\na=label:1\na=rtpmap:18 G729/8000\na=fmtp:18 annexb=no\n"
+	 "a=rtpmap:9 G722/8000\na=rtpmap:0 PCMU/8000\na=recvonly\n"},
+	{"AMR-WB octet-aligned, EVS and an unknown dynamic type", "192.0.2.10",
+	 "v=0\no=- 1 1 IN IP4 h\ns=-\nc=IN IP4 198.51.100.1\nt=0 0\n"
+	 "m=audio 10000 RTP/AVP 98 97 120 101\na=rtpmap:98 AMR-WB/16000\n"
+	 "a=fmtp:98 octet-align=1; mode-change-capability=2\na=rtpmap:97 EVS/16000\n"
+	 "a=rtpmap:101 telephone-event/16000\na=fmtp:101 0-15\na=label:1\na=sendonly\n",
+	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
+	 "m=audio 40000 RTP/AVP 98 97 120 101\na=label:1\na=rtpmap:98 AMR-WB/16000\n"
+	 "a=fmtp:98 octet-align=1; mode-change-capability=2\na=rtpmap:97 EVS/16000\n"
+	 "a=rtpmap:101 telephone-event/16000\na=fmtp:101 0-15\na=recvonly\n"},
+	{"static G.723.1, GSM, G.728 without rtpmap", "192.0.2.10",
+	 "v=0\no=- 1 1 IN IP4 h\ns=-\nc=IN IP4 198.51.100.1\nt=0 0\n"
+	 "m=audio 10000 RTP/AVP 4 3 15\na=label:1\na=sendonly\n",
+	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
+	 "m=audio 40000 RTP/AVP 4 3 15\na=label:1\na=rtpmap:4 G723/8000\na=rtpmap:3 GSM/8000\n"
+	 "a=rtpmap:15 G728/8000\na=recvonly\n"},
 	{"telephone-event at the codec's clock", "192.0.2.10",
 	 "v=0\no=- 1 1 IN IP4 h\ns=-\nc=IN IP4 198.51.100.1\nt=0 0\n"
 	 "m=audio 10000 RTP/AVP 96 8 101 100\na=rtpmap:96 opus/48000/2\n"
@@ -169,8 +193,9 @@ static const struct {
 	 "m=audio 10002 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\n"
 	 "a=fmtp:101 0-15\na=label:2\na=sendonly\n",
 	 "v=0\no=siprecd 1234 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n"
-	 "m=audio 40000 RTP/AVP 96 101\na=label:1\na=rtpmap:96 opus/48000/2\n"
-	 "a=rtpmap:101 telephone-event/48000\na=fmtp:101 0-16\na=recvonly\n"
+	 "m=audio 40000 RTP/AVP 96 8 101 100\na=label:1\na=rtpmap:96 opus/48000/2\n"
+	 "a=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/48000\na=fmtp:101 0-16\n"
+	 "a=rtpmap:100 telephone-event/8000\na=recvonly\n"
 	 "m=audio 40002 RTP/AVP 0 101\na=label:2\na=rtpmap:0 PCMU/8000\n"
 	 "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=recvonly\n"},
 	{"RTP/SAVP with crypto: first supported suite in offer order", "192.0.2.10",
@@ -384,16 +409,22 @@ static void test_codec_choice(void **state)
 		int ret, pt, dtmf;
 	} t[] = {
 		{"m=audio 1 RTP/AVP 8 0\r\n", 0, 8, -1},
-		{"m=audio 1 RTP/AVP 3 18 9\r\n", 0, 9, -1},
-		{"m=audio 1 RTP/AVP 3 18\r\n", -ENOTSUP, 0, 0},
-		/* opus must be 48000/2 */
-		{"m=audio 1 RTP/AVP 96 8\r\na=rtpmap:96 opus/48000\r\n", 0, 8, -1},
+		/* never refused for its codec: the first format carrying audio is primary */
+		{"m=audio 1 RTP/AVP 3 18 9\r\n", 0, 3, -1},
+		{"m=audio 1 RTP/AVP 18\r\na=fmtp:18 annexb=yes\r\n", 0, 18, -1},
+		{"m=audio 1 RTP/AVP 13 18\r\n", 0, 18, -1},
+		{"m=audio 1 RTP/AVP 96 8\r\na=rtpmap:96 opus/48000\r\n", 0, 96, -1},
+		{"m=audio 1 RTP/AVP 97 101\r\na=rtpmap:97 AMR/8000\r\n"
+		 "a=rtpmap:101 telephone-event/8000\r\n",
+		 0, 97, 101},
+		{"m=audio 1 RTP/AVP 120\r\n", 0, 120, -1},
 		{"m=audio 1 RTP/AVP 111\r\na=rtpmap:111 OPUS/48000/2\r\n", 0, 111, -1},
 		/* an rtpmap overrides the static meaning of a number */
-		{"m=audio 1 RTP/AVP 0 8\r\na=rtpmap:0 G729/8000\r\n", 0, 8, -1},
+		{"m=audio 1 RTP/AVP 13 0\r\na=rtpmap:0 CN/8000\r\n", 0, 13, -1},
 		{"m=audio 1 RTP/AVP 96\r\na=rtpmap:96 pcmu/8000\r\n", 0, 96, -1},
 		{"m=audio 1 RTP/AVP 101 0\r\na=rtpmap:101 telephone-event/8000\r\n", 0, 0, 101},
-		{"m=audio 1 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n", -ENOTSUP, 0, 0},
+		/* only telephone-event: still recorded (digits are what there is) */
+		{"m=audio 1 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n", 0, 101, -1},
 		{"m=audio 1 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/16000\r\n", 0, 0, 101},
 		{"m=audio 1 UDP/TLS/RTP/SAVP 0\r\n", -ENOTSUP, 0, 0},
 		{"m=video 1 RTP/AVP 0\r\n", -ENOTSUP, 0, 0},
@@ -438,12 +469,13 @@ static void test_answer_errors(void **state)
 		assert_int_equal(sdp_answer_build(s, &p, am, 2, buf, cap), -ENOBUFS);
 	assert_int_equal(sdp_answer_build(s, &p, am, 2, buf, (size_t)r + 1), r);
 	assert_int_equal(sdp_answer_build(s, &p, am, 1, buf, sizeof(buf)), -EINVAL);
-	am[0].pt = 9; /* not offered */
+	/* a re-offer may drop the format a stream started with: still every offered format */
+	am[0].pt = 9;
+	assert_true(sdp_answer_build(s, &p, am, 2, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "m=audio 4000 RTP/AVP 0 8\r\n"));
+	am[0].pt = -1; /* port without a format: inconsistent */
 	assert_int_equal(sdp_answer_build(s, &p, am, 2, buf, sizeof(buf)), -EINVAL);
 	am[0].pt = 0;
-	am[0].dtmf_pt = 8; /* not telephone-event, but offered: allowed as a second format */
-	assert_true(sdp_answer_build(s, &p, am, 2, buf, sizeof(buf)) > 0);
-	am[0].dtmf_pt = -1;
 	am[1] = (struct sdp_answer_media){4002, 0, -1, false, NULL}; /* SAVP without a key */
 	assert_int_equal(sdp_answer_build(s, &p, am, 2, buf, sizeof(buf)), -EINVAL);
 	am[1].port = 0;
@@ -452,12 +484,45 @@ static void test_answer_errors(void **state)
 	free(s);
 }
 
+/* The payload map that goes into the recording header and the catalog (docs/FORMAT.md). */
+static void test_format_map(void **state)
+{
+	static const char sdp[] =
+		HDR "m=audio 1 RTP/AVP 18 98 0 96 101 120 97\r\n"
+		    "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n"
+		    "a=rtpmap:98 AMR-WB/16000/1\r\na=fmtp:98 octet-align=1;mode-set=0,1,2\r\n"
+		    "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"
+		    "a=fmtp:101 0-15\r\na=rtpmap:97 bad name/8000\r\n";
+	static const char want[] = "18 G729/8000 annexb=no\n"
+				   "98 AMR-WB/16000 octet-align=1;mode-set=0,1,2\n"
+				   "0 PCMU/8000\n96 opus/48000/2\n101 telephone-event/8000 0-15";
+	struct sdp_session *s = calloc(1, sizeof(*s));
+	char buf[512];
+	int r;
+
+	assert_non_null(s);
+	assert_int_equal(sdp_parse(sdp, sizeof(sdp) - 1, NULL, s), 0);
+	/* 120 (no rtpmap) and 97 (a name with a space) say nothing usable: left out */
+	r = sdp_media_format_map(&s->media[0], buf, sizeof(buf));
+	assert_int_equal(r, (int)strlen(want));
+	assert_string_equal(buf, want);
+	/* too small: whole entries from the front, the fmtp of one that fits only bare dropped */
+	r = sdp_media_format_map(&s->media[0], buf, 20);
+	assert_string_equal(buf, "18 G729/8000");
+	assert_int_equal(r, 12);
+	r = sdp_media_format_map(&s->media[0], buf, 5);
+	assert_string_equal(buf, "");
+	assert_int_equal(r, 0);
+	assert_int_equal(sdp_media_format_map(&s->media[0], buf, 0), -ENOBUFS);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers),	      cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_fields),	      cmocka_unit_test(test_codec_choice),
-		cmocka_unit_test(test_answer_errors),
+		cmocka_unit_test(test_answer_errors), cmocka_unit_test(test_format_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -643,7 +643,8 @@ static const struct torture {
 	{"cparam01", M(cparam01), VALIDATE, 0},
 	{"cparam02", M(cparam02), VALIDATE, 0},
 	{"regescrt", M(regescrt), VALIDATE, 0},
-	{"sdp01", M(sdp01), VALIDATE, 406},
+	/* RFC 4475 wants 406; a recorder answers SDP anyway (Intrado, docs/SDP.md) */
+	{"sdp01", M(sdp01), VALIDATE, 0},
 	{"inv2543", M(inv2543), VALIDATE, 0},
 };
 

@@ -139,10 +139,71 @@ static void test_invite_retransmission(void **state)
 		assert_int_equal(sip_txn_request(t, &copy), 0);
 		assert_int_equal(copy->method, SIP_METHOD_INVITE);
 	}
-	assert_int_equal(sip_txn_next_deadline(tbl), UINT64_MAX);
+	/* only the guard against a TU that never answers is armed (64*T1) */
+	assert_int_equal(sip_txn_next_deadline(tbl), now + 64 * 500);
 	sip_txn_table_free(tbl);
 	assert_int_equal(rec.terminated, 2);
 	assert_int_equal(rec.unrefs, 2);
+}
+
+static unsigned stalled_calls;
+static bool stalled_answers;
+
+static void fake_stalled(struct sip_txn *t, void *userdata)
+{
+	stalled_calls++;
+	if (stalled_answers)
+		sip_txn_respond(t, r487, strlen(r487), now);
+}
+
+/* A transaction the TU never answers ends after 64*T1: first the TU is asked (ops.stalled),
+ * then, still without a final response, it is terminated; nothing stays in Proceeding. */
+static void test_tu_stalled(void **state)
+{
+	struct sip_txn_ops o = ops;
+	struct sip_txn_table *tbl;
+	struct sip_txn *t1, *t2;
+	struct sip_txn_stats st;
+
+	memset(&rec, 0, sizeof(rec));
+	now = 1000;
+	stalled_calls = 0;
+	o.stalled = fake_stalled;
+	assert_int_equal(sip_txn_table_new(&o, NULL, 10, &tbl), 0);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKs1", "INVITE", 1),
+					 &conn_token, NULL, true, now, &t1),
+			 SIP_TXN_NEW);
+	assert_int_equal(sip_txn_respond(t1, r100, strlen(r100), now), (int)strlen(r100));
+	now += 1000;
+	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "INVITE", "z9hG4bKs2", "INVITE", 1),
+					 &conn_token, NULL, true, now, &t2),
+			 SIP_TXN_NEW);
+	sip_txn_table_get_stats(tbl, &st);
+	assert_int_equal(st.by_state[SIP_TXN_PROCEEDING], 2);
+	/* a final response disarms the guard */
+	assert_int_equal(sip_txn_respond(t2, r486, strlen(r486), now), (int)strlen(r486));
+	sip_txn_run_timers(tbl, now + 64 * 500 - 1001);
+	assert_int_equal(stalled_calls, 0);
+	/* t1: the TU does not answer even when asked: terminated */
+	stalled_answers = false;
+	now = 1000 + 64 * 500;
+	assert_int_equal(sip_txn_next_deadline(tbl), now);
+	sip_txn_run_timers(tbl, now);
+	assert_int_equal(stalled_calls, 1);
+	assert_int_equal(rec.terminated, 1);
+	sip_txn_table_get_stats(tbl, &st);
+	assert_int_equal(st.by_state[SIP_TXN_PROCEEDING], 0);
+	assert_int_equal(st.stalled, 1);
+	/* a TU that answers when asked keeps its transaction, now Completed */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(2, "INVITE", "z9hG4bKs3", "INVITE", 1),
+					 &conn_token, NULL, true, now, &t1),
+			 SIP_TXN_NEW);
+	stalled_answers = true;
+	now += 64 * 500;
+	sip_txn_run_timers(tbl, now);
+	assert_int_equal(stalled_calls, 2);
+	assert_int_equal(sip_txn_state(t1), SIP_TXN_COMPLETED);
+	sip_txn_table_free(tbl);
 }
 
 static void test_non2xx_ack_timer_g_h(void **state)
@@ -471,6 +532,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invite_retransmission),
+		cmocka_unit_test(test_tu_stalled),
 		cmocka_unit_test(test_non2xx_ack_timer_g_h),
 		cmocka_unit_test(test_reliable_completed),
 		cmocka_unit_test(test_2xx_accepted),

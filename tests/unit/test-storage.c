@@ -119,6 +119,88 @@ static void test_header_roundtrip(void **state)
 	assert_int_equal(store_header_encode(&h, buf), -EINVAL);
 }
 
+/* The payload map (docs/FORMAT.md): after the codec string, and absent (zero padding) in
+ * files written before it, which therefore decode unchanged (see test_vectors). */
+static void test_header_formats(void **state)
+{
+	uint8_t buf[STORE_HEADER_SIZE], old[STORE_HEADER_SIZE];
+	struct store_header h, d;
+	struct store_format f;
+	char big[STORE_FORMATS_MAX + 2];
+
+	fill_header(&h, STORE_ALG_NONE);
+	h.key_id[0] = 0;
+	assert_int_equal(store_header_encode(&h, old), 0);
+	strcpy(h.codec, "G729");
+	h.payload_type = 18;
+	strcpy(h.formats, "18 G729/8000 annexb=no\n8 PCMA/8000\n96 opus/48000/2\n"
+			  "101 telephone-event/8000 0-15");
+	assert_int_equal(store_header_encode(&h, buf), 0);
+	assert_int_equal(store_header_decode(buf, sizeof(buf), &d), 0);
+	assert_string_equal(d.formats, h.formats);
+	{
+		/* the map is a sixth string right after the codec: up to it, the header of the same
+		 * recording without a map is byte for byte the same, and its u16 length sits where
+		 * an old file has zero padding */
+		struct store_header h2;
+		uint8_t b2[STORE_HEADER_SIZE];
+		size_t at = 48 + 2 + 2 + 36 + 2 + 7 + 2 + 1 + 2 + 4;
+
+		fill_header(&h2, STORE_ALG_NONE);
+		h2.key_id[0] = 0;
+		strcpy(h2.formats, "0 PCMU/8000");
+		assert_int_equal(store_header_encode(&h2, b2), 0);
+		assert_memory_equal(b2, old, at);
+		assert_int_equal(b2[at], 11);
+		assert_int_equal(old[at], 0);
+		assert_memory_equal(b2 + at + 2, "0 PCMU/8000", 11);
+	}
+
+	assert_int_equal(store_header_format(&d, 18, &f), 0);
+	assert_string_equal(f.encoding, "G729");
+	assert_int_equal(f.clock_rate, 8000);
+	assert_int_equal(f.channels, 1);
+	assert_string_equal(f.fmtp, "annexb=no");
+	assert_int_equal(store_header_format(&d, 8, &f), 0);
+	assert_string_equal(f.encoding, "PCMA");
+	assert_string_equal(f.fmtp, "");
+	assert_int_equal(store_header_format(&d, 96, &f), 0);
+	assert_int_equal(f.clock_rate, 48000);
+	assert_int_equal(f.channels, 2);
+	assert_int_equal(store_header_format(&d, 101, &f), 0);
+	assert_string_equal(f.encoding, "telephone-event");
+	assert_string_equal(f.fmtp, "0-15");
+	assert_int_equal(store_header_format(&d, 0, &f), -ENOENT);
+
+	/* an old file: only its one codec, by its payload type */
+	assert_int_equal(store_header_decode(old, sizeof(old), &d), 0);
+	assert_string_equal(d.formats, "");
+	assert_int_equal(store_header_format(&d, 0, &f), 0);
+	assert_string_equal(f.encoding, "PCMU");
+	assert_int_equal(f.clock_rate, 8000);
+	assert_int_equal(store_header_format(&d, 8, &f), -ENOENT);
+
+	assert_int_equal(store_formats_find("18 G729", 18, &f), -EBADMSG);
+	assert_int_equal(store_formats_find("18 G729/x", 18, &f), -EBADMSG);
+	assert_int_equal(store_formats_find("200 X/8000\n18 G729/8000", 18, &f), 0);
+	assert_int_equal(store_formats_find("", 18, &f), -ENOENT);
+	{
+		const char *cur = "0 PCMU/8000\nbad\n96 opus/48000/2 stereo=1";
+		unsigned n = 0;
+
+		while (store_formats_next(&cur, &f) > 0)
+			n += f.pt;
+		assert_int_equal(n, 96); /* 0 + 96, the malformed line skipped */
+		assert_string_equal(f.fmtp, "stereo=1");
+	}
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	memcpy(h.formats, big, STORE_FORMATS_MAX);
+	h.formats[STORE_FORMATS_MAX] = 0;
+	assert_int_equal(store_header_encode(&h, buf), 0); /* at the limit */
+}
+
 static void test_frames(void **state)
 {
 	uint8_t buf[100], payload[40];
@@ -695,15 +777,11 @@ static void test_metadata(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_roundtrip),
-		cmocka_unit_test(test_frames),
-		cmocka_unit_test(test_chunk_roundtrip),
-		cmocka_unit_test(test_writer_reader),
-		cmocka_unit_test(test_writer_unfinished),
-		cmocka_unit_test(test_writer_io_error),
-		cmocka_unit_test(test_tamper),
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_header_roundtrip), cmocka_unit_test(test_header_formats),
+		cmocka_unit_test(test_frames),		 cmocka_unit_test(test_chunk_roundtrip),
+		cmocka_unit_test(test_writer_reader),	 cmocka_unit_test(test_writer_unfinished),
+		cmocka_unit_test(test_writer_io_error),	 cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_vectors),		 cmocka_unit_test(test_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -741,6 +741,15 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(ENOMEM));
 		return EXIT_USAGE;
 	}
+	if (in->track) {
+		/* the header's payload map (docs/FORMAT.md): what each negotiated pt means */
+		const char *cur = in->h.formats;
+		struct store_format sf;
+
+		while (store_formats_next(&cur, &sf) > 0)
+			store_track_map_pt(in->track, sf.pt, sf.encoding, sf.clock_rate,
+					   sf.fmtp[0] ? sf.fmtp : NULL);
+	}
 	while ((r = store_reader_next_frame(rd, &f)) > 0) {
 		if (in->track && store_track_add(in->track, &f) < 0) {
 			r = -ENOMEM;
