@@ -74,6 +74,8 @@ struct config_key {
 static const char *const tls_verify_names[] = {"none", "request", "require", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
+static const char *const latch_names[] = {"sdp", "first", "off", NULL};
+static const char *const dtmf_names[] = {"record", "events-only", "drop", NULL};
 static const char *const seal_names[] = {"AES-256-GCM", "CHACHA20-POLY1305", NULL};
 static const char *const key_stores[] = {"file",   "credential", "password",
 					 "memory", "public-key", NULL};
@@ -222,6 +224,27 @@ static const struct config_key keys[] = {
 	{"SRTP_POLICY", T_ENUM, "optional", NULL,
 	 "off (plain RTP only), optional (SRTP when offered) or required.", false, false,
 	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF, RELOAD},
+	{"SRTP_ALLOW_SDES_OVER_PLAIN_SIP", T_BOOL, "false", NULL,
+	 "With SRTP_POLICY=required, also accept SDES keys (a=crypto) that came over SIP on UDP or "
+	 "TCP, where anyone on the signalling path reads them; otherwise only over TLS.",
+	 false, false, F(srtp_sdes_plain_sip), 0, 0, NULL, 0, RELOAD},
+	{"MEDIA_LATCH", T_ENUM, "sdp", NULL,
+	 "Source a stream records from: sdp (only the IP of the offer's c= when it is a unicast "
+	 "address, latched to the first port sending from it; else as first), first (the first "
+	 "address:port sending valid (S)RTP) or off (any). Others are dropped and counted.",
+	 false, false, F(media_latch), 0, 0, latch_names, MEDIA_LATCH_SDP, RESTART},
+	{"MEDIA_MAX_STREAM_PACKETS", T_U64, "20000000", NULL,
+	 "Packets recorded per stream at most (about 110 h at 50 packets/s); later ones are "
+	 "dropped and counted. 0 = no cap.",
+	 false, false, F(media_max_packets), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"MEDIA_MAX_STREAM_BYTES", T_U64, "4294967296", NULL,
+	 "RTP payload bytes recorded per stream at most; later packets are dropped and counted. "
+	 "0 = no cap.",
+	 false, false, F(media_max_bytes), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"DTMF_POLICY", T_ENUM, "record", NULL,
+	 "RFC 4733 telephone-event: record (packets in the recording and digits in the catalog), "
+	 "events-only (digits in the catalog, packets never written) or drop (neither).",
+	 false, false, F(dtmf_policy), 0, 0, dtmf_names, DTMF_POLICY_RECORD, RESTART},
 	{"ENABLE_SRTP", T_BOOL, "", "unset",
 	 "Compatibility: true = SRTP_POLICY=optional, false = off, unless SRTP_POLICY is set.",
 	 false, false, NO_FIELD, 0, 0, NULL, 0, RELOAD},
@@ -254,8 +277,10 @@ static const struct config_key keys[] = {
 	 "AEAD for recordings: AES-256-GCM or CHACHA20-POLY1305.", false, false,
 	 F(encryption_algorithm), 0, 0, seal_names, SEAL_AES_256_GCM, RELOAD},
 	{"MIN_FREE_DISK_PERCENT", T_U64, "5", NULL,
-	 "New sessions are refused below this much free space (percent).", false, false,
-	 F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
+	 "New sessions are refused (INVITE 503, Retry-After: 60; OPTIONS 503) while the "
+	 "recording directory has less free space than this (percent, checked at most once a "
+	 "second; a disk-space-low audit event at most once a minute). 0 disables the check.",
+	 false, false, F(min_free_disk_percent), 0, 100, NULL, 0, RELOAD},
 
 	/* Keys */
 	{"ENCRYPTION_KEY_STORE", T_CHOICE, "file", NULL,

@@ -283,6 +283,27 @@ static int open_listeners(struct manager *m)
 
 static int tls_watch_start(struct manager *m);
 
+/* On a media worker: a telephone-event into the catalog (its queue is thread-safe). */
+static void media_dtmf_event(void *userdata, const struct media_dtmf_event *e)
+{
+	struct manager *m = userdata;
+
+	catalog_dtmf_event(m->catalog, &(struct catalog_dtmf){
+					       .session_uuid = e->session_uuid,
+					       .label = e->label,
+					       .recording_uuid = e->recording_uuid,
+					       .event = e->event,
+					       .volume = e->volume,
+					       .ended = e->ended,
+					       .payload_type = e->pt,
+					       .ssrc = e->ssrc,
+					       .rtp_timestamp = e->rtp_ts,
+					       .duration = e->duration,
+					       .duration_ms = e->duration_ms,
+					       .started_at = e->started_ms,
+				       });
+}
+
 static struct tls_server_params tls_params(const struct config *c)
 {
 	return (struct tls_server_params){
@@ -849,7 +870,21 @@ int manager_start(struct manager *m)
 	r = tls_setup(m);
 	if (r < 0)
 		return r;
-	r = media_pool_new(m, &m->media);
+	r = media_pool_new(
+		&(struct media_pool_config){
+			.sip_loop = m->loop,
+			.workers = c->media_workers,
+			.port_min = c->rtp_port_min,
+			.port_max = c->rtp_port_max,
+			.flush_ms = c->flush_interval_ms,
+			.latch = c->media_latch,
+			.max_packets = c->media_max_packets,
+			.max_bytes = c->media_max_bytes,
+			.dtmf_policy = c->dtmf_policy,
+			.dtmf = media_dtmf_event,
+			.dtmf_userdata = m,
+		},
+		&m->media);
 	if (r < 0)
 		return r;
 	r = route_setup(m);
