@@ -16,6 +16,10 @@
 enum srtp_policy { SRTP_POLICY_OFF, SRTP_POLICY_OPTIONAL, SRTP_POLICY_REQUIRED };
 enum seal_alg { SEAL_AES_256_GCM = 1, SEAL_CHACHA20_POLY1305 = 2 };
 enum tls_verify { TLS_VERIFY_NONE, TLS_VERIFY_REQUEST, TLS_VERIFY_REQUIRE };
+/* Which source a media stream accepts packets from (src/media/worker.c). */
+enum media_latch { MEDIA_LATCH_SDP, MEDIA_LATCH_FIRST, MEDIA_LATCH_OFF };
+/* RFC 4733 telephone-event handling (PCI): keep packets and events, events only, or neither. */
+enum dtmf_policy { DTMF_POLICY_RECORD, DTMF_POLICY_EVENTS_ONLY, DTMF_POLICY_DROP };
 
 struct config {
 	/* SIP */
@@ -29,6 +33,7 @@ struct config {
 	char *tls_key_path;	/* TLS_KEY_PATH */
 	char *tls_key_password; /* TLS_KEY_PASSWORD, secret: passphrase of an encrypted TLS key */
 	char *tls_ca_path;	/* TLS_CA_PATH */
+	char *tls_crl_path;	/* TLS_CRL_PATH, "" = no revocation check */
 	enum tls_verify tls_verify_client; /* TLS_VERIFY_CLIENT none|request|require */
 	char *tls_min_version;		   /* TLS_MIN_VERSION 1.2|1.3 */
 	char *tls_allowed_peers;	   /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
@@ -37,23 +42,46 @@ struct config {
 	uint64_t tcp_idle_timeout_ms;	   /* TCP_IDLE_TIMEOUT, 300s */
 	uint64_t tls_handshake_timeout_ms; /* TLS_HANDSHAKE_TIMEOUT, 10s */
 	uint32_t max_message_size;	   /* MAX_MESSAGE_SIZE, 65535 */
+	uint64_t sip_message_timeout_ms;   /* SIP_MESSAGE_TIMEOUT, 20s */
+	uint32_t max_send_queue;	   /* MAX_SEND_QUEUE, 1 MiB */
+	uint32_t max_send_queue_msgs;	   /* MAX_SEND_QUEUE_MESSAGES, 1024 */
+	char *sip_allow;		   /* SIP_ALLOW, CIDR list, "" = all */
+	char *sip_allow_udp;		   /* SIP_ALLOW_UDP, "" = SIP_ALLOW */
+	char *sip_allow_tcp;		   /* SIP_ALLOW_TCP, "" = SIP_ALLOW */
+	char *sip_allow_tls;		   /* SIP_ALLOW_TLS, "" = SIP_ALLOW */
+	uint32_t max_connections_per_source; /* MAX_CONNECTIONS_PER_SOURCE, 64 */
+	uint32_t max_handshakes_per_source;  /* MAX_HANDSHAKES_PER_SOURCE, 16 */
+	uint32_t invite_rate_per_source;     /* INVITE_RATE_PER_SOURCE, 100/s */
+	uint32_t invite_burst_per_source;    /* INVITE_BURST_PER_SOURCE, 200 */
+	bool sip_digest_auth;		     /* SIP_DIGEST_AUTH, false */
+	char *sip_auth_file;		     /* SIP_AUTH_FILE, "" = credential sip-auth */
+	char *sip_auth_realm;		     /* SIP_AUTH_REALM, siprecd */
+	char *sip_auth_algorithms;	     /* SIP_AUTH_ALGORITHMS, SHA-256,MD5 */
+	uint64_t sip_auth_nonce_lifetime_ms; /* SIP_AUTH_NONCE_LIFETIME, 5m */
 
 	/* Sessions and media */
-	char *media_address;	    /* MEDIA_ADDRESS, "" = routed local address toward the SRC */
-	uint16_t rtp_port_min;	    /* RTP_PORT_MIN, 20000 */
-	uint16_t rtp_port_max;	    /* RTP_PORT_MAX, 30000 */
-	uint32_t media_workers;	    /* MEDIA_WORKERS, 0 = one per CPU */
-	uint32_t max_sessions;	    /* MAX_SESSIONS, 5000 */
-	uint32_t max_streams;	    /* MAX_STREAMS_PER_SESSION, 16 */
-	uint32_t max_metadata_size; /* MAX_METADATA_SIZE, 65536 */
-	char *record_sip_headers;   /* RECORD_SIP_HEADERS, "" */
-	uint64_t rtp_timeout_ms;    /* RTP_TIMEOUT, 30s (stream marked idle) */
-	bool rtp_timeout_bye;	    /* RTP_TIMEOUT_ENDS_SESSION, false */
+	char *media_address;	/* MEDIA_ADDRESS, "" = routed local address toward the SRC */
+	uint16_t rtp_port_min;	/* RTP_PORT_MIN, 20000 */
+	uint16_t rtp_port_max;	/* RTP_PORT_MAX, 30000 */
+	uint32_t media_workers; /* MEDIA_WORKERS, 0 = one per CPU */
+	uint32_t max_sessions;	/* MAX_SESSIONS, 5000 */
+	uint32_t max_sessions_per_source;    /* MAX_SESSIONS_PER_SOURCE, 0 = only MAX_SESSIONS */
+	uint32_t max_streams_per_source;     /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
+	uint32_t max_streams;		     /* MAX_STREAMS_PER_SESSION, 16 */
+	uint32_t max_metadata_size;	     /* MAX_METADATA_SIZE, 65536 */
+	char *record_sip_headers;	     /* RECORD_SIP_HEADERS, "" */
+	uint64_t rtp_timeout_ms;	     /* RTP_TIMEOUT, 30s (stream marked idle) */
+	bool rtp_timeout_bye;		     /* RTP_TIMEOUT_ENDS_SESSION, false */
 	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
 	uint64_t min_session_expires_ms;     /* MIN_SESSION_EXPIRES, 90s (RFC 4028 Min-SE) */
 	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */
 	enum srtp_policy
 		srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
+	bool srtp_sdes_plain_sip;     /* SRTP_ALLOW_SDES_OVER_PLAIN_SIP, false */
+	enum media_latch media_latch; /* MEDIA_LATCH sdp|first|off, sdp */
+	uint64_t media_max_packets;   /* MEDIA_MAX_STREAM_PACKETS, 0 = no cap */
+	uint64_t media_max_bytes;     /* MEDIA_MAX_STREAM_BYTES, 0 = no cap */
+	enum dtmf_policy dtmf_policy; /* DTMF_POLICY record|events-only|drop, record */
 
 	/* Storage */
 	char *state_dir;     /* STATE_DIRECTORY (systemd sets it), default ~/.local/state/siprecd */
@@ -85,6 +113,8 @@ struct config {
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
 	uint64_t metrics_request_timeout_ms; /* METRICS_REQUEST_TIMEOUT, 5s */
+	uint64_t audit_rate_interval_ms;     /* AUDIT_RATE_LIMIT_INTERVAL, 10s */
+	uint32_t audit_rate_burst;	     /* AUDIT_RATE_LIMIT_BURST, 20 */
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 

@@ -20,16 +20,34 @@ enum sip_transport_kind {
 	SIP_TRANSPORT_TLS,
 };
 
+struct sip_acl;
 struct sip_conn;
+struct sip_sources;
 struct sip_transport;
 struct tls_server_ctx;
 
+/* Swappable at run time (sip_transport_set_limits); 0 in a per-source or queue field means no
+ * limit there. max_message_size is fixed at creation (it sizes the UDP buffers). */
 struct sip_transport_limits {
 	uint32_t max_message_size;
 	uint32_t max_connections;
 	uint32_t max_handshakes;
 	uint64_t idle_timeout_ms;
 	uint64_t handshake_timeout_ms;
+	uint64_t message_timeout_ms;  /* from a message's first byte to its last (slow-loris) */
+	uint32_t max_send_queue;      /* bytes queued on one connection before it is closed */
+	uint32_t max_send_queue_msgs; /* messages queued on one connection before it is closed */
+	uint32_t max_connections_per_source;
+	uint32_t max_handshakes_per_source;
+};
+
+/* Why the transport turned a peer away or closed its connection (sip_transport_handler.refused). */
+enum sip_refusal {
+	SIP_REFUSED_ACL,	     /* source address not in the transport's allowlist */
+	SIP_REFUSED_CONN_LIMIT,	     /* MAX_CONNECTIONS or MAX_HANDSHAKES reached */
+	SIP_REFUSED_SOURCE_LIMIT,    /* per-source connection or handshake limit */
+	SIP_REFUSED_SEND_QUEUE,	     /* the peer does not read its responses */
+	SIP_REFUSED_MESSAGE_TIMEOUT, /* a message took longer than message_timeout_ms */
 };
 
 struct sip_transport_stats {
@@ -39,6 +57,10 @@ struct sip_transport_stats {
 	uint64_t tls12_handshakes, tls13_handshakes; /* successful ones, by version */
 	uint64_t tls_ktls_tx, tls_ktls_rx;
 	uint64_t send_errors;
+	uint64_t acl_refused;	       /* datagrams dropped and connections refused by the ACL */
+	uint64_t source_limit_refused; /* connections over a per-source limit */
+	uint64_t send_queue_overflows; /* connections closed for not reading (UDP: datagrams) */
+	uint64_t message_timeouts;     /* connections closed mid-message */
 	uint32_t connections, handshakes;
 };
 
@@ -56,6 +78,10 @@ struct sip_transport_handler {
 	/* A TLS handshake failed or a client certificate was refused. Optional. */
 	void (*tls_failed)(void *userdata, const struct sockaddr_storage *peer, const char *reason,
 			   bool cert_refused);
+	/* The transport refused a peer or closed its connection for a limit. Optional; called
+	 * for every event, so the handler rate-limits what it logs. */
+	void (*refused)(void *userdata, enum sip_transport_kind kind,
+			const struct sockaddr_storage *peer, enum sip_refusal why);
 };
 
 int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
@@ -78,6 +104,14 @@ int sip_transport_add_listener(struct sip_transport *t, enum sip_transport_kind 
 int sip_transport_bind(struct sip_transport *t, enum sip_transport_kind kind, const char *addr,
 		       uint16_t port, struct tls_server_ctx *tls);
 void sip_transport_get_stats(const struct sip_transport *t, struct sip_transport_stats *ret);
+/* Replaces the allowlist of one transport kind (NULL = everyone); takes ownership of acl and
+ * frees the previous one. Applies to datagrams and connections from now on. */
+void sip_transport_set_acl(struct sip_transport *t, enum sip_transport_kind kind,
+			   struct sip_acl *acl);
+/* The per-source counter table the transport counts connections in; sessions and the INVITE
+ * rate are counted in the same table by the layers above. Owned by t. */
+struct sip_sources *sip_transport_sources(struct sip_transport *t);
+const char *sip_refusal_name(enum sip_refusal why);
 
 /* Queues buf (copied) on conn; for UDP peer is the destination. 0 or -errno. */
 int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
@@ -88,6 +122,8 @@ enum sip_transport_kind sip_conn_kind(const struct sip_conn *c);
 bool sip_conn_reliable(const struct sip_conn *c);
 /* The local address the message arrived on (UDP: the listener's address). */
 const struct sockaddr_storage *sip_conn_local(const struct sip_conn *c);
+/* The peer of a TCP/TLS connection (for UDP, the last datagram's source is passed separately). */
+const struct sockaddr_storage *sip_conn_peer(const struct sip_conn *c);
 const char *sip_transport_kind_name(enum sip_transport_kind k);
 /* Formats "ip:port" (IPv6 as [ip]:port) into buf of size n. */
 const char *sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t n);

@@ -215,11 +215,12 @@ void control_status_line(struct manager *m, char *buf, size_t n)
 		snprintf(disk, sizeof(disk), "disk %d%% free", pct);
 	else
 		snprintf(disk, sizeof(disk), "disk unknown");
-	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s", calls, calls == 1 ? "" : "s",
+	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s%s", calls, calls == 1 ? "" : "s",
 		 streams, streams == 1 ? "" : "s",
 		 strcmp(control_ktls_mode(m), "tx+rx") == 0 ? "tx+rx" : "off", disk,
 		 h == CONTROL_HEALTHY ? "" : ", ",
-		 h == CONTROL_HEALTHY ? "" : control_health_name(h));
+		 h == CONTROL_HEALTHY ? "" : control_health_name(h),
+		 m->draining ? ", draining" : "");
 }
 
 enum control_health control_health_summary(struct manager *m, char *reason, size_t n)

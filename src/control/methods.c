@@ -2,7 +2,8 @@
 /*
  * The io.siprecd varlink interface: its definition (IDL, served by GetInterfaceDescription) and
  * the methods: Health, Version, ListSessions, GetSession, StopSession, ListKeys, RotateDataKey,
- * RotateKeyEncryptionKey, Reload. Subscribe is handled by the server (it keeps the connection).
+ * RotateKeyEncryptionKey, Reload, Drain. Subscribe is handled by the server (it keeps the
+ * connection).
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -41,6 +42,10 @@ const char control_idl[] =
 	"  out_of_order: int,\n"
 	"  srtp_auth_failures: int,\n"
 	"  srtp_replays: int,\n"
+	"  dropped_source: int,\n"
+	"  dropped_limit: int,\n"
+	"  unnegotiated_pt: int,\n"
+	"  dtmf_events: int,\n"
 	"  ssrc: int,\n"
 	"  first_packet_usec: ?int,\n"
 	"  last_packet_usec: ?int\n"
@@ -141,6 +146,11 @@ const char control_idl[] =
 	"# Re-reads certificates and what can change at run time. Privileged.\n"
 	"method Reload() -> ()\n"
 	"\n"
+	"# Stops (enable, the default) or resumes taking new sessions: while draining, INVITEs\n"
+	"# and OPTIONS get 503 with Retry-After, sessions in progress record to their end.\n"
+	"# active_sessions: those still in progress. Privileged.\n"
+	"method Drain(enable: ?bool) -> (draining: bool, active_sessions: int)\n"
+	"\n"
 	"# Session and audit events, as they happen; call with more: true. The first reply is\n"
 	"# event \"subscribed\".\n"
 	"method Subscribe() -> (\n"
@@ -164,10 +174,8 @@ const char control_idl[] =
 	"error KeyRotationInProgress ()\n";
 
 static const char *const mutating[] = {
-	"io.siprecd.StopSession",
-	"io.siprecd.RotateDataKey",
-	"io.siprecd.RotateKeyEncryptionKey",
-	"io.siprecd.Reload",
+	"io.siprecd.StopSession", "io.siprecd.RotateDataKey", "io.siprecd.RotateKeyEncryptionKey",
+	"io.siprecd.Reload",	  "io.siprecd.Drain",
 };
 
 bool control_method_mutating(const char *method)
@@ -216,6 +224,10 @@ static struct json_object *stream_json(const struct session_stream_info *si)
 	json_object_object_add(st, "out_of_order", u64(s->out_of_order));
 	json_object_object_add(st, "srtp_auth_failures", u64(s->srtp_auth_failures));
 	json_object_object_add(st, "srtp_replays", u64(s->srtp_replays));
+	json_object_object_add(st, "dropped_source", u64(s->dropped_source));
+	json_object_object_add(st, "dropped_limit", u64(s->dropped_limit));
+	json_object_object_add(st, "unnegotiated_pt", u64(s->unnegotiated_pt));
+	json_object_object_add(st, "dtmf_events", u64(s->dtmf_events));
 	json_object_object_add(st, "ssrc", u64(s->ssrc));
 	if (s->first_packet_ms)
 		json_object_object_add(st, "first_packet_usec", u64(s->first_packet_ms * 1000));
@@ -753,6 +765,34 @@ const char *control_method_call(struct control_ctx *ctx, const struct control_ca
 		log_notice("control: reload requested");
 		manager_reload(m);
 		*ret_params = json_object_new_object();
+		return NULL;
+	}
+	if (strcmp(name, "Drain") == 0) {
+		struct json_object *v, *o;
+		bool enable = true;
+		unsigned calls = 0, streams = 0;
+
+		if (json_object_object_get_ex(call->parameters, "enable", &v) &&
+		    !json_object_is_type(v, json_type_null)) {
+			if (!json_object_is_type(v, json_type_boolean)) {
+				*ret_params = obj1("parameter", json_object_new_string("enable"));
+				return "org.varlink.service.InvalidParameter";
+			}
+			enable = json_object_get_boolean(v);
+		}
+		if (m->sessions)
+			sessions_count(m->sessions, &calls, &streams);
+		if (enable != m->draining)
+			log_notice("control: %s (%u session%s in progress)",
+				   enable ? "draining: new sessions refused with 503"
+					  : "drain ended: taking new sessions",
+				   calls, calls == 1 ? "" : "s");
+		m->draining = enable;
+		manager_update_status(m);
+		o = json_object_new_object();
+		json_object_object_add(o, "draining", json_object_new_boolean(m->draining));
+		json_object_object_add(o, "active_sessions", json_object_new_int64(calls));
+		*ret_params = o;
 		return NULL;
 	}
 	*ret_params = obj1("method", json_object_new_string(call->method));

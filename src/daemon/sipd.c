@@ -10,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
+#include "control/control.h"
+#include "daemon/edge.h"
 #include "daemon/manager.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
+#include "siprecd/tls.h"
 #include "siprecd/transport.h"
 
 #define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n"
@@ -157,38 +161,126 @@ void sipd_run_timers(struct manager *m)
 		loop_timer_arm(m->loop, &m->txn_timer, d);
 }
 
+/*
+ * Whether new sessions are refused, and why: stopping, draining (siprecctl drain), or the
+ * health report failing (disk below MIN_FREE_DISK_PERCENT, no data key, catalog closed...).
+ * The health check is re-run at most once a second: an SBC pings with OPTIONS, maybe often.
+ */
+static const char *unavailable_reason(struct manager *m)
+{
+	static uint64_t checked_ms;
+	static bool failing;
+	uint64_t now = loop_now_ms(m->loop);
+
+	if (m->stopping)
+		return "Shutting Down";
+	if (m->draining)
+		return "Draining";
+	if (!checked_ms || now - checked_ms >= 1000) {
+		char why[128];
+
+		checked_ms = now;
+		failing = control_health_summary(m, why, sizeof(why)) == CONTROL_FAILING;
+	}
+	return failing ? "Unhealthy" : NULL;
+}
+
+/* An SBC or load balancer pings with OPTIONS (Kamailio's dispatcher, RFC 3261 §11): a 503
+ * when this node would refuse a recording makes it fail over before a call is lost. */
 static void handle_options(struct manager *m, struct sip_txn *txn, struct sip_msg *req)
 {
 	struct sip_response_args a = {.extra_headers = ALLOW_HDR ACCEPT_HDR SUPPORTED_HDR};
-	char tag[SIP_TAG_LEN + 1];
+	char tag[SIP_TAG_LEN + 1], extra[256];
+	const char *why = unavailable_reason(m);
 
 	m->counters.options++;
 	if (sip_tag_generate(tag, sizeof(tag)) == 0)
 		a.to_tag = tag;
-	sipd_respond(m, txn, req, m->stopping ? 503 : 200, NULL, &a);
+	if (why) {
+		snprintf(extra, sizeof(extra), "%sRetry-After: %u\r\n", a.extra_headers,
+			 m->stopping ? 5u : 30u);
+		a.extra_headers = extra;
+	}
+	sipd_respond(m, txn, req, why ? 503 : 200, why, &a);
 }
 
-/* Builds "Unsupported: a, b\r\n" for the Require tags we do not implement (RFC 3261 §8.2.2.3). */
+/*
+ * MIN_FREE_DISK_PERCENT: the free space of the recording directory, checked at most once a
+ * second (statvfs is cheap, INVITEs may not be). True when a new recording may start; else
+ * a disk-space-low audit event, at most one a minute with the count of INVITEs refused since.
+ */
+static bool disk_space_ok(struct manager *m)
+{
+	static uint64_t checked_ms, last_event_ms, refused;
+	static int pct = 100;
+	uint64_t now = loop_now_ms(m->loop);
+	struct statvfs sv;
+
+	if (m->cfg->min_free_disk_percent == 0)
+		return true;
+	if (!checked_ms || now - checked_ms >= 1000) {
+		checked_ms = now;
+		if (statvfs(m->cfg->recording_dir, &sv) < 0)
+			pct = -1;
+		else
+			pct = sv.f_blocks ? (int)(sv.f_bavail * 100 / sv.f_blocks) : 100;
+	}
+	if (pct >= 0 && (uint64_t)pct >= m->cfg->min_free_disk_percent)
+		return true;
+	refused++;
+	if (!last_event_ms || now - last_event_ms >= 60000) {
+		char df[4200], ff[32], mf[40];
+		const char *fields[] = {df, ff, mf, NULL};
+
+		snprintf(df, sizeof(df), "RECORDING_DIR=%s", m->cfg->recording_dir);
+		snprintf(ff, sizeof(ff), "FREE_PERCENT=%d", pct);
+		snprintf(mf, sizeof(mf), "MIN_FREE_DISK_PERCENT=%llu",
+			 (unsigned long long)m->cfg->min_free_disk_percent);
+		audit_emit(AUDIT_DISK_SPACE_LOW, fields,
+			   "disk space low on %s: %d%% free, below MIN_FREE_DISK_PERCENT=%llu; "
+			   "%llu new session%s refused with 503",
+			   m->cfg->recording_dir, pct,
+			   (unsigned long long)m->cfg->min_free_disk_percent,
+			   (unsigned long long)refused, refused == 1 ? "" : "s");
+		last_event_ms = now;
+		refused = 0;
+	}
+	return false;
+}
+
+/*
+ * Builds "Unsupported: a, b\r\n" for the Require tags we do not implement (RFC 3261 §8.2.2.3)
+ * into buf (n >= 32). Tags that do not fit are left out, never the closing CRLF: a peer's long
+ * Require must not produce a header that runs into the next one.
+ */
 static void unsupported_header(struct sip_msg *req, char *buf, size_t n)
 {
+	static const char head[] = "Unsupported: ";
 	struct str toks[16];
 	int k = sip_msg_tokens(req, SIP_HDR_REQUIRE, toks, 16);
-	size_t off = (size_t)snprintf(buf, n, "Unsupported: ");
+	size_t off = sizeof(head) - 1;
 	bool first = true;
 
-	for (int i = 0; i < k && i < 16 && off < n; i++) {
+	memcpy(buf, head, off);
+	for (int i = 0; i < k && i < 16; i++) {
 		bool known = false;
+		size_t need = toks[i].len + (first ? 0 : 2);
 
 		for (size_t j = 0; supported_tags[j]; j++)
 			known |= str_caseeq_cstr(toks[i], supported_tags[j]);
 		if (known)
 			continue;
-		off += (size_t)snprintf(buf + off, n - off, "%s%.*s", first ? "" : ", ",
-					STR_FMT(toks[i]));
+		if (need + 3 > n - off) /* room for ", tag" and "\r\n\0" */
+			break;
+		if (!first) {
+			memcpy(buf + off, ", ", 2);
+			off += 2;
+		}
+		memcpy(buf + off, toks[i].s, toks[i].len);
+		off += toks[i].len;
 		first = false;
 	}
-	if (off < n)
-		snprintf(buf + off, n - off, "\r\n");
+	memcpy(buf + off, "\r\n", 3);
 }
 
 static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
@@ -215,10 +307,21 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 				sipd_respond(m, txn, req, 481, NULL, NULL);
 			return;
 		}
-		if (m->stopping) {
-			sipd_respond(m, txn, req, 503, "Shutting Down", NULL);
+		if (m->stopping || m->draining) {
+			sipd_respond(m, txn, req, 503, m->stopping ? "Shutting Down" : "Draining",
+				     &(struct sip_response_args){.extra_headers =
+									 "Retry-After: 30\r\n"});
 			return;
 		}
+		if (!disk_space_ok(m)) {
+			m->counters.sessions_refused++;
+			sipd_respond(m, txn, req, 503, "Disk Space Low",
+				     &(struct sip_response_args){.extra_headers =
+									 "Retry-After: 60\r\n"});
+			return;
+		}
+		if (!edge_admit_invite(m, txn, req, peer))
+			return;
 		session_invite(m->sessions, txn, req, conn, peer);
 		return;
 	case SIP_METHOD_BYE:
@@ -394,6 +497,15 @@ static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, c
 
 	sockaddr_to_string(peer, p, sizeof(p));
 	snprintf(pf, sizeof(pf), "PEER=%s", p);
+	if (tls_error_is_revoked(reason)) {
+		char rf[600];
+		const char *rfields[] = {pf, rf, NULL};
+
+		snprintf(rf, sizeof(rf), "REASON=%s", reason);
+		audit_emit(AUDIT_CERTIFICATE_REVOKED, rfields,
+			   "TLS client certificate revoked: %s: %s", p, reason);
+		return;
+	}
 	audit_emit(cert_refused ? AUDIT_CLIENT_CERT_REFUSED : AUDIT_TLS_HANDSHAKE_FAILED, fields,
 		   "TLS %s from %s: %s",
 		   cert_refused ? "client certificate refused" : "handshake failed", p,
@@ -404,6 +516,7 @@ const struct sip_transport_handler sipd_transport_handler = {
 	.message = on_message,
 	.framing_error = on_framing_error,
 	.tls_failed = on_tls_failed,
+	.refused = edge_refused,
 };
 
 int sipd_init(struct manager *m)

@@ -376,27 +376,43 @@ static void parse_status_line(struct sip_msg *m, struct str line)
 /* ---- header section ---- */
 
 /*
- * Finds the end of one logical header field starting at p (folded lines joined, RFC 3261 §7.3.1).
- * Returns the offset of its terminating CRLF, or -1 if it is not terminated in [p, end), -2 on a
- * bare CR or LF.
+ * Length of the line terminator at buf[i]: 2 for CRLF, 1 for a lone LF, 0 for none, -1 when the
+ * buffer ends between CR and LF, -2 for a bare CR. RFC 3261 §7 asks for CRLF, but common stacks
+ * (PJSIP, Kamailio, sofia-sip) also take LF alone, and some SRCs send it: we accept both and
+ * always answer with CRLF.
  */
-static ssize_t field_end(const char *buf, size_t p, size_t end)
+static int eol_len(const char *buf, size_t i, size_t end)
+{
+	if (buf[i] == '\n')
+		return 1;
+	if (buf[i] != '\r')
+		return 0;
+	if (i + 1 >= end)
+		return -1;
+	return buf[i + 1] == '\n' ? 2 : -2;
+}
+
+/*
+ * Finds the end of one logical header field starting at p (folded lines joined, RFC 3261 §7.3.1).
+ * Returns the offset of its line terminator and stores the offset just past it in *ret_next, or
+ * returns -1 if the field is not terminated in [p, end), -2 on a bare CR.
+ */
+static ssize_t field_end(const char *buf, size_t p, size_t end, size_t *ret_next)
 {
 	for (size_t i = p; i < end; i++) {
-		if (buf[i] == '\n')
-			return -2;
-		if (buf[i] != '\r')
+		int t = eol_len(buf, i, end);
+
+		if (t == 0)
 			continue;
-		if (i + 1 >= end)
+		if (t < 0)
+			return t;
+		if (i + (size_t)t >= end)
 			return -1;
-		if (buf[i + 1] != '\n')
-			return -2;
-		if (i + 2 >= end)
-			return -1;
-		if (buf[i + 2] == ' ' || buf[i + 2] == '\t') {
-			i++;
+		if (buf[i + (size_t)t] == ' ' || buf[i + (size_t)t] == '\t') {
+			i += (size_t)t - 1;
 			continue;
 		}
+		*ret_next = i + (size_t)t;
 		return (ssize_t)i;
 	}
 	return -1;
@@ -445,6 +461,7 @@ int sip_msg_parse_flags(struct sip_msg *m, const char *buf, size_t len,
 	unsigned max_headers;
 	size_t p, hdr_end = 0;
 	ssize_t e;
+	size_t next = 0;
 	const struct sip_header *cl;
 
 	if (!lim)
@@ -463,19 +480,21 @@ int sip_msg_parse_flags(struct sip_msg *m, const char *buf, size_t len,
 		set_error(m, 513, "Message Too Large");
 		return -EMSGSIZE;
 	}
-	/* RFC 3261 §7.5: ignore CRLFs before the start line. */
+	/* RFC 3261 §7.5: ignore CRLFs (or lone LFs) before the start line. */
 	p = 0;
-	while (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')
-		p += 2;
+	for (int t; p < len && (t = eol_len(buf, p, len)) > 0;)
+		p += (size_t)t;
 	{
 		const char *nl = len > p ? memchr(buf + p, '\n', len - p) : NULL;
 		struct str line;
 
-		if (!nl || nl == buf + p || nl[-1] != '\r') {
+		if (!nl || nl == buf + p) {
 			set_error(m, 400, "Malformed Start-Line");
 			return -EBADMSG;
 		}
-		line = str_make(buf + p, (size_t)(nl - 1 - (buf + p)));
+		line = str_make(buf + p, (size_t)(nl - (buf + p)));
+		if (line.s[line.len - 1] == '\r')
+			line.len--;
 		if (line.len > lim->max_line_len) {
 			set_error(m, 513, "Start-Line Too Long");
 			return -EMSGSIZE;
@@ -495,17 +514,19 @@ int sip_msg_parse_flags(struct sip_msg *m, const char *buf, size_t len,
 	for (;;) {
 		int r;
 
-		if (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n') {
-			hdr_end = p + 2;
+		int t = p < len ? eol_len(buf, p, len) : 0;
+
+		if (t > 0) {
+			hdr_end = p + (size_t)t;
 			break;
 		}
 		if (p < len && (buf[p] == ' ' || buf[p] == '\t')) {
 			set_error(m, 400, "Folded line without a header");
 			return -EBADMSG;
 		}
-		e = field_end(buf, p, len);
+		e = field_end(buf, p, len, &next);
 		if (e == -2) {
-			set_error(m, 400, "Bare CR or LF in header");
+			set_error(m, 400, "Bare CR in header");
 			return -EBADMSG;
 		}
 		if (e < 0) {
@@ -525,7 +546,7 @@ int sip_msg_parse_flags(struct sip_msg *m, const char *buf, size_t len,
 			set_error(m, 400, "Malformed Header Line");
 			return r;
 		}
-		p = (size_t)e + 2;
+		p = next;
 	}
 
 	/* RFC 3261 §18.3, §20.14: Content-Length frames the body; a datagram may carry extra
@@ -1249,20 +1270,29 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 		*ret_len = p;
 		return SIP_FRAME_KEEPALIVE;
 	}
+	/* The header section ends at an empty line: CRLF CRLF, or LF LF / LF CRLF from stacks that
+	 * end lines with LF alone. */
 	scan = MIN(len, lim->max_msg_size);
-	for (size_t i = 0; i + 3 < scan; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
-		    buf[i + 3] == '\n') {
-			hdr_end = i + 4;
+	for (size_t i = 0; i + 1 < scan; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n') {
+			hdr_end = i + 2;
 			break;
 		}
+		if (i + 2 < scan && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
+			hdr_end = i + 3;
+			break;
+		}
+	}
 	if (!hdr_end)
 		return len >= lim->max_msg_size ? -EMSGSIZE : SIP_FRAME_NEED_MORE;
 
 	/* Walk the header fields (skipping the start line) for Content-Length / l. */
 	p = (size_t)((const char *)memchr(buf, '\n', hdr_end) - buf) + 1;
-	while (p < hdr_end - 2) {
-		ssize_t e = field_end(buf, p, hdr_end);
+	while (p < hdr_end && eol_len(buf, p, hdr_end) == 0) {
+		size_t next = 0;
+		ssize_t e = field_end(buf, p, hdr_end, &next);
 		struct str field, name;
 		size_t n = 0;
 
@@ -1288,7 +1318,7 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 			have_cl = true;
 			cl = v;
 		}
-		p = (size_t)e + 2;
+		p = next;
 	}
 	if (!have_cl)
 		return -EBADMSG;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "siprecd/acl.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
 #include "siprecd/tls.h"
@@ -27,6 +28,8 @@
 #define TCP_BUFS 512
 #define TCP_BUFSZ 4096
 #define UDP_CONTROL_LEN 64
+/* Distinct addresses tracked for per-source limits; idle entries are reused. */
+#define MAX_SOURCES 65536
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
 
@@ -53,6 +56,8 @@ struct sip_conn {
 
 	struct loop_op send_op;
 	struct sip_tx *tx_head, *tx_tail;
+	size_t tx_bytes;   /* queued, not yet sent */
+	unsigned tx_count; /* messages queued */
 	bool send_inflight;
 	struct msghdr send_msg;
 	struct iovec send_iov;
@@ -66,6 +71,9 @@ struct sip_conn {
 	char *rx;
 	size_t rx_len, rx_cap;
 	struct loop_timer idle_timer;
+	struct loop_timer msg_timer; /* a partial message must complete by then (slow-loris) */
+	bool source_counted;	     /* holds one of the source's connections */
+	bool handshake_counted;	     /* holds one of the global and per-source handshakes */
 };
 
 struct sip_transport {
@@ -76,6 +84,8 @@ struct sip_transport {
 	struct loop_buf_ring *udp_br, *tcp_br;
 	struct sip_conn *conns;
 	struct sip_transport_stats stats;
+	struct sip_acl *acl[3]; /* by enum sip_transport_kind; NULL allows everyone */
+	struct sip_sources *sources;
 	bool shutting_down;
 	unsigned live; /* conn objects not yet freed */
 	bool free_requested;
@@ -134,6 +144,35 @@ const struct sockaddr_storage *sip_conn_local(const struct sip_conn *c)
 	return &c->local;
 }
 
+const struct sockaddr_storage *sip_conn_peer(const struct sip_conn *c)
+{
+	return &c->peer;
+}
+
+const char *sip_refusal_name(enum sip_refusal why)
+{
+	switch (why) {
+	case SIP_REFUSED_ACL:
+		return "source not allowed";
+	case SIP_REFUSED_CONN_LIMIT:
+		return "connection limit";
+	case SIP_REFUSED_SOURCE_LIMIT:
+		return "per-source connection limit";
+	case SIP_REFUSED_SEND_QUEUE:
+		return "peer does not read its responses (send queue full)";
+	case SIP_REFUSED_MESSAGE_TIMEOUT:
+		return "message not complete in time";
+	}
+	return "?";
+}
+
+static void refused(struct sip_transport *t, enum sip_transport_kind kind,
+		    const struct sockaddr_storage *peer, enum sip_refusal why)
+{
+	if (t->h.refused)
+		t->h.refused(t->userdata, kind, peer, why);
+}
+
 void sip_conn_ref(struct sip_conn *c)
 {
 	c->refs++;
@@ -144,8 +183,24 @@ static void transport_maybe_free(struct sip_transport *t)
 	if (t->free_requested && t->live == 0) {
 		loop_buf_ring_free(t->loop, t->udp_br);
 		loop_buf_ring_free(t->loop, t->tcp_br);
+		for (size_t i = 0; i < ARRAY_SIZE(t->acl); i++)
+			sip_acl_free(t->acl[i]);
+		sip_sources_free(t->sources);
 		free(t);
 	}
+}
+
+/* A TLS handshake ended (done, failed, timed out or closed): its slots are free again. */
+static void handshake_release(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+
+	if (!c->handshake_counted)
+		return;
+	c->handshake_counted = false;
+	if (t->stats.handshakes > 0)
+		t->stats.handshakes--;
+	sip_sources_put(t->sources, &c->peer, SIP_SRC_HANDSHAKES, 1);
 }
 
 void sip_conn_unref(struct sip_conn *c)
@@ -156,6 +211,10 @@ void sip_conn_unref(struct sip_conn *c)
 		return;
 	t = c->tr;
 	loop_timer_disarm(t->loop, &c->idle_timer);
+	loop_timer_disarm(t->loop, &c->msg_timer);
+	handshake_release(c);
+	if (c->source_counted)
+		sip_sources_put(t->sources, &c->peer, SIP_SRC_CONNECTIONS, 1);
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (t->conns == c)
@@ -223,6 +282,7 @@ static void conn_close(struct sip_conn *c)
 			io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->poll_op);
 	}
 	loop_timer_disarm(c->tr->loop, &c->idle_timer);
+	loop_timer_disarm(c->tr->loop, &c->msg_timer);
 	sip_conn_unref(c);
 }
 
@@ -241,7 +301,29 @@ static void conn_touch(struct sip_conn *c, uint64_t timeout_ms)
 		loop_timer_arm(c->tr->loop, &c->idle_timer, loop_now_ms(c->tr->loop) + timeout_ms);
 }
 
+static void message_timeout(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, msg_timer);
+
+	c->tr->stats.message_timeouts++;
+	refused(c->tr, c->kind, &c->peer, SIP_REFUSED_MESSAGE_TIMEOUT);
+	conn_close(c);
+}
+
 /* ---- sending ---- */
+
+static void tx_pop(struct sip_conn *c)
+{
+	struct sip_tx *tx = c->tx_head;
+
+	c->tx_head = tx->next;
+	if (!c->tx_head)
+		c->tx_tail = NULL;
+	c->tx_bytes -= MIN(c->tx_bytes, tx->len);
+	if (c->tx_count)
+		c->tx_count--;
+	free(tx);
+}
 
 static void send_done(struct loop_op *op, int res, uint32_t flags)
 {
@@ -260,12 +342,8 @@ static void send_done(struct loop_op *op, int res, uint32_t flags)
 		res = (int)(tx->len - tx->off); /* UDP: drop this datagram, keep going */
 	}
 	tx->off += (size_t)res;
-	if (tx->off >= tx->len || c->kind == SIP_TRANSPORT_UDP) {
-		c->tx_head = tx->next;
-		if (!c->tx_head)
-			c->tx_tail = NULL;
-		free(tx);
-	}
+	if (tx->off >= tx->len || c->kind == SIP_TRANSPORT_UDP)
+		tx_pop(c);
 	if (c->state != CONN_CLOSING)
 		conn_kick_send(c);
 	sip_conn_unref(c);
@@ -296,10 +374,7 @@ static void conn_kick_send(struct sip_conn *c)
 			tx->off += (size_t)n;
 			if (tx->off < tx->len)
 				continue;
-			c->tx_head = tx->next;
-			if (!c->tx_head)
-				c->tx_tail = NULL;
-			free(tx);
+			tx_pop(c);
 			tx = c->tx_head;
 		}
 		return;
@@ -329,10 +404,23 @@ static void conn_kick_send(struct sip_conn *c)
 int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
 		  size_t len)
 {
+	struct sip_transport *t = c->tr;
 	struct sip_tx *tx;
 
 	if (c->state == CONN_CLOSING)
 		return -ENOTCONN;
+	/* A peer that sends requests but never reads the answers would grow this queue without
+	 * bound: past the cap a connection is closed; on the shared UDP socket (where a full queue
+	 * means the kernel is slow, not one peer) the datagram is dropped. */
+	if ((t->lim.max_send_queue && c->tx_bytes + len > t->lim.max_send_queue) ||
+	    (t->lim.max_send_queue_msgs && c->tx_count >= t->lim.max_send_queue_msgs)) {
+		t->stats.send_queue_overflows++;
+		if (c->kind == SIP_TRANSPORT_UDP)
+			return -ENOBUFS;
+		refused(t, c->kind, &c->peer, SIP_REFUSED_SEND_QUEUE);
+		conn_close(c);
+		return -ENOBUFS;
+	}
 	tx = malloc(sizeof(*tx) + len);
 	if (!tx)
 		return -ENOMEM;
@@ -344,6 +432,8 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 	else
 		tx->peer = c->peer;
 	memcpy(tx->data, buf, len);
+	c->tx_bytes += len;
+	c->tx_count++;
 	if (c->tx_tail)
 		c->tx_tail->next = tx;
 	else
@@ -372,7 +462,11 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 
 			memcpy(&peer, io_uring_recvmsg_name(o), MIN(o->namelen, sizeof(peer)));
 			t->stats.udp_datagrams++;
-			if (o->flags & MSG_TRUNC)
+			/* The allowlist is checked before a byte is parsed. */
+			if (!sip_acl_allows(t->acl[SIP_TRANSPORT_UDP], &peer)) {
+				t->stats.acl_refused++;
+				refused(t, SIP_TRANSPORT_UDP, &peer, SIP_REFUSED_ACL);
+			} else if (o->flags & MSG_TRUNC)
 				t->stats.udp_dropped_oversize++;
 			else
 				t->h.message(t->userdata, c, &peer,
@@ -396,7 +490,8 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 
 /* ---- TCP / TLS connections ---- */
 
-static void stream_consume(struct sip_conn *c)
+/* Frames and hands on every whole message in c->rx; true if at least one was consumed. */
+static bool stream_consume(struct sip_conn *c)
 {
 	struct sip_transport *t = c->tr;
 	struct sip_limits lim = sip_limits_default;
@@ -414,7 +509,7 @@ static void stream_consume(struct sip_conn *c)
 			if (t->h.framing_error)
 				t->h.framing_error(t->userdata, c, r);
 			conn_close(c);
-			return;
+			return true;
 		}
 		if (r == SIP_FRAME_KEEPALIVE) {
 			/* CRLF keep-alive (RFC 5626 §3.5.1): answer a double CRLF with one CRLF. */
@@ -430,6 +525,7 @@ static void stream_consume(struct sip_conn *c)
 		memmove(c->rx, c->rx + off, c->rx_len - off);
 		c->rx_len -= off;
 	}
+	return off > 0;
 }
 
 static int rx_append(struct sip_conn *c, const void *data, size_t len)
@@ -456,6 +552,8 @@ static int rx_append(struct sip_conn *c, const void *data, size_t len)
 
 static void stream_input(struct sip_conn *c, const void *data, size_t len)
 {
+	bool progress;
+
 	if (rx_append(c, data, len) < 0) {
 		c->tr->stats.tcp_framing_errors++;
 		if (c->tr->h.framing_error)
@@ -464,7 +562,17 @@ static void stream_input(struct sip_conn *c, const void *data, size_t len)
 		return;
 	}
 	conn_touch(c, c->tr->lim.idle_timeout_ms);
-	stream_consume(c);
+	progress = stream_consume(c);
+	if (c->state != CONN_OPEN)
+		return;
+	/* Slow-loris: every byte re-arms the idle timer, so a message must also be whole within
+	 * message_timeout_ms of its first byte. The clock restarts only when a message completes.
+	 */
+	if (c->rx_len == 0 || !c->tr->lim.message_timeout_ms)
+		loop_timer_disarm(c->tr->loop, &c->msg_timer);
+	else if (progress || !loop_timer_armed(&c->msg_timer))
+		loop_timer_arm(c->tr->loop, &c->msg_timer,
+			       loop_now_ms(c->tr->loop) + c->tr->lim.message_timeout_ms);
 }
 
 static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
@@ -587,8 +695,7 @@ static void tls_handshake_step(struct sip_conn *c)
 		tls_arm_poll(c, tls_conn_want(c->tls));
 		return;
 	}
-	if (t->stats.handshakes > 0)
-		t->stats.handshakes--;
+	handshake_release(c);
 	if (r < 0) {
 		t->stats.tls_handshakes_failed++;
 		if (t->h.tls_failed)
@@ -660,8 +767,7 @@ static void handshake_timeout(struct loop_timer *tm)
 
 	if (c->state == CONN_HANDSHAKE) {
 		c->tr->stats.tls_handshake_timeouts++;
-		if (c->tr->stats.handshakes > 0)
-			c->tr->stats.handshakes--;
+		handshake_release(c);
 		if (c->tr->h.tls_failed)
 			c->tr->h.tls_failed(c->tr->userdata, &c->peer, "handshake timeout", false);
 	} else {
@@ -680,40 +786,75 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 
 	if (res >= 0) {
 		int fd = res;
-		socklen_t sl;
+		struct sockaddr_storage peer = {0};
+		socklen_t sl = sizeof(peer);
 		struct sip_conn *c;
+		bool tls = l->kind == SIP_TRANSPORT_TLS;
 		int one = 1;
 
-		if (l->state != CONN_OPEN || t->stats.connections >= t->lim.max_connections ||
-		    (l->kind == SIP_TRANSPORT_TLS &&
-		     t->stats.handshakes >= t->lim.max_handshakes)) {
+		if (l->state != CONN_OPEN) {
+			close(fd);
+			goto rearm;
+		}
+		getpeername(fd, (struct sockaddr *)&peer, &sl);
+		/* Refusals close before a TLS handshake or a read costs anything. */
+		if (!sip_acl_allows(t->acl[l->kind], &peer)) {
+			t->stats.acl_refused++;
+			refused(t, l->kind, &peer, SIP_REFUSED_ACL);
+			close(fd);
+			goto rearm;
+		}
+		if (t->stats.connections >= t->lim.max_connections ||
+		    (tls && t->stats.handshakes >= t->lim.max_handshakes)) {
 			t->stats.tcp_refused_limit++;
+			refused(t, l->kind, &peer, SIP_REFUSED_CONN_LIMIT);
+			close(fd);
+			goto rearm;
+		}
+		if (sip_sources_get(t->sources, &peer, SIP_SRC_CONNECTIONS, 1,
+				    t->lim.max_connections_per_source) < 0) {
+			t->stats.source_limit_refused++;
+			refused(t, l->kind, &peer, SIP_REFUSED_SOURCE_LIMIT);
+			close(fd);
+			goto rearm;
+		}
+		if (tls && sip_sources_get(t->sources, &peer, SIP_SRC_HANDSHAKES, 1,
+					   t->lim.max_handshakes_per_source) < 0) {
+			sip_sources_put(t->sources, &peer, SIP_SRC_CONNECTIONS, 1);
+			t->stats.source_limit_refused++;
+			refused(t, l->kind, &peer, SIP_REFUSED_SOURCE_LIMIT);
 			close(fd);
 			goto rearm;
 		}
 		c = conn_new(t, l->kind, fd);
 		if (!c) {
+			sip_sources_put(t->sources, &peer, SIP_SRC_CONNECTIONS, 1);
+			if (tls)
+				sip_sources_put(t->sources, &peer, SIP_SRC_HANDSHAKES, 1);
 			close(fd);
 			goto rearm;
 		}
-		sl = sizeof(c->peer);
-		getpeername(fd, (struct sockaddr *)&c->peer, &sl);
+		c->peer = peer;
+		c->source_counted = true;
+		c->handshake_counted = tls;
+		c->msg_timer.fn = message_timeout;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->recv_op.fn = tcp_recv_done;
 		c->send_op.fn = send_done;
 		c->poll_op.fn = tls_poll_done;
 		t->stats.tcp_accepted++;
 		t->stats.connections++;
-		if (l->kind == SIP_TRANSPORT_TLS) {
-			int r = tls_conn_new(l->tls_ctx, fd, &c->tls);
+		if (tls) {
+			int r;
 
+			t->stats.handshakes++;
+			r = tls_conn_new(l->tls_ctx, fd, &c->tls);
 			c->idle_timer.fn = handshake_timeout;
 			if (r < 0) {
 				conn_close(c);
 				goto rearm;
 			}
 			c->state = CONN_HANDSHAKE;
-			t->stats.handshakes++;
 			loop_timer_arm(t->loop, &c->idle_timer,
 				       loop_now_ms(t->loop) + t->lim.handshake_timeout_ms);
 			tls_handshake_step(c);
@@ -839,6 +980,11 @@ int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 	t->loop = l;
 	t->lim = *lim;
 	t->h = *h;
+	r = sip_sources_new(MAX_SOURCES, &t->sources);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
 	t->userdata = userdata;
 	/* Each UDP buffer holds the recvmsg header, the source address, control data and one
 	 * datagram of at most max_message_size bytes (larger ones arrive truncated: dropped). */
@@ -856,6 +1002,7 @@ int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 	return 0;
 fail:
 	loop_buf_ring_free(l, t->udp_br);
+	sip_sources_free(t->sources);
 	free(t);
 	return r;
 }
@@ -910,4 +1057,20 @@ struct sip_transport *sip_transport_free(struct sip_transport *t)
 void sip_transport_get_stats(const struct sip_transport *t, struct sip_transport_stats *ret)
 {
 	*ret = t->stats;
+}
+
+void sip_transport_set_acl(struct sip_transport *t, enum sip_transport_kind kind,
+			   struct sip_acl *acl)
+{
+	if ((size_t)kind >= ARRAY_SIZE(t->acl)) {
+		sip_acl_free(acl);
+		return;
+	}
+	sip_acl_free(t->acl[kind]);
+	t->acl[kind] = acl;
+}
+
+struct sip_sources *sip_transport_sources(struct sip_transport *t)
+{
+	return t->sources;
 }

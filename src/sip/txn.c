@@ -12,6 +12,7 @@
 
 #include "siprecd/macro.h"
 #include "siprecd/sip.h"
+#include "siprecd/siphash.h"
 
 #define TIMER_OFF UINT64_MAX
 /* A transaction key holds a branch, a sent-by and a method; a peer controls their length. */
@@ -57,15 +58,10 @@ struct sip_txn_table {
 	uint64_t stalled;
 };
 
+/* Keys are branch and dialog ids a peer picks: keyed, so no one can aim them at one bucket. */
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)siphash24(siphash_boot_key(), s, n);
 }
 
 /* ---- heap of deadlines ---- */

@@ -214,7 +214,8 @@ if sipp_run r413tcp -sf "$SCN/siprec-413.xml" -m 1 -t t1 -cid_str "r413tcp-%u-%p
 else
 	bad "413 over TCP: sipp scenario failed"
 fi
-sleep 0.3
+i=0
+while [ "$(catalog "SELECT count(*) FROM sessions WHERE state = 'active'")" != 0 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 check_eq "refusals: no session left active" 0 "$(catalog "SELECT count(*) FROM sessions WHERE call_id LIKE 'r4%' AND state = 'active'")"
 check_eq "refusals: no recording opened" 0 "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.call_id LIKE 'r4%'")"
 check_eq "all sessions ended" 0 "$(catalog "SELECT count(*) FROM sessions WHERE state = 'active'")"

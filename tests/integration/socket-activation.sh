@@ -16,7 +16,8 @@ activate() { # FDNAME PORT [--datagram]
 		-E RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" -E ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 		$SIPRECD_WRAPPER "$SIPRECD" --config "$CONF" >>"$T/siprecd.log" 2>&1 &
 	DAEMON_PID=$!
-	sleep 0.2
+	# It says when its socket is bound (siprecd starts on the first connection or datagram).
+	wait_for "$T/siprecd.log" "Listening on 127.0.0.1:$port as 3" 10 || bad "systemd-socket-activate did not listen"
 }
 
 OPT=$SRCDIR/tests/integration/scenarios/options.xml
@@ -46,7 +47,7 @@ timeout 10 systemd-socket-activate -l 127.0.0.1:"$P" --fdname=bogus \
 	-E STATE_DIRECTORY="$STATE_DIRECTORY" -E RUNTIME_DIRECTORY="$RUNTIME_DIRECTORY" \
 	"$SIPRECD" --config "$CONF" >"$T/bogus.log" 2>&1 &
 pid=$!
-sleep 0.2
+wait_for "$T/bogus.log" "Listening on 127.0.0.1:$P as 3" 10 || bad "systemd-socket-activate did not listen"
 python3 -c "import socket; s=socket.create_connection(('127.0.0.1', $P)); s.close()"
 wait $pid
 rc=$?

@@ -22,7 +22,39 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 fails=0
-BASE=$((20000 + ($$ % 2000) * 10))
+# Ports the kernel picks (asked for, then released), not derived from the PID.
+free_port() {
+	python3 -c 'import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        t.close(); u.close()'
+}
+# wait_bound udp|tcp PORT...: polls /proc/net (read only: probing by binding could steal the
+# port) until every PORT is bound (TCP: listening), instead of sleeping; 10 s at most.
+wait_bound() {
+	python3 - "$@" <<'PY' || echo "wait_bound: $* not bound after 10 s"
+import sys, time
+proto, ports = sys.argv[1], {int(p) for p in sys.argv[2:]}
+end = time.time() + 10
+while time.time() < end:
+    seen = set()
+    with open("/proc/net/" + proto) as f:
+        for line in f.readlines()[1:]:
+            w = line.split()
+            if proto == "udp" or w[3] == "0A":
+                seen.add(int(w[1].split(":")[1], 16))
+    if ports <= seen:
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+}
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; fails=$((fails + 1)); }
 # check NAME JQ-EXPR FILE: the expression must be true on the JSON report.
@@ -41,14 +73,13 @@ wait_sipp() {
 
 # ---- 1, 2: sipp's built-in uas over UDP and TCP (one m= line answered, plain RTP)
 for t in udp tcp; do
-	port=$((BASE + 1))
-	[ $t = tcp ] && port=$((BASE + 2))
+	port=$(free_port)
 	topt="-t u1"
 	[ $t = tcp ] && topt="-t t1"
 	sipp -sn uas $topt -i 127.0.0.1 -p $port -m 1 -nostdin >"$TMP/sipp-$t.log" 2>&1 &
 	spid=$!
 	PIDS="$PIDS $spid"
-	sleep 0.5
+	wait_bound $t "$port"
 	"$SRC" -q -t $t -s 127.0.0.1:$port --no-srtp --duration 1 --json >"$TMP/$t.json" 2>"$TMP/$t.err"
 	rc=$?
 	[ $rc -eq 0 ] && ok "$t: exit 0" || { bad "$t: exit $rc"; cat "$TMP/$t.err"; }
@@ -64,11 +95,11 @@ done
 # ---- WAV input: 2 s stereo file -> exactly 100 packets on the answered stream; mono + --loop
 # for 3 s -> 150; a file that is not 8 kHz 16-bit is a usage error.
 AUDIO=$(dirname "$0")/../data/audio
-port=$((BASE + 8))
+port=$(free_port)
 sipp -sn uas -i 127.0.0.1 -p $port -m 2 -nostdin >"$TMP/sipp-wav.log" 2>&1 &
 spid=$!
 PIDS="$PIDS $spid"
-sleep 0.5
+wait_bound udp "$port"
 "$SRC" -q -s 127.0.0.1:$port --no-srtp --codec pcma --wav "$AUDIO/speech-stereo-8k.wav" --json >"$TMP/wav1.json" 2>"$TMP/wav1.err"
 check "wav: stereo 2 s = 100 packets" '.calls[0].result == "ok" and .calls[0].streams[0].packets == 100' "$TMP/wav1.json"
 "$SRC" -q -s 127.0.0.1:$port --no-srtp --wav "$AUDIO/tone-mono-8k.wav" --loop --duration 3 --json >"$TMP/wav2.json" 2>"$TMP/wav2.err"
@@ -80,8 +111,8 @@ printf 'RIFF\044\0\0\0WAVEfmt \020\0\0\0\001\0\001\0\104\254\0\0\210\130\001\0\0
 
 # ---- custom scenarios ----
 KEY=YUJjRGVmZ2hpSktMbW5vUFFSc3R1Vld4eVoxMjM0
-MP1=$((BASE + 4))
-MP2=$((BASE + 6))
+MP1=$(free_port)
+MP2=$(free_port)
 answer_sdp() {
 	cat <<EOF
       v=0
@@ -210,14 +241,14 @@ print(" ".join(str(c) for c in counts), " ".join(",".join(map(str, sorted(x))) f
 EOF
 
 # ---- 3: SRTP answer, re-INVITE --rekey, pause/resume, UPDATE, tamper/replay hooks (UDP)
-port=$((BASE + 3))
+port=$(free_port)
 sipp -sf "$TMP/srtp.xml" -i 127.0.0.1 -p $port -m 1 -nostdin >"$TMP/sipp-srtp.log" 2>&1 &
 spid=$!
 PIDS="$PIDS $spid"
 python3 "$TMP/count.py" 8 $MP1 $MP2 >"$TMP/count.txt" &
 cpid=$!
 PIDS="$PIDS $cpid"
-sleep 0.5
+wait_bound udp "$port" "$MP1" "$MP2"
 "$SRC" -q -s 127.0.0.1:$port --srtp AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM --labels a_leg,b_leg \
 	--duration 5 --reinvite-at 1 --rekey --pause-at 2 --resume-at 3 --update-metadata-at 4 \
 	--tamper 10 --replay 25 --json >"$TMP/srtp.json" 2>"$TMP/srtp.err"
@@ -241,11 +272,11 @@ p2=$(jq '.calls[0].streams[1].packets' "$TMP/srtp.json")
 wait_sipp $spid srtp
 
 # ---- 4: 488 with Warning over TCP: exit 2, status and warning reported
-port=$((BASE + 5))
+port=$(free_port)
 sipp -sf "$TMP/reject.xml" -t t1 -i 127.0.0.1 -p $port -m 1 -nostdin >"$TMP/sipp-rej.log" 2>&1 &
 spid=$!
 PIDS="$PIDS $spid"
-sleep 0.5
+wait_bound tcp "$port"
 "$SRC" -q -t tcp -s 127.0.0.1:$port --json >"$TMP/rej.json" 2>"$TMP/rej.err"
 rc=$?
 [ $rc -eq 2 ] && ok "reject: exit 2" || bad "reject: exit $rc"
@@ -253,11 +284,11 @@ check "reject: 488 + Warning" '.calls[0].status == 488 and .calls[0].result == "
 wait_sipp $spid reject
 
 # ---- 5: CANCEL after 300 ms (UDP)
-port=$((BASE + 7))
+port=$(free_port)
 sipp -sf "$TMP/cancel.xml" -i 127.0.0.1 -p $port -m 1 -nostdin >"$TMP/sipp-can.log" 2>&1 &
 spid=$!
 PIDS="$PIDS $spid"
-sleep 0.5
+wait_bound udp "$port"
 "$SRC" -q -s 127.0.0.1:$port --cancel-after 300 --json >"$TMP/can.json" 2>"$TMP/can.err"
 rc=$?
 [ $rc -eq 0 ] && ok "cancel: exit 0" || { bad "cancel: exit $rc"; cat "$TMP/can.json"; }
@@ -265,7 +296,7 @@ check "cancel: 487, cancelled" '.calls[0].status == 487 and .calls[0].result == 
 wait_sipp $spid cancel
 
 # ---- 6: nobody listening on TCP: the call fails (exit 2).
-"$SRC" -q -t tcp -s 127.0.0.1:$((BASE + 9)) --json >"$TMP/none.json" 2>/dev/null
+"$SRC" -q -t tcp -s 127.0.0.1:$(free_port) --json >"$TMP/none.json" 2>/dev/null
 rc=$?
 [ $rc -eq 2 ] && ok "no server: exit 2" || bad "no server: exit $rc"
 
@@ -325,11 +356,11 @@ PYEOF
 	n=0
 	for mode in ca wrong insecure tls12; do
 		n=$((n + 1))
-		port=$((BASE + 9 + n * 1000 % 7000))
+		port=$(free_port)
 		python3 "$TMP/tls-uas.py" "$TMP/cert.pem" $port "$TMP/key.pem" >"$TMP/tls-$mode.out" 2>&1 &
 		upid=$!
 		PIDS="$PIDS $upid"
-		sleep 0.5
+		wait_bound tcp "$port"
 		case $mode in
 		ca) args="--ca $TMP/cert.pem --tls-version 1.3" ;;
 		wrong) args="--ca $TMP/other.pem" ;;
@@ -353,7 +384,7 @@ PYEOF
 			bad "tls $mode: server saw $(cat "$TMP/tls-$mode.out")"
 	done
 else
-	echo "skip - tls: openssl not installed"
+	bad "tls: openssl not installed (tools/install-deps.sh installs it)"
 fi
 
 # ---- 7: usage errors exit 1

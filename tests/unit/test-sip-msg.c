@@ -141,8 +141,19 @@ static void test_parse_table(void **state)
 		 400, "Multiple Content-Length headers", 0},
 		{"OPTIONS sip:a@b SIP/2.0" CRLF "l: 0" CRLF, -EBADMSG, 400,
 		 "Header section not terminated", 0},
-		{"OPTIONS sip:a@b SIP/2.0" CRLF "l: 0\n\r\n", -EBADMSG, 400,
-		 "Bare CR or LF in header", 0},
+		{"OPTIONS sip:a@b SIP/2.0" CRLF "l: 0\rX: 1" CRLF CRLF, -EBADMSG, 400,
+		 "Bare CR in header", 0},
+		{"OPTIONS sip:a@b SIP/2.0\r", -EBADMSG, 400, "Malformed Start-Line", 0},
+		{"OPTIONS sip:a@b SIP/2.0\rX: 1\n\n", -EBADMSG, 400, "Malformed Start-Line", 0},
+		/* LF-only line endings, and a mix with CRLF, are accepted (see test_lf_only) */
+		{"OPTIONS sip:a@b SIP/2.0\nl: 0\n\n", 0, 0, NULL, 0},
+		{"OPTIONS sip:a@b SIP/2.0\nl: 0" CRLF "\n", 0, 0, NULL, 0},
+		{"OPTIONS sip:a@b SIP/2.0" CRLF "l: 2\n" CRLF "ab", 0, 0, NULL, 2},
+		{"\n\nOPTIONS sip:a@b SIP/2.0\nl: 0\n\n", 0, 0, NULL, 0},
+		{"OPTIONS sip:a@b SIP/2.0\nl: 0\n", -EBADMSG, 400, "Header section not terminated",
+		 0},
+		{"OPTIONS sip:a@b SIP/2.0\n folded\n\n", -EBADMSG, 400,
+		 "Folded line without a header", 0},
 		{"OPTIONS sip:a@b SIP/2.0" CRLF "NoColon" CRLF CRLF, -EBADMSG, 400,
 		 "Malformed Header Line", 0},
 		{"OPTIONS sip:a@b SIP/2.0" CRLF " folded" CRLF CRLF, -EBADMSG, 400,
@@ -626,6 +637,64 @@ static void test_frame(void **state)
 	assert_int_equal(msg.content_length, 0);
 }
 
+/* An LF-only request (as some SRCs send) parses like its CRLF twin, folds included, frames on a
+ * stream, and the response to it is built with CRLF line endings. */
+static void test_lf_only(void **state)
+{
+	static const char lf[] = "INVITE sip:srs@example.com SIP/2.0\n"
+				 "Via: SIP/2.0/TCP 10.0.0.5:5070;branch=z9hG4bKlf\n"
+				 "From: <sip:a@example.com>;tag=f1\n"
+				 "To: <sip:srs@example.com>\n"
+				 "Call-ID: lf-1@h\n"
+				 "Subject: folded\n value\n"
+				 "CSeq: 1 INVITE\n"
+				 "Content-Length: 3\n\n"
+				 "v=0";
+	static const char expect[] =
+		"SIP/2.0 200 OK" CRLF "Via: SIP/2.0/TCP 10.0.0.5:5070;branch=z9hG4bKlf" CRLF
+		"From: <sip:a@example.com>;tag=f1" CRLF "To: <sip:srs@example.com>;tag=t1" CRLF
+		"Call-ID: lf-1@h" CRLF "CSeq: 1 INVITE" CRLF "Server: t" CRLF
+		"Content-Length: 0" CRLF CRLF;
+	struct sip_response_args a = {.to_tag = "t1", .server = "t"};
+	const struct sip_header *h;
+	struct str cid;
+	char out[512], two[512];
+	size_t len, n = strlen(lf);
+	int r;
+
+	assert_int_equal(sip_msg_parse_flags(&msg, lf, n, NULL, SIP_PARSE_STREAM), 0);
+	assert_int_equal(msg.method, SIP_METHOD_INVITE);
+	assert_int_equal(msg.n_hdrs, 7);
+	assert_int_equal(msg.content_length, 3);
+	assert_str(msg.body, "v=0");
+	assert_int_equal(sip_msg_call_id(&msg, &cid), 0);
+	assert_str(cid, "lf-1@h");
+	h = sip_msg_header(&msg, SIP_HDR_CSEQ);
+	assert_non_null(h);
+	assert_str(h->value, "1 INVITE");
+	r = sip_response_build(out, sizeof(out), &msg, 200, NULL, &a);
+	assert_true(r > 0);
+	if ((size_t)r != strlen(expect) || memcmp(out, expect, (size_t)r) != 0)
+		fail_msg("got:\n%.*s\nexpected:\n%s", r, out, expect);
+
+	/* stream framing: LF LF ends the headers; two pipelined LF-only messages split apart */
+	memcpy(two, lf, n);
+	memcpy(two + n, lf, n);
+	assert_int_equal(sip_stream_frame(two, 2 * n, NULL, &len), SIP_FRAME_MESSAGE);
+	assert_int_equal(len, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(sip_stream_frame(lf, i, NULL, &len), SIP_FRAME_NEED_MORE);
+	{
+		static const char mixed[] = "A sip:a@b SIP/2.0\nl: 1\r\n\nx";
+		static const char no_cl[] = "A sip:a@b SIP/2.0\nX: 1\n\n";
+
+		assert_int_equal(sip_stream_frame(mixed, strlen(mixed), NULL, &len),
+				 SIP_FRAME_MESSAGE);
+		assert_int_equal(len, strlen(mixed));
+		assert_int_equal(sip_stream_frame(no_cl, strlen(no_cl), NULL, &len), -EBADMSG);
+	}
+}
+
 static void test_names(void **state)
 {
 	assert_int_equal(sip_hdr_from_name(STR_LIT("i")), SIP_HDR_CALL_ID);
@@ -655,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_request_build),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_lf_only),
 		cmocka_unit_test(test_names),
 	};
 

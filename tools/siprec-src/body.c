@@ -87,6 +87,19 @@ void src_call_ids(struct src_call *c)
 	}
 }
 
+/* A key's public name: hex of the first 8 bytes of SHA-256(key || salt); never the key. */
+static void key_fingerprint(const uint8_t *key, size_t len, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	out[0] = '\0';
+	if (!EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL) || mdlen < 8)
+		return;
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 void src_stream_keys(const struct src_opts *o, struct src_stream *s, bool next)
 {
 	for (unsigned i = 0; i < o->n_suites; i++)
@@ -309,6 +322,7 @@ int src_body_apply_answer(const struct src_opts *o, struct src_call *c, const ch
 		const struct sdp_connection *cn = m ? sdp_media_address(m) : NULL;
 		const struct srtp_suite_info *suite = NULL;
 		const uint8_t *key = NULL;
+		char answer_fp[17] = "";
 
 		if (!m || m->port == 0 || !cn || !cn->present || m->invalid) {
 			s->active = false;
@@ -329,6 +343,8 @@ int src_body_apply_answer(const struct src_opts *o, struct src_call *c, const ch
 					suite = o->suites[cr.tag - 1];
 					key = use_next_keys ? s->next_keys[cr.tag - 1]
 							    : s->keys[cr.tag - 1];
+					key_fingerprint(cr.keys[0].key_salt,
+							cr.keys[0].key_salt_len, answer_fp);
 				}
 				sdp_crypto_wipe(&cr);
 			}
@@ -383,6 +399,12 @@ int src_body_apply_answer(const struct src_opts *o, struct src_call *c, const ch
 			srtp_tx_free(s->tx);
 			s->tx = tx;
 			s->suite = suite;
+			if (s->n_phases < SRC_MAX_PHASES) {
+				struct src_phase *ph = &s->phases[s->n_phases++];
+
+				key_fingerprint(key, suite->key_len + suite->salt_len, ph->tx_key);
+				memcpy(ph->answer_key, answer_fp, sizeof(ph->answer_key));
+			}
 		}
 		s->active = true;
 	}

@@ -800,10 +800,19 @@ static void report(FILE *f)
 				json_str(f, s->suite ? s->suite->name : "");
 				fprintf(f,
 					",\"tampered\":%llu,\"replayed\":%llu,\"send_errors\":%"
-					"llu}",
+					"llu",
 					(unsigned long long)s->tampered,
 					(unsigned long long)s->replayed,
 					(unsigned long long)s->send_errors);
+				fprintf(f, ",\"phases\":[");
+				for (unsigned ph = 0; ph < s->n_phases; ph++)
+					fprintf(f,
+						"%s{\"tx_key\":\"%s\",\"answer_key\":\"%s\","
+						"\"packets\":%llu}",
+						ph ? "," : "", s->phases[ph].tx_key,
+						s->phases[ph].answer_key,
+						(unsigned long long)s->phases[ph].packets);
+				fprintf(f, "]}");
 			}
 			fprintf(f, "]}");
 		}

@@ -336,6 +336,8 @@ static void commit(struct src_stream *s, size_t len)
 	k->msgs[i].msg_hdr.msg_iovlen = 1;
 	s->packets++;
 	s->bytes += len;
+	if (s->n_phases)
+		s->phases[s->n_phases - 1].packets++;
 }
 
 void src_media_tick_stream(const struct src_opts *o, const struct src_audio *a,

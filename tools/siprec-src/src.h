@@ -15,6 +15,7 @@
 
 #define SRC_MAX_SUITES 4
 #define SRC_STREAMS 2
+#define SRC_MAX_PHASES 8 /* key phases reported per stream; later ones add to the last */
 #define SRC_MAX_CALLS 100000
 #define SRC_SIP_MAX 65536 /* largest SIP message we accept */
 #define SRC_PTIME_US 20000
@@ -78,6 +79,14 @@ struct src_stream {
 	const struct srtp_suite_info *suite; /* chosen by the answer */
 	struct srtp_tx *tx;
 	uint64_t packets, bytes, tampered, replayed, send_errors;
+	/* One phase per applied SRTP answer (the INVITE's, each re-INVITE's): fingerprints of the
+	 * key we send with and of the answer's key, and the packets sent in it, so a test can
+	 * prove a re-key without seeing key bytes. */
+	struct src_phase {
+		char tx_key[17], answer_key[17]; /* hex of SHA-256(key || salt)[0..7] */
+		uint64_t packets;
+	} phases[SRC_MAX_PHASES];
+	unsigned n_phases;
 };
 
 enum src_call_state {

@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		   "  keys            keys in the key store\n"
 		   "  rotate-keys     rotate the data key (--kek: the key-encryption key)\n"
 		   "  reload          reload configuration and certificates\n"
+		   "  drain           take no new sessions (INVITE and OPTIONS get 503); those in\n"
+		   "                  progress record to their end\n"
+		   "  resume          take new sessions again after drain\n"
 		   "  watch           follow session and audit events (Ctrl-C to stop)\n"
 		   "\n"
 		   "Options:\n"
@@ -444,6 +447,29 @@ static int cmd_simple(const char *method, const char *id, const char *done)
 	return 0;
 }
 
+static int cmd_drain(bool enable)
+{
+	struct json_object *params = json_object_new_object(), *p = NULL;
+	int64_t n;
+	int r;
+
+	json_object_object_add(params, "enable", json_object_new_boolean(enable));
+	r = call("io.siprecd.Drain", params, &p);
+	if (r)
+		return r;
+	n = jint(p, "active_sessions");
+	if (opt_json)
+		print_json(p);
+	else if (enable)
+		printf("draining: new sessions refused with 503; %lld session%s still recording\n",
+		       (long long)n, n == 1 ? "" : "s");
+	else
+		printf("taking new sessions; %lld session%s recording\n", (long long)n,
+		       n == 1 ? "" : "s");
+	json_object_put(p);
+	return 0;
+}
+
 static void print_time(int64_t usec, char *buf, size_t n)
 {
 	time_t t = (time_t)(usec / 1000000);
@@ -716,7 +742,8 @@ int main(int argc, char **argv)
 		socket_path = def = default_socket(config_path);
 	if (strcmp(cmd, "status") && strcmp(cmd, "sessions") && strcmp(cmd, "session") &&
 	    strcmp(cmd, "stop") && strcmp(cmd, "keys") && strcmp(cmd, "rotate-keys") &&
-	    strcmp(cmd, "reload") && strcmp(cmd, "watch")) {
+	    strcmp(cmd, "reload") && strcmp(cmd, "watch") && strcmp(cmd, "drain") &&
+	    strcmp(cmd, "resume")) {
 		fprintf(stderr, "siprecctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		free(def);
@@ -742,6 +769,8 @@ int main(int argc, char **argv)
 		r = kek ? cmd_rotate_kek(&ka) : cmd_rotate();
 	else if (strcmp(cmd, "reload") == 0)
 		r = cmd_simple("io.siprecd.Reload", NULL, "reloaded");
+	else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "resume") == 0)
+		r = cmd_drain(strcmp(cmd, "drain") == 0);
 	else
 		r = cmd_watch();
 	close(sock);

@@ -1,0 +1,147 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The SIP edge protections against one hostile peer (docs/SECURITY.md): a TCP peer that pipelines
+# OPTIONS and never reads is disconnected at MAX_SEND_QUEUE while the daemon's RSS stays bounded;
+# a peer trickling one message byte by byte is cut at SIP_MESSAGE_TIMEOUT although every byte
+# re-arms the idle timer; SIP_ALLOW_* refuses other sources before parsing (UDP) and at accept
+# (TCP); MAX_CONNECTIONS_PER_SOURCE and INVITE_RATE_PER_SOURCE hold one address back while
+# others carry on; LF-only requests are answered with CRLF.
+. "$SRCDIR/tests/integration/lib.sh"
+need python3 sipp
+cat >>"$CONF" <<CFG
+MAX_SEND_QUEUE=65536
+SIP_MESSAGE_TIMEOUT=1s
+TCP_IDLE_TIMEOUT=300s
+SIP_ALLOW_UDP=127.0.0.1/32, ::1
+SIP_ALLOW_TCP=127.0.0.0/30
+MAX_CONNECTIONS_PER_SOURCE=4
+INVITE_RATE_PER_SOURCE=1
+INVITE_BURST_PER_SOURCE=2
+CFG
+start_siprecd
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
+RSS0=$(rss)
+python3 - "$SIP_PORT" >"$T/edge.out" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def opt(i, eol="\r\n", tr="TCP"):
+    return ("OPTIONS sip:srs@127.0.0.1 SIP/2.0{e}Via: SIP/2.0/{t} 127.0.0.1:9;branch=z9hG4bKedge{i}{e}"
+            "From: <sip:t@x>;tag={i}{e}To: <sip:srs@127.0.0.1>{e}Call-ID: edge{i}{e}CSeq: 1 OPTIONS{e}"
+            "Max-Forwards: 70{e}Content-Length: 0{e}{e}").format(i=i, e=eol, t=tr).encode()
+def invite(i):
+    return ("INVITE sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKinv{i}\r\n"
+            "From: <sip:t@x>;tag={i}\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: inv{i}\r\nCSeq: 1 INVITE\r\n"
+            "Contact: <sip:t@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").format(i=i).encode()
+def closed(s, wait):
+    # True once the server closed (EOF or reset), draining whatever it sent before.
+    s.settimeout(wait)
+    end = time.time() + wait
+    try:
+        while time.time() < end:
+            if s.recv(65536) == b"":
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        pass
+    return False
+def answered(s, data, wait=3):
+    s.settimeout(wait)
+    s.sendall(data)
+    try:
+        return s.recv(4096)
+    except (socket.timeout, ConnectionResetError):
+        return b""
+
+# 1. A peer that pipelines OPTIONS and never reads its 200s.
+nr = socket.socket()
+nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+nr.connect(("127.0.0.1", port))
+nr.settimeout(3)
+sent = 0
+try:
+    batch = b"".join(opt(i) for i in range(200))
+    for _ in range(300):  # 60000 requests, ~20 MB of answers
+        nr.sendall(batch)
+        sent += 200
+except (ConnectionResetError, BrokenPipeError, socket.timeout) as e:
+    print("non-reader send stopped:", type(e).__name__)
+print("non-reader requests sent:", sent)
+print("non-reader closed:", closed(nr, 10))
+
+# 2. Slow-loris: one byte every 100 ms; idle timer re-armed each time, the message never whole.
+sl = socket.create_connection(("127.0.0.1", port))
+data = opt(9000)
+t0 = time.time(); cut = False
+try:
+    for b in data[:-1]:
+        sl.send(bytes([b])); time.sleep(0.1)
+        if time.time() - t0 > 8:
+            break
+except (ConnectionResetError, BrokenPipeError):
+    cut = True
+print("slow-loris closed:", cut or closed(sl, 3), "after %.1f s" % (time.time() - t0))
+
+# 3. Allowlists: 127.0.0.5 is outside both lists; 127.0.0.1 inside.
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.5", 0)); u.settimeout(1.5)
+u.sendto(opt(9100, tr="UDP"), ("127.0.0.1", port))
+try:
+    u.recv(4096); print("udp outside allowlist dropped: False")
+except socket.timeout:
+    print("udp outside allowlist dropped: True")
+u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u2.settimeout(3)
+u2.sendto(opt(9101, eol="\n", tr="UDP"), ("127.0.0.1", port))
+r = u2.recv(4096)
+print("udp inside allowlist answered:", r.startswith(b"SIP/2.0 200"))
+print("lf-only request answered with crlf:", r.startswith(b"SIP/2.0 200 OK\r\n") and b"\r\n\r\n" in r and b"\n\n" not in r.replace(b"\r\n", b""))
+t = socket.socket(); t.bind(("127.0.0.5", 0)); t.connect(("127.0.0.1", port))
+print("tcp outside allowlist closed:", closed(t, 3))
+t = socket.socket(); t.bind(("127.0.0.2", 0)); t.connect(("127.0.0.1", port))
+print("tcp inside allowlist answered:", answered(t, opt(9102)).startswith(b"SIP/2.0 200"))
+t.close()
+
+# 4. Per-source connections: four from 127.0.0.3 are fine, the fifth is closed; 127.0.0.1 is not
+# affected.
+held = []
+for _ in range(4):
+    c = socket.socket(); c.bind(("127.0.0.3", 0)); c.connect(("127.0.0.1", port)); held.append(c)
+print("within per-source limit answered:", answered(held[3], opt(9200)).startswith(b"SIP/2.0 200"))
+c = socket.socket(); c.bind(("127.0.0.3", 0)); c.connect(("127.0.0.1", port))
+print("over per-source limit closed:", closed(c, 3))
+o = socket.create_connection(("127.0.0.1", port))
+print("other source answered:", answered(o, opt(9201)).startswith(b"SIP/2.0 200"))
+
+# 5. INVITE rate: burst 2 at 1/s; the next INVITEs at once get 503 with Retry-After.
+v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); v.settimeout(3)
+codes = []
+for i in range(4):
+    v.sendto(invite(i), ("127.0.0.1", port))
+    while True:
+        m = v.recv(4096)
+        if not m.startswith(b"SIP/2.0 100"):
+            break
+    codes.append(m.split(b"\r\n")[0].decode())
+print("invite answers:", codes)
+print("invite over rate refused:", sum("503 Rate Limited" in c for c in codes) >= 1 and "503" not in codes[0])
+PY
+RSS1=$(rss)
+cat "$T/edge.out"
+echo "daemon RSS: ${RSS0} kB at start, ${RSS1} kB after the non-reading peer"
+check "non-reading peer disconnected at MAX_SEND_QUEUE" grep -q 'non-reader closed: True' "$T/edge.out"
+check "send queue overflow logged" grep -q 'does not read its responses' "$T/siprecd.log"
+check "RSS grew by less than 6 MiB" test $((RSS1 - RSS0)) -lt 6144
+check "slow-loris connection cut by SIP_MESSAGE_TIMEOUT" grep -q 'slow-loris closed: True' "$T/edge.out"
+check "message timeout logged" grep -q 'message not complete in time' "$T/siprecd.log"
+check "UDP outside SIP_ALLOW_UDP dropped" grep -q 'udp outside allowlist dropped: True' "$T/edge.out"
+check "UDP inside SIP_ALLOW_UDP answered" grep -q 'udp inside allowlist answered: True' "$T/edge.out"
+check "LF-only request answered with CRLF" grep -q 'lf-only request answered with crlf: True' "$T/edge.out"
+check "TCP outside SIP_ALLOW_TCP closed at accept" grep -q 'tcp outside allowlist closed: True' "$T/edge.out"
+check "TCP inside SIP_ALLOW_TCP answered" grep -q 'tcp inside allowlist answered: True' "$T/edge.out"
+check "connections within MAX_CONNECTIONS_PER_SOURCE answered" grep -q 'within per-source limit answered: True' "$T/edge.out"
+check "connection over MAX_CONNECTIONS_PER_SOURCE closed" grep -q 'over per-source limit closed: True' "$T/edge.out"
+check "another source unaffected" grep -q 'other source answered: True' "$T/edge.out"
+check "INVITEs over INVITE_RATE_PER_SOURCE get 503" grep -q 'invite over rate refused: True' "$T/edge.out"
+check "OPTIONS still answered" sipp_run after -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 3 -t t1
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+finish
