@@ -33,6 +33,7 @@ struct config {
 	char *tls_key_path;	/* TLS_KEY_PATH */
 	char *tls_key_password; /* TLS_KEY_PASSWORD, secret: passphrase of an encrypted TLS key */
 	char *tls_ca_path;	/* TLS_CA_PATH */
+	char *tls_crl_path;	/* TLS_CRL_PATH, "" = no revocation check */
 	enum tls_verify tls_verify_client; /* TLS_VERIFY_CLIENT none|request|require */
 	char *tls_min_version;		   /* TLS_MIN_VERSION 1.2|1.3 */
 	char *tls_allowed_peers;	   /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
@@ -111,6 +112,8 @@ struct config {
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
 	uint64_t metrics_request_timeout_ms; /* METRICS_REQUEST_TIMEOUT, 5s */
+	uint64_t audit_rate_interval_ms;     /* AUDIT_RATE_LIMIT_INTERVAL, 10s */
+	uint32_t audit_rate_burst;	     /* AUDIT_RATE_LIMIT_BURST, 20 */
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 

@@ -465,6 +465,8 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	free(warn);
 }
 
+static void stream_catalog_update(struct session *s, struct stream *st);
+
 /* Parses and applies (merges) a metadata part. Answers and returns < 0 only for 413. */
 static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			  const struct siprec_body_part *part)
@@ -502,6 +504,10 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 		}
 	}
 	catalog_metadata(s, part, partial);
+	/* A partial update can move a stream to another sender (RFC 8068 §3.4, a transfer). */
+	for (unsigned i = 0; i < s->n_streams; i++)
+		if (s->streams[i].media)
+			stream_catalog_update(s, &s->streams[i]);
 	return 0;
 }
 
@@ -656,27 +662,33 @@ static const char *participant_of(struct session *s, struct str label)
 	return p ? p->id : NULL;
 }
 
-/* A re-offer narrowed or changed the codec (a transfer moving to G.722): follow it. */
+/* The catalog row of an open stream after a change of codec or of metadata (its sender). */
+static void stream_catalog_update(struct session *s, struct stream *st)
+{
+	catalog_stream_upsert(s->ss->m->catalog, &(struct catalog_stream){
+							 .session_uuid = s->uuid,
+							 .label = st->label_raw,
+							 .participant_id = participant_of(
+								 s, str_from_cstr(st->label_raw)),
+							 .direction = "recvonly",
+							 .codec = st->codec,
+							 .payload_type = st->pt,
+							 .clock_rate = st->clock_rate,
+							 .local_port = media_stream_port(st->media),
+						 });
+}
+
+/* A re-offer (or the answer to our delayed offer) changed the codec: follow it. */
 static void stream_codec_change(struct session *s, struct stream *st, const struct sdp_media *md,
 				int pt)
 {
-	if (pt == st->pt)
+	if (pt < 0 || pt == st->pt)
 		return;
 	log_info("session %s: stream %s codec %s -> payload type %d", s->uuid, st->label_raw,
 		 st->codec, pt);
 	st->pt = pt;
 	codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-	catalog_stream_upsert(s->ss->m->catalog,
-			      &(struct catalog_stream){
-				      .session_uuid = s->uuid,
-				      .label = st->label_raw,
-				      .participant_id = participant_of(s, md->label),
-				      .direction = "recvonly",
-				      .codec = st->codec,
-				      .payload_type = pt,
-				      .clock_rate = st->clock_rate,
-				      .local_port = media_stream_port(st->media),
-			      });
+	stream_catalog_update(s, st);
 }
 
 /*
@@ -1290,7 +1302,6 @@ static int session_timer_offer(struct session *s, struct sip_txn *txn, struct si
  */
 static void delayed_answer(struct session *s, struct sip_msg *ack)
 {
-	struct manager *m = s->ss->m;
 	static struct sdp_session ans; /* SIP thread only */
 	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
 	const struct sip_header *ct = sip_msg_header(ack, SIP_HDR_CONTENT_TYPE);
@@ -1326,22 +1337,7 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 			if (!rm || !str_caseeq_cstr(rm->encoding, "telephone-event"))
 				pt = md->pts[f];
 		}
-		if (pt >= 0 && pt != st->pt) {
-			st->pt = pt;
-			codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-			catalog_stream_upsert(m->catalog,
-					      &(struct catalog_stream){
-						      .session_uuid = s->uuid,
-						      .label = st->label_raw,
-						      .participant_id = participant_of(
-							      s, str_from_cstr(st->label_raw)),
-						      .direction = "recvonly",
-						      .codec = st->codec,
-						      .payload_type = pt,
-						      .clock_rate = st->clock_rate,
-						      .local_port = media_stream_port(st->media),
-					      });
-		}
+		stream_codec_change(s, st, md, pt);
 		if (st->srtp) {
 			struct sdp_crypto cr;
 			const struct srtp_suite_info *si;

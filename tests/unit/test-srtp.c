@@ -224,6 +224,99 @@ static void test_tamper_and_replay(void **state)
 	}
 }
 
+/* RFC 4568 §6.1 / RFC 3711 §3.1: two master keys told apart by a 2-byte MKI carried in every
+ * packet; the receiver picks the key by it, a packet with an unknown MKI fails, and a context
+ * without MKI cannot read MKI packets (what every packet of an MKI offer did before). */
+static void test_mki(void **state)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	uint8_t k1[30], k2[30], pkt[PKT_CAP], copy[PKT_CAP];
+	struct srtp_params p = {0};
+	struct srtp_tx *tx = NULL;
+	struct srtp_rx *rx = NULL, *plain = NULL;
+	size_t len, clen;
+
+	fill_key(k1, sizeof(k1), 1);
+	fill_key(k2, sizeof(k2), 2);
+	p.keys[0] =
+		(struct srtp_master_key){.key_salt = k1, .len = 30, .mki = {0, 1}, .mki_len = 2};
+	p.keys[1] =
+		(struct srtp_master_key){.key_salt = k2, .len = 30, .mki = {0, 2}, .mki_len = 2};
+	p.n_keys = 2;
+	assert_int_equal(srtp_tx_new_params(s, &p, &tx), 0);
+	assert_int_equal(srtp_rx_new_params(s, &p, &rx), 0);
+	assert_int_equal(srtp_rx_new(s, k1, 30, false, false, false, &plain), 0);
+	for (size_t i = 0; i < 20; i++) {
+		if (i == 10)
+			assert_int_equal(srtp_tx_select_key(tx, 1), 0);
+		len = rtp_packet(pkt, 9, (uint16_t)(i + 1), i);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+		/* 172 + 2 MKI + 10 tag; the MKI sits before the tag */
+		assert_int_equal(len, 184);
+		assert_int_equal(pkt[172], 0);
+		assert_int_equal(pkt[173], i < 10 ? 1 : 2);
+		memcpy(copy, pkt, len);
+		clen = len;
+		assert_int_equal(srtp_rx_unprotect_rtp(plain, copy, &clen), -EBADMSG);
+		if (i == 15) {
+			memcpy(copy, pkt, len);
+			copy[173] = 3; /* unknown MKI */
+			clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, copy, &clen), -EBADMSG);
+		}
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+		assert_int_equal(len, 172);
+		assert_int_equal(pkt[12], (uint8_t)(i * 7));
+	}
+	/* MKI lengths must agree; several keys need an MKI; no window below 64 */
+	p.keys[1].mki_len = 1;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	p.keys[0].mki_len = p.keys[1].mki_len = 0;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	p.n_keys = 1;
+	p.window = 63;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	assert_int_equal(srtp_tx_select_key(NULL, 0), -EINVAL);
+	srtp_tx_free(tx);
+	srtp_rx_free(rx);
+	srtp_rx_free(plain);
+}
+
+/* RFC 4568 §6.3.7 WSH: the replay window is the offered one. A packet 100 behind the newest is
+ * accepted with WSH=128 and refused as too old with WSH=64. */
+static void test_wsh(void **state)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	static const uint32_t win[] = {64, 128};
+	static const int want[] = {-EALREADY, 0};
+	uint8_t key[30], pkt[PKT_CAP], late[PKT_CAP];
+
+	fill_key(key, sizeof(key), 3);
+	for (size_t w = 0; w < ARRAY_SIZE(win); w++) {
+		struct srtp_params p = {.n_keys = 1, .window = win[w]};
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		size_t len, llen = 0;
+
+		p.keys[0] = (struct srtp_master_key){.key_salt = key, .len = 30};
+		assert_int_equal(srtp_tx_new_params(s, &p, &tx), 0);
+		assert_int_equal(srtp_rx_new_params(s, &p, &rx), 0);
+		for (size_t i = 0; i <= 200; i++) {
+			len = rtp_packet(pkt, 4, (uint16_t)(i + 1), i);
+			assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+			if (i == 100) { /* held back: arrives after packet 200 */
+				memcpy(late, pkt, len);
+				llen = len;
+				continue;
+			}
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+		}
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, late, &llen), want[w]);
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
 static void test_bad_args(void **state)
 {
 	const struct srtp_suite_info *cm = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
@@ -498,6 +591,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper_and_replay),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_mki),
+		cmocka_unit_test(test_wsh),
 		cmocka_unit_test(test_rfc3711_b3_kdf),
 		cmocka_unit_test(test_independent_reference),
 		cmocka_unit_test(test_system_libsrtp),
