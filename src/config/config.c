@@ -6,6 +6,7 @@
  * Every problem is reported (with the key and the value) before config_load fails.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "siprecd/acl.h"
+#include "siprecd/auth.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -168,6 +170,22 @@ static const struct config_key keys[] = {
 	{"INVITE_BURST_PER_SOURCE", T_U32, "200", NULL,
 	 "INVITEs one IP address may send at once before INVITE_RATE_PER_SOURCE applies.", false,
 	 false, F(invite_burst_per_source), 1, 1000000, NULL, 0, RELOAD},
+	{"SIP_DIGEST_AUTH", T_BOOL, "false", NULL,
+	 "Challenge new-session INVITEs with SIP digest authentication (RFC 3261 §22, RFC 8760).",
+	 false, false, F(sip_digest_auth), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_FILE", T_PATH, "", NULL,
+	 "Digest credentials, one user:password per line; empty = the sip-auth systemd credential.",
+	 false, false, F(sip_auth_file), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_REALM", T_STRING, "siprecd", NULL, "Digest realm offered in challenges.", false,
+	 false, F(sip_auth_realm), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_ALGORITHMS", T_STRING, "SHA-256,MD5", NULL,
+	 "Digest algorithms offered, in order: SHA-256, MD5 (comma-separated).", false, false,
+	 F(sip_auth_algorithms), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_NONCE_LIFETIME", T_DURATION, "5m", NULL,
+	 "A digest nonce is accepted this long; older ones get a new challenge with stale=true.",
+	 false, false, F(sip_auth_nonce_lifetime_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RELOAD},
+
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
@@ -191,6 +209,10 @@ static const struct config_key keys[] = {
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
 	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0, RELOAD},
+	{"RECORD_SIP_HEADERS", T_STRING, "", NULL,
+	 "Comma-separated SIP header names (at most 16) whose INVITE values the catalog keeps per "
+	 "session, besides User-to-User, Session-ID and Call-Info.",
+	 false, false, F(record_sip_headers), 0, 0, NULL, 0, RELOAD},
 	{"RTP_TIMEOUT", T_DURATION, "30s", NULL,
 	 "A stream without packets for this long is marked idle.", false, false, F(rtp_timeout_ms),
 	 DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
@@ -886,6 +908,36 @@ static void cross_checks(struct load_ctx *x)
 	if (strcmp(c->encryption_key_store, "public-key") == 0 && !*c->recording_public_key)
 		report(x, "ENCRYPTION_KEY_STORE=public-key needs RECORDING_PUBLIC_KEY (the X25519 "
 			  "public key the recording keys are sealed to)");
+	{
+		enum sip_auth_alg algs[SIP_AUTH_MAX_ALGS];
+		unsigned n;
+
+		if (sip_auth_parse_algorithms(c->sip_auth_algorithms, algs, &n) < 0)
+			report(x, "SIP_AUTH_ALGORITHMS: '%s' is not a list of SHA-256 and/or MD5",
+			       c->sip_auth_algorithms);
+		if (!*c->sip_auth_realm || strpbrk(c->sip_auth_realm, "\"\\\r\n"))
+			report(x,
+			       "SIP_AUTH_REALM: must be non-empty, without quotes or backslashes");
+	}
+	{
+		/* RFC 3261 §25.1 token characters, so a name can never smuggle a header in */
+		const char *h = c->record_sip_headers;
+		size_t n = 0, len;
+
+		while (*h) {
+			len = strcspn(h, ",");
+			n++;
+			for (size_t i = 0; i < len; i++)
+				if (!isalnum((unsigned char)h[i]) && !strchr("-.!%*_+`'~ ", h[i])) {
+					report(x, "RECORD_SIP_HEADERS: '%.*s' is not a header name",
+					       (int)MIN(len, 64), h);
+					break;
+				}
+			h += len + (h[len] == ',');
+		}
+		if (n > 16)
+			report(x, "RECORD_SIP_HEADERS: %zu names, at most 16", n);
+	}
 	if (!c->enable_udp && !c->enable_tcp && !c->enable_tls)
 		report(x,
 		       "ENABLE_UDP, ENABLE_TCP and ENABLE_TLS are all false: nothing to listen on");

@@ -34,6 +34,7 @@
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
 #include "daemon/edge.h"
+#include "siprecd/auth.h"
 
 #define STATUS_INTERVAL_MS 5000
 #define STOP_GRACE_MS 800
@@ -1031,6 +1032,14 @@ static int reload_metrics(struct manager *m, const struct config *old, char *err
 	return control_metrics_reload(m, err, n);
 }
 
+#define EDGE_RELOAD_KEYS                                                                           \
+	"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT "                   \
+	"SIP_MESSAGE_TIMEOUT "                                                                     \
+	"MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "            \
+	"SIP_ALLOW_TLS "                                                                           \
+	"MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE SIP_DIGEST_AUTH SIP_AUTH_FILE "      \
+	"SIP_AUTH_REALM SIP_AUTH_ALGORITHMS SIP_AUTH_NONCE_LIFETIME"
+
 #define TLS_RELOAD_KEYS                                                                            \
 	"TLS_CERT_PATH TLS_KEY_PATH TLS_KEY_PASSWORD TLS_CA_PATH TLS_CRL_PATH TLS_VERIFY_CLIENT "  \
 	"TLS_MIN_VERSION TLS_ALLOWED_PEERS"
@@ -1043,7 +1052,8 @@ static const struct reload_hook reload_hooks[] = {
 	 "SIP_MESSAGE_TIMEOUT "
 	 "MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "
 	 "SIP_ALLOW_TLS "
-	 "MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE",
+	 "MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE SIP_DIGEST_AUTH SIP_AUTH_FILE "
+	 "SIP_AUTH_REALM SIP_AUTH_ALGORITHMS SIP_AUTH_NONCE_LIFETIME",
 	 reload_transport},
 	{"METRICS_LISTEN", reload_metrics},
 };
@@ -1168,6 +1178,10 @@ void manager_reload(struct manager *m)
 	/* Unchanged paths may name renewed files: re-read them as a SIGHUP always did. */
 	if (m->tls && !keys_listed(TLS_RELOAD_KEYS, st.applied, st.n_applied))
 		tls_reload(m, "SIGHUP");
+	/* The digest credentials file may have changed under the same path: re-read it too. */
+	if (m->transport && m->cfg->sip_digest_auth &&
+	    !keys_listed(EDGE_RELOAD_KEYS, st.applied, st.n_applied) && edge_apply(m, m->cfg) < 0)
+		failed++;
 	/* Rotations and destructions made by siprecd-keys: re-read now (on the keys thread). */
 	keys_refresh_request(m->keys);
 	snprintf(resf, sizeof(resf), "RESULT=%s", failed ? "partial" : "applied");
@@ -1199,6 +1213,7 @@ struct manager *manager_free(struct manager *m)
 	sessions_free(m->sessions);
 	media_pool_free(m->media);
 	m->transport = sip_transport_free(m->transport);
+	m->sip_auth = sip_auth_free(m->sip_auth);
 	if (m->catalog) {
 		catalog_stop(m->catalog);
 		catalog_free(m->catalog);

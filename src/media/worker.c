@@ -310,7 +310,8 @@ static void dtmf_report(struct media_stream *s, bool ended)
 
 	d->active = false;
 	STAT_ADD(s->stats.dtmf_events, 1);
-	if (d->reported >= MEDIA_MAX_DTMF_EVENTS)
+	/* DTMF_POLICY=drop: counted, never written anywhere */
+	if (c->dtmf_policy == DTMF_POLICY_DROP || d->reported >= MEDIA_MAX_DTMF_EVENTS)
 		return;
 	d->reported++;
 	if (c->dtmf)
@@ -472,10 +473,8 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 		STAT_ADD(s->stats.unnegotiated_pt, 1);
 	/* telephone-event: DTMF_POLICY decides before anything is written (PCI). */
 	if ((s->dtmf_mask[h.pt / 64] & (1ULL << (h.pt % 64))) && (di = dtmf_index(s, h.pt)) >= 0) {
-		if (s->pool->cfg.dtmf_policy == DTMF_POLICY_DROP)
-			return;
 		dtmf_packet(s, &h, pkt + h.payload_off, s->dtmf_clock[di], arrival_ns);
-		if (s->pool->cfg.dtmf_policy == DTMF_POLICY_EVENTS_ONLY)
+		if (s->pool->cfg.dtmf_policy != DTMF_POLICY_RECORD)
 			return;
 	}
 	if (under_caps(s, h.payload_len))
