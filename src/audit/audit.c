@@ -61,6 +61,10 @@ static const struct audit_event_info events[_AUDIT_EVENT_MAX] = {
 				  "RECORDING_DIR FREE_PERCENT MIN_FREE_DISK_PERCENT"},
 	[AUDIT_METADATA_WARNING] = {"metadata-warning", "608b9dfb2a4c4d6ca1e44eb5dfd43cec",
 				    LOG_NOTICE, "SIPREC_SESSION_ID SIP_CALL_ID PEER REASON"},
+	[AUDIT_RECORDING_WRITE_FAILED] = {"recording-write-failed",
+					  "371b919c919f409482b4f5449722b165", LOG_ERR,
+					  "SIPREC_SESSION_ID SIP_CALL_ID SIPREC_RECORDING_ID "
+					  "RECORDING_PATH REASON"},
 };
 
 static pthread_mutex_t observer_lock = PTHREAD_MUTEX_INITIALIZER;
