@@ -110,8 +110,22 @@ struct catalog_stream_stats {
 	uint64_t srtp_auth_failures, srtp_replays;
 	const char *state; /* "active", "idle", "ended"; NULL = leave */
 	uint64_t first_packet_at, last_packet_at;
+	const char *source_addr; /* latched source "addr:port"; NULL = leave */
+	uint64_t dropped_source, dropped_limit, unnegotiated_pt, dtmf_events;
 };
 int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *st);
+
+/* One RFC 4733 telephone-event of a stream (table dtmf_events). Callable from media workers. */
+struct catalog_dtmf {
+	const char *session_uuid; /* required */
+	const char *label;	  /* required: the stream's a=label */
+	const char *recording_uuid;
+	uint8_t event, volume, payload_type;
+	bool ended;
+	uint32_t ssrc, rtp_timestamp, duration, duration_ms;
+	uint64_t started_at; /* required */
+};
+int catalog_dtmf_event(struct catalog *c, const struct catalog_dtmf *e);
 
 /* A recording file was created (state 'writing'). */
 struct catalog_recording {

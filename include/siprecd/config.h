@@ -16,6 +16,10 @@
 enum srtp_policy { SRTP_POLICY_OFF, SRTP_POLICY_OPTIONAL, SRTP_POLICY_REQUIRED };
 enum seal_alg { SEAL_AES_256_GCM = 1, SEAL_CHACHA20_POLY1305 = 2 };
 enum tls_verify { TLS_VERIFY_NONE, TLS_VERIFY_REQUEST, TLS_VERIFY_REQUIRE };
+/* Which source a media stream accepts packets from (src/media/worker.c). */
+enum media_latch { MEDIA_LATCH_SDP, MEDIA_LATCH_FIRST, MEDIA_LATCH_OFF };
+/* RFC 4733 telephone-event handling (PCI): keep packets and events, events only, or neither. */
+enum dtmf_policy { DTMF_POLICY_RECORD, DTMF_POLICY_EVENTS_ONLY, DTMF_POLICY_DROP };
 
 struct config {
 	/* SIP */
@@ -29,6 +33,7 @@ struct config {
 	char *tls_key_path;	/* TLS_KEY_PATH */
 	char *tls_key_password; /* TLS_KEY_PASSWORD, secret: passphrase of an encrypted TLS key */
 	char *tls_ca_path;	/* TLS_CA_PATH */
+	char *tls_crl_path;	/* TLS_CRL_PATH, "" = no revocation check */
 	enum tls_verify tls_verify_client; /* TLS_VERIFY_CLIENT none|request|require */
 	char *tls_min_version;		   /* TLS_MIN_VERSION 1.2|1.3 */
 	char *tls_allowed_peers;	   /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
@@ -71,6 +76,11 @@ struct config {
 	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */
 	enum srtp_policy
 		srtp_policy; /* SRTP_POLICY off|optional|required (ENABLE_SRTP=true => optional) */
+	bool srtp_sdes_plain_sip;     /* SRTP_ALLOW_SDES_OVER_PLAIN_SIP, false */
+	enum media_latch media_latch; /* MEDIA_LATCH sdp|first|off, sdp */
+	uint64_t media_max_packets;   /* MEDIA_MAX_STREAM_PACKETS, 0 = no cap */
+	uint64_t media_max_bytes;     /* MEDIA_MAX_STREAM_BYTES, 0 = no cap */
+	enum dtmf_policy dtmf_policy; /* DTMF_POLICY record|events-only|drop, record */
 
 	/* Storage */
 	char *state_dir;     /* STATE_DIRECTORY (systemd sets it), default ~/.local/state/siprecd */
@@ -102,6 +112,8 @@ struct config {
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
 	uint64_t metrics_request_timeout_ms; /* METRICS_REQUEST_TIMEOUT, 5s */
+	uint64_t audit_rate_interval_ms;     /* AUDIT_RATE_LIMIT_INTERVAL, 10s */
+	uint32_t audit_rate_burst;	     /* AUDIT_RATE_LIMIT_BURST, 20 */
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 

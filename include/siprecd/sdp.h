@@ -288,6 +288,25 @@ void sdp_crypto_wipe(struct sdp_crypto *c);
 int sdp_crypto_choose(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
 		      size_t n_allowed, struct sdp_crypto *ret);
 
+/* What the receiver can honour and what the operator allows, for sdp_crypto_choose_policy(). */
+struct sdp_crypto_policy {
+	/* SRTP_POLICY=required: no UNENCRYPTED_SRTP or UNAUTHENTICATED_SRTP (RFC 4568 §6.3.3,
+	 * §6.3.4): the media would cross the network readable or forgeable. */
+	bool require_protection;
+};
+
+/*
+ * Like sdp_crypto_choose(), and skips the lines whose session parameters the receiver cannot
+ * honour (RFC 4568 §6.3: KDR other than 0, libsrtp2 derives session keys once; WSH above
+ * SDP_CRYPTO_WSH_MAX) or the policy refuses. On -ENOTSUP *ret_why (may be NULL) names the
+ * parameter that made the last skipped line unusable (a static string, for a Warning), or
+ * NULL when no line had a usable suite.
+ */
+int sdp_crypto_choose_policy(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
+			     size_t n_allowed, const struct sdp_crypto_policy *pol,
+			     struct sdp_crypto *ret, const char **ret_why);
+#define SDP_CRYPTO_WSH_MAX 32767 /* libsrtp2's largest replay window */
+
 /*
  * Writes the names of the suites offered in m's a=crypto lines that we cannot use (unknown, not
  * supported, or not in allowed; allowed NULL = every supported suite), ", "-separated and

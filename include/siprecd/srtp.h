@@ -16,7 +16,8 @@ struct srtp_crypto_policy_t;
 
 /* Longest master key + master salt of any suite (AES-256: 32 + 14). */
 #define SRTP_KEY_SALT_MAX 46
-/* Most bytes srtp_tx_protect_rtp()/_rtcp() add to a packet (tag + SRTCP index). */
+/* Most bytes srtp_tx_protect_rtp()/_rtcp() add to a packet (tag + SRTCP index); an MKI adds
+ * its length on top. */
 #define SRTP_TX_OVERHEAD 20
 
 struct srtp_suite_info {
@@ -44,6 +45,27 @@ const char *srtp_backend(void);
 struct srtp_rx;
 struct srtp_tx;
 
+#define SRTP_MAX_KEYS 16      /* master keys of one context (libsrtp2's limit) */
+#define SRTP_MKI_MAX 128      /* RFC 4568 §6.1 MKI length, bytes */
+#define SRTP_WINDOW_MIN 64    /* RFC 3711 §3.3.2 */
+#define SRTP_WINDOW_MAX 32767 /* libsrtp2's replay window limit (WSH above it is refused) */
+
+/* One master key (RFC 4568 §6.1 key-params) and its MKI. */
+struct srtp_master_key {
+	const uint8_t *key_salt; /* master key || master salt, suite key_len + salt_len bytes */
+	size_t len;
+	uint8_t mki[SRTP_MKI_MAX]; /* MKI value, big-endian in mki_len bytes */
+	size_t mki_len;		   /* 0 = no MKI field on the wire */
+};
+
+/* A context's keys and the SDES session parameters of RFC 4568 §6.3 that libsrtp2 honours. */
+struct srtp_params {
+	struct srtp_master_key keys[SRTP_MAX_KEYS];
+	unsigned n_keys; /* > 1 only with MKIs, all of the same length (RFC 4568 §6.1) */
+	bool unencrypted_srtp, unencrypted_srtcp, unauth_srtp;
+	uint32_t window; /* WSH (RFC 4568 §6.3.7), SRTP_WINDOW_MIN..MAX; 0 = 1024 */
+};
+
 /*
  * Creates a receive context for one stream: any inbound SSRC, replay window 1024.
  * key_salt is the master key followed by the master salt (len must be key_len + salt_len).
@@ -66,10 +88,23 @@ int srtp_rx_unprotect_rtcp(struct srtp_rx *c, void *pkt, size_t *len);
 /* Frees the context (wiping its keys). Accepts NULL, returns NULL. */
 struct srtp_rx *srtp_rx_free(struct srtp_rx *c);
 
+/*
+ * Like srtp_rx_new() with several master keys selected by their MKI and a replay window. Every
+ * key must have the same MKI length; the packets then carry it (RFC 3711 §3.1). Nothing in
+ * params is kept (keys are copied into libsrtp2 and the copies here wiped).
+ */
+int srtp_rx_new_params(const struct srtp_suite_info *s, const struct srtp_params *p,
+		       struct srtp_rx **ret);
+
 /* The sending side: any outbound SSRC, no repeated transmissions. Same arguments as srtp_rx_new. */
 int srtp_tx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
 		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
 		struct srtp_tx **ret);
+/* With MKIs the sender uses key 0 (srtp_tx_select_key() changes it). */
+int srtp_tx_new_params(const struct srtp_suite_info *s, const struct srtp_params *p,
+		       struct srtp_tx **ret);
+/* Sends under key idx (< n_keys) from now on; only with MKIs. 0 or -EINVAL. */
+int srtp_tx_select_key(struct srtp_tx *c, unsigned idx);
 /*
  * Protects one RTP (RTCP) packet of *len bytes in place in a buffer of cap bytes; cap must leave
  * SRTP_TX_OVERHEAD bytes after the packet (else -ENOBUFS). *len gets the protected length.

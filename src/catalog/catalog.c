@@ -24,7 +24,7 @@
 /* An operator's write transaction at the sqlite3 shell holds the lock; wait this long per try. */
 #define BUSY_TIMEOUT_MS 5000
 #define BUSY_TRIES 6
-#define OP_MAX_VALS 14
+#define OP_MAX_VALS 20
 #define OP_MAX_STMTS 2
 
 enum op_kind {
@@ -37,6 +37,7 @@ enum op_kind {
 	OP_RECORDING_FINAL,
 	OP_METADATA,
 	OP_KEY,
+	OP_DTMF,
 	OP_STREAM_FORMAT,
 	OP_CONTEXT,
 	_OP_KIND_MAX,
@@ -138,7 +139,9 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "srtp_replays = ?10, "
 			 "state = coalesce(?11, state), "
 			 "first_packet_at = coalesce(?12, first_packet_at), "
-			 "last_packet_at = coalesce(?13, last_packet_at) "
+			 "last_packet_at = coalesce(?13, last_packet_at), "
+			 "source_addr = coalesce(?14, source_addr), dropped_source = ?15, "
+			 "dropped_limit = ?16, unnegotiated_pt = ?17, dtmf_events = ?18 "
 			 "WHERE session_id = (SELECT id FROM sessions WHERE uuid = ?1) AND label = "
 			 "?2"},
 			true,
@@ -193,6 +196,17 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "ELSE coalesce(excluded.wrapped, wrapped) END, "
 			 "wrap_alg = coalesce(excluded.wrap_alg, wrap_alg), "
 			 "kek_id = coalesce(excluded.kek_id, kek_id)"},
+			false,
+		},
+	[OP_DTMF] =
+		{
+			"dtmf",
+			{"INSERT INTO dtmf_events (session_id, stream_id, recording_uuid, event, "
+			 "digit, started_at, rtp_timestamp, duration, duration_ms, volume, "
+			 "payload_type, ssrc, ended) VALUES ((SELECT id FROM sessions WHERE uuid = "
+			 "?1), (SELECT st.id FROM streams AS st JOIN sessions AS s ON s.id = "
+			 "st.session_id WHERE s.uuid = ?1 AND st.label = ?2), ?3, ?4, ?5, ?6, ?7, "
+			 "?8, ?9, ?10, ?11, ?12, ?13)"},
 			false,
 		},
 	[OP_STREAM_FORMAT] =
@@ -970,7 +984,39 @@ int catalog_stream_stats(struct catalog *c, const struct catalog_stream_stats *s
 	b_text(&b, st->state);
 	b_u64_or_null(&b, st->first_packet_at);
 	b_u64_or_null(&b, st->last_packet_at);
+	b_text(&b, st->source_addr);
+	b_u64(&b, st->dropped_source);
+	b_u64(&b, st->dropped_limit);
+	b_u64(&b, st->unnegotiated_pt);
+	b_u64(&b, st->dtmf_events);
 	return enqueue(c, OP_STREAM_STATS, &b, false);
+}
+
+int catalog_dtmf_event(struct catalog *c, const struct catalog_dtmf *e)
+{
+	static const char digits[] = "0123456789*#ABCD";
+	struct builder b = {0};
+	char digit[2] = {0}, ssrc[9];
+
+	if (!e || !e->session_uuid || !e->label || !e->started_at)
+		return -EINVAL;
+	if (e->event < 16)
+		digit[0] = digits[e->event];
+	snprintf(ssrc, sizeof(ssrc), "%08x", e->ssrc);
+	b_text(&b, e->session_uuid);
+	b_text(&b, e->label);
+	b_text(&b, e->recording_uuid);
+	b_int(&b, e->event);
+	b_text(&b, digit[0] ? digit : NULL);
+	b_u64(&b, e->started_at);
+	b_u64(&b, e->rtp_timestamp);
+	b_u64(&b, e->duration);
+	b_u64(&b, e->duration_ms);
+	b_int(&b, e->volume);
+	b_int(&b, e->payload_type);
+	b_text(&b, ssrc);
+	b_int(&b, e->ended ? 1 : 0);
+	return enqueue(c, OP_DTMF, &b, false);
 }
 
 int catalog_recording_begin(struct catalog *c, const struct catalog_recording *r)

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "siprecd/acl.h"
+#include "siprecd/auth.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -73,6 +74,8 @@ struct config_key {
 static const char *const tls_verify_names[] = {"none", "request", "require", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
+static const char *const latch_names[] = {"sdp", "first", "off", NULL};
+static const char *const dtmf_names[] = {"record", "events-only", "drop", NULL};
 static const char *const seal_names[] = {"AES-256-GCM", "CHACHA20-POLY1305", NULL};
 static const char *const key_stores[] = {"file",   "credential", "password",
 					 "memory", "public-key", NULL};
@@ -108,13 +111,18 @@ static const struct config_key keys[] = {
 	{"TLS_CA_PATH", T_PATH, "", NULL,
 	 "PEM CA bundle to verify client certificates; must exist when set.", false, false,
 	 F(tls_ca_path), 0, 0, NULL, 0, RELOAD},
+	{"TLS_CRL_PATH", T_PATH, "", NULL,
+	 "PEM file of CRLs of the TLS_CA_PATH CAs; a revoked client certificate is refused.", false,
+	 false, F(tls_crl_path), 0, 0, NULL, 0, RELOAD},
 	{"TLS_VERIFY_CLIENT", T_ENUM, "none", NULL,
-	 "Client certificates: none, request (verify if sent) or require (needs TLS_CA_PATH).",
+	 "Client certificates: none, request (verify if sent) or require; not none needs "
+	 "TLS_CA_PATH.",
 	 false, false, F(tls_verify_client), 0, 0, tls_verify_names, TLS_VERIFY_NONE, RELOAD},
 	{"TLS_MIN_VERSION", T_CHOICE, "1.2", NULL, "Lowest TLS version accepted: 1.2 or 1.3.",
 	 false, false, F(tls_min_version), 0, 0, tls_versions, 0, RELOAD},
 	{"TLS_ALLOWED_PEERS", T_STRING, "", NULL,
-	 "Comma-separated fnmatch patterns of client certificate names allowed; empty allows all.",
+	 "Comma-separated patterns ('*' = within one DNS label) of client certificate names "
+	 "allowed (needs TLS_CA_PATH); empty allows all.",
 	 false, false, F(tls_allowed_peers), 0, 0, NULL, 0, RELOAD},
 	{"MAX_CONNECTIONS", T_U32, "1024", NULL, "Maximum concurrent TCP and TLS connections.",
 	 false, false, F(max_connections), 1, 1000000, NULL, 0, RELOAD},
@@ -161,6 +169,22 @@ static const struct config_key keys[] = {
 	{"INVITE_BURST_PER_SOURCE", T_U32, "200", NULL,
 	 "INVITEs one IP address may send at once before INVITE_RATE_PER_SOURCE applies.", false,
 	 false, F(invite_burst_per_source), 1, 1000000, NULL, 0, RELOAD},
+	{"SIP_DIGEST_AUTH", T_BOOL, "false", NULL,
+	 "Challenge new-session INVITEs with SIP digest authentication (RFC 3261 §22, RFC 8760).",
+	 false, false, F(sip_digest_auth), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_FILE", T_PATH, "", NULL,
+	 "Digest credentials, one user:password per line; empty = the sip-auth systemd credential.",
+	 false, false, F(sip_auth_file), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_REALM", T_STRING, "siprecd", NULL, "Digest realm offered in challenges.", false,
+	 false, F(sip_auth_realm), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_ALGORITHMS", T_STRING, "SHA-256,MD5", NULL,
+	 "Digest algorithms offered, in order: SHA-256, MD5 (comma-separated).", false, false,
+	 F(sip_auth_algorithms), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_NONCE_LIFETIME", T_DURATION, "5m", NULL,
+	 "A digest nonce is accepted this long; older ones get a new challenge with stale=true.",
+	 false, false, F(sip_auth_nonce_lifetime_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RELOAD},
+
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
@@ -205,6 +229,27 @@ static const struct config_key keys[] = {
 	{"SRTP_POLICY", T_ENUM, "optional", NULL,
 	 "off (plain RTP only), optional (SRTP when offered) or required.", false, false,
 	 F(srtp_policy), 0, 0, srtp_names, SRTP_POLICY_OFF, RELOAD},
+	{"SRTP_ALLOW_SDES_OVER_PLAIN_SIP", T_BOOL, "false", NULL,
+	 "With SRTP_POLICY=required, also accept SDES keys (a=crypto) that came over SIP on UDP or "
+	 "TCP, where anyone on the signalling path reads them; otherwise only over TLS.",
+	 false, false, F(srtp_sdes_plain_sip), 0, 0, NULL, 0, RELOAD},
+	{"MEDIA_LATCH", T_ENUM, "sdp", NULL,
+	 "Source a stream records from: sdp (only the IP of the offer's c= when it is a unicast "
+	 "address, latched to the first port sending from it; else as first), first (the first "
+	 "address:port sending valid (S)RTP) or off (any). Others are dropped and counted.",
+	 false, false, F(media_latch), 0, 0, latch_names, MEDIA_LATCH_SDP, RESTART},
+	{"MEDIA_MAX_STREAM_PACKETS", T_U64, "20000000", NULL,
+	 "Packets recorded per stream at most (about 110 h at 50 packets/s); later ones are "
+	 "dropped and counted. 0 = no cap.",
+	 false, false, F(media_max_packets), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"MEDIA_MAX_STREAM_BYTES", T_U64, "4294967296", NULL,
+	 "RTP payload bytes recorded per stream at most; later packets are dropped and counted. "
+	 "0 = no cap.",
+	 false, false, F(media_max_bytes), 0, UINT64_MAX, NULL, 0, RESTART},
+	{"DTMF_POLICY", T_ENUM, "record", NULL,
+	 "RFC 4733 telephone-event: record (packets in the recording and digits in the catalog), "
+	 "events-only (digits in the catalog, packets never written) or drop (neither).",
+	 false, false, F(dtmf_policy), 0, 0, dtmf_names, DTMF_POLICY_RECORD, RESTART},
 	{"ENABLE_SRTP", T_BOOL, "", "unset",
 	 "Compatibility: true = SRTP_POLICY=optional, false = off, unless SRTP_POLICY is set.",
 	 false, false, NO_FIELD, 0, 0, NULL, 0, RELOAD},
@@ -287,6 +332,13 @@ static const struct config_key keys[] = {
 	{"METRICS_REQUEST_TIMEOUT", T_DURATION, "5s", NULL,
 	 "A metrics/health HTTP client must send its request and read the answer within this.",
 	 false, false, F(metrics_request_timeout_ms), 100, DURATION_MS(300), NULL, 0, RELOAD},
+	{"AUDIT_RATE_LIMIT_INTERVAL", T_DURATION, "10s", NULL,
+	 "Window of the audit rate limit of events a network peer can trigger.", false, false,
+	 F(audit_rate_interval_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
+	{"AUDIT_RATE_LIMIT_BURST", T_U32, "20", NULL,
+	 "Peer-triggered audit events of each kind per window; more are counted and summarised "
+	 "(0 = no limit).",
+	 false, false, F(audit_rate_burst), 0, 100000, NULL, 0, RELOAD},
 	{"LOG_LEVEL", T_LOGLEVEL, "info", NULL, "err, warning, notice, info or debug.", false,
 	 false, F(log_level), 0, 0, NULL, 0, RELOAD},
 	{"LOG_TARGET", T_CHOICE, "auto", NULL, "auto, journal or stderr.", false, false,
@@ -828,8 +880,21 @@ static void cross_checks(struct load_ctx *x)
 		check_file(x, "TLS_CERT_PATH", c->tls_cert_path);
 		check_file(x, "TLS_KEY_PATH", c->tls_key_path);
 		check_file(x, "TLS_CA_PATH", c->tls_ca_path);
-		if (c->tls_verify_client == TLS_VERIFY_REQUIRE && !*c->tls_ca_path)
-			report(x, "TLS_VERIFY_CLIENT=require needs TLS_CA_PATH");
+		check_file(x, "TLS_CRL_PATH", c->tls_crl_path);
+		/* No fallback to the system trust store: any public CA would vouch for any name. */
+		if (c->tls_verify_client != TLS_VERIFY_NONE && !*c->tls_ca_path)
+			report(x,
+			       "TLS_VERIFY_CLIENT=%s needs TLS_CA_PATH (client certificates are "
+			       "verified only against the configured CA)",
+			       c->tls_verify_client == TLS_VERIFY_REQUIRE ? "require" : "request");
+		if (*c->tls_allowed_peers && !*c->tls_ca_path)
+			report(x, "TLS_ALLOWED_PEERS needs TLS_CA_PATH (client certificates are "
+				  "verified only against the configured CA)");
+		if (*c->tls_crl_path && c->tls_verify_client == TLS_VERIFY_NONE &&
+		    !*c->tls_allowed_peers)
+			report(x,
+			       "TLS_CRL_PATH is set but TLS_VERIFY_CLIENT=none asks for no client "
+			       "certificate");
 		if (c->enable_tcp && c->tls_port == c->sip_port)
 			report(x,
 			       "TLS_PORT and SIP_PORT are both %u; TCP and TLS need distinct ports",
@@ -838,6 +903,17 @@ static void cross_checks(struct load_ctx *x)
 	if (strcmp(c->encryption_key_store, "public-key") == 0 && !*c->recording_public_key)
 		report(x, "ENCRYPTION_KEY_STORE=public-key needs RECORDING_PUBLIC_KEY (the X25519 "
 			  "public key the recording keys are sealed to)");
+	{
+		enum sip_auth_alg algs[SIP_AUTH_MAX_ALGS];
+		unsigned n;
+
+		if (sip_auth_parse_algorithms(c->sip_auth_algorithms, algs, &n) < 0)
+			report(x, "SIP_AUTH_ALGORITHMS: '%s' is not a list of SHA-256 and/or MD5",
+			       c->sip_auth_algorithms);
+		if (!*c->sip_auth_realm || strpbrk(c->sip_auth_realm, "\"\\\r\n"))
+			report(x,
+			       "SIP_AUTH_REALM: must be non-empty, without quotes or backslashes");
+	}
 	if (!c->enable_udp && !c->enable_tcp && !c->enable_tls)
 		report(x,
 		       "ENABLE_UDP, ENABLE_TCP and ENABLE_TLS are all false: nothing to listen on");

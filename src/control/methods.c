@@ -42,6 +42,10 @@ const char control_idl[] =
 	"  out_of_order: int,\n"
 	"  srtp_auth_failures: int,\n"
 	"  srtp_replays: int,\n"
+	"  dropped_source: int,\n"
+	"  dropped_limit: int,\n"
+	"  unnegotiated_pt: int,\n"
+	"  dtmf_events: int,\n"
 	"  ssrc: int,\n"
 	"  first_packet_usec: ?int,\n"
 	"  last_packet_usec: ?int\n"
@@ -220,6 +224,10 @@ static struct json_object *stream_json(const struct session_stream_info *si)
 	json_object_object_add(st, "out_of_order", u64(s->out_of_order));
 	json_object_object_add(st, "srtp_auth_failures", u64(s->srtp_auth_failures));
 	json_object_object_add(st, "srtp_replays", u64(s->srtp_replays));
+	json_object_object_add(st, "dropped_source", u64(s->dropped_source));
+	json_object_object_add(st, "dropped_limit", u64(s->dropped_limit));
+	json_object_object_add(st, "unnegotiated_pt", u64(s->unnegotiated_pt));
+	json_object_object_add(st, "dtmf_events", u64(s->dtmf_events));
 	json_object_object_add(st, "ssrc", u64(s->ssrc));
 	if (s->first_packet_ms)
 		json_object_object_add(st, "first_packet_usec", u64(s->first_packet_ms * 1000));

@@ -120,6 +120,10 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 				live.lost += si.stats.lost;
 				live.srtp_auth_failures += si.stats.srtp_auth_failures;
 				live.srtp_replays += si.stats.srtp_replays;
+				live.dropped_source += si.stats.dropped_source;
+				live.dropped_limit += si.stats.dropped_limit;
+				live.unnegotiated_pt += si.stats.unnegotiated_pt;
+				live.dtmf_events += si.stats.dtmf_events;
 			}
 		}
 	}
@@ -156,6 +160,19 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)(t->srtp_auth_failures + live.srtp_auth_failures));
 	one(&o, "siprecd_srtp_replays_total", "counter", "SRTP packets refused as replays.",
 	    (double)(t->srtp_replays + live.srtp_replays));
+	family(&o, "siprecd_rtp_packets_dropped_total", "counter",
+	       "Media packets not recorded: from another source than the stream latched to "
+	       "(MEDIA_LATCH), or over the per-stream caps (MEDIA_MAX_STREAM_*).");
+	outf(&o, "siprecd_rtp_packets_dropped_total{reason=\"source\"} %llu\n",
+	     (unsigned long long)(t->dropped_source + live.dropped_source));
+	outf(&o, "siprecd_rtp_packets_dropped_total{reason=\"limit\"} %llu\n",
+	     (unsigned long long)(t->dropped_limit + live.dropped_limit));
+	one(&o, "siprecd_rtp_unnegotiated_pt_total", "counter",
+	    "RTP packets whose payload type was not on the offered m= line (recorded).",
+	    (double)(t->unnegotiated_pt + live.unnegotiated_pt));
+	one(&o, "siprecd_dtmf_events_total", "counter",
+	    "RFC 4733 telephone-events (DTMF digits) received.",
+	    (double)(t->dtmf_events + live.dtmf_events));
 	one(&o, "siprecd_recording_bytes_written_total", "counter",
 	    "Bytes of finalized recording files.", (double)t->recording_bytes);
 	one(&o, "siprecd_recording_chunks_sealed_total", "counter",

@@ -55,6 +55,7 @@ struct manager {
 	struct loop_timer txn_timer;
 	struct loop_timer stop_timer;
 	struct tls_watch *tls_watch; /* certificate files watch, expiry and sock_diag log */
+	struct sip_auth *sip_auth;   /* SIP_DIGEST_AUTH verifier, NULL when off (daemon/edge.c) */
 	bool stopping;
 	bool draining; /* siprecctl drain: new INVITEs get 503, sessions in progress finish */
 	struct manager_counters counters;

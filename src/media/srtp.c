@@ -119,6 +119,8 @@ static int status_to_errno(srtp_err_status_t st)
 struct srtp_ctx {
 	srtp_t session;
 	size_t tag_len;
+	size_t mki_len;	  /* 0: no MKI on the wire */
+	unsigned mki_idx; /* sending key */
 };
 
 struct srtp_rx {
@@ -129,57 +131,110 @@ struct srtp_tx {
 	struct srtp_ctx c;
 };
 
-static int ctx_init(struct srtp_ctx *c, const struct srtp_suite_info *s, const uint8_t *key_salt,
-		    size_t len, bool unenc_srtp, bool unenc_srtcp, bool unauth_srtp,
-		    srtp_ssrc_type_t ssrc_type)
+/* The master keys as libsrtp2 wants them, wiped by the caller (keys_wipe). */
+struct key_copy {
+	uint8_t key[SRTP_MAX_KEYS][SRTP_KEY_SALT_MAX];
+	uint8_t mki[SRTP_MAX_KEYS][SRTP_MKI_MAX];
+	srtp_master_key_t mk[SRTP_MAX_KEYS];
+	srtp_master_key_t *mkp[SRTP_MAX_KEYS];
+};
+
+static int ctx_init(struct srtp_ctx *c, const struct srtp_suite_info *s,
+		    const struct srtp_params *p, srtp_ssrc_type_t ssrc_type)
 {
-	uint8_t key[SRTP_KEY_SALT_MAX];
+	struct key_copy *kc;
 	srtp_policy_t policy;
 	srtp_err_status_t st;
+	size_t mki_len;
 	int r;
 
-	if (!s || !key_salt || len != s->key_len + s->salt_len || len > sizeof(key))
+	if (!s || !p || p->n_keys == 0 || p->n_keys > SRTP_MAX_KEYS)
+		return -EINVAL;
+	mki_len = p->keys[0].mki_len;
+	/* Several keys need an MKI each to tell them apart, all of one length (RFC 4568 §6.1). */
+	if (mki_len > SRTP_MKI_MAX || (p->n_keys > 1 && mki_len == 0))
+		return -EINVAL;
+	for (unsigned i = 0; i < p->n_keys; i++)
+		if (!p->keys[i].key_salt || p->keys[i].len != s->key_len + s->salt_len ||
+		    p->keys[i].len > SRTP_KEY_SALT_MAX || p->keys[i].mki_len != mki_len)
+			return -EINVAL;
+	if (p->window && (p->window < SRTP_WINDOW_MIN || p->window > SRTP_WINDOW_MAX))
 		return -EINVAL;
 	/* AEAD suites always authenticate (RFC 7714 §14.2), and libsrtp2 encrypts AEAD SRTP
 	 * whatever sec_serv says, so an UNENCRYPTED_SRTP peer could not be honoured either. */
-	if ((unauth_srtp || unenc_srtp) && s->aead)
+	if ((p->unauth_srtp || p->unencrypted_srtp) && s->aead)
 		return -EINVAL;
 	r = srtp_global_init();
 	if (r < 0)
 		return r;
+	kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return -ENOMEM;
 
 	memset(&policy, 0, sizeof(policy));
 	s->set_rtp(&policy.rtp);
 	s->set_rtcp(&policy.rtcp);
 	/* RFC 4568 §6.3.3: the sec_serv bits turn off encryption or authentication while the
 	 * key derivation stays that of the suite. */
-	if (unenc_srtp)
+	if (p->unencrypted_srtp)
 		policy.rtp.sec_serv = sec_serv_auth;
-	if (unauth_srtp) {
+	if (p->unauth_srtp) {
 		/* No tag at all on the wire, so libsrtp2 must not look for one either. */
 		policy.rtp.auth_type = SRTP_NULL_AUTH;
 		policy.rtp.auth_key_len = 0;
 		policy.rtp.auth_tag_len = 0;
-		policy.rtp.sec_serv = unenc_srtp ? sec_serv_none : sec_serv_conf;
+		policy.rtp.sec_serv = p->unencrypted_srtp ? sec_serv_none : sec_serv_conf;
 	}
-	if (unenc_srtcp)
+	if (p->unencrypted_srtcp)
 		policy.rtcp.sec_serv = sec_serv_auth;
 	policy.ssrc.type = ssrc_type;
-	policy.window_size = 1024;
+	/* RFC 4568 §6.3.7 WSH: the replay window the sender asks for. */
+	policy.window_size = p->window ? p->window : 1024;
 	policy.allow_repeat_tx = 0;
-	memcpy(key, key_salt, len);
-	policy.key = key;
+	if (mki_len == 0) {
+		memcpy(kc->key[0], p->keys[0].key_salt, p->keys[0].len);
+		policy.key = kc->key[0];
+	} else {
+		/* RFC 3711 §3.1: the MKI field follows the payload and selects the master key;
+		 * libsrtp2 keeps one set of session keys per MKI. */
+		for (unsigned i = 0; i < p->n_keys; i++) {
+			memcpy(kc->key[i], p->keys[i].key_salt, p->keys[i].len);
+			memcpy(kc->mki[i], p->keys[i].mki, mki_len);
+			kc->mk[i].key = kc->key[i];
+			kc->mk[i].mki_id = kc->mki[i];
+			kc->mk[i].mki_size = (unsigned)mki_len;
+			kc->mkp[i] = &kc->mk[i];
+		}
+		policy.keys = kc->mkp;
+		policy.num_master_keys = p->n_keys;
+	}
 	policy.next = NULL;
 
 	st = srtp_create(&c->session, &policy);
-	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(kc, sizeof(*kc));
+	free(kc);
 	if (st != srtp_err_status_ok) {
 		c->session = NULL;
 		log_debug("srtp_create(%s) failed: %d", s->name, (int)st);
 		return st == srtp_err_status_alloc_fail ? -ENOMEM : -EIO;
 	}
-	c->tag_len = unauth_srtp ? 0 : s->auth_tag_len;
+	c->tag_len = p->unauth_srtp ? 0 : s->auth_tag_len;
+	c->mki_len = mki_len;
+	c->mki_idx = 0;
 	return 0;
+}
+
+/* The one-key form of the public constructors. */
+static void params_one(struct srtp_params *p, const uint8_t *key_salt, size_t len, bool unenc_srtp,
+		       bool unenc_srtcp, bool unauth_srtp)
+{
+	memset(p, 0, sizeof(*p));
+	p->keys[0].key_salt = key_salt;
+	p->keys[0].len = len;
+	p->n_keys = 1;
+	p->unencrypted_srtp = unenc_srtp;
+	p->unencrypted_srtcp = unenc_srtcp;
+	p->unauth_srtp = unauth_srtp;
 }
 
 static void ctx_done(struct srtp_ctx *c)
@@ -190,9 +245,8 @@ static void ctx_done(struct srtp_ctx *c)
 	c->session = NULL;
 }
 
-int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
-		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
-		struct srtp_rx **ret)
+int srtp_rx_new_params(const struct srtp_suite_info *s, const struct srtp_params *p,
+		       struct srtp_rx **ret)
 {
 	struct srtp_rx *c;
 	int r;
@@ -202,8 +256,37 @@ int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	r = ctx_init(&c->c, s, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
-		     ssrc_any_inbound);
+	r = ctx_init(&c->c, s, p, ssrc_any_inbound);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t len,
+		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
+		struct srtp_rx **ret)
+{
+	struct srtp_params p;
+
+	params_one(&p, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp);
+	return srtp_rx_new_params(s, &p, ret);
+}
+
+int srtp_tx_new_params(const struct srtp_suite_info *s, const struct srtp_params *p,
+		       struct srtp_tx **ret)
+{
+	struct srtp_tx *c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = ctx_init(&c->c, s, p, ssrc_any_outbound);
 	if (r < 0) {
 		free(c);
 		return r;
@@ -216,21 +299,17 @@ int srtp_tx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t
 		bool unencrypted_srtp, bool unencrypted_srtcp, bool unauth_srtp,
 		struct srtp_tx **ret)
 {
-	struct srtp_tx *c;
-	int r;
+	struct srtp_params p;
 
-	if (!ret)
+	params_one(&p, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp);
+	return srtp_tx_new_params(s, &p, ret);
+}
+
+int srtp_tx_select_key(struct srtp_tx *c, unsigned idx)
+{
+	if (!c || !c->c.mki_len || idx >= SRTP_MAX_KEYS)
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	r = ctx_init(&c->c, s, key_salt, len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
-		     ssrc_any_outbound);
-	if (r < 0) {
-		free(c);
-		return r;
-	}
-	*ret = c;
+	c->c.mki_idx = idx;
 	return 0;
 }
 
@@ -265,7 +344,9 @@ static int unprotect(struct srtp_ctx *c, void *pkt, size_t *len, bool rtcp)
 	if (*len < (rtcp ? 8u : 12u))
 		return -EBADMSG;
 	n = (int)*len;
-	st = rtcp ? srtp_unprotect_rtcp(c->session, pkt, &n) : srtp_unprotect(c->session, pkt, &n);
+	/* With MKIs libsrtp2 picks the session keys by the packet's MKI (bad_mki if unknown). */
+	st = rtcp ? srtp_unprotect_rtcp_mki(c->session, pkt, &n, c->mki_len > 0)
+		  : srtp_unprotect_mki(c->session, pkt, &n, c->mki_len > 0);
 	if (st != srtp_err_status_ok)
 		return status_to_errno(st);
 	*len = (size_t)n;
@@ -292,12 +373,13 @@ static int protect(struct srtp_ctx *c, void *pkt, size_t *len, size_t cap, bool 
 	if (*len < (rtcp ? 8u : 12u))
 		return -EBADMSG;
 	/* libsrtp2 writes the trailer without a bound; make sure it fits. */
-	if (cap < *len || cap - *len < SRTP_TX_OVERHEAD)
+	if (cap < *len || cap - *len < SRTP_TX_OVERHEAD + c->mki_len)
 		return -ENOBUFS;
-	if (*len > INT_MAX - SRTP_TX_OVERHEAD)
+	if (*len > INT_MAX - SRTP_TX_OVERHEAD - SRTP_MKI_MAX)
 		return -EMSGSIZE;
 	n = (int)*len;
-	st = rtcp ? srtp_protect_rtcp(c->session, pkt, &n) : srtp_protect(c->session, pkt, &n);
+	st = rtcp ? srtp_protect_rtcp_mki(c->session, pkt, &n, c->mki_len > 0, c->mki_idx)
+		  : srtp_protect_mki(c->session, pkt, &n, c->mki_len > 0, c->mki_idx);
 	if (st != srtp_err_status_ok)
 		return status_to_errno(st);
 	*len = (size_t)n;

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/manager.h"
 #include "media/media.h"
+#include "media/ports.h"
 #include "media/rtp.h"
 #include "siprecd/log.h"
 #include "siprecd/loop.h"
@@ -30,6 +30,8 @@
 #define CLOSE_POLL_MS 5
 #define MEDIA_DRAIN_MAX 1024 /* datagrams read from a closing stream's socket, at most */
 #define SOCKET_RCVBUF (512 * 1024)
+/* telephone-events reported per stream at most (a sender could make one per packet) */
+#define MEDIA_MAX_DTMF_EVENTS 10000
 
 #define STAT_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
 #define STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
@@ -51,14 +53,31 @@ struct media_worker {
 };
 
 struct media_pool {
-	struct manager *m;
+	struct media_pool_config cfg;
 	struct loop *sip_loop;
 	struct media_worker *workers;
 	unsigned n, next;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint16_t port_min, port_max, port_next;
+	struct media_ports ports; /* SIP thread only */
 	uint64_t flush_ms;
+};
+
+/* The source a socket is latched to (issue: RTP was recorded from anyone). */
+struct media_latch_state {
+	bool set;
+	struct sockaddr_storage addr;
+};
+
+/* The RFC 4733 event being received (one at a time per stream). */
+struct dtmf_state {
+	bool active, have_end;
+	uint8_t event, volume, pt;
+	uint16_t duration;
+	uint32_t ts, ssrc, clock;
+	uint32_t end_ts, end_ssrc; /* the last event that ended: its retransmissions are ignored */
+	uint64_t started_ms;
+	uint32_t reported;
 };
 
 struct media_stream {
@@ -82,6 +101,18 @@ struct media_stream {
 	struct srtp_rx *srtp, *srtp_old;
 	struct rtp_seq seq;
 	uint64_t lost_carry;
+	/* Packet-path policy, copied at open: no lookups per packet. */
+	enum media_latch latch_mode;
+	bool has_remote, check_pt;
+	struct sockaddr_storage remote;
+	struct media_latch_state latch, rtcp_latch;
+	uint64_t pt_mask[2], dtmf_mask[2];
+	uint32_t dtmf_clock[MEDIA_MAX_DTMF_PTS];
+	uint8_t dtmf_pt[MEDIA_MAX_DTMF_PTS];
+	unsigned n_dtmf;
+	uint64_t rec_packets, rec_bytes; /* frames recorded, for the caps */
+	bool capped;
+	struct dtmf_state dtmf;
 	bool paused, dirty, closing, finished;
 	void (*started_fn)(void *userdata, int result);
 	void *started_ud;
@@ -229,13 +260,186 @@ static int srtp_unprotect(struct media_stream *s, uint8_t *pkt, size_t *len, boo
 	return r;
 }
 
-static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint64_t arrival_ns,
-			  bool rtcp_port)
+/* The IPv4 address of sa, also when it is v4-mapped in an IPv6 socket's view; else false. */
+static bool ipv4_of(const struct sockaddr_storage *sa, struct in_addr *ret)
 {
+	if (sa->ss_family == AF_INET) {
+		*ret = ((const struct sockaddr_in *)sa)->sin_addr;
+		return true;
+	}
+	if (sa->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+		memcpy(ret, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12, 4);
+		return true;
+	}
+	return false;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct in_addr a4, b4;
+	bool av4 = ipv4_of(a, &a4), bv4 = ipv4_of(b, &b4);
+
+	if (av4 || bv4)
+		return av4 && bv4 && a4.s_addr == b4.s_addr;
+	return a->ss_family == AF_INET6 && b->ss_family == AF_INET6 &&
+	       memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+					: ((const struct sockaddr_in *)a)->sin_port;
+}
+
+/*
+ * Whether a packet from src may be recorded on the socket whose latch is l. *ret_latch is set
+ * when it may and the socket is not latched yet: the caller latches once the packet proved
+ * valid (parsed, and authenticated under SRTP), so garbage cannot take the latch.
+ */
+static bool source_allowed(const struct media_stream *s, const struct media_latch_state *l,
+			   const struct sockaddr_storage *src, bool *ret_latch)
+{
+	*ret_latch = false;
+	if (s->latch_mode == MEDIA_LATCH_OFF || !src)
+		return true;
+	if (l->set)
+		return same_ip(&l->addr, src) && port_of(&l->addr) == port_of(src);
+	/* MEDIA_LATCH=sdp: only the offer's address; its port is learned (NATs and SRCs that
+	 * send from another port than they announce). */
+	if (s->has_remote && s->latch_mode == MEDIA_LATCH_SDP && !same_ip(&s->remote, src))
+		return false;
+	*ret_latch = true;
+	return true;
+}
+
+static int dtmf_index(const struct media_stream *s, uint8_t pt)
+{
+	for (unsigned i = 0; i < s->n_dtmf; i++)
+		if (s->dtmf_pt[i] == pt)
+			return (int)i;
+	return -1;
+}
+
+static void dtmf_report(struct media_stream *s, bool ended)
+{
+	struct dtmf_state *d = &s->dtmf;
+	const struct media_pool_config *c = &s->pool->cfg;
+	struct media_dtmf_event ev = {
+		.session_uuid = s->session_uuid,
+		.recording_uuid = s->recording_uuid,
+		.label = s->label,
+		.event = d->event,
+		.volume = d->volume,
+		.ended = ended,
+		.pt = d->pt,
+		.ssrc = d->ssrc,
+		.rtp_ts = d->ts,
+		.duration = d->duration,
+		.duration_ms = d->clock ? (uint32_t)((uint64_t)d->duration * 1000 / d->clock) : 0,
+		.started_ms = d->started_ms,
+	};
+
+	d->active = false;
+	STAT_ADD(s->stats.dtmf_events, 1);
+	/* DTMF_POLICY=drop: counted, never written anywhere */
+	if (c->dtmf_policy == DTMF_POLICY_DROP || d->reported >= MEDIA_MAX_DTMF_EVENTS)
+		return;
+	d->reported++;
+	if (c->dtmf)
+		c->dtmf(c->dtmf_userdata, &ev);
+}
+
+/*
+ * RFC 4733 §2.3: all packets of one event share its RTP timestamp; the duration grows; the
+ * last one has the E bit and is sent up to three times (§2.5.1.4). An event is reported once,
+ * at its first end packet, or when a new event starts (or the stream closes) without one.
+ */
+static void dtmf_packet(struct media_stream *s, const struct rtp_header *h, const uint8_t *p,
+			uint32_t clock, uint64_t arrival_ns)
+{
+	struct dtmf_state *d = &s->dtmf;
+	uint16_t dur;
+
+	if (h->payload_len < 4)
+		return;
+	if (d->have_end && d->end_ts == h->ts && d->end_ssrc == h->ssrc)
+		return;
+	if (d->active && (d->ts != h->ts || d->ssrc != h->ssrc))
+		dtmf_report(s, false);
+	dur = (uint16_t)(p[2] << 8 | p[3]);
+	if (!d->active) {
+		d->active = true;
+		d->ts = h->ts;
+		d->ssrc = h->ssrc;
+		d->pt = h->pt;
+		d->clock = clock;
+		d->event = p[0];
+		d->duration = 0;
+		d->started_ms = arrival_ns / 1000000;
+	}
+	if (dur > d->duration)
+		d->duration = dur;
+	d->volume = p[1] & 0x3f;
+	if (p[1] & 0x80) {
+		d->have_end = true;
+		d->end_ts = h->ts;
+		d->end_ssrc = h->ssrc;
+		dtmf_report(s, true);
+	}
+}
+
+static void ssrc_note(struct media_stream *s, uint32_t ssrc)
+{
+	uint32_t n = s->stats.n_ssrcs;
+
+	for (uint32_t i = 0; i < n && i < MEDIA_MAX_SSRCS; i++)
+		if (s->stats.ssrcs[i] == ssrc)
+			return;
+	if (n < MEDIA_MAX_SSRCS)
+		s->stats.ssrcs[n] = ssrc;
+	/* readers take n_ssrcs with acquire, then the entries below it */
+	__atomic_store_n(&s->stats.n_ssrcs, n + 1, __ATOMIC_RELEASE);
+}
+
+/* The per-stream caps: true when this frame may still be recorded. */
+static bool under_caps(struct media_stream *s, size_t len)
+{
+	const struct media_pool_config *c = &s->pool->cfg;
+
+	if ((c->max_packets && s->rec_packets >= c->max_packets) ||
+	    (c->max_bytes && s->rec_bytes + len > c->max_bytes)) {
+		STAT_ADD(s->stats.dropped_limit, 1);
+		if (!s->capped) {
+			s->capped = true;
+			log_ratelimited(LOG_WARNING,
+					"stream %s/%s: per-stream cap reached (%llu packets, %llu "
+					"bytes); later packets are dropped",
+					s->session_uuid, s->label,
+					(unsigned long long)s->rec_packets,
+					(unsigned long long)s->rec_bytes);
+		}
+		return false;
+	}
+	s->rec_packets++;
+	s->rec_bytes += len;
+	return true;
+}
+
+static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint64_t arrival_ns,
+			  bool rtcp_port, const struct sockaddr_storage *src)
+{
+	struct media_latch_state *l = rtcp_port ? &s->rtcp_latch : &s->latch;
 	struct rtp_header h;
 	bool rtcp = rtcp_port || (s->rtcp_mux && rtp_is_rtcp(pkt, len));
-	int r;
+	bool latch;
+	int r, di;
 
+	if (!source_allowed(s, l, src, &latch)) {
+		STAT_ADD(s->stats.dropped_source, 1);
+		return;
+	}
 	if (len < 8 || (pkt[0] >> 6) != 2) {
 		STAT_ADD(s->stats.malformed, 1);
 		return;
@@ -254,13 +458,24 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 		}
 	}
 	if (rtcp) {
+		if (latch) {
+			l->addr = *src;
+			l->set = true;
+		}
 		STAT_ADD(s->stats.rtcp_packets, 1);
-		record(s, STORE_FRAME_RTCP, NULL, pkt, len, arrival_ns);
+		if (under_caps(s, len))
+			record(s, STORE_FRAME_RTCP, NULL, pkt, len, arrival_ns);
 		return;
 	}
 	if (rtp_parse(pkt, len, &h) < 0) {
 		STAT_ADD(s->stats.malformed, 1);
 		return;
+	}
+	if (latch) {
+		l->addr = *src;
+		l->set = true;
+		if (!rtcp_port)
+			s->stats.latched = *src;
 	}
 	switch (rtp_seq_update(&s->seq, h.ssrc, h.seq)) {
 	case RTP_SEQ_DUPLICATE:
@@ -278,6 +493,8 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 	case RTP_SEQ_OK:
 		break;
 	}
+	if (h.ssrc != s->stats.ssrc || s->stats.n_ssrcs == 0)
+		ssrc_note(s, h.ssrc);
 	STAT_SET(s->stats.ssrc, h.ssrc);
 	STAT_ADD(s->stats.packets, 1);
 	STAT_ADD(s->stats.bytes, h.payload_len);
@@ -285,7 +502,16 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 	if (!s->stats.first_packet_ms)
 		STAT_SET(s->stats.first_packet_ms, arrival_ns / 1000000);
 	STAT_SET(s->stats.last_packet_ms, arrival_ns / 1000000);
-	record(s, STORE_FRAME_RTP, &h, pkt + h.payload_off, h.payload_len, arrival_ns);
+	if (s->check_pt && !(s->pt_mask[h.pt / 64] & (1ULL << (h.pt % 64))))
+		STAT_ADD(s->stats.unnegotiated_pt, 1);
+	/* telephone-event: DTMF_POLICY decides before anything is written (PCI). */
+	if ((s->dtmf_mask[h.pt / 64] & (1ULL << (h.pt % 64))) && (di = dtmf_index(s, h.pt)) >= 0) {
+		dtmf_packet(s, &h, pkt + h.payload_off, s->dtmf_clock[di], arrival_ns);
+		if (s->pool->cfg.dtmf_policy != DTMF_POLICY_RECORD)
+			return;
+	}
+	if (under_caps(s, h.payload_len))
+		record(s, STORE_FRAME_RTP, &h, pkt + h.payload_off, h.payload_len, arrival_ns);
 }
 
 static void stream_arm(struct media_stream *s, bool rtcp);
@@ -300,6 +526,7 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, &s->msg);
 
 		if (o && !s->finished && !(o->flags & MSG_TRUNC)) {
+			struct sockaddr_storage src = {0};
 			uint64_t arrival = 0;
 			struct cmsghdr *cm;
 
@@ -316,9 +543,12 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 			}
 			if (!arrival)
 				arrival = realtime_ns();
+			/* the name area is msg_namelen (= sizeof(src)) bytes; namelen is what
+			 * the kernel had, possibly more */
+			memcpy(&src, io_uring_recvmsg_name(o), MIN(o->namelen, sizeof(src)));
 			handle_packet(s, io_uring_recvmsg_payload(o, &s->msg),
 				      io_uring_recvmsg_payload_length(o, res, &s->msg), arrival,
-				      rtcp);
+				      rtcp, o->namelen ? &src : NULL);
 		} else if (o && (o->flags & MSG_TRUNC)) {
 			STAT_ADD(s->stats.malformed, 1);
 		}
@@ -414,6 +644,8 @@ static void sip_stream_closed(void *arg)
 
 	if (s->closed_fn)
 		s->closed_fn(s->closed_ud, s, &s->result);
+	/* the sockets were closed on the worker before this was posted */
+	media_ports_release(&s->pool->ports, s->port);
 	free(s->path);
 	free(s->session_uuid);
 	free(s->recording_uuid);
@@ -471,7 +703,10 @@ static void stream_drain(struct media_stream *s, int fd, bool rtcp)
 	uint8_t buf[MEDIA_BUFSZ];
 
 	for (unsigned i = 0; i < MEDIA_DRAIN_MAX; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		struct sockaddr_storage src = {0};
+		socklen_t sl = sizeof(src);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&src, &sl);
 
 		if (n < 0)
 			break;
@@ -479,7 +714,7 @@ static void stream_drain(struct media_stream *s, int fd, bool rtcp)
 			STAT_ADD(s->stats.malformed, 1);
 			continue;
 		}
-		handle_packet(s, buf, (size_t)n, realtime_ns(), rtcp);
+		handle_packet(s, buf, (size_t)n, realtime_ns(), rtcp, sl ? &src : NULL);
 	}
 }
 
@@ -492,6 +727,11 @@ static void stream_finish_writer(struct media_stream *s)
 		stream_drain(s, s->fd, false);
 		if (s->rtcp_fd >= 0)
 			stream_drain(s, s->rtcp_fd, true);
+	}
+	/* an event whose end packets never came (the call ended during a digit) */
+	if (s->dtmf.active)
+		dtmf_report(s, false);
+	if (s->writer && !s->error) {
 		r = store_writer_finish(s->writer);
 		if (r < 0)
 			s->error = r;
@@ -567,6 +807,50 @@ static void worker_stream_rekey(void *arg)
 	srtp_rx_free(s->srtp_old);
 	s->srtp_old = s->srtp;
 	s->srtp = m->rx;
+	free(m);
+}
+
+struct update_msg {
+	struct media_stream *s;
+	bool has_remote;
+	struct sockaddr_storage remote;
+	uint64_t pt_mask[2];
+	uint8_t dtmf_pt[MEDIA_MAX_DTMF_PTS];
+	uint32_t dtmf_clock[MEDIA_MAX_DTMF_PTS];
+	unsigned n_dtmf;
+};
+
+/* Copies the payload-type tables of pa into the stream's packet-path fields. */
+static void formats_set(struct media_stream *s, const uint64_t pt_mask[2], const uint8_t *dtmf_pt,
+			const uint32_t *dtmf_clock, unsigned n_dtmf)
+{
+	s->pt_mask[0] = pt_mask[0];
+	s->pt_mask[1] = pt_mask[1];
+	s->check_pt = pt_mask[0] || pt_mask[1];
+	s->dtmf_mask[0] = s->dtmf_mask[1] = 0;
+	s->n_dtmf = 0;
+	for (unsigned i = 0; i < n_dtmf && i < MEDIA_MAX_DTMF_PTS; i++) {
+		uint8_t pt = dtmf_pt[i] & 0x7f;
+
+		s->dtmf_pt[s->n_dtmf] = pt;
+		s->dtmf_clock[s->n_dtmf++] = dtmf_clock[i];
+		s->dtmf_mask[pt / 64] |= 1ULL << (pt % 64);
+	}
+}
+
+static void worker_stream_update(void *arg)
+{
+	struct update_msg *m = arg;
+	struct media_stream *s = m->s;
+
+	if (m->has_remote != s->has_remote ||
+	    (m->has_remote && memcmp(&m->remote, &s->remote, sizeof(m->remote)) != 0)) {
+		s->has_remote = m->has_remote;
+		s->remote = m->remote;
+		s->latch.set = false;
+		s->rtcp_latch.set = false;
+	}
+	formats_set(s, m->pt_mask, m->dtmf_pt, m->dtmf_clock, m->n_dtmf);
 	free(m);
 }
 
@@ -647,24 +931,29 @@ static void worker_quit(void *arg)
 
 /* ---- SIP-thread side ---- */
 
-int media_pool_new(struct manager *m, struct media_pool **ret)
+int media_pool_new(const struct media_pool_config *cfg, struct media_pool **ret)
 {
 	struct media_pool *p = calloc(1, sizeof(*p));
-	unsigned n = m->cfg->media_workers ? m->cfg->media_workers : (unsigned)get_nprocs();
+	unsigned n = cfg->workers ? cfg->workers : (unsigned)get_nprocs();
 	int r;
 
 	if (!p)
 		return -ENOMEM;
-	p->m = m;
-	p->sip_loop = m->loop;
+	p->cfg = *cfg;
+	p->sip_loop = cfg->sip_loop;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	p->port_min = m->cfg->rtp_port_min & ~1u;
-	p->port_max = m->cfg->rtp_port_max;
-	p->port_next = p->port_min;
-	p->flush_ms = m->cfg->flush_interval_ms;
+	p->flush_ms = cfg->flush_ms;
+	r = media_ports_init(&p->ports, cfg->port_min, cfg->port_max);
+	if (r < 0) {
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->cond);
+		free(p);
+		return r;
+	}
 	p->workers = calloc(n, sizeof(*p->workers));
 	if (!p->workers) {
+		media_ports_done(&p->ports);
 		free(p);
 		return -ENOMEM;
 	}
@@ -693,7 +982,8 @@ int media_pool_new(struct manager *m, struct media_pool **ret)
 		}
 	}
 	log_info("media: %u worker%s, ports %u-%u, flush every %llu ms", n, n == 1 ? "" : "s",
-		 p->port_min, p->port_max, (unsigned long long)p->flush_ms);
+		 p->ports.min, p->ports.min + 2 * p->ports.slots - 1,
+		 (unsigned long long)p->flush_ms);
 	*ret = p;
 	return 0;
 fail:
@@ -716,6 +1006,7 @@ void media_pool_free(struct media_pool *p)
 		loop_free(w->loop);
 	}
 	free(p->workers);
+	media_ports_done(&p->ports);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);
@@ -754,31 +1045,54 @@ static int bind_udp(const struct sockaddr_storage *addr, uint16_t port, int *ret
 	return 0;
 }
 
+struct bind_try {
+	const struct sockaddr_storage *addr;
+	bool mux;
+	int fd, rtcp_fd;
+};
+
 /* Even RTP port (RFC 3550 §11), RTCP on the next one unless muxed. */
+static int try_bind(void *userdata, uint16_t port)
+{
+	struct bind_try *t = userdata;
+	int r;
+
+	r = bind_udp(t->addr, port, &t->fd);
+	if (r < 0)
+		return r;
+	if (!t->mux) {
+		r = bind_udp(t->addr, (uint16_t)(port + 1), &t->rtcp_fd);
+		if (r < 0) {
+			close(t->fd);
+			t->fd = -1;
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int alloc_ports(struct media_pool *p, const struct sockaddr_storage *addr, bool mux,
 		       int *ret_fd, int *ret_rtcp_fd, uint16_t *ret_port)
 {
-	unsigned span = (unsigned)(p->port_max - p->port_min) / 2;
+	struct bind_try t = {.addr = addr, .mux = mux, .fd = -1, .rtcp_fd = -1};
+	int r;
 
-	for (unsigned i = 0; i < span; i++) {
-		uint16_t port = p->port_next;
-		int fd, rfd = -1;
+	r = media_ports_alloc(&p->ports, try_bind, &t, ret_port);
+	if (r < 0)
+		return r == -EIO ? r : -EADDRINUSE;
+	*ret_fd = t.fd;
+	*ret_rtcp_fd = t.rtcp_fd;
+	return 0;
+}
 
-		p->port_next += 2;
-		if (p->port_next + 1 > p->port_max)
-			p->port_next = p->port_min;
-		if (bind_udp(addr, port, &fd) < 0)
-			continue;
-		if (!mux && bind_udp(addr, (uint16_t)(port + 1), &rfd) < 0) {
-			close(fd);
-			continue;
-		}
-		*ret_fd = fd;
-		*ret_rtcp_fd = rfd;
-		*ret_port = port;
-		return 0;
+static void params_formats(const struct media_stream_params *pa, uint8_t *pt, uint32_t *clock,
+			   unsigned *n)
+{
+	*n = 0;
+	for (unsigned i = 0; i < pa->n_dtmf && i < MEDIA_MAX_DTMF_PTS; i++) {
+		pt[*n] = pa->dtmf[i].pt;
+		clock[(*n)++] = pa->dtmf[i].clock;
 	}
-	return -EADDRINUSE;
 }
 
 int media_stream_open(struct media_pool *p, const struct media_stream_params *pa,
@@ -804,11 +1118,22 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 		goto fail;
 	}
 	if (pa->srtp_suite) {
-		r = srtp_rx_new(pa->srtp_suite, pa->srtp_key, pa->srtp_key_len,
-				pa->unencrypted_srtp, pa->unencrypted_srtcp, pa->unauth_srtp,
-				&s->srtp);
+		r = srtp_rx_new_params(pa->srtp_suite, pa->srtp, &s->srtp);
 		if (r < 0)
 			goto fail;
+	}
+	s->latch_mode = p->cfg.latch;
+	if (pa->remote_addr) {
+		s->remote = *pa->remote_addr;
+		s->has_remote = true;
+	}
+	{
+		uint8_t dpt[MEDIA_MAX_DTMF_PTS];
+		uint32_t dclock[MEDIA_MAX_DTMF_PTS];
+		unsigned nd;
+
+		params_formats(pa, dpt, dclock, &nd);
+		formats_set(s, pa->pt_mask, dpt, dclock, nd);
 	}
 	r = alloc_ports(p, pa->bind_addr, pa->rtcp_mux, &s->fd, &s->rtcp_fd, &s->port);
 	if (r < 0)
@@ -846,8 +1171,10 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 fail:
 	recording_key_wipe(&s->rkey);
 	srtp_rx_free(s->srtp);
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
 		close(s->fd);
+		media_ports_release(&p->ports, s->port);
+	}
 	if (s->rtcp_fd >= 0)
 		close(s->rtcp_fd);
 	free(s->path);
@@ -880,6 +1207,15 @@ void media_stream_get_stats(const struct media_stream *s, struct media_stream_st
 	ret->ssrc_changes = STAT_GET(s->stats.ssrc_changes);
 	ret->first_packet_ms = STAT_GET(s->stats.first_packet_ms);
 	ret->last_packet_ms = STAT_GET(s->stats.last_packet_ms);
+	ret->dropped_source = STAT_GET(s->stats.dropped_source);
+	ret->dropped_limit = STAT_GET(s->stats.dropped_limit);
+	ret->unnegotiated_pt = STAT_GET(s->stats.unnegotiated_pt);
+	ret->dtmf_events = STAT_GET(s->stats.dtmf_events);
+	ret->n_ssrcs = __atomic_load_n(&s->stats.n_ssrcs, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < ret->n_ssrcs && i < MEDIA_MAX_SSRCS; i++)
+		ret->ssrcs[i] = s->stats.ssrcs[i];
+	/* written by the worker at any time: only the closed stream's result carries it */
+	memset(&ret->latched, 0, sizeof(ret->latched));
 }
 
 void media_stream_set_paused(struct media_stream *s, bool paused)
@@ -895,16 +1231,14 @@ void media_stream_set_paused(struct media_stream *s, bool paused)
 }
 
 int media_stream_rekey(struct media_stream *s, const struct srtp_suite_info *suite,
-		       const uint8_t *key, size_t key_len, bool unencrypted_srtp,
-		       bool unencrypted_srtcp, bool unauth_srtp)
+		       const struct srtp_params *params)
 {
 	struct rekey_msg *m = malloc(sizeof(*m));
 	int r;
 
 	if (!m)
 		return -ENOMEM;
-	r = srtp_rx_new(suite, key, key_len, unencrypted_srtp, unencrypted_srtcp, unauth_srtp,
-			&m->rx);
+	r = srtp_rx_new_params(suite, params, &m->rx);
 	if (r < 0) {
 		free(m);
 		return r;
@@ -929,4 +1263,22 @@ void media_stream_close(struct media_stream *s, media_closed_fn fn, void *userda
 	s->closed_fn = fn;
 	s->closed_ud = userdata;
 	loop_post(s->w->loop, worker_stream_close, s);
+}
+
+void media_stream_update(struct media_stream *s, const struct media_stream_params *pa)
+{
+	struct update_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return;
+	m->s = s;
+	if (pa->remote_addr) {
+		m->has_remote = true;
+		m->remote = *pa->remote_addr;
+	}
+	m->pt_mask[0] = pa->pt_mask[0];
+	m->pt_mask[1] = pa->pt_mask[1];
+	params_formats(pa, m->dtmf_pt, m->dtmf_clock, &m->n_dtmf);
+	if (loop_post(s->w->loop, worker_stream_update, m) < 0)
+		free(m);
 }

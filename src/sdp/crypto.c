@@ -275,27 +275,63 @@ static bool suite_allowed(const struct sdp_crypto_suite *s, const enum sdp_crypt
 	return false;
 }
 
-int sdp_crypto_choose(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
-		      size_t n_allowed, struct sdp_crypto *ret)
+/* NULL when the receiver can honour c's session parameters under pol, else why not. */
+static const char *params_refused(const struct sdp_crypto *c, const struct sdp_crypto_policy *pol)
 {
+	const struct sdp_crypto_params *p = &c->params;
+
+	/* RFC 4568 §6.3.1: KDR=n re-derives session keys every 2^n packets; libsrtp2 only
+	 * derives them once (KDR 0), so every packet after the first 2^n would fail. */
+	if ((p->flags & SDP_CRYPTO_KDR) && p->kdr != 0)
+		return "KDR (key derivation rate) other than 0 is not supported";
+	if ((p->flags & SDP_CRYPTO_WSH) && p->wsh > SDP_CRYPTO_WSH_MAX)
+		return "WSH (replay window) above 32767 is not supported";
+	if (pol && pol->require_protection) {
+		if (p->flags & SDP_CRYPTO_UNENCRYPTED_SRTP)
+			return "UNENCRYPTED_SRTP refused with SRTP_POLICY=required";
+		if (p->flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP)
+			return "UNAUTHENTICATED_SRTP refused with SRTP_POLICY=required";
+	}
+	return NULL;
+}
+
+int sdp_crypto_choose_policy(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
+			     size_t n_allowed, const struct sdp_crypto_policy *pol,
+			     struct sdp_crypto *ret, const char **ret_why)
+{
+	const char *why = NULL;
 	struct sdp_crypto c;
 
 	if (m->n_crypto == 0)
 		return -ENOENT;
 	for (unsigned i = 0; i < m->n_crypto; i++) {
+		const char *refused;
 		bool ok;
 
 		if (sdp_crypto_parse(m->crypto[i], &c) < 0)
 			continue;
 		ok = suite_allowed(c.suite, allowed, n_allowed) &&
 		     !(c.params.flags & SDP_CRYPTO_UNKNOWN_PARAM);
+		refused = ok ? params_refused(&c, pol) : NULL;
+		if (refused) {
+			why = refused;
+			ok = false;
+		}
 		if (ok)
 			*ret = c;
 		OPENSSL_cleanse(&c, sizeof(c));
 		if (ok)
 			return 0;
 	}
+	if (ret_why)
+		*ret_why = why;
 	return -ENOTSUP;
+}
+
+int sdp_crypto_choose(const struct sdp_media *m, const enum sdp_crypto_suite_id *allowed,
+		      size_t n_allowed, struct sdp_crypto *ret)
+{
+	return sdp_crypto_choose_policy(m, allowed, n_allowed, NULL, ret, NULL);
 }
 
 static bool suite_name_safe(struct str n)

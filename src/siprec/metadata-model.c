@@ -506,14 +506,22 @@ const struct siprec_participant *siprec_metadata_participant_by_id(const struct 
 const struct siprec_participant *siprec_metadata_sender_of(const struct siprec_metadata *md,
 							   const char *stream_id)
 {
+	const struct siprec_participant *fallback = NULL;
+
+	/* A participant (or association) with a disassociate-time (RFC 7865 §6.2; a transfer,
+	 * RFC 8068 §3.4) counts only when nobody else sends the stream. */
 	for (size_t i = 0; stream_id && i < md->n_psas; i++) {
 		const struct siprec_participant *p;
 
 		if (!siprec_strv_contains(&md->psas[i].send, stream_id))
 			continue;
 		p = siprec_metadata_participant_by_id(md, md->psas[i].participant_id);
-		if (p)
+		if (!p)
+			continue;
+		if (!md->psas[i].disassociate_time && !p->disassociate_time)
 			return p;
+		if (!fallback)
+			fallback = p;
 	}
-	return NULL;
+	return fallback;
 }

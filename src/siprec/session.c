@@ -65,6 +65,8 @@ struct stream {
 	uint8_t remote_key_id[8]; /* a fingerprint of the offered key, to notice a re-key */
 	struct sdp_crypto_answer *crypto;
 	struct session *session;
+	bool has_remote; /* the offer's c= is a unicast literal: MEDIA_LATCH=sdp latches to it */
+	struct sockaddr_storage remote;
 };
 
 struct session {
@@ -465,6 +467,8 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	free(warn);
 }
 
+static void stream_catalog_update(struct session *s, struct stream *st);
+
 /* Parses and applies (merges) a metadata part. Answers and returns < 0 only for 413. */
 static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			  const struct siprec_body_part *part)
@@ -502,6 +506,10 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 		}
 	}
 	catalog_metadata(s, part, partial);
+	/* A partial update can move a stream to another sender (RFC 8068 §3.4, a transfer). */
+	for (unsigned i = 0; i < s->n_streams; i++)
+		if (s->streams[i].media)
+			stream_catalog_update(s, &s->streams[i]);
 	return 0;
 }
 
@@ -566,6 +574,82 @@ static void key_fingerprint(const struct sdp_crypto *c, uint8_t out[8])
 	memcpy(out, &h, 8);
 }
 
+/* The offer's c= and m= port of md as a socket address when c= is a unicast IP literal (not
+ * 0.0.0.0/::, not multicast, not a host name): MEDIA_LATCH=sdp accepts media from that IP. */
+static bool remote_of(const struct sdp_media *md, struct sockaddr_storage *ret)
+{
+	const struct sdp_connection *c = sdp_media_address(md);
+	char a[64];
+
+	memset(ret, 0, sizeof(*ret));
+	if (!c || !c->present || c->unspecified || c->address.len == 0 ||
+	    c->address.len >= sizeof(a))
+		return false;
+	memcpy(a, c->address.s, c->address.len);
+	a[c->address.len] = '\0';
+	if (c->family == AF_INET6) {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ret;
+
+		if (inet_pton(AF_INET6, a, &v6->sin6_addr) != 1 ||
+		    IN6_IS_ADDR_MULTICAST(&v6->sin6_addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr))
+			return false;
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(md->port);
+	} else {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)ret;
+
+		if (inet_pton(AF_INET, a, &v4->sin_addr) != 1 ||
+		    IN_MULTICAST(ntohl(v4->sin_addr.s_addr)) || v4->sin_addr.s_addr == 0 ||
+		    v4->sin_addr.s_addr == INADDR_BROADCAST)
+			return false;
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(md->port);
+	}
+	return true;
+}
+
+/* What the media path checks per packet: the SRC's address (MEDIA_LATCH=sdp), the offered
+ * payload types (others are counted) and the telephone-event ones (DTMF_POLICY). */
+static void media_formats_of(const struct sdp_media *md, const struct stream *st,
+			     struct media_stream_params *p)
+{
+	p->remote_addr = st->has_remote ? &st->remote : NULL;
+	for (unsigned f = 0; f < md->n_formats; f++)
+		if (md->pts[f] >= 0 && md->pts[f] < 128)
+			p->pt_mask[md->pts[f] / 64] |= 1ULL << (md->pts[f] % 64);
+	for (unsigned f = 0; f < md->n_rtpmaps && p->n_dtmf < MEDIA_MAX_DTMF_PTS; f++) {
+		const struct sdp_rtpmap *rm = &md->rtpmaps[f];
+
+		if (str_caseeq_cstr(rm->encoding, "telephone-event")) {
+			p->dtmf[p->n_dtmf].pt = rm->pt;
+			p->dtmf[p->n_dtmf++].clock = rm->clock;
+		}
+	}
+}
+
+/* RFC 4568 §6.1 keys with their MKIs and §6.3.7 WSH, for libsrtp2. Points into cr. */
+static void srtp_params_of(const struct sdp_crypto *cr, struct srtp_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (unsigned i = 0; i < cr->n_keys && i < SRTP_MAX_KEYS; i++) {
+		const struct sdp_crypto_key *k = &cr->keys[i];
+		struct srtp_master_key *mk = &p->keys[p->n_keys++];
+
+		mk->key_salt = k->key_salt;
+		mk->len = k->key_salt_len;
+		mk->mki_len = k->mki_len;
+		/* the MKI value is an integer written big-endian in mki_len bytes */
+		for (unsigned b = 0; b < k->mki_len && b < 8; b++)
+			mk->mki[k->mki_len - 1 - b] = (uint8_t)(k->mki >> (8 * b));
+	}
+	p->unencrypted_srtp = cr->params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP;
+	p->unencrypted_srtcp = cr->params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP;
+	p->unauth_srtp = cr->params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP;
+	if (cr->params.flags & SDP_CRYPTO_WSH)
+		p->window = cr->params.wsh;
+}
+
 static const char *participant_of(struct session *s, struct str label)
 {
 	const struct siprec_stream_md *smd;
@@ -580,27 +664,33 @@ static const char *participant_of(struct session *s, struct str label)
 	return p ? p->id : NULL;
 }
 
-/* A re-offer narrowed or changed the codec (a transfer moving to G.722): follow it. */
+/* The catalog row of an open stream after a change of codec or of metadata (its sender). */
+static void stream_catalog_update(struct session *s, struct stream *st)
+{
+	catalog_stream_upsert(s->ss->m->catalog, &(struct catalog_stream){
+							 .session_uuid = s->uuid,
+							 .label = st->label_raw,
+							 .participant_id = participant_of(
+								 s, str_from_cstr(st->label_raw)),
+							 .direction = "recvonly",
+							 .codec = st->codec,
+							 .payload_type = st->pt,
+							 .clock_rate = st->clock_rate,
+							 .local_port = media_stream_port(st->media),
+						 });
+}
+
+/* A re-offer (or the answer to our delayed offer) changed the codec: follow it. */
 static void stream_codec_change(struct session *s, struct stream *st, const struct sdp_media *md,
 				int pt)
 {
-	if (pt == st->pt)
+	if (pt < 0 || pt == st->pt)
 		return;
 	log_info("session %s: stream %s codec %s -> payload type %d", s->uuid, st->label_raw,
 		 st->codec, pt);
 	st->pt = pt;
 	codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-	catalog_stream_upsert(s->ss->m->catalog,
-			      &(struct catalog_stream){
-				      .session_uuid = s->uuid,
-				      .label = st->label_raw,
-				      .participant_id = participant_of(s, md->label),
-				      .direction = "recvonly",
-				      .codec = st->codec,
-				      .payload_type = pt,
-				      .clock_rate = st->clock_rate,
-				      .local_port = media_stream_port(st->media),
-			      });
+	stream_catalog_update(s, st);
 }
 
 /*
@@ -639,10 +729,28 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		*why = "plain RTP offered but SRTP_POLICY=required";
 		return -ENOTSUP;
 	}
+	/* SDES keys are in the SDP: over SIP without TLS anyone on the signalling path has
+	 * them (RFC 4568 §8.3), which is no SRTP at all for a policy that requires it. */
+	if (srtp && m->cfg->srtp_policy == SRTP_POLICY_REQUIRED && !m->cfg->srtp_sdes_plain_sip &&
+	    (!s->conn || sip_conn_kind(s->conn) != SIP_TRANSPORT_TLS)) {
+		*why = "SDES keys over SIP without TLS refused with SRTP_POLICY=required "
+		       "(SRTP_ALLOW_SDES_OVER_PLAIN_SIP)";
+		return -ENOTSUP;
+	}
 	memset(&cr, 0, sizeof(cr));
 	if (srtp) {
-		r = sdp_crypto_choose(md, NULL, 0, &cr);
+		const char *refused = NULL;
+
+		r = sdp_crypto_choose_policy(
+			md, NULL, 0,
+			&(struct sdp_crypto_policy){.require_protection = m->cfg->srtp_policy ==
+									  SRTP_POLICY_REQUIRED},
+			&cr, &refused);
 		if (r < 0) {
+			if (refused) {
+				*why = refused;
+				return -ENOTSUP;
+			}
 			if (sdp_crypto_format_unsupported(md, NULL, 0, unsup, unsup_n) <= 0)
 				snprintf(unsup, unsup_n, "none offered");
 			*why = "no supported SRTP crypto suite";
@@ -656,6 +764,9 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		char formats[STORE_FORMATS_MAX + 1];
 		struct recording_key rk;
 		const struct srtp_suite_info *si = NULL;
+		struct srtp_params sp;
+		const struct siprec_stream_md *smd =
+			s->md ? siprec_metadata_stream_by_label(s->md, md->label) : NULL;
 		stream_label(md, idx, st->label, sizeof(st->label));
 		snprintf(st->label_raw, sizeof(st->label_raw), "%.*s", (int)md->label.len,
 			 md->label.s ? md->label.s : "");
@@ -719,12 +830,11 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			.rkey = &rk,
 			.chunk_size = m->cfg->chunk_size,
 			.srtp_suite = si,
-			.srtp_key = srtp ? cr.keys[0].key_salt : NULL,
-			.srtp_key_len = srtp ? cr.keys[0].key_salt_len : 0,
-			.unencrypted_srtp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-			.unencrypted_srtcp = cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-			.unauth_srtp = cr.params.flags & SDP_CRYPTO_UNAUTHENTICATED_SRTP,
+			.srtp = srtp ? &sp : NULL,
 		};
+		srtp_params_of(&cr, &sp);
+		st->has_remote = remote_of(md, &st->remote);
+		media_formats_of(md, st, &p);
 		if (s->state == SESSION_STARTING) {
 			p.started = stream_started;
 			p.started_userdata = st;
@@ -745,6 +855,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
 					      .label = p.label,
+					      .stream_id = smd ? smd->id : NULL,
 					      .participant_id = participant_of(s, md->label),
 					      .direction = "recvonly",
 					      .codec = st->codec,
@@ -773,21 +884,28 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		if (memcmp(fp, st->remote_key_id, sizeof(fp)) != 0) {
 			const struct srtp_suite_info *si =
 				srtp_suite_by_name(str_from_cstr(cr.suite->name));
+			struct srtp_params sp;
 
-			if (si && media_stream_rekey(st->media, si, cr.keys[0].key_salt,
-						     cr.keys[0].key_salt_len,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-						     cr.params.flags &
-							     SDP_CRYPTO_UNAUTHENTICATED_SRTP) == 0)
+			srtp_params_of(&cr, &sp);
+			if (si && media_stream_rekey(st->media, si, &sp) == 0)
 				memcpy(st->remote_key_id, fp, sizeof(fp));
 		}
 		stream_codec_change(s, st, md, pt);
 	} else {
 		stream_codec_change(s, st, md, pt);
 	}
-	if (existing) /* a re-offer may bring formats the file header does not list */
+	if (existing) {
+		struct media_stream_params p = {0};
+
+		/* The SRC may move its media (another c= or port: the stream latches anew) and
+		 * change its formats. Hold (c=0.0.0.0) is no move. */
+		if (!sdp_media_is_hold(md))
+			st->has_remote = remote_of(md, &st->remote);
+		media_formats_of(md, st, &p);
+		media_stream_update(st->media, &p);
+		/* a re-offer may bring formats the file header does not list */
 		siprec_catalog_formats(m->catalog, s->uuid, st->label_raw, md);
+	}
 	sdp_crypto_wipe(&cr);
 	if (sdp_media_is_hold(md) != st->paused) {
 		st->paused = sdp_media_is_hold(md);
@@ -1216,7 +1334,6 @@ static int session_timer_offer(struct session *s, struct sip_txn *txn, struct si
  */
 static void delayed_answer(struct session *s, struct sip_msg *ack)
 {
-	struct manager *m = s->ss->m;
 	static struct sdp_session ans; /* SIP thread only */
 	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
 	const struct sip_header *ct = sip_msg_header(ack, SIP_HDR_CONTENT_TYPE);
@@ -1252,25 +1369,11 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 			if (!rm || !str_caseeq_cstr(rm->encoding, "telephone-event"))
 				pt = md->pts[f];
 		}
-		if (pt >= 0 && pt != st->pt) {
-			st->pt = pt;
-			codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-			catalog_stream_upsert(m->catalog,
-					      &(struct catalog_stream){
-						      .session_uuid = s->uuid,
-						      .label = st->label_raw,
-						      .participant_id = participant_of(
-							      s, str_from_cstr(st->label_raw)),
-						      .direction = "recvonly",
-						      .codec = st->codec,
-						      .payload_type = pt,
-						      .clock_rate = st->clock_rate,
-						      .local_port = media_stream_port(st->media),
-					      });
-		}
+		stream_codec_change(s, st, md, pt);
 		if (st->srtp) {
 			struct sdp_crypto cr;
 			const struct srtp_suite_info *si;
+			struct srtp_params sp;
 
 			if (sdp_crypto_choose(md, NULL, 0, &cr) < 0) {
 				log_warning(
@@ -1280,14 +1383,18 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 				continue;
 			}
 			si = srtp_suite_by_name(str_from_cstr(cr.suite->name));
-			if (si && media_stream_rekey(st->media, si, cr.keys[0].key_salt,
-						     cr.keys[0].key_salt_len,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTP,
-						     cr.params.flags & SDP_CRYPTO_UNENCRYPTED_SRTCP,
-						     cr.params.flags &
-							     SDP_CRYPTO_UNAUTHENTICATED_SRTP) == 0)
+			srtp_params_of(&cr, &sp);
+			if (si && media_stream_rekey(st->media, si, &sp) == 0)
 				key_fingerprint(&cr, st->remote_key_id);
 			sdp_crypto_wipe(&cr);
+		}
+		/* the SRC's media address and formats are known only now */
+		{
+			struct media_stream_params p = {0};
+
+			st->has_remote = remote_of(md, &st->remote);
+			media_formats_of(md, st, &p);
+			media_stream_update(st->media, &p);
 		}
 		if (sdp_media_is_hold(md) != st->paused) {
 			st->paused = sdp_media_is_hold(md);
@@ -1721,10 +1828,25 @@ static void session_finalize(struct session *s)
 	}
 }
 
+/* streams.ssrcs: the SSRCs seen, "%08x" comma-separated; NULL when none. */
+static const char *ssrcs_text(const struct media_stream_stats *ms, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < ms->n_ssrcs && i < MEDIA_MAX_SSRCS && len + 10 < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%08x", i ? "," : "", ms->ssrcs[i]);
+	return len ? buf : NULL;
+}
+
 static void totals_add(struct sessions_totals *t, const struct media_stream_result *res)
 {
 	unsigned b = 0;
 
+	t->dropped_source += res->stats.dropped_source;
+	t->dropped_limit += res->stats.dropped_limit;
+	t->unnegotiated_pt += res->stats.unnegotiated_pt;
+	t->dtmf_events += res->stats.dtmf_events;
 	t->packets += res->stats.packets;
 	t->bytes += res->stats.bytes;
 	t->lost += res->stats.lost;
@@ -1756,14 +1878,23 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 	struct session *s = st->session;
 	struct manager *m = s->ss->m;
 	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
+	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1], src[64] = "";
 	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
 
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	if (res->stats.latched.ss_family)
+		sockaddr_to_string(&res->stats.latched, src, sizeof(src));
 	catalog_stream_stats(m->catalog,
 			     &(struct catalog_stream_stats){
 				     .session_uuid = s->uuid,
 				     .label = st->label_raw,
+				     .ssrcs = ssrcs_text(&res->stats, ssrcs, sizeof(ssrcs)),
+				     .source_addr = src[0] ? src : NULL,
+				     .dropped_source = res->stats.dropped_source,
+				     .dropped_limit = res->stats.dropped_limit,
+				     .unnegotiated_pt = res->stats.unnegotiated_pt,
+				     .dtmf_events = res->stats.dtmf_events,
 				     .packets = res->stats.packets,
 				     .bytes = res->stats.bytes,
 				     .lost = res->stats.lost,
@@ -1851,22 +1982,29 @@ static void session_end(struct session *s, const char *reason, bool bye)
 static void stream_push_stats(struct session *s, struct stream *st, const char *state)
 {
 	struct media_stream_stats ms;
+	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1];
 
 	media_stream_get_stats(st->media, &ms);
-	catalog_stream_stats(s->ss->m->catalog, &(struct catalog_stream_stats){
-							.session_uuid = s->uuid,
-							.label = st->label_raw,
-							.packets = ms.packets,
-							.bytes = ms.bytes,
-							.lost = ms.lost,
-							.duplicates = ms.duplicates,
-							.out_of_order = ms.out_of_order,
-							.srtp_auth_failures = ms.srtp_auth_failures,
-							.srtp_replays = ms.srtp_replays,
-							.state = state,
-							.first_packet_at = ms.first_packet_ms,
-							.last_packet_at = ms.last_packet_ms,
-						});
+	catalog_stream_stats(s->ss->m->catalog,
+			     &(struct catalog_stream_stats){
+				     .session_uuid = s->uuid,
+				     .label = st->label_raw,
+				     .ssrcs = ssrcs_text(&ms, ssrcs, sizeof(ssrcs)),
+				     .dropped_source = ms.dropped_source,
+				     .dropped_limit = ms.dropped_limit,
+				     .unnegotiated_pt = ms.unnegotiated_pt,
+				     .dtmf_events = ms.dtmf_events,
+				     .packets = ms.packets,
+				     .bytes = ms.bytes,
+				     .lost = ms.lost,
+				     .duplicates = ms.duplicates,
+				     .out_of_order = ms.out_of_order,
+				     .srtp_auth_failures = ms.srtp_auth_failures,
+				     .srtp_replays = ms.srtp_replays,
+				     .state = state,
+				     .first_packet_at = ms.first_packet_ms,
+				     .last_packet_at = ms.last_packet_ms,
+			     });
 }
 
 /*

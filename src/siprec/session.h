@@ -75,6 +75,7 @@ struct session_stream_info {
 /* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
 struct sessions_totals {
 	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
+	uint64_t dropped_source, dropped_limit, unnegotiated_pt, dtmf_events;
 	uint64_t recording_bytes, recordings_complete, recordings_incomplete, recording_errors;
 	uint64_t chunks_sealed, frames_recorded; /* AEAD seal operations, frames in them */
 	uint64_t ended[SESSIONS_END_REASONS];	 /* by sessions_end_reason_name(i) */

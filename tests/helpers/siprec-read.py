@@ -54,8 +54,9 @@ def parse_header(blk):
     created, = struct.unpack_from("<Q", blk, 32)
     prefix = blk[40:44]
     off = 48
-    names = ("key_id", "recording_id", "session_id", "label", "codec")
-    limits = (63, 63, 255, 255, 31)
+    # The sixth string, the payload map, reads as empty in files written before it existed.
+    names = ("key_id", "recording_id", "session_id", "label", "codec", "payload_map")
+    limits = (63, 63, 255, 255, 31, 2048)
     h = {"algorithm": alg, "chunk_size": csize, "key_version": kver, "clock_rate": rate,
          "payload_type": pt, "created": created, "nonce_prefix": prefix}
     for name, lim in zip(names, limits):
@@ -207,7 +208,7 @@ def check_vectors(d):
                   "nonce_prefix": bytes.fromhex("a1b2c3d4"),
                   "key_id": "" if alg == 0 else "test:vector",
                   "recording_id": "6f9619ff-8b86-d011-b42d-00c04fc964ff",
-                  "session_id": "cs-0001", "label": "1", "codec": "PCMU"}
+                  "session_id": "cs-0001", "label": "1", "codec": "PCMU", "payload_map": ""}
         if h != want_h:
             errs.append(f"{name}: header {h}")
         got = [(f["type"], f["arrival"], f["ssrc"], f["seq"], f["ts"], f["pt"], f["marker"],

@@ -117,16 +117,15 @@ static void test_migrations_from_empty(void **state)
 	snprintf(want, sizeof(want), "%zu\n", n);
 	assert_query(path, "PRAGMA user_version", want);
 	assert_query(path, "PRAGMA journal_mode", "wal\n");
-	assert_query(
-		path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-		"keys\nmetadata_snapshots\nparticipants\nrecordings\nsession_context\nsessions\n"
-		"stream_formats\nstreams\n");
+	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+		     "dtmf_events\nkeys\nmetadata_snapshots\nparticipants\nrecordings\n"
+		     "session_context\nsessions\nstream_formats\nstreams\n");
 	assert_query(path,
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
-		     "participants_aor\nrecordings_session\nrecordings_writing\n"
-		     "session_context_lookup\nsessions_active\nsessions_call_id\n"
-		     "sessions_started_at\n");
+		     "dtmf_events_session\nparticipants_aor\nrecordings_session\n"
+		     "recordings_writing\nsession_context_lookup\nsessions_active\n"
+		     "sessions_call_id\nsessions_started_at\n");
 	assert_int_equal(stat(path, &stbuf), 0);
 	/* Participants' names and numbers: no access for others. */
 	assert_int_equal(stbuf.st_mode & 0007, 0);
@@ -459,6 +458,63 @@ static void test_round_trip(void **state)
 	assert_query(path, "SELECT name, aor FROM participants WHERE participant_id = 'p-bob'",
 		     "Bob|sip:robert@example.net\n");
 	assert_query(path, "PRAGMA foreign_key_check", "");
+}
+
+/* Migration 5: the media counters of a stream and its telephone-events (DTMF digits). */
+static void test_media_dtmf(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	const struct catalog_stream_stats st = {
+		.session_uuid = SA,
+		.label = "1",
+		.ssrcs = "1a2b3c4d,0badcafe",
+		.packets = 10,
+		.source_addr = "192.0.2.10:40000",
+		.dropped_source = 400,
+		.dropped_limit = 2,
+		.unnegotiated_pt = 3,
+		.dtmf_events = 2,
+	};
+	struct catalog_dtmf d = {
+		.session_uuid = SA,
+		.label = "1",
+		.recording_uuid = "a1",
+		.event = 11,
+		.volume = 10,
+		.payload_type = 101,
+		.ended = true,
+		.ssrc = 0x1a2b3c4d,
+		.rtp_timestamp = 8000,
+		.duration = 800,
+		.duration_ms = 100,
+		.started_at = T0 + 1000,
+	};
+
+	add_session(c, SA, "call-a", "tls", T0);
+	add_stream(c, SA, "1", NULL, 20000);
+	assert_int_equal(catalog_stream_stats(c, &st), 0);
+	assert_int_equal(catalog_dtmf_event(c, &d), 0);
+	d.event = 16; /* flash: not a digit */
+	d.ended = false;
+	d.started_at = T0 + 2000;
+	assert_int_equal(catalog_dtmf_event(c, &d), 0);
+	d.started_at = 0;
+	assert_int_equal(catalog_dtmf_event(c, &d), -EINVAL);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(path,
+		     "SELECT ssrcs, source_addr, dropped_source, dropped_limit, unnegotiated_pt, "
+		     "dtmf_events FROM streams",
+		     "1a2b3c4d,0badcafe|192.0.2.10:40000|400|2|3|2\n");
+	assert_query(
+		path,
+		"SELECT st.label, d.recording_uuid, d.event, d.digit, d.started_at, "
+		"d.rtp_timestamp, d.duration, d.duration_ms, d.volume, d.payload_type, d.ssrc, "
+		"d.ended FROM dtmf_events AS d JOIN streams AS st ON st.id = d.stream_id "
+		"ORDER BY d.id",
+		"1|a1|11|#|1700000001000|8000|800|100|10|101|1a2b3c4d|1\n"
+		"1|a1|16||1700000002000|8000|800|100|10|101|1a2b3c4d|0\n");
+	catalog_free(c);
 }
 
 static void test_keys(void **state)
@@ -832,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_broken_migration_rolls_back),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_media_dtmf),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_concurrent_producers),

@@ -487,6 +487,32 @@ static void test_merge_replace_send(void **state)
 	siprec_metadata_free(base);
 }
 
+/* RFC 8068 §3.4: after a transfer the disassociated participant no longer sends the stream. */
+static void test_sender_after_transfer(void **state)
+{
+	const char *first = "<recording xmlns='" NS1 "'><datamode>complete</datamode>"
+			    "<participant participant_id='bob'/><stream stream_id='s2'/>"
+			    "<participantstreamassoc participant_id='bob'><send>s2</send>"
+			    "</participantstreamassoc></recording>";
+	const char *upd =
+		"<recording xmlns='" NS1 "'><datamode>partial</datamode>"
+		"<participant participant_id='bob'>"
+		"<disassociate-time>2010-12-16T23:42:07Z</disassociate-time></participant>"
+		"<participant participant_id='carol'/>"
+		"<participantstreamassoc participant_id='carol'><send>s2</send>"
+		"</participantstreamassoc></recording>";
+	struct siprec_metadata *base, *u;
+
+	(void)state;
+	assert_int_equal(siprec_metadata_parse(first, strlen(first), NULL, &base), 0);
+	assert_string_equal(siprec_metadata_sender_of(base, "s2")->id, "bob");
+	assert_int_equal(siprec_metadata_parse(upd, strlen(upd), NULL, &u), 0);
+	assert_int_equal(siprec_metadata_merge(base, u), 0);
+	assert_string_equal(siprec_metadata_sender_of(base, "s2")->id, "carol");
+	siprec_metadata_free(u);
+	siprec_metadata_free(base);
+}
+
 static void test_merge_complete_and_limits(void **state)
 {
 	struct siprec_metadata *base = parse_ok("@rfc7865-complete.xml");
@@ -576,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_oracle_extension),
 		cmocka_unit_test(test_merge_partial),
 		cmocka_unit_test(test_merge_replace_send),
+		cmocka_unit_test(test_sender_after_transfer),
 		cmocka_unit_test(test_merge_complete_and_limits),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_warning_cap),
