@@ -439,7 +439,9 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					  .json = json,
 					  .warnings = warn,
 					  .warning_count = (uint32_t)s->md->warnings.n,
+					  .dialect = s->md->dialect,
 				  });
+	siprec_catalog_md_context(m->catalog, s->uuid, s->md);
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
 
@@ -479,10 +481,15 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 	bool partial;
 	int r;
 
-	if (!part->present)
+	if (!part->present) {
+		/* no body: parties named in SIP headers (CUCM, CUBE; docs/METADATA.md) */
+		if (!s->md && siprec_metadata_from_headers(req, &lim, &s->md) > 0)
+			catalog_metadata(s, part, false);
 		return 0;
+	}
 	lim.max_body_size = m->cfg->max_metadata_size;
-	r = siprec_metadata_parse(part->body.s, part->body.len, &lim, &md);
+	/* lenient: a document that is not well-formed still yields what can be recovered */
+	r = siprec_metadata_parse_lenient(part->body.s, part->body.len, &lim, &md);
 	if (r == -E2BIG) {
 		respond_warning(m, txn, req, 413, NULL, "recording metadata too large");
 		return r;
@@ -851,6 +858,11 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		s->ss->streams++;
 		if (s->state == SESSION_STARTING)
 			s->starting++;
+		if (s->md && !siprec_metadata_stream_by_label(s->md, md->label))
+			log_ratelimited(LOG_WARNING,
+					"session %s: stream '%s' has no metadata stream of that "
+					"label: recorded without a sender",
+					s->uuid, st->label_raw);
 		catalog_stream_upsert(m->catalog,
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
@@ -1513,6 +1525,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 				      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
 				      .started_at = s->started_at,
 			      });
+	siprec_catalog_sip_context(m->catalog, s->uuid, req, m->cfg->record_sip_headers);
 	if (session_timer_offer(s, txn, req) < 0) {
 		audit_refused(m, req, peer, 422, "Session-Expires below MIN_SESSION_EXPIRES");
 		session_end(s, "refused", false);
