@@ -6,6 +6,7 @@
  * Every problem is reported (with the key and the value) before config_load fails.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -208,6 +209,10 @@ static const struct config_key keys[] = {
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
 	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0, RELOAD},
+	{"RECORD_SIP_HEADERS", T_STRING, "", NULL,
+	 "Comma-separated SIP header names (at most 16) whose INVITE values the catalog keeps per "
+	 "session, besides User-to-User, Session-ID and Call-Info.",
+	 false, false, F(record_sip_headers), 0, 0, NULL, 0, RELOAD},
 	{"RTP_TIMEOUT", T_DURATION, "30s", NULL,
 	 "A stream without packets for this long is marked idle.", false, false, F(rtp_timeout_ms),
 	 DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
@@ -913,6 +918,25 @@ static void cross_checks(struct load_ctx *x)
 		if (!*c->sip_auth_realm || strpbrk(c->sip_auth_realm, "\"\\\r\n"))
 			report(x,
 			       "SIP_AUTH_REALM: must be non-empty, without quotes or backslashes");
+	}
+	{
+		/* RFC 3261 §25.1 token characters, so a name can never smuggle a header in */
+		const char *h = c->record_sip_headers;
+		size_t n = 0, len;
+
+		while (*h) {
+			len = strcspn(h, ",");
+			n++;
+			for (size_t i = 0; i < len; i++)
+				if (!isalnum((unsigned char)h[i]) && !strchr("-.!%*_+`'~ ", h[i])) {
+					report(x, "RECORD_SIP_HEADERS: '%.*s' is not a header name",
+					       (int)MIN(len, 64), h);
+					break;
+				}
+			h += len + (h[len] == ',');
+		}
+		if (n > 16)
+			report(x, "RECORD_SIP_HEADERS: %zu names, at most 16", n);
 	}
 	if (!c->enable_udp && !c->enable_tcp && !c->enable_tls)
 		report(x,

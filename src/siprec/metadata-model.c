@@ -236,6 +236,7 @@ void siprec_md_clear(struct siprec_metadata *md)
 	free(md->extensions);
 	free(md->session_id);
 	siprec_strv_clear(&md->warnings);
+	siprec_strv_clear(&md->context);
 	*md = (struct siprec_metadata){.lim = md->lim};
 }
 
@@ -448,6 +449,10 @@ static int apply_all(struct siprec_metadata *md, const struct siprec_metadata *u
 		r = extension_apply(md, &u->extensions[i]);
 	if (r >= 0 && !md->session_id)
 		r = str_update(&md->session_id, u->session_id);
+	if (r >= 0)
+		r = strv_union(&md->context, &u->context, md->lim.max_extensions);
+	if (u->dialect)
+		md->dialect = u->dialect;
 	return r;
 }
 

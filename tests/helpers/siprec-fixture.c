@@ -5,7 +5,8 @@
  * frames of a codec nobody decodes. Written through the real writer (io_uring), read back by
  * siprec-export like any recording.
  *   siprec-fixture OUT CODEC PT LABEL SESSION RECORDING T0_MS ITEM...
- *   ITEM: pcmu:HZ:MS | pcma:HZ:MS | dtmf:DIGIT:MS | opaque:PT:MS | gap:MS
+ *   ITEM: pcmu:HZ:MS | pcma:HZ:MS | alawdyn:HZ:MS (A-law on dynamic PT 97) | dtmf:DIGIT:MS |
+ *         opaque:PT:MS | gap:MS
  */
 #include <errno.h>
 #include <liburing.h>
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
 	for (int a = 8; a < argc; a++) {
 		char kind[16];
 		unsigned v = 0, ms;
+		bool alaw;
 		uint32_t ev_ts = ts;
 
 		if (sscanf(argv[a], "%15[a-z]:%u:%u", kind, &v, &ms) != 3 &&
@@ -93,6 +95,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "siprec-fixture: bad item %s\n", argv[a]);
 			return 1;
 		}
+		alaw = strcmp(kind, "pcma") == 0 || strcmp(kind, "alawdyn") == 0;
 		for (unsigned k = 0; k < ms / 20; k++) {
 			uint8_t pay[160];
 			struct store_frame f = {STORE_FRAME_RTP,
@@ -137,14 +140,15 @@ int main(int argc, char **argv)
 						8000.0 * sin(2.0 * M_PI * v * (double)(sample + i) /
 							     8000.0));
 
-					pay[i] = strcmp(kind, "pcma") == 0 ? linear_to_alaw(s)
+					pay[i] = alaw ? linear_to_alaw(s)
 						 : strcmp(kind, "pcmu") == 0
 							 ? linear_to_ulaw(s)
 							 : (uint8_t)(i * 37 + k);
 				}
-				f.pt = strcmp(kind, "pcma") == 0   ? 8
-				       : strcmp(kind, "pcmu") == 0 ? 0
-								   : (uint8_t)v;
+				f.pt = strcmp(kind, "alawdyn") == 0 ? 97
+				       : strcmp(kind, "pcma") == 0  ? 8
+				       : strcmp(kind, "pcmu") == 0  ? 0
+								    : (uint8_t)v;
 				if (strcmp(kind, "opaque") == 0)
 					f.len = 33;
 				if (store_writer_add(w, &f) < 0)

@@ -5,7 +5,8 @@
 # channel holding all three, FLAC, --per-participant one file per sender named from the catalog;
 # a frame is decoded by its own payload type (A-law inside a µ-law stream); RFC 4733 DTMF is
 # silence in the audio and digits in --metadata-json; a codec without a decoder fails the WAV
-# naming it, --skip-undecodable leaves it out, --pcap still exports it.
+# naming it, --skip-undecodable leaves it out, --pcap still exports it; a payload type that only
+# the catalog's stream_formats maps is decoded through it.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sqlite3
 
@@ -19,7 +20,9 @@ cd "$T" || exit 1
 "$FIX" a.siprec PCMU 0 1 sess-1 rec-a 0 pcmu:440:1000 dtmf:5:100 pcmu:440:500 pcma:440:400 &&
 	"$FIX" b.siprec PCMU 0 2 sess-1 rec-b 5 pcmu:660:2000 &&
 	"$FIX" c.siprec PCMU 0 3 sess-1 rec-c 0 pcmu:880:2000 &&
-	"$FIX" e.siprec EVS 96 4 sess-1 rec-e 0 opaque:96:1000 || { bad "fixtures not written"; finish; }
+	"$FIX" e.siprec EVS 96 4 sess-1 rec-e 0 opaque:96:1000 &&
+	"$FIX" d.siprec PCMU 0 5 sess-1 rec-d 0 pcmu:440:500 alawdyn:440:500 pcmu:440:200 ||
+	{ bad "fixtures not written"; finish; }
 
 # wavinfo FILE [CH FROM_S TO_S FREQ...]: "channels rate format" or, per FREQ, the share (%) of
 # the range's energy at that frequency (Goertzel) of channel CH, then its RMS and peak.
@@ -121,6 +124,24 @@ if "$EXPORT" --catalog cat.db a.siprec b.siprec c.siprec --per-participant peopl
 	[ "$1" -ge 90 ] && ok "Bob's file: 880 Hz ($1%)" || bad "Bob's file: 880 Hz $1%"
 else
 	bad "--per-participant: $(cat people.err)"
+fi
+
+# ---- a payload type only the catalog knows (a re-offer added A-law on PT 97: stream_formats)
+if "$EXPORT" d.siprec -o dyn-nocat.wav 2>dyn-nocat.err; then
+	check_eq "PT 97 without a catalog: named, exported as silence" 1 "$(grep -c '25 frames of payload type 97 (not negotiated) have no decoder' dyn-nocat.err)"
+	check_eq "PT 97 without a catalog: silence" "0 0" "$($W dyn-nocat.wav 0 0.55 0.95 | cut -d' ' -f1,2)"
+else
+	bad "PT 97 without a catalog: $(cat dyn-nocat.err)"
+fi
+sqlite3 cat.db "CREATE TABLE stream_formats (stream_id INTEGER, payload_type INTEGER, encoding TEXT, clock_rate INTEGER, fmtp TEXT);
+INSERT INTO streams VALUES (5, 2); INSERT INTO recordings VALUES (5, 'rec-d', 5);
+INSERT INTO stream_formats VALUES (5, 0, 'PCMU', 8000, NULL), (5, 97, 'PCMA', 8000, NULL);"
+if "$EXPORT" --catalog cat.db d.siprec -o dyn-cat.wav 2>dyn-cat.err; then
+	set -- $($W dyn-cat.wav 0 0.55 0.95 440)
+	[ "$1" -ge 90 ] && [ "$2" -ge 5000 ] && ok "PT 97 mapped by the catalog's stream_formats: A-law 440 Hz ($1%, RMS $2)" ||
+		bad "PT 97 with the catalog: 440 Hz $1%, RMS $2"
+else
+	bad "PT 97 with the catalog: $(cat dyn-cat.err)"
 fi
 
 # ---- DTMF digits in --metadata-json

@@ -696,6 +696,39 @@ static void progress(const struct input *in, const struct store_reader *rd, int 
 	}
 }
 
+/* Maps the payload types the catalog's stream_formats (sql/004-interop.sql) lists for the
+ * recording's stream, when a catalog is at hand; an older catalog without it maps nothing. */
+static void map_from_catalog(struct input *in)
+{
+	const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (!cat || access(cat, R_OK) < 0 ||
+	    sqlite3_open_v2(cat, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT f.payload_type, f.encoding, f.clock_rate, f.fmtp FROM "
+			       "stream_formats f JOIN recordings r ON r.stream_id = f.stream_id "
+			       "WHERE r.uuid = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_bind_text(st, 1, in->h.recording_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int pt = sqlite3_column_int(st, 0);
+		const char *enc = (const char *)sqlite3_column_text(st, 1);
+
+		if (pt >= 0 && pt < 128 && enc)
+			store_track_map_pt(in->track, (uint8_t)pt, enc,
+					   (uint32_t)sqlite3_column_int(st, 2),
+					   (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 /* Reads one input fully; 0 or an exit status. pcap gets the packets when not NULL. */
 static int read_input(struct input *in, unsigned idx, FILE *pcap)
 {
@@ -740,6 +773,11 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 		store_reader_free(rd);
 		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(ENOMEM));
 		return EXIT_USAGE;
+	}
+	if (in->track) {
+		/* Formats a re-offer added are only in the catalog; the header's payload map
+		 * (docs/FORMAT.md) is applied after them and wins. */
+		map_from_catalog(in);
 	}
 	if (in->track) {
 		/* the header's payload map (docs/FORMAT.md): what each negotiated pt means */
