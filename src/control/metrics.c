@@ -29,6 +29,9 @@
 
 #define HTTP_REQUEST_MAX 8192
 #define HTTP_CONNECTIONS_MAX 16
+/* Dropped connections whose last completion has not arrived yet: a burst of accepts is handled
+ * before the completions of the connections it evicts (about 8 KiB each). */
+#define HTTP_CLOSING_MAX 256
 
 /* ---- exposition ---- */
 
@@ -585,10 +588,11 @@ static void metrics_accept_done(struct loop_op *op, int res, uint32_t flags)
 		close(res);
 		goto rearm;
 	}
-	/* Closing connections still count towards a hard bound of twice the limit: their
-	 * completions are on their way, but a flood must not outrun them without limit. */
+	/* Closing connections still count towards a hard bound: their completions are on their
+	 * way, but a flood must not outrun them without limit. */
 	if ((srv->n_open >= HTTP_CONNECTIONS_MAX && !http_evict_oldest(srv)) ||
-	    srv->n_conns >= 2 * HTTP_CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
+	    srv->n_conns >= HTTP_CONNECTIONS_MAX + HTTP_CLOSING_MAX ||
+	    !(c = calloc(1, sizeof(*c)))) {
 		close(res);
 		goto rearm;
 	}
