@@ -69,6 +69,10 @@ static const struct audit_event_info events[_AUDIT_EVENT_MAX] = {
 				       LOG_WARNING, "PEER REASON"},
 	[AUDIT_EVENTS_SUPPRESSED] = {"events-suppressed", "2c35769852444daa8fcb3bd7543acf94",
 				     LOG_WARNING, "SUPPRESSED_EVENT COUNT INTERVAL_SEC"},
+	[AUDIT_RECORDING_WRITE_FAILED] = {"recording-write-failed",
+					  "371b919c919f409482b4f5449722b165", LOG_ERR,
+					  "SIPREC_SESSION_ID SIP_CALL_ID SIPREC_RECORDING_ID "
+					  "RECORDING_PATH REASON"},
 };
 
 /* The kinds a network peer triggers by itself (a garbage connection, an INVITE it makes

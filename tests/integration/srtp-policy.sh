@@ -6,7 +6,9 @@
 # with two MKI-tagged keys and WSH=128 records every packet under both keys (before, MKI was
 # echoed but never given to libsrtp2: every packet failed authentication); under
 # SRTP_POLICY=required, SDES over UDP is refused unless SRTP_ALLOW_SDES_OVER_PLAIN_SIP, and
-# UNENCRYPTED_SRTP is refused, while siprec-src's SRTP over TLS records.
+# UNENCRYPTED_SRTP is refused, while siprec-src's SRTP over TLS records. Also: packets of a
+# payload type the offer lacks are counted and kept with their type; streams.ssrcs and
+# streams.stream_id (from the metadata) are filled.
 . "${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 need python3 sqlite3 jq
 python3 -c 'import cryptography' 2>/dev/null || skip "python3-cryptography not installed"
@@ -15,7 +17,7 @@ SRC=$BUILD/siprec-src
 
 cat >"$T/uac.py" <<'PY'
 # uac.py SIP_PORT CASE: one call with a hand-written a=crypto; prints "STATUS WARNING" and, when
-# answered, sends 50 SRTP packets (AES_CM_128_HMAC_SHA1_80), then BYE.
+# answered, sends 50 SRTP packets (AES_CM_128_HMAC_SHA1_80, SSRC 1234abcd), then BYE.
 import base64, hmac, hashlib, os, re, socket, struct, sys, time
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -91,7 +93,9 @@ for i in range(50):
         c = Ctx(k1, b"\0\0\0\1") if i < 25 else Ctx(k2, b"\0\0\0\2")
     else:
         c = Ctx(k1)
-    hdr = struct.pack("!BBHII", 0x80, 0, 100 + i, 160 * i, ssrc)
+    # five packets of a payload type the offer does not have (PCMA): counted, kept as pt 8
+    pt = 8 if case == "plain" and 40 <= i < 45 else 0
+    hdr = struct.pack("!BBHII", 0x80, pt, 100 + i, 160 * i, ssrc)
     m.sendto(c.protect(hdr, bytes([0xff]) * 160, ssrc, 100 + i), ("127.0.0.1", rport))
     time.sleep(0.002)
 s.sendto(req("BYE", 2, to=totag), ("127.0.0.1", port))
@@ -100,11 +104,12 @@ while int(s.recv(65535).decode(errors="replace").split(" ", 2)[1]) < 200:
 PY
 
 uac() { timeout 30 python3 "$T/uac.py" "$SIP_PORT" "$1"; }
-# stats CALL-ID-PREFIX: "packets auth_failures frames" of the last such call's stream, once final
+# stats CALL-ID-PREFIX: "packets auth_failures frames unnegotiated_pt ssrcs stream_id" of the
+# last such call's stream, once final
 stats() {
 	i=0
 	while [ $i -lt 100 ]; do
-		r=$(catalog "SELECT st.packets || ' ' || st.srtp_auth_failures || ' ' || r.frames FROM streams st JOIN sessions s ON s.id = st.session_id JOIN recordings r ON r.stream_id = st.id WHERE s.call_id LIKE '$1-%' AND r.state = 'final' ORDER BY s.id DESC LIMIT 1")
+		r=$(catalog "SELECT st.packets || ' ' || st.srtp_auth_failures || ' ' || r.frames || ' ' || st.unnegotiated_pt || ' ' || coalesce(st.ssrcs, '-') || ' ' || coalesce(st.stream_id, '-') FROM streams st JOIN sessions s ON s.id = st.session_id JOIN recordings r ON r.stream_id = st.id WHERE s.call_id LIKE '$1-%' AND r.state = 'final' ORDER BY s.id DESC LIMIT 1")
 		[ -n "$r" ] && break
 		sleep 0.1
 		i=$((i + 1))
@@ -118,10 +123,15 @@ check_eq "KDR=4: 488" 488 "${out%% *}"
 check "KDR=4: the Warning names KDR" sh -c "echo '$out' | grep -q 'KDR'"
 out=$(uac plain)
 check_eq "one key: 200" 200 "${out%% *}"
-check_eq "one key: 50 packets recorded, none failed (the Python SRTP is right)" "50 0 50" "$(stats plain)"
+check_eq "one key: 50 packets recorded, none failed (the Python SRTP is right), 5 of an unoffered payload type, SSRC and metadata stream_id in the catalog" \
+	"50 0 50 5 1234abcd c3RyZWFtMTIzNDU2Nzg=" "$(stats plain)"
+path=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.call_id LIKE 'plain-%'")
+$BUILD/siprec-export -k "$T/state/keys/master.key" --metadata-json "$path" >"$T/plain-meta.json" 2>&1
+check_eq "one key: the recording keeps each frame's payload type (45 pt 0, 5 pt 8)" "0:45 8:5" \
+	"$(jq -r '[.[0].payload_types[] | "\(.payload_type):\(.frames)"] | join(" ")' "$T/plain-meta.json")"
 out=$(uac mki)
 check_eq "two MKI keys, WSH=128: 200" 200 "${out%% *}"
-check_eq "two MKI keys: 50 packets under both keys recorded, none failed" "50 0 50" "$(stats mki)"
+check_eq "two MKI keys: 50 packets under both keys recorded, none failed" "50 0 50" "$(stats mki | cut -d' ' -f1-3)"
 stop_siprecd
 
 start_siprecd SRTP_POLICY=required
