@@ -10,7 +10,9 @@
 # integration test that passes with part of its checks left out prints "SKIP-PART ID: reason"
 # (lib.sh skip_part) and each such part is listed too. With --strict-skips (CI: tools/test.sh)
 # every skip must be on tests/skip-allow.txt (name, build, reason); any other skip fails the run.
-# A filter that matches no test fails. The last line is the summary
+# A test may mark a check that shows a known defect of another area as an expected failure:
+# its "XFAIL ..." lines are repeated in this output. A filter that matches no test fails. The
+# last line is the summary
 # "N passed, N failed, N skipped, N unexplained skips".
 #   tests/run.sh [--strict-skips] [--unit|--integration|--vm] [NAME-SUBSTRING]
 set -u
@@ -100,6 +102,8 @@ run_one() { # NAME CMD...
 		tail -n 40 "$log" | sed 's/^/    | /'
 		;;
 	esac
+	# Known defects a test marks as expected failures (XFAIL lines): repeated here, loudly.
+	grep '^XFAIL ' "$log" | sed 's/^/      EXPECTED FAILURE: /'
 	# Parts of a test left out while the rest ran: listed like skips, whatever the status.
 	grep '^SKIP-PART ' "$log" | sed 's/^SKIP-PART //' | while IFS= read -r line; do
 		id=${line%%:*}

@@ -33,6 +33,7 @@ struct config {
 	char *tls_key_path;	/* TLS_KEY_PATH */
 	char *tls_key_password; /* TLS_KEY_PASSWORD, secret: passphrase of an encrypted TLS key */
 	char *tls_ca_path;	/* TLS_CA_PATH */
+	char *tls_crl_path;	/* TLS_CRL_PATH, "" = no revocation check */
 	enum tls_verify tls_verify_client; /* TLS_VERIFY_CLIENT none|request|require */
 	char *tls_min_version;		   /* TLS_MIN_VERSION 1.2|1.3 */
 	char *tls_allowed_peers;	   /* TLS_ALLOWED_PEERS, comma-separated fnmatch patterns */
@@ -68,6 +69,7 @@ struct config {
 	uint32_t max_streams_per_source;     /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
 	uint32_t max_streams;		     /* MAX_STREAMS_PER_SESSION, 16 */
 	uint32_t max_metadata_size;	     /* MAX_METADATA_SIZE, 65536 */
+	char *record_sip_headers;	     /* RECORD_SIP_HEADERS, "" */
 	uint64_t rtp_timeout_ms;	     /* RTP_TIMEOUT, 30s (stream marked idle) */
 	bool rtp_timeout_bye;		     /* RTP_TIMEOUT_ENDS_SESSION, false */
 	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
@@ -111,6 +113,8 @@ struct config {
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
 	char *metrics_listen; /* METRICS_LISTEN, "" = off, e.g. 127.0.0.1:9090 */
 	uint64_t metrics_request_timeout_ms; /* METRICS_REQUEST_TIMEOUT, 5s */
+	uint64_t audit_rate_interval_ms;     /* AUDIT_RATE_LIMIT_INTERVAL, 10s */
+	uint32_t audit_rate_burst;	     /* AUDIT_RATE_LIMIT_BURST, 20 */
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 

@@ -168,6 +168,11 @@ struct siprec_extension {
 };
 
 struct siprec_metadata {
+	/* Which document shape it came from (docs/METADATA.md "Dialects"), a static string:
+	 * "rfc7865", "recording_metadata" (pre-RFC, BroadWorks and Webex Calling), "sip-headers"
+	 * (no body: participants from SIP headers), "unparsed" (not well-formed, nothing
+	 * recovered). */
+	const char *dialect;
 	enum siprec_datamode datamode;
 	char *session_id; /* id of the first <session>, NULL if none */
 	struct siprec_group *groups;
@@ -182,6 +187,9 @@ struct siprec_metadata {
 	size_t n_psas;
 	struct siprec_extension *extensions;
 	size_t n_extensions;
+	/* Call-correlation ids found in vendor extensions, "name=value" (name from the table in
+	 * docs/METADATA.md: ucid, genesys-uuid, ...), at most lim.max_extensions. */
+	struct siprec_strv context;
 	struct siprec_strv warnings; /* human-readable, for an audit event */
 	size_t n_warnings_dropped;
 	struct siprec_limits lim; /* the limits it was parsed with; merges honour them */
@@ -196,6 +204,28 @@ struct siprec_metadata {
  */
 int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limits *lim,
 			  struct siprec_metadata **ret);
+
+/*
+ * As siprec_metadata_parse(), but never gives up on a document that is not well-formed: it
+ * retries once with every stray '&' (one that starts no entity or character reference) escaped,
+ * and if that fails too, returns an empty model of dialect "unparsed" whose warning names the
+ * XML error, so the caller still records the call and keeps the raw document. Returns 0,
+ * -E2BIG or -ENOMEM.
+ */
+int siprec_metadata_parse_lenient(const char *xml, size_t len, const struct siprec_limits *lim,
+				  struct siprec_metadata **ret);
+
+struct sip_msg;
+/*
+ * The "sip-headers" dialect, for an INVITE without a metadata body: participants and senders
+ * from Cisco CUCM's From URI parameters (x-nearend/x-farend, x-farendaddr, x-*device, x-refci)
+ * and X-Cisco-Recording-Participant / X-Recording-Participant headers (docs/METADATA.md). A
+ * stream named by position (CUCM's one stream, media-index=N) gets the label "m<N>". Returns
+ * 1 and a new model, 0
+ * when the headers name nobody, -E2BIG or -ENOMEM.
+ */
+int siprec_metadata_from_headers(struct sip_msg *req, const struct siprec_limits *lim,
+				 struct siprec_metadata **ret);
 
 /* Frees a model; NULL is fine. Returns NULL. */
 struct siprec_metadata *siprec_metadata_free(struct siprec_metadata *md);

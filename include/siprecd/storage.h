@@ -386,5 +386,21 @@ int store_track_dtmf(struct store_track *t, const struct store_dtmf **ret, size_
  * *ret_n on success; -EFBIG beyond a day of audio.
  */
 int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret, size_t *ret_n);
+/* ---- audio output (siprec-export) ---- */
+
+enum store_audio_format { STORE_AUDIO_WAV, STORE_AUDIO_FLAC };
+#define STORE_AUDIO_MAX_CHANNELS 64u
+
+/*
+ * Writes nch channels of 16-bit PCM at rate to path, a new file of mode 0600 (-EEXIST if it
+ * exists): ch[c] holds n[c] samples, shorter channels end in silence. WAV of more than two
+ * channels is WAVE_FORMAT_EXTENSIBLE with no speaker mask; FLAC (libFLAC, lossless) takes at
+ * most 8 channels (-E2BIG). -EFBIG for a WAV past 4 GiB. Nothing is left behind on failure.
+ */
+int store_audio_write(const char *path, enum store_audio_format fmt, int16_t *const *ch,
+		      const size_t *n, unsigned nch, unsigned rate);
+/* Mixes nch channels into one (sum, saturated at the 16-bit range): *ret (malloc'ed) has as
+ * many samples as the longest channel. */
+int store_pcm_mix(int16_t *const *ch, const size_t *n, unsigned nch, int16_t **ret, size_t *ret_n);
 /* Linear-interpolation upsampling by an integer factor: *ret (malloc'ed) has n * factor samples. */
 int store_pcm_upsample(const int16_t *in, size_t n, unsigned factor, int16_t **ret);

@@ -23,14 +23,21 @@ enum tls_verify_mode {
 };
 
 struct tls_server_params {
-	const char *cert_path; /* PEM chain; NULL or "" = self-signed in state_dir/tls/ */
-	const char *key_path;  /* PEM key; NULL or "" = same file as cert_path */
-	const char *ca_path;   /* PEM bundle to verify client certificates; NULL = system default */
-	int min_version;       /* TLS1_2_VERSION or TLS1_3_VERSION; 0 = TLS 1.2 */
-	int verify;	       /* enum tls_verify_mode */
-	/* Comma-separated fnmatch(3) patterns matched against the client certificate's subject CN
-	 * and each DNS/IP/URI subjectAltName; NULL or "" = any verified peer. When set, a client
-	 * without a certificate is refused whatever verify says. */
+	const char *cert_path;	  /* PEM chain; NULL or "" = self-signed in state_dir/tls/ */
+	const char *key_path;	  /* PEM key; NULL or "" = same file as cert_path */
+	const char *key_password; /* passphrase of an encrypted key_path (copied, wiped); NULL */
+	/* PEM bundle to verify client certificates; required when verify is not NONE or
+	 * allowed_peers is set (the system trust store is never used for clients). */
+	const char *ca_path;
+	/* PEM file of one or more CRLs (of the CAs in ca_path); NULL = no revocation check. With
+	 * it, a client certificate whose issuer has no valid CRL in the file is refused. */
+	const char *crl_path;
+	int min_version; /* TLS1_2_VERSION or TLS1_3_VERSION; 0 = TLS 1.2 */
+	int verify;	 /* enum tls_verify_mode */
+	/* Comma-separated patterns (tls_name_match) matched against each DNS/IP/URI
+	 * subjectAltName of the client certificate, and against its subject CN only when it has no
+	 * DNS or URI name; NULL or "" = any verified peer. When set, a client without a certificate
+	 * is refused whatever verify says. */
 	const char *allowed_peers;
 	const char *state_dir; /* where tls/cert.pem and tls/key.pem are generated when needed */
 };
@@ -61,6 +68,11 @@ int tls_server_ctx_reload(struct tls_server_ctx *c, char **ret_error);
  */
 int tls_server_ctx_reconfigure(struct tls_server_ctx *c, const struct tls_server_params *p,
 			       char **ret_error);
+/* '*' matches one or more characters of one DNS label (never a dot), '?' one; the rest is
+ * literal, case-insensitive. */
+bool tls_name_match(const char *pattern, const char *name);
+/* Whether a reason given by tls_conn_error() is a certificate the CRL revokes. */
+bool tls_error_is_revoked(const char *reason);
 /* notAfter of the served certificate in unix seconds, or -EINVAL if it cannot be read. */
 int64_t tls_server_ctx_cert_expiry(const struct tls_server_ctx *c);
 /* Path of the certificate in use (the generated one in self-signed mode); owned by c. */

@@ -3,13 +3,17 @@
  * Audit events: the table of event kinds with their fixed MESSAGE_IDs (generated once with
  * `systemd-id128 new`; never change one, operators' journalctl filters and the catalog in
  * systemd/siprecd.catalog depend on it), and audit_emit, which sends an event to the journal
- * and to the optional observer (the control socket's event stream).
+ * and to the optional observer (the control socket's event stream). Events a network peer can
+ * cause at will are rate-limited per kind, with a summary of what was suppressed, so that
+ * journald's per-service limit (10,000 messages per 30 s by default) never drops the session
+ * and key events that follow a flood.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "siprecd/audit.h"
 #include "siprecd/log.h"
@@ -61,7 +65,50 @@ static const struct audit_event_info events[_AUDIT_EVENT_MAX] = {
 				  "RECORDING_DIR FREE_PERCENT MIN_FREE_DISK_PERCENT"},
 	[AUDIT_METADATA_WARNING] = {"metadata-warning", "608b9dfb2a4c4d6ca1e44eb5dfd43cec",
 				    LOG_NOTICE, "SIPREC_SESSION_ID SIP_CALL_ID PEER REASON"},
+	[AUDIT_CERTIFICATE_REVOKED] = {"certificate-revoked", "9bb7b85512dc43f4ba3588f0928b35c5",
+				       LOG_WARNING, "PEER REASON"},
+	[AUDIT_EVENTS_SUPPRESSED] = {"events-suppressed", "2c35769852444daa8fcb3bd7543acf94",
+				     LOG_WARNING, "SUPPRESSED_EVENT COUNT INTERVAL_SEC"},
+	[AUDIT_RECORDING_WRITE_FAILED] = {"recording-write-failed",
+					  "371b919c919f409482b4f5449722b165", LOG_ERR,
+					  "SIPREC_SESSION_ID SIP_CALL_ID SIPREC_RECORDING_ID "
+					  "RECORDING_PATH REASON"},
 };
+
+/* The kinds a network peer triggers by itself (a garbage connection, an INVITE it makes
+ * wrong): rate-limited. Session, recording, key and daemon events never are. */
+static const bool peer_triggered[_AUDIT_EVENT_MAX] = {
+	[AUDIT_SRC_REFUSED] = true,	    [AUDIT_TLS_HANDSHAKE_FAILED] = true,
+	[AUDIT_CLIENT_CERT_REFUSED] = true, [AUDIT_AUTH_FAILURE] = true,
+	[AUDIT_SRTP_AUTH_FAILURES] = true,  [AUDIT_METADATA_WARNING] = true,
+	[AUDIT_CERTIFICATE_REVOKED] = true,
+};
+
+struct rate {
+	uint64_t window_start; /* ms; 0 = no window open */
+	unsigned emitted;
+	uint64_t suppressed;
+};
+
+struct suppressed {
+	enum audit_event ev;
+	uint64_t count, ms;
+};
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rate rates[_AUDIT_EVENT_MAX];
+static uint64_t rate_interval_ms = AUDIT_RATE_INTERVAL_DEFAULT_MS;
+static unsigned rate_burst = AUDIT_RATE_BURST_DEFAULT;
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t (*now_fn)(void) = monotonic_ms;
 
 static pthread_mutex_t observer_lock = PTHREAD_MUTEX_INITIALIZER;
 static audit_observer_fn observer_fn;
@@ -90,26 +137,127 @@ void audit_set_observer(audit_observer_fn fn, void *userdata)
 	pthread_mutex_unlock(&observer_lock);
 }
 
+void audit_set_rate_limit(uint64_t interval_ms, unsigned burst)
+{
+	pthread_mutex_lock(&rate_lock);
+	rate_interval_ms = interval_ms;
+	rate_burst = burst;
+	pthread_mutex_unlock(&rate_lock);
+}
+
+void audit_set_clock(uint64_t (*fn)(void))
+{
+	pthread_mutex_lock(&rate_lock);
+	now_fn = fn ? fn : monotonic_ms;
+	memset(rates, 0, sizeof(rates));
+	pthread_mutex_unlock(&rate_lock);
+}
+
+/* Under rate_lock: closes each window that is over and had suppressions, into out[]. */
+static size_t collect_due(uint64_t now, struct suppressed *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < _AUDIT_EVENT_MAX; i++) {
+		struct rate *r = &rates[i];
+
+		if (!r->window_start || now - r->window_start < rate_interval_ms)
+			continue;
+		if (r->suppressed)
+			out[n++] = (struct suppressed){(enum audit_event)i, r->suppressed,
+						       now - r->window_start};
+		memset(r, 0, sizeof(*r));
+	}
+	return n;
+}
+
+static int emit_formatted(enum audit_event ev, const char *const *fields, const char *message);
+
+static void emit_summaries(const struct suppressed *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ef[64], cf[32], tf[32], msg[256];
+		const char *fields[] = {ef, cf, tf, NULL};
+		uint64_t secs = (s[i].ms + 999) / 1000;
+
+		snprintf(ef, sizeof(ef), "SUPPRESSED_EVENT=%s", events[s[i].ev].name);
+		snprintf(cf, sizeof(cf), "COUNT=%llu", (unsigned long long)s[i].count);
+		snprintf(tf, sizeof(tf), "INTERVAL_SEC=%llu", (unsigned long long)secs);
+		snprintf(msg, sizeof(msg),
+			 "%llu %s event%s suppressed in the last %llu s (rate limit)",
+			 (unsigned long long)s[i].count, events[s[i].ev].name,
+			 s[i].count == 1 ? "" : "s", (unsigned long long)secs);
+		emit_formatted(AUDIT_EVENTS_SUPPRESSED, fields, msg);
+	}
+}
+
+void audit_flush_suppressed(void)
+{
+	struct suppressed due[_AUDIT_EVENT_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&rate_lock);
+	n = collect_due(now_fn(), due);
+	pthread_mutex_unlock(&rate_lock);
+	emit_summaries(due, n);
+}
+
+/* Whether an event of kind ev may go out now; counts it as suppressed if not. */
+static bool admit(enum audit_event ev, struct suppressed *due, size_t *ret_n)
+{
+	uint64_t now;
+	bool ok = true;
+
+	pthread_mutex_lock(&rate_lock);
+	now = now_fn();
+	*ret_n = collect_due(now, due);
+	if (peer_triggered[ev] && rate_burst) {
+		struct rate *r = &rates[ev];
+
+		if (!r->window_start)
+			r->window_start = now ? now : 1;
+		if (r->emitted < rate_burst)
+			r->emitted++;
+		else
+			r->suppressed++, ok = false;
+	}
+	pthread_mutex_unlock(&rate_lock);
+	return ok;
+}
+
 int audit_emit(enum audit_event ev, const char *const *fields, const char *fmt, ...)
 {
-	const struct audit_event_info *info = audit_event_info(ev);
-	const char *all[AUDIT_FIELDS_MAX + 2];
-	char event_field[64];
+	struct suppressed due[_AUDIT_EVENT_MAX];
 	char message[AUDIT_MESSAGE_MAX];
-	audit_observer_fn fn;
-	void *userdata;
-	size_t n = 0;
+	size_t ndue = 0;
 	va_list ap;
+	bool ok;
 	int r;
 
-	if (!info)
+	if (!audit_event_info(ev))
 		return -EINVAL;
+	ok = admit(ev, due, &ndue);
+	emit_summaries(due, ndue);
+	if (!ok)
+		return -EAGAIN;
 
 	va_start(ap, fmt);
 	r = vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -EINVAL;
+	return emit_formatted(ev, fields, message);
+}
+
+static int emit_formatted(enum audit_event ev, const char *const *fields, const char *message)
+{
+	const struct audit_event_info *info = &events[ev];
+	const char *all[AUDIT_FIELDS_MAX + 2];
+	char event_field[64];
+	audit_observer_fn fn;
+	void *userdata;
+	size_t n = 0;
+	int r;
 
 	/* SIPREC_EVENT= makes `journalctl SIPREC_EVENT=session-started` work without the id. */
 	snprintf(event_field, sizeof(event_field), "SIPREC_EVENT=%s", info->name);

@@ -6,6 +6,7 @@
  * Every problem is reported (with the key and the value) before config_load fails.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "siprecd/acl.h"
+#include "siprecd/auth.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -110,13 +112,18 @@ static const struct config_key keys[] = {
 	{"TLS_CA_PATH", T_PATH, "", NULL,
 	 "PEM CA bundle to verify client certificates; must exist when set.", false, false,
 	 F(tls_ca_path), 0, 0, NULL, 0, RELOAD},
+	{"TLS_CRL_PATH", T_PATH, "", NULL,
+	 "PEM file of CRLs of the TLS_CA_PATH CAs; a revoked client certificate is refused.", false,
+	 false, F(tls_crl_path), 0, 0, NULL, 0, RELOAD},
 	{"TLS_VERIFY_CLIENT", T_ENUM, "none", NULL,
-	 "Client certificates: none, request (verify if sent) or require (needs TLS_CA_PATH).",
+	 "Client certificates: none, request (verify if sent) or require; not none needs "
+	 "TLS_CA_PATH.",
 	 false, false, F(tls_verify_client), 0, 0, tls_verify_names, TLS_VERIFY_NONE, RELOAD},
 	{"TLS_MIN_VERSION", T_CHOICE, "1.2", NULL, "Lowest TLS version accepted: 1.2 or 1.3.",
 	 false, false, F(tls_min_version), 0, 0, tls_versions, 0, RELOAD},
 	{"TLS_ALLOWED_PEERS", T_STRING, "", NULL,
-	 "Comma-separated fnmatch patterns of client certificate names allowed; empty allows all.",
+	 "Comma-separated patterns ('*' = within one DNS label) of client certificate names "
+	 "allowed (needs TLS_CA_PATH); empty allows all.",
 	 false, false, F(tls_allowed_peers), 0, 0, NULL, 0, RELOAD},
 	{"MAX_CONNECTIONS", T_U32, "1024", NULL, "Maximum concurrent TCP and TLS connections.",
 	 false, false, F(max_connections), 1, 1000000, NULL, 0, RELOAD},
@@ -163,6 +170,22 @@ static const struct config_key keys[] = {
 	{"INVITE_BURST_PER_SOURCE", T_U32, "200", NULL,
 	 "INVITEs one IP address may send at once before INVITE_RATE_PER_SOURCE applies.", false,
 	 false, F(invite_burst_per_source), 1, 1000000, NULL, 0, RELOAD},
+	{"SIP_DIGEST_AUTH", T_BOOL, "false", NULL,
+	 "Challenge new-session INVITEs with SIP digest authentication (RFC 3261 §22, RFC 8760).",
+	 false, false, F(sip_digest_auth), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_FILE", T_PATH, "", NULL,
+	 "Digest credentials, one user:password per line; empty = the sip-auth systemd credential.",
+	 false, false, F(sip_auth_file), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_REALM", T_STRING, "siprecd", NULL, "Digest realm offered in challenges.", false,
+	 false, F(sip_auth_realm), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_ALGORITHMS", T_STRING, "SHA-256,MD5", NULL,
+	 "Digest algorithms offered, in order: SHA-256, MD5 (comma-separated).", false, false,
+	 F(sip_auth_algorithms), 0, 0, NULL, 0, RELOAD},
+	{"SIP_AUTH_NONCE_LIFETIME", T_DURATION, "5m", NULL,
+	 "A digest nonce is accepted this long; older ones get a new challenge with stale=true.",
+	 false, false, F(sip_auth_nonce_lifetime_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RELOAD},
+
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",
 	 "Local address for RTP and the SDP c= line; empty picks the routed address.", false, false,
@@ -186,6 +209,10 @@ static const struct config_key keys[] = {
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
 	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0, RELOAD},
+	{"RECORD_SIP_HEADERS", T_STRING, "", NULL,
+	 "Comma-separated SIP header names (at most 16) whose INVITE values the catalog keeps per "
+	 "session, besides User-to-User, Session-ID and Call-Info.",
+	 false, false, F(record_sip_headers), 0, 0, NULL, 0, RELOAD},
 	{"RTP_TIMEOUT", T_DURATION, "30s", NULL,
 	 "A stream without packets for this long is marked idle.", false, false, F(rtp_timeout_ms),
 	 DURATION_MS(1), DURATION_MS(86400), NULL, 0, RELOAD},
@@ -310,6 +337,13 @@ static const struct config_key keys[] = {
 	{"METRICS_REQUEST_TIMEOUT", T_DURATION, "5s", NULL,
 	 "A metrics/health HTTP client must send its request and read the answer within this.",
 	 false, false, F(metrics_request_timeout_ms), 100, DURATION_MS(300), NULL, 0, RELOAD},
+	{"AUDIT_RATE_LIMIT_INTERVAL", T_DURATION, "10s", NULL,
+	 "Window of the audit rate limit of events a network peer can trigger.", false, false,
+	 F(audit_rate_interval_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
+	{"AUDIT_RATE_LIMIT_BURST", T_U32, "20", NULL,
+	 "Peer-triggered audit events of each kind per window; more are counted and summarised "
+	 "(0 = no limit).",
+	 false, false, F(audit_rate_burst), 0, 100000, NULL, 0, RELOAD},
 	{"LOG_LEVEL", T_LOGLEVEL, "info", NULL, "err, warning, notice, info or debug.", false,
 	 false, F(log_level), 0, 0, NULL, 0, RELOAD},
 	{"LOG_TARGET", T_CHOICE, "auto", NULL, "auto, journal or stderr.", false, false,
@@ -851,8 +885,21 @@ static void cross_checks(struct load_ctx *x)
 		check_file(x, "TLS_CERT_PATH", c->tls_cert_path);
 		check_file(x, "TLS_KEY_PATH", c->tls_key_path);
 		check_file(x, "TLS_CA_PATH", c->tls_ca_path);
-		if (c->tls_verify_client == TLS_VERIFY_REQUIRE && !*c->tls_ca_path)
-			report(x, "TLS_VERIFY_CLIENT=require needs TLS_CA_PATH");
+		check_file(x, "TLS_CRL_PATH", c->tls_crl_path);
+		/* No fallback to the system trust store: any public CA would vouch for any name. */
+		if (c->tls_verify_client != TLS_VERIFY_NONE && !*c->tls_ca_path)
+			report(x,
+			       "TLS_VERIFY_CLIENT=%s needs TLS_CA_PATH (client certificates are "
+			       "verified only against the configured CA)",
+			       c->tls_verify_client == TLS_VERIFY_REQUIRE ? "require" : "request");
+		if (*c->tls_allowed_peers && !*c->tls_ca_path)
+			report(x, "TLS_ALLOWED_PEERS needs TLS_CA_PATH (client certificates are "
+				  "verified only against the configured CA)");
+		if (*c->tls_crl_path && c->tls_verify_client == TLS_VERIFY_NONE &&
+		    !*c->tls_allowed_peers)
+			report(x,
+			       "TLS_CRL_PATH is set but TLS_VERIFY_CLIENT=none asks for no client "
+			       "certificate");
 		if (c->enable_tcp && c->tls_port == c->sip_port)
 			report(x,
 			       "TLS_PORT and SIP_PORT are both %u; TCP and TLS need distinct ports",
@@ -861,6 +908,36 @@ static void cross_checks(struct load_ctx *x)
 	if (strcmp(c->encryption_key_store, "public-key") == 0 && !*c->recording_public_key)
 		report(x, "ENCRYPTION_KEY_STORE=public-key needs RECORDING_PUBLIC_KEY (the X25519 "
 			  "public key the recording keys are sealed to)");
+	{
+		enum sip_auth_alg algs[SIP_AUTH_MAX_ALGS];
+		unsigned n;
+
+		if (sip_auth_parse_algorithms(c->sip_auth_algorithms, algs, &n) < 0)
+			report(x, "SIP_AUTH_ALGORITHMS: '%s' is not a list of SHA-256 and/or MD5",
+			       c->sip_auth_algorithms);
+		if (!*c->sip_auth_realm || strpbrk(c->sip_auth_realm, "\"\\\r\n"))
+			report(x,
+			       "SIP_AUTH_REALM: must be non-empty, without quotes or backslashes");
+	}
+	{
+		/* RFC 3261 §25.1 token characters, so a name can never smuggle a header in */
+		const char *h = c->record_sip_headers;
+		size_t n = 0, len;
+
+		while (*h) {
+			len = strcspn(h, ",");
+			n++;
+			for (size_t i = 0; i < len; i++)
+				if (!isalnum((unsigned char)h[i]) && !strchr("-.!%*_+`'~ ", h[i])) {
+					report(x, "RECORD_SIP_HEADERS: '%.*s' is not a header name",
+					       (int)MIN(len, 64), h);
+					break;
+				}
+			h += len + (h[len] == ',');
+		}
+		if (n > 16)
+			report(x, "RECORD_SIP_HEADERS: %zu names, at most 16", n);
+	}
 	if (!c->enable_udp && !c->enable_tcp && !c->enable_tls)
 		report(x,
 		       "ENABLE_UDP, ENABLE_TCP and ENABLE_TLS are all false: nothing to listen on");

@@ -34,6 +34,7 @@
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
 #include "daemon/edge.h"
+#include "siprecd/auth.h"
 
 #define STATUS_INTERVAL_MS 5000
 #define STOP_GRACE_MS 800
@@ -105,6 +106,7 @@ int manager_new(struct config *cfg, struct manager **ret)
 		return -ENOMEM;
 	m->cfg = cfg;
 	m->signal_fd = -1;
+	audit_set_rate_limit(cfg->audit_rate_interval_ms, cfg->audit_rate_burst);
 	r = make_dirs(m);
 	if (r < 0)
 		goto fail;
@@ -195,6 +197,8 @@ static void status_fired(struct loop_timer *t)
 	struct manager *m = container_of(t, struct manager, status_timer);
 
 	manager_update_status(m);
+	/* Summaries of rate-limited audit events whose window is over. */
+	audit_flush_suppressed();
 	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + STATUS_INTERVAL_MS);
 }
 
@@ -308,7 +312,10 @@ static struct tls_server_params tls_params(const struct config *c)
 	return (struct tls_server_params){
 		.cert_path = c->tls_cert_path,
 		.key_path = c->tls_key_path,
+		.key_password =
+			c->tls_key_password && *c->tls_key_password ? c->tls_key_password : NULL,
 		.ca_path = c->tls_ca_path && *c->tls_ca_path ? c->tls_ca_path : NULL,
+		.crl_path = c->tls_crl_path && *c->tls_crl_path ? c->tls_crl_path : NULL,
 		.min_version = strcmp(c->tls_min_version, "1.3") == 0 ? 0x0304 : 0x0303,
 		.verify = c->tls_verify_client == TLS_VERIFY_REQUIRE   ? TLS_VERIFY_MODE_REQUIRE
 			  : c->tls_verify_client == TLS_VERIFY_REQUEST ? TLS_VERIFY_MODE_REQUEST
@@ -349,13 +356,14 @@ static int tls_setup(struct manager *m)
 
 /* ---- TLS certificate files: automatic reload, expiry warning, sock_diag view ----
  *
- * The directories of TLS_CERT_PATH, TLS_KEY_PATH and TLS_CA_PATH are watched with inotify,
+ * The directories of TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH and TLS_CRL_PATH are watched
+ * with inotify,
  * read through io_uring (IORING_OP_READ on the inotify fd), so certbot, vault-agent or any ACME
  * client that writes or renames the files triggers a reload without SIGHUP. Events are
  * debounced (a deploy writes several files) and a reload happens only when one of the files'
  * identity (device, inode, size, mtime) changed. */
 
-#define TLS_WATCH_FILES 3
+#define TLS_WATCH_FILES 4
 #define TLS_RELOAD_DEBOUNCE_MS 500
 #define TLS_DIAG_INTERVAL_MS (60 * 60 * 1000)
 #define TLS_EXPIRY_WARN_DAYS 14
@@ -596,13 +604,14 @@ static void tls_watch_files(struct tls_watch *w, const struct config *c)
 		tls_watch_add(w, c->tls_key_path);
 	}
 	tls_watch_add(w, c->tls_ca_path);
+	tls_watch_add(w, c->tls_crl_path);
 	tls_watch_snapshot(w);
 	if (w->nfiles > 0 && w->fd >= 0) {
 		/* The read stays armed once started (it is re-armed on each completion). */
 		if (!armed)
 			tls_watch_arm(w);
 		log_info("TLS: watching %s%s%s for changes (automatic reload)", w->f[0].path,
-			 w->nfiles > 1 ? " and " : "", w->nfiles > 1 ? "the key/CA files" : "");
+			 w->nfiles > 1 ? " and " : "", w->nfiles > 1 ? "the key/CA/CRL files" : "");
 	}
 }
 
@@ -983,6 +992,12 @@ static int reload_log_level(struct manager *m, const struct config *old, char *e
 	return 0;
 }
 
+static int reload_audit(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	audit_set_rate_limit(m->cfg->audit_rate_interval_ms, m->cfg->audit_rate_burst);
+	return 0;
+}
+
 static int reload_tls(struct manager *m, const struct config *old, char *err, size_t n)
 {
 	struct tls_server_params p = tls_params(m->cfg);
@@ -1019,18 +1034,28 @@ static int reload_metrics(struct manager *m, const struct config *old, char *err
 	return control_metrics_reload(m, err, n);
 }
 
+#define EDGE_RELOAD_KEYS                                                                           \
+	"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT "                   \
+	"SIP_MESSAGE_TIMEOUT "                                                                     \
+	"MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "            \
+	"SIP_ALLOW_TLS "                                                                           \
+	"MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE SIP_DIGEST_AUTH SIP_AUTH_FILE "      \
+	"SIP_AUTH_REALM SIP_AUTH_ALGORITHMS SIP_AUTH_NONCE_LIFETIME"
+
 #define TLS_RELOAD_KEYS                                                                            \
-	"TLS_CERT_PATH TLS_KEY_PATH TLS_KEY_PASSWORD TLS_CA_PATH TLS_VERIFY_CLIENT "               \
+	"TLS_CERT_PATH TLS_KEY_PATH TLS_KEY_PASSWORD TLS_CA_PATH TLS_CRL_PATH TLS_VERIFY_CLIENT "  \
 	"TLS_MIN_VERSION TLS_ALLOWED_PEERS"
 
 static const struct reload_hook reload_hooks[] = {
 	{"LOG_LEVEL", reload_log_level},
+	{"AUDIT_RATE_LIMIT_INTERVAL AUDIT_RATE_LIMIT_BURST", reload_audit},
 	{TLS_RELOAD_KEYS, reload_tls},
 	{"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT "
 	 "SIP_MESSAGE_TIMEOUT "
 	 "MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "
 	 "SIP_ALLOW_TLS "
-	 "MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE",
+	 "MAX_CONNECTIONS_PER_SOURCE MAX_HANDSHAKES_PER_SOURCE SIP_DIGEST_AUTH SIP_AUTH_FILE "
+	 "SIP_AUTH_REALM SIP_AUTH_ALGORITHMS SIP_AUTH_NONCE_LIFETIME",
 	 reload_transport},
 	{"METRICS_LISTEN", reload_metrics},
 };
@@ -1155,6 +1180,10 @@ void manager_reload(struct manager *m)
 	/* Unchanged paths may name renewed files: re-read them as a SIGHUP always did. */
 	if (m->tls && !keys_listed(TLS_RELOAD_KEYS, st.applied, st.n_applied))
 		tls_reload(m, "SIGHUP");
+	/* The digest credentials file may have changed under the same path: re-read it too. */
+	if (m->transport && m->cfg->sip_digest_auth &&
+	    !keys_listed(EDGE_RELOAD_KEYS, st.applied, st.n_applied) && edge_apply(m, m->cfg) < 0)
+		failed++;
 	/* Rotations and destructions made by siprecd-keys: re-read now (on the keys thread). */
 	keys_refresh_request(m->keys);
 	snprintf(resf, sizeof(resf), "RESULT=%s", failed ? "partial" : "applied");
@@ -1186,6 +1215,7 @@ struct manager *manager_free(struct manager *m)
 	sessions_free(m->sessions);
 	media_pool_free(m->media);
 	m->transport = sip_transport_free(m->transport);
+	m->sip_auth = sip_auth_free(m->sip_auth);
 	if (m->catalog) {
 		catalog_stop(m->catalog);
 		catalog_free(m->catalog);

@@ -19,6 +19,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
+#include "siprecd/tls.h"
 #include "siprecd/transport.h"
 
 #define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n"
@@ -496,6 +497,15 @@ static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, c
 
 	sockaddr_to_string(peer, p, sizeof(p));
 	snprintf(pf, sizeof(pf), "PEER=%s", p);
+	if (tls_error_is_revoked(reason)) {
+		char rf[600];
+		const char *rfields[] = {pf, rf, NULL};
+
+		snprintf(rf, sizeof(rf), "REASON=%s", reason);
+		audit_emit(AUDIT_CERTIFICATE_REVOKED, rfields,
+			   "TLS client certificate revoked: %s: %s", p, reason);
+		return;
+	}
 	audit_emit(cert_refused ? AUDIT_CLIENT_CERT_REFUSED : AUDIT_TLS_HANDSHAKE_FAILED, fields,
 		   "TLS %s from %s: %s",
 		   cert_refused ? "client certificate refused" : "handshake failed", p,

@@ -86,6 +86,11 @@ struct media_stream_params {
 	 * (result 0) or could not create it (-errno). Optional. */
 	void (*started)(void *userdata, int result);
 	void *started_userdata;
+	/* Called on the SIP thread, at most once, when the recording stops being written for
+	 * good (a write or fdatasync error such as -ENOSPC or -EIO: later frames are dropped).
+	 * The stream stays open until media_stream_close. Optional. */
+	void (*failed)(void *userdata, int error);
+	void *failed_userdata;
 };
 
 /* Counters of one stream, updated by its worker, read by anyone (relaxed atomics). */
@@ -111,6 +116,7 @@ struct media_stream_result {
 	uint64_t file_size, chunks, frames;
 	uint8_t sha256[32];
 	uint64_t p99_durable_us;
+	bool discarded; /* media_stream_discard: nothing was recorded, the file was deleted */
 };
 
 typedef void (*media_closed_fn)(void *userdata, struct media_stream *s,
@@ -145,3 +151,9 @@ void media_stream_update(struct media_stream *s, const struct media_stream_param
  * s, result) on the SIP thread; s is freed after fn returns.
  */
 void media_stream_close(struct media_stream *s, media_closed_fn fn, void *userdata);
+/*
+ * Asks media_stream_close to delete the recording file when not one packet was recorded: the
+ * session never started (its INVITE failed, or its 2xx was never acknowledged: a spoofed
+ * INVITE), so the file would only hold a header. Call before media_stream_close.
+ */
+void media_stream_discard(struct media_stream *s);

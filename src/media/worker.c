@@ -117,6 +117,11 @@ struct media_stream {
 	void (*started_fn)(void *userdata, int result);
 	void *started_ud;
 	int start_result;
+	void (*failed_fn)(void *userdata, int error);
+	void *failed_ud;
+	int failed_error;
+	bool failed_posted;
+	bool discard; /* set by the SIP thread before its close message */
 	media_closed_fn closed_fn;
 	void *closed_ud;
 	struct media_stream_result result;
@@ -137,6 +142,32 @@ static int worker_get_sqes(void *userdata, unsigned n, struct io_uring_sqe **ret
 	return loop_sqes(w->loop, n, ret);
 }
 
+/* On the SIP thread; s lives until its closed callback, which is posted after this one. */
+static void sip_stream_failed(void *arg)
+{
+	struct media_stream *s = arg;
+
+	s->failed_fn(s->failed_ud, s->failed_error);
+}
+
+/*
+ * Tells the SIP thread, once, that the recording failed (s->error, or the writer's own error
+ * from a write or fdatasync CQE), so the session can end and the SRC fail over instead of
+ * losing the rest of the call in silence.
+ */
+static void stream_check_failed(struct media_stream *s)
+{
+	int err = s->error;
+
+	if (!err && s->writer)
+		err = store_writer_error(s->writer);
+	if (!err || s->failed_posted || !s->failed_fn || s->closing)
+		return;
+	s->failed_posted = true;
+	s->failed_error = err;
+	loop_post(s->pool->sip_loop, sip_stream_failed, s);
+}
+
 static void stream_submit(struct media_stream *s, bool sync)
 {
 	int r;
@@ -147,6 +178,7 @@ static void stream_submit(struct media_stream *s, bool sync)
 	if (r < 0 && r != -EBUSY) {
 		s->error = r;
 		log_ratelimited(LOG_ERR, "recording %s: write failed: %s", s->path, strerror(-r));
+		stream_check_failed(s);
 	}
 }
 
@@ -190,6 +222,7 @@ static void record(struct media_stream *s, uint16_t type, const struct rtp_heade
 	if (r < 0) {
 		s->error = r;
 		log_ratelimited(LOG_ERR, "recording %s: %s", s->path, strerror(-r));
+		stream_check_failed(s);
 		return;
 	}
 	s->dirty = true;
@@ -310,7 +343,8 @@ static void dtmf_report(struct media_stream *s, bool ended)
 
 	d->active = false;
 	STAT_ADD(s->stats.dtmf_events, 1);
-	if (d->reported >= MEDIA_MAX_DTMF_EVENTS)
+	/* DTMF_POLICY=drop: counted, never written anywhere */
+	if (c->dtmf_policy == DTMF_POLICY_DROP || d->reported >= MEDIA_MAX_DTMF_EVENTS)
 		return;
 	d->reported++;
 	if (c->dtmf)
@@ -472,10 +506,8 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 		STAT_ADD(s->stats.unnegotiated_pt, 1);
 	/* telephone-event: DTMF_POLICY decides before anything is written (PCI). */
 	if ((s->dtmf_mask[h.pt / 64] & (1ULL << (h.pt % 64))) && (di = dtmf_index(s, h.pt)) >= 0) {
-		if (s->pool->cfg.dtmf_policy == DTMF_POLICY_DROP)
-			return;
 		dtmf_packet(s, &h, pkt + h.payload_off, s->dtmf_clock[di], arrival_ns);
-		if (s->pool->cfg.dtmf_policy == DTMF_POLICY_EVENTS_ONLY)
+		if (s->pool->cfg.dtmf_policy != DTMF_POLICY_RECORD)
 			return;
 	}
 	if (under_caps(s, h.payload_len))
@@ -653,6 +685,9 @@ static void stream_finish_done(struct media_stream *s)
 			s->result.error = store_writer_error(s->writer);
 		store_writer_close(s->writer);
 		s->writer = NULL;
+		if (s->discard && !s->stats.packets && !s->stats.rtcp_packets &&
+		    unlink(s->path) == 0)
+			s->result.discarded = true;
 	}
 	s->srtp = srtp_rx_free(s->srtp);
 	s->srtp_old = srtp_rx_free(s->srtp_old);
@@ -718,9 +753,12 @@ static void close_check(struct loop_timer *t)
 				stream_finish_writer(s);
 			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
 				stream_submit(s, true);
-			if (!s->writer || s->error || store_writer_error(s->writer) ||
-			    (store_writer_in_flight(s->writer) == 0 &&
-			     store_writer_pending(s->writer) == 0))
+			/* Never while writes are in flight, even after an error: their CQEs
+			 * name this writer's buffers, and closing it early leaked the fd, the
+			 * buffers and the cipher holding the recording key. */
+			if (!s->writer || (store_writer_in_flight(s->writer) == 0 &&
+					   (s->error || store_writer_error(s->writer) ||
+					    store_writer_pending(s->writer) == 0)))
 				stream_finish_done(s);
 		}
 		s = next;
@@ -837,6 +875,7 @@ static void flush_fired(struct loop_timer *t)
 	struct media_worker *w = container_of(t, struct media_worker, flush_timer);
 
 	for (struct media_stream *s = w->streams; s; s = s->next) {
+		stream_check_failed(s);
 		if (!s->dirty || s->closing || !s->writer || s->error)
 			continue;
 		if (store_writer_flush(s->writer) == 0)
@@ -1121,6 +1160,8 @@ int media_stream_open(struct media_pool *p, const struct media_stream_params *pa
 	s->rtcp_op.fn = rtcp_done;
 	s->started_fn = pa->started;
 	s->started_ud = pa->started_userdata;
+	s->failed_fn = pa->failed;
+	s->failed_ud = pa->failed_userdata;
 	s->w = &p->workers[p->next++ % p->n];
 	r = loop_post(s->w->loop, worker_stream_start, s);
 	if (r < 0)
@@ -1209,6 +1250,12 @@ int media_stream_rekey(struct media_stream *s, const struct srtp_suite_info *sui
 		free(m);
 	}
 	return r;
+}
+
+void media_stream_discard(struct media_stream *s)
+{
+	/* Read by the worker only after the close message this call precedes. */
+	s->discard = true;
 }
 
 void media_stream_close(struct media_stream *s, media_closed_fn fn, void *userdata)

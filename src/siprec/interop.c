@@ -11,7 +11,75 @@
 #include "siprec/interop.h"
 #include "siprecd/catalog.h"
 #include "siprecd/macro.h"
+#include "siprecd/sip.h"
+#include "siprecd/siprec.h"
 #include "siprecd/storage.h"
+
+/* A header value longer than this is not an id anyone correlates by: it is left out. */
+#define CONTEXT_VALUE_MAX 1024
+
+/* Every header named name (case-insensitive) of req, as one row each. */
+static void sip_header_rows(struct catalog *c, const char *uuid, struct sip_msg *req,
+			    struct str name)
+{
+	char nm[64];
+
+	if (name.len == 0 || str_copy(name, nm, sizeof(nm)) < 0)
+		return;
+	for (unsigned i = 0; i < req->n_hdrs; i++) {
+		const struct sip_header *h = &req->hdrs[i];
+		char *v;
+
+		if (!str_caseeq(h->name, name) || h->value.len == 0 ||
+		    h->value.len > CONTEXT_VALUE_MAX)
+			continue;
+		v = str_dup(h->value);
+		if (!v)
+			return;
+		/* folded continuation lines (obsolete LWS) read as one space */
+		for (char *p = v; *p; p++)
+			if (*p == '\r' || *p == '\n' || *p == '\t')
+				*p = ' ';
+		catalog_session_context_add(c, uuid, "sip", nm, v);
+		free(v);
+	}
+}
+
+void siprec_catalog_sip_context(struct catalog *c, const char *session_uuid, struct sip_msg *req,
+				const char *extra)
+{
+	/* RFC 7433 UUI, RFC 7989 Session-ID, RFC 3261 §20.9 Call-Info */
+	static const char *const always[] = {"User-to-User", "Session-ID", "Call-Info"};
+	struct str rest = str_from_cstr(extra ? extra : ""), name;
+
+	for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+		sip_header_rows(c, session_uuid, req, str_from_cstr(always[i]));
+	while (rest.s && rest.len) {
+		rest = str_split(rest, ',', &name);
+		name = str_trim(name);
+		bool dup = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+			dup |= str_caseeq_cstr(name, always[i]);
+		if (!dup)
+			sip_header_rows(c, session_uuid, req, name);
+	}
+}
+
+void siprec_catalog_md_context(struct catalog *c, const char *session_uuid,
+			       const struct siprec_metadata *md)
+{
+	for (size_t i = 0; i < md->context.n; i++) {
+		const char *kv = md->context.v[i], *eq = strchr(kv, '=');
+		char name[64];
+
+		if (!eq || (size_t)(eq - kv) >= sizeof(name))
+			continue;
+		memcpy(name, kv, (size_t)(eq - kv));
+		name[eq - kv] = '\0';
+		catalog_session_context_add(c, session_uuid, "metadata", name, eq + 1);
+	}
+}
 
 void siprec_catalog_formats(struct catalog *c, const char *session_uuid, const char *label,
 			    const struct sdp_media *md)

@@ -9,6 +9,18 @@
 
 struct catalog;
 
+struct siprec_metadata;
+struct sip_msg;
+
+/* Queues session_context rows (source 'sip') for the INVITE's User-to-User, Session-ID and
+ * Call-Info headers and those named in extra (RECORD_SIP_HEADERS, comma-separated). */
+void siprec_catalog_sip_context(struct catalog *c, const char *session_uuid, struct sip_msg *req,
+				const char *extra);
+
+/* Queues session_context rows (source 'metadata') for md->context. */
+void siprec_catalog_md_context(struct catalog *c, const char *session_uuid,
+			       const struct siprec_metadata *md);
+
 /* Queues one stream_formats row per format of md siprecd can name (a=rtpmap or RFC 3551). */
 void siprec_catalog_formats(struct catalog *c, const char *session_uuid, const char *label,
 			    const struct sdp_media *md);

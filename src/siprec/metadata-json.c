@@ -172,6 +172,7 @@ int siprec_metadata_to_json(const struct siprec_metadata *md, char **ret_json)
 		return -ENOMEM;
 	if (add_str(o, "datamode",
 		    md->datamode == SIPREC_DATAMODE_PARTIAL ? "partial" : "complete") < 0 ||
+	    add_str(o, "dialect", md->dialect) < 0 ||
 	    add_str(o, "session_id", md->session_id) < 0 ||
 	    ADD_ARRAY(o, "groups", md->groups, md->n_groups, group_json) < 0 ||
 	    ADD_ARRAY(o, "sessions", md->sessions, md->n_sessions, session_json) < 0 ||
@@ -180,6 +181,7 @@ int siprec_metadata_to_json(const struct siprec_metadata *md, char **ret_json)
 	    ADD_ARRAY(o, "streams", md->streams, md->n_streams, stream_json) < 0 ||
 	    ADD_ARRAY(o, "participantstreamassoc", md->psas, md->n_psas, psa_json) < 0 ||
 	    ADD_ARRAY(o, "extensions", md->extensions, md->n_extensions, extension_json) < 0 ||
+	    add(o, "context", strv_json(&md->context)) < 0 ||
 	    add(o, "warnings", strv_json(&md->warnings)) < 0)
 		return -ENOMEM;
 	if (md->n_warnings_dropped &&

@@ -236,6 +236,7 @@ void siprec_md_clear(struct siprec_metadata *md)
 	free(md->extensions);
 	free(md->session_id);
 	siprec_strv_clear(&md->warnings);
+	siprec_strv_clear(&md->context);
 	*md = (struct siprec_metadata){.lim = md->lim};
 }
 
@@ -448,6 +449,10 @@ static int apply_all(struct siprec_metadata *md, const struct siprec_metadata *u
 		r = extension_apply(md, &u->extensions[i]);
 	if (r >= 0 && !md->session_id)
 		r = str_update(&md->session_id, u->session_id);
+	if (r >= 0)
+		r = strv_union(&md->context, &u->context, md->lim.max_extensions);
+	if (u->dialect)
+		md->dialect = u->dialect;
 	return r;
 }
 
@@ -506,14 +511,22 @@ const struct siprec_participant *siprec_metadata_participant_by_id(const struct 
 const struct siprec_participant *siprec_metadata_sender_of(const struct siprec_metadata *md,
 							   const char *stream_id)
 {
+	const struct siprec_participant *fallback = NULL;
+
+	/* A participant (or association) with a disassociate-time (RFC 7865 §6.2; a transfer,
+	 * RFC 8068 §3.4) counts only when nobody else sends the stream. */
 	for (size_t i = 0; stream_id && i < md->n_psas; i++) {
 		const struct siprec_participant *p;
 
 		if (!siprec_strv_contains(&md->psas[i].send, stream_id))
 			continue;
 		p = siprec_metadata_participant_by_id(md, md->psas[i].participant_id);
-		if (p)
+		if (!p)
+			continue;
+		if (!md->psas[i].disassociate_time && !p->disassociate_time)
 			return p;
+		if (!fallback)
+			fallback = p;
 	}
-	return NULL;
+	return fallback;
 }

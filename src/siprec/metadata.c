@@ -22,6 +22,30 @@
 static const char *const recording_ns[] = {
 	"urn:ietf:params:xml:ns:recording:1", /* RFC 7865 §11.1 */
 	"urn:ietf:params:xml:ns:recording",   /* drafts, still sent by older SBCs */
+	"urn:ietf:params:xml:ns:siprec",      /* pre-RFC <recording_metadata> (BroadWorks) */
+};
+
+/*
+ * Call-correlation ids vendors put in extension elements (RFC 7865 §6.10), by local name
+ * (case-insensitive), wherever they sit inside an extension: the catalog keeps them so a
+ * recording can be found by the id the contact centre knows the call by (docs/METADATA.md).
+ */
+static const struct {
+	const char *element;
+	const char *name;
+} vendor_ids[] = {
+	{"ucid", "ucid"},		 /* Avaya UCID: Oracle/Acme apkt:ucid, Avaya SBCE */
+	{"AvayaUCID", "ucid"},		 /* AudioCodes ac:AvayaUCID */
+	{"UniversalCallID", "ucid"},	 /* Avaya Aura */
+	{"GenesysUUID", "genesys-uuid"}, /* Genesys SIP Server */
+	{"CallUUID", "genesys-uuid"},	 /* Genesys Engage X-Genesys-CallUUID in metadata */
+	{"ConnID", "genesys-connid"},	 /* Genesys connection id */
+	{"extTrackingID", "broadworks-tracking-id"}, /* BroadWorks external tracking id */
+	{"callID", "vendor-call-id"},		     /* BroadWorks, Sonus: the PBX's own call id */
+	{"GUID", "cisco-guid"},			     /* Cisco CUBE / CUCM call GUID */
+	{"CiscoGUID", "cisco-guid"},
+	{"UUI", "uui"}, /* User-to-User information */
+	{"UserToUser", "uui"},
 };
 
 enum kind {
@@ -58,6 +82,8 @@ struct frame {
 	enum kind kind;
 	enum text_field field; /* K_TEXT */
 	size_t idx;	       /* index of the object in its array (K_GROUP..K_PSA) */
+	bool nested;	       /* K_TEXT send/recv whose stream ids came in <id> children */
+	int vendor_id;	       /* 1 + index in vendor_ids of an extension leaf, else 0 */
 };
 
 struct parser {
@@ -75,6 +101,8 @@ struct parser {
 	char *root_ns; /* namespace of <recording> when it is none of ours, accepted too */
 	char *text;
 	size_t text_len;
+	char *vtext; /* text of the vendor id leaf being read */
+	size_t vtext_len;
 	/* extension being captured */
 	size_t ext_depth; /* depth of its element, 0 if none */
 	XML_Index ext_start;
@@ -505,7 +533,13 @@ static int start_element(struct parser *p, const char *name, const char **atts, 
 	if (!parent) {
 		const char *sep = strrchr(name, NS_SEP);
 
-		if (strcasecmp(lname, "recording") != 0)
+		/* the pre-RFC document of BroadWorks and Webex Calling is <recording_metadata
+		 * xmlns="urn:ietf:params:xml:ns:siprec"> with the same vocabulary of the drafts */
+		if (strcasecmp(lname, "recording_metadata") == 0)
+			p->md->dialect = "recording_metadata";
+		else if (strcasecmp(lname, "recording") == 0)
+			p->md->dialect = "rfc7865";
+		else
 			return warn(p, "root element is <%.32s>, not <recording>: ignored", lname);
 		if (!is_recording_ns(p, name)) {
 			r = warn(p, "unexpected namespace '%.*s' accepted",
@@ -517,6 +551,15 @@ static int start_element(struct parser *p, const char *name, const char **atts, 
 		}
 		f->kind = K_ROOT;
 		p->root_ok = true;
+		return 0;
+	}
+	/* BroadWorks' <recording_metadata>: <send><id>stream</id></send>, one id per child */
+	if (parent->kind == K_TEXT && (parent->field == T_SEND || parent->field == T_RECV) &&
+	    strcasecmp(lname, "id") == 0) {
+		p->stack[p->depth - 2].nested = true;
+		f->kind = K_TEXT;
+		f->field = parent->field;
+		p->text_len = 0;
 		return 0;
 	}
 	if (parent->kind == K_SKIP || parent->kind == K_EXTENSION || parent->kind == K_TEXT)
@@ -578,6 +621,40 @@ static void on_start(void *userdata, const XML_Char *name, const XML_Char **atts
 		fail(p, r);
 		return;
 	}
+	if (p->ext_depth && (f->kind == K_EXTENSION || f->kind == K_SKIP)) {
+		const char *ln = local_name(name);
+
+		for (size_t i = 0; i < ARRAY_SIZE(vendor_ids); i++)
+			if (strcasecmp(ln, vendor_ids[i].element) == 0) {
+				f->vendor_id = (int)i + 1;
+				p->vtext_len = 0;
+				break;
+			}
+	}
+}
+
+/* The text of a vendor id leaf becomes "name=value" in md->context. */
+static int end_vendor_id(struct parser *p, const struct frame *f)
+{
+	struct siprec_metadata *md = p->md;
+	struct str v = str_trim(str_make(p->vtext ? p->vtext : "", p->vtext_len));
+	const char *name = vendor_ids[f->vendor_id - 1].name;
+	char *kv;
+	int r = 0;
+
+	p->vtext_len = 0;
+	if (v.len == 0)
+		return 0;
+	if (asprintf(&kv, "%s=%.*s", name, (int)v.len, v.s) < 0)
+		return -ENOMEM;
+	if (!siprec_strv_contains(&md->context, kv)) {
+		if (md->context.n >= p->lim->max_extensions)
+			r = -E2BIG;
+		else
+			r = siprec_strv_add(&md->context, kv, strlen(kv));
+	}
+	free(kv);
+	return r;
 }
 
 static int set_datamode(struct parser *p, const char *t, size_t len)
@@ -700,7 +777,17 @@ static void on_end(void *userdata, const XML_Char *name)
 	if (p->err < 0 || p->depth == 0)
 		return;
 	f = &p->stack[p->depth - 1];
-	if (f->kind == K_TEXT)
+	if (f->vendor_id)
+		r = end_vendor_id(p, f);
+	if (r < 0) {
+		fail(p, r);
+		return;
+	}
+	if (f->kind == K_TEXT && f->nested)
+		p->text_len = 0; /* its ids were stored by its <id> children */
+	else if (f->kind == K_TEXT && p->stack[p->depth - 2].kind == K_TEXT)
+		r = end_text(p, f, &p->stack[p->depth - 3]); /* <id> inside <send>/<recv> */
+	else if (f->kind == K_TEXT)
 		r = end_text(p, f, &p->stack[p->depth - 2]);
 	else if (f->kind == K_EXTENSION && p->ext_depth == p->depth)
 		r = end_extension(p);
@@ -714,7 +801,22 @@ static void on_text(void *userdata, const XML_Char *s, int len)
 	struct parser *p = userdata;
 	char *n;
 
-	if (p->err < 0 || p->depth == 0 || p->stack[p->depth - 1].kind != K_TEXT || len <= 0)
+	if (p->err < 0 || p->depth == 0 || len <= 0)
+		return;
+	if (p->stack[p->depth - 1].vendor_id) {
+		if (p->vtext_len + (size_t)len > p->lim->max_text_len) {
+			fail(p, -E2BIG);
+			return;
+		}
+		if (!p->vtext && !(p->vtext = malloc(p->lim->max_text_len + 1))) {
+			fail(p, -ENOMEM);
+			return;
+		}
+		memcpy(p->vtext + p->vtext_len, s, (size_t)len);
+		p->vtext_len += (size_t)len;
+		return;
+	}
+	if (p->stack[p->depth - 1].kind != K_TEXT)
 		return;
 	if (p->text_len + (size_t)len > p->lim->max_text_len) {
 		fail(p, -E2BIG);
@@ -746,6 +848,9 @@ static void on_entity_decl(void *userdata, const XML_Char *name, int is_param,
 {
 	fail(userdata, -EBADMSG);
 }
+
+/* Why the last parse on this thread was not well-formed (expat's words and the line). */
+static __thread char last_xml_error[128];
 
 int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limits *lim,
 			  struct siprec_metadata **ret)
@@ -793,8 +898,9 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 	if (st != XML_STATUS_OK) {
 		enum XML_Error e = XML_GetErrorCode(p.xp);
 
-		log_debug("rs-metadata: %s at line %lu", XML_ErrorString(e),
-			  (unsigned long)XML_GetCurrentLineNumber(p.xp));
+		snprintf(last_xml_error, sizeof(last_xml_error), "%s at line %lu",
+			 XML_ErrorString(e), (unsigned long)XML_GetCurrentLineNumber(p.xp));
+		log_debug("rs-metadata: %s", last_xml_error);
 		r = e == XML_ERROR_NO_MEMORY ? -ENOMEM : -EBADMSG;
 		goto out;
 	}
@@ -812,7 +918,95 @@ out:
 		XML_ParserFree(p.xp);
 	free(p.stack);
 	free(p.text);
+	free(p.vtext);
 	free(p.root_ns);
 	siprec_metadata_free(md);
 	return r;
+}
+
+/* An '&' that starts "&name;" or "&#digits;" / "&#xhex;" is a reference; any other is stray
+ * (a vendor writing "AT&T" in a name). */
+static bool amp_is_reference(const char *s, size_t len)
+{
+	size_t i = 1;
+
+	if (i < len && s[i] == '#') {
+		i++;
+		if (i < len && (s[i] == 'x' || s[i] == 'X'))
+			i++;
+	}
+	for (size_t start = i; i < len && i < 40; i++) {
+		char c = s[i];
+
+		if (c == ';')
+			return i > start;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return false;
+}
+
+int siprec_metadata_parse_lenient(const char *xml, size_t len, const struct siprec_limits *lim,
+				  struct siprec_metadata **ret)
+{
+	struct siprec_limits l = lim ? *lim : SIPREC_LIMITS_DEFAULT;
+	struct siprec_metadata *md = NULL;
+	char why[sizeof(last_xml_error)];
+	size_t stray = 0, n = 0;
+	char *fixed;
+	int r;
+
+	r = siprec_metadata_parse(xml, len, &l, &md);
+	if (r != -EBADMSG) {
+		if (r == 0)
+			*ret = md;
+		return r;
+	}
+	snprintf(why, sizeof(why), "%s", last_xml_error[0] ? last_xml_error : "DOCTYPE refused");
+	for (size_t i = 0; i < len; i++)
+		if (xml[i] == '&' && !amp_is_reference(xml + i, len - i))
+			stray++;
+	if (stray) {
+		/* each stray '&' becomes "&amp;": 4 more bytes */
+		fixed = malloc(len + 4 * stray + 1);
+		if (!fixed)
+			return -ENOMEM;
+		for (size_t i = 0; i < len; i++) {
+			fixed[n++] = xml[i];
+			if (xml[i] == '&' && !amp_is_reference(xml + i, len - i)) {
+				memcpy(fixed + n, "amp;", 4);
+				n += 4;
+			}
+		}
+		l.max_body_size = MAX(l.max_body_size, n);
+		r = siprec_metadata_parse(fixed, n, &l, &md);
+		free(fixed);
+		if (r == 0) {
+			r = siprec_md_warn(md,
+					   "not well-formed (%s): recovered by escaping %zu stray "
+					   "'&'",
+					   why, stray);
+			if (r < 0) {
+				siprec_metadata_free(md);
+				return r;
+			}
+			*ret = md;
+			return 0;
+		}
+		if (r != -EBADMSG)
+			return r;
+	}
+	md = calloc(1, sizeof(*md));
+	if (!md)
+		return -ENOMEM;
+	md->lim = l;
+	md->dialect = "unparsed";
+	r = siprec_md_warn(md, "not well-formed (%s): nothing recovered, raw document kept", why);
+	if (r < 0) {
+		siprec_metadata_free(md);
+		return r;
+	}
+	*ret = md;
+	return 0;
 }

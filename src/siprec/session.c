@@ -94,6 +94,7 @@ struct session {
 	unsigned n_streams;
 	unsigned closing;
 	char end_reason[24];
+	const char *bye_reason; /* a static "Reason: ...\r\n" line for our BYE, or NULL */
 	bool bye_sent;
 	/* The initial INVITE's server transaction, a weak reference both ways: its TU pointer
 	 * names this session (Timer H and CANCEL find the session by it), the transaction's
@@ -163,6 +164,7 @@ static unsigned hash_str(struct str s)
 static void session_end(struct session *s, const char *reason, bool send_bye);
 static void tick_fired(struct loop_timer *t);
 static void stream_started(void *userdata, int result);
+static void stream_failed(void *userdata, int error);
 
 int sessions_new(struct manager *m, struct sessions **ret)
 {
@@ -437,7 +439,9 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					  .json = json,
 					  .warnings = warn,
 					  .warning_count = (uint32_t)s->md->warnings.n,
+					  .dialect = s->md->dialect,
 				  });
+	siprec_catalog_md_context(m->catalog, s->uuid, s->md);
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
 
@@ -465,6 +469,8 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	free(warn);
 }
 
+static void stream_catalog_update(struct session *s, struct stream *st);
+
 /* Parses and applies (merges) a metadata part. Answers and returns < 0 only for 413. */
 static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			  const struct siprec_body_part *part)
@@ -475,10 +481,15 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 	bool partial;
 	int r;
 
-	if (!part->present)
+	if (!part->present) {
+		/* no body: parties named in SIP headers (CUCM, CUBE; docs/METADATA.md) */
+		if (!s->md && siprec_metadata_from_headers(req, &lim, &s->md) > 0)
+			catalog_metadata(s, part, false);
 		return 0;
+	}
 	lim.max_body_size = m->cfg->max_metadata_size;
-	r = siprec_metadata_parse(part->body.s, part->body.len, &lim, &md);
+	/* lenient: a document that is not well-formed still yields what can be recovered */
+	r = siprec_metadata_parse_lenient(part->body.s, part->body.len, &lim, &md);
 	if (r == -E2BIG) {
 		respond_warning(m, txn, req, 413, NULL, "recording metadata too large");
 		return r;
@@ -502,6 +513,10 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 		}
 	}
 	catalog_metadata(s, part, partial);
+	/* A partial update can move a stream to another sender (RFC 8068 §3.4, a transfer). */
+	for (unsigned i = 0; i < s->n_streams; i++)
+		if (s->streams[i].media)
+			stream_catalog_update(s, &s->streams[i]);
 	return 0;
 }
 
@@ -656,27 +671,46 @@ static const char *participant_of(struct session *s, struct str label)
 	return p ? p->id : NULL;
 }
 
-/* A re-offer narrowed or changed the codec (a transfer moving to G.722): follow it. */
+/* The sender of the m= line idx labelled label; for metadata that names streams by position
+ * (the sip-headers dialect: CUCM, CUBE media-index), by the label "m<idx>". */
+static const char *stream_sender(struct session *s, struct str label, unsigned idx)
+{
+	const char *p = participant_of(s, label);
+	char ml[16];
+
+	if (p || !s->md)
+		return p;
+	snprintf(ml, sizeof(ml), "m%u", idx);
+	return participant_of(s, str_from_cstr(ml));
+}
+
+/* The catalog row of an open stream after a change of codec or of metadata (its sender). */
+static void stream_catalog_update(struct session *s, struct stream *st)
+{
+	catalog_stream_upsert(s->ss->m->catalog, &(struct catalog_stream){
+							 .session_uuid = s->uuid,
+							 .label = st->label_raw,
+							 .participant_id = participant_of(
+								 s, str_from_cstr(st->label_raw)),
+							 .direction = "recvonly",
+							 .codec = st->codec,
+							 .payload_type = st->pt,
+							 .clock_rate = st->clock_rate,
+							 .local_port = media_stream_port(st->media),
+						 });
+}
+
+/* A re-offer (or the answer to our delayed offer) changed the codec: follow it. */
 static void stream_codec_change(struct session *s, struct stream *st, const struct sdp_media *md,
 				int pt)
 {
-	if (pt == st->pt)
+	if (pt < 0 || pt == st->pt)
 		return;
 	log_info("session %s: stream %s codec %s -> payload type %d", s->uuid, st->label_raw,
 		 st->codec, pt);
 	st->pt = pt;
 	codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-	catalog_stream_upsert(s->ss->m->catalog,
-			      &(struct catalog_stream){
-				      .session_uuid = s->uuid,
-				      .label = st->label_raw,
-				      .participant_id = participant_of(s, md->label),
-				      .direction = "recvonly",
-				      .codec = st->codec,
-				      .payload_type = pt,
-				      .clock_rate = st->clock_rate,
-				      .local_port = media_stream_port(st->media),
-			      });
+	stream_catalog_update(s, st);
 }
 
 /*
@@ -693,6 +727,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	struct sdp_crypto cr;
 	int pt = -1, dtmf = -1, r;
 	bool existing = st->media != NULL;
+	const char *sender;
 
 	ans->port = 0;
 	ans->pt = -1;
@@ -768,9 +803,11 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		{
 			char path[sizeof(st->path)];
 
-			if (snprintf(path, sizeof(path), "%s/%s-%s.siprec",
-				     recording_dir_for_today(s->ss), s->uuid,
-				     st->label) >= (int)sizeof(path)) {
+			/* The recording uuid keeps names apart when two labels map to the
+			 * same file-name-safe text or a removed stream comes back. */
+			if (snprintf(path, sizeof(path), "%s/%s-%s-%s.siprec",
+				     recording_dir_for_today(s->ss), s->uuid, st->label,
+				     st->recording_uuid) >= (int)sizeof(path)) {
 				*why = "recording path too long";
 				return -ENAMETOOLONG;
 			}
@@ -823,6 +860,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			p.started = stream_started;
 			p.started_userdata = st;
 		}
+		p.failed = stream_failed;
+		p.failed_userdata = st;
 		r = media_stream_open(m->media, &p, &st->media);
 		if (r < 0) {
 			sdp_crypto_wipe(&cr);
@@ -833,12 +872,18 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		s->ss->streams++;
 		if (s->state == SESSION_STARTING)
 			s->starting++;
+		sender = stream_sender(s, md->label, idx);
+		if (s->md && !sender)
+			log_ratelimited(LOG_WARNING,
+					"session %s: stream '%s' has no sender in the metadata (no "
+					"metadata stream of that label): recorded without one",
+					s->uuid, st->label_raw);
 		catalog_stream_upsert(m->catalog,
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
 					      .label = p.label,
 					      .stream_id = smd ? smd->id : NULL,
-					      .participant_id = participant_of(s, md->label),
+					      .participant_id = sender,
 					      .direction = "recvonly",
 					      .codec = st->codec,
 					      .payload_type = pt,
@@ -950,8 +995,10 @@ static int offer_append(char *buf, size_t cap, size_t *off, const char *fmt, ...
 /* The label of delayed-offer stream i: the metadata's stream labels when it names them. */
 static void offer_label(const struct session *s, unsigned i, char *buf, size_t n)
 {
+	/* sip-headers metadata names streams by position ("m0"), not by an SRC label */
 	if (s->md && i < s->md->n_streams && s->md->streams[i].label &&
-	    s->md->streams[i].label[0]) {
+	    s->md->streams[i].label[0] &&
+	    (!s->md->dialect || strcmp(s->md->dialect, "sip-headers") != 0)) {
 		/* labels go on an SDP line: keep them to token characters */
 		size_t k = 0;
 
@@ -1152,6 +1199,32 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 	return 0;
 }
 
+/*
+ * A recording stopped being written (ENOSPC, EIO...): the session ends at once, with a BYE that
+ * says why (RFC 3326 Reason), so the SRC can record the call elsewhere instead of believing it
+ * recorded; an INVITE still waiting for its answer gets 500 instead of a 200.
+ */
+static void stream_failed(void *userdata, int error)
+{
+	struct stream *st = userdata;
+	struct session *s = st->session;
+	char sf[64], cf[300], rf[64], pf[4200], ef[96];
+	const char *fields[] = {sf, cf, rf, pf, ef, NULL};
+
+	if (s->state == SESSION_ENDING)
+		return;
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
+	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", st->recording_uuid);
+	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", st->path);
+	snprintf(ef, sizeof(ef), "REASON=%s", strerror(-error));
+	audit_emit(AUDIT_RECORDING_WRITE_FAILED, fields,
+		   "recording %s of session %s cannot be written (%s): ending the session",
+		   st->recording_uuid, s->uuid, strerror(-error));
+	s->bye_reason = "Reason: SIP;cause=503;text=\"recording write failed\"\r\n";
+	session_end(s, "write-error", s->state != SESSION_STARTING);
+}
+
 /* Every recording of a new session exists (or one failed): send the pending answer. */
 static void stream_started(void *userdata, int result)
 {
@@ -1290,7 +1363,6 @@ static int session_timer_offer(struct session *s, struct sip_txn *txn, struct si
  */
 static void delayed_answer(struct session *s, struct sip_msg *ack)
 {
-	struct manager *m = s->ss->m;
 	static struct sdp_session ans; /* SIP thread only */
 	struct siprec_limits lim = SIPREC_LIMITS_DEFAULT;
 	const struct sip_header *ct = sip_msg_header(ack, SIP_HDR_CONTENT_TYPE);
@@ -1326,22 +1398,7 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 			if (!rm || !str_caseeq_cstr(rm->encoding, "telephone-event"))
 				pt = md->pts[f];
 		}
-		if (pt >= 0 && pt != st->pt) {
-			st->pt = pt;
-			codec_of(md, pt, st->codec, sizeof(st->codec), &st->clock_rate);
-			catalog_stream_upsert(m->catalog,
-					      &(struct catalog_stream){
-						      .session_uuid = s->uuid,
-						      .label = st->label_raw,
-						      .participant_id = participant_of(
-							      s, str_from_cstr(st->label_raw)),
-						      .direction = "recvonly",
-						      .codec = st->codec,
-						      .payload_type = pt,
-						      .clock_rate = st->clock_rate,
-						      .local_port = media_stream_port(st->media),
-					      });
-		}
+		stream_codec_change(s, st, md, pt);
 		if (st->srtp) {
 			struct sdp_crypto cr;
 			const struct srtp_suite_info *si;
@@ -1485,6 +1542,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 				      .transport = sip_transport_kind_name(sip_conn_kind(conn)),
 				      .started_at = s->started_at,
 			      });
+	siprec_catalog_sip_context(m->catalog, s->uuid, req, m->cfg->record_sip_headers);
 	if (session_timer_offer(s, txn, req) < 0) {
 		audit_refused(m, req, peer, 422, "Session-Expires below MIN_SESSION_EXPIRES");
 		session_end(s, "refused", false);
@@ -1705,6 +1763,7 @@ static void send_bye(struct session *s)
 				      .remote_tag = str_from_cstr(s->remote_tag),
 				      .call_id = str_from_cstr(s->call_id),
 				      .cseq = s->local_cseq,
+				      .extra_headers = s->bye_reason,
 			      },
 			      NULL);
 	if (n <= 0 || sip_conn_send(s->conn, &s->peer, buf, (size_t)n) < 0)
@@ -1756,8 +1815,8 @@ bool sessions_response(struct sessions *ss, struct sip_msg *resp)
 }
 
 static const char *const end_reasons[SESSIONS_END_REASONS] = {
-	"bye",	    "cancel", "no-ack",	 "rtp-timeout",	    "refused", "shutdown",
-	"operator", "error",  "silence", "session-expired", "other",
+	"bye",	    "cancel", "no-ack",	 "rtp-timeout",	    "refused",	   "shutdown",
+	"operator", "error",  "silence", "session-expired", "write-error", "other",
 };
 
 static unsigned end_reason_index(const char *reason)
@@ -1776,7 +1835,10 @@ static void session_finalize(struct session *s)
 	const char *fields[] = {sf, cf, rf, NULL};
 
 	catalog_session_end(m->catalog, s->uuid, now_unix_ms(),
-			    strcmp(s->end_reason, "error") == 0 ? "failed" : "ended",
+			    strcmp(s->end_reason, "error") == 0 ||
+					    strcmp(s->end_reason, "write-error") == 0
+				    ? "failed"
+				    : "ended",
 			    s->end_reason);
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
@@ -1881,9 +1943,15 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 						    .frames = res->frames,
 						    .sha256 = hex,
 						    .complete = res->complete,
-						    .state = "final",
+						    .state = res->discarded ? "shredded" : "final",
 						    .finalized_at = now_unix_ms(),
 					    });
+	if (res->discarded) {
+		/* The session never started: no file, no recording to announce. */
+		log_info("session %s: recording %s deleted, nothing recorded (%s)", s->uuid,
+			 st->recording_uuid, s->end_reason[0] ? s->end_reason : "closed");
+		goto done;
+	}
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", st->recording_uuid);
 	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", st->path);
@@ -1895,6 +1963,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		   st->path, (unsigned long long)res->file_size,
 		   (unsigned long long)res->stats.packets, res->error ? ", error: " : "",
 		   res->error ? strerror(-res->error) : "");
+done:
 	(void)ms;
 	totals_add(&s->ss->totals, res);
 	s->ss->streams--;
@@ -1920,6 +1989,10 @@ static void answer_pending_invite(struct session *s, const char *reason)
 
 static void session_end(struct session *s, const char *reason, bool bye)
 {
+	/* A session whose INVITE failed, or whose 2xx was never acknowledged (a spoofed
+	 * INVITE), leaves no file behind unless media was recorded. */
+	bool unconfirmed = s->state == SESSION_STARTING || s->state == SESSION_ANSWERED;
+
 	if (s->state == SESSION_ENDING)
 		return;
 	answer_pending_invite(s, reason);
@@ -1927,8 +2000,11 @@ static void session_end(struct session *s, const char *reason, bool bye)
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (bye)
 		send_bye(s);
-	for (unsigned i = 0; i < s->n_streams; i++)
+	for (unsigned i = 0; i < s->n_streams; i++) {
+		if (unconfirmed && s->streams[i].media)
+			media_stream_discard(s->streams[i].media);
 		stream_close(&s->streams[i]);
+	}
 	if (s->closing == 0)
 		session_finalize(s);
 }

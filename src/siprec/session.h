@@ -71,7 +71,7 @@ struct session_stream_info {
 	struct media_stream_stats stats; /* zero unless active */
 };
 
-#define SESSIONS_END_REASONS 11
+#define SESSIONS_END_REASONS 12
 /* Counters of finished streams and sessions, for monotonic metrics (live ones add their own). */
 struct sessions_totals {
 	uint64_t packets, bytes, lost, srtp_auth_failures, srtp_replays;
@@ -93,7 +93,7 @@ void session_get_info(const struct session *s, struct session_info *ret);
 int session_get_stream(struct session *s, unsigned i, struct session_stream_info *ret);
 const struct sessions_totals *sessions_get_totals(const struct sessions *ss);
 /* "bye", "cancel", "no-ack", "rtp-timeout", "refused", "shutdown", "operator", "error",
- * "other"; NULL past. */
+ * "silence", "session-expired", "write-error", "other"; NULL past. */
 const char *sessions_end_reason_name(unsigned i);
 /* Ends the session with uuid on the operator's request: BYE to the SRC, recordings finalized
  * asynchronously. 0, -ENOENT (no such session) or -EALREADY (already ending). */

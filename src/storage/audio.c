@@ -296,12 +296,37 @@ static void close_decoders(struct store_track *t, void **dec, bool *open)
 		}
 }
 
+/* Writes n samples of a codec at rate/factor into out at pos, upsampled by factor. */
+static int put_pcm(int16_t **out, size_t *cap, size_t *len, int64_t pos, const int16_t *pcm, int n,
+		   unsigned factor)
+{
+	int r = grow(out, cap, (size_t)pos + (size_t)n * factor);
+
+	if (r < 0)
+		return r;
+	if (factor <= 1)
+		memcpy(*out + pos, pcm, (size_t)n * sizeof(*pcm));
+	else
+		/* A narrower codec in a wider track (a codec change mid-stream): linear
+		 * interpolation, as store_pcm_upsample. */
+		for (int k = 0; k < n; k++) {
+			int32_t a = pcm[k], b = k + 1 < n ? pcm[k + 1] : pcm[k];
+
+			for (unsigned j = 0; j < factor; j++)
+				(*out)[pos + (int64_t)k * factor + j] =
+					(int16_t)(a + (b - a) * (int32_t)j / (int32_t)factor);
+		}
+	*len = MAX(*len, (size_t)pos + (size_t)n * factor);
+	return 0;
+}
+
 int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret, size_t *ret_n)
 {
 	int16_t *out = NULL, *pcm = NULL;
 	size_t cap = 0, len = 0;
 	void *dec[NPT] = {0};
 	bool open[NPT] = {0}, failed[NPT] = {0};
+	int64_t end[NPT]; /* where the last packet of each type ended in out, -1 none */
 	uint32_t cur_seg = UINT32_MAX;
 	int64_t prev_ts = 0;
 	int r = 0;
@@ -324,6 +349,8 @@ int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret,
 		if (p->seg != cur_seg) {
 			/* Stateful decoders restart with each segment (a new source). */
 			close_decoders(t, dec, open);
+			for (unsigned k = 0; k < NPT; k++)
+				end[k] = -1;
 			cur_seg = p->seg;
 		} else if (p->ts == prev_ts)
 			continue; /* duplicate */
@@ -339,11 +366,6 @@ int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret,
 				goto out;
 			open[p->pt] = true;
 		}
-		n = c->decode(c, dec[p->pt], p->payload, p->len, pcm, PCM_CAP);
-		if (n < 0)
-			t->corrupt++; /* a corrupt packet becomes a gap */
-		if (n <= 0)
-			continue;
 		factor = t->rate / c->rate;
 		/* Position: the segment's anchor by arrival time, then by timestamp. */
 		pos = (int64_t)((s->anchor_arrival_ns >= origin_ns
@@ -353,23 +375,28 @@ int store_track_render(struct store_track *t, uint64_t origin_ns, int16_t **ret,
 		pos += (p->ts - s->anchor_ts) * (int64_t)t->rate / (int64_t)c->clock;
 		if (pos < 0)
 			continue;
-		r = grow(&out, &cap, (size_t)pos + (size_t)n * factor);
+		/* A gap the sender left on purpose (DTX after a SID) is the codec's comfort
+		 * noise, generated frame by frame up to this packet. */
+		while (c->fill && end[p->pt] >= 0 && end[p->pt] < pos) {
+			size_t want = (size_t)(pos - end[p->pt]) / factor;
+
+			n = c->fill(c, dec[p->pt], pcm, MIN(want, (size_t)PCM_CAP));
+			if (n <= 0)
+				break;
+			r = put_pcm(&out, &cap, &len, end[p->pt], pcm, n, factor);
+			if (r < 0)
+				goto out;
+			end[p->pt] += (int64_t)n * factor;
+		}
+		n = c->decode(c, dec[p->pt], p->payload, p->len, pcm, PCM_CAP);
+		if (n < 0)
+			t->corrupt++; /* a corrupt packet becomes a gap */
+		if (n <= 0)
+			continue;
+		r = put_pcm(&out, &cap, &len, pos, pcm, n, factor);
 		if (r < 0)
 			goto out;
-		if (factor <= 1)
-			memcpy(out + pos, pcm, (size_t)n * sizeof(*pcm));
-		else
-			/* A narrower codec in a wider track (a codec change mid-stream):
-			 * linear interpolation, as store_pcm_upsample. */
-			for (int k = 0; k < n; k++) {
-				int32_t a = pcm[k], b = k + 1 < n ? pcm[k + 1] : pcm[k];
-
-				for (unsigned j = 0; j < factor; j++)
-					out[pos + (int64_t)k * factor + j] =
-						(int16_t)(a +
-							  (b - a) * (int32_t)j / (int32_t)factor);
-			}
-		len = MAX(len, (size_t)pos + (size_t)n * factor);
+		end[p->pt] = pos + (int64_t)n * factor;
 	}
 	*ret = out;
 	*ret_n = len;

@@ -210,6 +210,7 @@ static int amr_decode(const struct store_codec *c, void *state, const uint8_t *p
 	return (int)out;
 }
 
-const struct store_codec store_codec_amr = {"AMR", 8000, 8000, 0, amr_open, amr_close, amr_decode};
-const struct store_codec store_codec_amr_wb = {"AMR-WB", 16000,	    16000,     AMR_WB,
-					       amr_open, amr_close, amr_decode};
+const struct store_codec store_codec_amr = {"AMR",    8000,	 8000,	     0,
+					    amr_open, amr_close, amr_decode, NULL};
+const struct store_codec store_codec_amr_wb = {"AMR-WB", 16000,	    16000,	AMR_WB,
+					       amr_open, amr_close, amr_decode, NULL};

@@ -35,7 +35,7 @@ static int g711_dec(const struct store_codec *c, void *state, const uint8_t *p, 
 	return (int)n;
 }
 
-const struct store_codec store_codec_pcmu = {"PCMU",	8000,	    8000,    0,
-					     g711_open, g711_close, g711_dec};
-const struct store_codec store_codec_pcma = {"PCMA",	8000,	    8000,    0,
-					     g711_open, g711_close, g711_dec};
+const struct store_codec store_codec_pcmu = {"PCMU",	8000,	    8000,     0,
+					     g711_open, g711_close, g711_dec, NULL};
+const struct store_codec store_codec_pcma = {"PCMA",	8000,	    8000,     0,
+					     g711_open, g711_close, g711_dec, NULL};

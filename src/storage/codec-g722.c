@@ -36,5 +36,5 @@ static int g722_dec(const struct store_codec *c, void *state, const uint8_t *p, 
 	return g722_decode(state, pcm, p, (int)n);
 }
 
-const struct store_codec store_codec_g722 = {"G722",	16000,	    8000,    0,
-					     g722_open, g722_close, g722_dec};
+const struct store_codec store_codec_g722 = {"G722",	16000,	    8000,     0,
+					     g722_open, g722_close, g722_dec, NULL};

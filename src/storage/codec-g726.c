@@ -44,7 +44,8 @@ static int g726_dec(const struct store_codec *c, void *state, const uint8_t *p, 
 }
 
 #define G726(sym, name, rate)                                                                      \
-	const struct store_codec sym = {name, 8000, 8000, rate, g726_open, g726_close, g726_dec}
+	const struct store_codec sym = {name,	   8000,       8000,	 rate,                     \
+					g726_open, g726_close, g726_dec, NULL}
 G726(store_codec_g726_16, "G726-16", 16000);
 G726(store_codec_g726_24, "G726-24", 24000);
 G726(store_codec_g726_32, "G726-32", 32000);

@@ -45,4 +45,5 @@ static int gsm_dec(const struct store_codec *c, void *state, const uint8_t *p, s
 	return (int)n;
 }
 
-const struct store_codec store_codec_gsm = {"GSM", 8000, 8000, 0, gsm_open, gsm_close, gsm_dec};
+const struct store_codec store_codec_gsm = {"GSM",    8000,	 8000,	  0,
+					    gsm_open, gsm_close, gsm_dec, NULL};

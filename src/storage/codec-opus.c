@@ -39,5 +39,5 @@ static int opus_dec(const struct store_codec *c, void *state, const uint8_t *p, 
 	return r < 0 ? -EBADMSG : r;
 }
 
-const struct store_codec store_codec_opus = {"opus",	48000,	    48000,   0,
-					     opus_open, opus_close, opus_dec};
+const struct store_codec store_codec_opus = {"opus",	48000,	    48000,    0,
+					     opus_open, opus_close, opus_dec, NULL};

@@ -21,6 +21,9 @@ struct store_codec {
 	 * -EBADMSG when the payload is malformed (what was decoded before that is lost). */
 	int (*decode)(const struct store_codec *c, void *state, const uint8_t *p, size_t len,
 		      int16_t *pcm, size_t cap);
+	/* Optional: the signal of a gap the sender left on purpose (discontinuous transmission
+	 * after a SID frame), at most cap samples; 0 when the gap is a loss (silence). */
+	int (*fill)(const struct store_codec *c, void *state, int16_t *pcm, size_t cap);
 };
 
 /* The decoder for an SDP encoding name, or NULL. */

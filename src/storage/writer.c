@@ -36,11 +36,13 @@ struct wop {
 	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
 	bool final;
 	bool is_sync;
+	bool is_dirsync;
 	bool done_ok;
 };
 
 struct store_writer {
 	int fd;
+	int dir_fd; /* the directory, until its entry for the file is durable; -1 after */
 	bool direct;
 	bool finished;
 	bool final_durable;
@@ -256,6 +258,7 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	if (!w)
 		return -ENOMEM;
 	w->fd = -1;
+	w->dir_fd = -1;
 	if (posix_memalign((void **)&hdr, STORE_BLOCK, STORE_HEADER_SIZE) != 0) {
 		free(w);
 		return -ENOMEM;
@@ -282,6 +285,20 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	if (r < 0)
 		goto fail;
 	w->fd = r;
+	/* The new directory entry is made durable by an fsync of the directory, linked after
+	 * the file's first fdatasync: without it a crash can lose a file whose chunks were
+	 * durable. Without the directory (permissions), the file is still written. */
+	{
+		char *dir = strdup(p->path), *slash = dir ? strrchr(dir, '/') : NULL;
+
+		if (slash == dir)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		if (dir)
+			w->dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(dir);
+	}
 	r = queue_block(w, TAKE_PTR(hdr), STORE_HEADER_SIZE, 0, false);
 	if (r < 0) {
 		unlink(p->path);
@@ -369,7 +386,15 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 	struct wop *o = container_of(op, struct wop, op);
 	struct store_writer *w = o->w;
 
-	if (o->is_sync) {
+	if (o->is_dirsync) {
+		/* -ECANCELED: a write before it failed, which set the error already. */
+		if (res < 0 && res != -ECANCELED)
+			set_error(w, res);
+		else if (res >= 0) {
+			close(w->dir_fd);
+			w->dir_fd = -1;
+		}
+	} else if (o->is_sync) {
 		if (res < 0)
 			set_error(w, res);
 		else {
@@ -404,17 +429,17 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 
 static int submit_chain(struct store_writer *w)
 {
-	struct io_uring_sqe *sqes[CHAIN_MAX + 1];
+	struct io_uring_sqe *sqes[CHAIN_MAX + 2]; /* writes, fdatasync, directory fsync */
 	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0;
 	bool sync = w->sync_wanted;
-	struct wop *o, *last = NULL, *sop = NULL;
+	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL;
 	int r;
 
 	/* The FINAL chunk is always made durable: it is what tells a complete file. */
 	for (o = w->pending; o && i < nw; o = o->next, i++)
 		if (o->final)
 			sync = true;
-	n = nw + (sync ? 1 : 0);
+	n = nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
 	if (sync) {
 		sop = calloc(1, sizeof(*sop));
 		if (!sop)
@@ -422,9 +447,19 @@ static int submit_chain(struct store_writer *w)
 		sop->w = w;
 		sop->is_sync = true;
 	}
+	if (sync && w->dir_fd >= 0) {
+		dop = calloc(1, sizeof(*dop));
+		if (!dop) {
+			free(sop);
+			return -ENOMEM;
+		}
+		dop->w = w;
+		dop->is_dirsync = true;
+	}
 	r = w->get_sqes(w->get_sqes_userdata, n, sqes);
 	if (r < 0) {
 		free(sop);
+		free(dop);
 		return r;
 	}
 	o = w->pending;
@@ -450,6 +485,13 @@ static int submit_chain(struct store_writer *w)
 		io_uring_sqe_set_data(sqes[nw], &sop->op);
 		last->next = sop;
 		w->sync_wanted = false;
+	}
+	if (dop) {
+		sqes[nw]->flags |= IOSQE_IO_LINK;
+		dop->op.fn = on_cqe;
+		io_uring_prep_fsync(sqes[nw + 1], w->dir_fd, 0);
+		io_uring_sqe_set_data(sqes[nw + 1], &dop->op);
+		sop->next = dop;
 	}
 	w->in_flight = n;
 	return (int)n;
@@ -523,6 +565,8 @@ int store_writer_close(struct store_writer *w)
 	free_list(w->chain);
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->dir_fd >= 0)
+		close(w->dir_fd);
 	store_cipher_free(w->cipher);
 	if (w->plain) {
 		OPENSSL_cleanse(w->plain, w->cap);

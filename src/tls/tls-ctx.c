@@ -7,7 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +72,20 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* At most one '*' in each dot-separated label of p. */
+static bool pattern_valid(struct str p)
+{
+	unsigned stars = 0;
+
+	for (size_t i = 0; i < p.len; i++) {
+		if (p.s[i] == '.')
+			stars = 0;
+		else if (p.s[i] == '*' && ++stars > 1)
+			return false;
+	}
+	return true;
+}
+
 static int parse_allowed(const char *s, char ***ret)
 {
 	struct str rest = str_from_cstr(s);
@@ -95,6 +109,10 @@ static int parse_allowed(const char *s, char ***ret)
 		if (n >= TLS_ALLOWED_PEERS_MAX || item.len > PATTERN_MAX) {
 			free_strv(v);
 			return -E2BIG;
+		}
+		if (!pattern_valid(item)) {
+			free_strv(v);
+			return -EINVAL;
 		}
 		v[n] = str_dup(item);
 		if (!v[n]) {
@@ -134,10 +152,41 @@ int tls_name_string(X509_NAME *name, char *buf, size_t n)
 	return 0;
 }
 
+/*
+ * Case-insensitive match of name against pattern, where '*' stands for one or more characters
+ * other than '.' (one DNS label or part of one, never a dot: "*.example.net" matches
+ * "a.example.net" but neither "a.b.example.net" nor "example.net") and '?' for one such
+ * character; everything else is literal. parse_allowed admits one '*' per label, so the
+ * backtracking below stays within one label (quadratic in its length at worst).
+ */
+bool tls_name_match(const char *pattern, const char *name)
+{
+	for (; *pattern; pattern++, name++) {
+		if (*pattern == '*') {
+			size_t n = strcspn(name, ".");
+
+			for (size_t k = n; k >= 1; k--)
+				if (tls_name_match(pattern + 1, name + k))
+					return true;
+			return false;
+		}
+		if (!*name)
+			return false;
+		if (*pattern == '?') {
+			if (*name == '.')
+				return false;
+			continue;
+		}
+		if (tolower((unsigned char)*pattern) != tolower((unsigned char)*name))
+			return false;
+	}
+	return *name == '\0';
+}
+
 static bool match_any(char **patterns, const char *name)
 {
 	for (char **p = patterns; *p; p++)
-		if (fnmatch(*p, name, FNM_CASEFOLD) == 0)
+		if (tls_name_match(*p, name))
 			return true;
 	return false;
 }
@@ -161,25 +210,12 @@ int tls_check_allowed(struct tls_conn *t, X509 *cert)
 	char name[TLS_SUBJECT_MAX];
 	X509_NAME *subj;
 	GENERAL_NAMES *sans;
-	bool ok = false;
+	bool ok = false, has_name_san = false;
 	int i = -1;
 
 	if (!patterns)
 		return 0;
 	subj = X509_get_subject_name(cert);
-	while (!ok && (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0) {
-		X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
-		ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
-		unsigned char *utf8 = NULL;
-		int len = ASN1_STRING_to_UTF8(&utf8, d);
-
-		if (len > 0 && (size_t)len < sizeof(name) && !memchr(utf8, '\0', (size_t)len)) {
-			memcpy(name, utf8, (size_t)len);
-			name[len] = '\0';
-			ok = match_any(patterns, name);
-		}
-		OPENSSL_free(utf8);
-	}
 	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	for (int k = 0; !ok && sans && k < sk_GENERAL_NAME_num(sans); k++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, k);
@@ -187,6 +223,7 @@ int tls_check_allowed(struct tls_conn *t, X509 *cert)
 		switch (g->type) {
 		case GEN_DNS:
 		case GEN_URI:
+			has_name_san = true;
 			if (asn1_to_buf(g->d.ia5, name, sizeof(name)))
 				ok = match_any(patterns, name);
 			break;
@@ -203,13 +240,29 @@ int tls_check_allowed(struct tls_conn *t, X509 *cert)
 			break;
 		}
 	}
+	/* RFC 6125 §6.4.4: the CN is a name only for a certificate without DNS or URI names. */
+	while (!ok && !has_name_san &&
+	       (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
+		ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, d);
+
+		if (len > 0 && (size_t)len < sizeof(name) && !memchr(utf8, '\0', (size_t)len)) {
+			memcpy(name, utf8, (size_t)len);
+			name[len] = '\0';
+			ok = match_any(patterns, name);
+		}
+		OPENSSL_free(utf8);
+	}
 	GENERAL_NAMES_free(sans);
 	if (ok)
 		return 0;
 	tls_name_string(subj, name, sizeof(name));
-	snprintf(t->error, sizeof(t->error),
-		 "client certificate refused: subject \"%s\" matches no TLS_ALLOWED_PEERS pattern",
-		 name);
+	snprintf(
+		t->error, sizeof(t->error),
+		"client certificate refused: subject \"%s\" matches no TLS_ALLOWED_PEERS pattern%s",
+		name, has_name_san ? " (by its DNS/URI names; the CN does not count)" : "");
 	t->refused = true;
 	return -EACCES;
 }
@@ -230,8 +283,9 @@ int tls_verify_cb(int preverify_ok, X509_STORE_CTX *store)
 
 			tls_name_string(cert ? X509_get_subject_name(cert) : NULL, subj,
 					sizeof(subj));
-			snprintf(t->error, sizeof(t->error),
-				 "client certificate refused: %s (depth %d, subject \"%s\")",
+			t->revoked = err == X509_V_ERR_CERT_REVOKED;
+			snprintf(t->error, sizeof(t->error), "%s: %s (depth %d, subject \"%s\")",
+				 t->revoked ? TLS_REVOKED_PREFIX : "client certificate refused",
 				 X509_verify_cert_error_string(err), depth, subj);
 			t->refused = true;
 		}
@@ -428,6 +482,51 @@ static int ensure_self_signed(struct tls_server_ctx *c, char **ret_error)
 	return generate_self_signed(c->cert_path, c->key_path, ret_error);
 }
 
+static int key_password_cb(char *buf, int size, int rwflag, void *userdata)
+{
+	const char *pw = userdata;
+	size_t n = pw ? strlen(pw) : 0;
+
+	if (!pw || n >= (size_t)size)
+		return -1;
+	memcpy(buf, pw, n);
+	return (int)n;
+}
+
+/* Adds every CRL of the PEM file at path to ctx's store and turns on revocation checks of the
+ * client's certificate (the leaf: intermediates are vouched for by the CA file). */
+static int load_crls(SSL_CTX *ctx, const char *path, char **ret_error)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_INFO) *infos = NULL;
+	unsigned n = 0;
+	char ebuf[256];
+	BIO *b = BIO_new_file(path, "r");
+
+	if (b)
+		infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (!infos) {
+		set_error(ret_error, "TLS_CRL_PATH %s: %s", path, ssl_err_text(ebuf, sizeof(ebuf)));
+		return -EINVAL;
+	}
+	for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (xi->crl && X509_STORE_add_crl(store, xi->crl) == 1)
+			n++;
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (n == 0) {
+		ERR_clear_error();
+		set_error(ret_error,
+			  "TLS_CRL_PATH %s: no CRL (-----BEGIN X509 CRL-----) in the file", path);
+		return -EINVAL;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
 static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **ret_error)
 {
 	static const int modes[] = {
@@ -435,8 +534,8 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 		[TLS_VERIFY_MODE_REQUEST] = SSL_VERIFY_PEER,
 		[TLS_VERIFY_MODE_REQUIRE] = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	};
-	const char *paths[] = {c->cert_path, c->key_path, c->ca_path};
-	const char *what[] = {"TLS_CERT_PATH", "TLS_KEY_PATH", "TLS_CA_PATH"};
+	const char *paths[] = {c->cert_path, c->key_path, c->ca_path, c->crl_path};
+	const char *what[] = {"TLS_CERT_PATH", "TLS_KEY_PATH", "TLS_CA_PATH", "TLS_CRL_PATH"};
 	char ebuf[256];
 	SSL_CTX *ctx;
 
@@ -472,6 +571,10 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 		goto fail;
 	}
 	SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);
+	/* An encrypted key (TLS_KEY_PASSWORD); without a password OpenSSL must not prompt on a
+	 * terminal, so the callback answers "no password" then. */
+	SSL_CTX_set_default_passwd_cb(ctx, key_password_cb);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, c->key_password);
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_path) != 1) {
 		set_error(ret_error, "TLS_CERT_PATH %s: %s", c->cert_path,
 			  ssl_err_text(ebuf, sizeof(ebuf)));
@@ -491,26 +594,35 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 			  c->key_path ? c->key_path : c->cert_path, c->cert_path);
 		goto fail;
 	}
+	if (c->crl_path && c->verify == TLS_VERIFY_MODE_NONE && !c->allowed) {
+		set_error(ret_error, "TLS_CRL_PATH is set but no client certificate is asked for "
+				     "(TLS_VERIFY_CLIENT=none)");
+		goto fail;
+	}
 	if (c->verify != TLS_VERIFY_MODE_NONE || c->allowed) {
+		STACK_OF(X509_NAME) * names;
 		int mode = modes[c->verify];
 
 		if (c->allowed)
 			mode = modes[TLS_VERIFY_MODE_REQUIRE];
-		if (c->ca_path) {
-			STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->ca_path);
-
-			if (SSL_CTX_load_verify_locations(ctx, c->ca_path, NULL) != 1 || !names) {
-				sk_X509_NAME_pop_free(names, X509_NAME_free);
-				set_error(ret_error, "TLS_CA_PATH %s: %s", c->ca_path,
-					  ssl_err_text(ebuf, sizeof(ebuf)));
-				goto fail;
-			}
-			SSL_CTX_set_client_CA_list(ctx, names);
-		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			set_error(ret_error, "system CA store: %s",
+		/* Never the system trust store: any public CA would vouch for any name. */
+		if (!c->ca_path) {
+			set_error(ret_error,
+				  "%s needs TLS_CA_PATH (client certificates are only "
+				  "verified against the configured CA)",
+				  c->allowed ? "TLS_ALLOWED_PEERS" : "TLS_VERIFY_CLIENT");
+			goto fail;
+		}
+		names = SSL_load_client_CA_file(c->ca_path);
+		if (SSL_CTX_load_verify_locations(ctx, c->ca_path, NULL) != 1 || !names) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			set_error(ret_error, "TLS_CA_PATH %s: %s", c->ca_path,
 				  ssl_err_text(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		if (c->crl_path && load_crls(ctx, c->crl_path, ret_error) < 0)
+			goto fail;
 		SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
 		SSL_CTX_set_verify_depth(ctx, 8);
 	}
@@ -557,6 +669,10 @@ int tls_server_ctx_new(const struct tls_server_params *p, struct tls_server_ctx 
 	if (r >= 0)
 		r = dup_opt(p->ca_path, &c->ca_path);
 	if (r >= 0)
+		r = dup_opt(p->crl_path, &c->crl_path);
+	if (r >= 0)
+		r = dup_opt(p->key_password, &c->key_password);
+	if (r >= 0)
 		r = dup_opt(p->state_dir, &c->state_dir);
 	if (r >= 0) {
 		r = parse_allowed(p->allowed_peers, &c->allowed);
@@ -564,6 +680,9 @@ int tls_server_ctx_new(const struct tls_server_params *p, struct tls_server_ctx 
 			set_error(ret_error,
 				  "TLS_ALLOWED_PEERS: at most %d patterns of at most %d characters",
 				  TLS_ALLOWED_PEERS_MAX, PATTERN_MAX);
+		else if (r == -EINVAL)
+			set_error(ret_error, "TLS_ALLOWED_PEERS: at most one '*' in each label of "
+					     "a pattern ('*' never matches a dot)");
 	}
 	if (r < 0)
 		goto fail;
@@ -631,10 +750,19 @@ struct tls_server_ctx *tls_server_ctx_free(struct tls_server_ctx *c)
 	free(c->cert_path);
 	free(c->key_path);
 	free(c->ca_path);
+	free(c->crl_path);
+	if (c->key_password)
+		OPENSSL_cleanse(c->key_password, strlen(c->key_password));
+	free(c->key_password);
 	free(c->state_dir);
 	free_strv(c->allowed);
 	free(c);
 	return NULL;
+}
+
+bool tls_error_is_revoked(const char *reason)
+{
+	return reason && strncmp(reason, TLS_REVOKED_PREFIX, strlen(TLS_REVOKED_PREFIX)) == 0;
 }
 
 int64_t tls_server_ctx_cert_expiry(const struct tls_server_ctx *c)

@@ -13,10 +13,13 @@
 
 #define TLS_ERROR_MAX 512
 #define TLS_SECRET_MAX EVP_MAX_MD_SIZE
+/* tls_conn_error() of a certificate the CRL revokes starts with this. */
+#define TLS_REVOKED_PREFIX "client certificate revoked"
 
 struct tls_server_ctx {
 	SSL_CTX *ssl_ctx; /* current one; connections hold their own reference */
-	char *cert_path, *key_path, *ca_path, *state_dir;
+	char *cert_path, *key_path, *ca_path, *crl_path, *state_dir;
+	char *key_password; /* of an encrypted key_path; wiped on free */
 	int min_version;
 	int verify;
 	char **allowed; /* NULL-terminated fnmatch patterns, or NULL */
@@ -31,6 +34,7 @@ struct tls_conn {
 	bool done;
 	bool failed;
 	bool refused; /* client certificate refused by our checks */
+	bool revoked; /* ... because the CRL lists it */
 	int offload;
 	bool rx_ours; /* TLS 1.3 RX key installed by us: OpenSSL must not read any more */
 	/* TLS 1.3 client application traffic secret, captured from the keylog callback and wiped

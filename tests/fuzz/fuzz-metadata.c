@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target for the rs-metadata parser and the model operations: parse, serialise to
- * JSON, look every label up, and merge the document into a fixed complete base and into itself.
+ * libFuzzer target for the rs-metadata parser and the model operations: parse (the lenient
+ * entry point, which runs the strict parser, the stray-'&' recovery pass and the pre-RFC
+ * <recording_metadata> dialect), serialise to JSON, look every label up, and merge the
+ * document into a fixed complete base and into itself.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.max_extensions = 2,
 			.max_warnings = 2,
 		};
-	if (siprec_metadata_parse((const char *)data, size, &lim, &md) < 0)
+	if (siprec_metadata_parse_lenient((const char *)data, size, &lim, &md) < 0)
 		return 0;
 	if (siprec_metadata_to_json(md, &json) == 0)
 		free(json);

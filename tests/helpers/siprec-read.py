@@ -9,7 +9,8 @@
 #
 #   siprec-read.py vectors DIR
 #       checks the committed test vectors against the values docs/FORMAT.md lists
-#   siprec-read.py frames FILE.siprec (--key HEX | --catalog DB --kek-file FILE)
+#   siprec-read.py frames FILE.siprec (--key HEX | --catalog DB --kek-file FILE
+#                                      [--legacy-key-file FILE])
 #       prints one JSON line per frame: {"type","arrival","ssrc","seq","ts","pt","marker",
 #       "payload"(hex)} and last a {"complete": bool, "chunks": N, "key_id", "key_version"}
 #   siprec-read.py compare-pcap FILE.siprec PCAP (--key HEX | --catalog DB --kek-file FILE)
@@ -54,8 +55,9 @@ def parse_header(blk):
     created, = struct.unpack_from("<Q", blk, 32)
     prefix = blk[40:44]
     off = 48
-    names = ("key_id", "recording_id", "session_id", "label", "codec")
-    limits = (63, 63, 255, 255, 31)
+    # The sixth string, the payload map, reads as empty in files written before it existed.
+    names = ("key_id", "recording_id", "session_id", "label", "codec", "payload_map")
+    limits = (63, 63, 255, 255, 31, 2048)
     h = {"algorithm": alg, "chunk_size": csize, "key_version": kver, "clock_rate": rate,
          "payload_type": pt, "created": created, "nonce_prefix": prefix}
     for name, lim in zip(names, limits):
@@ -136,14 +138,17 @@ def parse_frames(pt, idx):
     return frames
 
 
-def read(path, key=None, db=None, kek=None):
+def read(path, key=None, db=None, kek=None, legacy=None):
     data = open(path, "rb").read()
     if len(data) % BLOCK:
         raise FormatError("file size is not a multiple of 4096")
     h = parse_header(data[:BLOCK])
+    if h["algorithm"] and key is None and h["key_id"].startswith("file:") and legacy:
+        # docs/FORMAT.md: the same HKDF over the legacy key file's key.
+        key = hkdf_recording_key(legacy, h["recording_id"])
     if h["algorithm"] and key is None:
         if not h["key_id"].startswith("dek:"):
-            raise FormatError(f"key id {h['key_id']}: give --key")
+            raise FormatError(f"key id {h['key_id']}: give --key or --legacy-key-file")
         key = hkdf_recording_key(unwrap_dek(db, kek, h["key_id"], h["key_version"]),
                                  h["recording_id"])
     hhash = hashlib.sha256(data[:BLOCK]).digest()
@@ -207,7 +212,7 @@ def check_vectors(d):
                   "nonce_prefix": bytes.fromhex("a1b2c3d4"),
                   "key_id": "" if alg == 0 else "test:vector",
                   "recording_id": "6f9619ff-8b86-d011-b42d-00c04fc964ff",
-                  "session_id": "cs-0001", "label": "1", "codec": "PCMU"}
+                  "session_id": "cs-0001", "label": "1", "codec": "PCMU", "payload_map": ""}
         if h != want_h:
             errs.append(f"{name}: header {h}")
         got = [(f["type"], f["arrival"], f["ssrc"], f["seq"], f["ts"], f["pt"], f["marker"],
@@ -269,7 +274,7 @@ def main():
     rest = []
     i = 0
     while i < len(a):
-        if a[i] in ("--key", "--catalog", "--kek-file"):
+        if a[i] in ("--key", "--catalog", "--kek-file", "--legacy-key-file"):
             opts[a[i]] = a[i + 1]
             i += 2
         else:
@@ -277,8 +282,10 @@ def main():
             i += 1
     key = bytes.fromhex(opts["--key"]) if "--key" in opts else None
     kek = bytes.fromhex(open(opts["--kek-file"]).read().strip()) if "--kek-file" in opts else None
+    legacy = (bytes.fromhex(open(opts["--legacy-key-file"]).read().strip())
+              if "--legacy-key-file" in opts else None)
     try:
-        h, frames, complete, chunks = read(rest[1], key, opts.get("--catalog"), kek)
+        h, frames, complete, chunks = read(rest[1], key, opts.get("--catalog"), kek, legacy)
     except (FormatError, OSError, InvalidTag) as e:
         sys.exit(f"siprec-read: {rest[1]}: {e}")
     if rest[0] == "frames":
@@ -289,7 +296,10 @@ def main():
         sys.exit(0)
     if rest[0] == "compare-pcap":
         mine = [(f["ssrc"], f["seq"], f["ts"], f["pt"], f["payload"]) for f in frames if f["type"] == 1]
-        theirs = pcap_rtp(rest[2])
+        try:
+            theirs = pcap_rtp(rest[2])
+        except (OSError, FormatError, struct.error) as e:
+            sys.exit(f"siprec-read: {rest[2]}: {e}")
         if not complete:
             sys.exit(f"siprec-read: {rest[1]}: incomplete (no FINAL chunk)")
         if mine != theirs:

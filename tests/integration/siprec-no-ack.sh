@@ -48,6 +48,9 @@ iv=$(sed -n 's/^200s: [0-9]* //p' "$T/noack.out" | awk '{
 }')
 [ -z "$iv" ] && ok "retransmission intervals double from T1 to T2 (0.5, 1, 2, 4, 4... s)" || bad "Timer G intervals wrong:$iv"
 check_eq "session torn down by Timer H" "ended|no-ack" "$(catalog "SELECT state, end_reason FROM sessions WHERE call_id='no-ack-1'")"
+# An INVITE never ACKed (a spoofed one) leaves no file behind (issue 11 item 4).
+check_eq "its recording file was removed" 0 "$(find "$T/state/recordings" -name '*.siprec' | wc -l)"
+check_eq "its recording row says so" "shredded" "$(catalog "SELECT state FROM recordings")"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 finish

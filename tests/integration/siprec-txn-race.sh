@@ -97,7 +97,15 @@ while [ $i -lt 100 ] && [ "$(metric siprecd_calls_active)" != 0 ]; do
 	i=$((i + 1))
 done
 check_eq "no session left" 0 "$(metric siprecd_calls_active)"
+i=0
+while [ $i -lt 100 ] && [ "$(catalog "SELECT count(*) FROM recordings WHERE state = 'writing'")" != 0 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 check_eq "no recording left open" 0 "$(catalog "SELECT count(*) FROM recordings WHERE state = 'writing'")"
+# Cancelled before their 200 OK, with nothing recorded: their files are deleted.
+check_eq "no recording file left by a cancelled INVITE" 0 "$(find "$T/state/recordings" -name '*.siprec' | wc -l)"
+check_eq "every recording row says so" "$ROUNDS" "$(catalog "SELECT count(*) FROM recordings WHERE state = 'shredded'")"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 check "no sanitizer report" sh -c "! grep -qE 'AddressSanitizer|runtime error' '$T/siprecd.log'"

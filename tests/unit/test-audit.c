@@ -204,13 +204,98 @@ static void test_emit(void **state)
 	rmdir(dir);
 }
 
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+struct seen {
+	unsigned by_event[_AUDIT_EVENT_MAX];
+	char last_summary[256];
+	char last_fields[3][64];
+};
+
+static void count_observer(void *userdata, enum audit_event ev, const char *const *fields,
+			   const char *message)
+{
+	struct seen *s = userdata;
+
+	s->by_event[ev]++;
+	if (ev == AUDIT_EVENTS_SUPPRESSED) {
+		snprintf(s->last_summary, sizeof(s->last_summary), "%s", message);
+		for (int i = 0; i < 3; i++)
+			snprintf(s->last_fields[i], sizeof(s->last_fields[i]), "%s", fields[i]);
+	}
+}
+
+/* A flood of peer-triggered events: the burst per kind gets through, the rest is counted and
+ * summarised once the window is over; other kinds (a session start) are never limited, and
+ * one kind's flood does not eat another kind's burst. */
+static void test_rate_limit(void **state)
+{
+	static const char *const pf[] = {"PEER=192.0.2.1:5060", NULL};
+	struct seen seen = {0};
+
+	log_setup(LOG_TARGET_STDERR, LOG_EMERG, NULL); /* audit goes out whatever the level */
+	fake_now = 1000;
+	audit_set_clock(fake_clock);
+	audit_set_rate_limit(10000, 20);
+	audit_set_observer(count_observer, &seen);
+
+	for (int i = 0; i < 1000; i++)
+		audit_emit(AUDIT_TLS_HANDSHAKE_FAILED, pf, "garbage %d", i);
+	assert_int_equal(seen.by_event[AUDIT_TLS_HANDSHAKE_FAILED], 20);
+	assert_int_equal(audit_emit(AUDIT_TLS_HANDSHAKE_FAILED, pf, "one more"), -EAGAIN);
+	for (int i = 0; i < 100; i++)
+		audit_emit(AUDIT_SESSION_STARTED, NULL, "session %d", i);
+	assert_int_equal(seen.by_event[AUDIT_SESSION_STARTED], 100);
+	for (int i = 0; i < 30; i++)
+		audit_emit(AUDIT_SRC_REFUSED, pf, "refused %d", i);
+	assert_int_equal(seen.by_event[AUDIT_SRC_REFUSED], 20);
+	/* within the window: no summary yet */
+	fake_now += 9999;
+	audit_flush_suppressed();
+	assert_int_equal(seen.by_event[AUDIT_EVENTS_SUPPRESSED], 0);
+	/* the window is over: one summary per kind that lost events */
+	fake_now += 1;
+	audit_flush_suppressed();
+	assert_int_equal(seen.by_event[AUDIT_EVENTS_SUPPRESSED], 2);
+	audit_flush_suppressed();
+	assert_int_equal(seen.by_event[AUDIT_EVENTS_SUPPRESSED], 2);
+	/* a new window: the burst is available again; a summary is also emitted by the next
+	 * event itself, without a flush */
+	for (int i = 0; i < 25; i++)
+		audit_emit(AUDIT_TLS_HANDSHAKE_FAILED, pf, "again %d", i);
+	assert_int_equal(seen.by_event[AUDIT_TLS_HANDSHAKE_FAILED], 40);
+	fake_now += 20000;
+	audit_emit(AUDIT_TLS_HANDSHAKE_FAILED, pf, "later");
+	assert_int_equal(seen.by_event[AUDIT_EVENTS_SUPPRESSED], 3);
+	assert_string_equal(
+		seen.last_summary,
+		"5 tls-handshake-failed events suppressed in the last 20 s (rate limit)");
+	assert_string_equal(seen.last_fields[0], "SUPPRESSED_EVENT=tls-handshake-failed");
+	assert_string_equal(seen.last_fields[1], "COUNT=5");
+	assert_string_equal(seen.last_fields[2], "INTERVAL_SEC=20");
+	assert_int_equal(seen.by_event[AUDIT_TLS_HANDSHAKE_FAILED], 41);
+	/* burst 0: no limit */
+	audit_set_rate_limit(10000, 0);
+	for (int i = 0; i < 500; i++)
+		audit_emit(AUDIT_AUTH_FAILURE, pf, "auth %d", i);
+	assert_int_equal(seen.by_event[AUDIT_AUTH_FAILURE], 500);
+
+	audit_set_observer(NULL, NULL);
+	audit_set_rate_limit(AUDIT_RATE_INTERVAL_DEFAULT_MS, AUDIT_RATE_BURST_DEFAULT);
+	audit_set_clock(NULL);
+	log_setup(LOG_TARGET_STDERR, LOG_INFO, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_catalog),
-		cmocka_unit_test(test_doc),
-		cmocka_unit_test(test_emit),
+		cmocka_unit_test(test_table),	   cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_doc),	   cmocka_unit_test(test_emit),
+		cmocka_unit_test(test_rate_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

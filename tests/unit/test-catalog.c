@@ -386,6 +386,20 @@ static void fill_fixture(const char *path)
 	add_format(c, SB, "2", 18, "G729", 8000, "annexb=no");
 	add_format(c, SB, "2", 8, "PCMA", 8000, NULL);
 	add_format(c, SB, "2", 8, "PCMA", 8000, ""); /* a re-offer: replaces, no duplicate */
+	assert_int_equal(catalog_session_context_add(c, SB, "sip", "User-to-User",
+						     "00FA080010C4E34B5B9E59;encoding=hex"),
+			 0);
+	assert_int_equal(catalog_session_context_add(c, SB, "sip", "Session-ID",
+						     "ab30317f1a784dc48ff824d0d3715d86"),
+			 0);
+	assert_int_equal(
+		catalog_session_context_add(c, SB, "metadata", "ucid", "00FA080010C4E34B5B9E59"),
+		0);
+	/* the same value twice (an UPDATE repeating it) is one row */
+	assert_int_equal(
+		catalog_session_context_add(c, SB, "metadata", "ucid", "00FA080010C4E34B5B9E59"),
+		0);
+	assert_int_equal(catalog_session_context_add(c, SB, "bogus", "x", "y"), -EINVAL);
 	add_recording(c, "b1", SB, "1", T0 + 600020);
 	add_recording(c, "b2", SB, "2", T0 + 600020);
 	add_stats(c, SB, "1", 1500, 12, 0, T0 + 600040, T0 + 630000);

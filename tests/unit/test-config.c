@@ -88,7 +88,8 @@ static void test_table(void **state)
 	} t[] = {
 		/* syntax */
 		{"", {NULL}, 0, {NULL}},
-		{"# comment\n\n   \n  SIP_PORT = 5070  \r\nTLS_ALLOWED_PEERS='a b'\n",
+		{"# comment\n\n   \n  SIP_PORT = 5070  \r\nTLS_ALLOWED_PEERS='a b'\n"
+		 "TLS_CA_PATH=/etc/hostname\n",
 		 {NULL},
 		 0,
 		 {NULL}},
@@ -176,6 +177,18 @@ static void test_table(void **state)
 		{"CHUNK_SIZE=0\n", {NULL}, -EINVAL, {"CHUNK_SIZE: 0 must be"}},
 		{"CHUNK_SIZE=33554432\n", {NULL}, -EINVAL, {"CHUNK_SIZE: 33554432 must be"}},
 		{"CHUNK_SIZE=16777216\n", {NULL}, 0, {NULL}},
+		{"RECORD_SIP_HEADERS=X-Customer-Id, X-Agent,P-Asserted-Identity\n",
+		 {NULL},
+		 0,
+		 {NULL}},
+		{"RECORD_SIP_HEADERS=X-Ok,Bad:Name\n",
+		 {NULL},
+		 -EINVAL,
+		 {"RECORD_SIP_HEADERS: 'Bad:Name' is not a header name"}},
+		{"RECORD_SIP_HEADERS=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n",
+		 {NULL},
+		 -EINVAL,
+		 {"RECORD_SIP_HEADERS: 17 names, at most 16"}},
 		{"TLS_CERT_PATH=/etc/hostname\n",
 		 {NULL},
 		 -EINVAL,
@@ -189,6 +202,29 @@ static void test_table(void **state)
 		 {NULL},
 		 -EINVAL,
 		 {"TLS_VERIFY_CLIENT=require needs TLS_CA_PATH"}},
+		/* never the system trust store for client certificates */
+		{"TLS_VERIFY_CLIENT=request\n",
+		 {NULL},
+		 -EINVAL,
+		 {"TLS_VERIFY_CLIENT=request needs TLS_CA_PATH"}},
+		{"TLS_ALLOWED_PEERS=sbc.example.net\n",
+		 {NULL},
+		 -EINVAL,
+		 {"TLS_ALLOWED_PEERS needs TLS_CA_PATH"}},
+		{"TLS_CRL_PATH=/etc/hostname\nTLS_CA_PATH=/etc/hostname\n",
+		 {NULL},
+		 -EINVAL,
+		 {"TLS_CRL_PATH is set but TLS_VERIFY_CLIENT=none"}},
+		{"TLS_CRL_PATH=/nonexistent/crl.pem\nTLS_CA_PATH=/etc/hostname\n"
+		 "TLS_VERIFY_CLIENT=require\n",
+		 {NULL},
+		 -EINVAL,
+		 {"TLS_CRL_PATH: '/nonexistent/crl.pem': No such file or directory"}},
+		{"TLS_CRL_PATH=/etc/hostname\nTLS_CA_PATH=/etc/"
+		 "hostname\nTLS_VERIFY_CLIENT=require\n",
+		 {NULL},
+		 0,
+		 {NULL}},
 		{"TLS_PORT=5060\n", {NULL}, -EINVAL, {"TLS_PORT and SIP_PORT are both 5060"}},
 		{"ENABLE_UDP=0\nENABLE_TCP=off\nENABLE_TLS=no\n",
 		 {NULL},
@@ -232,6 +268,7 @@ static void test_values(void **state)
 			      "SIP_PORT=5070\nTLS_ALLOWED_PEERS=\"sbc-*.example.com, pbx\"\n"
 			      "RTP_TIMEOUT=1500ms\nKEY_ROTATION_INTERVAL=7d\n"
 			      "ENCRYPTION_ALGORITHM=chacha20-poly1305\nTLS_VERIFY_CLIENT=request\n"
+			      "TLS_CA_PATH=/etc/hostname\n"
 			      "LOG_LEVEL=debug\nENABLE_METADATA_ENCRYPTION=yes\n",
 			      0600, env, &err),
 			 0);
@@ -478,7 +515,7 @@ static void test_apply(void **state)
 
 	assert_int_equal(load(&cur,
 			      "SIP_PORT=5070\nMAX_SESSIONS=10\nLOG_LEVEL=info\n"
-			      "TLS_ALLOWED_PEERS=a.example\n",
+			      "TLS_ALLOWED_PEERS=a.example\nTLS_CA_PATH=/etc/passwd\n",
 			      0640, NULL, &err),
 			 0);
 	free(err);

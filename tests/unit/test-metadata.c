@@ -14,6 +14,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "siprecd/sip.h"
 #include "siprecd/siprec.h"
 
 #define NS1 "urn:ietf:params:xml:ns:recording:1"
@@ -487,6 +488,32 @@ static void test_merge_replace_send(void **state)
 	siprec_metadata_free(base);
 }
 
+/* RFC 8068 §3.4: after a transfer the disassociated participant no longer sends the stream. */
+static void test_sender_after_transfer(void **state)
+{
+	const char *first = "<recording xmlns='" NS1 "'><datamode>complete</datamode>"
+			    "<participant participant_id='bob'/><stream stream_id='s2'/>"
+			    "<participantstreamassoc participant_id='bob'><send>s2</send>"
+			    "</participantstreamassoc></recording>";
+	const char *upd =
+		"<recording xmlns='" NS1 "'><datamode>partial</datamode>"
+		"<participant participant_id='bob'>"
+		"<disassociate-time>2010-12-16T23:42:07Z</disassociate-time></participant>"
+		"<participant participant_id='carol'/>"
+		"<participantstreamassoc participant_id='carol'><send>s2</send>"
+		"</participantstreamassoc></recording>";
+	struct siprec_metadata *base, *u;
+
+	(void)state;
+	assert_int_equal(siprec_metadata_parse(first, strlen(first), NULL, &base), 0);
+	assert_string_equal(siprec_metadata_sender_of(base, "s2")->id, "bob");
+	assert_int_equal(siprec_metadata_parse(upd, strlen(upd), NULL, &u), 0);
+	assert_int_equal(siprec_metadata_merge(base, u), 0);
+	assert_string_equal(siprec_metadata_sender_of(base, "s2")->id, "carol");
+	siprec_metadata_free(u);
+	siprec_metadata_free(base);
+}
+
 static void test_merge_complete_and_limits(void **state)
 {
 	struct siprec_metadata *base = parse_ok("@rfc7865-complete.xml");
@@ -525,7 +552,8 @@ static void test_json(void **state)
 			  "<participantstreamassoc participant_id='p1'><send>t1</send>"
 			  "</participantstreamassoc></recording>";
 	const char *expected =
-		"{\"datamode\":\"complete\",\"session_id\":\"s1\",\"groups\":[],"
+		"{\"datamode\":\"complete\",\"dialect\":\"rfc7865\",\"session_id\":\"s1\","
+		"\"groups\":[],"
 		"\"sessions\":[{\"id\":\"s1\",\"defined\":true,\"sip_session_ids\":[\"a;remote=b\"]"
 		"}],"
 		"\"participants\":[{\"id\":\"p1\",\"defined\":true,\"names\":[\"A \\\"q\\\"\"],"
@@ -535,7 +563,7 @@ static void test_json(void **state)
 		"\"recv\":[]}],"
 		"\"extensions\":[{\"parent\":\"participant\",\"parent_id\":\"p1\",\"ns\":\"urn:v\","
 		"\"name\":\"x\",\"xml\":\"<v:x xmlns:v='urn:v'>1</v:x>\"}],"
-		"\"warnings\":[\"stream 't1' has no label\"]}";
+		"\"context\":[],\"warnings\":[\"stream 't1' has no label\"]}";
 	struct siprec_metadata *md;
 	struct json_object *o;
 	char *json = NULL;
@@ -568,6 +596,190 @@ static void test_warning_cap(void **state)
 	siprec_metadata_free(md);
 }
 
+/* Every dialect maps to the one model: participants with AoRs and names, streams with labels
+ * and senders, vendor correlation ids (docs/METADATA.md "Dialects"). */
+static void test_dialects(void **state)
+{
+	static const struct {
+		const char *xml, *dialect;
+		size_t n_participants;
+		const char *senders, *first_name, *context, *warning;
+	} t[] = {
+		{"@broadworks-recording-metadata.xml", "recording_metadata", 2,
+		 "1=sip:+15551230042@sbc.example.com;user=phone", "Agent 42",
+		 "vendor-call-id=1142208:1|broadworks-tracking-id=1473743407:0", NULL},
+		{"@webex-recording-metadata-4.0.xml", "recording_metadata", 2,
+		 "1=sip:+14085550100@webex.example.com,2=tel:+14085550199", "Pat User", "", NULL},
+		/* BroadWorks R22+ shape: stream ids in <id> children of <send> (one each) */
+		{"<recording_metadata xmlns='urn:ietf:params:xml:ns:siprec'><dataMode>complete"
+		 "</dataMode><recording id='r'><requestor>SRC</requestor></recording>"
+		 "<session id='s'/><participant id='a' session='s'><aor>sip:a@x</aor>"
+		 "<send><id>t1</id><id>t3</id></send></participant>"
+		 "<participant id='b' session='s'><aor>sip:b@x</aor><send> <id>t2</id> </send>"
+		 "</participant><stream id='t1' session='s'><label>1</label></stream>"
+		 "<stream id='t2' session='s'><label>2</label></stream>"
+		 "<stream id='t3' session='s'><label>3</label></stream></recording_metadata>",
+		 "recording_metadata", 2, "1=sip:a@x,2=sip:b@x,3=sip:a@x", NULL, "", NULL},
+		{"@acme-avaya-ucid.xml", "rfc7865", 2,
+		 "201835599=sip:31600000001@192.0.2.62,201835600=sip:33100000002@pbx.example.com",
+		 "31600000001", "ucid=00FA0810030000000001A2;encoding=hex", NULL},
+		{"@audiocodes.xml", "rfc7865", 2, "1=1000@10.33.2.40", "Alice Agent",
+		 "ucid=FA080030C4E34B5B9E59", NULL},
+		{"@genesys-uuid.xml", "rfc7865", 2, "1=sip:7001@genesys.example.com", "Agent 7001",
+		 "genesys-uuid=01JQ8V6K4Q2N3T5W7Y9A1C3E5G|genesys-connid=006e02a6b5e4c123", NULL},
+		{"@stray-ampersand.xml", "rfc7865", 2,
+		 "1=sip:support@att.example.com,2=sip:bob@example.com", "AT&T Support", "",
+		 "recovered by escaping 1 stray '&'"},
+		{"<recording xmlns='urn:ietf:params:xml:ns:recording:1'><participant>"
+		 "</recording>",
+		 "unparsed", 0, "", NULL, "", "nothing recovered, raw document kept"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct siprec_metadata *md = NULL;
+		size_t len;
+		char *buf = load(t[i].xml, &len), *ctx = NULL;
+		size_t off = 0;
+
+		print_message("%s\n", t[i].xml);
+		assert_int_equal(siprec_metadata_parse_lenient(buf, len, NULL, &md), 0);
+		free(buf);
+		assert_string_equal(md->dialect, t[i].dialect);
+		assert_int_equal(md->n_participants, t[i].n_participants);
+		check_senders(md, t[i].senders, t[i].xml);
+		if (t[i].first_name) {
+			assert_true(md->participants[0].names.n > 0);
+			assert_string_equal(md->participants[0].names.v[0], t[i].first_name);
+		}
+		ctx = calloc(1, 1024);
+		assert_non_null(ctx);
+		for (size_t k = 0; k < md->context.n; k++)
+			off += (size_t)snprintf(ctx + off, 1024 - off, "%s%s", k ? "|" : "",
+						md->context.v[k]);
+		assert_string_equal(ctx, t[i].context);
+		free(ctx);
+		if (t[i].warning) {
+			bool found = false;
+
+			for (size_t k = 0; k < md->warnings.n; k++)
+				found |= strstr(md->warnings.v[k], t[i].warning) != NULL;
+			if (!found)
+				fail_msg("%s: no warning '%s'", t[i].xml, t[i].warning);
+		}
+		siprec_metadata_free(md);
+	}
+	/* the strict parser keeps refusing what is not well-formed (the fuzz contract) */
+	{
+		struct siprec_metadata *md = NULL;
+		size_t len;
+		char *buf = load("@stray-ampersand.xml", &len);
+
+		assert_int_equal(siprec_metadata_parse(buf, len, NULL, &md), -EBADMSG);
+		free(buf);
+	}
+}
+
+/* The "sip-headers" dialect: CUCM's From URI parameters (the use-case examples of Cisco's "Unified
+ * CM 15 Recording Use Cases" guide: one dialog per voice, x-nearend / x-farend) and one
+ * X-Cisco-Recording-Participant header per party. */
+static void test_sip_headers(void **state)
+{
+	static const char cucm[] =
+		"INVITE sip:rec@192.0.2.9 SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:2000@ucm1;x-farend;x-refci=ci2;x-nearenddevice=SEPB;"
+		"x-farendrefci=ci1;x-farenddevice=SEPA;x-farendaddr=1000>;tag=fromtag2\r\n"
+		"To: <sip:rec@192.0.2.9>\r\nCall-ID: c1@ucm1\r\nCSeq: 1 INVITE\r\n"
+		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	static const char cube[] =
+		"INVITE sip:rec@192.0.2.9 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK2\r\n"
+		"From: <sip:cube@192.0.2.1>;tag=t\r\nTo: <sip:rec@192.0.2.9>\r\n"
+		"Call-ID: c2@cube\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"X-Cisco-Recording-Participant: \"Alice Agent\" "
+		"<sip:1001@cube.example.com>;label=1\r\n"
+		"X-Cisco-Recording-Participant: <sip:+15550001@carrier.example.net>;label=2\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char plain[] = "INVITE sip:rec@192.0.2.9 SIP/2.0\r\n"
+				    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK3\r\n"
+				    "From: <sip:src@192.0.2.1>;tag=t\r\nTo: <sip:rec@192.0.2.9>\r\n"
+				    "Call-ID: c3@src\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+				    "Content-Length: 0\r\n\r\n";
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	struct siprec_metadata *md = NULL;
+	const struct siprec_stream_md *st;
+
+	assert_non_null(m);
+	assert_int_equal(sip_msg_parse(m, cucm, sizeof(cucm) - 1, NULL), 0);
+	assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+	assert_string_equal(md->dialect, "sip-headers");
+	assert_int_equal(md->n_participants, 2);
+	assert_string_equal(md->participants[0].aors.v[0], "sip:2000@ucm1");
+	assert_string_equal(md->participants[0].names.v[0], "SEPB");
+	assert_string_equal(md->participants[1].aors.v[0], "1000");
+	assert_string_equal(md->participants[1].names.v[0], "SEPA");
+	/* x-farend: this dialog carries the far end's voice, on its one unlabelled m= line */
+	st = siprec_metadata_stream_by_label(md, str_from_cstr("m0"));
+	assert_non_null(st);
+	assert_string_equal(siprec_metadata_sender_of(md, st->id)->id, "farend");
+	assert_int_equal(md->context.n, 2);
+	assert_string_equal(md->context.v[0], "cisco-refci=ci2");
+	assert_string_equal(md->context.v[1], "cisco-farendrefci=ci1");
+	siprec_metadata_free(md);
+
+	{
+		/* the near end's leg: its sender is the participant added first (a pointer to it
+		 * would not survive adding the far end) */
+		const char *at = strstr(cucm, "x-farend;");
+		char *near = NULL;
+
+		assert_true(asprintf(&near, "%.*sx-nearend%s", (int)(at - cucm), cucm,
+				     at + strlen("x-farend")) > 0);
+		memset(m, 0, sizeof(*m));
+		assert_int_equal(sip_msg_parse(m, near, strlen(near), NULL), 0);
+		assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+		st = siprec_metadata_stream_by_label(md, str_from_cstr("m0"));
+		assert_non_null(st);
+		assert_string_equal(siprec_metadata_sender_of(md, st->id)->id, "nearend");
+		siprec_metadata_free(md);
+		free(near);
+	}
+	{
+		/* Cisco CUBE network-based recording: bare addr-spec, media-index names the m= line
+		 */
+		static const char nbr[] =
+			"INVITE sip:22222@192.0.2.9 SIP/2.0\r\n"
+			"Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK4\r\n"
+			"X-Cisco-Recording-Participant: sip:708090@192.0.2.5;media-index=\"0\"\r\n"
+			"X-Cisco-Recording-Participant: sip:10000@192.0.2.32;media-index=\"1\"\r\n"
+			"From: <sip:192.0.2.1>;tag=t\r\nTo: <sip:22222@192.0.2.9>\r\n"
+			"Call-ID: c4@cube\r\nCSeq: 101 INVITE\r\nMax-Forwards: 70\r\n"
+			"Content-Length: 0\r\n\r\n";
+
+		memset(m, 0, sizeof(*m));
+		assert_int_equal(sip_msg_parse(m, nbr, sizeof(nbr) - 1, NULL), 0);
+		assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+		check_senders(md, "m0=sip:708090@192.0.2.5,m1=sip:10000@192.0.2.32", "cube nbr");
+		siprec_metadata_free(md);
+	}
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(sip_msg_parse(m, cube, sizeof(cube) - 1, NULL), 0);
+	assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+	assert_int_equal(md->n_participants, 2);
+	assert_string_equal(md->participants[0].names.v[0], "Alice Agent");
+	check_senders(md, "1=sip:1001@cube.example.com,2=sip:+15550001@carrier.example.net",
+		      "cube headers");
+	siprec_metadata_free(md);
+
+	memset(m, 0, sizeof(*m));
+	md = (void *)0x1;
+	assert_int_equal(sip_msg_parse(m, plain, sizeof(plain) - 1, NULL), 0);
+	assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 0);
+	assert_ptr_equal(md, (void *)0x1);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,9 +788,12 @@ int main(void)
 		cmocka_unit_test(test_oracle_extension),
 		cmocka_unit_test(test_merge_partial),
 		cmocka_unit_test(test_merge_replace_send),
+		cmocka_unit_test(test_sender_after_transfer),
 		cmocka_unit_test(test_merge_complete_and_limits),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_warning_cap),
+		cmocka_unit_test(test_dialects),
+		cmocka_unit_test(test_sip_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

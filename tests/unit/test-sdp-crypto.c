@@ -267,6 +267,59 @@ static void test_choose(void **state)
 	}
 }
 
+/* Session parameters the receiver cannot honour (KDR != 0, WSH > 32767) and, under a
+ * protection policy (SRTP_POLICY=required), UNENCRYPTED/UNAUTHENTICATED_SRTP: such a line is
+ * passed over for the next one, and when none is left the reason names the parameter. */
+static void test_choose_policy(void **state)
+{
+	static const struct {
+		const char *lines;
+		bool protect;
+		int ret;
+		uint32_t tag;
+		const char *why; /* substring of the reason, NULL = no reason */
+	} t[] = {
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " KDR=10\n", false, -ENOTSUP, 0,
+		 "KDR"},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30
+		 " KDR=10\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" K30 " KDR=0 WSH=256\n",
+		 false, 0, 2, NULL},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " WSH=40000\n", false, -ENOTSUP,
+		 0, "WSH"},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " UNENCRYPTED_SRTP\n", false, 0,
+		 1, NULL},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " UNENCRYPTED_SRTP\n", true,
+		 -ENOTSUP, 0, "UNENCRYPTED_SRTP"},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30
+		 " UNAUTHENTICATED_SRTP\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" K30
+		 " UNENCRYPTED_SRTCP\n",
+		 true, 0, 2, NULL},
+		{"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " UNAUTHENTICATED_SRTP\n", true,
+		 -ENOTSUP, 0, "UNAUTHENTICATED_SRTP"},
+		{"a=crypto:1 F8_128_HMAC_SHA1_80 inline:" K30 "\n", true, -ENOTSUP, 0, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct sdp_session *s = offer_with(t[i].lines);
+		struct sdp_crypto c = {.tag = 12345};
+		const struct sdp_crypto_policy pol = {.require_protection = t[i].protect};
+		const char *why = NULL;
+
+		print_message("policy %zu\n", i);
+		assert_int_equal(sdp_crypto_choose_policy(&s->media[0], NULL, 0, &pol, &c, &why),
+				 t[i].ret);
+		assert_int_equal(c.tag, t[i].ret == 0 ? t[i].tag : 12345);
+		if (t[i].why) {
+			assert_non_null(why);
+			assert_non_null(strstr(why, t[i].why));
+		} else {
+			assert_null(why);
+		}
+		sdp_crypto_wipe(&c);
+		free(s);
+	}
+}
+
 static void test_format_nobufs(void **state)
 {
 	struct sdp_session *s = offer_with("a=crypto:1 F8_128_HMAC_SHA1_80 inline:" K30 "\n");
@@ -327,7 +380,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),   cmocka_unit_test(test_params_values),
 		cmocka_unit_test(test_suites),	      cmocka_unit_test(test_choose),
-		cmocka_unit_test(test_format_nobufs), cmocka_unit_test(test_answer_make),
+		cmocka_unit_test(test_choose_policy), cmocka_unit_test(test_format_nobufs),
+		cmocka_unit_test(test_answer_make),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

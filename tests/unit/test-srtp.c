@@ -2,7 +2,9 @@
 /*
  * Unit tests for the SRTP wrapper: round trips for every suite, tampering, replay, ROC rollover,
  * the RFC 4568 session parameters, an independent OpenSSL construction of SRTP (RFC 3711 KDF
- * checked against appendix B.3, AES-CM + HMAC-SHA1, RFC 7714 AES-GCM) compared byte for byte, and
+ * checked against appendix B.3, AES-CM + HMAC-SHA1, RFC 7714 AES-GCM, for RTP and SRTCP) compared
+ * byte for byte, that reference's AES-GCM checked against the RFC 7714 §16/§17 vectors (which
+ * give session keys, so they test the construction; the KDF has its own B.3 known answer), and
  * packets protected by Debian's system libsrtp2 (NSS) through tests/helpers/srtp-system.
  */
 #include <stdarg.h>
@@ -224,6 +226,99 @@ static void test_tamper_and_replay(void **state)
 	}
 }
 
+/* RFC 4568 §6.1 / RFC 3711 §3.1: two master keys told apart by a 2-byte MKI carried in every
+ * packet; the receiver picks the key by it, a packet with an unknown MKI fails, and a context
+ * without MKI cannot read MKI packets (what every packet of an MKI offer did before). */
+static void test_mki(void **state)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	uint8_t k1[30], k2[30], pkt[PKT_CAP], copy[PKT_CAP];
+	struct srtp_params p = {0};
+	struct srtp_tx *tx = NULL;
+	struct srtp_rx *rx = NULL, *plain = NULL;
+	size_t len, clen;
+
+	fill_key(k1, sizeof(k1), 1);
+	fill_key(k2, sizeof(k2), 2);
+	p.keys[0] =
+		(struct srtp_master_key){.key_salt = k1, .len = 30, .mki = {0, 1}, .mki_len = 2};
+	p.keys[1] =
+		(struct srtp_master_key){.key_salt = k2, .len = 30, .mki = {0, 2}, .mki_len = 2};
+	p.n_keys = 2;
+	assert_int_equal(srtp_tx_new_params(s, &p, &tx), 0);
+	assert_int_equal(srtp_rx_new_params(s, &p, &rx), 0);
+	assert_int_equal(srtp_rx_new(s, k1, 30, false, false, false, &plain), 0);
+	for (size_t i = 0; i < 20; i++) {
+		if (i == 10)
+			assert_int_equal(srtp_tx_select_key(tx, 1), 0);
+		len = rtp_packet(pkt, 9, (uint16_t)(i + 1), i);
+		assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+		/* 172 + 2 MKI + 10 tag; the MKI sits before the tag */
+		assert_int_equal(len, 184);
+		assert_int_equal(pkt[172], 0);
+		assert_int_equal(pkt[173], i < 10 ? 1 : 2);
+		memcpy(copy, pkt, len);
+		clen = len;
+		assert_int_equal(srtp_rx_unprotect_rtp(plain, copy, &clen), -EBADMSG);
+		if (i == 15) {
+			memcpy(copy, pkt, len);
+			copy[173] = 3; /* unknown MKI */
+			clen = len;
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, copy, &clen), -EBADMSG);
+		}
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+		assert_int_equal(len, 172);
+		assert_int_equal(pkt[12], (uint8_t)(i * 7));
+	}
+	/* MKI lengths must agree; several keys need an MKI; no window below 64 */
+	p.keys[1].mki_len = 1;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	p.keys[0].mki_len = p.keys[1].mki_len = 0;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	p.n_keys = 1;
+	p.window = 63;
+	assert_int_equal(srtp_rx_new_params(s, &p, &plain), -EINVAL);
+	assert_int_equal(srtp_tx_select_key(NULL, 0), -EINVAL);
+	srtp_tx_free(tx);
+	srtp_rx_free(rx);
+	srtp_rx_free(plain);
+}
+
+/* RFC 4568 §6.3.7 WSH: the replay window is the offered one. A packet 100 behind the newest is
+ * accepted with WSH=128 and refused as too old with WSH=64. */
+static void test_wsh(void **state)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	static const uint32_t win[] = {64, 128};
+	static const int want[] = {-EALREADY, 0};
+	uint8_t key[30], pkt[PKT_CAP], late[PKT_CAP];
+
+	fill_key(key, sizeof(key), 3);
+	for (size_t w = 0; w < ARRAY_SIZE(win); w++) {
+		struct srtp_params p = {.n_keys = 1, .window = win[w]};
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		size_t len, llen = 0;
+
+		p.keys[0] = (struct srtp_master_key){.key_salt = key, .len = 30};
+		assert_int_equal(srtp_tx_new_params(s, &p, &tx), 0);
+		assert_int_equal(srtp_rx_new_params(s, &p, &rx), 0);
+		for (size_t i = 0; i <= 200; i++) {
+			len = rtp_packet(pkt, 4, (uint16_t)(i + 1), i);
+			assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+			if (i == 100) { /* held back: arrives after packet 200 */
+				memcpy(late, pkt, len);
+				llen = len;
+				continue;
+			}
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, pkt, &len), 0);
+		}
+		assert_int_equal(srtp_rx_unprotect_rtp(rx, late, &llen), want[w]);
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
 static void test_bad_args(void **state)
 {
 	const struct srtp_suite_info *cm = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
@@ -345,39 +440,206 @@ static size_t ref_protect_cm(const struct srtp_suite_info *s, const uint8_t *mke
 	return len + s->auth_tag_len;
 }
 
-/* RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the RTP header; 16-byte tag.
- * §11: the session keys come from the RFC 3711 KDF with the 96-bit salt zero-padded. */
-static size_t ref_protect_gcm(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
-			      size_t len, uint32_t roc)
+/* RFC 7714 AES-GCM with session keys (what the RFC's vectors give): seals in place what follows
+ * the first aad_len bytes (the AAD), appends the 16-byte tag, returns the new length. */
+static size_t gcm_seal(const uint8_t *ck, size_t klen, const uint8_t iv[12], uint8_t *p,
+		       size_t aad_len, const uint8_t *extra_aad, size_t extra_len, size_t len)
 {
-	uint8_t ck[32], cs[14], ms[14] = {0}, iv[12] = {0};
-	uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
-	EVP_CIPHER_CTX *c;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n;
 
-	memcpy(ms, mkey + s->key_len, 12);
-	kdf(mkey, s->key_len, ms, 14, 0x00, ck, s->key_len);
-	kdf(mkey, s->key_len, ms, 14, 0x02, cs, 12);
+	assert_int_equal(EVP_EncryptInit_ex(c, klen == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm(),
+					    NULL, ck, iv),
+			 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, p, (int)aad_len), 1);
+	if (extra_len)
+		assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, extra_aad, (int)extra_len), 1);
+	if (len > aad_len)
+		assert_int_equal(
+			EVP_EncryptUpdate(c, p + aad_len, &n, p + aad_len, (int)(len - aad_len)),
+			1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, p + len, &n), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, p + len), 1);
+	EVP_CIPHER_CTX_free(c);
+	return len + 16;
+}
+
+/* RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the RTP header (12 bytes
+ * here: no CSRC, no extension). */
+static size_t gcm_rtp_session(const uint8_t *ck, size_t klen, const uint8_t cs[12], uint8_t *p,
+			      size_t len, uint32_t roc)
+{
+	uint8_t iv[12] = {0};
+
 	memcpy(iv + 2, p + 8, 4);
 	iv[6] = (uint8_t)(roc >> 24);
 	iv[7] = (uint8_t)(roc >> 16);
 	iv[8] = (uint8_t)(roc >> 8);
 	iv[9] = (uint8_t)roc;
-	iv[10] = (uint8_t)(seq >> 8);
-	iv[11] = (uint8_t)seq;
+	iv[10] = p[2];
+	iv[11] = p[3];
 	for (int i = 0; i < 12; i++)
 		iv[i] ^= cs[i];
+	return gcm_seal(ck, klen, iv, p, 12, NULL, 0, len);
+}
+
+/* RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || 31-bit SRTCP index) XOR salt; AAD = the
+ * first 8 bytes || E || index; encrypted: the rest (E = 1), or nothing and it all goes into the
+ * AAD (E = 0, §9.2); the packet ends with the tag, then E || index. */
+static size_t gcm_rtcp_session(const uint8_t *ck, size_t klen, const uint8_t cs[12], uint8_t *p,
+			       size_t len, uint32_t index, bool encrypt)
+{
+	uint8_t iv[12] = {0}, ei[4];
+	uint32_t e = (encrypt ? 0x80000000u : 0) | index;
+	size_t n;
+
+	memcpy(iv + 2, p + 4, 4);
+	iv[8] = (uint8_t)(index >> 24);
+	iv[9] = (uint8_t)(index >> 16);
+	iv[10] = (uint8_t)(index >> 8);
+	iv[11] = (uint8_t)index;
+	for (int i = 0; i < 12; i++)
+		iv[i] ^= cs[i];
+	ei[0] = (uint8_t)(e >> 24);
+	ei[1] = (uint8_t)(e >> 16);
+	ei[2] = (uint8_t)(e >> 8);
+	ei[3] = (uint8_t)e;
+	n = gcm_seal(ck, klen, iv, p, encrypt ? 8 : len, ei, 4, len);
+	memcpy(p + n, ei, 4);
+	return n + 4;
+}
+
+/* §11: the session keys come from the RFC 3711 KDF with the 96-bit salt zero-padded; RTP
+ * labels 0 (key) and 2 (salt), RTCP 3 and 5. */
+static void gcm_session_keys(const struct srtp_suite_info *s, const uint8_t *mkey, bool rtcp,
+			     uint8_t ck[32], uint8_t cs[12])
+{
+	uint8_t ms[14] = {0}, salt[16];
+
+	memcpy(ms, mkey + s->key_len, 12);
+	kdf(mkey, s->key_len, ms, 14, rtcp ? 0x03 : 0x00, ck, s->key_len);
+	kdf(mkey, s->key_len, ms, 14, rtcp ? 0x05 : 0x02, salt, 12);
+	memcpy(cs, salt, 12);
+}
+
+static size_t ref_protect_gcm(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
+			      size_t len, uint32_t roc)
+{
+	uint8_t ck[32], cs[12];
+
+	gcm_session_keys(s, mkey, false, ck, cs);
+	return gcm_rtp_session(ck, s->key_len, cs, p, len, roc);
+}
+
+/* RFC 3711 §3.4 SRTCP with AES-CM + HMAC-SHA1: labels 3 (key), 4 (auth), 5 (salt); the IV is
+ * the RTP one with the SRTCP index in place of the packet index; encrypted: all after the
+ * first 8 bytes; then E || index, then the tag over packet || E || index. */
+static size_t ref_protect_rtcp_cm(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
+				  size_t len, uint32_t index)
+{
+	uint8_t ck[32], cs[14], ak[20], iv[16] = {0}, mac[20];
+	const uint8_t *ms = mkey + s->key_len;
+	uint32_t e = 0x80000000u | index;
+	unsigned mlen = 0;
+	EVP_CIPHER_CTX *c;
+	int n;
+
+	kdf(mkey, s->key_len, ms, 14, 0x03, ck, s->key_len);
+	kdf(mkey, s->key_len, ms, 14, 0x04, ak, 20);
+	kdf(mkey, s->key_len, ms, 14, 0x05, cs, 14);
+	memcpy(iv, cs, 14);
+	for (int i = 0; i < 4; i++)
+		iv[4 + i] ^= p[4 + i];
+	iv[10] ^= (uint8_t)(index >> 24);
+	iv[11] ^= (uint8_t)(index >> 16);
+	iv[12] ^= (uint8_t)(index >> 8);
+	iv[13] ^= (uint8_t)index;
 	c = EVP_CIPHER_CTX_new();
-	assert_int_equal(
-		EVP_EncryptInit_ex(c, s->key_len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm(),
-				   NULL, ck, iv),
-		1);
-	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, p, 12), 1);
-	assert_int_equal(EVP_EncryptUpdate(c, p + 12, &n, p + 12, (int)len - 12), 1);
-	assert_int_equal(EVP_EncryptFinal_ex(c, p + len, &n), 1);
-	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, p + len), 1);
+	assert_int_equal(EVP_EncryptInit_ex(c,
+					    s->key_len == 32   ? EVP_aes_256_ctr()
+					    : s->key_len == 24 ? EVP_aes_192_ctr()
+							       : EVP_aes_128_ctr(),
+					    NULL, ck, iv),
+			 1);
+	assert_int_equal(EVP_EncryptUpdate(c, p + 8, &n, p + 8, (int)len - 8), 1);
 	EVP_CIPHER_CTX_free(c);
-	return len + 16;
+	p[len] = (uint8_t)(e >> 24);
+	p[len + 1] = (uint8_t)(e >> 16);
+	p[len + 2] = (uint8_t)(e >> 8);
+	p[len + 3] = (uint8_t)e;
+	assert_non_null(HMAC(EVP_sha1(), ak, 20, p, len + 4, mac, &mlen));
+	memcpy(p + len + 4, mac, s->rtcp_auth_tag_len);
+	return len + 4 + s->rtcp_auth_tag_len;
+}
+
+static size_t ref_protect_rtcp(const struct srtp_suite_info *s, const uint8_t *mkey, uint8_t *p,
+			       size_t len, uint32_t index)
+{
+	uint8_t ck[32], cs[12];
+
+	if (!s->aead)
+		return ref_protect_rtcp_cm(s, mkey, p, len, index);
+	gcm_session_keys(s, mkey, true, ck, cs);
+	return gcm_rtcp_session(ck, s->key_len, cs, p, len, index, true);
+}
+
+/* The RTCP sender report of RFC 7714 §17 (56 bytes): something to encrypt. */
+static size_t rtcp_sr_packet(uint8_t *p)
+{
+	return unhex("81c8000d4d6172734e5450314e545032525450200000042a0000e9304c756e61"
+		     "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
+		     p, PKT_CAP);
+}
+
+/* RFC 7714 §16 and §17 known answers (session key and salt given directly, as there). */
+static void test_rfc7714_vectors(void **state)
+{
+	static const struct {
+		const char *what;
+		size_t klen;
+		bool rtcp, encrypt;
+		const char *want;
+	} v[] = {
+		{"16.1.1 RTP AEAD_AES_128_GCM", 16, false, true,
+		 "8040f17b8041f8d35501a0b2f24de3a3fb34de6cacba861c9d7e4bcabe633bd50d294e6f42a5f47a"
+		 "51c7d19b36de3adf8833899d7f27beb16a9152cf765ee4390cce"},
+		{"16.2.1 RTP AEAD_AES_256_GCM", 32, false, true,
+		 "8040f17b8041f8d35501a0b232b1de78a822fe12ef9f78fa332e33aab18012389a58e2f3b50b2a02"
+		 "76ffae0f1ba63799b87b7aa3db36dfffd6b0f9bb7878d7a76c13"},
+		{"17.1 SRTCP AEAD_AES_128_GCM", 16, true, true,
+		 "81c8000d4d61727363e94885dcdab67ca727d7662f6b7e997ff5c0f76c06f32dc676a5f1730d6fda"
+		 "4ce09b4686303ded0bb9275bc84aa45896cf4d2fc5abf87245d9eade800005d4"},
+		{"17.2 SRTCP AEAD_AES_256_GCM", 32, true, true,
+		 "81c8000d4d617273d50ae4d1f5ce5d304ba297e47d470c282c3ece5dbffe0a50a2eaa5c1110555be"
+		 "8415f658c61de0476f1b6fad1d1eb30c4446839f57ff6f6cb26ac3be800005d4"},
+		{"17.3 SRTCP AEAD_AES_128_GCM, not encrypted", 16, true, false,
+		 "81c8000d4d6172734e5450314e545032525450200000042a0000e9304c756e61deadbeefdeadbeef"
+		 "deadbeefdeadbeefdeadbeef841dd9683dd78ec92ae58790125f62b3000005d4"},
+		{"17.4 SRTCP AEAD_AES_256_GCM, not encrypted", 32, true, false,
+		 "81c8000d4d6172734e5450314e545032525450200000042a0000e9304c756e61deadbeefdeadbeef"
+		 "deadbeefdeadbeefdeadbeef91db4afbfeee5a978fab4393ed2615fe000005d4"},
+	};
+	uint8_t key[32], salt[12], p[PKT_CAP], want[PKT_CAP];
+
+	unhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key, sizeof(key));
+	unhex("517569642070726f2071756f", salt, sizeof(salt));
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n, wn = unhex(v[i].want, want, sizeof(want));
+
+		if (v[i].rtcp) {
+			n = gcm_rtcp_session(key, v[i].klen, salt, p, rtcp_sr_packet(p), 0x5d4,
+					     v[i].encrypt);
+		} else {
+			/* "Gallia est omnis divisa in partes tres" (38 bytes after the header). */
+			n = unhex(
+				"8040f17b8041f8d35501a0b247616c6c696120657374206f6d6e69732064697669"
+				"736120696e207061727465732074726573",
+				p, sizeof(p));
+			n = gcm_rtp_session(key, v[i].klen, salt, p, n, 0);
+		}
+		if (n != wn || memcmp(p, want, wn))
+			fail_msg("RFC 7714 §%s: the reference construction differs", v[i].what);
+	}
 }
 
 static void test_independent_reference(void **state)
@@ -405,6 +667,29 @@ static void test_independent_reference(void **state)
 			if (len != rlen || memcmp(ours, ref, rlen))
 				fail_msg("%s differs from the reference at seq %u", s->name, seq);
 			assert_int_equal(srtp_rx_unprotect_rtp(rx, ref, &rlen), 0);
+			assert_int_equal(rlen, n);
+		}
+		/* SRTCP: the index is the one our packet carries (E || index before the tag of
+		 * AES-CM, at the very end of AES-GCM); it must count up from the first one. */
+		for (uint32_t i = 0, first = 0; i < 5; i++) {
+			size_t n = rtcp_sr_packet(ours), len = n, rlen, at;
+			uint32_t ei;
+
+			memcpy(ref, ours, n);
+			assert_int_equal(srtp_tx_protect_rtcp(tx, ours, &len, sizeof(ours)), 0);
+			at = s->aead ? len - 4 : len - 4 - s->rtcp_auth_tag_len;
+			assert_int_equal(at, s->aead ? n + 16 : n);
+			ei = (uint32_t)ours[at] << 24 | (uint32_t)ours[at + 1] << 16 |
+			     (uint32_t)ours[at + 2] << 8 | ours[at + 3];
+			assert_true(ei & 0x80000000u); /* encrypted */
+			if (i == 0)
+				first = ei & 0x7fffffffu;
+			assert_int_equal(ei & 0x7fffffffu, first + i);
+			rlen = ref_protect_rtcp(s, key, ref, n, first + i);
+			if (len != rlen || memcmp(ours, ref, rlen))
+				fail_msg("%s SRTCP differs from the reference at index %u", s->name,
+					 first + i);
+			assert_int_equal(srtp_rx_unprotect_rtcp(rx, ref, &rlen), 0);
 			assert_int_equal(rlen, n);
 		}
 		srtp_tx_free(tx);
@@ -498,7 +783,10 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper_and_replay),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_mki),
+		cmocka_unit_test(test_wsh),
 		cmocka_unit_test(test_rfc3711_b3_kdf),
+		cmocka_unit_test(test_rfc7714_vectors),
 		cmocka_unit_test(test_independent_reference),
 		cmocka_unit_test(test_system_libsrtp),
 	};

@@ -18,6 +18,9 @@
 #include <spandsp/bit_operations.h>
 #include <spandsp/g711.h>
 
+#include <FLAC/stream_decoder.h>
+#include <unistd.h>
+
 #include "siprecd/storage.h"
 
 #define PKT 160
@@ -143,12 +146,105 @@ static void test_codecs_and_upsample(void **state)
 	}
 }
 
+struct flac_read {
+	int16_t *pcm; /* interleaved */
+	size_t n, cap;
+	unsigned channels, rate;
+};
+
+static FLAC__StreamDecoderWriteStatus flac_write(const FLAC__StreamDecoder *d,
+						 const FLAC__Frame *fr,
+						 const FLAC__int32 *const buf[], void *ud)
+{
+	struct flac_read *r = ud;
+
+	r->channels = fr->header.channels;
+	r->rate = fr->header.sample_rate;
+	for (unsigned i = 0; i < fr->header.blocksize; i++)
+		for (unsigned c = 0; c < fr->header.channels; c++)
+			if (r->n < r->cap)
+				r->pcm[r->n++] = (int16_t)buf[c][i];
+	return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
+}
+
+static void flac_error(const FLAC__StreamDecoder *d, FLAC__StreamDecoderErrorStatus s, void *ud)
+{
+	fail_msg("FLAC decode error %d", (int)s);
+}
+
+/* Three channels of different lengths: FLAC decodes back to them (libFLAC's own decoder)
+ * sample for sample, shorter channels padded with silence; WAV past two channels is
+ * WAVE_FORMAT_EXTENSIBLE; the mix is the saturated sum. */
+static void test_audio_out(void **state)
+{
+	static int16_t a[4000], b[3000], c[4000];
+	int16_t *ch[9] = {a, b, c, a, a, a, a, a, a}, *mix;
+	size_t n[9] = {4000, 3000, 4000, 4000, 4000, 4000, 4000, 4000, 4000}, mn;
+	char dir[] = "/tmp/siprecd-audio-XXXXXX", path[64];
+	struct flac_read r = {.cap = 3 * 4000 + 1};
+	FLAC__StreamDecoder *d;
+	uint8_t h[68];
+	FILE *f;
+
+	for (size_t i = 0; i < 4000; i++) {
+		a[i] = sine(i);
+		c[i] = (int16_t)(i % 2 ? 30000 : -30000);
+		if (i < 3000)
+			b[i] = (int16_t)(i * 11);
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x.flac", dir);
+	assert_int_equal(store_audio_write(path, STORE_AUDIO_FLAC, ch, n, 3, 8000), 0);
+	assert_int_equal(store_audio_write(path, STORE_AUDIO_FLAC, ch, n, 3, 8000), -EEXIST);
+	r.pcm = malloc(r.cap * sizeof(*r.pcm));
+	d = FLAC__stream_decoder_new();
+	assert_int_equal(FLAC__stream_decoder_init_file(d, path, flac_write, NULL, flac_error, &r),
+			 FLAC__STREAM_DECODER_INIT_STATUS_OK);
+	assert_true(FLAC__stream_decoder_process_until_end_of_stream(d));
+	FLAC__stream_decoder_delete(d);
+	assert_int_equal(r.channels, 3);
+	assert_int_equal(r.rate, 8000);
+	assert_int_equal(r.n, 3 * 4000);
+	for (size_t i = 0; i < 4000; i++) {
+		assert_int_equal(r.pcm[3 * i], a[i]);
+		assert_int_equal(r.pcm[3 * i + 1], i < 3000 ? b[i] : 0);
+		assert_int_equal(r.pcm[3 * i + 2], c[i]);
+	}
+	free(r.pcm);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/nine.flac", dir);
+	assert_int_equal(store_audio_write(path, STORE_AUDIO_FLAC, ch, n, 9, 8000), -E2BIG);
+	assert_int_equal(access(path, F_OK), -1);
+
+	snprintf(path, sizeof(path), "%s/x.wav", dir);
+	assert_int_equal(store_audio_write(path, STORE_AUDIO_WAV, ch, n, 3, 8000), 0);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(h, 1, sizeof(h), f), sizeof(h));
+	fclose(f);
+	assert_memory_equal(h + 12, "fmt \x28\0\0\0\xfe\xff\x03\0", 12);
+	assert_memory_equal(h + 60, "data", 4);
+	assert_int_equal(h[64] | h[65] << 8 | h[66] << 16, 3 * 4000 * 2);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+
+	assert_int_equal(store_pcm_mix(ch + 1, n + 1, 2, &mix, &mn), 0);
+	assert_int_equal(mn, 4000);
+	for (size_t i = 0; i < 4000; i++) {
+		int32_t want = (i < 3000 ? b[i] : 0) + c[i];
+
+		assert_int_equal(mix[i], want > 32767 ? 32767 : want < -32768 ? -32768 : want);
+	}
+	free(mix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ulaw_sine_gaps),
 		cmocka_unit_test(test_ssrc_change),
 		cmocka_unit_test(test_codecs_and_upsample),
+		cmocka_unit_test(test_audio_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,7 +103,8 @@ static void render_equal(struct store_track *t, const int16_t *want, size_t n)
 	free(pcm);
 }
 
-/* G.729 with Annex B: speech, then silence the VAD turns into SID frames, then speech. */
+/* G.729 with Annex B: speech, then silence the VAD turns into SID frames and untransmitted
+ * frames (comfort noise), then speech. */
 static void test_g729(void **state)
 {
 	bcg729EncoderChannelContextStruct *enc = initBcg729EncoderChannel(1);
@@ -111,7 +112,8 @@ static void test_g729(void **state)
 	static int16_t want[3 * 8000];
 	struct store_track *t;
 	uint8_t pkt[32];
-	size_t plen = 0, end = 0, nsid = 0;
+	size_t plen = 0, end = 0, nsid = 0, ncn = 0;
+	bool dtx = false;
 	uint32_t pts = 0;
 	const unsigned nfr = 150; /* 1.5 s of 10 ms frames */
 
@@ -128,8 +130,14 @@ static void test_g729(void **state)
 			if (plen)
 				add(t, 18, pts, T0 + pts * 125000ull, false, pkt, plen);
 			plen = 0;
+			/* Annex B: after a SID the decoder makes comfort noise for each
+			 * untransmitted frame (bitstream length 0). */
+			if (dtx)
+				bcg729Decoder(dec, NULL, 0, 0, 0, 0, want + k * 80);
+			ncn += dtx;
 			continue;
 		}
+		dtx = len == 2;
 		/* The independent expectation: bcg729's decoder on the same frames. */
 		bcg729Decoder(dec, bits, len, 0, len == 2, 0, want + k * 80);
 		end = (k + 1) * 80;
@@ -146,9 +154,17 @@ static void test_g729(void **state)
 	}
 	if (plen)
 		add(t, 18, pts, T0 + pts * 125000ull, false, pkt, plen);
-	if (nsid == 0)
-		fail_msg("the encoder produced no SID frame: comfort noise is untested");
+	if (nsid == 0 || ncn == 0)
+		fail_msg("no SID or DTX frame (%zu, %zu): comfort noise is untested", nsid, ncn);
 	render_equal(t, want, end);
+	{
+		/* The DTX stretch is comfort noise, not digital silence. */
+		int64_t e = 0;
+
+		for (size_t i = 70 * 80; i < 90 * 80; i++)
+			e += (int64_t)want[i] * want[i];
+		assert_true(e > 0);
+	}
 	assert_tone(want, 4000, 8000);
 	assert_tone(want + 100 * 80, 4000, 8000);
 	store_track_free(t);

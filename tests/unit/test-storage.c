@@ -290,7 +290,7 @@ struct ring {
 	struct io_uring ring;
 	struct io_uring_sqe *handed[256];
 	unsigned nhanded;
-	unsigned writes;
+	unsigned writes, dirsyncs;
 	bool fail_next_write;
 };
 
@@ -312,6 +312,8 @@ static void ring_check_handed(struct ring *r)
 	for (unsigned i = 0; i < r->nhanded; i++) {
 		struct io_uring_sqe *s = r->handed[i];
 
+		if (s->opcode == IORING_OP_FSYNC && !(s->fsync_flags & IORING_FSYNC_DATASYNC))
+			r->dirsyncs++;
 		if (s->opcode != IORING_OP_WRITE)
 			continue;
 		r->writes++;
@@ -419,6 +421,8 @@ static void write_file(const char *path, enum store_alg alg, unsigned nframes, b
 	assert_int_equal(store_writer_error(w), 0);
 	assert_int_equal(store_writer_pending(w), 0);
 	assert_true(store_writer_direct(w));
+	/* the directory entry is made durable once, with the first fdatasync */
+	assert_int_equal(r.dirsyncs, 1);
 	assert_int_equal(store_writer_durable_final(w), finish);
 	{
 		const struct store_writer_stats *s = store_writer_stats(w);
@@ -544,7 +548,8 @@ static void test_writer_io_error(void **state)
 	assert_int_equal(store_writer_add(w, &f), 0);
 	assert_int_equal(store_writer_flush(w), 0);
 	r.fail_next_write = true;
-	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 3);
+	/* two writes, the fdatasync and the first fsync of the directory */
+	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 4);
 	ring_run(&r, w);
 	assert_int_equal(store_writer_error(w), -EBADF);
 	assert_int_equal(store_writer_add(w, &f), -EBADF);

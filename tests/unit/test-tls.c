@@ -536,6 +536,225 @@ static void test_client_certs(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* TLS_KEY_PASSWORD: an encrypted key loads with its passphrase, and without it or with a wrong
+ * one the error names TLS_KEY_PATH (and nothing prompts on a terminal). */
+static void test_key_password(void **state)
+{
+	EVP_PKEY *k = new_key();
+	X509 *x = new_cert(k, "enc", "DNS:localhost", NULL, NULL, -60, 86400, false);
+	char *cert = strdup(tpath("enc-cert.pem")), *key = strdup(tpath("enc-key.pem"));
+	struct tls_server_params p = {.cert_path = cert, .key_path = key};
+	struct tls_server_ctx *ctx = NULL;
+	struct client_opts o = {0};
+	struct session s;
+	char *err = NULL;
+	FILE *f;
+
+	write_pair(cert, NULL, x, NULL);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, k, EVP_aes_256_cbc(), NULL, 0, NULL,
+					 (void *)"correct horse"));
+	fclose(f);
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), -EINVAL);
+	assert_non_null(strstr(err, "TLS_KEY_PATH"));
+	free(err);
+	err = NULL;
+	p.key_password = "wrong";
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), -EINVAL);
+	assert_non_null(strstr(err, "TLS_KEY_PATH"));
+	free(err);
+	err = NULL;
+	p.key_password = "correct horse";
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), 0);
+	session_start(&s, ctx, &o);
+	assert_int_equal(s.srv, 0);
+	assert_true(peer_cn_is(s.c, "enc"));
+	session_end(&s);
+	tls_server_ctx_free(ctx);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	free(cert);
+	free(key);
+}
+
+static void test_name_match(void **state)
+{
+	static const struct {
+		const char *pattern, *name;
+		bool match;
+	} t[] = {
+		{"*.example.net", "a.example.net", true},
+		{"*.example.net", "A.Example.NET", true},
+		{"*.example.net", "a.b.example.net", false}, /* one label, never a dot */
+		{"*.example.net", "example.net", false},
+		{"*.example.net", ".example.net", false}, /* '*' is at least one character */
+		{"src*.example.net", "src1.example.net", true},
+		{"src*.example.net", "src.example.net", false},
+		{"src*.example.net", "src1.evil.example.net", false},
+		{"src*.example.net", "src1.example.net.evil.org", false},
+		{"sbc-?.example.net", "sbc-1.example.net", true},
+		{"sbc-?.example.net", "sbc-12.example.net", false},
+		{"192.0.2.*", "192.0.2.7", true},
+		{"192.0.2.*", "192.0.2.7.1", false},
+		{"pbx", "pbx", true},
+		{"pbx", "pbx2", false},
+		{"*", "localhost", true},
+		{"*", "a.b", false},
+		{"[ab].example.net", "a.example.net", false}, /* no bracket expressions */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (tls_name_match(t[i].pattern, t[i].name) != t[i].match)
+			fail_msg("'%s' against '%s': expected %s", t[i].pattern, t[i].name,
+				 t[i].match ? "a match" : "no match");
+}
+
+static void write_crl(const char *path, X509 *ca, EVP_PKEY *cak, X509 *revoked)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *last = ASN1_TIME_adj(NULL, time(NULL), -1, 0);
+	ASN1_TIME *next = ASN1_TIME_adj(NULL, time(NULL), 30, 0);
+	FILE *f;
+
+	assert_non_null(crl);
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca));
+	X509_CRL_set1_lastUpdate(crl, last);
+	X509_CRL_set1_nextUpdate(crl, next);
+	if (revoked) {
+		X509_REVOKED *r = X509_REVOKED_new();
+
+		X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked));
+		X509_REVOKED_set_revocationDate(r, last);
+		X509_CRL_add0_revoked(crl, r);
+	}
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, cak, EVP_sha256()) > 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_X509_CRL(f, crl));
+	fclose(f);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	X509_CRL_free(crl);
+}
+
+/* One handshake with the client certificate NAME (written by the caller as NAME.crt/.key). */
+static int handshake_with(struct tls_server_ctx *ctx, const char *name, char *ret_err, size_t n)
+{
+	char c[64], k[64];
+	struct client_opts o = {0};
+	struct session s;
+	int r;
+
+	snprintf(c, sizeof(c), "%s.crt", name);
+	snprintf(k, sizeof(k), "%s.key", name);
+	o.cert = strdup(tpath(c));
+	o.key = strdup(tpath(k));
+	session_start(&s, ctx, &o);
+	r = s.srv;
+	snprintf(ret_err, n, "%s", tls_conn_error(s.t));
+	session_end(&s);
+	free((char *)o.cert);
+	free((char *)o.key);
+	return r;
+}
+
+/* The CN counts only without DNS/URI names; the system trust store is never a fallback; a CRL
+ * refuses the certificates it lists, and is re-read on reload. */
+static void test_names_ca_crl(void **state)
+{
+	EVP_PKEY *cak = new_key(), *k = new_key();
+	X509 *ca = new_cert(cak, "crl test CA", NULL, NULL, NULL, -86400, 30 * 86400, true);
+	X509 *cn_only = new_cert(k, "src1.example.net", NULL, ca, cak, -3600, 86400, false);
+	X509 *cn_san = new_cert(k, "src1.example.net", "DNS:other.example.org", ca, cak, -3600,
+				86400, false);
+	X509 *deep = new_cert(k, "x", "DNS:a.b.example.net", ca, cak, -3600, 86400, false);
+	X509 *victim = new_cert(k, "src9.example.net", NULL, ca, cak, -3600, 86400, false);
+	/* tpath() reuses 8 buffers: these must outlive many calls */
+	char *state_dir = strdup(tpath("state")), *ca_path = strdup(tpath("crlca.pem"));
+	char *crl_path = strdup(tpath("crl.pem"));
+	struct tls_server_params p = {.state_dir = state_dir,
+				      .ca_path = ca_path,
+				      .verify = TLS_VERIFY_MODE_REQUIRE,
+				      .allowed_peers = "src*.example.net, *.example.net"};
+	struct tls_server_ctx *ctx = NULL;
+	char err[TLS_ERROR_MAX];
+	char *e = NULL;
+
+	write_pair(tpath("crlca.pem"), NULL, ca, NULL);
+	write_pair(tpath("cnonly.crt"), tpath("cnonly.key"), cn_only, k);
+	write_pair(tpath("cnsan.crt"), tpath("cnsan.key"), cn_san, k);
+	write_pair(tpath("deep.crt"), tpath("deep.key"), deep, k);
+	write_pair(tpath("victim.crt"), tpath("victim.key"), victim, k);
+
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, NULL), 0);
+	assert_int_equal(handshake_with(ctx, "cnonly", err, sizeof(err)), 0);
+	assert_int_equal(handshake_with(ctx, "cnsan", err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "the CN does not count"));
+	assert_int_equal(handshake_with(ctx, "deep", err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "matches no TLS_ALLOWED_PEERS pattern"));
+	assert_false(tls_error_is_revoked(err));
+	ctx = tls_server_ctx_free(ctx);
+
+	/* two '*' in one label are refused at configuration time */
+	p.allowed_peers = "**.example.net";
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &e), -EINVAL);
+	assert_non_null(strstr(e, "at most one '*'"));
+	free(e);
+	e = NULL;
+	p.allowed_peers = "src*.example.net";
+
+	/* no CA: an error, never the system trust store */
+	p.ca_path = NULL;
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &e), -EINVAL);
+	assert_non_null(strstr(e, "TLS_ALLOWED_PEERS needs TLS_CA_PATH"));
+	free(e);
+	e = NULL;
+	p.allowed_peers = NULL;
+	p.verify = TLS_VERIFY_MODE_REQUEST;
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &e), -EINVAL);
+	assert_non_null(strstr(e, "TLS_VERIFY_CLIENT needs TLS_CA_PATH"));
+	free(e);
+	e = NULL;
+	p.ca_path = ca_path;
+	p.verify = TLS_VERIFY_MODE_REQUIRE;
+
+	/* a file without a CRL */
+	p.crl_path = ca_path;
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &e), -EINVAL);
+	assert_non_null(strstr(e, "no CRL"));
+	free(e);
+	e = NULL;
+
+	/* a CRL that lists nothing: both pass; then one that lists the victim, reloaded */
+	p.crl_path = crl_path;
+	write_crl(p.crl_path, ca, cak, NULL);
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &e), 0);
+	assert_int_equal(handshake_with(ctx, "victim", err, sizeof(err)), 0);
+	assert_int_equal(handshake_with(ctx, "cnonly", err, sizeof(err)), 0);
+	write_crl(p.crl_path, ca, cak, victim);
+	assert_int_equal(handshake_with(ctx, "victim", err, sizeof(err)), 0); /* not re-read yet */
+	assert_int_equal(tls_server_ctx_reload(ctx, &e), 0);
+	assert_int_equal(handshake_with(ctx, "victim", err, sizeof(err)), -EACCES);
+	assert_true(tls_error_is_revoked(err));
+	assert_non_null(strstr(err, "certificate revoked"));
+	assert_int_equal(handshake_with(ctx, "cnonly", err, sizeof(err)), 0);
+	ctx = tls_server_ctx_free(ctx);
+
+	X509_free(ca);
+	X509_free(cn_only);
+	X509_free(cn_san);
+	X509_free(deep);
+	X509_free(victim);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(k);
+	free(state_dir);
+	free(ca_path);
+	free(crl_path);
+}
+
 static void test_reload(void **state)
 {
 	EVP_PKEY *k1 = new_key(), *k2 = new_key();
@@ -725,6 +944,9 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_client_certs),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_name_match),
+		cmocka_unit_test(test_key_password),
+		cmocka_unit_test(test_names_ca_crl),
 		cmocka_unit_test(test_diag_and_probe),
 		cmocka_unit_test(test_hkdf_expand_label),
 		cmocka_unit_test(test_recv_record_plain),

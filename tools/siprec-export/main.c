@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * siprec-export: verifies and decrypts .siprec recordings and writes them as WAV (one stream
- * mono, two streams stereo, one participant per channel), as a pcap of the RTP packets, or
- * describes them as JSON. Streams can be named as files or by session through the catalog.
- * Exit status: 0 ok, 1 usage or I/O, 2 integrity failure, 3 incomplete recording.
+ * siprec-export: verifies and decrypts .siprec recordings and writes them as WAV or FLAC (one
+ * channel per stream, a mono mix, or one file per participant), as a pcap of the RTP packets,
+ * or describes them (payload types, DTMF digits) as JSON. Streams can be named as files or by
+ * session through the catalog. Exit status: 0 ok, 1 usage or I/O, 2 integrity failure, 3 incomplete
+ * recording.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json.h>
@@ -38,12 +41,19 @@ struct input {
 	struct store_header h;
 	struct store_track *track;
 	struct store_check_result res;
+	/* The participant who sent the stream (catalog or the session's .metadata), or NULL. */
+	char *part_id, *part_name, *part_aor;
 };
 
 static struct {
 	const char *key_file;
 	const char *wav;
 	const char *pcap;
+	enum store_audio_format format;
+	bool format_set;
+	bool mix;
+	bool skip_undecodable;
+	const char *per_participant;
 	bool metadata_json;
 	bool allow_incomplete;
 	bool progress;
@@ -72,14 +82,25 @@ static void help(void)
 	       "                         KEK and the catalog of this configuration)\n"
 	       "      --private-key PEM  X25519 private key of write-only recordings (their\n"
 	       "                         envelopes are read from --catalog or the config's)\n"
-	       "  -o, --output OUT.wav   write audio: one stream mono, two streams stereo\n"
-	       "                         (first stream left); every frame decoded by its own\n"
-	       "                         payload type: G.711, G.726, G.729(A/B), GSM, AMR at\n"
-	       "                         8 kHz, G.722 and AMR-WB at 16 kHz, opus at 48 kHz,\n"
-	       "                         mixed rates upsampled to the highest; RFC 4733 DTMF is\n"
-	       "                         silence (digits in --metadata-json). A stream whose\n"
-	       "                         codec has no decoder (EVS, G.723.1, iLBC) fails with\n"
-	       "                         its name: export it with --pcap\n"
+	       "  -o, --output OUT.wav   write audio, one channel per stream (one stream mono,\n"
+	       "                         two stereo, first stream left; N streams N channels,\n"
+	       "                         WAVE_FORMAT_EXTENSIBLE); OUT.flac (or --format flac)\n"
+	       "                         writes lossless FLAC (libFLAC, at most 8 channels)\n"
+	       "      --mix              with -o: one mono channel, the sum of every stream\n"
+	       "      --per-participant DIR\n"
+	       "                         one mono file per participant in DIR (NN-NAME.wav or\n"
+	       "                         .flac), the mix of the streams that participant sent\n"
+	       "                         (catalog streams.participant_id, else the session's\n"
+	       "                         .metadata; a stream of unknown sender gets its own)\n"
+	       "      --format wav|flac  output format (default: from -o's extension, else wav)\n"
+	       "                         Every RTP frame is decoded by its own payload type:\n"
+	       "                         G.711, G.726, G.729(A/B), GSM, AMR at 8 kHz, G.722 and\n"
+	       "                         AMR-WB at 16 kHz, opus at 48 kHz, mixed rates upsampled\n"
+	       "                         to the highest; RFC 4733 DTMF is silence (digits in\n"
+	       "                         --metadata-json). A stream whose codec has no decoder\n"
+	       "                         (EVS, G.723.1, iLBC) fails the audio export with its\n"
+	       "                         name: export it with --pcap, or:\n"
+	       "      --skip-undecodable write the other streams, naming the one left out\n"
 	       "      --pcap OUT.pcap    write the RTP/RTCP packets (raw IPv4/UDP, synthesised)\n"
 	       "      --metadata-json    print the headers, verification results, payload types\n"
 	       "                         seen, DTMF digits and the decrypted FILE.metadata (when\n"
@@ -98,7 +119,8 @@ static void help(void)
 	       "      --progress         print progress on stderr (default when it is a tty)\n"
 	       "  -h, --help             show this help\n"
 	       "\n"
-	       "Without -o, --pcap or --metadata-json the recordings are only verified.\n"
+	       "Without -o, --per-participant, --pcap or --metadata-json the recordings are\n"
+	       "only verified.\n"
 	       "Exit status: 0 ok, 1 usage or I/O error, 2 integrity failure (the message names\n"
 	       "the chunk and what failed), 3 incomplete (readable up to the chunk named).\n");
 }
@@ -316,64 +338,7 @@ static bool pcap_packet(FILE *f, unsigned idx, const struct store_frame *fr)
 	       (!is_rtp || put(f, rtp, 12)) && put(f, fr->payload, fr->len);
 }
 
-/* ---- WAV ---- */
-
-static int write_wav(const char *path, int16_t *const *ch, const size_t *n, unsigned nch,
-		     unsigned rate)
-{
-	size_t len = MAX(n[0], nch > 1 ? n[1] : 0);
-	uint8_t h[44];
-	uint32_t data = (uint32_t)(len * nch * 2);
-	FILE *f;
-	bool ok;
-
-	if (len * nch * 2 > UINT32_MAX - 36)
-		return -EFBIG;
-	{
-		/* Decrypted audio is as sensitive as the recording: mode 0600, never overwritten.
-		 */
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-		if (fd < 0)
-			return -errno;
-		f = fdopen(fd, "wb");
-		if (!f) {
-			close(fd);
-			return -ENOMEM;
-		}
-	}
-	memcpy(h, "RIFF", 4);
-	le32(h + 4, 36 + data);
-	memcpy(h + 8, "WAVEfmt ", 8);
-	le32(h + 16, 16);
-	h[20] = 1; /* PCM */
-	h[21] = 0;
-	h[22] = (uint8_t)nch;
-	h[23] = 0;
-	le32(h + 24, rate);
-	le32(h + 28, rate * nch * 2);
-	h[32] = (uint8_t)(nch * 2);
-	h[33] = 0;
-	h[34] = 16;
-	h[35] = 0;
-	memcpy(h + 36, "data", 4);
-	le32(h + 40, data);
-	ok = put(f, h, sizeof(h));
-	for (size_t i = 0; ok && i < len; i++)
-		for (unsigned c = 0; c < nch && ok; c++) {
-			int16_t s = i < n[c] ? ch[c][i] : 0;
-			uint8_t b[2] = {(uint8_t)(s & 0xff), (uint8_t)((uint16_t)s >> 8)};
-
-			ok = put(f, b, 2);
-		}
-	if (fclose(f) != 0)
-		ok = false;
-	if (!ok) {
-		unlink(path);
-		return -EIO;
-	}
-	return 0;
-}
+/* ---- audio ---- */
 
 /*
  * Whether a stream can go into audio: false (after naming the codec) when it has audio frames
@@ -418,48 +383,272 @@ static bool decodable(struct input *in)
 	return false;
 }
 
-static int export_wav(struct input *in, unsigned nin)
+/* A string member of a json object, or NULL. */
+static const char *jstr(json_object *o, const char *key)
 {
-	int16_t *pcm[2] = {NULL, NULL}, *up;
-	size_t n[2] = {0, 0};
-	unsigned rate = 0;
-	uint64_t origin = UINT64_MAX;
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+/* The first string of an array member, or NULL. */
+static const char *jfirst(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array) ||
+	    json_object_array_length(v) == 0)
+		return NULL;
+	v = json_object_array_get_idx(v, 0);
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* The sender of in's stream in a session metadata model (docs/METADATA.md, JSON): the stream
+ * with its label, the association that sends it, the participant of that association. */
+static void sender_from_model(struct input *in, json_object *m)
+{
+	json_object *streams, *psas, *parts;
+	const char *sid = NULL, *pid = NULL;
+
+	if (!json_object_object_get_ex(m, "streams", &streams) ||
+	    !json_object_object_get_ex(m, "participantstreamassoc", &psas) ||
+	    !json_object_object_get_ex(m, "participants", &parts))
+		return;
+	for (size_t i = 0; !sid && i < json_object_array_length(streams); i++) {
+		json_object *st = json_object_array_get_idx(streams, i);
+		const char *l = jstr(st, "label");
+
+		if (l && strcmp(l, in->h.stream_label) == 0)
+			sid = jstr(st, "id");
+	}
+	for (size_t i = 0; sid && !pid && i < json_object_array_length(psas); i++) {
+		json_object *a = json_object_array_get_idx(psas, i), *send;
+
+		if (!json_object_object_get_ex(a, "send", &send))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(send); k++) {
+			const char *x = json_object_get_string(json_object_array_get_idx(send, k));
+
+			if (x && strcmp(x, sid) == 0)
+				pid = jstr(a, "participant_id");
+		}
+	}
+	for (size_t i = 0; pid && i < json_object_array_length(parts); i++) {
+		json_object *pa = json_object_array_get_idx(parts, i);
+		const char *id = jstr(pa, "id");
+
+		if (id && strcmp(id, pid) == 0) {
+			in->part_id = dup_or_null(id);
+			in->part_name = dup_or_null(jfirst(pa, "names"));
+			in->part_aor = dup_or_null(jfirst(pa, "aors"));
+			return;
+		}
+	}
+}
+
+/*
+ * Who sent each stream, for inputs named as files: the catalog's streams.participant_id (by
+ * the recording's uuid, when a catalog is at hand), else the session's sealed
+ * <session>.metadata beside the recording. Streams with neither keep their own file.
+ */
+static void participants_from_metadata(struct input *in, unsigned nin)
+{
+	const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (cat && access(cat, R_OK) == 0 &&
+	    sqlite3_open_v2(cat, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		sqlite3_prepare_v2(db,
+				   "SELECT p.participant_id, p.name, p.aor FROM recordings r "
+				   "JOIN streams s ON s.id = r.stream_id JOIN participants p ON "
+				   "p.id = s.participant_id WHERE r.uuid = ?1",
+				   -1, &st, NULL);
+	for (unsigned i = 0; i < nin; i++) {
+		_cleanup_free_ char *dir = NULL, *mpath = NULL, *plain = NULL;
+		json_object *m;
+
+		if (in[i].part_id)
+			continue;
+		if (st) {
+			sqlite3_reset(st);
+			sqlite3_bind_text(st, 1, in[i].h.recording_id, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				in[i].part_id =
+					dup_or_null((const char *)sqlite3_column_text(st, 0));
+				in[i].part_name =
+					dup_or_null((const char *)sqlite3_column_text(st, 1));
+				in[i].part_aor =
+					dup_or_null((const char *)sqlite3_column_text(st, 2));
+				continue;
+			}
+		}
+		if (!in[i].h.session_id[0] || strchr(in[i].h.session_id, '/'))
+			continue;
+		dir = strdup(in[i].path);
+		if (!dir)
+			continue;
+		if (strrchr(dir, '/'))
+			*strrchr(dir, '/') = 0;
+		else
+			strcpy(dir, ".");
+		if (asprintf(&mpath, "%s/%s.metadata", dir, in[i].h.session_id) < 0) {
+			mpath = NULL;
+			continue;
+		}
+		if (access(mpath, R_OK) < 0 ||
+		    store_metadata_read(mpath, &lookup, in[i].h.session_id, &plain) < 0)
+			continue;
+		m = json_tokener_parse(plain);
+		if (m)
+			sender_from_model(&in[i], m);
+		json_object_put(m);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Participant files are named after what the metadata says: letters, digits and ._+-@ kept. */
+static void sanitize(char *out, size_t cap, const char *in)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < cap; in++)
+		out[o++] = (isalnum((unsigned char)*in) || strchr("._+-@", *in)) ? *in : '_';
+	out[o] = 0;
+}
+
+static int write_audio(const char *path, int16_t *const *ch, const size_t *n, unsigned nch,
+		       unsigned rate)
+{
+	int r = store_audio_write(path, arg.format, ch, n, nch, rate);
+
+	if (r == -E2BIG)
+		fprintf(stderr,
+			"siprec-export: %s: FLAC holds at most 8 channels, the call has %u "
+			"streams: use --mix, --per-participant or WAV\n",
+			path, nch);
+	else if (r < 0)
+		fprintf(stderr, "siprec-export: %s: %s\n", path, strerror(-r));
+	return r;
+}
+
+/* --per-participant DIR: one mono file per sender, the mix of the streams it sent. */
+static int export_participants(struct input **sel, int16_t *const *pcm, const size_t *n,
+			       unsigned ns, unsigned rate)
+{
+	bool done[MAX_INPUTS] = {0};
+	unsigned file = 0;
+	int r = 0;
+
+	if (mkdir(arg.per_participant, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "siprec-export: %s: %s\n", arg.per_participant, strerror(errno));
+		return -errno;
+	}
+	for (unsigned i = 0; i < ns && r >= 0; i++) {
+		int16_t *grp[MAX_INPUTS], *mix = NULL;
+		size_t gn[MAX_INPUTS], mn;
+		unsigned ng = 0;
+		char name[65], path[PATH_MAX], labels[256] = "";
+		const char *who;
+
+		if (done[i])
+			continue;
+		for (unsigned j = i; j < ns; j++) {
+			bool same = sel[i]->part_id && sel[j]->part_id
+					    ? strcmp(sel[i]->part_id, sel[j]->part_id) == 0
+					    : i == j;
+
+			if (!same)
+				continue;
+			done[j] = true;
+			grp[ng] = pcm[j];
+			gn[ng++] = n[j];
+			if (strlen(labels) + 1 + strlen(sel[j]->h.stream_label) < sizeof(labels)) {
+				if (labels[0])
+					strcat(labels, ",");
+				strcat(labels, sel[j]->h.stream_label);
+			}
+		}
+		who = sel[i]->part_name	 ? sel[i]->part_name
+		      : sel[i]->part_aor ? sel[i]->part_aor
+		      : sel[i]->part_id	 ? sel[i]->part_id
+					 : NULL;
+		if (who) {
+			sanitize(name, sizeof(name), who);
+		} else {
+			snprintf(path, sizeof(path), "stream-%.50s", sel[i]->h.stream_label);
+			sanitize(name, sizeof(name), path);
+		}
+		snprintf(path, sizeof(path), "%s/%02u-%s.%s", arg.per_participant, ++file, name,
+			 arg.format == STORE_AUDIO_FLAC ? "flac" : "wav");
+		r = store_pcm_mix(grp, gn, ng, &mix, &mn);
+		if (r >= 0)
+			r = write_audio(path, &mix, &mn, 1, rate);
+		free(mix);
+		if (r >= 0)
+			printf("%s\tparticipant=%s\tname=%s\taor=%s\tstreams=%s\n", path,
+			       sel[i]->part_id ? sel[i]->part_id : "",
+			       sel[i]->part_name ? sel[i]->part_name : "",
+			       sel[i]->part_aor ? sel[i]->part_aor : "", labels);
+	}
+	return r;
+}
+
+static int export_audio(struct input *in, unsigned nin)
+{
+	struct input *sel[MAX_INPUTS];
+	int16_t *pcm[MAX_INPUTS] = {0}, *up;
+	size_t n[MAX_INPUTS] = {0};
+	unsigned rate = 0, ns = 0;
+	uint64_t origin = UINT64_MAX, latest = 0;
 	int r = 0;
 	bool same_start;
 
-	if (nin > 2) {
-		fprintf(stderr,
-			"siprec-export: WAV takes one or two streams, got %u (use --pcap)\n", nin);
-		return -EINVAL;
-	}
 	for (unsigned i = 0; i < nin; i++) {
-		if (!decodable(&in[i]))
-			return -EOPNOTSUPP;
-		rate = MAX(rate, store_track_rate(in[i].track));
-		/* Both channels are aligned on the arrival time of their first packet. */
-		if (store_track_packets(in[i].track))
-			origin = MIN(origin, store_track_first_arrival_ns(in[i].track));
+		if (!decodable(&in[i])) {
+			if (!arg.skip_undecodable)
+				return -EOPNOTSUPP;
+			fprintf(stderr,
+				"siprec-export: %s: stream \"%s\" left out of the audio "
+				"(--skip-undecodable)\n",
+				in[i].path, in[i].h.stream_label);
+			continue;
+		}
+		sel[ns++] = &in[i];
+	}
+	if (ns == 0) {
+		fprintf(stderr, "siprec-export: no stream can be decoded\n");
+		return -EOPNOTSUPP;
+	}
+	for (unsigned i = 0; i < ns; i++) {
+		rate = MAX(rate, store_track_rate(sel[i]->track));
+		/* The channels are aligned on the arrival time of their first packet. */
+		if (store_track_packets(sel[i]->track)) {
+			origin = MIN(origin, store_track_first_arrival_ns(sel[i]->track));
+			latest = MAX(latest, store_track_first_arrival_ns(sel[i]->track));
+		}
 	}
 	if (origin == UINT64_MAX)
 		origin = 0;
-	/* First packets of the two legs arriving less than half a packet time apart is network
+	/* First packets of the legs arriving less than half a packet time apart is network
 	 * jitter, not a later start: those legs start together (sample 0 each), so a forked call
 	 * is not skewed by a few samples. A later start is kept as silence. */
-	{
-		uint64_t latest = 0;
-
-		for (unsigned i = 0; i < nin; i++)
-			if (store_track_packets(in[i].track))
-				latest = MAX(latest, store_track_first_arrival_ns(in[i].track));
-		same_start = latest >= origin && latest - origin < START_JITTER_NS;
-	}
-	for (unsigned i = 0; i < nin && r >= 0; i++) {
-		unsigned factor = rate / store_track_rate(in[i].track);
-		uint64_t o = same_start && store_track_packets(in[i].track)
-				     ? store_track_first_arrival_ns(in[i].track)
+	same_start = latest >= origin && latest - origin < START_JITTER_NS;
+	for (unsigned i = 0; i < ns && r >= 0; i++) {
+		unsigned factor = rate / store_track_rate(sel[i]->track);
+		uint64_t o = same_start && store_track_packets(sel[i]->track)
+				     ? store_track_first_arrival_ns(sel[i]->track)
 				     : origin;
 
-		r = store_track_render(in[i].track, o, &pcm[i], &n[i]);
+		r = store_track_render(sel[i]->track, o, &pcm[i], &n[i]);
 		if (r >= 0 && factor > 1) {
 			r = store_pcm_upsample(pcm[i], n[i], factor, &up);
 			if (r >= 0) {
@@ -468,13 +657,30 @@ static int export_wav(struct input *in, unsigned nin)
 				n[i] *= factor;
 			}
 		}
+		if (r >= 0 && store_track_corrupt(sel[i]->track))
+			fprintf(stderr,
+				"siprec-export: %s: warning: %llu malformed payloads exported as "
+				"silence\n",
+				sel[i]->path,
+				(unsigned long long)store_track_corrupt(sel[i]->track));
 	}
-	if (r >= 0)
-		r = write_wav(arg.wav, pcm, n, nin, rate);
 	if (r < 0)
-		fprintf(stderr, "siprec-export: %s: %s\n", arg.wav, strerror(-r));
-	free(pcm[0]);
-	free(pcm[1]);
+		fprintf(stderr, "siprec-export: %s\n", strerror(-r));
+	if (r >= 0 && arg.wav && arg.mix) {
+		int16_t *mix = NULL;
+		size_t mn;
+
+		r = store_pcm_mix(pcm, n, ns, &mix, &mn);
+		if (r >= 0)
+			r = write_audio(arg.wav, &mix, &mn, 1, rate);
+		free(mix);
+	} else if (r >= 0 && arg.wav) {
+		r = write_audio(arg.wav, pcm, n, ns, rate);
+	}
+	if (r >= 0 && arg.per_participant)
+		r = export_participants(sel, pcm, n, ns, rate);
+	for (unsigned i = 0; i < ns; i++)
+		free(pcm[i]);
 	return r;
 }
 
@@ -488,6 +694,39 @@ static void progress(const struct input *in, const struct store_reader *rd, int 
 		fprintf(stderr, "\r%s: %3d%%", in->path, pct);
 		*last = pct;
 	}
+}
+
+/* Maps the payload types the catalog's stream_formats (sql/004-interop.sql) lists for the
+ * recording's stream, when a catalog is at hand; an older catalog without it maps nothing. */
+static void map_from_catalog(struct input *in)
+{
+	const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (!cat || access(cat, R_OK) < 0 ||
+	    sqlite3_open_v2(cat, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT f.payload_type, f.encoding, f.clock_rate, f.fmtp FROM "
+			       "stream_formats f JOIN recordings r ON r.stream_id = f.stream_id "
+			       "WHERE r.uuid = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_bind_text(st, 1, in->h.recording_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int pt = sqlite3_column_int(st, 0);
+		const char *enc = (const char *)sqlite3_column_text(st, 1);
+
+		if (pt >= 0 && pt < 128 && enc)
+			store_track_map_pt(in->track, (uint8_t)pt, enc,
+					   (uint32_t)sqlite3_column_int(st, 2),
+					   (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 }
 
 /* Reads one input fully; 0 or an exit status. pcap gets the packets when not NULL. */
@@ -529,11 +768,16 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 		return EXIT_USAGE;
 	}
 	in->h = *store_reader_header(rd);
-	if ((arg.wav || arg.metadata_json) &&
+	if ((arg.wav || arg.per_participant || arg.metadata_json) &&
 	    store_track_new(in->h.codec, in->h.payload_type, &in->track) < 0) {
 		store_reader_free(rd);
 		fprintf(stderr, "siprec-export: %s: %s\n", in->path, strerror(ENOMEM));
 		return EXIT_USAGE;
+	}
+	if (in->track) {
+		/* Formats a re-offer added are only in the catalog; the header's payload map
+		 * (docs/FORMAT.md) is applied after them and wins. */
+		map_from_catalog(in);
 	}
 	if (in->track) {
 		/* the header's payload map (docs/FORMAT.md): what each negotiated pt means */
@@ -611,9 +855,11 @@ static int label_cmp(const void *a, const void *b)
 
 static int load_session(struct input *in, unsigned *nin)
 {
-	static const char q[] = "SELECT r.path, s.label FROM recordings r "
+	static const char q[] = "SELECT r.path, s.label, p.participant_id, p.name, p.aor "
+				"FROM recordings r "
 				"JOIN sessions se ON se.id = r.session_id "
 				"LEFT JOIN streams s ON s.id = r.stream_id "
+				"LEFT JOIN participants p ON p.id = s.participant_id "
 				"WHERE se.uuid = ?1 AND r.state != 'shredded' ORDER BY r.id";
 	_cleanup_free_ char *uri = NULL, *dir = NULL;
 	sqlite3 *db = NULL;
@@ -661,6 +907,14 @@ static int load_session(struct input *in, unsigned *nin)
 		else if (asprintf(&in[*nin].path, "%s/%s", dir, p) < 0)
 			in[*nin].path = NULL;
 		in[*nin].label = l ? strdup(l) : NULL;
+		for (int c = 2; c <= 4; c++) {
+			const char *v = (const char *)sqlite3_column_text(st, c);
+			char **dst = c == 2   ? &in[*nin].part_id
+				     : c == 3 ? &in[*nin].part_name
+					      : &in[*nin].part_aor;
+
+			*dst = v ? strdup(v) : NULL;
+		}
 		if (!in[*nin].path) {
 			r = -ENOMEM;
 			goto out;
@@ -716,18 +970,19 @@ static void json_dtmf(struct input *in, uint64_t origin, json_object *all)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_new_object();
-		char digit[2] = {d[i].digit, 0};
+		char digit[2] = {d[i].digit, 0}, num[32];
 
 		json_object_object_add(o, "digit", json_object_new_string(digit));
 		json_object_object_add(o, "stream", json_object_new_string(in->h.stream_label));
-		json_object_object_add(
-			o, "start",
-			json_object_new_double(
-				(double)(d[i].start_ns - MIN(origin, d[i].start_ns)) / 1e9));
+		snprintf(num, sizeof(num), "%.3f",
+			 (double)(d[i].start_ns - MIN(origin, d[i].start_ns)) / 1e9);
+		json_object_object_add(o, "start",
+				       json_object_new_double_s(strtod(num, NULL), num));
 		json_object_object_add(o, "start_ns",
 				       json_object_new_int64((int64_t)d[i].start_ns));
+		snprintf(num, sizeof(num), "%.3f", d[i].duration_ms / 1000.0);
 		json_object_object_add(o, "duration",
-				       json_object_new_double(d[i].duration_ms / 1000.0));
+				       json_object_new_double_s(strtod(num, NULL), num));
 		json_object_object_add(o, "ended", json_object_new_boolean(d[i].ended));
 		json_object_array_add(all, o);
 	}
@@ -811,6 +1066,10 @@ int main(int argc, char **argv)
 		OPT_LABEL,
 		OPT_MDFILE,
 		OPT_MDCAT,
+		OPT_FORMAT,
+		OPT_MIX,
+		OPT_PARTICIPANT,
+		OPT_SKIP,
 	};
 	static const struct option opts[] = {
 		{"key-file", required_argument, NULL, 'k'},
@@ -826,6 +1085,10 @@ int main(int argc, char **argv)
 		{"by-label", no_argument, NULL, OPT_LABEL},
 		{"metadata", required_argument, NULL, OPT_MDFILE},
 		{"catalog-metadata", required_argument, NULL, OPT_MDCAT},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"mix", no_argument, NULL, OPT_MIX},
+		{"per-participant", required_argument, NULL, OPT_PARTICIPANT},
+		{"skip-undecodable", no_argument, NULL, OPT_SKIP},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -877,6 +1140,24 @@ int main(int argc, char **argv)
 		case OPT_LABEL:
 			arg.by_label = true;
 			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "wav") != 0 && strcmp(optarg, "flac") != 0) {
+				fprintf(stderr, "siprec-export: --format: wav or flac, not %s\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			arg.format = optarg[0] == 'f' ? STORE_AUDIO_FLAC : STORE_AUDIO_WAV;
+			arg.format_set = true;
+			break;
+		case OPT_MIX:
+			arg.mix = true;
+			break;
+		case OPT_PARTICIPANT:
+			arg.per_participant = optarg;
+			break;
+		case OPT_SKIP:
+			arg.skip_undecodable = true;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -892,6 +1173,13 @@ int main(int argc, char **argv)
 				"--catalog\nTry 'siprec-export --help'.\n");
 		return EXIT_USAGE;
 	}
+	if (arg.mix && !arg.wav) {
+		fprintf(stderr, "siprec-export: --mix needs -o\n");
+		return EXIT_USAGE;
+	}
+	if (!arg.format_set && arg.wav && strlen(arg.wav) > 5 &&
+	    strcasecmp(arg.wav + strlen(arg.wav) - 5, ".flac") == 0)
+		arg.format = STORE_AUDIO_FLAC;
 	if (arg.key_file) {
 		int r;
 
@@ -1008,7 +1296,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (arg.session || arg.by_label)
 		qsort(in, nin, sizeof(in[0]), label_cmp);
-	if (arg.wav && export_wav(in, nin) < 0)
+	if (arg.per_participant)
+		participants_from_metadata(in, nin);
+	if ((arg.wav || arg.per_participant) && export_audio(in, nin) < 0)
 		status = EXIT_USAGE;
 	if (pcap) {
 		if (fclose(pcap) != 0 || (!status && rename(pcap_tmp, arg.pcap) < 0)) {
@@ -1025,6 +1315,9 @@ out:
 	for (unsigned i = 0; i < nin; i++) {
 		free(in[i].path);
 		free(in[i].label);
+		free(in[i].part_id);
+		free(in[i].part_name);
+		free(in[i].part_aor);
 		store_track_free(in[i].track);
 	}
 	keys_free(arg.keys);

@@ -600,9 +600,16 @@ static void on_message(void *ud, const char *buf, size_t len)
 			return;
 		}
 		if (str_eq_cstr(m.method, "BYE")) {
+			struct str rh = header(&m, "Reason", NULL);
+			char why[160];
+
+			/* RFC 3326: why the server ended the call (siprecd: recording failed). */
+			snprintf(why, sizeof(why), "BYE from server%s%.*s%s", rh.len ? " (" : "",
+				 (int)(rh.len < 120 ? rh.len : 120), rh.s ? rh.s : "",
+				 rh.len ? ")" : "");
 			respond(&m, 200, "OK", c->local_tag);
 			if (c->state != CALL_DONE)
-				call_finish(c, true, "BYE from server");
+				call_finish(c, true, why);
 		} else if (str_eq_cstr(m.method, "OPTIONS")) {
 			respond(&m, 200, "OK", c->local_tag);
 		} else {

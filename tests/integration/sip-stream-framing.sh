@@ -1,0 +1,89 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# SIP over a byte stream (RFC 3261 §18.3) whatever the segmenting: an OPTIONS fed one byte per
+# TCP segment (TCP_NODELAY, paced) is answered 200 once; over TLS the same OPTIONS split into
+# one TLS record per byte is answered too, and two requests in one record get two answers; a
+# CRLF CRLF keep-alive ping (RFC 5626 §3.5.1) is answered with CRLF over TCP and TLS, and the
+# connection goes on to serve a request.
+. "$SRCDIR/tests/integration/lib.sh"
+need python3
+start_siprecd
+python3 - "$SIP_PORT" "$TLS_PORT" >"$T/framing.out" 2>&1 <<'PY'
+import socket, ssl, sys, time
+port, tls_port = int(sys.argv[1]), int(sys.argv[2])
+
+def options(i, proto):
+    return (f"OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{proto} 127.0.0.1:9;branch=z9hG4bKfr{i}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag={i}\r\nTo: <sip:srs@127.0.0.1>\r\n"
+            f"Call-ID: framing-{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+
+def responses(s, n, timeout=5.0):
+    """Reads until n SIP responses (counted by their status line) or the timeout."""
+    s.settimeout(timeout)
+    buf, end = b"", time.time() + timeout
+    while buf.count(b"SIP/2.0 200") < n and time.time() < end:
+        try:
+            d = s.recv(65536)
+        except (socket.timeout, ssl.SSLError):
+            break
+        if not d:
+            break
+        buf += d
+    return buf
+
+def tcp():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+def tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+# One byte per segment (paced 1 ms so that the segments are not merged on the way).
+s = tcp()
+for b in options(1, "TCP"):
+    s.sendall(bytes([b]))
+    time.sleep(0.001)
+r = responses(s, 1)
+print("tcp bytewise:", r.count(b"SIP/2.0 200 OK"), b"Call-ID: framing-1" in r)
+s.close()
+
+# One TLS record per byte: each SSLSocket.sendall of one byte is one record.
+s = tls()
+for b in options(2, "TLS"):
+    s.sendall(bytes([b]))
+r = responses(s, 1)
+print("tls records:", r.count(b"SIP/2.0 200 OK"), b"Call-ID: framing-2" in r)
+# Two requests in one record: two answers.
+s.sendall(options(3, "TLS") + options(4, "TLS"))
+r = responses(s, 2)
+print("tls two in one:", r.count(b"SIP/2.0 200 OK"), b"framing-3" in r and b"framing-4" in r)
+s.close()
+
+# CRLF keep-alive: a double CRLF is answered with one CRLF, then a request still works.
+for name, s, proto in (("tcp", tcp(), "TCP"), ("tls", tls(), "TLS")):
+    s.sendall(b"\r\n\r\n")
+    s.settimeout(3)
+    try:
+        pong = s.recv(16)
+    except (socket.timeout, ssl.SSLError):
+        pong = b"(nothing)"
+    s.sendall(options(10 + len(name), proto))
+    r = responses(s, 1)
+    print(f"{name} keepalive pong: {pong!r} then answered: {r.count(b'SIP/2.0 200 OK')}")
+    s.close()
+PY
+cat "$T/framing.out"
+check "TCP: an OPTIONS fed byte by byte answered once" grep -qx 'tcp bytewise: 1 True' "$T/framing.out"
+check "TLS: an OPTIONS split into one record per byte answered once" grep -qx 'tls records: 1 True' "$T/framing.out"
+check "TLS: two requests in one record, two answers" grep -qx 'tls two in one: 2 True' "$T/framing.out"
+check "TCP: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tcp keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
+check "TLS: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tls keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
+check "no framing error logged" sh -c "! grep -q 'closing SIP .* connection' '$T/siprecd.log'"
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+finish
