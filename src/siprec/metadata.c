@@ -82,6 +82,7 @@ struct frame {
 	enum kind kind;
 	enum text_field field; /* K_TEXT */
 	size_t idx;	       /* index of the object in its array (K_GROUP..K_PSA) */
+	bool nested;	       /* K_TEXT send/recv whose stream ids came in <id> children */
 	int vendor_id;	       /* 1 + index in vendor_ids of an extension leaf, else 0 */
 };
 
@@ -552,6 +553,15 @@ static int start_element(struct parser *p, const char *name, const char **atts, 
 		p->root_ok = true;
 		return 0;
 	}
+	/* BroadWorks' <recording_metadata>: <send><id>stream</id></send>, one id per child */
+	if (parent->kind == K_TEXT && (parent->field == T_SEND || parent->field == T_RECV) &&
+	    strcasecmp(lname, "id") == 0) {
+		p->stack[p->depth - 2].nested = true;
+		f->kind = K_TEXT;
+		f->field = parent->field;
+		p->text_len = 0;
+		return 0;
+	}
 	if (parent->kind == K_SKIP || parent->kind == K_EXTENSION || parent->kind == K_TEXT)
 		return 0;
 
@@ -773,7 +783,11 @@ static void on_end(void *userdata, const XML_Char *name)
 		fail(p, r);
 		return;
 	}
-	if (f->kind == K_TEXT)
+	if (f->kind == K_TEXT && f->nested)
+		p->text_len = 0; /* its ids were stored by its <id> children */
+	else if (f->kind == K_TEXT && p->stack[p->depth - 2].kind == K_TEXT)
+		r = end_text(p, f, &p->stack[p->depth - 3]); /* <id> inside <send>/<recv> */
+	else if (f->kind == K_TEXT)
 		r = end_text(p, f, &p->stack[p->depth - 2]);
 	else if (f->kind == K_EXTENSION && p->ext_depth == p->depth)
 		r = end_extension(p);
