@@ -874,10 +874,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			s->starting++;
 		sender = stream_sender(s, md->label, idx);
 		if (s->md && !sender)
-			log_ratelimited(LOG_WARNING,
-					"session %s: stream '%s' has no sender in the metadata (no "
-					"metadata stream of that label): recorded without one",
-					s->uuid, st->label_raw);
+			siprec_label_warning(m->catalog, s->uuid, st->label_raw);
 		catalog_stream_upsert(m->catalog,
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
