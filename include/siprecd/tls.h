@@ -23,8 +23,9 @@ enum tls_verify_mode {
 };
 
 struct tls_server_params {
-	const char *cert_path; /* PEM chain; NULL or "" = self-signed in state_dir/tls/ */
-	const char *key_path;  /* PEM key; NULL or "" = same file as cert_path */
+	const char *cert_path;	  /* PEM chain; NULL or "" = self-signed in state_dir/tls/ */
+	const char *key_path;	  /* PEM key; NULL or "" = same file as cert_path */
+	const char *key_password; /* passphrase of an encrypted key_path (copied, wiped); NULL */
 	/* PEM bundle to verify client certificates; required when verify is not NONE or
 	 * allowed_peers is set (the system trust store is never used for clients). */
 	const char *ca_path;

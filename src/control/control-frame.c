@@ -25,11 +25,12 @@ void control_frame_done(struct control_frame *f)
 int control_frame_feed(struct control_frame *f, const void *data, size_t len)
 {
 	const char *nul;
-	size_t start;
 
 	if (f->off > 0) {
 		memmove(f->buf, f->buf + f->off, f->len - f->off);
 		f->len -= f->off;
+		f->scanned -= f->off;
+		f->msg_start -= f->off;
 		f->off = 0;
 	}
 	if (len > SIZE_MAX / 2 - f->len)
@@ -48,14 +49,18 @@ int control_frame_feed(struct control_frame *f, const void *data, size_t len)
 	}
 	memcpy(f->buf + f->len, data, len);
 	f->len += len;
-	/* Every message in the buffer, and the unterminated tail, must fit the limit. */
-	start = 0;
-	while ((nul = memchr(f->buf + start, '\0', f->len - start))) {
-		if ((size_t)(nul - (f->buf + start)) > f->limit)
+	/* Only the new bytes are scanned: a message trickling in a byte at a time must not cost
+	 * a rescan of everything before it on each read (quadratic in the message size). Every
+	 * complete message, and the unterminated tail, must fit the limit. */
+	f->bytes_scanned += f->len - f->scanned;
+	while ((nul = memchr(f->buf + f->scanned, '\0', f->len - f->scanned))) {
+		if ((size_t)(nul - (f->buf + f->msg_start)) > f->limit)
 			return -EMSGSIZE;
-		start = (size_t)(nul - f->buf) + 1;
+		f->pending++;
+		f->scanned = f->msg_start = (size_t)(nul - f->buf) + 1;
 	}
-	if (f->len - start > f->limit)
+	f->scanned = f->len;
+	if (f->len - f->msg_start > f->limit)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -64,7 +69,8 @@ int control_frame_next(struct control_frame *f, const char **ret_msg, size_t *re
 {
 	const char *nul;
 
-	if (f->off >= f->len)
+	/* Without a complete message there is nothing to look for (and no tail to rescan). */
+	if (f->pending == 0)
 		return 0;
 	nul = memchr(f->buf + f->off, '\0', f->len - f->off);
 	if (!nul)
@@ -72,14 +78,11 @@ int control_frame_next(struct control_frame *f, const char **ret_msg, size_t *re
 	*ret_msg = f->buf + f->off;
 	*ret_len = (size_t)(nul - (f->buf + f->off));
 	f->off = (size_t)(nul - f->buf) + 1;
+	f->pending--;
 	return 1;
 }
 
 unsigned control_frame_pending(const struct control_frame *f)
 {
-	unsigned n = 0;
-
-	for (size_t i = f->off; i < f->len; i++)
-		n += f->buf[i] == '\0';
-	return n;
+	return f->pending;
 }

@@ -33,7 +33,11 @@ void control_stop(struct manager *m);
 struct control_frame {
 	char *buf;
 	size_t len, off, cap;
-	size_t limit; /* largest message, NUL excluded */
+	size_t limit;		/* largest message, NUL excluded */
+	size_t scanned;		/* bytes of buf already searched for NULs */
+	size_t msg_start;	/* where the unterminated message begins */
+	unsigned pending;	/* complete messages not yet taken */
+	uint64_t bytes_scanned; /* total searched by feed (tests: stays linear in the input) */
 };
 
 void control_frame_init(struct control_frame *f, size_t limit);

@@ -29,6 +29,9 @@
 
 #define HTTP_REQUEST_MAX 8192
 #define HTTP_CONNECTIONS_MAX 16
+/* Dropped connections whose last completion has not arrived yet: a burst of accepts is handled
+ * before the completions of the connections it evicts (about 8 KiB each). */
+#define HTTP_CLOSING_MAX 256
 
 /* ---- exposition ---- */
 
@@ -228,6 +231,31 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)m->counters.parse_errors);
 	one(&o, "siprecd_sip_connections", "gauge", "Open SIP TCP/TLS connections.",
 	    ts.connections);
+	/* The SIP edge protections (docs/SECURITY.md), one series per reason. */
+	family(&o, "siprecd_sip_refused_total", "counter",
+	       "SIP peers, connections or INVITEs turned away by an edge protection, by reason.");
+	{
+		const struct {
+			const char *reason;
+			uint64_t n;
+		} rs[] = {
+			{"acl", ts.acl_refused},
+			{"connection_limit", ts.tcp_refused_limit},
+			{"source_connection_limit", ts.source_limit_refused},
+			{"send_queue", ts.send_queue_overflows},
+			{"message_timeout", ts.message_timeouts},
+			{"invite_rate", m->counters.invites_rate_limited},
+			{"source_session_limit", m->counters.sessions_source_limited},
+			{"auth_failed", m->counters.auth_failed},
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(rs); i++)
+			outf(&o, "siprecd_sip_refused_total{reason=\"%s\"} %llu\n", rs[i].reason,
+			     (unsigned long long)rs[i].n);
+	}
+	one(&o, "siprecd_sip_auth_challenges_total", "counter",
+	    "INVITEs answered 401 for missing or stale digest credentials.",
+	    (double)m->counters.auth_challenged);
 	if (m->txns) {
 		static const char *const names[] = {
 			[SIP_TXN_TRYING] = "trying",	   [SIP_TXN_PROCEEDING] = "proceeding",
@@ -560,10 +588,11 @@ static void metrics_accept_done(struct loop_op *op, int res, uint32_t flags)
 		close(res);
 		goto rearm;
 	}
-	/* Closing connections still count towards a hard bound of twice the limit: their
-	 * completions are on their way, but a flood must not outrun them without limit. */
+	/* Closing connections still count towards a hard bound: their completions are on their
+	 * way, but a flood must not outrun them without limit. */
 	if ((srv->n_open >= HTTP_CONNECTIONS_MAX && !http_evict_oldest(srv)) ||
-	    srv->n_conns >= 2 * HTTP_CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
+	    srv->n_conns >= HTTP_CONNECTIONS_MAX + HTTP_CLOSING_MAX ||
+	    !(c = calloc(1, sizeof(*c)))) {
 		close(res);
 		goto rearm;
 	}

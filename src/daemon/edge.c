@@ -231,6 +231,10 @@ static bool edge_authenticate(struct manager *m, struct sip_txn *txn, struct sip
 
 	if (r == 0)
 		return true;
+	if (r == -ENOENT || r == -ESTALE)
+		m->counters.auth_challenged++;
+	else
+		m->counters.auth_failed++;
 	if (r != -ENOENT && r != -ESTALE) {
 		const char *why =
 			r == -EACCES ? "wrong digest credentials" : "malformed Authorization";
@@ -281,6 +285,7 @@ bool edge_admit_invite(struct manager *m, struct sip_txn *txn, struct sip_msg *r
 		char tag[SIP_TAG_LEN + 1];
 
 		m->counters.sessions_refused++;
+		m->counters.invites_rate_limited++;
 		log_ratelimited_rl(
 			&rl, LOG_NOTICE, "INVITE from %s over INVITE_RATE_PER_SOURCE (%u/s): 503",
 			sockaddr_to_string(peer, p, sizeof(p)), c->invite_rate_per_source);
@@ -318,11 +323,14 @@ int edge_session_open(struct manager *m, const struct sockaddr_storage *peer, st
 
 	*ch = (struct edge_charge){0};
 	r = sip_sources_get(src, peer, SIP_SRC_SESSIONS, 1, m->cfg->max_sessions_per_source);
-	if (r < 0)
+	if (r < 0) {
+		m->counters.sessions_source_limited++;
 		return r == -ENOSPC ? -EUSERS : r;
+	}
 	r = sip_sources_get(src, peer, SIP_SRC_STREAMS, streams, m->cfg->max_streams_per_source);
 	if (r < 0) {
 		sip_sources_put(src, peer, SIP_SRC_SESSIONS, 1);
+		m->counters.sessions_source_limited++;
 		return r == -ENOSPC ? -EUSERS : r;
 	}
 	ch->session = true;

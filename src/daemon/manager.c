@@ -312,6 +312,8 @@ static struct tls_server_params tls_params(const struct config *c)
 	return (struct tls_server_params){
 		.cert_path = c->tls_cert_path,
 		.key_path = c->tls_key_path,
+		.key_password =
+			c->tls_key_password && *c->tls_key_password ? c->tls_key_password : NULL,
 		.ca_path = c->tls_ca_path && *c->tls_ca_path ? c->tls_ca_path : NULL,
 		.crl_path = c->tls_crl_path && *c->tls_crl_path ? c->tls_crl_path : NULL,
 		.min_version = strcmp(c->tls_min_version, "1.3") == 0 ? 0x0304 : 0x0303,

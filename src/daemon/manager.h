@@ -28,6 +28,9 @@ struct manager_counters {
 	uint64_t requests, responses_sent, parse_errors, dropped_unparseable;
 	uint64_t options, invites, byes, cancels, updates, unsupported_methods;
 	uint64_t sessions_total, sessions_refused;
+	/* daemon/edge.c: INVITEs answered 401 (no or stale credentials) or refused (wrong ones),
+	 * over the per-source INVITE rate, over the per-source session or stream limit */
+	uint64_t auth_challenged, auth_failed, invites_rate_limited, sessions_source_limited;
 	uint64_t control_calls;
 };
 

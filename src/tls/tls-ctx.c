@@ -482,6 +482,17 @@ static int ensure_self_signed(struct tls_server_ctx *c, char **ret_error)
 	return generate_self_signed(c->cert_path, c->key_path, ret_error);
 }
 
+static int key_password_cb(char *buf, int size, int rwflag, void *userdata)
+{
+	const char *pw = userdata;
+	size_t n = pw ? strlen(pw) : 0;
+
+	if (!pw || n >= (size_t)size)
+		return -1;
+	memcpy(buf, pw, n);
+	return (int)n;
+}
+
 /* Adds every CRL of the PEM file at path to ctx's store and turns on revocation checks of the
  * client's certificate (the leaf: intermediates are vouched for by the CA file). */
 static int load_crls(SSL_CTX *ctx, const char *path, char **ret_error)
@@ -560,6 +571,10 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 		goto fail;
 	}
 	SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);
+	/* An encrypted key (TLS_KEY_PASSWORD); without a password OpenSSL must not prompt on a
+	 * terminal, so the callback answers "no password" then. */
+	SSL_CTX_set_default_passwd_cb(ctx, key_password_cb);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, c->key_password);
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_path) != 1) {
 		set_error(ret_error, "TLS_CERT_PATH %s: %s", c->cert_path,
 			  ssl_err_text(ebuf, sizeof(ebuf)));
@@ -656,6 +671,8 @@ int tls_server_ctx_new(const struct tls_server_params *p, struct tls_server_ctx 
 	if (r >= 0)
 		r = dup_opt(p->crl_path, &c->crl_path);
 	if (r >= 0)
+		r = dup_opt(p->key_password, &c->key_password);
+	if (r >= 0)
 		r = dup_opt(p->state_dir, &c->state_dir);
 	if (r >= 0) {
 		r = parse_allowed(p->allowed_peers, &c->allowed);
@@ -734,6 +751,9 @@ struct tls_server_ctx *tls_server_ctx_free(struct tls_server_ctx *c)
 	free(c->key_path);
 	free(c->ca_path);
 	free(c->crl_path);
+	if (c->key_password)
+		OPENSSL_cleanse(c->key_password, strlen(c->key_password));
+	free(c->key_password);
 	free(c->state_dir);
 	free_strv(c->allowed);
 	free(c);

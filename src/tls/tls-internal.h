@@ -19,6 +19,7 @@
 struct tls_server_ctx {
 	SSL_CTX *ssl_ctx; /* current one; connections hold their own reference */
 	char *cert_path, *key_path, *ca_path, *crl_path, *state_dir;
+	char *key_password; /* of an encrypted key_path; wiped on free */
 	int min_version;
 	int verify;
 	char **allowed; /* NULL-terminated fnmatch patterns, or NULL */

@@ -4,9 +4,11 @@
 # is refused: each problem is logged, the running configuration stays (debug logging goes on),
 # READY=1 follows RELOADING=1 and STATUS= says the reload failed. A valid file applies LOG_LEVEL
 # (debug lines stop) and MAX_METADATA_SIZE (an INVITE with 7 KB of metadata now gets 413),
-# while a changed SIP_PORT is warned about and the old port keeps serving.
+# while a changed SIP_PORT is warned about and the old port keeps serving. A TLS certificate
+# that does not load is a partial failure: its TLS_* keys keep their previous values and SIPS
+# keeps serving the old certificate.
 . "$SRCDIR/tests/integration/lib.sh"
-need sipp python3
+need sipp python3 openssl
 
 SCN=$SRCDIR/tests/integration/scenarios
 # The base file without LOG_LEVEL, so the variants below set it exactly once.
@@ -83,6 +85,24 @@ check "valid: MAX_METADATA_SIZE=4096 applied (413 for 7 KB of metadata), on the 
 { cat "$T/base.conf"; echo LOG_LEVEL=debug; } >"$CONF"
 reload
 case "$STATUS" in *reload* | *restart*) bad "restored: STATUS= still carries a reload note: $STATUS" ;; *) ok "restored: STATUS= without a reload note ($STATUS)" ;; esac
+
+# ---- a certificate that does not load: the TLS group is kept, the rest applies
+echo "not a certificate" >"$T/bad.pem"
+{ cat "$T/base.conf"; echo LOG_LEVEL=info; echo "TLS_CERT_PATH=$T/bad.pem"; echo "TLS_KEY_PATH=$T/bad.pem"; } >"$CONF"
+reload
+log_since "$mark" >"$T/reload4.log"
+check "bad certificate: the error names TLS_CERT_PATH and says the previous values stay" grep -q "err.*configuration reload: TLS_CERT_PATH.*TLS_CERT_PATH $T/bad.pem.*previous values are kept" "$T/reload4.log"
+check "bad certificate: RESULT=partial" grep -q 'SIPREC_EVENT=config-reloaded.*RESULT=partial' "$T/reload4.log"
+check "bad certificate: LOG_LEVEL=info still applied" grep -q 'configuration reload: LOG_LEVEL applied' "$T/reload4.log"
+case "$STATUS" in *"reload partly failed: 1 setting group kept"*) ok "bad certificate: STATUS= says so ($STATUS)" ;; *) bad "bad certificate: STATUS= $STATUS" ;; esac
+echo | timeout 10 openssl s_client -connect "127.0.0.1:$TLS_PORT" >"$T/sclient.out" 2>&1
+check "bad certificate: SIPS still serves the generated certificate" grep -q 'CN *= *siprecd' "$T/sclient.out"
+# The running configuration kept the old TLS values: going back to them changes nothing.
+{ cat "$T/base.conf"; echo LOG_LEVEL=info; } >"$CONF"
+reload
+log_since "$mark" >"$T/reload5.log"
+check "back to the old certificate: nothing to apply (the failed values were never taken)" sh -c "! grep -q 'configuration reload: [A-Z_]* applied$' '$T/reload5.log'"
+check "back to the old certificate: RESULT=applied" grep -q 'SIPREC_EVENT=config-reloaded.*RESULT=applied' "$T/reload5.log"
 
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"

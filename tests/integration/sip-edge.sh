@@ -17,6 +17,7 @@ SIP_ALLOW_TCP=127.0.0.0/30
 MAX_CONNECTIONS_PER_SOURCE=4
 INVITE_RATE_PER_SOURCE=1
 INVITE_BURST_PER_SOURCE=2
+METRICS_LISTEN=127.0.0.1:$(free_port)
 CFG
 start_siprecd
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
@@ -141,6 +142,13 @@ check "connections within MAX_CONNECTIONS_PER_SOURCE answered" grep -q 'within p
 check "connection over MAX_CONNECTIONS_PER_SOURCE closed" grep -q 'over per-source limit closed: True' "$T/edge.out"
 check "another source unaffected" grep -q 'other source answered: True' "$T/edge.out"
 check "INVITEs over INVITE_RATE_PER_SOURCE get 503" grep -q 'invite over rate refused: True' "$T/edge.out"
+MPORT=$(sed -n 's/^METRICS_LISTEN=127.0.0.1://p' "$CONF")
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=5).read().decode())" >"$T/metrics.txt" 2>&1
+grep '^siprecd_sip_refused_total' "$T/metrics.txt"
+for r in acl source_connection_limit send_queue message_timeout invite_rate; do
+	check "metric siprecd_sip_refused_total{reason=\"$r\"} counted" \
+		grep -Eq "^siprecd_sip_refused_total\{reason=\"$r\"\} [1-9]" "$T/metrics.txt"
+done
 check "OPTIONS still answered" sipp_run after -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 3 -t t1
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"

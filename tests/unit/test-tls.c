@@ -536,6 +536,48 @@ static void test_client_certs(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* TLS_KEY_PASSWORD: an encrypted key loads with its passphrase, and without it or with a wrong
+ * one the error names TLS_KEY_PATH (and nothing prompts on a terminal). */
+static void test_key_password(void **state)
+{
+	EVP_PKEY *k = new_key();
+	X509 *x = new_cert(k, "enc", "DNS:localhost", NULL, NULL, -60, 86400, false);
+	char *cert = strdup(tpath("enc-cert.pem")), *key = strdup(tpath("enc-key.pem"));
+	struct tls_server_params p = {.cert_path = cert, .key_path = key};
+	struct tls_server_ctx *ctx = NULL;
+	struct client_opts o = {0};
+	struct session s;
+	char *err = NULL;
+	FILE *f;
+
+	write_pair(cert, NULL, x, NULL);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, k, EVP_aes_256_cbc(), NULL, 0, NULL,
+					 (void *)"correct horse"));
+	fclose(f);
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), -EINVAL);
+	assert_non_null(strstr(err, "TLS_KEY_PATH"));
+	free(err);
+	err = NULL;
+	p.key_password = "wrong";
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), -EINVAL);
+	assert_non_null(strstr(err, "TLS_KEY_PATH"));
+	free(err);
+	err = NULL;
+	p.key_password = "correct horse";
+	assert_int_equal(tls_server_ctx_new(&p, &ctx, &err), 0);
+	session_start(&s, ctx, &o);
+	assert_int_equal(s.srv, 0);
+	assert_true(peer_cn_is(s.c, "enc"));
+	session_end(&s);
+	tls_server_ctx_free(ctx);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	free(cert);
+	free(key);
+}
+
 static void test_name_match(void **state)
 {
 	static const struct {
@@ -903,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_client_certs),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_name_match),
+		cmocka_unit_test(test_key_password),
 		cmocka_unit_test(test_names_ca_crl),
 		cmocka_unit_test(test_diag_and_probe),
 		cmocka_unit_test(test_hkdf_expand_label),
