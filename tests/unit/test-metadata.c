@@ -630,6 +630,16 @@ static void test_dialects(void **state)
 		{"@stray-ampersand.xml", "rfc7865", 2,
 		 "1=sip:support@att.example.com,2=sip:bob@example.com", "AT&T Support", "",
 		 "recovered by escaping 1 stray '&'"},
+		/* Oracle/Acme <apkt:header label=P-Asserted-Identity>: unquoted values quoted */
+		{"<recording xmlns='urn:ietf:params:xml:ns:recording:1'><datamode>complete"
+		 "</datamode><session session_id=s1/><participant participant_id=p1>"
+		 "<nameID aor=sip:a@x><name>A &amp; B</name></nameID><x:h xmlns:x='urn:x' "
+		 "label=P-Asserted-Identity><ucid>U1</ucid></x:h></participant>"
+		 "<stream stream_id=t1 session_id='s1'><label>1</label></stream>"
+		 "<participantstreamassoc participant_id=p1><send>t1</send>"
+		 "</participantstreamassoc></recording>",
+		 "rfc7865", 1, "1=sip:a@x", "A & B", "ucid=U1",
+		 "recovered by quoting 6 attribute values"},
 		{"<recording xmlns='urn:ietf:params:xml:ns:recording:1'><participant>"
 		 "</recording>",
 		 "unparsed", 0, "", NULL, "", "nothing recovered, raw document kept"},
