@@ -10,6 +10,7 @@
 # integration test that passes with part of its checks left out prints "SKIP-PART ID: reason"
 # (lib.sh skip_part) and each such part is listed too. With --strict-skips (CI: tools/test.sh)
 # every skip must be on tests/skip-allow.txt (name, build, reason); any other skip fails the run.
+# The summary's "skipped" counts every item left out (a test, a cmocka case, a part).
 # A test may mark a check that shows a known defect of another area as an expected failure:
 # its "XFAIL ..." lines are repeated in this output. A filter that matches no test fails. The
 # last line is the summary
@@ -33,7 +34,7 @@ done
 filter=${1:-}
 out=tests/out/$(basename "$BUILD")
 mkdir -p "$out"
-pass=0 fail=0 skip=0 unexplained=0 failed=""
+pass=0 fail=0 skip=0 items=0 unexplained=0 failed=""
 allow=tests/skip-allow.txt
 skips=$out/skips.txt
 : >"$skips"
@@ -54,6 +55,7 @@ allowed() {
 
 # note_skip ITEM REASON: records one skip; an unexplained one is shown loudly.
 note_skip() {
+	items=$((items + 1))
 	if allowed "$1"; then
 		printf '%s\tallowed\t%s\n' "$1" "$2" >>"$skips"
 	else
@@ -147,7 +149,8 @@ if [ $unexplained -gt 0 ] && [ "$strict" = 1 ]; then
 	failed="$failed (unexplained skips)"
 fi
 [ -z "$failed" ] || echo "failed:$failed"
-echo "$pass passed, $fail failed, $skip skipped, $unexplained unexplained skips"
+# "skipped" counts what was left out: whole tests, skipped cmocka cases and skipped parts.
+echo "$pass passed, $fail failed, $items skipped, $unexplained unexplained skips"
 [ $fail -eq 0 ] || exit 1
 [ $unexplained -eq 0 ] || [ "$strict" != 1 ] || exit 1
 exit 0

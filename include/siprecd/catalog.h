@@ -180,6 +180,11 @@ struct catalog_stream_format {
 };
 int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_format *f);
 
+/* A warning about the session's metadata found after it was stored (a stream label no metadata
+ * stream carries): counted in sessions.metadata_warnings and appended to the warnings of the
+ * session's latest metadata snapshot. */
+int catalog_metadata_warning(struct catalog *c, const char *session_uuid, const char *warning);
+
 /* One correlation value of a session (session_context): source "sip" (a header of the INVITE)
  * or "metadata" (a vendor extension id). A value already stored is not duplicated. */
 int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,

@@ -124,6 +124,10 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version);
  * and whenever keys_rotate_request() is called. The thread is stopped by keys_free.
  */
 int keys_rotation_start(struct keys *k, uint64_t interval_ms);
+/* KEY_ROTATION_INTERVAL on reload: the next rotation is due interval_ms (0 = never) after the
+ * active key's activation; wakes the thread so a shorter interval takes effect at once.
+ * Non-blocking, safe on the loop. */
+void keys_set_rotation_interval(struct keys *k, uint64_t interval_ms);
 /* Asks the rotation thread to rotate now; non-blocking, safe on the loop. -ESRCH without it. */
 int keys_rotate_request(struct keys *k);
 

@@ -219,8 +219,9 @@ struct sip_msg;
 /*
  * The "sip-headers" dialect, for an INVITE without a metadata body: participants and senders
  * from Cisco CUCM's From URI parameters (x-nearend/x-farend, x-farendaddr, x-*device, x-refci)
- * and X-Cisco-Recording-Participant / X-Recording-Participant headers (docs/METADATA.md). An
- * unlabelled stream's sender is stored under the empty label. Returns 1 and a new model, 0
+ * and X-Cisco-Recording-Participant / X-Recording-Participant headers (docs/METADATA.md). A
+ * stream named by position (CUCM's one stream, media-index=N) gets the label "m<N>". Returns
+ * 1 and a new model, 0
  * when the headers name nobody, -E2BIG or -ENOMEM.
  */
 int siprec_metadata_from_headers(struct sip_msg *req, const struct siprec_limits *lim,

@@ -40,6 +40,7 @@ enum op_kind {
 	OP_DTMF,
 	OP_STREAM_FORMAT,
 	OP_CONTEXT,
+	OP_MD_WARNING,
 	_OP_KIND_MAX,
 };
 
@@ -230,6 +231,18 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, ?4) "
 			 "ON CONFLICT DO NOTHING"},
 			false,
+		},
+	[OP_MD_WARNING] =
+		{
+			"metadata-warning",
+			{"UPDATE sessions SET metadata_warnings = metadata_warnings + 1 WHERE uuid "
+			 "= ?1",
+			 "UPDATE metadata_snapshots SET warnings = json_insert(coalesce(warnings, "
+			 "'[]'), "
+			 "'$[#]', ?2) WHERE id = (SELECT max(m.id) FROM metadata_snapshots AS m "
+			 "JOIN "
+			 "sessions AS s ON s.id = m.session_id WHERE s.uuid = ?1)"},
+			true,
 		},
 };
 
@@ -1090,6 +1103,17 @@ int catalog_stream_format_add(struct catalog *c, const struct catalog_stream_for
 	b_u64(&b, f->channels ? f->channels : 1);
 	b_text(&b, f->fmtp && *f->fmtp ? f->fmtp : NULL);
 	return enqueue(c, OP_STREAM_FORMAT, &b, false);
+}
+
+int catalog_metadata_warning(struct catalog *c, const char *session_uuid, const char *warning)
+{
+	struct builder b = {0};
+
+	if (!session_uuid || !warning)
+		return -EINVAL;
+	b_text(&b, session_uuid);
+	b_text(&b, warning);
+	return enqueue(c, OP_MD_WARNING, &b, false);
 }
 
 int catalog_session_context_add(struct catalog *c, const char *session_uuid, const char *source,

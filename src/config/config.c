@@ -307,7 +307,7 @@ static const struct config_key keys[] = {
 	 F(master_password), 0, 0, NULL, 0, RESTART},
 	{"KEY_ROTATION_INTERVAL", T_DURATION, "24h", NULL, "Data keys are rotated this often.",
 	 false, false, F(key_rotation_interval_ms), DURATION_MS(60), DURATION_MS(366 * 86400ULL),
-	 NULL, 0, RESTART},
+	 NULL, 0, RELOAD},
 	{"PBKDF2_ITERATIONS", T_U32, "600000", NULL,
 	 "PBKDF2-SHA256 iterations for KEY_DERIVATION=pbkdf2.", false, false, F(pbkdf2_iterations),
 	 100000, 100000000, NULL, 0, RESTART},

@@ -998,6 +998,12 @@ static int reload_audit(struct manager *m, const struct config *old, char *err, 
 	return 0;
 }
 
+static int reload_key_rotation(struct manager *m, const struct config *old, char *err, size_t n)
+{
+	keys_set_rotation_interval(m->keys, m->cfg->key_rotation_interval_ms);
+	return 0;
+}
+
 static int reload_tls(struct manager *m, const struct config *old, char *err, size_t n)
 {
 	struct tls_server_params p = tls_params(m->cfg);
@@ -1050,6 +1056,7 @@ static const struct reload_hook reload_hooks[] = {
 	{"LOG_LEVEL", reload_log_level},
 	{"AUDIT_RATE_LIMIT_INTERVAL AUDIT_RATE_LIMIT_BURST", reload_audit},
 	{TLS_RELOAD_KEYS, reload_tls},
+	{"KEY_ROTATION_INTERVAL", reload_key_rotation},
 	{"MAX_CONNECTIONS MAX_HANDSHAKES TCP_IDLE_TIMEOUT TLS_HANDSHAKE_TIMEOUT "
 	 "SIP_MESSAGE_TIMEOUT "
 	 "MAX_SEND_QUEUE MAX_SEND_QUEUE_MESSAGES SIP_ALLOW SIP_ALLOW_UDP SIP_ALLOW_TCP "

@@ -782,6 +782,14 @@ int keys_rotation_start(struct keys *k, uint64_t interval_ms)
 	return 0;
 }
 
+void keys_set_rotation_interval(struct keys *k, uint64_t interval_ms)
+{
+	pthread_mutex_lock(&k->lock);
+	k->interval_ms = interval_ms ? interval_ms : UINT64_MAX / 4;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+}
+
 int keys_rotate_request(struct keys *k)
 {
 	if (!k->thread_running)

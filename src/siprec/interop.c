@@ -10,6 +10,7 @@
 
 #include "siprec/interop.h"
 #include "siprecd/catalog.h"
+#include "siprecd/log.h"
 #include "siprecd/macro.h"
 #include "siprecd/sip.h"
 #include "siprecd/siprec.h"
@@ -64,6 +65,16 @@ void siprec_catalog_sip_context(struct catalog *c, const char *session_uuid, str
 		if (!dup)
 			sip_header_rows(c, session_uuid, req, name);
 	}
+}
+
+void siprec_label_warning(struct catalog *c, const char *session_uuid, const char *label)
+{
+	char w[STORE_LABEL_MAX + 96];
+
+	snprintf(w, sizeof(w),
+		 "SDP stream '%s' matches no metadata stream: recorded without a sender", label);
+	log_ratelimited(LOG_WARNING, "session %s: %s", session_uuid, w);
+	catalog_metadata_warning(c, session_uuid, w);
 }
 
 void siprec_catalog_md_context(struct catalog *c, const char *session_uuid,

@@ -21,6 +21,10 @@ void siprec_catalog_sip_context(struct catalog *c, const char *session_uuid, str
 void siprec_catalog_md_context(struct catalog *c, const char *session_uuid,
 			       const struct siprec_metadata *md);
 
+/* An SDP stream whose label gives it no sender in the metadata: logged, and a warning in the
+ * catalog (sessions.metadata_warnings, the latest snapshot's warnings). */
+void siprec_label_warning(struct catalog *c, const char *session_uuid, const char *label);
+
 /* Queues one stream_formats row per format of md siprecd can name (a=rtpmap or RFC 3551). */
 void siprec_catalog_formats(struct catalog *c, const char *session_uuid, const char *label,
 			    const struct sdp_media *md);

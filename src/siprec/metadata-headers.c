@@ -14,10 +14,16 @@
 #include <strings.h>
 
 #include "siprec/metadata-internal.h"
+#include "siprecd/str.h"
 #include "siprecd/sip.h"
 
-/* The label the session layer looks an unlabelled m= line up by (an empty a=label view). */
-#define UNLABELLED ""
+/* Streams named by position get the label "m<N>" (N: the m= line, from 0), which the session
+ * layer tries when a stream's own a=label is in no metadata stream. */
+static struct str position_label(char buf[16], unsigned n)
+{
+	snprintf(buf, 16, "m%u", n);
+	return str_from_cstr(buf);
+}
 
 static int add_participant(struct siprec_metadata *md, const char *id, struct str aor,
 			   struct str name, struct siprec_participant **ret)
@@ -38,9 +44,9 @@ static int add_participant(struct siprec_metadata *md, const char *id, struct st
 	return 0;
 }
 
-/* A stream labelled label, sent by participant p. */
-static int add_sender(struct siprec_metadata *md, const struct siprec_participant *p,
-		      struct str label)
+/* A stream labelled label, sent by the participant of id pid (an id, not a pointer: adding
+ * participants moves the array). */
+static int add_sender(struct siprec_metadata *md, const char *pid, struct str label)
 {
 	struct siprec_stream_md *s;
 	struct siprec_psa *a;
@@ -53,7 +59,7 @@ static int add_sender(struct siprec_metadata *md, const struct siprec_participan
 	if (!s || !(s->id = strdup(id)) || !(s->label = str_dup(label)))
 		return -ENOMEM;
 	a = siprec_array_push(&md->psas, &md->n_psas, sizeof(*a));
-	if (!a || !(a->participant_id = strdup(p->id)))
+	if (!a || !(a->participant_id = strdup(pid)))
 		return -ENOMEM;
 	return siprec_strv_add(&a->send, id, strlen(id));
 }
@@ -108,6 +114,7 @@ static int from_cucm(struct sip_msg *req, struct siprec_metadata *md)
 	struct siprec_participant *near = NULL, *far = NULL;
 	struct str base, params;
 	bool is_near, is_far;
+	char ml[16];
 	int r;
 
 	if (sip_msg_from(req, &from) < 0)
@@ -122,7 +129,7 @@ static int from_cucm(struct sip_msg *req, struct siprec_metadata *md)
 		r = add_participant(md, "farend", param(params, "x-farendaddr"),
 				    param(params, "x-farenddevice"), &far);
 	if (r >= 0 && (is_near || (is_far && far)))
-		r = add_sender(md, is_near ? near : far, str_from_cstr(UNLABELLED));
+		r = add_sender(md, is_near ? "nearend" : "farend", position_label(ml, 0));
 	if (r >= 0)
 		r = add_context(md, "cisco-refci", param(params, "x-refci"));
 	if (r >= 0)
@@ -130,8 +137,9 @@ static int from_cucm(struct sip_msg *req, struct siprec_metadata *md)
 	return r < 0 ? r : 1;
 }
 
-/* X-Cisco-Recording-Participant: "Alice" <sip:alice@example.com>;label=1 (one per party; the
- * label parameter, when given, names the stream the party sends). */
+/* X-Cisco-Recording-Participant: sip:708090@192.0.2.5;media-index="0" (Cisco CUBE network-based
+ * recording: one per party, media-index the m= line it sends, from 0), or "Name" <uri>;label=L
+ * (the a=label of the stream it sends). */
 static int from_participant_headers(struct sip_msg *req, struct siprec_metadata *md)
 {
 	static const char *const names[] = {"X-Cisco-Recording-Participant",
@@ -142,9 +150,10 @@ static int from_participant_headers(struct sip_msg *req, struct siprec_metadata 
 		const struct sip_header *h = &req->hdrs[i];
 		struct sip_name_addr na;
 		struct siprec_participant *p;
-		struct str display, label;
+		struct str display, label, index;
 		bool ours = false;
-		char id[32];
+		char id[32], ml[16];
+		uint32_t n;
 		int r;
 
 		for (size_t k = 0; k < ARRAY_SIZE(names); k++)
@@ -156,8 +165,14 @@ static int from_participant_headers(struct sip_msg *req, struct siprec_metadata 
 			display = str_make(display.s + 1, display.len - 2);
 		snprintf(id, sizeof(id), "hdr-participant-%u", ++found);
 		r = add_participant(md, id, na.uri, display, &p);
-		if (r >= 0 && sip_param_get(na.params, "label", &label) == 0 && label.len)
-			r = add_sender(md, p, label);
+		if (r >= 0 && sip_param_get(na.params, "label", &label) == 0 && label.len) {
+			r = add_sender(md, id, label);
+		} else if (r >= 0 && sip_param_get(na.params, "media-index", &index) == 0) {
+			if (index.len >= 2 && index.s[0] == '"' && index.s[index.len - 1] == '"')
+				index = str_make(index.s + 1, index.len - 2);
+			if (str_to_u32(index, 1023, &n) == 0)
+				r = add_sender(md, id, position_label(ml, n));
+		}
 		if (r < 0)
 			return r;
 	}

@@ -82,6 +82,7 @@ struct frame {
 	enum kind kind;
 	enum text_field field; /* K_TEXT */
 	size_t idx;	       /* index of the object in its array (K_GROUP..K_PSA) */
+	bool nested;	       /* K_TEXT send/recv whose stream ids came in <id> children */
 	int vendor_id;	       /* 1 + index in vendor_ids of an extension leaf, else 0 */
 };
 
@@ -552,6 +553,15 @@ static int start_element(struct parser *p, const char *name, const char **atts, 
 		p->root_ok = true;
 		return 0;
 	}
+	/* BroadWorks' <recording_metadata>: <send><id>stream</id></send>, one id per child */
+	if (parent->kind == K_TEXT && (parent->field == T_SEND || parent->field == T_RECV) &&
+	    strcasecmp(lname, "id") == 0) {
+		p->stack[p->depth - 2].nested = true;
+		f->kind = K_TEXT;
+		f->field = parent->field;
+		p->text_len = 0;
+		return 0;
+	}
 	if (parent->kind == K_SKIP || parent->kind == K_EXTENSION || parent->kind == K_TEXT)
 		return 0;
 
@@ -773,7 +783,11 @@ static void on_end(void *userdata, const XML_Char *name)
 		fail(p, r);
 		return;
 	}
-	if (f->kind == K_TEXT)
+	if (f->kind == K_TEXT && f->nested)
+		p->text_len = 0; /* its ids were stored by its <id> children */
+	else if (f->kind == K_TEXT && p->stack[p->depth - 2].kind == K_TEXT)
+		r = end_text(p, f, &p->stack[p->depth - 3]); /* <id> inside <send>/<recv> */
+	else if (f->kind == K_TEXT)
 		r = end_text(p, f, &p->stack[p->depth - 2]);
 	else if (f->kind == K_EXTENSION && p->ext_depth == p->depth)
 		r = end_extension(p);
@@ -933,13 +947,84 @@ static bool amp_is_reference(const char *s, size_t len)
 	return false;
 }
 
+/*
+ * The repairs of the lenient pass, in one scan: a stray '&' becomes "&amp;", and an attribute
+ * value without quotes inside a start tag (Oracle/Acme's <apkt:header label=P-Asserted-Identity>)
+ * gets double quotes. Comments, CDATA, processing instructions and quoted values are copied as
+ * they are. out holds at least 5 * len + 1 bytes. Returns the output length.
+ */
+static size_t repair(const char *in, size_t len, char *out, size_t *ret_amp, size_t *ret_attr)
+{
+	size_t n = 0, amp = 0, attr = 0;
+	bool in_tag = false;
+	char quote = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (!in_tag && c == '<' && i + 1 < len && in[i + 1] != '!' && in[i + 1] != '?' &&
+		    in[i + 1] != '/') {
+			in_tag = true;
+		} else if (!in_tag && c == '<' && i + 3 < len && memcmp(in + i, "<!--", 4) == 0) {
+			const char *end = memmem(in + i, len - i, "-->", 3);
+			size_t k = end ? (size_t)(end - (in + i)) + 3 : len - i;
+
+			memcpy(out + n, in + i, k);
+			n += k;
+			i += k - 1;
+			continue;
+		} else if (in_tag && quote) {
+			if (c == quote)
+				quote = 0;
+		} else if (in_tag && (c == '"' || c == '\'')) {
+			quote = c;
+		} else if (in_tag && c == '>') {
+			in_tag = false;
+		} else if (in_tag && c == '=') {
+			size_t j = i + 1, k;
+
+			while (j < len && (in[j] == ' ' || in[j] == '\t'))
+				j++;
+			if (j < len && in[j] != '"' && in[j] != '\'' && in[j] != '>') {
+				k = j;
+				while (k < len && !strchr(" \t\r\n>", in[k]) &&
+				       !(in[k] == '/' && k + 1 < len && in[k + 1] == '>'))
+					k++;
+				out[n++] = '=';
+				out[n++] = '"';
+				for (size_t m = j; m < k; m++) {
+					if (in[m] == '"') {
+						memcpy(out + n, "&quot;", 6);
+						n += 6;
+					} else {
+						out[n++] = in[m];
+					}
+				}
+				out[n++] = '"';
+				attr++;
+				i = k - 1;
+				continue;
+			}
+		}
+		out[n++] = c;
+		if (c == '&' && !amp_is_reference(in + i, len - i)) {
+			memcpy(out + n, "amp;", 4);
+			n += 4;
+			amp++;
+		}
+	}
+	*ret_amp = amp;
+	*ret_attr = attr;
+	return n;
+}
+
 int siprec_metadata_parse_lenient(const char *xml, size_t len, const struct siprec_limits *lim,
 				  struct siprec_metadata **ret)
 {
 	struct siprec_limits l = lim ? *lim : SIPREC_LIMITS_DEFAULT;
 	struct siprec_metadata *md = NULL;
-	char why[sizeof(last_xml_error)];
-	size_t stray = 0, n = 0;
+	char why[sizeof(last_xml_error)], what[96];
+	size_t amp = 0, attr = 0, n;
 	char *fixed;
 	int r;
 
@@ -950,29 +1035,25 @@ int siprec_metadata_parse_lenient(const char *xml, size_t len, const struct sipr
 		return r;
 	}
 	snprintf(why, sizeof(why), "%s", last_xml_error[0] ? last_xml_error : "DOCTYPE refused");
-	for (size_t i = 0; i < len; i++)
-		if (xml[i] == '&' && !amp_is_reference(xml + i, len - i))
-			stray++;
-	if (stray) {
-		/* each stray '&' becomes "&amp;": 4 more bytes */
-		fixed = malloc(len + 4 * stray + 1);
-		if (!fixed)
-			return -ENOMEM;
-		for (size_t i = 0; i < len; i++) {
-			fixed[n++] = xml[i];
-			if (xml[i] == '&' && !amp_is_reference(xml + i, len - i)) {
-				memcpy(fixed + n, "amp;", 4);
-				n += 4;
-			}
-		}
+	/* worst case: every byte an '&' (5 bytes) or a quoted '"' (6 + 2 quotes per value) */
+	fixed = malloc(len * 8 + 1);
+	if (!fixed)
+		return -ENOMEM;
+	n = repair(xml, len, fixed, &amp, &attr);
+	if (amp || attr) {
 		l.max_body_size = MAX(l.max_body_size, n);
 		r = siprec_metadata_parse(fixed, n, &l, &md);
 		free(fixed);
 		if (r == 0) {
-			r = siprec_md_warn(md,
-					   "not well-formed (%s): recovered by escaping %zu stray "
-					   "'&'",
-					   why, stray);
+			if (amp && attr)
+				snprintf(what, sizeof(what),
+					 "escaping %zu stray '&' and quoting %zu attribute values",
+					 amp, attr);
+			else if (amp)
+				snprintf(what, sizeof(what), "escaping %zu stray '&'", amp);
+			else
+				snprintf(what, sizeof(what), "quoting %zu attribute values", attr);
+			r = siprec_md_warn(md, "not well-formed (%s): recovered by %s", why, what);
 			if (r < 0) {
 				siprec_metadata_free(md);
 				return r;
@@ -982,6 +1063,8 @@ int siprec_metadata_parse_lenient(const char *xml, size_t len, const struct sipr
 		}
 		if (r != -EBADMSG)
 			return r;
+	} else {
+		free(fixed);
 	}
 	md = calloc(1, sizeof(*md));
 	if (!md)

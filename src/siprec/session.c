@@ -671,6 +671,19 @@ static const char *participant_of(struct session *s, struct str label)
 	return p ? p->id : NULL;
 }
 
+/* The sender of the m= line idx labelled label; for metadata that names streams by position
+ * (the sip-headers dialect: CUCM, CUBE media-index), by the label "m<idx>". */
+static const char *stream_sender(struct session *s, struct str label, unsigned idx)
+{
+	const char *p = participant_of(s, label);
+	char ml[16];
+
+	if (p || !s->md)
+		return p;
+	snprintf(ml, sizeof(ml), "m%u", idx);
+	return participant_of(s, str_from_cstr(ml));
+}
+
 /* The catalog row of an open stream after a change of codec or of metadata (its sender). */
 static void stream_catalog_update(struct session *s, struct stream *st)
 {
@@ -714,6 +727,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 	struct sdp_crypto cr;
 	int pt = -1, dtmf = -1, r;
 	bool existing = st->media != NULL;
+	const char *sender;
 
 	ans->port = 0;
 	ans->pt = -1;
@@ -858,17 +872,15 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		s->ss->streams++;
 		if (s->state == SESSION_STARTING)
 			s->starting++;
-		if (s->md && !siprec_metadata_stream_by_label(s->md, md->label))
-			log_ratelimited(LOG_WARNING,
-					"session %s: stream '%s' has no metadata stream of that "
-					"label: recorded without a sender",
-					s->uuid, st->label_raw);
+		sender = stream_sender(s, md->label, idx);
+		if (s->md && !sender)
+			siprec_label_warning(m->catalog, s->uuid, st->label_raw);
 		catalog_stream_upsert(m->catalog,
 				      &(struct catalog_stream){
 					      .session_uuid = s->uuid,
 					      .label = p.label,
 					      .stream_id = smd ? smd->id : NULL,
-					      .participant_id = participant_of(s, md->label),
+					      .participant_id = sender,
 					      .direction = "recvonly",
 					      .codec = st->codec,
 					      .payload_type = pt,
@@ -980,8 +992,10 @@ static int offer_append(char *buf, size_t cap, size_t *off, const char *fmt, ...
 /* The label of delayed-offer stream i: the metadata's stream labels when it names them. */
 static void offer_label(const struct session *s, unsigned i, char *buf, size_t n)
 {
+	/* sip-headers metadata names streams by position ("m0"), not by an SRC label */
 	if (s->md && i < s->md->n_streams && s->md->streams[i].label &&
-	    s->md->streams[i].label[0]) {
+	    s->md->streams[i].label[0] &&
+	    (!s->md->dialect || strcmp(s->md->dialect, "sip-headers") != 0)) {
 		/* labels go on an SDP line: keep them to token characters */
 		size_t k = 0;
 

@@ -33,6 +33,9 @@ fi
 RTP_MIN=$((20000 + ($$ % 400) * 100))
 sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 99))/" \
 	-e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
+# The vendors' own correlation headers the flows check in session_context (Twilio, Genesys,
+# Ribbon, IMS charging vector, CUBE).
+echo "RECORD_SIP_HEADERS=X-Twilio-CallSid,X-Genesys-CallUUID,X-Ribbon-Session-ID,P-Charging-Vector,Cisco-Guid" >>"$CONF"
 start_siprecd
 
 # shellcheck disable=SC2086

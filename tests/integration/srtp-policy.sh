@@ -8,7 +8,8 @@
 # SRTP_POLICY=required, SDES over UDP is refused unless SRTP_ALLOW_SDES_OVER_PLAIN_SIP, and
 # UNENCRYPTED_SRTP is refused, while siprec-src's SRTP over TLS records. Also: packets of a
 # payload type the offer lacks are counted and kept with their type; streams.ssrcs and
-# streams.stream_id (from the metadata) are filled.
+# streams.stream_id (from the metadata) are filled; a re-INVITE that moves the media to another
+# port latches the stream anew (the old port's packets are then dropped).
 . "${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 need python3 sqlite3 jq
 python3 -c 'import cryptography' 2>/dev/null || skip "python3-cryptography not installed"
@@ -50,22 +51,26 @@ lines = {
     "plain": ["1 AES_CM_128_HMAC_SHA1_80 inline:%s" % b64(k1)],
     "mki": ["1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^20|1:4;inline:%s|2^20|2:4 WSH=128" % (b64(k1), b64(k2))],
     "unencrypted": ["1 AES_CM_128_HMAC_SHA1_80 inline:%s UNENCRYPTED_SRTP" % b64(k1)],
+    "move": ["1 AES_CM_128_HMAC_SHA1_80 inline:%s" % b64(k1)],
 }[case]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
 m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); m.bind(("127.0.0.1", 0))
+m2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); m2.bind(("127.0.0.1", 0))
 lp, mp = s.getsockname()[1], m.getsockname()[1]
-sdp = ("v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-       "m=audio %d RTP/SAVP 0\r\na=sendonly\r\na=label:1\r\n" % mp +
-       "".join("a=crypto:%s\r\n" % l for l in lines))
+def mkbody(mport, ver):
+    sdp = ("v=0\r\no=src 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" % ver +
+           "m=audio %d RTP/SAVP 0\r\na=sendonly\r\na=label:1\r\n" % mport +
+           "".join("a=crypto:%s\r\n" % l for l in lines))
+    return ("--b\r\nContent-Type: application/sdp\r\n\r\n" + sdp +
+            "--b\r\nContent-Type: application/rs-metadata+xml\r\nContent-Disposition: recording-session\r\n\r\n" +
+            md + "\r\n--b--\r\n")
 md = ("<?xml version='1.0'?><recording xmlns='urn:ietf:params:xml:ns:recording:1'>"
       "<datamode>complete</datamode><session session_id='c2Vzc2lvbjEyMzQ1Ng=='/>"
       "<participant participant_id='cGFydGljaXBhbnQxMjM0'><nameID aor='sip:a@example.com'/></participant>"
       "<stream stream_id='c3RyZWFtMTIzNDU2Nzg=' session_id='c2Vzc2lvbjEyMzQ1Ng=='><label>1</label></stream>"
       "<participantstreamassoc participant_id='cGFydGljaXBhbnQxMjM0'><send>c3RyZWFtMTIzNDU2Nzg=</send></participantstreamassoc>"
       "</recording>")
-body = ("--b\r\nContent-Type: application/sdp\r\n\r\n" + sdp +
-        "--b\r\nContent-Type: application/rs-metadata+xml\r\nContent-Disposition: recording-session\r\n\r\n" +
-        md + "\r\n--b--\r\n")
+body = mkbody(mp, 1)
 cid, tag = "%s-%s@uac" % (case, os.urandom(4).hex()), os.urandom(4).hex()
 def req(method, cseq, to="", extra="", body=""):
     return ("%s sip:srs@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
@@ -88,6 +93,31 @@ totag = re.search(r"^To:.*(;tag=[^;\r\n]+)", r, re.M | re.I).group(1)
 rport = int(re.search(r"^m=audio (\d+)", r, re.M).group(1))
 s.sendto(req("ACK", 1, to=totag), ("127.0.0.1", port))
 ssrc = 0x1234abcd
+def final(sock):
+    while True:
+        r = sock.recv(65535).decode(errors="replace")
+        if int(r.split(" ", 2)[1]) >= 200:
+            return r
+def rtp(sock, i):
+    hdr = struct.pack("!BBHII", 0x80, 0, 100 + i, 160 * i, ssrc)
+    sock.sendto(Ctx(k1).protect(hdr, bytes([0xff]) * 160, ssrc, 100 + i), ("127.0.0.1", rport))
+    time.sleep(0.002)
+if case == "move":
+    # 10 packets, then a re-INVITE moving the media to another port: 10 from the new port are
+    # recorded (latched anew), 5 more from the old one are not.
+    for i in range(10):
+        rtp(m, i)
+    s.sendto(req("INVITE", 2, to=totag, extra="Content-Type: multipart/mixed;boundary=b\r\n",
+                 body=mkbody(m2.getsockname()[1], 2)), ("127.0.0.1", port))
+    print("reinvite", final(s).split(" ", 2)[1])
+    s.sendto(req("ACK", 2, to=totag), ("127.0.0.1", port))
+    for i in range(10, 20):
+        rtp(m2, i)
+    for i in range(20, 25):
+        rtp(m, i)
+    s.sendto(req("BYE", 3, to=totag), ("127.0.0.1", port))
+    final(s)
+    sys.exit(0)
 for i in range(50):
     if case == "mki":
         c = Ctx(k1, b"\0\0\0\1") if i < 25 else Ctx(k2, b"\0\0\0\2")
@@ -129,6 +159,11 @@ path=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.sess
 $BUILD/siprec-export -k "$T/state/keys/master.key" --metadata-json "$path" >"$T/plain-meta.json" 2>&1
 check_eq "one key: the recording keeps each frame's payload type (45 pt 0, 5 pt 8)" "0:45 8:5" \
 	"$(jq -r '[.[0].payload_types[] | "\(.payload_type):\(.frames)"] | join(" ")' "$T/plain-meta.json")"
+out=$(uac move)
+check_eq "re-INVITE moving the media port: 200 twice" "200 reinvite 200" "$(echo $out | cut -d' ' -f1,3,4)"
+stats move >/dev/null # waits for the recording to be final
+check_eq "moved media: the 20 packets of the SRC recorded, the 5 from its old port dropped" "20 5" \
+	"$(catalog "SELECT st.packets || ' ' || st.dropped_source FROM streams st JOIN sessions s ON s.id = st.session_id WHERE s.call_id LIKE 'move-%'")"
 out=$(uac mki)
 check_eq "two MKI keys, WSH=128: 200" 200 "${out%% *}"
 check_eq "two MKI keys: 50 packets under both keys recorded, none failed" "50 0 50" "$(stats mki | cut -d' ' -f1-3)"

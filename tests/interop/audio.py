@@ -36,6 +36,7 @@ class Encoder:
     RATES = {"PCMU": (8000, 8000), "PCMA": (8000, 8000), "G722": (8000, 16000),
              "G729": (8000, 8000), "opus": (48000, 48000), "AMR-WB": (16000, 16000),
              "AMR": (8000, 8000), "AMR-BE": (8000, 8000), "GSM": (8000, 8000),
+             "G726-32": (8000, 8000),
              "EVS": (16000, 16000)}
     # AMR modes: speech bits per frame (3GPP TS 26.101 table 1a), by frame type 0..7.
     AMR_BITS = [95, 103, 118, 134, 148, 159, 204, 244]
@@ -59,6 +60,15 @@ class Encoder:
             self.lib.g722_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                              ctypes.c_int]
             self.st = self.lib.g722_encode_init(None, 64000, 0)
+        elif c == "G726-32":
+            # One 4-bit code per byte from spandsp (no packing); packed here as RFC 3551
+            # §4.5.4 says, so the exporter's packing is checked against the RFC, not itself.
+            self.lib = _lib("spandsp")
+            self.lib.g726_init.restype = ctypes.c_void_p
+            self.lib.g726_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+            self.lib.g726_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                             ctypes.c_int]
+            self.st = self.lib.g726_init(None, 32000, 0, 0)
         elif c == "G729":
             self.lib = _lib("bcg729")
             self.lib.initBcg729EncoderChannel.restype = ctypes.c_void_p
@@ -111,6 +121,11 @@ class Encoder:
         if c == "G722":
             n = self.lib.g722_encode(self.st, out, buf, self.n)
             return out.raw[:n], 160  # RFC 3551: G.722 is clocked at 8000 in RTP
+        if c == "G726-32":
+            n = self.lib.g726_encode(self.st, out, buf, self.n)
+            codes = out.raw[:n]
+            # RFC 3551 §4.5.4: the first codeword in the least significant bits of the octet.
+            return bytes((codes[i] & 15) | (codes[i + 1] & 15) << 4 for i in range(0, n, 2)), 160
         if c == "G729":
             pl = b""
             ln = ctypes.c_uint8(0)

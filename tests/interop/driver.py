@@ -709,7 +709,9 @@ class Flow:
                          "first difference at %s)" % (label, len(samples), len(exp), first))
         if "tone" in e:
             share = corpus_codecs.goertzel_share(samples[rate // 10:rate // 10 + rate // 2], rate, e["tone"])
-            if share < e.get("min_share", 0.5):
+            # Measured: a right decode is >= 0.996; G.726 with its codewords swapped in each
+            # octet (the other packing) still sounds like the tone but falls to 0.88-0.94.
+            if share < e.get("min_share", 0.98):
                 self.err("export: stream %s is not the %d Hz tone sent (energy share %.2f)" % (label, e["tone"], share))
 
 

@@ -416,6 +416,26 @@ static void fill_fixture(const char *path)
 	catalog_free(c);
 }
 
+/* A label mismatch found after the snapshot was stored: counted and appended to its warnings. */
+static void test_metadata_warning(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+
+	assert_int_equal(catalog_start(c), 0);
+	add_session(c, SA, "w@x", "udp", T0);
+	add_metadata(c, SA, 0, T0, "[\"first\"]", 1);
+	assert_int_equal(catalog_metadata_warning(c, SA, "SDP stream 'a' matches no metadata"), 0);
+	assert_int_equal(catalog_metadata_warning(c, SA, "SDP stream 'b' matches no metadata"), 0);
+	assert_int_equal(catalog_metadata_warning(c, NULL, "x"), -EINVAL);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_free(c);
+	assert_query(path, "SELECT metadata_warnings FROM sessions", "3\n");
+	assert_query(path, "SELECT warnings FROM metadata_snapshots",
+		     "[\"first\",\"SDP stream 'a' matches no metadata\","
+		     "\"SDP stream 'b' matches no metadata\"]\n");
+}
+
 static void test_round_trip(void **state)
 {
 	const char *path = new_db();
@@ -901,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_newer_version_refused),
 		cmocka_unit_test(test_broken_migration_rolls_back),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_metadata_warning),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_media_dtmf),
 		cmocka_unit_test(test_validation),

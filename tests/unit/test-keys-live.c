@@ -142,6 +142,37 @@ static void test_refresh_and_destroy_guard(void **state)
 	keys_free(d);
 }
 
+static int own_changes;
+
+static void on_own_change(void *ud, const char *key_id, uint32_t version, bool external)
+{
+	__atomic_add_fetch(&own_changes, external ? 0 : 1, __ATOMIC_SEQ_CST);
+}
+
+/* KEY_ROTATION_INTERVAL on reload: a thread started with "never" rotates once the interval is
+ * shortened, without waiting for its next poll. */
+static void test_rotation_interval_change(void **state)
+{
+	struct keys_options o = opts();
+	struct keys *k;
+	uint32_t before;
+
+	assert_int_equal(keys_open(&o, &k), 0);
+	keys_set_change_callback(k, on_own_change, NULL);
+	before = keys_current_version(k);
+	assert_int_equal(keys_rotation_start(k, 0), 0);
+	assert_int_equal(__atomic_load_n(&own_changes, __ATOMIC_SEQ_CST), 0);
+	keys_set_rotation_interval(k, 1);
+	for (int i = 0; i < 1000 && __atomic_load_n(&own_changes, __ATOMIC_SEQ_CST) == 0; i++)
+		usleep(10000);
+	keys_set_rotation_interval(k, 0);
+	assert_true(__atomic_load_n(&own_changes, __ATOMIC_SEQ_CST) >= 1);
+	keys_free(k);
+	assert_int_equal(keys_open(&o, &k), 0);
+	assert_true(keys_current_version(k) > before);
+	keys_free(k);
+}
+
 static void test_backup_after_rotation(void **state)
 {
 	struct keys_options o = opts();
@@ -237,6 +268,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refresh_and_destroy_guard),
 		cmocka_unit_test(test_backup_after_rotation),
+		cmocka_unit_test(test_rotation_interval_change),
 		cmocka_unit_test(test_metadata),
 	};
 

@@ -610,6 +610,16 @@ static void test_dialects(void **state)
 		 "vendor-call-id=1142208:1|broadworks-tracking-id=1473743407:0", NULL},
 		{"@webex-recording-metadata-4.0.xml", "recording_metadata", 2,
 		 "1=sip:+14085550100@webex.example.com,2=tel:+14085550199", "Pat User", "", NULL},
+		/* BroadWorks R22+ shape: stream ids in <id> children of <send> (one each) */
+		{"<recording_metadata xmlns='urn:ietf:params:xml:ns:siprec'><dataMode>complete"
+		 "</dataMode><recording id='r'><requestor>SRC</requestor></recording>"
+		 "<session id='s'/><participant id='a' session='s'><aor>sip:a@x</aor>"
+		 "<send><id>t1</id><id>t3</id></send></participant>"
+		 "<participant id='b' session='s'><aor>sip:b@x</aor><send> <id>t2</id> </send>"
+		 "</participant><stream id='t1' session='s'><label>1</label></stream>"
+		 "<stream id='t2' session='s'><label>2</label></stream>"
+		 "<stream id='t3' session='s'><label>3</label></stream></recording_metadata>",
+		 "recording_metadata", 2, "1=sip:a@x,2=sip:b@x,3=sip:a@x", NULL, "", NULL},
 		{"@acme-avaya-ucid.xml", "rfc7865", 2,
 		 "201835599=sip:31600000001@192.0.2.62,201835600=sip:33100000002@pbx.example.com",
 		 "31600000001", "ucid=00FA0810030000000001A2;encoding=hex", NULL},
@@ -620,6 +630,16 @@ static void test_dialects(void **state)
 		{"@stray-ampersand.xml", "rfc7865", 2,
 		 "1=sip:support@att.example.com,2=sip:bob@example.com", "AT&T Support", "",
 		 "recovered by escaping 1 stray '&'"},
+		/* Oracle/Acme <apkt:header label=P-Asserted-Identity>: unquoted values quoted */
+		{"<recording xmlns='urn:ietf:params:xml:ns:recording:1'><datamode>complete"
+		 "</datamode><session session_id=s1/><participant participant_id=p1>"
+		 "<nameID aor=sip:a@x><name>A &amp; B</name></nameID><x:h xmlns:x='urn:x' "
+		 "label=P-Asserted-Identity><ucid>U1</ucid></x:h></participant>"
+		 "<stream stream_id=t1 session_id='s1'><label>1</label></stream>"
+		 "<participantstreamassoc participant_id=p1><send>t1</send>"
+		 "</participantstreamassoc></recording>",
+		 "rfc7865", 1, "1=sip:a@x", "A & B", "ucid=U1",
+		 "recovered by quoting 6 attribute values"},
 		{"<recording xmlns='urn:ietf:params:xml:ns:recording:1'><participant>"
 		 "</recording>",
 		 "unparsed", 0, "", NULL, "", "nothing recovered, raw document kept"},
@@ -709,13 +729,49 @@ static void test_sip_headers(void **state)
 	assert_string_equal(md->participants[1].aors.v[0], "1000");
 	assert_string_equal(md->participants[1].names.v[0], "SEPA");
 	/* x-farend: this dialog carries the far end's voice, on its one unlabelled m= line */
-	st = siprec_metadata_stream_by_label(md, str_from_cstr(""));
+	st = siprec_metadata_stream_by_label(md, str_from_cstr("m0"));
 	assert_non_null(st);
 	assert_string_equal(siprec_metadata_sender_of(md, st->id)->id, "farend");
 	assert_int_equal(md->context.n, 2);
 	assert_string_equal(md->context.v[0], "cisco-refci=ci2");
 	assert_string_equal(md->context.v[1], "cisco-farendrefci=ci1");
 	siprec_metadata_free(md);
+
+	{
+		/* the near end's leg: its sender is the participant added first (a pointer to it
+		 * would not survive adding the far end) */
+		const char *at = strstr(cucm, "x-farend;");
+		char *near = NULL;
+
+		assert_true(asprintf(&near, "%.*sx-nearend%s", (int)(at - cucm), cucm,
+				     at + strlen("x-farend")) > 0);
+		memset(m, 0, sizeof(*m));
+		assert_int_equal(sip_msg_parse(m, near, strlen(near), NULL), 0);
+		assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+		st = siprec_metadata_stream_by_label(md, str_from_cstr("m0"));
+		assert_non_null(st);
+		assert_string_equal(siprec_metadata_sender_of(md, st->id)->id, "nearend");
+		siprec_metadata_free(md);
+		free(near);
+	}
+	{
+		/* Cisco CUBE network-based recording: bare addr-spec, media-index names the m= line
+		 */
+		static const char nbr[] =
+			"INVITE sip:22222@192.0.2.9 SIP/2.0\r\n"
+			"Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK4\r\n"
+			"X-Cisco-Recording-Participant: sip:708090@192.0.2.5;media-index=\"0\"\r\n"
+			"X-Cisco-Recording-Participant: sip:10000@192.0.2.32;media-index=\"1\"\r\n"
+			"From: <sip:192.0.2.1>;tag=t\r\nTo: <sip:22222@192.0.2.9>\r\n"
+			"Call-ID: c4@cube\r\nCSeq: 101 INVITE\r\nMax-Forwards: 70\r\n"
+			"Content-Length: 0\r\n\r\n";
+
+		memset(m, 0, sizeof(*m));
+		assert_int_equal(sip_msg_parse(m, nbr, sizeof(nbr) - 1, NULL), 0);
+		assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
+		check_senders(md, "m0=sip:708090@192.0.2.5,m1=sip:10000@192.0.2.32", "cube nbr");
+		siprec_metadata_free(md);
+	}
 
 	memset(m, 0, sizeof(*m));
 	assert_int_equal(sip_msg_parse(m, cube, sizeof(cube) - 1, NULL), 0);
