@@ -137,7 +137,8 @@ int sip_acl_parse(const char *list, struct sip_acl **ret, char *err, size_t n)
 		free(copy);
 		return -ENOMEM;
 	}
-	for (tok = strtok_r(copy, SEPARATORS, &save); tok; tok = strtok_r(NULL, SEPARATORS, &save)) {
+	for (tok = strtok_r(copy, SEPARATORS, &save); tok;
+	     tok = strtok_r(NULL, SEPARATORS, &save)) {
 		r = parse_entry(tok, &a->e[a->n], err, n);
 		if (r < 0)
 			break;
