@@ -26,10 +26,12 @@ for i in range(60):
     s.close()
 PY
 # Each window's summary goes out when the window is over (next event or the 5 s status tick).
+# One snapshot of the log per count, so n, w and s agree with each other.
 counts() {
-	n=$(grep -c 'SIPREC_EVENT=tls-handshake-failed' "$T/siprecd.log")
-	w=$(grep -c 'SIPREC_EVENT=events-suppressed' "$T/siprecd.log")
-	s=$(grep 'SIPREC_EVENT=events-suppressed' "$T/siprecd.log" | sed -n 's/.*COUNT=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
+	cp "$T/siprecd.log" "$T/snapshot.log"
+	n=$(grep -c 'SIPREC_EVENT=tls-handshake-failed' "$T/snapshot.log")
+	w=$(grep -c 'SIPREC_EVENT=events-suppressed' "$T/snapshot.log")
+	s=$(grep 'SIPREC_EVENT=events-suppressed' "$T/snapshot.log" | sed -n 's/.*COUNT=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
 }
 i=0
 counts
