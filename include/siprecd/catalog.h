@@ -15,7 +15,9 @@
 
 struct catalog;
 
-/* Queue limits: past either, enqueue functions return -EAGAIN and drop the operation. */
+/* Queue limits: past either, enqueue functions return -EAGAIN and drop the operation. The rows
+ * a recording depends on (session begin/end, stream, recording begin/final, key) and barriers
+ * have a reserve of as much again before they are refused. */
 #define CATALOG_QUEUE_MAX_OPS_DEFAULT 100000u
 #define CATALOG_QUEUE_MAX_BYTES_DEFAULT (64u << 20)
 /* At most this many operations go into one transaction. */
@@ -205,6 +207,15 @@ struct catalog_key {
 	const char *kek_id;
 };
 int catalog_key_upsert(struct catalog *c, const struct catalog_key *k);
+
+/*
+ * Calls fn(userdata, result) on the catalog thread once every operation enqueued before it is
+ * committed and durable (that batch is committed with synchronous=FULL: the WAL is synced):
+ * result 0, or -EIO when an operation of the batch failed. fn must not block; post to your own
+ * loop. Never dropped for the queue limit. Returns 0, -ESHUTDOWN after catalog_stop (fn is
+ * then never called), -ENOMEM, -EINVAL.
+ */
+int catalog_barrier(struct catalog *c, void (*fn)(void *userdata, int result), void *userdata);
 
 /* Operations queued and not yet taken by the catalog thread (racy by nature; for metrics). */
 unsigned catalog_queue_depth(const struct catalog *c);

@@ -69,6 +69,7 @@ struct config {
 	uint32_t max_streams_per_source;     /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
 	uint32_t max_streams;		     /* MAX_STREAMS_PER_SESSION, 16 */
 	uint32_t max_metadata_size;	     /* MAX_METADATA_SIZE, 65536 */
+	uint32_t max_metadata_snapshots;     /* MAX_METADATA_SNAPSHOTS, 64 */
 	char *record_sip_headers;	     /* RECORD_SIP_HEADERS, "" */
 	uint64_t rtp_timeout_ms;	     /* RTP_TIMEOUT, 30s (stream marked idle) */
 	bool rtp_timeout_bye;		     /* RTP_TIMEOUT_ENDS_SESSION, false */

@@ -42,6 +42,7 @@ enum op_kind {
 	OP_STREAM_FORMAT,
 	OP_CONTEXT,
 	OP_MD_WARNING,
+	OP_BARRIER, /* no SQL: catalog_barrier's callback, run once the batch is durable */
 	_OP_KIND_MAX,
 };
 
@@ -58,6 +59,8 @@ struct op {
 	struct op *next;
 	enum op_kind kind;
 	bool wipe; /* carries key material (wrapped keys): cleansed before free */
+	void (*barrier_fn)(void *userdata, int result);
+	void *barrier_userdata;
 	uint64_t seq;
 	size_t size;
 	unsigned n;
@@ -245,6 +248,7 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "sessions AS s ON s.id = m.session_id WHERE s.uuid = ?1)"},
 			true,
 		},
+	[OP_BARRIER] = {"barrier", {NULL}, false},
 };
 
 struct recovered {
@@ -381,6 +385,20 @@ static void b_blob(struct builder *b, const void *p, size_t len)
 	b->extra += len;
 }
 
+/*
+ * Rows a recording cannot do without (the session, its recordings, the keys that open them):
+ * past the queue limits they still get a reserve of as much again, so a flood of statistics
+ * cannot push them out. Everything else is refused at the limit and counted in stats.dropped.
+ */
+static bool op_critical(enum op_kind kind)
+{
+	return kind == OP_SESSION_BEGIN || kind == OP_SESSION_END || kind == OP_RECORDING_BEGIN ||
+	       kind == OP_RECORDING_FINAL || kind == OP_KEY || kind == OP_STREAM ||
+	       kind == OP_BARRIER;
+}
+
+static int enqueue_op(struct catalog *c, struct op *op);
+
 static int enqueue(struct catalog *c, enum op_kind kind, const struct builder *b, bool wipe)
 {
 	struct op *op;
@@ -406,13 +424,26 @@ static int enqueue(struct catalog *c, enum op_kind kind, const struct builder *b
 		}
 	}
 
+	return enqueue_op(c, op);
+}
+
+/* Takes ownership of op, even on failure. */
+static int enqueue_op(struct catalog *c, struct op *op)
+{
+	unsigned max_ops = c->max_ops;
+	size_t max_bytes = c->max_bytes, size = op->size;
+
+	if (op_critical(op->kind)) {
+		max_ops *= 2;
+		max_bytes *= 2;
+	}
 	pthread_mutex_lock(&c->lock);
 	if (c->stopped) {
 		pthread_mutex_unlock(&c->lock);
 		op_free(op);
 		return -ESHUTDOWN;
 	}
-	if (c->depth >= c->max_ops || c->bytes + size > c->max_bytes) {
+	if (c->depth >= max_ops || c->bytes + size > max_bytes) {
 		c->stats.dropped++;
 		pthread_mutex_unlock(&c->lock);
 		op_free(op);
@@ -558,6 +589,8 @@ static int apply_op(struct catalog *c, const struct op *op)
 		     op->kind == OP_RECORDING_FINAL;
 	int r = 0;
 
+	if (op->kind == OP_BARRIER)
+		return 0;
 	if (multi && sqlite3_exec(c->db, "SAVEPOINT op", NULL, NULL, NULL) != SQLITE_OK) {
 		note_error(c, "savepoint: %s", sqlite3_errmsg(c->db));
 		return -EIO;
@@ -604,7 +637,14 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
 	bool open = exec_retry(c, "BEGIN IMMEDIATE", &busy) == 0;
-	bool gave_up = !open;
+	bool gave_up = !open, barrier = false, committed = false;
+
+	for (struct op *op = list; op; op = op->next)
+		barrier |= op->kind == OP_BARRIER;
+	/* WAL with synchronous=NORMAL does not sync a commit; a batch someone waits on
+	 * (catalog_barrier) is committed with FULL: the WAL is synced before COMMIT returns. */
+	if (barrier)
+		sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 
 	for (struct op *op = list; op; op = op->next) {
 		last_seq = op->seq;
@@ -633,6 +673,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		if (exec_retry(c, "COMMIT", &busy) == 0) {
 			applied += in_txn;
 			txns++;
+			committed = true;
 		} else {
 			if (!sqlite3_get_autocommit(c->db))
 				sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -640,9 +681,15 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		}
 	}
 
+	if (barrier)
+		sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	while (list) {
 		struct op *next = list->next;
 
+		/* Conservative: any failure in the batch fails its barriers. */
+		if (list->kind == OP_BARRIER)
+			list->barrier_fn(list->barrier_userdata,
+					 committed && failed == 0 ? 0 : -EIO);
 		op_free(list);
 		list = next;
 	}
@@ -1188,6 +1235,22 @@ int catalog_key_upsert(struct catalog *c, const struct catalog_key *k)
 	b_text(&b, k->wrap_alg);
 	b_text(&b, k->kek_id);
 	return enqueue(c, OP_KEY, &b, true);
+}
+
+int catalog_barrier(struct catalog *c, void (*fn)(void *userdata, int result), void *userdata)
+{
+	struct op *op;
+
+	if (!c || !fn)
+		return -EINVAL;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->kind = OP_BARRIER;
+	op->size = sizeof(*op);
+	op->barrier_fn = fn;
+	op->barrier_userdata = userdata;
+	return enqueue_op(c, op);
 }
 
 unsigned catalog_queue_depth(const struct catalog *c)

@@ -209,6 +209,11 @@ static const struct config_key keys[] = {
 	 false, false, F(max_streams), 1, 256, NULL, 0, RELOAD},
 	{"MAX_METADATA_SIZE", T_U32, "65536", NULL, "Largest rs-metadata body accepted, in bytes.",
 	 false, false, F(max_metadata_size), 1024, 16777216, NULL, 0, RELOAD},
+	{"MAX_METADATA_SNAPSHOTS", T_U32, "64", NULL,
+	 "Metadata documents the catalog keeps per session (each re-INVITE or UPDATE may carry "
+	 "one); past it the model is still updated, the snapshot is not stored and a warning is "
+	 "logged once per session. Bounds what one SRC can write into the catalog.",
+	 false, false, F(max_metadata_snapshots), 1, 100000, NULL, 0, RELOAD},
 	{"RECORD_SIP_HEADERS", T_STRING, "", NULL,
 	 "Comma-separated SIP header names (at most 16) whose INVITE values the catalog keeps per "
 	 "session, besides User-to-User, Session-ID and Call-Info.",

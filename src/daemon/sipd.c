@@ -17,6 +17,7 @@
 #include "daemon/manager.h"
 #include "siprec/session.h"
 #include "siprecd/audit.h"
+#include "siprecd/catalog.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
 #include "siprecd/tls.h"
@@ -318,6 +319,20 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 			sipd_respond(m, txn, req, 503, "Disk Space Low",
 				     &(struct sip_response_args){.extra_headers =
 									 "Retry-After: 60\r\n"});
+			return;
+		}
+		/* Back-pressure: a catalog thread that falls behind (a slow disk) refuses new
+		 * sessions long before it would have to refuse rows. */
+		if (m->catalog &&
+		    catalog_queue_depth(m->catalog) >= CATALOG_QUEUE_MAX_OPS_DEFAULT / 2) {
+			m->counters.sessions_refused++;
+			log_ratelimited(LOG_WARNING,
+					"catalog queue at %u operations: new sessions "
+					"refused with 503",
+					catalog_queue_depth(m->catalog));
+			sipd_respond(m, txn, req, 503, "Catalog Busy",
+				     &(struct sip_response_args){.extra_headers =
+									 "Retry-After: 10\r\n"});
 			return;
 		}
 		if (!edge_admit_invite(m, txn, req, peer))

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "media/media.h"
+#include "media/latch.h"
 #include "media/ports.h"
 #include "media/rtp.h"
 #include "siprecd/log.h"
@@ -61,12 +62,6 @@ struct media_pool {
 	pthread_cond_t cond;
 	struct media_ports ports; /* SIP thread only */
 	uint64_t flush_ms;
-};
-
-/* The source a socket is latched to (issue: RTP was recorded from anyone). */
-struct media_latch_state {
-	bool set;
-	struct sockaddr_storage addr;
 };
 
 /* The RFC 4733 event being received (one at a time per stream). */
@@ -260,60 +255,6 @@ static int srtp_unprotect(struct media_stream *s, uint8_t *pkt, size_t *len, boo
 	return r;
 }
 
-/* The IPv4 address of sa, also when it is v4-mapped in an IPv6 socket's view; else false. */
-static bool ipv4_of(const struct sockaddr_storage *sa, struct in_addr *ret)
-{
-	if (sa->ss_family == AF_INET) {
-		*ret = ((const struct sockaddr_in *)sa)->sin_addr;
-		return true;
-	}
-	if (sa->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
-		memcpy(ret, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12, 4);
-		return true;
-	}
-	return false;
-}
-
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	struct in_addr a4, b4;
-	bool av4 = ipv4_of(a, &a4), bv4 = ipv4_of(b, &b4);
-
-	if (av4 || bv4)
-		return av4 && bv4 && a4.s_addr == b4.s_addr;
-	return a->ss_family == AF_INET6 && b->ss_family == AF_INET6 &&
-	       memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
-static uint16_t port_of(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
-					: ((const struct sockaddr_in *)a)->sin_port;
-}
-
-/*
- * Whether a packet from src may be recorded on the socket whose latch is l. *ret_latch is set
- * when it may and the socket is not latched yet: the caller latches once the packet proved
- * valid (parsed, and authenticated under SRTP), so garbage cannot take the latch.
- */
-static bool source_allowed(const struct media_stream *s, const struct media_latch_state *l,
-			   const struct sockaddr_storage *src, bool *ret_latch)
-{
-	*ret_latch = false;
-	if (s->latch_mode == MEDIA_LATCH_OFF || !src)
-		return true;
-	if (l->set)
-		return same_ip(&l->addr, src) && port_of(&l->addr) == port_of(src);
-	/* MEDIA_LATCH=sdp: only the offer's address; its port is learned (NATs and SRCs that
-	 * send from another port than they announce). */
-	if (s->has_remote && s->latch_mode == MEDIA_LATCH_SDP && !same_ip(&s->remote, src))
-		return false;
-	*ret_latch = true;
-	return true;
-}
-
 static int dtmf_index(const struct media_stream *s, uint8_t pt)
 {
 	for (unsigned i = 0; i < s->n_dtmf; i++)
@@ -436,7 +377,7 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 	bool latch;
 	int r, di;
 
-	if (!source_allowed(s, l, src, &latch)) {
+	if (!media_latch_allows(s->latch_mode, l, s->has_remote ? &s->remote : NULL, src, &latch)) {
 		STAT_ADD(s->stats.dropped_source, 1);
 		return;
 	}

@@ -16,6 +16,7 @@
 #include "siprecd/siphash.h"
 
 #define ACL_MAX_ENTRIES 4096
+#define SEPARATORS ", \t\r\n"
 
 struct acl_entry {
 	uint8_t addr[16]; /* IPv4 as an IPv4-mapped IPv6 address */
@@ -122,8 +123,9 @@ int sip_acl_parse(const char *list, struct sip_acl **ret, char *err, size_t n)
 
 	if (n)
 		err[0] = '\0';
+	/* One entry per separator at most: count every character strtok_r splits on. */
 	for (const char *p = list; *p; p++)
-		cap += *p == ',' || *p == ' ';
+		cap += strchr(SEPARATORS, *p) != NULL;
 	if (cap > ACL_MAX_ENTRIES) {
 		snprintf(err, n, "more than %d entries", ACL_MAX_ENTRIES);
 		return -EINVAL;
@@ -135,7 +137,8 @@ int sip_acl_parse(const char *list, struct sip_acl **ret, char *err, size_t n)
 		free(copy);
 		return -ENOMEM;
 	}
-	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+	for (tok = strtok_r(copy, SEPARATORS, &save); tok;
+	     tok = strtok_r(NULL, SEPARATORS, &save)) {
 		r = parse_entry(tok, &a->e[a->n], err, n);
 		if (r < 0)
 			break;

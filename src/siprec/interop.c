@@ -19,6 +19,37 @@
 /* A header value longer than this is not an id anyone correlates by: it is left out. */
 #define CONTEXT_VALUE_MAX 1024
 
+/*
+ * A header value as one canonical string, so the value another leg or system logged finds it:
+ * RFC 3261 §7.3.1 line folding and runs of white space are one space, and the white space a
+ * separator may carry (SEMI = SWS ";" SWS) is dropped outside quoted strings. NULL on ENOMEM.
+ */
+static char *canonical_value(struct str in)
+{
+	char *out = malloc(in.len + 1);
+	size_t n = 0;
+	bool quoted = false, space = false;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < in.len; i++) {
+		char c = in.s[i];
+
+		if (!quoted && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+			space = true;
+			continue;
+		}
+		if (space && n > 0 && (quoted || (c != ';' && out[n - 1] != ';')))
+			out[n++] = ' ';
+		space = false;
+		if (c == '"' && (n == 0 || out[n - 1] != '\\'))
+			quoted = !quoted;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* Every header named name (case-insensitive) of req, as one row each. */
 static void sip_header_rows(struct catalog *c, const char *uuid, struct sip_msg *req,
 			    struct str name)
@@ -34,13 +65,9 @@ static void sip_header_rows(struct catalog *c, const char *uuid, struct sip_msg 
 		if (!str_caseeq(h->name, name) || h->value.len == 0 ||
 		    h->value.len > CONTEXT_VALUE_MAX)
 			continue;
-		v = str_dup(h->value);
+		v = canonical_value(h->value);
 		if (!v)
 			return;
-		/* folded continuation lines (obsolete LWS) read as one space */
-		for (char *p = v; *p; p++)
-			if (*p == '\r' || *p == '\n' || *p == '\t')
-				*p = ' ';
 		catalog_session_context_add(c, uuid, "sip", nm, v);
 		free(v);
 	}

@@ -58,9 +58,12 @@ static int add_sender(struct siprec_metadata *md, const char *pid, struct str la
 	s = siprec_array_push(&md->streams, &md->n_streams, sizeof(*s));
 	if (!s || !(s->id = strdup(id)) || !(s->label = str_dup(label)))
 		return -ENOMEM;
-	a = siprec_array_push(&md->psas, &md->n_psas, sizeof(*a));
-	if (!a || !(a->participant_id = strdup(pid)))
-		return -ENOMEM;
+	a = siprec_md_psa_find(md, pid);
+	if (!a) {
+		a = siprec_array_push(&md->psas, &md->n_psas, sizeof(*a));
+		if (!a || !(a->participant_id = strdup(pid)))
+			return -ENOMEM;
+	}
 	return siprec_strv_add(&a->send, id, strlen(id));
 }
 
@@ -168,10 +171,15 @@ static int from_participant_headers(struct sip_msg *req, struct siprec_metadata 
 		if (r >= 0 && sip_param_get(na.params, "label", &label) == 0 && label.len) {
 			r = add_sender(md, id, label);
 		} else if (r >= 0 && sip_param_get(na.params, "media-index", &index) == 0) {
+			struct str tok;
+
+			/* "0", or "0 2" for a party's audio and video m= lines (CUBE video calls)
+			 */
 			if (index.len >= 2 && index.s[0] == '"' && index.s[index.len - 1] == '"')
 				index = str_make(index.s + 1, index.len - 2);
-			if (str_to_u32(index, 1023, &n) == 0)
-				r = add_sender(md, id, position_label(ml, n));
+			while (r >= 0 && (tok = str_next_token(&index)).s)
+				if (str_to_u32(tok, 1023, &n) == 0)
+					r = add_sender(md, id, position_label(ml, n));
 		}
 		if (r < 0)
 			return r;

@@ -69,6 +69,13 @@ struct stream {
 	struct sockaddr_storage remote;
 };
 
+/* A catalog_barrier in flight for a starting session (see catalog_durable). */
+struct durable_token {
+	struct session *s;
+	struct loop *loop;
+	int result;
+};
+
 struct session {
 	struct sessions *ss;
 	struct session *hnext; /* hash chain by Call-ID */
@@ -102,6 +109,7 @@ struct session {
 	 * 200 OK waits until every recording file exists: a recorder must not confirm a
 	 * recording it cannot make. */
 	struct sip_txn *invite_txn;
+	struct durable_token *durable_token; /* catalog_barrier pending */
 	char *pending_answer, *pending_headers;
 	size_t pending_answer_len;
 	unsigned starting;
@@ -224,6 +232,8 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->durable_token)
+		s->durable_token->s = NULL;
 	if (s->invite_txn)
 		sip_txn_set_tu(s->invite_txn, NULL);
 	for (unsigned i = 0; i < s->n_streams; i++)
@@ -396,6 +406,13 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	uint32_t seq = ++s->md_seq;
 	size_t wl = 3;
 
+	if (seq > m->cfg->max_metadata_snapshots) {
+		if (seq == m->cfg->max_metadata_snapshots + 1)
+			log_warning("session %s: more than MAX_METADATA_SNAPSHOTS=%u metadata "
+				    "documents: further snapshots are not stored",
+				    s->uuid, m->cfg->max_metadata_snapshots);
+		return;
+	}
 	if (siprec_metadata_to_json(s->md, &json) < 0)
 		json = NULL;
 	if (seal && seal_metadata(s, part, seq, &json, &sealed) < 0) {
@@ -1081,6 +1098,38 @@ static void timer_headers(const struct session *s, char *buf, size_t n)
 			 s->session_expires_s);
 }
 
+static void start_step(struct session *s, int result);
+
+/*
+ * The catalog rows of a new session (session, streams, recordings, and the keys queued before
+ * them: in write-only mode the sealed envelope is the only copy of a recording key) are durable
+ * before the 200 OK: a recorder must not confirm a recording its catalog could lose. The token
+ * outlives the session if need be (session_free clears token->s).
+ */
+static void sip_catalog_durable(void *arg)
+{
+	struct durable_token *t = arg;
+
+	if (t->s) {
+		t->s->durable_token = NULL;
+		if (t->result < 0)
+			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
+					t->s->uuid, strerror(-t->result));
+		start_step(t->s, t->result);
+	}
+	free(t);
+}
+
+/* On the catalog thread. */
+static void catalog_durable(void *userdata, int result)
+{
+	struct durable_token *t = userdata;
+
+	t->result = result;
+	if (loop_post(t->loop, sip_catalog_durable, t) < 0)
+		free(t); /* the SIP loop is gone: nobody waits any more */
+}
+
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
 static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			const struct siprec_body_part *sdp_part, bool delayed)
@@ -1182,6 +1231,23 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 		memcpy(s->pending_answer, answer, (size_t)n);
 		s->pending_answer_len = (size_t)n;
+		if (s->state == SESSION_STARTING && !s->durable_token) {
+			struct durable_token *t = calloc(1, sizeof(*t));
+
+			if (!t) {
+				sipd_respond(m, txn, req, 500, "Out Of Memory", NULL);
+				return -ENOMEM;
+			}
+			t->s = s;
+			t->loop = m->loop;
+			if (catalog_barrier(m->catalog, catalog_durable, t) < 0) {
+				free(t);
+				respond_warning(m, txn, req, 500, NULL, "catalog unavailable");
+				return -EIO;
+			}
+			s->durable_token = t;
+			s->starting++;
+		}
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return 0;
 	}
@@ -1226,7 +1292,12 @@ static void stream_failed(void *userdata, int error)
 static void stream_started(void *userdata, int result)
 {
 	struct stream *st = userdata;
-	struct session *s = st->session;
+
+	start_step(st->session, result);
+}
+
+static void start_step(struct session *s, int result)
+{
 	struct manager *m = s->ss->m;
 	struct sip_msg *req;
 

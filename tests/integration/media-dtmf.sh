@@ -13,6 +13,8 @@ EXPORT=$BUILD/siprec-export
 FLOW=genesys-uuid-dtmf
 [ -x "$EXPORT" ] || { bad "$EXPORT not built"; finish; }
 [ -d "$SRCDIR/tests/interop/flows/$FLOW" ] || skip "interop flow $FLOW missing"
+# the flow also checks its correlation header (as tests/integration/interop.sh configures it)
+echo "RECORD_SIP_HEADERS=X-Genesys-CallUUID" >>"$CONF"
 
 for policy in record events-only drop; do
 	rm -rf "$T/state/catalog.db"* "$T/state/recordings"

@@ -15,6 +15,7 @@ TCP_IDLE_TIMEOUT=300s
 SIP_ALLOW_UDP=127.0.0.1/32, ::1
 SIP_ALLOW_TCP=127.0.0.0/30
 MAX_CONNECTIONS_PER_SOURCE=4
+MAX_HANDSHAKES_PER_SOURCE=2
 INVITE_RATE_PER_SOURCE=1
 INVITE_BURST_PER_SOURCE=2
 METRICS_LISTEN=127.0.0.1:$(free_port)
@@ -22,9 +23,9 @@ CFG
 start_siprecd
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 RSS0=$(rss)
-python3 - "$SIP_PORT" >"$T/edge.out" 2>&1 <<'PY'
+python3 - "$SIP_PORT" "$TLS_PORT" >"$T/edge.out" 2>&1 <<'PY'
 import socket, sys, time
-port = int(sys.argv[1])
+port, tls_port = int(sys.argv[1]), int(sys.argv[2])
 def opt(i, eol="\r\n", tr="TCP"):
     return ("OPTIONS sip:srs@127.0.0.1 SIP/2.0{e}Via: SIP/2.0/{t} 127.0.0.1:9;branch=z9hG4bKedge{i}{e}"
             "From: <sip:t@x>;tag={i}{e}To: <sip:srs@127.0.0.1>{e}Call-ID: edge{i}{e}CSeq: 1 OPTIONS{e}"
@@ -112,6 +113,18 @@ print("over per-source limit closed:", closed(c, 3))
 o = socket.create_connection(("127.0.0.1", port))
 print("other source answered:", answered(o, opt(9201)).startswith(b"SIP/2.0 200"))
 
+# 4b. Per-source TLS handshakes: two stalled handshakes from 127.0.0.4 are held, the third is
+# closed at accept; another address still gets a handshake slot.
+stalled = []
+for _ in range(2):
+    c = socket.socket(); c.bind(("127.0.0.4", 0)); c.connect(("127.0.0.1", tls_port)); stalled.append(c)
+time.sleep(0.3)
+c = socket.socket(); c.bind(("127.0.0.4", 0)); c.connect(("127.0.0.1", tls_port))
+print("handshake over per-source limit closed:", closed(c, 3))
+print("stalled handshakes within the limit held:", not closed(stalled[0], 0.5))
+o = socket.socket(); o.bind(("127.0.0.1", 0)); o.connect(("127.0.0.1", tls_port))
+print("other source handshake held:", not closed(o, 0.5))
+
 # 5. INVITE rate: burst 2 at 1/s; the next INVITEs at once get 503 with Retry-After.
 v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); v.settimeout(3)
 codes = []
@@ -141,6 +154,9 @@ check "TCP inside SIP_ALLOW_TCP answered" grep -q 'tcp inside allowlist answered
 check "connections within MAX_CONNECTIONS_PER_SOURCE answered" grep -q 'within per-source limit answered: True' "$T/edge.out"
 check "connection over MAX_CONNECTIONS_PER_SOURCE closed" grep -q 'over per-source limit closed: True' "$T/edge.out"
 check "another source unaffected" grep -q 'other source answered: True' "$T/edge.out"
+check "TLS handshake over MAX_HANDSHAKES_PER_SOURCE closed" grep -q 'handshake over per-source limit closed: True' "$T/edge.out"
+check "handshakes within MAX_HANDSHAKES_PER_SOURCE held" grep -q 'stalled handshakes within the limit held: True' "$T/edge.out"
+check "another source still gets a handshake slot" grep -q 'other source handshake held: True' "$T/edge.out"
 check "INVITEs over INVITE_RATE_PER_SOURCE get 503" grep -q 'invite over rate refused: True' "$T/edge.out"
 MPORT=$(sed -n 's/^METRICS_LISTEN=127.0.0.1://p' "$CONF")
 python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=5).read().decode())" >"$T/metrics.txt" 2>&1

@@ -57,6 +57,11 @@ static void test_parse(void **state)
 		{"10.0.0", -EINVAL, 0, "not an IPv4 or IPv6"},
 		{"example.com", -EINVAL, 0, "not an IPv4 or IPv6"},
 		{"10.0.0.0/8, bogus", -EINVAL, 0, "'bogus'"},
+		/* tabs and newlines separate too (found by fuzz-sip-auth: they were not counted
+		 * when sizing the entry array) */
+		{"10.0.0.0\t8.0.0.0", 0, 2, NULL},
+		{"10.0.0.0\t\t8.0.0.0\n::1\r\n", 0, 3, NULL},
+		{"10.0.0.0\t8..0", -EINVAL, 0, "'8..0'"},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

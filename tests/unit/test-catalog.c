@@ -722,7 +722,13 @@ static void test_queue_limits(void **state)
 		.session_uuid = "q", .received_at = 1, .body = body, .body_len = sizeof(body)};
 	struct catalog_stats st;
 
+	const struct catalog_stream_stats ss = {.session_uuid = "q", .label = "1"};
+
 	catalog_set_queue_limits(c, 10, 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(catalog_session_begin(c, &s), 0);
+	/* at the limit: statistics are refused, the rows a recording needs have a reserve */
+	assert_int_equal(catalog_stream_stats(c, &ss), -EAGAIN);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(catalog_session_begin(c, &s), 0);
 	assert_int_equal(catalog_session_begin(c, &s), -EAGAIN);
@@ -733,12 +739,52 @@ static void test_queue_limits(void **state)
 	assert_int_equal(catalog_metadata_snapshot(c, &m), 0);
 	assert_int_equal(catalog_metadata_snapshot(c, &m), -EAGAIN);
 	catalog_get_stats(c, &st);
-	assert_int_equal(st.dropped, 2);
-	assert_int_equal(st.enqueued, 12);
+	assert_int_equal(st.dropped, 3);
+	assert_int_equal(st.enqueued, 22);
 	/* Same seq twice: the UNIQUE(session_id, seq) refuses the second. */
 	assert_int_equal(catalog_sync(c), -EIO);
 	catalog_free(c);
 	assert_query(path, "SELECT count(*) FROM sessions", "1\n");
+}
+
+struct barrier_rec {
+	int calls, result;
+};
+
+static void barrier_cb(void *userdata, int result)
+{
+	struct barrier_rec *b = userdata;
+
+	b->calls++;
+	b->result = result;
+}
+
+/* A barrier runs once what was queued before it is committed, with the batch's result, and is
+ * never refused for the queue limit. */
+static void test_barrier(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct barrier_rec ok = {0}, bad = {0};
+
+	/* no catalog thread: catalog_sync applies the queue as one batch, deterministically */
+	catalog_set_queue_limits(c, 1, 0);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "b", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &ok), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(ok.calls, 1);
+	assert_int_equal(ok.result, 0);
+	assert_query(path, "SELECT count(*) FROM sessions WHERE uuid = 'b'", "1\n");
+	/* an operation that fails (no such session) fails the barrier behind it */
+	assert_int_equal(catalog_session_end(c, "nope", 2, "ended", "bye"), 0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &bad), 0);
+	assert_int_equal(catalog_sync(c), -EIO);
+	assert_int_equal(bad.calls, 1);
+	assert_int_equal(bad.result, -EIO);
+	assert_int_equal(catalog_barrier(NULL, barrier_cb, &bad), -EINVAL);
+	catalog_free(c);
 }
 
 static int collect_cb(void *userdata, const struct catalog_recovered *r)
@@ -929,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_concurrent_producers),
 		cmocka_unit_test(test_queue_limits),
+		cmocka_unit_test(test_barrier),
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),

@@ -761,7 +761,8 @@ static void test_sip_headers(void **state)
 			"INVITE sip:22222@192.0.2.9 SIP/2.0\r\n"
 			"Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK4\r\n"
 			"X-Cisco-Recording-Participant: sip:708090@192.0.2.5;media-index=\"0\"\r\n"
-			"X-Cisco-Recording-Participant: sip:10000@192.0.2.32;media-index=\"1\"\r\n"
+			"X-Cisco-Recording-Participant: sip:10000@192.0.2.32;media-index=\"1 "
+			"3\"\r\n"
 			"From: <sip:192.0.2.1>;tag=t\r\nTo: <sip:22222@192.0.2.9>\r\n"
 			"Call-ID: c4@cube\r\nCSeq: 101 INVITE\r\nMax-Forwards: 70\r\n"
 			"Content-Length: 0\r\n\r\n";
@@ -769,7 +770,12 @@ static void test_sip_headers(void **state)
 		memset(m, 0, sizeof(*m));
 		assert_int_equal(sip_msg_parse(m, nbr, sizeof(nbr) - 1, NULL), 0);
 		assert_int_equal(siprec_metadata_from_headers(m, NULL, &md), 1);
-		check_senders(md, "m0=sip:708090@192.0.2.5,m1=sip:10000@192.0.2.32", "cube nbr");
+		/* a video call: one party's audio and video m= lines in one media-index */
+		check_senders(md,
+			      "m0=sip:708090@192.0.2.5,m1=sip:10000@192.0.2.32,"
+			      "m3=sip:10000@192.0.2.32",
+			      "cube nbr");
+		assert_int_equal(md->n_psas, 2);
 		siprec_metadata_free(md);
 	}
 
