@@ -5,7 +5,8 @@
 # password gets 401 and an auth-failure event; right answers with SHA-256 and with MD5 record;
 # the in-dialog BYE is not challenged; an answer to an expired nonce gets stale=true; the
 # password never reaches the log. Then a restart with client certificates required while UDP/TCP
-# stay open warns about it.
+# stay open warns about it; the credentials also come from $CREDENTIALS_DIRECTORY/sip-auth, and a
+# credentials file others can read stops the start.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 openssl
 printf 'src1:s3cret-pw\n# the second SRC\nsrc2:other-pw\n' >"$T/sip-auth"
@@ -121,4 +122,24 @@ start_siprecd
 check "mTLS with open UDP warned about" grep -q 'TLS_VERIFY_CLIENT=require, but SIP over UDP is open to any address' "$T/siprecd.log"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
+
+# The credentials as a systemd credential (LoadCredential=sip-auth:...), SIP_AUTH_FILE empty.
+mkdir -p "$T/creds"
+cp "$T/sip-auth" "$T/creds/sip-auth"
+start_siprecd SIP_DIGEST_AUTH=true SIP_AUTH_FILE= CREDENTIALS_DIRECTORY="$T/creds"
+check "credentials read from \$CREDENTIALS_DIRECTORY/sip-auth" \
+	grep -q "2 users from $T/creds/sip-auth" "$T/siprecd.log"
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+# A credentials file others can read is refused at start.
+chmod 644 "$T/creds/sip-auth"
+env SIP_DIGEST_AUTH=true SIP_AUTH_FILE= CREDENTIALS_DIRECTORY="$T/creds" "$SIPRECD" \
+	--config "$CONF" >"$T/world.log" 2>&1 &
+WPID=$!
+BG_PIDS=$WPID
+wait_for "$T/world.log" 'readable by others' 10
+check "world-readable credentials refused" grep -q 'readable by others; chmod o-r it' "$T/world.log"
+wait "$WPID"
+check "and the daemon does not start" test $? -ne 0
+BG_PIDS=""
 finish

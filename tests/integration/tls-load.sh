@@ -14,6 +14,10 @@ N=1000
 cat >>"$CONF" <<CFG
 MAX_CONNECTIONS=$((N + 100))
 MAX_HANDSHAKES=$((N + 50))
+# Every client here is 127.0.0.1: the per-source limits (docs/SECURITY.md) would stop the load
+# at one address's share, so they are left to the global ones.
+MAX_CONNECTIONS_PER_SOURCE=0
+MAX_HANDSHAKES_PER_SOURCE=0
 TLS_HANDSHAKE_TIMEOUT=3s
 CFG
 cat >"$T/client.py" <<'PY'
@@ -117,6 +121,12 @@ else
 fi
 check "audit event names the handshake timeout" grep -qE 'handshake timeout.*SIPREC_EVENT=tls-handshake-failed|SIPREC_EVENT=tls-handshake-failed.*handshake timeout' "$T/siprecd.log"
 BG_PIDS=""
+# The load: 1000 handshakes at once take seconds of CPU on a shared machine (more under a
+# sanitizer), so the 3 s timeout of the stall check above would cut them: restart with 60 s.
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+sed -i 's/^TLS_HANDSHAKE_TIMEOUT=.*/TLS_HANDSHAKE_TIMEOUT=60s/' "$CONF"
+start_siprecd
 
 mkfifo "$T/hold"
 python3 "$T/client.py" many "$TLS_PORT" $N <"$T/hold" >"$T/many.out" 2>&1 &

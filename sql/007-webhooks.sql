@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- siprecd catalog, migration 6: the webhook outbox (docs/WEBHOOKS.md). One row per event and
+-- siprecd catalog, migration 7: the webhook outbox (docs/WEBHOOKS.md). One row per event and
 -- URL, written by the webhook thread before the first attempt, so an event survives receiver
 -- outages and daemon restarts; delivered_at is set on a 2xx answer. Applied by
 -- src/catalog/migrate.c.
@@ -19,3 +19,12 @@ CREATE TABLE webhook_outbox (
 	UNIQUE (event_id, url)
 );
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (next_attempt_at) WHERE delivered_at IS NULL;
+
+-- The compliance trail (006) is followed, not hooked: deletions, erasures, shredding and legal
+-- holds made by any process (the sweeper, siprecctl) become events. trail_seq is the last trail
+-- entry turned into outbox rows, advanced in the same transaction as the rows it produced; it
+-- starts at the trail's end when webhooks are first enabled (no history replayed).
+CREATE TABLE webhook_cursor (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	trail_seq INTEGER NOT NULL
+);
