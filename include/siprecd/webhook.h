@@ -4,7 +4,8 @@
  * recording deleted, hold placed/released) POSTed as signed JSON to the configured URLs. A
  * producer only enqueues; the webhook thread writes each event to the catalog's outbox table
  * and delivers it with libcurl, retrying with exponential backoff until the receiver answers
- * 2xx: at least once, deduplicated by the receiver on X-Siprecd-Event-Id.
+ * 2xx: at least once, deduplicated by the receiver on X-Siprecd-Event-Id. Deletions and legal
+ * holds are read from the compliance trail (any process writes it), not enqueued.
  */
 #pragma once
 

@@ -28,6 +28,7 @@
 #include <openssl/params.h>
 #include <sqlite3.h>
 
+#include "siprecd/compliance.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 #include "siprecd/webhook.h"
@@ -36,6 +37,8 @@
 #define RESPONSE_MAX 65536			/* answer bytes read (and dropped) at most */
 #define KEEP_DELIVERED_MS (7ULL * 86400 * 1000) /* delivered rows are pruned after this */
 #define CREDENTIAL_NAME "webhook-secret"
+#define TRAIL_BATCH 256	   /* the LIMIT of follow_trail's query */
+#define TRAIL_POLL_MS 1000 /* the trail is read this often besides when this process writes it */
 #define UUID_LEN 36
 
 struct event {
@@ -52,6 +55,7 @@ struct webhook {
 	struct event *head, **tail; /* under lock */
 	unsigned queued;	    /* under lock */
 	bool stop;		    /* under lock */
+	bool kick;		    /* under lock: the trail moved */
 	atomic_bool aborting;	    /* read by curl's progress callback */
 	char *urls[WEBHOOK_URLS_MAX];
 	int n_urls;
@@ -296,54 +300,180 @@ static int exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Inserts the rows of one event (one per URL); inside a transaction. */
+static int insert_event(struct webhook *w, sqlite3_stmt *st, const char *id, const char *type,
+			uint64_t created_at, const char *data)
+{
+	char *body = NULL;
+	int r = 0;
+
+	/* data is one JSON object (checked when it was enqueued, or built by json-c). */
+	if (asprintf(&body, "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":%llu,\"data\":%s}", id,
+		     type, (unsigned long long)created_at, data) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < w->n_urls && r == 0; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, w->urls[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (int64_t)created_at);
+		sqlite3_bind_int64(st, 6, (int64_t)created_at);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = -EIO;
+	}
+	free(body);
+	return r;
+}
+
+static int begin_insert(struct webhook *w, sqlite3_stmt **ret)
+{
+	if (exec(w->db, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(w->db,
+			       "INSERT OR IGNORE INTO webhook_outbox (event_id, event_type, url, "
+			       "body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, ret, NULL) != SQLITE_OK)
+		return -EIO;
+	return 0;
+}
+
+static int end_insert(struct webhook *w, sqlite3_stmt *st, int r, const char *what)
+{
+	sqlite3_finalize(st);
+	if (r == 0 && exec(w->db, "COMMIT") == 0)
+		return 0;
+	log_error("webhook outbox: %s: %s", what, sqlite3_errmsg(w->db));
+	exec(w->db, "ROLLBACK");
+	return r < 0 ? r : -EIO;
+}
+
 /* Writes the events of list to the outbox, one row per URL, in one transaction. */
 static int outbox_insert(struct webhook *w, struct event *list)
 {
 	sqlite3_stmt *st = NULL;
-	int r = 0;
+	int r;
 
 	if (!list)
 		return 0;
-	if (exec(w->db, "BEGIN IMMEDIATE") < 0 ||
-	    sqlite3_prepare_v2(w->db,
-			       "INSERT OR IGNORE INTO webhook_outbox (event_id, event_type, url, "
-			       "body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = -EIO;
-		goto out;
-	}
-	for (struct event *e = list; e; e = e->next) {
-		char *body = NULL;
+	r = begin_insert(w, &st);
+	for (struct event *e = list; e && r == 0; e = e->next)
+		r = insert_event(w, st, e->id, e->type, e->created_at, e->data);
+	return end_insert(w, st, r, "writing events");
+}
 
-		/* The data was checked to be one JSON object when it was enqueued. */
-		if (asprintf(&body,
-			     "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":%llu,\"data\":%s}",
-			     e->id, e->type, (unsigned long long)e->created_at, e->data) < 0) {
+/* The event type of a trail kind, NULL for kinds that are not sent. */
+static const char *trail_type(const char *kind)
+{
+	if (!strcmp(kind, "deleted") || !strcmp(kind, "erased") || !strcmp(kind, "shredded"))
+		return WEBHOOK_RECORDING_DELETED;
+	if (!strcmp(kind, "held"))
+		return WEBHOOK_HOLD_PLACED;
+	if (!strcmp(kind, "released"))
+		return WEBHOOK_HOLD_RELEASED;
+	return NULL;
+}
+
+/*
+ * Turns the trail entries appended since the cursor (by this daemon or by siprecctl) into
+ * outbox rows, and advances the cursor, in one transaction: each entry becomes events exactly
+ * once. The event id is derived from the entry's hash, so it is stable as well.
+ */
+static int follow_trail(struct webhook *w)
+{
+	sqlite3_stmt *st = NULL, *q = NULL;
+	int64_t last = -1;
+	int r, s, n = 0;
+
+	/* A read first: the write lock is taken only when there is something to do. */
+	if (sqlite3_prepare_v2(w->db,
+			       "SELECT coalesce((SELECT max(seq) FROM trail), 0) > "
+			       "coalesce((SELECT trail_seq FROM webhook_cursor), -1)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	s = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (!s)
+		return 0;
+	r = begin_insert(w, &st);
+	if (r == 0 &&
+	    (exec(w->db, "INSERT OR IGNORE INTO webhook_cursor (id, trail_seq) "
+			 "SELECT 1, coalesce(max(seq), 0) FROM trail") < 0 ||
+	     sqlite3_prepare_v2(
+		     w->db,
+		     "SELECT seq, at, kind, actor, object, reason, sha256, hash FROM trail "
+		     "WHERE seq > (SELECT trail_seq FROM webhook_cursor) AND kind IN "
+		     "('deleted', 'erased', 'shredded', 'held', 'released') ORDER BY seq "
+		     "LIMIT 256",
+		     -1, &q, NULL) != SQLITE_OK))
+		r = -EIO;
+	while (r == 0 && (s = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(q, 2);
+		const char *object = (const char *)sqlite3_column_text(q, 4);
+		const char *hash = (const char *)sqlite3_column_text(q, 7);
+		const char *type = kind ? trail_type(kind) : NULL;
+		struct json_object *o;
+		char id[UUID_LEN + 1];
+
+		last = sqlite3_column_int64(q, 0);
+		n++;
+		if (!type || !object || !hash || strlen(hash) < 32)
+			continue;
+		snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", hash, hash + 8, hash + 12,
+			 hash + 16, hash + 20);
+		o = json_object_new_object();
+		if (!o) {
 			r = -ENOMEM;
 			break;
 		}
-		for (int i = 0; i < w->n_urls && r == 0; i++) {
-			sqlite3_reset(st);
-			sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, e->type, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, w->urls[i], -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 5, (int64_t)e->created_at);
-			sqlite3_bind_int64(st, 6, (int64_t)e->created_at);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				r = -EIO;
-		}
-		free(body);
-		if (r < 0)
-			break;
+		if (!strncmp(object, "recording:", 10))
+			add_str(o, "recording_id", object + 10);
+		else if (!strncmp(object, "hold:", 5))
+			json_object_object_add(
+				o, "hold_id", json_object_new_int64(strtoll(object + 5, NULL, 10)));
+		add_str(o, "action", kind);
+		add_str(o, "actor", (const char *)sqlite3_column_text(q, 3));
+		add_str(o, "reason", (const char *)sqlite3_column_text(q, 5));
+		add_str(o, "sha256", (const char *)sqlite3_column_text(q, 6));
+		json_object_object_add(o, "trail_seq", json_object_new_int64(last));
+		r = insert_event(w, st, id, type, (uint64_t)sqlite3_column_int64(q, 1),
+				 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
 	}
-out:
-	sqlite3_finalize(st);
-	if (r == 0 && exec(w->db, "COMMIT") == 0)
-		return 0;
-	log_error("webhook outbox: writing events: %s", sqlite3_errmsg(w->db));
-	exec(w->db, "ROLLBACK");
-	return r < 0 ? r : -EIO;
+	sqlite3_finalize(q);
+	if (r == 0) {
+		char sql[160];
+
+		/* A short batch read up to the trail's end (the write lock is held: nothing was
+		 * appended since); a full one up to its last entry. */
+		if (n < TRAIL_BATCH)
+			snprintf(sql, sizeof(sql),
+				 "UPDATE webhook_cursor SET trail_seq = (SELECT coalesce(max(seq), "
+				 "0) FROM trail)");
+		else
+			snprintf(sql, sizeof(sql), "UPDATE webhook_cursor SET trail_seq = %lld",
+				 (long long)last);
+		r = exec(w->db, sql);
+	}
+	if (r == 0 && n == TRAIL_BATCH)
+		r = 1; /* more to read */
+	s = end_insert(w, st, r < 0 ? r : 0, "following the trail");
+	return s < 0 ? s : r;
+}
+
+/* The compliance hook: a trail entry was appended in this process (inside the writer's
+ * transaction): only wake the thread, which reads it after the commit. */
+static void trail_appended(void *userdata, const char *kind, const char *json)
+{
+	struct webhook *w = userdata;
+
+	if (!trail_type(kind))
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->kick = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void events_free(struct event *e)
@@ -603,7 +733,7 @@ static void *thread_main(void *arg)
 		bool stop;
 
 		pthread_mutex_lock(&w->lock);
-		while (!w->head && !w->stop && (next == 0 || next > now_ms())) {
+		while (!w->head && !w->stop && !w->kick && (next == 0 || next > now_ms())) {
 			if (next == 0) {
 				pthread_cond_wait(&w->cond, &w->lock);
 			} else {
@@ -613,6 +743,7 @@ static void *thread_main(void *arg)
 				pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 			}
 		}
+		w->kick = false;
 		list = w->head;
 		w->head = NULL;
 		w->tail = &w->head;
@@ -644,7 +775,12 @@ static void *thread_main(void *arg)
 		events_free(list);
 		if (stop)
 			break;
+		while (follow_trail(w) > 0 && !atomic_load(&w->aborting))
+			;
 		next = deliver_due(w);
+		/* siprecctl appends to the trail from another process: look again soon. */
+		if (next == 0 || next > now_ms() + TRAIL_POLL_MS)
+			next = now_ms() + TRAIL_POLL_MS;
 	}
 	return NULL;
 }
@@ -770,6 +906,7 @@ int webhook_start(const struct webhook_config *cfg, char *err, size_t errlen)
 	pthread_mutex_lock(&global_lock);
 	__atomic_store_n(&global, w, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&global_lock);
+	compliance_set_event_hook(trail_appended, w);
 	log_info("webhooks: %d URL%s, outbox in %s", w->n_urls, w->n_urls == 1 ? "" : "s",
 		 cfg->catalog_path);
 	return 0;
@@ -788,6 +925,7 @@ void webhook_stop(void)
 	pthread_mutex_unlock(&global_lock);
 	if (!w)
 		return;
+	compliance_set_event_hook(NULL, NULL); /* returns after a hook call in progress */
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	atomic_store(&w->aborting, true);
