@@ -109,6 +109,12 @@ struct config {
 	char *key_backup_path; /* KEY_BACKUP_PATH, default $STATE_DIRECTORY/keys/backups */
 	char *key_backup_passphrase_file; /* KEY_BACKUP_PASSPHRASE_FILE, "" = credential */
 
+	/* Compliance */
+	char *retention_default;	 /* RETENTION_DEFAULT, "forever" or a duration (7y) */
+	uint64_t retention_interval_ms;	 /* RETENTION_INTERVAL, 1h */
+	char *trail_signing_key;	 /* TRAIL_SIGNING_KEY, default $STATE_DIRECTORY/... */
+	uint64_t trail_sign_interval_ms; /* TRAIL_SIGN_INTERVAL, 1h */
+
 	/* Operations */
 	char *control_socket; /* CONTROL_SOCKET, default $RUNTIME_DIRECTORY/control */
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */

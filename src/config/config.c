@@ -329,6 +329,22 @@ static const struct config_key keys[] = {
 	 "File holding the backup passphrase; empty = the backup-passphrase credential.", false,
 	 false, F(key_backup_passphrase_file), 0, 0, NULL, 0, RESTART},
 
+	/* Compliance (docs/COMPLIANCE.md) */
+	{"RETENTION_DEFAULT", T_STRING, "forever", NULL,
+	 "Retention of a recording no policy applies to: forever, or a duration (90d, 7y).", false,
+	 false, F(retention_default), 1, 0, NULL, 0, RESTART},
+	{"RETENTION_INTERVAL", T_DURATION, "1h", NULL,
+	 "The retention sweeper runs this often (and on demand: siprecctl retention run).", false,
+	 false, F(retention_interval_ms), DURATION_MS(1), DURATION_MS(366 * 86400ULL), NULL, 0,
+	 RESTART},
+	{"TRAIL_SIGNING_KEY", T_PATH, "", "<state>/trail-signing.key",
+	 "Ed25519 key signing the trail head (created with mode 0600; public half beside, .pub).",
+	 false, false, F(trail_signing_key), 0, 0, NULL, 0, RESTART},
+	{"TRAIL_SIGN_INTERVAL", T_DURATION, "1h", NULL,
+	 "The trail head is signed this often when it moved (and at each data key rotation).",
+	 false, false, F(trail_sign_interval_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RESTART},
+
 	/* Operations */
 	{"CONTROL_SOCKET", T_PATH, "", "<runtime>/control",
 	 "varlink control socket used by siprecctl.", false, false, F(control_socket), 0, 0, NULL,
@@ -850,6 +866,7 @@ static int derive_dirs(struct load_ctx *x)
 	    derive(&c->catalog_path, c->state_dir, "catalog.db") < 0 ||
 	    derive(&c->master_key_path, c->state_dir, "keys/master.key") < 0 ||
 	    derive(&c->key_backup_path, c->state_dir, "keys/backups") < 0 ||
+	    derive(&c->trail_signing_key, c->state_dir, "trail-signing.key") < 0 ||
 	    derive(&c->control_socket, c->runtime_dir, "control") < 0)
 		return -ENOMEM;
 	return 0;
