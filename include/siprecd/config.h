@@ -125,6 +125,13 @@ struct config {
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
 
+	/* Webhooks (docs/WEBHOOKS.md) */
+	char *webhook_urls;	       /* WEBHOOK_URLS, comma-separated, "" = off */
+	char *webhook_secret_file;     /* WEBHOOK_SECRET_FILE, "" = the webhook-secret credential */
+	uint64_t webhook_timeout_ms;   /* WEBHOOK_TIMEOUT, 10s */
+	uint64_t webhook_retry_min_ms; /* WEBHOOK_RETRY_MIN, 1s */
+	uint64_t webhook_retry_max_ms; /* WEBHOOK_RETRY_MAX, 1h */
+
 	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
 	bool config_explicit; /* config_path was asked for (--config): it must exist on reload */
 };

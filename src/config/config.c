@@ -369,6 +369,24 @@ static const struct config_key keys[] = {
 	 false, F(log_level), 0, 0, NULL, 0, RELOAD},
 	{"LOG_TARGET", T_CHOICE, "auto", NULL, "auto, journal or stderr.", false, false,
 	 F(log_target), 0, 0, log_targets, 0, RESTART},
+
+	/* Webhooks (docs/WEBHOOKS.md) */
+	{"WEBHOOK_URLS", T_STRING, "", NULL,
+	 "Comma-separated http(s) URLs (at most 8) each event is POSTed to, signed; empty = off.",
+	 false, false, F(webhook_urls), 0, 0, NULL, 0, RESTART},
+	{"WEBHOOK_SECRET_FILE", T_PATH, "", NULL,
+	 "File holding the HMAC-SHA256 signing secret (not readable by others); empty = the "
+	 "webhook-secret credential. Required when WEBHOOK_URLS is set.",
+	 false, false, F(webhook_secret_file), 0, 0, NULL, 0, RESTART},
+	{"WEBHOOK_TIMEOUT", T_DURATION, "10s", NULL,
+	 "One delivery attempt (connect, send, answer) must finish within this.", false, false,
+	 F(webhook_timeout_ms), 100, DURATION_MS(300), NULL, 0, RESTART},
+	{"WEBHOOK_RETRY_MIN", T_DURATION, "1s", NULL,
+	 "Delay after the first failed attempt; it doubles after each further failure.", false,
+	 false, F(webhook_retry_min_ms), 10, DURATION_MS(3600), NULL, 0, RESTART},
+	{"WEBHOOK_RETRY_MAX", T_DURATION, "1h", NULL,
+	 "Longest delay between two attempts; an event is retried until delivered.", false, false,
+	 F(webhook_retry_max_ms), 10, DURATION_MS(86400), NULL, 0, RESTART},
 };
 
 _Static_assert(sizeof(enum srtp_policy) == sizeof(int), "enums are stored as int");

@@ -34,6 +34,7 @@
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "siprecd/webhook.h"
 #include "daemon/edge.h"
 #include "siprecd/auth.h"
 
@@ -920,6 +921,22 @@ int manager_start(struct manager *m)
 	r = route_setup(m);
 	if (r < 0)
 		return r;
+	{
+		/* Signed event POSTs from the catalog's outbox, on their own thread. */
+		char err[512] = "";
+
+		r = webhook_start(&(struct webhook_config){.catalog_path = c->catalog_path,
+							   .urls = c->webhook_urls,
+							   .secret_file = c->webhook_secret_file,
+							   .timeout_ms = c->webhook_timeout_ms,
+							   .retry_min_ms = c->webhook_retry_min_ms,
+							   .retry_max_ms = c->webhook_retry_max_ms},
+				  err, sizeof(err));
+		if (r < 0) {
+			log_error("webhooks: %s", *err ? err : strerror(-r));
+			return r;
+		}
+	}
 	r = sessions_new(m, &m->sessions);
 	if (r < 0)
 		return r;
@@ -1258,6 +1275,7 @@ struct manager *manager_free(struct manager *m)
 	if (m->tls_watch && m->tls_watch->fd >= 0)
 		close(m->tls_watch->fd);
 	loop_free(m->loop);
+	webhook_stop();	    /* after the sessions: their last events reach the outbox */
 	free(m->tls_watch); /* after the ring: its read may have been in flight */
 	/* After the ring too: its poll may have been in flight. */
 	net_route_free(m->route);
