@@ -133,7 +133,7 @@ load() {
 	fi
 	sleep_until $t0 $((dur - 1))
 	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid")
-	[ -n "$ppid" ] && wait $ppid
+	if [ -n "$ppid" ]; then wait $ppid || true; fi
 	wait $spid
 	SRC_RC=$?
 	set -- $(snmp_udp)
