@@ -109,6 +109,12 @@ struct config {
 	char *key_backup_path; /* KEY_BACKUP_PATH, default $STATE_DIRECTORY/keys/backups */
 	char *key_backup_passphrase_file; /* KEY_BACKUP_PASSPHRASE_FILE, "" = credential */
 
+	/* Compliance */
+	char *retention_default;	 /* RETENTION_DEFAULT, "forever" or a duration (7y) */
+	uint64_t retention_interval_ms;	 /* RETENTION_INTERVAL, 1h */
+	char *trail_signing_key;	 /* TRAIL_SIGNING_KEY, default $STATE_DIRECTORY/... */
+	uint64_t trail_sign_interval_ms; /* TRAIL_SIGN_INTERVAL, 1h */
+
 	/* Operations */
 	char *control_socket; /* CONTROL_SOCKET, default $RUNTIME_DIRECTORY/control */
 	char *control_group;  /* CONTROL_GROUP, "" = only root/owner */
@@ -118,6 +124,13 @@ struct config {
 	uint32_t audit_rate_burst;	     /* AUDIT_RATE_LIMIT_BURST, 20 */
 	int log_level;			     /* LOG_LEVEL, info */
 	char *log_target;		     /* LOG_TARGET auto|journal|stderr */
+
+	/* Webhooks (docs/WEBHOOKS.md) */
+	char *webhook_urls;	       /* WEBHOOK_URLS, comma-separated, "" = off */
+	char *webhook_secret_file;     /* WEBHOOK_SECRET_FILE, "" = the webhook-secret credential */
+	uint64_t webhook_timeout_ms;   /* WEBHOOK_TIMEOUT, 10s */
+	uint64_t webhook_retry_min_ms; /* WEBHOOK_RETRY_MIN, 1s */
+	uint64_t webhook_retry_max_ms; /* WEBHOOK_RETRY_MAX, 1h */
 
 	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
 	bool config_explicit; /* config_path was asked for (--config): it must exist on reload */

@@ -73,6 +73,16 @@ static const struct audit_event_info events[_AUDIT_EVENT_MAX] = {
 					  "371b919c919f409482b4f5449722b165", LOG_ERR,
 					  "SIPREC_SESSION_ID SIP_CALL_ID SIPREC_RECORDING_ID "
 					  "RECORDING_PATH REASON"},
+	[AUDIT_TRAIL_APPENDED] = {"trail-appended", "5472c6edb7a144c8aa7f41804787bb44", LOG_INFO,
+				  "TRAIL_SEQ TRAIL_KIND ACTOR OBJECT REASON SHA256 TRAIL_HASH"},
+	[AUDIT_RECORDING_DELETED] = {"recording-deleted", "35f25819f4b6412fa506b4287044938f",
+				     LOG_NOTICE,
+				     "SIPREC_RECORDING_ID SIPREC_SESSION_ID RECORDING_PATH SHA256 "
+				     "ACTOR REASON"},
+	[AUDIT_LEGAL_HOLD_PLACED] = {"legal-hold-placed", "0b8c3731ced844dba744a99bfd406463",
+				     LOG_NOTICE, "HOLD_ID CASE_REF ACTOR REASON"},
+	[AUDIT_LEGAL_HOLD_RELEASED] = {"legal-hold-released", "e59b9931d0ec4a0e8d2275a7b3e870dc",
+				       LOG_NOTICE, "HOLD_ID CASE_REF ACTOR REASON"},
 };
 
 /* The kinds a network peer triggers by itself (a garbage connection, an INVITE it makes

@@ -18,6 +18,7 @@
 
 #include "catalog/catalog-internal.h"
 #include "siprecd/catalog.h"
+#include "siprecd/compliance.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 
@@ -547,10 +548,45 @@ static int run_stmt(struct catalog *c, const struct op *op, unsigned j)
 	return 0;
 }
 
+/* Text value i of op as a C string (NULL for SQL NULL), copied into buf. */
+static const char *op_text(const struct op *op, unsigned i, char *buf, size_t n)
+{
+	if (i >= op->n || op->v[i].type != VAL_TEXT)
+		return NULL;
+	snprintf(buf, n, "%.*s", (int)MIN(op->v[i].len, n - 1), (const char *)op->v[i].p);
+	return buf;
+}
+
+/* A recording created or closed goes into the compliance trail in the same transaction
+ * (docs/COMPLIANCE.md): the trail then never misses a recording the catalog knows. */
+static int trail_op(struct catalog *c, const struct op *op)
+{
+	char uuid[80], object[96], path[1024], sha[80], state[32];
+	struct trail_entry e = {.actor = "siprecd", .object = object};
+
+	if (op->kind != OP_RECORDING_BEGIN && op->kind != OP_RECORDING_FINAL)
+		return 0;
+	snprintf(object, sizeof(object), "recording:%s", op_text(op, 0, uuid, sizeof(uuid)));
+	if (op->kind == OP_RECORDING_BEGIN) {
+		e.kind = "created";
+		e.reason = op_text(op, 3, path, sizeof(path));
+	} else {
+		e.reason = op_text(op, 6, state, sizeof(state));
+		e.sha256 = op_text(op, 4, sha, sizeof(sha));
+		e.kind = e.reason && strcmp(e.reason, "shredded") == 0 ? "shredded" : "finalized";
+	}
+	if (trail_append(c->db, &e, NULL) < 0) {
+		note_error(c, "trail: %s", sqlite3_errmsg(c->db));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Applies one op; multi-statement ops run in a savepoint so they land whole or not at all. */
 static int apply_op(struct catalog *c, const struct op *op)
 {
-	bool multi = op_sql[op->kind].sql[1] != NULL;
+	bool multi = op_sql[op->kind].sql[1] != NULL || op->kind == OP_RECORDING_BEGIN ||
+		     op->kind == OP_RECORDING_FINAL;
 	int r = 0;
 
 	if (op->kind == OP_BARRIER)
@@ -564,6 +600,8 @@ static int apply_op(struct catalog *c, const struct op *op)
 		if (r < 0)
 			break;
 	}
+	if (r == 0)
+		r = trail_op(c, op);
 	if (multi && !sqlite3_get_autocommit(c->db)) {
 		if (r < 0)
 			sqlite3_exec(c->db, "ROLLBACK TO op", NULL, NULL, NULL);

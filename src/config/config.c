@@ -329,6 +329,22 @@ static const struct config_key keys[] = {
 	 "File holding the backup passphrase; empty = the backup-passphrase credential.", false,
 	 false, F(key_backup_passphrase_file), 0, 0, NULL, 0, RESTART},
 
+	/* Compliance (docs/COMPLIANCE.md) */
+	{"RETENTION_DEFAULT", T_STRING, "forever", NULL,
+	 "Retention of a recording no policy applies to: forever, or a duration (90d, 7y).", false,
+	 false, F(retention_default), 1, 0, NULL, 0, RESTART},
+	{"RETENTION_INTERVAL", T_DURATION, "1h", NULL,
+	 "The retention sweeper runs this often (and on demand: siprecctl retention run).", false,
+	 false, F(retention_interval_ms), DURATION_MS(1), DURATION_MS(366 * 86400ULL), NULL, 0,
+	 RESTART},
+	{"TRAIL_SIGNING_KEY", T_PATH, "", "<state>/trail-signing.key",
+	 "Ed25519 key signing the trail head (created with mode 0600; public half beside, .pub).",
+	 false, false, F(trail_signing_key), 0, 0, NULL, 0, RESTART},
+	{"TRAIL_SIGN_INTERVAL", T_DURATION, "1h", NULL,
+	 "The trail head is signed this often when it moved (and at each data key rotation).",
+	 false, false, F(trail_sign_interval_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
+	 RESTART},
+
 	/* Operations */
 	{"CONTROL_SOCKET", T_PATH, "", "<runtime>/control",
 	 "varlink control socket used by siprecctl.", false, false, F(control_socket), 0, 0, NULL,
@@ -353,6 +369,24 @@ static const struct config_key keys[] = {
 	 false, F(log_level), 0, 0, NULL, 0, RELOAD},
 	{"LOG_TARGET", T_CHOICE, "auto", NULL, "auto, journal or stderr.", false, false,
 	 F(log_target), 0, 0, log_targets, 0, RESTART},
+
+	/* Webhooks (docs/WEBHOOKS.md) */
+	{"WEBHOOK_URLS", T_STRING, "", NULL,
+	 "Comma-separated http(s) URLs (at most 8) each event is POSTed to, signed; empty = off.",
+	 false, false, F(webhook_urls), 0, 0, NULL, 0, RESTART},
+	{"WEBHOOK_SECRET_FILE", T_PATH, "", NULL,
+	 "File holding the HMAC-SHA256 signing secret (not readable by others); empty = the "
+	 "webhook-secret credential. Required when WEBHOOK_URLS is set.",
+	 false, false, F(webhook_secret_file), 0, 0, NULL, 0, RESTART},
+	{"WEBHOOK_TIMEOUT", T_DURATION, "10s", NULL,
+	 "One delivery attempt (connect, send, answer) must finish within this.", false, false,
+	 F(webhook_timeout_ms), 100, DURATION_MS(300), NULL, 0, RESTART},
+	{"WEBHOOK_RETRY_MIN", T_DURATION, "1s", NULL,
+	 "Delay after the first failed attempt; it doubles after each further failure.", false,
+	 false, F(webhook_retry_min_ms), 10, DURATION_MS(3600), NULL, 0, RESTART},
+	{"WEBHOOK_RETRY_MAX", T_DURATION, "1h", NULL,
+	 "Longest delay between two attempts; an event is retried until delivered.", false, false,
+	 F(webhook_retry_max_ms), 10, DURATION_MS(86400), NULL, 0, RESTART},
 };
 
 _Static_assert(sizeof(enum srtp_policy) == sizeof(int), "enums are stored as int");
@@ -850,6 +884,7 @@ static int derive_dirs(struct load_ctx *x)
 	    derive(&c->catalog_path, c->state_dir, "catalog.db") < 0 ||
 	    derive(&c->master_key_path, c->state_dir, "keys/master.key") < 0 ||
 	    derive(&c->key_backup_path, c->state_dir, "keys/backups") < 0 ||
+	    derive(&c->trail_signing_key, c->state_dir, "trail-signing.key") < 0 ||
 	    derive(&c->control_socket, c->runtime_dir, "control") < 0)
 		return -ENOMEM;
 	return 0;

@@ -28,11 +28,13 @@
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
+#include "siprecd/compliance.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "siprecd/webhook.h"
 #include "daemon/edge.h"
 #include "siprecd/auth.h"
 
@@ -666,6 +668,7 @@ static void keys_changed(void *userdata, const char *key_id, uint32_t version, b
 	snprintf(kc->key_id, sizeof(kc->key_id), "%s", key_id);
 	kc->version = version;
 	kc->external = external;
+	compliance_sign_request(m->compliance, "key-rotation");
 	if (!external && m->cfg->key_backup_enabled)
 		snprintf(kc->backup, sizeof(kc->backup), "key backup %s%s",
 			 *keys_last_backup(m->keys) ? keys_last_backup(m->keys) : "FAILED: ",
@@ -868,6 +871,26 @@ int manager_start(struct manager *m)
 		return r;
 	}
 	recover_recordings(m);
+	{
+		/* The trail's signer and the retention sweeper (docs/COMPLIANCE.md). */
+		char err[512] = "";
+
+		r = compliance_new(
+			&(struct compliance_config){
+				.catalog_path = c->catalog_path,
+				.signing_key = c->trail_signing_key,
+				.retention_default = c->retention_default,
+				.retention_interval_ms = c->retention_interval_ms,
+				.sign_interval_ms = c->trail_sign_interval_ms,
+			},
+			err, sizeof(err), &m->compliance);
+		if (r == 0)
+			r = compliance_start(m->compliance);
+		if (r < 0) {
+			log_error("compliance: %s", *err ? err : strerror(-r));
+			return r;
+		}
+	}
 	/* Rotation does its sqlite work on its own thread (started after the signal mask). */
 	keys_set_change_callback(m->keys, keys_changed, m);
 	r = keys_rotation_start(m->keys, c->key_rotation_interval_ms);
@@ -898,6 +921,22 @@ int manager_start(struct manager *m)
 	r = route_setup(m);
 	if (r < 0)
 		return r;
+	{
+		/* Signed event POSTs from the catalog's outbox, on their own thread. */
+		char err[512] = "";
+
+		r = webhook_start(&(struct webhook_config){.catalog_path = c->catalog_path,
+							   .urls = c->webhook_urls,
+							   .secret_file = c->webhook_secret_file,
+							   .timeout_ms = c->webhook_timeout_ms,
+							   .retry_min_ms = c->webhook_retry_min_ms,
+							   .retry_max_ms = c->webhook_retry_max_ms},
+				  err, sizeof(err));
+		if (r < 0) {
+			log_error("webhooks: %s", *err ? err : strerror(-r));
+			return r;
+		}
+	}
 	r = sessions_new(m, &m->sessions);
 	if (r < 0)
 		return r;
@@ -1227,6 +1266,8 @@ struct manager *manager_free(struct manager *m)
 		catalog_stop(m->catalog);
 		catalog_free(m->catalog);
 	}
+	/* After the catalog thread's last entries: the shutdown signature covers them. */
+	m->compliance = compliance_free(m->compliance);
 	tls_server_ctx_free(m->tls);
 	keys_free(m->keys);
 	if (m->signal_fd >= 0)
@@ -1234,6 +1275,7 @@ struct manager *manager_free(struct manager *m)
 	if (m->tls_watch && m->tls_watch->fd >= 0)
 		close(m->tls_watch->fd);
 	loop_free(m->loop);
+	webhook_stop();	    /* after the sessions: their last events reach the outbox */
 	free(m->tls_watch); /* after the ring: its read may have been in flight */
 	/* After the ring too: its poll may have been in flight. */
 	net_route_free(m->route);

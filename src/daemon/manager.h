@@ -41,6 +41,7 @@ struct manager {
 	struct sip_txn_table *txns;
 	struct catalog *catalog;
 	struct keys *keys;
+	struct compliance *compliance; /* trail signer, retention sweeper (src/compliance/) */
 	struct tls_server_ctx *tls;
 	struct sessions *sessions;
 	struct media_pool *media;

@@ -18,6 +18,7 @@
 
 #include "keys/keys-internal.h"
 #include "siprecd/audit.h"
+#include "siprecd/compliance.h"
 #include "siprecd/macro.h"
 
 #define DEK_ALG "AES-256"
@@ -902,6 +903,64 @@ static int destroy_guard(struct keys *k, const char *key_id, uint32_t version)
 	return 0;
 }
 
+/* A key version protecting a recording under legal hold is never destroyed (COMPLIANCE.md;
+ * a catalog trigger refuses it too, this says which case). Catalogs before migration 6 have
+ * no holds. */
+static int held_guard(struct keys *k, const char *key_id, uint32_t version)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(k->db,
+			       "SELECT count(DISTINCT recording_uuid), min(case_ref) FROM "
+			       "held_recordings WHERE key_id = ?1 AND key_version = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		r = keys_fail(-EPERM,
+			      "version %u protects %lld recording(s) under legal hold (case %s): "
+			      "release the hold first",
+			      version, (long long)sqlite3_column_int64(st, 0),
+			      (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* One 'shredded' trail entry per recording of the destroyed version (inside the transaction). */
+static int trail_shredded(struct keys *k, const char *key_id, uint32_t version, const char *reason)
+{
+	char actor[64], object[128];
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_exec(k->db, "SELECT 1 FROM trail LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+		return 0; /* a catalog before migration 6 */
+	snprintf(actor, sizeof(actor), "uid:%u", (unsigned)getuid());
+	if (sqlite3_prepare_v2(k->db,
+			       "SELECT uuid, sha256 FROM recordings WHERE key_id = ?1 AND "
+			       "key_version = ?2 AND deleted_at IS NULL ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(k, -EIO, "listing shredded recordings");
+	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(object, sizeof(object), "recording:%s", sqlite3_column_text(st, 0));
+		if (trail_append(k->db,
+				 &(struct trail_entry){
+					 .kind = "shredded",
+					 .actor = actor,
+					 .object = object,
+					 .reason = reason && *reason ? reason : "key destroyed",
+					 .sha256 = (const char *)sqlite3_column_text(st, 1)},
+				 NULL) < 0)
+			r = db_fail(k, -EIO, "appending to the trail");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsigned *ret_recordings)
 {
 	char key_id[KEYS_KEY_ID_MAX + 1];
@@ -923,6 +982,9 @@ int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsig
 		return keys_fail(r, "version %u is the active data key: rotate first", version);
 	if (r == -EALREADY)
 		return keys_fail(r, "version %u is already destroyed", version);
+	r = held_guard(k, key_id, version);
+	if (r < 0)
+		return r;
 	r = destroy_guard(k, key_id, version);
 	if (r < 0)
 		return r;
@@ -957,6 +1019,8 @@ int keys_destroy_dek(struct keys *k, uint32_t version, const char *reason, unsig
 		changes = sqlite3_changes(k->db);
 	}
 	sqlite3_finalize(st);
+	if (r == 0)
+		r = trail_shredded(k, key_id, version, reason);
 	if (r == 0)
 		r = exec(k, "COMMIT");
 	if (r < 0) {

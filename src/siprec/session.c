@@ -35,6 +35,7 @@
 #include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
+#include "siprecd/webhook.h"
 
 #define SESSION_HASH_SIZE 4096
 #define MAX_STREAMS_HARD 64
@@ -1641,6 +1642,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	audit_emit(AUDIT_SESSION_STARTED, fields,
 		   "recording session %s started (%u streams) from %s", s->uuid, s->n_streams,
 		   s->peer_str);
+	webhook_session_event(WEBHOOK_SESSION_STARTED, s->uuid, s->call_id, s->peer_str, NULL);
 	manager_update_status(m);
 }
 
@@ -1911,9 +1913,12 @@ static void session_finalize(struct session *s)
 	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
 	snprintf(cf, sizeof(cf), "SIP_CALL_ID=%.256s", s->call_id);
 	snprintf(rf, sizeof(rf), "END_REASON=%s", s->end_reason);
-	if (strcmp(s->end_reason, "refused") != 0)
+	if (strcmp(s->end_reason, "refused") != 0) {
 		audit_emit(AUDIT_SESSION_ENDED, fields, "recording session %s ended (%s)", s->uuid,
 			   s->end_reason);
+		webhook_session_event(WEBHOOK_SESSION_ENDED, s->uuid, s->call_id, s->peer_str,
+				      s->end_reason);
+	}
 	ss->totals.ended[end_reason_index(s->end_reason)]++;
 	session_unlink(s);
 	session_free(s);
@@ -2031,6 +2036,8 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 		   st->path, (unsigned long long)res->file_size,
 		   (unsigned long long)res->stats.packets, res->error ? ", error: " : "",
 		   res->error ? strerror(-res->error) : "");
+	webhook_recording_finalized(s->uuid, st->recording_uuid, st->path, res->file_size, hex,
+				    res->complete);
 done:
 	(void)ms;
 	totals_add(&s->ss->totals, res);

@@ -118,14 +118,16 @@ static void test_migrations_from_empty(void **state)
 	assert_query(path, "PRAGMA user_version", want);
 	assert_query(path, "PRAGMA journal_mode", "wal\n");
 	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-		     "dtmf_events\nkeys\nmetadata_snapshots\nparticipants\nrecordings\n"
-		     "session_context\nsessions\nstream_formats\nstreams\n");
+		     "dtmf_events\nkeys\nlegal_holds\nmetadata_snapshots\nparticipants\n"
+		     "recordings\nretention_policies\nsession_context\nsessions\nstream_formats\n"
+		     "streams\ntrail\ntrail_heads\nwebhook_cursor\nwebhook_outbox\n");
 	assert_query(path,
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
 		     "dtmf_events_session\nparticipants_aor\nrecordings_session\n"
 		     "recordings_writing\nsession_context_lookup\nsessions_active\n"
-		     "sessions_call_id\nsessions_started_at\n");
+		     "sessions_call_id\nsessions_started_at\ntrail_object\n"
+		     "webhook_outbox_pending\n");
 	assert_int_equal(stat(path, &stbuf), 0);
 	/* Participants' names and numbers: no access for others. */
 	assert_int_equal(stbuf.st_mode & 0007, 0);

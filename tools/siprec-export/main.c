@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
+#include "siprecd/compliance.h"
 #include "siprecd/config.h"
 #include "siprecd/keys.h"
 #include "siprecd/macro.h"
@@ -68,6 +70,8 @@ static struct {
 	bool have_priv;
 	char *catalog_owned; /* the config's catalog when --catalog is not given */
 	struct keys *keys;
+	bool verify_trail;     /* --verify-trail: the compliance trail of --catalog */
+	const char *trail_key; /* --trail-key: its public key (default beside the catalog) */
 } arg;
 
 static void help(void)
@@ -117,6 +121,12 @@ static void help(void)
 	       "      --allow-incomplete export an incomplete recording (no FINAL chunk) up to\n"
 	       "                         its last intact chunk, with a warning, and exit 0\n"
 	       "      --progress         print progress on stderr (default when it is a tty)\n"
+	       "      --verify-trail     verify the compliance trail of --catalog (or the\n"
+	       "                         configuration's): chain, signed heads, and every file\n"
+	       "                         it says exists, with its sha256; exit 2 when tampered\n"
+	       "      --trail-key PUB    the trail's Ed25519 public key (default: the\n"
+	       "                         TRAIL_SIGNING_KEY.pub of the configuration, else\n"
+	       "                         trail-signing.key.pub beside the catalog)\n"
 	       "  -h, --help             show this help\n"
 	       "\n"
 	       "Without -o, --per-participant, --pcap or --metadata-json the recordings are\n"
@@ -1054,6 +1064,118 @@ static void print_json(struct input *in, unsigned nin)
 	json_object_put(arr);
 }
 
+static void trail_problem(void *userdata, const char *problem)
+{
+	(void)userdata;
+	printf("TAMPERED: %s\n", problem);
+}
+
+/* --verify-trail: needs no daemon, only read access to the catalog and the files. */
+static int verify_trail(void)
+{
+	char err[512] = "", *cat = NULL, *key = NULL, *dir;
+	struct trail_verify v;
+	sqlite3 *db = NULL;
+	void *pub;
+	int r;
+
+	if (arg.catalog)
+		cat = strdup(arg.catalog);
+	if (arg.trail_key)
+		key = strdup(arg.trail_key);
+	if (!cat || !key) {
+		struct config cfg;
+
+		if (config_load(&cfg, arg.config, NULL, stderr) == 0) {
+			if (!cat)
+				cat = strdup(cfg.catalog_path);
+			if (!key && !arg.catalog &&
+			    asprintf(&key, "%s.pub", cfg.trail_signing_key) < 0)
+				key = NULL;
+			config_free(&cfg);
+		}
+	}
+	if (!cat) {
+		fprintf(stderr, "siprec-export: --verify-trail: no catalog (--catalog)\n");
+		free(key);
+		return EXIT_USAGE;
+	}
+	dir = strdup(cat);
+	if (dir && strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	else if (dir)
+		strcpy(dir, ".");
+	if (!key && asprintf(&key, "%s/trail-signing.key.pub", dir ? dir : ".") < 0)
+		key = NULL;
+	pub = key ? trail_pubkey_load(key, err, sizeof(err)) : NULL;
+	if (!pub)
+		fprintf(stderr, "siprec-export: trail key: %s\n", err);
+	if (sqlite3_open_v2(cat, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "siprec-export: %s: %s\n", cat, sqlite3_errmsg(db));
+		r = -EIO;
+	} else
+		r = trail_verify(db, pub, dir, trail_problem, NULL, &v);
+	sqlite3_close(db);
+	trail_key_free(pub);
+	free(dir);
+	free(key);
+	if (r < 0) {
+		if (r != -EIO)
+			fprintf(stderr, "siprec-export: %s: cannot verify the trail: %s\n", cat,
+				strerror(-r));
+		free(cat);
+		return EXIT_USAGE;
+	}
+	free(cat);
+	printf("trail: %" PRIu64 " entries, %" PRIu64 " signed heads, %" PRIu64
+	       " not yet signed, %" PRIu64 " recordings checked: %s\n",
+	       v.entries, v.heads, v.unsigned_entries, v.files, r == 0 ? "OK" : "PROBLEMS FOUND");
+	return r == 0 ? 0 : EXIT_INTEGRITY;
+}
+
+/* The compliance trail gets an 'exported' entry per recording exported, when the catalog is
+ * writable by this user (else one line says it was not recorded). */
+static void trail_exported(const struct input *in, unsigned nin)
+{
+	const char *cat = arg.catalog ? arg.catalog : arg.catalog_owned;
+	char actor[64], object[128], sha[TRAIL_HASH_HEX + 1];
+	sqlite3 *db = NULL;
+
+	if (!cat)
+		return;
+	snprintf(actor, sizeof(actor), "siprec-export uid:%u", (unsigned)getuid());
+	if (sqlite3_open_v2(cat, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "SELECT 1 FROM trail LIMIT 0", NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr,
+			"siprec-export: the export is not in the compliance trail (%s not "
+			"writable, or no trail)\n",
+			cat);
+		sqlite3_close(db);
+		return;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	for (unsigned i = 0; i < nin; i++) {
+		snprintf(object, sizeof(object), "recording:%s", in[i].h.recording_id);
+		if (trail_append_txn(db,
+				     &(struct trail_entry){
+					     .kind = "exported",
+					     .actor = actor,
+					     .object = object,
+					     .reason = arg.wav ? arg.wav : arg.per_participant,
+					     .sha256 = compliance_file_sha256(in[i].path, sha) == 0
+							       ? sha
+							       : NULL},
+				     NULL) < 0) {
+			fprintf(stderr,
+				"siprec-export: the export of %s is not in the compliance "
+				"trail: %s\n",
+				in[i].h.recording_id, sqlite3_errmsg(db));
+			break;
+		}
+	}
+	sqlite3_close(db);
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -1070,6 +1192,8 @@ int main(int argc, char **argv)
 		OPT_MIX,
 		OPT_PARTICIPANT,
 		OPT_SKIP,
+		OPT_VERIFY_TRAIL,
+		OPT_TRAIL_KEY,
 	};
 	static const struct option opts[] = {
 		{"key-file", required_argument, NULL, 'k'},
@@ -1089,6 +1213,8 @@ int main(int argc, char **argv)
 		{"mix", no_argument, NULL, OPT_MIX},
 		{"per-participant", required_argument, NULL, OPT_PARTICIPANT},
 		{"skip-undecodable", no_argument, NULL, OPT_SKIP},
+		{"verify-trail", no_argument, NULL, OPT_VERIFY_TRAIL},
+		{"trail-key", required_argument, NULL, OPT_TRAIL_KEY},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -1158,6 +1284,12 @@ int main(int argc, char **argv)
 		case OPT_SKIP:
 			arg.skip_undecodable = true;
 			break;
+		case OPT_VERIFY_TRAIL:
+			arg.verify_trail = true;
+			break;
+		case OPT_TRAIL_KEY:
+			arg.trail_key = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -1166,6 +1298,8 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (arg.verify_trail)
+		return verify_trail();
 	if (!arg.metadata_file && !arg.catalog_metadata &&
 	    ((arg.session && !arg.catalog) || (arg.session && optind < argc) ||
 	     (!arg.session && optind >= argc))) {
@@ -1300,6 +1434,8 @@ int main(int argc, char **argv)
 		participants_from_metadata(in, nin);
 	if ((arg.wav || arg.per_participant) && export_audio(in, nin) < 0)
 		status = EXIT_USAGE;
+	else if (arg.wav || arg.per_participant)
+		trail_exported(in, nin);
 	if (pcap) {
 		if (fclose(pcap) != 0 || (!status && rename(pcap_tmp, arg.pcap) < 0)) {
 			fprintf(stderr, "siprec-export: %s: %s\n", arg.pcap, strerror(errno));

@@ -31,41 +31,53 @@ static int sock = -1;
 static char *rbuf;
 static size_t rlen, rcap;
 
+#include "siprecctl.h"
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: siprecctl [--socket PATH] [--json] COMMAND [ARG]\n"
-		   "\n"
-		   "Commands:\n"
-		   "  status          health checks, version and features\n"
-		   "  sessions        recording sessions in progress\n"
-		   "  session ID      one session: participants, streams, counters\n"
-		   "  stop ID         end a session's recording (BYE to the SRC)\n"
-		   "  keys            keys in the key store\n"
-		   "  rotate-keys     rotate the data key (--kek: the key-encryption key)\n"
-		   "  reload          reload configuration and certificates\n"
-		   "  drain           take no new sessions (INVITE and OPTIONS get 503); those in\n"
-		   "                  progress record to their end\n"
-		   "  resume          take new sessions again after drain\n"
-		   "  watch           follow session and audit events (Ctrl-C to stop)\n"
-		   "\n"
-		   "Options:\n"
-		   "  -s, --socket PATH  control socket (default: $SIPRECD_CONTROL, else the "
-		   "daemon's\n"
-		   "                     CONTROL_SOCKET from its configuration)\n"
-		   "  -c, --config PATH  read CONTROL_SOCKET from this configuration file\n"
-		   "  -j, --json         print the varlink reply parameters as JSON\n"
-		   "      --kek          with rotate-keys: rotate the key-encryption key (KEK):\n"
-		   "                     every data key is re-wrapped under the new KEK\n"
-		   "      --store STORE  the new KEK's store: file, password or credential\n"
-		   "                     (default: the daemon's ENCRYPTION_KEY_STORE)\n"
-		   "      --key-file PATH       file store: the new key file (created 0600 if "
-		   "missing)\n"
-		   "      --password-file PATH  password store: a file holding the new password\n"
-		   "      --kdf KDF      password store: argon2id (default) or pbkdf2\n"
-		   "  -h, --help         this text\n"
-		   "\n"
-		   "Exit status: 0 ok, 1 usage, 2 the call failed, 3 cannot connect or permission "
-		   "denied.\n");
+	fprintf(f,
+		"Usage: siprecctl [--socket PATH] [--json] COMMAND [ARG]\n"
+		"\n"
+		"Commands:\n"
+		"  status          health checks, version and features\n"
+		"  sessions        recording sessions in progress\n"
+		"  session ID      one session: participants, streams, counters\n"
+		"  stop ID         end a session's recording (BYE to the SRC)\n"
+		"  keys            keys in the key store\n"
+		"  rotate-keys     rotate the data key (--kek: the key-encryption key)\n"
+		"  reload          reload configuration and certificates\n"
+		"  drain           take no new sessions (INVITE and OPTIONS get 503); those in\n"
+		"                  progress record to their end\n"
+		"  resume          take new sessions again after drain\n"
+		"  watch           follow session and audit events (Ctrl-C to stop)\n"
+		"\n"
+		"Compliance commands (on the catalog: --catalog DB, else the configuration's):\n"
+		"  verify-trail [--trail-key PUB]  check the trail's chain, signatures and files\n"
+		"  retention run [--dry-run]       delete what the retention policies expire\n"
+		"  retention add NAME --match all|aor|domain|src|context [--pattern GLOB]\n"
+		"                [--context-name NAME] --keep forever|DURATION (90d, 7y)\n"
+		"  hold add (--session UUID | --aor AOR | --from MS --to MS) --case REF\n"
+		"  hold list | hold release ID [--reason TEXT]\n"
+		"  erase --aor AOR [--dry-run]     erase every recording of one participant\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH  control socket (default: $SIPRECD_CONTROL, else the "
+		"daemon's\n"
+		"                     CONTROL_SOCKET from its configuration)\n"
+		"  -c, --config PATH  read CONTROL_SOCKET from this configuration file\n"
+		"  -j, --json         print the varlink reply parameters as JSON\n"
+		"      --kek          with rotate-keys: rotate the key-encryption key (KEK):\n"
+		"                     every data key is re-wrapped under the new KEK\n"
+		"      --store STORE  the new KEK's store: file, password or credential\n"
+		"                     (default: the daemon's ENCRYPTION_KEY_STORE)\n"
+		"      --key-file PATH       file store: the new key file (created 0600 if "
+		"missing)\n"
+		"      --password-file PATH  password store: a file holding the new password\n"
+		"      --kdf KDF      password store: argon2id (default) or pbkdf2\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Exit status: 0 ok, 1 usage, 2 the call failed, 3 cannot connect or permission "
+		"denied.\n");
 }
 
 /* The daemon's CONTROL_SOCKET as its configuration (file and environment) derives it. */
@@ -680,6 +692,24 @@ int main(int argc, char **argv)
 	struct kek_args ka = {0};
 	int c, r;
 
+	/* The compliance commands work on the catalog, not the socket, and take their own
+	 * options after the command (compliance.c): find them before getopt permutes. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0 ||
+		    strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+			if (argv[i][1] == 'c' || argv[i][2] == 'c')
+				config_path = i + 1 < argc ? argv[i + 1] : NULL;
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (strcmp(argv[i], "verify-trail") == 0 || strcmp(argv[i], "retention") == 0 ||
+		    strcmp(argv[i], "hold") == 0 || strcmp(argv[i], "erase") == 0)
+			return siprecctl_compliance(argv[i], argc - i - 1, argv + i + 1,
+						    config_path);
+		break;
+	}
 	while ((c = getopt_long(argc, argv, "s:c:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -1,0 +1,188 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# siprec-web (issue 15) over HTTP with curl, on a call recorded end to end by siprecd from sipp:
+# login (wrong password refused, rate limited after 5 failures), session cookie flags, the calls
+# list and its filters, bad input refused with 400 (time, page, state, id, overlong values),
+# output HTML-escaped, the call page (participants, streams), the WAV byte-identical to
+# siprec-export's, HTTP Range (206 with Content-Range, suffix ranges, 416), a viewer refused
+# playback, CSRF (POST without or with a wrong token refused), every search/play/download in the
+# audit log; then one page of a generated 100,000-session catalog is timed (printed, not asserted).
+. "$SRCDIR/tests/integration/lib.sh"
+need sipp python3 sqlite3 curl
+
+WEB=$BUILD/siprec-web
+EXPORT=$BUILD/siprec-export
+PCAPS=$SRCDIR/tests/data/pcap
+SCN=$SRCDIR/tests/integration/scenarios
+[ -x "$WEB" ] && [ -x "$EXPORT" ] || { bad "siprec-web or siprec-export not built"; finish; }
+
+start_siprecd
+cp "$PCAPS/tone440-pcmu.pcap" "$T/a.pcap"
+cp "$PCAPS/tone660-pcmu.pcap" "$T/b.pcap"
+sipp_run basic -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "web-%u-%p@%s" -key tools "$PCAPS" ||
+	bad "sipp call failed"
+i=0
+while [ $i -lt 200 ]; do
+	u=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 'web-%' AND state != 'active' AND
+		NOT EXISTS (SELECT 1 FROM recordings r WHERE r.session_id = sessions.id AND
+		r.state != 'final')" 2>/dev/null)
+	[ -n "$u" ] && break
+	sleep 0.05
+	i=$((i + 1))
+done
+[ -n "$u" ] || { bad "no finished session in the catalog"; finish; }
+ok "call recorded ($u)"
+
+# Accounts: --create-admin prints a one-time password; --add-user reads it from stdin.
+USERS=$T/web-users
+admin_pw=$("$WEB" --users "$USERS" --create-admin | sed -n 's/.*one-time password: //p')
+[ -n "$admin_pw" ] && ok "--create-admin printed a password" || bad "--create-admin"
+echo "listen-pass-1" | "$WEB" --users "$USERS" --add-user lisa listener || bad "--add-user lisa"
+echo "viewer-pass-1" | "$WEB" --users "$USERS" --add-user vic viewer || bad "--add-user vic"
+check "users file holds Argon2id hashes only, mode 0600" sh -c \
+	"grep -q '^lisa listener [$]argon2id[$]v=19[$]' '$USERS' && ! grep -q listen-pass-1 '$USERS' &&
+	[ \$(stat -c %a '$USERS') = 600 ]"
+
+PORT=$(free_port)
+"$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$PORT" --log stderr \
+	--cache "$T/cache" >"$T/web.log" 2>&1 &
+BG_PIDS=$!
+mkdir -p "$T/cache"
+wait_for "$T/web.log" "listening on" 10 || { bad "siprec-web did not start"; cat "$T/web.log"; finish; }
+URL=http://127.0.0.1:$PORT
+
+# code JAR [CURL ARGS...] URL: prints the HTTP status (body in $T/body, headers in $T/hdr).
+code() {
+	jar=$1
+	shift
+	curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -b "$T/$jar" -c "$T/$jar" "$@"
+}
+login() { code "$1" -d "user=$2" --data-urlencode "password=$3" "$URL/login"; }
+csrf() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/body" | head -n 1; }
+
+check_eq "no session: redirected to /login" "303" "$(code anon "$URL/calls")"
+check_eq "wrong password refused" 403 "$(login bad lisa wrong-password)"
+check_eq "listener logs in" 303 "$(login lisa lisa listen-pass-1)"
+check "session cookie is HttpOnly and SameSite=Strict" grep -qi \
+	'^Set-Cookie: siprecweb=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict' "$T/hdr"
+
+check_eq "calls list" 200 "$(code lisa "$URL/calls")"
+check "calls list shows the call" grep -q "/call?id=$u" "$T/body"
+check_eq "filter by participant (alice)" 200 "$(code lisa "$URL/calls?who=alice")"
+check "filter alice finds the call" grep -q "/call?id=$u" "$T/body"
+code lisa "$URL/calls?who=nobody-here" >/dev/null
+check "filter nobody finds nothing" sh -c "! grep -q '/call?id=' '$T/body'"
+code lisa "$URL/calls?state=ended&from=2000-01-01T00:00&to=2100-01-01T00:00" >/dev/null
+check "filter state+time range finds the call" grep -q "/call?id=$u" "$T/body"
+code lisa "$URL/calls?dtmf=1" >/dev/null
+check "filter has-DTMF leaves out a call without DTMF" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?who=%3Cscript%3Ealert(1)%3C/script%3E" >/dev/null
+check "user input is HTML-escaped" sh -c "grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/body' && ! grep -q '<script>alert' '$T/body'"
+
+long=$(python3 -c 'print("a" * 200)')
+for q in "page=abc" "page=-1" "page=100001" "size=0" "size=999" "from=yesterday" \
+	"to=2024-13-45T99:99" "state=deleted" "dtmf=2" "who=$long"; do
+	check_eq "bad input refused: /calls?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/calls?$q")"
+done
+for q in "id=../../etc/passwd" "id=" "id=$long" "id=zzzz"; do
+	check_eq "bad id refused: /call?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/call?$q")"
+done
+check_eq "unknown call is 404" 404 "$(code lisa "$URL/call?id=0000-1111")"
+
+check_eq "call page" 200 "$(code lisa "$URL/call?id=$u")"
+check "call page lists the participants" sh -c "grep -q 'sip:alice@example.com' '$T/body' && grep -q 'sip:bob@example.net' '$T/body'"
+check "call page lists both streams" sh -c "grep -c '<tr><td>[12]</td>' '$T/body' | grep -qx 2"
+check "call page has the player" grep -q '<audio id="player"' "$T/body"
+
+# The WAV served is the one siprec-export writes, byte for byte.
+"$EXPORT" -c "$CONF" --session "$u" --catalog "$T/state/catalog.db" -o "$T/export.wav" \
+	>"$T/export.log" 2>&1 || bad "siprec-export"
+check_eq "play (whole file)" 200 "$(code lisa "$URL/audio?id=$u")"
+check "play equals siprec-export's WAV" cmp -s "$T/body" "$T/export.wav"
+check "play advertises byte ranges" grep -qi "^Accept-Ranges: bytes" "$T/hdr"
+check_eq "download" 200 "$(code lisa "$URL/audio?id=$u&download=1")"
+check "download equals siprec-export's WAV" cmp -s "$T/body" "$T/export.wav"
+check "download is an attachment" grep -qi "^Content-Disposition: attachment" "$T/hdr"
+size=$(stat -c %s "$T/export.wav")
+check_eq "Range 100-199" 206 "$(code lisa -H 'Range: bytes=100-199' "$URL/audio?id=$u")"
+check "Range 100-199: Content-Range" grep -qi "^Content-Range: bytes 100-199/$size" "$T/hdr"
+check "Range 100-199: the right bytes" sh -c "dd if='$T/export.wav' bs=1 skip=100 count=100 2>/dev/null | cmp -s - '$T/body'"
+check_eq "Range suffix -10" 206 "$(code lisa -H 'Range: bytes=-10' "$URL/audio?id=$u")"
+check "Range suffix: the last 10 bytes" sh -c "tail -c 10 '$T/export.wav' | cmp -s - '$T/body'"
+check_eq "Range open 1000-" 206 "$(code lisa -H 'Range: bytes=1000-' "$URL/audio?id=$u")"
+check_eq "Range open 1000-: length" "$((size - 1000))" "$(stat -c %s "$T/body")"
+check_eq "Range past the end: 416" 416 "$(code lisa -H "Range: bytes=$size-" "$URL/audio?id=$u")"
+check "416 names the size" grep -qi "^Content-Range: bytes \*/$size" "$T/hdr"
+check_eq "Range garbage: 416" 416 "$(code lisa -H 'Range: bytes=x-y' "$URL/audio?id=$u")"
+
+# A viewer sees metadata, never audio.
+check_eq "viewer logs in" 303 "$(login vic vic viewer-pass-1)"
+check_eq "viewer sees the call page" 200 "$(code vic "$URL/call?id=$u")"
+check "viewer's call page has no player" sh -c "! grep -q '<audio' '$T/body'"
+check_eq "viewer refused playback" 403 "$(code vic "$URL/audio?id=$u")"
+check_eq "viewer refused download" 403 "$(code vic "$URL/audio?id=$u&download=1")"
+
+# CSRF: a POST without the session's token (or with another session's) changes nothing.
+code lisa "$URL/calls" >/dev/null
+tok=$(csrf)
+code vic "$URL/calls" >/dev/null
+vtok=$(csrf)
+check_eq "logout without CSRF token refused" 403 "$(code lisa -X POST -d '' "$URL/logout")"
+check_eq "logout with another session's token refused" 403 "$(code lisa -d "csrf=$vtok" "$URL/logout")"
+check_eq "still logged in after the refused POSTs" 200 "$(code lisa "$URL/calls")"
+check_eq "logout with the token" 303 "$(code lisa -d "csrf=$tok" "$URL/logout")"
+check_eq "logged out" 303 "$(code lisa "$URL/calls")"
+
+# Status page: siprecd's Health over varlink.
+login adm admin "$admin_pw" >/dev/null
+check_eq "status page" 200 "$(code adm "$URL/status")"
+check "status page shows siprecd's health" grep -q '<table id="daemon">' "$T/body"
+check "status page shows the TLS certificate" grep -q '<table id="cert">' "$T/body"
+
+# Rate limit: after 5 failures even the right password is refused for the window.
+for n in 1 2 3 4 5; do login rl lisa "wrong-$n" >/dev/null; done
+check_eq "6th login after 5 failures throttled" 429 "$(login rl lisa listen-pass-1)"
+
+# Audit trail: who searched, played, downloaded; never a password.
+check "audit: search" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=search" "$T/web.log"
+check "audit: play" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=play SIPREC_SESSION_ID=$u" "$T/web.log"
+check "audit: download" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=download SIPREC_SESSION_ID=$u" "$T/web.log"
+check "audit: refused playback" grep -q "SIPREC_WEB_USER=vic SIPREC_WEB_ACTION=play-refused" "$T/web.log"
+check "audit: CSRF rejection" grep -q "SIPREC_WEB_ACTION=csrf-rejected" "$T/web.log"
+check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|$admin_pw|wrong-[0-9]' '$T/web.log'"
+
+
+kill "$BG_PIDS" && wait "$BG_PIDS" 2>/dev/null
+BG_PIDS=""
+stop_siprecd
+
+# One page over 100,000 sessions (a copy of the catalog plus generated rows): timed, printed.
+cp "$T/state/catalog.db" "$T/big.db"
+python3 - "$T/big.db" <<'PY'
+import random, sqlite3, sys, uuid
+db = sqlite3.connect(sys.argv[1])
+rnd = random.Random(15)
+t0 = 1700000000000
+sessions = [(str(uuid.UUID(int=rnd.getrandbits(128))), "gen-%d" % i, "10.0.%d.%d:5060" % (i % 250, i % 199),
+             t0 + i * 60000, t0 + i * 60000 + 30000) for i in range(100000)]
+db.executemany("INSERT INTO sessions (uuid, call_id, src_addr, transport, started_at, ended_at, state,"
+               " end_reason) VALUES (?, ?, ?, 'udp', ?, ?, 'ended', 'bye')", sessions)
+db.execute("INSERT INTO participants (session_id, participant_id, name, aor) SELECT id, 'p1',"
+           " 'Trader ' || (id % 500), 'sip:trader' || (id % 500) || '@example.com' FROM sessions"
+           " WHERE call_id LIKE 'gen-%'")
+db.commit()
+PY
+PORT=$(free_port)
+"$WEB" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" --log stderr \
+	--cache "$T/cache" >"$T/web-big.log" 2>&1 &
+BG_PIDS=$!
+wait_for "$T/web-big.log" "listening on" 10 || { bad "siprec-web (big catalog) did not start"; finish; }
+URL=http://127.0.0.1:$PORT
+login big lisa listen-pass-1 >/dev/null
+for q in "page=0" "page=1000" "who=trader42%40&page=2" "state=ended&from=2023-11-20T00:00&page=5"; do
+	t=$(curl -s -o "$T/body" -w '%{time_total}' -b "$T/big" "$URL/calls?$q")
+	rows=$(grep -c '/call?id=' "$T/body")
+	echo "# 100,000-session catalog: /calls?$q: $rows rows in ${t}s"
+	[ "$rows" -gt 0 ] || bad "no rows for /calls?$q"
+done
+finish

@@ -1,0 +1,1616 @@
+// SPDX-License-Identifier: MIT
+/*
+ * siprec-web: the web console for the people who use recordings (issue 15). A program of its
+ * own so the recorder stays small: it opens the catalog read-only, decrypts through siprec-export
+ * (the same storage/keys code, run as a child so the console and the exporter can never disagree
+ * on a WAV), reads live state from siprecd's varlink socket, and serves server-rendered pages
+ * with libmicrohttpd. Accounts live in a users file of its own (Argon2id hashes); sessions are
+ * random tokens in HttpOnly SameSite=Strict cookies; every POST carries the session's CSRF token;
+ * every search, playback and download is logged to journald with the user and the call.
+ */
+#include <argon2.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <json.h>
+#include <microhttpd.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "siprecd/config.h"
+#include "siprecd/log.h"
+
+/* journald MESSAGE_ID of every console access event (search, view, play, download, login). */
+#define WEB_ACCESS_MESSAGE_ID "4f0b7e3a9c2d4e5f8a1b6c7d2e3f4a5b"
+
+#define USERS_MAX 256
+#define SESSIONS_MAX 1024
+#define SESSION_TTL_S (8 * 3600)
+#define PARAM_MAX 128	  /* any query or form value */
+#define POST_MAX 4096	  /* a whole form body */
+#define PAGE_SIZE_MAX 200 /* calls per page */
+#define PAGE_MAX 100000
+#define LOGIN_FAILS_MAX 5 /* per client address per window */
+#define LOGIN_WINDOW_S 60
+#define LOGIN_SLOTS 256
+
+enum role { ROLE_VIEWER, ROLE_LISTENER, ROLE_SUPERVISOR, ROLE_ADMIN };
+static const char *const role_names[] = {"viewer", "listener", "supervisor", "admin"};
+
+struct user {
+	char name[64];
+	enum role role;
+	char hash[192];
+};
+
+struct websession {
+	char token[65], csrf[65];
+	int user;
+	time_t expires;
+};
+
+static struct {
+	const char *config;
+	const char *catalog;
+	const char *users;
+	const char *listen;
+	const char *export_bin;
+	const char *cache;
+	const char *control;
+	const char *tls_cert, *tls_key;
+	const char *status_cert; /* the SIP TLS certificate shown on the status page */
+	bool create_admin;
+	const char *add_user, *add_role;
+} arg;
+
+static struct user users[USERS_MAX];
+static unsigned nusers;
+static struct websession sessions[SESSIONS_MAX];
+static struct {
+	char addr[64];
+	time_t start;
+	unsigned fails;
+} login_slots[LOGIN_SLOTS];
+static sqlite3 *db;
+static bool https;
+
+/* ---- small helpers ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bput(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends a string literal (its length known at compile time). */
+#define bputs(b, lit) bput(b, "" lit, sizeof(lit) - 1)
+
+static void bprintf(struct buf *b, const char *fmt, ...) _printf_(2, 3);
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		bput(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* HTML-escapes s (also safe inside double-quoted attributes). */
+static void besc(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&':
+			bputs(b, "&amp;");
+			break;
+		case '<':
+			bputs(b, "&lt;");
+			break;
+		case '>':
+			bputs(b, "&gt;");
+			break;
+		case '"':
+			bputs(b, "&quot;");
+			break;
+		case '\'':
+			bputs(b, "&#39;");
+			break;
+		default:
+			bput(b, s, 1);
+		}
+	}
+}
+
+/* URL-encodes s for a query string. */
+static void burl(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		if (isalnum((unsigned char)*s) || strchr("-_.~", *s))
+			bput(b, s, 1);
+		else
+			bprintf(b, "%%%02X", (unsigned char)*s);
+	}
+}
+
+/* Copies s into out[n], truncating (callers check lengths that matter first). */
+static void scopy(char *out, size_t n, const char *s)
+{
+	size_t l = strnlen(s, n - 1);
+
+	memcpy(out, s, l);
+	out[l] = '\0';
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[64];
+
+	if (nbytes > sizeof(r) || RAND_bytes(r, (int)nbytes) != 1)
+		abort();
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", r[i]);
+	out[2 * nbytes] = '\0';
+}
+
+static void fmt_time(char *out, size_t n, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(out, n, "-");
+}
+
+/* A uuid-like id: hex digits and dashes, 1..64 characters. */
+static bool valid_uuid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* "YYYY-MM-DDTHH:MM" (HTML datetime-local, taken as UTC) or "" -> ms; -EINVAL if malformed. */
+static int parse_time(const char *s, int64_t *ret_ms)
+{
+	struct tm tm = {0};
+	const char *end;
+
+	if (!s || !*s) {
+		*ret_ms = -1;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M", &tm);
+	if (end && *end == ':')
+		end = strptime(end, ":%S", &tm);
+	if (!end || *end)
+		return -EINVAL;
+	*ret_ms = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s) {
+		return -ENOENT;
+	}
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static void audit(const char *user, const char *action, const char *session, const char *detail)
+{
+	char fu[96], fa[64], fs[96], fd[PARAM_MAX * 8];
+	const char *fields[] = {fu, fa, fs, fd, NULL};
+
+	snprintf(fu, sizeof(fu), "SIPREC_WEB_USER=%s", user);
+	snprintf(fa, sizeof(fa), "SIPREC_WEB_ACTION=%s", action);
+	snprintf(fs, sizeof(fs), "SIPREC_SESSION_ID=%s", session ? session : "");
+	snprintf(fd, sizeof(fd), "SIPREC_WEB_DETAIL=%s", detail ? detail : "");
+	log_struct_unfiltered(LOG_NOTICE, WEB_ACCESS_MESSAGE_ID, fields, "web: %s %s%s%s", user,
+			      action, session ? " " : "", session ? session : "");
+}
+
+/* ---- users file: "NAME ROLE ARGON2ID-ENCODED-HASH" per line, mode 0600 ---- */
+
+static int role_from_name(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
+static bool valid_username(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(users[0].name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-@", s[i]))
+			return false;
+	return true;
+}
+
+static int users_load(void)
+{
+	FILE *f = fopen(arg.users, "re");
+	char line[512], name[128], role[32], hash[256];
+
+	nusers = 0;
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f) && nusers < USERS_MAX) {
+		int r;
+
+		if (sscanf(line, "%127s %31s %255s", name, role, hash) != 3 || name[0] == '#')
+			continue;
+		r = role_from_name(role);
+		if (r < 0 || !valid_username(name) || strlen(hash) >= sizeof(users[0].hash))
+			continue;
+		scopy(users[nusers].name, sizeof(users[0].name), name);
+		users[nusers].role = (enum role)r;
+		scopy(users[nusers].hash, sizeof(users[0].hash), hash);
+		nusers++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int users_save(void)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", arg.users) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	fprintf(f, "# siprec-web users: NAME ROLE ARGON2ID-HASH (siprec-web --add-user)\n");
+	for (unsigned i = 0; i < nusers; i++)
+		fprintf(f, "%s %s %s\n", users[i].name, role_names[users[i].role], users[i].hash);
+	if (fflush(f) || fsync(fd)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	return rename(tmp, arg.users) ? -errno : 0;
+}
+
+static int set_user(const char *name, enum role role, const char *password)
+{
+	unsigned char salt[16];
+	char hash[192];
+	unsigned i;
+
+	if (RAND_bytes(salt, sizeof(salt)) != 1)
+		return -EIO;
+	/* Argon2id, 3 passes over 64 MiB: RFC 9106's second recommended option. */
+	if (argon2id_hash_encoded(3, 1 << 16, 1, password, strlen(password), salt, sizeof(salt), 32,
+				  hash, sizeof(hash)) != ARGON2_OK)
+		return -EIO;
+	for (i = 0; i < nusers; i++)
+		if (strcmp(users[i].name, name) == 0)
+			break;
+	if (i == nusers) {
+		if (nusers == USERS_MAX)
+			return -ENOSPC;
+		nusers++;
+	}
+	scopy(users[i].name, sizeof(users[i].name), name);
+	users[i].role = role;
+	scopy(users[i].hash, sizeof(users[i].hash), hash);
+	return users_save();
+}
+
+static int user_check(const char *name, const char *password)
+{
+	for (unsigned i = 0; i < nusers; i++)
+		if (strcmp(users[i].name, name) == 0)
+			return argon2id_verify(users[i].hash, password, strlen(password)) ==
+					       ARGON2_OK
+				       ? (int)i
+				       : -EACCES;
+	/* Same work for an unknown name, so timing does not tell which names exist. */
+	argon2id_verify("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			password, strlen(password));
+	return -EACCES;
+}
+
+/* ---- web sessions ---- */
+
+static struct websession *session_find(struct MHD_Connection *c)
+{
+	const char *tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "siprecweb");
+	time_t now = time(NULL);
+
+	if (!tok || strlen(tok) != 64)
+		return NULL;
+	for (unsigned i = 0; i < SESSIONS_MAX; i++) {
+		struct websession *s = &sessions[i];
+
+		if (s->token[0] && s->expires > now && CRYPTO_memcmp(s->token, tok, 64) == 0 &&
+		    s->user >= 0 && (unsigned)s->user < nusers)
+			return s;
+	}
+	return NULL;
+}
+
+static struct websession *session_new(int user)
+{
+	time_t now = time(NULL);
+	struct websession *slot = NULL;
+
+	for (unsigned i = 0; i < SESSIONS_MAX && !slot; i++)
+		if (!sessions[i].token[0] || sessions[i].expires <= now)
+			slot = &sessions[i];
+	if (!slot) /* full: the one closest to expiry goes */
+		for (unsigned i = 0; i < SESSIONS_MAX; i++)
+			if (!slot || sessions[i].expires < slot->expires)
+				slot = &sessions[i];
+	random_hex(slot->token, 32);
+	random_hex(slot->csrf, 32);
+	slot->user = user;
+	slot->expires = now + SESSION_TTL_S;
+	return slot;
+}
+
+/* Login rate limit per client address: LOGIN_FAILS_MAX failures per LOGIN_WINDOW_S. */
+static unsigned *login_fails(const char *addr)
+{
+	time_t now = time(NULL);
+	unsigned victim = 0;
+
+	for (unsigned i = 0; i < LOGIN_SLOTS; i++) {
+		if (strcmp(login_slots[i].addr, addr) == 0) {
+			if (now - login_slots[i].start >= LOGIN_WINDOW_S) {
+				login_slots[i].start = now;
+				login_slots[i].fails = 0;
+			}
+			return &login_slots[i].fails;
+		}
+		if (login_slots[i].start < login_slots[victim].start)
+			victim = i;
+	}
+	scopy(login_slots[victim].addr, sizeof(login_slots[0].addr), addr);
+	login_slots[victim].start = now;
+	login_slots[victim].fails = 0;
+	return &login_slots[victim].fails;
+}
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, n, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)n);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  out, (socklen_t)n);
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type,
+				struct buf *b, const char *cookie)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->p ? b->p : (char *)"",
+								 MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!b->p)
+		r = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; media-src 'self'; object-src 'none'; "
+				"frame-ancestors 'none'; form-action 'self'");
+	if (cookie)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *c, const char *to, const char *cookie)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Location", to);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (cookie)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+	ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void page_head(struct buf *b, const char *title, const struct websession *s)
+{
+	bputs(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+	besc(b, title);
+	bprintf(b, " - siprec-web</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
+		   "</head><body>\n");
+	if (s) {
+		bprintf(b, "<nav><a href=\"/calls\">Calls</a> <a href=\"/status\">Status</a> "
+			   "<span class=\"user\">");
+		besc(b, users[s->user].name);
+		bprintf(b,
+			" (%s)</span><form method=\"post\" action=\"/logout\" class=\"inline\">"
+			"<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+			"<button>Log out</button></form></nav>\n",
+			role_names[users[s->user].role], s->csrf);
+	}
+	bputs(b, "<h1>");
+	besc(b, title);
+	bputs(b, "</h1>\n");
+}
+
+static enum MHD_Result error_page(struct MHD_Connection *c, unsigned status, const char *msg,
+				  const struct websession *s)
+{
+	struct buf b = {0};
+
+	page_head(&b, status == MHD_HTTP_FORBIDDEN ? "Forbidden" : "Error", s);
+	bputs(&b, "<p class=\"error\">");
+	besc(&b, msg);
+	bputs(&b, "</p></body></html>\n");
+	return send_buf(c, status, "text/html; charset=utf-8", &b, NULL);
+}
+
+static const char style_css[] =
+	"body{font-family:sans-serif;margin:1em 2em;color:#222}"
+	"nav{background:#234;padding:.5em;margin:-1em -2em 1em}nav a{color:#fff;margin-right:1em}"
+	"nav .user{color:#cde;margin-left:2em}.inline{display:inline;margin-left:1em}"
+	"table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
+	"text-align:left}th{background:#eef}.error{color:#a00;font-weight:bold}"
+	"form.filters input,form.filters select{margin-right:.5em}";
+
+/* ---- request state (POST bodies) ---- */
+
+struct req {
+	struct MHD_PostProcessor *pp;
+	char user[PARAM_MAX + 1], password[PARAM_MAX + 1], csrf[PARAM_MAX + 1];
+	size_t body;
+	bool too_big;
+};
+
+static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *filename, const char *content_type,
+				  const char *transfer_encoding, const char *data, uint64_t off,
+				  size_t size)
+{
+	struct req *rq = cls;
+	char *dst = strcmp(key, "user") == 0	   ? rq->user
+		    : strcmp(key, "password") == 0 ? rq->password
+		    : strcmp(key, "csrf") == 0	   ? rq->csrf
+						   : NULL;
+
+	if (!dst)
+		return MHD_YES;
+	if (off + size > PARAM_MAX) {
+		rq->too_big = true;
+		return MHD_NO;
+	}
+	memcpy(dst + off, data, size);
+	dst[off + size] = '\0';
+	return MHD_YES;
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	if (!rq)
+		return;
+	if (rq->pp)
+		MHD_destroy_post_processor(rq->pp);
+	OPENSSL_cleanse(rq->password, sizeof(rq->password));
+	free(rq);
+	*con_cls = NULL;
+}
+
+/* ---- pages ---- */
+
+static enum MHD_Result page_login(struct MHD_Connection *c, const char *msg, unsigned status)
+{
+	struct buf b = {0};
+
+	page_head(&b, "Log in", NULL);
+	if (msg) {
+		bputs(&b, "<p class=\"error\">");
+		besc(&b, msg);
+		bputs(&b, "</p>");
+	}
+	bprintf(&b, "<form method=\"post\" action=\"/login\">"
+		    "<p><label>User <input name=\"user\" id=\"user\" maxlength=\"63\" "
+		    "autocomplete=\"username\" required></label></p>"
+		    "<p><label>Password <input type=\"password\" name=\"password\" id=\"password\" "
+		    "maxlength=\"128\" autocomplete=\"current-password\" required></label></p>"
+		    "<p><button id=\"login\">Log in</button></p></form></body></html>\n");
+	return send_buf(c, status, "text/html; charset=utf-8", &b, NULL);
+}
+
+static enum MHD_Result do_login(struct MHD_Connection *c, struct req *rq)
+{
+	char addr[64], cookie[256];
+	unsigned *fails;
+	int u;
+
+	client_addr(c, addr, sizeof(addr));
+	fails = login_fails(addr);
+	if (*fails >= LOGIN_FAILS_MAX) {
+		audit(rq->user[0] ? rq->user : "-", "login-throttled", NULL, addr);
+		return page_login(c, "Too many failed logins from your address: wait a minute.",
+				  MHD_HTTP_TOO_MANY_REQUESTS);
+	}
+	u = user_check(rq->user, rq->password);
+	OPENSSL_cleanse(rq->password, sizeof(rq->password));
+	if (u < 0) {
+		(*fails)++;
+		audit(valid_username(rq->user) ? rq->user : "-", "login-failed", NULL, addr);
+		return page_login(c, "Wrong user name or password.", MHD_HTTP_FORBIDDEN);
+	}
+	struct websession *s = session_new(u);
+
+	audit(users[u].name, "login", NULL, addr);
+	snprintf(cookie, sizeof(cookie), "siprecweb=%s; Path=/; HttpOnly; SameSite=Strict%s",
+		 s->token, https ? "; Secure" : "");
+	return redirect(c, "/calls", cookie);
+}
+
+static const char *qarg(struct MHD_Connection *c, const char *key, bool *bad)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+
+	if (v && strlen(v) > PARAM_MAX)
+		*bad = true;
+	return v && *v ? v : NULL;
+}
+
+/* "%...%" LIKE pattern of user text, with %, _ and \ escaped (ESCAPE '\'). */
+static void like_pattern(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	out[o++] = '%';
+	for (; *s && o + 3 < n; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o++] = '%';
+	out[o] = '\0';
+}
+
+static const char calls_sql[] =
+	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"
+	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"
+	"  FROM participants p WHERE p.session_id = s.id),"
+	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id)"
+	" FROM sessions s"
+	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"
+	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.session_id = s.id"
+	"  AND (p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\')))"
+	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"
+	" AND (?5 IS NULL OR s.state = ?5)"
+	" AND (?6 = 0 OR EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id))"
+	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8";
+
+static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s)
+{
+	bool bad = false;
+	const char *from = qarg(c, "from", &bad), *to = qarg(c, "to", &bad),
+		   *who = qarg(c, "who", &bad), *src = qarg(c, "src", &bad),
+		   *state = qarg(c, "state", &bad), *dtmf = qarg(c, "dtmf", &bad),
+		   *pg = qarg(c, "page", &bad), *ps = qarg(c, "size", &bad);
+	int64_t t_from, t_to;
+	unsigned page = 0, size = 50;
+	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 7];
+	sqlite3_stmt *st = NULL;
+	struct buf b = {0}, q = {0};
+	int rows = 0, r;
+
+	if (bad)
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "A parameter is too long.", s);
+	if (parse_time(from, &t_from) < 0 || parse_time(to, &t_to) < 0)
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "Time range: use YYYY-MM-DDTHH:MM (UTC).", s);
+	if ((pg && parse_uint(pg, PAGE_MAX, &page) < 0) ||
+	    (ps && (parse_uint(ps, PAGE_SIZE_MAX, &size) < 0 || size == 0)))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "page must be 0..100000, size 1..200.",
+				  s);
+	if (state && strcmp(state, "active") && strcmp(state, "ended") &&
+	    strcmp(state, "interrupted") && strcmp(state, "failed"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "state must be active, ended, interrupted or failed.", s);
+	if (dtmf && strcmp(dtmf, "1"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "dtmf must be 1 or absent.", s);
+	if (who)
+		like_pattern(who_like, sizeof(who_like), who);
+	if (src)
+		like_pattern(src_like, sizeof(src_like), src);
+
+	snprintf(detail, sizeof(detail), "from=%s to=%s who=%s src=%s state=%s dtmf=%s page=%u",
+		 from ? from : "", to ? to : "", who ? who : "", src ? src : "", state ? state : "",
+		 dtmf ? "1" : "0", page);
+	audit(users[s->user].name, "search", NULL, detail);
+
+	page_head(&b, "Calls", s);
+	bputs(&b, "<form class=\"filters\" method=\"get\" action=\"/calls\" id=\"filters\">");
+	bputs(&b, "From <input type=\"datetime-local\" name=\"from\" value=\"");
+	besc(&b, from);
+	bputs(&b, "\"> To <input type=\"datetime-local\" name=\"to\" value=\"");
+	besc(&b, to);
+	bputs(&b, "\"> Participant <input name=\"who\" id=\"who\" maxlength=\"128\" value=\"");
+	besc(&b, who);
+	bputs(&b, "\"> SRC <input name=\"src\" maxlength=\"128\" value=\"");
+	besc(&b, src);
+	bputs(&b, "\"> State <select name=\"state\"><option value=\"\">any</option>");
+	for (int i = 0; i < 4; i++) {
+		static const char *const states[] = {"active", "ended", "interrupted", "failed"};
+
+		bprintf(&b, "<option%s>%s</option>",
+			state && !strcmp(state, states[i]) ? " selected" : "", states[i]);
+	}
+	bprintf(&b,
+		"</select><label><input type=\"checkbox\" name=\"dtmf\" value=\"1\"%s> has DTMF"
+		"</label> <button id=\"search\">Search</button></form>\n",
+		dtmf ? " checked" : "");
+
+	r = sqlite3_prepare_v2(db, calls_sql, -1, &st, NULL);
+	if (r != SQLITE_OK) {
+		free(b.p);
+		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, sqlite3_errmsg(db), s);
+	}
+	sqlite3_bind_int64(st, 1, t_from);
+	sqlite3_bind_int64(st, 2, t_to);
+	if (who)
+		sqlite3_bind_text(st, 3, who_like, -1, SQLITE_STATIC);
+	if (src)
+		sqlite3_bind_text(st, 4, src_like, -1, SQLITE_STATIC);
+	if (state)
+		sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, dtmf ? 1 : 0);
+	sqlite3_bind_int(st, 7, (int)size + 1); /* one more: is there a next page? */
+	sqlite3_bind_int64(st, 8, (int64_t)page * size);
+	bputs(&b, "<table id=\"calls\"><tr><th>Started (UTC)</th><th>Ended</th><th>State</th>"
+		  "<th>SRC</th><th>Participants</th><th>DTMF</th></tr>\n");
+	while ((r = sqlite3_step(st)) == SQLITE_ROW && rows < (int)size) {
+		char t0[32], t1[32];
+		const char *uuid = (const char *)sqlite3_column_text(st, 0);
+
+		fmt_time(t0, sizeof(t0), sqlite3_column_int64(st, 1));
+		fmt_time(t1, sizeof(t1), sqlite3_column_int64(st, 2));
+		bputs(&b, "<tr><td><a class=\"call\" href=\"/call?id=");
+		burl(&b, uuid);
+		bprintf(&b, "\">%s</a></td><td>%s</td><td>", t0, t1);
+		besc(&b, (const char *)sqlite3_column_text(st, 3));
+		bputs(&b, "</td><td>");
+		besc(&b, (const char *)sqlite3_column_text(st, 4));
+		bputs(&b, "</td><td>");
+		besc(&b, (const char *)sqlite3_column_text(st, 5));
+		bprintf(&b, "</td><td>%s</td></tr>\n", sqlite3_column_int(st, 6) ? "yes" : "");
+		rows++;
+	}
+	bool more = r == SQLITE_ROW;
+
+	sqlite3_finalize(st);
+	bputs(&b, "</table>\n<p>");
+	/* The paging links keep the filters. */
+	bputs(&q, "");
+	const char *keys[] = {"from", "to", "who", "src", "state", "dtmf"};
+	const char *vals[] = {from, to, who, src, state, dtmf};
+
+	for (int i = 0; i < 6; i++)
+		if (vals[i]) {
+			bprintf(&q, "%s=", keys[i]);
+			burl(&q, vals[i]);
+			bputs(&q, "&amp;");
+		}
+	if (page > 0)
+		bprintf(&b, "<a id=\"prev\" href=\"/calls?%ssize=%u&amp;page=%u\">Previous</a> ",
+			q.p ? q.p : "", size, page - 1);
+	bprintf(&b, "Page %u, %d call%s ", page + 1, rows, rows == 1 ? "" : "s");
+	if (more)
+		bprintf(&b, "<a id=\"next\" href=\"/calls?%ssize=%u&amp;page=%u\">Next</a>",
+			q.p ? q.p : "", size, page + 1);
+	bputs(&b, "</p></body></html>\n");
+	free(q.p);
+	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
+}
+
+static sqlite3_stmt *prep(const char *sql, const char *uuid)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	return st;
+}
+
+/* Rows of a query as a table: header names, every column HTML-escaped. */
+static void table(struct buf *b, const char *id, const char *heads, sqlite3_stmt *st)
+{
+	int n = 0;
+
+	bprintf(b, "<table id=\"%s\"><tr>", id);
+	for (const char *h = heads; *h;) {
+		size_t l = strcspn(h, "|");
+
+		bputs(b, "<th>");
+		bput(b, h, l);
+		bputs(b, "</th>");
+		h += l + (h[l] == '|');
+	}
+	bputs(b, "</tr>\n");
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		bputs(b, "<tr>");
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			bputs(b, "<td>");
+			besc(b, (const char *)sqlite3_column_text(st, i));
+			bputs(b, "</td>");
+		}
+		bputs(b, "</tr>\n");
+		n++;
+	}
+	bputs(b, "</table>\n");
+	if (st)
+		sqlite3_finalize(st);
+}
+
+static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
+{
+	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
+	sqlite3_stmt *st;
+	struct buf b = {0};
+	char t0[32], t1[32], title[96];
+	int64_t started, ended;
+
+	if (!valid_uuid(id))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	st = prep("SELECT started_at, ended_at, state, coalesce(end_reason, ''), "
+		  "coalesce(src_addr, ''), coalesce(call_id, ''), coalesce(siprec_session_id, ''), "
+		  "coalesce(transport, '') FROM sessions WHERE uuid = ?1",
+		  id);
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
+	}
+	audit(users[s->user].name, "view", id, NULL);
+	started = sqlite3_column_int64(st, 0);
+	ended = sqlite3_column_int64(st, 1);
+	fmt_time(t0, sizeof(t0), started);
+	fmt_time(t1, sizeof(t1), ended);
+	snprintf(title, sizeof(title), "Call %s", id);
+	page_head(&b, title, s);
+	bprintf(&b,
+		"<table id=\"facts\"><tr><th>Started (UTC)</th><td>%s</td></tr>"
+		"<tr><th>Ended</th><td>%s</td></tr>",
+		t0, t1);
+	if (ended > started)
+		bprintf(&b, "<tr><th>Duration</th><td id=\"duration\">%.3f s</td></tr>",
+			(double)(ended - started) / 1000.0);
+	static const char *const names[] = {"State",   "End reason",	 "SRC",
+					    "Call-ID", "SIPREC session", "Transport"};
+	for (int i = 0; i < 6; i++) {
+		bprintf(&b, "<tr><th>%s</th><td>", names[i]);
+		besc(&b, (const char *)sqlite3_column_text(st, 2 + i));
+		bputs(&b, "</td></tr>");
+	}
+	bputs(&b, "</table>\n");
+	sqlite3_finalize(st);
+
+	bputs(&b, "<h2>Participants</h2>\n");
+	table(&b, "participants", "Participant id|Name|AoR",
+	      prep("SELECT p.participant_id, p.name, p.aor FROM participants p JOIN sessions s ON "
+		   "s.id = p.session_id WHERE s.uuid = ?1 ORDER BY p.id",
+		   id));
+	bputs(&b, "<h2>Streams</h2>\n");
+	table(&b, "streams", "Label|Sender|Codec|Rate|SRTP|Packets|Lost|State",
+	      prep("SELECT st.label, p.name, st.codec, st.clock_rate, st.srtp_suite, st.packets, "
+		   "st.lost, st.state FROM streams st JOIN sessions s ON s.id = st.session_id "
+		   "LEFT JOIN participants p ON p.id = st.participant_id WHERE s.uuid = ?1 "
+		   "ORDER BY st.id",
+		   id));
+	bputs(&b, "<h2>Correlation ids</h2>\n");
+	table(&b, "context", "Source|Name|Value",
+	      prep("SELECT c.source, c.name, c.value FROM session_context c JOIN sessions s ON "
+		   "s.id = c.session_id WHERE s.uuid = ?1 ORDER BY c.id",
+		   id));
+	bputs(&b, "<h2>DTMF</h2>\n");
+	table(&b, "dtmf", "Digit|At (UTC ms)|Duration (ms)|Stream",
+	      prep("SELECT coalesce(d.digit, d.event), d.started_at, d.duration_ms, st.label FROM "
+		   "dtmf_events d JOIN sessions s ON s.id = d.session_id LEFT JOIN streams st ON "
+		   "st.id = d.stream_id WHERE s.uuid = ?1 ORDER BY d.started_at, d.id",
+		   id));
+	bputs(&b, "<h2>Audio</h2>\n");
+	if (users[s->user].role >= ROLE_LISTENER) {
+		bputs(&b, "<audio id=\"player\" controls preload=\"metadata\" src=\"/audio?id=");
+		burl(&b, id);
+		bputs(&b, "\"></audio> <a id=\"download\" href=\"/audio?id=");
+		burl(&b, id);
+		bputs(&b, "&amp;download=1\">Download WAV</a>\n");
+	} else {
+		bputs(&b, "<p id=\"noaudio\">Your role may see the metadata only.</p>\n");
+	}
+	bputs(&b, "</body></html>\n");
+	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
+}
+
+/* The decrypted WAV of a session, made once by siprec-export into the private cache. */
+static int session_wav(const char *uuid, char *path, size_t n)
+{
+	char tmp[PATH_MAX];
+	struct stat sb;
+	pid_t pid;
+	int status;
+
+	if (snprintf(path, n, "%s/%s.wav", arg.cache, uuid) >= (int)n ||
+	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp.wav", arg.cache, uuid) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (stat(path, &sb) == 0)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		const char *av[16];
+		int a = 0;
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+		}
+		av[a++] = arg.export_bin;
+		if (arg.config) {
+			av[a++] = "--config";
+			av[a++] = arg.config;
+		}
+		av[a++] = "--session";
+		av[a++] = uuid;
+		av[a++] = "--catalog";
+		av[a++] = arg.catalog;
+		av[a++] = "-o";
+		av[a++] = tmp;
+		av[a] = NULL;
+		execv(arg.export_bin, (char *const *)av);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, path) ? -errno : 0;
+}
+
+/* One "bytes=A-B", "bytes=A-" or "bytes=-N" range of a file of size sz; -EINVAL otherwise. */
+static int parse_range(const char *h, uint64_t sz, uint64_t *ret_from, uint64_t *ret_to)
+{
+	uint64_t a, b;
+	char *end;
+
+	if (strncmp(h, "bytes=", 6) != 0)
+		return -EINVAL;
+	h += 6;
+	if (*h == '-') {
+		if (!isdigit((unsigned char)h[1]))
+			return -EINVAL;
+		errno = 0;
+		b = strtoull(h + 1, &end, 10);
+		if (errno || *end || b == 0 || sz == 0)
+			return -EINVAL;
+		*ret_from = b >= sz ? 0 : sz - b;
+		*ret_to = sz - 1;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*h))
+		return -EINVAL;
+	errno = 0;
+	a = strtoull(h, &end, 10);
+	if (errno || *end != '-')
+		return -EINVAL;
+	h = end + 1;
+	if (*h) {
+		if (!isdigit((unsigned char)*h))
+			return -EINVAL;
+		b = strtoull(h, &end, 10);
+		if (errno || *end || b < a)
+			return -EINVAL;
+	} else {
+		b = sz ? sz - 1 : 0;
+	}
+	if (a >= sz)
+		return -ERANGE;
+	*ret_from = a;
+	*ret_to = b >= sz ? sz - 1 : b;
+	return 0;
+}
+
+static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s)
+{
+	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
+	const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+	char path[PATH_MAX], hdr[128];
+	sqlite3_stmt *st;
+	struct MHD_Response *resp;
+	struct stat sb;
+	uint64_t from = 0, to = 0;
+	unsigned status = MHD_HTTP_OK;
+	enum MHD_Result ret;
+	int fd, r;
+
+	if (users[s->user].role < ROLE_LISTENER) {
+		audit(users[s->user].name, "play-refused", valid_uuid(id) ? id : NULL, NULL);
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Your role may not play recordings.", s);
+	}
+	if (!valid_uuid(id) || (dl && strcmp(dl, "1")))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	st = prep("SELECT 1 FROM sessions WHERE uuid = ?1", id);
+	r = st ? sqlite3_step(st) : SQLITE_ERROR;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
+	r = session_wav(id, path, sizeof(path));
+	if (r < 0)
+		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "siprec-export could not decrypt this call (see the journal).",
+				  s);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "WAV not readable.", s);
+	}
+	from = 0;
+	to = (uint64_t)sb.st_size - 1;
+	if (range) {
+		r = parse_range(range, (uint64_t)sb.st_size, &from, &to);
+		if (r < 0) {
+			close(fd);
+			snprintf(hdr, sizeof(hdr), "bytes */%" PRIu64, (uint64_t)sb.st_size);
+			resp = MHD_create_response_from_buffer(0, (char *)"",
+							       MHD_RESPMEM_PERSISTENT);
+			MHD_add_response_header(resp, "Content-Range", hdr);
+			ret = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+		status = MHD_HTTP_PARTIAL_CONTENT;
+	}
+	/* Audit the start of a playback (first request) and every download, not each seek. */
+	if (dl)
+		audit(users[s->user].name, "download", id, NULL);
+	else if (!range || from == 0)
+		audit(users[s->user].name, "play", id, NULL);
+	resp = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
+	MHD_add_response_header(resp, "Content-Type", "audio/wav");
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status == MHD_HTTP_PARTIAL_CONTENT) {
+		snprintf(hdr, sizeof(hdr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to,
+			 (uint64_t)sb.st_size);
+		MHD_add_response_header(resp, "Content-Range", hdr);
+	}
+	if (dl) {
+		snprintf(hdr, sizeof(hdr), "attachment; filename=\"%s.wav\"", id);
+		MHD_add_response_header(resp, "Content-Disposition", hdr);
+	}
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* One varlink call on siprecd's control socket; the reply's parameters or NULL. */
+static json_object *varlink_call(const char *method)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	json_object *req, *reply = NULL, *params = NULL;
+	char *rb = NULL;
+	size_t rl = 0, cap = 0;
+	const char *s;
+	int fd;
+
+	if (!arg.control || strlen(arg.control) >= sizeof(sa.sun_path))
+		return NULL;
+	strcpy(sa.sun_path, arg.control);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	struct timeval tv = {.tv_sec = 2};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "method", json_object_new_string(method));
+	json_object_object_add(req, "parameters", json_object_new_object());
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (send(fd, s, strlen(s) + 1, MSG_NOSIGNAL) != (ssize_t)strlen(s) + 1)
+		goto out;
+	for (;;) {
+		ssize_t n;
+
+		if (rl == cap) {
+			if (cap >= (1 << 20))
+				goto out;
+			cap = cap ? cap * 2 : 16384;
+			rb = realloc(rb, cap);
+			if (!rb)
+				abort();
+		}
+		n = recv(fd, rb + rl, cap - rl, 0);
+		if (n <= 0)
+			goto out;
+		if (memchr(rb + rl, '\0', (size_t)n)) {
+			rl += (size_t)n;
+			break;
+		}
+		rl += (size_t)n;
+	}
+	reply = json_tokener_parse(rb);
+	if (reply && json_object_object_get_ex(reply, "parameters", &params))
+		json_object_get(params);
+	else
+		params = NULL;
+out:
+	json_object_put(reply);
+	json_object_put(req);
+	free(rb);
+	close(fd);
+	return params;
+}
+
+static void json_rows(struct buf *b, const char *prefix, json_object *o)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		char key[256];
+
+		snprintf(key, sizeof(key), "%s%s", prefix, k);
+		if (json_object_is_type(v, json_type_object)) {
+			snprintf(key, sizeof(key), "%s%s.", prefix, k);
+			json_rows(b, key, v);
+			continue;
+		}
+		bputs(b, "<tr><th>");
+		besc(b, key);
+		bputs(b, "</th><td>");
+		besc(b, json_object_get_string(v));
+		bputs(b, "</td></tr>\n");
+	}
+}
+
+static void cert_rows(struct buf *b, const char *path)
+{
+	FILE *f = path && *path ? fopen(path, "re") : NULL;
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	char subj[512], iss[512], exp[64] = "";
+	BIO *bio;
+
+	if (f)
+		fclose(f);
+	if (!x) {
+		bputs(b, "<p id=\"cert\">No TLS certificate configured or readable.</p>\n");
+		return;
+	}
+	X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
+	X509_NAME_oneline(X509_get_issuer_name(x), iss, sizeof(iss));
+	bio = BIO_new(BIO_s_mem());
+	if (bio && ASN1_TIME_print(bio, X509_get0_notAfter(x)))
+		BIO_read(bio, exp, sizeof(exp) - 1);
+	BIO_free(bio);
+	bputs(b, "<table id=\"cert\"><tr><th>Path</th><td>");
+	besc(b, path);
+	bputs(b, "</td></tr><tr><th>Subject</th><td>");
+	besc(b, subj);
+	bputs(b, "</td></tr><tr><th>Issuer</th><td>");
+	besc(b, iss);
+	bputs(b, "</td></tr><tr><th>Expires</th><td>");
+	besc(b, exp);
+	bputs(b, "</td></tr></table>\n");
+	X509_free(x);
+}
+
+static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *s)
+{
+	struct buf b = {0};
+	json_object *h = varlink_call("io.siprecd.Health"), *v = varlink_call("io.siprecd.Version");
+
+	page_head(&b, "Status", s);
+	if (!h && !v) {
+		bputs(&b, "<p class=\"error\" id=\"daemon\">siprecd's control socket ");
+		besc(&b, arg.control);
+		bputs(&b, " does not answer.</p>\n");
+	} else {
+		bputs(&b, "<table id=\"daemon\">");
+		if (v)
+			json_rows(&b, "", v);
+		if (h)
+			json_rows(&b, "", h);
+		bputs(&b, "</table>\n");
+	}
+	json_object_put(h);
+	json_object_put(v);
+	bputs(&b, "<h2>SIP TLS certificate</h2>\n");
+	cert_rows(&b, arg.status_cert);
+	bputs(&b, "</body></html>\n");
+	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
+}
+
+/* ---- dispatch ---- */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	bool post = strcmp(method, "POST") == 0;
+	struct req *rq = *con_cls;
+	struct websession *s;
+
+	if (!post && strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return error_page(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed.", NULL);
+	if (post && !rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		rq->pp = MHD_create_post_processor(c, 1024, post_field, rq);
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (post && *upload_size) {
+		rq->body += *upload_size;
+		if (rq->body > POST_MAX)
+			rq->too_big = true;
+		if (!rq->too_big && rq->pp)
+			MHD_post_process(rq->pp, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (post && (rq->too_big || !rq->pp))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "Form too large or not application/x-www-form-urlencoded.", NULL);
+
+	if (strcmp(url, "/static/style.css") == 0) {
+		struct buf b = {0};
+
+		bput(&b, style_css, sizeof(style_css) - 1);
+		return send_buf(c, MHD_HTTP_OK, "text/css", &b, NULL);
+	}
+	if (strcmp(url, "/login") == 0)
+		return post ? do_login(c, rq) : page_login(c, NULL, MHD_HTTP_OK);
+	s = session_find(c);
+	if (!s)
+		return redirect(c, "/login", NULL);
+	if (post) {
+		/* Every POST carries the session's CSRF token (SameSite=Strict is the second
+		 * line, not the only one). */
+		if (strlen(rq->csrf) != 64 || CRYPTO_memcmp(rq->csrf, s->csrf, 64) != 0) {
+			audit(users[s->user].name, "csrf-rejected", NULL, url);
+			return error_page(c, MHD_HTTP_FORBIDDEN, "Missing or wrong CSRF token.", s);
+		}
+		if (strcmp(url, "/logout") == 0) {
+			audit(users[s->user].name, "logout", NULL, NULL);
+			memset(s, 0, sizeof(*s));
+			return redirect(c, "/login",
+					"siprecweb=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+		}
+		return error_page(c, MHD_HTTP_NOT_FOUND, "No such action.", s);
+	}
+	if (strcmp(url, "/") == 0)
+		return redirect(c, "/calls", NULL);
+	if (strcmp(url, "/calls") == 0)
+		return page_calls(c, s);
+	if (strcmp(url, "/call") == 0)
+		return page_call(c, s);
+	if (strcmp(url, "/audio") == 0)
+		return page_audio(c, s);
+	if (strcmp(url, "/status") == 0)
+		return page_status(c, s);
+	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
+}
+
+/* ---- main ---- */
+
+static void help(void)
+{
+	printf("Usage: siprec-web [OPTIONS]\n"
+	       "\n"
+	       "The web console of siprecd's recordings: calls list, call pages with playback,\n"
+	       "status. See docs/WEB.md.\n"
+	       "\n"
+	       "  -c, --config PATH      siprecd's configuration (catalog, keys, control socket,\n"
+	       "                         TLS certificate); passed to siprec-export\n"
+	       "      --catalog DB       the catalog (default: the configuration's); read-only\n"
+	       "  -u, --users FILE       accounts (default: $STATE_DIRECTORY/web-users, else\n"
+	       "                         ./web-users)\n"
+	       "  -l, --listen ADDR:PORT address to serve on (default 127.0.0.1:8480)\n"
+	       "      --tls-cert PEM     serve HTTPS with this certificate chain...\n"
+	       "      --tls-key PEM      ...and this key (else plain HTTP: keep it on loopback\n"
+	       "                         behind a TLS reverse proxy)\n"
+	       "      --export PATH      siprec-export (default: beside siprec-web)\n"
+	       "      --cache DIR        decrypted WAVs (default: a private directory under\n"
+	       "                         $RUNTIME_DIRECTORY or /tmp, removed at exit)\n"
+	       "      --create-admin     create (or reset) the user admin with a random\n"
+	       "                         password, print it once, exit\n"
+	       "      --add-user NAME ROLE\n"
+	       "                         create or update a user (role viewer, listener,\n"
+	       "                         supervisor or admin), password read from stdin, exit\n"
+	       "      --log TARGET       audit and log target: auto (default), journal, stderr\n"
+	       "  -h, --help             this text\n");
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *p = NULL;
+	size_t n = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&p, &n, '\0', f) < 0) {
+		free(p);
+		p = NULL;
+	}
+	fclose(f);
+	return p;
+}
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static char cache_owned[PATH_MAX];
+static void cache_cleanup(void)
+{
+	DIR *dir = opendir(cache_owned);
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(dir), e->d_name, 0);
+	if (dir)
+		closedir(dir);
+	rmdir(cache_owned);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"catalog", required_argument, NULL, 'C'},
+		{"users", required_argument, NULL, 'u'},
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-cert", required_argument, NULL, 'T'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"export", required_argument, NULL, 'e'},
+		{"cache", required_argument, NULL, 'd'},
+		{"create-admin", no_argument, NULL, 'A'},
+		{"add-user", required_argument, NULL, 'U'},
+		{"log", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct config cfg;
+	bool have_cfg = false;
+	char *users_owned = NULL, *export_owned = NULL, *uri = NULL;
+	char *cert = NULL, *key = NULL, *status_cert_owned = NULL;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct MHD_Daemon *d;
+	int o, r, log_target = LOG_TARGET_AUTO;
+
+	while ((o = getopt_long(argc, argv, "c:u:l:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			arg.config = optarg;
+			break;
+		case 'C':
+			arg.catalog = optarg;
+			break;
+		case 'u':
+			arg.users = optarg;
+			break;
+		case 'l':
+			arg.listen = optarg;
+			break;
+		case 'T':
+			arg.tls_cert = optarg;
+			break;
+		case 'K':
+			arg.tls_key = optarg;
+			break;
+		case 'e':
+			arg.export_bin = optarg;
+			break;
+		case 'd':
+			arg.cache = optarg;
+			break;
+		case 'A':
+			arg.create_admin = true;
+			break;
+		case 'U':
+			arg.add_user = optarg;
+			if (optind >= argc) {
+				fprintf(stderr, "siprec-web: --add-user NAME ROLE\n");
+				return 1;
+			}
+			arg.add_role = argv[optind++];
+			break;
+		case 'L':
+			log_target = log_target_from_string(optarg);
+			if (log_target < 0) {
+				fprintf(stderr, "siprec-web: --log auto|journal|stderr\n");
+				return 1;
+			}
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			return 1;
+		}
+	}
+	log_setup((enum log_target)log_target, LOG_INFO, NULL);
+	if (!arg.users) {
+		const char *sd = getenv("STATE_DIRECTORY");
+
+		if (asprintf(&users_owned, "%s/web-users", sd ? sd : ".") < 0)
+			return 1;
+		arg.users = users_owned;
+	}
+	if (users_load() < 0) {
+		fprintf(stderr, "siprec-web: cannot read %s: %m\n", arg.users);
+		return 1;
+	}
+	if (arg.create_admin || arg.add_user) {
+		char pw[PARAM_MAX + 2];
+		int role = ROLE_ADMIN;
+		const char *name = arg.create_admin ? "admin" : arg.add_user;
+
+		if (arg.create_admin) {
+			random_hex(pw, 12);
+		} else {
+			role = role_from_name(arg.add_role);
+			if (role < 0 || !valid_username(name)) {
+				fprintf(stderr,
+					"siprec-web: bad user name or role '%s' (viewer, "
+					"listener, supervisor, admin)\n",
+					arg.add_role);
+				return 1;
+			}
+			if (!fgets(pw, sizeof(pw), stdin) || !pw[0]) {
+				fprintf(stderr, "siprec-web: no password on stdin\n");
+				return 1;
+			}
+			pw[strcspn(pw, "\n")] = '\0';
+			if (strlen(pw) < 8 || strlen(pw) > PARAM_MAX) {
+				fprintf(stderr, "siprec-web: password must be 8..128 characters\n");
+				return 1;
+			}
+		}
+		r = set_user(name, (enum role)role, pw);
+		if (r < 0) {
+			fprintf(stderr, "siprec-web: cannot write %s: %s\n", arg.users,
+				strerror(-r));
+			return 1;
+		}
+		if (arg.create_admin)
+			printf("siprec-web: user admin, one-time password: %s\n", pw);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return 0;
+	}
+
+	FILE *devnull = fopen("/dev/null", "w");
+
+	if (config_load(&cfg, arg.config, NULL, arg.config ? stderr : devnull) == 0)
+		have_cfg = true;
+	else if (arg.config)
+		return 1;
+	if (devnull)
+		fclose(devnull);
+	if (!arg.catalog && have_cfg)
+		arg.catalog = cfg.catalog_path;
+	if (!arg.catalog) {
+		fprintf(stderr, "siprec-web: no catalog (--catalog or --config)\n");
+		return 1;
+	}
+	if (have_cfg) {
+		arg.control = cfg.control_socket;
+		arg.status_cert = cfg.tls_cert_path;
+		/* No TLS_CERT_PATH: siprecd's self-signed pair under STATE_DIRECTORY/tls. */
+		if ((!arg.status_cert || !*arg.status_cert) && cfg.state_dir &&
+		    asprintf(&status_cert_owned, "%s/tls/cert.pem", cfg.state_dir) > 0)
+			arg.status_cert = status_cert_owned;
+	}
+	if (!arg.export_bin) {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			*strrchr(self, '/') = '\0';
+			if (asprintf(&export_owned, "%s/siprec-export", self) < 0)
+				return 1;
+		}
+		arg.export_bin = export_owned;
+	}
+	if (!arg.cache) {
+		const char *rd = getenv("RUNTIME_DIRECTORY");
+
+		snprintf(cache_owned, sizeof(cache_owned), "%s/siprec-web.XXXXXX",
+			 rd ? rd : "/tmp");
+		if (!mkdtemp(cache_owned)) {
+			fprintf(stderr, "siprec-web: cannot create a cache directory: %m\n");
+			return 1;
+		}
+		arg.cache = cache_owned;
+		atexit(cache_cleanup);
+	}
+	if (asprintf(&uri, "file:%s?mode=ro", arg.catalog) < 0 ||
+	    sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		fprintf(stderr, "siprec-web: cannot open %s read-only: %s\n", arg.catalog,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		return 1;
+	}
+	sqlite3_busy_timeout(db, 2000);
+
+	/* --listen ADDR:PORT (IPv4); loopback by default. */
+	{
+		const char *l = arg.listen ? arg.listen : "127.0.0.1:8480";
+		const char *colon = strrchr(l, ':');
+		char host[64];
+		unsigned port;
+
+		if (!colon || (size_t)(colon - l) >= sizeof(host) ||
+		    parse_uint(colon + 1, 65535, &port) < 0) {
+			fprintf(stderr, "siprec-web: --listen wants ADDR:PORT, not '%s'\n", l);
+			return 1;
+		}
+		memcpy(host, l, (size_t)(colon - l));
+		host[colon - l] = '\0';
+		if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+			fprintf(stderr, "siprec-web: --listen: '%s' is not an IPv4 address\n",
+				host);
+			return 1;
+		}
+		sin.sin_port = htons((uint16_t)port);
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (arg.tls_cert || arg.tls_key) {
+		cert = arg.tls_cert ? slurp(arg.tls_cert) : NULL;
+		key = arg.tls_key ? slurp(arg.tls_key) : NULL;
+		if (!cert || !key) {
+			fprintf(stderr,
+				"siprec-web: HTTPS needs readable --tls-cert and --tls-key\n");
+			return 1;
+		}
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			fprintf(stderr, "siprec-web: this libmicrohttpd has no TLS support\n");
+			return 1;
+		}
+		flags |= MHD_USE_TLS;
+		https = true;
+	}
+	/* One polling thread: the sqlite handle and the tables above are used by it alone. */
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
+			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+			     https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+			     MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	if (!d) {
+		fprintf(stderr, "siprec-web: cannot listen on %s\n",
+			arg.listen ? arg.listen : "127.0.0.1:8480");
+		return 1;
+	}
+	{
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		char host[64];
+
+		inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host));
+		printf("siprec-web: listening on %s://%s:%u/ (catalog %s, %u users)\n",
+		       https ? "https" : "http", host, di ? di->port : 0, arg.catalog, nusers);
+		fflush(stdout);
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!stop)
+		pause();
+	MHD_stop_daemon(d);
+	sqlite3_close(db);
+	free(uri);
+	free(cert);
+	free(key);
+	free(users_owned);
+	free(export_owned);
+	free(status_cert_owned);
+	if (have_cfg)
+		config_free(&cfg);
+	return 0;
+}
