@@ -7,6 +7,7 @@
  * tests/helpers/srtp-system.c does). Packets are protected once, up front, with siprecd's tx.
  *
  * usage: srtp-bench [SUITE] [STREAMS...]   (default AES_CM_128_HMAC_SHA1_80 1 500 4000)
+ * SRTP_BENCH_SYSTEM=0 skips Debian's library (e.g. under valgrind, where NSS takes minutes).
  * output: one line per library and stream count: "srtp <lib> <suite> streams=N ns/pkt=X".
  */
 #include <dlfcn.h>
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 	const char *suite = argc > 1 ? argv[1] : "AES_CM_128_HMAC_SHA1_80";
 	unsigned def[] = {1, 500, 4000}, *counts = def, n = 3;
 	const struct srtp_suite_info *si = srtp_suite_by_name(str_from_cstr(suite));
+	const char *use_sys = getenv("SRTP_BENCH_SYSTEM");
 	struct syslib sys;
 	bool have_sys;
 
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
 			counts[i] = (unsigned)v;
 		}
 	}
-	have_sys = load_system(suite, &sys) == 0;
+	have_sys = !(use_sys && strcmp(use_sys, "0") == 0) && load_system(suite, &sys) == 0;
 	for (unsigned i = 0; i < n; i++) {
 		double ours = run(si, NULL, counts[i]);
 		double theirs = have_sys ? run(si, &sys, counts[i]) : -1;

@@ -13,7 +13,7 @@ libsystemd-dev systemd sqlite3 libsqlite3-dev libcmocka-dev libexpat1-dev libjso
 libcurl4-openssl-dev
 libargon2-dev libopus-dev libspandsp-dev libbcg729-dev libopencore-amrnb-dev
 libopencore-amrwb-dev libvo-amrwbenc-dev libgsm1-dev libflac-dev libmicrohttpd-dev chromium sip-tester tcpdump iproute2 procps psmisc python3 python3-cryptography gdb jq
-qemu-system-x86 busybox-static cpio kmod dpkg-dev debhelper lintian"
+qemu-system-x86 busybox-static cpio kmod dpkg-dev patch debhelper lintian"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (apt-get install needs it)" >&2
@@ -40,7 +40,15 @@ if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-s
 	fi
 fi
 
-if [ -n "$missing" ] || [ $need_src = 1 ] || [ ! -d "$top/.deps/lib" ]; then
+# The patch set's identity: a .deps built from other patches (or none) is rebuilt.
+patches_hash=$(cat /dev/null "$top"/patches/libsrtp2/*.patch 2>/dev/null | sha256sum | cut -c1-16)
+stamp="$top/.deps/libsrtp-patches.stamp"
+srtp_build=0
+if [ ! -f "$top/.deps/lib/libsrtp2.a" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$patches_hash" ]; then
+	srtp_build=1
+fi
+
+if [ -n "$missing" ] || [ $need_src = 1 ] || [ $srtp_build = 1 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 fi
@@ -51,17 +59,26 @@ fi
 
 # libsrtp2 with OpenSSL crypto: Debian's build uses NSS, measured here at 3.9 us per packet
 # (38 us with 2,000 streams) against ~0.6 us flat with OpenSSL. Build Debian's own source.
-if [ ! -f "$top/.deps/lib/libsrtp2.a" ]; then
+# patches/libsrtp2/*.patch (applied in name order, -p1 in the source tree) remove per-packet
+# costs measured in bench/RESULTS.md.
+if [ $srtp_build = 1 ]; then
+	rm -f "$stamp"
 	work=$(mktemp -d)
 	(
 		cd "$work"
 		apt-get source -qq libsrtp2 >/dev/null 2>&1 || apt-get source libsrtp2
 		cd libsrtp2-*/
+		for p in "$top"/patches/libsrtp2/*.patch; do
+			[ -f "$p" ] || continue
+			patch -p1 -s --no-backup-if-mismatch <"$p"
+		done
 		./configure --quiet --prefix="$top/.deps" --enable-openssl \
 			CFLAGS="-O2 -fPIC" >/dev/null
 		make -s -j"$(nproc)" libsrtp2.a >/dev/null
 		mkdir -p "$top/.deps/lib/pkgconfig" "$top/.deps/include/srtp2"
-		cp libsrtp2.a "$top/.deps/lib/"
+		# rename into place: other checkouts may share this .deps and link while it builds
+		cp libsrtp2.a "$top/.deps/lib/libsrtp2.a.new"
+		mv -f "$top/.deps/lib/libsrtp2.a.new" "$top/.deps/lib/libsrtp2.a"
 		cp include/srtp.h crypto/include/auth.h crypto/include/cipher.h \
 			crypto/include/crypto_types.h "$top/.deps/include/srtp2/"
 		ver=$(sed -n 's/^PACKAGE_VERSION=.\([0-9.]*\).*/\1/p' configure | head -1)
@@ -78,5 +95,6 @@ Cflags: -I\${includedir}
 PC
 	)
 	rm -rf "$work"
-	echo "install-deps: libsrtp2 (OpenSSL) built into $top/.deps"
+	echo "$patches_hash" >"$stamp"
+	echo "install-deps: libsrtp2 (OpenSSL, patches $patches_hash) built into $top/.deps"
 fi

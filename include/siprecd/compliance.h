@@ -203,3 +203,17 @@ void compliance_sign_request(struct compliance *c, const char *reason);
 void compliance_retention_request(struct compliance *c);
 /* Stops the thread after a last signature of the head ("shutdown"), closes, frees. NULL ok. */
 struct compliance *compliance_free(struct compliance *c);
+
+/*
+ * Work for the compliance thread on behalf of a caller (the varlink methods RunRetention, Erase,
+ * PlaceHold, ListHolds, ReleaseHold, VerifyTrail): method is that name, params the call's
+ * parameters (a json_object, reference taken), actor who asks ("uid:1000"). done runs on the
+ * compliance thread with error NULL and the reply parameters (ownership passed), or an error
+ * name (io.siprecd.NoSuchHold, InvalidParameter, ComplianceFailed) and its parameters; it is
+ * called with error "io.siprecd.ComplianceFailed" for jobs still queued at compliance_free.
+ * Returns 0 when queued, -ENOMEM, -EAGAIN (too many queued).
+ */
+struct json_object;
+typedef void (*compliance_done_fn)(void *userdata, const char *error, struct json_object *params);
+int compliance_call_async(struct compliance *c, const char *method, struct json_object *params,
+			  const char *actor, compliance_done_fn done, void *userdata);

@@ -13,8 +13,23 @@
 #include <string.h>
 #include <time.h>
 
+#include <inttypes.h>
+
+#include <json-c/json.h>
+
 #include "siprecd/compliance.h"
 #include "siprecd/log.h"
+
+#define JOBS_MAX 64
+
+struct job {
+	struct job *next;
+	char method[32];
+	char actor[64];
+	struct json_object *params;
+	compliance_done_fn done;
+	void *userdata;
+};
 
 struct compliance {
 	sqlite3 *db;
@@ -25,6 +40,8 @@ struct compliance {
 	pthread_t thread;
 	bool started, stop, sign_now, retention_now;
 	char sign_reason[32];
+	struct job *jobs, **jobs_tail;
+	unsigned njobs;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
@@ -44,6 +61,7 @@ int compliance_new(const struct compliance_config *cfg, char *err, size_t errlen
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	c->jobs_tail = &c->jobs;
 	c->retention_interval_ms =
 		cfg->retention_interval_ms ? cfg->retention_interval_ms : 3600000;
 	c->sign_interval_ms = cfg->sign_interval_ms ? cfg->sign_interval_ms : 3600000;
@@ -106,6 +124,251 @@ static void sweep(struct compliance *c)
 		sign(c, "retention");
 }
 
+static struct json_object *jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static void add_item(void *userdata, const struct compliance_item *it)
+{
+	struct json_object *a = userdata, *o = json_object_new_object();
+
+	json_object_object_add(o, "recording_id", jstr(it->recording_uuid));
+	json_object_object_add(o, "session_id", jstr(it->session_uuid ? it->session_uuid : ""));
+	json_object_object_add(o, "path", jstr(it->path ? it->path : ""));
+	json_object_object_add(o, "reason", jstr(it->reason ? it->reason : ""));
+	json_object_object_add(o, "held", json_object_new_boolean(it->held));
+	json_object_object_add(o, "deleted", json_object_new_boolean(it->done));
+	json_object_array_add(a, o);
+}
+
+static void add_problem(void *userdata, const char *problem)
+{
+	json_object_array_add(userdata, json_object_new_string(problem));
+}
+
+/* A parameter of the call: NULL when absent or null. */
+static struct json_object *param(struct json_object *p, const char *name, json_type type, bool *bad)
+{
+	struct json_object *v;
+
+	if (!p || !json_object_object_get_ex(p, name, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	if (!json_object_is_type(v, type)) {
+		*bad = true;
+		return NULL;
+	}
+	return v;
+}
+
+static const char *invalid(const char *name, struct json_object **ret)
+{
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "parameter", json_object_new_string(name));
+	return "org.varlink.service.InvalidParameter";
+}
+
+static const char *failed(const char *why, struct json_object **ret)
+{
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "reason", json_object_new_string(why));
+	return "io.siprecd.ComplianceFailed";
+}
+
+static struct json_object *result_json(const struct compliance_result *r, struct json_object *a)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "matched", json_object_new_int64(r->matched));
+	json_object_object_add(o, "deleted", json_object_new_int64(r->deleted));
+	json_object_object_add(o, "held", json_object_new_int64(r->held));
+	json_object_object_add(o, "failed", json_object_new_int64(r->failed));
+	json_object_object_add(o, "recordings", a);
+	return o;
+}
+
+static const char *list_holds(struct compliance *c, struct json_object **ret)
+{
+	struct json_object *a = json_object_new_array(), *o;
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(
+		    c->db,
+		    "SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' || "
+		    "h.to_at), h.case_ref, h.placed_by, h.placed_at, (SELECT count(*) FROM "
+		    "held_recordings AS r WHERE r.hold_id = h.id) FROM legal_holds AS h WHERE "
+		    "h.released_at IS NULL ORDER BY h.id",
+		    -1, &st, NULL) != SQLITE_OK) {
+		json_object_put(a);
+		return failed(sqlite3_errmsg(c->db), ret);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_int64(sqlite3_column_int64(st, 0)));
+		json_object_object_add(o, "kind", jstr((const char *)sqlite3_column_text(st, 1)));
+		json_object_object_add(o, "target", jstr((const char *)sqlite3_column_text(st, 2)));
+		json_object_object_add(o, "case_ref",
+				       jstr((const char *)sqlite3_column_text(st, 3)));
+		json_object_object_add(o, "placed_by",
+				       jstr((const char *)sqlite3_column_text(st, 4)));
+		json_object_object_add(o, "placed_usec",
+				       json_object_new_int64(sqlite3_column_int64(st, 5) * 1000));
+		json_object_object_add(o, "recordings",
+				       json_object_new_int64(sqlite3_column_int64(st, 6)));
+		json_object_array_add(a, o);
+	}
+	sqlite3_finalize(st);
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "holds", a);
+	return NULL;
+}
+
+static const char *run_job(struct compliance *c, struct job *j, struct json_object **ret)
+{
+	struct compliance_result res = {0};
+	struct json_object *p = j->params, *v;
+	bool bad = false, dry;
+	int r;
+
+	if (strcmp(j->method, "RunRetention") == 0 || strcmp(j->method, "Erase") == 0) {
+		struct json_object *a;
+		const char *aor = NULL;
+
+		v = param(p, "dry_run", json_type_boolean, &bad);
+		if (bad)
+			return invalid("dry_run", ret);
+		dry = v && json_object_get_boolean(v);
+		if (j->method[0] == 'E') {
+			v = param(p, "aor", json_type_string, &bad);
+			aor = v ? json_object_get_string(v) : NULL;
+			if (!aor || !*aor || strlen(aor) > 1000)
+				return invalid("aor", ret);
+		}
+		a = json_object_new_array();
+		r = aor ? compliance_erase(c->db, aor, dry, j->actor, c->base_dir, add_item, a,
+					   &res)
+			: compliance_retention_run(c->db, c->retention_default, 0, dry, j->actor,
+						   c->base_dir, add_item, a, &res);
+		if (r < 0) {
+			json_object_put(a);
+			return failed(strerror(-r), ret);
+		}
+		if (res.deleted)
+			sign(c, aor ? "erasure" : "retention");
+		*ret = result_json(&res, a);
+		return NULL;
+	}
+	if (strcmp(j->method, "PlaceHold") == 0) {
+		struct json_object *s = param(p, "session_id", json_type_string, &bad);
+		struct json_object *aor = param(p, "aor", json_type_string, &bad);
+		struct json_object *from = param(p, "from_usec", json_type_int, &bad);
+		struct json_object *to = param(p, "to_usec", json_type_int, &bad);
+		struct json_object *cref = param(p, "case_ref", json_type_string, &bad);
+		struct compliance_hold h = {.actor = j->actor};
+		int64_t id;
+
+		if (bad || !cref || (!!s + !!aor + !!(from && to) != 1) || (!!from != !!to))
+			return invalid(bad ? "type" : !cref ? "case_ref" : "session_id", ret);
+		h.kind = s ? "session" : aor ? "aor" : "range";
+		h.session_uuid = s ? json_object_get_string(s) : NULL;
+		h.aor = aor ? json_object_get_string(aor) : NULL;
+		if (from && (json_object_get_int64(from) < 0 || json_object_get_int64(to) < 0))
+			return invalid("from_usec", ret);
+		h.from_ms = from ? (uint64_t)json_object_get_int64(from) / 1000 : 0;
+		h.to_ms = to ? (uint64_t)json_object_get_int64(to) / 1000 : 0;
+		h.case_ref = json_object_get_string(cref);
+		r = compliance_hold_add(c->db, &h, &id);
+		if (r == -EINVAL)
+			return invalid("case_ref", ret);
+		if (r < 0)
+			return failed(sqlite3_errmsg(c->db), ret);
+		*ret = json_object_new_object();
+		json_object_object_add(*ret, "id", json_object_new_int64(id));
+		return NULL;
+	}
+	if (strcmp(j->method, "ListHolds") == 0)
+		return list_holds(c, ret);
+	if (strcmp(j->method, "ReleaseHold") == 0) {
+		struct json_object *id = param(p, "id", json_type_int, &bad);
+		struct json_object *why = param(p, "reason", json_type_string, &bad);
+
+		if (bad || !id)
+			return invalid("id", ret);
+		r = compliance_hold_release(c->db, json_object_get_int64(id), j->actor,
+					    why ? json_object_get_string(why) : NULL);
+		if (r == -ENOENT || r == -EALREADY) {
+			*ret = json_object_new_object();
+			json_object_object_add(*ret, "id",
+					       json_object_new_int64(json_object_get_int64(id)));
+			return "io.siprecd.NoSuchHold";
+		}
+		if (r < 0)
+			return r == -EINVAL ? invalid("reason", ret)
+					    : failed(sqlite3_errmsg(c->db), ret);
+		*ret = json_object_new_object();
+		return NULL;
+	}
+	if (strcmp(j->method, "VerifyTrail") == 0) {
+		struct json_object *a = json_object_new_array();
+		struct trail_verify tv;
+
+		r = trail_verify(c->db, c->key, c->base_dir, add_problem, a, &tv);
+		if (r < 0) {
+			json_object_put(a);
+			return failed(strerror(-r), ret);
+		}
+		*ret = json_object_new_object();
+		json_object_object_add(*ret, "ok", json_object_new_boolean(r == 0));
+		json_object_object_add(*ret, "entries", json_object_new_int64((int64_t)tv.entries));
+		json_object_object_add(*ret, "signed_heads",
+				       json_object_new_int64((int64_t)tv.heads));
+		json_object_object_add(*ret, "unsigned_entries",
+				       json_object_new_int64((int64_t)tv.unsigned_entries));
+		json_object_object_add(*ret, "recordings_checked",
+				       json_object_new_int64((int64_t)tv.files));
+		json_object_object_add(*ret, "problems", a);
+		return NULL;
+	}
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "method", json_object_new_string(j->method));
+	return "org.varlink.service.MethodNotFound";
+}
+
+static void job_free(struct job *j)
+{
+	json_object_put(j->params);
+	free(j);
+}
+
+int compliance_call_async(struct compliance *c, const char *method, struct json_object *params,
+			  const char *actor, compliance_done_fn done, void *userdata)
+{
+	struct job *j;
+
+	if (!c)
+		return -ESRCH;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	snprintf(j->method, sizeof(j->method), "%s", method);
+	snprintf(j->actor, sizeof(j->actor), "%s", actor);
+	j->params = json_object_get(params);
+	j->done = done;
+	j->userdata = userdata;
+	pthread_mutex_lock(&c->lock);
+	if (c->njobs >= JOBS_MAX || c->stop) {
+		pthread_mutex_unlock(&c->lock);
+		job_free(j);
+		return -EAGAIN;
+	}
+	*c->jobs_tail = j;
+	c->jobs_tail = &j->next;
+	c->njobs++;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -127,6 +390,22 @@ static void *run(void *arg)
 		bool do_sweep = c->retention_now || now >= next_sweep;
 		char reason[32];
 
+		if (c->jobs) {
+			struct job *j = c->jobs;
+			struct json_object *out = NULL;
+			const char *err;
+
+			c->jobs = j->next;
+			if (!c->jobs)
+				c->jobs_tail = &c->jobs;
+			c->njobs--;
+			pthread_mutex_unlock(&c->lock);
+			err = run_job(c, j, &out);
+			j->done(j->userdata, err, out);
+			job_free(j);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
 		if (!do_sign && !do_sweep) {
 			struct timespec ts = {.tv_sec = (time_t)(wake / 1000),
 					      .tv_nsec = (long)(wake % 1000) * 1000000L};
@@ -192,6 +471,13 @@ struct compliance *compliance_free(struct compliance *c)
 		pthread_cond_signal(&c->cond);
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->thread, NULL);
+	}
+	while (c->jobs) {
+		struct job *j = c->jobs;
+
+		c->jobs = j->next;
+		j->done(j->userdata, "io.siprecd.ComplianceFailed", NULL);
+		job_free(j);
 	}
 	if (c->db && c->key)
 		sign(c, "shutdown");

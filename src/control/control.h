@@ -70,6 +70,7 @@ struct control_conn;
 struct control_ctx {
 	struct manager *m;
 	bool privileged;	   /* peer is root, our uid, or in CONTROL_GROUP */
+	unsigned uid;		   /* peer's uid (SO_PEERCRED): the actor in the trail */
 	struct control_conn *conn; /* for control_defer; NULL outside a connection (tests) */
 	const struct control_call *call;
 };
@@ -97,6 +98,13 @@ void control_pending_reply(struct control_pending *p, const char *error,
 void control_pending_free(struct control_pending *p);
 /* Drops work methods left in flight (control_stop, before connections are freed). */
 void control_methods_stop(struct manager *m);
+/* The compliance methods (compliance-methods.c): whether name (without "io.siprecd.") is one,
+ * the call (deferred to the compliance thread), and dropping calls in flight (control_stop). */
+bool control_compliance_method(const char *name);
+const char *control_compliance_call(struct control_ctx *ctx, const char *name,
+				    const struct control_call *call,
+				    struct json_object **ret_params);
+void control_compliance_stop(void);
 /* The io.siprecd interface definition (IDL). */
 extern const char control_idl[];
 /* True for methods that change state (need a privileged peer). */

@@ -171,11 +171,49 @@ const char control_idl[] =
 	"error KeyDerivationFailed (reason: string)\n"
 	"# The catalog transaction failed; nothing was changed.\n"
 	"error KeyStoreFailed (reason: string)\n"
-	"error KeyRotationInProgress ()\n";
+	"error KeyRotationInProgress ()\n"
+	"\n"
+	"# Compliance (docs/COMPLIANCE.md): run on the compliance thread; the caller's uid is the\n"
+	"# actor in the trail.\n"
+	"type ComplianceItem (\n"
+	"  recording_id: string,\n"
+	"  session_id: string,\n"
+	"  path: string,\n"
+	"  reason: string,\n"
+	"  held: bool,\n"
+	"  deleted: bool\n"
+	")\n"
+	"type Hold (\n"
+	"  id: int,\n"
+	"  kind: (session, aor, range),\n"
+	"  target: string,\n"
+	"  case_ref: string,\n"
+	"  placed_by: string,\n"
+	"  placed_usec: int,\n"
+	"  recordings: int\n"
+	")\n"
+	"# The retention sweeper now; dry_run lists what would go.\n"
+	"method RunRetention(dry_run: ?bool) -> (matched: int, deleted: int, held: int, failed: "
+	"int,\n"
+	"  recordings: []ComplianceItem)\n"
+	"# GDPR erasure of every recording the AoR is a participant of.\n"
+	"method Erase(aor: string, dry_run: ?bool) -> (matched: int, deleted: int, held: int,\n"
+	"  failed: int, recordings: []ComplianceItem)\n"
+	"# One of session_id, aor, or from_usec with to_usec.\n"
+	"method PlaceHold(session_id: ?string, aor: ?string, from_usec: ?int, to_usec: ?int,\n"
+	"  case_ref: string) -> (id: int)\n"
+	"method ListHolds() -> (holds: []Hold)\n"
+	"method ReleaseHold(id: int, reason: ?string) -> ()\n"
+	"method VerifyTrail() -> (ok: bool, entries: int, signed_heads: int, unsigned_entries: "
+	"int,\n"
+	"  recordings_checked: int, problems: []string)\n"
+	"error NoSuchHold (id: int)\n"
+	"error ComplianceFailed (reason: string)\n";
 
 static const char *const mutating[] = {
 	"io.siprecd.StopSession", "io.siprecd.RotateDataKey", "io.siprecd.RotateKeyEncryptionKey",
-	"io.siprecd.Reload",	  "io.siprecd.Drain",
+	"io.siprecd.Reload",	  "io.siprecd.Drain",	      "io.siprecd.RunRetention",
+	"io.siprecd.Erase",	  "io.siprecd.PlaceHold",     "io.siprecd.ReleaseHold",
 };
 
 bool control_method_mutating(const char *method)
@@ -526,6 +564,7 @@ void control_methods_stop(struct manager *m)
 {
 	struct rekek_op *op;
 
+	control_compliance_stop();
 	pthread_mutex_lock(&rekek.lock);
 	op = rekek.op;
 	rekek.op = NULL;
@@ -761,6 +800,8 @@ const char *control_method_call(struct control_ctx *ctx, const struct control_ca
 	}
 	if (strcmp(name, "RotateKeyEncryptionKey") == 0)
 		return rotate_kek(ctx, call, ret_params);
+	if (control_compliance_method(name))
+		return control_compliance_call(ctx, name, call, ret_params);
 	if (strcmp(name, "Reload") == 0) {
 		log_notice("control: reload requested");
 		manager_reload(m);

@@ -388,6 +388,7 @@ static int conn_dispatch(struct control_conn *c, const char *msg, size_t len)
 		} else {
 			struct control_ctx ctx = {.m = c->srv->m,
 						  .privileged = c->privileged,
+						  .uid = (unsigned)c->cred.uid,
 						  .conn = c,
 						  .call = &call};
 			struct json_object *p = NULL;

@@ -89,6 +89,8 @@ void manager_update_status(struct manager *m);
 int sipd_init(struct manager *m);
 void sipd_done(struct manager *m);
 void sipd_run_timers(struct manager *m);
+/* A recording write failed (ENOSPC?): the next INVITE checks the free disk space afresh. */
+void sipd_disk_recheck(void);
 
 struct sip_msg;
 struct sip_txn;

@@ -207,12 +207,21 @@ static void handle_options(struct manager *m, struct sip_txn *txn, struct sip_ms
 
 /*
  * MIN_FREE_DISK_PERCENT: the free space of the recording directory, checked at most once a
- * second (statvfs is cheap, INVITEs may not be). True when a new recording may start; else
+ * second (statvfs is cheap, INVITEs may not be), and at once after a recording write failed
+ * (sipd_disk_recheck). True when a new recording may start; else
  * a disk-space-low audit event, at most one a minute with the count of INVITEs refused since.
  */
+static uint64_t disk_checked_ms;
+
+void sipd_disk_recheck(void)
+{
+	disk_checked_ms = 0;
+}
+
 static bool disk_space_ok(struct manager *m)
 {
-	static uint64_t checked_ms, last_event_ms, refused;
+	static uint64_t last_event_ms, refused;
+	uint64_t checked_ms = disk_checked_ms;
 	static int pct = 100;
 	uint64_t now = loop_now_ms(m->loop);
 	struct statvfs sv;
@@ -220,7 +229,7 @@ static bool disk_space_ok(struct manager *m)
 	if (m->cfg->min_free_disk_percent == 0)
 		return true;
 	if (!checked_ms || now - checked_ms >= 1000) {
-		checked_ms = now;
+		disk_checked_ms = now;
 		if (statvfs(m->cfg->recording_dir, &sv) < 0)
 			pct = -1;
 		else

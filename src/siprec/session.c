@@ -1286,6 +1286,7 @@ static void stream_failed(void *userdata, int error)
 		   "recording %s of session %s cannot be written (%s): ending the session",
 		   st->recording_uuid, s->uuid, strerror(-error));
 	s->bye_reason = "Reason: SIP;cause=503;text=\"recording write failed\"\r\n";
+	sipd_disk_recheck();
 	session_end(s, "write-error", s->state != SESSION_STARTING);
 }
 

@@ -115,6 +115,46 @@ check_eq "the trail does not name the AoR" 0 "$(catalog "SELECT count(*) FROM tr
 check_eq "alice's participant rows scrubbed" 0 "$(catalog "SELECT count(*) FROM participants WHERE aor = 'sip:alice@example.com'")"
 check "verify-trail passes after retention and erasure" ctl verify-trail
 
+# The same over varlink (the daemon's compliance thread; actor from SO_PEERCRED).
+start_siprecd
+cat >"$T/vl.py" <<'PY'
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.settimeout(20)
+buf = b""
+def call(method, params=None):
+    global buf
+    s.sendall(json.dumps({"method": "io.siprecd." + method, "parameters": params or {}}).encode() + b"\0")
+    while b"\0" not in buf:
+        d = s.recv(65536)
+        if not d: raise EOFError
+        buf += d
+    m, _, buf = buf.partition(b"\0")
+    return json.loads(m)
+def out(name, ok): print(("ok " if ok else "FAIL ") + name)
+r = call("PlaceHold", {"aor": "sip:frank@keep.example", "case_ref": "VL-1"})
+hid = r.get("parameters", {}).get("id")
+out("PlaceHold returns an id", isinstance(hid, int))
+r = call("ListHolds")["parameters"]["holds"]
+out("ListHolds shows it, placed by the caller's uid", any(h["id"] == hid and h["case_ref"] == "VL-1" and h["placed_by"] == "uid:%d" % os.getuid() and h["recordings"] == 2 for h in r))
+r = call("Erase", {"aor": "sip:frank@keep.example", "dry_run": True})["parameters"]
+out("Erase dry_run lists D's 2 recordings as held", r["matched"] == 2 and r["held"] == 2 and r["deleted"] == 0)
+r = call("RunRetention", {"dry_run": True})["parameters"]
+out("RunRetention dry_run: nothing left to expire", r["matched"] == 0)
+r = call("ReleaseHold", {"id": hid, "reason": "done"})
+out("ReleaseHold", "error" not in r)
+r = call("ReleaseHold", {"id": hid})
+out("ReleaseHold twice: NoSuchHold", r.get("error") == "io.siprecd.NoSuchHold")
+r = call("PlaceHold", {"case_ref": "x"})
+out("PlaceHold without a target: InvalidParameter", r.get("error") == "org.varlink.service.InvalidParameter")
+r = call("VerifyTrail")["parameters"]
+out("VerifyTrail ok", r["ok"] and r["entries"] > 0 and r["problems"] == [])
+PY
+python3 "$T/vl.py" "$T/run/control" >"$T/vl.out" 2>&1 || bad "varlink client: $(tail -n 3 "$T/vl.out")"
+while read -r res name; do [ "$res" = ok ] && ok "varlink: $name" || bad "varlink: $name"; done <"$T/vl.out"
+stop_siprecd
+check_eq "hold placed and released over varlink in the trail, actor uid:$(id -u)" 2 \
+	"$(catalog "SELECT count(*) FROM trail WHERE kind IN ('held', 'released') AND actor = 'uid:$(id -u)' AND reason LIKE 'case VL-1%'")"
+
 # Tampering, each named by the verifier.
 d1=$(files_of "$D" | head -n 1)
 d2=$(catalog "SELECT r.uuid FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$D' ORDER BY r.id DESC LIMIT 1")
