@@ -57,6 +57,12 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# puppeteer-core for the web console's browser test (tests/browser), pinned by its
+# package-lock.json; it drives /usr/bin/chromium and must never download a browser.
+if command -v npm >/dev/null && [ ! -d "$top/tests/browser/node_modules/puppeteer-core" ]; then
+	(cd "$top/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts)
+fi
+
 # libsrtp2 with OpenSSL crypto: Debian's build uses NSS, measured here at 3.9 us per packet
 # (38 us with 2,000 streams) against ~0.6 us flat with OpenSSL. Build Debian's own source.
 # patches/libsrtp2/*.patch (applied in name order, -p1 in the source tree) remove per-packet

@@ -10,7 +10,7 @@ need systemd-analyze
 U=$T/units
 mkdir -p "$U"
 for f in "$SRCDIR"/systemd/*.service "$SRCDIR"/systemd/*.socket; do
-	sed "s|/usr/local/bin/siprecd|$SIPRECD|" "$f" >"$U/$(basename "$f")"
+	sed "s|/usr/local/bin/|$BUILD/|g" "$f" >"$U/$(basename "$f")"
 done
 if SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$U"/*.service "$U"/*.socket >"$T/verify.log" 2>&1 &&
 	! grep -v 'Failed to .*bus\|No such file or directory.*/etc/siprecd' "$T/verify.log" | grep -qi 'error\|invalid\|unknown'; then
