@@ -6,7 +6,8 @@
 # hold keeps one of them through the sweeper, crypto-shredding (siprecd-keys destroy) and
 # erasure; erasure of one AoR removes every recording of it and nothing else; the verifier
 # (siprecctl verify-trail and siprec-export --verify-trail) passes, then names a file deleted by
-# hand, a catalog row deleted by hand and an edited trail entry.
+# hand, a catalog row deleted by hand and an edited trail entry. An export adds an 'exported' entry;
+# the varlink methods do the same as siprecctl with the uid of the caller as the actor.
 . "$SRCDIR/tests/integration/lib.sh"
 need sqlite3 jq
 
@@ -113,6 +114,10 @@ check_eq "D not marked" 0 "$(deleted_of "$D")"
 check_eq "4 'erased' trail entries" 4 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased'")"
 check_eq "the trail does not name the AoR" 0 "$(catalog "SELECT count(*) FROM trail WHERE reason LIKE '%alice%'")"
 check_eq "alice's participant rows scrubbed" 0 "$(catalog "SELECT count(*) FROM participants WHERE aor = 'sip:alice@example.com'")"
+d0=$(files_of "$D" | head -n 1)
+check "export one of D's recordings" "$EXPORT" --config "$CONF" -o "$T/d.wav" "$d0"
+check_eq "an 'exported' trail entry with the file's sha256" 1 \
+	"$(catalog "SELECT count(*) FROM trail t JOIN recordings r ON t.object = 'recording:' || r.uuid WHERE t.kind = 'exported' AND r.path = '$d0' AND t.sha256 = r.sha256 AND t.reason = '$T/d.wav'")"
 check "verify-trail passes after retention and erasure" ctl verify-trail
 
 # The same over varlink (the daemon's compliance thread; actor from SO_PEERCRED).
