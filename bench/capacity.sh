@@ -69,6 +69,9 @@ if [ -z "${CAPACITY_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && command
 		$([ $DO_RTPE = 0 ] && echo --no-rtpengine) $([ $DO_SRTP = 0 ] && echo --no-srtp-bench)
 fi
 NETNS=host
+# perf for io-wq punts / syscalls / LLC misses per window (set PERF= to skip)
+PERF=${PERF-$(command -v perf || true)}
+[ -n "$PERF" ] && ! $PERF stat -e io_uring:io_uring_queue_async_work -- true >/dev/null 2>&1 && PERF=""
 [ -n "${CAPACITY_NETNS:-}" ] && NETNS="private network namespace"
 
 OUT=$(mktemp -d /var/tmp/siprecd-bench.XXXXXX)
@@ -119,8 +122,18 @@ load() {
 	PIDS="$PIDS $spid"
 	sleep_until $t0 $((ramp + 2))
 	ta=$(now_ms) ca=$(cpu_ticks "$pid")
+	# io-wq punts, syscalls and LLC misses of PID's threads over the window (perf, when usable;
+	# hardware cache counters are often absent in VMs and then read "<not supported>")
+	ppid=""
+	if [ -n "$PERF" ]; then
+		$PERF stat -x, -o "$dir/perf.csv" -p "$pid" -e io_uring:io_uring_queue_async_work \
+			-e raw_syscalls:sys_enter -e LLC-load-misses -- sleep $((dur - 1 - ramp - 2)) \
+			2>/dev/null &
+		ppid=$!
+	fi
 	sleep_until $t0 $((dur - 1))
 	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid")
+	if [ -n "$ppid" ]; then wait $ppid || true; fi
 	wait $spid
 	SRC_RC=$?
 	set -- $(snmp_udp)
@@ -147,6 +160,21 @@ us = (w["cb"] - w["ca"]) / hz * 1e6
 print("%s calls=%d pps=%d (nominal %d) window_s=%.1f cpu_us_per_pkt=%.2f cpu_load=%.0f%% "
       "rss_kib_per_call=%.1f" % (kind, w["n"], pps, w["n"] * 100, secs, us / (pps * secs),
                                  100 * us / 1e6 / secs, (w["rss1"] - w["rss0"]) / w["n"]))
+try:
+    ev = {}
+    for line in open(d + "/perf.csv"):
+        f = line.strip().split(",")
+        if len(f) > 2 and not line.startswith("#"):
+            ev[f[2]] = f[0]
+    def per(name, div, fmt):
+        v = ev.get(name, "")
+        return fmt % (int(v) / div) if v.isdigit() else (v or "n/a")
+    print("%s perf: iowq_punts_per_s=%s syscalls_per_pkt=%s llc_misses_per_pkt=%s" % (
+        kind, per("io_uring:io_uring_queue_async_work", secs, "%.0f"),
+        per("raw_syscalls:sys_enter", pps * secs, "%.3f"),
+        per("LLC-load-misses", pps * secs, "%.2f")))
+except OSError:
+    pass
 PY
 }
 
@@ -164,6 +192,7 @@ RTP_PORT_MIN=10000
 RTP_PORT_MAX=$((10000 + n * 4 + 200))
 MEDIA_WORKERS=1
 MAX_SESSIONS=$((n + 10))
+INVITE_RATE_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=debug
 CFG
