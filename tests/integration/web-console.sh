@@ -153,8 +153,26 @@ check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|$a
 
 
 kill "$BG_PIDS" && wait "$BG_PIDS" 2>/dev/null
+check_eq "siprec-web exits 0 on SIGTERM" 0 "$?"
 BG_PIDS=""
+check "no sanitizer report from siprec-web" sh -c "! grep -q 'Sanitizer' '$T/web.log'"
 stop_siprecd
+
+# HTTPS with a configured certificate (libmicrohttpd's GnuTLS): the cookie gains Secure.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-keyout "$T/web-key.pem" -out "$T/web-cert.pem" >/dev/null 2>&1 || bad "openssl req"
+PORT=$(free_port)
+"$WEB" --catalog "$T/state/catalog.db" --users "$USERS" --listen "127.0.0.1:$PORT" --log stderr \
+	--cache "$T/cache" --tls-cert "$T/web-cert.pem" --tls-key "$T/web-key.pem" >"$T/web-tls.log" 2>&1 &
+BG_PIDS=$!
+wait_for "$T/web-tls.log" "listening on https://" 10 || { bad "siprec-web (HTTPS) did not start"; cat "$T/web-tls.log"; }
+check_eq "HTTPS login" 303 "$(curl -s --cacert "$T/web-cert.pem" -o /dev/null -D "$T/hdr" -w '%{http_code}' \
+	-d user=lisa -d password=listen-pass-1 "https://127.0.0.1:$PORT/login")"
+check "HTTPS session cookie is Secure" grep -qi '^Set-Cookie: siprecweb=.*; HttpOnly; SameSite=Strict; Secure' "$T/hdr"
+check_eq "plain HTTP to the HTTPS port gets no page" 000 \
+	"$(curl -s -o /dev/null -w '%{http_code}' -m 5 "http://127.0.0.1:$PORT/login")"
+kill "$BG_PIDS" && wait "$BG_PIDS" 2>/dev/null
+BG_PIDS=""
 
 # One page over 100,000 sessions (a copy of the catalog plus generated rows): timed, printed.
 cp "$T/state/catalog.db" "$T/big.db"
