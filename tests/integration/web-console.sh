@@ -139,6 +139,21 @@ check_eq "status page" 200 "$(code adm "$URL/status")"
 check "status page shows siprecd's health" grep -q '<table id="daemon">' "$T/body"
 check "status page shows the TLS certificate" grep -q '<table id="cert">' "$T/body"
 
+# Users page: admin only; POSTs need the CSRF token; a user created there can log in.
+check_eq "viewer refused the users page" 403 "$(code vic "$URL/users")"
+check_eq "viewer refused adding a user (with its own CSRF token)" 403 "$(code vic -d "csrf=$vtok" -d user=eve -d role=admin -d password=eve-pass-12 "$URL/users")"
+check_eq "admin: users page" 200 "$(code adm "$URL/users")"
+check "users page lists lisa as listener" grep -q '<tr><td>lisa</td><td>listener</td></tr>' "$T/body"
+atok=$(csrf)
+check_eq "add user without CSRF token refused" 403 "$(code adm -d user=sam -d role=listener -d password=sam-pass-12 "$URL/users")"
+check_eq "add user with a bad role refused" 400 "$(code adm -d "csrf=$atok" -d user=sam -d role=root -d password=sam-pass-12 "$URL/users")"
+check_eq "add user with a short password refused" 400 "$(code adm -d "csrf=$atok" -d user=sam -d role=listener -d password=short "$URL/users")"
+check_eq "add user sam (listener)" 303 "$(code adm -d "csrf=$atok" -d user=sam -d role=listener -d password=sam-pass-12 "$URL/users")"
+check_eq "sam logs in" 303 "$(login sam sam sam-pass-12)"
+check_eq "sam may play" 200 "$(code sam "$URL/audio?id=$u")"
+check "users file has sam" grep -q '^sam listener [$]argon2id[$]' "$USERS"
+check "audit: user-saved" grep -q "SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=user-saved .*SIPREC_WEB_DETAIL=sam" "$T/web.log"
+
 # Rate limit: after 5 failures even the right password is refused for the window.
 for n in 1 2 3 4 5; do login rl lisa "wrong-$n" >/dev/null; done
 check_eq "6th login after 5 failures throttled" 429 "$(login rl lisa listen-pass-1)"
@@ -149,7 +164,7 @@ check "audit: play" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=play SIPREC_
 check "audit: download" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=download SIPREC_SESSION_ID=$u" "$T/web.log"
 check "audit: refused playback" grep -q "SIPREC_WEB_USER=vic SIPREC_WEB_ACTION=play-refused" "$T/web.log"
 check "audit: CSRF rejection" grep -q "SIPREC_WEB_ACTION=csrf-rejected" "$T/web.log"
-check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|$admin_pw|wrong-[0-9]' '$T/web.log'"
+check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 
 
 kill "$BG_PIDS" && wait "$BG_PIDS" 2>/dev/null

@@ -504,6 +504,7 @@ static void page_head(struct buf *b, const char *title, const struct websession 
 		   "</head><body>\n");
 	if (s) {
 		bprintf(b, "<nav><a href=\"/calls\">Calls</a> <a href=\"/status\">Status</a> "
+			   "<a href=\"/users\">Users</a> "
 			   "<span class=\"user\">");
 		besc(b, users[s->user].name);
 		bprintf(b,
@@ -541,7 +542,7 @@ static const char style_css[] =
 
 struct req {
 	struct MHD_PostProcessor *pp;
-	char user[PARAM_MAX + 1], password[PARAM_MAX + 1], csrf[PARAM_MAX + 1];
+	char user[PARAM_MAX + 1], password[PARAM_MAX + 1], csrf[PARAM_MAX + 1], role[PARAM_MAX + 1];
 	size_t body;
 	bool too_big;
 };
@@ -555,6 +556,7 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
 	char *dst = strcmp(key, "user") == 0	   ? rq->user
 		    : strcmp(key, "password") == 0 ? rq->password
 		    : strcmp(key, "csrf") == 0	   ? rq->csrf
+		    : strcmp(key, "role") == 0	   ? rq->role
 						   : NULL;
 
 	if (!dst)
@@ -1219,6 +1221,62 @@ static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
+/* Accounts (admin only): the list, and a form that creates a user or sets a role and password. */
+static enum MHD_Result page_users(struct MHD_Connection *c, struct websession *s, const char *msg,
+				  unsigned status)
+{
+	struct buf b = {0};
+
+	if (users[s->user].role < ROLE_ADMIN)
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Only an admin manages users.", s);
+	page_head(&b, "Users", s);
+	if (msg) {
+		bputs(&b, "<p class=\"error\" id=\"msg\">");
+		besc(&b, msg);
+		bputs(&b, "</p>");
+	}
+	bputs(&b, "<table id=\"users\"><tr><th>User</th><th>Role</th></tr>\n");
+	for (unsigned i = 0; i < nusers; i++) {
+		bputs(&b, "<tr><td>");
+		besc(&b, users[i].name);
+		bprintf(&b, "</td><td>%s</td></tr>\n", role_names[users[i].role]);
+	}
+	bprintf(&b,
+		"</table>\n<h2>Add a user or reset one</h2><form method=\"post\" "
+		"action=\"/users\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+		"User <input name=\"user\" maxlength=\"63\" required> Role <select "
+		"name=\"role\"><option>viewer</option><option>listener</option><option>"
+		"supervisor</option><option>admin</option></select> Password <input "
+		"type=\"password\" name=\"password\" minlength=\"8\" maxlength=\"128\" "
+		"autocomplete=\"new-password\" required> <button>Save</button></form>"
+		"</body></html>\n",
+		s->csrf);
+	return send_buf(c, status, "text/html; charset=utf-8", &b, NULL);
+}
+
+static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, struct req *rq)
+{
+	int role = role_from_name(rq->role), r;
+	size_t pl = strlen(rq->password);
+
+	if (users[s->user].role < ROLE_ADMIN)
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Only an admin manages users.", s);
+	if (!valid_username(rq->user) || role < 0 || pl < 8 || pl > PARAM_MAX) {
+		OPENSSL_cleanse(rq->password, sizeof(rq->password));
+		return page_users(c, s,
+				  "User: letters, digits, . _ - @ (at most 63); role: viewer, "
+				  "listener, supervisor or admin; password: 8..128 characters.",
+				  MHD_HTTP_BAD_REQUEST);
+	}
+	r = set_user(rq->user, (enum role)role, rq->password);
+	OPENSSL_cleanse(rq->password, sizeof(rq->password));
+	if (r < 0)
+		return page_users(c, s, "Cannot write the users file.",
+				  MHD_HTTP_INTERNAL_SERVER_ERROR);
+	audit(users[s->user].name, "user-saved", NULL, rq->user);
+	return redirect(c, "/users", NULL);
+}
+
 /* ---- dispatch ---- */
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -1276,6 +1334,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return redirect(c, "/login",
 					"siprecweb=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 		}
+		if (strcmp(url, "/users") == 0)
+			return do_users(c, s, rq);
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such action.", s);
 	}
 	if (strcmp(url, "/") == 0)
@@ -1288,6 +1348,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return page_audio(c, s);
 	if (strcmp(url, "/status") == 0)
 		return page_status(c, s);
+	if (strcmp(url, "/users") == 0)
+		return page_users(c, s, NULL, MHD_HTTP_OK);
 	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
 }
 
