@@ -26,6 +26,11 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# Node.js and npm drive the browser test (puppeteer-core): Debian's own when the machine has none
+# (a machine may already carry another Node.js, which is kept).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 
 # deb-src for the same suites as the binary sources, so `apt-get source libsrtp2` works.
 need_src=0
