@@ -164,6 +164,14 @@ check "audit: play" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=play SIPREC_
 check "audit: download" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=download SIPREC_SESSION_ID=$u" "$T/web.log"
 check "audit: refused playback" grep -q "SIPREC_WEB_USER=vic SIPREC_WEB_ACTION=play-refused" "$T/web.log"
 check "audit: CSRF rejection" grep -q "SIPREC_WEB_ACTION=csrf-rejected" "$T/web.log"
+# ...and in the compliance trail, one entry per recording of the call, with the user.
+nrec=$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u'")
+check_eq "trail: a 'played' entry per recording, by siprec-web:lisa" "$nrec" \
+	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'played' AND actor = 'siprec-web:lisa' AND object IN (SELECT 'recording:' || r.uuid FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u') AND sha256 IS NOT NULL")"
+check "trail: the download is an 'exported' entry by siprec-web:lisa" test \
+	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'exported' AND actor = 'siprec-web:lisa'")" -ge "$nrec"
+check "trail: the viewer's refused playback is not a 'played' entry" test \
+	"$(catalog "SELECT count(*) FROM trail WHERE actor = 'siprec-web:vic'")" = 0
 check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 
 

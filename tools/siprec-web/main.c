@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include "siprecd/compliance.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
 
@@ -262,6 +263,56 @@ static void audit(const char *user, const char *action, const char *session, con
 	snprintf(fd, sizeof(fd), "SIPREC_WEB_DETAIL=%s", detail ? detail : "");
 	log_struct_unfiltered(LOG_NOTICE, WEB_ACCESS_MESSAGE_ID, fields, "web: %s %s%s%s", user,
 			      action, session ? " " : "", session ? session : "");
+}
+
+/*
+ * "Who listened to what" goes into the compliance trail too (docs/COMPLIANCE.md): one entry per
+ * recording of the call, kind "played" or "exported" (a download), actor "siprec-web:<user>",
+ * with the file's sha256. The console reads the catalog read-only; this one short write
+ * connection is the exception, as in siprec-export. When the catalog is not writable by this
+ * process (or has no trail) the journal line above is the only record, and the log says so.
+ */
+static void trail_access(const char *user, const char *kind, const char *session)
+{
+	char actor[96], object[128], sha[TRAIL_HASH_HEX + 1];
+	sqlite3 *wdb = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(actor, sizeof(actor), "siprec-web:%s", user);
+	if (sqlite3_open_v2(arg.catalog, &wdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(wdb,
+			       "SELECT r.uuid, r.path FROM recordings AS r JOIN sessions AS s ON "
+			       "s.id = r.session_id WHERE s.uuid = ?1 AND r.deleted_at IS NULL",
+			       -1, &st, NULL) != SQLITE_OK) {
+		log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind, session,
+			    user, wdb ? sqlite3_errmsg(wdb) : "cannot open the catalog");
+		sqlite3_close(wdb);
+		return;
+	}
+	sqlite3_busy_timeout(wdb, 5000);
+	sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *uuid = (const char *)sqlite3_column_text(st, 0);
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+
+		snprintf(object, sizeof(object), "recording:%s", uuid ? uuid : "");
+		if (trail_append_txn(wdb,
+				     &(struct trail_entry){.kind = kind,
+							   .actor = actor,
+							   .object = object,
+							   .reason = "web console",
+							   .sha256 = path && compliance_file_sha256(
+										     path, sha) == 0
+									     ? sha
+									     : NULL},
+				     NULL) < 0) {
+			log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind,
+				    session, user, sqlite3_errmsg(wdb));
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(wdb);
 }
 
 /* ---- users file: "NAME ROLE ARGON2ID-ENCODED-HASH" per line, mode 0600 ---- */
@@ -1059,10 +1110,13 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
 	/* Audit the start of a playback (first request) and every download, not each seek. */
-	if (dl)
+	if (dl) {
 		audit(users[s->user].name, "download", id, NULL);
-	else if (!range || from == 0)
+		trail_access(users[s->user].name, "exported", id);
+	} else if (!range || from == 0) {
 		audit(users[s->user].name, "play", id, NULL);
+		trail_access(users[s->user].name, "played", id);
+	}
 	resp = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
 	MHD_add_response_header(resp, "Content-Type", "audio/wav");
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
