@@ -42,6 +42,15 @@ A=$(call a sip:alice@example.com sip:bob@example.net)
 B=$(call b sip:carol@short.example sip:dave@example.net)
 C=$(call c sip:alice@example.com sip:erin@short.example)
 D=$(call d sip:frank@keep.example sip:grace@short.example)
+# A data-key rotation signs the chain head (reason key-rotation).
+check "rotate the data key through the daemon" ctl rotate-keys
+i=0
+while [ $i -lt 100 ] && [ "$(catalog "SELECT count(*) FROM trail_heads WHERE reason = 'key-rotation'")" = 0 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+check_eq "the head was signed at the key rotation" 1 \
+	"$(catalog "SELECT count(*) FROM trail_heads WHERE reason = 'key-rotation'")"
 stop_siprecd
 check_eq "siprecd exit status" 0 "$STOP_RC"
 check_eq "8 recordings" 8 "$(catalog "SELECT count(*) FROM recordings WHERE state = 'final'")"
