@@ -19,6 +19,7 @@ mkdir -p "$out"
 rows=""
 fail=0
 started=$(date -u +%Y-%m-%d)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 for f in "$BUILD"/fuzz/fuzz-*; do
 	[ -x "$f" ] || continue
@@ -55,9 +56,9 @@ for f in "$BUILD"/fuzz/fuzz-*; do
 done
 
 if [ -n "$rows" ]; then
-	python3 - "$rows" "$started" "$runs" <<'PY'
+	python3 - "$rows" "$started" "$commit" <<'PY'
 import re, sys
-rows, day, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+rows, day, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 p = "docs/FUZZING.md"
 s = open(p).read()
 b, e = "<!-- campaign:begin -->", "<!-- campaign:end -->"
@@ -65,12 +66,10 @@ old = s[s.index(b) + len(b): s.index(e)]
 # keep the rows of targets this run did not touch
 byname = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([^`]+)` \|.*$", old, re.M)}
 for line in rows.strip().split("\n"):
-    byname[re.match(r"\| `([^`]+)`", line).group(1)] = line.replace(" |", f" | {day} |", 1)
-table = ("\nEach row: one target's last run of `tests/fuzz/long-run.sh` on this project's build machine "
-         "(2 shared cores, ASan+UBSan fuzz build), with the date it ran.\n\n"
-         "| target | date | executions | seconds | exec/s | coverage (edges, features) | seed inputs | corpus after | result |\n"
-         "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |\n"
-         + "\n".join(byname[k] for k in sorted(byname)) + "\n")
+    byname[re.match(r"\| `([^`]+)`", line).group(1)] = line.replace(" |", f" | {day} | {commit} |", 1)
+head = "| target | date | commit | executions | seconds | exec/s | coverage (edges, features) | seed inputs | corpus after | result |\n| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |\n"
+prose = old.split("| target |")[0] if "| target |" in old else "\n"
+table = prose + head + "\n".join(byname[k] for k in sorted(byname)) + "\n"
 s = s[: s.index(b) + len(b)] + table + s[s.index(e):]
 open(p, "w").write(s)
 PY
