@@ -48,25 +48,40 @@ finish() {
 	exit 1
 }
 
-# A free port on 127.0.0.1 for TCP and UDP alike (asked of the kernel, then released).
+# A media range of its own per test run, so tests never collide.
+RTP_MIN=$((30000 + ($$ % 1500) * 20))
+RTP_MAX=$((RTP_MIN + 19))
+
+# A free port on 127.0.0.1 for TCP and UDP alike (asked of the kernel, then released). The kernel
+# may hand a released port out again, so every port given to this test is written to $T/ports and
+# never given twice, and none falls inside the test's media range.
 free_port() {
-	python3 - <<'PY'
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); u.close(); t.close(); print(p); break
-    except OSError:
-        t.close(); u.close()
+	python3 - "$T/ports" "$RTP_MIN" "$RTP_MAX" <<'PY'
+import fcntl, socket, sys
+path, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "a+") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    f.seek(0)
+    used = {int(x) for x in f.read().split()}
+    while True:
+        t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            if p in used or lo <= p <= hi:
+                continue
+            u.bind(("127.0.0.1", p))
+            f.write("%d\n" % p)
+            print(p)
+            break
+        except OSError:
+            pass
+        finally:
+            t.close(); u.close()
 PY
 }
 
 SIP_PORT=$(free_port)
 TLS_PORT=$(free_port)
-# A media range of its own per test run, so tests never collide.
-RTP_MIN=$((30000 + ($$ % 1500) * 20))
-RTP_MAX=$((RTP_MIN + 19))
 CONF=$T/siprecd.conf
 cat >"$CONF" <<CFG
 SIP_LISTEN_ADDRESS=127.0.0.1
