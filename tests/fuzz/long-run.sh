@@ -56,6 +56,9 @@ for f in "$BUILD"/fuzz/fuzz-*; do
 done
 
 if [ -n "$rows" ]; then
+	# runs of different targets may finish together: one rewrites the table at a time
+	exec 9>>"$out/.table.lock"
+	flock 9
 	python3 - "$rows" "$started" "$commit" <<'PY'
 import re, sys
 rows, day, commit = sys.argv[1], sys.argv[2], sys.argv[3]
