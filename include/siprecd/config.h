@@ -58,6 +58,7 @@ struct config {
 	char *sip_auth_realm;		     /* SIP_AUTH_REALM, siprecd */
 	char *sip_auth_algorithms;	     /* SIP_AUTH_ALGORITHMS, SHA-256,MD5 */
 	uint64_t sip_auth_nonce_lifetime_ms; /* SIP_AUTH_NONCE_LIFETIME, 5m */
+	uint32_t sip_auth_max_nonces;	     /* SIP_AUTH_MAX_NONCES, 4096 */
 
 	/* Sessions and media */
 	char *media_address;	/* MEDIA_ADDRESS, "" = routed local address toward the SRC */

@@ -299,6 +299,8 @@ struct store_check_result {
 	int64_t first_bad_index; /* -1 if none */
 	enum store_chunk_status reason;
 	uint64_t file_size;
+	uint64_t data_end; /* end of the last intact chunk (of the header if none): below file_size
+			    * when written-ahead zeros follow, docs/FORMAT.md */
 };
 /* The reader's state so far (final once next_frame returned 0). */
 void store_reader_status(const struct store_reader *r, struct store_check_result *ret);

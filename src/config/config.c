@@ -185,6 +185,9 @@ static const struct config_key keys[] = {
 	 "A digest nonce is accepted this long; older ones get a new challenge with stale=true.",
 	 false, false, F(sip_auth_nonce_lifetime_ms), DURATION_MS(1), DURATION_MS(86400), NULL, 0,
 	 RELOAD},
+	{"SIP_AUTH_MAX_NONCES", T_U32, "4096", NULL,
+	 "Answered digest nonces whose count is remembered against replays; the oldest go first.",
+	 false, false, F(sip_auth_max_nonces), 1, SIP_AUTH_MAX_NONCES_LIMIT, NULL, 0, RELOAD},
 
 	/* Sessions and media */
 	{"MEDIA_ADDRESS", T_ADDRESS, "", "the local address routed toward the SRC",

@@ -117,7 +117,7 @@ static int auth_from_config(const struct config *c, struct sip_auth **ret)
 		return r;
 	}
 	r = sip_auth_new(c->sip_auth_realm, c->sip_auth_algorithms, c->sip_auth_nonce_lifetime_ms,
-			 creds, len, ret, err, sizeof(err));
+			 c->sip_auth_max_nonces, creds, len, ret, err, sizeof(err));
 	OPENSSL_cleanse(creds, len);
 	free(creds);
 	if (r < 0) {
@@ -236,8 +236,10 @@ static bool edge_authenticate(struct manager *m, struct sip_txn *txn, struct sip
 	else
 		m->counters.auth_failed++;
 	if (r != -ENOENT && r != -ESTALE) {
-		const char *why =
-			r == -EACCES ? "wrong digest credentials" : "malformed Authorization";
+		const char *why = r == -EACCES ? "wrong digest credentials"
+				  : r == -EALREADY
+					  ? "replayed Authorization (nonce count not increased)"
+					  : "malformed Authorization";
 		char pf[80], cf[300], rf[200];
 		const char *fields[] = {pf, cf, rf, NULL};
 		unsigned suppressed = 0;
@@ -256,7 +258,10 @@ static bool edge_authenticate(struct manager *m, struct sip_txn *txn, struct sip
 				   "SIP digest authentication from %s: %s", p, why);
 	}
 	m->counters.sessions_refused++;
-	r = sip_auth_challenge(m->sip_auth, now, r == -ESTALE, hdrs, sizeof(hdrs));
+	/* A replay gets a fresh nonce with stale=true: a client that reused its nonce count
+	 * recovers, a replayer cannot answer it. */
+	r = sip_auth_challenge(m->sip_auth, now, r == -ESTALE || r == -EALREADY, hdrs,
+			       sizeof(hdrs));
 	if (r < 0) {
 		sipd_respond(m, txn, req, 500, NULL, NULL);
 	} else {

@@ -778,6 +778,18 @@ out:
 	return r;
 }
 
+static int truncate_durably(const char *path, uint64_t size)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fdatasync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Checks one recording the catalog found 'writing' at open: readable up to its last intact
  * chunk, never complete unless its FINAL chunk made it to disk. */
 static int recover_one(void *userdata, const struct catalog_recovered *rec)
@@ -792,6 +804,11 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 
 	if (r < 0 && stat(rec->path, &st) == 0)
 		res.file_size = (uint64_t)st.st_size;
+	/* Zeros the writer wrote ahead of its data (docs/FORMAT.md) are cut off, so the file
+	 * ends at its last intact chunk as a file cut short by the crash would. */
+	if (r == 0 && !res.failed && !res.complete && res.data_end < res.file_size &&
+	    truncate_durably(rec->path, res.data_end) == 0)
+		res.file_size = res.data_end;
 	file_sha256(rec->path, hex);
 	catalog_recording_final(m->catalog, &(struct catalog_recording_final){
 						    .uuid = rec->recording_uuid,

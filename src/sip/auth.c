@@ -23,6 +23,7 @@
 #define MAX_USERS 4096
 #define MAX_FIELD 256
 #define NONCE_RAW 32 /* 8 time + 8 random + 16 MAC */
+#define NC_NONE UINT32_MAX
 
 struct auth_user {
 	char *name;
@@ -37,6 +38,22 @@ struct sip_auth {
 	uint8_t secret[32];
 	struct auth_user *users;
 	size_t n_users;
+
+	/*
+	 * Nonces answered correctly, in order of first use (a ring of nc_cap entries, the oldest
+	 * at nc_head), indexed by a hash of their random bytes (chains through next). When the
+	 * ring is full the oldest is forgotten and nc_forgotten_ms rises to its time: a nonce
+	 * issued at or before it that is not in the table may have been used, so it is stale.
+	 */
+	struct nonce_use {
+		uint8_t id[16]; /* the nonce's time and random bytes (MAC-protected) */
+		uint64_t t_ms;
+		uint32_t nc; /* the highest nonce count accepted */
+		uint32_t next;
+	} * nc_ring;
+	uint32_t *nc_buckets;
+	uint32_t nc_cap, nc_n, nc_head, nc_mask;
+	uint64_t nc_forgotten_ms;
 };
 
 static const char *const alg_names[] = {"MD5", "SHA-256"};
@@ -148,6 +165,8 @@ struct sip_auth *sip_auth_free(struct sip_auth *a)
 		OPENSSL_cleanse(a->users[i].ha1, sizeof(a->users[i].ha1));
 	}
 	free(a->users);
+	free(a->nc_ring);
+	free(a->nc_buckets);
 	free(a->realm);
 	OPENSSL_cleanse(a->secret, sizeof(a->secret));
 	free(a);
@@ -201,24 +220,39 @@ static int add_user(struct sip_auth *a, struct str user, struct str password, un
 }
 
 int sip_auth_new(const char *realm, const char *algorithms, uint64_t nonce_lifetime_ms,
-		 const char *creds, size_t creds_len, struct sip_auth **ret, char *err, size_t n)
+		 uint32_t max_nonces, const char *creds, size_t creds_len, struct sip_auth **ret,
+		 char *err, size_t n)
 {
 	struct sip_auth *a = calloc(1, sizeof(*a));
 	struct str rest = str_make(creds, creds_len), line;
 	unsigned lineno = 0;
+	uint32_t nb = 1;
 	int r = -EINVAL;
 
 	if (n)
 		err[0] = '\0';
 	if (!a)
 		return -ENOMEM;
+	if (max_nonces < 1 || max_nonces > SIP_AUTH_MAX_NONCES_LIMIT) {
+		snprintf(err, n, "nonce table size %u: expected 1..%u", max_nonces,
+			 SIP_AUTH_MAX_NONCES_LIMIT);
+		goto fail;
+	}
+	while (nb < max_nonces)
+		nb <<= 1;
 	a->realm = strdup(realm);
 	a->users = calloc(MAX_USERS, sizeof(*a->users));
+	a->nc_ring = calloc(max_nonces, sizeof(*a->nc_ring));
+	a->nc_buckets = malloc(nb * sizeof(*a->nc_buckets));
+	a->nc_cap = max_nonces;
+	a->nc_mask = nb - 1;
 	a->lifetime_ms = nonce_lifetime_ms;
-	if (!a->realm || !a->users) {
+	if (!a->realm || !a->users || !a->nc_ring || !a->nc_buckets) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	for (uint32_t i = 0; i < nb; i++)
+		a->nc_buckets[i] = NC_NONE;
 	if (strchr(realm, '"') || strchr(realm, '\\') || strchr(realm, '\r') ||
 	    strchr(realm, '\n')) {
 		snprintf(err, n, "realm must not contain quotes, backslashes or line breaks");
@@ -304,10 +338,11 @@ static int nonce_make(const struct sip_auth *a, uint64_t now_ms, char out[2 * NO
 	return 0;
 }
 
-/* 0 valid, -ESTALE signed by us but expired, -EACCES not ours. */
-static int nonce_verify(const struct sip_auth *a, struct str nonce, uint64_t now_ms)
+/* 0 valid (raw filled in), -ESTALE signed by us but expired, -EACCES not ours. */
+static int nonce_verify(const struct sip_auth *a, struct str nonce, uint64_t now_ms,
+			uint8_t raw[NONCE_RAW])
 {
-	uint8_t raw[NONCE_RAW], mac[16];
+	uint8_t mac[16];
 	uint64_t t;
 
 	if (nonce.len != 2 * NONCE_RAW)
@@ -325,6 +360,65 @@ static int nonce_verify(const struct sip_auth *a, struct str nonce, uint64_t now
 	if (t > now_ms || now_ms - t > a->lifetime_ms)
 		return -ESTALE;
 	return 0;
+}
+
+/* The random bytes were drawn by us and are MAC-protected: a peer cannot aim them at a bucket. */
+static uint32_t nc_bucket(const struct sip_auth *a, const uint8_t *id)
+{
+	return (uint32_t)get_be64(id + 8) & a->nc_mask;
+}
+
+static void nc_forget_oldest(struct sip_auth *a)
+{
+	uint32_t victim = a->nc_head, *pp = &a->nc_buckets[nc_bucket(a, a->nc_ring[victim].id)];
+
+	while (*pp != victim)
+		pp = &a->nc_ring[*pp].next;
+	*pp = a->nc_ring[victim].next;
+	if (a->nc_ring[victim].t_ms > a->nc_forgotten_ms)
+		a->nc_forgotten_ms = a->nc_ring[victim].t_ms;
+	a->nc_head = (a->nc_head + 1) % a->nc_cap;
+	a->nc_n--;
+}
+
+/*
+ * RFC 7616 §3.4.5: a nonce count must grow with each request that reuses a nonce. 0 and nc
+ * recorded for a fresh, correct answer; -EALREADY a replay (nc not above the highest accepted);
+ * -ESTALE a nonce the full table had to forget (it may have been used: challenge again).
+ */
+static int nc_check(struct sip_auth *a, const uint8_t raw[NONCE_RAW], uint32_t nc)
+{
+	uint64_t t = get_be64(raw);
+	uint32_t b = nc_bucket(a, raw), i;
+	struct nonce_use *e;
+
+	for (i = a->nc_buckets[b]; i != NC_NONE; i = a->nc_ring[i].next) {
+		e = &a->nc_ring[i];
+		if (memcmp(e->id, raw, sizeof(e->id)) != 0)
+			continue;
+		if (nc <= e->nc)
+			return -EALREADY;
+		e->nc = nc;
+		return 0;
+	}
+	if (t <= a->nc_forgotten_ms)
+		return -ESTALE;
+	if (a->nc_n == a->nc_cap)
+		nc_forget_oldest(a);
+	i = (a->nc_head + a->nc_n) % a->nc_cap;
+	e = &a->nc_ring[i];
+	memcpy(e->id, raw, sizeof(e->id));
+	e->t_ms = t;
+	e->nc = nc;
+	e->next = a->nc_buckets[b];
+	a->nc_buckets[b] = i;
+	a->nc_n++;
+	return 0;
+}
+
+size_t sip_auth_nonces(const struct sip_auth *a)
+{
+	return a ? a->nc_n : 0;
 }
 
 int sip_auth_challenge(struct sip_auth *a, uint64_t now_ms, bool stale, char *buf, size_t n)
@@ -431,6 +525,8 @@ int sip_auth_check(struct sip_auth *a, struct sip_msg *req, uint64_t now_ms, str
 	const struct auth_user *u = NULL;
 	enum sip_auth_alg alg = SIP_AUTH_MD5; /* RFC 3261 §22.4: absent means MD5 */
 	bool offered = false, found = false;
+	uint8_t raw[NONCE_RAW];
+	uint32_t nc = 0;
 	char expect[65];
 	int r;
 
@@ -454,6 +550,16 @@ int sip_auth_check(struct sip_auth *a, struct sip_msg *req, uint64_t now_ms, str
 	*ret_user = p.username;
 	/* qop=auth only: without it the response binds no client nonce (RFC 2069 legacy). */
 	if (!str_caseeq_cstr(p.qop, "auth") || !p.cnonce.s || p.nc.len != 8)
+		return -EBADMSG;
+	/* nc: 8 hex digits, the first request with a nonce counting 1 (RFC 7616 §3.4). */
+	for (size_t i = 0; i < p.nc.len; i++) {
+		int d = hex_digit(p.nc.s[i]);
+
+		if (d < 0)
+			return -EBADMSG;
+		nc = nc << 4 | (uint32_t)d;
+	}
+	if (nc == 0)
 		return -EBADMSG;
 	if (p.algorithm.s) {
 		bool known = false;
@@ -494,7 +600,10 @@ int sip_auth_check(struct sip_auth *a, struct sip_msg *req, uint64_t now_ms, str
 		if (CRYPTO_memcmp(low, expect, p.response.len) != 0)
 			return -EACCES;
 	}
-	/* Only a correct answer tells whether the nonce was ours and merely old. */
-	r = nonce_verify(a, p.nonce, now_ms);
-	return r;
+	/* Only a correct answer tells whether the nonce was ours and merely old, and only a
+	 * correct answer to a live nonce of ours takes a place in the nonce-count table. */
+	r = nonce_verify(a, p.nonce, now_ms, raw);
+	if (r < 0)
+		return r;
+	return nc_check(a, raw, nc);
 }

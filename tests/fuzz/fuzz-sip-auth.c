@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char err[128];
 		static const char creds[] = "src1:pw\nsrc2:other\n";
 
-		if (sip_auth_new("siprecd", "SHA-256,MD5", 300000, creds, sizeof(creds) - 1, &auth,
-				 err, sizeof(err)) < 0)
+		if (sip_auth_new("siprecd", "SHA-256,MD5", 300000, 64, creds, sizeof(creds) - 1,
+				 &auth, err, sizeof(err)) < 0)
 			abort();
 	}
 	if (hlen > 4096)

@@ -1,18 +1,45 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# CI smoke version of bench/capacity.sh: 20 SRTP calls (2 streams, 50 packets/s each) held 5 s,
-# siprecd on CPU 0 and siprec-src on CPU 1 in a private network namespace where possible.
-# Asserts only correctness: zero loss (siprec-src's sent counts == the catalog's per-stream
-# counts == the frames in the recordings, no kernel UDP receive errors, clean exit). The figures
-# are printed, never asserted. Exit 77 when a tool or the second CPU is missing.
+# CI smoke version of the benchmarks. bench/capacity.sh: 20 SRTP calls (2 streams, 50 packets/s
+# each) held 5 s, siprecd on CPU 0 and siprec-src on CPU 1 in a private network namespace where
+# possible. bench/setup-rate.sh: 20 SIPREC setups over TLS 1.3. siprec-src --ceiling: a short run
+# of the generator alone. Asserts only correctness: zero loss (siprec-src's sent counts == the
+# catalog's per-stream counts == the frames in the recordings, no kernel UDP receive errors,
+# clean exit), every TLS setup answered, the ceiling's three phases sent packets. The figures are
+# printed, never asserted. Exit 77 when a tool or the second CPU is missing.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
+fail=0
 out=$(sh "$SRCDIR/bench/capacity.sh" --smoke --calls "${SMOKE_CALLS:-20}" --hold "${SMOKE_HOLD:-5}" 2>&1)
 rc=$?
 echo "$out"
 [ $rc -eq 77 ] && exit 77
 if [ $rc -eq 0 ] && echo "$out" | grep -q '^RESULT siprecd largest loss-free load: '"${SMOKE_CALLS:-20}"' calls'; then
 	echo "ok - zero loss at ${SMOKE_CALLS:-20} calls"
-	exit 0
+else
+	echo "not ok - loss or failure at the smoke load (capacity.sh exit $rc)"
+	fail=1
 fi
-echo "not ok - loss or failure at the smoke load (capacity.sh exit $rc)"
-exit 1
+
+out=$(sh "$SRCDIR/bench/setup-rate.sh" --calls 20 --rate 20 2>&1)
+rc=$?
+echo "$out"
+if [ $rc -eq 0 ] && echo "$out" | grep -q '^RESULT setups ok 20 of 20 (failed 0)'; then
+	echo "ok - 20 SIPREC setups over TLS 1.3, each with its setup latency"
+else
+	echo "not ok - setup-rate: not every call was set up (exit $rc)"
+	fail=1
+fi
+
+out=$(taskset -c 1 "$BUILD/siprec-src" --ceiling 200ms -n 10 2>&1)
+rc=$?
+echo "$out"
+n=$(echo "$out" | grep -cE '^ceiling: (build|protect|send) +[1-9][0-9]* packets/s')
+if [ $rc -eq 0 ] && [ "$n" = 3 ]; then
+	echo "ok - siprec-src --ceiling measured its three phases"
+else
+	echo "not ok - siprec-src --ceiling (exit $rc, $n of 3 phases with packets)"
+	fail=1
+fi
+exit $fail

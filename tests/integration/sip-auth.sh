@@ -3,7 +3,9 @@
 # SIP digest authentication of new sessions (RFC 3261 §22.4, RFC 8760): an INVITE without
 # credentials gets 401 with a SHA-256 and an MD5 challenge (SHA-256 first, qop="auth"); a wrong
 # password gets 401 and an auth-failure event; right answers with SHA-256 and with MD5 record;
-# the in-dialog BYE is not challenged; an answer to an expired nonce gets stale=true; the
+# the in-dialog BYE is not challenged; the recorded INVITE's Authorization replayed in a new
+# INVITE gets 401 stale=true and an auth-failure event, while the same nonce with a higher nc
+# records; an answer to an expired nonce gets stale=true; the
 # password never reaches the log. Then a restart with client certificates required while UDP/TCP
 # stay open warns about it; the credentials also come from $CREDENTIALS_DIRECTORY/sip-auth, and a
 # credentials file others can read stops the start.
@@ -31,14 +33,14 @@ def challenges(r):
 def param(ch, name):
     m = re.search(name + r'="?([^",]+)"?', ch)
     return m.group(1) if m else None
-def authz(ch, alg, user, pw, uri, method="INVITE"):
+def authz(ch, alg, user, pw, uri, method="INVITE", nc="00000001"):
     h = hashlib.sha256 if alg == "SHA-256" else hashlib.md5
     H = lambda s: h(s.encode()).hexdigest()
     realm, nonce = param(ch, "realm"), param(ch, "nonce")
-    resp = H(f"{H(f'{user}:{realm}:{pw}')}:{nonce}:00000001:deadbeef:auth:{H(f'{method}:{uri}')}")
+    resp = H(f"{H(f'{user}:{realm}:{pw}')}:{nonce}:{nc}:deadbeef:auth:{H(f'{method}:{uri}')}")
     return (f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
             f'uri="{uri}", response="{resp}", algorithm={alg}, cnonce="deadbeef", qop=auth, '
-            f'nc=00000001\r\n')
+            f'nc={nc}\r\n')
 def body():
     return offer([(free_udp_port(), "1", [0], "sendonly")])
 
@@ -57,12 +59,27 @@ r = c.request("INVITE", body(), extra=authz(sha, "SHA-256", "src1", "wrong-pw", 
 say("wrong.status", r.status if r else "timeout")
 r = c.request("INVITE", body(), extra=authz(sha, "SHA-256", "nobody", "s3cret-pw", uri))
 say("unknown.status", r.status if r else "timeout")
-r = c.request("INVITE", body(), extra=authz(sha, "SHA-256", "src1", "s3cret-pw", uri))
+good = authz(sha, "SHA-256", "src1", "s3cret-pw", uri)
+r = c.request("INVITE", body(), extra=good)
 say("sha.status", r.status if r else "timeout")
 if r and r.status == 200:
     c.ack()
     b = c.request("BYE")
     say("sha.bye", b.status if b else "timeout")
+
+# Someone on the path replays that Authorization in an INVITE of its own (RFC 7616 §3.4.5).
+cr = Call(ua, "auth-replay")
+r = cr.request("INVITE", body(), extra=good)
+say("replay.status", r.status if r else "timeout")
+say("replay.stale", int(bool(r) and any("stale=true" in x for x in challenges(r))))
+# The SRC itself may reuse the nonce with the next nonce count.
+cn = Call(ua, "auth-nc2")
+r = cn.request("INVITE", body(), extra=authz(sha, "SHA-256", "src1", "s3cret-pw", uri, nc="00000002"))
+say("nc2.status", r.status if r else "timeout")
+if r and r.status == 200:
+    cn.ack()
+    b = cn.request("BYE")
+    say("nc2.bye", b.status if b else "timeout")
 
 c2 = Call(ua, "auth-2")
 r = c2.request("INVITE", body())
@@ -98,13 +115,18 @@ check_eq "wrong password refused" 401 "$(get wrong.status)"
 check_eq "unknown user refused" 401 "$(get unknown.status)"
 check_eq "SHA-256 answer records" 200 "$(get sha.status)"
 check_eq "in-dialog BYE not challenged" 200 "$(get sha.bye)"
+check_eq "a replayed Authorization refused" 401 "$(get replay.status)"
+check_eq "with a fresh nonce, stale=true" 1 "$(get replay.stale)"
+check_eq "the same nonce with the next nc records" 200 "$(get nc2.status)"
+check_eq "its BYE" 200 "$(get nc2.bye)"
+check "auth-failure event for the replay" grep -q 'SIP digest authentication from 127.0.0.1.*replayed Authorization' "$T/siprecd.log"
 check_eq "MD5 answer records" 200 "$(get md5.status)"
 check_eq "MD5 session BYE" 200 "$(get md5.bye)"
 check_eq "expired nonce challenged again" 401 "$(get stale.status)"
 check_eq "with stale=true" 1 "$(get stale.flag)"
 check "auth-failure event for the wrong password" grep -q 'SIP digest authentication from 127.0.0.1.*wrong digest credentials' "$T/siprecd.log"
 check "no password in the log" sh -c "! grep -q -e s3cret-pw -e other-pw -e wrong-pw '$T/siprecd.log'"
-check_eq "two sessions recorded" 2 "$(catalog 'SELECT count(*) FROM sessions')"
+check_eq "three sessions recorded" 3 "$(catalog 'SELECT count(*) FROM sessions')"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 

@@ -81,8 +81,8 @@ static void test_credentials(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct sip_auth *a = NULL;
 		char err[160];
-		int r = sip_auth_new("siprecd", "SHA-256,MD5", 1000, t[i].in, strlen(t[i].in), &a,
-				     err, sizeof(err));
+		int r = sip_auth_new("siprecd", "SHA-256,MD5", 1000, 16, t[i].in, strlen(t[i].in),
+				     &a, err, sizeof(err));
 
 		if (r != t[i].ret)
 			fail_msg("case %zu: %d (%s)", i, r, err);
@@ -98,10 +98,12 @@ static void test_credentials(void **state)
 		struct sip_auth *a = NULL;
 		char err[160];
 
-		assert_int_equal(sip_auth_new("r\"x", "MD5", 1000, "a:b", 3, &a, err, sizeof(err)),
-				 -EINVAL);
-		assert_int_equal(sip_auth_new("r", "SHA-1", 1000, "a:b", 3, &a, err, sizeof(err)),
-				 -EINVAL);
+		assert_int_equal(
+			sip_auth_new("r\"x", "MD5", 1000, 16, "a:b", 3, &a, err, sizeof(err)),
+			-EINVAL);
+		assert_int_equal(
+			sip_auth_new("r", "SHA-1", 1000, 16, "a:b", 3, &a, err, sizeof(err)),
+			-EINVAL);
 	}
 }
 
@@ -137,20 +139,27 @@ static int check_with(struct sip_auth *a, uint64_t now, const char *authz)
 	return sip_auth_check(a, &msg, now, &user);
 }
 
-static void authz(char *buf, size_t n, const char *alg, const char *user, const char *password,
-		  const char *realm, const char *uri, const char *nonce, const char *qop)
+static void authz_nc(char *buf, size_t n, const char *alg, const char *user, const char *password,
+		     const char *realm, const char *uri, const char *nonce, const char *qop,
+		     const char *nc)
 {
 	char resp[65];
 	enum sip_auth_alg al = strcmp(alg, "SHA-256") == 0 ? SIP_AUTH_SHA256 : SIP_AUTH_MD5;
 
-	assert_int_equal(sip_auth_response(al, user, realm, password, "INVITE", uri, nonce,
-					   "00000001", "c0ffee", "auth", resp),
+	assert_int_equal(sip_auth_response(al, user, realm, password, "INVITE", uri, nonce, nc,
+					   "c0ffee", "auth", resp),
 			 0);
 	snprintf(buf, n,
 		 "Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
 		 "uri=\"%s\", response=\"%s\", algorithm=%s, cnonce=\"c0ffee\", qop=%s, "
-		 "nc=00000001\r\n",
-		 user, realm, nonce, uri, resp, alg, qop);
+		 "nc=%s\r\n",
+		 user, realm, nonce, uri, resp, alg, qop, nc);
+}
+
+static void authz(char *buf, size_t n, const char *alg, const char *user, const char *password,
+		  const char *realm, const char *uri, const char *nonce, const char *qop)
+{
+	authz_nc(buf, n, alg, user, password, realm, uri, nonce, qop, "00000001");
 }
 
 static void test_verify(void **state)
@@ -161,8 +170,8 @@ static void test_verify(void **state)
 	char err[160], ch[512], nonce[80], h[1024];
 	int n;
 
-	assert_int_equal(sip_auth_new("siprecd", "SHA-256,MD5", 5000, creds, strlen(creds), &a, err,
-				      sizeof(err)),
+	assert_int_equal(sip_auth_new("siprecd", "SHA-256,MD5", 5000, 16, creds, strlen(creds), &a,
+				      err, sizeof(err)),
 			 0);
 	assert_int_equal(sip_auth_users(a), 2);
 	n = sip_auth_challenge(a, 1000, false, ch, sizeof(ch));
@@ -184,7 +193,7 @@ static void test_verify(void **state)
 	assert_int_equal(check_with(a, 1000, ""), -ENOENT);
 	authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth");
 	assert_int_equal(check_with(a, 2000, h), 0);
-	authz(h, sizeof(h), "MD5", "src2", "other", "siprecd", uri, nonce, "auth");
+	authz_nc(h, sizeof(h), "MD5", "src2", "other", "siprecd", uri, nonce, "auth", "00000002");
 	assert_int_equal(check_with(a, 2000, h), 0);
 	/* wrong password, unknown user, wrong URI */
 	authz(h, sizeof(h), "SHA-256", "src1", "guess", "siprecd", uri, nonce, "auth");
@@ -225,7 +234,7 @@ static void test_verify(void **state)
 	sip_auth_free(a);
 
 	/* an algorithm we do not offer is refused even with the right answer */
-	assert_int_equal(sip_auth_new("siprecd", "SHA-256", 5000, creds, strlen(creds), &a, err,
+	assert_int_equal(sip_auth_new("siprecd", "SHA-256", 5000, 16, creds, strlen(creds), &a, err,
 				      sizeof(err)),
 			 0);
 	assert_true(sip_auth_challenge(a, 1000, false, ch, sizeof(ch)) > 0);
@@ -237,8 +246,8 @@ static void test_verify(void **state)
 	{
 		struct sip_auth *b = NULL;
 
-		assert_int_equal(sip_auth_new("siprecd", "SHA-256", 5000, creds, strlen(creds), &b,
-					      err, sizeof(err)),
+		assert_int_equal(sip_auth_new("siprecd", "SHA-256", 5000, 16, creds, strlen(creds),
+					      &b, err, sizeof(err)),
 				 0);
 		authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth");
 		assert_int_equal(check_with(a, 2000, h), 0);
@@ -248,13 +257,113 @@ static void test_verify(void **state)
 	sip_auth_free(a);
 }
 
+/*
+ * RFC 7616 §3.4.5: a correct Authorization replayed (same nonce, same or lower nc) is refused,
+ * a higher nc on the same nonce is accepted; wrong answers take no place in the table.
+ */
+static void test_replay(void **state)
+{
+	static const char creds[] = "src1:s3cret\n";
+	const char *uri = "sip:srs@192.0.2.1";
+	struct sip_auth *a = NULL;
+	char err[160], ch[512], nonce[80], h[1024];
+
+	assert_int_equal(sip_auth_new("siprecd", "SHA-256", 60000, 16, creds, strlen(creds), &a,
+				      err, sizeof(err)),
+			 0);
+	assert_true(sip_auth_challenge(a, 1000, false, ch, sizeof(ch)) > 0);
+	nonce_of(ch, nonce, sizeof(nonce));
+	/* wrong answers and a zero or non-hex nc are not remembered */
+	authz(h, sizeof(h), "SHA-256", "src1", "guess", "siprecd", uri, nonce, "auth");
+	assert_int_equal(check_with(a, 2000, h), -EACCES);
+	authz_nc(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth",
+		 "00000000");
+	assert_int_equal(check_with(a, 2000, h), -EBADMSG);
+	authz_nc(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth",
+		 "0000000g");
+	assert_int_equal(check_with(a, 2000, h), -EBADMSG);
+	assert_int_equal(sip_auth_nonces(a), 0);
+
+	authz_nc(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth",
+		 "00000002");
+	assert_int_equal(check_with(a, 2000, h), 0);
+	assert_int_equal(sip_auth_nonces(a), 1);
+	/* the same request again, and a lower count: replays */
+	assert_int_equal(check_with(a, 2100, h), -EALREADY);
+	authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth");
+	assert_int_equal(check_with(a, 2100, h), -EALREADY);
+	/* the client's next request with the same nonce counts up */
+	authz_nc(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth",
+		 "00000003");
+	assert_int_equal(check_with(a, 2200, h), 0);
+	assert_int_equal(check_with(a, 2200, h), -EALREADY);
+	authz_nc(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonce, "auth",
+		 "ffffffff");
+	assert_int_equal(check_with(a, 2300, h), 0);
+	assert_int_equal(check_with(a, 2300, h), -EALREADY);
+	/* still a replay once the nonce expired: stale, which asks for a fresh nonce */
+	assert_int_equal(check_with(a, 1000 + 60001, h), -ESTALE);
+	assert_int_equal(sip_auth_nonces(a), 1);
+	sip_auth_free(a);
+}
+
+/*
+ * The table holds max_nonces entries whatever is answered; a nonce it had to forget, and any
+ * nonce issued no later than that one, is stale (never accepted as new, which would let its
+ * replay through); nonces issued afterwards still work, and remembered ones stay replay-proof.
+ */
+static void test_nonce_table_bound(void **state)
+{
+	static const char creds[] = "src1:s3cret\n";
+	const char *uri = "sip:srs@192.0.2.1";
+	struct sip_auth *a = NULL;
+	char err[160], ch[512], nonces[6][80], h[1024];
+
+	assert_int_equal(sip_auth_new("siprecd", "SHA-256", 60000, 4, creds, strlen(creds), &a, err,
+				      sizeof(err)),
+			 0);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_true(sip_auth_challenge(a, 1000 + i, false, ch, sizeof(ch)) > 0);
+		nonce_of(ch, nonces[i], sizeof(nonces[i]));
+	}
+	/* nonces 1..5 answered, in this order: 1 is forgotten to make room for 5 */
+	for (unsigned i = 1; i < 6; i++) {
+		authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonces[i], "auth");
+		assert_int_equal(check_with(a, 2000, h), 0);
+		assert_int_equal(sip_auth_nonces(a), i < 4 ? i : 4);
+	}
+	authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonces[1], "auth");
+	assert_int_equal(check_with(a, 2000, h), -ESTALE);
+	/* nonce 0 was never used, but is older than a forgotten one: stale too */
+	authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonces[0], "auth");
+	assert_int_equal(check_with(a, 2000, h), -ESTALE);
+	for (unsigned i = 2; i < 6; i++) {
+		authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, nonces[i], "auth");
+		assert_int_equal(check_with(a, 2000, h), -EALREADY);
+	}
+	/* a thousand fresh nonces later the table is still four entries */
+	for (unsigned i = 0; i < 1000; i++) {
+		char n[80];
+
+		assert_true(sip_auth_challenge(a, 3000 + i, false, ch, sizeof(ch)) > 0);
+		nonce_of(ch, n, sizeof(n));
+		authz(h, sizeof(h), "SHA-256", "src1", "s3cret", "siprecd", uri, n, "auth");
+		assert_int_equal(check_with(a, 5000, h), 0);
+		assert_int_equal(check_with(a, 5000, h), -EALREADY);
+	}
+	assert_int_equal(sip_auth_nonces(a), 4);
+	assert_int_equal(sip_auth_new("siprecd", "SHA-256", 60000, 0, creds, strlen(creds), &a, err,
+				      sizeof(err)),
+			 -EINVAL);
+	sip_auth_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_answers),
-		cmocka_unit_test(test_algorithms),
-		cmocka_unit_test(test_credentials),
-		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_known_answers), cmocka_unit_test(test_algorithms),
+		cmocka_unit_test(test_credentials),   cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_replay),	      cmocka_unit_test(test_nonce_table_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -432,9 +432,13 @@ static void write_file(const char *path, enum store_alg alg, unsigned nframes, b
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0600);
 		assert_int_equal(st.st_size % STORE_BLOCK, 0);
-		assert_int_equal((uint64_t)st.st_size, s->bytes_written);
-		assert_int_equal((uint64_t)st.st_size, store_writer_file_size(w));
-		assert_int_equal(st.st_size, STORE_BLOCK * (1 + s->chunks));
+		assert_int_equal(s->bytes_written, store_writer_file_size(w));
+		assert_int_equal(s->bytes_written, STORE_BLOCK * (1 + s->chunks));
+		/* Finished, the file is cut to its data; before, zeros are written ahead of it. */
+		if (finish)
+			assert_int_equal((uint64_t)st.st_size, s->bytes_written);
+		else
+			assert_true((uint64_t)st.st_size > s->bytes_written);
 		assert_true(s->lat_count > 0);
 		assert_true(s->last_durable_ns > 0);
 		assert_true(store_lat_quantile_us(s, 0.99) >= store_lat_quantile_us(s, 0.5));
@@ -523,6 +527,23 @@ static void test_writer_unfinished(void **state)
 	assert_false(res.failed);
 	assert_int_equal(res.frames, 120);
 	assert_int_equal(res.first_bad_index, -1);
+	/* the data ends before the zeros written ahead of it */
+	assert_true(res.data_end < res.file_size);
+	assert_int_equal(res.data_end, STORE_BLOCK * (1 + res.chunks));
+
+	/* A byte that is not zero after the data is not written-ahead space: bad-header. */
+	{
+		int fd = open(path, O_WRONLY);
+		uint8_t one = 1;
+
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, &one, 1, (off_t)res.file_size - 1), 1);
+		close(fd);
+		assert_int_equal(store_file_check(path, &lookup, &res), 0);
+		assert_true(res.failed);
+		assert_int_equal(res.reason, STORE_CHUNK_BAD_HEADER);
+		assert_int_equal(res.frames, 120);
+	}
 }
 
 static void test_writer_io_error(void **state)
@@ -548,8 +569,8 @@ static void test_writer_io_error(void **state)
 	assert_int_equal(store_writer_add(w, &f), 0);
 	assert_int_equal(store_writer_flush(w), 0);
 	r.fail_next_write = true;
-	/* two writes, the fdatasync and the first fsync of the directory */
-	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 4);
+	/* zeros written ahead, two writes, the fdatasync and the first fsync of the directory */
+	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 5);
 	ring_run(&r, w);
 	assert_int_equal(store_writer_error(w), -EBADF);
 	assert_int_equal(store_writer_add(w, &f), -EBADF);

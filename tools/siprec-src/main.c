@@ -44,6 +44,7 @@ static volatile sig_atomic_t stop_requested;
 static uint64_t stop_at;
 static uint64_t sip_errors;
 static uint64_t late_ticks; /* 20 ms ticks dropped because the loop fell behind */
+static uint64_t t_run0;	    /* when the first call was scheduled */
 
 uint64_t src_now_us(void)
 {
@@ -789,10 +790,14 @@ static void report(FILE *f)
 			json_str(f, c->reason);
 			fprintf(f, ",\"warning\":");
 			json_str(f, c->warning);
+			/* setup: the INVITE sent to its 2xx received; invite_at: since the start */
 			fprintf(f,
-				",\"duration_ms\":%llu,\"reinvites_ok\":%u,\"updates_ok\":%u,"
-				"\"streams\":[",
-				(unsigned long long)dur, c->reinvites_ok, c->updates_ok);
+				",\"duration_ms\":%llu,\"setup_us\":%llu,\"invite_at_us\":%llu,"
+				"\"reinvites_ok\":%u,\"updates_ok\":%u,\"streams\":[",
+				(unsigned long long)dur,
+				(unsigned long long)(c->t_answer ? c->t_answer - c->t_invite : 0),
+				(unsigned long long)(c->t_invite ? c->t_invite - t_run0 : 0),
+				c->reinvites_ok, c->updates_ok);
 			for (int k = 0; k < SRC_STREAMS; k++) {
 				struct src_stream *s = &c->st[k];
 
@@ -924,6 +929,9 @@ static void usage(FILE *f)
 		"Load:\n"
 		"  -n, --calls N              concurrent calls (default 1)\n"
 		"  -r, --rate R[/s]           new calls per second (default 10)\n"
+		"      --ceiling SEC          no SIP, no server: send 2 x --calls streams as fast\n"
+		"                             as possible into a discard socket, SEC per phase\n"
+		"                             (build, +SRTP protect, +sendmmsg); print packets/s\n"
 		"Output:\n"
 		"      --json                 JSON summary on stdout\n"
 		"      --progress             progress line every second on stderr (default with "
@@ -1020,6 +1028,7 @@ enum {
 	OPT_REPLAY,
 	OPT_JSON,
 	OPT_PROGRESS,
+	OPT_CEILING,
 };
 
 static int parse_args(int argc, char **argv)
@@ -1057,6 +1066,7 @@ static int parse_args(int argc, char **argv)
 		{"rate", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
+		{"ceiling", required_argument, NULL, OPT_CEILING},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -1236,6 +1246,14 @@ static int parse_args(int argc, char **argv)
 		case OPT_PROGRESS:
 			opts.progress = true;
 			break;
+		case OPT_CEILING: {
+			int64_t ms;
+
+			if (parse_sec_ms(optarg, &ms) < 0 || ms == 0 || ms > 3600000)
+				goto bad;
+			opts.ceiling_ms = (uint64_t)ms;
+			break;
+		}
 		case 'q':
 			opts.quiet = true;
 			break;
@@ -1310,6 +1328,19 @@ int main(int argc, char **argv)
 	}
 	if (src_audio_load(&opts, &audio) < 0)
 		return 1;
+	if (opts.ceiling_ms) {
+		const char *ip = opts.local_ip ? opts.local_ip : "127.0.0.1";
+
+		r = src_media_open(32, ip, AF_INET);
+		if (r >= 0)
+			r = src_media_ceiling(&opts, &audio, 2 * opts.calls, opts.ceiling_ms, ip,
+					      stdout);
+		if (r < 0)
+			fprintf(stderr, "siprec-src: --ceiling: %s\n", strerror(-r));
+		src_media_close();
+		src_audio_free(&audio);
+		return r < 0 ? 2 : 0;
+	}
 	call_ms = opts.duration_ms ? opts.duration_ms : src_audio_duration_ms(&audio);
 	if (src_transport_open(&opts, &tp) < 0)
 		return 2;
@@ -1333,7 +1364,7 @@ int main(int argc, char **argv)
 	pfd = calloc(1 + nsocks, sizeof(*pfd));
 	if (!calls || !pfd)
 		return 2;
-	t0 = src_now_us();
+	t0 = t_run0 = src_now_us();
 	for (unsigned i = 0; i < n_calls; i++) {
 		struct src_call *c = &calls[i];
 		char tok[25];

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <spandsp/telephony.h>
@@ -40,6 +43,7 @@ struct sock {
 
 static struct sock *socks;
 static unsigned n_socks;
+static bool no_send; /* --ceiling's build/protect phases: batches are dropped, not sent */
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -294,6 +298,10 @@ static void flush_sock(struct sock *k)
 {
 	unsigned done = 0;
 
+	if (no_send) {
+		k->n = 0;
+		return;
+	}
 	while (done < k->n) {
 		int n = sendmmsg(k->fd, k->msgs + done, k->n - done, 0);
 
@@ -432,4 +440,148 @@ void src_media_close(void)
 	free(socks);
 	socks = NULL;
 	n_socks = 0;
+}
+
+/* ------------------------------------------------------------------ --ceiling ---- */
+
+static uint64_t cpu_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL;
+}
+
+/* A UDP socket that drops every datagram in its socket filter: the kernel still routes, looks
+ * up and filters each packet (the receive path a server's socket would start with) but queues
+ * nothing, so the figure is the generator's, not a receiver's. */
+static int discard_open(const char *local_ip, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = {.len = 1, .filter = &drop};
+	struct sockaddr_in *a = (struct sockaddr_in *)ret;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memset(ret, 0, sizeof(*ret));
+	a->sin_family = AF_INET;
+	*ret_len = sizeof(*a);
+	if (inet_pton(AF_INET, local_ip, &a->sin_addr) != 1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    bind(fd, (struct sockaddr *)ret, *ret_len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)ret, ret_len) < 0) {
+		int e = errno ? -errno : -EINVAL;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int src_media_ceiling(const struct src_opts *o, const struct src_audio *audio, unsigned n_streams,
+		      uint64_t ms, const char *local_ip, FILE *f)
+{
+	static const char *const phase[] = {"build", "protect", "send"};
+	struct src_audio a = *audio;
+	struct src_stream *st = calloc(n_streams, sizeof(*st));
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	int dfd, r = 0;
+
+	if (!st)
+		return -ENOMEM;
+	dfd = discard_open(local_ip, &dst, &dst_len);
+	if (dfd < 0) {
+		free(st);
+		return dfd;
+	}
+	a.loop = true;
+	for (unsigned i = 0; i < n_streams; i++) {
+		struct src_stream *s = &st[i];
+		uint8_t key[SRTP_KEY_SALT_MAX];
+
+		s->chan = (int)(i % SRC_STREAMS);
+		s->active = true;
+		s->first = true;
+		s->sock = (int)(i % n_socks);
+		src_random(&s->ssrc, sizeof(s->ssrc));
+		s->dst = dst;
+		s->dst_len = dst_len;
+		if (o->srtp) {
+			const struct srtp_suite_info *su = o->suites[0];
+
+			src_random(key, su->key_len + su->salt_len);
+			r = srtp_tx_new(su, key, su->key_len + su->salt_len, false, false, false,
+					&s->tx);
+			if (r < 0)
+				goto out;
+		}
+	}
+	fprintf(f,
+		"ceiling: %u streams, %s, %u sockets, sendmmsg batches of up to %u, %.1f s a "
+		"phase, no pacing\n",
+		n_streams, o->srtp ? o->suites[0]->name : "plain RTP", n_socks, BATCH,
+		(double)ms / 1000);
+	for (int ph = 0; ph < 3; ph++) {
+		uint64_t w0 = cpu_ns(CLOCK_MONOTONIC), c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID), w1,
+			 c1;
+		uint64_t pk = 0, ticks = 0;
+		struct srtp_tx **parked = NULL;
+		struct rusage u0, u1;
+		double div;
+
+		getrusage(RUSAGE_SELF, &u0);
+		no_send = ph < 2;
+		for (unsigned i = 0; i < n_streams; i++)
+			st[i].packets = 0;
+		/* build only: the tx contexts are parked and restored after */
+		if (ph == 0 && o->srtp) {
+			parked = calloc(n_streams, sizeof(*parked));
+			if (!parked) {
+				r = -ENOMEM;
+				goto out;
+			}
+			for (unsigned i = 0; i < n_streams; i++) {
+				parked[i] = st[i].tx;
+				st[i].tx = NULL;
+			}
+		}
+		do {
+			for (unsigned i = 0; i < n_streams; i++)
+				src_media_tick_stream(o, &a, &st[i], false);
+			src_media_flush();
+			ticks++;
+			w1 = cpu_ns(CLOCK_MONOTONIC);
+		} while (w1 - w0 < ms * 1000000ULL);
+		c1 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+		getrusage(RUSAGE_SELF, &u1);
+		if (parked) {
+			for (unsigned i = 0; i < n_streams; i++)
+				st[i].tx = parked[i];
+			free(parked);
+		}
+		for (unsigned i = 0; i < n_streams; i++)
+			pk += st[i].packets;
+		div = pk ? (double)pk : 1; /* no packet at all: costs read as per one packet */
+		fprintf(f,
+			"ceiling: %-7s %10.0f packets/s  %7.0f ns CPU/packet (user %.0f, system "
+			"%.0f)  %llu ticks\n",
+			phase[ph], (double)pk * 1e9 / (double)(w1 - w0), (double)(c1 - c0) / div,
+			(double)(tv_ns(&u1.ru_utime) - tv_ns(&u0.ru_utime)) / div,
+			(double)(tv_ns(&u1.ru_stime) - tv_ns(&u0.ru_stime)) / div,
+			(unsigned long long)ticks);
+	}
+out:
+	no_send = false;
+	for (unsigned i = 0; i < n_streams; i++)
+		srtp_tx_free(st[i].tx);
+	free(st);
+	close(dfd);
+	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "siprecd/srtp.h"
@@ -46,6 +47,7 @@ struct src_opts {
 	int64_t cancel_after; /* ms after the INVITE, -1 unset */
 	unsigned tamper, replay;
 	bool json, quiet, progress;
+	uint64_t ceiling_ms; /* --ceiling: measure the generator alone, no SIP, no server */
 	unsigned calls;
 	double rate;
 };
@@ -196,3 +198,8 @@ void src_media_tick_stream(const struct src_opts *o, const struct src_audio *a,
 void src_media_flush(void);
 void src_media_drain(unsigned i);
 void src_media_close(void);
+/* --ceiling: n_streams streams ticked back to back (no pacing) for ms per phase, into a
+ * discard socket on local_ip: build only, build + protect, build + protect + sendmmsg; prints
+ * packets/s and CPU ns per packet of each phase to f. */
+int src_media_ceiling(const struct src_opts *o, const struct src_audio *a, unsigned n_streams,
+		      uint64_t ms, const char *local_ip, FILE *f);
