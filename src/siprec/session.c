@@ -1147,7 +1147,8 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 	lim.max_media = MIN(m->cfg->max_streams, MAX_STREAMS_HARD);
 	r = sdp_parse(sdp_part->body.s, sdp_part->body.len, &lim, &offer);
 	if (r == -E2BIG) {
-		snprintf(warn, sizeof(warn), "too many streams (at most %u per session)",
+		snprintf(warn, sizeof(warn),
+			 "too many streams (at most %u per session, MAX_STREAMS_PER_SESSION)",
 			 lim.max_media);
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return r;
@@ -1157,6 +1158,18 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return r;
 	}
+	/* A re-offer's streams count against the source's limit like the initial offer's; a
+	 * refusal changes nothing, the streams recording so far go on. */
+	for (unsigned i = 0; i < offer.n_media; i++)
+		accepted += offer.media[i].port != 0;
+	if (edge_session_streams(m, &s->peer, accepted, &s->src_charge) < 0) {
+		snprintf(warn, sizeof(warn),
+			 "too many streams from %s (at most %u, MAX_STREAMS_PER_SOURCE)",
+			 s->peer_str, m->cfg->max_streams_per_source);
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return -EUSERS;
+	}
+	accepted = 0;
 	if (offer.n_media < s->n_streams) {
 		/* RFC 3264 §8 says m= lines are never removed from a re-offer, but SRCs do drop a
 		 * stream that way after a transfer: end those recordings, answer what was offered.
