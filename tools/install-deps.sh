@@ -67,6 +67,11 @@ fi
 if command -v npm >/dev/null && [ ! -d "$top/tests/browser/node_modules/puppeteer-core" ]; then
 	(cd "$top/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts)
 fi
+# s3rver, the S3-compatible server of tests/integration/s3.sh (test-only), pinned by
+# tests/s3/package-lock.json.
+if command -v npm >/dev/null && [ ! -d "$top/tests/s3/node_modules/s3rver" ]; then
+	(cd "$top/tests/s3" && npm ci --no-audit --no-fund --ignore-scripts)
+fi
 
 # libsrtp2 with OpenSSL crypto: Debian's build uses NSS, measured here at 3.9 us per packet
 # (38 us with 2,000 streams) against ~0.6 us flat with OpenSSL. Build Debian's own source.

@@ -32,6 +32,7 @@ while [ $i -lt 200 ]; do
 done
 [ -n "$u" ] || { bad "no finished session in the catalog"; finish; }
 ok "call recorded ($u)"
+nrec_all=$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u'")
 
 # Accounts: --create-admin prints a one-time password; --add-user reads it from stdin.
 USERS=$T/web-users
@@ -39,6 +40,7 @@ admin_pw=$("$WEB" --users "$USERS" --create-admin | sed -n 's/.*one-time passwor
 [ -n "$admin_pw" ] && ok "--create-admin printed a password" || bad "--create-admin"
 echo "listen-pass-1" | "$WEB" --users "$USERS" --add-user lisa listener || bad "--add-user lisa"
 echo "viewer-pass-1" | "$WEB" --users "$USERS" --add-user vic viewer || bad "--add-user vic"
+echo "super-pass-1" | "$WEB" --users "$USERS" --add-user sue supervisor || bad "--add-user sue"
 check "users file holds Argon2id hashes only, mode 0600" sh -c \
 	"grep -q '^lisa listener [$]argon2id[$]v=19[$]' '$USERS' && ! grep -q listen-pass-1 '$USERS' &&
 	[ \$(stat -c %a '$USERS') = 600 ]"
@@ -154,6 +156,68 @@ check_eq "sam may play" 200 "$(code sam "$URL/audio?id=$u")"
 check "users file has sam" grep -q '^sam listener [$]argon2id[$]' "$USERS"
 check "audit: user-saved" grep -q "SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=user-saved .*SIPREC_WEB_DETAIL=sam" "$T/web.log"
 
+# Legal holds (supervisor) through the compliance code: placed and released from the call page,
+# CSRF-checked, in the catalog and the trail with the console user as the actor, audited.
+check_eq "supervisor logs in" 303 "$(login sue sue super-pass-1)"
+check_eq "supervisor: call page" 200 "$(code sue "$URL/call?id=$u")"
+check "supervisor's call page offers a hold" grep -q '<form method="post" action="/hold" id="placehold">' "$T/body"
+check "no hold on the call yet" grep -q 'id="noholds"' "$T/body"
+stok=$(csrf)
+code vic "$URL/call?id=$u" >/dev/null
+check "viewer's call page offers no hold" sh -c "! grep -q 'id=\"placehold\"' '$T/body'"
+check_eq "viewer refused placing a hold (with its own CSRF token)" 403 \
+	"$(code vic -d "csrf=$vtok" -d "id=$u" -d case=CASE-1 "$URL/hold")"
+check_eq "hold without CSRF token refused" 403 "$(code sue -d "id=$u" -d case=CASE-1 "$URL/hold")"
+check_eq "hold without a case reference refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" -d case= "$URL/hold")"
+check_eq "hold with a control character refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" --data-urlencode "case=$(printf 'a\tb')" "$URL/hold")"
+check_eq "hold on a bad id refused" 400 "$(code sue -d "csrf=$stok" -d "id=../x" -d case=CASE-1 "$URL/hold")"
+check_eq "hold on an unknown call: 404" 404 "$(code sue -d "csrf=$stok" -d "id=0000-1111" -d case=CASE-1 "$URL/hold")"
+check_eq "supervisor places a hold" 303 "$(code sue -d "csrf=$stok" -d "id=$u" -d 'case=CASE <7>' "$URL/hold")"
+hid=$(catalog "SELECT id FROM legal_holds WHERE kind = 'session' AND session_uuid = '$u' AND released_at IS NULL AND placed_by = 'siprec-web:sue' AND case_ref = 'CASE <7>'")
+check "the hold is in the catalog, placed by siprec-web:sue" test -n "$hid"
+check_eq "trail: 'held' entry by siprec-web:sue" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'held' AND actor = 'siprec-web:sue' AND object = 'hold:$hid'")"
+code sue "$URL/call?id=$u" >/dev/null
+check "the call page shows the hold (case escaped)" grep -q "<tr class=\"hold\" data-hold=\"$hid\"><td>$hid</td><td>session</td><td>$u</td><td>CASE &lt;7&gt;</td><td>siprec-web:sue</td>" "$T/body"
+check "audit: hold-placed" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID=$u SIPREC_WEB_DETAIL=hold=$hid" "$T/web.log"
+check_eq "viewer refused releasing (with its own CSRF token)" 403 \
+	"$(code vic -d "csrf=$vtok" -d "id=$u" -d "hold=$hid" "$URL/hold/release")"
+check_eq "release of a bad hold id refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=x1" "$URL/hold/release")"
+check_eq "release of an unknown hold: 404" 404 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=999999" "$URL/hold/release")"
+
+# Erasure (admin): a dry run first; a held call is kept.
+code adm "$URL/call?id=$u" >/dev/null
+check "admin's call page offers erasure per participant" grep -q 'name="aor" value="sip:bob@example.net"' "$T/body"
+atok=$(csrf)
+check_eq "supervisor refused erasure" 403 "$(code sue -d "csrf=$stok" -d aor=sip:bob@example.net "$URL/erase")"
+check_eq "erasure with a bad confirm refused" 400 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=maybe "$URL/erase")"
+check_eq "erasure without CSRF token refused" 403 "$(code adm -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check_eq "erasure: dry run" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net "$URL/erase")"
+check "dry run: every recording held, nothing would go" grep -q "$nrec_all recordings of this participant: 0 would be erased, $nrec_all held" "$T/body"
+check_eq "erasure of a held call" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check_eq "held recordings are not erased" 0 "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
+
+check_eq "supervisor releases the hold" 303 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=$hid" -d reason=case-closed "$URL/hold/release")"
+check_eq "the hold is released by siprec-web:sue" "siprec-web:sue|case-closed" "$(catalog "SELECT released_by || '|' || release_reason FROM legal_holds WHERE id = $hid")"
+check_eq "trail: 'released' entry by siprec-web:sue" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'released' AND actor = 'siprec-web:sue' AND object = 'hold:$hid'")"
+code sue "$URL/call?id=$u" >/dev/null
+check "the call page no longer shows the hold" sh -c "! grep -q 'data-hold=\"$hid\"' '$T/body' && grep -q 'id=\"noholds\"' '$T/body'"
+check_eq "releasing twice: 409" 409 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=$hid" "$URL/hold/release")"
+check "audit: hold-released" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-released SIPREC_SESSION_ID=$u SIPREC_WEB_DETAIL=hold=$hid reason=case-closed" "$T/web.log"
+
+# Drain and resume (admin) through siprecd's varlink Drain, from the status page.
+check_eq "status page (admin)" 200 "$(code adm "$URL/status")"
+check "status page offers drain" grep -q 'name="enable" value="1"><span id="drainstate">Taking new calls.' "$T/body"
+check_eq "supervisor refused drain" 403 "$(code sue -d "csrf=$stok" -d enable=1 "$URL/drain")"
+check_eq "drain with a bad value refused" 400 "$(code adm -d "csrf=$atok" -d enable=yes "$URL/drain")"
+check_eq "drain without CSRF token refused" 403 "$(code adm -d enable=1 "$URL/drain")"
+check_eq "admin drains" 303 "$(code adm -d "csrf=$atok" -d enable=1 "$URL/drain")"
+check "siprecd is draining" grep -q "draining: new sessions refused" "$T/siprecd.log"
+code adm "$URL/status" >/dev/null
+check "status page shows the drain and offers resume" grep -q 'name="enable" value="0"><span id="drainstate">Draining' "$T/body"
+check_eq "admin resumes" 303 "$(code adm -d "csrf=$atok" -d enable=0 "$URL/drain")"
+check "siprecd takes calls again" grep -q "drain ended: taking new sessions" "$T/siprecd.log"
+check "audit: drain and resume" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=drain ' '$T/web.log' && grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=resume ' '$T/web.log'"
+
 # Rate limit: after 5 failures even the right password is refused for the window.
 for n in 1 2 3 4 5; do login rl lisa "wrong-$n" >/dev/null; done
 check_eq "6th login after 5 failures throttled" 429 "$(login rl lisa listen-pass-1)"
@@ -172,6 +236,15 @@ check "trail: the download is an 'exported' entry by siprec-web:lisa" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'exported' AND actor = 'siprec-web:lisa'")" -ge "$nrec"
 check "trail: the viewer's refused playback is not a 'played' entry" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE actor = 'siprec-web:vic'")" = 0
+# Erasure for real (the hold is released): files gone, rows marked, trail 'erased' by
+# siprec-web:admin, the console's decrypted WAV of the call gone from its cache.
+check "the console cached the call's WAV" test -s "$T/cache/$u.wav"
+check_eq "erasure of the released call" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check "erasure page: every recording erased" grep -q "$nrec_all recordings of this participant: $nrec_all erased, 0 held" "$T/body"
+check_eq "recordings marked deleted" "$nrec_all" "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
+check_eq "trail: 'erased' entries by siprec-web:admin" "$nrec_all" "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
+check "the cached WAV is gone" test ! -e "$T/cache/$u.wav"
+check "audit: erase names the subject by hash only" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=erase .*SIPREC_WEB_DETAIL=subject-sha256=[0-9a-f]\{64\} matched=$nrec_all erased=$nrec_all' '$T/web.log' && ! grep 'ACTION=erase' '$T/web.log' | grep -q bob@"
 check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 
 
