@@ -78,13 +78,25 @@ code lisa "$URL/calls?state=ended&from=2000-01-01T00:00&to=2100-01-01T00:00" >/d
 check "filter state+time range finds the call" grep -q "/call?id=$u" "$T/body"
 code lisa "$URL/calls?dtmf=1" >/dev/null
 check "filter has-DTMF leaves out a call without DTMF" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmin=1&dmax=60" >/dev/null
+check "filter duration 1..60 s finds the call (about 2.5 s)" grep -q "/call?id=$u" "$T/body"
+check "the list shows the duration" grep -q "<td class=\"dur\">2 s</td>" "$T/body"
+code lisa "$URL/calls?dmin=60" >/dev/null
+check "filter duration >= 60 s leaves it out" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmax=1" >/dev/null
+check "filter duration <= 1 s leaves it out" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?held=1" >/dev/null
+check "filter on-hold leaves out a call without a hold" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmin=1&held=1&page=0&size=5" >/dev/null
+check "the form keeps the duration filter" sh -c "! grep -q 'id=\"next\"' '$T/body' && grep -q 'name=\"dmin\" id=\"dmin\" type=\"number\" min=\"0\" max=\"604800\" size=\"6\" placeholder=\"min\" value=\"1\"' '$T/body'"
 code lisa "$URL/calls?who=%3Cscript%3Ealert(1)%3C/script%3E" >/dev/null
 check "user input is HTML-escaped" sh -c "grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/body' && ! grep -q '<script>alert' '$T/body'"
 
 long=$(python3 -c 'print("a" * 200)')
 for q in "page=abc" "page=-1" "page=100001" "size=0" "size=999" "from=yesterday" \
-	"to=2024-13-45T99:99" "state=deleted" "dtmf=2" "who=$long"; do
-	check_eq "bad input refused: /calls?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/calls?$q")"
+	"to=2024-13-45T99:99" "state=deleted" "dtmf=2" "who=$long" "held=yes" "dmin=-1" \
+	"dmin=604801" "dmax=1.5" "dmax=abc" "dmin=5&dmax=1"; do
+	check_eq "bad input refused: /calls?$q" 400 "$(code lisa "$URL/calls?$q")"
 done
 for q in "id=../../etc/passwd" "id=" "id=$long" "id=zzzz"; do
 	check_eq "bad id refused: /call?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/call?$q")"
@@ -178,6 +190,8 @@ check "the hold is in the catalog, placed by siprec-web:sue" test -n "$hid"
 check_eq "trail: 'held' entry by siprec-web:sue" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'held' AND actor = 'siprec-web:sue' AND object = 'hold:$hid'")"
 code sue "$URL/call?id=$u" >/dev/null
 check "the call page shows the hold (case escaped)" grep -q "<tr class=\"hold\" data-hold=\"$hid\"><td>$hid</td><td>session</td><td>$u</td><td>CASE &lt;7&gt;</td><td>siprec-web:sue</td>" "$T/body"
+code sue "$URL/calls?held=1" >/dev/null
+check "filter on-hold finds the held call, marked held" grep -q "/call?id=$u\">.*<td class=\"held\">held</td>" "$T/body"
 check "audit: hold-placed" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID=$u SIPREC_WEB_DETAIL=hold=$hid" "$T/web.log"
 check_eq "viewer refused releasing (with its own CSRF token)" 403 \
 	"$(code vic -d "csrf=$vtok" -d "id=$u" -d "hold=$hid" "$URL/hold/release")"
@@ -278,12 +292,20 @@ db = sqlite3.connect(sys.argv[1])
 rnd = random.Random(15)
 t0 = 1700000000000
 sessions = [(str(uuid.UUID(int=rnd.getrandbits(128))), "gen-%d" % i, "10.0.%d.%d:5060" % (i % 250, i % 199),
-             t0 + i * 60000, t0 + i * 60000 + 30000) for i in range(100000)]
+             t0 + i * 60000, t0 + i * 60000 + 5000 + (i * 7919 % 595) * 1000) for i in range(100000)]
 db.executemany("INSERT INTO sessions (uuid, call_id, src_addr, transport, started_at, ended_at, state,"
                " end_reason) VALUES (?, ?, ?, 'udp', ?, ?, 'ended', 'bye')", sessions)
 db.execute("INSERT INTO participants (session_id, participant_id, name, aor) SELECT id, 'p1',"
            " 'Trader ' || (id % 500), 'sip:trader' || (id % 500) || '@example.com' FROM sessions"
            " WHERE call_id LIKE 'gen-%'")
+# Holds in force of every kind: 20 sessions, one AoR (200 calls), one range (100 calls).
+for u in rnd.sample([x[0] for x in sessions], 20):
+    db.execute("INSERT INTO legal_holds (kind, session_uuid, case_ref, placed_by, placed_at)"
+               " VALUES ('session', ?, 'gen', 'gen', 0)", (u,))
+db.execute("INSERT INTO legal_holds (kind, aor, case_ref, placed_by, placed_at)"
+           " VALUES ('aor', 'sip:trader42@example.com', 'gen', 'gen', 0)")
+db.execute("INSERT INTO legal_holds (kind, from_at, to_at, case_ref, placed_by, placed_at)"
+           " VALUES ('range', ?, ?, 'gen', 'gen', 0)", (t0 + 50000 * 60000, t0 + 50099 * 60000))
 db.commit()
 PY
 PORT=$(free_port)
@@ -293,10 +315,15 @@ BG_PIDS=$!
 wait_for "$T/web-big.log" "listening on" 10 || { bad "siprec-web (big catalog) did not start"; finish; }
 URL=http://127.0.0.1:$PORT
 login big lisa listen-pass-1 >/dev/null
-for q in "page=0" "page=1000" "who=trader42%40&page=2" "state=ended&from=2023-11-20T00:00&page=5"; do
+for q in "page=0" "page=1000" "who=trader42%40&page=2" "state=ended&from=2023-11-20T00:00&page=5" \
+	"held=1" "held=1&page=3" "dmin=60&dmax=90&page=20" "dmin=500&src=10.0.7.&page=1" \
+	"held=1&dmin=300&who=trader"; do
 	t=$(curl -s -o "$T/body" -w '%{time_total}' -b "$T/big" "$URL/calls?$q")
 	rows=$(grep -c '/call?id=' "$T/body")
 	echo "# 100,000-session catalog: /calls?$q: $rows rows in ${t}s"
 	[ "$rows" -gt 0 ] || bad "no rows for /calls?$q"
 done
+curl -s -o "$T/body" -b "$T/big" "$URL/calls?held=1&dmin=300&dmax=600"
+check "paging keeps the new filters" grep -q 'id="next" href="/calls?held=1&amp;dmin=300&amp;dmax=600&amp;size=50&amp;page=1"' "$T/body"
+check_eq "every listed call is held and lasts 300..600 s" 0 "$(grep '/call?id=' "$T/body" | grep -vc '<td class="dur">[3-5][0-9][0-9] s</td>.*<td class="held">held</td>')"
 finish

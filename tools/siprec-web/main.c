@@ -256,7 +256,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
 
 static void audit(const char *user, const char *action, const char *session, const char *detail)
 {
-	char fu[96], fa[64], fs[96], fd[PARAM_MAX * 8];
+	char fu[96], fa[64], fs[96], fd[PARAM_MAX * 9 + 32];
 	const char *fields[] = {fu, fa, fs, fd, NULL};
 
 	snprintf(fu, sizeof(fu), "SIPREC_WEB_USER=%s", user);
@@ -730,19 +730,50 @@ static void like_pattern(char *out, size_t n, const char *s)
 	out[o] = '\0';
 }
 
-static const char calls_sql[] =
-	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"
-	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"
-	"  FROM participants p WHERE p.session_id = s.id),"
-	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id)"
-	" FROM sessions s"
-	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"
-	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.session_id = s.id"
-	"  AND (p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\')))"
-	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"
-	" AND (?5 IS NULL OR s.state = ?5)"
-	" AND (?6 = 0 OR EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id))"
-	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8";
+/*
+ * The calls list. The filters that match other tables are "s.id IN (one pass over that
+ * table)": sqlite runs such a subquery once into a temporary index instead of once per session
+ * it scans. Whether a listed call is held is asked per row (50 rows, a handful of holds); the
+ * on-hold filter takes the set of held sessions once (the held_recordings view's rule, holds
+ * first: CROSS JOIN keeps sqlite from scanning every session for a range). On a catalog older
+ * than the legal holds (migration 6) both are 0. Durations are whole seconds; a call without
+ * an end has none and a duration filter leaves it out.
+ */
+#define SESSION_HELD_ROW                                                                           \
+	"EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("                 \
+	"(h.kind = 'session' AND h.session_uuid = s.uuid)"                                         \
+	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"                    \
+	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"                         \
+	"  WHERE hp.session_id = s.id AND lower(hp.aor) = lower(h.aor)))))"
+#define SESSION_HELD_SET                                                                           \
+	"s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                    \
+	"  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND h.released_at IS NULL"         \
+	" UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                      \
+	"  ON hs.started_at BETWEEN h.from_at AND h.to_at"                                         \
+	"  WHERE h.kind = 'range' AND h.released_at IS NULL"                                       \
+	" UNION SELECT hp.session_id FROM legal_holds AS h JOIN participants AS hp"                \
+	"  ON lower(hp.aor) = lower(h.aor) WHERE h.kind = 'aor' AND h.released_at IS NULL)"
+#define CALLS_SQL(HELD_ROW, HELD_SET)                                                              \
+	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"                            \
+	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"  \
+	"  FROM participants p WHERE p.session_id = s.id),"                                        \
+	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), " HELD_ROW               \
+	" FROM sessions s"                                                                         \
+	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"                  \
+	" AND (?3 IS NULL OR s.id IN (SELECT p.session_id FROM participants p"                     \
+	"  WHERE p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\'))"                        \
+	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"                                      \
+	" AND (?5 IS NULL OR s.state = ?5)"                                                        \
+	" AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"                        \
+	" AND (?9 = 0 OR " HELD_SET ")"                                                            \
+	" AND (?10 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at >= ?10 * 1000))"   \
+	" AND (?11 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at <= ?11 * 1000))"   \
+	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8"
+static const char calls_sql[] = CALLS_SQL(SESSION_HELD_ROW, SESSION_HELD_SET);
+static const char calls_sql_noholds[] = CALLS_SQL("0", "0");
+static bool have_holds; /* the catalog has legal_holds (probed at start) */
+
+#define DURATION_MAX (7 * 86400) /* seconds: the duration filter's bound */
 
 static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s)
 {
@@ -750,10 +781,12 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	const char *from = qarg(c, "from", &bad), *to = qarg(c, "to", &bad),
 		   *who = qarg(c, "who", &bad), *src = qarg(c, "src", &bad),
 		   *state = qarg(c, "state", &bad), *dtmf = qarg(c, "dtmf", &bad),
-		   *pg = qarg(c, "page", &bad), *ps = qarg(c, "size", &bad);
+		   *pg = qarg(c, "page", &bad), *ps = qarg(c, "size", &bad),
+		   *held = qarg(c, "held", &bad), *dmin_s = qarg(c, "dmin", &bad),
+		   *dmax_s = qarg(c, "dmax", &bad);
 	int64_t t_from, t_to;
-	unsigned page = 0, size = 50;
-	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 7];
+	unsigned page = 0, size = 50, dmin = 0, dmax = 0;
+	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 8];
 	sqlite3_stmt *st = NULL;
 	struct buf b = {0}, q = {0};
 	int rows = 0, r;
@@ -773,14 +806,23 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 				  "state must be active, ended, interrupted or failed.", s);
 	if (dtmf && strcmp(dtmf, "1"))
 		return error_page(c, MHD_HTTP_BAD_REQUEST, "dtmf must be 1 or absent.", s);
+	if (held && strcmp(held, "1"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "held must be 1 or absent.", s);
+	if ((dmin_s && parse_uint(dmin_s, DURATION_MAX, &dmin) < 0) ||
+	    (dmax_s && parse_uint(dmax_s, DURATION_MAX, &dmax) < 0) ||
+	    (dmin_s && dmax_s && dmin > dmax))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "Duration: whole seconds 0..604800, minimum at most maximum.", s);
 	if (who)
 		like_pattern(who_like, sizeof(who_like), who);
 	if (src)
 		like_pattern(src_like, sizeof(src_like), src);
 
-	snprintf(detail, sizeof(detail), "from=%s to=%s who=%s src=%s state=%s dtmf=%s page=%u",
+	snprintf(detail, sizeof(detail),
+		 "from=%s to=%s who=%s src=%s state=%s dtmf=%s held=%s dmin=%s dmax=%s page=%u",
 		 from ? from : "", to ? to : "", who ? who : "", src ? src : "", state ? state : "",
-		 dtmf ? "1" : "0", page);
+		 dtmf ? "1" : "0", held ? "1" : "0", dmin_s ? dmin_s : "", dmax_s ? dmax_s : "",
+		 page);
 	audit(users[s->user].name, "search", NULL, detail);
 
 	page_head(&b, "Calls", s);
@@ -800,12 +842,19 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 		bprintf(&b, "<option%s>%s</option>",
 			state && !strcmp(state, states[i]) ? " selected" : "", states[i]);
 	}
+	bputs(&b, "</select> Duration (s) <input name=\"dmin\" id=\"dmin\" type=\"number\" "
+		  "min=\"0\" max=\"604800\" size=\"6\" placeholder=\"min\" value=\"");
+	besc(&b, dmin_s);
+	bputs(&b, "\"> to <input name=\"dmax\" id=\"dmax\" type=\"number\" min=\"0\" "
+		  "max=\"604800\" size=\"6\" placeholder=\"max\" value=\"");
+	besc(&b, dmax_s);
 	bprintf(&b,
-		"</select><label><input type=\"checkbox\" name=\"dtmf\" value=\"1\"%s> has DTMF"
-		"</label> <button id=\"search\">Search</button></form>\n",
-		dtmf ? " checked" : "");
+		"\"> <label><input type=\"checkbox\" name=\"dtmf\" value=\"1\"%s> has DTMF"
+		"</label> <label><input type=\"checkbox\" name=\"held\" id=\"held\" value=\"1\"%s>"
+		" on hold</label> <button id=\"search\">Search</button></form>\n",
+		dtmf ? " checked" : "", held ? " checked" : "");
 
-	r = sqlite3_prepare_v2(db, calls_sql, -1, &st, NULL);
+	r = sqlite3_prepare_v2(db, have_holds ? calls_sql : calls_sql_noholds, -1, &st, NULL);
 	if (r != SQLITE_OK) {
 		free(b.p);
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, sqlite3_errmsg(db), s);
@@ -821,23 +870,34 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	sqlite3_bind_int(st, 6, dtmf ? 1 : 0);
 	sqlite3_bind_int(st, 7, (int)size + 1); /* one more: is there a next page? */
 	sqlite3_bind_int64(st, 8, (int64_t)page * size);
-	bputs(&b, "<table id=\"calls\"><tr><th>Started (UTC)</th><th>Ended</th><th>State</th>"
-		  "<th>SRC</th><th>Participants</th><th>DTMF</th></tr>\n");
+	sqlite3_bind_int(st, 9, held ? 1 : 0);
+	sqlite3_bind_int64(st, 10, dmin_s ? (int64_t)dmin : -1);
+	sqlite3_bind_int64(st, 11, dmax_s ? (int64_t)dmax : -1);
+	bputs(&b,
+	      "<table id=\"calls\"><tr><th>Started (UTC)</th><th>Ended</th><th>Duration</th>"
+	      "<th>State</th><th>SRC</th><th>Participants</th><th>DTMF</th><th>Hold</th></tr>\n");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW && rows < (int)size) {
 		char t0[32], t1[32];
 		const char *uuid = (const char *)sqlite3_column_text(st, 0);
 
-		fmt_time(t0, sizeof(t0), sqlite3_column_int64(st, 1));
-		fmt_time(t1, sizeof(t1), sqlite3_column_int64(st, 2));
+		int64_t started = sqlite3_column_int64(st, 1), ended = sqlite3_column_int64(st, 2);
+		char dur[32] = "";
+
+		fmt_time(t0, sizeof(t0), started);
+		fmt_time(t1, sizeof(t1), ended);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL && ended >= started)
+			snprintf(dur, sizeof(dur), "%" PRId64 " s", (ended - started) / 1000);
 		bputs(&b, "<tr><td><a class=\"call\" href=\"/call?id=");
 		burl(&b, uuid);
-		bprintf(&b, "\">%s</a></td><td>%s</td><td>", t0, t1);
+		bprintf(&b, "\">%s</a></td><td>%s</td><td class=\"dur\">%s</td><td>", t0, t1, dur);
 		besc(&b, (const char *)sqlite3_column_text(st, 3));
 		bputs(&b, "</td><td>");
 		besc(&b, (const char *)sqlite3_column_text(st, 4));
 		bputs(&b, "</td><td>");
 		besc(&b, (const char *)sqlite3_column_text(st, 5));
-		bprintf(&b, "</td><td>%s</td></tr>\n", sqlite3_column_int(st, 6) ? "yes" : "");
+		bprintf(&b, "</td><td>%s</td><td class=\"held\">%s</td></tr>\n",
+			sqlite3_column_int(st, 6) ? "yes" : "",
+			sqlite3_column_int(st, 7) ? "held" : "");
 		rows++;
 	}
 	bool more = r == SQLITE_ROW;
@@ -846,10 +906,10 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	bputs(&b, "</table>\n<p>");
 	/* The paging links keep the filters. */
 	bputs(&q, "");
-	const char *keys[] = {"from", "to", "who", "src", "state", "dtmf"};
-	const char *vals[] = {from, to, who, src, state, dtmf};
+	const char *keys[] = {"from", "to", "who", "src", "state", "dtmf", "held", "dmin", "dmax"};
+	const char *vals[] = {from, to, who, src, state, dtmf, held, dmin_s, dmax_s};
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 9; i++)
 		if (vals[i]) {
 			bprintf(&q, "%s=", keys[i]);
 			burl(&q, vals[i]);
@@ -2063,6 +2123,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sqlite3_busy_timeout(db, 2000);
+	have_holds = sqlite3_exec(db, "SELECT 1 FROM legal_holds LIMIT 0", NULL, NULL, NULL) ==
+		     SQLITE_OK;
 
 	/* --listen ADDR:PORT (IPv4); loopback by default. */
 	{
