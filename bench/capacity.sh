@@ -159,7 +159,8 @@ load() {
 	rm -f "$dir/src.fifo"
 	mkfifo "$dir/src.fifo"
 	cat "$dir/src.fifo" >"$dir/src.err" &
-	PIDS="$PIDS $!"
+	catpid=$!
+	PIDS="$PIDS $catpid"
 	$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -s 127.0.0.1:"$sport" --srtp "$SUITE" --rtcp-mux -n "$n" \
 		-r "$RATE" --wav "$WAV" --loop --duration $dur --progress ${SRC_EXTRA:-} --json >"$dir/src.json" \
 		2>"$dir/src.fifo" &
@@ -179,7 +180,7 @@ load() {
 	# the flame graph's samples: DWARF call graphs (siprecd has no frame pointers), 10 s at most
 	rpid=""
 	if [ -n "$FLAME" ] && [ -n "$PERF" ] && [ "${FLAME_STEP:-}" = "$n" ]; then
-		$PERF record -F 199 --call-graph dwarf,8192 -o "$dir/perf.data" -p "$pid" -- \
+		$PERF record -F 499 --call-graph dwarf,8192 -o "$dir/perf.data" -p "$pid" -- \
 			sleep $(((dur - 1 - ramp - 2) > 10 ? 10 : dur - 1 - ramp - 2)) >"$dir/record.log" 2>&1 &
 		rpid=$!
 	fi
@@ -198,6 +199,7 @@ load() {
 	if [ -n "$rpid" ]; then wait $rpid || true; fi
 	wait $spid
 	SRC_RC=$?
+	wait $catpid
 	set -- $(snmp_udp)
 	echo "n=$n t0=$t0 ta=$ta tb=$tb ca=$ca cb=$cb rss0=$rss0 rss1=$rss1 rb=$(($1 - e0rb)) in=$(($2 - e0in)) src_rc=$SRC_RC" >"$dir/window"
 }
@@ -274,7 +276,8 @@ CFG
 	sleep 0.5
 	load "$n" "$d" "$sport" "$dpid"
 	if [ -s "$d/perf.data" ] && [ -n "$FLAME" ]; then
-		$PERF script -i "$d/perf.data" 2>/dev/null | "$FLAMEGRAPH" -t perf \
+		# perf script names frames symbol+offset: the offsets go, so a function is one frame
+		$PERF script -i "$d/perf.data" 2>/dev/null | sed 's/+0x[0-9a-f]*//' | "$FLAMEGRAPH" -t perf \
 			--titletext "siprecd at $n SRTP calls ($((n * 100)) packets/s), one core, $(date -u +%F)" \
 			>"$FLAME" 2>"$d/flame.err" && echo "   flame graph: $FLAME ($(grep -c '<g' "$FLAME") frames)" ||
 			echo "   flame graph failed: $(head -n 3 "$d/flame.err")"

@@ -61,7 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 cd "$OUT" || exit 1
 HZ=$(getconf CLK_TCK)
 # ... and the processes measured also get BENCH_NICE inside it.
