@@ -34,6 +34,7 @@
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "siprecd/s3.h"
 #include "siprecd/webhook.h"
 #include "daemon/edge.h"
 #include "siprecd/auth.h"
@@ -777,6 +778,18 @@ out:
 	return r;
 }
 
+static int truncate_durably(const char *path, uint64_t size)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fdatasync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Checks one recording the catalog found 'writing' at open: readable up to its last intact
  * chunk, never complete unless its FINAL chunk made it to disk. */
 static int recover_one(void *userdata, const struct catalog_recovered *rec)
@@ -791,6 +804,11 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 
 	if (r < 0 && stat(rec->path, &st) == 0)
 		res.file_size = (uint64_t)st.st_size;
+	/* Zeros the writer wrote ahead of its data (docs/FORMAT.md) are cut off, so the file
+	 * ends at its last intact chunk as a file cut short by the crash would. */
+	if (r == 0 && !res.failed && !res.complete && res.data_end < res.file_size &&
+	    truncate_durably(rec->path, res.data_end) == 0)
+		res.file_size = res.data_end;
 	file_sha256(rec->path, hex);
 	catalog_recording_final(m->catalog, &(struct catalog_recording_final){
 						    .uuid = rec->recording_uuid,
@@ -934,6 +952,24 @@ int manager_start(struct manager *m)
 				  err, sizeof(err));
 		if (r < 0) {
 			log_error("webhooks: %s", *err ? err : strerror(-r));
+			return r;
+		}
+		/* Finalized recordings to object storage, from the catalog's outbox. */
+		r = s3_upload_start(
+			&(struct s3_upload_config){.target = {.endpoint = c->s3_endpoint,
+							      .bucket = c->s3_bucket,
+							      .region = c->s3_region,
+							      .credentials = c->s3_credentials,
+							      .timeout_ms = c->s3_timeout_ms},
+						   .prefix = c->s3_prefix,
+						   .catalog_path = c->catalog_path,
+						   .retry_min_ms = c->s3_retry_min_ms,
+						   .retry_max_ms = c->s3_retry_max_ms,
+						   .delete_local_after_ms =
+							   c->s3_delete_local_after_ms},
+			err, sizeof(err));
+		if (r < 0) {
+			log_error("s3: %s", *err ? err : strerror(-r));
 			return r;
 		}
 	}
@@ -1275,7 +1311,8 @@ struct manager *manager_free(struct manager *m)
 	if (m->tls_watch && m->tls_watch->fd >= 0)
 		close(m->tls_watch->fd);
 	loop_free(m->loop);
-	webhook_stop();	    /* after the sessions: their last events reach the outbox */
+	webhook_stop(); /* after the sessions: their last events reach the outbox */
+	s3_upload_stop();
 	free(m->tls_watch); /* after the ring: its read may have been in flight */
 	/* After the ring too: its poll may have been in flight. */
 	net_route_free(m->route);

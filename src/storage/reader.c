@@ -89,6 +89,7 @@ static int reader_init(struct store_reader *r, const uint8_t *hdr,
 	r->res.last_good_index = -1;
 	r->res.first_bad_index = -1;
 	r->res.file_size = r->size;
+	r->res.data_end = STORE_HEADER_SIZE;
 	return 0;
 }
 
@@ -186,6 +187,40 @@ static void fail_chunk(struct store_reader *r, enum store_chunk_status st)
 	r->ended = true;
 }
 
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* 1 when every byte from r->off to the end of the file is zero, 0 if not, <0 on I/O error. */
+static int zero_to_end(struct store_reader *r)
+{
+	for (uint64_t off = r->off; off < r->size;) {
+		size_t n = (size_t)MIN(r->size - off, (uint64_t)r->h.chunk_size);
+		const uint8_t *p;
+
+		if (r->fd >= 0) {
+			int got = pread_all(r->fd, r->raw, n, off);
+
+			if (got < 0)
+				return got;
+			if ((size_t)got < n)
+				n = (size_t)got;
+			if (!n)
+				break;
+			p = r->raw;
+		} else
+			p = r->mem + off;
+		if (!is_zero(p, n))
+			return 0;
+		off += n;
+	}
+	return 1;
+}
+
 /* Opens the next chunk into plain: 1 if one was opened, 0 at the end (state recorded), <0 I/O. */
 static int next_chunk(struct store_reader *r)
 {
@@ -214,6 +249,17 @@ static int next_chunk(struct store_reader *r)
 		in = r->raw;
 	} else
 		in = r->mem + r->off;
+	if (is_zero(in, MIN(avail, (size_t)STORE_CHUNK_HDR_SIZE))) {
+		int z = zero_to_end(r);
+
+		if (z < 0)
+			return z;
+		if (z) {
+			/* written ahead by the writer and never reached: the data ends here */
+			r->ended = true;
+			return 0;
+		}
+	}
 	st = store_chunk_open(r->cipher, &r->h, r->index, in, avail, r->plain, &len, &flags, &disk);
 	if (st != STORE_CHUNK_OK) {
 		fail_chunk(r, st);
@@ -223,6 +269,7 @@ static int next_chunk(struct store_reader *r)
 	r->frame_off = 0;
 	r->have_plain = true;
 	r->off += disk;
+	r->res.data_end = r->off;
 	r->res.chunks++;
 	r->res.last_good_index = (int64_t)r->index;
 	r->index++;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,17 @@
 #define CHAIN_MAX 32u
 #define PENDING_MAX 256u
 
+/*
+ * Written ahead: an O_DIRECT write that appends to a file, or fills a hole or an unwritten
+ * (fallocated) extent, allocates blocks and changes the inode; ext4 then refuses to issue it
+ * without blocking and io_uring punts it to an io-wq thread. A write over blocks already written
+ * inside the file size changes no metadata and is issued inline. So the writer keeps a stretch of
+ * written zeros ahead of the data (first PREALLOC_FIRST bytes, doubling up to PREALLOC_MAX), one
+ * appending write per stretch instead of one per chunk, and cuts the file to its data at finish.
+ */
+#define PREALLOC_FIRST (64u * 1024)
+#define PREALLOC_MAX (1024u * 1024)
+
 struct wop {
 	struct loop_op op;
 	struct store_writer *w;
@@ -35,6 +47,7 @@ struct wop {
 	uint64_t off;
 	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
 	bool final;
+	bool zero; /* a stretch written ahead: buf is the shared zero block */
 	bool is_sync;
 	bool is_dirsync;
 	bool done_ok;
@@ -60,6 +73,8 @@ struct store_writer {
 	uint64_t plain_first_mono;
 	uint64_t next_index;
 	uint64_t file_off;
+	uint64_t init_end; /* bytes of the file already written (data or zeros ahead) */
+	uint32_t ahead;	   /* size of the next stretch written ahead */
 
 	struct wop *pending, *pending_tail;
 	unsigned npending;
@@ -122,10 +137,24 @@ uint64_t store_lat_quantile_us(const struct store_writer_stats *s, double q)
 	return store_lat_bucket_upper_us(STORE_LAT_BUCKETS - 1);
 }
 
+static uint8_t *zero_block; /* PREALLOC_MAX zero bytes, aligned; never written to */
+static pthread_once_t zero_once = PTHREAD_ONCE_INIT;
+
+static void zero_block_init(void)
+{
+	void *p;
+
+	if (posix_memalign(&p, STORE_BLOCK, PREALLOC_MAX) == 0) {
+		memset(p, 0, PREALLOC_MAX);
+		zero_block = p;
+	}
+}
+
 static struct wop *wop_free(struct wop *o)
 {
 	if (o) {
-		free(o->buf);
+		if (!o->zero)
+			free(o->buf);
 		free(o);
 	}
 	return NULL;
@@ -285,6 +314,9 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	if (r < 0)
 		goto fail;
 	w->fd = r;
+	w->ahead = PREALLOC_FIRST;
+	if (w->direct)
+		pthread_once(&zero_once, zero_block_init);
 	/* The new directory entry is made durable by an fsync of the directory, linked after
 	 * the file's first fdatasync: without it a crash can lose a file whose chunks were
 	 * durable. Without the directory (permissions), the file is still written. */
@@ -416,85 +448,160 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 		else if ((size_t)res != o->len)
 			set_error(w,
 				  -EIO); /* a short O_DIRECT write: the device is full or failing */
-		else {
+		else if (!o->zero) {
 			o->done_ok = true;
 			w->stats.bytes_written += o->len;
 		}
-		free(o->buf);
+		if (!o->zero)
+			free(o->buf);
 		o->buf = NULL;
 	}
 	if (--w->in_flight == 0)
 		chain_done(w);
 }
 
+/*
+ * Makes the chain's writes overwrites where it can: a stretch of zeros written ahead when they
+ * would pass the written part of the file, and at the FINAL chunk the file cut back to its data
+ * (nothing is in flight here, so no write ahead can land after the cut). Returns the zero write
+ * to put first in the chain (NULL: none) in *ret, or -errno.
+ */
+static int prepare_ahead(struct store_writer *w, uint64_t end, bool final, struct wop **ret)
+{
+	uint64_t need, len;
+	struct wop *z;
+
+	*ret = NULL;
+	if (!w->direct)
+		return 0;
+	if (final) {
+		/* A short metadata operation, as open() is; the FINAL fdatasync makes it durable.
+		 */
+		if (w->init_end > w->file_off && ftruncate(w->fd, (off_t)w->file_off) < 0) {
+			set_error(w, -errno);
+			return w->error;
+		}
+		w->init_end = w->file_off;
+		return 0;
+	}
+	if (end <= w->init_end)
+		return 0;
+	need = end - w->init_end;
+	if (!zero_block || need > PREALLOC_MAX) {
+		/* More than one stretch at once (huge chunks): plain appending writes. */
+		w->init_end = end;
+		return 0;
+	}
+	len = MAX(need, (uint64_t)w->ahead);
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	z->w = w;
+	z->zero = true;
+	z->buf = zero_block;
+	z->len = (size_t)len;
+	z->off = w->init_end;
+	w->init_end += len;
+	w->ahead = (uint32_t)MIN((uint64_t)w->ahead * 2, (uint64_t)PREALLOC_MAX);
+	*ret = z;
+	return 0;
+}
+
 static int submit_chain(struct store_writer *w)
 {
-	struct io_uring_sqe *sqes[CHAIN_MAX + 2]; /* writes, fdatasync, directory fsync */
-	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0;
-	bool sync = w->sync_wanted;
-	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL;
+	struct io_uring_sqe
+		*sqes[CHAIN_MAX + 3]; /* zeros ahead, writes, fdatasync, directory fsync */
+	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0, k = 0;
+	bool sync = w->sync_wanted, final = false;
+	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL, *zop = NULL;
+	uint64_t end = 0;
 	int r;
 
 	/* The FINAL chunk is always made durable: it is what tells a complete file. */
-	for (o = w->pending; o && i < nw; o = o->next, i++)
+	for (o = w->pending; o && i < nw; o = o->next, i++) {
 		if (o->final)
-			sync = true;
-	n = nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
+			final = sync = true;
+		end = o->off + o->len;
+	}
+	r = prepare_ahead(w, end, final, &zop);
+	if (r < 0)
+		return r;
+	/* Zeros written ahead change the inode: make them durable with this chain, so that later
+	 * chunks overwriting them need no metadata. */
+	if (zop)
+		sync = true;
+	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
 	if (sync) {
 		sop = calloc(1, sizeof(*sop));
 		if (!sop)
-			return -ENOMEM;
+			goto nomem;
 		sop->w = w;
 		sop->is_sync = true;
 	}
 	if (sync && w->dir_fd >= 0) {
 		dop = calloc(1, sizeof(*dop));
-		if (!dop) {
-			free(sop);
-			return -ENOMEM;
-		}
+		if (!dop)
+			goto nomem;
 		dop->w = w;
 		dop->is_dirsync = true;
 	}
 	r = w->get_sqes(w->get_sqes_userdata, n, sqes);
-	if (r < 0) {
-		free(sop);
-		free(dop);
-		return r;
+	if (r < 0)
+		goto undo;
+	if (zop) {
+		zop->op.fn = on_cqe;
+		io_uring_prep_write(sqes[k], w->fd, zop->buf, (unsigned)zop->len, zop->off);
+		io_uring_sqe_set_data(sqes[k], &zop->op);
+		sqes[k++]->flags |= IOSQE_IO_LINK;
 	}
 	o = w->pending;
-	for (i = 0; i < nw; i++) {
+	for (i = 0; i < nw; i++, k++) {
 		o->op.fn = on_cqe;
-		io_uring_prep_write(sqes[i], w->fd, o->buf, (unsigned)o->len, o->off);
-		io_uring_sqe_set_data(sqes[i], &o->op);
-		if (i + 1 < n)
-			sqes[i]->flags |= IOSQE_IO_LINK;
+		io_uring_prep_write(sqes[k], w->fd, o->buf, (unsigned)o->len, o->off);
+		io_uring_sqe_set_data(sqes[k], &o->op);
+		if (k + 1 < n)
+			sqes[k]->flags |= IOSQE_IO_LINK;
 		last = o;
 		o = o->next;
 	}
-	/* Move the submitted prefix of pending to the chain. */
+	/* Move the submitted prefix of pending to the chain (the zero write first). */
 	w->chain = w->pending;
 	w->pending = last->next;
 	last->next = NULL;
 	if (!w->pending)
 		w->pending_tail = NULL;
 	w->npending -= nw;
+	if (zop) {
+		zop->next = w->chain;
+		w->chain = zop;
+	}
 	if (sop) {
 		sop->op.fn = on_cqe;
-		io_uring_prep_fsync(sqes[nw], w->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data(sqes[nw], &sop->op);
+		io_uring_prep_fsync(sqes[k], w->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqes[k], &sop->op);
 		last->next = sop;
 		w->sync_wanted = false;
 	}
 	if (dop) {
-		sqes[nw]->flags |= IOSQE_IO_LINK;
+		sqes[k]->flags |= IOSQE_IO_LINK;
 		dop->op.fn = on_cqe;
-		io_uring_prep_fsync(sqes[nw + 1], w->dir_fd, 0);
-		io_uring_sqe_set_data(sqes[nw + 1], &dop->op);
+		io_uring_prep_fsync(sqes[k + 1], w->dir_fd, 0);
+		io_uring_sqe_set_data(sqes[k + 1], &dop->op);
 		sop->next = dop;
 	}
 	w->in_flight = n;
 	return (int)n;
+nomem:
+	r = -ENOMEM;
+undo:
+	free(sop);
+	free(dop);
+	if (zop) {
+		/* Not written: the stretch is asked for again by the next chain. */
+		w->init_end = zop->off;
+		free(zop);
+	}
+	return r;
 }
 
 int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void *userdata,
@@ -520,6 +627,15 @@ unsigned store_writer_in_flight(const struct store_writer *w)
 unsigned store_writer_pending(const struct store_writer *w)
 {
 	return w->npending;
+}
+
+bool store_writer_closable(const struct store_writer *w, int error)
+{
+	/* Never while a request is in flight, even after an error: its CQE names this writer's
+	 * buffers, and closing early leaked the fd, the buffers and the key (-EBUSY ignored). */
+	if (w->in_flight)
+		return false;
+	return error || w->error || w->npending == 0;
 }
 
 int store_writer_error(const struct store_writer *w)

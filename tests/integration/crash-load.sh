@@ -22,10 +22,14 @@ start_siprecd
 	-n $CALLS -r 50 >"$T/src.out" 2>&1 &
 SRC_PID=$!
 BG_PIDS=$SRC_PID
-# Every recording holds sealed chunks beyond its header before the kill.
+# Every recording holds a sealed chunk beyond its header before the kill (chunk 0's magic at
+# 4096: the size tells nothing, zeros are written ahead of the data).
 i=0
 while [ $i -lt 600 ]; do
-	n=$(find "$T/state/recordings" -name '*.siprec' -size +12k 2>/dev/null | wc -l)
+	n=0
+	for f in "$T"/state/recordings/*/*.siprec; do
+		[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
+	done
 	[ "$n" -ge $((2 * CALLS)) ] && break
 	sleep 0.05
 	i=$((i + 1))

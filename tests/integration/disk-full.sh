@@ -34,7 +34,10 @@ BG_PIDS=$SRCPID
 # Every recording has chunks on disk beyond its header (FLUSH_INTERVAL=200ms).
 i=0
 while [ $i -lt 200 ]; do
-	n=$(find "$DISK/rec" -name '*.siprec' -size +8k 2>/dev/null | wc -l)
+	n=0
+	for f in "$DISK"/rec/*/*.siprec; do
+		[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
+	done
 	[ "$n" -ge 8 ] && break
 	sleep 0.05
 	i=$((i + 1))

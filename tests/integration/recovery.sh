@@ -17,12 +17,13 @@ start_siprecd
 SRC_PID=$!
 BG_PIDS="$SRC_PID"
 
-# Mid-call: both recording files hold durable chunks beyond the header (FLUSH_INTERVAL=200ms).
+# Mid-call: both recording files hold a chunk beyond the header (FLUSH_INTERVAL=200ms). The
+# size tells nothing (zeros are written ahead of the data): chunk 0's magic at 4096 does.
 i=0
 while [ $i -lt 200 ]; do
 	n=0
 	for f in "$T"/state/recordings/*/*.siprec; do
-		[ -f "$f" ] && [ "$(stat -c %s "$f")" -ge 12288 ] && n=$((n + 1))
+		[ -f "$f" ] && [ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
 	done
 	[ $n -ge 2 ] && break
 	sleep 0.05
@@ -56,6 +57,9 @@ EOF2
 	check_eq "$uuid: not complete" 0 "$complete"
 	check_eq "$uuid: size as on disk" "$(stat -c %s "$path")" "$size"
 	check_eq "$uuid: sha256 as on disk" "$(sha256sum "$path" | cut -d' ' -f1)" "$sha"
+	# the zeros written ahead of the data are cut off: the file ends with its last chunk's tag
+	check "$uuid: ends at its last chunk, no zeros written ahead left" \
+		sh -c "[ \$(tail -c 4096 '$path' | tr -d '\\000' | wc -c) -gt 0 ]"
 	if [ "$chunks" -gt 0 ] && [ "$frames" -gt 0 ]; then ok "$uuid: $chunks chunks, $frames frames readable"; else bad "$uuid: chunks $chunks frames $frames"; fi
 	check "$uuid: audit recording-incomplete" grep -q "SIPREC_EVENT=recording-incomplete.*SIPREC_RECORDING_ID=$uuid" "$T/siprecd.log"
 	"$EXPORT" -c "$CONF" "$path" >"$T/export-$uuid.out" 2>&1

@@ -432,9 +432,13 @@ static void write_file(const char *path, enum store_alg alg, unsigned nframes, b
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0600);
 		assert_int_equal(st.st_size % STORE_BLOCK, 0);
-		assert_int_equal((uint64_t)st.st_size, s->bytes_written);
-		assert_int_equal((uint64_t)st.st_size, store_writer_file_size(w));
-		assert_int_equal(st.st_size, STORE_BLOCK * (1 + s->chunks));
+		assert_int_equal(s->bytes_written, store_writer_file_size(w));
+		assert_int_equal(s->bytes_written, STORE_BLOCK * (1 + s->chunks));
+		/* Finished, the file is cut to its data; before, zeros are written ahead of it. */
+		if (finish)
+			assert_int_equal((uint64_t)st.st_size, s->bytes_written);
+		else
+			assert_true((uint64_t)st.st_size > s->bytes_written);
 		assert_true(s->lat_count > 0);
 		assert_true(s->last_durable_ns > 0);
 		assert_true(store_lat_quantile_us(s, 0.99) >= store_lat_quantile_us(s, 0.5));
@@ -523,6 +527,23 @@ static void test_writer_unfinished(void **state)
 	assert_false(res.failed);
 	assert_int_equal(res.frames, 120);
 	assert_int_equal(res.first_bad_index, -1);
+	/* the data ends before the zeros written ahead of it */
+	assert_true(res.data_end < res.file_size);
+	assert_int_equal(res.data_end, STORE_BLOCK * (1 + res.chunks));
+
+	/* A byte that is not zero after the data is not written-ahead space: bad-header. */
+	{
+		int fd = open(path, O_WRONLY);
+		uint8_t one = 1;
+
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, &one, 1, (off_t)res.file_size - 1), 1);
+		close(fd);
+		assert_int_equal(store_file_check(path, &lookup, &res), 0);
+		assert_true(res.failed);
+		assert_int_equal(res.reason, STORE_CHUNK_BAD_HEADER);
+		assert_int_equal(res.frames, 120);
+	}
 }
 
 static void test_writer_io_error(void **state)
@@ -548,14 +569,72 @@ static void test_writer_io_error(void **state)
 	assert_int_equal(store_writer_add(w, &f), 0);
 	assert_int_equal(store_writer_flush(w), 0);
 	r.fail_next_write = true;
-	/* two writes, the fdatasync and the first fsync of the directory */
-	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 4);
+	/* zeros written ahead, two writes, the fdatasync and the first fsync of the directory */
+	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), 5);
 	ring_run(&r, w);
 	assert_int_equal(store_writer_error(w), -EBADF);
 	assert_int_equal(store_writer_add(w, &f), -EBADF);
 	assert_int_equal(store_writer_submit(w, ring_get_sqes, &r, true), -EBADF);
 	assert_false(store_writer_durable_final(w));
 	/* Frames that can never fit a chunk are refused without failing the writer. */
+	assert_int_equal(store_writer_close(w), 0);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
+ * A stream is closed only once no request of its writer is in flight (issue 11 item 7): the
+ * completions are faked here, delivered one at a time, so the check sees the window the kernel
+ * leaves between a failed write's CQE and its cancelled successors' (or a stalled disk's).
+ */
+static void test_writer_close_in_flight(void **state)
+{
+	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+				 .key = test_key,
+				 .key_id = "k",
+				 .recording_id = "r",
+				 .codec = "PCMU",
+				 .chunk_size = STORE_BLOCK};
+	struct loop_op *ops[16];
+	char path[300];
+	struct store_writer *w;
+	struct ring r;
+	uint8_t payload[160];
+	struct store_frame f;
+	unsigned n;
+
+	if (!ring_init(&r))
+		skip();
+	snprintf(path, sizeof(path), "%s/inflight.siprec", tmpdir);
+	p.path = path;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	make_frame(&f, payload, 0, sizeof(payload));
+	assert_int_equal(store_writer_add(w, &f), 0);
+	assert_int_equal(store_writer_finish(w), 0);
+	assert_true(store_writer_closable(w, 0) == false); /* the FINAL chunk waits */
+	n = (unsigned)store_writer_submit(w, ring_get_sqes, &r, true);
+	assert_true(n >= 3 && n <= 16);
+	assert_int_equal(r.nhanded, n);
+	/* never submitted to the kernel: these SQEs only carry the writer's loop_ops */
+	for (unsigned i = 0; i < n; i++)
+		ops[i] = (struct loop_op *)(uintptr_t)r.handed[i]->user_data;
+	r.nhanded = 0;
+	assert_int_equal(store_writer_in_flight(w), n);
+	assert_false(store_writer_closable(w, 0));
+	assert_false(store_writer_closable(w, -EIO)); /* the stream's own error changes nothing */
+	/* The first write fails (ENOSPC): the writer has failed, its successors are still out. */
+	ops[0]->fn(ops[0], -ENOSPC, 0);
+	assert_int_equal(store_writer_error(w), -ENOSPC);
+	assert_int_equal(store_writer_in_flight(w), n - 1);
+	assert_false(store_writer_closable(w, -ENOSPC));
+	assert_int_equal(store_writer_close(w), -EBUSY);
+	for (unsigned i = 1; i + 1 < n; i++) {
+		ops[i]->fn(ops[i], -ECANCELED, 0);
+		assert_false(store_writer_closable(w, -ENOSPC));
+	}
+	ops[n - 1]->fn(ops[n - 1], -ECANCELED, 0);
+	assert_int_equal(store_writer_in_flight(w), 0);
+	assert_true(store_writer_closable(w, -ENOSPC));
+	assert_false(store_writer_durable_final(w));
 	assert_int_equal(store_writer_close(w), 0);
 	io_uring_queue_exit(&r.ring);
 }
@@ -782,11 +861,17 @@ static void test_metadata(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_roundtrip), cmocka_unit_test(test_header_formats),
-		cmocka_unit_test(test_frames),		 cmocka_unit_test(test_chunk_roundtrip),
-		cmocka_unit_test(test_writer_reader),	 cmocka_unit_test(test_writer_unfinished),
-		cmocka_unit_test(test_writer_io_error),	 cmocka_unit_test(test_tamper),
-		cmocka_unit_test(test_vectors),		 cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_header_roundtrip),
+		cmocka_unit_test(test_header_formats),
+		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_chunk_roundtrip),
+		cmocka_unit_test(test_writer_reader),
+		cmocka_unit_test(test_writer_unfinished),
+		cmocka_unit_test(test_writer_io_error),
+		cmocka_unit_test(test_writer_close_in_flight),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
