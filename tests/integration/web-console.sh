@@ -250,6 +250,73 @@ check "trail: the download is an 'exported' entry by siprec-web:lisa" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'exported' AND actor = 'siprec-web:lisa'")" -ge "$nrec"
 check "trail: the viewer's refused playback is not a 'played' entry" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE actor = 'siprec-web:vic'")" = 0
+# Nothing blocks the others: a second console whose siprec-export waits on a FIFO until the
+# test opens it; meanwhile the status page and the calls list answer.
+mkfifo "$T/export-gate"
+cat >"$T/slow-export" <<EOS
+#!/bin/sh
+: >"$T/export-started"
+read go <"$T/export-gate"
+exec "$EXPORT" "\$@"
+EOS
+chmod +x "$T/slow-export"
+mkdir -p "$T/cache2"
+PORT2=$(free_port)
+"$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$PORT2" --log stderr \
+	--cache "$T/cache2" --export "$T/slow-export" >"$T/web2.log" 2>&1 &
+web2=$!
+BG_PIDS="$BG_PIDS $web2"
+wait_for "$T/web2.log" "listening on" 10 || bad "second siprec-web did not start"
+URL2=http://127.0.0.1:$PORT2
+curl -s -o /dev/null -c "$T/slow" -d user=lisa -d password=listen-pass-1 "$URL2/login"
+curl -s -o "$T/slow.wav" -b "$T/slow" "$URL2/audio?id=$u" &
+slow=$!
+i=0
+while [ ! -e "$T/export-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "siprec-export started for the first playback" test -e "$T/export-started"
+check_eq "status page answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o "$T/body2" -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check_eq "calls list answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/calls")"
+check "the playback is still waiting for the decoder" kill -0 "$slow"
+echo go >"$T/export-gate"
+wait "$slow"
+check "the playback waited for it and got siprec-export's WAV" cmp -s "$T/slow.wav" "$T/export.wav"
+# A download held open by its client half way through the body (python reads 1000 bytes, then
+# waits on a FIFO), while the status page answers.
+mkfifo "$T/dl-gate"
+python3 - "$PORT2" "$(sed -n 's/.*siprecweb\t//p' "$T/slow")" "$u" "$T/slow2.wav" "$T/dl-started" \
+	"$T/dl-gate" <<'PY' &
+import socket, sys
+port, tok, uuid, out, started, gate = sys.argv[1:]
+s = socket.create_connection(("127.0.0.1", int(port)))
+s.sendall(("GET /audio?id=%s&download=1 HTTP/1.1\r\nHost: x\r\nCookie: siprecweb=%s\r\n"
+           "Connection: close\r\n\r\n" % (uuid, tok)).encode())
+data = b""
+while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 1000:
+    data += s.recv(1000)
+open(started, "w").close()
+open(gate).read()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+open(out, "wb").write(data.split(b"\r\n\r\n", 1)[1])
+PY
+slow=$!
+i=0
+while [ ! -e "$T/dl-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "a download is under way" test -e "$T/dl-started"
+check_eq "status page answers during the download" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check "the download was still running" kill -0 "$slow"
+echo go >"$T/dl-gate"
+wait "$slow"
+check "the download, finished afterwards, is whole" cmp -s "$T/slow2.wav" "$T/export.wav"
+kill "$web2" && wait "$web2" 2>/dev/null
+BG_PIDS=${BG_PIDS% "$web2"}
+
 # Erasure for real (the hold is released): files gone, rows marked, trail 'erased' by
 # siprec-web:admin, the console's decrypted WAV of the call gone from its cache.
 check "the console cached the call's WAV" test -s "$T/cache/$u.wav"

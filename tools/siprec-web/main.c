@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -96,6 +97,15 @@ static struct {
 } login_slots[LOGIN_SLOTS];
 static sqlite3 *db;
 static bool https;
+
+/*
+ * libmicrohttpd runs a thread per connection, so a WAV being decoded or streamed, or a long
+ * file being verified, never holds up another request. Everything shared (the read-only
+ * catalog handle, users, sessions, login slots, the log) is used under this one lock, taken for
+ * the whole of a request; the slow parts (siprec-export, reading recordings) drop it and work
+ * on copies.
+ */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- small helpers ---- */
 
@@ -1371,7 +1381,8 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
-/* The decrypted WAV of a session, made once by siprec-export into the private cache. */
+/* The decrypted WAV of a session, made once by siprec-export into the private cache. Runs
+ * without big_lock (it waits for the child): uses nothing shared but arg. */
 static int session_wav(const char *uuid, char *path, size_t n)
 {
 	char tmp[PATH_MAX];
@@ -1379,8 +1390,12 @@ static int session_wav(const char *uuid, char *path, size_t n)
 	pid_t pid;
 	int status;
 
+	static unsigned long serial; /* two requests decoding one call write two files */
+	unsigned long me = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED);
+
 	if (snprintf(path, n, "%s/%s.wav", arg.cache, uuid) >= (int)n ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp.wav", arg.cache, uuid) >= (int)sizeof(tmp))
+	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp%lu.wav", arg.cache, uuid, me) >=
+		    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (stat(path, &sb) == 0)
 		return 0;
@@ -1469,7 +1484,7 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
 	const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-	char path[PATH_MAX], hdr[128];
+	char path[PATH_MAX], hdr[128], user[sizeof(users[0].name)];
 	sqlite3_stmt *st;
 	struct MHD_Response *resp;
 	struct stat sb;
@@ -1489,7 +1504,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	sqlite3_finalize(st);
 	if (r != SQLITE_ROW)
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
+	scopy(user, sizeof(user), users[s->user].name);
+	pthread_mutex_unlock(&big_lock);
 	r = session_wav(id, path, sizeof(path));
+	pthread_mutex_lock(&big_lock);
+	/* s may have been logged out meanwhile; this request was allowed when it came. */
+	s = NULL;
 	if (r < 0)
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "siprec-export could not decrypt this call (see the journal).",
@@ -1517,12 +1537,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
 	/* Audit the start of a playback (first request) and every download, not each seek. */
-	if (dl) {
-		audit(users[s->user].name, "download", id, NULL);
-		trail_access(users[s->user].name, "exported", id);
-	} else if (!range || from == 0) {
-		audit(users[s->user].name, "play", id, NULL);
-		trail_access(users[s->user].name, "played", id);
+	if (dl || !range || from == 0) {
+		audit(user, dl ? "download" : "play", id, NULL);
+		/* Hashes every recording of the call: not under the lock. */
+		pthread_mutex_unlock(&big_lock);
+		trail_access(user, dl ? "exported" : "played", id);
+		pthread_mutex_lock(&big_lock);
 	}
 	resp = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
 	MHD_add_response_header(resp, "Content-Type", "audio/wav");
@@ -1798,9 +1818,8 @@ static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, 
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+static enum MHD_Result handle_locked(struct MHD_Connection *c, const char *url, const char *method,
+				     const char *upload, size_t *upload_size, void **con_cls)
 {
 	bool post = strcmp(method, "POST") == 0;
 	struct req *rq = *con_cls;
@@ -1876,6 +1895,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/users") == 0)
 		return page_users(c, s, NULL, MHD_HTTP_OK);
 	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	enum MHD_Result r;
+
+	pthread_mutex_lock(&big_lock);
+	r = handle_locked(c, url, method, upload, upload_size, con_cls);
+	pthread_mutex_unlock(&big_lock);
+	return r;
 }
 
 /* ---- main ---- */
@@ -2147,7 +2178,8 @@ int main(int argc, char **argv)
 		}
 		sin.sin_port = htons((uint16_t)port);
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
 	if (arg.tls_cert || arg.tls_key) {
 		cert = arg.tls_cert ? slurp(arg.tls_cert) : NULL;
@@ -2164,7 +2196,7 @@ int main(int argc, char **argv)
 		flags |= MHD_USE_TLS;
 		https = true;
 	}
-	/* One polling thread: the sqlite handle and the tables above are used by it alone. */
+	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
