@@ -283,6 +283,8 @@ int store_writer_join(struct store_writer *w, struct store_sync_group *g);
  */
 void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_sqes,
 			      void *userdata);
+/* True while the group's sync is in flight (its CQE names g: keep g and its loop until then). */
+bool store_sync_group_in_flight(const struct store_sync_group *g);
 /* Group syncs completed so far. */
 uint64_t store_sync_group_syncs(const struct store_sync_group *g);
 

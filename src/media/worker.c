@@ -50,6 +50,7 @@ struct media_worker {
 	struct media_stream *streams;
 	struct loop_timer flush_timer;
 	struct loop_timer close_timer;
+	struct loop_timer quit_timer;
 	unsigned closing;
 	uint64_t enobufs;
 	int setup_result; /* 0 = not yet, 1 = running, < 0 = failed */
@@ -878,11 +879,24 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The group's sync in flight names the group: the loop ends after its CQE. */
+static void quit_check(struct loop_timer *t)
+{
+	struct media_worker *w = container_of(t, struct media_worker, quit_timer);
+
+	if (w->sync_group && store_sync_group_in_flight(w->sync_group))
+		loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + CLOSE_POLL_MS);
+	else
+		loop_exit(w->loop, 0);
+}
+
 static void worker_quit(void *arg)
 {
 	struct media_worker *w = arg;
 
-	loop_exit(w->loop, 0);
+	loop_timer_disarm(w->loop, &w->flush_timer);
+	w->quit_timer.fn = quit_check;
+	quit_check(&w->quit_timer);
 }
 
 /* ---- SIP-thread side ---- */

@@ -928,6 +928,11 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
 	group_try(g);
 }
 
+bool store_sync_group_in_flight(const struct store_sync_group *g)
+{
+	return g->in_flight;
+}
+
 uint64_t store_sync_group_syncs(const struct store_sync_group *g)
 {
 	return g->syncs;
