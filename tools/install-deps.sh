@@ -13,7 +13,7 @@ libsystemd-dev systemd sqlite3 libsqlite3-dev libcmocka-dev libexpat1-dev libjso
 libcurl4-openssl-dev
 libargon2-dev libopus-dev libspandsp-dev libbcg729-dev libopencore-amrnb-dev
 libopencore-amrwb-dev libvo-amrwbenc-dev libgsm1-dev libflac-dev libmicrohttpd-dev chromium sip-tester tcpdump iproute2 procps psmisc python3 python3-cryptography gdb jq
-qemu-system-x86 busybox-static cpio kmod dpkg-dev patch debhelper lintian"
+qemu-system-x86 busybox-static cpio kmod dpkg-dev patch debhelper lintian kamailio"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (apt-get install needs it)" >&2
@@ -66,6 +66,11 @@ fi
 # package-lock.json; it drives /usr/bin/chromium and must never download a browser.
 if command -v npm >/dev/null && [ ! -d "$top/tests/browser/node_modules/puppeteer-core" ]; then
 	(cd "$top/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts)
+fi
+# s3rver, the S3-compatible server of tests/integration/s3.sh (test-only), pinned by
+# tests/s3/package-lock.json.
+if command -v npm >/dev/null && [ ! -d "$top/tests/s3/node_modules/s3rver" ]; then
+	(cd "$top/tests/s3" && npm ci --no-audit --no-fund --ignore-scripts)
 fi
 
 # libsrtp2 with OpenSSL crypto: Debian's build uses NSS, measured here at 3.9 us per packet

@@ -133,6 +133,17 @@ struct config {
 	uint64_t webhook_retry_min_ms; /* WEBHOOK_RETRY_MIN, 1s */
 	uint64_t webhook_retry_max_ms; /* WEBHOOK_RETRY_MAX, 1h */
 
+	/* Recordings to S3-compatible object storage (docs/STORAGE.md) */
+	char *s3_endpoint;		   /* S3_ENDPOINT, "" = off */
+	char *s3_bucket;		   /* S3_BUCKET */
+	char *s3_prefix;		   /* S3_PREFIX, "siprecd" */
+	char *s3_region;		   /* S3_REGION, us-east-1 */
+	char *s3_credentials;		   /* S3_CREDENTIALS, "" = the s3-credentials credential */
+	uint64_t s3_timeout_ms;		   /* S3_TIMEOUT, 10m */
+	uint64_t s3_retry_min_ms;	   /* S3_RETRY_MIN, 1s */
+	uint64_t s3_retry_max_ms;	   /* S3_RETRY_MAX, 1h */
+	uint64_t s3_delete_local_after_ms; /* S3_DELETE_LOCAL_AFTER, 0 = keep */
+
 	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
 	bool config_explicit; /* config_path was asked for (--config): it must exist on reload */
 };

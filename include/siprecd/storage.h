@@ -243,6 +243,12 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 unsigned store_writer_in_flight(const struct store_writer *w);
 /* Sealed blocks not yet submitted. */
 unsigned store_writer_pending(const struct store_writer *w);
+/*
+ * Whether store_writer_close may run now: no request in flight, and nothing sealed left to write
+ * (or the writer failed, or error, the caller's own error for the stream, is set: what is left
+ * will never be written). The caller of a finished stream waits (polls) until it is true.
+ */
+bool store_writer_closable(const struct store_writer *w, int error);
 /* 0, or the -errno that put the writer in the failed state (EIO, short write = -EIO, ...). */
 int store_writer_error(const struct store_writer *w);
 bool store_writer_direct(const struct store_writer *w);

@@ -651,7 +651,8 @@ static int verify_files(sqlite3 *db, const char *base_dir, struct vctx *c)
 		    db,
 		    "SELECT t.object, t.sha256 FROM trail AS t WHERE t.kind = 'finalized' AND "
 		    "t.seq = (SELECT max(seq) FROM trail AS u WHERE u.object = t.object AND u.kind "
-		    "IN ('finalized', 'deleted', 'erased', 'shredded')) ORDER BY t.seq",
+		    "IN ('finalized', 'deleted', 'erased', 'shredded', 'offloaded')) ORDER BY "
+		    "t.seq",
 		    -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT path, deleted_at FROM recordings WHERE uuid = ?1", -1,
 			       &q, NULL) != SQLITE_OK) {

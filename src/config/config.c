@@ -390,6 +390,39 @@ static const struct config_key keys[] = {
 	{"WEBHOOK_RETRY_MAX", T_DURATION, "1h", NULL,
 	 "Longest delay between two attempts; an event is retried until delivered.", false, false,
 	 F(webhook_retry_max_ms), 10, DURATION_MS(86400), NULL, 0, RESTART},
+
+	/* Recordings to S3-compatible object storage (docs/STORAGE.md) */
+	{"S3_ENDPOINT", T_STRING, "", NULL,
+	 "http(s)://host[:port] of an S3-compatible store (AWS S3, Ceph RGW, MinIO, Garage) every "
+	 "finalized recording is uploaded to; empty = off.",
+	 false, false, F(s3_endpoint), 0, 0, NULL, 0, RESTART},
+	{"S3_BUCKET", T_STRING, "", NULL,
+	 "Bucket of the recordings (path-style requests); required with S3_ENDPOINT.", false, false,
+	 F(s3_bucket), 0, 0, NULL, 0, RESTART},
+	{"S3_PREFIX", T_STRING, "siprecd", NULL,
+	 "Key prefix: objects are <prefix>/<YYYY-MM-DD>/<session>/<recording>.siprec (+ .json, "
+	 "<session>.metadata).",
+	 false, false, F(s3_prefix), 0, 0, NULL, 0, RESTART},
+	{"S3_REGION", T_STRING, "us-east-1", NULL, "Region signed into SigV4 requests.", false,
+	 false, F(s3_region), 0, 0, NULL, 0, RESTART},
+	{"S3_CREDENTIALS", T_PATH, "", NULL,
+	 "File (not readable by others) holding ACCESS_KEY_ID:SECRET or aws_access_key_id/"
+	 "aws_secret_access_key lines; empty = the s3-credentials credential. Never logged.",
+	 false, false, F(s3_credentials), 0, 0, NULL, 0, RESTART},
+	{"S3_TIMEOUT", T_DURATION, "10m", NULL,
+	 "One request (an upload or a read-back of a whole recording) must finish within this.",
+	 false, false, F(s3_timeout_ms), 100, DURATION_MS(86400), NULL, 0, RESTART},
+	{"S3_RETRY_MIN", T_DURATION, "1s", NULL,
+	 "Delay after the first failed upload; it doubles after each further failure.", false,
+	 false, F(s3_retry_min_ms), 10, DURATION_MS(3600), NULL, 0, RESTART},
+	{"S3_RETRY_MAX", T_DURATION, "1h", NULL,
+	 "Longest delay between two attempts; an upload is retried until verified.", false, false,
+	 F(s3_retry_max_ms), 10, DURATION_MS(86400), NULL, 0, RESTART},
+	{"S3_DELETE_LOCAL_AFTER", T_DURATION, "0", NULL,
+	 "Remove the local .siprec this long after its upload was verified (never under a legal "
+	 "hold); 0 = keep local files.",
+	 false, false, F(s3_delete_local_after_ms), 0, DURATION_MS(3650 * 86400ULL), NULL, 0,
+	 RESTART},
 };
 
 _Static_assert(sizeof(enum srtp_policy) == sizeof(int), "enums are stored as int");

@@ -197,6 +197,8 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 		json_object_object_add(o, "status",
 				       json_object_new_string(control_health_name(c.worst)));
 		json_object_object_add(o, "checks", c.arr);
+		/* siprec-web's status page shows it (and offers drain or resume). */
+		json_object_object_add(o, "draining", json_object_new_boolean(m->draining));
 		*ret = o;
 	}
 	return c.worst;

@@ -343,6 +343,29 @@ int edge_session_open(struct manager *m, const struct sockaddr_storage *peer, st
 	return 0;
 }
 
+int edge_session_streams(struct manager *m, const struct sockaddr_storage *peer, uint32_t streams,
+			 struct edge_charge *ch)
+{
+	struct sip_sources *src;
+	int r;
+
+	if (!ch->session || !m->transport || streams == ch->streams)
+		return 0;
+	src = sip_transport_sources(m->transport);
+	if (streams < ch->streams) {
+		sip_sources_put(src, peer, SIP_SRC_STREAMS, ch->streams - streams);
+	} else {
+		r = sip_sources_get(src, peer, SIP_SRC_STREAMS, streams - ch->streams,
+				    m->cfg->max_streams_per_source);
+		if (r < 0) {
+			m->counters.sessions_source_limited++;
+			return r == -ENOSPC ? -EUSERS : r;
+		}
+	}
+	ch->streams = streams;
+	return 0;
+}
+
 void edge_session_close(struct manager *m, const struct sockaddr_storage *peer,
 			struct edge_charge *ch)
 {

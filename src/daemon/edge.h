@@ -42,5 +42,10 @@ bool edge_admit_invite(struct manager *m, struct sip_txn *txn, struct sip_msg *r
  * limit (nothing charged; the caller answers 503). */
 int edge_session_open(struct manager *m, const struct sockaddr_storage *peer, struct str sdp,
 		      struct edge_charge *ch);
+/* Re-charges an open session with streams (the non-zero ports of a re-offer, or of the offer we
+ * made for an INVITE without SDP): 0, or -EUSERS when the increase would pass
+ * MAX_STREAMS_PER_SOURCE (the charge unchanged; the caller refuses the offer). */
+int edge_session_streams(struct manager *m, const struct sockaddr_storage *peer, uint32_t streams,
+			 struct edge_charge *ch);
 void edge_session_close(struct manager *m, const struct sockaddr_storage *peer,
 			struct edge_charge *ch);

@@ -34,6 +34,7 @@
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
+#include "siprecd/s3.h"
 #include "siprecd/webhook.h"
 #include "daemon/edge.h"
 #include "siprecd/auth.h"
@@ -953,6 +954,24 @@ int manager_start(struct manager *m)
 			log_error("webhooks: %s", *err ? err : strerror(-r));
 			return r;
 		}
+		/* Finalized recordings to object storage, from the catalog's outbox. */
+		r = s3_upload_start(
+			&(struct s3_upload_config){.target = {.endpoint = c->s3_endpoint,
+							      .bucket = c->s3_bucket,
+							      .region = c->s3_region,
+							      .credentials = c->s3_credentials,
+							      .timeout_ms = c->s3_timeout_ms},
+						   .prefix = c->s3_prefix,
+						   .catalog_path = c->catalog_path,
+						   .retry_min_ms = c->s3_retry_min_ms,
+						   .retry_max_ms = c->s3_retry_max_ms,
+						   .delete_local_after_ms =
+							   c->s3_delete_local_after_ms},
+			err, sizeof(err));
+		if (r < 0) {
+			log_error("s3: %s", *err ? err : strerror(-r));
+			return r;
+		}
 	}
 	r = sessions_new(m, &m->sessions);
 	if (r < 0)
@@ -1292,7 +1311,8 @@ struct manager *manager_free(struct manager *m)
 	if (m->tls_watch && m->tls_watch->fd >= 0)
 		close(m->tls_watch->fd);
 	loop_free(m->loop);
-	webhook_stop();	    /* after the sessions: their last events reach the outbox */
+	webhook_stop(); /* after the sessions: their last events reach the outbox */
+	s3_upload_stop();
 	free(m->tls_watch); /* after the ring: its read may have been in flight */
 	/* After the ring too: its poll may have been in flight. */
 	net_route_free(m->route);

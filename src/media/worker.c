@@ -700,12 +700,9 @@ static void close_check(struct loop_timer *t)
 				stream_finish_writer(s);
 			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
 				stream_submit(s, true);
-			/* Never while writes are in flight, even after an error: their CQEs
-			 * name this writer's buffers, and closing it early leaked the fd, the
-			 * buffers and the cipher holding the recording key. */
-			if (!s->writer || (store_writer_in_flight(s->writer) == 0 &&
-					   (s->error || store_writer_error(s->writer) ||
-					    store_writer_pending(s->writer) == 0)))
+			/* Never while writes are in flight, even after an error (see
+			 * store_writer_closable; tests/unit/test-storage.c). */
+			if (!s->writer || store_writer_closable(s->writer, s->error))
 				stream_finish_done(s);
 		}
 		s = next;

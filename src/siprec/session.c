@@ -70,6 +70,16 @@ struct stream {
 	struct sockaddr_storage remote;
 };
 
+/* A catalog_barrier in flight for a closed recording's rows (see finalized_durable). */
+struct finalized_token {
+	struct session *s;
+	struct loop *loop;
+	int result;
+	struct media_stream_result res;
+	char recording_uuid[UUID_LEN + 1];
+	char *path;
+};
+
 /* A catalog_barrier in flight for a starting session (see catalog_durable). */
 struct durable_token {
 	struct session *s;
@@ -1147,7 +1157,8 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 	lim.max_media = MIN(m->cfg->max_streams, MAX_STREAMS_HARD);
 	r = sdp_parse(sdp_part->body.s, sdp_part->body.len, &lim, &offer);
 	if (r == -E2BIG) {
-		snprintf(warn, sizeof(warn), "too many streams (at most %u per session)",
+		snprintf(warn, sizeof(warn),
+			 "too many streams (at most %u per session, MAX_STREAMS_PER_SESSION)",
 			 lim.max_media);
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return r;
@@ -1157,6 +1168,18 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return r;
 	}
+	/* A re-offer's streams count against the source's limit like the initial offer's; a
+	 * refusal changes nothing, the streams recording so far go on. */
+	for (unsigned i = 0; i < offer.n_media; i++)
+		accepted += offer.media[i].port != 0;
+	if (edge_session_streams(m, &s->peer, accepted, &s->src_charge) < 0) {
+		snprintf(warn, sizeof(warn),
+			 "too many streams from %s (at most %u, MAX_STREAMS_PER_SOURCE)",
+			 s->peer_str, m->cfg->max_streams_per_source);
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return -EUSERS;
+	}
+	accepted = 0;
 	if (offer.n_media < s->n_streams) {
 		/* RFC 3264 §8 says m= lines are never removed from a re-offer, but SRCs do drop a
 		 * stream that way after a transfer: end those recordings, answer what was offered.
@@ -1975,15 +1998,80 @@ static void totals_add(struct sessions_totals *t, const struct media_stream_resu
 	}
 }
 
+/* A closed stream's last step: totals, and the session finalized after its last stream. */
+static void stream_done(struct session *s, const struct media_stream_result *res)
+{
+	totals_add(&s->ss->totals, res);
+	s->ss->streams--;
+	if (--s->closing == 0 && s->state == SESSION_ENDING)
+		session_finalize(s);
+}
+
+/*
+ * recording-finalized (or -incomplete) and its webhook, once the recording's final catalog rows
+ * are durable (durable 0). When they could not be made durable, nothing is announced: an event
+ * must never name rows a crash can still take back.
+ */
+static void recording_announce(struct session *s, const char *rec_uuid, const char *path,
+			       const struct media_stream_result *res, int durable)
+{
+	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
+	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
+
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	if (durable < 0) {
+		log_error("recording %s of session %s: catalog rows not durable (%s): "
+			  "recording-finalized not sent",
+			  rec_uuid, s->uuid, strerror(-durable));
+		stream_done(s, res);
+		return;
+	}
+	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
+	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", rec_uuid);
+	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", path);
+	snprintf(szf, sizeof(szf), "RECORDING_SIZE=%llu", (unsigned long long)res->file_size);
+	snprintf(hf, sizeof(hf), "RECORDING_SHA256=%s", hex);
+	snprintf(cf, sizeof(cf), "RECORDING_COMPLETE=%d", res->complete ? 1 : 0);
+	audit_emit(res->complete ? AUDIT_RECORDING_FINALIZED : AUDIT_RECORDING_INCOMPLETE, fields,
+		   "recording %s finalized: %s, %llu bytes, %llu packets%s%s", rec_uuid, path,
+		   (unsigned long long)res->file_size, (unsigned long long)res->stats.packets,
+		   res->error ? ", error: " : "", res->error ? strerror(-res->error) : "");
+	webhook_recording_finalized(s->uuid, rec_uuid, path, res->file_size, hex, res->complete);
+	stream_done(s, res);
+}
+
+/* On the SIP thread: the rows queued before the barrier are committed (or failed). The session
+ * waits for it (s->closing), so it cannot be freed meanwhile. */
+static void sip_finalized_durable(void *arg)
+{
+	struct finalized_token *t = arg;
+
+	recording_announce(t->s, t->recording_uuid, t->path, &t->res, t->result);
+	free(t->path);
+	free(t);
+}
+
+/* On the catalog thread. */
+static void finalized_durable(void *userdata, int result)
+{
+	struct finalized_token *t = userdata;
+
+	t->result = result;
+	if (loop_post(t->loop, sip_finalized_durable, t) < 0) {
+		free(t->path); /* the SIP loop is gone: nobody waits any more */
+		free(t);
+	}
+}
+
 static void stream_closed(void *userdata, struct media_stream *ms,
 			  const struct media_stream_result *res)
 {
 	struct stream *st = userdata;
 	struct session *s = st->session;
 	struct manager *m = s->ss->m;
-	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
+	char hex[65];
 	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1], src[64] = "";
-	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
 
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
@@ -2020,31 +2108,32 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 						    .state = res->discarded ? "shredded" : "final",
 						    .finalized_at = now_unix_ms(),
 					    });
-	if (res->discarded) {
-		/* The session never started: no file, no recording to announce. */
-		log_info("session %s: recording %s deleted, nothing recorded (%s)", s->uuid,
-			 st->recording_uuid, s->end_reason[0] ? s->end_reason : "closed");
-		goto done;
+	if (!res->discarded) {
+		struct finalized_token *t = calloc(1, sizeof(*t));
+
+		/* The event announces rows and a trailer that a crash cannot take back: the
+		 * trailer is fdatasync'ed (res->complete), the rows wait for this barrier. */
+		if (t) {
+			t->s = s;
+			t->loop = m->loop;
+			t->res = *res;
+			snprintf(t->recording_uuid, sizeof(t->recording_uuid), "%s",
+				 st->recording_uuid);
+			t->path = strdup(st->path);
+		}
+		if (t && t->path && catalog_barrier(m->catalog, finalized_durable, t) == 0)
+			return;
+		if (t)
+			free(t->path);
+		free(t);
+		recording_announce(s, st->recording_uuid, st->path, res, -ENOMEM);
+		return;
 	}
-	snprintf(sf, sizeof(sf), "SIPREC_SESSION_ID=%s", s->uuid);
-	snprintf(rf, sizeof(rf), "SIPREC_RECORDING_ID=%s", st->recording_uuid);
-	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", st->path);
-	snprintf(szf, sizeof(szf), "RECORDING_SIZE=%llu", (unsigned long long)res->file_size);
-	snprintf(hf, sizeof(hf), "RECORDING_SHA256=%s", hex);
-	snprintf(cf, sizeof(cf), "RECORDING_COMPLETE=%d", res->complete ? 1 : 0);
-	audit_emit(res->complete ? AUDIT_RECORDING_FINALIZED : AUDIT_RECORDING_INCOMPLETE, fields,
-		   "recording %s finalized: %s, %llu bytes, %llu packets%s%s", st->recording_uuid,
-		   st->path, (unsigned long long)res->file_size,
-		   (unsigned long long)res->stats.packets, res->error ? ", error: " : "",
-		   res->error ? strerror(-res->error) : "");
-	webhook_recording_finalized(s->uuid, st->recording_uuid, st->path, res->file_size, hex,
-				    res->complete);
-done:
+	/* The session never started: no file, no recording to announce. */
+	log_info("session %s: recording %s deleted, nothing recorded (%s)", s->uuid,
+		 st->recording_uuid, s->end_reason[0] ? s->end_reason : "closed");
 	(void)ms;
-	totals_add(&s->ss->totals, res);
-	s->ss->streams--;
-	if (--s->closing == 0 && s->state == SESSION_ENDING)
-		session_finalize(s);
+	stream_done(s, res);
 }
 
 /* A session that ends before its INVITE got a final response answers it now: no transaction

@@ -726,6 +726,15 @@ unsigned store_writer_pending(const struct store_writer *w)
 	return w->npending;
 }
 
+bool store_writer_closable(const struct store_writer *w, int error)
+{
+	/* Never while a request is in flight, even after an error: its CQE names this writer's
+	 * buffers, and closing early leaked the fd, the buffers and the key (-EBUSY ignored). */
+	if (w->in_flight)
+		return false;
+	return error || w->error || w->npending == 0;
+}
+
 int store_writer_error(const struct store_writer *w)
 {
 	return w->error;

@@ -2,15 +2,17 @@
 // Drives Debian's chromium (headless, never a downloaded browser) through siprec-web: log in,
 // filter, open a call, play (duration equals the call's WAV, currentTime advances), seek (a
 // Range request answered 206), download through the browser and compare with siprec-export's
-// WAV, CSRF rejection, a viewer refused playback; screenshots of every page into OUTDIR.
-// Usage: node web.js URL LISTENER_PW VIEWER_PW UUID EXPORT_WAV DURATION_S OUTDIR
+// WAV, CSRF rejection, a viewer refused playback, a supervisor places a legal hold (seen on the
+// call page) and releases it; screenshots of every page into OUTDIR.
+// Usage: node web.js URL LISTENER_PW VIEWER_PW UUID EXPORT_WAV DURATION_S OUTDIR SUPERVISOR_PW
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
 
-const [url, listenerPw, viewerPw, uuid, exportWav, durationS, outDir] = process.argv.slice(2);
+const [url, listenerPw, viewerPw, uuid, exportWav, durationS, outDir, superPw] =
+	process.argv.slice(2);
 let fails = 0;
 function ok(cond, what) {
 	console.log((cond ? 'ok - ' : 'not ok - ') + what);
@@ -117,6 +119,26 @@ async function login(page, user, pw) {
 		const vs = await page.evaluate((u) => fetch('/audio?id=' + u).then((r) => r.status), uuid);
 		ok(vs === 403, `viewer refused playback (${vs})`);
 		await page.screenshot({path: path.join(outDir, 'web-call-viewer.png'), fullPage: true});
+		ok((await page.$('#placehold')) === null, 'viewer: no hold form');
+
+		// A supervisor places a legal hold from the call page, sees it, releases it.
+		await Promise.all([page.waitForNavigation(), page.click('nav button')]);
+		await login(page, 'sue', superPw);
+		await page.goto(url + '/call?id=' + uuid);
+		ok((await page.$('#noholds')) !== null, 'supervisor: no hold on the call yet');
+		await page.type('#case', 'CASE-42');
+		await Promise.all([page.waitForNavigation(), page.click('#hold')]);
+		ok(new URL(page.url()).pathname === '/call', 'after placing the hold: back on the call page');
+		const holds = await page.$$eval('#holds tr.hold', (rs) => rs.map((r) =>
+			Array.from(r.cells).map((c) => c.textContent)));
+		ok(holds.length === 1 && holds[0][1] === 'session' && holds[0][2] === uuid &&
+		   holds[0][3] === 'CASE-42' && holds[0][4] === 'siprec-web:sue',
+		   `the call page shows the hold (${JSON.stringify(holds)})`);
+		await page.screenshot({path: path.join(outDir, 'web-call-hold.png'), fullPage: true});
+		await page.type('#holds tr.hold input[name=reason]', 'case closed');
+		await Promise.all([page.waitForNavigation(), page.click('#holds tr.hold button')]);
+		ok((await page.$$('#holds tr.hold')).length === 0 && (await page.$('#noholds')) !== null,
+		   'the hold is released: gone from the call page');
 	} catch (e) {
 		ok(false, 'browser run: ' + e);
 	} finally {

@@ -4,7 +4,9 @@
 # the answer in the ACK: Cisco CUCM built-in-bridge), an offerless re-INVITE, RFC 4028 session
 # timers (422 below Min-SE, Session-Expires echoed, a session that is not refreshed ends with a
 # BYE), a re-INVITE that narrows the codec (Webex transfer to G.722), a re-offer with fewer m=
-# lines, and the silence rule (an SRC that vanished is ended; a held call is not).
+# lines, the silence rule (an SRC that vanished is ended; a held call is not), and streams added
+# by re-INVITE charged to MAX_STREAMS_PER_SOURCE and MAX_STREAMS_PER_SESSION like the initial
+# offer's (488 with a Warning naming the limit, the streams already recording go on).
 . "$(dirname "$0")/lib.sh"
 need python3 sqlite3 jq
 
@@ -176,4 +178,82 @@ check_eq "silence: the held call survived it" 200 "$(v silence.held_bye)"
 
 stop_siprecd
 check_eq "siprecd exit status" 0 "$STOP_RC"
+
+# 7. Streams added by re-INVITE count against the limits (3 per source, 4 per session).
+sed -i 's/^MAX_STREAMS_PER_SESSION=.*/MAX_STREAMS_PER_SESSION=4/' "$CONF"
+echo MAX_STREAMS_PER_SOURCE=3 >>"$CONF"
+start_siprecd
+SRCDIR=$SRCDIR python3 - "$SIP_PORT" >"$T/flows.out" 2>&1 <<'PY'
+import os, sys, time
+sys.path.insert(0, os.environ["SRCDIR"] + "/tests/helpers")
+from sipua import UA, Call, sdp_media, offer, send_rtp, free_udp_port
+
+ua = UA(int(sys.argv[1]))
+def say(k, v): print(f"{k}={v}", flush=True)
+
+def step7():
+    c = Call(ua, "streams-limit")
+    sp = [free_udp_port() for _ in range(5)]
+    lines = [(sp[i], "abcde"[i], [0], "sendonly") for i in range(5)]
+    r = c.request("INVITE", offer(lines[:2]))
+    say("limit.initial", r.status if r else "timeout")
+    m = sdp_media(r.body) if r and r.status == 200 else []
+    c.ack()
+    send_rtp(m[0]["port"], 0, 30, ssrc=0x11223344, src_port=sp[0])
+    r = c.request("INVITE", offer(lines[:4]))
+    say("limit.source.status", r.status if r else "timeout")
+    say("limit.source.warning", r.header("warning") if r else "-")
+    r = c.request("INVITE", offer(lines[:5]))
+    say("limit.session.status", r.status if r else "timeout")
+    say("limit.session.warning", r.header("warning") if r else "-")
+    # the streams recording before the refusals go on, on the same ports (a new SSRC, so
+    # that the random first sequence number of this burst cannot look like duplicates)
+    send_rtp(m[0]["port"], 0, 40, ssrc=0x55667788, src_port=sp[0])
+    r = c.request("INVITE", offer(lines[:3]))
+    say("limit.third.status", r.status if r else "timeout")
+    m3 = sdp_media(r.body) if r and r.status == 200 else []
+    say("limit.third.same_ports", int(len(m3) == 3 and m3[0]["port"] == m[0]["port"]))
+    c.ack()
+    # the source now holds 3 streams: another session's stream is over the limit
+    o = Call(ua, "streams-limit-other")
+    r = o.request("INVITE", offer([(free_udp_port(), "x", [0], "sendonly")]))
+    say("limit.other.status", r.status if r else "timeout")
+    r = c.request("BYE")
+    say("limit.bye", r.status if r else "timeout")
+    # released once the session is finalized (after its BYE, asynchronously): poll for it
+    for i in range(100):
+        o = Call(ua, f"streams-limit-after-{i}")
+        r = o.request("INVITE", offer(lines[:3]))
+        if not r or r.status != 503:
+            break
+        time.sleep(0.05)
+    say("limit.after.status", r.status if r else "timeout")
+    if r and r.status == 200:
+        o.ack()
+        o.request("BYE")
+
+step7()
+
+PY
+cat "$T/flows.out"
+stop_siprecd
+check_eq "siprecd exit status" 0 "$STOP_RC"
+check_eq "streams limit: initial INVITE with 2 streams" 200 "$(v limit.initial)"
+check_eq "streams limit: re-INVITE to 4 streams refused" 488 "$(v limit.source.status)"
+check "streams limit: the Warning names MAX_STREAMS_PER_SOURCE" \
+	sh -c "sed -n 's/^limit.source.warning=//p' '$T/flows.out' | grep -q 'MAX_STREAMS_PER_SOURCE'"
+check_eq "streams limit: re-INVITE to 5 streams refused" 488 "$(v limit.session.status)"
+check "streams limit: the Warning names MAX_STREAMS_PER_SESSION" \
+	sh -c "sed -n 's/^limit.session.warning=//p' '$T/flows.out' | grep -q 'MAX_STREAMS_PER_SESSION'"
+check_eq "streams limit: re-INVITE to 3 streams accepted" 200 "$(v limit.third.status)"
+check_eq "streams limit: the first streams kept their ports" 1 "$(v limit.third.same_ports)"
+check_eq "streams limit: another session over the source's 3 streams gets 503" 503 "$(v limit.other.status)"
+check_eq "streams limit: BYE" 200 "$(v limit.bye)"
+check_eq "streams limit: the charge is released with the session" 200 "$(v limit.after.status)"
+sid=$(catalog "SELECT id FROM sessions WHERE call_id='streams-limit'")
+check_eq "streams limit: stream a recorded before and after the refusals" 70 \
+	"$(catalog "SELECT packets FROM streams WHERE session_id=$sid AND label='a'")"
+check_eq "streams limit: three streams in the catalog" 3 \
+	"$(catalog "SELECT count(*) FROM streams WHERE session_id=$sid")"
+
 finish

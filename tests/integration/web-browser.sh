@@ -40,6 +40,7 @@ dur=$(python3 -c "import wave,sys; w=wave.open(sys.argv[1]); print('%.6f' % (w.g
 USERS=$T/web-users
 echo "listen-pass-1" | "$WEB" --users "$USERS" --add-user lisa listener || bad "--add-user"
 echo "viewer-pass-1" | "$WEB" --users "$USERS" --add-user vic viewer || bad "--add-user"
+echo "super-pass-1" | "$WEB" --users "$USERS" --add-user sue supervisor || bad "--add-user"
 PORT=$(free_port)
 "$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$PORT" --log stderr \
 	--cache "$T/cache" >"$T/web.log" 2>&1 &
@@ -48,7 +49,7 @@ mkdir -p "$T/cache"
 wait_for "$T/web.log" "listening on" 10 || { bad "siprec-web did not start"; cat "$T/web.log"; finish; }
 
 if (cd "$BR" && timeout 120 node web.js "http://127.0.0.1:$PORT" listen-pass-1 viewer-pass-1 \
-	"$u" "$T/export.wav" "$dur" "$OUT") >"$T/browser.log" 2>&1; then
+	"$u" "$T/export.wav" "$dur" "$OUT" super-pass-1) >"$T/browser.log" 2>&1; then
 	ok "browser run"
 else
 	bad "browser run"
@@ -57,7 +58,10 @@ cat "$T/browser.log"
 fails=$((fails + $(grep -c '^not ok' "$T/browser.log")))
 check "audit: the browser's playback" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=play SIPREC_SESSION_ID=$u" "$T/web.log"
 check "audit: the browser's download" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=download SIPREC_SESSION_ID=$u" "$T/web.log"
-for s in web-calls web-call web-status web-login web-call-viewer; do
+check "the browser's hold: placed and released by siprec-web:sue" test \
+	"$(catalog "SELECT count(*) FROM legal_holds WHERE session_uuid = '$u' AND placed_by = 'siprec-web:sue' AND released_by = 'siprec-web:sue' AND case_ref = 'CASE-42' AND release_reason = 'case closed'")" = 1
+check "audit: the browser's hold and release" sh -c "grep -q 'SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID=$u' '$T/web.log' && grep -q 'SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-released SIPREC_SESSION_ID=$u' '$T/web.log'"
+for s in web-calls web-call web-status web-login web-call-viewer web-call-hold; do
 	check "screenshot $s.png" test -s "$OUT/$s.png"
 done
 finish

@@ -32,6 +32,7 @@ while [ $i -lt 200 ]; do
 done
 [ -n "$u" ] || { bad "no finished session in the catalog"; finish; }
 ok "call recorded ($u)"
+nrec_all=$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u'")
 
 # Accounts: --create-admin prints a one-time password; --add-user reads it from stdin.
 USERS=$T/web-users
@@ -39,6 +40,7 @@ admin_pw=$("$WEB" --users "$USERS" --create-admin | sed -n 's/.*one-time passwor
 [ -n "$admin_pw" ] && ok "--create-admin printed a password" || bad "--create-admin"
 echo "listen-pass-1" | "$WEB" --users "$USERS" --add-user lisa listener || bad "--add-user lisa"
 echo "viewer-pass-1" | "$WEB" --users "$USERS" --add-user vic viewer || bad "--add-user vic"
+echo "super-pass-1" | "$WEB" --users "$USERS" --add-user sue supervisor || bad "--add-user sue"
 check "users file holds Argon2id hashes only, mode 0600" sh -c \
 	"grep -q '^lisa listener [$]argon2id[$]v=19[$]' '$USERS' && ! grep -q listen-pass-1 '$USERS' &&
 	[ \$(stat -c %a '$USERS') = 600 ]"
@@ -76,13 +78,25 @@ code lisa "$URL/calls?state=ended&from=2000-01-01T00:00&to=2100-01-01T00:00" >/d
 check "filter state+time range finds the call" grep -q "/call?id=$u" "$T/body"
 code lisa "$URL/calls?dtmf=1" >/dev/null
 check "filter has-DTMF leaves out a call without DTMF" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmin=1&dmax=60" >/dev/null
+check "filter duration 1..60 s finds the call (about 2.5 s)" grep -q "/call?id=$u" "$T/body"
+check "the list shows the duration" grep -q "<td class=\"dur\">2 s</td>" "$T/body"
+code lisa "$URL/calls?dmin=60" >/dev/null
+check "filter duration >= 60 s leaves it out" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmax=1" >/dev/null
+check "filter duration <= 1 s leaves it out" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?held=1" >/dev/null
+check "filter on-hold leaves out a call without a hold" sh -c "! grep -q '/call?id=$u' '$T/body'"
+code lisa "$URL/calls?dmin=1&held=1&page=0&size=5" >/dev/null
+check "the form keeps the duration filter" sh -c "! grep -q 'id=\"next\"' '$T/body' && grep -q 'name=\"dmin\" id=\"dmin\" type=\"number\" min=\"0\" max=\"604800\" size=\"6\" placeholder=\"min\" value=\"1\"' '$T/body'"
 code lisa "$URL/calls?who=%3Cscript%3Ealert(1)%3C/script%3E" >/dev/null
 check "user input is HTML-escaped" sh -c "grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/body' && ! grep -q '<script>alert' '$T/body'"
 
 long=$(python3 -c 'print("a" * 200)')
 for q in "page=abc" "page=-1" "page=100001" "size=0" "size=999" "from=yesterday" \
-	"to=2024-13-45T99:99" "state=deleted" "dtmf=2" "who=$long"; do
-	check_eq "bad input refused: /calls?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/calls?$q")"
+	"to=2024-13-45T99:99" "state=deleted" "dtmf=2" "who=$long" "held=yes" "dmin=-1" \
+	"dmin=604801" "dmax=1.5" "dmax=abc" "dmin=5&dmax=1"; do
+	check_eq "bad input refused: /calls?$q" 400 "$(code lisa "$URL/calls?$q")"
 done
 for q in "id=../../etc/passwd" "id=" "id=$long" "id=zzzz"; do
 	check_eq "bad id refused: /call?${q%"${q#??????????????????}"}" 400 "$(code lisa "$URL/call?$q")"
@@ -154,6 +168,70 @@ check_eq "sam may play" 200 "$(code sam "$URL/audio?id=$u")"
 check "users file has sam" grep -q '^sam listener [$]argon2id[$]' "$USERS"
 check "audit: user-saved" grep -q "SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=user-saved .*SIPREC_WEB_DETAIL=sam" "$T/web.log"
 
+# Legal holds (supervisor) through the compliance code: placed and released from the call page,
+# CSRF-checked, in the catalog and the trail with the console user as the actor, audited.
+check_eq "supervisor logs in" 303 "$(login sue sue super-pass-1)"
+check_eq "supervisor: call page" 200 "$(code sue "$URL/call?id=$u")"
+check "supervisor's call page offers a hold" grep -q '<form method="post" action="/hold" id="placehold">' "$T/body"
+check "no hold on the call yet" grep -q 'id="noholds"' "$T/body"
+stok=$(csrf)
+code vic "$URL/call?id=$u" >/dev/null
+check "viewer's call page offers no hold" sh -c "! grep -q 'id=\"placehold\"' '$T/body'"
+check_eq "viewer refused placing a hold (with its own CSRF token)" 403 \
+	"$(code vic -d "csrf=$vtok" -d "id=$u" -d case=CASE-1 "$URL/hold")"
+check_eq "hold without CSRF token refused" 403 "$(code sue -d "id=$u" -d case=CASE-1 "$URL/hold")"
+check_eq "hold without a case reference refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" -d case= "$URL/hold")"
+check_eq "hold with a control character refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" --data-urlencode "case=$(printf 'a\tb')" "$URL/hold")"
+check_eq "hold on a bad id refused" 400 "$(code sue -d "csrf=$stok" -d "id=../x" -d case=CASE-1 "$URL/hold")"
+check_eq "hold on an unknown call: 404" 404 "$(code sue -d "csrf=$stok" -d "id=0000-1111" -d case=CASE-1 "$URL/hold")"
+check_eq "supervisor places a hold" 303 "$(code sue -d "csrf=$stok" -d "id=$u" -d 'case=CASE <7>' "$URL/hold")"
+hid=$(catalog "SELECT id FROM legal_holds WHERE kind = 'session' AND session_uuid = '$u' AND released_at IS NULL AND placed_by = 'siprec-web:sue' AND case_ref = 'CASE <7>'")
+check "the hold is in the catalog, placed by siprec-web:sue" test -n "$hid"
+check_eq "trail: 'held' entry by siprec-web:sue" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'held' AND actor = 'siprec-web:sue' AND object = 'hold:$hid'")"
+code sue "$URL/call?id=$u" >/dev/null
+check "the call page shows the hold (case escaped)" grep -q "<tr class=\"hold\" data-hold=\"$hid\"><td>$hid</td><td>session</td><td>$u</td><td>CASE &lt;7&gt;</td><td>siprec-web:sue</td>" "$T/body"
+code sue "$URL/calls?held=1" >/dev/null
+check "filter on-hold finds the held call, marked held" grep -q "/call?id=$u\">.*<td class=\"held\">held</td>" "$T/body"
+check "audit: hold-placed" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID=$u SIPREC_WEB_DETAIL=hold=$hid" "$T/web.log"
+check_eq "viewer refused releasing (with its own CSRF token)" 403 \
+	"$(code vic -d "csrf=$vtok" -d "id=$u" -d "hold=$hid" "$URL/hold/release")"
+check_eq "release of a bad hold id refused" 400 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=x1" "$URL/hold/release")"
+check_eq "release of an unknown hold: 404" 404 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=999999" "$URL/hold/release")"
+
+# Erasure (admin): a dry run first; a held call is kept.
+code adm "$URL/call?id=$u" >/dev/null
+check "admin's call page offers erasure per participant" grep -q 'name="aor" value="sip:bob@example.net"' "$T/body"
+atok=$(csrf)
+check_eq "supervisor refused erasure" 403 "$(code sue -d "csrf=$stok" -d aor=sip:bob@example.net "$URL/erase")"
+check_eq "erasure with a bad confirm refused" 400 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=maybe "$URL/erase")"
+check_eq "erasure without CSRF token refused" 403 "$(code adm -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check_eq "erasure: dry run" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net "$URL/erase")"
+check "dry run: every recording held, nothing would go" grep -q "$nrec_all recordings of this participant: 0 would be erased, $nrec_all held" "$T/body"
+check_eq "erasure of a held call" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check_eq "held recordings are not erased" 0 "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
+
+check_eq "supervisor releases the hold" 303 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=$hid" -d reason=case-closed "$URL/hold/release")"
+check_eq "the hold is released by siprec-web:sue" "siprec-web:sue|case-closed" "$(catalog "SELECT released_by || '|' || release_reason FROM legal_holds WHERE id = $hid")"
+check_eq "trail: 'released' entry by siprec-web:sue" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'released' AND actor = 'siprec-web:sue' AND object = 'hold:$hid'")"
+code sue "$URL/call?id=$u" >/dev/null
+check "the call page no longer shows the hold" sh -c "! grep -q 'data-hold=\"$hid\"' '$T/body' && grep -q 'id=\"noholds\"' '$T/body'"
+check_eq "releasing twice: 409" 409 "$(code sue -d "csrf=$stok" -d "id=$u" -d "hold=$hid" "$URL/hold/release")"
+check "audit: hold-released" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-released SIPREC_SESSION_ID=$u SIPREC_WEB_DETAIL=hold=$hid reason=case-closed" "$T/web.log"
+
+# Drain and resume (admin) through siprecd's varlink Drain, from the status page.
+check_eq "status page (admin)" 200 "$(code adm "$URL/status")"
+check "status page offers drain" grep -q 'name="enable" value="1"><span id="drainstate">Taking new calls.' "$T/body"
+check_eq "supervisor refused drain" 403 "$(code sue -d "csrf=$stok" -d enable=1 "$URL/drain")"
+check_eq "drain with a bad value refused" 400 "$(code adm -d "csrf=$atok" -d enable=yes "$URL/drain")"
+check_eq "drain without CSRF token refused" 403 "$(code adm -d enable=1 "$URL/drain")"
+check_eq "admin drains" 303 "$(code adm -d "csrf=$atok" -d enable=1 "$URL/drain")"
+check "siprecd is draining" grep -q "draining: new sessions refused" "$T/siprecd.log"
+code adm "$URL/status" >/dev/null
+check "status page shows the drain and offers resume" grep -q 'name="enable" value="0"><span id="drainstate">Draining' "$T/body"
+check_eq "admin resumes" 303 "$(code adm -d "csrf=$atok" -d enable=0 "$URL/drain")"
+check "siprecd takes calls again" grep -q "drain ended: taking new sessions" "$T/siprecd.log"
+check "audit: drain and resume" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=drain ' '$T/web.log' && grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=resume ' '$T/web.log'"
+
 # Rate limit: after 5 failures even the right password is refused for the window.
 for n in 1 2 3 4 5; do login rl lisa "wrong-$n" >/dev/null; done
 check_eq "6th login after 5 failures throttled" 429 "$(login rl lisa listen-pass-1)"
@@ -172,6 +250,82 @@ check "trail: the download is an 'exported' entry by siprec-web:lisa" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'exported' AND actor = 'siprec-web:lisa'")" -ge "$nrec"
 check "trail: the viewer's refused playback is not a 'played' entry" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE actor = 'siprec-web:vic'")" = 0
+# Nothing blocks the others: a second console whose siprec-export waits on a FIFO until the
+# test opens it; meanwhile the status page and the calls list answer.
+mkfifo "$T/export-gate"
+cat >"$T/slow-export" <<EOS
+#!/bin/sh
+: >"$T/export-started"
+read go <"$T/export-gate"
+exec "$EXPORT" "\$@"
+EOS
+chmod +x "$T/slow-export"
+mkdir -p "$T/cache2"
+PORT2=$(free_port)
+"$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$PORT2" --log stderr \
+	--cache "$T/cache2" --export "$T/slow-export" >"$T/web2.log" 2>&1 &
+web2=$!
+BG_PIDS="$BG_PIDS $web2"
+wait_for "$T/web2.log" "listening on" 10 || bad "second siprec-web did not start"
+URL2=http://127.0.0.1:$PORT2
+curl -s -o /dev/null -c "$T/slow" -d user=lisa -d password=listen-pass-1 "$URL2/login"
+curl -s -o "$T/slow.wav" -b "$T/slow" "$URL2/audio?id=$u" &
+slow=$!
+i=0
+while [ ! -e "$T/export-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "siprec-export started for the first playback" test -e "$T/export-started"
+check_eq "status page answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o "$T/body2" -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check_eq "calls list answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/calls")"
+check "the playback is still waiting for the decoder" kill -0 "$slow"
+echo go >"$T/export-gate"
+wait "$slow"
+check "the playback waited for it and got siprec-export's WAV" cmp -s "$T/slow.wav" "$T/export.wav"
+# A download held open by its client half way through the body (python reads 1000 bytes, then
+# waits on a FIFO), while the status page answers.
+mkfifo "$T/dl-gate"
+python3 - "$PORT2" "$(sed -n 's/.*siprecweb\t//p' "$T/slow")" "$u" "$T/slow2.wav" "$T/dl-started" \
+	"$T/dl-gate" <<'PY' &
+import socket, sys
+port, tok, uuid, out, started, gate = sys.argv[1:]
+s = socket.create_connection(("127.0.0.1", int(port)))
+s.sendall(("GET /audio?id=%s&download=1 HTTP/1.1\r\nHost: x\r\nCookie: siprecweb=%s\r\n"
+           "Connection: close\r\n\r\n" % (uuid, tok)).encode())
+data = b""
+while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 1000:
+    data += s.recv(1000)
+open(started, "w").close()
+open(gate).read()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+open(out, "wb").write(data.split(b"\r\n\r\n", 1)[1])
+PY
+slow=$!
+i=0
+while [ ! -e "$T/dl-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "a download is under way" test -e "$T/dl-started"
+check_eq "status page answers during the download" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check "the download was still running" kill -0 "$slow"
+echo go >"$T/dl-gate"
+wait "$slow"
+check "the download, finished afterwards, is whole" cmp -s "$T/slow2.wav" "$T/export.wav"
+kill "$web2" && wait "$web2" 2>/dev/null
+BG_PIDS=${BG_PIDS% "$web2"}
+
+# Erasure for real (the hold is released): files gone, rows marked, trail 'erased' by
+# siprec-web:admin, the console's decrypted WAV of the call gone from its cache.
+check "the console cached the call's WAV" test -s "$T/cache/$u.wav"
+check_eq "erasure of the released call" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
+check "erasure page: every recording erased" grep -q "$nrec_all recordings of this participant: $nrec_all erased, 0 held" "$T/body"
+check_eq "recordings marked deleted" "$nrec_all" "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
+check_eq "trail: 'erased' entries by siprec-web:admin" "$nrec_all" "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
+check "the cached WAV is gone" test ! -e "$T/cache/$u.wav"
+check "audit: erase names the subject by hash only" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=erase .*SIPREC_WEB_DETAIL=subject-sha256=[0-9a-f]\{64\} matched=$nrec_all erased=$nrec_all' '$T/web.log' && ! grep 'ACTION=erase' '$T/web.log' | grep -q bob@"
 check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 
 
@@ -205,12 +359,20 @@ db = sqlite3.connect(sys.argv[1])
 rnd = random.Random(15)
 t0 = 1700000000000
 sessions = [(str(uuid.UUID(int=rnd.getrandbits(128))), "gen-%d" % i, "10.0.%d.%d:5060" % (i % 250, i % 199),
-             t0 + i * 60000, t0 + i * 60000 + 30000) for i in range(100000)]
+             t0 + i * 60000, t0 + i * 60000 + 5000 + (i * 7919 % 595) * 1000) for i in range(100000)]
 db.executemany("INSERT INTO sessions (uuid, call_id, src_addr, transport, started_at, ended_at, state,"
                " end_reason) VALUES (?, ?, ?, 'udp', ?, ?, 'ended', 'bye')", sessions)
 db.execute("INSERT INTO participants (session_id, participant_id, name, aor) SELECT id, 'p1',"
            " 'Trader ' || (id % 500), 'sip:trader' || (id % 500) || '@example.com' FROM sessions"
            " WHERE call_id LIKE 'gen-%'")
+# Holds in force of every kind: 20 sessions, one AoR (200 calls), one range (100 calls).
+for u in rnd.sample([x[0] for x in sessions], 20):
+    db.execute("INSERT INTO legal_holds (kind, session_uuid, case_ref, placed_by, placed_at)"
+               " VALUES ('session', ?, 'gen', 'gen', 0)", (u,))
+db.execute("INSERT INTO legal_holds (kind, aor, case_ref, placed_by, placed_at)"
+           " VALUES ('aor', 'sip:trader42@example.com', 'gen', 'gen', 0)")
+db.execute("INSERT INTO legal_holds (kind, from_at, to_at, case_ref, placed_by, placed_at)"
+           " VALUES ('range', ?, ?, 'gen', 'gen', 0)", (t0 + 50000 * 60000, t0 + 50099 * 60000))
 db.commit()
 PY
 PORT=$(free_port)
@@ -220,10 +382,15 @@ BG_PIDS=$!
 wait_for "$T/web-big.log" "listening on" 10 || { bad "siprec-web (big catalog) did not start"; finish; }
 URL=http://127.0.0.1:$PORT
 login big lisa listen-pass-1 >/dev/null
-for q in "page=0" "page=1000" "who=trader42%40&page=2" "state=ended&from=2023-11-20T00:00&page=5"; do
+for q in "page=0" "page=1000" "who=trader42%40&page=2" "state=ended&from=2023-11-20T00:00&page=5" \
+	"held=1" "held=1&page=3" "dmin=60&dmax=90&page=20" "dmin=500&src=10.0.7.&page=1" \
+	"held=1&dmin=300&who=trader"; do
 	t=$(curl -s -o "$T/body" -w '%{time_total}' -b "$T/big" "$URL/calls?$q")
 	rows=$(grep -c '/call?id=' "$T/body")
 	echo "# 100,000-session catalog: /calls?$q: $rows rows in ${t}s"
 	[ "$rows" -gt 0 ] || bad "no rows for /calls?$q"
 done
+curl -s -o "$T/body" -b "$T/big" "$URL/calls?held=1&dmin=300&dmax=600"
+check "paging keeps the new filters" grep -q 'id="next" href="/calls?held=1&amp;dmin=300&amp;dmax=600&amp;size=50&amp;page=1"' "$T/body"
+check_eq "every listed call is held and lasts 300..600 s" 0 "$(grep '/call?id=' "$T/body" | grep -vc '<td class="dur">[3-5][0-9][0-9] s</td>.*<td class="held">held</td>')"
 finish

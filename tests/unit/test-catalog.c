@@ -119,13 +119,15 @@ static void test_migrations_from_empty(void **state)
 	assert_query(path, "PRAGMA journal_mode", "wal\n");
 	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
 		     "dtmf_events\nkeys\nlegal_holds\nmetadata_snapshots\nparticipants\n"
-		     "recordings\nretention_policies\nsession_context\nsessions\nstream_formats\n"
-		     "streams\ntrail\ntrail_heads\nwebhook_cursor\nwebhook_outbox\n");
+		     "recordings\nretention_policies\ns3_cursor\ns3_objects\nsession_context\n"
+		     "sessions\nstream_formats\nstreams\ntrail\ntrail_heads\nwebhook_cursor\n"
+		     "webhook_outbox\n");
 	assert_query(path,
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
 		     "dtmf_events_session\nparticipants_aor\nrecordings_session\n"
-		     "recordings_writing\nsession_context_lookup\nsessions_active\n"
+		     "recordings_writing\ns3_objects_pending\nsession_context_lookup\n"
+		     "sessions_active\n"
 		     "sessions_call_id\nsessions_started_at\ntrail_object\n"
 		     "webhook_outbox_pending\n");
 	assert_int_equal(stat(path, &stbuf), 0);

@@ -699,6 +699,64 @@ static void test_writer_io_error(void **state)
 	io_uring_queue_exit(&r.ring);
 }
 
+/*
+ * A stream is closed only once no request of its writer is in flight (issue 11 item 7): the
+ * completions are faked here, delivered one at a time, so the check sees the window the kernel
+ * leaves between a failed write's CQE and its cancelled successors' (or a stalled disk's).
+ */
+static void test_writer_close_in_flight(void **state)
+{
+	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+				 .key = test_key,
+				 .key_id = "k",
+				 .recording_id = "r",
+				 .codec = "PCMU",
+				 .chunk_size = STORE_BLOCK};
+	struct loop_op *ops[16];
+	char path[300];
+	struct store_writer *w;
+	struct ring r;
+	uint8_t payload[160];
+	struct store_frame f;
+	unsigned n;
+
+	if (!ring_init(&r))
+		skip();
+	snprintf(path, sizeof(path), "%s/inflight.siprec", tmpdir);
+	p.path = path;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	make_frame(&f, payload, 0, sizeof(payload));
+	assert_int_equal(store_writer_add(w, &f), 0);
+	assert_int_equal(store_writer_finish(w), 0);
+	assert_true(store_writer_closable(w, 0) == false); /* the FINAL chunk waits */
+	n = (unsigned)store_writer_submit(w, ring_get_sqes, &r, true);
+	assert_true(n >= 3 && n <= 16);
+	assert_int_equal(r.nhanded, n);
+	/* never submitted to the kernel: these SQEs only carry the writer's loop_ops */
+	for (unsigned i = 0; i < n; i++)
+		ops[i] = (struct loop_op *)(uintptr_t)r.handed[i]->user_data;
+	r.nhanded = 0;
+	assert_int_equal(store_writer_in_flight(w), n);
+	assert_false(store_writer_closable(w, 0));
+	assert_false(store_writer_closable(w, -EIO)); /* the stream's own error changes nothing */
+	/* The first write fails (ENOSPC): the writer has failed, its successors are still out. */
+	ops[0]->fn(ops[0], -ENOSPC, 0);
+	assert_int_equal(store_writer_error(w), -ENOSPC);
+	assert_int_equal(store_writer_in_flight(w), n - 1);
+	assert_false(store_writer_closable(w, -ENOSPC));
+	assert_int_equal(store_writer_close(w), -EBUSY);
+	for (unsigned i = 1; i + 1 < n; i++) {
+		ops[i]->fn(ops[i], -ECANCELED, 0);
+		assert_false(store_writer_closable(w, -ENOSPC));
+	}
+	ops[n - 1]->fn(ops[n - 1], -ECANCELED, 0);
+	assert_int_equal(store_writer_in_flight(w), 0);
+	assert_true(store_writer_closable(w, -ENOSPC));
+	assert_false(store_writer_durable_final(w));
+	assert_int_equal(store_writer_close(w), 0);
+	io_uring_queue_exit(&r.ring);
+}
+
 /* ---- tampering: each kind reported with its index ---- */
 
 static void check_mem(const uint8_t *buf, size_t len, bool complete, bool failed, int64_t bad,
@@ -921,11 +979,17 @@ static void test_metadata(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_roundtrip), cmocka_unit_test(test_header_formats),
-		cmocka_unit_test(test_frames),		 cmocka_unit_test(test_chunk_roundtrip),
-		cmocka_unit_test(test_writer_reader),	 cmocka_unit_test(test_writer_unfinished),
-		cmocka_unit_test(test_writer_io_error),	 cmocka_unit_test(test_writer_group),
-		cmocka_unit_test(test_tamper),		 cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_header_roundtrip),
+		cmocka_unit_test(test_header_formats),
+		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_chunk_roundtrip),
+		cmocka_unit_test(test_writer_reader),
+		cmocka_unit_test(test_writer_unfinished),
+		cmocka_unit_test(test_writer_io_error),
+		cmocka_unit_test(test_writer_close_in_flight),
+		cmocka_unit_test(test_writer_group),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
 	};
 

@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
+#include "export-s3.h"
 #include "siprecd/compliance.h"
 #include "siprecd/config.h"
 #include "siprecd/keys.h"
@@ -78,6 +79,8 @@ static void help(void)
 {
 	printf("Usage: siprec-export [OPTIONS] FILE.siprec [FILE2.siprec...]\n"
 	       "       siprec-export [OPTIONS] --session UUID --catalog DB\n"
+	       "       siprec-export [OPTIONS] s3://BUCKET/KEY.siprec...  (S3_* of --config,\n"
+	       "                         checked against the manifest beside it)\n"
 	       "\n"
 	       "Verifies and decrypts siprecd recordings.\n"
 	       "\n"
@@ -1219,6 +1222,7 @@ int main(int argc, char **argv)
 		{},
 	};
 	struct input in[MAX_INPUTS] = {0};
+	bool s3_tmp[MAX_INPUTS] = {0};
 	unsigned nin = 0;
 	char pcap_tmp[PATH_MAX] = "";
 	FILE *pcap = NULL;
@@ -1403,6 +1407,15 @@ int main(int argc, char **argv)
 		}
 		for (int i = optind; i < argc; i++)
 			in[nin++].path = strdup(argv[i]);
+		/* s3://bucket/key: fetched into a temporary file, then read like any file. */
+		for (unsigned i = 0; i < nin; i++) {
+			if (!in[i].path || strncmp(in[i].path, "s3://", 5) != 0)
+				continue;
+			status = export_s3_fetch(&in[i].path, arg.config);
+			if (status)
+				goto out;
+			s3_tmp[i] = true;
+		}
 	}
 	if (arg.pcap) {
 		int fd;
@@ -1449,6 +1462,8 @@ out:
 	if (pcap_tmp[0] && status)
 		unlink(pcap_tmp);
 	for (unsigned i = 0; i < nin; i++) {
+		if (s3_tmp[i] && in[i].path)
+			unlink(in[i].path);
 		free(in[i].path);
 		free(in[i].label);
 		free(in[i].part_id);

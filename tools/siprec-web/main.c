@@ -16,9 +16,11 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include <arpa/inet.h>
 #include <json.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -94,6 +97,15 @@ static struct {
 } login_slots[LOGIN_SLOTS];
 static sqlite3 *db;
 static bool https;
+
+/*
+ * libmicrohttpd runs a thread per connection, so a WAV being decoded or streamed, or a long
+ * file being verified, never holds up another request. Everything shared (the read-only
+ * catalog handle, users, sessions, login slots, the log) is used under this one lock, taken for
+ * the whole of a request; the slow parts (siprec-export, reading recordings) drop it and work
+ * on copies.
+ */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- small helpers ---- */
 
@@ -254,7 +266,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
 
 static void audit(const char *user, const char *action, const char *session, const char *detail)
 {
-	char fu[96], fa[64], fs[96], fd[PARAM_MAX * 8];
+	char fu[96], fa[64], fs[96], fd[PARAM_MAX * 9 + 32];
 	const char *fields[] = {fu, fa, fs, fd, NULL};
 
 	snprintf(fu, sizeof(fu), "SIPREC_WEB_USER=%s", user);
@@ -594,6 +606,10 @@ static const char style_css[] =
 struct req {
 	struct MHD_PostProcessor *pp;
 	char user[PARAM_MAX + 1], password[PARAM_MAX + 1], csrf[PARAM_MAX + 1], role[PARAM_MAX + 1];
+	/* the compliance forms: session id, case reference, hold id, reason, AoR, confirm,
+	 * enable (drain) */
+	char id[PARAM_MAX + 1], case_ref[PARAM_MAX + 1], hold[PARAM_MAX + 1], reason[PARAM_MAX + 1],
+		aor[PARAM_MAX + 1], confirm[PARAM_MAX + 1], enable[PARAM_MAX + 1];
 	size_t body;
 	bool too_big;
 };
@@ -604,11 +620,27 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
 				  size_t size)
 {
 	struct req *rq = cls;
-	char *dst = strcmp(key, "user") == 0	   ? rq->user
-		    : strcmp(key, "password") == 0 ? rq->password
-		    : strcmp(key, "csrf") == 0	   ? rq->csrf
-		    : strcmp(key, "role") == 0	   ? rq->role
-						   : NULL;
+	static const struct {
+		const char *key;
+		size_t off;
+	} fields[] = {
+		{"user", offsetof(struct req, user)},
+		{"password", offsetof(struct req, password)},
+		{"csrf", offsetof(struct req, csrf)},
+		{"role", offsetof(struct req, role)},
+		{"id", offsetof(struct req, id)},
+		{"case", offsetof(struct req, case_ref)},
+		{"hold", offsetof(struct req, hold)},
+		{"reason", offsetof(struct req, reason)},
+		{"aor", offsetof(struct req, aor)},
+		{"confirm", offsetof(struct req, confirm)},
+		{"enable", offsetof(struct req, enable)},
+	};
+	char *dst = NULL;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && !dst; i++)
+		if (strcmp(key, fields[i].key) == 0)
+			dst = (char *)rq + fields[i].off;
 
 	if (!dst)
 		return MHD_YES;
@@ -708,19 +740,50 @@ static void like_pattern(char *out, size_t n, const char *s)
 	out[o] = '\0';
 }
 
-static const char calls_sql[] =
-	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"
-	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"
-	"  FROM participants p WHERE p.session_id = s.id),"
-	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id)"
-	" FROM sessions s"
-	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"
-	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE p.session_id = s.id"
-	"  AND (p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\')))"
-	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"
-	" AND (?5 IS NULL OR s.state = ?5)"
-	" AND (?6 = 0 OR EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id))"
-	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8";
+/*
+ * The calls list. The filters that match other tables are "s.id IN (one pass over that
+ * table)": sqlite runs such a subquery once into a temporary index instead of once per session
+ * it scans. Whether a listed call is held is asked per row (50 rows, a handful of holds); the
+ * on-hold filter takes the set of held sessions once (the held_recordings view's rule, holds
+ * first: CROSS JOIN keeps sqlite from scanning every session for a range). On a catalog older
+ * than the legal holds (migration 6) both are 0. Durations are whole seconds; a call without
+ * an end has none and a duration filter leaves it out.
+ */
+#define SESSION_HELD_ROW                                                                           \
+	"EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("                 \
+	"(h.kind = 'session' AND h.session_uuid = s.uuid)"                                         \
+	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"                    \
+	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"                         \
+	"  WHERE hp.session_id = s.id AND lower(hp.aor) = lower(h.aor)))))"
+#define SESSION_HELD_SET                                                                           \
+	"s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                    \
+	"  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND h.released_at IS NULL"         \
+	" UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                      \
+	"  ON hs.started_at BETWEEN h.from_at AND h.to_at"                                         \
+	"  WHERE h.kind = 'range' AND h.released_at IS NULL"                                       \
+	" UNION SELECT hp.session_id FROM legal_holds AS h JOIN participants AS hp"                \
+	"  ON lower(hp.aor) = lower(h.aor) WHERE h.kind = 'aor' AND h.released_at IS NULL)"
+#define CALLS_SQL(HELD_ROW, HELD_SET)                                                              \
+	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"                            \
+	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"  \
+	"  FROM participants p WHERE p.session_id = s.id),"                                        \
+	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), " HELD_ROW               \
+	" FROM sessions s"                                                                         \
+	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"                  \
+	" AND (?3 IS NULL OR s.id IN (SELECT p.session_id FROM participants p"                     \
+	"  WHERE p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\'))"                        \
+	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"                                      \
+	" AND (?5 IS NULL OR s.state = ?5)"                                                        \
+	" AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"                        \
+	" AND (?9 = 0 OR " HELD_SET ")"                                                            \
+	" AND (?10 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at >= ?10 * 1000))"   \
+	" AND (?11 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at <= ?11 * 1000))"   \
+	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8"
+static const char calls_sql[] = CALLS_SQL(SESSION_HELD_ROW, SESSION_HELD_SET);
+static const char calls_sql_noholds[] = CALLS_SQL("0", "0");
+static bool have_holds; /* the catalog has legal_holds (probed at start) */
+
+#define DURATION_MAX (7 * 86400) /* seconds: the duration filter's bound */
 
 static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s)
 {
@@ -728,10 +791,12 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	const char *from = qarg(c, "from", &bad), *to = qarg(c, "to", &bad),
 		   *who = qarg(c, "who", &bad), *src = qarg(c, "src", &bad),
 		   *state = qarg(c, "state", &bad), *dtmf = qarg(c, "dtmf", &bad),
-		   *pg = qarg(c, "page", &bad), *ps = qarg(c, "size", &bad);
+		   *pg = qarg(c, "page", &bad), *ps = qarg(c, "size", &bad),
+		   *held = qarg(c, "held", &bad), *dmin_s = qarg(c, "dmin", &bad),
+		   *dmax_s = qarg(c, "dmax", &bad);
 	int64_t t_from, t_to;
-	unsigned page = 0, size = 50;
-	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 7];
+	unsigned page = 0, size = 50, dmin = 0, dmax = 0;
+	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 8];
 	sqlite3_stmt *st = NULL;
 	struct buf b = {0}, q = {0};
 	int rows = 0, r;
@@ -751,14 +816,23 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 				  "state must be active, ended, interrupted or failed.", s);
 	if (dtmf && strcmp(dtmf, "1"))
 		return error_page(c, MHD_HTTP_BAD_REQUEST, "dtmf must be 1 or absent.", s);
+	if (held && strcmp(held, "1"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "held must be 1 or absent.", s);
+	if ((dmin_s && parse_uint(dmin_s, DURATION_MAX, &dmin) < 0) ||
+	    (dmax_s && parse_uint(dmax_s, DURATION_MAX, &dmax) < 0) ||
+	    (dmin_s && dmax_s && dmin > dmax))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "Duration: whole seconds 0..604800, minimum at most maximum.", s);
 	if (who)
 		like_pattern(who_like, sizeof(who_like), who);
 	if (src)
 		like_pattern(src_like, sizeof(src_like), src);
 
-	snprintf(detail, sizeof(detail), "from=%s to=%s who=%s src=%s state=%s dtmf=%s page=%u",
+	snprintf(detail, sizeof(detail),
+		 "from=%s to=%s who=%s src=%s state=%s dtmf=%s held=%s dmin=%s dmax=%s page=%u",
 		 from ? from : "", to ? to : "", who ? who : "", src ? src : "", state ? state : "",
-		 dtmf ? "1" : "0", page);
+		 dtmf ? "1" : "0", held ? "1" : "0", dmin_s ? dmin_s : "", dmax_s ? dmax_s : "",
+		 page);
 	audit(users[s->user].name, "search", NULL, detail);
 
 	page_head(&b, "Calls", s);
@@ -778,12 +852,19 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 		bprintf(&b, "<option%s>%s</option>",
 			state && !strcmp(state, states[i]) ? " selected" : "", states[i]);
 	}
+	bputs(&b, "</select> Duration (s) <input name=\"dmin\" id=\"dmin\" type=\"number\" "
+		  "min=\"0\" max=\"604800\" size=\"6\" placeholder=\"min\" value=\"");
+	besc(&b, dmin_s);
+	bputs(&b, "\"> to <input name=\"dmax\" id=\"dmax\" type=\"number\" min=\"0\" "
+		  "max=\"604800\" size=\"6\" placeholder=\"max\" value=\"");
+	besc(&b, dmax_s);
 	bprintf(&b,
-		"</select><label><input type=\"checkbox\" name=\"dtmf\" value=\"1\"%s> has DTMF"
-		"</label> <button id=\"search\">Search</button></form>\n",
-		dtmf ? " checked" : "");
+		"\"> <label><input type=\"checkbox\" name=\"dtmf\" value=\"1\"%s> has DTMF"
+		"</label> <label><input type=\"checkbox\" name=\"held\" id=\"held\" value=\"1\"%s>"
+		" on hold</label> <button id=\"search\">Search</button></form>\n",
+		dtmf ? " checked" : "", held ? " checked" : "");
 
-	r = sqlite3_prepare_v2(db, calls_sql, -1, &st, NULL);
+	r = sqlite3_prepare_v2(db, have_holds ? calls_sql : calls_sql_noholds, -1, &st, NULL);
 	if (r != SQLITE_OK) {
 		free(b.p);
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, sqlite3_errmsg(db), s);
@@ -799,23 +880,34 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	sqlite3_bind_int(st, 6, dtmf ? 1 : 0);
 	sqlite3_bind_int(st, 7, (int)size + 1); /* one more: is there a next page? */
 	sqlite3_bind_int64(st, 8, (int64_t)page * size);
-	bputs(&b, "<table id=\"calls\"><tr><th>Started (UTC)</th><th>Ended</th><th>State</th>"
-		  "<th>SRC</th><th>Participants</th><th>DTMF</th></tr>\n");
+	sqlite3_bind_int(st, 9, held ? 1 : 0);
+	sqlite3_bind_int64(st, 10, dmin_s ? (int64_t)dmin : -1);
+	sqlite3_bind_int64(st, 11, dmax_s ? (int64_t)dmax : -1);
+	bputs(&b,
+	      "<table id=\"calls\"><tr><th>Started (UTC)</th><th>Ended</th><th>Duration</th>"
+	      "<th>State</th><th>SRC</th><th>Participants</th><th>DTMF</th><th>Hold</th></tr>\n");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW && rows < (int)size) {
 		char t0[32], t1[32];
 		const char *uuid = (const char *)sqlite3_column_text(st, 0);
 
-		fmt_time(t0, sizeof(t0), sqlite3_column_int64(st, 1));
-		fmt_time(t1, sizeof(t1), sqlite3_column_int64(st, 2));
+		int64_t started = sqlite3_column_int64(st, 1), ended = sqlite3_column_int64(st, 2);
+		char dur[32] = "";
+
+		fmt_time(t0, sizeof(t0), started);
+		fmt_time(t1, sizeof(t1), ended);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL && ended >= started)
+			snprintf(dur, sizeof(dur), "%" PRId64 " s", (ended - started) / 1000);
 		bputs(&b, "<tr><td><a class=\"call\" href=\"/call?id=");
 		burl(&b, uuid);
-		bprintf(&b, "\">%s</a></td><td>%s</td><td>", t0, t1);
+		bprintf(&b, "\">%s</a></td><td>%s</td><td class=\"dur\">%s</td><td>", t0, t1, dur);
 		besc(&b, (const char *)sqlite3_column_text(st, 3));
 		bputs(&b, "</td><td>");
 		besc(&b, (const char *)sqlite3_column_text(st, 4));
 		bputs(&b, "</td><td>");
 		besc(&b, (const char *)sqlite3_column_text(st, 5));
-		bprintf(&b, "</td><td>%s</td></tr>\n", sqlite3_column_int(st, 6) ? "yes" : "");
+		bprintf(&b, "</td><td>%s</td><td class=\"held\">%s</td></tr>\n",
+			sqlite3_column_int(st, 6) ? "yes" : "",
+			sqlite3_column_int(st, 7) ? "held" : "");
 		rows++;
 	}
 	bool more = r == SQLITE_ROW;
@@ -824,10 +916,10 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	bputs(&b, "</table>\n<p>");
 	/* The paging links keep the filters. */
 	bputs(&q, "");
-	const char *keys[] = {"from", "to", "who", "src", "state", "dtmf"};
-	const char *vals[] = {from, to, who, src, state, dtmf};
+	const char *keys[] = {"from", "to", "who", "src", "state", "dtmf", "held", "dmin", "dmax"};
+	const char *vals[] = {from, to, who, src, state, dtmf, held, dmin_s, dmax_s};
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 9; i++)
 		if (vals[i]) {
 			bprintf(&q, "%s=", keys[i]);
 			burl(&q, vals[i]);
@@ -883,6 +975,329 @@ static void table(struct buf *b, const char *id, const char *heads, sqlite3_stmt
 	bputs(b, "</table>\n");
 	if (st)
 		sqlite3_finalize(st);
+}
+
+/* ---- legal holds and erasure (docs/COMPLIANCE.md) ---- */
+
+/*
+ * The compliance actions write the catalog through the same code as siprecctl (compliance_*),
+ * on a short connection of their own (the console's main handle stays read-only), with the
+ * actor "siprec-web:<user>" in the trail, so the trail says which console user did it, not just
+ * which uid. NULL with the reason in err when the catalog is not writable by this process.
+ */
+static sqlite3 *catalog_rw(char *err, size_t errlen)
+{
+	sqlite3 *wdb = NULL;
+
+	if (sqlite3_open_v2(arg.catalog, &wdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(wdb, "SELECT 1 FROM legal_holds LIMIT 0", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen,
+			 "the catalog is not writable by siprec-web or has no legal "
+			 "holds (%s)",
+			 wdb ? sqlite3_errmsg(wdb) : "out of memory");
+		sqlite3_close(wdb);
+		return NULL;
+	}
+	sqlite3_busy_timeout(wdb, 10000);
+	return wdb;
+}
+
+/* Text of 1..max bytes without control characters (a case reference, a reason, an AoR). */
+static bool valid_text(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Holds in force that keep this session's recordings (the held_recordings view's rule). */
+static const char holds_sql[] =
+	"SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' || h.to_at),"
+	" h.case_ref, h.placed_by, h.placed_at FROM legal_holds AS h JOIN sessions AS s"
+	" ON s.uuid = ?1 WHERE h.released_at IS NULL AND ("
+	" (h.kind = 'session' AND h.session_uuid = s.uuid)"
+	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS p"
+	"  WHERE p.session_id = s.id AND lower(p.aor) = lower(h.aor)))"
+	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)) ORDER BY h.id";
+
+static void holds_section(struct buf *b, const struct websession *s, const char *id)
+{
+	bool supervisor = users[s->user].role >= ROLE_SUPERVISOR;
+	sqlite3_stmt *st = prep(holds_sql, id);
+	int n = 0;
+
+	bputs(b, "<h2>Legal holds</h2>\n");
+	if (!st) {
+		bputs(b, "<p id=\"holds\">This catalog has no legal holds table.</p>\n");
+		return;
+	}
+	bputs(b, "<table id=\"holds\"><tr><th>Hold</th><th>Kind</th><th>On</th><th>Case</th>"
+		 "<th>Placed by</th><th>Placed (UTC)</th>");
+	if (supervisor)
+		bputs(b, "<th>Release</th>");
+	bputs(b, "</tr>\n");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char t[32];
+		int64_t hid = sqlite3_column_int64(st, 0);
+
+		fmt_time(t, sizeof(t), sqlite3_column_int64(st, 5));
+		bprintf(b, "<tr class=\"hold\" data-hold=\"%" PRId64 "\"><td>%" PRId64 "</td>", hid,
+			hid);
+		for (int i = 1; i <= 4; i++) {
+			bputs(b, "<td>");
+			besc(b, (const char *)sqlite3_column_text(st, i));
+			bputs(b, "</td>");
+		}
+		bprintf(b, "<td>%s</td>", t);
+		if (supervisor) {
+			bprintf(b,
+				"<td><form method=\"post\" action=\"/hold/release\" "
+				"class=\"release\"><input type=\"hidden\" name=\"csrf\" "
+				"value=\"%s\"><input type=\"hidden\" name=\"hold\" value=\"%" PRId64
+				"\"><input type=\"hidden\" name=\"id\" value=\"",
+				s->csrf, hid);
+			besc(b, id);
+			bputs(b,
+			      "\"><input name=\"reason\" maxlength=\"128\" placeholder=\"reason\">"
+			      " <button>Release</button></form></td>");
+		}
+		bputs(b, "</tr>\n");
+		n++;
+	}
+	sqlite3_finalize(st);
+	bputs(b, "</table>\n");
+	if (n == 0)
+		bputs(b, "<p id=\"noholds\">No hold keeps this call.</p>\n");
+	if (supervisor) {
+		bprintf(b,
+			"<form method=\"post\" action=\"/hold\" id=\"placehold\">"
+			"<input type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" "
+			"name=\"id\" value=\"",
+			s->csrf);
+		besc(b, id);
+		bputs(b,
+		      "\">Case reference <input name=\"case\" id=\"case\" maxlength=\"128\" "
+		      "required> <button id=\"hold\">Place a hold on this call</button></form>\n");
+	}
+}
+
+/* Erasure (admin): one form per participant AoR; it leads to a dry run first (do_erase). */
+static void erase_section(struct buf *b, const struct websession *s, const char *id)
+{
+	sqlite3_stmt *st;
+
+	if (users[s->user].role < ROLE_ADMIN)
+		return;
+	st = prep("SELECT DISTINCT p.aor FROM participants p JOIN sessions s ON s.id = "
+		  "p.session_id WHERE s.uuid = ?1 AND p.aor IS NOT NULL AND p.aor <> '' "
+		  "ORDER BY p.aor",
+		  id);
+	bputs(b, "<h2>Erasure</h2>\n<p>Erase every recording of a participant (GDPR): you see "
+		 "what would go before anything is erased.</p>\n");
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		bprintf(b,
+			"<form method=\"post\" action=\"/erase\" class=\"erase\"><input "
+			"type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" "
+			"name=\"aor\" value=\"",
+			s->csrf);
+		besc(b, (const char *)sqlite3_column_text(st, 0));
+		bputs(b, "\"><button>Erase all recordings of ");
+		besc(b, (const char *)sqlite3_column_text(st, 0));
+		bputs(b, "</button></form>\n");
+	}
+	sqlite3_finalize(st);
+}
+
+static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, struct req *rq,
+			       bool release)
+{
+	char err[512], actor[96], loc[PARAM_MAX + 16], detail[PARAM_MAX * 2 + 64];
+	unsigned hid = 0;
+	int64_t id = 0;
+	sqlite3 *wdb;
+	int r;
+
+	if (users[s->user].role < ROLE_SUPERVISOR) {
+		audit(users[s->user].name, release ? "release-refused" : "hold-refused",
+		      valid_uuid(rq->id) ? rq->id : NULL, NULL);
+		return error_page(c, MHD_HTTP_FORBIDDEN,
+				  "Only a supervisor places or releases holds.", s);
+	}
+	if (!valid_uuid(rq->id))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	if (release ? parse_uint(rq->hold, INT32_MAX, &hid) < 0 || hid == 0 ||
+			      (rq->reason[0] && !valid_text(rq->reason, PARAM_MAX))
+		    : !valid_text(rq->case_ref, PARAM_MAX))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  release ? "hold must be a hold id; reason: at most 128 "
+					    "characters, no control characters."
+					  : "Case reference: 1..128 characters, no control "
+					    "characters.",
+				  s);
+	wdb = catalog_rw(err, sizeof(err));
+	if (!wdb)
+		return error_page(c, MHD_HTTP_SERVICE_UNAVAILABLE, err, s);
+	snprintf(actor, sizeof(actor), "siprec-web:%s", users[s->user].name);
+	if (release) {
+		r = compliance_hold_release(wdb, hid, actor, rq->reason[0] ? rq->reason : NULL);
+		id = hid;
+	} else {
+		sqlite3_stmt *st = NULL;
+
+		/* Only a call the catalog knows: a hold on a typo would keep nothing. */
+		r = sqlite3_prepare_v2(wdb, "SELECT 1 FROM sessions WHERE uuid = ?1", -1, &st,
+				       NULL) == SQLITE_OK
+			    ? 0
+			    : -EIO;
+		if (r == 0) {
+			sqlite3_bind_text(st, 1, rq->id, -1, SQLITE_STATIC);
+			r = sqlite3_step(st) == SQLITE_ROW ? 0 : -ENOENT;
+		}
+		sqlite3_finalize(st);
+		if (r == 0)
+			r = compliance_hold_add(wdb,
+						&(struct compliance_hold){.kind = "session",
+									  .session_uuid = rq->id,
+									  .case_ref = rq->case_ref,
+									  .actor = actor},
+						&id);
+	}
+	sqlite3_close(wdb);
+	if (r == -ENOENT)
+		return error_page(c, MHD_HTTP_NOT_FOUND,
+				  release ? "No such hold." : "No such call.", s);
+	if (r == -EALREADY)
+		return error_page(c, MHD_HTTP_CONFLICT, "That hold is released already.", s);
+	if (r < 0)
+		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "The catalog refused the change (see the journal).", s);
+	snprintf(detail, sizeof(detail), "hold=%" PRId64 " %s%s", id,
+		 release ? "reason=" : "case=", release ? rq->reason : rq->case_ref);
+	audit(users[s->user].name, release ? "hold-released" : "hold-placed", rq->id, detail);
+	snprintf(loc, sizeof(loc), "/call?id=%s", rq->id);
+	return redirect(c, loc, NULL);
+}
+
+struct erase_ctx {
+	struct buf *b;
+	char **sessions; /* whose cached WAVs go */
+	size_t n;
+};
+
+static void erase_item(void *userdata, const struct compliance_item *it)
+{
+	struct erase_ctx *e = userdata;
+
+	bputs(e->b, "<tr><td>");
+	besc(e->b, it->recording_uuid);
+	bputs(e->b, "</td><td>");
+	besc(e->b, it->session_uuid);
+	bprintf(e->b, "</td><td>%s</td></tr>\n",
+		it->held   ? "held: kept"
+		: it->done ? "erased"
+			   : "would be erased");
+	if (it->done && it->session_uuid && valid_uuid(it->session_uuid)) {
+		char **v = realloc(e->sessions, (e->n + 1) * sizeof(*v));
+
+		if (v) {
+			e->sessions = v;
+			e->sessions[e->n] = strdup(it->session_uuid);
+			if (e->sessions[e->n])
+				e->n++;
+		}
+	}
+}
+
+/*
+ * Erasure of one data subject (admin): without confirm=yes a dry run lists what would go, with
+ * a form to confirm; with it, compliance_erase deletes (held recordings stay) and the decrypted
+ * WAVs of those calls leave the console's cache. The journal names the subject only by the
+ * SHA-256 of its lowercased AoR, as the trail does.
+ */
+static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, struct req *rq)
+{
+	bool confirm = strcmp(rq->confirm, "yes") == 0;
+	struct compliance_result res = {0};
+	char err[512], actor[96], lower[PARAM_MAX + 1], detail[160], subject[65], *base;
+	unsigned char md[32];
+	struct buf b = {0};
+	struct erase_ctx e = {.b = &b};
+	sqlite3 *wdb;
+	size_t n;
+	int r;
+
+	if (users[s->user].role < ROLE_ADMIN) {
+		audit(users[s->user].name, "erase-refused", NULL, NULL);
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Only an admin erases recordings.", s);
+	}
+	if (!valid_text(rq->aor, PARAM_MAX) || (rq->confirm[0] && !confirm))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "aor: 1..128 characters, no control characters; confirm: yes or "
+				  "absent.",
+				  s);
+	n = strlen(rq->aor);
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)rq->aor[i]);
+	EVP_Digest(lower, n, md, NULL, EVP_sha256(), NULL);
+	for (size_t i = 0; i < 32; i++)
+		sprintf(subject + 2 * i, "%02x", md[i]);
+	wdb = catalog_rw(err, sizeof(err));
+	if (!wdb)
+		return error_page(c, MHD_HTTP_SERVICE_UNAVAILABLE, err, s);
+	snprintf(actor, sizeof(actor), "siprec-web:%s", users[s->user].name);
+	base = strdup(arg.catalog);
+	if (base && strrchr(base, '/'))
+		*strrchr(base, '/') = '\0';
+	else if (base)
+		strcpy(base, ".");
+	page_head(&b, confirm ? "Erasure done" : "Erasure: what would go", s);
+	bputs(&b, "<table id=\"erase\"><tr><th>Recording</th><th>Call</th><th>Outcome</th></tr>\n");
+	r = base ? compliance_erase(wdb, rq->aor, !confirm, actor, base, erase_item, &e, &res)
+		 : -ENOMEM;
+	bputs(&b, "</table>\n");
+	sqlite3_close(wdb);
+	free(base);
+	for (size_t i = 0; i < e.n; i++) {
+		char path[PATH_MAX];
+
+		if (snprintf(path, sizeof(path), "%s/%s.wav", arg.cache, e.sessions[i]) <
+		    (int)sizeof(path))
+			unlink(path);
+		free(e.sessions[i]);
+	}
+	free(e.sessions);
+	if (r < 0) {
+		free(b.p);
+		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "The erasure failed (see the journal).", s);
+	}
+	snprintf(detail, sizeof(detail), "subject-sha256=%s matched=%u %s=%u held=%u failed=%u",
+		 subject, res.matched, confirm ? "erased" : "would-erase",
+		 confirm ? res.deleted : res.matched - res.held, res.held, res.failed);
+	audit(users[s->user].name, confirm ? "erase" : "erase-preview", NULL, detail);
+	bprintf(&b,
+		"<p id=\"erase-summary\">%u recording%s of this participant: %u %s, %u held "
+		"(kept), %u failed.</p>\n",
+		res.matched, res.matched == 1 ? "" : "s",
+		confirm ? res.deleted : res.matched - res.held,
+		confirm ? "erased" : "would be erased", res.held, res.failed);
+	if (!confirm && res.matched > res.held) {
+		bprintf(&b,
+			"<form method=\"post\" action=\"/erase\" id=\"confirm-erase\"><input "
+			"type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" "
+			"name=\"aor\" value=\"",
+			s->csrf);
+		besc(&b, rq->aor);
+		bputs(&b, "\"><input type=\"hidden\" name=\"confirm\" value=\"yes\"><button>Erase "
+			  "them now (cannot be undone)</button></form>\n");
+	}
+	bputs(&b, "</body></html>\n");
+	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
 static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
@@ -960,11 +1375,14 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	} else {
 		bputs(&b, "<p id=\"noaudio\">Your role may see the metadata only.</p>\n");
 	}
+	holds_section(&b, s, id);
+	erase_section(&b, s, id);
 	bputs(&b, "</body></html>\n");
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
-/* The decrypted WAV of a session, made once by siprec-export into the private cache. */
+/* The decrypted WAV of a session, made once by siprec-export into the private cache. Runs
+ * without big_lock (it waits for the child): uses nothing shared but arg. */
 static int session_wav(const char *uuid, char *path, size_t n)
 {
 	char tmp[PATH_MAX];
@@ -972,8 +1390,12 @@ static int session_wav(const char *uuid, char *path, size_t n)
 	pid_t pid;
 	int status;
 
+	static unsigned long serial; /* two requests decoding one call write two files */
+	unsigned long me = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED);
+
 	if (snprintf(path, n, "%s/%s.wav", arg.cache, uuid) >= (int)n ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp.wav", arg.cache, uuid) >= (int)sizeof(tmp))
+	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp%lu.wav", arg.cache, uuid, me) >=
+		    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (stat(path, &sb) == 0)
 		return 0;
@@ -1062,7 +1484,7 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
 	const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-	char path[PATH_MAX], hdr[128];
+	char path[PATH_MAX], hdr[128], user[sizeof(users[0].name)];
 	sqlite3_stmt *st;
 	struct MHD_Response *resp;
 	struct stat sb;
@@ -1082,7 +1504,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	sqlite3_finalize(st);
 	if (r != SQLITE_ROW)
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
+	scopy(user, sizeof(user), users[s->user].name);
+	pthread_mutex_unlock(&big_lock);
 	r = session_wav(id, path, sizeof(path));
+	pthread_mutex_lock(&big_lock);
+	/* s may have been logged out meanwhile; this request was allowed when it came. */
+	s = NULL;
 	if (r < 0)
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "siprec-export could not decrypt this call (see the journal).",
@@ -1110,12 +1537,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
 	/* Audit the start of a playback (first request) and every download, not each seek. */
-	if (dl) {
-		audit(users[s->user].name, "download", id, NULL);
-		trail_access(users[s->user].name, "exported", id);
-	} else if (!range || from == 0) {
-		audit(users[s->user].name, "play", id, NULL);
-		trail_access(users[s->user].name, "played", id);
+	if (dl || !range || from == 0) {
+		audit(user, dl ? "download" : "play", id, NULL);
+		/* Hashes every recording of the call: not under the lock. */
+		pthread_mutex_unlock(&big_lock);
+		trail_access(user, dl ? "exported" : "played", id);
+		pthread_mutex_lock(&big_lock);
 	}
 	resp = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
 	MHD_add_response_header(resp, "Content-Type", "audio/wav");
@@ -1136,8 +1563,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	return ret;
 }
 
-/* One varlink call on siprecd's control socket; the reply's parameters or NULL. */
-static json_object *varlink_call(const char *method)
+/*
+ * One varlink call on siprecd's control socket with params (taken; NULL: none); the reply's
+ * parameters, or NULL with the reason in err (a varlink error name, or why the socket failed).
+ */
+static json_object *varlink_call(const char *method, json_object *params_in, char *err,
+				 size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	json_object *req, *reply = NULL, *params = NULL;
@@ -1146,22 +1577,30 @@ static json_object *varlink_call(const char *method)
 	const char *s;
 	int fd;
 
-	if (!arg.control || strlen(arg.control) >= sizeof(sa.sun_path))
+	snprintf(err, errlen, "no control socket configured");
+	if (!arg.control || strlen(arg.control) >= sizeof(sa.sun_path)) {
+		json_object_put(params_in);
 		return NULL;
+	}
 	strcpy(sa.sun_path, arg.control);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		json_object_put(params_in);
 		return NULL;
+	}
 	struct timeval tv = {.tv_sec = 2};
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "%s: %s", arg.control, strerror(errno));
 		close(fd);
+		json_object_put(params_in);
 		return NULL;
 	}
+	snprintf(err, errlen, "siprecd did not answer");
 	req = json_object_new_object();
 	json_object_object_add(req, "method", json_object_new_string(method));
-	json_object_object_add(req, "parameters", json_object_new_object());
+	json_object_object_add(req, "parameters", params_in ? params_in : json_object_new_object());
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (send(fd, s, strlen(s) + 1, MSG_NOSIGNAL) != (ssize_t)strlen(s) + 1)
 		goto out;
@@ -1186,10 +1625,14 @@ static json_object *varlink_call(const char *method)
 		rl += (size_t)n;
 	}
 	reply = json_tokener_parse(rb);
-	if (reply && json_object_object_get_ex(reply, "parameters", &params))
-		json_object_get(params);
-	else
+	if (reply && json_object_object_get_ex(reply, "error", &params)) {
+		snprintf(err, errlen, "%s", json_object_get_string(params));
 		params = NULL;
+	} else if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
+		json_object_get(params);
+	} else {
+		params = NULL;
+	}
 out:
 	json_object_put(reply);
 	json_object_put(req);
@@ -1252,7 +1695,9 @@ static void cert_rows(struct buf *b, const char *path)
 static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *s)
 {
 	struct buf b = {0};
-	json_object *h = varlink_call("io.siprecd.Health"), *v = varlink_call("io.siprecd.Version");
+	char err[256];
+	json_object *h = varlink_call("io.siprecd.Health", NULL, err, sizeof(err)),
+		    *v = varlink_call("io.siprecd.Version", NULL, err, sizeof(err));
 
 	page_head(&b, "Status", s);
 	if (!h && !v) {
@@ -1267,12 +1712,52 @@ static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *
 			json_rows(&b, "", h);
 		bputs(&b, "</table>\n");
 	}
+	if (users[s->user].role >= ROLE_ADMIN) {
+		json_object *dr = NULL;
+		bool draining = h && json_object_object_get_ex(h, "draining", &dr) &&
+				json_object_get_boolean(dr);
+
+		/* Drain: new INVITEs get 503 while calls in progress record to their end. */
+		bprintf(&b,
+			"<form method=\"post\" action=\"/drain\" id=\"drainform\"><input "
+			"type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" "
+			"name=\"enable\" value=\"%s\"><span id=\"drainstate\">%s</span> "
+			"<button id=\"drain\">%s</button></form>\n",
+			s->csrf, draining ? "0" : "1",
+			draining ? "Draining: new calls are refused." : "Taking new calls.",
+			draining ? "Resume taking calls" : "Drain (refuse new calls)");
+	}
 	json_object_put(h);
 	json_object_put(v);
 	bputs(&b, "<h2>SIP TLS certificate</h2>\n");
 	cert_rows(&b, arg.status_cert);
 	bputs(&b, "</body></html>\n");
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
+}
+
+/* Drain or resume (admin) through siprecd's varlink Drain, as `siprecctl drain`/`resume`. */
+static enum MHD_Result do_drain(struct MHD_Connection *c, struct websession *s, struct req *rq)
+{
+	bool enable = strcmp(rq->enable, "1") == 0;
+	json_object *p, *reply;
+	char err[256];
+
+	if (users[s->user].role < ROLE_ADMIN) {
+		audit(users[s->user].name, "drain-refused", NULL, NULL);
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Only an admin drains siprecd.", s);
+	}
+	if (!enable && strcmp(rq->enable, "0"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "enable must be 1 or 0.", s);
+	p = json_object_new_object();
+	json_object_object_add(p, "enable", json_object_new_boolean(enable));
+	reply = varlink_call("io.siprecd.Drain", p, err, sizeof(err));
+	if (!reply) {
+		audit(users[s->user].name, enable ? "drain-failed" : "resume-failed", NULL, err);
+		return error_page(c, MHD_HTTP_BAD_GATEWAY, err, s);
+	}
+	json_object_put(reply);
+	audit(users[s->user].name, enable ? "drain" : "resume", NULL, NULL);
+	return redirect(c, "/status", NULL);
 }
 
 /* Accounts (admin only): the list, and a form that creates a user or sets a role and password. */
@@ -1333,9 +1818,8 @@ static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, 
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+static enum MHD_Result handle_locked(struct MHD_Connection *c, const char *url, const char *method,
+				     const char *upload, size_t *upload_size, void **con_cls)
 {
 	bool post = strcmp(method, "POST") == 0;
 	struct req *rq = *con_cls;
@@ -1390,6 +1874,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 		if (strcmp(url, "/users") == 0)
 			return do_users(c, s, rq);
+		if (strcmp(url, "/hold") == 0 || strcmp(url, "/hold/release") == 0)
+			return do_hold(c, s, rq, url[5] == '/');
+		if (strcmp(url, "/erase") == 0)
+			return do_erase(c, s, rq);
+		if (strcmp(url, "/drain") == 0)
+			return do_drain(c, s, rq);
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such action.", s);
 	}
 	if (strcmp(url, "/") == 0)
@@ -1405,6 +1895,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/users") == 0)
 		return page_users(c, s, NULL, MHD_HTTP_OK);
 	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	enum MHD_Result r;
+
+	pthread_mutex_lock(&big_lock);
+	r = handle_locked(c, url, method, upload, upload_size, con_cls);
+	pthread_mutex_unlock(&big_lock);
+	return r;
 }
 
 /* ---- main ---- */
@@ -1652,6 +2154,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sqlite3_busy_timeout(db, 2000);
+	have_holds = sqlite3_exec(db, "SELECT 1 FROM legal_holds LIMIT 0", NULL, NULL, NULL) ==
+		     SQLITE_OK;
 
 	/* --listen ADDR:PORT (IPv4); loopback by default. */
 	{
@@ -1674,7 +2178,8 @@ int main(int argc, char **argv)
 		}
 		sin.sin_port = htons((uint16_t)port);
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
 	if (arg.tls_cert || arg.tls_key) {
 		cert = arg.tls_cert ? slurp(arg.tls_cert) : NULL;
@@ -1691,7 +2196,7 @@ int main(int argc, char **argv)
 		flags |= MHD_USE_TLS;
 		https = true;
 	}
-	/* One polling thread: the sqlite handle and the tables above are used by it alone. */
+	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
