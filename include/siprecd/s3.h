@@ -69,19 +69,21 @@ void s3_client_abort(struct s3_client *c);
 /*
  * PUT key with the body read from fd (size bytes from offset 0) or, when fd < 0, from buf.
  * sha256 (hex) of the body is sent as x-amz-content-sha256, so a store that checks it (AWS,
- * Ceph RGW, MinIO, Garage) refuses a body altered on the way. 0 on a 2xx; -EIO with the HTTP
- * status or libcurl's reason in err; -ECANCELED when aborted.
+ * Ceph RGW, MinIO, Garage) refuses a body altered on the way. 0 on a 2xx; -EPROTO when the store
+ * refused this request (a 4xx other than 401, 403, 408, 429), -EIO when there was no answer or
+ * one that concerns every request (those four, 5xx): the HTTP status and S3's error code, or
+ * libcurl's reason, are in err; -ECANCELED when aborted.
  */
 int s3_put(struct s3_client *c, const char *key, int fd, const void *buf, uint64_t size,
 	   const char *sha256, const char *content_type, char *err, size_t errlen);
 /*
  * GET key: the body is written to out_fd (when >= 0) and hashed as it arrives; at most max
  * bytes are accepted. 0 with *ret_size and ret_sha256 (hex); -ENOENT for a 404; -EFBIG past
- * max; -EIO with the reason in err; -ECANCELED.
+ * max; -EPROTO or -EIO (as s3_put) with the reason in err; -ECANCELED.
  */
 int s3_get(struct s3_client *c, const char *key, int out_fd, uint64_t max, uint64_t *ret_size,
 	   char ret_sha256[S3_SHA256_HEX + 1], char *err, size_t errlen);
-/* DELETE key: 0 on a 2xx or a 404 (gone already); -EIO with the reason in err. */
+/* DELETE key: 0 on a 2xx or a 404 (gone already); -EPROTO or -EIO (as s3_put). */
 int s3_delete(struct s3_client *c, const char *key, char *err, size_t errlen);
 
 /* ---- the daemon's upload thread (upload.c) ---- */

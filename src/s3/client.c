@@ -470,6 +470,16 @@ static void status_error(struct s3_client *c, const char *method, const char *ke
 		n ? " " : "", n, n ? b + 6 : "");
 }
 
+/* A refusal of this one request (400 XAmzContentSHA256Mismatch, 409, 413, ...) is -EPROTO; what
+ * concerns every request (401/403: credentials or policy, 408, 429, 5xx) is -EIO. */
+static int status_errno(long status)
+{
+	if (status >= 400 && status <= 499 && status != 401 && status != 403 && status != 408 &&
+	    status != 429)
+		return -EPROTO;
+	return -EIO;
+}
+
 /*
  * One request. payload_sha256 is the body's hash (the empty one without a body). 0 after any
  * HTTP answer (c->status has it), -errno when there was none.
@@ -578,7 +588,7 @@ int s3_put(struct s3_client *c, const char *key, int fd, const void *buf, uint64
 		return r;
 	if (c->status < 200 || c->status > 299) {
 		status_error(c, "PUT", key, err, errlen);
-		return -EIO;
+		return status_errno(c->status);
 	}
 	return 0;
 }
@@ -605,7 +615,7 @@ int s3_get(struct s3_client *c, const char *key, int out_fd, uint64_t max, uint6
 	}
 	if (c->status < 200 || c->status > 299) {
 		status_error(c, "GET", key, err, errlen);
-		return -EIO;
+		return status_errno(c->status);
 	}
 	if (EVP_DigestFinal_ex(c->md, h, &hl) != 1 || hl != 32)
 		return -EIO;
@@ -628,5 +638,5 @@ int s3_delete(struct s3_client *c, const char *key, char *err, size_t errlen)
 	if (c->status == 404 || (c->status >= 200 && c->status <= 299))
 		return 0;
 	status_error(c, "DELETE", key, err, errlen);
-	return -EIO;
+	return status_errno(c->status);
 }

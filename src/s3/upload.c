@@ -538,7 +538,7 @@ static void upload_due(struct uploader *u)
 			       "o.object_key, o.manifest_key, r.path, r.sha256, r.size FROM "
 			       "s3_objects AS o JOIN recordings AS r ON r.uuid = o.recording_uuid "
 			       "WHERE o.verified_at IS NULL AND o.delete_requested_at IS NULL AND "
-			       "o.next_attempt_at <= ?1 ORDER BY o.id LIMIT 16",
+			       "o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT 16",
 			       -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(st, 1, (int64_t)now_ms());
@@ -580,16 +580,22 @@ static void upload_due(struct uploader *u)
 				    j->uuid, j->attempts + 1, err, next - now_ms());
 		}
 		free(md_key);
-		if (r == -EIO || r == -ETIMEDOUT) {
-			/* The store is down or refusing: the other uploads wait with this one
-			 * (one request per retry, not one per pending recording). */
+		if (r == -EIO) {
+			/* The store is down or refuses everything (credentials, 5xx): the other
+			 * uploads wait with this one (one request per retry, not one per pending
+			 * recording). This one goes last at that time, so one object the store
+			 * keeps refusing does not starve the others once it answers again. */
 			sqlite3_stmt *h = NULL;
 
-			if (sqlite3_prepare_v2(u->db,
-					       "UPDATE s3_objects SET next_attempt_at = ?1 WHERE "
-					       "verified_at IS NULL AND next_attempt_at < ?1",
-					       -1, &h, NULL) == SQLITE_OK) {
+			if (sqlite3_prepare_v2(
+				    u->db,
+				    "UPDATE s3_objects SET next_attempt_at = CASE id WHEN ?2 "
+				    "THEN ?1 + 1 ELSE ?1 END WHERE verified_at IS NULL AND "
+				    "delete_requested_at IS NULL AND (next_attempt_at < ?1 OR "
+				    "id = ?2)",
+				    -1, &h, NULL) == SQLITE_OK) {
 				sqlite3_bind_int64(h, 1, (int64_t)next);
+				sqlite3_bind_int64(h, 2, j->id);
 				sqlite3_step(h);
 			}
 			sqlite3_finalize(h);
@@ -664,8 +670,8 @@ static void delete_due(struct uploader *u)
 				 col(st, 5) ? col(st, 5) : "?", u->bucket, key);
 		}
 		sqlite3_step(done);
-		if (r < 0)
-			break;
+		if (r == -EIO)
+			break; /* the store is down: the rest waits for the next pass */
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(done);

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Object storage (docs/STORAGE.md), the pure pieces: which bucket names, prefixes and endpoints
+ * are accepted, the object key layout (prefix/date/session/name, the date in UTC), the two
+ * credentials file forms (and that a bad one is refused without echoing the secret), s3://
+ * URIs, and the backoff schedule. The client itself is exercised against a real S3 API in
+ * tests/integration/s3.sh.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siprecd/s3.h"
+
+static void test_bucket(void **state)
+{
+	static const struct {
+		const char *in;
+		int r;
+	} t[] = {
+		{"recordings", 0},
+		{"my.bucket-01", 0},
+		{"abc", 0},
+		{"ab", -EINVAL},
+		{"Recordings", -EINVAL}, /* S3 bucket names are lower case */
+		{"-recordings", -EINVAL},
+		{"recordings-", -EINVAL},
+		{"rec_ordings", -EINVAL},
+		{"rec/ordings", -EINVAL},
+		{"", -EINVAL},
+		{"a23456789012345678901234567890123456789012345678901234567890123", 0},
+		{"a234567890123456789012345678901234567890123456789012345678901234", -EINVAL},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (s3_check_bucket(t[i].in) != t[i].r)
+			fail_msg("bucket '%s': want %d", t[i].in, t[i].r);
+	assert_int_equal(s3_check_bucket(NULL), -EINVAL);
+}
+
+static void test_prefix(void **state)
+{
+	static const struct {
+		const char *in;
+		int r;
+	} t[] = {
+		{"", 0},
+		{"siprecd", 0},
+		{"site-a/rec_1/x.y", 0},
+		{"/siprecd", -EINVAL},
+		{"siprecd/", -EINVAL},
+		{"a//b", -EINVAL},
+		{"a/./b", -EINVAL},
+		{"a/../b", -EINVAL},
+		{"..", -EINVAL},
+		{"a b", -EINVAL},
+		{"a%2fb", -EINVAL},
+		{"caf\xc3\xa9", -EINVAL},
+	};
+	char long_prefix[S3_PREFIX_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (s3_check_prefix(t[i].in) != t[i].r)
+			fail_msg("prefix '%s': want %d", t[i].in, t[i].r);
+	memset(long_prefix, 'a', sizeof(long_prefix) - 1);
+	long_prefix[S3_PREFIX_MAX] = '\0';
+	assert_int_equal(s3_check_prefix(long_prefix), 0);
+	long_prefix[S3_PREFIX_MAX] = 'a';
+	long_prefix[S3_PREFIX_MAX + 1] = '\0';
+	assert_int_equal(s3_check_prefix(long_prefix), -EINVAL);
+}
+
+static void test_endpoint(void **state)
+{
+	static const struct {
+		const char *in;
+		int r;
+	} t[] = {
+		{"https://s3.eu-west-1.amazonaws.com", 0},
+		{"http://127.0.0.1:9000", 0},
+		{"http://[::1]:9000", 0},
+		{"ftp://host", -EINVAL},
+		{"https://", -EINVAL},
+		{"https://:443", -EINVAL},
+		{"https://host/path", -EINVAL},
+		{"https://user:pw@host", -EINVAL},
+		{"https://host?x=1", -EINVAL},
+		{"host:9000", -EINVAL},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (s3_check_endpoint(t[i].in) != t[i].r)
+			fail_msg("endpoint '%s': want %d", t[i].in, t[i].r);
+}
+
+static void test_object_key(void **state)
+{
+	char out[S3_KEY_MAX + 1];
+
+	/* 1796359241873 ms is 2026-12-04 04:40:41 UTC */
+	assert_int_equal(s3_object_key("site-a/rec", 1796359241873ULL, "sess-1", "rec-1.siprec",
+				       out, sizeof(out)),
+			 (int)strlen("site-a/rec/2026-12-04/sess-1/rec-1.siprec"));
+	assert_string_equal(out, "site-a/rec/2026-12-04/sess-1/rec-1.siprec");
+	/* no prefix: no leading '/' */
+	assert_true(s3_object_key("", 1796359241873ULL, "s", "m.json", out, sizeof(out)) > 0);
+	assert_string_equal(out, "2026-12-04/s/m.json");
+	/* the day boundary is UTC's: 951782399999 ms is 2000-02-28 23:59:59.999 */
+	assert_true(s3_object_key(NULL, 951782399999ULL, "s", "n", out, sizeof(out)) > 0);
+	assert_string_equal(out, "2000-02-28/s/n");
+	assert_true(s3_object_key(NULL, 951782400000ULL, "s", "n", out, sizeof(out)) > 0);
+	assert_string_equal(out, "2000-02-29/s/n");
+	/* a session or name that would add or climb a level is refused */
+	assert_int_equal(s3_object_key("p", 0, "a/b", "n", out, sizeof(out)), -EINVAL);
+	assert_int_equal(s3_object_key("p", 0, "..", "n", out, sizeof(out)), -EINVAL);
+	assert_int_equal(s3_object_key("p", 0, "s", "", out, sizeof(out)), -EINVAL);
+	assert_int_equal(s3_object_key("/p", 0, "s", "n", out, sizeof(out)), -EINVAL);
+	/* too small a buffer */
+	assert_int_equal(s3_object_key("p", 0, "s", "n", out, 8), -ENAMETOOLONG);
+}
+
+static void test_credentials(void **state)
+{
+	static const struct {
+		const char *in, *id, *secret;
+	} good[] = {
+		{"AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n", "AKIDEXAMPLE",
+		 "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+		{"  AKID : sec:ret \r\n", "AKID", "sec:ret"},
+		{"[default]\naws_access_key_id = AKID\n# comment\naws_secret_access_key=SECRET\n"
+		 "region = eu-west-1\n",
+		 "AKID", "SECRET"},
+	};
+	static const char *const bad[] = {
+		"",
+		"just-one-field-TOPSECRET\n",
+		"aws_access_key_id = AKID\n",
+		"aws_secret_access_key = TOPSECRET\n",
+		":TOPSECRET\n",
+		"AKID:\n",
+		"AKID:TOP\x01SECRET\n",
+	};
+	char id[S3_CRED_FIELD_MAX], secret[S3_CRED_FIELD_MAX], err[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		err[0] = '\0';
+		if (s3_parse_credentials(good[i].in, strlen(good[i].in), id, secret, err,
+					 sizeof(err)) != 0)
+			fail_msg("credentials %zu refused: %s", i, err);
+		assert_string_equal(id, good[i].id);
+		assert_string_equal(secret, good[i].secret);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (s3_parse_credentials(bad[i], strlen(bad[i]), id, secret, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("credentials %zu accepted", i);
+		assert_true(err[0] != '\0');
+		assert_null(strstr(err, "TOP")); /* the reason never quotes the secret */
+	}
+	/* a NUL inside the file */
+	assert_int_equal(s3_parse_credentials("A:B\0C", 5, id, secret, err, sizeof(err)), -EINVAL);
+}
+
+static void test_uri(void **state)
+{
+	char bucket[S3_BUCKET_MAX + 1];
+	const char *key = NULL;
+
+	assert_int_equal(
+		s3_parse_uri("s3://recordings/siprecd/2026-12-04/s/r.siprec", bucket, &key), 0);
+	assert_string_equal(bucket, "recordings");
+	assert_string_equal(key, "siprecd/2026-12-04/s/r.siprec");
+	assert_int_equal(s3_parse_uri("s3://recordings", bucket, &key), -EINVAL);
+	assert_int_equal(s3_parse_uri("s3://recordings/", bucket, &key), -EINVAL);
+	assert_int_equal(s3_parse_uri("s3://Recordings/k", bucket, &key), -EINVAL);
+	assert_int_equal(s3_parse_uri("s3://recordings/../k", bucket, &key), -EINVAL);
+	assert_int_equal(s3_parse_uri("s3://recordings/a?b", bucket, &key), -EINVAL);
+	assert_int_equal(s3_parse_uri("https://recordings/k", bucket, &key), -EINVAL);
+}
+
+static void test_backoff(void **state)
+{
+	/* S3_RETRY_MIN 1s doubled per failure, capped at S3_RETRY_MAX 1h */
+	static const uint64_t want[] = {1000, 1000, 2000, 4000, 8000, 16000};
+
+	for (unsigned n = 0; n < sizeof(want) / sizeof(want[0]); n++)
+		assert_int_equal(s3_backoff_ms(n, 1000, 3600000), want[n]);
+	assert_int_equal(s3_backoff_ms(13, 1000, 3600000), 3600000);
+	assert_int_equal(s3_backoff_ms(1000, 1000, 3600000), 3600000);
+	assert_int_equal(s3_backoff_ms(5, 500, 300), 300);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bucket),	    cmocka_unit_test(test_prefix),
+		cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_object_key),
+		cmocka_unit_test(test_credentials), cmocka_unit_test(test_uri),
+		cmocka_unit_test(test_backoff),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
