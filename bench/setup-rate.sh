@@ -16,6 +16,15 @@
 #            perf.data in the kept output directory (KEEP=1 keeps it).
 # Exit: 0 done (every call set up), 2 some call failed, 1 setup failure, 77 missing tools.
 set -u
+# The machine is shared and the kernel groups tasks per session (autogroup): a nice value only
+# ranks tasks inside their own session, so the benchmark runs in a session of its own whose
+# autogroup gets BENCH_NICE (default -10; BENCH_NICE=0 leaves priorities alone). The CPU the
+# measured processes use is counted the same way; they are only delayed less by others' work.
+if [ -z "${BENCH_SESSION:-}" ] && [ "${BENCH_NICE:--10}" != 0 ] && [ -w /proc/self/autogroup ] &&
+	command -v setsid >/dev/null 2>&1; then
+	BENCH_SESSION=1 exec setsid -w sh "$0" "$@"
+fi
+[ -n "${BENCH_SESSION:-}" ] && echo "${BENCH_NICE:--10}" >/proc/self/autogroup 2>/dev/null
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
@@ -52,9 +61,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 cd "$OUT" || exit 1
 HZ=$(getconf CLK_TCK)
+# ... and the processes measured also get BENCH_NICE inside it.
+PRIO="nice -n ${BENCH_NICE:--10}"
+# The client runs SCHED_FIFO where allowed (SRC_PRIO; see bench/capacity.sh for why).
+SRC_PRIO=${SRC_PRIO:-$(command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null && echo "chrt -f 1" || echo "$PRIO")}
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -78,7 +91,7 @@ MAX_HANDSHAKES_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=info
 CFG
-STATE_DIRECTORY=$OUT/state RUNTIME_DIRECTORY=$OUT/run taskset -c 0 "$BUILD/siprecd" \
+STATE_DIRECTORY=$OUT/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
 	--config siprecd.conf >siprecd.log 2>&1 &
 DPID=$!
 i=0
@@ -98,7 +111,7 @@ if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	PERFPID=$!
 fi
 t0=$(date +%s%N)
-taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca state/tls/cert.pem \
+$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca state/tls/cert.pem \
 	--sni localhost --tls-version "$TLSV" --srtp AES_CM_128_HMAC_SHA1_80 --rtcp-mux \
 	-n "$CALLS" -r "$RATE" --duration "$HOLD" --json >src.json 2>src.err
 SRC_RC=$?

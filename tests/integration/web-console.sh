@@ -107,6 +107,12 @@ check_eq "call page" 200 "$(code lisa "$URL/call?id=$u")"
 check "call page lists the participants" sh -c "grep -q 'sip:alice@example.com' '$T/body' && grep -q 'sip:bob@example.net' '$T/body'"
 check "call page lists both streams" sh -c "grep -c '<tr><td>[12]</td>' '$T/body' | grep -qx 2"
 check "call page has the player" grep -q '<audio id="player"' "$T/body"
+check_eq "integrity: every file verified ok" "$nrec_all" "$(grep -c '<td class="verdict">ok</td>' "$T/body")"
+check_eq "a waveform per stream" "$nrec_all" "$(grep -o '<svg class="wave"' "$T/body" | wc -l)"
+# The tones are loud: the picture comes from decoded PCM, not from the encrypted bytes' sizes.
+peaks=$(grep -o 'data-peak="[0-9]*"' "$T/body" | tr -dc '0-9\n' | tr '\n' ' ')
+check "waveforms drawn from decoded audio (peaks $(echo $peaks))" sh -c "[ -n '$peaks' ] && for p in $peaks; do [ \$p -gt 4000 ] || exit 1; done"
+check "waveform: one column per pixel" sh -c "[ \$(grep -o 'M[0-9]*[.]5 ' '$T/body' | wc -l) -eq $((600 * nrec_all)) ]"
 
 # The WAV served is the one siprec-export writes, byte for byte.
 "$EXPORT" -c "$CONF" --session "$u" --catalog "$T/state/catalog.db" -o "$T/export.wav" \
@@ -133,6 +139,7 @@ check_eq "Range garbage: 416" 416 "$(code lisa -H 'Range: bytes=x-y' "$URL/audio
 check_eq "viewer logs in" 303 "$(login vic vic viewer-pass-1)"
 check_eq "viewer sees the call page" 200 "$(code vic "$URL/call?id=$u")"
 check "viewer's call page has no player" sh -c "! grep -q '<audio' '$T/body'"
+check "viewer sees the integrity verdicts, not the waveforms" sh -c "grep -q '<td class=\"verdict\">ok</td>' '$T/body' && ! grep -q '<svg' '$T/body'"
 check_eq "viewer refused playback" 403 "$(code vic "$URL/audio?id=$u")"
 check_eq "viewer refused download" 403 "$(code vic "$URL/audio?id=$u&download=1")"
 
@@ -250,6 +257,95 @@ check "trail: the download is an 'exported' entry by siprec-web:lisa" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'exported' AND actor = 'siprec-web:lisa'")" -ge "$nrec"
 check "trail: the viewer's refused playback is not a 'played' entry" test \
 	"$(catalog "SELECT count(*) FROM trail WHERE actor = 'siprec-web:vic'")" = 0
+# Nothing blocks the others: a second console whose siprec-export waits on a FIFO until the
+# test opens it; meanwhile the status page and the calls list answer.
+mkfifo "$T/export-gate"
+cat >"$T/slow-export" <<EOS
+#!/bin/sh
+: >"$T/export-started"
+read go <"$T/export-gate"
+exec "$EXPORT" "\$@"
+EOS
+chmod +x "$T/slow-export"
+mkdir -p "$T/cache2"
+PORT2=$(free_port)
+"$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$PORT2" --log stderr \
+	--cache "$T/cache2" --export "$T/slow-export" >"$T/web2.log" 2>&1 &
+web2=$!
+BG_PIDS="$BG_PIDS $web2"
+wait_for "$T/web2.log" "listening on" 10 || bad "second siprec-web did not start"
+URL2=http://127.0.0.1:$PORT2
+curl -s -o /dev/null -c "$T/slow" -d user=lisa -d password=listen-pass-1 "$URL2/login"
+curl -s -o "$T/slow.wav" -b "$T/slow" "$URL2/audio?id=$u" &
+slow=$!
+i=0
+while [ ! -e "$T/export-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "siprec-export started for the first playback" test -e "$T/export-started"
+check_eq "status page answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o "$T/body2" -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check_eq "calls list answers while siprec-export decodes" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/calls")"
+check "the playback is still waiting for the decoder" kill -0 "$slow"
+echo go >"$T/export-gate"
+wait "$slow"
+check "the playback waited for it and got siprec-export's WAV" cmp -s "$T/slow.wav" "$T/export.wav"
+# A download held open by its client half way through the body (python reads 1000 bytes, then
+# waits on a FIFO), while the status page answers.
+mkfifo "$T/dl-gate"
+python3 - "$PORT2" "$(sed -n 's/.*siprecweb\t//p' "$T/slow")" "$u" "$T/slow2.wav" "$T/dl-started" \
+	"$T/dl-gate" <<'PY' &
+import socket, sys
+port, tok, uuid, out, started, gate = sys.argv[1:]
+s = socket.create_connection(("127.0.0.1", int(port)))
+s.sendall(("GET /audio?id=%s&download=1 HTTP/1.1\r\nHost: x\r\nCookie: siprecweb=%s\r\n"
+           "Connection: close\r\n\r\n" % (uuid, tok)).encode())
+data = b""
+while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 1000:
+    data += s.recv(1000)
+open(started, "w").close()
+open(gate).read()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+open(out, "wb").write(data.split(b"\r\n\r\n", 1)[1])
+PY
+slow=$!
+i=0
+while [ ! -e "$T/dl-started" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "a download is under way" test -e "$T/dl-started"
+check_eq "status page answers during the download" 200 \
+	"$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$T/slow" "$URL2/status")"
+check "the download was still running" kill -0 "$slow"
+echo go >"$T/dl-gate"
+wait "$slow"
+check "the download, finished afterwards, is whole" cmp -s "$T/slow2.wav" "$T/export.wav"
+kill "$web2" && wait "$web2" 2>/dev/null
+BG_PIDS=${BG_PIDS% "$web2"}
+
+# Integrity: one byte flipped inside a sealed chunk is "broken" (naming the chunk), a file moved
+# away is "missing"; both restored, "ok" again.
+f1=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1")
+f2=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1 OFFSET 1")
+cp "$f1" "$T/f1.bak"
+python3 - "$f1" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4096 + 200)
+    b = f.read(1)
+    f.seek(4096 + 200)
+    f.write(bytes([b[0] ^ 0x40]))
+PY
+mv "$f2" "$T/f2.moved"
+code adm "$URL/call?id=$u" >/dev/null
+check "a flipped byte: broken, naming the chunk" grep -q '<td class="verdict">broken</td><td>chunk 0: ' "$T/body"
+check "a moved file: missing" grep -q '<td class="verdict">missing</td>' "$T/body"
+cp "$T/f1.bak" "$f1"
+mv "$T/f2.moved" "$f2"
+code adm "$URL/call?id=$u" >/dev/null
+check_eq "restored: every file ok again" "$nrec_all" "$(grep -c '<td class="verdict">ok</td>' "$T/body")"
+
 # Erasure for real (the hold is released): files gone, rows marked, trail 'erased' by
 # siprec-web:admin, the console's decrypted WAV of the call gone from its cache.
 check "the console cached the call's WAV" test -s "$T/cache/$u.wav"
@@ -258,6 +354,8 @@ check "erasure page: every recording erased" grep -q "$nrec_all recordings of th
 check_eq "recordings marked deleted" "$nrec_all" "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
 check_eq "trail: 'erased' entries by siprec-web:admin" "$nrec_all" "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
 check "the cached WAV is gone" test ! -e "$T/cache/$u.wav"
+code adm "$URL/call?id=$u" >/dev/null
+check_eq "integrity after the erasure: every file deleted" "$nrec_all" "$(grep -c '<td class="verdict">deleted</td><td>erasure' "$T/body")"
 check "audit: erase names the subject by hash only" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=erase .*SIPREC_WEB_DETAIL=subject-sha256=[0-9a-f]\{64\} matched=$nrec_all erased=$nrec_all' '$T/web.log' && ! grep 'ACTION=erase' '$T/web.log' | grep -q bob@"
 check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 

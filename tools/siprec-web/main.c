@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,6 +43,7 @@
 #include "siprecd/compliance.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
+#include "web.h"
 
 /* journald MESSAGE_ID of every console access event (search, view, play, download, login). */
 #define WEB_ACCESS_MESSAGE_ID "4f0b7e3a9c2d4e5f8a1b6c7d2e3f4a5b"
@@ -96,6 +98,15 @@ static struct {
 } login_slots[LOGIN_SLOTS];
 static sqlite3 *db;
 static bool https;
+
+/*
+ * libmicrohttpd runs a thread per connection, so a WAV being decoded or streamed, or a long
+ * file being verified, never holds up another request. Everything shared (the read-only
+ * catalog handle, users, sessions, login slots, the log) is used under this one lock, taken for
+ * the whole of a request; the slow parts (siprec-export, reading recordings) drop it and work
+ * on copies.
+ */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- small helpers ---- */
 
@@ -589,7 +600,8 @@ static const char style_css[] =
 	"nav .user{color:#cde;margin-left:2em}.inline{display:inline;margin-left:1em}"
 	"table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
 	"text-align:left}th{background:#eef}.error{color:#a00;font-weight:bold}"
-	"form.filters input,form.filters select{margin-right:.5em}";
+	"form.filters input,form.filters select{margin-right:.5em}"
+	"td.verdict{font-weight:bold}svg.wave{display:block}";
 
 /* ---- request state (POST bodies) ---- */
 
@@ -1290,6 +1302,109 @@ static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, 
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
+/* ---- the files of a call: integrity verdict and waveform (recording.c) ---- */
+
+#define CALL_FILES_MAX 64
+
+struct call_file {
+	char uuid[65], label[65], state[16], reason[65];
+	char *path, *sha256;
+	bool deleted;
+	struct web_rec_check check;
+};
+
+/* The session's recordings (under big_lock); returns how many, at most CALL_FILES_MAX. */
+static unsigned call_files_load(const char *id, struct call_file *f)
+{
+	sqlite3_stmt *st = prep(
+		have_holds ? "SELECT r.uuid, coalesce(st.label, ''), r.path, r.sha256, r.state,"
+			     " r.deleted_at IS NOT NULL, coalesce(r.deleted_reason, '') FROM"
+			     " recordings r JOIN sessions s ON s.id = r.session_id LEFT JOIN"
+			     " streams st ON st.id = r.stream_id WHERE s.uuid = ?1 ORDER BY r.id"
+			   : "SELECT r.uuid, coalesce(st.label, ''), r.path, r.sha256, r.state,"
+			     " 0, '' FROM recordings r JOIN sessions s ON s.id = r.session_id"
+			     " LEFT JOIN streams st ON st.id = r.stream_id WHERE s.uuid = ?1"
+			     " ORDER BY r.id",
+		id);
+	const char *slash = strrchr(arg.catalog, '/');
+	int dirlen = slash ? (int)(slash - arg.catalog) : 1;
+	const char *dir = slash ? arg.catalog : ".";
+	unsigned n = 0;
+
+	while (st && n < CALL_FILES_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 2);
+		const char *sha = (const char *)sqlite3_column_text(st, 3);
+		struct call_file *cf = &f[n];
+
+		memset(cf, 0, sizeof(*cf));
+		scopy(cf->uuid, sizeof(cf->uuid), (const char *)sqlite3_column_text(st, 0));
+		scopy(cf->label, sizeof(cf->label), (const char *)sqlite3_column_text(st, 1));
+		scopy(cf->state, sizeof(cf->state), (const char *)sqlite3_column_text(st, 4));
+		cf->deleted = sqlite3_column_int(st, 5);
+		scopy(cf->reason, sizeof(cf->reason), (const char *)sqlite3_column_text(st, 6));
+		/* Relative paths in the catalog are relative to its directory. */
+		if (!path ||
+		    (path[0] == '/' ? !(cf->path = strdup(path))
+				    : asprintf(&cf->path, "%.*s/%s", dirlen, dir, path) < 0))
+			cf->path = NULL;
+		cf->sha256 = sha ? strdup(sha) : NULL;
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Reads every file (without big_lock: f is this request's own copy). */
+static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (f[i].deleted) {
+			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "deleted");
+			scopy(f[i].check.detail, sizeof(f[i].check.detail), f[i].reason);
+		} else if (!f[i].path) {
+			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "missing");
+		} else {
+			web_rec_check(f[i].path, f[i].sha256, want_wave, &f[i].check);
+			/* A file being written has no FINAL chunk yet: that is no fault. */
+			if (strcmp(f[i].state, "writing") == 0 &&
+			    strcmp(f[i].check.verdict, "incomplete") == 0)
+				scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "recording");
+		}
+	}
+}
+
+static void call_files_render(struct buf *b, struct call_file *f, unsigned n, bool wave)
+{
+	bputs(b, "<h2>Files</h2>\n<table id=\"files\"><tr><th>Stream</th><th>Recording</th>"
+		 "<th>Integrity</th><th>Detail</th>");
+	if (wave)
+		bputs(b, "<th>Waveform</th>");
+	bputs(b, "</tr>\n");
+	for (unsigned i = 0; i < n; i++) {
+		bputs(b, "<tr class=\"file\"><td>");
+		besc(b, f[i].label);
+		bputs(b, "</td><td>");
+		besc(b, f[i].uuid);
+		bputs(b, "</td><td class=\"verdict\">");
+		besc(b, f[i].check.verdict);
+		bputs(b, "</td><td>");
+		besc(b, f[i].check.detail);
+		bputs(b, "</td>");
+		if (wave) {
+			bputs(b, "<td>");
+			/* recording.c's SVG: numbers only, nothing from the file or the user. */
+			if (f[i].check.svg)
+				bput(b, f[i].check.svg, strlen(f[i].check.svg));
+			bputs(b, "</td>");
+		}
+		bputs(b, "</tr>\n");
+		free(f[i].path);
+		free(f[i].sha256);
+		free(f[i].check.svg);
+	}
+	bputs(b, "</table>\n");
+}
+
 static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 {
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
@@ -1298,14 +1413,42 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	char t0[32], t1[32], title[96];
 	int64_t started, ended;
 
+	struct call_file *files;
+	unsigned nfiles;
+	bool wave;
+
 	if (!valid_uuid(id))
 		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	/* The files first, read without the lock; then the page, with the session looked up
+	 * again (it may have logged out meanwhile). */
+	files = calloc(CALL_FILES_MAX, sizeof(*files));
+	if (!files)
+		return MHD_NO;
+	nfiles = call_files_load(id, files);
+	wave = users[s->user].role >= ROLE_LISTENER;
+	pthread_mutex_unlock(&big_lock);
+	call_files_check(files, nfiles, wave);
+	pthread_mutex_lock(&big_lock);
+	s = session_find(c);
+	if (!s) {
+		for (unsigned i = 0; i < nfiles; i++) {
+			free(files[i].path);
+			free(files[i].sha256);
+			free(files[i].check.svg);
+		}
+		free(files);
+		return redirect(c, "/login", NULL);
+	}
+	wave = users[s->user].role >= ROLE_LISTENER;
 	st = prep("SELECT started_at, ended_at, state, coalesce(end_reason, ''), "
 		  "coalesce(src_addr, ''), coalesce(call_id, ''), coalesce(siprec_session_id, ''), "
 		  "coalesce(transport, '') FROM sessions WHERE uuid = ?1",
 		  id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
+		call_files_render(&b, files, nfiles, false);
+		free(b.p);
+		free(files);
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
 	}
 	audit(users[s->user].name, "view", id, NULL);
@@ -1365,13 +1508,16 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	} else {
 		bputs(&b, "<p id=\"noaudio\">Your role may see the metadata only.</p>\n");
 	}
+	call_files_render(&b, files, nfiles, wave);
+	free(files);
 	holds_section(&b, s, id);
 	erase_section(&b, s, id);
 	bputs(&b, "</body></html>\n");
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
-/* The decrypted WAV of a session, made once by siprec-export into the private cache. */
+/* The decrypted WAV of a session, made once by siprec-export into the private cache. Runs
+ * without big_lock (it waits for the child): uses nothing shared but arg. */
 static int session_wav(const char *uuid, char *path, size_t n)
 {
 	char tmp[PATH_MAX];
@@ -1379,8 +1525,12 @@ static int session_wav(const char *uuid, char *path, size_t n)
 	pid_t pid;
 	int status;
 
+	static unsigned long serial; /* two requests decoding one call write two files */
+	unsigned long me = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED);
+
 	if (snprintf(path, n, "%s/%s.wav", arg.cache, uuid) >= (int)n ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp.wav", arg.cache, uuid) >= (int)sizeof(tmp))
+	    snprintf(tmp, sizeof(tmp), "%s/%s.wav.tmp%lu.wav", arg.cache, uuid, me) >=
+		    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (stat(path, &sb) == 0)
 		return 0;
@@ -1469,7 +1619,7 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
 	const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-	char path[PATH_MAX], hdr[128];
+	char path[PATH_MAX], hdr[128], user[sizeof(users[0].name)];
 	sqlite3_stmt *st;
 	struct MHD_Response *resp;
 	struct stat sb;
@@ -1489,7 +1639,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 	sqlite3_finalize(st);
 	if (r != SQLITE_ROW)
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
+	scopy(user, sizeof(user), users[s->user].name);
+	pthread_mutex_unlock(&big_lock);
 	r = session_wav(id, path, sizeof(path));
+	pthread_mutex_lock(&big_lock);
+	/* s may have been logged out meanwhile; this request was allowed when it came. */
+	s = NULL;
 	if (r < 0)
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "siprec-export could not decrypt this call (see the journal).",
@@ -1517,12 +1672,12 @@ static enum MHD_Result page_audio(struct MHD_Connection *c, struct websession *s
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
 	/* Audit the start of a playback (first request) and every download, not each seek. */
-	if (dl) {
-		audit(users[s->user].name, "download", id, NULL);
-		trail_access(users[s->user].name, "exported", id);
-	} else if (!range || from == 0) {
-		audit(users[s->user].name, "play", id, NULL);
-		trail_access(users[s->user].name, "played", id);
+	if (dl || !range || from == 0) {
+		audit(user, dl ? "download" : "play", id, NULL);
+		/* Hashes every recording of the call: not under the lock. */
+		pthread_mutex_unlock(&big_lock);
+		trail_access(user, dl ? "exported" : "played", id);
+		pthread_mutex_lock(&big_lock);
 	}
 	resp = MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from);
 	MHD_add_response_header(resp, "Content-Type", "audio/wav");
@@ -1798,9 +1953,8 @@ static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, 
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+static enum MHD_Result handle_locked(struct MHD_Connection *c, const char *url, const char *method,
+				     const char *upload, size_t *upload_size, void **con_cls)
 {
 	bool post = strcmp(method, "POST") == 0;
 	struct req *rq = *con_cls;
@@ -1876,6 +2030,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/users") == 0)
 		return page_users(c, s, NULL, MHD_HTTP_OK);
 	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	enum MHD_Result r;
+
+	pthread_mutex_lock(&big_lock);
+	r = handle_locked(c, url, method, upload, upload_size, con_cls);
+	pthread_mutex_unlock(&big_lock);
+	return r;
 }
 
 /* ---- main ---- */
@@ -2080,6 +2246,14 @@ int main(int argc, char **argv)
 		fclose(devnull);
 	if (!arg.catalog && have_cfg)
 		arg.catalog = cfg.catalog_path;
+	if (have_cfg) {
+		char err[256];
+
+		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
+		if (web_keys_open(&cfg, err, sizeof(err)) < 0)
+			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
+				    err);
+	}
 	if (!arg.catalog) {
 		fprintf(stderr, "siprec-web: no catalog (--catalog or --config)\n");
 		return 1;
@@ -2147,7 +2321,8 @@ int main(int argc, char **argv)
 		}
 		sin.sin_port = htons((uint16_t)port);
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
 	if (arg.tls_cert || arg.tls_key) {
 		cert = arg.tls_cert ? slurp(arg.tls_cert) : NULL;
@@ -2164,7 +2339,7 @@ int main(int argc, char **argv)
 		flags |= MHD_USE_TLS;
 		https = true;
 	}
-	/* One polling thread: the sqlite handle and the tables above are used by it alone. */
+	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
@@ -2199,6 +2374,7 @@ int main(int argc, char **argv)
 	free(users_owned);
 	free(export_owned);
 	free(status_cert_owned);
+	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);
 	return 0;
