@@ -14,7 +14,7 @@
 #    verifier accepts them ('offloaded'); a deletion (retention, erasure) deletes the objects.
 # 4. Wrong credentials are refused by the store and never logged.
 . "$SRCDIR/tests/integration/lib.sh"
-need sipp sqlite3 jq node python3 cmp
+need sipp sqlite3 jq node python3 cmp curl
 
 S3DIR=$SRCDIR/tests/s3
 [ -d "$S3DIR/node_modules/s3rver" ] ||
@@ -29,6 +29,7 @@ SECRET=$(openssl rand -hex 20)
 CRED=$T/s3.credentials
 (umask 077 && echo "S3RVER:$SECRET" >"$CRED")
 S3PORT=$(free_port)
+MPORT=$(free_port)
 DATA=$T/s3data
 mkdir -p "$DATA"
 
@@ -46,6 +47,14 @@ s3_start() {
 	done
 }
 s3_stop() { kill "$S3_PID" && wait "$S3_PID" 2>/dev/null; S3_PID=""; }
+# metric NAME: its value in the daemon's Prometheus metrics
+metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+# poll_metric NAME WANT: until the metric is WANT (20 s at most)
+poll_metric() {
+	i=0
+	while [ "$(metric "$1")" != "$2" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+	[ "$(metric "$1")" = "$2" ]
+}
 # poll SQL WANT: until the catalog query prints WANT (20 s at most)
 poll() {
 	i=0
@@ -76,6 +85,7 @@ S3_CREDENTIALS=$CRED
 S3_TIMEOUT=5s
 S3_RETRY_MIN=50ms
 S3_RETRY_MAX=300ms
+METRICS_LISTEN=127.0.0.1:$MPORT
 CFG
 
 # ---- 1. upload, verification, export from the bucket
@@ -88,6 +98,9 @@ if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S1' AND verified
 else
 	bad "call 1: uploads not verified: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects")"
 fi
+poll_metric siprecd_s3_uploads_pending 0
+check_eq "metrics: 2 uploads verified, none pending" "2 0" \
+	"$(metric 'siprecd_s3_uploads_total{result="verified"}') $(metric siprecd_s3_uploads_pending)"
 day=$(catalog "SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') FROM sessions WHERE uuid = '$S1'")
 check_eq "object keys are prefix/date/session/recording.siprec" \
 	"$(catalog "SELECT 'site-a/rec/$day/$S1/' || r.uuid || '.siprec' FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$S1' ORDER BY r.uuid")" \
@@ -136,6 +149,9 @@ if poll "SELECT count(*) > 0 FROM s3_objects WHERE session_uuid = '$S2' AND veri
 else
 	bad "store down: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S2'")"
 fi
+poll_metric siprecd_s3_uploads_pending 2
+check_eq "metrics: call 2's 2 uploads pending, failed attempts counted" "2 yes" \
+	"$(metric siprecd_s3_uploads_pending) $(metric 'siprecd_s3_uploads_total{result="failed"}' | awk '{print ($1 > 0) ? "yes" : "no"}')"
 check_eq "store down: nothing of call 2 verified" 0 \
 	"$(catalog "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S2' AND verified_at IS NOT NULL")"
 # One recording's local bytes are altered: what the bucket would hold is not the recording.
