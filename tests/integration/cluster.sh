@@ -185,14 +185,6 @@ load() {
 		-n "$2" -r "$3" --duration "$4" >"$T/$1.json" 2>"$T/$1.err" &
 	LOAD_PID=$!
 }
-# dispatched N: waits until Kamailio has dispatched N INVITEs in all (first tries).
-dispatched() {
-	i=0
-	while [ "$(grep -c ' DISPATCH ' "$T/kamailio.log")" -lt "$1" ] && [ $i -lt 400 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
 summary() { # NAME: "calls ok failed failed-setups ended-by-server cut"
 	python3 - "$T/$1.json" <<'PY'
 import json, sys
