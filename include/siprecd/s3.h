@@ -102,6 +102,17 @@ struct s3_upload_config {
  * catalog. The thread never runs on a ring and nothing on the recording path waits for it.
  */
 int s3_upload_start(const struct s3_upload_config *cfg, char *err, size_t errlen);
+/* What the metrics show (docs/CONTROL.md); counters since the start. */
+struct s3_upload_stats {
+	uint64_t verified;	    /* uploads read back and found equal */
+	uint64_t failed;	    /* attempts that failed (upload, verification or deletion) */
+	uint64_t pending;	    /* uploads waiting, as of the thread's last pass */
+	uint64_t oldest_pending_ms; /* queued_at of the oldest of them (unix ms), 0 = none */
+	uint64_t local_removed;	    /* local files removed (S3_DELETE_LOCAL_AFTER) */
+	uint64_t objects_deleted;   /* recordings whose objects were deleted */
+};
+/* The counters of the running thread (any thread, never blocks): 0, or -ENOENT when off. */
+int s3_upload_get_stats(struct s3_upload_stats *ret);
 /* Stops the thread (an upload in flight is aborted and repeated after the next start). */
 void s3_upload_stop(void);
 /* The delay before attempt failures + 1: retry_min doubled per failure, capped at retry_max. */

@@ -263,6 +263,37 @@ uint64_t store_writer_file_size(const struct store_writer *w);
  * are in flight. NULL ok. */
 int store_writer_close(struct store_writer *w);
 
+/*
+ * Durability batched per media worker: instead of one fdatasync per file per flush interval,
+ * one fdatasync per group covers every member's chunks written before it was prepared (the
+ * reason it may, and the writes that still take a sync of their own file, are in writer.c).
+ * A group is used by one thread, like its writers.
+ */
+struct store_sync_group;
+int store_sync_group_new(struct store_sync_group **ret);
+/* Frees g unless it has members or a sync in flight (then it is left for the process's end). */
+struct store_sync_group *store_sync_group_free(struct store_sync_group *g);
+/*
+ * Makes w a member of g: store_writer_submit(..., sync = true) then writes without a linked
+ * fdatasync where the file's metadata is durable, and the chunks become durable with the
+ * group's next sync. -EOPNOTSUPP for a buffered (non-O_DIRECT) writer or a filesystem other than
+ * ext4 and xfs, -EXDEV for a file on
+ * another device than the group's: the writer keeps syncing its own file. w leaves g when
+ * closed.
+ */
+int store_writer_join(struct store_writer *w, struct store_sync_group *g);
+/*
+ * Asks for the group's sync: prepared (one IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, through
+ * get_sqes, not submitted) once every member's chunks sealed at its last sync submit are
+ * written; at once if they are. Call after submitting every member with sync = true.
+ */
+void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_sqes,
+			      void *userdata);
+/* True while the group's sync is in flight (its CQE names g: keep g and its loop until then). */
+bool store_sync_group_in_flight(const struct store_sync_group *g);
+/* Group syncs completed so far. */
+uint64_t store_sync_group_syncs(const struct store_sync_group *g);
+
 /* Upper bound (microseconds) of latency histogram bucket i. */
 uint64_t store_lat_bucket_upper_us(unsigned i);
 /* Latency at quantile q (0..1) as a bucket upper bound in microseconds; 0 when no samples. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "siprec/session.h"
 #include "siprecd/catalog.h"
 #include "siprecd/log.h"
+#include "siprecd/s3.h"
 #include "siprecd/sip.h"
 #include "siprecd/storage.h"
 #include "siprecd/tls.h"
@@ -88,6 +90,35 @@ static void one(struct out *o, const char *name, const char *type, const char *h
 /* Prometheus-style histogram buckets in seconds for the durable-write latency. */
 static const double lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				    0.05,   0.1,   0.25,   0.5,	  1,	2.5};
+
+/* Object storage (docs/STORAGE.md), when S3_ENDPOINT is set. */
+static void metrics_s3(struct out *o)
+{
+	struct s3_upload_stats s;
+	struct timespec now;
+	double age = 0;
+
+	if (s3_upload_get_stats(&s) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (s.oldest_pending_ms && (uint64_t)now.tv_sec * 1000 > s.oldest_pending_ms)
+		age = ((double)now.tv_sec * 1000 - (double)s.oldest_pending_ms) / 1000;
+	family(o, "siprecd_s3_uploads_total", "counter",
+	       "Recording uploads to object storage, by result (verified, failed attempts).");
+	outf(o, "siprecd_s3_uploads_total{result=\"verified\"} %llu\n",
+	     (unsigned long long)s.verified);
+	outf(o, "siprecd_s3_uploads_total{result=\"failed\"} %llu\n", (unsigned long long)s.failed);
+	one(o, "siprecd_s3_uploads_pending", "gauge", "Recordings waiting for their upload.",
+	    (double)s.pending);
+	one(o, "siprecd_s3_oldest_pending_seconds", "gauge",
+	    "Age of the oldest recording waiting for its upload (0: none).", age);
+	one(o, "siprecd_s3_local_files_removed_total", "counter",
+	    "Local recording files removed after a verified upload (S3_DELETE_LOCAL_AFTER).",
+	    (double)s.local_removed);
+	one(o, "siprecd_s3_objects_deleted_total", "counter",
+	    "Recordings whose objects were deleted from the bucket (retention, erasure).",
+	    (double)s.objects_deleted);
+}
 
 char *control_metrics_render(struct manager *m, size_t *ret_len)
 {
@@ -224,6 +255,7 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 	    (double)cs.failed);
 	one(&o, "siprecd_catalog_writes_dropped_total", "counter",
 	    "Catalog writes dropped because the queue was full.", (double)cs.dropped);
+	metrics_s3(&o);
 
 	one(&o, "siprecd_sip_requests_total", "counter", "SIP requests received.",
 	    (double)m->counters.requests);

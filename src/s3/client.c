@@ -521,6 +521,7 @@ static int request(struct s3_client *c, const char *method, const char *key,
 	c->errbody_len = 0;
 	c->errbody[0] = '\0';
 	c->status = 0;
+	c->too_big = c->write_failed = false;
 	/* Every request starts from libcurl's defaults: no option of the last one leaks in. */
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -580,7 +581,6 @@ int s3_put(struct s3_client *c, const char *key, int fd, const void *buf, uint64
 	c->size = size;
 	c->pos = 0;
 	c->md = NULL; /* write_body: a PUT's answer body is dropped */
-	c->too_big = c->write_failed = false;
 	r = request(c, "PUT", key, sha256, content_type ? content_type : "application/octet-stream",
 		    true, err, errlen);
 	c->md = md;
@@ -603,7 +603,6 @@ int s3_get(struct s3_client *c, const char *key, int out_fd, uint64_t max, uint6
 	c->out_fd = out_fd;
 	c->pos = 0;
 	c->max = max;
-	c->too_big = c->write_failed = false;
 	if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	r = request(c, "GET", key, EMPTY_SHA256, NULL, false, err, errlen);

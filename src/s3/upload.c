@@ -51,6 +51,24 @@ struct uploader {
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct uploader *global;
+/* Written by the thread, read by the metrics renderer: no lock on either side. */
+static struct {
+	atomic_bool running;
+	_Atomic uint64_t verified, failed, pending, oldest_pending_ms, local_removed, deleted;
+} stats;
+
+int s3_upload_get_stats(struct s3_upload_stats *ret)
+{
+	if (!atomic_load(&stats.running))
+		return -ENOENT;
+	*ret = (struct s3_upload_stats){.verified = atomic_load(&stats.verified),
+					.failed = atomic_load(&stats.failed),
+					.pending = atomic_load(&stats.pending),
+					.oldest_pending_ms = atomic_load(&stats.oldest_pending_ms),
+					.local_removed = atomic_load(&stats.local_removed),
+					.objects_deleted = atomic_load(&stats.deleted)};
+	return 0;
+}
 
 static void _printf_(3, 4) set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -571,6 +589,7 @@ static void upload_due(struct uploader *u)
 		if (r < 0)
 			next += s3_backoff_ms(j->attempts + 1, u->retry_min_ms, u->retry_max_ms);
 		record_result(u, j, r, err, md_key, next);
+		atomic_fetch_add(r == 0 ? &stats.verified : &stats.failed, 1);
 		if (r == 0) {
 			log_debug("s3: recording %s stored as s3://%s/%s", j->uuid, u->bucket,
 				  j->key);
@@ -660,12 +679,14 @@ static void delete_due(struct uploader *u)
 				(int64_t)(now + s3_backoff_ms(attempts + 1, u->retry_min_ms,
 							      u->retry_max_ms)));
 			sqlite3_bind_null(done, 5);
+			atomic_fetch_add(&stats.failed, 1);
 			log_warning("s3: deleting the objects of recording %s: %s",
 				    col(st, 5) ? col(st, 5) : "?", err);
 		} else {
 			sqlite3_bind_null(done, 3);
 			sqlite3_bind_int64(done, 4, (int64_t)now);
 			sqlite3_bind_int64(done, 5, (int64_t)now);
+			atomic_fetch_add(&stats.deleted, 1);
 			log_info("s3: objects of recording %s deleted (s3://%s/%s)",
 				 col(st, 5) ? col(st, 5) : "?", u->bucket, key);
 		}
@@ -762,6 +783,7 @@ static void remove_local(struct uploader *u)
 							       .sha256 = it->sha},
 					 NULL);
 		if (r == 0 && exec(u->db, "COMMIT") == 0) {
+			atomic_fetch_add(&stats.local_removed, 1);
 			log_info("s3: recording %s: local file %s removed, kept as %s", it->uuid,
 				 full, where);
 			continue;
@@ -790,6 +812,16 @@ static uint64_t next_due(struct uploader *u)
 			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		next = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(u->db,
+			       "SELECT count(*), coalesce(min(queued_at), 0) FROM s3_objects WHERE "
+			       "verified_at IS NULL AND delete_requested_at IS NULL",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		atomic_store(&stats.pending, (uint64_t)sqlite3_column_int64(st, 0));
+		atomic_store(&stats.oldest_pending_ms, (uint64_t)sqlite3_column_int64(st, 1));
+	}
 	sqlite3_finalize(st);
 	return next;
 }
@@ -901,6 +933,7 @@ int s3_upload_start(const struct s3_upload_config *cfg, char *err, size_t errlen
 	pthread_mutex_lock(&global_lock);
 	global = u;
 	pthread_mutex_unlock(&global_lock);
+	atomic_store(&stats.running, true);
 	log_info("s3: recordings go to s3://%s/%s%s (%s)", u->bucket, u->prefix,
 		 *u->prefix ? "/" : "", cfg->target.endpoint);
 	return 0;
@@ -919,6 +952,7 @@ void s3_upload_stop(void)
 	pthread_mutex_unlock(&global_lock);
 	if (!u)
 		return;
+	atomic_store(&stats.running, false);
 	pthread_mutex_lock(&u->lock);
 	u->stop = true;
 	atomic_store(&u->stopping, true);

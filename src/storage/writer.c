@@ -2,14 +2,17 @@
 /*
  * The recording writer: frames are collected into a chunk's plaintext, sealed, and written with
  * O_DIRECT through io_uring as one linked chain of 4 KiB aligned writes per submit, with a linked
- * fdatasync when the caller asks for durability. One chain per file is in flight at a time, so
+ * fdatasync when the caller asks for durability, or, for a member of a sync group, one
+ * fdatasync per group (the end of this file). One chain per file is in flight at a time, so
  * an fdatasync always covers every write before it; the next chain starts from the last CQE.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +49,7 @@ struct wop {
 	size_t len;
 	uint64_t off;
 	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
+	uint64_t gen;		/* written before the group's sync number gen was prepared */
 	bool final;
 	bool zero; /* a stretch written ahead: buf is the shared zero block */
 	bool is_sync;
@@ -61,6 +65,8 @@ struct store_writer {
 	bool final_durable;
 	bool have_sha;
 	bool sync_wanted;
+	bool chain_synced; /* the chain in flight carried an fdatasync that succeeded */
+	bool group_waiting;
 	int error;
 	char *path;
 
@@ -73,8 +79,17 @@ struct store_writer {
 	uint64_t plain_first_mono;
 	uint64_t next_index;
 	uint64_t file_off;
-	uint64_t init_end; /* bytes of the file already written (data or zeros ahead) */
-	uint32_t ahead;	   /* size of the next stretch written ahead */
+	uint64_t init_end;    /* bytes of the file already written (data or zeros ahead) */
+	uint32_t ahead;	      /* size of the next stretch written ahead */
+	uint64_t written_end; /* end of the last data write that completed */
+
+	/* Batched durability (store_sync_group): chunks written but not yet covered by an
+	 * fdatasync wait in landed; the group's next sync waits until written_end reaches
+	 * group_until (what was sealed when the sync was asked for). */
+	struct store_sync_group *group;
+	struct store_writer *g_prev, *g_next;
+	struct wop *landed, *landed_tail;
+	uint64_t group_until;
 
 	struct wop *pending, *pending_tail;
 	unsigned npending;
@@ -87,6 +102,20 @@ struct store_writer {
 	EVP_MD_CTX *sha;
 	uint8_t sha256[32];
 	struct store_writer_stats stats;
+};
+
+struct store_sync_group {
+	struct loop_op op;
+	struct store_writer *members;
+	dev_t dev;
+	bool have_dev;
+	bool requested, in_flight;
+	unsigned waiting; /* members whose writes the requested sync must wait for */
+	int fd;		  /* a duplicate of a member's fd, for the sync in flight */
+	uint64_t gen, sync_gen;
+	store_get_sqes_fn get_sqes;
+	void *get_sqes_userdata;
+	uint64_t syncs;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -170,10 +199,14 @@ static void free_list(struct wop *o)
 	}
 }
 
+static void group_release(struct store_writer *w);
+
 static void set_error(struct store_writer *w, int err)
 {
 	if (!w->error)
 		w->error = err;
+	/* a failed writer must not hold the other members' sync back */
+	group_release(w);
 }
 
 /* Takes ownership of buf (aligned, len a multiple of STORE_BLOCK) and queues it at file_off. */
@@ -403,11 +436,58 @@ int store_writer_finish(struct store_writer *w)
 }
 
 static int submit_chain(struct store_writer *w);
+static void group_try(struct store_sync_group *g);
+
+/* Chunks up to sync number gen (all: UINT64_MAX) of landed are durable: latency, FINAL. */
+static void landed_durable(struct store_writer *w, uint64_t gen, uint64_t mono)
+{
+	while (w->landed && w->landed->gen <= gen) {
+		struct wop *o = w->landed;
+
+		w->landed = o->next;
+		if (o->first_mono_ns) {
+			w->stats.lat_hist[lat_bucket((mono - o->first_mono_ns) / 1000)]++;
+			w->stats.lat_count++;
+		}
+		wop_free(o);
+	}
+	if (!w->landed)
+		w->landed_tail = NULL;
+}
+
+/* The member no longer holds the group's sync back (its writes are done, or it failed). */
+static void group_release(struct store_writer *w)
+{
+	if (!w->group_waiting)
+		return;
+	w->group_waiting = false;
+	w->group->waiting--;
+	group_try(w->group);
+}
 
 static void chain_done(struct store_writer *w)
 {
-	free_list(w->chain);
+	struct wop *o = w->chain;
+
+	/* Chunks this chain wrote without an fdatasync of its own wait for the group's. */
+	while (o) {
+		struct wop *next = o->next;
+
+		if (!w->chain_synced && w->group && o->done_ok && !o->is_sync) {
+			o->next = NULL;
+			o->gen = w->group->gen;
+			if (w->landed_tail)
+				w->landed_tail->next = o;
+			else
+				w->landed = o;
+			w->landed_tail = o;
+		} else
+			wop_free(o);
+		o = next;
+	}
 	w->chain = NULL;
+	if (w->group_waiting && (w->error || w->written_end >= w->group_until))
+		group_release(w);
 	/* The loop submits what this prepares on its next iteration. */
 	if (!w->error && w->pending && w->get_sqes)
 		submit_chain(w);
@@ -432,7 +512,10 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 		else {
 			uint64_t mono = now_ns(CLOCK_MONOTONIC);
 
+			w->chain_synced = true;
 			w->stats.last_durable_ns = now_ns(CLOCK_REALTIME);
+			/* an fdatasync of the file covers its earlier writes too */
+			landed_durable(w, UINT64_MAX, mono);
 			for (struct wop *c = w->chain; c; c = c->next) {
 				if (!c->done_ok || !c->first_mono_ns)
 					continue;
@@ -451,6 +534,7 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 		else if (!o->zero) {
 			o->done_ok = true;
 			w->stats.bytes_written += o->len;
+			w->written_end = o->off + o->len;
 		}
 		if (!o->zero)
 			free(o->buf);
@@ -488,8 +572,10 @@ static int prepare_ahead(struct store_writer *w, uint64_t end, bool final, struc
 		return 0;
 	need = end - w->init_end;
 	if (!zero_block || need > PREALLOC_MAX) {
-		/* More than one stretch at once (huge chunks): plain appending writes. */
+		/* More than one stretch at once (huge chunks): plain appending writes, which
+		 * change the inode and so take an fdatasync of the file. */
 		w->init_end = end;
+		w->sync_wanted = true;
 		return 0;
 	}
 	len = MAX(need, (uint64_t)w->ahead);
@@ -512,7 +598,7 @@ static int submit_chain(struct store_writer *w)
 	struct io_uring_sqe
 		*sqes[CHAIN_MAX + 3]; /* zeros ahead, writes, fdatasync, directory fsync */
 	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0, k = 0;
-	bool sync = w->sync_wanted, final = false;
+	bool sync = false, final = false;
 	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL, *zop = NULL;
 	uint64_t end = 0;
 	int r;
@@ -526,6 +612,8 @@ static int submit_chain(struct store_writer *w)
 	r = prepare_ahead(w, end, final, &zop);
 	if (r < 0)
 		return r;
+	sync = sync || w->sync_wanted;
+	w->chain_synced = false;
 	/* Zeros written ahead change the inode: make them durable with this chain, so that later
 	 * chunks overwriting them need no metadata. */
 	if (zop)
@@ -611,7 +699,16 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 		return w->error;
 	w->get_sqes = get_sqes;
 	w->get_sqes_userdata = userdata;
-	if (sync)
+	if (sync && w->group && w->direct && w->dir_fd < 0 && !w->finished) {
+		/* The group's next sync covers what is sealed now, once it is written. */
+		if (w->written_end < w->file_off) {
+			w->group_until = w->file_off;
+			if (!w->group_waiting) {
+				w->group_waiting = true;
+				w->group->waiting++;
+			}
+		}
+	} else if (sync)
 		w->sync_wanted = true;
 	/* One chain at a time: the running chain's last CQE starts the next one. */
 	if (w->in_flight || !w->pending)
@@ -677,6 +774,19 @@ int store_writer_close(struct store_writer *w)
 		return 0;
 	if (w->in_flight)
 		return -EBUSY;
+	if (w->group) {
+		struct store_sync_group *g = w->group;
+
+		if (w->g_prev)
+			w->g_prev->g_next = w->g_next;
+		else
+			g->members = w->g_next;
+		if (w->g_next)
+			w->g_next->g_prev = w->g_prev;
+		group_release(w);
+		w->group = NULL;
+	}
+	free_list(w->landed);
 	free_list(w->pending);
 	free_list(w->chain);
 	if (w->fd >= 0)
@@ -692,4 +802,147 @@ int store_writer_close(struct store_writer *w)
 	free(w->path);
 	free(w);
 	return 0;
+}
+
+/* ---- durability batched per worker ---- */
+
+/*
+ * Why one fdatasync can stand for many files: on ext4 and xfs an fdatasync ends with a flush of
+ * the block device's volatile cache (REQ_PREFLUSH) even when the file's metadata is clean
+ * (ext4_sync_file, xfs_file_fsync), which makes durable every write the device completed before
+ * it, whichever file it belongs to. An O_DIRECT
+ * write has reached the device when its CQE arrives, and a write over blocks already written
+ * inside the file size (the zeros written ahead) leaves no metadata that a data sync would have
+ * to commit. So a member's chunk writes are durable after any fdatasync on the same device
+ * prepared after their CQEs. Every write that does change metadata (zeros written ahead, plain
+ * appends, the cut at FINAL) still takes an fdatasync of its own file, in its own chain, as
+ * does the first sync (with the directory's) and everything of a buffered (non-O_DIRECT) file.
+ * Other filesystems are not assumed to do the same (btrfs skips the flush for a clean inode, and
+ * its O_DIRECT writes are copy-on-write): their files keep syncing themselves.
+ */
+
+int store_sync_group_new(struct store_sync_group **ret)
+{
+	struct store_sync_group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	g->fd = -1;
+	*ret = g;
+	return 0;
+}
+
+struct store_sync_group *store_sync_group_free(struct store_sync_group *g)
+{
+	/* the CQE of a sync in flight names g: then it is kept (the process is ending) */
+	if (g && !g->in_flight && !g->members)
+		free(g);
+	return NULL;
+}
+
+int store_writer_join(struct store_writer *w, struct store_sync_group *g)
+{
+	struct statfs sf;
+	struct stat st;
+
+	if (w->group)
+		return -EALREADY;
+	if (!w->direct)
+		return -EOPNOTSUPP; /* buffered data is in the page cache: it needs its own sync */
+	if (fstat(w->fd, &st) < 0 || fstatfs(w->fd, &sf) < 0)
+		return -errno;
+	if (sf.f_type != EXT4_SUPER_MAGIC && sf.f_type != XFS_SUPER_MAGIC)
+		return -EOPNOTSUPP;
+	if (g->have_dev && g->dev != st.st_dev)
+		return -EXDEV; /* one device per group: a flush covers its own device only */
+	g->dev = st.st_dev;
+	g->have_dev = true;
+	w->group = g;
+	w->g_prev = NULL;
+	w->g_next = g->members;
+	if (g->members)
+		g->members->g_prev = w;
+	g->members = w;
+	return 0;
+}
+
+static void group_on_cqe(struct loop_op *op, int res, uint32_t flags)
+{
+	struct store_sync_group *g = container_of(op, struct store_sync_group, op);
+	uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+
+	(void)flags;
+	close(g->fd);
+	g->fd = -1;
+	g->in_flight = false;
+	g->syncs++;
+	for (struct store_writer *w = g->members; w; w = w->g_next) {
+		if (!w->landed || w->landed->gen > g->sync_gen)
+			continue;
+		if (res < 0) {
+			/* the device failed the flush: those chunks may be lost */
+			set_error(w, res);
+			free_list(w->landed);
+			w->landed = w->landed_tail = NULL;
+			continue;
+		}
+		landed_durable(w, g->sync_gen, mono);
+		w->stats.last_durable_ns = real;
+	}
+	group_try(g);
+}
+
+static void group_try(struct store_sync_group *g)
+{
+	struct store_writer *w, *fd_of = NULL;
+	struct io_uring_sqe *sqe;
+	bool any = false;
+
+	if (!g->requested || g->in_flight || g->waiting || !g->get_sqes)
+		return;
+	for (w = g->members; w; w = w->g_next) {
+		if (w->landed)
+			any = true;
+		/* a file whose metadata is durable: its fdatasync is the device flush alone */
+		if (!fd_of && !w->finished && !w->error && w->dir_fd < 0)
+			fd_of = w;
+	}
+	if (!any || !fd_of) {
+		/* nothing to make durable, or only finished files, whose FINAL fdatasync will */
+		g->requested = false;
+		return;
+	}
+	g->fd = fcntl(fd_of->fd, F_DUPFD_CLOEXEC, 0);
+	if (g->fd < 0)
+		return; /* tried again at the next request */
+	if (g->get_sqes(g->get_sqes_userdata, 1, &sqe) < 0) {
+		close(g->fd);
+		g->fd = -1;
+		return;
+	}
+	g->op.fn = group_on_cqe;
+	io_uring_prep_fsync(sqe, g->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &g->op);
+	g->sync_gen = g->gen++;
+	g->in_flight = true;
+	g->requested = false;
+}
+
+void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_sqes,
+			      void *userdata)
+{
+	g->get_sqes = get_sqes;
+	g->get_sqes_userdata = userdata;
+	g->requested = true;
+	group_try(g);
+}
+
+bool store_sync_group_in_flight(const struct store_sync_group *g)
+{
+	return g->in_flight;
+}
+
+uint64_t store_sync_group_syncs(const struct store_sync_group *g)
+{
+	return g->syncs;
 }

@@ -62,6 +62,13 @@ async function login(page, user, pw) {
 		await page.goto(url + '/calls');
 		await Promise.all([page.waitForNavigation(), page.click(`a[href="/call?id=${uuid}"]`)]);
 		ok((await page.$('#player')) !== null, 'call page has the audio player');
+		const verdicts = await page.$$eval('#files td.verdict', (ts) => ts.map((t) => t.textContent));
+		ok(verdicts.length >= 2 && verdicts.every((v) => v === 'ok'),
+		   `every file's integrity verdict is ok (${verdicts})`);
+		const waves = await page.$$eval('#files svg.wave', (ws) => ws.map((w) =>
+			[w.getBoundingClientRect().width, Number(w.dataset.peak)]));
+		ok(waves.length === verdicts.length && waves.every(([w, p]) => w === 600 && p > 4000),
+		   `a 600-pixel waveform of decoded audio per stream (${JSON.stringify(waves)})`);
 
 		const dur = await page.$eval('#player', (a) => new Promise((res) => {
 			if (a.readyState >= 1) return res(a.duration);

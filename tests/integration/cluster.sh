@@ -3,13 +3,14 @@
 # Three siprecd recorders behind Kamailio's dispatcher (docs/examples/kamailio/kamailio.cfg),
 # each in a network namespace this test creates, with the SRC (siprec-src) and Kamailio in two
 # more, all on one bridge (in a sixth namespace). Nothing outside them is touched, so it runs the
-# same in the caller's namespace or under /work/bin/isolated. Signalling SRC -> Kamailio ->
-# recorder is SIP over UDP (Kamailio record-routes it); media (SRTP) goes straight from the SRC
-# to the recorder that answered, at the address in its answer.
+# same in the caller's namespace or under /work/bin/isolated. Signalling is SIP over TLS from
+# the SRC to Kamailio (UDP where Kamailio's tls module is missing: a SKIP-PART says so) and over
+# UDP from Kamailio to the recorders; Kamailio record-routes it. Media (SRTP, SDES keys) goes
+# straight from the SRC to the recorder that answered, at the address in its answer.
 #   1. spread: calls land on all three recorders, media latched from the SRC itself;
 #   2. drain: `siprecctl drain` on r1 under load: no call starts on r1 afterwards, its own calls
 #      record to their BYE, no setup fails; `siprecctl resume` brings it back;
-#   3. SIGTERM of r2 under load: its calls end with its BYE, new calls go to the others;
+#   3. SIGTERM of r2 under load: its calls end (sealed), new calls go to the others;
 #   4. kill -9 of r3 under load: new calls go to the others (a call that meets the dead node
 #      moves on after the failure timer), its calls are cut; on restart they are 'interrupted'
 #      and their recordings hold everything up to at most FLUSH_INTERVAL before the kill.
@@ -124,9 +125,33 @@ for n in $NODES; do start_node $n; done
 
 printf '1 sip:%s:%s 0 0\n' "$(node_ip r1)" "$SIP_PORT" "$(node_ip r2)" "$SIP_PORT" \
 	"$(node_ip r3)" "$SIP_PORT" >"$T/dispatcher.list"
-ip netns exec "$NS_KAM" kamailio -DD -E -m 64 -M 8 -f "$KAMCFG" -l "udp:$KAM_IP:$SIP_PORT" \
-	-A "DS_LIST=\"$T/dispatcher.list\"" -A DS_PING_INTERVAL=1 -A FR_TIMER=1000 \
-	>"$T/kamailio.log" 2>&1 &
+# SIP over TLS from the SRC when Kamailio has its tls module (Debian: kamailio-tls-modules).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$KAM_IP" \
+	-addext "subjectAltName=IP:$KAM_IP" -keyout "$T/kam-key.pem" -out "$T/kam-cert.pem" 2>/dev/null
+# kam ARGS...: kamailio in its namespace, with the TLS listener when KAM_TLS is set; with
+# KAM_BG set it replaces the (background) shell, so $! is Kamailio itself.
+kam() {
+	if [ -n "$KAM_TLS" ]; then
+		set -- "$@" -l "tls:$KAM_IP:$TLS_PORT" -A WITH_TLS -A "TLS_CERT=\"$T/kam-cert.pem\"" \
+			-A "TLS_KEY=\"$T/kam-key.pem\""
+	fi
+	[ -n "${KAM_BG:-}" ] && exec ip netns exec "$NS_KAM" kamailio "$@"
+	ip netns exec "$NS_KAM" kamailio "$@"
+}
+KAM_TLS=1
+if [ -s "$T/kam-cert.pem" ] &&
+	kam -c -f "$KAMCFG" -A "DS_LIST=\"$T/dispatcher.list\"" >"$T/kamailio-check.log" 2>&1; then
+	SRC_TRANSPORT="-s $KAM_IP:$TLS_PORT -t tls --ca $T/kam-cert.pem"
+else
+	skip_part tls "Kamailio has no tls module (apt-get install kamailio-tls-modules): SRC -> Kamailio over UDP"
+	KAM_TLS=""
+	SRC_TRANSPORT="-s $KAM_IP:$SIP_PORT -t udp"
+fi
+(
+	KAM_BG=1
+	kam -DD -E -m 64 -M 8 -f "$KAMCFG" -l "udp:$KAM_IP:$SIP_PORT" -A "DS_LIST=\"$T/dispatcher.list\"" \
+		-A DS_PING_INTERVAL=1 -A FR_TIMER=1000 >"$T/kamailio.log" 2>&1
+) &
 KAM_PID=$!
 # Ready once Kamailio answers an OPTIONS of its own (every destination starts active).
 cat >"$T/ping.py" <<'PY'
@@ -156,17 +181,9 @@ done
 # load NAME CALLS RATE DURATION: siprec-src in the SRC namespace, through Kamailio, in the
 # background; its JSON report goes to $T/NAME.json.
 load() {
-	ip netns exec "$NS_SRC" "$SRC_BIN" -q --json -s "$KAM_IP:$SIP_PORT" -t udp --local-ip "$SRC_IP" \
+	ip netns exec "$NS_SRC" "$SRC_BIN" -q --json $SRC_TRANSPORT --local-ip "$SRC_IP" \
 		-n "$2" -r "$3" --duration "$4" >"$T/$1.json" 2>"$T/$1.err" &
 	LOAD_PID=$!
-}
-# dispatched N: waits until Kamailio has dispatched N INVITEs in all (first tries).
-dispatched() {
-	i=0
-	while [ "$(grep -c ' DISPATCH ' "$T/kamailio.log")" -lt "$1" ] && [ $i -lt 400 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
 }
 summary() { # NAME: "calls ok failed failed-setups ended-by-server cut"
 	python3 - "$T/$1.json" <<'PY'
@@ -411,6 +428,7 @@ fig "kill -9 r3: $CRASHED calls cut, recovered as interrupted ($MOVED INVITEs in
 
 # ---- figures
 echo "--- figures (2-core VM shared with other jobs: times are noisy)"
+echo "SIP: SRC -> Kamailio over ${KAM_TLS:+tls}${KAM_TLS:-udp}, Kamailio -> recorders over udp; media SRTP, SRC -> recorder"
 echo "calls offered: $OFFERED; failed setups: $FAILED_SETUPS"
 account pernode
 printf '%s' "$FIG"

@@ -5,7 +5,7 @@
 # 1, and 100 from another address (127.0.0.2) into stream 2. With MEDIA_LATCH=sdp (the default)
 # none is recorded: frames == what siprec-src sent, and the catalog, the varlink stats and the
 # metrics count them as dropped. MEDIA_LATCH=off records them all (the check can fail), and
-# MEDIA_MAX_STREAM_PACKETS caps what one stream records.
+# MEDIA_MAX_STREAM_PACKETS and MEDIA_MAX_STREAM_BYTES cap what one stream records.
 . "${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 need sqlite3 jq python3
 
@@ -103,5 +103,12 @@ call cap
 check_eq "cap: 50 frames per stream" "1:50 2:50" "$(per_stream r.frames)"
 check_eq "cap: dropped_limit == sent - 50" "$(sent '.packets - 50')" "$(per_stream st.dropped_limit)"
 check "cap: logged once per stream" test "$(grep -c 'per-stream cap reached' "$T/siprecd.log")" -ge 2
+stop_siprecd
+
+# ---- the byte cap: 8000 payload bytes are 50 PCMU packets of 160 bytes; the 51st would pass it
+start_siprecd MEDIA_MAX_STREAM_BYTES=8000
+call bytecap
+check_eq "byte cap: 50 frames per stream" "1:50 2:50" "$(per_stream r.frames)"
+check_eq "byte cap: dropped_limit == sent - 50" "$(sent '.packets - 50')" "$(per_stream st.dropped_limit)"
 stop_siprecd
 finish

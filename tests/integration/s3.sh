@@ -12,9 +12,10 @@
 #    repaired one too: nothing lost.
 # 3. S3_DELETE_LOCAL_AFTER removes verified local files, except under a legal hold; the trail
 #    verifier accepts them ('offloaded'); a deletion (retention, erasure) deletes the objects.
-# 4. Wrong credentials are refused by the store and never logged.
+# 4. Wrong credentials are refused by the store (the upload waits) and never logged.
+# 5. siprecctl erase (another process) deletes the erased recordings' objects.
 . "$SRCDIR/tests/integration/lib.sh"
-need sipp sqlite3 jq node python3 cmp
+need sipp sqlite3 jq node python3 cmp curl
 
 S3DIR=$SRCDIR/tests/s3
 [ -d "$S3DIR/node_modules/s3rver" ] ||
@@ -29,6 +30,7 @@ SECRET=$(openssl rand -hex 20)
 CRED=$T/s3.credentials
 (umask 077 && echo "S3RVER:$SECRET" >"$CRED")
 S3PORT=$(free_port)
+MPORT=$(free_port)
 DATA=$T/s3data
 mkdir -p "$DATA"
 
@@ -46,6 +48,14 @@ s3_start() {
 	done
 }
 s3_stop() { kill "$S3_PID" && wait "$S3_PID" 2>/dev/null; S3_PID=""; }
+# metric NAME: its value in the daemon's Prometheus metrics
+metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+# poll_metric NAME WANT: until the metric is WANT (20 s at most)
+poll_metric() {
+	i=0
+	while [ "$(metric "$1")" != "$2" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+	[ "$(metric "$1")" = "$2" ]
+}
 # poll SQL WANT: until the catalog query prints WANT (20 s at most)
 poll() {
 	i=0
@@ -76,6 +86,7 @@ S3_CREDENTIALS=$CRED
 S3_TIMEOUT=5s
 S3_RETRY_MIN=50ms
 S3_RETRY_MAX=300ms
+METRICS_LISTEN=127.0.0.1:$MPORT
 CFG
 
 # ---- 1. upload, verification, export from the bucket
@@ -88,6 +99,9 @@ if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S1' AND verified
 else
 	bad "call 1: uploads not verified: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects")"
 fi
+poll_metric siprecd_s3_uploads_pending 0
+check_eq "metrics: 2 uploads verified, none pending" "2 0" \
+	"$(metric 'siprecd_s3_uploads_total{result="verified"}') $(metric siprecd_s3_uploads_pending)"
 day=$(catalog "SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') FROM sessions WHERE uuid = '$S1'")
 check_eq "object keys are prefix/date/session/recording.siprec" \
 	"$(catalog "SELECT 'site-a/rec/$day/$S1/' || r.uuid || '.siprec' FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$S1' ORDER BY r.uuid")" \
@@ -136,6 +150,9 @@ if poll "SELECT count(*) > 0 FROM s3_objects WHERE session_uuid = '$S2' AND veri
 else
 	bad "store down: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S2'")"
 fi
+poll_metric siprecd_s3_uploads_pending 2
+check_eq "metrics: call 2's 2 uploads pending, failed attempts counted" "2 yes" \
+	"$(metric siprecd_s3_uploads_pending) $(metric 'siprecd_s3_uploads_total{result="failed"}' | awk '{print ($1 > 0) ? "yes" : "no"}')"
 check_eq "store down: nothing of call 2 verified" 0 \
 	"$(catalog "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S2' AND verified_at IS NOT NULL")"
 # One recording's local bytes are altered: what the bucket would hold is not the recording.
@@ -202,6 +219,34 @@ check "call 3 recorded" sipp_run three -sf "$SCN/siprec-basic.xml" -m 1 -cid_str
 poll "SELECT count(*) > 0 FROM s3_objects WHERE last_error LIKE '%SignatureDoesNotMatch%'" 1
 check "a wrong secret: the store answers SignatureDoesNotMatch" \
 	test "$(catalog "SELECT count(*) FROM s3_objects WHERE last_error LIKE '%SignatureDoesNotMatch%' AND verified_at IS NULL")" -ge 1
+stop_siprecd
+
+# ---- 5. erasure: with metadata in clear the catalog knows the AoRs, and siprecctl erase
+# (another process) reaches the bucket through the trail
+(umask 077 && echo "S3RVER:$SECRET" >"$CRED")
+sed -i 's/^ENABLE_METADATA_ENCRYPTION=.*/ENABLE_METADATA_ENCRYPTION=false/' "$CONF"
+start_siprecd
+check "call 4 recorded" sipp_run four -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "s3four-%u-%p@%s" -key tools "$PCAPS"
+S4=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3four-%'")
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S4' AND verified_at IS NOT NULL" 2; then
+	ok "call 4 uploaded"
+else
+	bad "call 4 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE verified_at IS NULL")"
+fi
+S3S=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3three-%'")
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S3S' AND verified_at IS NOT NULL" 2; then
+	ok "the right secret back: call 3's waiting uploads went through"
+else
+	bad "call 3 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S3S'")"
+fi
+check "siprecctl erase alice" "$CTL" erase --aor sip:alice@example.com --catalog "$DB"
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S4' AND deleted_at IS NOT NULL" 2; then
+	ok "erasure: call 4's objects deleted from the bucket"
+else
+	bad "erasure: $(catalog "SELECT recording_uuid, delete_requested_at, deleted_at, last_error FROM s3_objects WHERE session_uuid = '$S4'")"
+fi
+check "... none of call 4 left in the bucket" test -z "$(find "$DATA/$BUCKET" -path "*/$S4/*" -name '*._S3rver_object')"
+check_eq "... held call 1's objects remain" 5 "$(find "$DATA/$BUCKET" -path "*/$S1/*" -name '*._S3rver_object' | wc -l)"
 stop_siprecd
 check_eq "the secret is not in the log" 0 "$(grep -c -F "$SECRET" "$T/siprecd.log")"
 chmod 0644 "$CRED"

@@ -6,7 +6,8 @@
 # BYE), a re-INVITE that narrows the codec (Webex transfer to G.722), a re-offer with fewer m=
 # lines, the silence rule (an SRC that vanished is ended; a held call is not), and streams added
 # by re-INVITE charged to MAX_STREAMS_PER_SOURCE and MAX_STREAMS_PER_SESSION like the initial
-# offer's (488 with a Warning naming the limit, the streams already recording go on).
+# offer's (488 with a Warning naming the limit, the streams already recording go on), and at most
+# MAX_METADATA_SNAPSHOTS metadata documents stored per session.
 . "$(dirname "$0")/lib.sh"
 need python3 sqlite3 jq
 
@@ -179,9 +180,10 @@ check_eq "silence: the held call survived it" 200 "$(v silence.held_bye)"
 stop_siprecd
 check_eq "siprecd exit status" 0 "$STOP_RC"
 
-# 7. Streams added by re-INVITE count against the limits (3 per source, 4 per session).
+# 7. Streams added by re-INVITE count against the limits (3 per source, 4 per session); 8. at
+# most MAX_METADATA_SNAPSHOTS metadata documents are kept per session.
 sed -i 's/^MAX_STREAMS_PER_SESSION=.*/MAX_STREAMS_PER_SESSION=4/' "$CONF"
-echo MAX_STREAMS_PER_SOURCE=3 >>"$CONF"
+printf 'MAX_STREAMS_PER_SOURCE=3\nMAX_METADATA_SNAPSHOTS=2\n' >>"$CONF"
 start_siprecd
 SRCDIR=$SRCDIR python3 - "$SIP_PORT" >"$T/flows.out" 2>&1 <<'PY'
 import os, sys, time
@@ -234,6 +236,43 @@ def step7():
 
 step7()
 
+# 8. An SRC that sends metadata updates without end keeps MAX_METADATA_SNAPSHOTS (2) of them.
+def step8():
+    c = Call(ua, "snapshots")
+    md = ('<?xml version="1.0" encoding="UTF-8"?>\r\n'
+          '<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>complete</datamode>'
+          '<session session_id="snap-1"/><participant participant_id="alice">'
+          '<nameID aor="sip:alice@example.com"><name>Alice</name></nameID></participant>'
+          '<stream stream_id="st1" session_id="snap-1"><label>a</label></stream></recording>\r\n')
+    body = ("--b1\r\nContent-Type: application/sdp\r\n\r\n"
+            + offer([(free_udp_port(), "a", [0], "sendonly")])
+            + "--b1\r\nContent-Type: application/rs-metadata+xml\r\n"
+            "Content-Disposition: recording-session\r\n\r\n" + md + "--b1--\r\n")
+    # step 7's last session gives its streams back once finalized: poll past its 503
+    for i in range(100):
+        c = Call(ua, "snapshots")
+        r = c.request("INVITE", body, ctype="multipart/mixed;boundary=b1",
+                      extra="Require: siprec\r\n")
+        if not r or r.status != 503:
+            break
+        time.sleep(0.05)
+    say("snap.invite", r.status if r else "timeout")
+    c.ack()
+    codes = []
+    for i in range(3):
+        upd = ('<?xml version="1.0" encoding="UTF-8"?>\r\n'
+               '<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial'
+               f'</datamode><participant participant_id="p{i}"><nameID aor="sip:p{i}@example.org">'
+               f'<name>P{i}</name></nameID></participant></recording>\r\n')
+        r = c.request("UPDATE", upd, ctype="application/rs-metadata+xml",
+                      extra="Content-Disposition: recording-session\r\n")
+        codes.append(str(r.status) if r else "timeout")
+    say("snap.updates", ",".join(codes))
+    r = c.request("BYE")
+    say("snap.bye", r.status if r else "timeout")
+
+step8()
+
 PY
 cat "$T/flows.out"
 stop_siprecd
@@ -256,4 +295,10 @@ check_eq "streams limit: stream a recorded before and after the refusals" 70 \
 check_eq "streams limit: three streams in the catalog" 3 \
 	"$(catalog "SELECT count(*) FROM streams WHERE session_id=$sid")"
 
+check_eq "snapshots: INVITE with metadata" 200 "$(v snap.invite)"
+check_eq "snapshots: every metadata UPDATE answered" "200,200,200" "$(v snap.updates)"
+check_eq "snapshots: BYE" 200 "$(v snap.bye)"
+check_eq "snapshots: two of four documents kept (MAX_METADATA_SNAPSHOTS=2)" "1,2" \
+	"$(catalog "SELECT group_concat(seq, ',') FROM (SELECT m.seq FROM metadata_snapshots m JOIN sessions s ON s.id = m.session_id WHERE s.call_id = 'snapshots' ORDER BY m.seq)")"
+check_eq "snapshots: one warning, naming the key" 1 "$(grep -c 'more than MAX_METADATA_SNAPSHOTS=2 metadata documents' "$T/siprecd.log")"
 finish

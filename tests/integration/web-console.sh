@@ -107,6 +107,12 @@ check_eq "call page" 200 "$(code lisa "$URL/call?id=$u")"
 check "call page lists the participants" sh -c "grep -q 'sip:alice@example.com' '$T/body' && grep -q 'sip:bob@example.net' '$T/body'"
 check "call page lists both streams" sh -c "grep -c '<tr><td>[12]</td>' '$T/body' | grep -qx 2"
 check "call page has the player" grep -q '<audio id="player"' "$T/body"
+check_eq "integrity: every file verified ok" "$nrec_all" "$(grep -c '<td class="verdict">ok</td>' "$T/body")"
+check_eq "a waveform per stream" "$nrec_all" "$(grep -o '<svg class="wave"' "$T/body" | wc -l)"
+# The tones are loud: the picture comes from decoded PCM, not from the encrypted bytes' sizes.
+peaks=$(grep -o 'data-peak="[0-9]*"' "$T/body" | tr -dc '0-9\n' | tr '\n' ' ')
+check "waveforms drawn from decoded audio (peaks $(echo $peaks))" sh -c "[ -n '$peaks' ] && for p in $peaks; do [ \$p -gt 4000 ] || exit 1; done"
+check "waveform: one column per pixel" sh -c "[ \$(grep -o 'M[0-9]*[.]5 ' '$T/body' | wc -l) -eq $((600 * nrec_all)) ]"
 
 # The WAV served is the one siprec-export writes, byte for byte.
 "$EXPORT" -c "$CONF" --session "$u" --catalog "$T/state/catalog.db" -o "$T/export.wav" \
@@ -133,6 +139,7 @@ check_eq "Range garbage: 416" 416 "$(code lisa -H 'Range: bytes=x-y' "$URL/audio
 check_eq "viewer logs in" 303 "$(login vic vic viewer-pass-1)"
 check_eq "viewer sees the call page" 200 "$(code vic "$URL/call?id=$u")"
 check "viewer's call page has no player" sh -c "! grep -q '<audio' '$T/body'"
+check "viewer sees the integrity verdicts, not the waveforms" sh -c "grep -q '<td class=\"verdict\">ok</td>' '$T/body' && ! grep -q '<svg' '$T/body'"
 check_eq "viewer refused playback" 403 "$(code vic "$URL/audio?id=$u")"
 check_eq "viewer refused download" 403 "$(code vic "$URL/audio?id=$u&download=1")"
 
@@ -232,6 +239,39 @@ check_eq "admin resumes" 303 "$(code adm -d "csrf=$atok" -d enable=0 "$URL/drain
 check "siprecd takes calls again" grep -q "drain ended: taking new sessions" "$T/siprecd.log"
 check "audit: drain and resume" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=drain ' '$T/web.log' && grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=resume ' '$T/web.log'"
 
+# Status page: what `siprecctl status` shows, a live session, disk, keys (ids and ages, never
+# material), kTLS, the certificate's subject, SANs, issuer and expiry.
+(sipp_run live -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "live-%u-%p@%s" -key tools "$PCAPS" >/dev/null) &
+sippj=$!
+i=0
+live=""
+while [ -z "$live" ] && [ $i -lt 200 ]; do
+	live=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 'live-%' AND state = 'active'" 2>/dev/null)
+	[ -n "$live" ] || sleep 0.05
+	i=$((i + 1))
+done
+check_eq "status page with a call in progress" 200 "$(code adm "$URL/status")"
+check "status: the live session, linked to its call page" grep -q "<a href=\"/call?id=$live\">$live</a>" "$T/body"
+wait "$sippj"
+"$BUILD/siprecctl" --socket "$T/run/control" status >"$T/ctl-status" 2>&1 || bad "siprecctl status"
+ver=$(sed -n '1s/^siprecd \([^ ]*\) (\([^)]*\)).*/\1 (\2)/p' "$T/ctl-status")
+check "status: siprecd's version as siprecctl shows it ($ver)" grep -q "<tr><th>siprecd</th><td>$ver</td></tr>" "$T/body"
+check "status: the health checks as siprecctl lists them" sh -c "for c in \$(sed -n '/^CHECK/,\$p' '$T/ctl-status' | awk 'NR > 1 {print \$1}'); do grep -q \"<tr><td>\$c</td>\" '$T/body' || exit 1; done"
+check "status: kTLS" grep -q '<tr><th>kTLS</th><td>' "$T/body"
+check "status: disk free in the recording directory" grep -q "<th>Recording directory</th><td>$T/state/recordings</td></tr><tr><th>Free</th><td id=\"diskfree\">[0-9.]* GiB of [0-9.]* GiB ([0-9]*%)" "$T/body"
+freeg=$(sed -n 's/.*<td id="diskfree">\([0-9.]*\) GiB of.*/\1/p' "$T/body")
+check "status: the free space is the directory's (${freeg} GiB; within 0.5 GiB of statvfs now)" python3 -c "
+import os, sys
+st = os.statvfs(sys.argv[1])
+sys.exit(abs(st.f_bavail * st.f_frsize / 2**30 - float(sys.argv[2] or -1)) > 0.5)" "$T/state/recordings" "$freeg"
+kid=$(catalog "SELECT key_id || '</td><td>' || version || '</td><td>' || state FROM keys WHERE key_id LIKE 'dek:%' ORDER BY version DESC LIMIT 1")
+check "status: the data key's id, version and state" grep -q "<tr><td>$kid</td>" "$T/body"
+check "status: the next rotation" grep -q 'Data keys rotate every 24 h; the next rotation is due at ' "$T/body"
+check "status: no key material" sh -c "! grep -qi \"\$(tr -d '\n' <'$T/state/keys/master.key' | head -c 64)\" '$T/body'"
+check "status: certificate SANs" grep -q '<td id="sans">DNS:localhost, IP:127.0.0.1</td>' "$T/body"
+check "status: certificate subject and issuer" sh -c "grep -q '<tr><th>Subject</th><td>/' '$T/body' && grep -q '<tr><th>Issuer</th><td>/' '$T/body'"
+check "status: certificate expiry in days" grep -q '<td id="expires">.* GMT (36[45] days left)</td>' "$T/body"
+
 # Rate limit: after 5 failures even the right password is refused for the window.
 for n in 1 2 3 4 5; do login rl lisa "wrong-$n" >/dev/null; done
 check_eq "6th login after 5 failures throttled" 429 "$(login rl lisa listen-pass-1)"
@@ -317,15 +357,41 @@ check "the download, finished afterwards, is whole" cmp -s "$T/slow2.wav" "$T/ex
 kill "$web2" && wait "$web2" 2>/dev/null
 BG_PIDS=${BG_PIDS% "$web2"}
 
+# Integrity: one byte flipped inside a sealed chunk is "broken" (naming the chunk), a file moved
+# away is "missing"; both restored, "ok" again.
+f1=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1")
+f2=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1 OFFSET 1")
+cp "$f1" "$T/f1.bak"
+python3 - "$f1" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4096 + 200)
+    b = f.read(1)
+    f.seek(4096 + 200)
+    f.write(bytes([b[0] ^ 0x40]))
+PY
+mv "$f2" "$T/f2.moved"
+code adm "$URL/call?id=$u" >/dev/null
+check "a flipped byte: broken, naming the chunk" grep -q '<td class="verdict">broken</td><td>chunk 0: ' "$T/body"
+check "a moved file: missing" grep -q '<td class="verdict">missing</td>' "$T/body"
+cp "$T/f1.bak" "$f1"
+mv "$T/f2.moved" "$f2"
+code adm "$URL/call?id=$u" >/dev/null
+check_eq "restored: every file ok again" "$nrec_all" "$(grep -c '<td class="verdict">ok</td>' "$T/body")"
+
 # Erasure for real (the hold is released): files gone, rows marked, trail 'erased' by
 # siprec-web:admin, the console's decrypted WAV of the call gone from its cache.
 check "the console cached the call's WAV" test -s "$T/cache/$u.wav"
+# bob is in the live call above too: erasure takes his every recording.
+nbob=$(catalog "SELECT count(*) FROM recordings r WHERE r.session_id IN (SELECT session_id FROM participants WHERE aor = 'sip:bob@example.net')")
 check_eq "erasure of the released call" 200 "$(code adm -d "csrf=$atok" -d aor=sip:bob@example.net -d confirm=yes "$URL/erase")"
-check "erasure page: every recording erased" grep -q "$nrec_all recordings of this participant: $nrec_all erased, 0 held" "$T/body"
+check "erasure page: every recording erased" grep -q "$nbob recordings of this participant: $nbob erased, 0 held" "$T/body"
 check_eq "recordings marked deleted" "$nrec_all" "$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND r.deleted_at IS NOT NULL")"
-check_eq "trail: 'erased' entries by siprec-web:admin" "$nrec_all" "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
+check_eq "trail: 'erased' entries by siprec-web:admin" "$nbob" "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
 check "the cached WAV is gone" test ! -e "$T/cache/$u.wav"
-check "audit: erase names the subject by hash only" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=erase .*SIPREC_WEB_DETAIL=subject-sha256=[0-9a-f]\{64\} matched=$nrec_all erased=$nrec_all' '$T/web.log' && ! grep 'ACTION=erase' '$T/web.log' | grep -q bob@"
+code adm "$URL/call?id=$u" >/dev/null
+check_eq "integrity after the erasure: every file deleted" "$nrec_all" "$(grep -c '<td class="verdict">deleted</td><td>erasure' "$T/body")"
+check "audit: erase names the subject by hash only" sh -c "grep -q 'SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=erase .*SIPREC_WEB_DETAIL=subject-sha256=[0-9a-f]\{64\} matched=$nbob erased=$nbob' '$T/web.log' && ! grep 'ACTION=erase' '$T/web.log' | grep -q bob@"
 check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|sam-pass-12|$admin_pw|wrong-[0-9]' '$T/web.log'"
 
 

@@ -290,7 +290,8 @@ struct ring {
 	struct io_uring ring;
 	struct io_uring_sqe *handed[256];
 	unsigned nhanded;
-	unsigned writes, dirsyncs;
+	unsigned writes, dirsyncs, datasyncs;
+	unsigned outstanding; /* SQEs submitted whose CQE has not been dispatched */
 	bool fail_next_write;
 };
 
@@ -314,6 +315,8 @@ static void ring_check_handed(struct ring *r)
 
 		if (s->opcode == IORING_OP_FSYNC && !(s->fsync_flags & IORING_FSYNC_DATASYNC))
 			r->dirsyncs++;
+		if (s->opcode == IORING_OP_FSYNC && (s->fsync_flags & IORING_FSYNC_DATASYNC))
+			r->datasyncs++;
 		if (s->opcode != IORING_OP_WRITE)
 			continue;
 		r->writes++;
@@ -463,6 +466,121 @@ static uint8_t *slurp(const char *path, size_t *ret_len)
 	fclose(f);
 	*ret_len = (size_t)n;
 	return buf;
+}
+
+/* Submits and dispatches until every SQE handed out (by any writer or group) completed. */
+static void ring_drain(struct ring *r)
+{
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+		uint32_t flags;
+
+		r->outstanding += r->nhanded;
+		ring_check_handed(r);
+		assert_true(io_uring_submit(&r->ring) >= 0);
+		if (!r->outstanding)
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r->ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		flags = cqe->flags;
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->outstanding--;
+		op->fn(op, res, flags);
+	}
+}
+
+static bool handed_has_fsync(const struct ring *r)
+{
+	for (unsigned i = 0; i < r->nhanded; i++)
+		if (r->handed[i]->opcode == IORING_OP_FSYNC)
+			return true;
+	return false;
+}
+
+/*
+ * Two writers of one sync group: each flush interval writes their chunks without a linked
+ * fdatasync, and one fdatasync, prepared only once both writes completed, makes both durable.
+ */
+static void test_writer_group(void **state)
+{
+	enum {
+		ROUNDS = 12,
+		FRAMES = 10
+	}; /* one block a round: no zeros ahead needed after the first */
+	struct store_writer *w[2];
+	struct store_sync_group *g;
+	struct ring r;
+	uint8_t payload[160];
+	char path[2][300];
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	for (int k = 0; k < 2; k++) {
+		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+					 .key = test_key,
+					 .key_id = "k",
+					 .recording_id = k ? "g1" : "g0",
+					 .codec = "PCMU",
+					 .chunk_size = STORE_BLOCK};
+
+		snprintf(path[k], sizeof(path[k]), "%s/group%d.siprec", tmpdir, k);
+		p.path = path[k];
+		assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		assert_int_equal(store_writer_join(w[k], g), 0);
+		/* the header, with the zeros ahead: a sync of the file and of its directory */
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+	}
+	ring_drain(&r);
+	assert_int_equal(r.dirsyncs, 2);
+	r.datasyncs = 0;
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		for (int k = 0; k < 2; k++) {
+			struct store_frame f;
+
+			for (unsigned i = 0; i < FRAMES; i++) {
+				make_frame(&f, payload, round * FRAMES + i, sizeof(payload));
+				assert_int_equal(store_writer_add(w[k], &f), 0);
+			}
+			assert_int_equal(store_writer_flush(w[k]), 0);
+			/* the chunk's write alone, no fdatasync linked */
+			assert_int_equal(store_writer_submit(w[k], ring_get_sqes, &r, true), 1);
+		}
+		store_sync_group_request(g, ring_get_sqes, &r);
+		/* the writes are not done yet: the group's sync waits for them */
+		assert_false(handed_has_fsync(&r));
+		ring_drain(&r);
+		assert_int_equal(r.datasyncs, round + 1);
+		assert_int_equal(store_sync_group_syncs(g), round + 1);
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(store_writer_stats(w[k])->lat_count, round + 1);
+			assert_true(store_writer_stats(w[k])->last_durable_ns > 0);
+		}
+	}
+	/* Nothing written since: a request prepares no sync. */
+	store_sync_group_request(g, ring_get_sqes, &r);
+	ring_drain(&r);
+	assert_int_equal(store_sync_group_syncs(g), ROUNDS);
+	for (int k = 0; k < 2; k++) {
+		struct store_check_result res;
+
+		assert_int_equal(store_writer_finish(w[k]), 0);
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, true) > 0);
+		ring_drain(&r);
+		assert_true(store_writer_durable_final(w[k]));
+		assert_int_equal(store_writer_close(w[k]), 0);
+		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
+		assert_true(res.complete);
+		assert_int_equal(res.frames, ROUNDS * FRAMES);
+		assert_int_equal(res.file_size, STORE_BLOCK * (1 + ROUNDS + 1));
+	}
+	/* the FINAL chunks took a sync of their own files */
+	assert_int_equal(r.datasyncs, ROUNDS + 2);
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
 }
 
 static void test_writer_reader(void **state)
@@ -869,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_writer_unfinished),
 		cmocka_unit_test(test_writer_io_error),
 		cmocka_unit_test(test_writer_close_in_flight),
+		cmocka_unit_test(test_writer_group),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),

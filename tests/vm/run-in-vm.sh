@@ -34,6 +34,10 @@
 #   KTLSVM_MODULES   modules to load (default: tls + AES-GCM/CCM/ChaCha20 crypto +
 #                    inet_diag/tcp_diag for sock_diag)
 #   KTLSVM_NO_TCG=1  never fall back to TCG: exit 77 ("skipped") when KVM is unusable
+#   KTLSVM_FAIL_INSMOD=GLOB  test of the runner itself: modules whose path (relative to
+#                    /lib/modules/KVER) matches GLOB are listed but not copied into the VM, so
+#                    their insmod fails there as a broken module would; with '*/net/tls/tls.ko'
+#                    the run must fail (status 1), never skip or pass
 #   KTLSVM_AUTO_INSTALL=0  do not apt-get install missing host tools
 #   KTLSVM_KVM_CPU (default host), KTLSVM_TCG_CPU (default max), KTLSVM_MACHINE
 #   (default pc), KTLSVM_APPEND (extra kernel args), KTLSVM_KVM_DEV (default
@@ -238,6 +242,14 @@ for m in $MODULES; do
     modprobe -d "$KDIR" -S "$KVER" --show-depends "$m" 2>/dev/null | awk '$1=="insmod"{print $2}'
 done | awk '!seen[$0]++' | while read -r p; do
     rel=${p#"$KDIR/lib/modules/$KVER/"}
+    if [ -n "${KTLSVM_FAIL_INSMOD:-}" ]; then
+        # shellcheck disable=SC2254 # the glob is the point
+        case $rel in $KTLSVM_FAIL_INSMOD)
+            note "KTLSVM_FAIL_INSMOD: $rel not copied: its insmod fails in the VM"
+            echo "$rel" >> "$R/etc/modules.load"
+            continue ;;
+        esac
+    fi
     mkdir -p "$R/lib/modules/$KVER/$(dirname "$rel")"
     cp "$p" "$R/lib/modules/$KVER/$rel"
     echo "$rel" >> "$R/etc/modules.load"

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,11 +39,14 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "siprecd/compliance.h"
 #include "siprecd/config.h"
+#include "siprecd/keys.h"
 #include "siprecd/log.h"
+#include "web.h"
 
 /* journald MESSAGE_ID of every console access event (search, view, play, download, login). */
 #define WEB_ACCESS_MESSAGE_ID "4f0b7e3a9c2d4e5f8a1b6c7d2e3f4a5b"
@@ -82,7 +86,9 @@ static struct {
 	const char *cache;
 	const char *control;
 	const char *tls_cert, *tls_key;
-	const char *status_cert; /* the SIP TLS certificate shown on the status page */
+	const char *status_cert;   /* the SIP TLS certificate shown on the status page */
+	const char *recording_dir; /* its free space is shown on the status page */
+	uint64_t rotation_ms;	   /* KEY_ROTATION_INTERVAL */
 	bool create_admin;
 	const char *add_user, *add_role;
 } arg;
@@ -599,7 +605,8 @@ static const char style_css[] =
 	"nav .user{color:#cde;margin-left:2em}.inline{display:inline;margin-left:1em}"
 	"table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
 	"text-align:left}th{background:#eef}.error{color:#a00;font-weight:bold}"
-	"form.filters input,form.filters select{margin-right:.5em}";
+	"form.filters input,form.filters select{margin-right:.5em}"
+	"td.verdict{font-weight:bold}svg.wave{display:block}";
 
 /* ---- request state (POST bodies) ---- */
 
@@ -1300,6 +1307,109 @@ static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, 
 	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
+/* ---- the files of a call: integrity verdict and waveform (recording.c) ---- */
+
+#define CALL_FILES_MAX 64
+
+struct call_file {
+	char uuid[65], label[65], state[16], reason[65];
+	char *path, *sha256;
+	bool deleted;
+	struct web_rec_check check;
+};
+
+/* The session's recordings (under big_lock); returns how many, at most CALL_FILES_MAX. */
+static unsigned call_files_load(const char *id, struct call_file *f)
+{
+	sqlite3_stmt *st = prep(
+		have_holds ? "SELECT r.uuid, coalesce(st.label, ''), r.path, r.sha256, r.state,"
+			     " r.deleted_at IS NOT NULL, coalesce(r.deleted_reason, '') FROM"
+			     " recordings r JOIN sessions s ON s.id = r.session_id LEFT JOIN"
+			     " streams st ON st.id = r.stream_id WHERE s.uuid = ?1 ORDER BY r.id"
+			   : "SELECT r.uuid, coalesce(st.label, ''), r.path, r.sha256, r.state,"
+			     " 0, '' FROM recordings r JOIN sessions s ON s.id = r.session_id"
+			     " LEFT JOIN streams st ON st.id = r.stream_id WHERE s.uuid = ?1"
+			     " ORDER BY r.id",
+		id);
+	const char *slash = strrchr(arg.catalog, '/');
+	int dirlen = slash ? (int)(slash - arg.catalog) : 1;
+	const char *dir = slash ? arg.catalog : ".";
+	unsigned n = 0;
+
+	while (st && n < CALL_FILES_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 2);
+		const char *sha = (const char *)sqlite3_column_text(st, 3);
+		struct call_file *cf = &f[n];
+
+		memset(cf, 0, sizeof(*cf));
+		scopy(cf->uuid, sizeof(cf->uuid), (const char *)sqlite3_column_text(st, 0));
+		scopy(cf->label, sizeof(cf->label), (const char *)sqlite3_column_text(st, 1));
+		scopy(cf->state, sizeof(cf->state), (const char *)sqlite3_column_text(st, 4));
+		cf->deleted = sqlite3_column_int(st, 5);
+		scopy(cf->reason, sizeof(cf->reason), (const char *)sqlite3_column_text(st, 6));
+		/* Relative paths in the catalog are relative to its directory. */
+		if (!path ||
+		    (path[0] == '/' ? !(cf->path = strdup(path))
+				    : asprintf(&cf->path, "%.*s/%s", dirlen, dir, path) < 0))
+			cf->path = NULL;
+		cf->sha256 = sha ? strdup(sha) : NULL;
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Reads every file (without big_lock: f is this request's own copy). */
+static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (f[i].deleted) {
+			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "deleted");
+			scopy(f[i].check.detail, sizeof(f[i].check.detail), f[i].reason);
+		} else if (!f[i].path) {
+			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "missing");
+		} else {
+			web_rec_check(f[i].path, f[i].sha256, want_wave, &f[i].check);
+			/* A file being written has no FINAL chunk yet: that is no fault. */
+			if (strcmp(f[i].state, "writing") == 0 &&
+			    strcmp(f[i].check.verdict, "incomplete") == 0)
+				scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "recording");
+		}
+	}
+}
+
+static void call_files_render(struct buf *b, struct call_file *f, unsigned n, bool wave)
+{
+	bputs(b, "<h2>Files</h2>\n<table id=\"files\"><tr><th>Stream</th><th>Recording</th>"
+		 "<th>Integrity</th><th>Detail</th>");
+	if (wave)
+		bputs(b, "<th>Waveform</th>");
+	bputs(b, "</tr>\n");
+	for (unsigned i = 0; i < n; i++) {
+		bputs(b, "<tr class=\"file\"><td>");
+		besc(b, f[i].label);
+		bputs(b, "</td><td>");
+		besc(b, f[i].uuid);
+		bputs(b, "</td><td class=\"verdict\">");
+		besc(b, f[i].check.verdict);
+		bputs(b, "</td><td>");
+		besc(b, f[i].check.detail);
+		bputs(b, "</td>");
+		if (wave) {
+			bputs(b, "<td>");
+			/* recording.c's SVG: numbers only, nothing from the file or the user. */
+			if (f[i].check.svg)
+				bput(b, f[i].check.svg, strlen(f[i].check.svg));
+			bputs(b, "</td>");
+		}
+		bputs(b, "</tr>\n");
+		free(f[i].path);
+		free(f[i].sha256);
+		free(f[i].check.svg);
+	}
+	bputs(b, "</table>\n");
+}
+
 static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 {
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
@@ -1308,14 +1418,42 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	char t0[32], t1[32], title[96];
 	int64_t started, ended;
 
+	struct call_file *files;
+	unsigned nfiles;
+	bool wave;
+
 	if (!valid_uuid(id))
 		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	/* The files first, read without the lock; then the page, with the session looked up
+	 * again (it may have logged out meanwhile). */
+	files = calloc(CALL_FILES_MAX, sizeof(*files));
+	if (!files)
+		return MHD_NO;
+	nfiles = call_files_load(id, files);
+	wave = users[s->user].role >= ROLE_LISTENER;
+	pthread_mutex_unlock(&big_lock);
+	call_files_check(files, nfiles, wave);
+	pthread_mutex_lock(&big_lock);
+	s = session_find(c);
+	if (!s) {
+		for (unsigned i = 0; i < nfiles; i++) {
+			free(files[i].path);
+			free(files[i].sha256);
+			free(files[i].check.svg);
+		}
+		free(files);
+		return redirect(c, "/login", NULL);
+	}
+	wave = users[s->user].role >= ROLE_LISTENER;
 	st = prep("SELECT started_at, ended_at, state, coalesce(end_reason, ''), "
 		  "coalesce(src_addr, ''), coalesce(call_id, ''), coalesce(siprec_session_id, ''), "
 		  "coalesce(transport, '') FROM sessions WHERE uuid = ?1",
 		  id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
+		call_files_render(&b, files, nfiles, false);
+		free(b.p);
+		free(files);
 		return error_page(c, MHD_HTTP_NOT_FOUND, "No such call.", s);
 	}
 	audit(users[s->user].name, "view", id, NULL);
@@ -1375,6 +1513,8 @@ static enum MHD_Result page_call(struct MHD_Connection *c, struct websession *s)
 	} else {
 		bputs(&b, "<p id=\"noaudio\">Your role may see the metadata only.</p>\n");
 	}
+	call_files_render(&b, files, nfiles, wave);
+	free(files);
 	holds_section(&b, s, id);
 	erase_section(&b, s, id);
 	bputs(&b, "</body></html>\n");
@@ -1641,31 +1781,264 @@ out:
 	return params;
 }
 
-static void json_rows(struct buf *b, const char *prefix, json_object *o)
-{
-	json_object_object_foreach(o, k, v)
-	{
-		char key[256];
+/* ---- the status page: what `siprecctl status` shows, and more ---- */
 
-		snprintf(key, sizeof(key), "%s%s", prefix, k);
-		if (json_object_is_type(v, json_type_object)) {
-			snprintf(key, sizeof(key), "%s%s.", prefix, k);
-			json_rows(b, key, v);
-			continue;
-		}
-		bputs(b, "<tr><th>");
-		besc(b, key);
-		bputs(b, "</th><td>");
-		besc(b, json_object_get_string(v));
-		bputs(b, "</td></tr>\n");
-	}
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "";
 }
 
+static int64_t jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static json_object *jget(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+/* "3d 4h", "2h 05m", "12m 30s": the age of a unix-ms instant, or "-". */
+static void fmt_age(char *out, size_t n, int64_t ms)
+{
+	int64_t s = (int64_t)time(NULL) - ms / 1000;
+
+	if (ms <= 0)
+		snprintf(out, n, "-");
+	else if (s < 0)
+		snprintf(out, n, "in the future");
+	else if (s < 3600)
+		snprintf(out, n, "%" PRId64 "m %02" PRId64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, n, "%" PRId64 "h %02" PRId64 "m", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, n, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
+}
+
+static void row(struct buf *b, const char *th, const char *td)
+{
+	bputs(b, "<tr><th>");
+	besc(b, th);
+	bputs(b, "</th><td>");
+	besc(b, td);
+	bputs(b, "</td></tr>\n");
+}
+
+static void daemon_rows(struct buf *b, json_object *v, json_object *h, json_object *live)
+{
+	char t[256];
+	size_t off = 0;
+
+	snprintf(t, sizeof(t), "%s (%s)", jstr(v, "version"), jstr(v, "git"));
+	row(b, "siprecd", t);
+	row(b, "Control socket", arg.control);
+	row(b, "Health", jstr(h, "status"));
+	row(b, "Draining", jint(h, "draining") ? "yes: new calls are refused" : "no");
+	snprintf(t, sizeof(t), "%zu",
+		 live ? json_object_array_length(jget(live, "sessions")) : (size_t)0);
+	row(b, "Live sessions", live ? t : "?");
+	row(b, "libsrtp2 backend", jstr(v, "srtp_backend"));
+	snprintf(t, sizeof(t),
+		 "%s (kernel TLS %savailable; %" PRId64 " tx, %" PRId64 " rx connections)",
+		 jstr(v, "ktls_mode"),
+		 json_object_get_boolean(jget(v, "ktls_available")) ? "" : "not ",
+		 jint(v, "ktls_tx_connections"), jint(v, "ktls_rx_connections"));
+	row(b, "kTLS", t);
+	t[0] = '\0';
+	if (jget(v, "io_uring_features")) {
+		json_object_object_foreach(jget(v, "io_uring_features"), k, fv)
+		{
+			int w = snprintf(t + off, sizeof(t) - off, "%s%s%s", off ? " " : "",
+					 json_object_get_boolean(fv) ? "+" : "-", k);
+
+			if (w < 0 || (size_t)w >= sizeof(t) - off)
+				break;
+			off += (size_t)w;
+		}
+	}
+	row(b, "io_uring", t);
+}
+
+static void checks_table(struct buf *b, json_object *h)
+{
+	json_object *checks = jget(h, "checks");
+
+	bputs(b, "<h2>Health checks</h2>\n<table id=\"checks\"><tr><th>Check</th><th>Status</th>"
+		 "<th>Detail</th></tr>\n");
+	for (size_t i = 0; checks && i < json_object_array_length(checks) && i < 64; i++) {
+		json_object *c = json_object_array_get_idx(checks, i);
+
+		bputs(b, "<tr><td>");
+		besc(b, jstr(c, "name"));
+		bputs(b, "</td><td>");
+		besc(b, jstr(c, "status"));
+		bputs(b, "</td><td>");
+		besc(b, jstr(c, "message"));
+		bputs(b, "</td></tr>\n");
+	}
+	bputs(b, "</table>\n");
+}
+
+static void live_table(struct buf *b, json_object *live)
+{
+	json_object *a = jget(live, "sessions");
+	size_t n = a ? json_object_array_length(a) : 0;
+
+	bputs(b, "<h2>Live sessions</h2>\n");
+	if (!live) {
+		bputs(b, "<p id=\"live\">siprecd does not answer.</p>\n");
+		return;
+	}
+	bputs(b,
+	      "<table id=\"live\"><tr><th>Session</th><th>Peer</th><th>Transport</th>"
+	      "<th>State</th><th>Started (UTC)</th><th>Participants</th><th>Streams</th></tr>\n");
+	for (size_t i = 0; i < n && i < 200; i++) {
+		json_object *o = json_object_array_get_idx(a, i), *p = jget(o, "participants"),
+			    *st = jget(o, "streams");
+		const char *id = jstr(o, "id");
+		char t0[32];
+
+		fmt_time(t0, sizeof(t0), jint(o, "started_usec") / 1000);
+		bputs(b, "<tr><td>");
+		if (valid_uuid(id)) {
+			bputs(b, "<a href=\"/call?id=");
+			burl(b, id);
+			bputs(b, "\">");
+			besc(b, id);
+			bputs(b, "</a>");
+		}
+		bputs(b, "</td><td>");
+		besc(b, jstr(o, "peer"));
+		bputs(b, "</td><td>");
+		besc(b, jstr(o, "transport"));
+		bputs(b, "</td><td>");
+		besc(b, jstr(o, "state"));
+		bprintf(b, "</td><td>%s</td><td>%zu</td><td>%zu</td></tr>\n", t0,
+			p ? json_object_array_length(p) : (size_t)0,
+			st ? json_object_array_length(st) : (size_t)0);
+	}
+	bputs(b, "</table>\n");
+	if (n > 200)
+		bprintf(b, "<p>%zu sessions: the first 200 shown.</p>\n", n);
+}
+
+static void disk_table(struct buf *b)
+{
+	struct statvfs sv;
+
+	bputs(b, "<h2>Disk</h2>\n");
+	if (!arg.recording_dir || statvfs(arg.recording_dir, &sv) < 0) {
+		bputs(b, "<p id=\"disk\">Recording directory unknown or not readable.</p>\n");
+		return;
+	}
+	double total = (double)sv.f_blocks * sv.f_frsize, avail = (double)sv.f_bavail * sv.f_frsize;
+
+	bputs(b, "<table id=\"disk\"><tr><th>Recording directory</th><td>");
+	besc(b, arg.recording_dir);
+	bprintf(b,
+		"</td></tr><tr><th>Free</th><td id=\"diskfree\">%.2f GiB of %.2f GiB (%.0f%%)</td>"
+		"</tr></table>\n",
+		avail / (1 << 30), total / (1 << 30), total > 0 ? 100.0 * avail / total : 0.0);
+}
+
+struct keys_render {
+	struct buf *b;
+	unsigned n;
+};
+
+static int key_row(void *userdata, const struct keys_info *ki)
+{
+	struct keys_render *kr = userdata;
+	char c[32], a[32], r[32];
+
+	if (kr->n++ >= 100)
+		return 0;
+	fmt_age(c, sizeof(c), (int64_t)ki->created_at);
+	fmt_age(a, sizeof(a), (int64_t)ki->activated_at);
+	fmt_age(r, sizeof(r), (int64_t)(ki->destroyed_at ? ki->destroyed_at : ki->retired_at));
+	bputs(kr->b, "<tr><td>");
+	besc(kr->b, ki->key_id);
+	bprintf(kr->b, "</td><td>%" PRIu32 "</td><td>", ki->version);
+	besc(kr->b, ki->state);
+	bputs(kr->b, "</td><td>");
+	besc(kr->b, ki->algorithm);
+	bputs(kr->b, "</td><td>");
+	besc(kr->b, ki->kek_id);
+	bprintf(kr->b, "</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", c, a, r);
+	return 0;
+}
+
+/*
+ * Key ids, versions, states and ages (never key material), from siprecd's ListKeys; from the
+ * console's own read-only view of the catalog when siprecd does not answer.
+ */
+static void keys_table(struct buf *b, json_object *lk)
+{
+	json_object *a = jget(lk, "keys");
+	struct keys_render kr = {.b = b};
+	int64_t active_ms = 0;
+
+	bputs(b, "<h2>Keys</h2>\n<table id=\"keys\"><tr><th>Key id</th><th>Version</th>"
+		 "<th>State</th><th>Algorithm</th><th>KEK</th><th>Created</th><th>Active since"
+		 "</th><th>Retired/destroyed</th></tr>\n");
+	if (a) {
+		for (size_t i = 0; i < json_object_array_length(a) && i < 100; i++) {
+			json_object *o = json_object_array_get_idx(a, i);
+			struct keys_info ki = {0};
+
+			scopy(ki.key_id, sizeof(ki.key_id), jstr(o, "id"));
+			ki.version = (uint32_t)jint(o, "version");
+			scopy(ki.state, sizeof(ki.state), jstr(o, "state"));
+			scopy(ki.algorithm, sizeof(ki.algorithm), jstr(o, "algorithm"));
+			scopy(ki.kek_id, sizeof(ki.kek_id), jstr(o, "kek_id"));
+			ki.created_at = (uint64_t)jint(o, "created_usec") / 1000;
+			ki.activated_at = (uint64_t)jint(o, "activated_usec") / 1000;
+			ki.retired_at = (uint64_t)jint(o, "retired_usec") / 1000;
+			ki.destroyed_at = (uint64_t)jint(o, "destroyed_usec") / 1000;
+			if (json_object_get_boolean(jget(o, "current")))
+				active_ms = (int64_t)ki.activated_at;
+			key_row(&kr, &ki);
+		}
+	} else if (web_keys()) {
+		keys_list(web_keys(), key_row, &kr);
+	}
+	bputs(b, "</table>\n");
+	bprintf(b, "<p id=\"keysource\">%s.",
+		a	     ? "From siprecd (ListKeys)"
+		: web_keys() ? "From the catalog (siprecd does not answer)"
+			     : "siprecd does not answer and no key store is open");
+	if (arg.rotation_ms) {
+		char due[32];
+
+		bprintf(b, " Data keys rotate every %" PRIu64 " h", arg.rotation_ms / 3600000);
+		if (active_ms > 0) {
+			fmt_time(due, sizeof(due), active_ms + (int64_t)arg.rotation_ms);
+			bprintf(b, "; the next rotation is due at %s UTC", due);
+		}
+		bputs(b, ".");
+	} else {
+		bputs(b, " Data keys do not rotate on a schedule (KEY_ROTATION_INTERVAL=0).");
+	}
+	bputs(b, "</p>\n");
+}
+
+/* The SIP TLS certificate: subject, SANs, issuer, validity, serial, fingerprint. */
 static void cert_rows(struct buf *b, const char *path)
 {
 	FILE *f = path && *path ? fopen(path, "re") : NULL;
 	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	char subj[512], iss[512], exp[64] = "";
+	char subj[512], iss[512], nb[64] = "", na[64] = "", sans[1024] = "", fp[100] = "", left[64];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	GENERAL_NAMES *gens;
+	int days = 0, secs = 0;
+	size_t off = 0;
 	BIO *bio;
 
 	if (f)
@@ -1677,18 +2050,67 @@ static void cert_rows(struct buf *b, const char *path)
 	X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
 	X509_NAME_oneline(X509_get_issuer_name(x), iss, sizeof(iss));
 	bio = BIO_new(BIO_s_mem());
-	if (bio && ASN1_TIME_print(bio, X509_get0_notAfter(x)))
-		BIO_read(bio, exp, sizeof(exp) - 1);
+	if (bio && ASN1_TIME_print(bio, X509_get0_notBefore(x)))
+		BIO_read(bio, nb, sizeof(nb) - 1);
 	BIO_free(bio);
-	bputs(b, "<table id=\"cert\"><tr><th>Path</th><td>");
-	besc(b, path);
-	bputs(b, "</td></tr><tr><th>Subject</th><td>");
-	besc(b, subj);
-	bputs(b, "</td></tr><tr><th>Issuer</th><td>");
-	besc(b, iss);
-	bputs(b, "</td></tr><tr><th>Expires</th><td>");
-	besc(b, exp);
-	bputs(b, "</td></tr></table>\n");
+	bio = BIO_new(BIO_s_mem());
+	if (bio && ASN1_TIME_print(bio, X509_get0_notAfter(x)))
+		BIO_read(bio, na, sizeof(na) - 1);
+	BIO_free(bio);
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char one[300] = "";
+
+		if (g->type == GEN_DNS || g->type == GEN_URI || g->type == GEN_EMAIL) {
+			const ASN1_IA5STRING *s = g->d.ia5;
+
+			snprintf(one, sizeof(one), "%s:%.*s",
+				 g->type == GEN_DNS   ? "DNS"
+				 : g->type == GEN_URI ? "URI"
+						      : "email",
+				 s->length > 255 ? 255 : s->length, (const char *)s->data);
+		} else if (g->type == GEN_IPADD) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+
+			if (g->d.ip->length == 4 || g->d.ip->length == 16)
+				inet_ntop(g->d.ip->length == 4 ? AF_INET : AF_INET6, g->d.ip->data,
+					  ip, sizeof(ip));
+			snprintf(one, sizeof(one), "IP:%s", ip);
+		} else {
+			continue;
+		}
+		int w = snprintf(sans + off, sizeof(sans) - off, "%s%s", off ? ", " : "", one);
+
+		if (w < 0 || (size_t)w >= sizeof(sans) - off)
+			break;
+		off += (size_t)w;
+	}
+	GENERAL_NAMES_free(gens);
+	if (X509_digest(x, EVP_sha256(), md, &mdlen))
+		for (unsigned i = 0; i < mdlen && 3 * i + 3 <= sizeof(fp); i++)
+			sprintf(fp + 3 * i, "%02X%s", md[i], i + 1 < mdlen ? ":" : "");
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+		snprintf(left, sizeof(left),
+			 days < 0 || secs < 0 ? "expired %d days ago" : "%d days left",
+			 days < 0 ? -days : days);
+	else
+		snprintf(left, sizeof(left), "?");
+	bputs(b, "<table id=\"cert\">");
+	row(b, "Path", path);
+	row(b, "Subject", subj);
+	bputs(b, "<tr><th>SANs</th><td id=\"sans\">");
+	besc(b, sans);
+	bputs(b, "</td></tr>");
+	row(b, "Issuer", iss);
+	row(b, "Not before", nb);
+	bputs(b, "<tr><th>Expires</th><td id=\"expires\">");
+	besc(b, na);
+	bputs(b, " (");
+	besc(b, left);
+	bputs(b, ")</td></tr>");
+	row(b, "SHA-256 fingerprint", fp);
+	bputs(b, "</table>\n");
 	X509_free(x);
 }
 
@@ -1697,19 +2119,20 @@ static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *
 	struct buf b = {0};
 	char err[256];
 	json_object *h = varlink_call("io.siprecd.Health", NULL, err, sizeof(err)),
-		    *v = varlink_call("io.siprecd.Version", NULL, err, sizeof(err));
+		    *v = varlink_call("io.siprecd.Version", NULL, err, sizeof(err)),
+		    *live = varlink_call("io.siprecd.ListSessions", NULL, err, sizeof(err)),
+		    *lk = varlink_call("io.siprecd.ListKeys", NULL, err, sizeof(err));
 
 	page_head(&b, "Status", s);
 	if (!h && !v) {
 		bputs(&b, "<p class=\"error\" id=\"daemon\">siprecd's control socket ");
 		besc(&b, arg.control);
-		bputs(&b, " does not answer.</p>\n");
+		bputs(&b, " does not answer: ");
+		besc(&b, err);
+		bputs(&b, "</p>\n");
 	} else {
 		bputs(&b, "<table id=\"daemon\">");
-		if (v)
-			json_rows(&b, "", v);
-		if (h)
-			json_rows(&b, "", h);
+		daemon_rows(&b, v, h, live);
 		bputs(&b, "</table>\n");
 	}
 	if (users[s->user].role >= ROLE_ADMIN) {
@@ -1727,8 +2150,15 @@ static enum MHD_Result page_status(struct MHD_Connection *c, struct websession *
 			draining ? "Draining: new calls are refused." : "Taking new calls.",
 			draining ? "Resume taking calls" : "Drain (refuse new calls)");
 	}
+	if (h)
+		checks_table(&b, h);
+	live_table(&b, live);
+	disk_table(&b);
+	keys_table(&b, lk);
 	json_object_put(h);
 	json_object_put(v);
+	json_object_put(live);
+	json_object_put(lk);
 	bputs(&b, "<h2>SIP TLS certificate</h2>\n");
 	cert_rows(&b, arg.status_cert);
 	bputs(&b, "</body></html>\n");
@@ -2111,12 +2541,22 @@ int main(int argc, char **argv)
 		fclose(devnull);
 	if (!arg.catalog && have_cfg)
 		arg.catalog = cfg.catalog_path;
+	if (have_cfg) {
+		char err[256];
+
+		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
+		if (web_keys_open(&cfg, err, sizeof(err)) < 0)
+			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
+				    err);
+	}
 	if (!arg.catalog) {
 		fprintf(stderr, "siprec-web: no catalog (--catalog or --config)\n");
 		return 1;
 	}
 	if (have_cfg) {
 		arg.control = cfg.control_socket;
+		arg.recording_dir = cfg.recording_dir;
+		arg.rotation_ms = cfg.key_rotation_interval_ms;
 		arg.status_cert = cfg.tls_cert_path;
 		/* No TLS_CERT_PATH: siprecd's self-signed pair under STATE_DIRECTORY/tls. */
 		if ((!arg.status_cert || !*arg.status_cert) && cfg.state_dir &&
@@ -2231,6 +2671,7 @@ int main(int argc, char **argv)
 	free(users_owned);
 	free(export_owned);
 	free(status_cert_owned);
+	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);
 	return 0;
