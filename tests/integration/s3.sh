@@ -12,7 +12,8 @@
 #    repaired one too: nothing lost.
 # 3. S3_DELETE_LOCAL_AFTER removes verified local files, except under a legal hold; the trail
 #    verifier accepts them ('offloaded'); a deletion (retention, erasure) deletes the objects.
-# 4. Wrong credentials are refused by the store and never logged.
+# 4. Wrong credentials are refused by the store (the upload waits) and never logged.
+# 5. siprecctl erase (another process) deletes the erased recordings' objects.
 . "$SRCDIR/tests/integration/lib.sh"
 need sipp sqlite3 jq node python3 cmp curl
 
@@ -218,6 +219,34 @@ check "call 3 recorded" sipp_run three -sf "$SCN/siprec-basic.xml" -m 1 -cid_str
 poll "SELECT count(*) > 0 FROM s3_objects WHERE last_error LIKE '%SignatureDoesNotMatch%'" 1
 check "a wrong secret: the store answers SignatureDoesNotMatch" \
 	test "$(catalog "SELECT count(*) FROM s3_objects WHERE last_error LIKE '%SignatureDoesNotMatch%' AND verified_at IS NULL")" -ge 1
+stop_siprecd
+
+# ---- 5. erasure: with metadata in clear the catalog knows the AoRs, and siprecctl erase
+# (another process) reaches the bucket through the trail
+(umask 077 && echo "S3RVER:$SECRET" >"$CRED")
+sed -i 's/^ENABLE_METADATA_ENCRYPTION=.*/ENABLE_METADATA_ENCRYPTION=false/' "$CONF"
+start_siprecd
+check "call 4 recorded" sipp_run four -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "s3four-%u-%p@%s" -key tools "$PCAPS"
+S4=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3four-%'")
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S4' AND verified_at IS NOT NULL" 2; then
+	ok "call 4 uploaded"
+else
+	bad "call 4 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE verified_at IS NULL")"
+fi
+S3S=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3three-%'")
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S3S' AND verified_at IS NOT NULL" 2; then
+	ok "the right secret back: call 3's waiting uploads went through"
+else
+	bad "call 3 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S3S'")"
+fi
+check "siprecctl erase alice" "$CTL" erase --aor sip:alice@example.com --catalog "$DB"
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S4' AND deleted_at IS NOT NULL" 2; then
+	ok "erasure: call 4's objects deleted from the bucket"
+else
+	bad "erasure: $(catalog "SELECT recording_uuid, delete_requested_at, deleted_at, last_error FROM s3_objects WHERE session_uuid = '$S4'")"
+fi
+check "... none of call 4 left in the bucket" test -z "$(find "$DATA/$BUCKET" -path "*/$S4/*" -name '*._S3rver_object')"
+check_eq "... held call 1's objects remain" 5 "$(find "$DATA/$BUCKET" -path "*/$S1/*" -name '*._S3rver_object' | wc -l)"
 stop_siprecd
 check_eq "the secret is not in the log" 0 "$(grep -c -F "$SECRET" "$T/siprecd.log")"
 chmod 0644 "$CRED"

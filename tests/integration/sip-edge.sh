@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The SIP edge protections against one hostile peer (docs/SECURITY.md): a TCP peer that pipelines
-# OPTIONS and never reads is disconnected at MAX_SEND_QUEUE while the daemon's RSS stays bounded;
+# OPTIONS and never reads is disconnected at MAX_SEND_QUEUE while the daemon's RSS stays bounded
+# (and, in a second run, at MAX_SEND_QUEUE_MESSAGES alone);
 # a peer trickling one message byte by byte is cut at SIP_MESSAGE_TIMEOUT although every byte
 # re-arms the idle timer; SIP_ALLOW_* refuses other sources before parsing (UDP) and at accept
 # (TCP); MAX_CONNECTIONS_PER_SOURCE and INVITE_RATE_PER_SOURCE hold one address back while
@@ -168,6 +169,47 @@ for r in acl source_connection_limit send_queue message_timeout invite_rate; do
 		grep -Eq "^siprecd_sip_refused_total\{reason=\"$r\"\} [1-9]" "$T/metrics.txt"
 done
 check "OPTIONS still answered" sipp_run after -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 3 -t t1
+stop_siprecd
+check_eq "exit status" 0 "$STOP_RC"
+
+# The message cap alone: a 1 GiB byte cap the ~20 MB of answers cannot reach, 16 messages.
+sed -i 's/^MAX_SEND_QUEUE=.*/MAX_SEND_QUEUE=1073741824/' "$CONF"
+echo MAX_SEND_QUEUE_MESSAGES=16 >>"$CONF"
+mv "$T/siprecd.log" "$T/siprecd-first.log"
+start_siprecd
+python3 - "$SIP_PORT" >"$T/edge2.out" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def opt(i):
+    return ("OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKq{i}\r\n"
+            "From: <sip:t@x>;tag={i}\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: q{i}\r\n"
+            "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").format(i=i).encode()
+nr = socket.socket()
+nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+nr.connect(("127.0.0.1", port))
+nr.settimeout(3)
+try:
+    batch = b"".join(opt(i) for i in range(200))
+    for _ in range(300):
+        nr.sendall(batch)
+except (ConnectionResetError, BrokenPipeError, socket.timeout) as e:
+    print("send stopped:", type(e).__name__)
+nr.settimeout(10)
+end, closed = time.time() + 10, False
+try:
+    while time.time() < end:
+        if nr.recv(65536) == b"":
+            closed = True
+            break
+except (ConnectionResetError, BrokenPipeError):
+    closed = True
+except socket.timeout:
+    pass
+print("non-reader closed at the message cap:", closed)
+PY
+cat "$T/edge2.out"
+check "non-reading peer disconnected at MAX_SEND_QUEUE_MESSAGES" grep -q 'closed at the message cap: True' "$T/edge2.out"
+check "and the overflow logged" grep -q 'does not read its responses' "$T/siprecd.log"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 finish
