@@ -52,6 +52,7 @@ struct media_worker {
 	struct loop_timer close_timer;
 	struct loop_timer quit_timer;
 	unsigned closing;
+	struct media_stream *closing_list; /* what close_check walks: the closing streams only */
 	uint64_t enobufs;
 	int setup_result; /* 0 = not yet, 1 = running, < 0 = failed */
 };
@@ -112,6 +113,7 @@ struct media_stream {
 	bool capped;
 	struct dtmf_state dtmf;
 	bool paused, dirty, closing, finished;
+	struct media_stream *close_next; /* in the worker's closing_list */
 	void (*started_fn)(void *userdata, int result);
 	void *started_ud;
 	int start_result;
@@ -690,22 +692,27 @@ static void stream_finish_writer(struct media_stream *s)
 static void close_check(struct loop_timer *t)
 {
 	struct media_worker *w = container_of(t, struct media_worker, close_timer);
-	struct media_stream *s = w->streams;
+	struct media_stream **pp = &w->closing_list;
 
-	while (s) {
-		struct media_stream *next = s->next;
+	/* Only the closing streams: under call churn a walk of every stream each CLOSE_POLL_MS
+	 * cost O(streams) per tick (11% of the media worker in bench/setup-rate.sh). */
+	while (*pp) {
+		struct media_stream *s = *pp;
 
-		if (s->closing && !s->recv_armed && !s->rtcp_armed) {
+		if (!s->recv_armed && !s->rtcp_armed) {
 			if (!s->finished)
 				stream_finish_writer(s);
 			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
 				stream_submit(s, true);
 			/* Never while writes are in flight, even after an error (see
 			 * store_writer_closable; tests/unit/test-storage.c). */
-			if (!s->writer || store_writer_closable(s->writer, s->error))
+			if (!s->writer || store_writer_closable(s->writer, s->error)) {
+				*pp = s->close_next;
 				stream_finish_done(s);
+				continue;
+			}
 		}
-		s = next;
+		pp = &s->close_next;
 	}
 	if (w->closing)
 		loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + CLOSE_POLL_MS);
@@ -728,7 +735,11 @@ static void worker_stream_close(void *arg)
 
 	/* The receives are cancelled; packets already queued (in the CQ or the socket) are still
 	 * recorded: the writer is finished by close_check once both receives have ended. */
+	if (s->closing)
+		return;
 	s->closing = true;
+	s->close_next = w->closing_list;
+	w->closing_list = s;
 	if (s->recv_armed)
 		cancel_op(w, &s->recv_op);
 	if (s->rtcp_armed)

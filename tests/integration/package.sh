@@ -98,6 +98,7 @@ check_eq "/etc/siprecd/siprecd.conf" "640 root:siprecd" "$(stat -c '%a %U:%G' /e
 check "/etc/siprecd/siprecd.conf is a conffile" \
 	sh -c "dpkg-query -W -f='\${Conffiles}' siprecd | grep -q ' /etc/siprecd/siprecd.conf '"
 for f in /usr/share/man/man5/siprecd.conf.5.gz /usr/share/man/man8/siprecd.8.gz /usr/bin/siprecctl \
+	/usr/share/man/man1/siprec-web.1.gz /usr/bin/siprec-web \
 	/usr/lib/tmpfiles.d/siprecd.conf /usr/lib/sysusers.d/siprecd.conf; do
 	check "installed $f" test -e "$f"
 done

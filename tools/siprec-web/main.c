@@ -9,6 +9,8 @@
  * every search, playback and download is logged to journald with the user and the call.
  */
 #include <argon2.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -86,6 +88,7 @@ static struct {
 	const char *cache;
 	const char *control;
 	const char *tls_cert, *tls_key;
+	const char *tls_client_ca; /* client-certificate login: the CA that vouches */
 	const char *status_cert;   /* the SIP TLS certificate shown on the status page */
 	const char *recording_dir; /* its free space is shown on the status page */
 	uint64_t rotation_ms;	   /* KEY_ROTATION_INTERVAL */
@@ -693,6 +696,108 @@ static enum MHD_Result page_login(struct MHD_Connection *c, const char *msg, uns
 		    "maxlength=\"128\" autocomplete=\"current-password\" required></label></p>"
 		    "<p><button id=\"login\">Log in</button></p></form></body></html>\n");
 	return send_buf(c, status, "text/html; charset=utf-8", &b, NULL);
+}
+
+/*
+ * Client-certificate login (HTTPS with --tls-client-ca): libmicrohttpd asks for a certificate
+ * and GnuTLS verifies it against the CA; the user is the first of the certificate's email SANs,
+ * DNS SANs and subject CN that names an account. Returns the user index, or with why in why:
+ * -ENOENT no certificate, -EACCES not verified, -ESRCH no account.
+ */
+static int cert_user(struct MHD_Connection *c, char *why, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t gs = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	const gnutls_datum_t *peers;
+	unsigned npeers = 0, status = 0;
+	gnutls_x509_crt_t crt;
+	char names[8][256];
+	int nn = 0, r;
+
+	snprintf(why, n, "no client certificate");
+	if (!arg.tls_client_ca || !gs || !(peers = gnutls_certificate_get_peers(gs, &npeers)) ||
+	    npeers == 0)
+		return -ENOENT;
+	if (gnutls_certificate_verify_peers2(gs, &status) < 0 || status != 0) {
+		gnutls_datum_t out = {0};
+
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
+								 0) == 0) {
+			snprintf(why, n, "client certificate not verified: %s", out.data);
+			gnutls_free(out.data);
+		} else {
+			snprintf(why, n, "client certificate not verified");
+		}
+		return -EACCES;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -ENOMEM;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
+		/* SANs first (email, then DNS), then the subject's CN. */
+		for (int want = 0; want < 2; want++)
+			for (unsigned i = 0; nn < 7; i++) {
+				size_t len = sizeof(names[0]) - 1;
+				unsigned type = 0;
+				int t = gnutls_x509_crt_get_subject_alt_name2(crt, i, names[nn],
+									      &len, &type, NULL);
+
+				if (t < 0)
+					break;
+				if ((want == 0 && t == GNUTLS_SAN_RFC822NAME) ||
+				    (want == 1 && t == GNUTLS_SAN_DNSNAME)) {
+					names[nn][len] = '\0';
+					nn++;
+				}
+			}
+		size_t len = sizeof(names[0]) - 1;
+
+		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, names[nn],
+						  &len) == 0) {
+			names[nn][len] = '\0';
+			nn++;
+		}
+	}
+	gnutls_x509_crt_deinit(crt);
+	snprintf(why, n, "no account for the client certificate");
+	r = -ESRCH;
+	for (int k = 0; k < nn && r < 0; k++)
+		for (unsigned i = 0; i < nusers; i++)
+			if (strcmp(users[i].name, names[k]) == 0) {
+				snprintf(why, n, "client certificate %.64s", names[k]);
+				r = (int)i;
+				break;
+			}
+	return r;
+}
+
+static enum MHD_Result session_cookie_redirect(struct MHD_Connection *c, int u)
+{
+	struct websession *s = session_new(u);
+	char cookie[256];
+
+	snprintf(cookie, sizeof(cookie), "siprecweb=%s; Path=/; HttpOnly; SameSite=Strict%s",
+		 s->token, https ? "; Secure" : "");
+	return redirect(c, "/calls", cookie);
+}
+
+/* GET /login: with a client certificate that maps to a user, that user is logged in. */
+static enum MHD_Result get_login(struct MHD_Connection *c)
+{
+	char addr[64], why[256];
+	int u;
+
+	if (!arg.tls_client_ca)
+		return page_login(c, NULL, MHD_HTTP_OK);
+	client_addr(c, addr, sizeof(addr));
+	u = cert_user(c, why, sizeof(why));
+	if (u < 0) {
+		if (u != -ENOENT)
+			audit("-", "login-cert-refused", NULL, why);
+		return page_login(c, u == -ENOENT ? NULL : why, MHD_HTTP_OK);
+	}
+	audit(users[u].name, "login-cert", NULL, why);
+	return session_cookie_redirect(c, u);
 }
 
 static enum MHD_Result do_login(struct MHD_Connection *c, struct req *rq)
@@ -2285,7 +2390,7 @@ static enum MHD_Result handle_locked(struct MHD_Connection *c, const char *url, 
 		return send_buf(c, MHD_HTTP_OK, "text/css", &b, NULL);
 	}
 	if (strcmp(url, "/login") == 0)
-		return post ? do_login(c, rq) : page_login(c, NULL, MHD_HTTP_OK);
+		return post ? do_login(c, rq) : get_login(c);
 	s = session_find(c);
 	if (!s)
 		return redirect(c, "/login", NULL);
@@ -2357,6 +2462,10 @@ static void help(void)
 	       "      --tls-cert PEM     serve HTTPS with this certificate chain...\n"
 	       "      --tls-key PEM      ...and this key (else plain HTTP: keep it on loopback\n"
 	       "                         behind a TLS reverse proxy)\n"
+	       "      --tls-client-ca PEM\n"
+	       "                         HTTPS: ask for a client certificate, verified against\n"
+	       "                         this CA; one whose email SAN, DNS SAN or subject CN\n"
+	       "                         names a user logs that user in without a password\n"
 	       "      --export PATH      siprec-export (default: beside siprec-web)\n"
 	       "      --cache DIR        decrypted WAVs (default: a private directory under\n"
 	       "                         $RUNTIME_DIRECTORY or /tmp, removed at exit)\n"
@@ -2414,6 +2523,7 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},
 		{"tls-cert", required_argument, NULL, 'T'},
 		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-client-ca", required_argument, NULL, 'a'},
 		{"export", required_argument, NULL, 'e'},
 		{"cache", required_argument, NULL, 'd'},
 		{"create-admin", no_argument, NULL, 'A'},
@@ -2425,7 +2535,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	bool have_cfg = false;
 	char *users_owned = NULL, *export_owned = NULL, *uri = NULL;
-	char *cert = NULL, *key = NULL, *status_cert_owned = NULL;
+	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	int o, r, log_target = LOG_TARGET_AUTO;
@@ -2449,6 +2559,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			arg.tls_key = optarg;
+			break;
+		case 'a':
+			arg.tls_client_ca = optarg;
 			break;
 		case 'e':
 			arg.export_bin = optarg;
@@ -2636,13 +2749,28 @@ int main(int argc, char **argv)
 		flags |= MHD_USE_TLS;
 		https = true;
 	}
+	if (arg.tls_client_ca) {
+		if (!https) {
+			fprintf(stderr,
+				"siprec-web: --tls-client-ca needs --tls-cert and --tls-key\n");
+			return 1;
+		}
+		ca = slurp(arg.tls_client_ca);
+		if (!ca) {
+			fprintf(stderr, "siprec-web: cannot read --tls-client-ca %s: %m\n",
+				arg.tls_client_ca);
+			return 1;
+		}
+	}
 	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			     https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-			     MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+			     MHD_OPTION_HTTPS_MEM_KEY, key,
+			     /* a CA makes libmicrohttpd request (not require) a client cert */
+			     ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ca, MHD_OPTION_END);
 	if (key)
 		OPENSSL_cleanse(key, strlen(key));
 	if (!d) {
@@ -2668,6 +2796,7 @@ int main(int argc, char **argv)
 	free(uri);
 	free(cert);
 	free(key);
+	free(ca);
 	free(users_owned);
 	free(export_owned);
 	free(status_cert_owned);
