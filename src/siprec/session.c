@@ -2110,6 +2110,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 					    });
 	if (!res->discarded) {
 		struct finalized_token *t = calloc(1, sizeof(*t));
+		int r = -ENOMEM;
 
 		/* The event announces rows and a trailer that a crash cannot take back: the
 		 * trailer is fdatasync'ed (res->complete), the rows wait for this barrier. */
@@ -2121,12 +2122,14 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 				 st->recording_uuid);
 			t->path = strdup(st->path);
 		}
-		if (t && t->path && catalog_barrier(m->catalog, finalized_durable, t) == 0)
+		if (t && t->path)
+			r = catalog_barrier(m->catalog, finalized_durable, t);
+		if (r == 0)
 			return;
 		if (t)
 			free(t->path);
 		free(t);
-		recording_announce(s, st->recording_uuid, st->path, res, -ENOMEM);
+		recording_announce(s, st->recording_uuid, st->path, res, r);
 		return;
 	}
 	/* The session never started: no file, no recording to announce. */
