@@ -80,7 +80,7 @@ webstop
 # A key file group or others may read is refused, naming the file and nothing of the key.
 cp "$T/wo.key" "$T/wo-open.key"
 chmod 644 "$T/wo-open.key"
-if "$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$(free_port)" --log stderr \
+if timeout 10 "$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$(free_port)" --log stderr \
 	--private-key "$T/wo-open.key" >"$T/web-open.log" 2>&1; then
 	bad "siprec-web started with a private key others may read"
 else
