@@ -226,9 +226,8 @@ void web_rec_check(const char *path, const char *sha256, bool want_wave, struct 
 			 : r == -EKEYREVOKED ? "its data key was destroyed"
 			 : r == -EKEYREJECTED && priv
 				 ? "written in write-only mode for another key than --private-key's"
-			 : r == -EKEYREJECTED
-				 ? "written in write-only mode: --private-key opens it"
-				 : strerror(-r));
+			 : r == -EKEYREJECTED ? "written in write-only mode: --private-key opens it"
+					      : strerror(-r));
 		return;
 	}
 	if (want_wave) {
