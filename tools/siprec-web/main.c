@@ -92,6 +92,9 @@ static struct {
 	const char *status_cert;   /* the SIP TLS certificate shown on the status page */
 	const char *recording_dir; /* its free space is shown on the status page */
 	uint64_t rotation_ms;	   /* KEY_ROTATION_INTERVAL */
+	/* write-only mode: the X25519 private key (a path: siprec-export gets it too) */
+	const char *private_key;
+	bool write_only; /* ENCRYPTION_KEY_STORE=public-key */
 	bool create_admin;
 	const char *add_user, *add_role;
 } arg;
@@ -1661,6 +1664,11 @@ static int session_wav(const char *uuid, char *path, size_t n)
 			av[a++] = "--config";
 			av[a++] = arg.config;
 		}
+		/* Write-only recordings: the same key file, read by siprec-export's own code. */
+		if (arg.private_key) {
+			av[a++] = "--private-key";
+			av[a++] = arg.private_key;
+		}
 		av[a++] = "--session";
 		av[a++] = uuid;
 		av[a++] = "--catalog";
@@ -2114,6 +2122,15 @@ static void keys_table(struct buf *b, json_object *lk)
 		keys_list(web_keys(), key_row, &kr);
 	}
 	bputs(b, "</table>\n");
+	if (web_private_key_id())
+		bprintf(b,
+			"<p id=\"privkey\">Write-only recordings: this console holds the private "
+			"key of %s%s.</p>\n",
+			web_private_key_id(),
+			arg.write_only ? " (siprecd records in write-only mode)" : "");
+	else if (arg.write_only)
+		bputs(b, "<p id=\"privkey\">siprecd records in write-only mode and this console "
+			 "has no private key (--private-key): recordings cannot be played.</p>\n");
 	bprintf(b, "<p id=\"keysource\">%s.",
 		a	     ? "From siprecd (ListKeys)"
 		: web_keys() ? "From the catalog (siprecd does not answer)"
@@ -2466,6 +2483,9 @@ static void help(void)
 	       "                         HTTPS: ask for a client certificate, verified against\n"
 	       "                         this CA; one whose email SAN, DNS SAN or subject CN\n"
 	       "                         names a user logs that user in without a password\n"
+	       "      --private-key PEM  write-only mode: the X25519 private key that opens the\n"
+	       "                         recordings (mode 0600; default: the systemd\n"
+	       "                         credential recording-private-key when present)\n"
 	       "      --export PATH      siprec-export (default: beside siprec-web)\n"
 	       "      --cache DIR        decrypted WAVs (default: a private directory under\n"
 	       "                         $RUNTIME_DIRECTORY or /tmp, removed at exit)\n"
@@ -2525,6 +2545,7 @@ int main(int argc, char **argv)
 		{"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'a'},
 		{"export", required_argument, NULL, 'e'},
+		{"private-key", required_argument, NULL, 'P'},
 		{"cache", required_argument, NULL, 'd'},
 		{"create-admin", no_argument, NULL, 'A'},
 		{"add-user", required_argument, NULL, 'U'},
@@ -2535,7 +2556,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	bool have_cfg = false;
 	char *users_owned = NULL, *export_owned = NULL, *uri = NULL;
-	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL;
+	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL, *priv_owned = NULL;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	int o, r, log_target = LOG_TARGET_AUTO;
@@ -2565,6 +2586,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			arg.export_bin = optarg;
+			break;
+		case 'P':
+			arg.private_key = optarg;
 			break;
 		case 'd':
 			arg.cache = optarg;
@@ -2654,17 +2678,41 @@ int main(int argc, char **argv)
 		fclose(devnull);
 	if (!arg.catalog && have_cfg)
 		arg.catalog = cfg.catalog_path;
-	if (have_cfg) {
-		char err[256];
-
-		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
-		if (web_keys_open(&cfg, err, sizeof(err)) < 0)
-			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
-				    err);
-	}
 	if (!arg.catalog) {
 		fprintf(stderr, "siprec-web: no catalog (--catalog or --config)\n");
 		return 1;
+	}
+	if (have_cfg) {
+		char err[256];
+
+		arg.write_only = strcmp(cfg.encryption_key_store, "public-key") == 0;
+		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
+		if (!arg.write_only && web_keys_open(&cfg, err, sizeof(err)) < 0)
+			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
+				    err);
+	}
+	/* Write-only mode (docs/KEYS.md): siprecd holds only the public key; the console, given
+	 * the private key, reads what the recorder cannot. Under systemd it comes as a
+	 * credential (LoadCredential=recording-private-key:...), never on the command line. */
+	if (!arg.private_key) {
+		const char *cd = getenv("CREDENTIALS_DIRECTORY");
+
+		if (cd && *cd && asprintf(&priv_owned, "%s/recording-private-key", cd) > 0 &&
+		    access(priv_owned, F_OK) == 0)
+			arg.private_key = priv_owned;
+	}
+	if (arg.private_key) {
+		char err[PATH_MAX + 128];
+
+		if (web_private_key_load(arg.private_key, arg.catalog, err, sizeof(err)) < 0) {
+			fprintf(stderr, "siprec-web: --private-key: %s\n", err);
+			return 1;
+		}
+		log_info("web: write-only recordings of %s open with the private key %s",
+			 web_private_key_id(), arg.private_key);
+	} else if (arg.write_only) {
+		log_warning("web: siprecd records in write-only mode and no --private-key was "
+			    "given: recordings cannot be played or verified");
 	}
 	if (have_cfg) {
 		arg.control = cfg.control_socket;
@@ -2800,6 +2848,7 @@ int main(int argc, char **argv)
 	free(users_owned);
 	free(export_owned);
 	free(status_cert_owned);
+	free(priv_owned);
 	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);
