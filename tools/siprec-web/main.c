@@ -646,7 +646,8 @@ static void page_head(struct buf *b, const char *title, const struct websession 
 		bprintf(b,
 			"<nav><a href=\"/calls\">Calls</a> <a href=\"/status\">Status</a> "
 			"%s<a href=\"/users\">Users</a> <span class=\"user\">",
-			users[s->user].role >= ROLE_SUPERVISOR ? "<a href=\"/holds\">Holds</a> " : "");
+			users[s->user].role >= ROLE_SUPERVISOR ? "<a href=\"/holds\">Holds</a> "
+							       : "");
 		besc(b, users[s->user].name);
 		bprintf(b,
 			" (%s)</span><form method=\"post\" action=\"/logout\" class=\"inline\">"
@@ -1294,10 +1295,11 @@ static void holds_section(struct buf *b, const struct websession *s, const char 
 		}
 		sqlite3_finalize(st);
 		if (n > 0)
-			bputs(b, "</select> Case reference <input name=\"case\" maxlength=\"128\" "
-				 "required> <button>Place a hold on this participant</button></form>"
-				 "\n<p><a href=\"/holds\">Every hold, and holds on a time range"
-				 "</a></p>\n");
+			bputs(b,
+			      "</select> Case reference <input name=\"case\" maxlength=\"128\" "
+			      "required> <button>Place a hold on this participant</button></form>"
+			      "\n<p><a href=\"/holds\">Every hold, and holds on a time range"
+			      "</a></p>\n");
 	}
 }
 
@@ -1385,15 +1387,15 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 	} else if (!on_call) {
 		bool aor = strcmp(kind, "aor") == 0;
 
-		r = compliance_hold_add(wdb,
-					&(struct compliance_hold){
-						.kind = kind,
-						.aor = aor ? rq->aor : NULL,
-						.from_ms = aor ? 0 : (uint64_t)t_from,
-						.to_ms = aor ? 0 : (uint64_t)t_to + 59999,
-						.case_ref = rq->case_ref,
-						.actor = actor},
-					&id);
+		r = compliance_hold_add(
+			wdb,
+			&(struct compliance_hold){.kind = kind,
+						  .aor = aor ? rq->aor : NULL,
+						  .from_ms = aor ? 0 : (uint64_t)t_from,
+						  .to_ms = aor ? 0 : (uint64_t)t_to + 59999,
+						  .case_ref = rq->case_ref,
+						  .actor = actor},
+			&id);
 	} else {
 		sqlite3_stmt *st = NULL;
 
@@ -1430,8 +1432,9 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 		snprintf(detail, sizeof(detail), "hold=%" PRId64 " case=%s kind=aor aor=%s", id,
 			 rq->case_ref, rq->aor);
 	else if (strcmp(kind, "range") == 0)
-		snprintf(detail, sizeof(detail), "hold=%" PRId64 " case=%s kind=range from=%s to=%s",
-			 id, rq->case_ref, rq->from, rq->to);
+		snprintf(detail, sizeof(detail),
+			 "hold=%" PRId64 " case=%s kind=range from=%s to=%s", id, rq->case_ref,
+			 rq->from, rq->to);
 	else
 		snprintf(detail, sizeof(detail), "hold=%" PRId64 " case=%s", id, rq->case_ref);
 	audit(users[s->user].name, release ? "hold-released" : "hold-placed",
@@ -2578,13 +2581,15 @@ static enum MHD_Result page_users(struct MHD_Connection *c, struct websession *s
 		/* No buttons on one's own row: an admin does not lock itself out. */
 		if ((int)i != s->user)
 			for (int k = 0; k < 2; k++) {
-				const char *act = k == 0 ? (users[i].disabled ? "enable" : "disable")
-							 : "delete";
+				const char *act =
+					k == 0 ? (users[i].disabled ? "enable" : "disable")
+					       : "delete";
 
 				bprintf(&b,
 					"<form method=\"post\" action=\"/users\" class=\"inline "
 					"%s\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-					"<input type=\"hidden\" name=\"action\" value=\"%s\"><input "
+					"<input type=\"hidden\" name=\"action\" "
+					"value=\"%s\"><input "
 					"type=\"hidden\" name=\"user\" value=\"",
 					act, s->csrf, act);
 				besc(&b, users[i].name);
@@ -2767,7 +2772,7 @@ static void help(void)
 	printf("Usage: siprec-web [OPTIONS]\n"
 	       "\n"
 	       "The web console of siprecd's recordings: calls list, call pages with playback,\n"
-	       "status. See docs/WEB.md.\n"
+	       "legal holds, status, users. See docs/WEB.md.\n"
 	       "\n"
 	       "  -c, --config PATH      siprecd's configuration (catalog, keys, control socket,\n"
 	       "                         TLS certificate); passed to siprec-export\n"
