@@ -82,6 +82,7 @@ struct catalog_participant {
 	const char *participant_id; /* required: metadata participant_id */
 	const char *name;
 	const char *aor;
+	const char *aor_index; /* with the AoR sealed: its blind index (keys_aor_index) */
 };
 int catalog_participant_upsert(struct catalog *c, const struct catalog_participant *p);
 

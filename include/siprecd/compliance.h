@@ -165,6 +165,15 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *actor,
 		     const char *base_dir, compliance_item_fn fn, void *userdata,
 		     struct compliance_result *ret);
+/*
+ * The same, also finding participants whose AoR the catalog keeps only as a blind index
+ * (ENABLE_METADATA_ENCRYPTION): aor_indexes are the AoR's indexes under every data key version
+ * the caller holds (keys_aor_indexes), n_aor_indexes of them (0 = compliance_erase).
+ */
+int compliance_erase_indexed(sqlite3 *db, const char *aor, const char *const *aor_indexes,
+			     size_t n_aor_indexes, bool dry_run, const char *actor,
+			     const char *base_dir, compliance_item_fn fn, void *userdata,
+			     struct compliance_result *ret);
 
 struct compliance_hold {
 	const char *kind; /* "session", "aor", "range" */
@@ -172,6 +181,10 @@ struct compliance_hold {
 	uint64_t from_ms, to_ms;
 	const char *case_ref; /* required */
 	const char *actor;    /* required */
+	/* kind "aor": the AoR's blind indexes (keys_aor_indexes), so that the hold also covers
+	 * participants whose metadata is sealed; NULL/0 = none */
+	const char *const *aor_indexes;
+	size_t n_aor_indexes;
 };
 /* Places a hold; 0 and *ret_id, -EINVAL (bad or missing field), -EIO. Trail 'held', audit. */
 int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *ret_id);
@@ -186,6 +199,9 @@ struct compliance_config {
 	const char *signing_key;       /* TRAIL_SIGNING_KEY: created 0600 when missing */
 	const char *retention_default; /* RETENTION_DEFAULT */
 	uint64_t retention_interval_ms, sign_interval_ms;
+	/* borrowed, NULL = none: erasure and holds by AoR also find participants known by their
+	 * blind index only (sealed metadata) */
+	struct keys *keys;
 };
 /*
  * Loads (or creates) the trail key and opens a connection of its own to the catalog; the

@@ -18,6 +18,7 @@
 
 #include "siprecd/audit.h"
 #include "siprecd/compliance.h"
+#include "siprecd/keys.h"
 
 #define CANDIDATES_MAX 1000000u
 
@@ -180,7 +181,9 @@ static int delete_one(sqlite3 *db, const struct cand *c, const char *kind, const
 
 			snprintf(ids, sizeof(ids), "%" PRId64, c->session_id);
 			if (exec1(db,
-				  "UPDATE participants SET name = NULL, aor = NULL WHERE "
+				  "UPDATE participants SET name = NULL, aor = NULL, aor_index = "
+				  "NULL "
+				  "WHERE "
 				  "session_id = CAST(?1 AS INTEGER)",
 				  ids, 0, NULL) < 0 ||
 			    exec1(db,
@@ -487,10 +490,46 @@ static void subject_hash(const char *aor, char out[TRAIL_HASH_HEX + 1])
 	out[64] = '\0';
 }
 
+/* The indexes as a JSON array of strings (for json_each): NULL when there is none. */
+static char *indexes_json(const char *const *idx, size_t n)
+{
+	size_t len = 3;
+	char *j, *p;
+
+	if (!n)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* hex and "v<digits>:" only: nothing to escape */
+		if (strspn(idx[i], "v0123456789abcdef:") != strlen(idx[i]))
+			return NULL;
+		len += strlen(idx[i]) + 3;
+	}
+	j = malloc(len);
+	if (!j)
+		return NULL;
+	p = j;
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s\"%s\"", i ? "," : "", idx[i]);
+	*p++ = ']';
+	*p = '\0';
+	return j;
+}
+
 int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *actor,
 		     const char *base_dir, compliance_item_fn fn, void *userdata,
 		     struct compliance_result *ret)
 {
+	return compliance_erase_indexed(db, aor, NULL, 0, dry_run, actor, base_dir, fn, userdata,
+					ret);
+}
+
+int compliance_erase_indexed(sqlite3 *db, const char *aor, const char *const *aor_indexes,
+			     size_t n_aor_indexes, bool dry_run, const char *actor,
+			     const char *base_dir, compliance_item_fn fn, void *userdata,
+			     struct compliance_result *ret)
+{
+	char *ij = NULL;
 	struct compliance_result res = {0};
 	char subj[TRAIL_HASH_HEX + 1], reason[128], object[96];
 	struct cands cs = {0};
@@ -499,6 +538,9 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 
 	if (!aor || !*aor || strlen(aor) > 1000)
 		return -EINVAL;
+	ij = indexes_json(aor_indexes, n_aor_indexes);
+	if (n_aor_indexes && !ij)
+		return -EINVAL;
 	subject_hash(aor, subj);
 	snprintf(reason, sizeof(reason), "erasure of subject sha256:%s", subj);
 	if (sqlite3_prepare_v2(
@@ -506,10 +548,14 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 		    "SELECT r.uuid, s.uuid, r.path, r.sha256, s.id FROM recordings AS r "
 		    "JOIN sessions AS s ON s.id = r.session_id WHERE r.deleted_at IS NULL "
 		    "AND r.state <> 'writing' AND EXISTS (SELECT 1 FROM participants AS p "
-		    "WHERE p.session_id = s.id AND lower(p.aor) = lower(?1)) ORDER BY r.id",
-		    -1, &st, NULL) != SQLITE_OK)
+		    "WHERE p.session_id = s.id AND (lower(p.aor) = lower(?1) OR p.aor_index IN "
+		    "(SELECT value FROM json_each(?2)))) ORDER BY r.id",
+		    -1, &st, NULL) != SQLITE_OK) {
+		free(ij);
 		return -EIO;
+	}
 	sqlite3_bind_text(st, 1, aor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ij ? ij : "[]", -1, SQLITE_STATIC);
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cand *c = cands_add(&cs);
 
@@ -529,6 +575,7 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 		}
 	}
 	sqlite3_finalize(st);
+	free(ij);
 	if (r == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
 		r = -EIO;
 	if (r == 0)
@@ -587,7 +634,7 @@ int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *r
 			return -EINVAL;
 		snprintf(what, sizeof(what), "session %s", h->session_uuid);
 	} else if (strcmp(h->kind, "aor") == 0) {
-		if (!h->aor || !*h->aor || strlen(h->aor) > 1000)
+		if (!h->aor || !*h->aor || strlen(h->aor) > 1000 || h->n_aor_indexes > KEYS_DEK_MAX)
 			return -EINVAL;
 		snprintf(what, sizeof(what), "AoR %s", h->aor);
 	} else if (strcmp(h->kind, "range") == 0) {
@@ -624,6 +671,20 @@ int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *r
 			r = 0;
 		}
 		sqlite3_finalize(st);
+	}
+	/* Participants known by their blind index only (sealed metadata) are held through it. */
+	for (size_t i = 0; r == 0 && strcmp(h->kind, "aor") == 0 && i < h->n_aor_indexes; i++) {
+		r = -EIO;
+		if (sqlite3_prepare_v2(db,
+				       "INSERT OR IGNORE INTO legal_hold_aor_index (hold_id, "
+				       "aor_index) VALUES (?1, ?2)",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, h->aor_indexes[i], -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_DONE)
+				r = 0;
+			sqlite3_finalize(st);
+		}
 	}
 	if (r == 0) {
 		char reason[1500];

@@ -900,6 +900,7 @@ int manager_start(struct manager *m)
 				.retention_default = c->retention_default,
 				.retention_interval_ms = c->retention_interval_ms,
 				.sign_interval_ms = c->trail_sign_interval_ms,
+				.keys = m->keys,
 			},
 			err, sizeof(err), &m->compliance);
 		if (r == 0)

@@ -472,6 +472,9 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	siprec_catalog_md_context(m->catalog, s->uuid, s->md);
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
+		char idx[KEYS_AOR_INDEX_MAX + 1];
+		/* Sealed, the AoR is found by its blind index only (erasure, holds). */
+		bool indexed = seal && p->aors.n && keys_aor_index(m->keys, p->aors.v[0], idx) == 0;
 
 		catalog_participant_upsert(
 			m->catalog, &(struct catalog_participant){
@@ -480,6 +483,7 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					    /* sealed in the snapshot instead */
 					    .name = !seal && p->names.n ? p->names.v[0] : NULL,
 					    .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
+					    .aor_index = indexed ? idx : NULL,
 				    });
 	}
 	if (s->md->warnings.n) {

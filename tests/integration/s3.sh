@@ -213,8 +213,8 @@ check "... naming it" grep -q "altered in the bucket" "$T/s2-bad.out"
 check "... and leaves no download behind" test -z "$(ls -A "$T/tmp")"
 cp "$T/k2.orig" "$(obj "$K2")"
 check "an offloaded recording exports from the bucket" "$EXPORT" --config "$CONF" "s3://$BUCKET/$K2" -o "$T/r2.wav"
-# (ENABLE_METADATA_ENCRYPTION seals the AoRs, so an erasure by AoR finds nothing: the
-# retention sweeper deletes here, which reaches the bucket the same way, through the trail.)
+# (the retention sweeper deletes here; an erasure reaches the bucket the same way, through the
+# trail: part 5)
 check "a retention policy keeping nothing" "$CTL" retention add none --match src --pattern '127.0.0.1:*' --keep 0 --catalog "$DB"
 check "retention run (call 2; call 1 is held)" "$CTL" retention run --catalog "$DB"
 if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S2' AND deleted_at IS NOT NULL" 2; then
