@@ -14,6 +14,8 @@
 
 #include "siprecd/macro.h"
 
+struct keys;
+
 /* ---- the event hook (webhooks and other observers) ---- */
 
 /*
@@ -109,6 +111,10 @@ struct retention_policy {
 	const char *pattern;	  /* GLOB (fnmatch); AoR and domain compare case-insensitively */
 	const char *context_name; /* match "context" */
 	int64_t keep_seconds;	  /* COMPLIANCE_FOREVER or >= 0 */
+	/* match "aor" or "domain" with a pattern without glob characters: its blind indexes
+	 * under every data key version (keys_aor_indexes), compared with the subject's */
+	const char *const *indexes;
+	size_t n_indexes;
 };
 
 struct retention_subject {
@@ -117,6 +123,9 @@ struct retention_subject {
 	const char *src;					  /* SRC address:port */
 	const char *const *context_names, *const *context_values; /* session_context pairs */
 	size_t n_context;
+	/* participants known by blind indexes only (sealed metadata): of AoRs, of domains */
+	const char *const *aor_indexes, *const *domain_indexes;
+	size_t n_aor_indexes, n_domain_indexes;
 };
 
 /* Whether policy p applies to the recording described by s. */
@@ -156,6 +165,14 @@ struct compliance_result {
 int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms, bool dry_run,
 			     const char *actor, const char *base_dir, compliance_item_fn fn,
 			     void *userdata, struct compliance_result *ret);
+/*
+ * The same; with keys (borrowed, NULL = none), policies by an exact AoR or domain (no glob
+ * character) also apply to participants whose metadata is sealed, through their blind indexes.
+ */
+int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t default_keep,
+				   uint64_t now_ms, bool dry_run, const char *actor,
+				   const char *base_dir, compliance_item_fn fn, void *userdata,
+				   struct compliance_result *ret);
 /*
  * Erasure of one data subject: every recording of a session where aor (case-insensitive) is a
  * participant, deleted as above with trail kind 'erased' (held ones kept and reported). The

@@ -273,6 +273,33 @@ static int process(sqlite3 *db, struct cands *cs, bool dry_run, const char *kind
 	return 0;
 }
 
+/*
+ * A policy by an exact AoR or domain also matches sealed participants through its blind
+ * indexes under every data key version held; a glob cannot be indexed. Best effort: without
+ * keys (or memory) it matches clear AoRs only, as before.
+ */
+struct policy_idx {
+	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
+	const char **ptrs;
+};
+
+static void policy_index(struct retention_policy *p, struct keys *keys, struct policy_idx *x)
+{
+	size_t n = 0;
+
+	if (!keys || !p->match || !p->pattern || strpbrk(p->pattern, "*?[\\") ||
+	    (strcmp(p->match, "aor") != 0 && strcmp(p->match, "domain") != 0))
+		return;
+	x->buf = calloc(KEYS_DEK_MAX, sizeof(*x->buf));
+	x->ptrs = calloc(KEYS_DEK_MAX, sizeof(*x->ptrs));
+	if (!x->buf || !x->ptrs || keys_aor_indexes(keys, p->pattern, x->buf, KEYS_DEK_MAX, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		x->ptrs[i] = x->buf[i];
+	p->indexes = x->ptrs;
+	p->n_indexes = n;
+}
+
 static int load_policies(sqlite3 *db, struct retention_policy **ret, size_t *ret_n)
 {
 	struct retention_policy *v = NULL;
@@ -319,14 +346,21 @@ static void policies_free(struct retention_policy *v, size_t n)
 	free(v);
 }
 
-/* The subject of a session: its participants' AoRs, SRC and context, as C arrays. */
+/* The subject of a session: its participants' AoRs (or their blind indexes), SRC and context,
+ * as C arrays. */
 struct subject {
-	char **aors, **names, **values;
-	size_t n_aors, n_ctx;
+	char **aors, **names, **values, **aor_idx, **dom_idx;
+	size_t n_aors, n_ctx, n_idx;
 };
 
 static void subject_free(struct subject *s)
 {
+	for (size_t i = 0; i < s->n_idx; i++) {
+		free(s->aor_idx[i]);
+		free(s->dom_idx[i]);
+	}
+	free(s->aor_idx);
+	free(s->dom_idx);
 	for (size_t i = 0; i < s->n_aors; i++)
 		free(s->aors[i]);
 	for (size_t i = 0; i < s->n_ctx; i++) {
@@ -358,6 +392,28 @@ static void subject_load(sqlite3 *db, int64_t session_id, struct subject *s)
 		}
 		sqlite3_finalize(st);
 	}
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT aor_index, domain_index FROM participants WHERE session_id = "
+		    "?1 AND aor_index IS NOT NULL LIMIT 256",
+		    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, session_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char **a = realloc(s->aor_idx, (s->n_idx + 1) * sizeof(char *));
+			char **b;
+
+			if (!a)
+				break;
+			s->aor_idx = a;
+			b = realloc(s->dom_idx, (s->n_idx + 1) * sizeof(char *));
+			if (!b)
+				break;
+			s->dom_idx = b;
+			s->aor_idx[s->n_idx] = dup_col(st, 0);
+			s->dom_idx[s->n_idx++] = dup_col(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	if (sqlite3_prepare_v2(db,
 			       "SELECT name, value FROM session_context WHERE session_id = ?1 "
 			       "LIMIT 256",
@@ -385,6 +441,16 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			     const char *actor, const char *base_dir, compliance_item_fn fn,
 			     void *userdata, struct compliance_result *ret)
 {
+	return compliance_retention_run_keyed(db, NULL, default_keep, now_ms, dry_run, actor,
+					      base_dir, fn, userdata, ret);
+}
+
+int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t default_keep,
+				   uint64_t now_ms, bool dry_run, const char *actor,
+				   const char *base_dir, compliance_item_fn fn, void *userdata,
+				   struct compliance_result *ret)
+{
+	struct policy_idx *pidx;
 	struct compliance_result res = {0};
 	struct retention_policy *pol = NULL;
 	struct cands cs = {0};
@@ -397,12 +463,24 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 	r = load_policies(db, &pol, &npol);
 	if (r < 0)
 		return r;
+	pidx = calloc(npol ? npol : 1, sizeof(*pidx));
+	if (!pidx) {
+		policies_free(pol, npol);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < npol; i++)
+		policy_index(&pol[i], keys, &pidx[i]);
 	if (sqlite3_prepare_v2(db,
 			       "SELECT r.uuid, s.uuid, r.path, r.sha256, coalesce(r.finalized_at, "
 			       "r.created_at), s.src_addr, s.id FROM recordings AS r JOIN sessions "
 			       "AS s ON s.id = r.session_id WHERE r.deleted_at IS NULL AND r.state "
 			       "IN ('final', 'interrupted', 'shredded') ORDER BY r.id",
 			       -1, &st, NULL) != SQLITE_OK) {
+		for (size_t i = 0; i < npol; i++) {
+			free(pidx[i].buf);
+			free(pidx[i].ptrs);
+		}
+		free(pidx);
 		policies_free(pol, npol);
 		return -EIO;
 	}
@@ -423,6 +501,10 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			.context_names = (const char *const *)sub.names,
 			.context_values = (const char *const *)sub.values,
 			.n_context = sub.n_ctx,
+			.aor_indexes = (const char *const *)sub.aor_idx,
+			.domain_indexes = (const char *const *)sub.dom_idx,
+			.n_aor_indexes = sub.n_idx,
+			.n_domain_indexes = sub.n_idx,
 		};
 		keep = retention_keep(pol, npol, &rs, default_keep, &which);
 		subject_free(&sub);
@@ -447,6 +529,11 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 		}
 	}
 	sqlite3_finalize(st);
+	for (size_t i = 0; i < npol; i++) {
+		free(pidx[i].buf);
+		free(pidx[i].ptrs);
+	}
+	free(pidx);
 	policies_free(pol, npol);
 	if (r == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
 		r = -EIO;

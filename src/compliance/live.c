@@ -113,8 +113,8 @@ static void sign(struct compliance *c, const char *reason)
 static void sweep(struct compliance *c)
 {
 	struct compliance_result res = {0};
-	int r = compliance_retention_run(c->db, c->retention_default, 0, false, "siprecd",
-					 c->base_dir, NULL, NULL, &res);
+	int r = compliance_retention_run_keyed(c->db, c->keys, c->retention_default, 0, false,
+					       "siprecd", c->base_dir, NULL, NULL, &res);
 
 	if (r < 0)
 		log_error("compliance: retention run failed: %s", strerror(-r));
@@ -275,8 +275,9 @@ static const char *run_job(struct compliance *c, struct job *j, struct json_obje
 		nidx = aor ? aor_indexes(c, aor, &ibuf, &iptr) : 0;
 		r = aor ? compliance_erase_indexed(c->db, aor, iptr, nidx, dry, j->actor,
 						   c->base_dir, add_item, a, &res)
-			: compliance_retention_run(c->db, c->retention_default, 0, dry, j->actor,
-						   c->base_dir, add_item, a, &res);
+			: compliance_retention_run_keyed(c->db, c->keys, c->retention_default, 0,
+							 dry, j->actor, c->base_dir, add_item, a,
+							 &res);
 		free(ibuf);
 		free(iptr);
 		if (r < 0) {

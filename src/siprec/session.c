@@ -29,6 +29,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
 #include "siprecd/catalog.h"
+#include "siprecd/compliance.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
@@ -472,9 +473,12 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	siprec_catalog_md_context(m->catalog, s->uuid, s->md);
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
-		char idx[KEYS_AOR_INDEX_MAX + 1];
-		/* Sealed, the AoR is found by its blind index only (erasure, holds). */
+		char idx[KEYS_AOR_INDEX_MAX + 1], didx[KEYS_AOR_INDEX_MAX + 1], dom[256];
+		/* Sealed, the AoR is found by its blind index only (erasure, holds, retention),
+		 * its domain by another (retention by domain). */
 		bool indexed = seal && p->aors.n && keys_aor_index(m->keys, p->aors.v[0], idx) == 0;
+		bool dindexed = indexed && compliance_aor_domain(p->aors.v[0], dom, sizeof(dom)) &&
+				keys_aor_index(m->keys, dom, didx) == 0;
 
 		catalog_participant_upsert(
 			m->catalog, &(struct catalog_participant){
@@ -484,6 +488,7 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					    .name = !seal && p->names.n ? p->names.v[0] : NULL,
 					    .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
 					    .aor_index = indexed ? idx : NULL,
+					    .domain_index = dindexed ? didx : NULL,
 				    });
 	}
 	if (s->md->warnings.n) {

@@ -7,7 +7,8 @@
 # `siprecctl erase --aor` finds every recording of the subject under either key version (in
 # any letter case), keeps the held one (the hold covers recordings made after the rotation), and
 # erases it once the hold is released; the third call is never touched. The daemon's varlink
-# Erase and PlaceHold find participants the same way.
+# Erase and PlaceHold find participants the same way. Retention policies by an exact AoR or
+# domain keep the sealed participants' recordings.
 . "$SRCDIR/tests/integration/lib.sh"
 need sqlite3 jq strings python3
 
@@ -102,5 +103,23 @@ check_eq "B not marked" 0 "$(deleted_of "$B")"
 check_eq "4 'erased' trail entries" 4 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased'")"
 check_eq "erased sessions lose their participants' indexes" 0 \
 	"$(catalog "SELECT count(aor_index) FROM participants p JOIN sessions s ON s.id = p.session_id WHERE s.uuid IN ('$A', '$C')")"
+
+# Retention by an exact AoR or domain applies to sealed participants (their blind indexes);
+# B (carol@example.com, dave@example.net) is left.
+check "a policy expiring everything after 1 s" ctl retention add all-1s --match all --keep 1s
+i=0
+while [ $i -lt 100 ] && [ "$(ctl retention run --dry-run 2>/dev/null | grep -c '^WOULD-GO')" != 2 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+check_eq "retention dry run: B's 2 recordings expire" 2 "$(ctl retention run --dry-run | grep -c '^WOULD-GO')"
+check "a policy keeping the AoR of carol forever" \
+	ctl retention add carol --match aor --pattern SIP:Carol@example.com --keep forever
+check_eq "... keeps B (sealed AoR matched)" 0 "$(ctl retention run --dry-run | grep -c '^WOULD-GO')"
+catalog "DELETE FROM retention_policies WHERE name = 'carol'"
+check_eq "(the policy removed: B expires again)" 2 "$(ctl retention run --dry-run | grep -c '^WOULD-GO')"
+check "a policy keeping the domain example.net forever" \
+	ctl retention add net --match domain --pattern Example.NET --keep forever
+check_eq "... keeps B (sealed domain of dave matched)" 0 "$(ctl retention run --dry-run | grep -c '^WOULD-GO')"
 check "verify-trail passes" ctl verify-trail
 finish

@@ -242,7 +242,7 @@ static void add_session(struct catalog *c, const char *uuid, const char *call_id
 static void add_participant(struct catalog *c, const char *uuid, const char *pid, const char *name,
 			    const char *aor)
 {
-	const struct catalog_participant p = {uuid, pid, name, aor, NULL};
+	const struct catalog_participant p = {uuid, pid, name, aor, NULL, NULL};
 
 	assert_int_equal(catalog_participant_upsert(c, &p), 0);
 }

@@ -218,8 +218,8 @@ static int cmd_retention(struct copts *o)
 	if (open_db(o, !o->dry_run, &db) < 0)
 		return EXIT_FAILED;
 	base = dir_of(o->catalog);
-	r = compliance_retention_run(db, def, 0, o->dry_run, actor, base, print_item,
-				     o->dry_run ? "WOULD-GO" : "deleted", &res);
+	r = compliance_retention_run_keyed(db, o->keys, def, 0, o->dry_run, actor, base, print_item,
+					   o->dry_run ? "WOULD-GO" : "deleted", &res);
 	sqlite3_close(db);
 	free(base);
 	if (r < 0) {
@@ -456,7 +456,8 @@ int siprecctl_compliance(const char *cmd, int argc, char **argv, const char *con
 			o.retention_default = strdup(cfg.retention_default);
 		/* Read-only, as siprec-export opens it: never creates or rotates a key. Write-only
 		 * mode holds no data key: no index to compute. */
-		if (o.aor && o.catalog && strcmp(cfg.encryption_key_store, "public-key") != 0 &&
+		if ((o.aor || strcmp(cmd, "retention") == 0) && o.catalog &&
+		    strcmp(cfg.encryption_key_store, "public-key") != 0 &&
 		    keys_open(&(struct keys_options){.store = cfg.encryption_key_store,
 						     .catalog_path = o.catalog,
 						     .key_path = cfg.master_key_path,
