@@ -14,6 +14,8 @@
 
 #include "siprecd/macro.h"
 
+struct keys;
+
 /* ---- the event hook (webhooks and other observers) ---- */
 
 /*
@@ -122,6 +124,10 @@ struct retention_policy {
 	const char *pattern;	  /* GLOB (fnmatch); AoR and domain compare case-insensitively */
 	const char *context_name; /* match "context" */
 	int64_t keep_seconds;	  /* COMPLIANCE_FOREVER or >= 0 */
+	/* match "aor" or "domain" with a pattern without glob characters: its blind indexes
+	 * under every data key version (keys_aor_indexes), compared with the subject's */
+	const char *const *indexes;
+	size_t n_indexes;
 };
 
 struct retention_subject {
@@ -130,6 +136,9 @@ struct retention_subject {
 	const char *src;					  /* SRC address:port */
 	const char *const *context_names, *const *context_values; /* session_context pairs */
 	size_t n_context;
+	/* participants known by blind indexes only (sealed metadata): of AoRs, of domains */
+	const char *const *aor_indexes, *const *domain_indexes;
+	size_t n_aor_indexes, n_domain_indexes;
 };
 
 /* Whether policy p applies to the recording described by s. */
@@ -170,6 +179,14 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			     const char *actor, const char *base_dir, compliance_item_fn fn,
 			     void *userdata, struct compliance_result *ret);
 /*
+ * The same; with keys (borrowed, NULL = none), policies by an exact AoR or domain (no glob
+ * character) also apply to participants whose metadata is sealed, through their blind indexes.
+ */
+int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t default_keep,
+				   uint64_t now_ms, bool dry_run, const char *actor,
+				   const char *base_dir, compliance_item_fn fn, void *userdata,
+				   struct compliance_result *ret);
+/*
  * Erasure of one data subject: every recording of a session where aor (case-insensitive) is a
  * participant, deleted as above with trail kind 'erased' (held ones kept and reported). The
  * trail names the subject only by the SHA-256 of its lowercased AoR. Sessions left with no
@@ -178,6 +195,15 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *actor,
 		     const char *base_dir, compliance_item_fn fn, void *userdata,
 		     struct compliance_result *ret);
+/*
+ * The same, also finding participants whose AoR the catalog keeps only as a blind index
+ * (ENABLE_METADATA_ENCRYPTION): aor_indexes are the AoR's indexes under every data key version
+ * the caller holds (keys_aor_indexes), n_aor_indexes of them (0 = compliance_erase).
+ */
+int compliance_erase_indexed(sqlite3 *db, const char *aor, const char *const *aor_indexes,
+			     size_t n_aor_indexes, bool dry_run, const char *actor,
+			     const char *base_dir, compliance_item_fn fn, void *userdata,
+			     struct compliance_result *ret);
 
 struct compliance_hold {
 	const char *kind; /* "session", "aor", "range" */
@@ -185,6 +211,10 @@ struct compliance_hold {
 	uint64_t from_ms, to_ms;
 	const char *case_ref; /* required */
 	const char *actor;    /* required */
+	/* kind "aor": the AoR's blind indexes (keys_aor_indexes), so that the hold also covers
+	 * participants whose metadata is sealed; NULL/0 = none */
+	const char *const *aor_indexes;
+	size_t n_aor_indexes;
 };
 /* Places a hold; 0 and *ret_id, -EINVAL (bad or missing field), -EIO. Trail 'held', audit. */
 int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *ret_id);
@@ -199,6 +229,9 @@ struct compliance_config {
 	const char *signing_key;       /* TRAIL_SIGNING_KEY: created 0600 when missing */
 	const char *retention_default; /* RETENTION_DEFAULT */
 	uint64_t retention_interval_ms, sign_interval_ms;
+	/* borrowed, NULL = none: erasure and holds by AoR also find participants known by their
+	 * blind index only (sealed metadata) */
+	struct keys *keys;
 };
 /*
  * Loads (or creates) the trail key and opens a connection of its own to the catalog; the

@@ -106,10 +106,14 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 	[OP_PARTICIPANT] =
 		{
 			"participant",
-			{"INSERT INTO participants (session_id, participant_id, name, aor) VALUES "
-			 "((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, ?4) "
-			 "ON CONFLICT (session_id, participant_id) DO UPDATE SET "
-			 "name = coalesce(excluded.name, name), aor = coalesce(excluded.aor, aor)"},
+			{"INSERT INTO participants (session_id, participant_id, name, aor, "
+			 "aor_index, "
+			 "domain_index) VALUES ((SELECT id FROM sessions WHERE uuid = ?1), ?2, ?3, "
+			 "?4, "
+			 "?5, ?6) ON CONFLICT (session_id, participant_id) DO UPDATE SET "
+			 "name = coalesce(excluded.name, name), aor = coalesce(excluded.aor, aor), "
+			 "aor_index = coalesce(excluded.aor_index, aor_index), "
+			 "domain_index = coalesce(excluded.domain_index, domain_index)"},
 			false,
 		},
 	[OP_STREAM] =
@@ -1084,6 +1088,8 @@ int catalog_participant_upsert(struct catalog *c, const struct catalog_participa
 	b_text(&b, p->participant_id);
 	b_text(&b, p->name);
 	b_text(&b, p->aor);
+	b_text(&b, p->aor_index);
+	b_text(&b, p->domain_index);
 	return enqueue(c, OP_PARTICIPANT, &b, false);
 }
 

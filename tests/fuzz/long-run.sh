@@ -9,6 +9,10 @@
 #   MERGE=1 tests/fuzz/long-run.sh     also merge the minimized grown corpus back into
 #                                      tests/fuzz/corpus/<name>/ (libFuzzer -merge=1)
 # Progress: one line per target as it finishes, libFuzzer's own log in tests/out/fuzz-long/.
+# tests/fuzz/<name>.options, when present, holds extra libFuzzer flags for that target (one per
+# line, '#' comments), and the result column names them. A "slow unit" (an input that took over
+# 10 s, which on a loaded machine can be the machine's fault) is not a crash: it is run again
+# alone and its time goes into the result; one that is still slow (> 1 s) fails the target.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -30,18 +34,31 @@ for f in "$BUILD"/fuzz/fuzz-*; do
 	mkdir -p "$work"
 	[ -d "tests/fuzz/corpus/$name" ] && cp -rn "tests/fuzz/corpus/$name/." "$work/"
 	seeds=$(find "tests/fuzz/corpus/$name" -type f 2>/dev/null | wc -l)
-	echo "fuzz/$name: $runs executions from $seeds seeds ..."
+	opts=()
+	if [ -f "tests/fuzz/$name.options" ]; then
+		mapfile -t opts < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "tests/fuzz/$name.options")
+	fi
+	echo "fuzz/$name: $runs executions from $seeds seeds ${opts[*]} ..."
 	t0=$(date +%s)
-	"$f" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	"$f" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${opts[@]}" \
 		-artifact_prefix="$out/crash-$name-" "$work" >"$out/$name.log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - t0))
 	done_runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$' | tail -n 1)
 	cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$out/$name.log" | tail -n 1)
 	corpus=$(find "$work" -type f | wc -l)
-	crashes=$(find "$out" -maxdepth 1 -name "crash-$name-*" | wc -l)
+	crashes=$(find "$out" -maxdepth 1 -name "crash-$name-*" ! -name "crash-$name-slow-unit-*" | wc -l)
 	rate=$(( ${done_runs:-0} / (secs > 0 ? secs : 1) ))
 	status=clean
+	[ ${#opts[@]} -gt 0 ] && status="clean (${opts[*]})"
+	for slow in "$out/crash-$name-slow-unit-"*; do
+		[ -f "$slow" ] || continue
+		t1=$(date +%s%N)
+		"$f" "${opts[@]}" "$slow" >>"$out/$name.log" 2>&1 || crashes=$((crashes + 1))
+		ms=$((($(date +%s%N) - t1) / 1000000))
+		[ $ms -gt 1000 ] && crashes=$((crashes + 1))
+		status="$status; a slow unit reported under load took $ms ms alone"
+	done
 	if [ $rc -ne 0 ] || [ "$crashes" -gt 0 ] || [ "${done_runs:-0}" -lt "$runs" ]; then
 		status="FAILED (exit $rc, $crashes crash inputs, log $out/$name.log)"
 		fail=$((fail + 1))

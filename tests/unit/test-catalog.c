@@ -118,14 +118,16 @@ static void test_migrations_from_empty(void **state)
 	assert_query(path, "PRAGMA user_version", want);
 	assert_query(path, "PRAGMA journal_mode", "wal\n");
 	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-		     "dtmf_events\nkeys\nlegal_holds\nmetadata_snapshots\nparticipants\n"
+		     "dtmf_events\nkeys\nlegal_hold_aor_index\nlegal_holds\nmetadata_snapshots\n"
+		     "participants\n"
 		     "recordings\nretention_policies\ns3_cursor\ns3_objects\nsession_context\n"
 		     "sessions\nstream_formats\nstreams\ntrail\ntrail_heads\nwebhook_cursor\n"
 		     "webhook_outbox\n");
 	assert_query(path,
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
-		     "dtmf_events_session\nparticipants_aor\nrecordings_session\n"
+		     "dtmf_events_session\nparticipants_aor\nparticipants_aor_index\n"
+		     "recordings_session\n"
 		     "recordings_writing\ns3_objects_pending\nsession_context_lookup\n"
 		     "sessions_active\n"
 		     "sessions_call_id\nsessions_started_at\ntrail_object\n"
@@ -240,7 +242,7 @@ static void add_session(struct catalog *c, const char *uuid, const char *call_id
 static void add_participant(struct catalog *c, const char *uuid, const char *pid, const char *name,
 			    const char *aor)
 {
-	const struct catalog_participant p = {uuid, pid, name, aor};
+	const struct catalog_participant p = {uuid, pid, name, aor, NULL, NULL};
 
 	assert_int_equal(catalog_participant_upsert(c, &p), 0);
 }
