@@ -82,6 +82,8 @@ struct catalog_participant {
 	const char *participant_id; /* required: metadata participant_id */
 	const char *name;
 	const char *aor;
+	const char *aor_index;	  /* with the AoR sealed: its blind index (keys_aor_index) */
+	const char *domain_index; /* ... and that of its domain (compliance_aor_domain) */
 };
 int catalog_participant_upsert(struct catalog *c, const struct catalog_participant *p);
 

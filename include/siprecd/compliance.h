@@ -14,6 +14,8 @@
 
 #include "siprecd/macro.h"
 
+struct keys;
+
 /* ---- the event hook (webhooks and other observers) ---- */
 
 /*
@@ -51,6 +53,19 @@ void trail_entry_hash(uint64_t seq, const struct trail_entry *e, const char *pre
  * event hook. Returns 0 (and *ret_seq if not NULL), -EINVAL, -E2BIG, -EIO.
  */
 int trail_append(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq);
+/*
+ * The statements trail_append_cached keeps prepared between calls on one connection (a writer
+ * that appends often: the catalog thread). Zero-initialised; trail_stmts_clear finalizes them
+ * and must run before the connection is closed.
+ */
+struct trail_stmts {
+	sqlite3 *db;
+	sqlite3_stmt *head, *insert;
+};
+/* trail_append with the statements kept in ts (prepared again if db is another connection). */
+int trail_append_cached(struct trail_stmts *ts, sqlite3 *db, const struct trail_entry *e,
+			uint64_t *ret_seq);
+void trail_stmts_clear(struct trail_stmts *ts);
 /* trail_append in its own BEGIN IMMEDIATE transaction (tools). */
 int trail_append_txn(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq);
 
@@ -109,6 +124,10 @@ struct retention_policy {
 	const char *pattern;	  /* GLOB (fnmatch); AoR and domain compare case-insensitively */
 	const char *context_name; /* match "context" */
 	int64_t keep_seconds;	  /* COMPLIANCE_FOREVER or >= 0 */
+	/* match "aor" or "domain" with a pattern without glob characters: its blind indexes
+	 * under every data key version (keys_aor_indexes), compared with the subject's */
+	const char *const *indexes;
+	size_t n_indexes;
 };
 
 struct retention_subject {
@@ -117,6 +136,9 @@ struct retention_subject {
 	const char *src;					  /* SRC address:port */
 	const char *const *context_names, *const *context_values; /* session_context pairs */
 	size_t n_context;
+	/* participants known by blind indexes only (sealed metadata): of AoRs, of domains */
+	const char *const *aor_indexes, *const *domain_indexes;
+	size_t n_aor_indexes, n_domain_indexes;
 };
 
 /* Whether policy p applies to the recording described by s. */
@@ -157,6 +179,14 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			     const char *actor, const char *base_dir, compliance_item_fn fn,
 			     void *userdata, struct compliance_result *ret);
 /*
+ * The same; with keys (borrowed, NULL = none), policies by an exact AoR or domain (no glob
+ * character) also apply to participants whose metadata is sealed, through their blind indexes.
+ */
+int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t default_keep,
+				   uint64_t now_ms, bool dry_run, const char *actor,
+				   const char *base_dir, compliance_item_fn fn, void *userdata,
+				   struct compliance_result *ret);
+/*
  * Erasure of one data subject: every recording of a session where aor (case-insensitive) is a
  * participant, deleted as above with trail kind 'erased' (held ones kept and reported). The
  * trail names the subject only by the SHA-256 of its lowercased AoR. Sessions left with no
@@ -165,6 +195,15 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *actor,
 		     const char *base_dir, compliance_item_fn fn, void *userdata,
 		     struct compliance_result *ret);
+/*
+ * The same, also finding participants whose AoR the catalog keeps only as a blind index
+ * (ENABLE_METADATA_ENCRYPTION): aor_indexes are the AoR's indexes under every data key version
+ * the caller holds (keys_aor_indexes), n_aor_indexes of them (0 = compliance_erase).
+ */
+int compliance_erase_indexed(sqlite3 *db, const char *aor, const char *const *aor_indexes,
+			     size_t n_aor_indexes, bool dry_run, const char *actor,
+			     const char *base_dir, compliance_item_fn fn, void *userdata,
+			     struct compliance_result *ret);
 
 struct compliance_hold {
 	const char *kind; /* "session", "aor", "range" */
@@ -172,6 +211,10 @@ struct compliance_hold {
 	uint64_t from_ms, to_ms;
 	const char *case_ref; /* required */
 	const char *actor;    /* required */
+	/* kind "aor": the AoR's blind indexes (keys_aor_indexes), so that the hold also covers
+	 * participants whose metadata is sealed; NULL/0 = none */
+	const char *const *aor_indexes;
+	size_t n_aor_indexes;
 };
 /* Places a hold; 0 and *ret_id, -EINVAL (bad or missing field), -EIO. Trail 'held', audit. */
 int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *ret_id);
@@ -186,6 +229,9 @@ struct compliance_config {
 	const char *signing_key;       /* TRAIL_SIGNING_KEY: created 0600 when missing */
 	const char *retention_default; /* RETENTION_DEFAULT */
 	uint64_t retention_interval_ms, sign_interval_ms;
+	/* borrowed, NULL = none: erasure and holds by AoR also find participants known by their
+	 * blind index only (sealed metadata) */
+	struct keys *keys;
 };
 /*
  * Loads (or creates) the trail key and opens a connection of its own to the catalog; the

@@ -75,6 +75,7 @@ struct config {
 	uint64_t rtp_timeout_ms;	     /* RTP_TIMEOUT, 30s (stream marked idle) */
 	bool rtp_timeout_bye;		     /* RTP_TIMEOUT_ENDS_SESSION, false */
 	uint64_t session_silence_timeout_ms; /* SESSION_SILENCE_TIMEOUT, 4h, 0 = never */
+	uint64_t shutdown_bye_timeout_ms;    /* SHUTDOWN_BYE_TIMEOUT, 2s */
 	uint64_t min_session_expires_ms;     /* MIN_SESSION_EXPIRES, 90s (RFC 4028 Min-SE) */
 	uint32_t delayed_offer_streams;	     /* DELAYED_OFFER_STREAMS, 2 */
 	enum srtp_policy

@@ -256,7 +256,33 @@ int keys_backup_verify(struct keys *k, const char *path, const char *passphrase,
 int keys_backup_restore(const char *catalog_path, const char *path, const char *passphrase,
 			unsigned *ret_count);
 
+/* ---- blind index of participant AoRs (docs/COMPLIANCE.md "Encrypted metadata") ---- */
+
+/* "v<version>:<64 hex>" */
+#define KEYS_AOR_INDEX_MAX 80
+#define KEYS_AOR_MAX 1000 /* longest AoR indexed, in bytes */
+/*
+ * The blind index of an AoR under the active data key version: with metadata sealed, the
+ * catalog keeps it instead of the AoR, so an erasure or a hold by AoR finds the participant
+ * without anything readable at rest. Never blocks (the key set's mutex only). 0; -ENOKEY when
+ * there is no data key in memory (write-only mode); -EINVAL for an empty or too long AoR.
+ */
+int keys_aor_index(struct keys *k, const char *aor, char ret[KEYS_AOR_INDEX_MAX + 1]);
+/*
+ * The blind index of an AoR under every data key version held (not destroyed), at most max,
+ * in ret[0..*ret_n): what an erasure or a hold compares with. 0 (possibly *ret_n = 0), -EINVAL.
+ */
+int keys_aor_indexes(struct keys *k, const char *aor, char (*ret)[KEYS_AOR_INDEX_MAX + 1],
+		     size_t max, size_t *ret_n);
+
 /* ---- primitives (exposed for the tests, siprec-export and docs/KEYS.md vectors) ---- */
+
+/*
+ * index = "v<version>:" || hex(HMAC-SHA256(HKDF-SHA256(IKM = dek, info = "siprecd aor index
+ * v1"), AoR with ASCII letters lowercased and surrounding blanks trimmed)). 0 or -EINVAL/-EIO.
+ */
+int keys_aor_index_compute(const uint8_t dek[32], uint32_t version, const char *aor,
+			   char ret[KEYS_AOR_INDEX_MAX + 1]);
 
 /* HKDF-SHA256 (RFC 5869); salt may be NULL. 0 or -EIO. */
 int keys_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,

@@ -86,6 +86,26 @@ int s3_get(struct s3_client *c, const char *key, int out_fd, uint64_t max, uint6
 /* DELETE key: 0 on a 2xx or a 404 (gone already); -EPROTO or -EIO (as s3_put). */
 int s3_delete(struct s3_client *c, const char *key, char *err, size_t errlen);
 
+/* ---- reading a recording that may be offloaded (fetch.c) ---- */
+
+/*
+ * A file to read the .siprec of one recording from, for the tools that find recordings through
+ * the catalog (siprec-export --session, siprec-web): local_path itself when it exists; else,
+ * when the catalog (catalog_path, opened read-only) says its local copy was removed after a
+ * verified upload (s3_objects.local_deleted_at), the object in the bucket, downloaded into a
+ * new temporary file in tmpdir (NULL or "" = $TMPDIR, else /tmp) and compared with the size and
+ * sha256 the catalog verified. t gives the endpoint, region, credentials and timeout (t->bucket
+ * is ignored: the catalog's row names the bucket); NULL or an empty endpoint = no S3.
+ * Returns 0 with *ret_path (malloc'd; the caller frees it) and *ret_temporary (true: a
+ * downloaded copy that the caller unlinks when done); -ENOENT when the file is neither on disk
+ * nor offloaded (or offloaded but S3 is not configured); -EBADMSG when the object differs from
+ * the catalog ("altered in the bucket"); -EPROTO, -EIO (as s3_get) or another -errno. Every
+ * failure puts the reason (never a secret) in err. Blocking: never call it on a ring.
+ */
+int s3_recording_open(const struct s3_target *t, const char *catalog_path,
+		      const char *recording_uuid, const char *local_path, const char *tmpdir,
+		      char **ret_path, bool *ret_temporary, char *err, size_t errlen);
+
 /* ---- the daemon's upload thread (upload.c) ---- */
 
 struct s3_upload_config {

@@ -92,6 +92,10 @@ int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 void sip_transport_set_limits(struct sip_transport *t, const struct sip_transport_limits *lim);
 /* Stops all listeners and closes all connections (graceful: in-flight sends complete). NULL ok. */
 void sip_transport_shutdown(struct sip_transport *t);
+/* Closes the TCP and TLS listening sockets only: no new connection is accepted, while the UDP
+ * sockets and the connections already open still carry requests and responses (a graceful
+ * stop sends its BYEs over them). */
+void sip_transport_stop_accepting(struct sip_transport *t);
 /* Frees everything, connections still referenced included: call only after the loop has
  * stopped dispatching completions and before loop_free. NULL ok; returns NULL. */
 struct sip_transport *sip_transport_free(struct sip_transport *t);

@@ -18,6 +18,7 @@
 
 #include "siprecd/audit.h"
 #include "siprecd/compliance.h"
+#include "siprecd/keys.h"
 
 #define CANDIDATES_MAX 1000000u
 
@@ -180,7 +181,9 @@ static int delete_one(sqlite3 *db, const struct cand *c, const char *kind, const
 
 			snprintf(ids, sizeof(ids), "%" PRId64, c->session_id);
 			if (exec1(db,
-				  "UPDATE participants SET name = NULL, aor = NULL WHERE "
+				  "UPDATE participants SET name = NULL, aor = NULL, aor_index = "
+				  "NULL "
+				  "WHERE "
 				  "session_id = CAST(?1 AS INTEGER)",
 				  ids, 0, NULL) < 0 ||
 			    exec1(db,
@@ -270,6 +273,33 @@ static int process(sqlite3 *db, struct cands *cs, bool dry_run, const char *kind
 	return 0;
 }
 
+/*
+ * A policy by an exact AoR or domain also matches sealed participants through its blind
+ * indexes under every data key version held; a glob cannot be indexed. Best effort: without
+ * keys (or memory) it matches clear AoRs only, as before.
+ */
+struct policy_idx {
+	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
+	const char **ptrs;
+};
+
+static void policy_index(struct retention_policy *p, struct keys *keys, struct policy_idx *x)
+{
+	size_t n = 0;
+
+	if (!keys || !p->match || !p->pattern || strpbrk(p->pattern, "*?[\\") ||
+	    (strcmp(p->match, "aor") != 0 && strcmp(p->match, "domain") != 0))
+		return;
+	x->buf = calloc(KEYS_DEK_MAX, sizeof(*x->buf));
+	x->ptrs = calloc(KEYS_DEK_MAX, sizeof(*x->ptrs));
+	if (!x->buf || !x->ptrs || keys_aor_indexes(keys, p->pattern, x->buf, KEYS_DEK_MAX, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		x->ptrs[i] = x->buf[i];
+	p->indexes = x->ptrs;
+	p->n_indexes = n;
+}
+
 static int load_policies(sqlite3 *db, struct retention_policy **ret, size_t *ret_n)
 {
 	struct retention_policy *v = NULL;
@@ -316,14 +346,21 @@ static void policies_free(struct retention_policy *v, size_t n)
 	free(v);
 }
 
-/* The subject of a session: its participants' AoRs, SRC and context, as C arrays. */
+/* The subject of a session: its participants' AoRs (or their blind indexes), SRC and context,
+ * as C arrays. */
 struct subject {
-	char **aors, **names, **values;
-	size_t n_aors, n_ctx;
+	char **aors, **names, **values, **aor_idx, **dom_idx;
+	size_t n_aors, n_ctx, n_idx;
 };
 
 static void subject_free(struct subject *s)
 {
+	for (size_t i = 0; i < s->n_idx; i++) {
+		free(s->aor_idx[i]);
+		free(s->dom_idx[i]);
+	}
+	free(s->aor_idx);
+	free(s->dom_idx);
 	for (size_t i = 0; i < s->n_aors; i++)
 		free(s->aors[i]);
 	for (size_t i = 0; i < s->n_ctx; i++) {
@@ -355,6 +392,28 @@ static void subject_load(sqlite3 *db, int64_t session_id, struct subject *s)
 		}
 		sqlite3_finalize(st);
 	}
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT aor_index, domain_index FROM participants WHERE session_id = "
+		    "?1 AND aor_index IS NOT NULL LIMIT 256",
+		    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, session_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char **a = realloc(s->aor_idx, (s->n_idx + 1) * sizeof(char *));
+			char **b;
+
+			if (!a)
+				break;
+			s->aor_idx = a;
+			b = realloc(s->dom_idx, (s->n_idx + 1) * sizeof(char *));
+			if (!b)
+				break;
+			s->dom_idx = b;
+			s->aor_idx[s->n_idx] = dup_col(st, 0);
+			s->dom_idx[s->n_idx++] = dup_col(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	if (sqlite3_prepare_v2(db,
 			       "SELECT name, value FROM session_context WHERE session_id = ?1 "
 			       "LIMIT 256",
@@ -382,6 +441,16 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			     const char *actor, const char *base_dir, compliance_item_fn fn,
 			     void *userdata, struct compliance_result *ret)
 {
+	return compliance_retention_run_keyed(db, NULL, default_keep, now_ms, dry_run, actor,
+					      base_dir, fn, userdata, ret);
+}
+
+int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t default_keep,
+				   uint64_t now_ms, bool dry_run, const char *actor,
+				   const char *base_dir, compliance_item_fn fn, void *userdata,
+				   struct compliance_result *ret)
+{
+	struct policy_idx *pidx;
 	struct compliance_result res = {0};
 	struct retention_policy *pol = NULL;
 	struct cands cs = {0};
@@ -394,12 +463,24 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 	r = load_policies(db, &pol, &npol);
 	if (r < 0)
 		return r;
+	pidx = calloc(npol ? npol : 1, sizeof(*pidx));
+	if (!pidx) {
+		policies_free(pol, npol);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < npol; i++)
+		policy_index(&pol[i], keys, &pidx[i]);
 	if (sqlite3_prepare_v2(db,
 			       "SELECT r.uuid, s.uuid, r.path, r.sha256, coalesce(r.finalized_at, "
 			       "r.created_at), s.src_addr, s.id FROM recordings AS r JOIN sessions "
 			       "AS s ON s.id = r.session_id WHERE r.deleted_at IS NULL AND r.state "
 			       "IN ('final', 'interrupted', 'shredded') ORDER BY r.id",
 			       -1, &st, NULL) != SQLITE_OK) {
+		for (size_t i = 0; i < npol; i++) {
+			free(pidx[i].buf);
+			free(pidx[i].ptrs);
+		}
+		free(pidx);
 		policies_free(pol, npol);
 		return -EIO;
 	}
@@ -420,6 +501,10 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 			.context_names = (const char *const *)sub.names,
 			.context_values = (const char *const *)sub.values,
 			.n_context = sub.n_ctx,
+			.aor_indexes = (const char *const *)sub.aor_idx,
+			.domain_indexes = (const char *const *)sub.dom_idx,
+			.n_aor_indexes = sub.n_idx,
+			.n_domain_indexes = sub.n_idx,
 		};
 		keep = retention_keep(pol, npol, &rs, default_keep, &which);
 		subject_free(&sub);
@@ -444,6 +529,11 @@ int compliance_retention_run(sqlite3 *db, int64_t default_keep, uint64_t now_ms,
 		}
 	}
 	sqlite3_finalize(st);
+	for (size_t i = 0; i < npol; i++) {
+		free(pidx[i].buf);
+		free(pidx[i].ptrs);
+	}
+	free(pidx);
 	policies_free(pol, npol);
 	if (r == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
 		r = -EIO;
@@ -487,10 +577,46 @@ static void subject_hash(const char *aor, char out[TRAIL_HASH_HEX + 1])
 	out[64] = '\0';
 }
 
+/* The indexes as a JSON array of strings (for json_each): NULL when there is none. */
+static char *indexes_json(const char *const *idx, size_t n)
+{
+	size_t len = 3;
+	char *j, *p;
+
+	if (!n)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* hex and "v<digits>:" only: nothing to escape */
+		if (strspn(idx[i], "v0123456789abcdef:") != strlen(idx[i]))
+			return NULL;
+		len += strlen(idx[i]) + 3;
+	}
+	j = malloc(len);
+	if (!j)
+		return NULL;
+	p = j;
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s\"%s\"", i ? "," : "", idx[i]);
+	*p++ = ']';
+	*p = '\0';
+	return j;
+}
+
 int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *actor,
 		     const char *base_dir, compliance_item_fn fn, void *userdata,
 		     struct compliance_result *ret)
 {
+	return compliance_erase_indexed(db, aor, NULL, 0, dry_run, actor, base_dir, fn, userdata,
+					ret);
+}
+
+int compliance_erase_indexed(sqlite3 *db, const char *aor, const char *const *aor_indexes,
+			     size_t n_aor_indexes, bool dry_run, const char *actor,
+			     const char *base_dir, compliance_item_fn fn, void *userdata,
+			     struct compliance_result *ret)
+{
+	char *ij = NULL;
 	struct compliance_result res = {0};
 	char subj[TRAIL_HASH_HEX + 1], reason[128], object[96];
 	struct cands cs = {0};
@@ -499,6 +625,9 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 
 	if (!aor || !*aor || strlen(aor) > 1000)
 		return -EINVAL;
+	ij = indexes_json(aor_indexes, n_aor_indexes);
+	if (n_aor_indexes && !ij)
+		return -EINVAL;
 	subject_hash(aor, subj);
 	snprintf(reason, sizeof(reason), "erasure of subject sha256:%s", subj);
 	if (sqlite3_prepare_v2(
@@ -506,10 +635,14 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 		    "SELECT r.uuid, s.uuid, r.path, r.sha256, s.id FROM recordings AS r "
 		    "JOIN sessions AS s ON s.id = r.session_id WHERE r.deleted_at IS NULL "
 		    "AND r.state <> 'writing' AND EXISTS (SELECT 1 FROM participants AS p "
-		    "WHERE p.session_id = s.id AND lower(p.aor) = lower(?1)) ORDER BY r.id",
-		    -1, &st, NULL) != SQLITE_OK)
+		    "WHERE p.session_id = s.id AND (lower(p.aor) = lower(?1) OR p.aor_index IN "
+		    "(SELECT value FROM json_each(?2)))) ORDER BY r.id",
+		    -1, &st, NULL) != SQLITE_OK) {
+		free(ij);
 		return -EIO;
+	}
 	sqlite3_bind_text(st, 1, aor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ij ? ij : "[]", -1, SQLITE_STATIC);
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cand *c = cands_add(&cs);
 
@@ -529,6 +662,7 @@ int compliance_erase(sqlite3 *db, const char *aor, bool dry_run, const char *act
 		}
 	}
 	sqlite3_finalize(st);
+	free(ij);
 	if (r == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
 		r = -EIO;
 	if (r == 0)
@@ -587,7 +721,7 @@ int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *r
 			return -EINVAL;
 		snprintf(what, sizeof(what), "session %s", h->session_uuid);
 	} else if (strcmp(h->kind, "aor") == 0) {
-		if (!h->aor || !*h->aor || strlen(h->aor) > 1000)
+		if (!h->aor || !*h->aor || strlen(h->aor) > 1000 || h->n_aor_indexes > KEYS_DEK_MAX)
 			return -EINVAL;
 		snprintf(what, sizeof(what), "AoR %s", h->aor);
 	} else if (strcmp(h->kind, "range") == 0) {
@@ -624,6 +758,20 @@ int compliance_hold_add(sqlite3 *db, const struct compliance_hold *h, int64_t *r
 			r = 0;
 		}
 		sqlite3_finalize(st);
+	}
+	/* Participants known by their blind index only (sealed metadata) are held through it. */
+	for (size_t i = 0; r == 0 && strcmp(h->kind, "aor") == 0 && i < h->n_aor_indexes; i++) {
+		r = -EIO;
+		if (sqlite3_prepare_v2(db,
+				       "INSERT OR IGNORE INTO legal_hold_aor_index (hold_id, "
+				       "aor_index) VALUES (?1, ?2)",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, h->aor_indexes[i], -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_DONE)
+				r = 0;
+			sqlite3_finalize(st);
+		}
 	}
 	if (r == 0) {
 		char reason[1500];

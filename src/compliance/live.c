@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "siprecd/compliance.h"
+#include "siprecd/keys.h"
 #include "siprecd/log.h"
 
 #define JOBS_MAX 64
@@ -33,6 +34,7 @@ struct job {
 
 struct compliance {
 	sqlite3 *db;
+	struct keys *keys; /* borrowed: the AoR blind indexes */
 	void *key;
 	char *base_dir;
 	int64_t retention_default;
@@ -62,6 +64,7 @@ int compliance_new(const struct compliance_config *cfg, char *err, size_t errlen
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	c->jobs_tail = &c->jobs;
+	c->keys = cfg->keys;
 	c->retention_interval_ms =
 		cfg->retention_interval_ms ? cfg->retention_interval_ms : 3600000;
 	c->sign_interval_ms = cfg->sign_interval_ms ? cfg->sign_interval_ms : 3600000;
@@ -110,8 +113,8 @@ static void sign(struct compliance *c, const char *reason)
 static void sweep(struct compliance *c)
 {
 	struct compliance_result res = {0};
-	int r = compliance_retention_run(c->db, c->retention_default, 0, false, "siprecd",
-					 c->base_dir, NULL, NULL, &res);
+	int r = compliance_retention_run_keyed(c->db, c->keys, c->retention_default, 0, false,
+					       "siprecd", c->base_dir, NULL, NULL, &res);
 
 	if (r < 0)
 		log_error("compliance: retention run failed: %s", strerror(-r));
@@ -223,8 +226,32 @@ static const char *list_holds(struct compliance *c, struct json_object **ret)
 	return NULL;
 }
 
+/* The blind indexes of aor under every data key version held (keys_aor_indexes): *ret_ptrs
+ * (malloc'd, free it and *ret_buf) and their number; 0 without keys. */
+static size_t aor_indexes(struct compliance *c, const char *aor,
+			  char (**ret_buf)[KEYS_AOR_INDEX_MAX + 1], const char ***ret_ptrs)
+{
+	size_t n = 0;
+
+	*ret_buf = NULL;
+	*ret_ptrs = NULL;
+	if (!c->keys)
+		return 0;
+	*ret_buf = calloc(KEYS_DEK_MAX, sizeof(**ret_buf));
+	*ret_ptrs = calloc(KEYS_DEK_MAX, sizeof(**ret_ptrs));
+	if (!*ret_buf || !*ret_ptrs ||
+	    keys_aor_indexes(c->keys, aor, *ret_buf, KEYS_DEK_MAX, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		(*ret_ptrs)[i] = (*ret_buf)[i];
+	return n;
+}
+
 static const char *run_job(struct compliance *c, struct job *j, struct json_object **ret)
 {
+	char(*ibuf)[KEYS_AOR_INDEX_MAX + 1] = NULL;
+	const char **iptr = NULL;
+	size_t nidx;
 	struct compliance_result res = {0};
 	struct json_object *p = j->params, *v;
 	bool bad = false, dry;
@@ -245,10 +272,14 @@ static const char *run_job(struct compliance *c, struct job *j, struct json_obje
 				return invalid("aor", ret);
 		}
 		a = json_object_new_array();
-		r = aor ? compliance_erase(c->db, aor, dry, j->actor, c->base_dir, add_item, a,
-					   &res)
-			: compliance_retention_run(c->db, c->retention_default, 0, dry, j->actor,
-						   c->base_dir, add_item, a, &res);
+		nidx = aor ? aor_indexes(c, aor, &ibuf, &iptr) : 0;
+		r = aor ? compliance_erase_indexed(c->db, aor, iptr, nidx, dry, j->actor,
+						   c->base_dir, add_item, a, &res)
+			: compliance_retention_run_keyed(c->db, c->keys, c->retention_default, 0,
+							 dry, j->actor, c->base_dir, add_item, a,
+							 &res);
+		free(ibuf);
+		free(iptr);
 		if (r < 0) {
 			json_object_put(a);
 			return failed(strerror(-r), ret);
@@ -277,7 +308,13 @@ static const char *run_job(struct compliance *c, struct job *j, struct json_obje
 		h.from_ms = from ? (uint64_t)json_object_get_int64(from) / 1000 : 0;
 		h.to_ms = to ? (uint64_t)json_object_get_int64(to) / 1000 : 0;
 		h.case_ref = json_object_get_string(cref);
+		if (h.aor) {
+			h.n_aor_indexes = aor_indexes(c, h.aor, &ibuf, &iptr);
+			h.aor_indexes = iptr;
+		}
 		r = compliance_hold_add(c->db, &h, &id);
+		free(ibuf);
+		free(iptr);
 		if (r == -EINVAL)
 			return invalid("case_ref", ret);
 		if (r < 0)

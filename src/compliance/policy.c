@@ -84,6 +84,16 @@ const char *compliance_aor_domain(const char *aor, char *buf, size_t n)
 	return buf;
 }
 
+/* Whether one of a policy's blind indexes is among the subject's. */
+static bool index_match(const struct retention_policy *p, const char *const *idx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; idx[i] && j < p->n_indexes; j++)
+			if (p->indexes[j] && strcmp(idx[i], p->indexes[j]) == 0)
+				return true;
+	return false;
+}
+
 bool retention_policy_applies(const struct retention_policy *p, const struct retention_subject *s)
 {
 	char dom[256];
@@ -98,14 +108,14 @@ bool retention_policy_applies(const struct retention_policy *p, const struct ret
 		for (size_t i = 0; i < s->n_aors; i++)
 			if (s->aors[i] && fnmatch(p->pattern, s->aors[i], FNM_CASEFOLD) == 0)
 				return true;
-		return false;
+		return index_match(p, s->aor_indexes, s->n_aor_indexes);
 	}
 	if (strcmp(p->match, "domain") == 0) {
 		for (size_t i = 0; i < s->n_aors; i++)
 			if (compliance_aor_domain(s->aors[i], dom, sizeof(dom)) &&
 			    fnmatch(p->pattern, dom, FNM_CASEFOLD) == 0)
 				return true;
-		return false;
+		return index_match(p, s->domain_indexes, s->n_domain_indexes);
 	}
 	if (strcmp(p->match, "src") == 0)
 		return s->src && fnmatch(p->pattern, s->src, 0) == 0;

@@ -231,6 +231,11 @@ static const struct config_key keys[] = {
 	 "End a session with a BYE when every stream not on hold has been silent and no in-dialog "
 	 "request came for this long (an SRC that never sent its BYE); 0 = never.",
 	 false, false, F(session_silence_timeout_ms), 0, DURATION_MS(7 * 86400), NULL, 0, RELOAD},
+	{"SHUTDOWN_BYE_TIMEOUT", T_DURATION, "2s", NULL,
+	 "At a stop (SIGTERM), how long siprecd waits for the SRCs to answer the BYEs it sends for "
+	 "the sessions in progress, and for their recordings to be sealed, before it exits anyway "
+	 "(never less than 800 ms; keep it well below the unit's TimeoutStopSec).",
+	 false, false, F(shutdown_bye_timeout_ms), 0, DURATION_MS(50), NULL, 0, RELOAD},
 	{"MIN_SESSION_EXPIRES", T_DURATION, "90s", NULL,
 	 "RFC 4028 Min-SE: a Session-Expires below it is answered 422 (the RFC's floor is 90s; "
 	 "lower values are for tests).",

@@ -900,6 +900,7 @@ int manager_start(struct manager *m)
 				.retention_default = c->retention_default,
 				.retention_interval_ms = c->retention_interval_ms,
 				.sign_interval_ms = c->trail_sign_interval_ms,
+				.keys = m->keys,
 			},
 			err, sizeof(err), &m->compliance);
 		if (r == 0)
@@ -1021,13 +1022,24 @@ int manager_run(struct manager *m)
 static void stop_fired(struct loop_timer *t)
 {
 	struct manager *m = container_of(t, struct manager, stop_timer);
+	unsigned byes = sessions_byes_pending(m->sessions), calls = 0, streams = 0;
 
+	sessions_count(m->sessions, &calls, &streams);
+	if (byes)
+		log_warning("stopping: %u BYE(s) unanswered after %llu ms (SHUTDOWN_BYE_TIMEOUT)",
+			    byes, (unsigned long long)(loop_now_ms(m->loop) - m->stop_started_ms));
+	if (calls)
+		log_warning("stopping: %u session(s) not finalized in time", calls);
+	sip_transport_shutdown(m->transport);
 	loop_exit(m->loop, 0);
 }
 
 static void all_sessions_ended(struct manager *m)
 {
-	/* Every recording is sealed and durable: leave now rather than at the grace limit. */
+	/* Every recording is sealed and durable and every SRC answered its BYE: leave now
+	 * rather than at the time limit. */
+	loop_timer_disarm(m->loop, &m->stop_timer);
+	sip_transport_shutdown(m->transport);
 	loop_exit(m->loop, 0);
 }
 
@@ -1038,11 +1050,18 @@ void manager_stop(struct manager *m)
 	m->stopping = true;
 	sd_notify_stopping();
 	audit_emit(AUDIT_DAEMON_STOPPING, NULL, "siprecd stopping");
-	sip_transport_shutdown(m->transport);
+	/* No new connection (listeners closed) and no new session (INVITEs get 503 while
+	 * stopping), but the transports stay up: each session's BYE goes out on the socket or
+	 * connection its call came in on, and the SRC's answer comes back on it (RFC 3261 §15).
+	 * Closing them first would end the calls without telling the SRC. */
+	sip_transport_stop_accepting(m->transport);
 	/* End every session: BYE to the SRC, recordings sealed with their final chunk and
-	 * fdatasync'ed by the media workers; then leave the loop. */
+	 * fdatasync'ed by the media workers; wait for both, bounded by SHUTDOWN_BYE_TIMEOUT
+	 * (at least the grace the sealing needs); then close the transport and leave. */
+	m->stop_started_ms = loop_now_ms(m->loop);
 	m->stop_timer.fn = stop_fired;
-	loop_timer_arm(m->loop, &m->stop_timer, loop_now_ms(m->loop) + STOP_GRACE_MS);
+	loop_timer_arm(m->loop, &m->stop_timer,
+		       m->stop_started_ms + MAX(STOP_GRACE_MS, m->cfg->shutdown_bye_timeout_ms));
 	sessions_shutdown(m->sessions, all_sessions_ended);
 }
 

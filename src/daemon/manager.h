@@ -58,6 +58,7 @@ struct manager {
 	struct loop_timer status_timer;
 	struct loop_timer txn_timer;
 	struct loop_timer stop_timer;
+	uint64_t stop_started_ms;    /* loop time of manager_stop */
 	struct tls_watch *tls_watch; /* certificate files watch, expiry and sock_diag log */
 	struct sip_auth *sip_auth;   /* SIP_DIGEST_AUTH verifier, NULL when off (daemon/edge.c) */
 	bool stopping;

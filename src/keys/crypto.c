@@ -14,6 +14,7 @@
 #include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -334,5 +335,44 @@ int keys_derive_recording(const uint8_t dek[32], const char *recording_id, uint8
 	memcpy(info, prefix, sizeof(prefix) - 1);
 	memcpy(info + sizeof(prefix) - 1, recording_id, l);
 	r = keys_hkdf_sha256(dek, 32, NULL, 0, info, sizeof(prefix) - 1 + l, out, 32);
+	return r;
+}
+
+int keys_aor_index_compute(const uint8_t dek[32], uint32_t version, const char *aor,
+			   char ret[KEYS_AOR_INDEX_MAX + 1])
+{
+	static const char info[] = "siprecd aor index v1";
+	uint8_t key[32], mac[32];
+	unsigned ml = 0;
+	char norm[KEYS_AOR_MAX];
+	size_t n, b = 0, e;
+	int r = -EIO;
+
+	if (!aor)
+		return -EINVAL;
+	e = strlen(aor);
+	/* The same normalization as the catalog's lower(aor) comparisons: ASCII case only. */
+	while (b < e && (aor[b] == ' ' || aor[b] == '\t'))
+		b++;
+	while (e > b && (aor[e - 1] == ' ' || aor[e - 1] == '\t'))
+		e--;
+	n = e - b;
+	if (n == 0 || n > sizeof(norm))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = aor[b + i];
+
+		norm[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	if (keys_hkdf_sha256(dek, 32, NULL, 0, (const uint8_t *)info, sizeof(info) - 1, key, 32) ==
+		    0 &&
+	    HMAC(EVP_sha256(), key, 32, (const uint8_t *)norm, n, mac, &ml) && ml == 32) {
+		int p = snprintf(ret, KEYS_AOR_INDEX_MAX + 1, "v%u:", version);
+
+		keys_to_hex(mac, 32, ret + p);
+		r = 0;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(norm, sizeof(norm));
 	return r;
 }

@@ -405,3 +405,43 @@ void recording_key_wipe(struct recording_key *rk)
 	if (rk)
 		OPENSSL_cleanse(rk, sizeof(*rk));
 }
+
+int keys_aor_index(struct keys *k, const char *aor, char ret[KEYS_AOR_INDEX_MAX + 1])
+{
+	int r;
+
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return -ENOKEY;
+	pthread_mutex_lock(&k->lock);
+	if (k->active < 0 || !k->deks[k->active].have_key)
+		r = -ENOKEY;
+	else
+		r = keys_aor_index_compute(k->secret->dek[k->deks[k->active].slot],
+					   k->deks[k->active].version, aor, ret);
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
+int keys_aor_indexes(struct keys *k, const char *aor, char (*ret)[KEYS_AOR_INDEX_MAX + 1],
+		     size_t max, size_t *ret_n)
+{
+	size_t n = 0;
+	int r = 0;
+
+	if (k->mode != KEYS_MODE_WRITE_ONLY) {
+		pthread_mutex_lock(&k->lock);
+		for (unsigned i = 0; i < k->n_deks && n < max && r == 0; i++) {
+			if (!k->deks[i].have_key)
+				continue;
+			r = keys_aor_index_compute(k->secret->dek[k->deks[i].slot],
+						   k->deks[i].version, aor, ret[n]);
+			if (r == 0)
+				n++;
+		}
+		pthread_mutex_unlock(&k->lock);
+	}
+	if (r < 0)
+		return r;
+	*ret_n = n;
+	return 0;
+}

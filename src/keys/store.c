@@ -620,6 +620,49 @@ static int retire_active(struct keys *k, const char *alg, const char *what)
 	return r;
 }
 
+/*
+ * A hold by AoR covers participants whose sealed metadata leaves only a blind index, which
+ * depends on the data key version (keys_aor_index): give every hold in force the index of its
+ * AoR under the new version, in the rotation's transaction, so recordings made from now on are
+ * held too. A catalog without holds (or before migration 9) has nothing to do.
+ */
+static int hold_indexes_add(struct keys *k, uint32_t version, const uint8_t dek[32])
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int r = 0, s;
+
+	if (sqlite3_prepare_v2(k->db,
+			       "SELECT id, aor FROM legal_holds WHERE kind = 'aor' AND "
+			       "released_at IS NULL AND aor IS NOT NULL",
+			       -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(k->db,
+			       "INSERT OR IGNORE INTO legal_hold_aor_index (hold_id, aor_index) "
+			       "VALUES (?1, ?2)",
+			       -1, &ins, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return 0;
+	}
+	while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+		char idx[KEYS_AOR_INDEX_MAX + 1];
+		const char *aor = (const char *)sqlite3_column_text(sel, 1);
+
+		if (!aor || keys_aor_index_compute(dek, version, aor, idx) < 0)
+			continue;
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
+		sqlite3_bind_text(ins, 2, idx, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			r = db_fail(k, -EIO, "indexing the legal holds under the new data key");
+			break;
+		}
+	}
+	if (r == 0 && s != SQLITE_DONE)
+		r = db_fail(k, -EIO, "reading the legal holds");
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return r;
+}
+
 int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 {
 	char key_id[KEYS_KEY_ID_MAX + 1];
@@ -649,6 +692,8 @@ int keys_rotate_dek(struct keys *k, uint32_t *ret_version)
 	r = retire_active(k, "AES-256", "retiring the active data key");
 	if (r == 0)
 		r = new_dek(k, key_id, version, now, dek);
+	if (r == 0)
+		r = hold_indexes_add(k, version, dek);
 	if (r == 0)
 		r = exec(k, "COMMIT");
 	if (r < 0) {

@@ -1036,6 +1036,24 @@ void sip_transport_shutdown(struct sip_transport *t)
 	}
 }
 
+void sip_transport_stop_accepting(struct sip_transport *t)
+{
+	struct sip_conn *c, *next;
+
+	if (!t)
+		return;
+	for (c = t->conns; c; c = next) {
+		if (!c->listener || c->state == CONN_CLOSING) {
+			next = c->next;
+			continue;
+		}
+		sip_conn_ref(c);
+		conn_close(c);
+		next = c->next;
+		sip_conn_unref(c);
+	}
+}
+
 struct sip_transport *sip_transport_free(struct sip_transport *t)
 {
 	if (!t)

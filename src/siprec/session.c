@@ -29,6 +29,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
 #include "siprecd/catalog.h"
+#include "siprecd/compliance.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
@@ -472,6 +473,12 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 	siprec_catalog_md_context(m->catalog, s->uuid, s->md);
 	for (size_t i = 0; i < s->md->n_participants; i++) {
 		const struct siprec_participant *p = &s->md->participants[i];
+		char idx[KEYS_AOR_INDEX_MAX + 1], didx[KEYS_AOR_INDEX_MAX + 1], dom[256];
+		/* Sealed, the AoR is found by its blind index only (erasure, holds, retention),
+		 * its domain by another (retention by domain). */
+		bool indexed = seal && p->aors.n && keys_aor_index(m->keys, p->aors.v[0], idx) == 0;
+		bool dindexed = indexed && compliance_aor_domain(p->aors.v[0], dom, sizeof(dom)) &&
+				keys_aor_index(m->keys, dom, didx) == 0;
 
 		catalog_participant_upsert(
 			m->catalog, &(struct catalog_participant){
@@ -480,6 +487,8 @@ static void catalog_metadata(struct session *s, const struct siprec_body_part *p
 					    /* sealed in the snapshot instead */
 					    .name = !seal && p->names.n ? p->names.v[0] : NULL,
 					    .aor = !seal && p->aors.n ? p->aors.v[0] : NULL,
+					    .aor_index = indexed ? idx : NULL,
+					    .domain_index = dindexed ? didx : NULL,
 				    });
 	}
 	if (s->md->warnings.n) {
@@ -1814,6 +1823,27 @@ static void uac_bye_free(struct uac_bye *b)
 	free(b);
 }
 
+/* A stop (sessions_shutdown) is over once every session is finalized and every BYE sent was
+ * answered or given up: the SRC learnt that its recording ended. */
+static void shutdown_check(struct sessions *ss)
+{
+	void (*done)(struct manager *) = ss->shutdown_done;
+
+	if (!done || ss->count > 0 || ss->byes)
+		return;
+	ss->shutdown_done = NULL;
+	done(ss->m);
+}
+
+unsigned sessions_byes_pending(const struct sessions *ss)
+{
+	unsigned n = 0;
+
+	for (const struct uac_bye *b = ss->byes; b; b = b->next)
+		n++;
+	return n;
+}
+
 static void uac_bye_timer(struct loop_timer *t)
 {
 	struct uac_bye *b = container_of(t, struct uac_bye, timer);
@@ -1821,8 +1851,11 @@ static void uac_bye_timer(struct loop_timer *t)
 	uint64_t now = loop_now_ms(l);
 
 	if (now >= b->give_up_ms) {
+		struct sessions *ss = b->ss;
+
 		log_info("BYE for %s: no response from the SRC (Timer F)", b->call_id);
 		uac_bye_free(b);
+		shutdown_check(ss);
 		return;
 	}
 	sip_conn_send(b->conn, &b->peer, b->buf, b->len);
@@ -1903,6 +1936,7 @@ bool sessions_response(struct sessions *ss, struct sip_msg *resp)
 		}
 		log_debug("BYE for %s answered %u", b->call_id, resp->status);
 		uac_bye_free(b);
+		shutdown_check(ss);
 		return true;
 	}
 	return false;
@@ -1947,12 +1981,7 @@ static void session_finalize(struct session *s)
 	session_unlink(s);
 	session_free(s);
 	manager_update_status(m);
-	if (ss->shutdown_done && ss->count == 0) {
-		void (*done)(struct manager *) = ss->shutdown_done;
-
-		ss->shutdown_done = NULL;
-		done(m);
-	}
+	shutdown_check(ss);
 }
 
 /* streams.ssrcs: the SSRCs seen, "%08x" comma-separated; NULL when none. */
@@ -2280,10 +2309,7 @@ void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m))
 		session_end(s, "shutdown", true);
 		s = next;
 	}
-	if (ss->count == 0 && ss->shutdown_done) {
-		ss->shutdown_done = NULL;
-		done(ss->m);
-	}
+	shutdown_check(ss);
 }
 
 void sessions_free(struct sessions *ss)

@@ -22,8 +22,11 @@ int sessions_new(struct manager *m, struct sessions **ret);
 void sessions_free(struct sessions *ss);
 void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *ret_streams);
 /* Ends every session (BYE to the SRC, recordings finalized); done() runs on the SIP thread
- * once the last recording is durable (at once when there is none). */
+ * once the last recording is durable and every BYE sent was answered or given up (Timer F),
+ * at once when there is none. The caller bounds the wait and keeps the transport open. */
 void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m));
+/* BYEs sent and not answered yet. */
+unsigned sessions_byes_pending(const struct sessions *ss);
 /* The session of a dialog: Call-ID plus our tag (the request's To tag). NULL if none. */
 struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag);
 

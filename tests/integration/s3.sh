@@ -11,7 +11,8 @@
 #    its read-back verification; when the store is back everything else is uploaded, and the
 #    repaired one too: nothing lost.
 # 3. S3_DELETE_LOCAL_AFTER removes verified local files, except under a legal hold; the trail
-#    verifier accepts them ('offloaded'); a deletion (retention, erasure) deletes the objects.
+#    verifier accepts them ('offloaded'); siprec-export --session reads them from the bucket
+#    (an altered object exits 2); a deletion (retention, erasure) deletes the objects.
 # 4. Wrong credentials are refused by the store (the upload waits) and never logged.
 # 5. siprecctl erase (another process) deletes the erased recordings' objects.
 . "$SRCDIR/tests/integration/lib.sh"
@@ -177,6 +178,7 @@ else
 	bad "not all verified: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE verified_at IS NULL")"
 fi
 check "a retry happened (attempts > 1)" test "$(catalog "SELECT max(attempts) FROM s3_objects")" -gt 1
+check "call 2 exports by session while on disk" "$EXPORT" --config "$CONF" --session "$S2" --catalog "$DB" -o "$T/s2-disk.wav"
 stop_siprecd
 check_eq "daemon stopped cleanly" 0 "$STOP_RC"
 
@@ -196,10 +198,23 @@ check "... on disk" test -e "$L1"
 check_eq "the trail says where the files went ('offloaded')" 2 \
 	"$(catalog "SELECT count(*) FROM trail WHERE kind = 'offloaded' AND reason LIKE 's3://$BUCKET/site-a/rec/%'")"
 check "the trail verifier accepts offloaded recordings" "$EXPORT" --config "$CONF" --verify-trail
+# Opening by session falls back to the bucket (s3_recording_open): the same export as from disk.
+mkdir "$T/tmp"
+check "an offloaded session exports by --session (from the bucket)" \
+	env TMPDIR="$T/tmp" "$EXPORT" --config "$CONF" --session "$S2" --catalog "$DB" -o "$T/s2-bucket.wav"
+check "... byte-equal to its export from disk" cmp "$T/s2-disk.wav" "$T/s2-bucket.wav"
+check "... its temporary downloads removed" test -z "$(ls -A "$T/tmp")"
 K2=$(catalog "SELECT object_key FROM s3_objects WHERE recording_uuid = '$R2'")
+cp "$(obj "$K2")" "$T/k2.orig"
+flip "$(obj "$K2")"
+env TMPDIR="$T/tmp" "$EXPORT" --config "$CONF" --session "$S2" --catalog "$DB" -o "$T/s2-bad.wav" >"$T/s2-bad.out" 2>&1
+check_eq "an offloaded object altered in the bucket: --session exits 2 (integrity)" 2 "$?"
+check "... naming it" grep -q "altered in the bucket" "$T/s2-bad.out"
+check "... and leaves no download behind" test -z "$(ls -A "$T/tmp")"
+cp "$T/k2.orig" "$(obj "$K2")"
 check "an offloaded recording exports from the bucket" "$EXPORT" --config "$CONF" "s3://$BUCKET/$K2" -o "$T/r2.wav"
-# (ENABLE_METADATA_ENCRYPTION seals the AoRs, so an erasure by AoR finds nothing: the
-# retention sweeper deletes here, which reaches the bucket the same way, through the trail.)
+# (the retention sweeper deletes here; an erasure reaches the bucket the same way, through the
+# trail: part 5)
 check "a retention policy keeping nothing" "$CTL" retention add none --match src --pattern '127.0.0.1:*' --keep 0 --catalog "$DB"
 check "retention run (call 2; call 1 is held)" "$CTL" retention run --catalog "$DB"
 if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S2' AND deleted_at IS NOT NULL" 2; then

@@ -164,7 +164,7 @@ check "status page shows the TLS certificate" grep -q '<table id="cert">' "$T/bo
 check_eq "viewer refused the users page" 403 "$(code vic "$URL/users")"
 check_eq "viewer refused adding a user (with its own CSRF token)" 403 "$(code vic -d "csrf=$vtok" -d user=eve -d role=admin -d password=eve-pass-12 "$URL/users")"
 check_eq "admin: users page" 200 "$(code adm "$URL/users")"
-check "users page lists lisa as listener" grep -q '<tr><td>lisa</td><td>listener</td></tr>' "$T/body"
+check "users page lists lisa as listener, active" grep -q '<tr><td>lisa</td><td>listener</td><td class="ustate">active</td>' "$T/body"
 atok=$(csrf)
 check_eq "add user without CSRF token refused" 403 "$(code adm -d user=sam -d role=listener -d password=sam-pass-12 "$URL/users")"
 check_eq "add user with a bad role refused" 400 "$(code adm -d "csrf=$atok" -d user=sam -d role=root -d password=sam-pass-12 "$URL/users")"

@@ -235,11 +235,11 @@ static void test_policies(void **state)
 				      .context_values = values,
 				      .n_context = 1};
 	struct retention_policy p[] = {
-		{"all", "all", NULL, NULL, 30},
-		{"traders", "domain", "trading.example.com", NULL, 7 * 365 * 86400},
-		{"bob", "aor", "sip:bob@*", NULL, COMPLIANCE_FOREVER},
-		{"src", "src", "192.0.2.*", NULL, 100},
-		{"ucid", "context", "0000*", "UCID", 200},
+		{"all", "all", NULL, NULL, 30, NULL, 0},
+		{"traders", "domain", "trading.example.com", NULL, 7 * 365 * 86400, NULL, 0},
+		{"bob", "aor", "sip:bob@*", NULL, COMPLIANCE_FOREVER, NULL, 0},
+		{"src", "src", "192.0.2.*", NULL, 100, NULL, 0},
+		{"ucid", "context", "0000*", "UCID", 200, NULL, 0},
 	};
 	char dom[64];
 	int64_t v;
@@ -280,6 +280,24 @@ static void test_policies(void **state)
 	/* no policy: the default */
 	assert_int_equal(retention_keep(p + 1, 1, &(struct retention_subject){0}, 10, &which), 10);
 	assert_int_equal(which, -1);
+	/* sealed participants: an exact policy matches through the blind indexes, AoR with AoR
+	 * and domain with domain only */
+	{
+		const char *pidx[] = {"v1:aa", "v2:bb"}, *sa[] = {"v2:bb"}, *sd[] = {"v2:cc"};
+		struct retention_policy ap = {"x", "aor", "sip:x@y", NULL, 5, pidx, 2};
+		struct retention_policy dp = {"d", "domain", "y", NULL, 5, pidx, 2};
+		struct retention_subject ss = {.aor_indexes = sa,
+					       .domain_indexes = sd,
+					       .n_aor_indexes = 1,
+					       .n_domain_indexes = 1};
+
+		assert_true(retention_policy_applies(&ap, &ss));
+		assert_false(retention_policy_applies(&dp, &ss));
+		sd[0] = "v1:aa";
+		assert_true(retention_policy_applies(&dp, &ss));
+		ss.n_aor_indexes = 0;
+		assert_false(retention_policy_applies(&ap, &ss));
+	}
 }
 
 struct events {

@@ -99,6 +99,28 @@ static void test_argon2id_vector(void **state)
 			 -EINVAL);
 }
 
+/* The AoR blind index (docs/KEYS.md): the vector was computed with Python's hmac and hashlib
+ * (HKDF by RFC 5869's two steps). Letter case and surrounding blanks do not matter; the data
+ * key does. */
+static void test_aor_index(void **state)
+{
+	char a[KEYS_AOR_INDEX_MAX + 1], b[KEYS_AOR_INDEX_MAX + 1];
+	uint8_t dek[32];
+
+	(void)state;
+	memset(dek, 0x22, sizeof(dek));
+	assert_int_equal(keys_aor_index_compute(dek, 3, "sip:alice@example.com", a), 0);
+	assert_string_equal(a,
+			    "v3:d1fdb0ee115a10ac72918b4339ac2e35cbcbcbcbbfe1b1a4e58d06dd474f9a3c");
+	assert_int_equal(keys_aor_index_compute(dek, 3, " SIP:Alice@EXAMPLE.com\t", b), 0);
+	assert_string_equal(a, b);
+	dek[0] ^= 1; /* another data key (version) gives another index */
+	assert_int_equal(keys_aor_index_compute(dek, 4, "sip:alice@example.com", b), 0);
+	assert_memory_equal(b, "v4:", 3);
+	assert_string_not_equal(a + 3, b + 3);
+	assert_int_equal(keys_aor_index_compute(dek, 3, "  ", b), -EINVAL);
+}
+
 static void test_hkdf_vector(void **state)
 {
 	uint8_t ikm[22], salt[13], info[10], out[42];
@@ -372,10 +394,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pbkdf2_vectors), cmocka_unit_test(test_argon2id_vector),
-		cmocka_unit_test(test_hkdf_vector),    cmocka_unit_test(test_wrap),
-		cmocka_unit_test(test_envelope),       cmocka_unit_test(test_migration),
-		cmocka_unit_test(test_store),	       cmocka_unit_test(test_legacy_compat),
-		cmocka_unit_test(test_memory_store),
+		cmocka_unit_test(test_hkdf_vector),    cmocka_unit_test(test_aor_index),
+		cmocka_unit_test(test_wrap),	       cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_migration),      cmocka_unit_test(test_store),
+		cmocka_unit_test(test_legacy_compat),  cmocka_unit_test(test_memory_store),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -27,6 +27,7 @@
 #include "siprecd/config.h"
 #include "siprecd/keys.h"
 #include "siprecd/macro.h"
+#include "siprecd/s3.h"
 #include "siprecd/storage.h"
 #include "siprecd/str.h"
 
@@ -46,6 +47,7 @@ struct input {
 	struct store_check_result res;
 	/* The participant who sent the stream (catalog or the session's .metadata), or NULL. */
 	char *part_id, *part_name, *part_aor;
+	bool downloaded; /* path is a temporary copy of an object in a bucket: unlinked at exit */
 };
 
 static struct {
@@ -120,7 +122,8 @@ static void help(void)
 	       "      --by-label         order streams by label (numeric labels numerically)\n"
 	       "                         instead of command-line order\n"
 	       "      --session UUID     export every recording of a session (ordered by label)\n"
-	       "      --catalog DB       the catalog to find --session in (opened read-only)\n"
+	       "      --catalog DB       the catalog to find --session in (opened read-only);\n"
+	       "                         recordings offloaded to S3 are read from the bucket\n"
 	       "      --allow-incomplete export an incomplete recording (no FINAL chunk) up to\n"
 	       "                         its last intact chunk, with a warning, and exit 0\n"
 	       "      --progress         print progress on stderr (default when it is a tty)\n"
@@ -866,15 +869,41 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(lx, ly);
 }
 
+/* in->path is missing on disk: the copy of recording uuid in the bucket (docs/STORAGE.md). */
+static int fetch_offloaded(struct input *in, const struct config *cfg, const char *uuid)
+{
+	char err[1024] = "", *path = NULL;
+	bool tmp = false;
+	int r;
+
+	r = s3_recording_open(cfg ? &(struct s3_target){.endpoint = cfg->s3_endpoint,
+							.region = cfg->s3_region,
+							.credentials = cfg->s3_credentials,
+							.timeout_ms = cfg->s3_timeout_ms}
+				  : NULL,
+			      arg.catalog, uuid ? uuid : "", in->path, NULL, &path, &tmp, err,
+			      sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "siprec-export: %s\n", err);
+		return r;
+	}
+	free(in->path);
+	in->path = path;
+	in->downloaded = tmp;
+	return 0;
+}
+
 static int load_session(struct input *in, unsigned *nin)
 {
-	static const char q[] = "SELECT r.path, s.label, p.participant_id, p.name, p.aor "
+	static const char q[] = "SELECT r.path, s.label, p.participant_id, p.name, p.aor, r.uuid "
 				"FROM recordings r "
 				"JOIN sessions se ON se.id = r.session_id "
 				"LEFT JOIN streams s ON s.id = r.stream_id "
 				"LEFT JOIN participants p ON p.id = s.participant_id "
 				"WHERE se.uuid = ?1 AND r.state != 'shredded' ORDER BY r.id";
 	_cleanup_free_ char *uri = NULL, *dir = NULL;
+	struct config cfg;
+	bool have_cfg = false;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int r = 0;
@@ -933,6 +962,17 @@ static int load_session(struct input *in, unsigned *nin)
 			goto out;
 		}
 		(*nin)++;
+		if (access(in[*nin - 1].path, F_OK) < 0 && errno == ENOENT) {
+			const char *uuid = (const char *)sqlite3_column_text(st, 5);
+
+			/* Offloaded (S3_DELETE_LOCAL_AFTER): the bucket's copy, by the S3_* of the
+			 * configuration, read once it matches the catalog's verified sha256. */
+			if (!have_cfg && config_load(&cfg, arg.config, NULL, stderr) == 0)
+				have_cfg = true;
+			r = fetch_offloaded(&in[*nin - 1], have_cfg ? &cfg : NULL, uuid);
+			if (r < 0)
+				goto out;
+		}
 	}
 	r = r == SQLITE_DONE ? 0 : -EIO;
 	if (r < 0)
@@ -943,6 +983,8 @@ static int load_session(struct input *in, unsigned *nin)
 		r = -ENOENT;
 	}
 out:
+	if (have_cfg)
+		config_free(&cfg);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return r;
@@ -1395,8 +1437,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (arg.session) {
-		if (load_session(in, &nin) < 0) {
-			status = EXIT_USAGE;
+		int r = load_session(in, &nin);
+
+		if (r < 0) {
+			status = r == -EBADMSG ? EXIT_INTEGRITY : EXIT_USAGE;
 			goto out;
 		}
 	} else {
@@ -1462,7 +1506,7 @@ out:
 	if (pcap_tmp[0] && status)
 		unlink(pcap_tmp);
 	for (unsigned i = 0; i < nin; i++) {
-		if (s3_tmp[i] && in[i].path)
+		if ((s3_tmp[i] || in[i].downloaded) && in[i].path)
 			unlink(in[i].path);
 		free(in[i].path);
 		free(in[i].label);

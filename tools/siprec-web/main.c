@@ -70,6 +70,7 @@ static const char *const role_names[] = {"viewer", "listener", "supervisor", "ad
 struct user {
 	char name[64];
 	enum role role;
+	bool disabled; /* kept in the file as "!" before the hash, as shadow(5) locks one */
 	char hash[192];
 };
 
@@ -92,6 +93,9 @@ static struct {
 	const char *status_cert;   /* the SIP TLS certificate shown on the status page */
 	const char *recording_dir; /* its free space is shown on the status page */
 	uint64_t rotation_ms;	   /* KEY_ROTATION_INTERVAL */
+	/* write-only mode: the X25519 private key (a path: siprec-export gets it too) */
+	const char *private_key;
+	bool write_only; /* ENCRYPTION_KEY_STORE=public-key */
 	bool create_admin;
 	const char *add_user, *add_role;
 } arg;
@@ -376,7 +380,8 @@ static int users_load(void)
 			continue;
 		scopy(users[nusers].name, sizeof(users[0].name), name);
 		users[nusers].role = (enum role)r;
-		scopy(users[nusers].hash, sizeof(users[0].hash), hash);
+		users[nusers].disabled = hash[0] == '!';
+		scopy(users[nusers].hash, sizeof(users[0].hash), hash + (hash[0] == '!'));
 		nusers++;
 	}
 	fclose(f);
@@ -401,7 +406,8 @@ static int users_save(void)
 	}
 	fprintf(f, "# siprec-web users: NAME ROLE ARGON2ID-HASH (siprec-web --add-user)\n");
 	for (unsigned i = 0; i < nusers; i++)
-		fprintf(f, "%s %s %s\n", users[i].name, role_names[users[i].role], users[i].hash);
+		fprintf(f, "%s %s %s%s\n", users[i].name, role_names[users[i].role],
+			users[i].disabled ? "!" : "", users[i].hash);
 	if (fflush(f) || fsync(fd)) {
 		fclose(f);
 		return -EIO;
@@ -432,16 +438,78 @@ static int set_user(const char *name, enum role role, const char *password)
 	}
 	scopy(users[i].name, sizeof(users[i].name), name);
 	users[i].role = role;
+	users[i].disabled = false; /* a new password re-enables a disabled account */
 	scopy(users[i].hash, sizeof(users[i].hash), hash);
 	return users_save();
+}
+
+/* Ends every web session of user u (a deleted or disabled account). */
+static void sessions_end_user(int u)
+{
+	for (unsigned i = 0; i < SESSIONS_MAX; i++)
+		if (sessions[i].token[0] && sessions[i].user == u)
+			OPENSSL_cleanse(&sessions[i], sizeof(sessions[i]));
+}
+
+/*
+ * Deletes user u once the users file without it is saved: then its sessions end, and the
+ * sessions of the users after it follow their index down (sessions name users by index).
+ * Under big_lock. 0, or -errno with nothing changed.
+ */
+static int user_delete(int u)
+{
+	struct user gone = users[u];
+	int r;
+
+	memmove(&users[u], &users[u + 1], (nusers - (unsigned)u - 1) * sizeof(users[0]));
+	nusers--;
+	r = users_save();
+	if (r < 0) {
+		memmove(&users[u + 1], &users[u], (nusers - (unsigned)u) * sizeof(users[0]));
+		users[u] = gone;
+		nusers++;
+	} else {
+		sessions_end_user(u);
+		for (unsigned i = 0; i < SESSIONS_MAX; i++)
+			if (sessions[i].token[0] && sessions[i].user > u)
+				sessions[i].user--;
+		OPENSSL_cleanse(&users[nusers], sizeof(users[0]));
+	}
+	OPENSSL_cleanse(&gone, sizeof(gone));
+	return r;
+}
+
+/* Disables (or enables) user u once saved; disabling ends its sessions. 0 or -errno. */
+static int user_disable(int u, bool disable)
+{
+	bool was = users[u].disabled;
+	int r;
+
+	users[u].disabled = disable;
+	r = users_save();
+	if (r < 0)
+		users[u].disabled = was;
+	else if (disable)
+		sessions_end_user(u);
+	return r;
+}
+
+static int user_find(const char *name)
+{
+	for (unsigned i = 0; i < nusers; i++)
+		if (strcmp(users[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
 }
 
 static int user_check(const char *name, const char *password)
 {
 	for (unsigned i = 0; i < nusers; i++)
 		if (strcmp(users[i].name, name) == 0)
+			/* A disabled account costs the same work and fails the same way. */
 			return argon2id_verify(users[i].hash, password, strlen(password)) ==
-					       ARGON2_OK
+						       ARGON2_OK &&
+					       !users[i].disabled
 				       ? (int)i
 				       : -EACCES;
 	/* Same work for an unknown name, so timing does not tell which names exist. */
@@ -464,7 +532,7 @@ static struct websession *session_find(struct MHD_Connection *c)
 		struct websession *s = &sessions[i];
 
 		if (s->token[0] && s->expires > now && CRYPTO_memcmp(s->token, tok, 64) == 0 &&
-		    s->user >= 0 && (unsigned)s->user < nusers)
+		    s->user >= 0 && (unsigned)s->user < nusers && !users[s->user].disabled)
 			return s;
 	}
 	return NULL;
@@ -575,9 +643,11 @@ static void page_head(struct buf *b, const char *title, const struct websession 
 	bprintf(b, " - siprec-web</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
 		   "</head><body>\n");
 	if (s) {
-		bprintf(b, "<nav><a href=\"/calls\">Calls</a> <a href=\"/status\">Status</a> "
-			   "<a href=\"/users\">Users</a> "
-			   "<span class=\"user\">");
+		bprintf(b,
+			"<nav><a href=\"/calls\">Calls</a> <a href=\"/status\">Status</a> "
+			"%s<a href=\"/users\">Users</a> <span class=\"user\">",
+			users[s->user].role >= ROLE_SUPERVISOR ? "<a href=\"/holds\">Holds</a> "
+							       : "");
 		besc(b, users[s->user].name);
 		bprintf(b,
 			" (%s)</span><form method=\"post\" action=\"/logout\" class=\"inline\">"
@@ -620,6 +690,8 @@ struct req {
 	 * enable (drain) */
 	char id[PARAM_MAX + 1], case_ref[PARAM_MAX + 1], hold[PARAM_MAX + 1], reason[PARAM_MAX + 1],
 		aor[PARAM_MAX + 1], confirm[PARAM_MAX + 1], enable[PARAM_MAX + 1];
+	/* holds on an AoR or a time range (kind, from, to); the users page's action */
+	char kind[PARAM_MAX + 1], from[PARAM_MAX + 1], to[PARAM_MAX + 1], action[PARAM_MAX + 1];
 	size_t body;
 	bool too_big;
 };
@@ -645,6 +717,10 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
 		{"aor", offsetof(struct req, aor)},
 		{"confirm", offsetof(struct req, confirm)},
 		{"enable", offsetof(struct req, enable)},
+		{"kind", offsetof(struct req, kind)},
+		{"from", offsetof(struct req, from)},
+		{"to", offsetof(struct req, to)},
+		{"action", offsetof(struct req, action)},
 	};
 	char *dst = NULL;
 
@@ -764,6 +840,10 @@ static int cert_user(struct MHD_Connection *c, char *why, size_t n)
 	for (int k = 0; k < nn && r < 0; k++)
 		for (unsigned i = 0; i < nusers; i++)
 			if (strcmp(users[i].name, names[k]) == 0) {
+				if (users[i].disabled) {
+					snprintf(why, n, "the account %.64s is disabled", names[k]);
+					return -EACCES;
+				}
 				snprintf(why, n, "client certificate %.64s", names[k]);
 				r = (int)i;
 				break;
@@ -1195,6 +1275,31 @@ static void holds_section(struct buf *b, const struct websession *s, const char 
 		bputs(b,
 		      "\">Case reference <input name=\"case\" id=\"case\" maxlength=\"128\" "
 		      "required> <button id=\"hold\">Place a hold on this call</button></form>\n");
+		/* Every call of one of this call's participants (the holds page has the rest). */
+		st = prep("SELECT DISTINCT p.aor FROM participants p JOIN sessions s ON s.id = "
+			  "p.session_id WHERE s.uuid = ?1 AND p.aor IS NOT NULL AND p.aor <> '' "
+			  "ORDER BY p.aor",
+			  id);
+		n = 0;
+		while (st && sqlite3_step(st) == SQLITE_ROW) {
+			if (n++ == 0)
+				bprintf(b,
+					"<form method=\"post\" action=\"/hold\" id=\"holdaor\">"
+					"<input type=\"hidden\" name=\"csrf\" value=\"%s\"><input "
+					"type=\"hidden\" name=\"kind\" value=\"aor\">Every call of "
+					"<select name=\"aor\">",
+					s->csrf);
+			bputs(b, "<option>");
+			besc(b, (const char *)sqlite3_column_text(st, 0));
+			bputs(b, "</option>");
+		}
+		sqlite3_finalize(st);
+		if (n > 0)
+			bputs(b,
+			      "</select> Case reference <input name=\"case\" maxlength=\"128\" "
+			      "required> <button>Place a hold on this participant</button></form>"
+			      "\n<p><a href=\"/holds\">Every hold, and holds on a time range"
+			      "</a></p>\n");
 	}
 }
 
@@ -1225,10 +1330,17 @@ static void erase_section(struct buf *b, const struct websession *s, const char 
 	sqlite3_finalize(st);
 }
 
+/*
+ * POST /hold (kind session with id, aor with aor, range with from and to) and /hold/release
+ * (hold; id, when given, is the call page to return to, else /holds). Supervisor and above.
+ */
 static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, struct req *rq,
 			       bool release)
 {
-	char err[512], actor[96], loc[PARAM_MAX + 16], detail[PARAM_MAX * 2 + 64];
+	char err[512], actor[96], loc[PARAM_MAX + 16], detail[PARAM_MAX * 4 + 64];
+	const char *kind = rq->kind[0] ? rq->kind : "session";
+	bool on_call = release ? rq->id[0] != '\0' : strcmp(kind, "session") == 0;
+	int64_t t_from = -1, t_to = -1;
 	unsigned hid = 0;
 	int64_t id = 0;
 	sqlite3 *wdb;
@@ -1240,8 +1352,22 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 		return error_page(c, MHD_HTTP_FORBIDDEN,
 				  "Only a supervisor places or releases holds.", s);
 	}
-	if (!valid_uuid(rq->id))
+	if (!release && strcmp(kind, "session") && strcmp(kind, "aor") && strcmp(kind, "range"))
+		return error_page(c, MHD_HTTP_BAD_REQUEST, "kind must be session, aor or range.",
+				  s);
+	if (on_call && !valid_uuid(rq->id))
 		return error_page(c, MHD_HTTP_BAD_REQUEST, "id must be a session uuid.", s);
+	if (!release && strcmp(kind, "aor") == 0 && !valid_text(rq->aor, PARAM_MAX))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "AoR: 1..128 characters, no control characters.", s);
+	/* A range is whole minutes, both ends included (the calls list's from/to format). */
+	if (!release && strcmp(kind, "range") == 0 &&
+	    (!rq->from[0] || !rq->to[0] || parse_time(rq->from, &t_from) < 0 ||
+	     parse_time(rq->to, &t_to) < 0 || t_from > t_to))
+		return error_page(c, MHD_HTTP_BAD_REQUEST,
+				  "Time range: from and to as YYYY-MM-DDTHH:MM (UTC), from at most "
+				  "to.",
+				  s);
 	if (release ? parse_uint(rq->hold, INT32_MAX, &hid) < 0 || hid == 0 ||
 			      (rq->reason[0] && !valid_text(rq->reason, PARAM_MAX))
 		    : !valid_text(rq->case_ref, PARAM_MAX))
@@ -1258,6 +1384,18 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 	if (release) {
 		r = compliance_hold_release(wdb, hid, actor, rq->reason[0] ? rq->reason : NULL);
 		id = hid;
+	} else if (!on_call) {
+		bool aor = strcmp(kind, "aor") == 0;
+
+		r = compliance_hold_add(
+			wdb,
+			&(struct compliance_hold){.kind = kind,
+						  .aor = aor ? rq->aor : NULL,
+						  .from_ms = aor ? 0 : (uint64_t)t_from,
+						  .to_ms = aor ? 0 : (uint64_t)t_to + 59999,
+						  .case_ref = rq->case_ref,
+						  .actor = actor},
+			&id);
 	} else {
 		sqlite3_stmt *st = NULL;
 
@@ -1288,11 +1426,121 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 	if (r < 0)
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "The catalog refused the change (see the journal).", s);
-	snprintf(detail, sizeof(detail), "hold=%" PRId64 " %s%s", id,
-		 release ? "reason=" : "case=", release ? rq->reason : rq->case_ref);
-	audit(users[s->user].name, release ? "hold-released" : "hold-placed", rq->id, detail);
+	if (release)
+		snprintf(detail, sizeof(detail), "hold=%" PRId64 " reason=%s", id, rq->reason);
+	else if (strcmp(kind, "aor") == 0)
+		snprintf(detail, sizeof(detail), "hold=%" PRId64 " case=%s kind=aor aor=%s", id,
+			 rq->case_ref, rq->aor);
+	else if (strcmp(kind, "range") == 0)
+		snprintf(detail, sizeof(detail),
+			 "hold=%" PRId64 " case=%s kind=range from=%s to=%s", id, rq->case_ref,
+			 rq->from, rq->to);
+	else
+		snprintf(detail, sizeof(detail), "hold=%" PRId64 " case=%s", id, rq->case_ref);
+	audit(users[s->user].name, release ? "hold-released" : "hold-placed",
+	      on_call ? rq->id : NULL, detail);
+	if (!on_call)
+		return redirect(c, "/holds", NULL);
 	snprintf(loc, sizeof(loc), "/call?id=%s", rq->id);
 	return redirect(c, loc, NULL);
+}
+
+/*
+ * The holds page (supervisor and above): every hold in force, with how many calls it keeps and
+ * a release form, and the forms that place a hold on a participant's AoR (every call of it,
+ * past and future) or on a time range of call starts.
+ */
+static enum MHD_Result page_holds(struct MHD_Connection *c, struct websession *s)
+{
+	struct buf b = {0};
+	sqlite3_stmt *st = NULL;
+	int n = 0;
+
+	if (users[s->user].role < ROLE_SUPERVISOR) {
+		audit(users[s->user].name, "holds-refused", NULL, NULL);
+		return error_page(c, MHD_HTTP_FORBIDDEN, "Only a supervisor sees and places holds.",
+				  s);
+	}
+	page_head(&b, "Legal holds", s);
+	bputs(&b, "<table id=\"allholds\"><tr><th>Hold</th><th>Kind</th><th>On</th><th>Case"
+		  "</th><th>Placed by</th><th>Placed (UTC)</th><th>Calls kept</th><th>Release"
+		  "</th></tr>\n");
+	if (have_holds &&
+	    sqlite3_prepare_v2(
+		    db,
+		    "SELECT h.id, h.kind, h.session_uuid, h.aor, h.from_at, h.to_at, h.case_ref,"
+		    " h.placed_by, h.placed_at, CASE h.kind"
+		    "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
+		    "   h.session_uuid)"
+		    "  WHEN 'aor' THEN (SELECT count(DISTINCT p.session_id) FROM participants p"
+		    "   WHERE lower(p.aor) = lower(h.aor))"
+		    "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
+		    "   AND h.to_at) END"
+		    " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
+		    -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t hid = sqlite3_column_int64(st, 0);
+			const char *kind = (const char *)sqlite3_column_text(st, 1);
+			char t[32], f[32], to[32];
+
+			bprintf(&b,
+				"<tr class=\"hold\" data-hold=\"%" PRId64 "\"><td>%" PRId64
+				"</td><td>",
+				hid, hid);
+			besc(&b, kind);
+			bputs(&b, "</td><td>");
+			if (kind && strcmp(kind, "session") == 0) {
+				bputs(&b, "<a href=\"/call?id=");
+				burl(&b, (const char *)sqlite3_column_text(st, 2));
+				bputs(&b, "\">");
+				besc(&b, (const char *)sqlite3_column_text(st, 2));
+				bputs(&b, "</a>");
+			} else if (kind && strcmp(kind, "aor") == 0) {
+				besc(&b, (const char *)sqlite3_column_text(st, 3));
+			} else {
+				fmt_time(f, sizeof(f), sqlite3_column_int64(st, 4));
+				fmt_time(to, sizeof(to), sqlite3_column_int64(st, 5));
+				bprintf(&b, "calls started %s .. %s", f, to);
+			}
+			bputs(&b, "</td><td>");
+			besc(&b, (const char *)sqlite3_column_text(st, 6));
+			bputs(&b, "</td><td>");
+			besc(&b, (const char *)sqlite3_column_text(st, 7));
+			fmt_time(t, sizeof(t), sqlite3_column_int64(st, 8));
+			bprintf(&b,
+				"</td><td>%s</td><td class=\"kept\">%" PRId64 "</td><td><form "
+				"method=\"post\" action=\"/hold/release\" class=\"release\"><input "
+				"type=\"hidden\" name=\"csrf\" value=\"%s\"><input type=\"hidden\" "
+				"name=\"hold\" value=\"%" PRId64 "\"><input name=\"reason\" "
+				"maxlength=\"128\" placeholder=\"reason\"> <button>Release</button>"
+				"</form></td></tr>\n",
+				t, (int64_t)sqlite3_column_int64(st, 9), s->csrf, hid);
+			n++;
+		}
+	}
+	sqlite3_finalize(st);
+	bputs(&b, "</table>\n");
+	if (!have_holds)
+		bputs(&b, "<p id=\"noholds\">This catalog has no legal holds table.</p>\n");
+	else if (n == 0)
+		bputs(&b, "<p id=\"noholds\">No hold is in force.</p>\n");
+	bprintf(&b,
+		"<h2>Hold every call of a participant</h2><form method=\"post\" action=\"/hold\" "
+		"id=\"holdaor\"><input type=\"hidden\" name=\"csrf\" value=\"%s\"><input "
+		"type=\"hidden\" name=\"kind\" value=\"aor\">AoR <input name=\"aor\" "
+		"id=\"aor\" maxlength=\"128\" placeholder=\"sip:alice@example.com\" required> "
+		"Case reference <input name=\"case\" maxlength=\"128\" required> <button>Place "
+		"the hold</button></form>\n<p>Keeps every call where the AoR (any case) is a "
+		"participant, and every call of it recorded later, until released.</p>\n"
+		"<h2>Hold the calls of a time range</h2><form method=\"post\" action=\"/hold\" "
+		"id=\"holdrange\"><input type=\"hidden\" name=\"csrf\" value=\"%s\"><input "
+		"type=\"hidden\" name=\"kind\" value=\"range\">Started from <input "
+		"type=\"datetime-local\" name=\"from\" required> to <input "
+		"type=\"datetime-local\" name=\"to\" required> (UTC, both minutes included) "
+		"Case reference <input name=\"case\" maxlength=\"128\" required> <button>Place "
+		"the hold</button></form>\n</body></html>\n",
+		s->csrf, s->csrf);
+	return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
 }
 
 struct erase_ctx {
@@ -1660,6 +1908,11 @@ static int session_wav(const char *uuid, char *path, size_t n)
 		if (arg.config) {
 			av[a++] = "--config";
 			av[a++] = arg.config;
+		}
+		/* Write-only recordings: the same key file, read by siprec-export's own code. */
+		if (arg.private_key) {
+			av[a++] = "--private-key";
+			av[a++] = arg.private_key;
 		}
 		av[a++] = "--session";
 		av[a++] = uuid;
@@ -2114,6 +2367,15 @@ static void keys_table(struct buf *b, json_object *lk)
 		keys_list(web_keys(), key_row, &kr);
 	}
 	bputs(b, "</table>\n");
+	if (web_private_key_id())
+		bprintf(b,
+			"<p id=\"privkey\">Write-only recordings: this console holds the private "
+			"key of %s%s.</p>\n",
+			web_private_key_id(),
+			arg.write_only ? " (siprecd records in write-only mode)" : "");
+	else if (arg.write_only)
+		bputs(b, "<p id=\"privkey\">siprecd records in write-only mode and this console "
+			 "has no private key (--private-key): recordings cannot be played.</p>\n");
 	bprintf(b, "<p id=\"keysource\">%s.",
 		a	     ? "From siprecd (ListKeys)"
 		: web_keys() ? "From the catalog (siprecd does not answer)"
@@ -2309,11 +2571,32 @@ static enum MHD_Result page_users(struct MHD_Connection *c, struct websession *s
 		besc(&b, msg);
 		bputs(&b, "</p>");
 	}
-	bputs(&b, "<table id=\"users\"><tr><th>User</th><th>Role</th></tr>\n");
+	bputs(&b, "<table id=\"users\"><tr><th>User</th><th>Role</th><th>State</th><th>Change"
+		  "</th></tr>\n");
 	for (unsigned i = 0; i < nusers; i++) {
 		bputs(&b, "<tr><td>");
 		besc(&b, users[i].name);
-		bprintf(&b, "</td><td>%s</td></tr>\n", role_names[users[i].role]);
+		bprintf(&b, "</td><td>%s</td><td class=\"ustate\">%s</td><td>",
+			role_names[users[i].role], users[i].disabled ? "disabled" : "active");
+		/* No buttons on one's own row: an admin does not lock itself out. */
+		if ((int)i != s->user)
+			for (int k = 0; k < 2; k++) {
+				const char *act =
+					k == 0 ? (users[i].disabled ? "enable" : "disable")
+					       : "delete";
+
+				bprintf(&b,
+					"<form method=\"post\" action=\"/users\" class=\"inline "
+					"%s\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+					"<input type=\"hidden\" name=\"action\" "
+					"value=\"%s\"><input "
+					"type=\"hidden\" name=\"user\" value=\"",
+					act, s->csrf, act);
+				besc(&b, users[i].name);
+				bprintf(&b, "\"><button>%c%s</button></form>", toupper(act[0]),
+					act + 1);
+			}
+		bputs(&b, "</td></tr>\n");
 	}
 	bprintf(&b,
 		"</table>\n<h2>Add a user or reset one</h2><form method=\"post\" "
@@ -2328,13 +2611,49 @@ static enum MHD_Result page_users(struct MHD_Connection *c, struct websession *s
 	return send_buf(c, status, "text/html; charset=utf-8", &b, NULL);
 }
 
+/*
+ * POST /users with action=delete, disable or enable and user=NAME: the account goes (or is
+ * locked, or unlocked); its sessions end at once. Not one's own account.
+ */
+static enum MHD_Result do_user_action(struct MHD_Connection *c, struct websession *s,
+				      struct req *rq)
+{
+	char admin[sizeof(users[0].name)], what[32];
+	bool del = strcmp(rq->action, "delete") == 0, dis = strcmp(rq->action, "disable") == 0;
+	int u, r;
+
+	if (!del && !dis && strcmp(rq->action, "enable"))
+		return page_users(c, s, "action must be delete, disable or enable.",
+				  MHD_HTTP_BAD_REQUEST);
+	if (!valid_username(rq->user) || (u = user_find(rq->user)) < 0)
+		return page_users(c, s, "No such user.", MHD_HTTP_NOT_FOUND);
+	if (u == s->user)
+		return page_users(c, s, "You cannot delete or disable your own account.",
+				  MHD_HTTP_CONFLICT);
+	scopy(admin, sizeof(admin), users[s->user].name);
+	snprintf(what, sizeof(what), "user-%s", del ? "deleted" : dis ? "disabled" : "enabled");
+	/* s is an index into sessions; a delete moves user indices, not sessions. */
+	r = del ? user_delete(u) : user_disable(u, dis);
+	if (r < 0) {
+		return page_users(c, s, "Cannot write the users file.",
+				  MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	audit(admin, what, NULL, rq->user);
+	return redirect(c, "/users", NULL);
+}
+
 static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, struct req *rq)
 {
 	int role = role_from_name(rq->role), r;
 	size_t pl = strlen(rq->password);
 
-	if (users[s->user].role < ROLE_ADMIN)
+	if (users[s->user].role < ROLE_ADMIN) {
+		audit(users[s->user].name, "users-refused", NULL,
+		      valid_username(rq->user) ? rq->user : NULL);
 		return error_page(c, MHD_HTTP_FORBIDDEN, "Only an admin manages users.", s);
+	}
+	if (rq->action[0])
+		return do_user_action(c, s, rq);
 	if (!valid_username(rq->user) || role < 0 || pl < 8 || pl > PARAM_MAX) {
 		OPENSSL_cleanse(rq->password, sizeof(rq->password));
 		return page_users(c, s,
@@ -2429,6 +2748,8 @@ static enum MHD_Result handle_locked(struct MHD_Connection *c, const char *url, 
 		return page_status(c, s);
 	if (strcmp(url, "/users") == 0)
 		return page_users(c, s, NULL, MHD_HTTP_OK);
+	if (strcmp(url, "/holds") == 0)
+		return page_holds(c, s);
 	return error_page(c, MHD_HTTP_NOT_FOUND, "No such page.", s);
 }
 
@@ -2451,7 +2772,7 @@ static void help(void)
 	printf("Usage: siprec-web [OPTIONS]\n"
 	       "\n"
 	       "The web console of siprecd's recordings: calls list, call pages with playback,\n"
-	       "status. See docs/WEB.md.\n"
+	       "legal holds, status, users. See docs/WEB.md.\n"
 	       "\n"
 	       "  -c, --config PATH      siprecd's configuration (catalog, keys, control socket,\n"
 	       "                         TLS certificate); passed to siprec-export\n"
@@ -2466,6 +2787,9 @@ static void help(void)
 	       "                         HTTPS: ask for a client certificate, verified against\n"
 	       "                         this CA; one whose email SAN, DNS SAN or subject CN\n"
 	       "                         names a user logs that user in without a password\n"
+	       "      --private-key PEM  write-only mode: the X25519 private key that opens the\n"
+	       "                         recordings (mode 0600; default: the systemd\n"
+	       "                         credential recording-private-key when present)\n"
 	       "      --export PATH      siprec-export (default: beside siprec-web)\n"
 	       "      --cache DIR        decrypted WAVs (default: a private directory under\n"
 	       "                         $RUNTIME_DIRECTORY or /tmp, removed at exit)\n"
@@ -2525,6 +2849,7 @@ int main(int argc, char **argv)
 		{"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'a'},
 		{"export", required_argument, NULL, 'e'},
+		{"private-key", required_argument, NULL, 'P'},
 		{"cache", required_argument, NULL, 'd'},
 		{"create-admin", no_argument, NULL, 'A'},
 		{"add-user", required_argument, NULL, 'U'},
@@ -2535,7 +2860,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	bool have_cfg = false;
 	char *users_owned = NULL, *export_owned = NULL, *uri = NULL;
-	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL;
+	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL, *priv_owned = NULL;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	int o, r, log_target = LOG_TARGET_AUTO;
@@ -2565,6 +2890,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			arg.export_bin = optarg;
+			break;
+		case 'P':
+			arg.private_key = optarg;
 			break;
 		case 'd':
 			arg.cache = optarg;
@@ -2654,17 +2982,41 @@ int main(int argc, char **argv)
 		fclose(devnull);
 	if (!arg.catalog && have_cfg)
 		arg.catalog = cfg.catalog_path;
-	if (have_cfg) {
-		char err[256];
-
-		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
-		if (web_keys_open(&cfg, err, sizeof(err)) < 0)
-			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
-				    err);
-	}
 	if (!arg.catalog) {
 		fprintf(stderr, "siprec-web: no catalog (--catalog or --config)\n");
 		return 1;
+	}
+	if (have_cfg) {
+		char err[256];
+
+		arg.write_only = strcmp(cfg.encryption_key_store, "public-key") == 0;
+		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
+		if (!arg.write_only && web_keys_open(&cfg, err, sizeof(err)) < 0)
+			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
+				    err);
+	}
+	/* Write-only mode (docs/KEYS.md): siprecd holds only the public key; the console, given
+	 * the private key, reads what the recorder cannot. Under systemd it comes as a
+	 * credential (LoadCredential=recording-private-key:...), never on the command line. */
+	if (!arg.private_key) {
+		const char *cd = getenv("CREDENTIALS_DIRECTORY");
+
+		if (cd && *cd && asprintf(&priv_owned, "%s/recording-private-key", cd) > 0 &&
+		    access(priv_owned, F_OK) == 0)
+			arg.private_key = priv_owned;
+	}
+	if (arg.private_key) {
+		char err[PATH_MAX + 128];
+
+		if (web_private_key_load(arg.private_key, arg.catalog, err, sizeof(err)) < 0) {
+			fprintf(stderr, "siprec-web: --private-key: %s\n", err);
+			return 1;
+		}
+		log_info("web: write-only recordings of %s open with the private key %s",
+			 web_private_key_id(), arg.private_key);
+	} else if (arg.write_only) {
+		log_warning("web: siprecd records in write-only mode and no --private-key was "
+			    "given: recordings cannot be played or verified");
 	}
 	if (have_cfg) {
 		arg.control = cfg.control_socket;
@@ -2800,6 +3152,7 @@ int main(int argc, char **argv)
 	free(users_owned);
 	free(export_owned);
 	free(status_cert_owned);
+	free(priv_owned);
 	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);

@@ -3,8 +3,9 @@
  * siprec-web's view of one recording file: its integrity verdict (every sealed chunk opened
  * through the storage reader, as `siprec-export --verify` does, and the file's sha256 against
  * the catalog's) and a waveform picture (min/max of the decoded PCM per pixel column, as SVG),
- * both from one pass over the file. Also the key store the reader needs, opened read-only from
- * siprecd's configuration as siprec-export opens it.
+ * both from one pass over the file. Also the keys the reader needs: siprecd's key store, opened
+ * read-only from its configuration as siprec-export opens it, and in write-only mode the X25519
+ * private key that opens the recordings' envelopes (siprecd holds only the public key).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "siprecd/compliance.h"
 #include "siprecd/config.h"
@@ -22,6 +27,11 @@
 #include "web.h"
 
 static struct keys *keys;
+/* Write-only mode: the private key (locked in memory, wiped at exit), its public key's id
+ * ("pub:..."), and the catalog that holds the envelopes. */
+static uint8_t *priv;
+static char priv_id[KEYS_KEY_ID_MAX + 1];
+static const char *priv_catalog;
 /* keys_refresh replaces key versions in memory: one caller at a time. */
 static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -50,6 +60,56 @@ int web_keys_open(const struct config *cfg, char *err, size_t errlen)
 void web_keys_close(void)
 {
 	keys = keys_free(keys);
+	if (priv) {
+		OPENSSL_cleanse(priv, 32);
+		munmap(priv, 4096);
+		priv = NULL;
+	}
+}
+
+int web_private_key_load(const char *path, const char *catalog, char *err, size_t errlen)
+{
+	uint8_t pub[32];
+	size_t n = sizeof(pub);
+	EVP_PKEY *pk;
+	void *m;
+	int r;
+
+	/* A page of its own: locked (not swapped) and left out of core dumps, as the key
+	 * store's region. */
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -ENOMEM;
+	}
+	(void)mlock(m, 4096); /* best effort: RLIMIT_MEMLOCK may refuse */
+	(void)madvise(m, 4096, MADV_DONTDUMP);
+	/* Refuses a file group or others can read (docs/KEYS.md); errors name the path only. */
+	r = keys_x25519_load(path, true, m);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", keys_error());
+		OPENSSL_cleanse(m, 32);
+		munmap(m, 4096);
+		return r;
+	}
+	pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, m, 32);
+	if (!pk || EVP_PKEY_get_raw_public_key(pk, pub, &n) != 1 || n != 32) {
+		EVP_PKEY_free(pk);
+		snprintf(err, errlen, "%s: not an X25519 private key", path);
+		OPENSSL_cleanse(m, 32);
+		munmap(m, 4096);
+		return -EBADMSG;
+	}
+	EVP_PKEY_free(pk);
+	keys_public_key_id(pub, priv_id);
+	priv = m;
+	priv_catalog = catalog;
+	return 0;
+}
+
+const char *web_private_key_id(void)
+{
+	return priv ? priv_id : NULL;
 }
 
 struct keys *web_keys(void)
@@ -64,6 +124,11 @@ static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const 
 	int r;
 
 	(void)ud;
+	/* Write-only: the envelope in the catalog, opened with the private key; nothing else
+	 * opens it (a key of another public key id is refused by the envelope's tag). */
+	if (strncmp(key_id, "pub:", 4) == 0)
+		return priv ? keys_envelope_lookup(priv_catalog, priv, rec, ret_key)
+			    : -EKEYREJECTED;
 	if (!keys)
 		return -ENOKEY;
 	pthread_mutex_lock(&keys_lock);
@@ -159,9 +224,10 @@ void web_rec_check(const char *path, const char *sha256, bool want_wave, struct 
 		snprintf(ret->detail, sizeof(ret->detail), "%s",
 			 bad		     ? "not a siprec recording or a damaged header"
 			 : r == -EKEYREVOKED ? "its data key was destroyed"
-			 : r == -EKEYREJECTED
-				 ? "written in write-only mode: the private key opens it"
-				 : strerror(-r));
+			 : r == -EKEYREJECTED && priv
+				 ? "written in write-only mode for another key than --private-key's"
+			 : r == -EKEYREJECTED ? "written in write-only mode: --private-key opens it"
+					      : strerror(-r));
 		return;
 	}
 	if (want_wave) {

@@ -16,6 +16,14 @@ struct keys;
  * -EKEYREJECTED). Without it every verdict is "no key". */
 int web_keys_open(const struct config *cfg, char *err, size_t errlen);
 void web_keys_close(void);
+/*
+ * Write-only mode: loads the X25519 private key at path (PEM; refused when group or others may
+ * read it) into locked memory; recordings keyed "pub:..." are then opened through their
+ * envelopes in catalog (kept, not copied). -errno with the reason in err (never key material).
+ */
+int web_private_key_load(const char *path, const char *catalog, char *err, size_t errlen);
+/* "pub:<16 hex>" of the loaded private key's public key, or NULL. */
+const char *web_private_key_id(void);
 /* The open key store, or NULL. */
 struct keys *web_keys(void);
 

@@ -14,6 +14,7 @@
 
 #include "siprecd/compliance.h"
 #include "siprecd/config.h"
+#include "siprecd/keys.h"
 #include "siprecctl.h"
 
 #define EXIT_USAGE 1
@@ -27,7 +28,44 @@ struct copts {
 	char *owned_catalog, *owned_key, *retention_default;
 	const char *pos[3];
 	int npos;
+	struct keys *keys; /* the configuration's key store (read-only), for AoR blind indexes */
 };
+
+struct aor_idx {
+	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
+	const char **ptrs;
+	size_t n;
+};
+
+/*
+ * The blind indexes of o->aor under every data key version of the key store, for participants
+ * whose metadata is sealed (ENABLE_METADATA_ENCRYPTION). Without the key store (none in the
+ * configuration, or not readable by the caller) none, and a warning says what is missed.
+ * Free with aor_idx_free.
+ */
+static void aor_indexes(const struct copts *o, struct aor_idx *ret)
+{
+	*ret = (struct aor_idx){0};
+	if (!o->keys) {
+		fprintf(stderr,
+			"siprecctl: warning: no key store opened (--config): participants "
+			"whose metadata is sealed (ENABLE_METADATA_ENCRYPTION) are not matched\n");
+		return;
+	}
+	ret->buf = calloc(KEYS_DEK_MAX, sizeof(*ret->buf));
+	ret->ptrs = calloc(KEYS_DEK_MAX, sizeof(*ret->ptrs));
+	if (!ret->buf || !ret->ptrs ||
+	    keys_aor_indexes(o->keys, o->aor, ret->buf, KEYS_DEK_MAX, &ret->n) < 0)
+		ret->n = 0;
+	for (size_t i = 0; i < ret->n; i++)
+		ret->ptrs[i] = ret->buf[i];
+}
+
+static void aor_idx_free(struct aor_idx *x)
+{
+	free(x->buf);
+	free(x->ptrs);
+}
 
 static void report_problem(void *userdata, const char *problem)
 {
@@ -180,8 +218,8 @@ static int cmd_retention(struct copts *o)
 	if (open_db(o, !o->dry_run, &db) < 0)
 		return EXIT_FAILED;
 	base = dir_of(o->catalog);
-	r = compliance_retention_run(db, def, 0, o->dry_run, actor, base, print_item,
-				     o->dry_run ? "WOULD-GO" : "deleted", &res);
+	r = compliance_retention_run_keyed(db, o->keys, def, 0, o->dry_run, actor, base, print_item,
+					   o->dry_run ? "WOULD-GO" : "deleted", &res);
 	sqlite3_close(db);
 	free(base);
 	if (r < 0) {
@@ -255,6 +293,7 @@ static int cmd_hold(struct copts *o)
 	}
 	if (o->npos == 1 && strcmp(o->pos[0], "add") == 0) {
 		struct compliance_hold h = {.case_ref = o->case_ref, .actor = actor};
+		struct aor_idx ai = {0};
 		int64_t id;
 
 		if (!!o->session + !!o->aor + o->has_range != 1 || !o->case_ref) {
@@ -266,12 +305,20 @@ static int cmd_hold(struct copts *o)
 		h.kind = o->session ? "session" : o->aor ? "aor" : "range";
 		h.session_uuid = o->session;
 		h.aor = o->aor;
+		if (o->aor) {
+			aor_indexes(o, &ai);
+			h.n_aor_indexes = ai.n;
+			h.aor_indexes = ai.ptrs;
+		}
 		h.from_ms = o->from_ms;
 		h.to_ms = o->to_ms;
-		if (open_db(o, true, &db) < 0)
+		if (open_db(o, true, &db) < 0) {
+			aor_idx_free(&ai);
 			return EXIT_FAILED;
+		}
 		r = compliance_hold_add(db, &h, &id);
 		sqlite3_close(db);
+		aor_idx_free(&ai);
 		if (r < 0) {
 			fprintf(stderr, "siprecctl: hold add: %s\n",
 				r == -EINVAL ? "invalid hold" : strerror(-r));
@@ -287,6 +334,7 @@ static int cmd_hold(struct copts *o)
 static int cmd_erase(struct copts *o)
 {
 	struct compliance_result res = {0};
+	struct aor_idx ai;
 	sqlite3 *db;
 	char *base;
 	int r;
@@ -295,11 +343,15 @@ static int cmd_erase(struct copts *o)
 		fprintf(stderr, "siprecctl: erase --aor AOR [--dry-run]\n");
 		return EXIT_USAGE;
 	}
-	if (open_db(o, !o->dry_run, &db) < 0)
+	aor_indexes(o, &ai);
+	if (open_db(o, !o->dry_run, &db) < 0) {
+		aor_idx_free(&ai);
 		return EXIT_FAILED;
+	}
 	base = dir_of(o->catalog);
-	r = compliance_erase(db, o->aor, o->dry_run, actor, base, print_item,
-			     o->dry_run ? "WOULD-GO" : "erased", &res);
+	r = compliance_erase_indexed(db, o->aor, ai.ptrs, ai.n, o->dry_run, actor, base, print_item,
+				     o->dry_run ? "WOULD-GO" : "erased", &res);
+	aor_idx_free(&ai);
 	sqlite3_close(db);
 	free(base);
 	if (r < 0) {
@@ -402,6 +454,18 @@ int siprecctl_compliance(const char *cmd, int argc, char **argv, const char *con
 			o.trail_key = o.owned_key;
 		if (cfg.retention_default)
 			o.retention_default = strdup(cfg.retention_default);
+		/* Read-only, as siprec-export opens it: never creates or rotates a key. Write-only
+		 * mode holds no data key: no index to compute. */
+		if ((o.aor || strcmp(cmd, "retention") == 0) && o.catalog &&
+		    strcmp(cfg.encryption_key_store, "public-key") != 0 &&
+		    keys_open(&(struct keys_options){.store = cfg.encryption_key_store,
+						     .catalog_path = o.catalog,
+						     .key_path = cfg.master_key_path,
+						     .password = cfg.master_password,
+						     .kdf = cfg.kdf,
+						     .readonly = true},
+			      &o.keys) < 0)
+			fprintf(stderr, "siprecctl: key store: %s\n", keys_error());
 		config_free(&cfg);
 	}
 	if (!o.catalog) {
@@ -423,6 +487,7 @@ int siprecctl_compliance(const char *cmd, int argc, char **argv, const char *con
 		r = cmd_hold(&o);
 	else
 		r = cmd_erase(&o);
+	keys_free(o.keys);
 	free(o.owned_catalog);
 	free(o.owned_key);
 	free(o.retention_default);
