@@ -961,9 +961,10 @@ static bool have_aor_index; /* ...and legal_hold_aor_index (migration 009) */
 /* The SQL of the calls list and of a call's holds, for this catalog's schema; 0 or -ENOMEM. */
 static int calls_sql_build(void)
 {
-	const char *aor_row = have_aor_index ? " OR hp.aor_index IN (SELECT hi.aor_index FROM"
-					       " legal_hold_aor_index AS hi WHERE hi.hold_id = h.id)"
-					     : "";
+	const char *aor_row = have_aor_index
+				      ? " OR hp.aor_index IN (SELECT hi.aor_index FROM"
+					" legal_hold_aor_index AS hi WHERE hi.hold_id = h.id)"
+				      : "";
 	const char *aor_set =
 		have_aor_index ? " UNION SELECT hp.session_id FROM participants AS hp WHERE"
 				 " hp.aor_index IN (SELECT hi.aor_index FROM legal_hold_aor_index"
@@ -976,24 +977,25 @@ static int calls_sql_build(void)
 	if (!have_holds) {
 		held_row = strdup("0");
 		held_set = strdup("0");
-	} else if (asprintf(&held_row,
-			    "EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("
-			    "(h.kind = 'session' AND h.session_uuid = s.uuid)"
-			    " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"
-			    " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
-			    "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))))",
-			    aor_row) < 0 ||
-		   asprintf(&held_set,
-			    "s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
-			    "  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND"
-			    "  h.released_at IS NULL"
-			    " UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
-			    "  ON hs.started_at BETWEEN h.from_at AND h.to_at"
-			    "  WHERE h.kind = 'range' AND h.released_at IS NULL"
-			    " UNION SELECT hp.session_id FROM participants AS hp WHERE hp.aor"
-			    "  COLLATE NOCASE IN (SELECT h.aor FROM legal_holds AS h WHERE"
-			    "  h.kind = 'aor' AND h.released_at IS NULL)%s)",
-			    aor_set) < 0) {
+	} else if (
+		asprintf(&held_row,
+			 "EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("
+			 "(h.kind = 'session' AND h.session_uuid = s.uuid)"
+			 " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"
+			 " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
+			 "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))))",
+			 aor_row) < 0 ||
+		asprintf(&held_set,
+			 "s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND"
+			 "  h.released_at IS NULL"
+			 " UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.started_at BETWEEN h.from_at AND h.to_at"
+			 "  WHERE h.kind = 'range' AND h.released_at IS NULL"
+			 " UNION SELECT hp.session_id FROM participants AS hp WHERE hp.aor"
+			 "  COLLATE NOCASE IN (SELECT h.aor FROM legal_holds AS h WHERE"
+			 "  h.kind = 'aor' AND h.released_at IS NULL)%s)",
+			 aor_set) < 0) {
 		held_row = held_set = NULL;
 	}
 	if (!held_row || !held_set)
@@ -1006,7 +1008,8 @@ static int calls_sql_build(void)
 			     "  FROM participants p WHERE p.session_id = s.id),"
 			     " EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), %s"
 			     " FROM sessions s"
-			     " WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"
+			     " WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < "
+			     "?2)"
 			     " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE"
 			     "  p.session_id = s.id AND (p.name LIKE ?3 ESCAPE '\\'"
 			     "  OR p.aor LIKE ?3 ESCAPE '\\')))"
@@ -1215,7 +1218,8 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 		dtmf ? " checked" : "", held ? " checked" : "");
 
 	/* A sparse substring filter: its few sessions by id, not a scan of all (see above). */
-	if ((who || src) && calls_candidates(who ? who_like : NULL, src ? src_like : NULL, &set) < 0) {
+	if ((who || src) &&
+	    calls_candidates(who ? who_like : NULL, src ? src_like : NULL, &set) < 0) {
 		free(set.p);
 		set = (struct buf){0};
 	}
