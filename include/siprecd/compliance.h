@@ -53,6 +53,19 @@ void trail_entry_hash(uint64_t seq, const struct trail_entry *e, const char *pre
  * event hook. Returns 0 (and *ret_seq if not NULL), -EINVAL, -E2BIG, -EIO.
  */
 int trail_append(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq);
+/*
+ * The statements trail_append_cached keeps prepared between calls on one connection (a writer
+ * that appends often: the catalog thread). Zero-initialised; trail_stmts_clear finalizes them
+ * and must run before the connection is closed.
+ */
+struct trail_stmts {
+	sqlite3 *db;
+	sqlite3_stmt *head, *insert;
+};
+/* trail_append with the statements kept in ts (prepared again if db is another connection). */
+int trail_append_cached(struct trail_stmts *ts, sqlite3 *db, const struct trail_entry *e,
+			uint64_t *ret_seq);
+void trail_stmts_clear(struct trail_stmts *ts);
 /* trail_append in its own BEGIN IMMEDIATE transaction (tools). */
 int trail_append_txn(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq);
 

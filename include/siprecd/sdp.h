@@ -131,7 +131,8 @@ struct sdp_session {
  * Parses the SDP body buf[0..len) (need not be NUL-terminated). Views in *ret point into buf, so
  * buf must outlive *ret. lim may be NULL for the defaults. Returns 0, -EBADMSG on a structural
  * error (reason from sdp_error()), -E2BIG when a limit is exceeded. *ret (about 90 KiB: keep it
- * off small stacks) is written only on success.
+ * off small stacks) is written only on success, and then only up to media[n_media - 1]: the
+ * sections after it are left as they were.
  */
 int sdp_parse(const char *buf, size_t len, const struct sdp_limits *lim, struct sdp_session *ret);
 

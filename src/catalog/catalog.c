@@ -261,9 +261,29 @@ struct recovered {
 	char *path;
 };
 
+/* Transaction control run per op or per batch: prepared once, not parsed by sqlite3_exec each
+ * time (the PRAGMAs stay with sqlite3_exec: sqlite applies them when they are prepared). */
+enum txn_stmt {
+	TXN_BEGIN,
+	TXN_COMMIT,
+	TXN_ROLLBACK,
+	TXN_SAVEPOINT,
+	TXN_ROLLBACK_TO,
+	TXN_RELEASE,
+	_TXN_MAX,
+};
+
+static const char *const txn_sql[_TXN_MAX] = {
+	[TXN_BEGIN] = "BEGIN IMMEDIATE",      [TXN_COMMIT] = "COMMIT",
+	[TXN_ROLLBACK] = "ROLLBACK",	      [TXN_SAVEPOINT] = "SAVEPOINT op",
+	[TXN_ROLLBACK_TO] = "ROLLBACK TO op", [TXN_RELEASE] = "RELEASE op",
+};
+
 struct catalog {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[_OP_KIND_MAX][OP_MAX_STMTS];
+	sqlite3_stmt *txn[_TXN_MAX];
+	struct trail_stmts trail;
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the catalog thread waits for work */
@@ -499,6 +519,24 @@ static sqlite3_stmt *get_stmt(struct catalog *c, enum op_kind kind, unsigned j)
 	return *st;
 }
 
+/* Runs one transaction-control statement; returns SQLITE_OK or sqlite's code for the failure. */
+static int txn_exec(struct catalog *c, enum txn_stmt t)
+{
+	sqlite3_stmt **st = &c->txn[t];
+	int rc;
+
+	if (!*st) {
+		rc = sqlite3_prepare_v3(c->db, txn_sql[t], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+		if (rc != SQLITE_OK) {
+			*st = NULL;
+			return rc;
+		}
+	}
+	rc = sqlite3_step(*st);
+	sqlite3_reset(*st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int bind_val(sqlite3_stmt *st, int idx, const struct val *v)
 {
 	switch (v->type) {
@@ -579,7 +617,7 @@ static int trail_op(struct catalog *c, const struct op *op)
 		e.sha256 = op_text(op, 4, sha, sizeof(sha));
 		e.kind = e.reason && strcmp(e.reason, "shredded") == 0 ? "shredded" : "finalized";
 	}
-	if (trail_append(c->db, &e, NULL) < 0) {
+	if (trail_append_cached(&c->trail, c->db, &e, NULL) < 0) {
 		note_error(c, "trail: %s", sqlite3_errmsg(c->db));
 		return -EIO;
 	}
@@ -595,7 +633,7 @@ static int apply_op(struct catalog *c, const struct op *op)
 
 	if (op->kind == OP_BARRIER)
 		return 0;
-	if (multi && sqlite3_exec(c->db, "SAVEPOINT op", NULL, NULL, NULL) != SQLITE_OK) {
+	if (multi && txn_exec(c, TXN_SAVEPOINT) != SQLITE_OK) {
 		note_error(c, "savepoint: %s", sqlite3_errmsg(c->db));
 		return -EIO;
 	}
@@ -608,8 +646,8 @@ static int apply_op(struct catalog *c, const struct op *op)
 		r = trail_op(c, op);
 	if (multi && !sqlite3_get_autocommit(c->db)) {
 		if (r < 0)
-			sqlite3_exec(c->db, "ROLLBACK TO op", NULL, NULL, NULL);
-		sqlite3_exec(c->db, "RELEASE op", NULL, NULL, NULL);
+			txn_exec(c, TXN_ROLLBACK_TO);
+		txn_exec(c, TXN_RELEASE);
 	}
 	return r;
 }
@@ -621,15 +659,15 @@ static bool is_busy(int rc)
 
 /* Runs BEGIN IMMEDIATE or COMMIT, retrying while another connection (an operator's write at the
  * sqlite3 shell) holds the write lock past busy_timeout. */
-static int exec_retry(struct catalog *c, const char *sql, uint64_t *busy)
+static int exec_retry(struct catalog *c, enum txn_stmt t, uint64_t *busy)
 {
 	for (unsigned tries = 0;; tries++) {
-		int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+		int rc = txn_exec(c, t);
 
 		if (rc == SQLITE_OK)
 			return 0;
 		if (!is_busy(rc) || tries + 1 >= BUSY_TRIES) {
-			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
+			note_error(c, "%s: %s", txn_sql[t], sqlite3_errmsg(c->db));
 			return -EIO;
 		}
 		(*busy)++;
@@ -640,20 +678,29 @@ static int exec_retry(struct catalog *c, const char *sql, uint64_t *busy)
 static uint64_t apply_batch(struct catalog *c, struct op *list)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
-	bool open = exec_retry(c, "BEGIN IMMEDIATE", &busy) == 0;
-	bool gave_up = !open, barrier = false, committed = false;
+	bool open, gave_up, barrier = false, committed = false, synced = true;
 
 	for (struct op *op = list; op; op = op->next)
 		barrier |= op->kind == OP_BARRIER;
-	/* WAL with synchronous=NORMAL does not sync a commit; a batch someone waits on
-	 * (catalog_barrier) is committed with FULL: the WAL is synced before COMMIT returns. */
-	if (barrier)
-		sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	/*
+	 * WAL with synchronous=NORMAL does not sync a commit; a batch someone waits on
+	 * (catalog_barrier) is committed with FULL: the WAL is synced before COMMIT returns. One
+	 * batch carries every op queued while the previous one committed, so the barriers of all
+	 * the INVITEs waiting share one transaction and one fsync (group commit). sqlite refuses
+	 * to change the level inside a transaction, so it is set before BEGIN.
+	 */
+	if (barrier &&
+	    sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		note_error(c, "synchronous = FULL: %s", sqlite3_errmsg(c->db));
+		synced = false;
+	}
+	open = exec_retry(c, TXN_BEGIN, &busy) == 0;
+	gave_up = !open;
 
 	for (struct op *op = list; op; op = op->next) {
 		last_seq = op->seq;
 		if (!open && !gave_up) {
-			open = exec_retry(c, "BEGIN IMMEDIATE", &busy) == 0;
+			open = exec_retry(c, TXN_BEGIN, &busy) == 0;
 			gave_up = !open;
 		}
 		if (gave_up) {
@@ -674,13 +721,13 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		}
 	}
 	if (open) {
-		if (exec_retry(c, "COMMIT", &busy) == 0) {
+		if (exec_retry(c, TXN_COMMIT, &busy) == 0) {
 			applied += in_txn;
 			txns++;
 			committed = true;
 		} else {
 			if (!sqlite3_get_autocommit(c->db))
-				sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+				txn_exec(c, TXN_ROLLBACK);
 			failed += in_txn;
 		}
 	}
@@ -693,7 +740,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		/* Conservative: any failure in the batch fails its barriers. */
 		if (list->kind == OP_BARRIER)
 			list->barrier_fn(list->barrier_userdata,
-					 committed && failed == 0 ? 0 : -EIO);
+					 committed && synced && failed == 0 ? 0 : -EIO);
 		op_free(list);
 		list = next;
 	}
@@ -970,6 +1017,9 @@ struct catalog *catalog_free(struct catalog *c)
 	for (size_t k = 0; k < _OP_KIND_MAX; k++)
 		for (size_t j = 0; j < OP_MAX_STMTS; j++)
 			sqlite3_finalize(c->stmts[k][j]);
+	for (size_t t = 0; t < _TXN_MAX; t++)
+		sqlite3_finalize(c->txn[t]);
+	trail_stmts_clear(&c->trail);
 	sqlite3_close(c->db);
 	while (c->head) {
 		struct op *next = c->head->next;

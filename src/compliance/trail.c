@@ -177,13 +177,43 @@ static char *entry_json(uint64_t seq, const struct trail_entry *e, const char *h
 	return out;
 }
 
-int trail_append(sqlite3 *db, const struct trail_entry *in, uint64_t *ret_seq)
+static const char head_sql[] = "SELECT seq, hash FROM trail ORDER BY seq DESC LIMIT 1";
+static const char insert_sql[] = "INSERT INTO trail (seq, at, kind, actor, object, reason, sha256, "
+				 "prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+void trail_stmts_clear(struct trail_stmts *ts)
+{
+	if (!ts)
+		return;
+	sqlite3_finalize(ts->head);
+	sqlite3_finalize(ts->insert);
+	*ts = (struct trail_stmts){0};
+}
+
+/* The cached statement, prepared on first use (or again for another connection). */
+static sqlite3_stmt *stmt_get(struct trail_stmts *ts, sqlite3 *db, sqlite3_stmt **st,
+			      const char *sql)
+{
+	if (ts->db != db) {
+		trail_stmts_clear(ts);
+		ts->db = db;
+	}
+	if (!*st &&
+	    sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(*st);
+		*st = NULL;
+	}
+	return *st;
+}
+
+int trail_append_cached(struct trail_stmts *ts, sqlite3 *db, const struct trail_entry *in,
+			uint64_t *ret_seq)
 {
 	struct trail_entry e = *in;
 	char prev[TRAIL_HASH_HEX + 1], hash[TRAIL_HASH_HEX + 1];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	uint64_t seq = 1;
-	int r = -EIO;
+	int r = -EIO, rc;
 
 	if (!field_ok(e.kind, true) || !field_ok(e.actor, true) || !field_ok(e.object, true))
 		return e.kind && e.actor && e.object ? -E2BIG : -EINVAL;
@@ -192,21 +222,24 @@ int trail_append(sqlite3 *db, const struct trail_entry *in, uint64_t *ret_seq)
 	if (!e.at)
 		e.at = compliance_now_ms();
 	snprintf(prev, sizeof(prev), "%s", zero_hash);
-	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM trail ORDER BY seq DESC LIMIT 1", -1, &st,
-			       NULL) != SQLITE_OK)
+	/* The head is read, not remembered: the compliance sweeper, the key and S3 threads and
+	 * the tools append on connections of their own. seq is the rowid: this is one seek. */
+	st = stmt_get(ts, db, &ts->head, head_sql);
+	if (!st)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
 		const char *h = (const char *)sqlite3_column_text(st, 1);
 
 		seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
 		snprintf(prev, sizeof(prev), "%s", h ? h : "");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
 	trail_entry_hash(seq, &e, prev, hash);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO trail (seq, at, kind, actor, object, reason, sha256, "
-			       "prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			       -1, &st, NULL) != SQLITE_OK)
+	st = stmt_get(ts, db, &ts->insert, insert_sql);
+	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, (int64_t)e.at);
@@ -219,7 +252,9 @@ int trail_append(sqlite3 *db, const struct trail_entry *in, uint64_t *ret_seq)
 	sqlite3_bind_text(st, 9, hash, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_DONE)
 		r = 0;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	/* The bound text lives on this stack and in the caller's entry. */
+	sqlite3_clear_bindings(st);
 	if (r < 0)
 		return r;
 	if (ret_seq)
@@ -259,6 +294,15 @@ int trail_append(sqlite3 *db, const struct trail_entry *in, uint64_t *ret_seq)
 		free(json);
 	}
 	return 0;
+}
+
+int trail_append(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq)
+{
+	struct trail_stmts ts = {0};
+	int r = trail_append_cached(&ts, db, e, ret_seq);
+
+	trail_stmts_clear(&ts);
+	return r;
 }
 
 int trail_append_txn(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq)

@@ -127,6 +127,7 @@ static void test_migrations_from_empty(void **state)
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
 		     "dtmf_events_session\nparticipants_aor\nparticipants_aor_index\n"
+		     "participants_aor_nocase\n"
 		     "recordings_session\n"
 		     "recordings_writing\ns3_objects_pending\nsession_context_lookup\n"
 		     "sessions_active\n"
@@ -792,6 +793,217 @@ static void test_barrier(void **state)
 	catalog_free(c);
 }
 
+/*
+ * A pass-through VFS that counts the syncs of WAL files: whether a commit reached the disk is
+ * otherwise invisible to a test (the data is in the page cache either way).
+ */
+struct count_file {
+	sqlite3_file base;
+	bool wal;
+	sqlite3_file *real; /* the real VFS's file, allocated right after this struct */
+};
+
+static sqlite3_vfs *real_vfs;
+static unsigned wal_syncs;
+
+#define REAL(f) (((struct count_file *)(f))->real)
+
+static int cf_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int cf_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int cf_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int cf_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
+static int cf_sync(sqlite3_file *f, int flags)
+{
+	if (((struct count_file *)f)->wal)
+		__atomic_add_fetch(&wal_syncs, 1, __ATOMIC_RELAXED);
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int cf_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
+static int cf_lock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int cf_unlock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int cf_reserved(sqlite3_file *f, int *r)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r);
+}
+static int cf_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int cf_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int cf_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int cf_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **p)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, extend, p);
+}
+static int cf_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void cf_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int cf_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods count_io = {
+	.iVersion = 2, /* shared memory (WAL), no mmap */
+	.xClose = cf_close,
+	.xRead = cf_read,
+	.xWrite = cf_write,
+	.xTruncate = cf_truncate,
+	.xSync = cf_sync,
+	.xFileSize = cf_size,
+	.xLock = cf_lock,
+	.xUnlock = cf_unlock,
+	.xCheckReservedLock = cf_reserved,
+	.xFileControl = cf_control,
+	.xSectorSize = cf_sector,
+	.xDeviceCharacteristics = cf_device,
+	.xShmMap = cf_shm_map,
+	.xShmLock = cf_shm_lock,
+	.xShmBarrier = cf_shm_barrier,
+	.xShmUnmap = cf_shm_unmap,
+};
+
+static int cv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct count_file *cf = (struct count_file *)f;
+	int rc;
+
+	cf->real = (sqlite3_file *)(cf + 1);
+	cf->wal = flags & SQLITE_OPEN_WAL;
+	rc = real_vfs->xOpen(real_vfs, name, cf->real, flags, out);
+	cf->base.pMethods = rc == SQLITE_OK && cf->real->pMethods ? &count_io : NULL;
+	return rc;
+}
+static int cv_delete(sqlite3_vfs *vfs, const char *name, int sync)
+{
+	return real_vfs->xDelete(real_vfs, name, sync);
+}
+static int cv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	return real_vfs->xAccess(real_vfs, name, flags, out);
+}
+static int cv_full(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	return real_vfs->xFullPathname(real_vfs, name, n, out);
+}
+static int cv_random(sqlite3_vfs *vfs, int n, char *out)
+{
+	return real_vfs->xRandomness(real_vfs, n, out);
+}
+static int cv_sleep(sqlite3_vfs *vfs, int us)
+{
+	return real_vfs->xSleep(real_vfs, us);
+}
+static int cv_time(sqlite3_vfs *vfs, double *t)
+{
+	return real_vfs->xCurrentTime(real_vfs, t);
+}
+static int cv_error(sqlite3_vfs *vfs, int n, char *out)
+{
+	return real_vfs->xGetLastError(real_vfs, n, out);
+}
+static int cv_time64(sqlite3_vfs *vfs, sqlite3_int64 *t)
+{
+	return real_vfs->xCurrentTimeInt64(real_vfs, t);
+}
+
+/* The barrier's promise is durability: its batch is committed with the WAL synced (group
+ * commit: one sync for the whole batch), and a batch without a barrier is not synced. */
+static void test_barrier_syncs(void **state)
+{
+	static sqlite3_vfs count_vfs = {
+		.iVersion = 2,
+		.mxPathname = 512,
+		.zName = "test-count-syncs",
+		.xOpen = cv_open,
+		.xDelete = cv_delete,
+		.xAccess = cv_access,
+		.xFullPathname = cv_full,
+		.xRandomness = cv_random,
+		.xSleep = cv_sleep,
+		.xCurrentTime = cv_time,
+		.xGetLastError = cv_error,
+		.xCurrentTimeInt64 = cv_time64,
+	};
+	struct barrier_rec b1 = {0}, b2 = {0};
+	struct catalog *c;
+	const char *path = new_db();
+	unsigned before;
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	count_vfs.szOsFile = (int)sizeof(struct count_file) + real_vfs->szOsFile;
+	assert_int_equal(sqlite3_vfs_register(&count_vfs, 1), SQLITE_OK);
+	c = open_ok(path);
+
+	/* no catalog thread: catalog_sync applies the queue as one batch */
+	before = wal_syncs;
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "n", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(wal_syncs, before);
+
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "s1", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b1), 0);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "s2", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b2), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b1.calls, 1);
+	assert_int_equal(b1.result, 0);
+	assert_int_equal(b2.calls, 1);
+	assert_int_equal(b2.result, 0);
+	assert_int_equal(wal_syncs, before + 1);
+
+	/* back to NORMAL afterwards */
+	before = wal_syncs;
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "n2", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(wal_syncs, before);
+
+	catalog_free(c);
+	sqlite3_vfs_unregister(&count_vfs);
+	sqlite3_vfs_register(real_vfs, 1);
+}
+
 static int collect_cb(void *userdata, const struct catalog_recovered *r)
 {
 	FILE *f = userdata;
@@ -981,6 +1193,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_producers),
 		cmocka_unit_test(test_queue_limits),
 		cmocka_unit_test(test_barrier),
+		cmocka_unit_test(test_barrier_syncs),
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
