@@ -933,47 +933,208 @@ static void like_pattern(char *out, size_t n, const char *s)
 }
 
 /*
- * The calls list. The filters that match other tables are "s.id IN (one pass over that
- * table)": sqlite runs such a subquery once into a temporary index instead of once per session
- * it scans. Whether a listed call is held is asked per row (50 rows, a handful of holds); the
- * on-hold filter takes the set of held sessions once (the held_recordings view's rule, holds
- * first: CROSS JOIN keeps sqlite from scanning every session for a range). On a catalog older
- * than the legal holds (migration 6) both are 0. Durations are whole seconds; a call without
- * an end has none and a duration filter leaves it out.
+ * The calls list (docs/WEB.md "Measured"). Two shapes of one query:
+ *
+ * - scan: sessions newest first through the sessions_started_at index, every filter checked
+ *   per session (participant and SRC substrings as correlated EXISTS/LIKE), until a page is
+ *   full. Cheap when the filters match many calls: it stops after a page.
+ * - set: when a substring filter (participant, SRC) matches few sessions, a first pass over
+ *   that one table finds them (at most CANDIDATES_MAX, stopping there), and the query looks up
+ *   only those sessions by id (json_each of the ids) and sorts them. A sparse substring no
+ *   longer makes the scan read every session of the catalog.
+ *
+ * A substring (LIKE '%x%') cannot use an index, so each such filter reads its table once at
+ * most. The on-hold filter takes the set of held sessions once (the held_recordings view's
+ * rule): session holds by uuid, range holds by the started_at index, AoR holds through the
+ * participants_aor_nocase index (migration 011: "aor = x COLLATE NOCASE" is the view's
+ * "lower(aor) = lower(x)" for ASCII, which is all sqlite's lower() folds) and the blind AoR
+ * index of sealed participants (migration 009). Whether a listed call is held is asked per
+ * row. On a catalog older than the legal holds both are 0. Durations are whole seconds; a
+ * call without an end has none and a duration filter leaves it out.
  */
-#define SESSION_HELD_ROW                                                                           \
-	"EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("                 \
-	"(h.kind = 'session' AND h.session_uuid = s.uuid)"                                         \
-	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"                    \
-	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"                         \
-	"  WHERE hp.session_id = s.id AND lower(hp.aor) = lower(h.aor)))))"
-#define SESSION_HELD_SET                                                                           \
-	"s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                    \
-	"  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND h.released_at IS NULL"         \
-	" UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                      \
-	"  ON hs.started_at BETWEEN h.from_at AND h.to_at"                                         \
-	"  WHERE h.kind = 'range' AND h.released_at IS NULL"                                       \
-	" UNION SELECT hp.session_id FROM legal_holds AS h JOIN participants AS hp"                \
-	"  ON lower(hp.aor) = lower(h.aor) WHERE h.kind = 'aor' AND h.released_at IS NULL)"
-#define CALLS_SQL(HELD_ROW, HELD_SET)                                                              \
-	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"                            \
-	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"  \
-	"  FROM participants p WHERE p.session_id = s.id),"                                        \
-	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), " HELD_ROW               \
-	" FROM sessions s"                                                                         \
-	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"                  \
-	" AND (?3 IS NULL OR s.id IN (SELECT p.session_id FROM participants p"                     \
-	"  WHERE p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\'))"                        \
-	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"                                      \
-	" AND (?5 IS NULL OR s.state = ?5)"                                                        \
-	" AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"                        \
-	" AND (?9 = 0 OR " HELD_SET ")"                                                            \
-	" AND (?10 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at >= ?10 * 1000))"   \
-	" AND (?11 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at <= ?11 * 1000))"   \
-	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8"
-static const char calls_sql[] = CALLS_SQL(SESSION_HELD_ROW, SESSION_HELD_SET);
-static const char calls_sql_noholds[] = CALLS_SQL("0", "0");
-static bool have_holds; /* the catalog has legal_holds (probed at start) */
+#define CANDIDATES_MAX 5000
+
+static char *calls_sql_scan, *calls_sql_set, *holds_sql;
+static bool have_holds;	    /* the catalog has legal_holds (probed at start) */
+static bool have_aor_index; /* ...and legal_hold_aor_index (migration 009) */
+
+/* The SQL of the calls list and of a call's holds, for this catalog's schema; 0 or -ENOMEM. */
+static int calls_sql_build(void)
+{
+	const char *aor_row = have_aor_index
+				      ? " OR hp.aor_index IN (SELECT hi.aor_index FROM"
+					" legal_hold_aor_index AS hi WHERE hi.hold_id = h.id)"
+				      : "";
+	const char *aor_set =
+		have_aor_index ? " UNION SELECT hp.session_id FROM participants AS hp WHERE"
+				 " hp.aor_index IN (SELECT hi.aor_index FROM legal_hold_aor_index"
+				 " AS hi JOIN legal_holds AS h ON h.id = hi.hold_id WHERE"
+				 " h.released_at IS NULL)"
+			       : "";
+	char *held_row = NULL, *held_set = NULL;
+	int r = -ENOMEM;
+
+	if (!have_holds) {
+		held_row = strdup("0");
+		held_set = strdup("0");
+	} else if (
+		asprintf(&held_row,
+			 "EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("
+			 "(h.kind = 'session' AND h.session_uuid = s.uuid)"
+			 " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"
+			 " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
+			 "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))))",
+			 aor_row) < 0 ||
+		asprintf(&held_set,
+			 "s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND"
+			 "  h.released_at IS NULL"
+			 " UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.started_at BETWEEN h.from_at AND h.to_at"
+			 "  WHERE h.kind = 'range' AND h.released_at IS NULL"
+			 " UNION SELECT hp.session_id FROM participants AS hp WHERE hp.aor"
+			 "  COLLATE NOCASE IN (SELECT h.aor FROM legal_holds AS h WHERE"
+			 "  h.kind = 'aor' AND h.released_at IS NULL)%s)",
+			 aor_set) < 0) {
+		held_row = held_set = NULL;
+	}
+	if (!held_row || !held_set)
+		goto out;
+	for (int set = 0; set < 2; set++)
+		if (asprintf(set ? &calls_sql_set : &calls_sql_scan,
+			     "SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"
+			     " (SELECT group_concat(coalesce(p.name, '') || ' <' ||"
+			     "  coalesce(p.aor, '') || '>', ', ')"
+			     "  FROM participants p WHERE p.session_id = s.id),"
+			     " EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), %s"
+			     " FROM sessions s"
+			     " WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < "
+			     "?2)"
+			     " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE"
+			     "  p.session_id = s.id AND (p.name LIKE ?3 ESCAPE '\\'"
+			     "  OR p.aor LIKE ?3 ESCAPE '\\')))"
+			     " AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"
+			     " AND (?5 IS NULL OR s.state = ?5)"
+			     " AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"
+			     " AND (?9 = 0 OR %s)"
+			     " AND (?10 < 0 OR (s.ended_at IS NOT NULL AND"
+			     "  s.ended_at - s.started_at >= ?10 * 1000))"
+			     " AND (?11 < 0 OR (s.ended_at IS NOT NULL AND"
+			     "  s.ended_at - s.started_at <= ?11 * 1000))"
+			     /* set: the candidates by id, then sorted ("+" keeps sqlite from
+			      * walking the started_at index instead) */
+			     "%s ORDER BY %ss.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8",
+			     held_row, held_set,
+			     set ? " AND s.id IN (SELECT value FROM json_each(?12))" : "",
+			     set ? "+" : "") < 0)
+			goto out;
+	if (asprintf(&holds_sql,
+		     "SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' ||"
+		     " h.to_at), h.case_ref, h.placed_by, h.placed_at FROM legal_holds AS h JOIN"
+		     " sessions AS s ON s.uuid = ?1 WHERE h.released_at IS NULL AND ("
+		     " (h.kind = 'session' AND h.session_uuid = s.uuid)"
+		     " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
+		     "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))"
+		     " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at))"
+		     " ORDER BY h.id",
+		     aor_row) < 0)
+		goto out;
+	r = 0;
+out:
+	free(held_row);
+	free(held_set);
+	return r;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The sessions one substring filter matches (sql: ?1 the pattern, ?2 the limit), sorted and
+ * without repeats; -E2BIG when there are more than CANDIDATES_MAX (the scan shape is then the
+ * better one), -EIO on a database error. Under big_lock.
+ */
+static int candidates(const char *sql, const char *like, int64_t **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	ids = malloc((CANDIDATES_MAX + 1) * sizeof(*ids));
+	if (!ids) {
+		sqlite3_finalize(st);
+		return -ENOMEM;
+	}
+	sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, CANDIDATES_MAX + 1);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE || n > CANDIDATES_MAX) {
+		free(ids);
+		return r != SQLITE_DONE ? -EIO : -E2BIG;
+	}
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || ids[i] != ids[k - 1])
+			ids[k++] = ids[i];
+	*ret = ids;
+	*ret_n = k;
+	return 0;
+}
+
+/*
+ * The set shape's candidates as a JSON array of session ids in json (the intersection when
+ * both substring filters are given and few match each), or -E2BIG when neither narrows the
+ * catalog down to CANDIDATES_MAX sessions.
+ */
+static int calls_candidates(const char *who_like, const char *src_like, struct buf *json)
+{
+	int64_t *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0, n = 0;
+	int ra = -E2BIG, rb = -E2BIG;
+
+	if (who_like)
+		ra = candidates("SELECT p.session_id FROM participants p WHERE p.name LIKE ?1"
+				" ESCAPE '\\' OR p.aor LIKE ?1 ESCAPE '\\' LIMIT ?2",
+				who_like, &a, &na);
+	if (src_like)
+		rb = candidates("SELECT s.id FROM sessions s WHERE s.src_addr LIKE ?1 ESCAPE '\\'"
+				" LIMIT ?2",
+				src_like, &b, &nb);
+	if (ra < 0 && rb < 0)
+		return ra == -E2BIG ? rb : ra;
+	bputs(json, "[");
+	if (ra == 0 && rb == 0) {
+		for (size_t i = 0, j = 0; i < na && j < nb;)
+			if (a[i] < b[j])
+				i++;
+			else if (a[i] > b[j])
+				j++;
+			else {
+				bprintf(json, "%s%" PRId64, n++ ? "," : "", a[i]);
+				i++;
+				j++;
+			}
+	} else {
+		int64_t *v = ra == 0 ? a : b;
+		size_t nv = ra == 0 ? na : nb;
+
+		for (size_t i = 0; i < nv; i++)
+			bprintf(json, "%s%" PRId64, i ? "," : "", v[i]);
+	}
+	bputs(json, "]");
+	free(a);
+	free(b);
+	return 0;
+}
 
 #define DURATION_MAX (7 * 86400) /* seconds: the duration filter's bound */
 
@@ -990,7 +1151,7 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	unsigned page = 0, size = 50, dmin = 0, dmax = 0;
 	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 8];
 	sqlite3_stmt *st = NULL;
-	struct buf b = {0}, q = {0};
+	struct buf b = {0}, q = {0}, set = {0};
 	int rows = 0, r;
 
 	if (bad)
@@ -1056,11 +1217,20 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 		" on hold</label> <button id=\"search\">Search</button></form>\n",
 		dtmf ? " checked" : "", held ? " checked" : "");
 
-	r = sqlite3_prepare_v2(db, have_holds ? calls_sql : calls_sql_noholds, -1, &st, NULL);
+	/* A sparse substring filter: its few sessions by id, not a scan of all (see above). */
+	if ((who || src) &&
+	    calls_candidates(who ? who_like : NULL, src ? src_like : NULL, &set) < 0) {
+		free(set.p);
+		set = (struct buf){0};
+	}
+	r = sqlite3_prepare_v2(db, set.p ? calls_sql_set : calls_sql_scan, -1, &st, NULL);
 	if (r != SQLITE_OK) {
 		free(b.p);
+		free(set.p);
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, sqlite3_errmsg(db), s);
 	}
+	if (set.p)
+		sqlite3_bind_text(st, 12, set.p, (int)set.len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 1, t_from);
 	sqlite3_bind_int64(st, 2, t_to);
 	if (who)
@@ -1105,6 +1275,7 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	bool more = r == SQLITE_ROW;
 
 	sqlite3_finalize(st);
+	free(set.p);
 	bputs(&b, "</table>\n<p>");
 	/* The paging links keep the filters. */
 	bputs(&q, "");
@@ -1207,20 +1378,10 @@ static bool valid_text(const char *s, size_t max)
 	return true;
 }
 
-/* Holds in force that keep this session's recordings (the held_recordings view's rule). */
-static const char holds_sql[] =
-	"SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' || h.to_at),"
-	" h.case_ref, h.placed_by, h.placed_at FROM legal_holds AS h JOIN sessions AS s"
-	" ON s.uuid = ?1 WHERE h.released_at IS NULL AND ("
-	" (h.kind = 'session' AND h.session_uuid = s.uuid)"
-	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS p"
-	"  WHERE p.session_id = s.id AND lower(p.aor) = lower(h.aor)))"
-	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)) ORDER BY h.id";
-
 static void holds_section(struct buf *b, const struct websession *s, const char *id)
 {
 	bool supervisor = users[s->user].role >= ROLE_SUPERVISOR;
-	sqlite3_stmt *st = prep(holds_sql, id);
+	sqlite3_stmt *st = have_holds ? prep(holds_sql, id) : NULL;
 	int n = 0;
 
 	bputs(b, "<h2>Legal holds</h2>\n");
@@ -1473,7 +1634,7 @@ static enum MHD_Result page_holds(struct MHD_Connection *c, struct websession *s
 		    "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
 		    "   h.session_uuid)"
 		    "  WHEN 'aor' THEN (SELECT count(DISTINCT p.session_id) FROM participants p"
-		    "   WHERE lower(p.aor) = lower(h.aor))"
+		    "   WHERE p.aor = h.aor COLLATE NOCASE)"
 		    "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
 		    "   AND h.to_at) END"
 		    " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
@@ -3061,6 +3222,12 @@ int main(int argc, char **argv)
 	sqlite3_busy_timeout(db, 2000);
 	have_holds = sqlite3_exec(db, "SELECT 1 FROM legal_holds LIMIT 0", NULL, NULL, NULL) ==
 		     SQLITE_OK;
+	have_aor_index = sqlite3_exec(db, "SELECT 1 FROM legal_hold_aor_index LIMIT 0", NULL, NULL,
+				      NULL) == SQLITE_OK;
+	if (calls_sql_build() < 0) {
+		fprintf(stderr, "siprec-web: out of memory\n");
+		return 1;
+	}
 
 	/* --listen ADDR:PORT (IPv4); loopback by default. */
 	{
@@ -3153,6 +3320,9 @@ int main(int argc, char **argv)
 	free(export_owned);
 	free(status_cert_owned);
 	free(priv_owned);
+	free(calls_sql_scan);
+	free(calls_sql_set);
+	free(holds_sql);
 	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);
