@@ -77,6 +77,7 @@ check "audit: hold-refused" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=hold
 for q in "kind=everything&aor=x&case=C" "kind=aor&case=C" "kind=aor&aor=a%09b&case=C" "kind=aor&aor=sip:x&case=" \
 	"kind=range&from=2026-01-01T10:15&case=C" "kind=range&from=2026-01-01T10:45&to=2026-01-01T10:15&case=C" \
 	"kind=range&from=yesterday&to=2026-01-01T10:15&case=C" "kind=range&from=2026-01-01T10:15&to=2026-13-01T10:15&case=C" \
+	"kind=range&from=1960-01-01T00:00&to=2026-01-01T10:15&case=C" \
 	"kind=aor&aor=$(python3 -c 'print("a" * 129)')&case=C"; do
 	check_eq "bad hold refused: $(printf %.50s "$q")" 400 "$(code sue -d "csrf=$stok&$q" "$URL/hold")"
 done
@@ -114,6 +115,12 @@ check_eq "only the range hold's call is held now" "$B " "$(held sue)"
 check_eq "releasing twice: 409" 409 "$(code sue -d "csrf=$stok" -d "hold=$ha" "$URL/hold/release")"
 check_eq "supervisor releases the range hold" 303 "$(code sue -d "csrf=$stok" -d "hold=$hr" "$URL/hold/release")"
 check_eq "nothing is held" "" "$(held sue)"
+# With seconds, a range ends at the end of its last second (2026-01-02T10:00:30.999).
+check_eq "a range to the second" 303 "$(code sue -d "csrf=$stok" -d kind=range -d from=2026-01-02T10:00:00 -d to=2026-01-02T10:00:30 -d case=CASE-S "$URL/hold")"
+hs=$(catalog "SELECT id FROM legal_holds WHERE case_ref = 'CASE-S' AND from_at = 1767348000000 AND to_at = 1767348030999")
+check "...in the catalog to its last millisecond" test -n "$hs"
+check_eq "...keeps ALICE's call of 10:00:00" "$C " "$(held sue)"
+code sue -d "csrf=$stok" -d "hold=$hs" "$URL/hold/release" >/dev/null
 
 # ---- accounts: delete, disable, enable (admin only, CSRF, audited, sessions end)
 code adm "$URL/users" >/dev/null

@@ -92,6 +92,8 @@ check_eq "play" 200 "$(code "$URL/audio?id=$u")"
 check "play equals siprec-export --session's WAV (from the bucket)" cmp -s "$T/body" "$T/export.wav"
 check_eq "download" 200 "$(code "$URL/audio?id=$u&download=1")"
 check "download equals it" cmp -s "$T/body" "$T/export.wav"
+check_eq "trail: a 'played' entry per recording with the sha256 the bucket's copy was checked against" 2 \
+	"$(catalog "SELECT count(*) FROM trail t JOIN recordings r ON t.object = 'recording:' || r.uuid JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' AND t.kind = 'played' AND t.actor = 'siprec-web:lisa' AND t.sha256 = r.sha256")"
 check "no temporary download left behind" sh -c "[ -z \"\$(ls -A '$T/tmp')\" ] && ! ls '$T/cache' | grep -q siprec-s3"
 
 # One object altered in the bucket: its verdict is broken, naming the bucket's copy.

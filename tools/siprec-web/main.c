@@ -310,8 +310,9 @@ static void trail_access(const char *user, const char *kind, const char *session
 	snprintf(actor, sizeof(actor), "siprec-web:%s", user);
 	if (sqlite3_open_v2(arg.catalog, &wdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(wdb,
-			       "SELECT r.uuid, r.path FROM recordings AS r JOIN sessions AS s ON "
-			       "s.id = r.session_id WHERE s.uuid = ?1 AND r.deleted_at IS NULL",
+			       "SELECT r.uuid, r.path, r.sha256 FROM recordings AS r JOIN sessions "
+			       "AS s ON s.id = r.session_id WHERE s.uuid = ?1 AND r.deleted_at IS "
+			       "NULL",
 			       -1, &st, NULL) != SQLITE_OK) {
 		log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind, session,
 			    user, wdb ? sqlite3_errmsg(wdb) : "cannot open the catalog");
@@ -322,23 +323,38 @@ static void trail_access(const char *user, const char *kind, const char *session
 	sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *uuid = (const char *)sqlite3_column_text(st, 0);
-		const char *path = (const char *)sqlite3_column_text(st, 1);
+		const char *rel = (const char *)sqlite3_column_text(st, 1);
+		const char *cat_sha = (const char *)sqlite3_column_text(st, 2);
+		const char *file_sha = NULL, *slash = strrchr(arg.catalog, '/');
+		char *path = NULL;
 
+		/* Relative paths in the catalog are relative to its directory. */
+		if (rel && (rel[0] == '/' ? !(path = strdup(rel))
+					  : asprintf(&path, "%.*s/%s",
+						     slash ? (int)(slash - arg.catalog) : 1,
+						     slash ? arg.catalog : ".", rel) < 0))
+			path = NULL;
+		if (path && compliance_file_sha256(path, sha) == 0)
+			file_sha = sha;
+		else if (path && access(path, F_OK) < 0 && errno == ENOENT && cat_sha &&
+			 strlen(cat_sha) == TRAIL_HASH_HEX)
+			/* Offloaded to S3: siprec-export played the bucket's copy once its sha256
+			 * was the catalog's (s3_recording_open). */
+			file_sha = cat_sha;
 		snprintf(object, sizeof(object), "recording:%s", uuid ? uuid : "");
 		if (trail_append_txn(wdb,
 				     &(struct trail_entry){.kind = kind,
 							   .actor = actor,
 							   .object = object,
 							   .reason = "web console",
-							   .sha256 = path && compliance_file_sha256(
-										     path, sha) == 0
-									     ? sha
-									     : NULL},
+							   .sha256 = file_sha},
 				     NULL) < 0) {
+			free(path);
 			log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind,
 				    session, user, sqlite3_errmsg(wdb));
 			break;
 		}
+		free(path);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(wdb);
@@ -1528,7 +1544,7 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 	/* A range is whole minutes, both ends included (the calls list's from/to format). */
 	if (!release && strcmp(kind, "range") == 0 &&
 	    (!rq->from[0] || !rq->to[0] || parse_time(rq->from, &t_from) < 0 ||
-	     parse_time(rq->to, &t_to) < 0 || t_from > t_to))
+	     parse_time(rq->to, &t_to) < 0 || t_from < 0 || t_from > t_to))
 		return error_page(c, MHD_HTTP_BAD_REQUEST,
 				  "Time range: from and to as YYYY-MM-DDTHH:MM (UTC), from at most "
 				  "to.",
@@ -1551,13 +1567,15 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 		id = hid;
 	} else if (!on_call) {
 		bool aor = strcmp(kind, "aor") == 0;
+		/* to the end of to's minute (or of its second, when it has one) */
+		uint64_t to_end = strlen(rq->to) > 16 ? 999 : 59999;
 
 		r = compliance_hold_add(
 			wdb,
 			&(struct compliance_hold){.kind = kind,
 						  .aor = aor ? rq->aor : NULL,
 						  .from_ms = aor ? 0 : (uint64_t)t_from,
-						  .to_ms = aor ? 0 : (uint64_t)t_to + 59999,
+						  .to_ms = aor ? 0 : (uint64_t)t_to + to_end,
 						  .case_ref = rq->case_ref,
 						  .actor = actor},
 			&id);
