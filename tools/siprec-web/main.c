@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <json.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
@@ -48,6 +49,7 @@
 #include "siprecd/config.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
+#include "siprecd/s3.h"
 #include "web.h"
 
 /* journald MESSAGE_ID of every console access event (search, view, play, download, login). */
@@ -96,6 +98,8 @@ static struct {
 	/* write-only mode: the X25519 private key (a path: siprec-export gets it too) */
 	const char *private_key;
 	bool write_only; /* ENCRYPTION_KEY_STORE=public-key */
+	/* S3_* of the configuration: recordings offloaded to a bucket are read from there */
+	struct s3_target s3;
 	bool create_admin;
 	const char *add_user, *add_role;
 } arg;
@@ -1873,6 +1877,42 @@ static unsigned call_files_load(const char *id, struct call_file *f)
 	return n;
 }
 
+/*
+ * One file's verdict; a recording whose local file was removed after its upload
+ * (S3_DELETE_LOCAL_AFTER, docs/STORAGE.md) is read from the bucket through the storage code
+ * siprec-export uses (s3_recording_open: downloaded into the console's private cache, compared
+ * with the catalog's verified size and sha256, checked, removed).
+ */
+static void call_file_check(struct call_file *f, bool want_wave)
+{
+	char err[1024] = "", *path = NULL;
+	bool tmp = false;
+	int r;
+
+	if (access(f->path, F_OK) == 0 || errno != ENOENT || !arg.s3.endpoint) {
+		web_rec_check(f->path, f->sha256, want_wave, &f->check);
+		return;
+	}
+	r = s3_recording_open(&arg.s3, arg.catalog, f->uuid, f->path, arg.cache, &path, &tmp, err,
+			      sizeof(err));
+	if (r == -ENOENT) { /* neither on disk nor offloaded */
+		web_rec_check(f->path, f->sha256, want_wave, &f->check);
+		return;
+	}
+	if (r < 0) {
+		snprintf(f->check.verdict, sizeof(f->check.verdict), "%s",
+			 r == -EBADMSG ? "broken" : "unreadable");
+		snprintf(f->check.detail, sizeof(f->check.detail), "%s", err);
+		return;
+	}
+	web_rec_check(path, f->sha256, want_wave, &f->check);
+	if (strlen(f->check.detail) + 20 < sizeof(f->check.detail))
+		strcat(f->check.detail, "; from the bucket");
+	if (tmp)
+		unlink(path);
+	free(path);
+}
+
 /* Reads every file (without big_lock: f is this request's own copy). */
 static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
 {
@@ -1883,7 +1923,7 @@ static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
 		} else if (!f[i].path) {
 			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "missing");
 		} else {
-			web_rec_check(f[i].path, f[i].sha256, want_wave, &f[i].check);
+			call_file_check(&f[i], want_wave);
 			/* A file being written has no FINAL chunk yet: that is no fault. */
 			if (strcmp(f[i].state, "writing") == 0 &&
 			    strcmp(f[i].check.verdict, "incomplete") == 0)
@@ -2936,7 +2976,8 @@ static void help(void)
 	       "legal holds, status, users. See docs/WEB.md.\n"
 	       "\n"
 	       "  -c, --config PATH      siprecd's configuration (catalog, keys, control socket,\n"
-	       "                         TLS certificate); passed to siprec-export\n"
+	       "                         TLS certificate, S3 for offloaded recordings);\n"
+	       "                         passed to siprec-export\n"
 	       "      --catalog DB       the catalog (default: the configuration's); read-only\n"
 	       "  -u, --users FILE       accounts (default: $STATE_DIRECTORY/web-users, else\n"
 	       "                         ./web-users)\n"
@@ -3151,10 +3192,22 @@ int main(int argc, char **argv)
 		char err[256];
 
 		arg.write_only = strcmp(cfg.encryption_key_store, "public-key") == 0;
+		if (cfg.s3_endpoint && *cfg.s3_endpoint)
+			arg.s3 = (struct s3_target){
+				.endpoint = cfg.s3_endpoint,
+				.region = cfg.s3_region,
+				.credentials = cfg.s3_credentials,
+				.timeout_ms = cfg.s3_timeout_ms,
+				.virtual_hosted = strcmp(cfg.s3_addressing, "virtual") == 0};
 		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
 		if (!arg.write_only && web_keys_open(&cfg, err, sizeof(err)) < 0)
 			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
 				    err);
+	}
+	/* libcurl's global state, once, before libmicrohttpd starts its threads (S3 reads). */
+	if (arg.s3.endpoint && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "siprec-web: libcurl cannot start\n");
+		return 1;
 	}
 	/* Write-only mode (docs/KEYS.md): siprecd holds only the public key; the console, given
 	 * the private key, reads what the recorder cannot. Under systemd it comes as a
@@ -3171,6 +3224,11 @@ int main(int argc, char **argv)
 
 		if (web_private_key_load(arg.private_key, arg.catalog, err, sizeof(err)) < 0) {
 			fprintf(stderr, "siprec-web: --private-key: %s\n", err);
+			free(users_owned);
+			free(priv_owned);
+			web_keys_close();
+			if (have_cfg)
+				config_free(&cfg);
 			return 1;
 		}
 		log_info("web: write-only recordings of %s open with the private key %s",
