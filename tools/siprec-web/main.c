@@ -974,7 +974,7 @@ static void like_pattern(char *out, size_t n, const char *s)
  */
 #define CANDIDATES_MAX 5000
 
-static char *calls_sql_scan, *calls_sql_set, *holds_sql;
+static char *calls_sql_scan, *calls_sql_set, *holds_sql, *holds_page_sql;
 static bool have_holds;	    /* the catalog has legal_holds (probed at start) */
 static bool have_aor_index; /* ...and legal_hold_aor_index (migration 009) */
 
@@ -1057,6 +1057,19 @@ static int calls_sql_build(void)
 		     "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))"
 		     " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at))"
 		     " ORDER BY h.id",
+		     aor_row) < 0)
+		goto out;
+	/* The holds page: every hold in force and how many calls it keeps. */
+	if (asprintf(&holds_page_sql,
+		     "SELECT h.id, h.kind, h.session_uuid, h.aor, h.from_at, h.to_at, h.case_ref,"
+		     " h.placed_by, h.placed_at, CASE h.kind"
+		     "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
+		     "   h.session_uuid)"
+		     "  WHEN 'aor' THEN (SELECT count(DISTINCT hp.session_id) FROM participants hp"
+		     "   WHERE hp.aor = h.aor COLLATE NOCASE%s)"
+		     "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
+		     "   AND h.to_at) END"
+		     " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
 		     aor_row) < 0)
 		goto out;
 	r = 0;
@@ -1648,19 +1661,7 @@ static enum MHD_Result page_holds(struct MHD_Connection *c, struct websession *s
 	bputs(&b, "<table id=\"allholds\"><tr><th>Hold</th><th>Kind</th><th>On</th><th>Case"
 		  "</th><th>Placed by</th><th>Placed (UTC)</th><th>Calls kept</th><th>Release"
 		  "</th></tr>\n");
-	if (have_holds &&
-	    sqlite3_prepare_v2(
-		    db,
-		    "SELECT h.id, h.kind, h.session_uuid, h.aor, h.from_at, h.to_at, h.case_ref,"
-		    " h.placed_by, h.placed_at, CASE h.kind"
-		    "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
-		    "   h.session_uuid)"
-		    "  WHEN 'aor' THEN (SELECT count(DISTINCT p.session_id) FROM participants p"
-		    "   WHERE p.aor = h.aor COLLATE NOCASE)"
-		    "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
-		    "   AND h.to_at) END"
-		    " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
-		    -1, &st, NULL) == SQLITE_OK) {
+	if (have_holds && sqlite3_prepare_v2(db, holds_page_sql, -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			int64_t hid = sqlite3_column_int64(st, 0);
 			const char *kind = (const char *)sqlite3_column_text(st, 1);
@@ -3399,6 +3400,7 @@ int main(int argc, char **argv)
 	free(calls_sql_scan);
 	free(calls_sql_set);
 	free(holds_sql);
+	free(holds_page_sql);
 	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);
