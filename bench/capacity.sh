@@ -183,11 +183,11 @@ load() {
 		ppid=$!
 	fi
 	# the flame graph's samples: DWARF call graphs (siprecd has no frame pointers), 10 s at most
-	rpid=""
+	recpid=""
 	if [ -n "$FLAME" ] && [ -n "$PERF" ] && [ "${FLAME_STEP:-}" = "$n" ]; then
 		$PERF record -F 499 --call-graph dwarf,8192 -o "$dir/perf.data" -p "$pid" -- \
 			sleep $(((dur - 1 - ramp - 2) > 10 ? 10 : dur - 1 - ramp - 2)) >"$dir/record.log" 2>&1 &
-		rpid=$!
+		recpid=$!
 	fi
 	# RSS over a long hold (the soak): one line every RSS_EVERY seconds
 	if [ "$RSS_EVERY" -gt 0 ]; then
@@ -201,7 +201,7 @@ load() {
 	sleep_until $t0 $((dur - 1))
 	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid")
 	if [ -n "$ppid" ]; then wait $ppid || true; fi
-	if [ -n "$rpid" ]; then wait $rpid || true; fi
+	if [ -n "$recpid" ]; then wait $recpid || true; fi
 	wait $spid
 	SRC_RC=$?
 	wait $catpid

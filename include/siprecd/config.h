@@ -139,6 +139,7 @@ struct config {
 	char *s3_bucket;		   /* S3_BUCKET */
 	char *s3_prefix;		   /* S3_PREFIX, "siprecd" */
 	char *s3_region;		   /* S3_REGION, us-east-1 */
+	char *s3_addressing;		   /* S3_ADDRESSING path|virtual */
 	char *s3_credentials;		   /* S3_CREDENTIALS, "" = the s3-credentials credential */
 	uint64_t s3_timeout_ms;		   /* S3_TIMEOUT, 10m */
 	uint64_t s3_retry_min_ms;	   /* S3_RETRY_MIN, 1s */

@@ -16,6 +16,7 @@
 #define S3_BUCKET_MAX 63      /* a DNS-compatible bucket name (3..63) */
 #define S3_PREFIX_MAX 256     /* S3_PREFIX */
 #define S3_CRED_FIELD_MAX 256 /* access key id, secret */
+#define S3_TOKEN_MAX 4096     /* a session token (STS tokens are up to about 2 KiB) */
 #define S3_CREDENTIAL_NAME "s3-credentials"
 
 /* Where objects go and how to sign for them; strings borrowed for the call that takes it. */
@@ -25,6 +26,7 @@ struct s3_target {
 	const char *region;	 /* S3_REGION: signed into SigV4's scope */
 	const char *credentials; /* S3_CREDENTIALS: a file; "" = the s3-credentials credential */
 	uint64_t timeout_ms;	 /* one request, connect to last byte */
+	bool virtual_hosted;	 /* S3_ADDRESSING=virtual: BUCKET.HOST/KEY, else HOST/BUCKET/KEY */
 };
 
 /* ---- pure pieces (unit-tested) ---- */
@@ -53,6 +55,20 @@ int s3_object_key(const char *prefix, uint64_t started_ms, const char *session, 
  */
 int s3_parse_credentials(const char *text, size_t len, char id[S3_CRED_FIELD_MAX],
 			 char secret[S3_CRED_FIELD_MAX], char *err, size_t errlen);
+/*
+ * The same, also accepting temporary credentials: an "aws_session_token = ..." line (up to
+ * S3_TOKEN_MAX - 1 bytes, no control characters), copied to token ("" when there is none),
+ * which is sent as x-amz-security-token.
+ */
+int s3_parse_credentials_token(const char *text, size_t len, char id[S3_CRED_FIELD_MAX],
+			       char secret[S3_CRED_FIELD_MAX], char token[S3_TOKEN_MAX], char *err,
+			       size_t errlen);
+/*
+ * The URL of key: "<endpoint>/<bucket>/<key>" (path style) or, virtual-hosted, the endpoint
+ * with "<bucket>." before its host and "/<key>". Its length, or -ENAMETOOLONG.
+ */
+int s3_object_url(const char *endpoint, const char *bucket, bool virtual_hosted, const char *key,
+		  char *out, size_t n);
 /* "s3://bucket/key": 0 with the bucket copied out and *ret_key pointing into uri; -EINVAL. */
 int s3_parse_uri(const char *uri, char bucket[S3_BUCKET_MAX + 1], const char **ret_key);
 

@@ -284,6 +284,7 @@ struct catalog {
 	sqlite3_stmt *stmts[_OP_KIND_MAX][OP_MAX_STMTS];
 	sqlite3_stmt *txn[_TXN_MAX];
 	struct trail_stmts trail;
+	bool sync_full; /* PRAGMA synchronous is FULL now, not NORMAL */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the catalog thread waits for work */
@@ -678,7 +679,7 @@ static int exec_retry(struct catalog *c, enum txn_stmt t, uint64_t *busy)
 static uint64_t apply_batch(struct catalog *c, struct op *list)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
-	bool open, gave_up, barrier = false, committed = false, synced = true;
+	bool open, gave_up, synced, barrier = false, committed = false;
 
 	for (struct op *op = list; op; op = op->next)
 		barrier |= op->kind == OP_BARRIER;
@@ -689,11 +690,18 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 	 * the INVITEs waiting share one transaction and one fsync (group commit). sqlite refuses
 	 * to change the level inside a transaction, so it is set before BEGIN.
 	 */
-	if (barrier &&
-	    sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
-		note_error(c, "synchronous = FULL: %s", sqlite3_errmsg(c->db));
-		synced = false;
+	if (barrier != c->sync_full) {
+		/* The level then stays from batch to batch: under load nearly every batch holds a
+		 * barrier, and a PRAGMA is parsed each time it runs. */
+		const char *sql =
+			barrier ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+
+		if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			c->sync_full = barrier;
+		else
+			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
 	}
+	synced = c->sync_full || !barrier;
 	open = exec_retry(c, TXN_BEGIN, &busy) == 0;
 	gave_up = !open;
 
@@ -732,8 +740,6 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		}
 	}
 
-	if (barrier)
-		sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	while (list) {
 		struct op *next = list->next;
 

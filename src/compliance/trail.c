@@ -38,9 +38,15 @@ static void *hook_userdata;
 void compliance_set_event_hook(compliance_event_fn fn, void *userdata)
 {
 	pthread_mutex_lock(&hook_lock);
-	hook_fn = fn;
+	__atomic_store_n(&hook_fn, fn, __ATOMIC_RELEASE);
 	hook_userdata = userdata;
 	pthread_mutex_unlock(&hook_lock);
+}
+
+/* Whether anyone observes the trail (webhooks are configured): its JSON is made only then. */
+static bool event_hooked(void)
+{
+	return __atomic_load_n(&hook_fn, __ATOMIC_ACQUIRE) != NULL;
 }
 
 void compliance_event(const char *kind, const char *json)
@@ -288,7 +294,7 @@ int trail_append_cached(struct trail_stmts *ts, sqlite3 *db, const struct trail_
 		free(f_object);
 		free(f_reason);
 		free(f_sha);
-		json = entry_json(seq, &e, hash);
+		json = event_hooked() ? entry_json(seq, &e, hash) : NULL;
 		if (json)
 			compliance_event(e.kind, json);
 		free(json);

@@ -76,6 +76,7 @@ static const char *const tls_verify_names[] = {"none", "request", "require", NUL
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
 static const char *const latch_names[] = {"sdp", "first", "off", NULL};
+static const char *const s3_addressing_names[] = {"path", "virtual", NULL};
 static const char *const dtmf_names[] = {"record", "events-only", "drop", NULL};
 static const char *const seal_names[] = {"AES-256-GCM", "CHACHA20-POLY1305", NULL};
 static const char *const key_stores[] = {"file",   "credential", "password",
@@ -401,9 +402,12 @@ static const struct config_key keys[] = {
 	 "http(s)://host[:port] of an S3-compatible store (AWS S3, Ceph RGW, MinIO, Garage) every "
 	 "finalized recording is uploaded to; empty = off.",
 	 false, false, F(s3_endpoint), 0, 0, NULL, 0, RESTART},
-	{"S3_BUCKET", T_STRING, "", NULL,
-	 "Bucket of the recordings (path-style requests); required with S3_ENDPOINT.", false, false,
-	 F(s3_bucket), 0, 0, NULL, 0, RESTART},
+	{"S3_BUCKET", T_STRING, "", NULL, "Bucket of the recordings; required with S3_ENDPOINT.",
+	 false, false, F(s3_bucket), 0, 0, NULL, 0, RESTART},
+	{"S3_ADDRESSING", T_CHOICE, "path", NULL,
+	 "path (ENDPOINT/BUCKET/KEY) or virtual (virtual-hosted style: BUCKET.HOST/KEY, as AWS "
+	 "prefers; the bucket name must then be a DNS label without dots under TLS).",
+	 false, false, F(s3_addressing), 0, 0, s3_addressing_names, 0, RESTART},
 	{"S3_PREFIX", T_STRING, "siprecd", NULL,
 	 "Key prefix: objects are <prefix>/<YYYY-MM-DD>/<session>/<recording>.siprec (+ .json, "
 	 "<session>.metadata).",
@@ -412,7 +416,8 @@ static const struct config_key keys[] = {
 	 false, F(s3_region), 0, 0, NULL, 0, RESTART},
 	{"S3_CREDENTIALS", T_PATH, "", NULL,
 	 "File (not readable by others) holding ACCESS_KEY_ID:SECRET or aws_access_key_id/"
-	 "aws_secret_access_key lines; empty = the s3-credentials credential. Never logged.",
+	 "aws_secret_access_key lines (and aws_session_token for temporary credentials), re-read "
+	 "when it changes; empty = the s3-credentials credential. Never logged.",
 	 false, false, F(s3_credentials), 0, 0, NULL, 0, RESTART},
 	{"S3_TIMEOUT", T_DURATION, "10m", NULL,
 	 "One request (an upload or a read-back of a whole recording) must finish within this.",

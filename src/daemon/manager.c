@@ -957,17 +957,18 @@ int manager_start(struct manager *m)
 		}
 		/* Finalized recordings to object storage, from the catalog's outbox. */
 		r = s3_upload_start(
-			&(struct s3_upload_config){.target = {.endpoint = c->s3_endpoint,
-							      .bucket = c->s3_bucket,
-							      .region = c->s3_region,
-							      .credentials = c->s3_credentials,
-							      .timeout_ms = c->s3_timeout_ms},
-						   .prefix = c->s3_prefix,
-						   .catalog_path = c->catalog_path,
-						   .retry_min_ms = c->s3_retry_min_ms,
-						   .retry_max_ms = c->s3_retry_max_ms,
-						   .delete_local_after_ms =
-							   c->s3_delete_local_after_ms},
+			&(struct s3_upload_config){
+				.target = {.endpoint = c->s3_endpoint,
+					   .bucket = c->s3_bucket,
+					   .region = c->s3_region,
+					   .credentials = c->s3_credentials,
+					   .timeout_ms = c->s3_timeout_ms,
+					   .virtual_hosted = !strcmp(c->s3_addressing, "virtual")},
+				.prefix = c->s3_prefix,
+				.catalog_path = c->catalog_path,
+				.retry_min_ms = c->s3_retry_min_ms,
+				.retry_max_ms = c->s3_retry_max_ms,
+				.delete_local_after_ms = c->s3_delete_local_after_ms},
 			err, sizeof(err));
 		if (r < 0) {
 			log_error("s3: %s", *err ? err : strerror(-r));

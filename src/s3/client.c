@@ -32,8 +32,13 @@
 struct s3_client {
 	CURL *curl;
 	char *endpoint, *bucket;
+	bool vhost;
 	char sigv4[128];
 	char id[S3_CRED_FIELD_MAX], secret[S3_CRED_FIELD_MAX];
+	char token[S3_TOKEN_MAX];
+	/* the credentials file, re-read when it changes (temporary credentials are renewed) */
+	char *cred_path;
+	struct stat cred_st;
 	uint64_t timeout_ms;
 	atomic_bool aborting;
 	/* per request */
@@ -167,13 +172,13 @@ static const char *trim(char *s)
 	return s;
 }
 
-static int set_field(char out[S3_CRED_FIELD_MAX], const char *v, const char *what, char *err,
-		     size_t errlen)
+static int set_field_max(char *out, size_t max, const char *v, const char *what, char *err,
+			 size_t errlen)
 {
 	size_t n = strlen(v);
 
-	if (n == 0 || n >= S3_CRED_FIELD_MAX) {
-		set_err(err, errlen, "the %s is %s", what, n ? "longer than 255 bytes" : "empty");
+	if (n == 0 || n >= max) {
+		set_err(err, errlen, "the %s is %s", what, n ? "too long" : "empty");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -185,13 +190,35 @@ static int set_field(char out[S3_CRED_FIELD_MAX], const char *v, const char *wha
 	return 0;
 }
 
+static int set_field(char out[S3_CRED_FIELD_MAX], const char *v, const char *what, char *err,
+		     size_t errlen)
+{
+	return set_field_max(out, S3_CRED_FIELD_MAX, v, what, err, errlen);
+}
+
 int s3_parse_credentials(const char *text, size_t len, char id[S3_CRED_FIELD_MAX],
 			 char secret[S3_CRED_FIELD_MAX], char *err, size_t errlen)
+{
+	char *token = malloc(S3_TOKEN_MAX);
+	int r;
+
+	if (!token)
+		return -ENOMEM;
+	r = s3_parse_credentials_token(text, len, id, secret, token, err, errlen);
+	OPENSSL_cleanse(token, S3_TOKEN_MAX);
+	free(token);
+	return r;
+}
+
+int s3_parse_credentials_token(const char *text, size_t len, char id[S3_CRED_FIELD_MAX],
+			       char secret[S3_CRED_FIELD_MAX], char token[S3_TOKEN_MAX], char *err,
+			       size_t errlen)
 {
 	char *copy, *line, *save = NULL;
 	bool have_id = false, have_secret = false;
 	int r = 0;
 
+	token[0] = '\0';
 	if (memchr(text, '\0', len)) {
 		set_err(err, errlen, "a NUL byte in the file");
 		return -EINVAL;
@@ -220,8 +247,11 @@ int s3_parse_credentials(const char *text, size_t len, char id[S3_CRED_FIELD_MAX
 				r = set_field(secret, trim(eq + 1), "secret access key", err,
 					      errlen);
 				have_secret = r == 0;
+			} else if (!strcmp(k, "aws_session_token")) {
+				r = set_field_max(token, S3_TOKEN_MAX, trim(eq + 1),
+						  "session token", err, errlen);
 			}
-			/* other keys of a shared-credentials file (region, token) are not ours */
+			/* other keys of a shared-credentials file (region, ...) are not ours */
 		} else if (colon && !have_id && !have_secret) {
 			*colon = '\0';
 			r = set_field(id, trim((char *)l), "access key id", err, errlen);
@@ -238,6 +268,8 @@ int s3_parse_credentials(const char *text, size_t len, char id[S3_CRED_FIELD_MAX
 	}
 	OPENSSL_cleanse(copy, len);
 	free(copy);
+	if (r < 0)
+		OPENSSL_cleanse(token, S3_TOKEN_MAX);
 	if (r == 0 && (!have_id || !have_secret)) {
 		set_err(err, errlen, "no %s", have_id ? "secret access key" : "access key id");
 		r = -EINVAL;
@@ -261,6 +293,20 @@ int s3_parse_uri(const char *uri, char bucket[S3_BUCKET_MAX + 1], const char **r
 		return -EINVAL;
 	*ret_key = slash + 1;
 	return 0;
+}
+
+int s3_object_url(const char *endpoint, const char *bucket, bool virtual_hosted, const char *key,
+		  char *out, size_t n)
+{
+	const char *host = strstr(endpoint, "://");
+	int l;
+
+	if (!virtual_hosted || !host)
+		l = snprintf(out, n, "%s/%s/%s", endpoint, bucket, key);
+	else
+		l = snprintf(out, n, "%.*s%s.%s/%s", (int)(host + 3 - endpoint), endpoint, bucket,
+			     host + 3, key);
+	return l < 0 || (size_t)l >= n ? -ENAMETOOLONG : l;
 }
 
 /* ---- the client ---- */
@@ -309,12 +355,52 @@ static int read_credentials(struct s3_client *c, const char *path, char *err, si
 	{
 		char why[160] = "";
 
-		r = s3_parse_credentials(buf, (size_t)n, c->id, c->secret, why, sizeof(why));
+		r = s3_parse_credentials_token(buf, (size_t)n, c->id, c->secret, c->token, why,
+					       sizeof(why));
 		if (r < 0)
 			set_err(err, errlen, "S3 credentials %s: %s", path, why);
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+	if (r == 0) {
+		c->cred_st = sb;
+		if (!c->cred_path || strcmp(c->cred_path, path) != 0) {
+			free(c->cred_path);
+			c->cred_path = strdup(path);
+			if (!c->cred_path)
+				r = -ENOMEM;
+		}
+	}
 	return r;
+}
+
+/* Temporary credentials are renewed by rewriting the file (or the credential): re-read it
+ * before a request when it changed. A file that became unreadable keeps the last ones. */
+static void credentials_refresh(struct s3_client *c)
+{
+	char err[256], id[S3_CRED_FIELD_MAX], secret[S3_CRED_FIELD_MAX], *token;
+	struct stat sb;
+
+	if (!c->cred_path || stat(c->cred_path, &sb) < 0 ||
+	    (sb.st_ino == c->cred_st.st_ino && sb.st_dev == c->cred_st.st_dev &&
+	     sb.st_size == c->cred_st.st_size && sb.st_mtim.tv_sec == c->cred_st.st_mtim.tv_sec &&
+	     sb.st_mtim.tv_nsec == c->cred_st.st_mtim.tv_nsec))
+		return;
+	token = malloc(S3_TOKEN_MAX);
+	if (!token)
+		return;
+	memcpy(id, c->id, sizeof(id));
+	memcpy(secret, c->secret, sizeof(secret));
+	memcpy(token, c->token, S3_TOKEN_MAX);
+	if (read_credentials(c, c->cred_path, err, sizeof(err)) < 0) {
+		/* half written, or broken: the last good ones go on */
+		memcpy(c->id, id, sizeof(id));
+		memcpy(c->secret, secret, sizeof(secret));
+		memcpy(c->token, token, S3_TOKEN_MAX);
+	}
+	OPENSSL_cleanse(id, sizeof(id));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(token, S3_TOKEN_MAX);
+	free(token);
 }
 
 struct s3_client *s3_client_free(struct s3_client *c)
@@ -326,6 +412,8 @@ struct s3_client *s3_client_free(struct s3_client *c)
 	EVP_MD_CTX_free(c->md);
 	free(c->endpoint);
 	free(c->bucket);
+	free(c->cred_path);
+	OPENSSL_cleanse(c->token, sizeof(c->token));
 	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 	OPENSSL_cleanse(c->id, sizeof(c->id));
 	free(c);
@@ -371,6 +459,7 @@ int s3_client_new(const struct s3_target *t, char *err, size_t errlen, struct s3
 		return -ENOMEM;
 	c->endpoint = strdup(t->endpoint);
 	c->bucket = strdup(t->bucket);
+	c->vhost = t->virtual_hosted;
 	c->md = EVP_MD_CTX_new();
 	if (!c->endpoint || !c->bucket || !c->md) {
 		r = -ENOMEM;
@@ -489,18 +578,25 @@ static int request(struct s3_client *c, const char *method, const char *key,
 		   size_t errlen)
 {
 	char url[2048], h_sha[96], h_type[128], cerr[CURL_ERROR_SIZE] = "";
+	char h_token[S3_TOKEN_MAX + 32];
 	struct curl_slist *hdrs = NULL, *t;
 	CURLcode rc;
-	const char *lines[3];
+	const char *lines[4];
 	size_t nl = 0;
 	int r = 0;
 
 	if (atomic_load(&c->aborting))
 		return -ECANCELED;
-	if (snprintf(url, sizeof(url), "%s/%s/%s", c->endpoint, c->bucket, key) >=
-	    (int)sizeof(url)) {
+	if (s3_object_url(c->endpoint, c->bucket, c->vhost, key, url, sizeof(url)) < 0) {
 		set_err(err, errlen, "object key too long");
 		return -ENAMETOOLONG;
+	}
+	credentials_refresh(c);
+	/* Temporary credentials: the session token goes in its header, which libcurl signs
+	 * with the others it is given (AWS: X-Amz-Security-Token). */
+	if (c->token[0]) {
+		snprintf(h_token, sizeof(h_token), "x-amz-security-token: %s", c->token);
+		lines[nl++] = h_token;
 	}
 	/* S3 wants the payload hash signed in every request; "Expect:" saves a round trip. */
 	snprintf(h_sha, sizeof(h_sha), "x-amz-content-sha256: %s", payload_sha256);
@@ -553,6 +649,8 @@ static int request(struct s3_client *c, const char *method, const char *key,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdrs);
+	if (c->token[0])
+		OPENSSL_cleanse(h_token, sizeof(h_token));
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
 	if (rc != CURLE_OK) {
 		if (rc == CURLE_ABORTED_BY_CALLBACK)

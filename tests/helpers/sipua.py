@@ -96,12 +96,12 @@ class Call:
         self.cseq = 0
 
     def request(self, method, body=b"", ctype="application/sdp", extra="", cseq=None,
-                timeout=5.0):
+                timeout=5.0, branch=None):
         """Sends method, returns the final response (None on timeout). ACK returns None."""
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq
-        branch = "z9hG4bK%x" % random.getrandbits(48)
+        branch = branch or "z9hG4bK%x" % random.getrandbits(48)
         to = "<sip:srs@127.0.0.1>" + (";tag=" + self.to_tag if self.to_tag else "")
         if isinstance(body, str):
             body = body.encode()
@@ -122,12 +122,17 @@ class Call:
             r = self.ua.recv(end - time.time())
             if r is None:
                 break
-            if r.status >= 200 and (r.header("cseq") or "").split()[-1] == method:
+            # RFC 3261 §17.1.3: a response belongs to the transaction of its top Via's branch;
+            # a retransmitted final answer of an earlier request (the daemon repeats a
+            # non-2xx until it is ACKed) is not this request's.
+            if (r.status >= 200 and (r.header("cseq") or "").split()[-1] == method
+                    and ("branch=" + branch) in (r.header("via") or "")):
                 tt = re.search(r";\s*tag=([^;>\s]+)", r.header("to") or "")
                 if tt and method == "INVITE" and r.status < 300:
                     self.to_tag = tt.group(1)
                 if method == "INVITE":
-                    self.request("ACK", cseq=cseq) if r.status >= 300 else None
+                    # §17.1.1.3: the ACK of a non-2xx is part of the INVITE's transaction
+                    self.request("ACK", cseq=cseq, branch=branch) if r.status >= 300 else None
                 return r
         return None
 

@@ -15,6 +15,8 @@
 #    (an altered object exits 2); a deletion (retention, erasure) deletes the objects.
 # 4. Wrong credentials are refused by the store (the upload waits) and never logged.
 # 5. siprecctl erase (another process) deletes the erased recordings' objects.
+# 6. Temporary credentials (aws_session_token, sent signed as X-Amz-Security-Token, the file
+#    re-read when renewed) and S3_ADDRESSING=virtual (BUCKET.HOST/KEY) against the same store.
 . "$SRCDIR/tests/integration/lib.sh"
 need sipp sqlite3 jq node python3 cmp curl
 
@@ -36,8 +38,9 @@ DATA=$T/s3data
 mkdir -p "$DATA"
 
 S3_PID=""
+S3_TOKEN="" # set: the store wants this session token (temporary credentials)
 s3_start() {
-	node "$S3DIR/server.js" "$DATA" 127.0.0.1 "$S3PORT" "$BUCKET" S3RVER "$SECRET" \
+	node "$S3DIR/server.js" "$DATA" 127.0.0.1 "$S3PORT" "$BUCKET" S3RVER "$SECRET" $S3_TOKEN \
 		>>"$T/s3rver.log" 2>&1 &
 	S3_PID=$!
 	BG_PIDS="$BG_PIDS $S3_PID"
@@ -264,6 +267,54 @@ check "... none of call 4 left in the bucket" test -z "$(find "$DATA/$BUCKET" -p
 check_eq "... held call 1's objects remain" 5 "$(find "$DATA/$BUCKET" -path "*/$S1/*" -name '*._S3rver_object' | wc -l)"
 stop_siprecd
 check_eq "the secret is not in the log" 0 "$(grep -c -F "$SECRET" "$T/siprecd.log")"
+
+# ---- 6. temporary credentials (a session token) and virtual-hosted-style requests
+# tokcred TOKEN: an AWS shared-credentials file with a session token, replaced atomically
+tokcred() {
+	(umask 077 && printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\naws_session_token = %s\n' \
+		"$SECRET" "$1" >"$CRED.new") && mv "$CRED.new" "$CRED"
+}
+s3_stop
+TOKEN1=$(openssl rand -hex 40)
+S3_TOKEN=$TOKEN1
+s3_start
+tokcred "$TOKEN1"
+sed -i "s|^S3_ENDPOINT=.*|S3_ENDPOINT=http://s3.localhost:$S3PORT\nS3_ADDRESSING=virtual|" "$CONF"
+: >"$T/s3rver.log"
+start_siprecd
+check "call 5 recorded" sipp_run five -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "s3five-%u-%p@%s" -key tools "$PCAPS"
+S5=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3five-%'")
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S5' AND verified_at IS NOT NULL" 2; then
+	ok "session token and virtual-hosted style: call 5 uploaded and verified"
+else
+	bad "call 5 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S5'")"
+fi
+check_eq "the requests went to BUCKET.s3.localhost, the key as the path" 0 \
+	"$(grep -E '^(PUT|GET) ' "$T/s3rver.log" | grep -v -c -E "^(PUT|GET) $BUCKET\.s3\.localhost:$S3PORT /site-a/rec/")"
+check "... and there were some" grep -q -E "^PUT $BUCKET\.s3\.localhost:$S3PORT /site-a/rec/.*/$S5/" "$T/s3rver.log"
+K5=$(catalog "SELECT object_key FROM s3_objects WHERE session_uuid = '$S5' LIMIT 1")
+check "export from the bucket, virtual-hosted, with the token" \
+	"$EXPORT" --config "$CONF" "s3://$BUCKET/$K5" -o "$T/k5.wav"
+# The token is renewed: the store wants the new one; the daemon still holds the old.
+s3_stop
+TOKEN2=$(openssl rand -hex 40)
+S3_TOKEN=$TOKEN2
+s3_start
+check "call 6 recorded" sipp_run six -sf "$SCN/siprec-basic.xml" -m 1 -cid_str "s3six-%u-%p@%s" -key tools "$PCAPS"
+S6=$(catalog "SELECT uuid FROM sessions WHERE call_id LIKE 's3six-%'")
+if poll "SELECT count(*) > 0 FROM s3_objects WHERE session_uuid = '$S6' AND last_error LIKE '%InvalidToken%'" 1; then
+	ok "an expired token is refused by the store (InvalidToken), the upload waits"
+else
+	bad "no InvalidToken: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S6'")"
+fi
+tokcred "$TOKEN2"
+if poll "SELECT count(*) FROM s3_objects WHERE session_uuid = '$S6' AND verified_at IS NOT NULL" 2; then
+	ok "the renewed token in the file is used without a restart: call 6 verified"
+else
+	bad "call 6 not uploaded: $(catalog "SELECT recording_uuid, attempts, last_error FROM s3_objects WHERE session_uuid = '$S6'")"
+fi
+stop_siprecd
+check_eq "no session token in the log" 0 "$(grep -c -F -e "$TOKEN1" -e "$TOKEN2" "$T/siprecd.log")"
 chmod 0644 "$CRED"
 timeout 10 "$SIPRECD" --config "$CONF" >"$T/refused.log" 2>&1
 rc=$?

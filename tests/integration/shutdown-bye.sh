@@ -48,6 +48,7 @@ for tr in udp tcp tls; do
 	esac
 	stop_siprecd
 	check_eq "$tr: siprecd exits 0 after SIGTERM" 0 "$STOP_RC"
+	echo "# $tr: SIGTERM to exit with $N live calls: $STOP_MS ms (wall clock, shared machine)"
 	wait "$SRC_PID"
 	check_eq "$tr: siprec-src saw a BYE from the server for each call" "$N" "$(by_server "$tr")"
 	check_eq "$tr: every session ended by the shutdown" "$N" \
@@ -68,6 +69,7 @@ calls udp "$SIP_PORT"
 kill -STOP "$SRC_PID"
 stop_siprecd
 check_eq "silent SRC: siprecd exits 0 after SIGTERM" 0 "$STOP_RC"
+echo "# silent SRC: SIGTERM to exit: $STOP_MS ms with SHUTDOWN_BYE_TIMEOUT=1s (wall clock)"
 check "silent SRC: ... once the BYE timeout passed (log)" \
 	grep -q "BYE.* unanswered after" "$T/siprecd.log"
 kill -CONT "$SRC_PID"

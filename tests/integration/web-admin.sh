@@ -11,8 +11,9 @@ need python3 sqlite3 curl
 WEB=$BUILD/siprec-web
 [ -x "$WEB" ] || { bad "siprec-web not built"; finish; }
 
-# A catalog with its schema from siprecd, then three calls: alice at 10:00 and bob at 10:30 on
-# 2026-01-01, ALICE (another spelling of her AoR) on 2026-01-02.
+# A catalog with its schema from siprecd, then four calls: alice at 10:00 and bob at 10:30 on
+# 2026-01-01, ALICE (another spelling of her AoR) on 2026-01-02, and on 2026-01-03 a participant
+# whose metadata is sealed (no AoR in clear, only its blind index 'v1:feed', migration 009).
 start_siprecd
 stop_siprecd
 python3 - "$T/state/catalog.db" <<'PY'
@@ -22,17 +23,20 @@ t0 = 1767261600000  # 2026-01-01T10:00Z
 for n, (u, t, name, aor) in enumerate([
         ("aaaaaaaa-0000-4000-8000-000000000001", t0, "Alice", "sip:alice@example.com"),
         ("aaaaaaaa-0000-4000-8000-000000000002", t0 + 1800000, "Bob", "sip:bob@example.net"),
-        ("aaaaaaaa-0000-4000-8000-000000000003", t0 + 86400000, "Alice", "SIP:ALICE@example.com")]):
+        ("aaaaaaaa-0000-4000-8000-000000000003", t0 + 86400000, "Alice", "SIP:ALICE@example.com"),
+        ("aaaaaaaa-0000-4000-8000-000000000004", t0 + 2 * 86400000, None, None)]):
     db.execute("INSERT INTO sessions (uuid, call_id, src_addr, transport, started_at, ended_at,"
                " state, end_reason) VALUES (?, ?, '192.0.2.1:5060', 'udp', ?, ?, 'ended', 'bye')",
                (u, "gen-%d" % n, t, t + 60000))
     db.execute("INSERT INTO participants (session_id, participant_id, name, aor) VALUES"
                " ((SELECT id FROM sessions WHERE uuid = ?), 'p1', ?, ?)", (u, name, aor))
+db.execute("UPDATE participants SET aor_index = 'v1:feed' WHERE aor IS NULL")
 db.commit()
 PY
 A=aaaaaaaa-0000-4000-8000-000000000001
 B=aaaaaaaa-0000-4000-8000-000000000002
 C=aaaaaaaa-0000-4000-8000-000000000003
+D=aaaaaaaa-0000-4000-8000-000000000004
 
 USERS=$T/web-users
 admin_pw=$("$WEB" --users "$USERS" --create-admin | sed -n 's/.*one-time password: //p')
@@ -77,6 +81,7 @@ check "audit: hold-refused" grep -q "SIPREC_WEB_USER=lisa SIPREC_WEB_ACTION=hold
 for q in "kind=everything&aor=x&case=C" "kind=aor&case=C" "kind=aor&aor=a%09b&case=C" "kind=aor&aor=sip:x&case=" \
 	"kind=range&from=2026-01-01T10:15&case=C" "kind=range&from=2026-01-01T10:45&to=2026-01-01T10:15&case=C" \
 	"kind=range&from=yesterday&to=2026-01-01T10:15&case=C" "kind=range&from=2026-01-01T10:15&to=2026-13-01T10:15&case=C" \
+	"kind=range&from=1960-01-01T00:00&to=2026-01-01T10:15&case=C" \
 	"kind=aor&aor=$(python3 -c 'print("a" * 129)')&case=C"; do
 	check_eq "bad hold refused: $(printf %.50s "$q")" 400 "$(code sue -d "csrf=$stok&$q" "$URL/hold")"
 done
@@ -89,15 +94,20 @@ check "the AoR hold is in the catalog, placed by siprec-web:sue" test -n "$ha"
 check_eq "trail: 'held' by siprec-web:sue for the AoR" 1 "$(catalog "SELECT count(*) FROM trail WHERE kind = 'held' AND actor = 'siprec-web:sue' AND object = 'hold:$ha' AND reason LIKE '%AoR sip:alice@example.com'")"
 check "audit: hold-placed on the AoR" grep -q "SIPREC_WEB_USER=sue SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID= SIPREC_WEB_DETAIL=hold=$ha case=CASE <A> kind=aor aor=sip:alice@example.com" "$T/web.log"
 check_eq "the AoR hold keeps both of alice's calls (any case), not bob's" "$A $C " "$(held sue)"
+# As siprecd does for a hold placed while metadata is sealed: the AoR's blind index.
+catalog "INSERT INTO legal_hold_aor_index (hold_id, aor_index) VALUES ($ha, 'v1:feed')"
+check_eq "...and the sealed participant's call, through the blind AoR index" "$A $C $D " "$(held sue)"
 
 check_eq "supervisor holds the calls started 10:15..10:45" 303 "$(code sue -d "csrf=$stok" -d kind=range -d from=2026-01-01T10:15 -d to=2026-01-01T10:45 -d case=CASE-R "$URL/hold")"
 hr=$(catalog "SELECT id FROM legal_holds WHERE kind = 'range' AND from_at = 1767262500000 AND to_at = 1767264359999 AND placed_by = 'siprec-web:sue' AND released_at IS NULL")
 check "the range hold is in the catalog (both minutes included)" test -n "$hr"
 check "audit: hold-placed on the range" grep -q "SIPREC_WEB_ACTION=hold-placed SIPREC_SESSION_ID= SIPREC_WEB_DETAIL=hold=$hr case=CASE-R kind=range from=2026-01-01T10:15 to=2026-01-01T10:45" "$T/web.log"
-check_eq "now all three calls are held" "$A $B $C " "$(held sue)"
+check_eq "now all four calls are held" "$A $B $C $D " "$(held sue)"
 code sue "$URL/holds" >/dev/null
-check "holds page: the AoR hold, escaped, keeping 2 calls" grep -q "<tr class=\"hold\" data-hold=\"$ha\"><td>$ha</td><td>aor</td><td>sip:alice@example.com</td><td>CASE &lt;A&gt;</td><td>siprec-web:sue</td><td>[^<]*</td><td class=\"kept\">2</td>" "$T/body"
+check "holds page: the AoR hold, escaped, keeping 3 calls (one by the blind index)" grep -q "<tr class=\"hold\" data-hold=\"$ha\"><td>$ha</td><td>aor</td><td>sip:alice@example.com</td><td>CASE &lt;A&gt;</td><td>siprec-web:sue</td><td>[^<]*</td><td class=\"kept\">3</td>" "$T/body"
 check "holds page: the range hold, keeping 1 call" grep -q "<tr class=\"hold\" data-hold=\"$hr\"><td>$hr</td><td>range</td><td>calls started 2026-01-01 10:15:00 .. 2026-01-01 10:45:59</td>.*<td class=\"kept\">1</td>" "$T/body"
+code sue "$URL/call?id=$D" >/dev/null
+check "the sealed participant's call page lists the AoR hold" grep -q "data-hold=\"$ha\"><td>$ha</td><td>aor</td>" "$T/body"
 code sue "$URL/call?id=$B" >/dev/null
 check "bob's call page lists the range hold" grep -q "data-hold=\"$hr\"><td>$hr</td><td>range</td>" "$T/body"
 code sue "$URL/call?id=$A" >/dev/null
@@ -114,6 +124,12 @@ check_eq "only the range hold's call is held now" "$B " "$(held sue)"
 check_eq "releasing twice: 409" 409 "$(code sue -d "csrf=$stok" -d "hold=$ha" "$URL/hold/release")"
 check_eq "supervisor releases the range hold" 303 "$(code sue -d "csrf=$stok" -d "hold=$hr" "$URL/hold/release")"
 check_eq "nothing is held" "" "$(held sue)"
+# With seconds, a range ends at the end of its last second (2026-01-02T10:00:30.999).
+check_eq "a range to the second" 303 "$(code sue -d "csrf=$stok" -d kind=range -d from=2026-01-02T10:00:00 -d to=2026-01-02T10:00:30 -d case=CASE-S "$URL/hold")"
+hs=$(catalog "SELECT id FROM legal_holds WHERE case_ref = 'CASE-S' AND from_at = 1767348000000 AND to_at = 1767348030999")
+check "...in the catalog to its last millisecond" test -n "$hs"
+check_eq "...keeps ALICE's call of 10:00:00" "$C " "$(held sue)"
+code sue -d "csrf=$stok" -d "hold=$hs" "$URL/hold/release" >/dev/null
 
 # ---- accounts: delete, disable, enable (admin only, CSRF, audited, sessions end)
 code adm "$URL/users" >/dev/null

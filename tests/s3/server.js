@@ -2,13 +2,16 @@
 // An S3-compatible server on loopback for tests/integration/s3.sh: s3rver (a file-backed S3
 // API) with one bucket, in front of which this file checks AWS Signature Version 4 the way
 // AWS does (s3rver accepts any v4 signature), so a request signed wrongly, with another
-// secret or an unsigned payload hash fails here as it would in production.
-// Usage: node server.js DIR ADDRESS PORT BUCKET ACCESS_KEY_ID SECRET
+// secret or an unsigned payload hash fails here as it would in production. With a SESSION_TOKEN
+// (temporary credentials) every request must carry it, signed, in X-Amz-Security-Token.
+// Virtual-hosted requests come to BUCKET.s3.localhost (curl resolves *.localhost to loopback);
+// each request's method, Host and path is printed, so a test sees which style came.
+// Usage: node server.js DIR ADDRESS PORT BUCKET ACCESS_KEY_ID SECRET [SESSION_TOKEN]
 'use strict';
 const crypto = require('crypto');
 const S3rver = require('s3rver');
 
-const [dir, address, port, bucket, keyId, secret] = process.argv.slice(2);
+const [dir, address, port, bucket, keyId, secret, token] = process.argv.slice(2);
 if (!secret) {
 	console.error('usage: node server.js DIR ADDRESS PORT BUCKET ACCESS_KEY_ID SECRET');
 	process.exit(2);
@@ -26,6 +29,7 @@ function deny(ctx, code, message) {
 }
 
 async function sigv4(ctx, next) {
+	console.log(`${ctx.method} ${ctx.host} ${ctx.path}`);
 	const auth = ctx.get('authorization');
 	const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
 	if (!m)
@@ -39,6 +43,8 @@ async function sigv4(ctx, next) {
 	if (!amzDate.startsWith(date) || !payload || !names.includes('host') ||
 	    !names.includes('x-amz-content-sha256') || !names.includes('x-amz-date'))
 		return deny(ctx, 'AccessDenied', 'host, x-amz-date and x-amz-content-sha256 must be signed');
+	if (token && (ctx.get('x-amz-security-token') !== token || !names.includes('x-amz-security-token')))
+		return deny(ctx, 'InvalidToken', 'the security token is missing, unsigned or not the current one');
 	const [rawPath, rawQuery = ''] = ctx.req.url.split('?');
 	const path = rawPath.split('/').map((p) => enc(decodeURIComponent(p))).join('/');
 	const query = rawQuery ? rawQuery.split('&').map((kv) => {
@@ -64,6 +70,7 @@ const server = new S3rver({
 	directory: dir,
 	silent: true,
 	allowMismatchedSignatures: true,
+	serviceEndpoint: 'localhost',
 	configureBuckets: [{ name: bucket }],
 });
 server.middleware.unshift(sigv4);

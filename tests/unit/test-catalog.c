@@ -127,6 +127,7 @@ static void test_migrations_from_empty(void **state)
 		     "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
 		     "ORDER BY name",
 		     "dtmf_events_session\nparticipants_aor\nparticipants_aor_index\n"
+		     "participants_aor_nocase\n"
 		     "recordings_session\n"
 		     "recordings_writing\ns3_objects_pending\nsession_context_lookup\n"
 		     "sessions_active\n"

@@ -166,6 +166,52 @@ static void test_chain_and_signature(void **state)
 	close_fixture(&f);
 }
 
+/* trail_append_cached keeps its statements between appends, yet follows the head another
+ * connection moved (the compliance, key and S3 threads append on their own): one chain, no
+ * fork, no duplicate seq. */
+static void test_cached_append_two_writers(void **state)
+{
+	struct trail_stmts ts = {0};
+	struct fixture f;
+	sqlite3 *other = NULL;
+	uint64_t seq = 0;
+	(void)state;
+
+	open_fixture(&f);
+	assert_int_equal(sqlite3_open(f.path, &other), SQLITE_OK);
+	for (unsigned i = 0; i < 3; i++) {
+		struct trail_entry e = {
+			.kind = "created", .actor = "siprecd", .object = "recording:c"};
+
+		exec_ok(f.db, "BEGIN IMMEDIATE");
+		assert_int_equal(trail_append_cached(&ts, f.db, &e, &seq), 0);
+		assert_int_equal(trail_append_cached(&ts, f.db, &e, &seq), 0);
+		exec_ok(f.db, "COMMIT");
+		assert_int_equal(seq, 3 * i + 2);
+		/* the statements are kept: not prepared again per append */
+		assert_ptr_equal(ts.db, f.db);
+		assert_non_null(ts.head);
+		assert_non_null(ts.insert);
+		append(other, "deleted", "recording:o", NULL);
+	}
+	assert_int_equal(verify(&f), 0);
+	{
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(f.db, "SELECT count(*), max(seq) FROM trail",
+						    -1, &st, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 9);
+		assert_int_equal(sqlite3_column_int(st, 1), 9);
+		sqlite3_finalize(st);
+	}
+	trail_stmts_clear(&ts);
+	assert_null(ts.head);
+	sqlite3_close(other);
+	close_fixture(&f);
+}
+
 static void test_rewrite_and_truncation(void **state)
 {
 	struct fixture f;
@@ -446,6 +492,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_and_signature),
+		cmocka_unit_test(test_cached_append_two_writers),
 		cmocka_unit_test(test_rewrite_and_truncation),
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_retention_holds_erasure),

@@ -164,6 +164,46 @@ static void test_credentials(void **state)
 	}
 	/* a NUL inside the file */
 	assert_int_equal(s3_parse_credentials("A:B\0C", 5, id, secret, err, sizeof(err)), -EINVAL);
+	/* temporary credentials: the session token of an AWS shared-credentials file */
+	{
+		static const char tmp[] = "[default]\naws_access_key_id = ASIA\n"
+					  "aws_secret_access_key = SECRET\n"
+					  "aws_session_token = FwoGZXIvYXdzE//token+/=\n";
+		char token[S3_TOKEN_MAX];
+
+		assert_int_equal(s3_parse_credentials_token(tmp, strlen(tmp), id, secret, token,
+							    err, sizeof(err)),
+				 0);
+		assert_string_equal(id, "ASIA");
+		assert_string_equal(token, "FwoGZXIvYXdzE//token+/=");
+		assert_int_equal(s3_parse_credentials_token("AKID:SECRET", 11, id, secret, token,
+							    err, sizeof(err)),
+				 0);
+		assert_string_equal(token, "");
+		assert_int_equal(s3_parse_credentials_token("aws_access_key_id = A\n"
+							    "aws_secret_access_key = S\n"
+							    "aws_session_token = a\x01b\n",
+							    64, id, secret, token, err,
+							    sizeof(err)),
+				 -EINVAL);
+	}
+}
+
+static void test_url(void **state)
+{
+	char out[128];
+
+	assert_int_equal(s3_object_url("https://s3.eu-west-1.amazonaws.com", "rec", false,
+				       "a/b.siprec", out, sizeof(out)),
+			 (int)strlen("https://s3.eu-west-1.amazonaws.com/rec/a/b.siprec"));
+	assert_string_equal(out, "https://s3.eu-west-1.amazonaws.com/rec/a/b.siprec");
+	assert_true(s3_object_url("https://s3.eu-west-1.amazonaws.com", "rec", true, "a/b.siprec",
+				  out, sizeof(out)) > 0);
+	assert_string_equal(out, "https://rec.s3.eu-west-1.amazonaws.com/a/b.siprec");
+	assert_true(s3_object_url("http://s3.localhost:9000", "rec", true, "k", out, sizeof(out)) >
+		    0);
+	assert_string_equal(out, "http://rec.s3.localhost:9000/k");
+	assert_int_equal(s3_object_url("http://h", "rec", true, "k", out, 8), -ENAMETOOLONG);
 }
 
 static void test_uri(void **state)
@@ -201,7 +241,7 @@ int main(void)
 		cmocka_unit_test(test_bucket),	    cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_object_key),
 		cmocka_unit_test(test_credentials), cmocka_unit_test(test_uri),
-		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_url),	    cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

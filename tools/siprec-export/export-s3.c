@@ -91,12 +91,14 @@ int export_s3_fetch(char **path, const char *config)
 		config_free(&cfg);
 		return 1;
 	}
-	r = s3_client_new(&(struct s3_target){.endpoint = cfg.s3_endpoint,
-					      .bucket = bucket,
-					      .region = cfg.s3_region,
-					      .credentials = cfg.s3_credentials,
-					      .timeout_ms = cfg.s3_timeout_ms},
-			  err, sizeof(err), &c);
+	r = s3_client_new(
+		&(struct s3_target){.endpoint = cfg.s3_endpoint,
+				    .bucket = bucket,
+				    .region = cfg.s3_region,
+				    .credentials = cfg.s3_credentials,
+				    .timeout_ms = cfg.s3_timeout_ms,
+				    .virtual_hosted = !strcmp(cfg.s3_addressing, "virtual")},
+		err, sizeof(err), &c);
 	config_free(&cfg);
 	if (r < 0) {
 		fprintf(stderr, "siprec-export: %s\n", err);

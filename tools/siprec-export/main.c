@@ -876,13 +876,14 @@ static int fetch_offloaded(struct input *in, const struct config *cfg, const cha
 	bool tmp = false;
 	int r;
 
-	r = s3_recording_open(cfg ? &(struct s3_target){.endpoint = cfg->s3_endpoint,
-							.region = cfg->s3_region,
-							.credentials = cfg->s3_credentials,
-							.timeout_ms = cfg->s3_timeout_ms}
-				  : NULL,
-			      arg.catalog, uuid ? uuid : "", in->path, NULL, &path, &tmp, err,
-			      sizeof(err));
+	r = s3_recording_open(
+		cfg ? &(struct s3_target){.endpoint = cfg->s3_endpoint,
+					  .region = cfg->s3_region,
+					  .credentials = cfg->s3_credentials,
+					  .timeout_ms = cfg->s3_timeout_ms,
+					  .virtual_hosted = !strcmp(cfg->s3_addressing, "virtual")}
+		    : NULL,
+		arg.catalog, uuid ? uuid : "", in->path, NULL, &path, &tmp, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "siprec-export: %s\n", err);
 		return r;

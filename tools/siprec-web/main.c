@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <json.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
@@ -48,6 +49,7 @@
 #include "siprecd/config.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
+#include "siprecd/s3.h"
 #include "web.h"
 
 /* journald MESSAGE_ID of every console access event (search, view, play, download, login). */
@@ -96,6 +98,8 @@ static struct {
 	/* write-only mode: the X25519 private key (a path: siprec-export gets it too) */
 	const char *private_key;
 	bool write_only; /* ENCRYPTION_KEY_STORE=public-key */
+	/* S3_* of the configuration: recordings offloaded to a bucket are read from there */
+	struct s3_target s3;
 	bool create_admin;
 	const char *add_user, *add_role;
 } arg;
@@ -306,8 +310,9 @@ static void trail_access(const char *user, const char *kind, const char *session
 	snprintf(actor, sizeof(actor), "siprec-web:%s", user);
 	if (sqlite3_open_v2(arg.catalog, &wdb, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(wdb,
-			       "SELECT r.uuid, r.path FROM recordings AS r JOIN sessions AS s ON "
-			       "s.id = r.session_id WHERE s.uuid = ?1 AND r.deleted_at IS NULL",
+			       "SELECT r.uuid, r.path, r.sha256 FROM recordings AS r JOIN sessions "
+			       "AS s ON s.id = r.session_id WHERE s.uuid = ?1 AND r.deleted_at IS "
+			       "NULL",
 			       -1, &st, NULL) != SQLITE_OK) {
 		log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind, session,
 			    user, wdb ? sqlite3_errmsg(wdb) : "cannot open the catalog");
@@ -318,23 +323,38 @@ static void trail_access(const char *user, const char *kind, const char *session
 	sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *uuid = (const char *)sqlite3_column_text(st, 0);
-		const char *path = (const char *)sqlite3_column_text(st, 1);
+		const char *rel = (const char *)sqlite3_column_text(st, 1);
+		const char *cat_sha = (const char *)sqlite3_column_text(st, 2);
+		const char *file_sha = NULL, *slash = strrchr(arg.catalog, '/');
+		char *path = NULL;
 
+		/* Relative paths in the catalog are relative to its directory. */
+		if (rel && (rel[0] == '/' ? !(path = strdup(rel))
+					  : asprintf(&path, "%.*s/%s",
+						     slash ? (int)(slash - arg.catalog) : 1,
+						     slash ? arg.catalog : ".", rel) < 0))
+			path = NULL;
+		if (path && compliance_file_sha256(path, sha) == 0)
+			file_sha = sha;
+		else if (path && access(path, F_OK) < 0 && errno == ENOENT && cat_sha &&
+			 strlen(cat_sha) == TRAIL_HASH_HEX)
+			/* Offloaded to S3: siprec-export played the bucket's copy once its sha256
+			 * was the catalog's (s3_recording_open). */
+			file_sha = cat_sha;
 		snprintf(object, sizeof(object), "recording:%s", uuid ? uuid : "");
 		if (trail_append_txn(wdb,
 				     &(struct trail_entry){.kind = kind,
 							   .actor = actor,
 							   .object = object,
 							   .reason = "web console",
-							   .sha256 = path && compliance_file_sha256(
-										     path, sha) == 0
-									     ? sha
-									     : NULL},
+							   .sha256 = file_sha},
 				     NULL) < 0) {
+			free(path);
 			log_warning("web: %s of %s by %s is not in the compliance trail: %s", kind,
 				    session, user, sqlite3_errmsg(wdb));
 			break;
 		}
+		free(path);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(wdb);
@@ -933,47 +953,221 @@ static void like_pattern(char *out, size_t n, const char *s)
 }
 
 /*
- * The calls list. The filters that match other tables are "s.id IN (one pass over that
- * table)": sqlite runs such a subquery once into a temporary index instead of once per session
- * it scans. Whether a listed call is held is asked per row (50 rows, a handful of holds); the
- * on-hold filter takes the set of held sessions once (the held_recordings view's rule, holds
- * first: CROSS JOIN keeps sqlite from scanning every session for a range). On a catalog older
- * than the legal holds (migration 6) both are 0. Durations are whole seconds; a call without
- * an end has none and a duration filter leaves it out.
+ * The calls list (docs/WEB.md "Measured"). Two shapes of one query:
+ *
+ * - scan: sessions newest first through the sessions_started_at index, every filter checked
+ *   per session (participant and SRC substrings as correlated EXISTS/LIKE), until a page is
+ *   full. Cheap when the filters match many calls: it stops after a page.
+ * - set: when a substring filter (participant, SRC) matches few sessions, a first pass over
+ *   that one table finds them (at most CANDIDATES_MAX, stopping there), and the query looks up
+ *   only those sessions by id (json_each of the ids) and sorts them. A sparse substring no
+ *   longer makes the scan read every session of the catalog.
+ *
+ * A substring (LIKE '%x%') cannot use an index, so each such filter reads its table once at
+ * most. The on-hold filter takes the set of held sessions once (the held_recordings view's
+ * rule): session holds by uuid, range holds by the started_at index, AoR holds through the
+ * participants_aor_nocase index (migration 011: "aor = x COLLATE NOCASE" is the view's
+ * "lower(aor) = lower(x)" for ASCII, which is all sqlite's lower() folds) and the blind AoR
+ * index of sealed participants (migration 009). Whether a listed call is held is asked per
+ * row. On a catalog older than the legal holds both are 0. Durations are whole seconds; a
+ * call without an end has none and a duration filter leaves it out.
  */
-#define SESSION_HELD_ROW                                                                           \
-	"EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("                 \
-	"(h.kind = 'session' AND h.session_uuid = s.uuid)"                                         \
-	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"                    \
-	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"                         \
-	"  WHERE hp.session_id = s.id AND lower(hp.aor) = lower(h.aor)))))"
-#define SESSION_HELD_SET                                                                           \
-	"s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                    \
-	"  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND h.released_at IS NULL"         \
-	" UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"                      \
-	"  ON hs.started_at BETWEEN h.from_at AND h.to_at"                                         \
-	"  WHERE h.kind = 'range' AND h.released_at IS NULL"                                       \
-	" UNION SELECT hp.session_id FROM legal_holds AS h JOIN participants AS hp"                \
-	"  ON lower(hp.aor) = lower(h.aor) WHERE h.kind = 'aor' AND h.released_at IS NULL)"
-#define CALLS_SQL(HELD_ROW, HELD_SET)                                                              \
-	"SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"                            \
-	" (SELECT group_concat(coalesce(p.name, '') || ' <' || coalesce(p.aor, '') || '>', ', ')"  \
-	"  FROM participants p WHERE p.session_id = s.id),"                                        \
-	" EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), " HELD_ROW               \
-	" FROM sessions s"                                                                         \
-	" WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < ?2)"                  \
-	" AND (?3 IS NULL OR s.id IN (SELECT p.session_id FROM participants p"                     \
-	"  WHERE p.name LIKE ?3 ESCAPE '\\' OR p.aor LIKE ?3 ESCAPE '\\'))"                        \
-	" AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"                                      \
-	" AND (?5 IS NULL OR s.state = ?5)"                                                        \
-	" AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"                        \
-	" AND (?9 = 0 OR " HELD_SET ")"                                                            \
-	" AND (?10 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at >= ?10 * 1000))"   \
-	" AND (?11 < 0 OR (s.ended_at IS NOT NULL AND s.ended_at - s.started_at <= ?11 * 1000))"   \
-	" ORDER BY s.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8"
-static const char calls_sql[] = CALLS_SQL(SESSION_HELD_ROW, SESSION_HELD_SET);
-static const char calls_sql_noholds[] = CALLS_SQL("0", "0");
-static bool have_holds; /* the catalog has legal_holds (probed at start) */
+#define CANDIDATES_MAX 5000
+
+static char *calls_sql_scan, *calls_sql_set, *holds_sql, *holds_page_sql;
+static bool have_holds;	    /* the catalog has legal_holds (probed at start) */
+static bool have_aor_index; /* ...and legal_hold_aor_index (migration 009) */
+
+/* The SQL of the calls list and of a call's holds, for this catalog's schema; 0 or -ENOMEM. */
+static int calls_sql_build(void)
+{
+	const char *aor_row = have_aor_index
+				      ? " OR hp.aor_index IN (SELECT hi.aor_index FROM"
+					" legal_hold_aor_index AS hi WHERE hi.hold_id = h.id)"
+				      : "";
+	const char *aor_set =
+		have_aor_index ? " UNION SELECT hp.session_id FROM participants AS hp WHERE"
+				 " hp.aor_index IN (SELECT hi.aor_index FROM legal_hold_aor_index"
+				 " AS hi JOIN legal_holds AS h ON h.id = hi.hold_id WHERE"
+				 " h.released_at IS NULL)"
+			       : "";
+	char *held_row = NULL, *held_set = NULL;
+	int r = -ENOMEM;
+
+	if (!have_holds) {
+		held_row = strdup("0");
+		held_set = strdup("0");
+	} else if (
+		asprintf(&held_row,
+			 "EXISTS (SELECT 1 FROM legal_holds AS h WHERE h.released_at IS NULL AND ("
+			 "(h.kind = 'session' AND h.session_uuid = s.uuid)"
+			 " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)"
+			 " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
+			 "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))))",
+			 aor_row) < 0 ||
+		asprintf(&held_set,
+			 "s.id IN (SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.uuid = h.session_uuid WHERE h.kind = 'session' AND"
+			 "  h.released_at IS NULL"
+			 " UNION SELECT hs.id FROM legal_holds AS h CROSS JOIN sessions AS hs"
+			 "  ON hs.started_at BETWEEN h.from_at AND h.to_at"
+			 "  WHERE h.kind = 'range' AND h.released_at IS NULL"
+			 " UNION SELECT hp.session_id FROM participants AS hp WHERE hp.aor"
+			 "  COLLATE NOCASE IN (SELECT h.aor FROM legal_holds AS h WHERE"
+			 "  h.kind = 'aor' AND h.released_at IS NULL)%s)",
+			 aor_set) < 0) {
+		held_row = held_set = NULL;
+	}
+	if (!held_row || !held_set)
+		goto out;
+	for (int set = 0; set < 2; set++)
+		if (asprintf(set ? &calls_sql_set : &calls_sql_scan,
+			     "SELECT s.uuid, s.started_at, s.ended_at, s.state, s.src_addr,"
+			     " (SELECT group_concat(coalesce(p.name, '') || ' <' ||"
+			     "  coalesce(p.aor, '') || '>', ', ')"
+			     "  FROM participants p WHERE p.session_id = s.id),"
+			     " EXISTS (SELECT 1 FROM dtmf_events d WHERE d.session_id = s.id), %s"
+			     " FROM sessions s"
+			     " WHERE (?1 < 0 OR s.started_at >= ?1) AND (?2 < 0 OR s.started_at < "
+			     "?2)"
+			     " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM participants p WHERE"
+			     "  p.session_id = s.id AND (p.name LIKE ?3 ESCAPE '\\'"
+			     "  OR p.aor LIKE ?3 ESCAPE '\\')))"
+			     " AND (?4 IS NULL OR s.src_addr LIKE ?4 ESCAPE '\\')"
+			     " AND (?5 IS NULL OR s.state = ?5)"
+			     " AND (?6 = 0 OR s.id IN (SELECT d.session_id FROM dtmf_events d))"
+			     " AND (?9 = 0 OR %s)"
+			     " AND (?10 < 0 OR (s.ended_at IS NOT NULL AND"
+			     "  s.ended_at - s.started_at >= ?10 * 1000))"
+			     " AND (?11 < 0 OR (s.ended_at IS NOT NULL AND"
+			     "  s.ended_at - s.started_at <= ?11 * 1000))"
+			     /* set: the candidates by id, then sorted ("+" keeps sqlite from
+			      * walking the started_at index instead) */
+			     "%s ORDER BY %ss.started_at DESC, s.id DESC LIMIT ?7 OFFSET ?8",
+			     held_row, held_set,
+			     set ? " AND s.id IN (SELECT value FROM json_each(?12))" : "",
+			     set ? "+" : "") < 0)
+			goto out;
+	if (asprintf(&holds_sql,
+		     "SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' ||"
+		     " h.to_at), h.case_ref, h.placed_by, h.placed_at FROM legal_holds AS h JOIN"
+		     " sessions AS s ON s.uuid = ?1 WHERE h.released_at IS NULL AND ("
+		     " (h.kind = 'session' AND h.session_uuid = s.uuid)"
+		     " OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS hp"
+		     "  WHERE hp.session_id = s.id AND (hp.aor = h.aor COLLATE NOCASE%s)))"
+		     " OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at))"
+		     " ORDER BY h.id",
+		     aor_row) < 0)
+		goto out;
+	/* The holds page: every hold in force and how many calls it keeps. */
+	if (asprintf(&holds_page_sql,
+		     "SELECT h.id, h.kind, h.session_uuid, h.aor, h.from_at, h.to_at, h.case_ref,"
+		     " h.placed_by, h.placed_at, CASE h.kind"
+		     "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
+		     "   h.session_uuid)"
+		     "  WHEN 'aor' THEN (SELECT count(DISTINCT hp.session_id) FROM participants hp"
+		     "   WHERE hp.aor = h.aor COLLATE NOCASE%s)"
+		     "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
+		     "   AND h.to_at) END"
+		     " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
+		     aor_row) < 0)
+		goto out;
+	r = 0;
+out:
+	free(held_row);
+	free(held_set);
+	return r;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The sessions one substring filter matches (sql: ?1 the pattern, ?2 the limit), sorted and
+ * without repeats; -E2BIG when there are more than CANDIDATES_MAX (the scan shape is then the
+ * better one), -EIO on a database error. Under big_lock.
+ */
+static int candidates(const char *sql, const char *like, int64_t **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	ids = malloc((CANDIDATES_MAX + 1) * sizeof(*ids));
+	if (!ids) {
+		sqlite3_finalize(st);
+		return -ENOMEM;
+	}
+	sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, CANDIDATES_MAX + 1);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE || n > CANDIDATES_MAX) {
+		free(ids);
+		return r != SQLITE_DONE ? -EIO : -E2BIG;
+	}
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || ids[i] != ids[k - 1])
+			ids[k++] = ids[i];
+	*ret = ids;
+	*ret_n = k;
+	return 0;
+}
+
+/*
+ * The set shape's candidates as a JSON array of session ids in json (the intersection when
+ * both substring filters are given and few match each), or -E2BIG when neither narrows the
+ * catalog down to CANDIDATES_MAX sessions.
+ */
+static int calls_candidates(const char *who_like, const char *src_like, struct buf *json)
+{
+	int64_t *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0, n = 0;
+	int ra = -E2BIG, rb = -E2BIG;
+
+	if (who_like)
+		ra = candidates("SELECT p.session_id FROM participants p WHERE p.name LIKE ?1"
+				" ESCAPE '\\' OR p.aor LIKE ?1 ESCAPE '\\' LIMIT ?2",
+				who_like, &a, &na);
+	if (src_like)
+		rb = candidates("SELECT s.id FROM sessions s WHERE s.src_addr LIKE ?1 ESCAPE '\\'"
+				" LIMIT ?2",
+				src_like, &b, &nb);
+	if (ra < 0 && rb < 0)
+		return ra == -E2BIG ? rb : ra;
+	bputs(json, "[");
+	if (ra == 0 && rb == 0) {
+		for (size_t i = 0, j = 0; i < na && j < nb;)
+			if (a[i] < b[j])
+				i++;
+			else if (a[i] > b[j])
+				j++;
+			else {
+				bprintf(json, "%s%" PRId64, n++ ? "," : "", a[i]);
+				i++;
+				j++;
+			}
+	} else {
+		int64_t *v = ra == 0 ? a : b;
+		size_t nv = ra == 0 ? na : nb;
+
+		for (size_t i = 0; i < nv; i++)
+			bprintf(json, "%s%" PRId64, i ? "," : "", v[i]);
+	}
+	bputs(json, "]");
+	free(a);
+	free(b);
+	return 0;
+}
 
 #define DURATION_MAX (7 * 86400) /* seconds: the duration filter's bound */
 
@@ -990,7 +1184,7 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	unsigned page = 0, size = 50, dmin = 0, dmax = 0;
 	char who_like[PARAM_MAX * 2 + 3], src_like[PARAM_MAX * 2 + 3], detail[PARAM_MAX * 8];
 	sqlite3_stmt *st = NULL;
-	struct buf b = {0}, q = {0};
+	struct buf b = {0}, q = {0}, set = {0};
 	int rows = 0, r;
 
 	if (bad)
@@ -1056,11 +1250,20 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 		" on hold</label> <button id=\"search\">Search</button></form>\n",
 		dtmf ? " checked" : "", held ? " checked" : "");
 
-	r = sqlite3_prepare_v2(db, have_holds ? calls_sql : calls_sql_noholds, -1, &st, NULL);
+	/* A sparse substring filter: its few sessions by id, not a scan of all (see above). */
+	if ((who || src) &&
+	    calls_candidates(who ? who_like : NULL, src ? src_like : NULL, &set) < 0) {
+		free(set.p);
+		set = (struct buf){0};
+	}
+	r = sqlite3_prepare_v2(db, set.p ? calls_sql_set : calls_sql_scan, -1, &st, NULL);
 	if (r != SQLITE_OK) {
 		free(b.p);
+		free(set.p);
 		return error_page(c, MHD_HTTP_INTERNAL_SERVER_ERROR, sqlite3_errmsg(db), s);
 	}
+	if (set.p)
+		sqlite3_bind_text(st, 12, set.p, (int)set.len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 1, t_from);
 	sqlite3_bind_int64(st, 2, t_to);
 	if (who)
@@ -1105,6 +1308,7 @@ static enum MHD_Result page_calls(struct MHD_Connection *c, struct websession *s
 	bool more = r == SQLITE_ROW;
 
 	sqlite3_finalize(st);
+	free(set.p);
 	bputs(&b, "</table>\n<p>");
 	/* The paging links keep the filters. */
 	bputs(&q, "");
@@ -1207,20 +1411,10 @@ static bool valid_text(const char *s, size_t max)
 	return true;
 }
 
-/* Holds in force that keep this session's recordings (the held_recordings view's rule). */
-static const char holds_sql[] =
-	"SELECT h.id, h.kind, coalesce(h.session_uuid, h.aor, h.from_at || '..' || h.to_at),"
-	" h.case_ref, h.placed_by, h.placed_at FROM legal_holds AS h JOIN sessions AS s"
-	" ON s.uuid = ?1 WHERE h.released_at IS NULL AND ("
-	" (h.kind = 'session' AND h.session_uuid = s.uuid)"
-	" OR (h.kind = 'aor' AND EXISTS (SELECT 1 FROM participants AS p"
-	"  WHERE p.session_id = s.id AND lower(p.aor) = lower(h.aor)))"
-	" OR (h.kind = 'range' AND s.started_at BETWEEN h.from_at AND h.to_at)) ORDER BY h.id";
-
 static void holds_section(struct buf *b, const struct websession *s, const char *id)
 {
 	bool supervisor = users[s->user].role >= ROLE_SUPERVISOR;
-	sqlite3_stmt *st = prep(holds_sql, id);
+	sqlite3_stmt *st = have_holds ? prep(holds_sql, id) : NULL;
 	int n = 0;
 
 	bputs(b, "<h2>Legal holds</h2>\n");
@@ -1363,7 +1557,7 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 	/* A range is whole minutes, both ends included (the calls list's from/to format). */
 	if (!release && strcmp(kind, "range") == 0 &&
 	    (!rq->from[0] || !rq->to[0] || parse_time(rq->from, &t_from) < 0 ||
-	     parse_time(rq->to, &t_to) < 0 || t_from > t_to))
+	     parse_time(rq->to, &t_to) < 0 || t_from < 0 || t_from > t_to))
 		return error_page(c, MHD_HTTP_BAD_REQUEST,
 				  "Time range: from and to as YYYY-MM-DDTHH:MM (UTC), from at most "
 				  "to.",
@@ -1386,13 +1580,15 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 		id = hid;
 	} else if (!on_call) {
 		bool aor = strcmp(kind, "aor") == 0;
+		/* to the end of to's minute (or of its second, when it has one) */
+		uint64_t to_end = strlen(rq->to) > 16 ? 999 : 59999;
 
 		r = compliance_hold_add(
 			wdb,
 			&(struct compliance_hold){.kind = kind,
 						  .aor = aor ? rq->aor : NULL,
 						  .from_ms = aor ? 0 : (uint64_t)t_from,
-						  .to_ms = aor ? 0 : (uint64_t)t_to + 59999,
+						  .to_ms = aor ? 0 : (uint64_t)t_to + to_end,
 						  .case_ref = rq->case_ref,
 						  .actor = actor},
 			&id);
@@ -1465,19 +1661,7 @@ static enum MHD_Result page_holds(struct MHD_Connection *c, struct websession *s
 	bputs(&b, "<table id=\"allholds\"><tr><th>Hold</th><th>Kind</th><th>On</th><th>Case"
 		  "</th><th>Placed by</th><th>Placed (UTC)</th><th>Calls kept</th><th>Release"
 		  "</th></tr>\n");
-	if (have_holds &&
-	    sqlite3_prepare_v2(
-		    db,
-		    "SELECT h.id, h.kind, h.session_uuid, h.aor, h.from_at, h.to_at, h.case_ref,"
-		    " h.placed_by, h.placed_at, CASE h.kind"
-		    "  WHEN 'session' THEN (SELECT count(*) FROM sessions s WHERE s.uuid ="
-		    "   h.session_uuid)"
-		    "  WHEN 'aor' THEN (SELECT count(DISTINCT p.session_id) FROM participants p"
-		    "   WHERE lower(p.aor) = lower(h.aor))"
-		    "  ELSE (SELECT count(*) FROM sessions s WHERE s.started_at BETWEEN h.from_at"
-		    "   AND h.to_at) END"
-		    " FROM legal_holds h WHERE h.released_at IS NULL ORDER BY h.id LIMIT 500",
-		    -1, &st, NULL) == SQLITE_OK) {
+	if (have_holds && sqlite3_prepare_v2(db, holds_page_sql, -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			int64_t hid = sqlite3_column_int64(st, 0);
 			const char *kind = (const char *)sqlite3_column_text(st, 1);
@@ -1712,6 +1896,42 @@ static unsigned call_files_load(const char *id, struct call_file *f)
 	return n;
 }
 
+/*
+ * One file's verdict; a recording whose local file was removed after its upload
+ * (S3_DELETE_LOCAL_AFTER, docs/STORAGE.md) is read from the bucket through the storage code
+ * siprec-export uses (s3_recording_open: downloaded into the console's private cache, compared
+ * with the catalog's verified size and sha256, checked, removed).
+ */
+static void call_file_check(struct call_file *f, bool want_wave)
+{
+	char err[1024] = "", *path = NULL;
+	bool tmp = false;
+	int r;
+
+	if (access(f->path, F_OK) == 0 || errno != ENOENT || !arg.s3.endpoint) {
+		web_rec_check(f->path, f->sha256, want_wave, &f->check);
+		return;
+	}
+	r = s3_recording_open(&arg.s3, arg.catalog, f->uuid, f->path, arg.cache, &path, &tmp, err,
+			      sizeof(err));
+	if (r == -ENOENT) { /* neither on disk nor offloaded */
+		web_rec_check(f->path, f->sha256, want_wave, &f->check);
+		return;
+	}
+	if (r < 0) {
+		snprintf(f->check.verdict, sizeof(f->check.verdict), "%s",
+			 r == -EBADMSG ? "broken" : "unreadable");
+		snprintf(f->check.detail, sizeof(f->check.detail), "%s", err);
+		return;
+	}
+	web_rec_check(path, f->sha256, want_wave, &f->check);
+	if (strlen(f->check.detail) + 20 < sizeof(f->check.detail))
+		strcat(f->check.detail, "; from the bucket");
+	if (tmp)
+		unlink(path);
+	free(path);
+}
+
 /* Reads every file (without big_lock: f is this request's own copy). */
 static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
 {
@@ -1722,7 +1942,7 @@ static void call_files_check(struct call_file *f, unsigned n, bool want_wave)
 		} else if (!f[i].path) {
 			scopy(f[i].check.verdict, sizeof(f[i].check.verdict), "missing");
 		} else {
-			web_rec_check(f[i].path, f[i].sha256, want_wave, &f[i].check);
+			call_file_check(&f[i], want_wave);
 			/* A file being written has no FINAL chunk yet: that is no fault. */
 			if (strcmp(f[i].state, "writing") == 0 &&
 			    strcmp(f[i].check.verdict, "incomplete") == 0)
@@ -2775,7 +2995,8 @@ static void help(void)
 	       "legal holds, status, users. See docs/WEB.md.\n"
 	       "\n"
 	       "  -c, --config PATH      siprecd's configuration (catalog, keys, control socket,\n"
-	       "                         TLS certificate); passed to siprec-export\n"
+	       "                         TLS certificate, S3 for offloaded recordings);\n"
+	       "                         passed to siprec-export\n"
 	       "      --catalog DB       the catalog (default: the configuration's); read-only\n"
 	       "  -u, --users FILE       accounts (default: $STATE_DIRECTORY/web-users, else\n"
 	       "                         ./web-users)\n"
@@ -2990,10 +3211,22 @@ int main(int argc, char **argv)
 		char err[256];
 
 		arg.write_only = strcmp(cfg.encryption_key_store, "public-key") == 0;
+		if (cfg.s3_endpoint && *cfg.s3_endpoint)
+			arg.s3 = (struct s3_target){
+				.endpoint = cfg.s3_endpoint,
+				.region = cfg.s3_region,
+				.credentials = cfg.s3_credentials,
+				.timeout_ms = cfg.s3_timeout_ms,
+				.virtual_hosted = strcmp(cfg.s3_addressing, "virtual") == 0};
 		/* Integrity verdicts and waveforms read the recordings with siprecd's keys. */
 		if (!arg.write_only && web_keys_open(&cfg, err, sizeof(err)) < 0)
 			log_warning("web: no key store (%s): integrity verdicts say \"no key\"",
 				    err);
+	}
+	/* libcurl's global state, once, before libmicrohttpd starts its threads (S3 reads). */
+	if (arg.s3.endpoint && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "siprec-web: libcurl cannot start\n");
+		return 1;
 	}
 	/* Write-only mode (docs/KEYS.md): siprecd holds only the public key; the console, given
 	 * the private key, reads what the recorder cannot. Under systemd it comes as a
@@ -3010,6 +3243,11 @@ int main(int argc, char **argv)
 
 		if (web_private_key_load(arg.private_key, arg.catalog, err, sizeof(err)) < 0) {
 			fprintf(stderr, "siprec-web: --private-key: %s\n", err);
+			free(users_owned);
+			free(priv_owned);
+			web_keys_close();
+			if (have_cfg)
+				config_free(&cfg);
 			return 1;
 		}
 		log_info("web: write-only recordings of %s open with the private key %s",
@@ -3061,6 +3299,12 @@ int main(int argc, char **argv)
 	sqlite3_busy_timeout(db, 2000);
 	have_holds = sqlite3_exec(db, "SELECT 1 FROM legal_holds LIMIT 0", NULL, NULL, NULL) ==
 		     SQLITE_OK;
+	have_aor_index = sqlite3_exec(db, "SELECT 1 FROM legal_hold_aor_index LIMIT 0", NULL, NULL,
+				      NULL) == SQLITE_OK;
+	if (calls_sql_build() < 0) {
+		fprintf(stderr, "siprec-web: out of memory\n");
+		return 1;
+	}
 
 	/* --listen ADDR:PORT (IPv4); loopback by default. */
 	{
@@ -3153,6 +3397,10 @@ int main(int argc, char **argv)
 	free(export_owned);
 	free(status_cert_owned);
 	free(priv_owned);
+	free(calls_sql_scan);
+	free(calls_sql_set);
+	free(holds_sql);
+	free(holds_page_sql);
 	web_keys_close();
 	if (have_cfg)
 		config_free(&cfg);

@@ -30,7 +30,7 @@ struct keys *web_keys(void);
 struct web_rec_check {
 	/* ok, broken, incomplete, missing, unreadable, no key, shredded */
 	char verdict[16];
-	char detail[160]; /* the chunk and what failed, or what was read */
+	char detail[384]; /* the chunk and what failed, what was read, or the bucket's error */
 	uint64_t chunks;
 	char *svg; /* the waveform (malloc'ed), NULL when not asked for or no audio */
 	int peak;  /* largest absolute sample drawn */
