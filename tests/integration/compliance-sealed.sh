@@ -122,4 +122,54 @@ check "a policy keeping the domain example.net forever" \
 	ctl retention add net --match domain --pattern Example.NET --keep forever
 check_eq "... keeps B (sealed domain of dave matched)" 0 "$(ctl retention run --dry-run | grep -c '^WOULD-GO')"
 check "verify-trail passes" ctl verify-trail
+catalog "DELETE FROM retention_policies"
+
+# The web console does the same from siprecd's configuration (its key store, read-only): a
+# hold by dave's AoR placed by a supervisor keeps B, whose participants are sealed; an admin's
+# erasure of carol finds B through the blind index, keeps it while held, erases it once released.
+WEB=$BUILD/siprec-web
+if [ -x "$WEB" ]; then
+	USERS=$T/web-users
+	admin_pw=$("$WEB" --users "$USERS" --create-admin | sed -n 's/.*one-time password: //p')
+	echo "super-pass-1" | "$WEB" --users "$USERS" --add-user sue supervisor || bad "--add-user sue"
+	mkdir -p "$T/cache"
+	WPORT=$(free_port)
+	"$WEB" --config "$CONF" --users "$USERS" --listen "127.0.0.1:$WPORT" --log stderr \
+		--cache "$T/cache" >"$T/web.log" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	wait_for "$T/web.log" "listening on" 10 || bad "siprec-web did not start: $(tail -n 3 "$T/web.log")"
+	URL=http://127.0.0.1:$WPORT
+	code() {
+		jar=$1
+		shift
+		curl -s -o "$T/body" -w '%{http_code}' -b "$T/$jar" -c "$T/$jar" "$@"
+	}
+	csrf() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/body" | head -n 1; }
+	check_eq "web: supervisor logs in" 303 "$(code sue -d user=sue -d password=super-pass-1 "$URL/login")"
+	check_eq "web: admin logs in" 303 "$(code adm -d user=admin --data-urlencode "password=$admin_pw" "$URL/login")"
+	code sue "$URL/holds" >/dev/null
+	stok=$(csrf)
+	code adm "$URL/calls" >/dev/null
+	atok=$(csrf)
+	check_eq "web: hold by dave's AoR (sealed participant of B)" 303 \
+		"$(code sue -d "csrf=$stok" -d kind=aor -d aor=sip:dave@example.net -d case=WEB-S "$URL/hold")"
+	wh=$(catalog "SELECT id FROM legal_holds WHERE case_ref = 'WEB-S'")
+	check_eq "web: the hold carries the blind index of dave's sealed participant" 1 \
+		"$(catalog "SELECT count(*) FROM participants WHERE aor_index IN (SELECT aor_index FROM legal_hold_aor_index WHERE hold_id = '$wh')")"
+	check_eq "siprecctl sees B held by the web's hold" 2 \
+		"$(ctl erase --aor sip:dave@example.net --dry-run 2>/dev/null | grep -c '^HELD')"
+	check_eq "web: erasure dry run of carol" 200 \
+		"$(code adm -d "csrf=$atok" -d aor=sip:carol@example.com "$URL/erase")"
+	check "web: carol's 2 sealed recordings found, both held" \
+		grep -q "2 recordings of this participant: 0 would be erased, 2 held" "$T/body"
+	check "release the web's hold" ctl hold release "$wh" --reason "web test done"
+	check_eq "web: erasure of carol" 200 \
+		"$(code adm -d "csrf=$atok" -d aor=sip:carol@example.com -d confirm=yes "$URL/erase")"
+	check "B's files are gone" none_exist "$B"
+	check_eq "B's 2 recordings erased by siprec-web:admin in the trail" 2 \
+		"$(catalog "SELECT count(*) FROM trail WHERE kind = 'erased' AND actor = 'siprec-web:admin'")"
+	check "verify-trail passes after the web's erasure" ctl verify-trail
+else
+	bad "siprec-web not built"
+fi
 finish

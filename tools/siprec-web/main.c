@@ -1528,6 +1528,29 @@ static void erase_section(struct buf *b, const struct websession *s, const char 
  * POST /hold (kind session with id, aor with aor, range with from and to) and /hold/release
  * (hold; id, when given, is the call page to return to, else /holds). Supervisor and above.
  */
+
+/* An AoR's blind indexes under the key store's data key versions (web_aor_indexes), heap held. */
+struct aor_idx {
+	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
+	const char **ptrs;
+	size_t n;
+};
+
+static int aor_idx_get(const char *aor, struct aor_idx *x)
+{
+	*x = (struct aor_idx){0};
+	x->buf = calloc(KEYS_DEK_MAX, sizeof(*x->buf));
+	x->ptrs = calloc(KEYS_DEK_MAX, sizeof(*x->ptrs));
+	if (!x->buf || !x->ptrs)
+		return -ENOMEM;
+	return web_aor_indexes(aor, x->buf, x->ptrs, KEYS_DEK_MAX, &x->n);
+}
+
+static void aor_idx_free(struct aor_idx *x)
+{
+	free(x->buf);
+	free(x->ptrs);
+}
 static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, struct req *rq,
 			       bool release)
 {
@@ -1582,16 +1605,24 @@ static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, s
 		bool aor = strcmp(kind, "aor") == 0;
 		/* to the end of to's minute (or of its second, when it has one) */
 		uint64_t to_end = strlen(rq->to) > 16 ? 999 : 59999;
+		struct aor_idx ai = {0};
 
-		r = compliance_hold_add(
-			wdb,
-			&(struct compliance_hold){.kind = kind,
-						  .aor = aor ? rq->aor : NULL,
-						  .from_ms = aor ? 0 : (uint64_t)t_from,
-						  .to_ms = aor ? 0 : (uint64_t)t_to + to_end,
-						  .case_ref = rq->case_ref,
-						  .actor = actor},
-			&id);
+		/* A hold by AoR also keeps the calls of a participant whose metadata is sealed:
+		 * it carries the AoR's blind index under every data key version. */
+		r = aor ? aor_idx_get(rq->aor, &ai) : 0;
+		if (r >= 0)
+			r = compliance_hold_add(wdb,
+						&(struct compliance_hold){
+							.kind = kind,
+							.aor = aor ? rq->aor : NULL,
+							.from_ms = aor ? 0 : (uint64_t)t_from,
+							.to_ms = aor ? 0 : (uint64_t)t_to + to_end,
+							.case_ref = rq->case_ref,
+							.actor = actor,
+							.aor_indexes = ai.ptrs,
+							.n_aor_indexes = ai.n},
+						&id);
+		aor_idx_free(&ai);
 	} else {
 		sqlite3_stmt *st = NULL;
 
@@ -1759,9 +1790,9 @@ static void erase_item(void *userdata, const struct compliance_item *it)
 
 /*
  * Erasure of one data subject (admin): without confirm=yes a dry run lists what would go, with
- * a form to confirm; with it, compliance_erase deletes (held recordings stay) and the decrypted
- * WAVs of those calls leave the console's cache. The journal names the subject only by the
- * SHA-256 of its lowercased AoR, as the trail does.
+ * a form to confirm; with it, compliance_erase_indexed deletes (held recordings stay) and the
+ * decrypted WAVs of those calls leave the console's cache. The journal names the subject only by
+ * the SHA-256 of its lowercased AoR, as the trail does.
  */
 static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, struct req *rq)
 {
@@ -1771,6 +1802,7 @@ static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, 
 	unsigned char md[32];
 	struct buf b = {0};
 	struct erase_ctx e = {.b = &b};
+	struct aor_idx ai = {0};
 	sqlite3 *wdb;
 	size_t n;
 	int r;
@@ -1801,8 +1833,12 @@ static enum MHD_Result do_erase(struct MHD_Connection *c, struct websession *s, 
 		strcpy(base, ".");
 	page_head(&b, confirm ? "Erasure done" : "Erasure: what would go", s);
 	bputs(&b, "<table id=\"erase\"><tr><th>Recording</th><th>Call</th><th>Outcome</th></tr>\n");
-	r = base ? compliance_erase(wdb, rq->aor, !confirm, actor, base, erase_item, &e, &res)
-		 : -ENOMEM;
+	/* participants whose metadata is sealed are found by the AoR's blind indexes */
+	r = base ? aor_idx_get(rq->aor, &ai) : -ENOMEM;
+	if (r >= 0)
+		r = compliance_erase_indexed(wdb, rq->aor, ai.ptrs, ai.n, !confirm, actor, base,
+					     erase_item, &e, &res);
+	aor_idx_free(&ai);
 	bputs(&b, "</table>\n");
 	sqlite3_close(wdb);
 	free(base);
