@@ -431,7 +431,12 @@ int keys_aor_indexes(struct keys *k, const char *aor, char (*ret)[KEYS_AOR_INDEX
 	if (k->mode != KEYS_MODE_WRITE_ONLY) {
 		pthread_mutex_lock(&k->lock);
 		for (unsigned i = 0; i < k->n_deks && n < max && r == 0; i++) {
-			if (!k->deks[i].have_key)
+			/* A legacy key beside the hierarchy is the file KEK itself
+			 * (open_hierarchy): no participant was ever indexed under it (the daemon
+			 * indexes under the active version only), and an index under it would be a
+			 * catalog row keyed from the KEK, counted as a second "v1". */
+			if (!k->deks[i].have_key || (k->mode == KEYS_MODE_HIERARCHY &&
+						     strcmp(k->deks[i].state, "legacy") == 0))
 				continue;
 			r = keys_aor_index_compute(k->secret->dek[k->deks[i].slot],
 						   k->deks[i].version, aor, ret[n]);

@@ -587,6 +587,14 @@ static int request(struct s3_client *c, const char *method, const char *key,
 
 	if (atomic_load(&c->aborting))
 		return -ECANCELED;
+	/* Keys also come from the catalog (s3_objects.object_key) and from siprec-export's
+	 * s3:// URIs: one with "..", '?', '#', blanks or control characters would name another
+	 * object, or another bucket with the same credentials, once in the URL. */
+	if (check_path(key, S3_KEY_MAX) < 0) {
+		set_err(err, errlen, "%s %s/%.64s...: not an object key this client makes", method,
+			c->bucket, key);
+		return -EINVAL;
+	}
 	if (s3_object_url(c->endpoint, c->bucket, c->vhost, key, url, sizeof(url)) < 0) {
 		set_err(err, errlen, "object key too long");
 		return -ENAMETOOLONG;

@@ -11,8 +11,14 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "siprecd/s3.h"
 
@@ -223,6 +229,56 @@ static void test_uri(void **state)
 	assert_int_equal(s3_parse_uri("https://recordings/k", bucket, &key), -EINVAL);
 }
 
+/* A key that would change the URL (dot segments, query, fragment, blanks, CR LF) is refused
+ * before any request: the endpoint is a loopback port bound and never listened on, so a request
+ * that went out would fail with -EIO instead. */
+static void test_bad_keys(void **state)
+{
+	static const char *const bad[] = {
+		"a/../other-bucket/x", "../x", "a/./b", "a?x-id=1", "a#b", "a b",
+		"a\r\nX-Evil: 1",      "",     "a//b",	"/a",
+	};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	char dir[] = "/tmp/test-s3-XXXXXX", cred[64], endpoint[64], err[256],
+	     sha[S3_SHA256_HEX + 1];
+	struct s3_client *c = NULL;
+	uint64_t size = 0;
+	int s, fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cred, sizeof(cred), "%s/cred", dir);
+	fd = open(cred, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "AKID:SECRET\n", 12), 12);
+	close(fd);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+	assert_int_equal(s3_client_new(&(struct s3_target){.endpoint = endpoint,
+							   .bucket = "bucket",
+							   .region = "us-east-1",
+							   .credentials = cred,
+							   .timeout_ms = 5000},
+				       err, sizeof(err), &c),
+			 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (s3_get(c, bad[i], -1, 100, &size, sha, err, sizeof(err)) != -EINVAL)
+			fail_msg("GET of key %zu not refused: %s", i, err);
+		if (s3_delete(c, bad[i], err, sizeof(err)) != -EINVAL)
+			fail_msg("DELETE of key %zu not refused: %s", i, err);
+	}
+	/* a key this client makes goes out (and fails here: nobody listens) */
+	assert_int_equal(
+		s3_get(c, "p/2026-12-04/s/a.siprec", -1, 100, &size, sha, err, sizeof(err)), -EIO);
+	s3_client_free(c);
+	close(s);
+	unlink(cred);
+	rmdir(dir);
+}
+
 static void test_backoff(void **state)
 {
 	/* S3_RETRY_MIN 1s doubled per failure, capped at S3_RETRY_MAX 1h */
@@ -242,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_object_key),
 		cmocka_unit_test(test_credentials), cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_url),	    cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_bad_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

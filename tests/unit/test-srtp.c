@@ -23,7 +23,7 @@
 #include "siprecd/macro.h"
 #include "siprecd/srtp.h"
 
-#define PKT_CAP 512
+#define PKT_CAP 2048
 
 static size_t unhex(const char *h, uint8_t *out, size_t max)
 {
@@ -697,6 +697,66 @@ static void test_independent_reference(void **state)
 	}
 }
 
+/* Every payload length from 0 to 1,500 bytes, RTP and SRTCP, against the reference: the AES-ICM
+ * patch (patches/libsrtp2/0002) builds the keystream itself in batches of 32 blocks and keeps
+ * the end of a partial block, so lengths that are not a multiple of 16, zero, one batch and
+ * more than one batch each take another path through it. */
+static void test_every_length(void **state)
+{
+	const struct srtp_suite_info *s;
+
+	for (size_t k = 0; (s = srtp_suite_at(k)); k++) {
+		uint8_t key[SRTP_KEY_SALT_MAX], ours[PKT_CAP], ref[PKT_CAP];
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		size_t klen = s->key_len + s->salt_len;
+		uint32_t first = 0;
+
+		fill_key(key, klen, (uint8_t)(0x10 * k + 7));
+		assert_int_equal(srtp_tx_new(s, key, klen, false, false, false, &tx), 0);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &rx), 0);
+		for (size_t pl = 0; pl <= 1500; pl++) {
+			size_t n = 12 + pl, len = n, rlen, at;
+			uint32_t ei;
+
+			rtp_packet(ours, 0x0a0b0c0d, (uint16_t)(pl + 1), 1);
+			for (size_t j = 0; j < pl; j++)
+				ours[12 + j] = (uint8_t)(j * 31 + pl);
+			memcpy(ref, ours, n);
+			rlen = s->aead ? ref_protect_gcm(s, key, ref, n, 0)
+				       : ref_protect_cm(s, key, ref, n, 0);
+			assert_int_equal(srtp_tx_protect_rtp(tx, ours, &len, sizeof(ours)), 0);
+			if (len != rlen || memcmp(ours, ref, rlen))
+				fail_msg(
+					"%s RTP differs from the reference with a %zu-byte payload",
+					s->name, pl);
+			assert_int_equal(srtp_rx_unprotect_rtp(rx, ref, &rlen), 0);
+			assert_int_equal(rlen, n);
+
+			n = rtcp_packet(ours, 0x0a0b0c0d) + pl;
+			for (size_t j = 0; j < pl; j++)
+				ours[8 + j] = (uint8_t)(j * 17 + pl);
+			memcpy(ref, ours, n);
+			len = n;
+			assert_int_equal(srtp_tx_protect_rtcp(tx, ours, &len, sizeof(ours)), 0);
+			at = s->aead ? len - 4 : len - 4 - s->rtcp_auth_tag_len;
+			ei = (uint32_t)ours[at] << 24 | (uint32_t)ours[at + 1] << 16 |
+			     (uint32_t)ours[at + 2] << 8 | ours[at + 3];
+			if (pl == 0)
+				first = ei & 0x7fffffffu;
+			rlen = ref_protect_rtcp(s, key, ref, n, first + (uint32_t)pl);
+			if (len != rlen || memcmp(ours, ref, rlen))
+				fail_msg("%s SRTCP differs from the reference with a %zu-byte "
+					 "payload",
+					 s->name, pl);
+			assert_int_equal(srtp_rx_unprotect_rtcp(rx, ref, &rlen), 0);
+			assert_int_equal(rlen, n);
+		}
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
 /* ---- Packets protected by Debian's libsrtp2 (NSS) in a separate process ---- */
 
 static const char *helper_path(char *buf, size_t n)
@@ -788,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_rfc3711_b3_kdf),
 		cmocka_unit_test(test_rfc7714_vectors),
 		cmocka_unit_test(test_independent_reference),
+		cmocka_unit_test(test_every_length),
 		cmocka_unit_test(test_system_libsrtp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
