@@ -1251,7 +1251,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		snprintf(contact, sizeof(contact),
 			 "Contact: <sip%s:srs@%s;transport=%s>;+sip.srs\r\n"
 			 "Supported: siprec\r\n"
-			 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n",
+			 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n",
 			 sip_conn_kind(s->conn) == SIP_TRANSPORT_TLS ? "s" : "", la, tr);
 		timer_headers(s, contact, sizeof(contact));
 	}

@@ -297,9 +297,10 @@ static char *capture_stderr(void (*fn)(void))
 
 static void emit_stderr(void)
 {
-	static const char *const fields[] = {"SIP_CALL_ID=x1", "NOTE=a\nb", NULL};
+	static const char *const fields[] = {"SIP_CALL_ID=x1", "NOTE=a\nb", "RAW=\t\x7fx\x01",
+					     NULL};
 
-	log_struct(LOG_ERR, NULL, fields, "disk %s", "full");
+	log_struct(LOG_ERR, NULL, fields, "disk %s", "full\x1b");
 }
 
 static void test_stderr(void **state)
@@ -312,13 +313,15 @@ static void test_stderr(void **state)
 	out = capture_stderr(emit_stderr);
 	/* "YYYY-MM-DDTHH:MM:SS.mmm err: disk full SIP_CALL_ID=x1 NOTE=a\nb" on one line */
 	assert_true(strlen(out) > 24 && out[4] == '-' && out[10] == 'T');
-	assert_string_equal(out + 24, "err: disk full SIP_CALL_ID=x1 NOTE=a\\nb\n");
+	assert_string_equal(out + 24,
+			    "err: disk full\\x1b SIP_CALL_ID=x1 NOTE=a\\nb RAW=\\x09\\x7fx\\x01\n");
 	free(out);
 
 	setenv("INVOCATION_ID", "0123", 1);
 	log_setup(LOG_TARGET_STDERR, LOG_INFO, sockpath);
 	out = capture_stderr(emit_stderr);
-	assert_string_equal(out, "<3>disk full SIP_CALL_ID=x1 NOTE=a\\nb\n");
+	assert_string_equal(out,
+			    "<3>disk full\\x1b SIP_CALL_ID=x1 NOTE=a\\nb RAW=\\x09\\x7fx\\x01\n");
 	free(out);
 
 	/* auto under systemd with a reachable journal socket picks the journal */
