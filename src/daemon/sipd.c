@@ -2,8 +2,8 @@
 /*
  * The SIP server core: parses each message from the transports, validates requests (RFC 3261
  * §8.2), runs them through the server transaction layer, and routes new requests by method:
- * OPTIONS answered here, INVITE/ACK/BYE/CANCEL/UPDATE to the SIPREC session layer, others 405
- * or 501. Unparseable requests get 400 with the reason when a response can be addressed, else
+ * OPTIONS and INFO answered here, INVITE/ACK/BYE/CANCEL/UPDATE to the SIPREC session layer, others
+ * 405 or 501. Unparseable requests get 400 with the reason when a response can be addressed, else
  * they are dropped and counted.
  */
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
 
-#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE\r\n"
+#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO\r\n"
 #define ACCEPT_HDR                                                                                 \
 	"Accept: application/sdp, application/rs-metadata+xml, application/rs-metadata, "          \
 	"multipart/mixed\r\n"
@@ -362,13 +362,30 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 		else
 			sipd_respond(m, txn, req, 481, NULL, NULL);
 		return;
+	case SIP_METHOD_INFO:
+		/* RFC 6086: an SBC relays DTMF (application/dtmf-relay) or keeps the dialog alive
+		 * with INFO inside the recording dialog. A legacy INFO (no Info-Package, §2) is
+		 * accepted and its body ignored (a relayed digit is not a failed request);
+		 * an Info Package we never announced in Recv-Info gets 469 (§4.2.2), and a dialog
+		 * we don't know 481 (RFC 3261 §12.2.2). */
+		if (s && sip_msg_header_by_name(req, "Info-Package"))
+			sipd_respond(
+				m, txn, req, 469, "Bad Info Package",
+				&(struct sip_response_args){.extra_headers = "Recv-Info:\r\n"});
+		else if (s)
+			sipd_respond(m, txn, req, 200, NULL, NULL);
+		else if (to && to->tag.len > 0)
+			sipd_respond(m, txn, req, 481, NULL, NULL);
+		else
+			sipd_respond(m, txn, req, 405, NULL,
+				     &(struct sip_response_args){.extra_headers = ALLOW_HDR});
+		return;
 	case SIP_METHOD_REGISTER:
 	case SIP_METHOD_SUBSCRIBE:
 	case SIP_METHOD_NOTIFY:
 	case SIP_METHOD_REFER:
 	case SIP_METHOD_MESSAGE:
 	case SIP_METHOD_PUBLISH:
-	case SIP_METHOD_INFO:
 	case SIP_METHOD_PRACK: {
 		struct sip_response_args a = {.extra_headers = ALLOW_HDR};
 
@@ -420,6 +437,7 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 	struct sip_txn *txn = NULL;
 	const char *reason = NULL;
 	char peerbuf[64];
+	bool body_read;
 	int r;
 
 	lim.max_msg_size = m->cfg->max_message_size;
@@ -445,9 +463,15 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		return;
 	}
 	m->counters.requests++;
+	/* RFC 3261 §8.2: the method is inspected before the body, so a body type is refused
+	 * (415) only on the requests whose body siprecd reads or may; an INFO's (DTMF relay) or
+	 * a refused method's is not ours to understand. */
+	body_read = msg->method == SIP_METHOD_INVITE || msg->method == SIP_METHOD_UPDATE ||
+		    msg->method == SIP_METHOD_BYE || msg->method == SIP_METHOD_OPTIONS;
 	r = sip_msg_validate_request(
 		msg,
-		&(struct sip_validate_opts){.supported = supported_tags, .accept = accepted_types},
+		&(struct sip_validate_opts){.supported = supported_tags,
+					    .accept = body_read ? accepted_types : NULL},
 		&reason);
 	if (r > 0 && msg->method != SIP_METHOD_ACK) {
 		char extra[256] = "";
