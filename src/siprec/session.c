@@ -2189,13 +2189,16 @@ static void session_end(struct session *s, const char *reason, bool bye)
 	/* A session whose INVITE failed, or whose 2xx was never acknowledged (a spoofed
 	 * INVITE), leaves no file behind unless media was recorded. */
 	bool unconfirmed = s->state == SESSION_STARTING || s->state == SESSION_ANSWERED;
+	/* Before its 2xx the INVITE's final answer is the error just sent: there is no dialog
+	 * to end, and a BYE would only draw a 481 (RFC 3261 §15) that a stop waits for. */
+	bool dialog = s->state != SESSION_STARTING;
 
 	if (s->state == SESSION_ENDING)
 		return;
 	answer_pending_invite(s, reason);
 	s->state = SESSION_ENDING;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
-	if (bye)
+	if (bye && dialog)
 		send_bye(s);
 	for (unsigned i = 0; i < s->n_streams; i++) {
 		if (unconfirmed && s->streams[i].media)
