@@ -479,7 +479,7 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		if (r == 420)
 			unsupported_header(msg, extra, sizeof(extra));
 		else if (r == 415)
-			snprintf(extra, sizeof(extra), ACCEPT_HDR);
+			snprintf(extra, sizeof(extra), ACCEPT_HDR "Accept-Encoding: identity\r\n");
 		if (sip_txn_receive(m->txns, msg, conn, peer, sip_conn_reliable(conn),
 				    loop_now_ms(m->loop), &txn) == SIP_TXN_NEW)
 			sipd_respond(m, txn, msg, (unsigned)r, reason,

@@ -1235,6 +1235,17 @@ int sip_msg_validate_request(struct sip_msg *m, const struct sip_validate_opts *
 			if (!in_list(opts->supported, tok))
 				return verdict(ret_reason, 420, "Bad Extension");
 	}
+	/* RFC 3261 §8.2.3: a body in a content coding we cannot undo (gzip from an SBC that
+	 * compresses large metadata) is 415, not parsed as if it were plain; "identity" is no
+	 * coding at all. The caller adds Accept-Encoding. */
+	if (m->body.len && opts->accept && m->method != SIP_METHOD_ACK) {
+		struct sip_hdr_iter it = {0};
+		struct str tok;
+
+		while (sip_msg_next_value(m, SIP_HDR_CONTENT_ENCODING, &it, &tok))
+			if (!str_caseeq_cstr(tok, "identity"))
+				return verdict(ret_reason, 415, "Unsupported Content-Encoding");
+	}
 	if (m->body.len && m->hdr_count[SIP_HDR_CONTENT_TYPE] && opts->accept &&
 	    m->method != SIP_METHOD_ACK) {
 		char buf[128];

@@ -386,6 +386,19 @@ static void test_validate_table(void **state)
 		{"INVITE sip:srs@h SIP/2.0" CRLF BASE_HDRS "CSeq: 1 INVITE" CRLF "l: 2" CRLF CRLF
 		 "hi",
 		 false, 400, "Missing Content-Type"},
+		/* RFC 3261 §8.2.3: a coding we cannot undo is 415; identity is none. */
+		{"INVITE sip:srs@h SIP/2.0" CRLF BASE_HDRS "CSeq: 1 INVITE" CRLF
+		 "Content-Type: application/sdp" CRLF "Content-Encoding: gzip" CRLF "l: 2" CRLF CRLF
+		 "v=",
+		 false, 415, "Unsupported Content-Encoding"},
+		{"INVITE sip:srs@h SIP/2.0" CRLF BASE_HDRS "CSeq: 1 INVITE" CRLF
+		 "Content-Type: application/sdp" CRLF "e: identity, deflate" CRLF "l: 2" CRLF CRLF
+		 "v=",
+		 false, 415, "Unsupported Content-Encoding"},
+		{"INVITE sip:srs@h SIP/2.0" CRLF BASE_HDRS "CSeq: 1 INVITE" CRLF
+		 "Content-Type: application/sdp" CRLF "Content-Encoding: Identity" CRLF
+		 "l: 2" CRLF CRLF "v=",
+		 false, 0, NULL},
 		{"INVITE sip:srs@h SIP/2.0" CRLF BASE_HDRS "CSeq: 1 INVITE" CRLF
 		 "Accept: application/rs-metadata+xml" CRLF CRLF,
 		 false, 0, NULL}, /* no 406: answered with SDP anyway (Intrado) */
