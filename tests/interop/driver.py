@@ -89,8 +89,9 @@ class SipConn:
             self.s = socket.create_connection(srs, timeout=5)
             self.s.settimeout(None)
         else:
-            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.s.bind(("127.0.0.1", 0))
+            v6 = ":" in srs[0]
+            self.s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+            self.s.bind(("::1" if v6 else "127.0.0.1", 0))
         self.local = self.s.getsockname()
         self.t = threading.Thread(target=self._reader, daemon=True)
         self.t.start()
@@ -177,18 +178,19 @@ class SipConn:
 def sdp_media(sdp):
     """[{type, port, proto, fmts, label, dir, c}] of an SDP text."""
     out = []
-    sess_c, sess_dir = None, "sendrecv"
+    sess_c, sess_cat, sess_dir = None, None, "sendrecv"
     for ln in re.split(r"\r?\n", sdp):
         if ln.startswith("m="):
             p = ln[2:].split()
             out.append({"type": p[0], "port": int(p[1].split("/")[0]), "proto": p[2],
-                        "fmts": p[3:], "label": None, "dir": None, "c": None, "rtpmap": {}})
+                        "fmts": p[3:], "label": None, "dir": None, "c": None, "cat": None,
+                        "rtpmap": {}})
         elif ln.startswith("c="):
-            addr = ln.split()[2].split("/")[0]
+            cat, addr = ln.split()[1], ln.split()[2].split("/")[0]
             if out:
-                out[-1]["c"] = addr
+                out[-1]["c"], out[-1]["cat"] = addr, cat
             else:
-                sess_c = addr
+                sess_c, sess_cat = addr, cat
         elif ln.startswith("a=label:") and out:
             out[-1]["label"] = ln[8:].strip()
         elif ln.startswith("a=rtpmap:") and out:
@@ -200,7 +202,8 @@ def sdp_media(sdp):
             else:
                 sess_dir = ln[2:].strip()
     for m in out:
-        m["c"] = m["c"] or sess_c
+        if not m["c"]:
+            m["c"], m["cat"] = sess_c, sess_cat
         m["dir"] = m["dir"] or sess_dir
     return out
 
@@ -220,10 +223,10 @@ def sdp_of(body, ctype):
 class Stream:
     """One recorded stream the SRC sends: its socket, RTP state and what was sent."""
 
-    def __init__(self, idx):
+    def __init__(self, idx, ip="127.0.0.1"):
         self.idx = idx
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, 0))
         self.port = self.sock.getsockname()[1]
         self.ssrc = random.getrandbits(32)
         self.seq = random.getrandbits(16)
@@ -324,7 +327,7 @@ class Flow:
     def ack(self, resp, cseq, body_file=None, body=None):
         ok2xx = 200 <= resp.status < 300
         lines = ["ACK %s SIP/2.0" % (self.ruri if ok2xx else self.first_ruri),
-                 "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.v["transport"], self.v["local_ip"],
+                 "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.v["transport"], self.v["local_host"],
                                                           self.sip.local[1],
                                                           self.newbranch() if ok2xx else self.v["branch"]),
                  "Max-Forwards: 70",
@@ -359,6 +362,9 @@ class Flow:
         # m= lines the SRS may record or decline (port 0), e.g. video at an audio recorder.
         port_any = set(exp.get("port_any", []))
         for i, (o, a) in enumerate(zip(offer, ans)):
+            # RFC 4566 §5.7: the address type names the address's family.
+            if a["c"] and a["cat"] != ("IP6" if ":" in a["c"] else "IP4"):
+                self.err("%s: m=%d c= IN %s %s" % (label, i, a["cat"], a["c"]))
             if a["type"] != o["type"]:
                 self.err("%s: m=%d is %s, offered %s" % (label, i, a["type"], o["type"]))
             if o["label"] is not None and a["label"] != o["label"]:
@@ -473,21 +479,26 @@ class Flow:
         spec = self.spec
         transport = spec.get("transport", "udp")
         self.sip = SipConn(transport, self.args.srs, self.log)
-        srs = "%s:%d" % self.args.srs
+        # An IPv6 SRS ([::1]): the SRC signals and sends media from ::1, and a host in a
+        # Via or URI is a bracketed reference (${local_host}, ${srs}).
+        v6 = ":" in self.args.srs[0]
+        self.local_ip = local_ip = "::1" if v6 else "127.0.0.1"
+        srs = ("[%s]:%d" if v6 else "%s:%d") % self.args.srs
         tag = "%08x" % random.getrandbits(32)
         self.v = {
             "srs": srs, "srs_ip": self.args.srs[0], "srs_port": str(self.args.srs[1]),
-            "local_ip": "127.0.0.1", "local_port": str(self.sip.local[1]),
+            "local_ip": local_ip, "local_host": "[::1]" if v6 else local_ip,
+            "local_port": str(self.sip.local[1]),
             "transport": transport.upper(), "transport_lc": transport,
             "call_id": "%s-%08x@127.0.0.1" % (self.name, random.getrandbits(32)),
-            "from_tag": tag, "to_tag": "", "len": "@@LEN@@", "media_ip": "127.0.0.1",
+            "from_tag": tag, "to_tag": "", "len": "@@LEN@@", "media_ip": local_ip,
             "rand": "%08x" % random.getrandbits(32),
         }
         self.call_id = self.v["call_id"]
         self.first_ruri = self.ruri = "sip:srs@" + srs
         self.v["ruri"] = self.ruri
         for i in range(spec.get("streams", 2)):
-            self.streams[i] = Stream(i)
+            self.streams[i] = Stream(i, local_ip)
         cseq = spec.get("cseq_start", 1) - 1
         self.from_hdr = None
         for n, step in enumerate(spec["steps"]):
@@ -502,8 +513,8 @@ class Flow:
                 cseq += 1
                 self.v["branch"] = self.newbranch()
                 lines = ["BYE %s SIP/2.0" % self.ruri,
-                         "Via: SIP/2.0/%s 127.0.0.1:%d;branch=%s;rport" % (self.v["transport"],
-                                                                        self.sip.local[1], self.v["branch"]),
+                         "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.v["transport"], self.v["local_host"],
+                                                                   self.sip.local[1], self.v["branch"]),
                          "Max-Forwards: 70", "From: %s" % self.from_hdr,
                          "To: %s" % self.to_hdr, "Call-ID: %s" % self.call_id,
                          "CSeq: %d BYE" % cseq, "Content-Length: 0"]
@@ -578,7 +589,7 @@ class Flow:
                     lines.append("a=label:" + m["label"])
                 continue
             if i not in self.streams:
-                self.streams[i] = Stream(i)
+                self.streams[i] = Stream(i, self.local_ip)
             self.streams[i].dest = (m["c"] or "127.0.0.1", m["port"])
             lines += ["m=audio %d RTP/AVP %s" % (self.streams[i].port, pt)]
             if m["label"]:
@@ -733,6 +744,11 @@ def load_xfail():
     return out
 
 
+def flow_ipv6(name):
+    with open(os.path.join(FLOWS, name, "flow.json")) as f:
+        return bool(json.load(f).get("ipv6"))
+
+
 def all_flows():
     return sorted(d for d in os.listdir(FLOWS) if os.path.isfile(os.path.join(FLOWS, d, "flow.json")))
 
@@ -764,10 +780,12 @@ def main():
         sys.stdout.write(doc_table())
         return 0
     h, p = a.srs.rsplit(":", 1)
-    a.srs = (h, int(p))
+    a.srs = (h.strip("[]"), int(p))
     os.makedirs(a.out, exist_ok=True)
     xf = load_xfail()
-    names = a.flows or all_flows()
+    # Flows marked "ipv6" need an SRS on ::1 (tests/integration/interop-ipv6.sh), the others
+    # one on 127.0.0.1.
+    names = a.flows or [n for n in all_flows() if flow_ipv6(n) == (":" in a.srs[0])]
     unknown = [n for n in xf if n not in all_flows()]
     counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0}
     for n in unknown:
