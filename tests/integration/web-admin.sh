@@ -165,7 +165,25 @@ check "audit: user-disabled" grep -q "SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=us
 check_eq "admin enables vic" 303 "$(code adm -d "csrf=$atok" -d action=enable -d user=vic "$URL/users")"
 check_eq "vic logs in again" 303 "$(login vic vic viewer-pass-1)"
 check "audit: user-enabled" grep -q "SIPREC_WEB_USER=admin SIPREC_WEB_ACTION=user-enabled SIPREC_SESSION_ID= SIPREC_WEB_DETAIL=vic" "$T/web.log"
-check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-1|super-pass-1|$admin_pw' '$T/web.log'"
+# A password reset ends the account's sessions opened with the old password.
+code vic "$URL/calls" >/dev/null
+check "vic's new session works" grep -q '<span class="user">vic (viewer)</span>' "$T/body"
+check_eq "admin resets vic's password" 303 "$(code adm -d "csrf=$atok" -d user=vic -d role=viewer -d password=viewer-pass-2 "$URL/users")"
+check_eq "vic's session from the old password died" 303 "$(code vic "$URL/calls")"
+code adm "$URL/users" >/dev/null
+check "the admin's own session lives on" grep -q '<span class="user">admin (admin)</span>' "$T/body"
+check_eq "vic logs in with the new password" 303 "$(login vic vic viewer-pass-2)"
+# A users file that cannot be written (its temporary name taken by a directory, which stops
+# root too): the account is not created in memory either.
+mkdir "$USERS.tmp"
+check_eq "adding eve while the users file cannot be written: 500" 500 "$(code adm -d "csrf=$atok" -d user=eve -d role=admin -d password=eve-pass-12 "$URL/users")"
+check_eq "eve cannot log in: the account was not saved" 403 "$(login eve eve eve-pass-12)"
+check_eq "resetting sue's password then: 500" 500 "$(code adm -d "csrf=$atok" -d user=sue -d role=admin -d password=sue-pass-new "$URL/users")"
+rmdir "$USERS.tmp"
+check_eq "sue keeps her old password" 303 "$(login sue2 sue super-pass-1)"
+code sue2 "$URL/calls" >/dev/null
+check "...and her role" grep -q '<span class="user">sue (supervisor)</span>' "$T/body"
+check "no password in the log" sh -c "! grep -qE 'listen-pass-1|viewer-pass-[12]|super-pass-1|sue-pass-new|eve-pass-12|$admin_pw' '$T/web.log'"
 
 # A console started afterwards reads the same accounts from the file.
 kill "$BG_PIDS" && wait "$BG_PIDS" 2>/dev/null
@@ -176,7 +194,7 @@ PORT=$(free_port)
 BG_PIDS=$!
 wait_for "$T/web2.log" "listening on" 10 || bad "siprec-web did not start again"
 URL=http://127.0.0.1:$PORT
-check "after a restart: 3 users" grep -q "3 users" "$T/web2.log"
+check "after a restart: 3 users (no eve)" grep -q "3 users" "$T/web2.log"
 check_eq "after a restart: lisa is still gone" 403 "$(login l3 lisa listen-pass-1)"
 check "no sanitizer report from siprec-web" sh -c "! grep -q 'Sanitizer' '$T'/web*.log"
 finish

@@ -440,7 +440,10 @@ static int set_user(const char *name, enum role role, const char *password)
 {
 	unsigned char salt[16];
 	char hash[192];
+	struct user was;
+	bool added;
 	unsigned i;
+	int r;
 
 	if (RAND_bytes(salt, sizeof(salt)) != 1)
 		return -EIO;
@@ -451,16 +454,26 @@ static int set_user(const char *name, enum role role, const char *password)
 	for (i = 0; i < nusers; i++)
 		if (strcmp(users[i].name, name) == 0)
 			break;
-	if (i == nusers) {
-		if (nusers == USERS_MAX)
-			return -ENOSPC;
+	if (i == nusers && nusers == USERS_MAX)
+		return -ENOSPC;
+	was = users[i];
+	added = i == nusers;
+	if (added)
 		nusers++;
-	}
 	scopy(users[i].name, sizeof(users[i].name), name);
 	users[i].role = role;
 	users[i].disabled = false; /* a new password re-enables a disabled account */
 	scopy(users[i].hash, sizeof(users[i].hash), hash);
-	return users_save();
+	r = users_save();
+	if (r < 0) {
+		/* Not saved: not in force either (a login must not take a password the file
+		 * does not have, nor keep one the admin meant to replace). */
+		if (added)
+			nusers--;
+		users[i] = was;
+	}
+	OPENSSL_cleanse(&was, sizeof(was));
+	return r;
 }
 
 /* Ends every web session of user u (a deleted or disabled account). */
@@ -2922,6 +2935,11 @@ static enum MHD_Result do_users(struct MHD_Connection *c, struct websession *s, 
 	if (r < 0)
 		return page_users(c, s, "Cannot write the users file.",
 				  MHD_HTTP_INTERNAL_SERVER_ERROR);
+	/* A password reset ends the account's other sessions: one opened with the old password
+	 * (perhaps the reason for the reset) must not outlive it. */
+	for (unsigned i = 0, u = (unsigned)user_find(rq->user); i < SESSIONS_MAX; i++)
+		if (sessions[i].token[0] && sessions[i].user == (int)u && &sessions[i] != s)
+			OPENSSL_cleanse(&sessions[i], sizeof(sessions[i]));
 	audit(users[s->user].name, "user-saved", NULL, rq->user);
 	return redirect(c, "/users", NULL);
 }
