@@ -341,6 +341,21 @@ class Flow:
             lines.append("Content-Length: 0")
         self.sip.send(("\r\n".join(lines) + "\r\n\r\n" + (body or "")).encode())
 
+    def cancel(self, want, label):
+        """A CANCEL of the last INVITE (its branch, CSeq number, Request-URI and To without the
+        SRS's tag, RFC 3261 §9.1), sent after its final response and before the ACK: the
+        CANCEL crossed the 200 on the wire."""
+        lines = ["CANCEL %s SIP/2.0" % self.inv_ruri,
+                 "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.v["transport"], self.v["local_host"],
+                                                           self.sip.local[1], self.inv_branch),
+                 "Max-Forwards: 70", "From: %s" % self.from_hdr,
+                 "To: %s" % self.inv_to, "Call-ID: %s" % self.call_id,
+                 "CSeq: %d CANCEL" % self.inv_cseq, "Content-Length: 0"]
+        r = self.request(("\r\n".join(lines) + "\r\n\r\n").encode(), "CANCEL", self.inv_cseq)
+        got = r.status if r else None
+        if got not in want:
+            self.err("%s: CANCEL answered %s, expected one of %s" % (label, got, want))
+
     def newbranch(self):
         return "z9hG4bK" + "%016x" % random.getrandbits(64)
 
@@ -538,6 +553,8 @@ class Flow:
             if r is None:
                 raise FlowError("%s: %s got no final response" % (label, method))
             if method == "INVITE":
+                self.inv_ruri, self.inv_branch, self.inv_cseq = msg.start.split()[1], self.v["branch"], cseq
+                self.inv_to = msg.hdr("to")
                 if 200 <= r.status < 300 and not self.v["to_tag"]:
                     m = re.search(r";\s*tag=([^;>\s]+)", r.hdr("to") or "")
                     self.v["to_tag"] = ";tag=" + m.group(1) if m else ""
@@ -549,6 +566,8 @@ class Flow:
                 offer_sdp = sdp_of(body, msg.hdr("content-type"))
                 if 200 <= r.status < 300 and offer_sdp is None and "ack_answer" in step:
                     ack_body = self.delayed_answer(step, r, label)
+                if "cancel" in step:
+                    self.cancel(step["cancel"], label)
                 self.ack(r, cseq, body=ack_body)
             if r.status != want:
                 w = r.hdr("warning")
