@@ -240,6 +240,12 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 		slot = &ret->sdp;
 	else if (siprec_is_metadata_type(h->content_type))
 		slot = &ret->metadata;
+	else if (str_caseeq_cstr(h->disposition, "recording-session") &&
+		 (str_caseeq_cstr(h->content_type, "application/xml") ||
+		  str_caseeq_cstr(h->content_type, "text/xml")))
+		/* RFC 7866 §9.2: the recording-session disposition marks the metadata; an SRC
+		 * that labels it with a generic XML type still means it. */
+		slot = &ret->metadata;
 
 	if (!slot || !cte_is_identity(h->cte)) {
 		if (handling_required(h->handling)) {

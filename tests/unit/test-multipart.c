@@ -73,6 +73,16 @@ static const struct mp_case cases[] = {
 	{"unknown part, handling absent (RFC 3261: required)", "multipart/mixed;boundary=foobar",
 	 "--foobar\r\nContent-Type: text/plain\r\n\r\nhi\r\n--foobar--\r\n", 0, -EMEDIUMTYPE, NULL,
 	 NULL, 0, 0, false},
+	/* RFC 7866 §9.2: the recording-session disposition marks metadata under an XML type. */
+	{"generic XML type, recording-session disposition", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--foobar\r\n"
+	 "Content-Type: application/xml\r\nContent-Disposition: recording-session\r\n\r\n" MD
+	 "\r\n--foobar--\r\n",
+	 0, 0, SDP, MD, 0, 2, false},
+	{"generic XML type without the disposition", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--foobar\r\n"
+	 "Content-Type: text/xml\r\n\r\n" MD "\r\n--foobar--\r\n",
+	 0, -EMEDIUMTYPE, NULL, NULL, 0, 0, false},
 	{"boundary absent in body", "multipart/mixed;boundary=foobar",
 	 "--other\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--other--\r\n", 0, -EBADMSG,
 	 NULL, NULL, 0, 0, false},
