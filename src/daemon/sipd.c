@@ -306,6 +306,14 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 
 	switch (req->method) {
 	case SIP_METHOD_OPTIONS:
+		/* RFC 3261 §12.2.2: an in-dialog OPTIONS (an SRC's keepalive of the recording
+		 * dialog) for a dialog we do not have is 481, so the SRC learns that this call is
+		 * no longer recorded (we restarted, or ended it) instead of hearing 200. */
+		if (to && to->tag.len > 0 && (!s || session_ending(s))) {
+			m->counters.options++;
+			sipd_respond(m, txn, req, 481, NULL, NULL);
+			return;
+		}
 		handle_options(m, txn, req);
 		return;
 	case SIP_METHOD_INVITE:
@@ -368,7 +376,9 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 		 * accepted and its body ignored (a relayed digit is not a failed request);
 		 * an Info Package we never announced in Recv-Info gets 469 (§4.2.2), and a dialog
 		 * we don't know 481 (RFC 3261 §12.2.2). */
-		if (s && sip_msg_header_by_name(req, "Info-Package"))
+		if (s && session_ending(s))
+			sipd_respond(m, txn, req, 481, NULL, NULL);
+		else if (s && sip_msg_header_by_name(req, "Info-Package"))
 			sipd_respond(
 				m, txn, req, 469, "Bad Info Package",
 				&(struct sip_response_args){.extra_headers = "Recv-Info:\r\n"});

@@ -1758,6 +1758,11 @@ void session_ack(struct session *s, struct sip_msg *ack)
 		delayed_answer(s, ack);
 }
 
+bool session_ending(const struct session *s)
+{
+	return s->state == SESSION_ENDING;
+}
+
 void session_bye(struct session *s, struct sip_txn *txn, struct sip_msg *req)
 {
 	sipd_respond(s->ss->m, txn, req, 200, NULL, NULL);

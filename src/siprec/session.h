@@ -38,6 +38,8 @@ void session_reinvite(struct session *s, struct sip_txn *txn, struct sip_msg *re
 void session_update(struct session *s, struct sip_txn *txn, struct sip_msg *req);
 void session_bye(struct session *s, struct sip_txn *txn, struct sip_msg *req);
 void session_ack(struct session *s, struct sip_msg *ack);
+/* True once the session ends (BYE, CANCEL, timeout): its dialog answers nothing but 481. */
+bool session_ending(const struct session *s);
 /* CANCEL of the INVITE still pending (487 sent by the caller). */
 void session_cancel(struct session *s);
 /* Timer H: our 2xx was never ACKed. */
