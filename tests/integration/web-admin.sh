@@ -196,5 +196,24 @@ wait_for "$T/web2.log" "listening on" 10 || bad "siprec-web did not start again"
 URL=http://127.0.0.1:$PORT
 check "after a restart: 3 users (no eve)" grep -q "3 users" "$T/web2.log"
 check_eq "after a restart: lisa is still gone" 403 "$(login l3 lisa listen-pass-1)"
+# A login's Argon2id check (64 MiB, some hundred milliseconds) runs outside the console's lock:
+# another user's page is served while it runs. The console's RSS growing by 48 MiB says the
+# hash is running (polled); the page must come back before the login does.
+code vic2 -d user=vic -d password=viewer-pass-2 "$URL/login" >/dev/null
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$BG_PIDS/status"; }
+base=$(rss)
+rm -f "$T/order"
+(curl -s -o /dev/null -d user=vic -d password=not-her-password "$URL/login"; echo login >>"$T/order") &
+lpid=$!
+i=0
+while [ $i -lt 500 ] && [ "$(rss)" -lt $((base + 49152)) ]; do
+	sleep 0.01
+	i=$((i + 1))
+done
+check "the login's hash is running (RSS +48 MiB)" test "$(rss)" -ge $((base + 49152))
+code vic2 "$URL/calls" >/dev/null
+echo page >>"$T/order"
+wait $lpid
+check_eq "a page is served while another login's hash runs" "page login " "$(tr '\n' ' ' <"$T/order")"
 check "no sanitizer report from siprec-web" sh -c "! grep -q 'Sanitizer' '$T'/web*.log"
 finish

@@ -535,21 +535,43 @@ static int user_find(const char *name)
 	return -ENOENT;
 }
 
+/*
+ * Argon2id verifications running, each 64 MiB and a few hundred milliseconds: they run outside
+ * big_lock so that a login never stalls the other requests, and at most VERIFY_MAX at once so
+ * that parallel logins cannot take the machine's memory.
+ */
+#define VERIFY_MAX 4
+static unsigned verifying;
+
+/*
+ * Called with big_lock held; drops it while Argon2id runs. The users table may change in that
+ * time: the user is looked up again after, and a hash changed meanwhile (a new password) fails.
+ * -EBUSY when VERIFY_MAX verifications already run.
+ */
 static int user_check(const char *name, const char *password)
 {
-	for (unsigned i = 0; i < nusers; i++)
-		if (strcmp(users[i].name, name) == 0)
-			/* A disabled account costs the same work and fails the same way. */
-			return argon2id_verify(users[i].hash, password, strlen(password)) ==
-						       ARGON2_OK &&
-					       !users[i].disabled
-				       ? (int)i
-				       : -EACCES;
 	/* Same work for an unknown name, so timing does not tell which names exist. */
-	argon2id_verify("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
-			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-			password, strlen(password));
-	return -EACCES;
+	static const char dummy[] = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+				    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	char hash[sizeof(users[0].hash)];
+	int i = user_find(name);
+	bool ok;
+
+	if (verifying >= VERIFY_MAX)
+		return -EBUSY;
+	scopy(hash, sizeof(hash), i >= 0 ? users[i].hash : dummy);
+	verifying++;
+	pthread_mutex_unlock(&big_lock);
+	ok = argon2id_verify(hash, password, strlen(password)) == ARGON2_OK;
+	pthread_mutex_lock(&big_lock);
+	verifying--;
+	if (i < 0 || !ok)
+		return -EACCES;
+	i = user_find(name);
+	/* A disabled account costs the same work and fails the same way. */
+	if (i < 0 || users[i].disabled || strcmp(users[i].hash, hash) != 0)
+		return -EACCES;
+	return i;
 }
 
 /* ---- web sessions ---- */
@@ -926,13 +948,24 @@ static enum MHD_Result do_login(struct MHD_Connection *c, struct req *rq)
 		return page_login(c, "Too many failed logins from your address: wait a minute.",
 				  MHD_HTTP_TOO_MANY_REQUESTS);
 	}
+	/* Counted as a failure while it runs (big_lock is released during the hash), so that
+	 * parallel attempts from one address cannot pass the limit together. */
+	(*fails)++;
 	u = user_check(rq->user, rq->password);
 	OPENSSL_cleanse(rq->password, sizeof(rq->password));
+	fails = login_fails(addr); /* the table may have changed meanwhile */
+	if (u == -EBUSY) {
+		if (*fails)
+			(*fails)--;
+		return page_login(c, "Too many logins in progress: try again in a moment.",
+				  MHD_HTTP_SERVICE_UNAVAILABLE);
+	}
 	if (u < 0) {
-		(*fails)++;
 		audit(valid_username(rq->user) ? rq->user : "-", "login-failed", NULL, addr);
 		return page_login(c, "Wrong user name or password.", MHD_HTTP_FORBIDDEN);
 	}
+	if (*fails)
+		(*fails)--;
 	struct websession *s = session_new(u);
 
 	audit(users[u].name, "login", NULL, addr);
