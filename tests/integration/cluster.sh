@@ -91,6 +91,8 @@ done
 # start_node N: siprecd in N's namespace; waits for READY=1 on N's notify socket.
 start_node() {
 	d=$T/$1
+	# a restarted node: its first notify listener goes (cleanup only knows the newest)
+	p=$(cat "$d/notify.pid" 2>/dev/null) && [ -n "$p" ] && { kill -9 "$p" && wait "$p"; } 2>/dev/null
 	rm -f "$d/notify" "$d/notify.log"
 	python3 -u - "$d/notify" "$d/notify.log" <<'PY' >/dev/null 2>&1 &
 import socket, sys
