@@ -269,11 +269,12 @@ int keys_backup_restore(const char *catalog_path, const char *path, const char *
  */
 int keys_aor_index(struct keys *k, const char *aor, char ret[KEYS_AOR_INDEX_MAX + 1]);
 /*
- * The blind index of an AoR under every data key version held (not destroyed), at most max,
- * in ret[0..*ret_n): what an erasure or a hold compares with. 0 (possibly *ret_n = 0), -EINVAL.
+ * The blind index of an AoR under every data key version held (not destroyed): what an erasure,
+ * a hold or a retention policy compares with. *ret is one allocation, an array of *ret_n
+ * indexes followed by their text: free(*ret) frees all; NULL and 0 when there is none (no data
+ * key in memory, write-only mode). 0, -EINVAL, -ENOMEM.
  */
-int keys_aor_indexes(struct keys *k, const char *aor, char (*ret)[KEYS_AOR_INDEX_MAX + 1],
-		     size_t max, size_t *ret_n);
+int keys_aor_indexes(struct keys *k, const char *aor, const char ***ret, size_t *ret_n);
 
 /* ---- primitives (exposed for the tests, siprec-export and docs/KEYS.md vectors) ---- */
 

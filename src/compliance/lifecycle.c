@@ -278,25 +278,17 @@ static int process(sqlite3 *db, struct cands *cs, bool dry_run, const char *kind
  * indexes under every data key version held; a glob cannot be indexed. Best effort: without
  * keys (or memory) it matches clear AoRs only, as before.
  */
-struct policy_idx {
-	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
-	const char **ptrs;
-};
-
-static void policy_index(struct retention_policy *p, struct keys *keys, struct policy_idx *x)
+static void policy_index(struct retention_policy *p, struct keys *keys)
 {
-	size_t n = 0;
+	const char **idx;
+	size_t n;
 
 	if (!keys || !p->match || !p->pattern || strpbrk(p->pattern, "*?[\\") ||
 	    (strcmp(p->match, "aor") != 0 && strcmp(p->match, "domain") != 0))
 		return;
-	x->buf = calloc(KEYS_DEK_MAX, sizeof(*x->buf));
-	x->ptrs = calloc(KEYS_DEK_MAX, sizeof(*x->ptrs));
-	if (!x->buf || !x->ptrs || keys_aor_indexes(keys, p->pattern, x->buf, KEYS_DEK_MAX, &n) < 0)
+	if (keys_aor_indexes(keys, p->pattern, &idx, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		x->ptrs[i] = x->buf[i];
-	p->indexes = x->ptrs;
+	p->indexes = idx; /* freed by policies_free */
 	p->n_indexes = n;
 }
 
@@ -342,6 +334,7 @@ static void policies_free(struct retention_policy *v, size_t n)
 		free((char *)v[i].match);
 		free((char *)v[i].pattern);
 		free((char *)v[i].context_name);
+		free((void *)v[i].indexes);
 	}
 	free(v);
 }
@@ -450,7 +443,6 @@ int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t defau
 				   const char *base_dir, compliance_item_fn fn, void *userdata,
 				   struct compliance_result *ret)
 {
-	struct policy_idx *pidx;
 	struct compliance_result res = {0};
 	struct retention_policy *pol = NULL;
 	struct cands cs = {0};
@@ -463,24 +455,14 @@ int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t defau
 	r = load_policies(db, &pol, &npol);
 	if (r < 0)
 		return r;
-	pidx = calloc(npol ? npol : 1, sizeof(*pidx));
-	if (!pidx) {
-		policies_free(pol, npol);
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < npol; i++)
-		policy_index(&pol[i], keys, &pidx[i]);
+		policy_index(&pol[i], keys);
 	if (sqlite3_prepare_v2(db,
 			       "SELECT r.uuid, s.uuid, r.path, r.sha256, coalesce(r.finalized_at, "
 			       "r.created_at), s.src_addr, s.id FROM recordings AS r JOIN sessions "
 			       "AS s ON s.id = r.session_id WHERE r.deleted_at IS NULL AND r.state "
 			       "IN ('final', 'interrupted', 'shredded') ORDER BY r.id",
 			       -1, &st, NULL) != SQLITE_OK) {
-		for (size_t i = 0; i < npol; i++) {
-			free(pidx[i].buf);
-			free(pidx[i].ptrs);
-		}
-		free(pidx);
 		policies_free(pol, npol);
 		return -EIO;
 	}
@@ -529,11 +511,6 @@ int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t defau
 		}
 	}
 	sqlite3_finalize(st);
-	for (size_t i = 0; i < npol; i++) {
-		free(pidx[i].buf);
-		free(pidx[i].ptrs);
-	}
-	free(pidx);
 	policies_free(pol, npol);
 	if (r == 0 && s != SQLITE_DONE && s != SQLITE_ROW)
 		r = -EIO;

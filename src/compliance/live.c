@@ -226,30 +226,20 @@ static const char *list_holds(struct compliance *c, struct json_object **ret)
 	return NULL;
 }
 
-/* The blind indexes of aor under every data key version held (keys_aor_indexes): *ret_ptrs
- * (malloc'd, free it and *ret_buf) and their number; 0 without keys. */
-static size_t aor_indexes(struct compliance *c, const char *aor,
-			  char (**ret_buf)[KEYS_AOR_INDEX_MAX + 1], const char ***ret_ptrs)
+/* The blind indexes of aor under every data key version held (keys_aor_indexes): *ret
+ * (free it) and their number; 0 without keys. */
+static size_t aor_indexes(struct compliance *c, const char *aor, const char ***ret)
 {
 	size_t n = 0;
 
-	*ret_buf = NULL;
-	*ret_ptrs = NULL;
-	if (!c->keys)
+	*ret = NULL;
+	if (c->keys && keys_aor_indexes(c->keys, aor, ret, &n) < 0)
 		return 0;
-	*ret_buf = calloc(KEYS_DEK_MAX, sizeof(**ret_buf));
-	*ret_ptrs = calloc(KEYS_DEK_MAX, sizeof(**ret_ptrs));
-	if (!*ret_buf || !*ret_ptrs ||
-	    keys_aor_indexes(c->keys, aor, *ret_buf, KEYS_DEK_MAX, &n) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		(*ret_ptrs)[i] = (*ret_buf)[i];
 	return n;
 }
 
 static const char *run_job(struct compliance *c, struct job *j, struct json_object **ret)
 {
-	char(*ibuf)[KEYS_AOR_INDEX_MAX + 1] = NULL;
 	const char **iptr = NULL;
 	size_t nidx;
 	struct compliance_result res = {0};
@@ -272,13 +262,12 @@ static const char *run_job(struct compliance *c, struct job *j, struct json_obje
 				return invalid("aor", ret);
 		}
 		a = json_object_new_array();
-		nidx = aor ? aor_indexes(c, aor, &ibuf, &iptr) : 0;
+		nidx = aor ? aor_indexes(c, aor, &iptr) : 0;
 		r = aor ? compliance_erase_indexed(c->db, aor, iptr, nidx, dry, j->actor,
 						   c->base_dir, add_item, a, &res)
 			: compliance_retention_run_keyed(c->db, c->keys, c->retention_default, 0,
 							 dry, j->actor, c->base_dir, add_item, a,
 							 &res);
-		free(ibuf);
 		free(iptr);
 		if (r < 0) {
 			json_object_put(a);
@@ -309,11 +298,10 @@ static const char *run_job(struct compliance *c, struct job *j, struct json_obje
 		h.to_ms = to ? (uint64_t)json_object_get_int64(to) / 1000 : 0;
 		h.case_ref = json_object_get_string(cref);
 		if (h.aor) {
-			h.n_aor_indexes = aor_indexes(c, h.aor, &ibuf, &iptr);
+			h.n_aor_indexes = aor_indexes(c, h.aor, &iptr);
 			h.aor_indexes = iptr;
 		}
 		r = compliance_hold_add(c->db, &h, &id);
-		free(ibuf);
 		free(iptr);
 		if (r == -EINVAL)
 			return invalid("case_ref", ret);

@@ -422,31 +422,47 @@ int keys_aor_index(struct keys *k, const char *aor, char ret[KEYS_AOR_INDEX_MAX 
 	return r;
 }
 
-int keys_aor_indexes(struct keys *k, const char *aor, char (*ret)[KEYS_AOR_INDEX_MAX + 1],
-		     size_t max, size_t *ret_n)
+int keys_aor_indexes(struct keys *k, const char *aor, const char ***ret, size_t *ret_n)
 {
-	size_t n = 0;
+	const char **v = NULL;
+	char(*text)[KEYS_AOR_INDEX_MAX + 1];
+	size_t n = 0, nd;
 	int r = 0;
 
-	if (k->mode != KEYS_MODE_WRITE_ONLY) {
-		pthread_mutex_lock(&k->lock);
-		for (unsigned i = 0; i < k->n_deks && n < max && r == 0; i++) {
-			/* A legacy key beside the hierarchy is the file KEK itself
-			 * (open_hierarchy): no participant was ever indexed under it (the daemon
-			 * indexes under the active version only), and an index under it would be a
-			 * catalog row keyed from the KEK, counted as a second "v1". */
-			if (!k->deks[i].have_key || (k->mode == KEYS_MODE_HIERARCHY &&
-						     strcmp(k->deks[i].state, "legacy") == 0))
-				continue;
-			r = keys_aor_index_compute(k->secret->dek[k->deks[i].slot],
-						   k->deks[i].version, aor, ret[n]);
-			if (r == 0)
-				n++;
-		}
+	*ret = NULL;
+	*ret_n = 0;
+	if (k->mode == KEYS_MODE_WRITE_ONLY)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	/* the pointers, then the text they point to, in one block */
+	nd = k->n_deks;
+	v = nd ? malloc(nd * (sizeof(*v) + sizeof(*text))) : NULL;
+	if (!v) {
 		pthread_mutex_unlock(&k->lock);
+		return nd ? -ENOMEM : 0;
 	}
-	if (r < 0)
+	text = (void *)(v + nd);
+	for (unsigned i = 0; i < k->n_deks && r == 0; i++) {
+		/* A legacy key beside the hierarchy is the file KEK itself (open_hierarchy): no
+		 * participant was ever indexed under it (the daemon indexes under the active
+		 * version only), and an index under it would be a catalog row keyed from the
+		 * KEK, counted as a second "v1". */
+		if (!k->deks[i].have_key ||
+		    (k->mode == KEYS_MODE_HIERARCHY && strcmp(k->deks[i].state, "legacy") == 0))
+			continue;
+		r = keys_aor_index_compute(k->secret->dek[k->deks[i].slot], k->deks[i].version, aor,
+					   text[n]);
+		if (r == 0) {
+			v[n] = text[n];
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (r < 0 || n == 0) {
+		free(v);
 		return r;
+	}
+	*ret = v;
 	*ret_n = n;
 	return 0;
 }

@@ -1575,26 +1575,19 @@ static void erase_section(struct buf *b, const struct websession *s, const char 
  * (hold; id, when given, is the call page to return to, else /holds). Supervisor and above.
  */
 
-/* An AoR's blind indexes under the key store's data key versions (web_aor_indexes), heap held. */
+/* An AoR's blind indexes under the key store's data key versions (web_aor_indexes). */
 struct aor_idx {
-	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
 	const char **ptrs;
 	size_t n;
 };
 
 static int aor_idx_get(const char *aor, struct aor_idx *x)
 {
-	*x = (struct aor_idx){0};
-	x->buf = calloc(KEYS_DEK_MAX, sizeof(*x->buf));
-	x->ptrs = calloc(KEYS_DEK_MAX, sizeof(*x->ptrs));
-	if (!x->buf || !x->ptrs)
-		return -ENOMEM;
-	return web_aor_indexes(aor, x->buf, x->ptrs, KEYS_DEK_MAX, &x->n);
+	return web_aor_indexes(aor, &x->ptrs, &x->n);
 }
 
 static void aor_idx_free(struct aor_idx *x)
 {
-	free(x->buf);
 	free(x->ptrs);
 }
 static enum MHD_Result do_hold(struct MHD_Connection *c, struct websession *s, struct req *rq,

@@ -57,26 +57,20 @@ int web_keys_open(const struct config *cfg, char *err, size_t errlen)
 	return r;
 }
 
-int web_aor_indexes(const char *aor, char (*buf)[KEYS_AOR_INDEX_MAX + 1], const char **ptrs,
-		    size_t max, size_t *ret_n)
+int web_aor_indexes(const char *aor, const char ***ret, size_t *ret_n)
 {
 	int r;
 
+	*ret = NULL;
 	*ret_n = 0;
 	if (!keys)
 		return 0;
 	pthread_mutex_lock(&keys_lock);
 	/* a data key version rotated in since the console opened the store counts too */
 	(void)keys_refresh(keys);
-	r = keys_aor_indexes(keys, aor, buf, max, ret_n);
+	r = keys_aor_indexes(keys, aor, ret, ret_n);
 	pthread_mutex_unlock(&keys_lock);
-	if (r < 0) {
-		*ret_n = 0;
-		return r;
-	}
-	for (size_t i = 0; i < *ret_n; i++)
-		ptrs[i] = buf[i];
-	return 0;
+	return r;
 }
 
 void web_keys_close(void)

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "siprecd/keys.h"
-
 struct config;
 struct keys;
 
@@ -19,13 +17,12 @@ struct keys;
 int web_keys_open(const struct config *cfg, char *err, size_t errlen);
 void web_keys_close(void);
 /*
- * The blind indexes of aor under every data key version of the open key store (at most max,
- * ptrs[i] pointing into buf[i]): what a hold or an erasure by AoR compares with participants
- * whose metadata is sealed (ENABLE_METADATA_ENCRYPTION). *ret_n = 0 without a key store
- * (write-only mode: no data keys, so nothing was sealed under one). 0 or -errno.
+ * The blind indexes of aor under every data key version of the open key store
+ * (keys_aor_indexes: *ret is one allocation, free it): what a hold or an erasure by AoR compares
+ * with participants whose metadata is sealed (ENABLE_METADATA_ENCRYPTION). NULL and 0 without
+ * a key store (write-only mode: no data keys, so nothing was sealed under one). 0 or -errno.
  */
-int web_aor_indexes(const char *aor, char (*buf)[KEYS_AOR_INDEX_MAX + 1], const char **ptrs,
-		    size_t max, size_t *ret_n);
+int web_aor_indexes(const char *aor, const char ***ret, size_t *ret_n);
 /*
  * Write-only mode: loads the X25519 private key at path (PEM; refused when group or others may
  * read it) into locked memory; recordings keyed "pub:..." are then opened through their

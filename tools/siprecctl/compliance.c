@@ -32,8 +32,7 @@ struct copts {
 };
 
 struct aor_idx {
-	char (*buf)[KEYS_AOR_INDEX_MAX + 1];
-	const char **ptrs;
+	const char **ptrs; /* keys_aor_indexes: one allocation */
 	size_t n;
 };
 
@@ -52,18 +51,13 @@ static void aor_indexes(const struct copts *o, struct aor_idx *ret)
 			"whose metadata is sealed (ENABLE_METADATA_ENCRYPTION) are not matched\n");
 		return;
 	}
-	ret->buf = calloc(KEYS_DEK_MAX, sizeof(*ret->buf));
-	ret->ptrs = calloc(KEYS_DEK_MAX, sizeof(*ret->ptrs));
-	if (!ret->buf || !ret->ptrs ||
-	    keys_aor_indexes(o->keys, o->aor, ret->buf, KEYS_DEK_MAX, &ret->n) < 0)
-		ret->n = 0;
-	for (size_t i = 0; i < ret->n; i++)
-		ret->ptrs[i] = ret->buf[i];
+	if (keys_aor_indexes(o->keys, o->aor, &ret->ptrs, &ret->n) < 0)
+		fprintf(stderr, "siprecctl: warning: cannot compute the AoR's blind indexes: "
+				"participants whose metadata is sealed are not matched\n");
 }
 
 static void aor_idx_free(struct aor_idx *x)
 {
-	free(x->buf);
 	free(x->ptrs);
 }
 
