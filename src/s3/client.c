@@ -24,6 +24,8 @@
 #include "siprecd/macro.h"
 #include "siprecd/s3.h"
 
+#include "s3-internal.h"
+
 #define CRED_FILE_MAX 4096
 #define ERROR_BODY_MAX 1024 /* of an error answer, kept to name S3's error code */
 /* sha256 of the empty body: the payload hash of a GET or DELETE */
@@ -53,7 +55,7 @@ struct s3_client {
 	long status;
 };
 
-static void _printf_(3, 4) set_err(char *err, size_t errlen, const char *fmt, ...)
+void s3_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -178,12 +180,12 @@ static int set_field_max(char *out, size_t max, const char *v, const char *what,
 	size_t n = strlen(v);
 
 	if (n == 0 || n >= max) {
-		set_err(err, errlen, "the %s is %s", what, n ? "too long" : "empty");
+		s3_set_err(err, errlen, "the %s is %s", what, n ? "too long" : "empty");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-			set_err(err, errlen, "the %s has a control character", what);
+			s3_set_err(err, errlen, "the %s has a control character", what);
 			return -EINVAL;
 		}
 	memcpy(out, v, n + 1);
@@ -220,7 +222,7 @@ int s3_parse_credentials_token(const char *text, size_t len, char id[S3_CRED_FIE
 
 	token[0] = '\0';
 	if (memchr(text, '\0', len)) {
-		set_err(err, errlen, "a NUL byte in the file");
+		s3_set_err(err, errlen, "a NUL byte in the file");
 		return -EINVAL;
 	}
 	copy = strndup(text, len);
@@ -260,9 +262,9 @@ int s3_parse_credentials_token(const char *text, size_t len, char id[S3_CRED_FIE
 					      errlen);
 			have_id = have_secret = r == 0;
 		} else {
-			set_err(err, errlen,
-				"a line that is neither ACCESS_KEY_ID:SECRET nor aws_..._key = "
-				"...");
+			s3_set_err(err, errlen,
+				   "a line that is neither ACCESS_KEY_ID:SECRET nor aws_..._key = "
+				   "...");
 			r = -EINVAL;
 		}
 	}
@@ -271,7 +273,7 @@ int s3_parse_credentials_token(const char *text, size_t len, char id[S3_CRED_FIE
 	if (r < 0)
 		OPENSSL_cleanse(token, S3_TOKEN_MAX);
 	if (r == 0 && (!have_id || !have_secret)) {
-		set_err(err, errlen, "no %s", have_id ? "secret access key" : "access key id");
+		s3_set_err(err, errlen, "no %s", have_id ? "secret access key" : "access key id");
 		r = -EINVAL;
 	}
 	return r;
@@ -322,10 +324,10 @@ static int read_credentials(struct s3_client *c, const char *path, char *err, si
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 
 		if (!dir) {
-			set_err(err, errlen,
-				"S3_ENDPOINT is set but there are no credentials: set "
-				"S3_CREDENTIALS or pass the %s credential",
-				S3_CREDENTIAL_NAME);
+			s3_set_err(err, errlen,
+				   "S3_ENDPOINT is set but there are no credentials: set "
+				   "S3_CREDENTIALS or pass the %s credential",
+				   S3_CREDENTIAL_NAME);
 			return -ENOENT;
 		}
 		snprintf(cred, sizeof(cred), "%s/%s", dir, S3_CREDENTIAL_NAME);
@@ -335,20 +337,20 @@ static int read_credentials(struct s3_client *c, const char *path, char *err, si
 	if (fd < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "S3 credentials %s: %s", path, strerror(e));
+		s3_set_err(err, errlen, "S3 credentials %s: %s", path, strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & (S_IROTH | S_IWOTH))) {
 		close(fd);
-		set_err(err, errlen, "S3 credentials %s: %s", path,
-			"not a regular file, or readable or writable by others (chmod 0600 it)");
+		s3_set_err(err, errlen, "S3 credentials %s: %s", path,
+			   "not a regular file, or readable or writable by others (chmod 0600 it)");
 		return -EPERM;
 	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0 || (size_t)n == sizeof(buf)) {
-		set_err(err, errlen, "S3 credentials %s: %s", path,
-			n < 0 ? strerror(errno) : "longer than 4095 bytes");
+		s3_set_err(err, errlen, "S3 credentials %s: %s", path,
+			   n < 0 ? strerror(errno) : "longer than 4095 bytes");
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return -EINVAL;
 	}
@@ -358,7 +360,7 @@ static int read_credentials(struct s3_client *c, const char *path, char *err, si
 		r = s3_parse_credentials_token(buf, (size_t)n, c->id, c->secret, c->token, why,
 					       sizeof(why));
 		if (r < 0)
-			set_err(err, errlen, "S3 credentials %s: %s", path, why);
+			s3_set_err(err, errlen, "S3 credentials %s: %s", path, why);
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (r == 0) {
@@ -439,19 +441,20 @@ int s3_client_new(const struct s3_target *t, char *err, size_t errlen, struct s3
 	int r;
 
 	if (s3_check_endpoint(t->endpoint) < 0) {
-		set_err(err, errlen, "S3_ENDPOINT: '%s' is not http(s)://host[:port]",
-			t->endpoint ? t->endpoint : "");
+		s3_set_err(err, errlen, "S3_ENDPOINT: '%s' is not http(s)://host[:port]",
+			   t->endpoint ? t->endpoint : "");
 		return -EINVAL;
 	}
 	if (s3_check_bucket(t->bucket) < 0) {
-		set_err(err, errlen, "S3_BUCKET: '%s' is not a bucket name (3..63 of a-z 0-9 . -)",
-			t->bucket ? t->bucket : "");
+		s3_set_err(err, errlen,
+			   "S3_BUCKET: '%s' is not a bucket name (3..63 of a-z 0-9 . -)",
+			   t->bucket ? t->bucket : "");
 		return -EINVAL;
 	}
 	if (!t->region || !*t->region || strlen(t->region) > 64 ||
 	    strspn(t->region, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(t->region)) {
-		set_err(err, errlen, "S3_REGION: '%s' is not a region name (e.g. us-east-1)",
-			t->region ? t->region : "");
+		s3_set_err(err, errlen, "S3_REGION: '%s' is not a region name (e.g. us-east-1)",
+			   t->region ? t->region : "");
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -473,7 +476,7 @@ int s3_client_new(const struct s3_target *t, char *err, size_t errlen, struct s3
 	if (r < 0)
 		goto fail;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
-		set_err(err, errlen, "libcurl initialisation failed");
+		s3_set_err(err, errlen, "libcurl initialisation failed");
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -555,8 +558,8 @@ static void status_error(struct s3_client *c, const char *method, const char *ke
 	const char *b = strstr(c->errbody, "<Code>"), *e = b ? strstr(b, "</Code>") : NULL;
 	int n = b && e && e - b - 6 < 64 ? (int)(e - b - 6) : 0;
 
-	set_err(err, errlen, "%s %s/%s: HTTP status %ld%s%.*s", method, c->bucket, key, c->status,
-		n ? " " : "", n, n ? b + 6 : "");
+	s3_set_err(err, errlen, "%s %s/%s: HTTP status %ld%s%.*s", method, c->bucket, key,
+		   c->status, n ? " " : "", n, n ? b + 6 : "");
 }
 
 /* A refusal of this one request (400 XAmzContentSHA256Mismatch, 409, 413, ...) is -EPROTO; what
@@ -591,12 +594,12 @@ static int request(struct s3_client *c, const char *method, const char *key,
 	 * s3:// URIs: one with "..", '?', '#', blanks or control characters would name another
 	 * object, or another bucket with the same credentials, once in the URL. */
 	if (check_path(key, S3_KEY_MAX) < 0) {
-		set_err(err, errlen, "%s %s/%.64s...: not an object key this client makes", method,
-			c->bucket, key);
+		s3_set_err(err, errlen, "%s %s/%.64s...: not an object key this client makes",
+			   method, c->bucket, key);
 		return -EINVAL;
 	}
 	if (s3_object_url(c->endpoint, c->bucket, c->vhost, key, url, sizeof(url)) < 0) {
-		set_err(err, errlen, "object key too long");
+		s3_set_err(err, errlen, "object key too long");
 		return -ENAMETOOLONG;
 	}
 	credentials_refresh(c);
@@ -667,11 +670,11 @@ static int request(struct s3_client *c, const char *method, const char *key,
 			r = -EFBIG;
 		else
 			r = -EIO;
-		set_err(err, errlen, "%s %s/%s: %s", method, c->bucket, key,
-			c->too_big	  ? "larger than expected"
-			: c->write_failed ? "cannot write the body out"
-			: *cerr		  ? cerr
-					  : curl_easy_strerror(rc));
+		s3_set_err(err, errlen, "%s %s/%s: %s", method, c->bucket, key,
+			   c->too_big	     ? "larger than expected"
+			   : c->write_failed ? "cannot write the body out"
+			   : *cerr	     ? cerr
+					     : curl_easy_strerror(rc));
 	}
 	return r;
 }
@@ -715,7 +718,7 @@ int s3_get(struct s3_client *c, const char *key, int out_fd, uint64_t max, uint6
 	if (r < 0)
 		return r;
 	if (c->status == 404) {
-		set_err(err, errlen, "GET %s/%s: no such object", c->bucket, key);
+		s3_set_err(err, errlen, "GET %s/%s: no such object", c->bucket, key);
 		return -ENOENT;
 	}
 	if (c->status < 200 || c->status > 299) {

@@ -7,7 +7,6 @@
  * and sha256 the upload thread verified, so a copy altered in the bucket is never read as good.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +18,14 @@
 #include "siprecd/macro.h"
 #include "siprecd/s3.h"
 
+#include "s3-internal.h"
+
 struct offloaded {
 	char bucket[S3_BUCKET_MAX + 1];
 	char key[S3_KEY_MAX + 1];
 	char sha256[S3_SHA256_HEX + 1];
 	uint64_t size;
 };
-
-static void _printf_(3, 4) fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The verified object of a recording whose local file was removed: 0, -ENOENT, -EIO. */
 static int find_offloaded(const char *catalog_path, const char *recording_uuid,
@@ -52,8 +42,8 @@ static int find_offloaded(const char *catalog_path, const char *recording_uuid,
 	if (asprintf(&uri, "file:%s?mode=ro", catalog_path) < 0)
 		return -ENOMEM;
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		fail(err, errlen, "%.900s: %s", catalog_path,
-		     db ? sqlite3_errmsg(db) : "cannot open");
+		s3_set_err(err, errlen, "%.900s: %s", catalog_path,
+			   db ? sqlite3_errmsg(db) : "cannot open");
 		r = -EIO;
 		goto out;
 	}
@@ -68,7 +58,7 @@ static int find_offloaded(const char *catalog_path, const char *recording_uuid,
 	if (r == SQLITE_DONE) {
 		r = -ENOENT;
 	} else if (r != SQLITE_ROW) {
-		fail(err, errlen, "%.900s: %s", catalog_path, sqlite3_errmsg(db));
+		s3_set_err(err, errlen, "%.900s: %s", catalog_path, sqlite3_errmsg(db));
 		r = -EIO;
 	} else {
 		const char *b = (const char *)sqlite3_column_text(st, 0);
@@ -77,8 +67,9 @@ static int find_offloaded(const char *catalog_path, const char *recording_uuid,
 
 		if (!b || !k || !h || strlen(b) > S3_BUCKET_MAX || strlen(k) > S3_KEY_MAX ||
 		    strlen(h) != S3_SHA256_HEX || sqlite3_column_int64(st, 2) < 0) {
-			fail(err, errlen, "%.900s: recording %.64s: a malformed s3_objects row",
-			     catalog_path, recording_uuid);
+			s3_set_err(err, errlen,
+				   "%.900s: recording %.64s: a malformed s3_objects row",
+				   catalog_path, recording_uuid);
 			r = -EBADMSG;
 		} else {
 			strcpy(ret->bucket, b);
@@ -120,17 +111,19 @@ int s3_recording_open(const struct s3_target *t, const char *catalog_path,
 	}
 	r = find_offloaded(catalog_path, recording_uuid, &o, err, errlen);
 	if (r == -ENOENT) {
-		fail(err, errlen, "%.900s: no such file, and the catalog has no copy in a bucket",
-		     local_path);
+		s3_set_err(err, errlen,
+			   "%.900s: no such file, and the catalog has no copy in a bucket",
+			   local_path);
 		return r;
 	}
 	if (r < 0)
 		return r;
 	if (!t || !t->endpoint || !*t->endpoint) {
-		fail(err, errlen,
-		     "%.900s: removed locally, stored as s3://%s/%.900s, but the configuration has "
-		     "no S3_ENDPOINT",
-		     local_path, o.bucket, o.key);
+		s3_set_err(err, errlen,
+			   "%.900s: removed locally, stored as s3://%s/%.900s, but the "
+			   "configuration has "
+			   "no S3_ENDPOINT",
+			   local_path, o.bucket, o.key);
 		return -ENOENT;
 	}
 	{
@@ -140,21 +133,21 @@ int s3_recording_open(const struct s3_target *t, const char *catalog_path,
 		r = s3_client_new(&bt, cerr, sizeof(cerr), &c);
 	}
 	if (r < 0) {
-		fail(err, errlen, "%s", cerr);
+		s3_set_err(err, errlen, "%s", cerr);
 		return r;
 	}
 	if (!tmpdir || !*tmpdir)
 		tmpdir = getenv("TMPDIR");
 	if (snprintf(tmp, sizeof(tmp), "%s/siprec-s3-XXXXXX.siprec",
 		     tmpdir && *tmpdir ? tmpdir : "/tmp") >= (int)sizeof(tmp)) {
-		fail(err, errlen, "the temporary directory's name is too long");
+		s3_set_err(err, errlen, "the temporary directory's name is too long");
 		r = -ENAMETOOLONG;
 		goto out;
 	}
 	fd = mkstemps(tmp, 7);
 	if (fd < 0) {
 		r = -errno;
-		fail(err, errlen, "%.900s: %s", tmp, strerror(-r));
+		s3_set_err(err, errlen, "%.900s: %s", tmp, strerror(-r));
 		goto out;
 	}
 	/* At most the verified size plus one byte: a larger object fails (-EFBIG) early. */
@@ -164,13 +157,14 @@ int s3_recording_open(const struct s3_target *t, const char *catalog_path,
 		snprintf(cerr, sizeof(cerr), "%.900s: %s", tmp, strerror(-r));
 	}
 	if (r == -EFBIG || (r == 0 && (size != o.size || strcmp(sha, o.sha256) != 0))) {
-		fail(err, errlen,
-		     "s3://%s/%.900s differs from the catalog's verified copy (%llu bytes, sha256 "
-		     "%s): altered in the bucket",
-		     o.bucket, o.key, (unsigned long long)o.size, o.sha256);
+		s3_set_err(err, errlen,
+			   "s3://%s/%.900s differs from the catalog's verified copy (%llu bytes, "
+			   "sha256 "
+			   "%s): altered in the bucket",
+			   o.bucket, o.key, (unsigned long long)o.size, o.sha256);
 		r = -EBADMSG;
 	} else if (r < 0) {
-		fail(err, errlen, "s3://%s/%.900s: %s", o.bucket, o.key, cerr);
+		s3_set_err(err, errlen, "s3://%s/%.900s: %s", o.bucket, o.key, cerr);
 	}
 	if (r < 0) {
 		unlink(tmp);

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,8 @@
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 #include "siprecd/s3.h"
+
+#include "s3-internal.h"
 
 #define TRAIL_BATCH 256
 #define UPLOAD_BATCH 16
@@ -68,15 +69,6 @@ int s3_upload_get_stats(struct s3_upload_stats *ret)
 					.local_removed = atomic_load(&stats.local_removed),
 					.objects_deleted = atomic_load(&stats.deleted)};
 	return 0;
-}
-
-static void _printf_(3, 4) set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 static uint64_t now_ms(void)
@@ -423,10 +415,10 @@ static int verify(struct uploader *u, const char *key, uint64_t size, const char
 	if (r < 0)
 		return r;
 	if (n != size || strcmp(got, sha) != 0) {
-		set_err(err, errlen,
-			"verify %s: the bucket holds %" PRIu64
-			" bytes, sha256 %s; expected %" PRIu64 " bytes, sha256 %s",
-			key, n, got, size, sha);
+		s3_set_err(err, errlen,
+			   "verify %s: the bucket holds %" PRIu64
+			   " bytes, sha256 %s; expected %" PRIu64 " bytes, sha256 %s",
+			   key, n, got, size, sha);
 		return -EBADMSG;
 	}
 	return 0;
@@ -448,12 +440,12 @@ static int upload_one(struct uploader *u, const struct job *j, char *err, size_t
 	fd = open(full, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		set_err(err, errlen, "%s: %s", full, strerror(errno));
+		s3_set_err(err, errlen, "%s: %s", full, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != j->size) {
-		set_err(err, errlen, "%s: %lld bytes, the catalog says %" PRIu64, full,
-			(long long)sb.st_size, j->size);
+		s3_set_err(err, errlen, "%s: %lld bytes, the catalog says %" PRIu64, full,
+			   (long long)sb.st_size, j->size);
 		close(fd);
 		return -EBADMSG;
 	}
@@ -469,7 +461,7 @@ static int upload_one(struct uploader *u, const struct job *j, char *err, size_t
 			 j->session);
 		r = read_small(md_path, METADATA_MAX, &md, &md_len);
 		if (r < 0 && r != -ENOENT) {
-			set_err(err, errlen, "%s: %s", md_path, strerror(-r));
+			s3_set_err(err, errlen, "%s: %s", md_path, strerror(-r));
 			return r;
 		}
 		have_md = r == 0;
@@ -487,7 +479,7 @@ static int upload_one(struct uploader *u, const struct job *j, char *err, size_t
 	}
 	manifest = manifest_json(u, j, have_md ? md_key : NULL, md_sha, md_len);
 	if (!manifest) {
-		set_err(err, errlen, "manifest: %s", sqlite3_errmsg(u->db));
+		s3_set_err(err, errlen, "manifest: %s", sqlite3_errmsg(u->db));
 		r = -EIO;
 		goto out;
 	}
@@ -884,7 +876,8 @@ int s3_upload_start(const struct s3_upload_config *cfg, char *err, size_t errlen
 	if (!cfg->target.endpoint || !*cfg->target.endpoint)
 		return 0;
 	if (s3_check_prefix(cfg->prefix) < 0) {
-		set_err(err, errlen,
+		s3_set_err(
+			err, errlen,
 			"S3_PREFIX: '%s' is not '/'-separated parts of A-Z a-z 0-9 . _ - (at most "
 			"256 bytes, no leading or trailing '/')",
 			cfg->prefix);
@@ -919,7 +912,7 @@ int s3_upload_start(const struct s3_upload_config *cfg, char *err, size_t errlen
 	if (r < 0)
 		goto fail;
 	if (sqlite3_open_v2(cfg->catalog_path, &u->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "catalog %s: %s", cfg->catalog_path, sqlite3_errmsg(u->db));
+		s3_set_err(err, errlen, "catalog %s: %s", cfg->catalog_path, sqlite3_errmsg(u->db));
 		r = -EIO;
 		goto fail;
 	}
@@ -927,7 +920,7 @@ int s3_upload_start(const struct s3_upload_config *cfg, char *err, size_t errlen
 	exec(u->db, "PRAGMA synchronous = FULL");
 	r = -pthread_create(&u->thread, NULL, thread_main, u);
 	if (r < 0) {
-		set_err(err, errlen, "s3 upload thread: %s", strerror(-r));
+		s3_set_err(err, errlen, "s3 upload thread: %s", strerror(-r));
 		goto fail;
 	}
 	pthread_mutex_lock(&global_lock);
