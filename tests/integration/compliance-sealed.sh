@@ -50,19 +50,10 @@ C=$(call c SIP:ALICE@Example.COM sip:erin@example.org)
 B=$(call b sip:carol@example.com sip:dave@example.net)
 # The daemon's varlink methods (its compliance thread) find them the same way.
 cat >"$T/vl.py" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.settimeout(20)
-buf = b""
-def call(method, params=None):
-    global buf
-    s.sendall(json.dumps({"method": "io.siprecd." + method, "parameters": params or {}}).encode() + b"\0")
-    while b"\0" not in buf:
-        d = s.recv(65536)
-        if not d: raise EOFError
-        buf += d
-    m, _, buf = buf.partition(b"\0")
-    return json.loads(m)
-def out(name, ok): print(("ok " if ok else "FAIL ") + name)
+import sys
+sys.path.insert(0, sys.argv[2])
+from vlclient import Varlink, out
+call = Varlink(sys.argv[1]).call
 r = call("Erase", {"aor": "sip:DAVE@example.net", "dry_run": True})["parameters"]
 out("Erase dry_run of dave finds B's 2 recordings", r["matched"] == 2 and r["held"] == 0)
 hid = call("PlaceHold", {"aor": "sip:carol@example.com", "case_ref": "VL-S"})["parameters"]["id"]
@@ -70,7 +61,7 @@ r = call("Erase", {"aor": "sip:carol@example.com", "dry_run": True})["parameters
 out("PlaceHold by carol's AoR holds B's 2 recordings", r["matched"] == 2 and r["held"] == 2)
 out("ReleaseHold", "error" not in call("ReleaseHold", {"id": hid, "reason": "done"}))
 PY
-python3 "$T/vl.py" "$T/run/control" >"$T/vl.out" 2>&1 || bad "varlink client: $(tail -n 3 "$T/vl.out")"
+python3 "$T/vl.py" "$T/run/control" "$SRCDIR/tests/helpers" >"$T/vl.out" 2>&1 || bad "varlink client: $(tail -n 3 "$T/vl.out")"
 while read -r res name; do [ "$res" = ok ] && ok "varlink: $name" || bad "varlink: $name"; done <"$T/vl.out"
 stop_siprecd
 check_eq "siprecd exit status" 0 "$STOP_RC"

@@ -132,19 +132,10 @@ check "verify-trail passes after retention and erasure" ctl verify-trail
 # The same over varlink (the daemon's compliance thread; actor from SO_PEERCRED).
 start_siprecd
 cat >"$T/vl.py" <<'PY'
-import json, os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.settimeout(20)
-buf = b""
-def call(method, params=None):
-    global buf
-    s.sendall(json.dumps({"method": "io.siprecd." + method, "parameters": params or {}}).encode() + b"\0")
-    while b"\0" not in buf:
-        d = s.recv(65536)
-        if not d: raise EOFError
-        buf += d
-    m, _, buf = buf.partition(b"\0")
-    return json.loads(m)
-def out(name, ok): print(("ok " if ok else "FAIL ") + name)
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from vlclient import Varlink, out
+call = Varlink(sys.argv[1]).call
 r = call("PlaceHold", {"aor": "sip:frank@keep.example", "case_ref": "VL-1"})
 hid = r.get("parameters", {}).get("id")
 out("PlaceHold returns an id", isinstance(hid, int))
@@ -163,7 +154,7 @@ out("PlaceHold without a target: InvalidParameter", r.get("error") == "org.varli
 r = call("VerifyTrail")["parameters"]
 out("VerifyTrail ok", r["ok"] and r["entries"] > 0 and r["problems"] == [])
 PY
-python3 "$T/vl.py" "$T/run/control" >"$T/vl.out" 2>&1 || bad "varlink client: $(tail -n 3 "$T/vl.out")"
+python3 "$T/vl.py" "$T/run/control" "$SRCDIR/tests/helpers" >"$T/vl.out" 2>&1 || bad "varlink client: $(tail -n 3 "$T/vl.out")"
 while read -r res name; do [ "$res" = ok ] && ok "varlink: $name" || bad "varlink: $name"; done <"$T/vl.out"
 stop_siprecd
 check_eq "hold placed and released over varlink in the trail, actor uid:$(id -u)" 2 \
