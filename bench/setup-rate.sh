@@ -82,10 +82,10 @@ else
 fi
 # A private network namespace: its loopback carries only this benchmark's traffic.
 if [ -z "${SETUP_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+	if [ -n "$VOLUME" ]; then set -- --volume "$VOLUME"; else set -- --dir "$DIR"; fi
+	[ $PROFILE = 1 ] && set -- "$@" --profile
 	SETUP_NETNS=1 exec unshare -n sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" \
-		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" \
-		$([ -n "$VOLUME" ] && echo --volume "$VOLUME" || echo --dir "$DIR") \
-		$([ $PROFILE = 1 ] && echo --profile)
+		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" "$@"
 fi
 OUT=$(mktemp -d /var/tmp/siprecd-setup.XXXXXX)
 DPID="" MNT="" DATA=""
