@@ -9,7 +9,20 @@
 # Nothing is asserted: this is a measurement.
 #
 # usage: bench/setup-rate.sh [--calls N] [--rate R] [--tls-version 1.2|1.3] [--hold DUR]
-#                            [--profile]
+#                            [--volume fresh | --dir PATH] [--profile]
+# --volume fresh (the default): siprecd's state directory (catalog and recordings) on a volume of
+#            its own, made for the run: a sparse 4 GiB image in /var/tmp, mkfs.ext4 with Debian's
+#            defaults (journaled), loop-mounted, unmounted and removed after. A recording server
+#            keeps its recordings on a volume of their own; the host's root filesystem here is an
+#            ext4 without a journal aged by days of test churn, where creating one file costs
+#            hundreds of us of CPU in ext4's inode allocator (find_inode_bit, recently_deleted)
+#            against ~20 us on a fresh volume: measured there, the bench measures the allocator,
+#            not siprecd. Needs root, loop devices and mkfs.ext4 (e2fsprogs); skips (77) without.
+# --dir PATH: the state directory in a new directory under PATH, an existing filesystem (e.g.
+#            --dir /var/tmp, where this bench ran before the option existed).
+# Either way, before siprecd starts the bench creates (and keeps, for the run) 500 empty files in
+# a new directory beside the state directory and prints the CPU per file: every result says what
+# filesystem it was taken on, and how expensive a file creation is there.
 # --hold: each call's length after the answer (default 200ms: ten packets a stream).
 # --profile: perf record -g (PERF_CG="--call-graph dwarf" for user stacks without frame
 #            pointers) of siprecd during the run; prints the top symbols and keeps
@@ -28,7 +41,7 @@ fi
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
-CALLS=5000 RATE=1000 TLSV=1.3 HOLD=200ms PROFILE=0
+CALLS=5000 RATE=1000 TLSV=1.3 HOLD=200ms PROFILE=0 VOLUME=fresh DIR=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift ;;
@@ -36,7 +49,16 @@ while [ $# -gt 0 ]; do
 	--tls-version) TLSV=$2; shift ;;
 	--hold) HOLD=$2; shift ;;
 	--profile) PROFILE=1 ;;
-	*) echo "usage: $0 [--calls N] [--rate R] [--tls-version V] [--hold DUR] [--profile]" >&2; exit 1 ;;
+	--volume)
+		[ "$2" = fresh ] || { echo "setup-rate: --volume takes 'fresh' (or use --dir PATH)" >&2; exit 1; }
+		VOLUME=fresh DIR=""
+		shift
+		;;
+	--dir) VOLUME="" DIR=$2; shift ;;
+	*)
+		echo "usage: $0 [--calls N] [--rate R] [--tls-version V] [--hold DUR] [--volume fresh | --dir PATH] [--profile]" >&2
+		exit 1
+		;;
 	esac
 	shift
 done
@@ -47,20 +69,78 @@ done
 for b in siprecd siprec-src; do
 	[ -x "$BUILD/$b" ] || { echo "setup-rate: $BUILD/$b not built"; exit 1; }
 done
+if [ -n "$VOLUME" ]; then
+	[ "$(id -u)" = 0 ] || { echo "SKIP: --volume fresh needs root (loop mount); use --dir PATH"; exit 77; }
+	for c in mkfs.ext4 losetup mount umount; do
+		command -v $c >/dev/null 2>&1 ||
+			{ echo "SKIP: --volume fresh needs $c (mkfs.ext4: e2fsprogs); use --dir PATH"; exit 77; }
+	done
+	[ -e /dev/loop-control ] || losetup -f >/dev/null 2>&1 ||
+		{ echo "SKIP: --volume fresh needs a loop device (no /dev/loop-control); use --dir PATH"; exit 77; }
+else
+	[ -d "$DIR" ] && [ -w "$DIR" ] || { echo "setup-rate: --dir $DIR is not a writable directory"; exit 1; }
+fi
 # A private network namespace: its loopback carries only this benchmark's traffic.
 if [ -z "${SETUP_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+	if [ -n "$VOLUME" ]; then set -- --volume "$VOLUME"; else set -- --dir "$DIR"; fi
+	[ $PROFILE = 1 ] && set -- "$@" --profile
 	SETUP_NETNS=1 exec unshare -n sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" \
-		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" \
-		$([ $PROFILE = 1 ] && echo --profile)
+		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" "$@"
 fi
 OUT=$(mktemp -d /var/tmp/siprecd-setup.XXXXXX)
-DPID=""
+DPID="" MNT="" DATA=""
 cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	if [ -n "$MNT" ]; then
+		# mount -o loop set the device to detach itself on the last umount (autoclear)
+		umount "$MNT" 2>/dev/null || { sleep 1; umount "$MNT"; }
+		rmdir "$MNT"
+		rm -f "$OUT/volume.img"
+	elif [ -n "$DATA" ]; then
+		rm -rf "$DATA"
+	fi
 	[ -n "${KEEP:-}" ] && echo "(results kept in $OUT)" || rm -rf "$OUT"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# The state directory's filesystem (see --volume and --dir above).
+if [ -n "$VOLUME" ]; then
+	MNT=$(mktemp -d /tmp/siprecd-setup-vol.XXXXXX)
+	if ! truncate -s 4G "$OUT/volume.img" || ! mkfs.ext4 -q -F "$OUT/volume.img" ||
+		! mount -o loop "$OUT/volume.img" "$MNT"; then
+		rmdir "$MNT"
+		MNT=""
+		echo "SKIP: could not make and loop-mount an ext4 volume in $OUT; use --dir PATH"
+		exit 77
+	fi
+	DATA=$MNT
+else
+	DATA=$(mktemp -d "$DIR/siprecd-setup-data.XXXXXX") || exit 1
+fi
+mkdir "$DATA/state" || exit 1
+# CPU per file creation there: 500 empty files created and kept in a new directory (python's
+# loop adds a few us a file; the directory is new, as siprecd's per-day recordings directory is).
+FILE_US=$(python3 - "$DATA/fsprobe" 500 <<'PY'
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(d)
+t0 = time.process_time()
+for i in range(n):
+    os.close(os.open(os.path.join(d, "f%05d" % i), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+print("%.0f" % ((time.process_time() - t0) * 1e6 / n))
+PY
+)
+FS=$(findmnt -n -o SOURCE,FSTYPE -T "$DATA" | tr -s ' ')
+JOURNAL=""
+if [ "$(stat -f -c %T "$DATA")" = ext2/ext3 ]; then
+	dev=$(basename "$(findmnt -n -o SOURCE -T "$DATA" | sed 's/\[.*//')")
+	# the journal thread's pid, or "<none>" (or empty) for an ext4 without a journal
+	case "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null || echo "?")" in
+	"?") ;;
+	[0-9]*) JOURNAL=", journaled" ;;
+	*) JOURNAL=", no journal" ;;
+	esac
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 cd "$OUT" || exit 1
 HZ=$(getconf CLK_TCK)
@@ -91,19 +171,21 @@ MAX_HANDSHAKES_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=info
 CFG
-STATE_DIRECTORY=$OUT/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
+STATE_DIRECTORY=$DATA/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
 	--config siprecd.conf >siprecd.log 2>&1 &
 DPID=$!
 i=0
-until [ -s state/tls/cert.pem ] && grep -q "ready" siprecd.log 2>/dev/null || [ $i -ge 100 ]; do
+until [ -s "$DATA/state/tls/cert.pem" ] && grep -q "ready" siprecd.log 2>/dev/null || [ $i -ge 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-[ -s state/tls/cert.pem ] || { echo "setup-rate: siprecd did not start"; tail siprecd.log; exit 1; }
+[ -s "$DATA/state/tls/cert.pem" ] || { echo "setup-rate: siprecd did not start"; tail siprecd.log; exit 1; }
 
 echo "== setup-rate: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $CALLS calls at $RATE/s over TLS $TLSV (one connection), SRTP AES_CM_128_HMAC_SHA1_80, hold $HOLD;"
 echo "   siprecd CPU 0 (MEDIA_WORKERS=1), siprec-src CPU 1, private network namespace"
+echo "   state directory on $([ -n "$VOLUME" ] && echo "a fresh 4 GiB loop-mounted volume" || echo "$DIR"): $FS$JOURNAL;"
+echo "   file creation there: $FILE_US us of CPU per file (500 created in a new directory)"
 c0=$(cpu_ticks $DPID)
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
@@ -111,7 +193,7 @@ if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	PERFPID=$!
 fi
 t0=$(date +%s%N)
-$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca state/tls/cert.pem \
+$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca "$DATA/state/tls/cert.pem" \
 	--sni localhost --tls-version "$TLSV" --srtp AES_CM_128_HMAC_SHA1_80 --rtcp-mux \
 	-n "$CALLS" -r "$RATE" --duration "$HOLD" --json >src.json 2>src.err
 SRC_RC=$?
