@@ -19,6 +19,8 @@
 #   frames only, without reading every file back with siprec-export (a 10-minute soak writes
 #   ~18 GB at 1,500 calls, which this disk takes longer to verify than the soak lasts).
 # --smoke: one step (default 20 calls, 5 s), siprecd only; exit 0 only when it is loss-free.
+# BENCH_FENCE=0: leave other tasks on CPU 0 (by default, as root, bench/cpu-fence.py moves every
+#   task that can move off CPU 0 for the run and gives it back at the end; not in --smoke).
 # SRC_EXTRA: more siprec-src options (e.g. "--tamper 50" to see the loss check fail).
 # Exit: 0 done (smoke: zero loss), 1 loss at the smoke load or setup failure, 77 missing tools.
 set -u
@@ -114,6 +116,7 @@ OUT=$(mktemp -d /var/tmp/siprecd-bench.XXXXXX)
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -f "$OUT/fence.json" ] && python3 "$SRCDIR/bench/cpu-fence.py" off "$OUT/fence.json"
 	[ -n "${KEEP:-}" ] && echo "(results kept in $OUT)" || rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -122,6 +125,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null
 # rtpengine 10.5 can crash on SIGTERM when calls are left: no core files in the caller's cwd
 ulimit -c 0
 cd "$OUT" || exit 1
+# CPU 0 is the measured CPU: everything else that can move goes to the other CPUs for the run
+# (bench/cpu-fence.py; BENCH_FENCE=0 leaves them), so others' builds and tests on the shared
+# machine do not fill siprecd's (or the baseline's, or rtpengine's) core and caches.
+if [ "${BENCH_FENCE:-1}" != 0 ] && [ $SMOKE = 0 ] && [ "$(id -u)" = 0 ]; then
+	python3 "$SRCDIR/bench/cpu-fence.py" on 0 "$OUT/fence.json" | sed 's/^/   /'
+fi
 WAV=$SRCDIR/tests/data/audio/tone-mono-8k.wav
 HZ=$(getconf CLK_TCK)
 # ... and the processes measured also get BENCH_NICE inside it.

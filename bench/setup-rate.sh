@@ -9,7 +9,20 @@
 # Nothing is asserted: this is a measurement.
 #
 # usage: bench/setup-rate.sh [--calls N] [--rate R] [--tls-version 1.2|1.3] [--hold DUR]
-#                            [--profile]
+#                            [--volume fresh | --dir PATH] [--profile]
+# --volume fresh (the default): siprecd's state directory (catalog and recordings) on a volume of
+#            its own, made for the run: a sparse 4 GiB image in /var/tmp, mkfs.ext4 with Debian's
+#            defaults (journaled), loop-mounted, unmounted and removed after. A recording server
+#            keeps its recordings on a volume of their own; the host's root filesystem here is an
+#            ext4 without a journal aged by days of test churn, where creating one file costs
+#            hundreds of us of CPU in ext4's inode allocator (find_inode_bit, recently_deleted)
+#            against ~20 us on a fresh volume: measured there, the bench measures the allocator,
+#            not siprecd. Needs root, loop devices and mkfs.ext4 (e2fsprogs); skips (77) without.
+# --dir PATH: the state directory in a new directory under PATH, an existing filesystem (e.g.
+#            --dir /var/tmp, where this bench ran before the option existed).
+# Either way, before siprecd starts the bench creates (and keeps, for the run) 500 empty files in
+# a new directory beside the state directory and prints the CPU per file: every result says what
+# filesystem it was taken on, and how expensive a file creation is there.
 # --hold: each call's length after the answer (default 200ms: ten packets a stream).
 # --profile: perf record -g (PERF_CG="--call-graph dwarf" for user stacks without frame
 #            pointers) of siprecd during the run; prints the top symbols and keeps
@@ -28,7 +41,7 @@ fi
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
-CALLS=5000 RATE=1000 TLSV=1.3 HOLD=200ms PROFILE=0
+CALLS=5000 RATE=1000 TLSV=1.3 HOLD=200ms PROFILE=0 VOLUME=fresh DIR=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift ;;
@@ -36,7 +49,16 @@ while [ $# -gt 0 ]; do
 	--tls-version) TLSV=$2; shift ;;
 	--hold) HOLD=$2; shift ;;
 	--profile) PROFILE=1 ;;
-	*) echo "usage: $0 [--calls N] [--rate R] [--tls-version V] [--hold DUR] [--profile]" >&2; exit 1 ;;
+	--volume)
+		[ "$2" = fresh ] || { echo "setup-rate: --volume takes 'fresh' (or use --dir PATH)" >&2; exit 1; }
+		VOLUME=fresh DIR=""
+		shift
+		;;
+	--dir) VOLUME="" DIR=$2; shift ;;
+	*)
+		echo "usage: $0 [--calls N] [--rate R] [--tls-version V] [--hold DUR] [--volume fresh | --dir PATH] [--profile]" >&2
+		exit 1
+		;;
 	esac
 	shift
 done
@@ -47,20 +69,78 @@ done
 for b in siprecd siprec-src; do
 	[ -x "$BUILD/$b" ] || { echo "setup-rate: $BUILD/$b not built"; exit 1; }
 done
+if [ -n "$VOLUME" ]; then
+	[ "$(id -u)" = 0 ] || { echo "SKIP: --volume fresh needs root (loop mount); use --dir PATH"; exit 77; }
+	for c in mkfs.ext4 losetup mount umount; do
+		command -v $c >/dev/null 2>&1 ||
+			{ echo "SKIP: --volume fresh needs $c (mkfs.ext4: e2fsprogs); use --dir PATH"; exit 77; }
+	done
+	[ -e /dev/loop-control ] || losetup -f >/dev/null 2>&1 ||
+		{ echo "SKIP: --volume fresh needs a loop device (no /dev/loop-control); use --dir PATH"; exit 77; }
+else
+	[ -d "$DIR" ] && [ -w "$DIR" ] || { echo "setup-rate: --dir $DIR is not a writable directory"; exit 1; }
+fi
 # A private network namespace: its loopback carries only this benchmark's traffic.
 if [ -z "${SETUP_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+	if [ -n "$VOLUME" ]; then set -- --volume "$VOLUME"; else set -- --dir "$DIR"; fi
+	[ $PROFILE = 1 ] && set -- "$@" --profile
 	SETUP_NETNS=1 exec unshare -n sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" \
-		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" \
-		$([ $PROFILE = 1 ] && echo --profile)
+		--calls "$CALLS" --rate "$RATE" --tls-version "$TLSV" --hold "$HOLD" "$@"
 fi
 OUT=$(mktemp -d /var/tmp/siprecd-setup.XXXXXX)
-DPID=""
+DPID="" MNT="" DATA=""
 cleanup() {
-	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	if [ -n "$MNT" ]; then
+		# mount -o loop set the device to detach itself on the last umount (autoclear)
+		umount "$MNT" 2>/dev/null || { sleep 1; umount "$MNT"; }
+		rmdir "$MNT"
+		rm -f "$OUT/volume.img"
+	elif [ -n "$DATA" ]; then
+		rm -rf "$DATA"
+	fi
 	[ -n "${KEEP:-}" ] && echo "(results kept in $OUT)" || rm -rf "$OUT"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# The state directory's filesystem (see --volume and --dir above).
+if [ -n "$VOLUME" ]; then
+	MNT=$(mktemp -d /tmp/siprecd-setup-vol.XXXXXX)
+	if ! truncate -s 4G "$OUT/volume.img" || ! mkfs.ext4 -q -F "$OUT/volume.img" ||
+		! mount -o loop "$OUT/volume.img" "$MNT"; then
+		rmdir "$MNT"
+		MNT=""
+		echo "SKIP: could not make and loop-mount an ext4 volume in $OUT; use --dir PATH"
+		exit 77
+	fi
+	DATA=$MNT
+else
+	DATA=$(mktemp -d "$DIR/siprecd-setup-data.XXXXXX") || exit 1
+fi
+mkdir "$DATA/state" || exit 1
+# CPU per file creation there: 500 empty files created and kept in a new directory (python's
+# loop adds a few us a file; the directory is new, as siprecd's per-day recordings directory is).
+FILE_US=$(python3 - "$DATA/fsprobe" 500 <<'PY'
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(d)
+t0 = time.process_time()
+for i in range(n):
+    os.close(os.open(os.path.join(d, "f%05d" % i), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+print("%.0f" % ((time.process_time() - t0) * 1e6 / n))
+PY
+)
+FS=$(findmnt -n -o SOURCE,FSTYPE -T "$DATA" | tr -s ' ')
+JOURNAL=""
+if [ "$(stat -f -c %T "$DATA")" = ext2/ext3 ]; then
+	dev=$(basename "$(findmnt -n -o SOURCE -T "$DATA" | sed 's/\[.*//')")
+	# the journal thread's pid, or "<none>" (or empty) for an ext4 without a journal
+	case "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null || echo "?")" in
+	"?") ;;
+	[0-9]*) JOURNAL=", journaled" ;;
+	*) JOURNAL=", no journal" ;;
+	esac
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 cd "$OUT" || exit 1
 HZ=$(getconf CLK_TCK)
@@ -72,6 +152,14 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Per thread of siprecd: tid, name, CPU ticks (user + system), minor page faults, voluntary
+# context switches (each a sleep, i.e. a wake-up by another thread or the kernel).
+threads() {
+	for t in /proc/"$1"/task/*; do
+		awk '{printf "%s %s %d %d ", $1, $2, $14 + $15, $10}' "$t/stat" 2>/dev/null &&
+			awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null
+	done
+}
 
 sport=$(free_port)
 tport=$(free_port)
@@ -91,32 +179,36 @@ MAX_HANDSHAKES_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=info
 CFG
-STATE_DIRECTORY=$OUT/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
+STATE_DIRECTORY=$DATA/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
 	--config siprecd.conf >siprecd.log 2>&1 &
 DPID=$!
 i=0
-until [ -s state/tls/cert.pem ] && grep -q "ready" siprecd.log 2>/dev/null || [ $i -ge 100 ]; do
+until [ -s "$DATA/state/tls/cert.pem" ] && grep -q "ready" siprecd.log 2>/dev/null || [ $i -ge 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-[ -s state/tls/cert.pem ] || { echo "setup-rate: siprecd did not start"; tail siprecd.log; exit 1; }
+[ -s "$DATA/state/tls/cert.pem" ] || { echo "setup-rate: siprecd did not start"; tail siprecd.log; exit 1; }
 
 echo "== setup-rate: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $CALLS calls at $RATE/s over TLS $TLSV (one connection), SRTP AES_CM_128_HMAC_SHA1_80, hold $HOLD;"
 echo "   siprecd CPU 0 (MEDIA_WORKERS=1), siprec-src CPU 1, private network namespace"
+echo "   state directory on $([ -n "$VOLUME" ] && echo "a fresh 4 GiB loop-mounted volume" || echo "$DIR"): $FS$JOURNAL;"
+echo "   file creation there: $FILE_US us of CPU per file (500 created in a new directory)"
 c0=$(cpu_ticks $DPID)
+threads $DPID >threads.0
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	perf record -F 999 ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
 	PERFPID=$!
 fi
 t0=$(date +%s%N)
-$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca state/tls/cert.pem \
+$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca "$DATA/state/tls/cert.pem" \
 	--sni localhost --tls-version "$TLSV" --srtp AES_CM_128_HMAC_SHA1_80 --rtcp-mux \
 	-n "$CALLS" -r "$RATE" --duration "$HOLD" --json >src.json 2>src.err
 SRC_RC=$?
 t1=$(date +%s%N)
 c1=$(cpu_ticks $DPID)
+threads $DPID >threads.1
 if [ -n "$PERFPID" ]; then
 	kill -INT $PERFPID
 	wait $PERFPID
@@ -125,9 +217,9 @@ kill -TERM $DPID
 wait $DPID
 STOP_RC=$?
 DPID=""
-python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" <<'PY'
+python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" "$HZ" <<'PY'
 import json, sys
-calls, rate, cpu_us, wall_us, src_rc, stop_rc = map(int, sys.argv[1:])
+calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz = map(int, sys.argv[1:])
 d = json.load(open("src.json"))
 ok = [c for c in d["calls"] if c["result"] == "ok" and c["setup_us"] > 0]
 failed = [c for c in d["calls"] if c["result"] != "ok"]
@@ -146,11 +238,32 @@ print("RESULT setup latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f" %
       (pct(50), pct(90), pct(99), lat[-1] / 1000 if lat else float("nan")))
 print("RESULT siprecd CPU %.0f us per call (setup + media + BYE + finalize; whole run, %.1f s wall)"
       % (cpu_us / max(1, calls), wall_us / 1e6))
+def snap(name):
+    t = {}
+    for line in open(name):
+        f = line.split()
+        if len(f) == 5:
+            # io_uring's workers are named by their own tid: one line for all of them
+            comm = "iou-wrk" if f[1].startswith("(iou-wrk-") else f[1].strip("()")
+            t[f[0]] = (comm, int(f[2]), int(f[3]), int(f[4]))
+    return t
+t0, t1 = snap("threads.0"), snap("threads.1")
+per = {}
+for tid, (comm, *v1) in t1.items():
+    v0 = t0.get(tid, (comm, 0, 0, 0))[1:]
+    c = per.setdefault(comm, [0, 0, 0])
+    for i in range(3):
+        c[i] += v1[i] - v0[i]
+n = max(1, calls)
+print("RESULT siprecd per call by thread (CPU us / minor faults / sleeps): " + ", ".join(
+    "%s %.0f/%.1f/%.1f" % (k, v[0] * 1e6 / hz / n, v[1] / n, v[2] / n) for k, v in
+    sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] or v[2]))
 print("   siprec-src exit %d, siprecd exit %d, late ticks %d, SIP errors %d" %
       (src_rc, stop_rc, d["totals"]["late_ticks"], d["totals"]["sip_errors"]))
 for c in failed[:5]:
     print("   failed: %s %s %s" % (c["call_id"], c["status"], c["reason"]))
 PY
+grep -o 'catalog: [0-9]* operations applied in [0-9]* transactions' siprecd.log | sed 's/^/   /'
 if [ -f perf.data ]; then
 	echo "-- siprecd profile (perf record -F 999 -g, self time, symbols >= 1.5%)"
 	perf report -i perf.data --stdio --no-children --sort comm,dso,sym --percent-limit 1.5 \

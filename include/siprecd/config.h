@@ -61,11 +61,13 @@ struct config {
 	uint32_t sip_auth_max_nonces;	     /* SIP_AUTH_MAX_NONCES, 4096 */
 
 	/* Sessions and media */
-	char *media_address;	/* MEDIA_ADDRESS, "" = routed local address toward the SRC */
-	uint16_t rtp_port_min;	/* RTP_PORT_MIN, 20000 */
-	uint16_t rtp_port_max;	/* RTP_PORT_MAX, 30000 */
-	uint32_t media_workers; /* MEDIA_WORKERS, 0 = one per CPU */
-	uint32_t max_sessions;	/* MAX_SESSIONS, 5000 */
+	char *media_address;	      /* MEDIA_ADDRESS, "" = routed local address toward the SRC */
+	uint16_t rtp_port_min;	      /* RTP_PORT_MIN, 20000 */
+	uint16_t rtp_port_max;	      /* RTP_PORT_MAX, 30000 */
+	uint32_t media_workers;	      /* MEDIA_WORKERS, 0 = one per CPU */
+	uint32_t media_batch;	      /* MEDIA_BATCH, 32 completions */
+	uint64_t media_batch_wait_ms; /* MEDIA_BATCH_WAIT, 1ms */
+	uint32_t max_sessions;	      /* MAX_SESSIONS, 5000 */
 	uint32_t max_sessions_per_source;    /* MAX_SESSIONS_PER_SOURCE, 0 = only MAX_SESSIONS */
 	uint32_t max_streams_per_source;     /* MAX_STREAMS_PER_SOURCE, 0 = no limit */
 	uint32_t max_streams;		     /* MAX_STREAMS_PER_SESSION, 16 */

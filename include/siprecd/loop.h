@@ -47,6 +47,14 @@ struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
 /* Reserves n SQEs at once for a linked chain (all or nothing): fills ret[0..n-1] or -EBUSY. */
 int loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret);
 
+/*
+ * Batched waits: the loop sleeps until nr completions are ready, or max_us has passed, or the
+ * earliest timer is due, whichever comes first, instead of waking for every completion (fewer
+ * wake-ups and context switches under a packet load; each completion waits at most max_us).
+ * nr <= 1 or max_us 0: wake per completion (the default). Needs DEFER_TASKRUN (Linux 6.1);
+ * without it the setting is ignored.
+ */
+void loop_set_batch(struct loop *l, unsigned nr, unsigned max_us);
 /* Runs until loop_exit; returns the exit code. */
 int loop_run(struct loop *l);
 void loop_exit(struct loop *l, int code);

@@ -201,6 +201,15 @@ static const struct config_key keys[] = {
 	 false, F(rtp_port_max), 1, 65535, NULL, 0, RESTART},
 	{"MEDIA_WORKERS", T_U32, "0", NULL, "Media worker threads; 0 = one per CPU.", false, false,
 	 F(media_workers), 0, 1024, NULL, 0, RESTART},
+	{"MEDIA_BATCH", T_U32, "32", NULL,
+	 "A media worker sleeps until this many completions (packets) are ready, or "
+	 "MEDIA_BATCH_WAIT "
+	 "has passed, or a timer is due: fewer wake-ups under load. 1 = wake for every packet.",
+	 false, false, F(media_batch), 1, 4096, NULL, 0, RESTART},
+	{"MEDIA_BATCH_WAIT", T_DURATION, "1ms", NULL,
+	 "Longest a media worker waits for MEDIA_BATCH completions (the most a packet, or a stream "
+	 "start, is delayed by batching); 0 = wake for every packet.",
+	 false, false, F(media_batch_wait_ms), 0, 100, NULL, 0, RESTART},
 	{"MAX_SESSIONS", T_U32, "5000", NULL, "Maximum concurrent recording sessions.", false,
 	 false, F(max_sessions), 1, 1000000, NULL, 0, RELOAD},
 	{"MAX_SESSIONS_PER_SOURCE", T_U32, "0", NULL,

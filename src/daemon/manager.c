@@ -924,6 +924,8 @@ int manager_start(struct manager *m)
 		&(struct media_pool_config){
 			.sip_loop = m->loop,
 			.workers = c->media_workers,
+			.batch = c->media_batch,
+			.batch_wait_us = (unsigned)(c->media_batch_wait_ms * 1000),
 			.port_min = c->rtp_port_min,
 			.port_max = c->rtp_port_max,
 			.flush_ms = c->flush_interval_ms,

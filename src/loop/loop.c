@@ -40,6 +40,10 @@ struct loop {
 	uint64_t timeout_armed_ms; /* deadline of the in-flight TIMEOUT, or 0 */
 	bool timeout_inflight;
 
+	/* Batched waits (loop_set_batch): wake for batch_nr completions or after batch_us. */
+	unsigned batch_nr;
+	unsigned batch_us;
+
 	/* Cross-thread queue. */
 	int efd;
 	uint64_t efd_val;
@@ -425,6 +429,33 @@ static void dispatch(struct loop *l)
 	io_uring_cq_advance(&l->ring, n);
 }
 
+void loop_set_batch(struct loop *l, unsigned nr, unsigned max_us)
+{
+	l->batch_nr = nr > 1 && max_us ? nr : 1;
+	l->batch_us = max_us;
+}
+
+/*
+ * One wait of the loop. Unbatched: until one completion. Batched: until batch_nr completions
+ * or batch_us, whichever comes first. With DEFER_TASKRUN the kernel does not wake a waiter for
+ * fewer completions than it asked for, so batch_us is what bounds the delay of a lone packet or
+ * of posted work; timers need no bound of their own: a TIMEOUT op that fires always ends the
+ * wait (io_uring counts expired timeouts apart from completions).
+ */
+static int loop_wait(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+
+	if (l->batch_nr <= 1 || !l->features.defer_taskrun)
+		return io_uring_submit_and_wait(&l->ring, 1);
+	if (io_uring_cq_ready(&l->ring))
+		return io_uring_submit(&l->ring);
+	ts.tv_sec = (long long)(l->batch_us / 1000000);
+	ts.tv_nsec = (long long)(l->batch_us % 1000000) * 1000;
+	return io_uring_submit_and_wait_timeout(&l->ring, &cqe, l->batch_nr, &ts, NULL);
+}
+
 int loop_run(struct loop *l)
 {
 	while (!l->exiting) {
@@ -435,7 +466,7 @@ int loop_run(struct loop *l)
 		if (l->exiting)
 			break;
 		timeout_rearm(l);
-		r = io_uring_submit_and_wait(&l->ring, 1);
+		r = loop_wait(l);
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
 			log_error("io_uring wait failed: %s", strerror(-r));
 			return r;

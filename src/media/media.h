@@ -37,8 +37,10 @@ struct media_dtmf_event {
 
 /* What the pool needs from its owner, copied at creation. */
 struct media_pool_config {
-	struct loop *sip_loop; /* where the started/closed callbacks run */
-	unsigned workers;      /* 0 = one per CPU */
+	struct loop *sip_loop;	/* where the started/closed callbacks run */
+	unsigned workers;	/* 0 = one per CPU */
+	unsigned batch;		/* completions per wake-up (loop_set_batch), <= 1 = each */
+	unsigned batch_wait_us; /* longest wait for them, 0 = no batching */
 	uint16_t port_min, port_max;
 	uint64_t flush_ms;
 	enum media_latch latch;

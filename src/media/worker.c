@@ -892,6 +892,7 @@ static void *worker_main(void *arg)
 	if (r >= 0) {
 		w->flush_timer.fn = flush_fired;
 		w->close_timer.fn = close_check;
+		loop_set_batch(w->loop, w->pool->cfg.batch, w->pool->cfg.batch_wait_us);
 		loop_timer_arm(w->loop, &w->flush_timer, loop_now_ms(w->loop) + w->pool->flush_ms);
 	}
 	pthread_mutex_lock(&w->pool->lock);

@@ -30,6 +30,18 @@ static void fired(struct loop_timer *t)
 		loop_exit(g->l, 7);
 }
 
+/* state: NULL, or the batch (loop_set_batch) of the run: {completions, longest wait in us} */
+static const unsigned batch_timers[2] = {4096, 10 * 1000 * 1000};
+static const unsigned batch_post[2] = {4096, 20 * 1000};
+
+static void set_batch(struct loop *l, void **state)
+{
+	const unsigned *b = *state;
+
+	if (b)
+		loop_set_batch(l, b[0], b[1]);
+}
+
 static void test_timers(void **state)
 {
 	struct tctx c = {0};
@@ -37,6 +49,7 @@ static void test_timers(void **state)
 
 	g = &c;
 	assert_int_equal(loop_new(64, &c.l), 0);
+	set_batch(c.l, state);
 	now = loop_now_ms(c.l);
 	for (int i = 0; i < 5; i++)
 		c.t[i].fn = fired;
@@ -54,6 +67,10 @@ static void test_timers(void **state)
 	assert_int_equal(c.order[2], 2);
 	assert_int_equal(c.order[3], 0);
 	assert_true(loop_now_ms(c.l) >= now + 40);
+	/* Batched (4,096 completions or 10 s): no completion comes, so the timers fire on time
+	 * only because an expired TIMEOUT op ends a wait for more completions than are ready. */
+	if (*state)
+		assert_true(loop_now_ms(c.l) < now + 5000);
 	loop_free(c.l);
 }
 
@@ -80,7 +97,11 @@ static void test_post(void **state)
 	pthread_t th;
 
 	g = &c;
+	posted = 0;
 	assert_int_equal(loop_new(64, &c.l), 0);
+	set_batch(c.l, state);
+	/* Batched (4,096 completions or 20 ms), no timer armed: only the wait's own bound lets the
+	 * posted work (one eventfd read completion each time) run. */
 	pthread_create(&th, NULL, poster, c.l);
 	assert_int_equal(loop_run(c.l), 0);
 	pthread_join(th, NULL);
@@ -167,7 +188,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test_prestate(test_timers, (void *)batch_timers),
 		cmocka_unit_test(test_post),
+		cmocka_unit_test_prestate(test_post, (void *)batch_post),
 		cmocka_unit_test(test_buf_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
