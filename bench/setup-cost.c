@@ -11,8 +11,11 @@
  * written and fdatasync'd through a plain io_uring, the file's SHA-256, close). callgrind counts
  * user-space instructions only: the kernel's side of bind, open, the writes and fdatasync is not
  * in the figure. The io_uring here is one thread's, waited on directly, which valgrind runs.
+ * "keys": the SIP thread's per-recording key derivation for the call's two streams
+ * (keys_recording_key_new derives each recording's key from the data key by HKDF-SHA256 with
+ * "siprecd recording" + the recording's id as info, as keys_derive_recording does).
  *
- * usage: setup-cost catalog|sdp|metadata|stream CALLS [GROUP]
+ * usage: setup-cost catalog|sdp|metadata|stream|keys CALLS [GROUP]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "siprecd/catalog.h"
+#include "siprecd/keys.h"
 #include "siprecd/loop.h"
 #include "siprecd/sdp.h"
 #include "siprecd/siprec.h"
@@ -240,6 +244,23 @@ static int run_metadata(unsigned calls)
 	return 0;
 }
 
+static int run_keys(unsigned calls)
+{
+	static const uint8_t dek[32] = {7, 7, 7};
+	uint8_t out[32];
+
+	for (unsigned i = 0; i < calls; i++)
+		for (unsigned k = 0; k < 2; k++) {
+			char info[64];
+			int n = snprintf(info, sizeof(info), "siprecd recordingr-%08u-%u", i, k);
+
+			if (keys_hkdf_sha256(dek, sizeof(dek), NULL, 0, (const uint8_t *)info,
+					     (size_t)n, out, sizeof(out)) < 0)
+				return -EIO;
+		}
+	return 0;
+}
+
 static int ring_get_sqes(void *userdata, unsigned n, struct io_uring_sqe **ret)
 {
 	struct io_uring *ring = userdata;
@@ -363,7 +384,8 @@ int main(int argc, char **argv)
 
 	if (argc < 3 || (calls = (unsigned)strtoul(argv[2], NULL, 10)) == 0 ||
 	    (argc > 3 && (group = (unsigned)strtoul(argv[3], NULL, 10)) == 0)) {
-		fprintf(stderr, "usage: setup-cost catalog|sdp|metadata|stream CALLS [GROUP]\n");
+		fprintf(stderr,
+			"usage: setup-cost catalog|sdp|metadata|stream|keys CALLS [GROUP]\n");
 		return 1;
 	}
 	if (strcmp(argv[1], "catalog") == 0)
@@ -374,6 +396,8 @@ int main(int argc, char **argv)
 		r = run_metadata(calls);
 	else if (strcmp(argv[1], "stream") == 0)
 		r = run_stream(calls);
+	else if (strcmp(argv[1], "keys") == 0)
+		r = run_keys(calls);
 	else
 		r = -EINVAL;
 	if (r < 0) {

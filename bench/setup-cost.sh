@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Instructions per SIPREC call of the setup work outside io_uring (bench/setup-cost.c: the
 # catalog's rows, trail entries and barriers; the SDP offer; the RFC 7865 metadata and its JSON;
-# the media worker's stream set-up and finalize through the storage writer, user space only),
+# the media worker's stream set-up and finalize through the storage writer, user space only;
+# the recording keys' derivation),
 # counted by callgrind: deterministic, unlike wall clock on a shared machine. Each piece runs
 # LOW and HIGH calls; (Ir(HIGH) - Ir(LOW)) / (HIGH - LOW) takes start-up out. GROUP calls share
 # one catalog batch (1: each call alone, as at a low rate; more: as at a high rate, where the
@@ -21,12 +22,12 @@ while [ $# -gt 0 ]; do
 	--high) HIGH=$2; shift ;;
 	--group) GROUP=$2; shift ;;
 	--top) TOP=$2; shift ;;
-	catalog | sdp | metadata | stream) PIECES="$PIECES $1" ;;
-	*) echo "usage: $0 [--low N] [--high N] [--group G] [--top N] [catalog|sdp|metadata|stream...]" >&2; exit 1 ;;
+	catalog | sdp | metadata | stream | keys) PIECES="$PIECES $1" ;;
+	*) echo "usage: $0 [--low N] [--high N] [--group G] [--top N] [catalog|sdp|metadata|stream|keys...]" >&2; exit 1 ;;
 	esac
 	shift
 done
-[ -n "$PIECES" ] || PIECES="catalog sdp metadata stream"
+[ -n "$PIECES" ] || PIECES="catalog sdp metadata stream keys"
 for c in valgrind callgrind_annotate; do
 	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
 done

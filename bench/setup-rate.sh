@@ -152,6 +152,14 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Per thread of siprecd: tid, name, CPU ticks (user + system), minor page faults, voluntary
+# context switches (each a sleep, i.e. a wake-up by another thread or the kernel).
+threads() {
+	for t in /proc/"$1"/task/*; do
+		awk '{printf "%s %s %d %d ", $1, $2, $14 + $15, $10}' "$t/stat" 2>/dev/null &&
+			awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null
+	done
+}
 
 sport=$(free_port)
 tport=$(free_port)
@@ -187,6 +195,7 @@ echo "   siprecd CPU 0 (MEDIA_WORKERS=1), siprec-src CPU 1, private network name
 echo "   state directory on $([ -n "$VOLUME" ] && echo "a fresh 4 GiB loop-mounted volume" || echo "$DIR"): $FS$JOURNAL;"
 echo "   file creation there: $FILE_US us of CPU per file (500 created in a new directory)"
 c0=$(cpu_ticks $DPID)
+threads $DPID >threads.0
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	perf record -F 999 ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
@@ -199,6 +208,7 @@ $SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca 
 SRC_RC=$?
 t1=$(date +%s%N)
 c1=$(cpu_ticks $DPID)
+threads $DPID >threads.1
 if [ -n "$PERFPID" ]; then
 	kill -INT $PERFPID
 	wait $PERFPID
@@ -207,9 +217,9 @@ kill -TERM $DPID
 wait $DPID
 STOP_RC=$?
 DPID=""
-python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" <<'PY'
+python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" "$HZ" <<'PY'
 import json, sys
-calls, rate, cpu_us, wall_us, src_rc, stop_rc = map(int, sys.argv[1:])
+calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz = map(int, sys.argv[1:])
 d = json.load(open("src.json"))
 ok = [c for c in d["calls"] if c["result"] == "ok" and c["setup_us"] > 0]
 failed = [c for c in d["calls"] if c["result"] != "ok"]
@@ -228,11 +238,32 @@ print("RESULT setup latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f" %
       (pct(50), pct(90), pct(99), lat[-1] / 1000 if lat else float("nan")))
 print("RESULT siprecd CPU %.0f us per call (setup + media + BYE + finalize; whole run, %.1f s wall)"
       % (cpu_us / max(1, calls), wall_us / 1e6))
+def snap(name):
+    t = {}
+    for line in open(name):
+        f = line.split()
+        if len(f) == 5:
+            # io_uring's workers are named by their own tid: one line for all of them
+            comm = "iou-wrk" if f[1].startswith("(iou-wrk-") else f[1].strip("()")
+            t[f[0]] = (comm, int(f[2]), int(f[3]), int(f[4]))
+    return t
+t0, t1 = snap("threads.0"), snap("threads.1")
+per = {}
+for tid, (comm, *v1) in t1.items():
+    v0 = t0.get(tid, (comm, 0, 0, 0))[1:]
+    c = per.setdefault(comm, [0, 0, 0])
+    for i in range(3):
+        c[i] += v1[i] - v0[i]
+n = max(1, calls)
+print("RESULT siprecd per call by thread (CPU us / minor faults / sleeps): " + ", ".join(
+    "%s %.0f/%.1f/%.1f" % (k, v[0] * 1e6 / hz / n, v[1] / n, v[2] / n) for k, v in
+    sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] or v[2]))
 print("   siprec-src exit %d, siprecd exit %d, late ticks %d, SIP errors %d" %
       (src_rc, stop_rc, d["totals"]["late_ticks"], d["totals"]["sip_errors"]))
 for c in failed[:5]:
     print("   failed: %s %s %s" % (c["call_id"], c["status"], c["reason"]))
 PY
+grep -o 'catalog: [0-9]* operations applied in [0-9]* transactions' siprecd.log | sed 's/^/   /'
 if [ -f perf.data ]; then
 	echo "-- siprecd profile (perf record -F 999 -g, self time, symbols >= 1.5%)"
 	perf report -i perf.data --stdio --no-children --sort comm,dso,sym --percent-limit 1.5 \

@@ -995,12 +995,13 @@ int catalog_start(struct catalog *c)
 
 void catalog_stop(struct catalog *c)
 {
-	bool join;
+	bool join, was_stopped;
 
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	join = c->running;
+	was_stopped = c->stopped;
 	c->stopping = true;
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
@@ -1012,6 +1013,13 @@ void catalog_stop(struct catalog *c)
 	c->running = false;
 	c->stopped = true;
 	pthread_mutex_unlock(&c->lock);
+	/* bench/setup-rate.sh reads this line: operations per transaction is the group commit */
+	if (!was_stopped)
+		log_info("catalog: %llu operations applied in %llu transactions, %llu failed, "
+			 "%llu dropped",
+			 (unsigned long long)c->stats.applied,
+			 (unsigned long long)c->stats.transactions,
+			 (unsigned long long)c->stats.failed, (unsigned long long)c->stats.dropped);
 }
 
 struct catalog *catalog_free(struct catalog *c)

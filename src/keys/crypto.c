@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <argon2.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -26,21 +28,39 @@
 #define WRAP_AAD_LABEL "siprecd dek v1"
 #define ENV_INFO_LABEL "siprecd write-only v1"
 
+static EVP_KDF *hkdf_alg;
+
+static void hkdf_fetch(void)
+{
+	hkdf_alg = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+}
+
+/* The KDF is fetched once: through EVP_PKEY_CTX_new_id each derivation looked the algorithm up
+ * anew (~76,000 instructions a derivation against ~40,000; two or three per call set up). */
 int keys_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {
-	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	size_t n = out_len;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	OSSL_PARAM params[5], *p = params;
+	EVP_KDF_CTX *kc;
 	int r = -EIO;
 
-	if (pc && EVP_PKEY_derive_init(pc) == 1 &&
-	    EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()) == 1 &&
-	    EVP_PKEY_CTX_set1_hkdf_key(pc, ikm, (int)ikm_len) == 1 &&
-	    (!salt || EVP_PKEY_CTX_set1_hkdf_salt(pc, salt, (int)salt_len) == 1) &&
-	    (!info_len || EVP_PKEY_CTX_add1_hkdf_info(pc, info, (int)info_len) == 1) &&
-	    EVP_PKEY_derive(pc, out, &n) == 1 && n == out_len)
+	pthread_once(&once, hkdf_fetch);
+	kc = hkdf_alg ? EVP_KDF_CTX_new(hkdf_alg) : NULL;
+	if (!kc)
+		return -EIO;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+	if (salt)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+							 salt_len);
+	if (info_len)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+							 info_len);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kc, out, out_len, params) == 1)
 		r = 0;
-	EVP_PKEY_CTX_free(pc);
+	EVP_KDF_CTX_free(kc);
 	return r;
 }
 

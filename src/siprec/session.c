@@ -109,8 +109,12 @@ struct session {
 	uint32_t md_seq;
 	struct recording_key md_key; /* ENABLE_METADATA_ENCRYPTION: sealed under it */
 	bool md_key_set;
-	struct stream streams[MAX_STREAMS_HARD];
+	/* Allocated as the offers need them (answer_offer), kept until session_free: the media
+	 * path holds pointers to them. A session used to embed all MAX_STREAMS_HARD (312 KiB,
+	 * 4 KiB of path each), calloc'd and so zeroed, i.e. page-faulted in, per call. */
+	struct stream *streams[MAX_STREAMS_HARD];
 	unsigned n_streams;
+	unsigned n_alloc; /* streams[0 .. n_alloc) are allocated; n_streams <= n_alloc */
 	unsigned closing;
 	char end_reason[24];
 	const char *bye_reason; /* a static "Reason: ...\r\n" line for our BYE, or NULL */
@@ -248,8 +252,11 @@ static void session_free(struct session *s)
 		s->durable_token->s = NULL;
 	if (s->invite_txn)
 		sip_txn_set_tu(s->invite_txn, NULL);
-	for (unsigned i = 0; i < s->n_streams; i++)
-		sdp_crypto_answer_free(s->streams[i].crypto);
+	for (unsigned i = 0; i < s->n_alloc; i++) {
+		/* beyond n_streams: dropped from a re-offer, closed, its answer still held */
+		sdp_crypto_answer_free(s->streams[i]->crypto);
+		free(s->streams[i]);
+	}
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
 	edge_session_close(s->ss->m, &s->peer, &s->src_charge);
@@ -552,8 +559,8 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 	catalog_metadata(s, part, partial);
 	/* A partial update can move a stream to another sender (RFC 8068 §3.4, a transfer). */
 	for (unsigned i = 0; i < s->n_streams; i++)
-		if (s->streams[i].media)
-			stream_catalog_update(s, &s->streams[i]);
+		if (s->streams[i]->media)
+			stream_catalog_update(s, s->streams[i]);
 	return 0;
 }
 
@@ -759,7 +766,7 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			struct sdp_answer_media *ans, const char **why, char *unsup, size_t unsup_n)
 {
 	struct manager *m = s->ss->m;
-	struct stream *st = &s->streams[idx];
+	struct stream *st = s->streams[idx];
 	bool srtp = sdp_media_is_srtp(md);
 	struct sdp_crypto cr;
 	int pt = -1, dtmf = -1, r;
@@ -1071,7 +1078,7 @@ static int offer_build(struct session *s, unsigned n_streams, bool srtp, bool pl
 			 (unsigned long long)s->sdp_version, v6 ? '6' : '4', ip, v6 ? '6' : '4',
 			 ip);
 	for (unsigned i = 0; r == 0 && i < n_streams; i++) {
-		const struct stream *st = &s->streams[i];
+		const struct stream *st = s->streams[i]; /* NULL for a placeholder's new streams */
 		uint8_t key[30];
 		char *k64 = NULL;
 
@@ -1196,7 +1203,14 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		log_notice("session %s: re-offer has %u m= lines, %u before: the others end",
 			   s->uuid, offer.n_media, s->n_streams);
 		for (unsigned i = offer.n_media; i < s->n_streams; i++)
-			stream_close(&s->streams[i]);
+			stream_close(s->streams[i]);
+	}
+	for (; s->n_alloc < offer.n_media; s->n_alloc++) {
+		s->streams[s->n_alloc] = calloc(1, sizeof(struct stream));
+		if (!s->streams[s->n_alloc]) {
+			respond_warning(m, txn, req, 500, NULL, "out of memory");
+			return -ENOMEM;
+		}
 	}
 	for (unsigned i = 0; i < offer.n_media; i++) {
 		r = stream_setup(s, i, &offer.media[i], &ans[i], &why, unsup, sizeof(unsup));
@@ -1210,8 +1224,8 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 				s->n_streams = i + 1; /* so opened streams get closed */
 			return r;
 		}
-		if (ans[i].port == 0 && s->streams[i].media)
-			stream_close(&s->streams[i]);
+		if (ans[i].port == 0 && s->streams[i]->media)
+			stream_close(s->streams[i]);
 		if (ans[i].port)
 			accepted++;
 	}
@@ -1482,7 +1496,7 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 		return;
 	}
 	for (i = 0; i < s->n_streams; i++) {
-		struct stream *st = &s->streams[i];
+		struct stream *st = s->streams[i];
 		const struct sdp_media *md = i < ans.n_media ? &ans.media[i] : NULL;
 		int pt = -1;
 
@@ -1710,7 +1724,7 @@ static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_m
 		int n;
 
 		++s->sdp_version;
-		n = offer_build(s, s->n_streams, s->n_streams && s->streams[0].srtp, false, text,
+		n = offer_build(s, s->n_streams, s->n_streams && s->streams[0]->srtp, false, text,
 				sizeof(text));
 		if (n < 0) {
 			respond_warning(m, txn, req, 500, NULL, "cannot build the SDP offer");
@@ -2206,9 +2220,9 @@ static void session_end(struct session *s, const char *reason, bool bye)
 	if (bye && dialog)
 		send_bye(s);
 	for (unsigned i = 0; i < s->n_streams; i++) {
-		if (unconfirmed && s->streams[i].media)
-			media_stream_discard(s->streams[i].media);
-		stream_close(&s->streams[i]);
+		if (unconfirmed && s->streams[i]->media)
+			media_stream_discard(s->streams[i]->media);
+		stream_close(s->streams[i]);
 	}
 	if (s->closing == 0)
 		session_finalize(s);
@@ -2261,7 +2275,7 @@ static void tick_fired(struct loop_timer *t)
 		unsigned live = 0, idle = 0, silent = 0;
 
 		for (unsigned i = 0; s->state != SESSION_ENDING && i < s->n_streams; i++) {
-			struct stream *st = &s->streams[i];
+			struct stream *st = s->streams[i];
 			struct media_stream_stats ms;
 			uint64_t last;
 			bool now_idle;
@@ -2380,7 +2394,7 @@ int session_get_stream(struct session *s, unsigned i, struct session_stream_info
 
 	if (i >= s->n_streams)
 		return -ENOENT;
-	st = &s->streams[i];
+	st = s->streams[i];
 	*ret = (struct session_stream_info){
 		.label = st->label_raw,
 		.recording_uuid = st->recording_uuid,
