@@ -95,17 +95,19 @@ struct media_stream_params {
 	void *failed_userdata;
 };
 
-/* Counters of one stream, updated by its worker, read by anyone (relaxed atomics). */
+/* Counters of one stream, updated by its worker, read by anyone (relaxed atomics). The ones
+ * every RTP packet updates come first: they share one cache line (worker.c, media_stream). */
 struct media_stream_stats {
-	uint64_t packets, bytes, rtcp_packets;
-	uint64_t lost, duplicates, out_of_order;
-	uint64_t srtp_auth_failures, srtp_replays, malformed;
-	uint32_t ssrc, ssrc_changes;
+	uint64_t packets, bytes, lost;
 	uint64_t first_packet_ms, last_packet_ms; /* CLOCK_REALTIME ms, 0 = none */
+	uint32_t ssrc;
+	uint32_t n_ssrcs; /* distinct SSRCs seen; the first MEDIA_MAX_SSRCS are in ssrcs */
+	uint64_t rtcp_packets, duplicates, out_of_order;
+	uint64_t srtp_auth_failures, srtp_replays, malformed;
+	uint32_t ssrc_changes;
 	/* Packets from another source than the latched one, over the per-stream caps, with a
 	 * payload type not offered (these are recorded), telephone-events seen. */
 	uint64_t dropped_source, dropped_limit, unnegotiated_pt, dtmf_events;
-	uint32_t n_ssrcs; /* distinct SSRCs seen; the first MEDIA_MAX_SSRCS are in ssrcs */
 	uint32_t ssrcs[MEDIA_MAX_SSRCS];
 	struct sockaddr_storage latched; /* ss_family 0 until latched */
 };

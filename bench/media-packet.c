@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/*
+ * siprecd's own per-packet path without io_uring, for counting: handle_packet of
+ * src/media/worker.c (latch check, SRTP unprotect, RTP parse, sequence accounting, stats,
+ * record -> store_writer_add) over N streams visited round robin, as a media worker sees them
+ * at N/2 calls. siprecd itself cannot run under valgrind (its media worker blocks in
+ * io_uring_enter holding valgrind's lock), so this includes worker.c and calls its static
+ * functions directly:
+ *
+ *   valgrind --tool=callgrind --cache-sim=yes --toggle-collect=bench_packet \
+ *       --toggle-collect=bench_flush build/bench/media-packet STREAMS [ROUNDS]
+ *
+ * bench_packet is one packet: the datagram is first copied into the next of MEDIA_BUFS
+ * buffers, as the kernel fills the worker's buffer ring (not counted). Every 50 rounds (one
+ * second of 20 ms packets) bench_flush does what the worker's flush timer does: seal each dirty
+ * stream's open chunk and hand its writes over. SQEs come from a stub instead of the worker's
+ * ring and complete at once (nothing is written after each file's header). Packets are
+ * AES_CM_128_HMAC_SHA1_80, 160 bytes of payload, protected up front (not counted); recordings
+ * are AES-256-GCM, 64 KiB chunks, in a temporary directory removed at the end.
+ *
+ * output: "media-packet streams=N packets=P ns/pkt=X" (wall clock, for orientation only).
+ */
+#include <liburing.h>
+
+/* The worker's ring is replaced by bench_sqes below (defined after worker.c's uses). */
+#define loop_sqes bench_loop_sqes
+struct loop;
+static int bench_loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret);
+
+#include "media/worker.c"
+
+#include <ftw.h>
+#include <openssl/rand.h>
+
+#include "siprecd/str.h"
+
+#define PAYLOAD_LEN 160
+#define PKT_CAP 256
+#define FLUSH_ROUNDS 50
+#define STUB_SQES 256
+
+static struct io_uring_sqe stub_sqes[STUB_SQES];
+static unsigned stub_used;
+
+static int bench_loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret)
+{
+	(void)l;
+	if (n > STUB_SQES - stub_used)
+		return -EBUSY;
+	for (unsigned i = 0; i < n; i++) {
+		ret[i] = &stub_sqes[stub_used++];
+		memset(ret[i], 0, sizeof(*ret[i]));
+	}
+	return 0;
+}
+
+/* Completes every SQE handed out, as the kernel would: writes in full, syncs with 0. */
+static void stub_complete(void)
+{
+	for (unsigned i = 0; i < stub_used; i++) {
+		struct io_uring_sqe *sqe = &stub_sqes[i];
+		struct loop_op *op = (struct loop_op *)(uintptr_t)sqe->user_data;
+		int res = sqe->opcode == IORING_OP_WRITE ? (int)sqe->len : 0;
+
+		if (op)
+			op->fn(op, res, 0);
+	}
+	stub_used = 0;
+}
+
+__attribute__((noinline)) void bench_packet(struct media_stream *s, uint8_t *buf, size_t len,
+					    uint64_t arrival_ns,
+					    const struct sockaddr_storage *src);
+__attribute__((noinline)) void bench_packet(struct media_stream *s, uint8_t *buf, size_t len,
+					    uint64_t arrival_ns, const struct sockaddr_storage *src)
+{
+	handle_packet(s, buf, len, arrival_ns, false, src);
+}
+
+/* The flush timer's walk (flush_fired without the timer and the sync group). */
+__attribute__((noinline)) void bench_flush(struct media_worker *w);
+__attribute__((noinline)) void bench_flush(struct media_worker *w)
+{
+	for (struct media_stream *s = w->streams; s; s = s->next) {
+		if (!s->dirty || !s->writer || s->error)
+			continue;
+		if (store_writer_flush(s->writer) == 0)
+			stream_submit(s, true);
+		s->dirty = false;
+	}
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static uint64_t now_ns_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int main(int argc, char **argv)
+{
+	const struct srtp_suite_info *si =
+		srtp_suite_by_name(str_from_cstr("AES_CM_128_HMAC_SHA1_80"));
+	unsigned streams = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 2000;
+	unsigned rounds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100;
+	size_t kl = si ? si->key_len + si->salt_len : 0;
+	struct media_pool pool = {.cfg = {.latch = MEDIA_LATCH_SDP, .flush_ms = 1000}};
+	struct media_worker w = {.pool = &pool};
+	struct media_stream **ss = NULL;
+	uint8_t *pkts = NULL, *ring = NULL;
+	uint16_t *lens = NULL;
+	struct sockaddr_storage src = {0};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&src;
+	char dir[] = "/var/tmp/media-packet.XXXXXX";
+	uint64_t t0, t1, bad = 0;
+	unsigned next_buf = 0;
+	int r = 1;
+
+	if (!si || streams == 0 || streams > 20000 || rounds < 2 || rounds > 100000 ||
+	    srtp_global_init() < 0) {
+		fprintf(stderr, "usage: media-packet [STREAMS (1-20000)] [ROUNDS (2-100000)]\n");
+		return 1;
+	}
+	if (!mkdtemp(dir)) {
+		perror("media-packet: mkdtemp");
+		return 1;
+	}
+	log_set_max_level(LOG_WARNING);
+	ss = calloc(streams, sizeof(*ss));
+	pkts = malloc((size_t)streams * rounds * PKT_CAP);
+	lens = malloc((size_t)streams * rounds * sizeof(*lens));
+	ring = aligned_alloc(64, (size_t)MEDIA_BUFS * MEDIA_BUFSZ);
+	if (!ss || !pkts || !lens || !ring)
+		goto out;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin->sin_port = htons(40000);
+	for (unsigned i = 0; i < streams; i++) {
+		uint8_t key[SRTP_KEY_SALT_MAX], rkey[STORE_KEY_SIZE];
+		/* as media_stream_open allocates it */
+		struct media_stream *s = aligned_alloc(_Alignof(struct media_stream), sizeof(*s));
+		struct srtp_tx *tx;
+		char path[sizeof(dir) + 32];
+		uint32_t ssrc = 0x10000000u + i;
+
+		if (s)
+			memset(s, 0, sizeof(*s));
+		if (!s || RAND_bytes(key, (int)kl) != 1 || RAND_bytes(rkey, sizeof(rkey)) != 1)
+			goto out;
+		ss[i] = s;
+		s->fd = s->rtcp_fd = -1;
+		s->pool = &pool;
+		s->w = &w;
+		s->rtcp_mux = true;
+		s->latch_mode = pool.cfg.latch;
+		s->remote = src;
+		s->has_remote = true;
+		s->session_uuid = s->label = s->recording_uuid = "bench";
+		snprintf(path, sizeof(path), "%s/%u.siprec", dir, i);
+		s->path = strdup(path);
+		if (!s->path || srtp_rx_new(si, key, kl, false, false, false, &s->srtp) < 0 ||
+		    srtp_tx_new(si, key, kl, false, false, false, &tx) < 0)
+			goto out;
+		s->sp = (struct store_params){
+			.path = s->path,
+			.alg = STORE_ALG_AES_256_GCM,
+			.key = rkey,
+			.key_id = "bench",
+			.key_version = 1,
+			.recording_id = "bench",
+			.session_id = "bench",
+			.stream_label = "bench",
+			.codec = "PCMU",
+			.payload_type = 0,
+			.clock_rate = 8000,
+		};
+		if (store_writer_open(&s->sp, &s->writer) < 0)
+			goto out;
+		OPENSSL_cleanse(rkey, sizeof(rkey));
+		s->next = w.streams;
+		w.streams = s;
+		stream_submit(s, false); /* the header block */
+		stub_complete();
+		for (unsigned k = 0; k < rounds; k++) {
+			uint8_t *p = pkts + ((size_t)k * streams + i) * PKT_CAP;
+			size_t len = 12 + PAYLOAD_LEN;
+
+			p[0] = 0x80;
+			p[1] = 0; /* PCMU */
+			p[2] = (uint8_t)(k >> 8);
+			p[3] = (uint8_t)k;
+			put32(p + 4, k * 160);
+			put32(p + 8, ssrc);
+			memset(p + 12, 0xd5, PAYLOAD_LEN);
+			if (srtp_tx_protect_rtp(tx, p, &len, PKT_CAP) < 0)
+				goto out;
+			lens[(size_t)k * streams + i] = (uint16_t)len;
+		}
+		srtp_tx_free(tx);
+		OPENSSL_cleanse(key, sizeof(key));
+	}
+	t0 = now_ns_monotonic();
+	for (unsigned k = 0; k < rounds; k++) {
+		for (unsigned i = 0; i < streams; i++) {
+			size_t at = (size_t)k * streams + i;
+			uint8_t *buf = ring + (size_t)next_buf * MEDIA_BUFSZ;
+
+			next_buf = (next_buf + 1) % MEDIA_BUFS;
+			memcpy(buf, pkts + at * PKT_CAP, lens[at]);
+			bench_packet(ss[i], buf, lens[at], realtime_ns(), &src);
+			stub_complete();
+		}
+		if ((k + 1) % FLUSH_ROUNDS == 0) {
+			bench_flush(&w);
+			stub_complete();
+		}
+	}
+	t1 = now_ns_monotonic();
+	for (unsigned i = 0; i < streams; i++) {
+		struct media_stream *s = ss[i];
+
+		bad += s->stats.srtp_auth_failures + s->stats.srtp_replays + s->stats.malformed +
+		       s->stats.dropped_source + (s->error != 0);
+		if (s->stats.packets != rounds)
+			bad++;
+	}
+	printf("media-packet streams=%u packets=%llu ns/pkt=%.1f%s\n", streams,
+	       (unsigned long long)streams * rounds, (double)(t1 - t0) / ((double)streams * rounds),
+	       bad ? " ERRORS" : "");
+	r = bad ? 2 : 0;
+out:
+	for (unsigned i = 0; ss && i < streams; i++) {
+		if (!ss[i])
+			continue;
+		if (ss[i]->writer) {
+			store_writer_finish(ss[i]->writer);
+			stream_submit(ss[i], true);
+			stub_complete();
+			store_writer_close(ss[i]->writer);
+		}
+		srtp_rx_free(ss[i]->srtp);
+		free(ss[i]->path);
+		free(ss[i]);
+	}
+	free(ss);
+	free(pkts);
+	free(lens);
+	free(ring);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (r == 1)
+		fprintf(stderr, "media-packet: setup failed\n");
+	return r;
+}
