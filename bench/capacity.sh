@@ -21,6 +21,10 @@
 # --smoke: one step (default 20 calls, 5 s), siprecd only; exit 0 only when it is loss-free.
 # BENCH_FENCE=0: leave other tasks on CPU 0 (by default, as root, bench/cpu-fence.py moves every
 #   task that can move off CPU 0 for the run and gives it back at the end; not in --smoke).
+# SPREAD: the calls' 20 ms packet times are spread over this many 1 ms slots (siprec-src
+#   --spread; default 20): calls set up at random times reach a recorder spread over the 20 ms,
+#   not in one burst per tick. SPREAD=1 sends every call's packets in one burst (runs before
+#   2026-12-04 17:30 UTC did).
 # SRC_EXTRA: more siprec-src options (e.g. "--tamper 50" to see the loss check fail).
 # Exit: 0 done (smoke: zero loss), 1 loss at the smoke load or setup failure, 77 missing tools.
 set -u
@@ -40,6 +44,7 @@ CALLS="250 500 1000 2000 3000 4000"
 HOLD=20
 RATE=200
 SUITE=AES_CM_128_HMAC_SHA1_80
+SPREAD=${SPREAD:-20}
 SMOKE=0 DO_BASE=1 DO_RTPE=1 DO_SRTP=1 FLAME="" RSS_EVERY=0 DO_EXPORT=1
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -176,18 +181,21 @@ load() {
 	catpid=$!
 	PIDS="$PIDS $catpid"
 	$SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -s 127.0.0.1:"$sport" --srtp "$SUITE" --rtcp-mux -n "$n" \
-		-r "$RATE" --wav "$WAV" --loop --duration $dur --progress ${SRC_EXTRA:-} --json >"$dir/src.json" \
+		-r "$RATE" --wav "$WAV" --loop --duration $dur --progress --spread "$SPREAD" ${SRC_EXTRA:-} \
+		--json >"$dir/src.json" \
 		2>"$dir/src.fifo" &
 	spid=$!
 	PIDS="$PIDS $spid"
 	sleep_until $t0 $((ramp + 2))
 	ta=$(now_ms) ca=$(cpu_ticks "$pid")
-	# io-wq punts, syscalls and LLC misses of PID's threads over the window (perf, when usable;
-	# hardware cache counters are often absent in VMs and then read "<not supported>")
+	# io-wq punts, syscalls, context switches and LLC misses of PID's threads over the window
+	# (perf, when usable; hardware cache counters are often absent in VMs and then read
+	# "<not supported>")
 	ppid=""
 	if [ -n "$PERF" ]; then
 		$PERF stat -x, -o "$dir/perf.csv" -p "$pid" -e io_uring:io_uring_queue_async_work \
-			-e raw_syscalls:sys_enter -e LLC-load-misses -- sleep $((dur - 1 - ramp - 2)) \
+			-e raw_syscalls:sys_enter -e context-switches -e LLC-load-misses -- \
+			sleep $((dur - 1 - ramp - 2)) \
 			2>/dev/null &
 		ppid=$!
 	fi
@@ -251,9 +259,11 @@ try:
     def per(name, div, fmt):
         v = ev.get(name, "")
         return fmt % (int(v) / div) if v.isdigit() else (v or "n/a")
-    print("%s perf: iowq_punts_per_s=%s syscalls_per_pkt=%s llc_misses_per_pkt=%s" % (
+    print("%s perf: iowq_punts_per_s=%s syscalls_per_pkt=%s context_switches_per_kpkt=%s "
+          "llc_misses_per_pkt=%s" % (
         kind, per("io_uring:io_uring_queue_async_work", secs, "%.0f"),
         per("raw_syscalls:sys_enter", pps * secs, "%.3f"),
+        per("context-switches", pps * secs / 1000, "%.1f"),
         per("LLC-load-misses", pps * secs, "%.2f")))
 except OSError:
     pass
@@ -340,6 +350,8 @@ for c in src["calls"]:
     for s in c["streams"]:
         sent = s["packets"] - s["replayed"]
         sent_total += sent
+        if sent == 0:  # every stream is held for seconds: a silent one is the generator's fault
+            problems.append("%s/%s: siprec-src sent no packet" % (c["call_id"], s["label"]))
         r = rows.get((c["call_id"], s["label"]))
         if not r:
             problems.append("%s/%s: not in the catalog" % (c["call_id"], s["label"]))
@@ -379,7 +391,7 @@ PY
 }
 
 echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1, $NETNS"
+echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, packet times spread over $SPREAD slots of the 20 ms, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1, $NETNS"
 best=0 fail=0 genlim=0
 for n in $CALLS; do
 	echo "-- siprecd $n calls"

@@ -55,6 +55,15 @@ int loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret);
  * without it the setting is ignored.
  */
 void loop_set_batch(struct loop *l, unsigned nr, unsigned max_us);
+/*
+ * A prefetch hook: called for a completion's op before its handler runs, once per stage k
+ * (0 .. LOOP_PREFETCH_STAGES - 1), stage 0 farthest ahead. It may only prefetch (it runs while
+ * earlier handlers have not run yet): stage 0 the op owner's own lines, later stages what the
+ * pointers loaded by the earlier stages point to. NULL: no hook (the default).
+ */
+#define LOOP_PREFETCH_STAGES 3
+typedef void (*loop_prefetch_fn)(struct loop_op *op, unsigned stage);
+void loop_set_prefetch(struct loop *l, loop_prefetch_fn fn);
 /* Runs until loop_exit; returns the exit code. */
 int loop_run(struct loop *l);
 void loop_exit(struct loop *l, int code);

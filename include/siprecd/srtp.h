@@ -84,6 +84,8 @@ int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t
  * On failure the packet contents are undefined.
  */
 int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len);
+/* Starts loading the receive context's libsrtp state (a hint before an unprotect). */
+void srtp_rx_prefetch(const struct srtp_rx *c);
 int srtp_rx_unprotect_rtcp(struct srtp_rx *c, void *pkt, size_t *len);
 /* Frees the context (wiping its keys). Accepts NULL, returns NULL. */
 struct srtp_rx *srtp_rx_free(struct srtp_rx *c);

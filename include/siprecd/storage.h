@@ -225,6 +225,9 @@ int store_writer_open(const struct store_params *params, struct store_writer **r
  * fit. -EMSGSIZE if the frame can never fit a chunk, -EPIPE after finish, or the writer's error
  * once it has failed. */
 int store_writer_add(struct store_writer *w, const struct store_frame *f);
+/* Starts loading what the next store_writer_add touches (the writer's fields and the open
+ * chunk's end); only a hint, for a caller that knows a frame is coming. */
+void store_writer_prefetch(const struct store_writer *w);
 /* Seals the open chunk if it holds anything (it is then written by the next submit). */
 int store_writer_flush(struct store_writer *w);
 /* Seals the open chunk (possibly empty) with the FINAL flag; no more frames afterwards. */

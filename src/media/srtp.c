@@ -353,6 +353,11 @@ static int unprotect(struct srtp_ctx *c, void *pkt, size_t *len, bool rtcp)
 	return 0;
 }
 
+void srtp_rx_prefetch(const struct srtp_rx *c)
+{
+	__builtin_prefetch(c->c.session);
+}
+
 int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len)
 {
 	return unprotect(c ? &c->c : NULL, pkt, len, false);

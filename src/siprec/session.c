@@ -152,6 +152,10 @@ struct sessions {
 	struct loop_timer tick;
 	unsigned ticks;
 	struct uac_bye *byes; /* BYEs we sent, waiting for a response */
+	/* A session started or ended since the last tick: the STATUS= line (calls, streams, the
+	 * health checks, a statfs of the recording directory) is rebuilt on the next tick, not per
+	 * session change (twice per call, ~1% of the CPU at 700 setups/s). */
+	bool status_dirty;
 };
 
 #define TICK_MS 1000
@@ -1690,7 +1694,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		   "recording session %s started (%u streams) from %s", s->uuid, s->n_streams,
 		   s->peer_str);
 	webhook_session_event(WEBHOOK_SESSION_STARTED, s->uuid, s->call_id, s->peer_str, NULL);
-	manager_update_status(m);
+	s->ss->status_dirty = true;
 }
 
 static void in_dialog_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req)
@@ -1999,7 +2003,7 @@ static void session_finalize(struct session *s)
 	ss->totals.ended[end_reason_index(s->end_reason)]++;
 	session_unlink(s);
 	session_free(s);
-	manager_update_status(m);
+	ss->status_dirty = true;
 	shutdown_check(ss);
 }
 
@@ -2316,6 +2320,10 @@ static void tick_fired(struct loop_timer *t)
 			session_end(s, "silence", true);
 		}
 		s = next;
+	}
+	if (ss->status_dirty) {
+		ss->status_dirty = false;
+		manager_update_status(m);
 	}
 	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + TICK_MS);
 }

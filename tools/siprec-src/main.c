@@ -929,6 +929,10 @@ static void usage(FILE *f)
 		"Load:\n"
 		"  -n, --calls N              concurrent calls (default 1)\n"
 		"  -r, --rate R[/s]           new calls per second (default 10)\n"
+		"      --spread N             spread the calls' 20 ms packet times over N slots\n"
+		"                             (call i sends in slot i mod N), as calls set up\n"
+		"                             at random times arrive; 1 (default) = every call's\n"
+		"                             packets in one burst per 20 ms\n"
 		"      --ceiling SEC          no SIP, no server: send 2 x --calls streams as fast\n"
 		"                             as possible into a discard socket, SEC per phase\n"
 		"                             (build, +SRTP protect, +sendmmsg); print packets/s\n"
@@ -1029,6 +1033,7 @@ enum {
 	OPT_JSON,
 	OPT_PROGRESS,
 	OPT_CEILING,
+	OPT_SPREAD,
 };
 
 static int parse_args(int argc, char **argv)
@@ -1067,6 +1072,7 @@ static int parse_args(int argc, char **argv)
 		{"json", no_argument, NULL, OPT_JSON},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
 		{"ceiling", required_argument, NULL, OPT_CEILING},
+		{"spread", required_argument, NULL, OPT_SPREAD},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -1246,6 +1252,16 @@ static int parse_args(int argc, char **argv)
 		case OPT_PROGRESS:
 			opts.progress = true;
 			break;
+		case OPT_SPREAD: {
+			char *end;
+			unsigned long slots = strtoul(optarg, &end, 10);
+
+			/* 20 slots of 1 ms at most: the loop's poll() waits in milliseconds */
+			if (*end || slots < 1 || slots > 20)
+				goto bad;
+			opts.spread = (unsigned)slots;
+			break;
+		}
 		case OPT_CEILING: {
 			int64_t ms;
 
@@ -1311,6 +1327,7 @@ int main(int argc, char **argv)
 {
 	static char from_buf[300];
 	uint64_t t0, next_tick, next_progress;
+	unsigned spread, slot = 0;
 	struct pollfd *pfd;
 	unsigned nfd, nsocks;
 	int r, ret = 0;
@@ -1398,7 +1415,8 @@ int main(int argc, char **argv)
 	pfd[nfd++] = (struct pollfd){.fd = src_transport_fd(tp), .events = POLLIN};
 	for (unsigned i = 0; i < nsocks; i++)
 		pfd[nfd++] = (struct pollfd){.fd = src_media_sock_fd(i), .events = POLLIN};
-	next_tick = t0 + SRC_PTIME_US;
+	spread = opts.spread ? opts.spread : 1;
+	next_tick = t0 + SRC_PTIME_US / spread;
 	next_progress = t0 + 1000000;
 
 	for (;;) {
@@ -1420,10 +1438,11 @@ int main(int argc, char **argv)
 
 			if (now > next_tick + 5 * SRC_PTIME_US) {
 				late_ticks += (now - next_tick) / SRC_PTIME_US - 1;
-				next_tick = now - SRC_PTIME_US;
+				next_tick = now - SRC_PTIME_US / spread;
 			}
-			while (next_tick <= now && ticks < 5) {
-				for (unsigned i = 0; i < n_calls; i++) {
+			/* one slot of SRC_PTIME_US / spread per pass: the calls of that slot */
+			while (next_tick <= now && ticks < 5 * spread) {
+				for (unsigned i = slot; i < n_calls; i += spread) {
 					struct src_call *c = &calls[i];
 
 					if (c->state != CALL_ACTIVE && c->state != CALL_BYE)
@@ -1432,7 +1451,8 @@ int main(int argc, char **argv)
 						src_media_tick_stream(&opts, &audio, &c->st[k],
 								      c->paused);
 				}
-				next_tick += SRC_PTIME_US;
+				slot = (slot + 1) % spread;
+				next_tick += SRC_PTIME_US / spread;
 				ticks++;
 			}
 			src_media_flush();

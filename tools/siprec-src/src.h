@@ -48,6 +48,8 @@ struct src_opts {
 	unsigned tamper, replay;
 	bool json, quiet, progress;
 	uint64_t ceiling_ms; /* --ceiling: measure the generator alone, no SIP, no server */
+	unsigned spread;     /* --spread: calls' 20 ms ticks spread over this many slots (1 = all at
+				once) */
 	unsigned calls;
 	double rate;
 };
