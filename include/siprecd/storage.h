@@ -195,6 +195,12 @@ struct store_params {
 	const char *formats; /* payload map (sdp_media_format_map), NULL = none */
 	uint32_t chunk_size; /* 0 = STORE_CHUNK_SIZE_DEFAULT; a multiple of STORE_BLOCK */
 	uint64_t created_ns; /* 0 = now */
+	/* The media worker's sync group, or NULL. With it, the file is created with openat() in a
+	 * directory the group keeps open (opened and its filesystem checked once per directory),
+	 * an O_DIRECT file on ext4/xfs joins the group at once (store_writer_join is then
+	 * -EALREADY), and the directory's fsync is shared: one covers every file created in the
+	 * directory before it began. */
+	struct store_sync_group *group;
 };
 
 struct store_writer;
@@ -296,6 +302,8 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
 bool store_sync_group_in_flight(const struct store_sync_group *g);
 /* Group syncs completed so far. */
 uint64_t store_sync_group_syncs(const struct store_sync_group *g);
+/* Shared directory fsyncs (store_params.group) completed so far. */
+uint64_t store_sync_group_dir_syncs(const struct store_sync_group *g);
 
 /* Upper bound (microseconds) of latency histogram bucket i. */
 uint64_t store_lat_bucket_upper_us(unsigned i);

@@ -626,7 +626,9 @@ static void worker_stream_start(void *arg)
 		w->streams->prev = s;
 	w->streams = s;
 	/* Creating the file is a short metadata operation; it happens here, off the SIP
-	 * thread, once per stream. */
+	 * thread, once per stream; in a directory the worker's sync group keeps open, which
+	 * also syncs it once for all the files created in it meanwhile. */
+	s->sp.group = w->sync_group;
 	r = store_writer_open(&s->sp, &s->writer);
 	recording_key_wipe(&s->rkey);
 	s->sp.key = NULL;
@@ -634,7 +636,8 @@ static void worker_stream_start(void *arg)
 		s->error = r;
 		log_error("recording %s: cannot create: %s", s->path, strerror(-r));
 	} else {
-		/* not joined (buffered I/O, another device): the file takes its own syncs */
+		/* not joined (buffered I/O, another device): the file takes its own syncs;
+		 * joined at open already: -EALREADY */
 		if (w->sync_group)
 			store_writer_join(s->writer, w->sync_group);
 		stream_submit(s, false);

@@ -57,9 +57,40 @@ struct wop {
 	bool done_ok;
 };
 
+/*
+ * A recordings directory a sync group keeps open for its members (store_params.group): opened,
+ * and its filesystem checked, once per directory instead of once per file, and fsync'd once for
+ * every file created in it since the last fsync began (see "durability batched" at the end).
+ * Files are created with openat() on fd, so the directory synced is the one holding the file.
+ */
+#define GROUP_DIRS 4
+
+struct store_dir {
+	struct loop_op op;
+	struct store_sync_group *g;
+	char *path; /* NULL: free slot, or stale (refs still held) */
+	int fd;
+	dev_t dev;
+	bool fs_ok; /* ext4 or xfs: members may join the group's sync */
+	bool in_flight;
+	unsigned refs;		      /* writers whose entry here is not durable yet */
+	uint64_t created;	      /* files created in it: the next file's dir_seq */
+	uint64_t covered;	      /* entries with dir_seq < covered are durable */
+	uint64_t flight_upto;	      /* the fsync in flight covers dir_seq < flight_upto */
+	struct store_writer *waiters; /* first sync done or in flight, entry not yet durable */
+	store_get_sqes_fn get_sqes;   /* a waiter's, for the next fsync */
+	void *get_sqes_userdata;
+};
+
 struct store_writer {
 	int fd;
 	int dir_fd; /* the directory, until its entry for the file is durable; -1 after */
+	/* Or the group's directory (dir_fd is then -1): the entry is durable once gdir->covered
+	 * passes dir_seq; while dir_waiting the wait counts as one request in flight. */
+	struct store_dir *gdir;
+	uint64_t dir_seq;
+	bool dir_waiting;
+	struct store_writer *dw_next;
 	bool direct;
 	bool finished;
 	bool final_durable;
@@ -116,7 +147,15 @@ struct store_sync_group {
 	store_get_sqes_fn get_sqes;
 	void *get_sqes_userdata;
 	uint64_t syncs;
+	struct store_dir dirs[GROUP_DIRS];
+	uint64_t dir_syncs;
 };
+
+/* The file's directory entry is not durable yet (its first sync takes the directory's). */
+static bool dir_unsynced(const struct store_writer *w)
+{
+	return w->dir_fd >= 0 || w->gdir;
+}
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -268,18 +307,130 @@ static int seal(struct store_writer *w, uint32_t flags)
 	return 0;
 }
 
-static int open_file(const char *path, bool *ret_direct)
+static int open_file(int dir_fd, const char *path, bool *ret_direct)
 {
-	int fd, fl;
+	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(dir_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	/* Set O_DIRECT afterwards: an open() with O_DIRECT on a filesystem without it (tmpfs on
-	 * older kernels) creates the file and then fails, and O_EXCL would refuse the retry. */
-	fl = fcntl(fd, F_GETFL);
-	*ret_direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+	 * older kernels) creates the file and then fails, and O_EXCL would refuse the retry.
+	 * F_SETFL replaces only O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK, none of
+	 * which open() set: no F_GETFL needed. */
+	*ret_direct = fcntl(fd, F_SETFL, O_DIRECT) == 0;
 	return fd;
+}
+
+/* The group's open directory for dir (opened and checked on first use), or NULL: no free slot,
+ * or it cannot be opened (the caller then does as a writer without a group does). */
+static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
+{
+	struct store_dir *d, *slot = NULL;
+	struct statfs sf;
+	struct stat st;
+	int fd;
+
+	for (unsigned i = 0; i < GROUP_DIRS; i++) {
+		d = &g->dirs[i];
+		if (d->path && strcmp(d->path, dir) == 0)
+			return d;
+		/* a directory no file is waiting on (the day before's): its slot may be reused */
+		if (!slot && !d->refs && !d->in_flight)
+			slot = d;
+	}
+	if (!slot)
+		return NULL;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0) {
+		close(fd);
+		return NULL;
+	}
+	d = slot;
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	d->path = strdup(dir);
+	if (!d->path) {
+		close(fd);
+		d->fd = -1;
+		return NULL;
+	}
+	d->g = g;
+	d->fd = fd;
+	d->dev = st.st_dev;
+	d->fs_ok = sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC;
+	d->created = d->covered = d->flight_upto = 0;
+	return d;
+}
+
+static void group_link(struct store_writer *w, struct store_sync_group *g)
+{
+	w->group = g;
+	w->g_prev = NULL;
+	w->g_next = g->members;
+	if (g->members)
+		g->members->g_prev = w;
+	g->members = w;
+}
+
+/*
+ * Creates the file. With a group whose directory is on ext4/xfs and the file O_DIRECT, the
+ * writer joins the group here: the directory fd, device and filesystem type are the group's
+ * (no open, fstat or fstatfs per file) and the directory's fsync is shared. Otherwise the writer
+ * keeps its own directory fd, synced after its first fdatasync.
+ */
+static int create_file(struct store_writer *w, const struct store_params *p)
+{
+	char *dir = strdup(p->path), *slash = dir ? strrchr(dir, '/') : NULL;
+	struct store_dir *d = NULL;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	if (p->group && slash && slash[1] != '\0')
+		d = group_dir(p->group, dir);
+	if (d) {
+		r = open_file(d->fd, strrchr(p->path, '/') + 1, &w->direct);
+		if (r == -ENOENT) {
+			/* the directory was removed under us: forget it, and go by the path */
+			free(d->path);
+			d->path = NULL;
+			d = NULL;
+		} else if (r < 0) {
+			free(dir);
+			return r;
+		}
+	}
+	if (!d) {
+		r = open_file(AT_FDCWD, p->path, &w->direct);
+		if (r < 0) {
+			free(dir);
+			return r;
+		}
+	}
+	w->fd = r;
+	if (d && w->direct && d->fs_ok && (!p->group->have_dev || p->group->dev == d->dev)) {
+		p->group->dev = d->dev;
+		p->group->have_dev = true;
+		group_link(w, p->group);
+		w->gdir = d;
+		w->dir_seq = d->created++;
+		d->refs++;
+	} else if (d) {
+		w->dir_fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
+	} else {
+		/* Without the directory (permissions), the file is still written. */
+		w->dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	free(dir);
+	return 0;
 }
 
 int store_writer_open(const struct store_params *p, struct store_writer **ret)
@@ -343,27 +494,14 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	r = store_cipher_new(p->alg, p->key, hdr, &w->cipher);
 	if (r < 0)
 		goto fail;
-	r = open_file(p->path, &w->direct);
+	/* The new directory entry is made durable by an fsync of the directory before the file's
+	 * first sync is complete: without it a crash can lose a file whose chunks were durable. */
+	r = create_file(w, p);
 	if (r < 0)
 		goto fail;
-	w->fd = r;
 	w->ahead = PREALLOC_FIRST;
 	if (w->direct)
 		pthread_once(&zero_once, zero_block_init);
-	/* The new directory entry is made durable by an fsync of the directory, linked after
-	 * the file's first fdatasync: without it a crash can lose a file whose chunks were
-	 * durable. Without the directory (permissions), the file is still written. */
-	{
-		char *dir = strdup(p->path), *slash = dir ? strrchr(dir, '/') : NULL;
-
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		if (dir)
-			w->dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		free(dir);
-	}
 	r = queue_block(w, TAKE_PTR(hdr), STORE_HEADER_SIZE, 0, false);
 	if (r < 0) {
 		unlink(p->path);
@@ -448,6 +586,71 @@ int store_writer_finish(struct store_writer *w)
 
 static int submit_chain(struct store_writer *w);
 static void group_try(struct store_sync_group *g);
+static void chain_done(struct store_writer *w);
+
+/* The writer's directory entry is durable (or failed): it no longer needs the group's dir. */
+static void dir_release(struct store_writer *w)
+{
+	if (!w->gdir)
+		return;
+	w->gdir->refs--;
+	w->gdir = NULL;
+}
+
+static void dir_on_cqe(struct loop_op *op, int res, uint32_t flags);
+
+/* Prepares the directory's fsync into sqe: it covers every file created in it until now. */
+static void dir_prep(struct store_dir *d, struct io_uring_sqe *sqe)
+{
+	d->op.fn = dir_on_cqe;
+	io_uring_prep_fsync(sqe, d->fd, 0);
+	io_uring_sqe_set_data(sqe, &d->op);
+	d->flight_upto = d->created;
+	d->in_flight = true;
+}
+
+/* Starts the fsync the waiters need, if none is in flight; retried at the group's next request
+ * when there is no room for it now. */
+static void dir_start(struct store_dir *d)
+{
+	struct io_uring_sqe *sqe;
+
+	if (d->in_flight || !d->waiters || !d->get_sqes)
+		return;
+	if (d->get_sqes(d->get_sqes_userdata, 1, &sqe) < 0)
+		return;
+	dir_prep(d, sqe);
+}
+
+static void dir_on_cqe(struct loop_op *op, int res, uint32_t flags)
+{
+	struct store_dir *d = container_of(op, struct store_dir, op);
+	struct store_writer *w = d->waiters, *next;
+
+	(void)flags;
+	d->in_flight = false;
+	d->g->dir_syncs++;
+	if (res >= 0)
+		d->covered = d->flight_upto;
+	d->waiters = NULL;
+	for (; w; w = next) {
+		next = w->dw_next;
+		w->dw_next = NULL;
+		if (res < 0 && w->dir_seq < d->flight_upto)
+			set_error(w, res);
+		else if (d->covered <= w->dir_seq) {
+			/* created after this fsync began: the next one covers it */
+			w->dw_next = d->waiters;
+			d->waiters = w;
+			continue;
+		}
+		dir_release(w);
+		w->dir_waiting = false;
+		if (--w->in_flight == 0)
+			chain_done(w);
+	}
+	dir_start(d);
+}
 
 /* Chunks up to sync number gen (all: UINT64_MAX) of landed are durable: latency, FINAL. */
 static void landed_durable(struct store_writer *w, uint64_t gen, uint64_t mono)
@@ -609,7 +812,7 @@ static int submit_chain(struct store_writer *w)
 	struct io_uring_sqe
 		*sqes[CHAIN_MAX + 3]; /* zeros ahead, writes, fdatasync, directory fsync */
 	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0, k = 0;
-	bool sync = false, final = false;
+	bool sync = false, final = false, dir_wait = false, dir_new = false;
 	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL, *zop = NULL;
 	uint64_t end = 0;
 	int r;
@@ -630,6 +833,19 @@ static int submit_chain(struct store_writer *w)
 	if (zop)
 		sync = true;
 	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
+	/* The group's directory: its entry is durable already, or an fsync of the directory that
+	 * began after the file was created is in flight (wait for it), or one is started now
+	 * beside the chain, or (one that does not cover it is in flight) it waits for the next. */
+	if (sync && w->gdir) {
+		struct store_dir *d = w->gdir;
+
+		if (d->covered > w->dir_seq)
+			dir_release(w);
+		else {
+			dir_wait = true;
+			dir_new = !d->in_flight;
+		}
+	}
 	if (sync) {
 		sop = calloc(1, sizeof(*sop));
 		if (!sop)
@@ -644,9 +860,11 @@ static int submit_chain(struct store_writer *w)
 		dop->w = w;
 		dop->is_dirsync = true;
 	}
-	r = w->get_sqes(w->get_sqes_userdata, n, sqes);
+	r = w->get_sqes(w->get_sqes_userdata, n + (dir_new ? 1 : 0), sqes);
 	if (r < 0)
 		goto undo;
+	if (dir_new)
+		dir_prep(w->gdir, sqes[n]); /* not linked: sqes[n - 1] has no IOSQE_IO_LINK */
 	if (zop) {
 		zop->op.fn = on_cqe;
 		io_uring_prep_write(sqes[k], w->fd, zop->buf, (unsigned)zop->len, zop->off);
@@ -689,7 +907,15 @@ static int submit_chain(struct store_writer *w)
 		sop->next = dop;
 	}
 	w->in_flight = n;
-	return (int)n;
+	if (dir_wait) {
+		w->dir_waiting = true;
+		w->dw_next = w->gdir->waiters;
+		w->gdir->waiters = w;
+		w->gdir->get_sqes = w->get_sqes;
+		w->gdir->get_sqes_userdata = w->get_sqes_userdata;
+		w->in_flight++;
+	}
+	return (int)(n + (dir_new ? 1 : 0));
 nomem:
 	r = -ENOMEM;
 undo:
@@ -710,7 +936,7 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 		return w->error;
 	w->get_sqes = get_sqes;
 	w->get_sqes_userdata = userdata;
-	if (sync && w->group && w->direct && w->dir_fd < 0 && !w->finished) {
+	if (sync && w->group && w->direct && !dir_unsynced(w) && !w->finished) {
 		/* The group's next sync covers what is sealed now, once it is written. */
 		if (w->written_end < w->file_off) {
 			w->group_until = w->file_off;
@@ -804,6 +1030,7 @@ int store_writer_close(struct store_writer *w)
 		close(w->fd);
 	if (w->dir_fd >= 0)
 		close(w->dir_fd);
+	dir_release(w);
 	store_cipher_free(w->cipher);
 	if (w->plain) {
 		/* Plaintext only ever lies in [0, plain_len): frames are appended there and each
@@ -842,6 +1069,8 @@ int store_sync_group_new(struct store_sync_group **ret)
 	if (!g)
 		return -ENOMEM;
 	g->fd = -1;
+	for (unsigned i = 0; i < GROUP_DIRS; i++)
+		g->dirs[i].fd = -1;
 	*ret = g;
 	return 0;
 }
@@ -849,8 +1078,17 @@ int store_sync_group_new(struct store_sync_group **ret)
 struct store_sync_group *store_sync_group_free(struct store_sync_group *g)
 {
 	/* the CQE of a sync in flight names g: then it is kept (the process is ending) */
-	if (g && !g->in_flight && !g->members)
-		free(g);
+	if (!g || g->in_flight || g->members)
+		return NULL;
+	for (unsigned i = 0; i < GROUP_DIRS; i++)
+		if (g->dirs[i].in_flight)
+			return NULL;
+	for (unsigned i = 0; i < GROUP_DIRS; i++) {
+		if (g->dirs[i].fd >= 0)
+			close(g->dirs[i].fd);
+		free(g->dirs[i].path);
+	}
+	free(g);
 	return NULL;
 }
 
@@ -918,7 +1156,7 @@ static void group_try(struct store_sync_group *g)
 		if (w->landed)
 			any = true;
 		/* a file whose metadata is durable: its fdatasync is the device flush alone */
-		if (!fd_of && !w->finished && !w->error && w->dir_fd < 0)
+		if (!fd_of && !w->finished && !w->error && !dir_unsynced(w))
 			fd_of = w;
 	}
 	if (!any || !fd_of) {
@@ -949,6 +1187,9 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
 	g->get_sqes_userdata = userdata;
 	g->requested = true;
 	group_try(g);
+	/* a directory fsync that found no room when it was due */
+	for (unsigned i = 0; i < GROUP_DIRS; i++)
+		dir_start(&g->dirs[i]);
 }
 
 bool store_sync_group_in_flight(const struct store_sync_group *g)
@@ -959,4 +1200,9 @@ bool store_sync_group_in_flight(const struct store_sync_group *g)
 uint64_t store_sync_group_syncs(const struct store_sync_group *g)
 {
 	return g->syncs;
+}
+
+uint64_t store_sync_group_dir_syncs(const struct store_sync_group *g)
+{
+	return g->dir_syncs;
 }

@@ -583,6 +583,117 @@ static void test_writer_group(void **state)
 	io_uring_queue_exit(&r.ring);
 }
 
+/*
+ * Files created through a group (store_params.group) share their directory's fsync: the first
+ * sync of three files created before it began takes one directory fsync, and none of them
+ * completes its first sync (in flight > 0) before that fsync's CQE; a file created after it
+ * takes a new one.
+ */
+static void test_writer_group_dir(void **state)
+{
+	struct store_writer *w[4];
+	struct store_sync_group *g;
+	struct ring r;
+	char path[4][300];
+	void *held = NULL;
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	for (int k = 0; k < 4; k++) {
+		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+					 .key = test_key,
+					 .key_id = "k",
+					 .recording_id = "gd",
+					 .codec = "PCMU",
+					 .chunk_size = STORE_BLOCK,
+					 .group = g};
+
+		snprintf(path[k], sizeof(path[k]), "%s/groupdir%d.siprec", tmpdir, k);
+		p.path = path[k];
+		if (k == 3)
+			break;
+		assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		if (!store_writer_direct(w[k]))
+			skip();
+		/* joined at open: the directory is the group's */
+		assert_int_equal(store_writer_join(w[k], g), -EALREADY);
+	}
+	/* the header and the zeros ahead: each file's fdatasync, one directory fsync for all */
+	for (int k = 0; k < 3; k++)
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+	for (unsigned i = 0; i < r.nhanded; i++) {
+		struct io_uring_sqe *q = r.handed[i];
+
+		if (q->opcode == IORING_OP_FSYNC && !(q->fsync_flags & IORING_FSYNC_DATASYNC)) {
+			assert_null(held);
+			held = (void *)(uintptr_t)q->user_data;
+		}
+	}
+	assert_non_null(held);
+	/* Every CQE but the directory's: no file's first sync is complete without it. */
+	r.outstanding += r.nhanded;
+	ring_check_handed(&r);
+	assert_true(io_uring_submit(&r.ring) >= 0);
+	while (r.outstanding > 0) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+
+		assert_int_equal(io_uring_wait_cqe(&r.ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&r.ring, cqe);
+		r.outstanding--;
+		if (op == held) {
+			/* the directory's fsync: dispatched last, below */
+			assert_int_equal(res, 0);
+			continue;
+		}
+		op->fn(op, res, 0);
+	}
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(store_writer_in_flight(w[k]), 1);
+	assert_int_equal(store_sync_group_dir_syncs(g), 0);
+	((struct loop_op *)held)->fn(held, 0, 0);
+	ring_drain(&r);
+	assert_int_equal(r.dirsyncs, 1);
+	assert_int_equal(store_sync_group_dir_syncs(g), 1);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(store_writer_in_flight(w[k]), 0);
+	/* A file created after that fsync began needs another. */
+	{
+		struct store_params p = {.alg = STORE_ALG_NONE,
+					 .recording_id = "gd3",
+					 .codec = "PCMU",
+					 .chunk_size = STORE_BLOCK,
+					 .path = path[3],
+					 .group = g};
+
+		assert_int_equal(store_writer_open(&p, &w[3]), 0);
+		assert_true(store_writer_submit(w[3], ring_get_sqes, &r, false) > 0);
+		ring_drain(&r);
+		assert_int_equal(r.dirsyncs, 2);
+		assert_int_equal(store_sync_group_dir_syncs(g), 2);
+		assert_int_equal(store_writer_in_flight(w[3]), 0);
+	}
+	for (int k = 0; k < 4; k++) {
+		struct store_check_result res;
+
+		assert_int_equal(store_writer_finish(w[k]), 0);
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, true) > 0);
+		ring_drain(&r);
+		assert_true(store_writer_durable_final(w[k]));
+		assert_int_equal(store_writer_close(w[k]), 0);
+		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
+		assert_true(res.complete);
+	}
+	/* no more directory fsyncs: every entry was durable already */
+	assert_int_equal(r.dirsyncs, 2);
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
 static void test_writer_reader(void **state)
 {
 	static const enum store_alg algs[] = {STORE_ALG_NONE, STORE_ALG_AES_256_GCM,
@@ -988,6 +1099,7 @@ int main(void)
 		cmocka_unit_test(test_writer_io_error),
 		cmocka_unit_test(test_writer_close_in_flight),
 		cmocka_unit_test(test_writer_group),
+		cmocka_unit_test(test_writer_group_dir),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
