@@ -70,7 +70,7 @@ fi
 for c in taskset sqlite3 jq python3; do
 	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
 done
-[ "$(nproc)" -ge 2 ] || { echo "SKIP: needs 2 CPUs"; exit 77; }
+[ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || { echo "SKIP: needs 2 CPUs"; exit 77; }
 for b in siprecd siprec-src siprec-export; do
 	[ -x "$BUILD/$b" ] || { echo "capacity: $BUILD/$b not built"; exit 1; }
 done
@@ -390,7 +390,7 @@ PY
 	fi
 }
 
-echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(getconf _NPROCESSORS_ONLN) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, packet times spread over $SPREAD slots of the 20 ms, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1, $NETNS"
 best=0 fail=0 genlim=0
 for n in $CALLS; do
