@@ -203,8 +203,8 @@ static const struct config_key keys[] = {
 	 F(media_workers), 0, 1024, NULL, 0, RESTART},
 	{"MEDIA_BATCH", T_U32, "32", NULL,
 	 "A media worker sleeps until this many completions (packets) are ready, or "
-	 "MEDIA_BATCH_WAIT "
-	 "has passed, or a timer is due: fewer wake-ups under load. 1 = wake for every packet.",
+	 "MEDIA_BATCH_WAIT has passed, or a timer is due: fewer wake-ups under load. 1 = wake for "
+	 "every packet.",
 	 false, false, F(media_batch), 1, 4096, NULL, 0, RESTART},
 	{"MEDIA_BATCH_WAIT", T_DURATION, "1ms", NULL,
 	 "Longest a media worker waits for MEDIA_BATCH completions (the most a packet, or a stream "

@@ -1109,12 +1109,7 @@ int store_writer_join(struct store_writer *w, struct store_sync_group *g)
 		return -EXDEV; /* one device per group: a flush covers its own device only */
 	g->dev = st.st_dev;
 	g->have_dev = true;
-	w->group = g;
-	w->g_prev = NULL;
-	w->g_next = g->members;
-	if (g->members)
-		g->members->g_prev = w;
-	g->members = w;
+	group_link(w, g);
 	return 0;
 }
 

@@ -504,6 +504,19 @@ static bool handed_has_fsync(const struct ring *r)
  * Two writers of one sync group: each flush interval writes their chunks without a linked
  * fdatasync, and one fdatasync, prepared only once both writes completed, makes both durable.
  */
+/* Writes w's FINAL chunk through r, closes it and checks the file is complete (in *res). */
+static void finish_checked(struct store_writer *w, const char *path, struct ring *r,
+			   struct store_check_result *res)
+{
+	assert_int_equal(store_writer_finish(w), 0);
+	assert_true(store_writer_submit(w, ring_get_sqes, r, true) > 0);
+	ring_drain(r);
+	assert_true(store_writer_durable_final(w));
+	assert_int_equal(store_writer_close(w), 0);
+	assert_int_equal(store_file_check(path, &lookup, res), 0);
+	assert_true(res->complete);
+}
+
 static void test_writer_group(void **state)
 {
 	enum {
@@ -567,13 +580,7 @@ static void test_writer_group(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct store_check_result res;
 
-		assert_int_equal(store_writer_finish(w[k]), 0);
-		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, true) > 0);
-		ring_drain(&r);
-		assert_true(store_writer_durable_final(w[k]));
-		assert_int_equal(store_writer_close(w[k]), 0);
-		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
-		assert_true(res.complete);
+		finish_checked(w[k], path[k], &r, &res);
 		assert_int_equal(res.frames, ROUNDS * FRAMES);
 		assert_int_equal(res.file_size, STORE_BLOCK * (1 + ROUNDS + 1));
 	}
@@ -680,13 +687,7 @@ static void test_writer_group_dir(void **state)
 	for (int k = 0; k < 4; k++) {
 		struct store_check_result res;
 
-		assert_int_equal(store_writer_finish(w[k]), 0);
-		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, true) > 0);
-		ring_drain(&r);
-		assert_true(store_writer_durable_final(w[k]));
-		assert_int_equal(store_writer_close(w[k]), 0);
-		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
-		assert_true(res.complete);
+		finish_checked(w[k], path[k], &r, &res);
 	}
 	/* no more directory fsyncs: every entry was durable already */
 	assert_int_equal(r.dirsyncs, 2);
