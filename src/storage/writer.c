@@ -322,6 +322,14 @@ static int open_file(int dir_fd, const char *path, bool *ret_direct)
 	return fd;
 }
 
+/* ext4 or xfs: there an fdatasync ends with a flush of the device's cache, so one file's sync
+ * makes every O_DIRECT write completed before it durable (see store_sync_group below): only
+ * there may files share a group's sync. */
+static bool group_fs(const struct statfs *sf)
+{
+	return sf->f_type == EXT4_SUPER_MAGIC || sf->f_type == XFS_SUPER_MAGIC;
+}
+
 /* The group's open directory for dir (opened and checked on first use), or NULL: no free slot,
  * or it cannot be opened (the caller then does as a writer without a group does). */
 static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
@@ -361,7 +369,7 @@ static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
 	d->g = g;
 	d->fd = fd;
 	d->dev = st.st_dev;
-	d->fs_ok = sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC;
+	d->fs_ok = group_fs(&sf);
 	d->created = d->covered = d->flight_upto = 0;
 	return d;
 }
@@ -1103,7 +1111,7 @@ int store_writer_join(struct store_writer *w, struct store_sync_group *g)
 		return -EOPNOTSUPP; /* buffered data is in the page cache: it needs its own sync */
 	if (fstat(w->fd, &st) < 0 || fstatfs(w->fd, &sf) < 0)
 		return -errno;
-	if (sf.f_type != EXT4_SUPER_MAGIC && sf.f_type != XFS_SUPER_MAGIC)
+	if (!group_fs(&sf))
 		return -EOPNOTSUPP;
 	if (g->have_dev && g->dev != st.st_dev)
 		return -EXDEV; /* one device per group: a flush covers its own device only */
