@@ -26,7 +26,9 @@
 # --hold: each call's length after the answer (default 200ms: ten packets a stream).
 # --profile: perf record -g (PERF_CG="--call-graph dwarf" for user stacks without frame
 #            pointers) of siprecd during the run; prints the top symbols and keeps
-#            perf.data in the kept output directory (KEEP=1 keeps it).
+#            perf.data in the kept output directory (KEEP=1 keeps it). PERF_EVENTS replaces
+#            the sampling (-F 999), e.g. "-c 1 -e probe_libc:malloc" counts every malloc
+#            after `perf probe -x LIBC --add malloc`.
 # Exit: 0 done (every call set up), 2 some call failed, 1 setup failure, 77 missing tools.
 set -u
 # The machine is shared and the kernel groups tasks per session (autogroup): a nice value only
@@ -198,7 +200,7 @@ c0=$(cpu_ticks $DPID)
 threads $DPID >threads.0
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
-	perf record -F 999 ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
+	perf record ${PERF_EVENTS:--F 999} ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
 	PERFPID=$!
 fi
 t0=$(date +%s%N)
