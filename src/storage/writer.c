@@ -135,6 +135,8 @@ struct store_writer {
 
 	store_get_sqes_fn get_sqes;
 	void *get_sqes_userdata;
+	void (*idle_fn)(void *userdata); /* store_writer_set_idle_fn */
+	void *idle_ud;
 
 	EVP_MD_CTX *sha;
 	uint8_t sha256[32];
@@ -750,6 +752,8 @@ static void chain_done(struct store_writer *w)
 	/* The loop submits what this prepares on its next iteration. */
 	if (!w->error && w->pending && w->get_sqes)
 		submit_chain(w);
+	if (!w->in_flight && w->idle_fn)
+		w->idle_fn(w->idle_ud);
 }
 
 static void on_cqe(struct loop_op *op, int res, uint32_t flags)
@@ -996,6 +1000,12 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 	if (w->in_flight || !w->pending)
 		return 0;
 	return submit_chain(w);
+}
+
+void store_writer_set_idle_fn(struct store_writer *w, void (*fn)(void *userdata), void *userdata)
+{
+	w->idle_fn = fn;
+	w->idle_ud = userdata;
 }
 
 unsigned store_writer_in_flight(const struct store_writer *w)

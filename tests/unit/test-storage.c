@@ -664,8 +664,15 @@ static void test_writer_group(void **state)
  * completes its first sync (in flight > 0) before that fsync's CQE; a file created after it
  * takes a new one.
  */
+/* store_writer_set_idle_fn's callback: counts its calls in *ud. */
+static void count_idle(void *ud)
+{
+	(*(unsigned *)ud)++;
+}
+
 static void test_writer_group_dir(void **state)
 {
+	unsigned idle[4] = {0};
 	struct store_writer *w[4];
 	struct store_sync_group *g;
 	struct ring r;
@@ -691,6 +698,7 @@ static void test_writer_group_dir(void **state)
 		assert_int_equal(store_writer_open(&p, &w[k]), 0);
 		if (!store_writer_direct(w[k]))
 			skip();
+		store_writer_set_idle_fn(w[k], count_idle, &idle[k]);
 		/* joined at open: the directory is the group's */
 		assert_int_equal(store_writer_join(w[k], g), -EALREADY);
 	}
@@ -727,15 +735,20 @@ static void test_writer_group_dir(void **state)
 		}
 		op->fn(op, res, 0);
 	}
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 3; k++) {
 		assert_int_equal(store_writer_in_flight(w[k]), 1);
+		/* waiting for the directory: not idle (a closing stream would be finalized) */
+		assert_int_equal(idle[k], 0);
+	}
 	assert_int_equal(store_sync_group_dir_syncs(g), 0);
 	((struct loop_op *)held)->fn(held, 0, 0);
 	ring_drain(&r);
 	assert_int_equal(r.dirsyncs, 1);
 	assert_int_equal(store_sync_group_dir_syncs(g), 1);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 3; k++) {
 		assert_int_equal(store_writer_in_flight(w[k]), 0);
+		assert_int_equal(idle[k], 1);
+	}
 	/* A file created after that fsync began needs another. */
 	{
 		struct store_params p = {.alg = STORE_ALG_NONE,
@@ -981,13 +994,14 @@ static void test_writer_close_in_flight(void **state)
 	struct ring r;
 	uint8_t payload[160];
 	struct store_frame f;
-	unsigned n;
+	unsigned n, idle = 0;
 
 	if (!ring_init(&r))
 		skip();
 	snprintf(path, sizeof(path), "%s/inflight.siprec", tmpdir);
 	p.path = path;
 	assert_int_equal(store_writer_open(&p, &w), 0);
+	store_writer_set_idle_fn(w, count_idle, &idle);
 	make_frame(&f, payload, 0, sizeof(payload));
 	assert_int_equal(store_writer_add(w, &f), 0);
 	assert_int_equal(store_writer_finish(w), 0);
@@ -1012,7 +1026,11 @@ static void test_writer_close_in_flight(void **state)
 		ops[i]->fn(ops[i], -ECANCELED, 0);
 		assert_false(store_writer_closable(w, -ENOSPC));
 	}
+	/* the media worker finalizes a closing stream when told its writer is idle: not before
+	 * the last CQE, and then once */
+	assert_int_equal(idle, 0);
 	ops[n - 1]->fn(ops[n - 1], -ECANCELED, 0);
+	assert_int_equal(idle, 1);
 	assert_int_equal(store_writer_in_flight(w), 0);
 	assert_true(store_writer_closable(w, -ENOSPC));
 	assert_false(store_writer_durable_final(w));
