@@ -571,7 +571,7 @@ static void test_parser_reused(void **state)
 	}
 }
 
-/* The writer's strings are json-c's: every byte from 0x01 to 0xff in a value, and in an array,
+/* The JSON form round-trips: every byte from 0x01 to 0xff in a value, and in an array,
  * parses back (json-c's tokener) to the bytes written, and json-c's own plain form of the parsed
  * tree is byte for byte the writer's output (key order, escapes, numbers, empty arrays). */
 static void test_json_escapes(void **state)
