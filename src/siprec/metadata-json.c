@@ -22,7 +22,8 @@ static int add(struct json_object *o, const char *key, struct json_object *value
 	if (!value)
 		return -ENOMEM;
 	if (json_object_object_add_ex(o, key, value,
-				      JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
+				      JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					      JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
 		json_object_put(value);
 		return -ENOMEM;
 	}
