@@ -898,8 +898,21 @@ fail:
 	return r;
 }
 
+/*
+ * SQLite's memory statistics (sqlite3_memory_used, the soft heap limit: siprecd reads neither) take
+ * a process-wide mutex around every allocation SQLite makes, and Debian builds SQLite without its
+ * lookaside allocator: ~300 malloc/free pairs per call in the catalog thread. The setting exists
+ * only before SQLite initializes; in siprecd the first catalog_open (manager_new, one thread) is
+ * that moment. Later it fails with SQLITE_MISUSE and changes nothing.
+ */
+static void sqlite_config_once(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog **ret)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct catalog *c;
 	bool wal = false;
 	int fd, r;
@@ -926,7 +939,11 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	c->max_ops = CATALOG_QUEUE_MAX_OPS_DEFAULT;
 	c->max_bytes = CATALOG_QUEUE_MAX_BYTES_DEFAULT;
 
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	pthread_once(&once, sqlite_config_once);
+	/* NOMUTEX: one thread at a time uses this connection (the opener until catalog_start, then
+	 * the catalog thread until catalog_stop joins it), so SQLite need not lock it per call. */
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		catalog_set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
 				c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		r = -EIO;
