@@ -591,12 +591,19 @@ static int run_stmt(struct catalog *c, const struct op *op, unsigned j)
 	return 0;
 }
 
-/* Text value i of op as a C string (NULL for SQL NULL), copied into buf. */
+/* Text value i of op as a C string (NULL for SQL NULL): in the op's arena, where enqueue()
+ * ended it with a NUL, when it fits n - 1 bytes; else cut to that, copied into buf. */
 static const char *op_text(const struct op *op, unsigned i, char *buf, size_t n)
 {
+	size_t len;
+
 	if (i >= op->n || op->v[i].type != VAL_TEXT)
 		return NULL;
-	snprintf(buf, n, "%.*s", (int)MIN(op->v[i].len, n - 1), (const char *)op->v[i].p);
+	len = op->v[i].len;
+	if (len < n)
+		return op->v[i].p;
+	memcpy(buf, op->v[i].p, n - 1);
+	buf[n - 1] = '\0';
 	return buf;
 }
 
