@@ -24,9 +24,14 @@
 # a new directory beside the state directory and prints the CPU per file: every result says what
 # filesystem it was taken on, and how expensive a file creation is there.
 # --hold: each call's length after the answer (default 200ms: ten packets a stream).
+# BENCH_FENCE=0: leave other tasks on CPU 0 (by default, as root, bench/cpu-fence.py moves every
+#            task that can move off CPU 0, siprecd's CPU, for the run and gives it back at the end,
+#            as bench/capacity.sh does; tests/integration/bench-smoke.sh sets 0).
 # --profile: perf record -g (PERF_CG="--call-graph dwarf" for user stacks without frame
 #            pointers) of siprecd during the run; prints the top symbols and keeps
-#            perf.data in the kept output directory (KEEP=1 keeps it).
+#            perf.data in the kept output directory (KEEP=1 keeps it). PERF_EVENTS replaces
+#            the sampling (-F 999), e.g. "-c 1 -e probe_libc:malloc" counts every malloc
+#            after `perf probe -x LIBC --add malloc`.
 # Exit: 0 done (every call set up), 2 some call failed, 1 setup failure, 77 missing tools.
 set -u
 # The machine is shared and the kernel groups tasks per session (autogroup): a nice value only
@@ -65,7 +70,8 @@ done
 for c in taskset python3; do
 	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
 done
-[ "$(nproc)" -ge 2 ] || { echo "SKIP: needs 2 CPUs"; exit 77; }
+NCPU=$(nproc)
+[ "$NCPU" -ge 2 ] || { echo "SKIP: needs 2 CPUs"; exit 77; }
 for b in siprecd siprec-src; do
 	[ -x "$BUILD/$b" ] || { echo "setup-rate: $BUILD/$b not built"; exit 1; }
 done
@@ -91,6 +97,7 @@ OUT=$(mktemp -d /var/tmp/siprecd-setup.XXXXXX)
 DPID="" MNT="" DATA=""
 cleanup() {
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	[ -f "$OUT/fence.json" ] && python3 "$SRCDIR/bench/cpu-fence.py" off "$OUT/fence.json" >/dev/null
 	if [ -n "$MNT" ]; then
 		# mount -o loop set the device to detach itself on the last umount (autoclear)
 		umount "$MNT" 2>/dev/null || { sleep 1; umount "$MNT"; }
@@ -179,6 +186,14 @@ MAX_HANDSHAKES_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=info
 CFG
+# CPU 0 is siprecd's: everything else that can move goes to the other CPUs for the run, so
+# others' builds on the shared machine do not fill siprecd's core (siprec-src shares CPU 1 with
+# them; it runs real-time where allowed).
+FENCED="not fenced (BENCH_FENCE=0 or not root)"
+if [ "${BENCH_FENCE:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+	python3 "$SRCDIR/bench/cpu-fence.py" on 0 "$OUT/fence.json" >fence.log 2>&1 &&
+		FENCED="fenced (bench/cpu-fence.py: other tasks moved off)"
+fi
 STATE_DIRECTORY=$DATA/state RUNTIME_DIRECTORY=$OUT/run $PRIO taskset -c 0 "$BUILD/siprecd" \
 	--config siprecd.conf >siprecd.log 2>&1 &
 DPID=$!
@@ -189,16 +204,16 @@ until [ -s "$DATA/state/tls/cert.pem" ] && grep -q "ready" siprecd.log 2>/dev/nu
 done
 [ -s "$DATA/state/tls/cert.pem" ] || { echo "setup-rate: siprecd did not start"; tail siprecd.log; exit 1; }
 
-echo "== setup-rate: $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== setup-rate: $(date -u +%FT%TZ) $(uname -r), $NCPU CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $CALLS calls at $RATE/s over TLS $TLSV (one connection), SRTP AES_CM_128_HMAC_SHA1_80, hold $HOLD;"
-echo "   siprecd CPU 0 (MEDIA_WORKERS=1), siprec-src CPU 1, private network namespace"
+echo "   siprecd CPU 0 (MEDIA_WORKERS=1; CPU 0 $FENCED), siprec-src CPU 1, private network namespace"
 echo "   state directory on $([ -n "$VOLUME" ] && echo "a fresh 4 GiB loop-mounted volume" || echo "$DIR"): $FS$JOURNAL;"
 echo "   file creation there: $FILE_US us of CPU per file (500 created in a new directory)"
 c0=$(cpu_ticks $DPID)
 threads $DPID >threads.0
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
-	perf record -F 999 ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
+	perf record ${PERF_EVENTS:--F 999} ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
 	PERFPID=$!
 fi
 t0=$(date +%s%N)

@@ -248,6 +248,13 @@ int store_writer_finish(struct store_writer *w);
  */
 int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void *userdata,
 			bool sync);
+/*
+ * fn(userdata) runs when the writer's last request in flight completes (store_writer_in_flight()
+ * drops to 0 and no further chain was started), from that request's CQE handler: the caller
+ * learns when store_writer_closable() may have become true without polling every writer. fn
+ * must not close the writer (it runs inside the writer's own handler). NULL: none.
+ */
+void store_writer_set_idle_fn(struct store_writer *w, void (*fn)(void *userdata), void *userdata);
 /* Requests whose CQE has not arrived yet. */
 unsigned store_writer_in_flight(const struct store_writer *w);
 /* Sealed blocks not yet submitted. */

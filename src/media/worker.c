@@ -51,8 +51,10 @@ struct media_worker {
 	struct loop_timer flush_timer;
 	struct loop_timer close_timer;
 	struct loop_timer quit_timer;
-	unsigned closing;
-	struct media_stream *closing_list; /* what close_check walks: the closing streams only */
+	/* What close_check looks at: the closing streams that may move on. A closing stream off
+	 * this list waits for an event that puts it back: its receives' last CQE (recv_common) or
+	 * its writer's last request in flight (stream_writer_idle). */
+	struct media_stream *closing_list;
 	uint64_t enobufs;
 	int setup_result; /* 0 = not yet, 1 = running, < 0 = failed */
 };
@@ -134,7 +136,8 @@ struct media_stream {
 	void *failed_ud;
 	int failed_error;
 	bool failed_posted;
-	bool discard; /* set by the SIP thread before its close message */
+	bool discard;	   /* set by the SIP thread before its close message */
+	bool close_queued; /* on the worker's closing_list */
 	media_closed_fn closed_fn;
 	void *closed_ud;
 	struct media_stream_result result;
@@ -482,6 +485,20 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 
 static void stream_arm(struct media_stream *s, bool rtcp);
 
+/* Puts a closing stream on the list close_check looks at (on its next tick). */
+static void close_queue(struct media_stream *s)
+{
+	struct media_worker *w = s->w;
+
+	if (s->close_queued)
+		return;
+	s->close_queued = true;
+	s->close_next = w->closing_list;
+	w->closing_list = s;
+	if (!loop_timer_armed(&w->close_timer))
+		loop_timer_arm(w->loop, &w->close_timer, loop_now_ms(w->loop) + CLOSE_POLL_MS);
+}
+
 static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rtcp)
 {
 	struct media_worker *w = s->w;
@@ -533,7 +550,9 @@ static void recv_common(struct media_stream *s, int res, uint32_t flags, bool rt
 		else
 			s->recv_armed = false;
 		/* -EINVAL: the kernel refuses the request itself; re-arming would spin. */
-		if (!s->closing && res != -EINVAL)
+		if (s->closing)
+			close_queue(s);
+		else if (res != -EINVAL)
 			stream_arm(s, rtcp);
 	}
 }
@@ -613,6 +632,15 @@ static void sip_stream_started(void *arg)
 	s->started_fn(s->started_ud, s->start_result);
 }
 
+/* The writer's last request in flight completed: a closing stream may be done. */
+static void stream_writer_idle(void *arg)
+{
+	struct media_stream *s = arg;
+
+	if (s->closing)
+		close_queue(s);
+}
+
 static void worker_stream_start(void *arg)
 {
 	struct media_stream *s = arg;
@@ -638,6 +666,7 @@ static void worker_stream_start(void *arg)
 		 * joined at open already: -EALREADY */
 		if (w->sync_group)
 			store_writer_join(s->writer, w->sync_group);
+		store_writer_set_idle_fn(s->writer, stream_writer_idle, s);
 		stream_submit(s, false);
 	}
 	stream_arm(s, false);
@@ -677,7 +706,6 @@ static void stream_finish_done(struct media_stream *s)
 		w->streams = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	w->closing--;
 	memcpy(&s->result.stats, &s->stats, sizeof(s->stats));
 	s->result.error = s->error;
 	if (s->writer) {
@@ -756,27 +784,40 @@ static void close_check(struct loop_timer *t)
 	struct media_worker *w = container_of(t, struct media_worker, close_timer);
 	struct media_stream **pp = &w->closing_list;
 
-	/* Only the closing streams: under call churn a walk of every stream each CLOSE_POLL_MS
-	 * cost O(streams) per tick (11% of the media worker in bench/setup-rate.sh). */
+	/* Only the closing streams that may move on: under call churn a walk of every stream
+	 * each CLOSE_POLL_MS cost O(streams) per tick (11% of the media worker in
+	 * bench/setup-rate.sh), and one of every closing stream, most of them waiting for their
+	 * FINAL fdatasync, still 13% (bench/RESULTS.md, setupmedia2). */
 	while (*pp) {
 		struct media_stream *s = *pp;
 
-		if (!s->recv_armed && !s->rtcp_armed) {
-			if (!s->finished)
-				stream_finish_writer(s);
-			if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
-				stream_submit(s, true);
-			/* Never while writes are in flight, even after an error (see
-			 * store_writer_closable; tests/unit/test-storage.c). */
-			if (!s->writer || store_writer_closable(s->writer, s->error)) {
-				*pp = s->close_next;
-				stream_finish_done(s);
-				continue;
-			}
+		if (s->recv_armed || s->rtcp_armed) {
+			/* the receive's last CQE queues it again */
+			*pp = s->close_next;
+			s->close_queued = false;
+			continue;
 		}
+		if (!s->finished)
+			stream_finish_writer(s);
+		if (s->writer && !s->error && store_writer_pending(s->writer) > 0)
+			stream_submit(s, true);
+		/* Never while writes are in flight, even after an error (see
+		 * store_writer_closable; tests/unit/test-storage.c). */
+		if (!s->writer || store_writer_closable(s->writer, s->error)) {
+			*pp = s->close_next;
+			stream_finish_done(s);
+			continue;
+		}
+		if (store_writer_in_flight(s->writer)) {
+			/* the writer's last CQE queues it again (stream_writer_idle) */
+			*pp = s->close_next;
+			s->close_queued = false;
+			continue;
+		}
+		/* blocks left unsubmitted (no room in the ring): looked at again next tick */
 		pp = &s->close_next;
 	}
-	if (w->closing)
+	if (w->closing_list)
 		loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + CLOSE_POLL_MS);
 }
 
@@ -800,15 +841,11 @@ static void worker_stream_close(void *arg)
 	if (s->closing)
 		return;
 	s->closing = true;
-	s->close_next = w->closing_list;
-	w->closing_list = s;
 	if (s->recv_armed)
 		cancel_op(w, &s->recv_op);
 	if (s->rtcp_armed)
 		cancel_op(w, &s->rtcp_op);
-	w->closing++;
-	if (!loop_timer_armed(&w->close_timer))
-		loop_timer_arm(w->loop, &w->close_timer, loop_now_ms(w->loop) + CLOSE_POLL_MS);
+	close_queue(s);
 }
 
 struct rekey_msg {

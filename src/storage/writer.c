@@ -47,6 +47,7 @@ struct wop {
 	struct wop *next;
 	uint8_t *buf; /* NULL for the fdatasync, and once the write completed */
 	size_t len;
+	size_t cap; /* buf's allocated size (>= len: a recycled block may be larger) */
 	uint64_t off;
 	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
 	uint64_t gen;		/* written before the group's sync number gen was prepared */
@@ -113,6 +114,11 @@ struct store_writer {
 	uint64_t init_end;    /* bytes of the file already written (data or zeros ahead) */
 	uint32_t ahead;	      /* size of the next stretch written ahead */
 	uint64_t written_end; /* end of the last data write that completed */
+	/* The block of the last write that completed, for the next seal (block_get): one
+	 * allocation per writer in steady state instead of a posix_memalign/free per chunk, whose
+	 * freed megabytes glibc trimmed and the next flush faulted in again. */
+	uint8_t *spare;
+	size_t spare_cap;
 
 	/* Batched durability (store_sync_group): chunks written but not yet covered by an
 	 * fdatasync wait in landed; the group's next sync waits until written_end reaches
@@ -129,6 +135,8 @@ struct store_writer {
 
 	store_get_sqes_fn get_sqes;
 	void *get_sqes_userdata;
+	void (*idle_fn)(void *userdata); /* store_writer_set_idle_fn */
+	void *idle_ud;
 
 	EVP_MD_CTX *sha;
 	uint8_t sha256[32];
@@ -218,6 +226,35 @@ static void zero_block_init(void)
 	}
 }
 
+/* A block of at least len bytes, STORE_BLOCK aligned, of *ret_cap bytes: the spare if it is
+ * large enough. Its old contents (ciphertext) are overwritten whole by store_chunk_seal. */
+static uint8_t *block_get(struct store_writer *w, size_t len, size_t *ret_cap)
+{
+	uint8_t *buf = NULL;
+
+	if (w->spare && w->spare_cap >= len) {
+		*ret_cap = w->spare_cap;
+		return TAKE_PTR(w->spare);
+	}
+	free(TAKE_PTR(w->spare));
+	if (posix_memalign((void **)&buf, STORE_BLOCK, len) != 0)
+		return NULL;
+	*ret_cap = len;
+	return buf;
+}
+
+/* A block whose write completed: kept as the spare (the larger of the two), else freed. */
+static void block_put(struct store_writer *w, uint8_t *buf, size_t cap)
+{
+	if (!w->spare || cap > w->spare_cap) {
+		free(w->spare);
+		w->spare = buf;
+		w->spare_cap = cap;
+	} else {
+		free(buf);
+	}
+}
+
 static struct wop *wop_free(struct wop *o)
 {
 	if (o) {
@@ -266,6 +303,7 @@ static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_
 	o->w = w;
 	o->buf = buf;
 	o->len = len;
+	o->cap = len;
 	o->off = w->file_off;
 	o->first_mono_ns = first_mono;
 	o->final = final;
@@ -281,16 +319,16 @@ static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_
 
 static int seal(struct store_writer *w, uint32_t flags)
 {
-	size_t disk = store_chunk_disk_size(w->plain_len);
-	uint8_t *buf;
+	size_t disk = store_chunk_disk_size(w->plain_len), cap;
+	uint8_t *buf = block_get(w, disk, &cap);
 	int r;
 
-	if (posix_memalign((void **)&buf, STORE_BLOCK, disk) != 0)
+	if (!buf)
 		return -ENOMEM;
 	r = store_chunk_seal(w->cipher, w->nonce_prefix, w->next_index, flags, w->plain,
 			     w->plain_len, buf);
 	if (r < 0) {
-		free(buf);
+		block_put(w, buf, cap);
 		return r;
 	}
 	r = queue_block(w, buf, disk,
@@ -298,6 +336,7 @@ static int seal(struct store_writer *w, uint32_t flags)
 			flags & STORE_CHUNK_FINAL);
 	if (r < 0)
 		return r;
+	w->pending_tail->cap = cap;
 	/* The index is used up even if nothing else works: a nonce is never sealed twice. */
 	w->next_index++;
 	w->stats.chunks++;
@@ -713,6 +752,8 @@ static void chain_done(struct store_writer *w)
 	/* The loop submits what this prepares on its next iteration. */
 	if (!w->error && w->pending && w->get_sqes)
 		submit_chain(w);
+	if (!w->in_flight && w->idle_fn)
+		w->idle_fn(w->idle_ud);
 }
 
 static void on_cqe(struct loop_op *op, int res, uint32_t flags)
@@ -759,7 +800,7 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			w->written_end = o->off + o->len;
 		}
 		if (!o->zero)
-			free(o->buf);
+			block_put(w, o->buf, o->cap);
 		o->buf = NULL;
 	}
 	if (--w->in_flight == 0)
@@ -961,6 +1002,12 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 	return submit_chain(w);
 }
 
+void store_writer_set_idle_fn(struct store_writer *w, void (*fn)(void *userdata), void *userdata)
+{
+	w->idle_fn = fn;
+	w->idle_ud = userdata;
+}
+
 unsigned store_writer_in_flight(const struct store_writer *w)
 {
 	return w->in_flight;
@@ -1047,6 +1094,7 @@ int store_writer_close(struct store_writer *w)
 		OPENSSL_cleanse(w->plain, w->plain_len);
 		free(w->plain);
 	}
+	free(w->spare);
 	EVP_MD_CTX_free(w->sha);
 	free(w->path);
 	free(w);

@@ -542,6 +542,83 @@ static void test_merge_complete_and_limits(void **state)
 	assert_null(siprec_metadata_free(NULL));
 }
 
+/* Each thread keeps one expat parser and resets it per document: a parse stopped by a limit in
+ * the middle of an element, or failed on a DOCTYPE or a broken tag, leaves nothing behind for
+ * the next one (same results as a first parse), and the next DOCTYPE is still refused. */
+static void test_parser_reused(void **state)
+{
+	struct siprec_limits shallow = SIPREC_LIMITS_DEFAULT;
+	const char *good = REC_OPEN SESSION TWO_PARTIES "</recording>";
+	const char *deep = REC_OPEN "<a><b><c><d><e><f><g/></f></e></d></c></b></a></recording>";
+	const char *doctype = "<!DOCTYPE recording SYSTEM 'file:///etc/passwd'>"
+			      "<recording xmlns='" NS1 "'/>";
+	const char *broken = REC_OPEN "<session session_id='s1'></recording>";
+	struct siprec_metadata *md = NULL;
+
+	(void)state;
+	shallow.max_depth = 4;
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(siprec_metadata_parse(deep, strlen(deep), &shallow, &md), -E2BIG);
+		assert_int_equal(siprec_metadata_parse(good, strlen(good), NULL, &md), 0);
+		assert_int_equal(md->n_participants, 2);
+		assert_int_equal(md->n_streams, 2);
+		assert_int_equal(md->warnings.n, 0);
+		md = siprec_metadata_free(md);
+		assert_int_equal(siprec_metadata_parse(broken, strlen(broken), NULL, &md),
+				 -EBADMSG);
+		assert_int_equal(siprec_metadata_parse(doctype, strlen(doctype), NULL, &md),
+				 -EBADMSG);
+	}
+}
+
+/* The JSON form round-trips: every byte from 0x01 to 0xff in a value, and in an array,
+ * parses back (json-c's tokener) to the bytes written, and json-c's own plain form of the parsed
+ * tree is byte for byte the writer's output (key order, escapes, numbers, empty arrays). */
+static void test_json_escapes(void **state)
+{
+	struct siprec_metadata *md = calloc(1, sizeof(*md));
+	char all[256], *json = NULL;
+	struct json_object *o, *v;
+	const char *again;
+
+	(void)state;
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	assert_non_null(md);
+	md->dialect = "rfc7865";
+	md->datamode = SIPREC_DATAMODE_PARTIAL;
+	assert_non_null(md->session_id = strdup(all));
+	assert_non_null(md->participants = calloc(1, sizeof(*md->participants)));
+	md->n_participants = 1;
+	assert_non_null(md->participants[0].id = strdup("p\"1\\/"));
+	assert_non_null(md->context.v = calloc(3, sizeof(char *)));
+	md->context.n = 3;
+	assert_non_null(md->context.v[0] = strdup(all));
+	assert_non_null(md->context.v[1] = strdup(""));
+	assert_non_null(md->context.v[2] = strdup("caf\xc3\xa9 \x7f\x1f\t"));
+	md->n_warnings_dropped = 7;
+
+	assert_int_equal(siprec_metadata_to_json(md, &json), 0);
+	o = json_tokener_parse(json);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "session_id", &v));
+	assert_string_equal(json_object_get_string(v), all);
+	assert_true(json_object_object_get_ex(o, "context", &v));
+	assert_int_equal(json_object_array_length(v), 3);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), all);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 2)),
+			    "caf\xc3\xa9 \x7f\x1f\t");
+	assert_true(json_object_object_get_ex(o, "warnings_dropped", &v));
+	assert_int_equal(json_object_get_int64(v), 7);
+	again = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	assert_string_equal(json, again);
+	json_object_put(o);
+	free(json);
+	siprec_metadata_free(md);
+}
+
 static void test_json(void **state)
 {
 	const char *xml = "<recording xmlns='" NS1 "'><datamode>complete</datamode>"
@@ -807,6 +884,8 @@ int main(void)
 		cmocka_unit_test(test_sender_after_transfer),
 		cmocka_unit_test(test_merge_complete_and_limits),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_escapes),
+		cmocka_unit_test(test_parser_reused),
 		cmocka_unit_test(test_warning_cap),
 		cmocka_unit_test(test_dialects),
 		cmocka_unit_test(test_sip_headers),
