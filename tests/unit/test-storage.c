@@ -288,7 +288,8 @@ static void test_chunk_roundtrip(void **state)
 /*
  * A cipher is keyed once and then only loads each chunk's nonce: every chunk it seals must be
  * the bytes a freshly keyed cipher seals for the same index, and must open with one, also after
- * it opened chunks (the other direction), failed to open a tampered one, and sealed others.
+ * it opened chunks (the other direction), failed to open a tampered one, and sealed others;
+ * sealed in place, the bytes are the same.
  */
 static void test_chunk_keyed_once(void **state)
 {
@@ -342,6 +343,16 @@ static void test_chunk_keyed_once(void **state)
 					 STORE_CHUNK_OK);
 			assert_int_equal(len, lens[k]);
 			assert_memory_equal(back, plain + k, lens[k]);
+		}
+		/* in place (plain at out + STORE_CHUNK_HDR_SIZE, as the writer seals): the same */
+		for (size_t k = 0; k < N; k++) {
+			memset(b_out, 0xee, sizeof(b_out));
+			memcpy(b_out + STORE_CHUNK_HDR_SIZE, plain + k, lens[k]);
+			assert_int_equal(store_chunk_seal(kept, h.nonce_prefix, k, 0,
+							  b_out + STORE_CHUNK_HDR_SIZE, lens[k],
+							  b_out),
+					 n[k]);
+			assert_memory_equal(sealed[k], b_out, (size_t)n[k]);
 		}
 		/* and seals again as a fresh cipher would */
 		assert_int_equal(
@@ -826,9 +837,10 @@ static void test_writer_reader(void **state)
 }
 
 /*
- * Sealed blocks are recycled (a writer keeps the block of its last completed write for the next
- * seal): chunks of growing and shrinking sizes, some sealed while an earlier block is still
- * waiting for its write, must all land whole and in order.
+ * Chunks are sealed in place and blocks recycled (a writer's frames go into a block that becomes
+ * the chunk as written; the block of its last completed write takes the next frames): chunks of
+ * growing and shrinking sizes, some sealed while an earlier block is still waiting for its
+ * write, must all land whole and in order.
  */
 static void test_writer_recycled_blocks(void **state)
 {
