@@ -708,6 +708,76 @@ static void test_writer_group_dir(void **state)
 	io_uring_queue_exit(&r.ring);
 }
 
+/*
+ * Writers on one thread recycle their buffers (the plaintext buffer of the default chunk size,
+ * one-block chunks and headers): two rounds of four writers open at once, their frames
+ * interleaved, the second round on the first one's buffers. Each file must hold exactly its own
+ * frames: a buffer handed to two writers at once, or reused while its write is in flight, mixes
+ * them or fails the chunks' authentication.
+ */
+static void test_writer_recycle(void **state)
+{
+	enum { N = 4, FRAMES = 20 };
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	for (int round = 0; round < 2; round++) {
+		struct store_writer *w[N];
+		char path[N][300];
+
+		for (int k = 0; k < N; k++) {
+			struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+						 .key = test_key,
+						 .key_id = "k",
+						 .recording_id = "rc",
+						 .codec = "PCMU"}; /* the default chunk size */
+
+			snprintf(path[k], sizeof(path[k]), "%s/recycle%d-%d.siprec", tmpdir, round,
+				 k);
+			p.path = path[k];
+			assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		}
+		for (unsigned i = 0; i < FRAMES; i++) {
+			for (int k = 0; k < N; k++) {
+				uint8_t payload[160];
+				struct store_frame f;
+
+				make_frame(&f, payload, i, sizeof(payload));
+				memset(payload, 0x40 + round * N + k, sizeof(payload));
+				assert_int_equal(store_writer_add(w[k], &f), 0);
+				/* a short chunk (one block) every 10 frames, as a flush would */
+				if (i % 10 == 9) {
+					assert_int_equal(store_writer_flush(w[k]), 0);
+					assert_true(store_writer_submit(w[k], ring_get_sqes, &r,
+									true) >= 0);
+				}
+			}
+			ring_drain(&r);
+		}
+		for (int k = 0; k < N; k++) {
+			struct store_check_result res;
+			struct store_reader *rd;
+			struct store_frame f;
+			unsigned n = 0;
+
+			finish_checked(w[k], path[k], &r, &res);
+			assert_int_equal(res.frames, FRAMES);
+			assert_int_equal(store_reader_open(path[k], &lookup, &rd), 0);
+			while (store_reader_next_frame(rd, &f) == 1) {
+				assert_int_equal(f.seq, n);
+				assert_int_equal(f.len, 160);
+				for (unsigned b = 0; b < f.len; b++)
+					assert_int_equal(f.payload[b], 0x40 + round * N + k);
+				n++;
+			}
+			assert_int_equal(n, FRAMES);
+			store_reader_free(rd);
+		}
+	}
+	io_uring_queue_exit(&r.ring);
+}
+
 static void test_writer_reader(void **state)
 {
 	static const enum store_alg algs[] = {STORE_ALG_NONE, STORE_ALG_AES_256_GCM,
@@ -1119,6 +1189,7 @@ int main(void)
 		cmocka_unit_test(test_writer_close_in_flight),
 		cmocka_unit_test(test_writer_group),
 		cmocka_unit_test(test_writer_group_dir),
+		cmocka_unit_test(test_writer_recycle),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
