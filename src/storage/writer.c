@@ -315,9 +315,8 @@ static uint8_t *plain_alloc(size_t cap)
 /* Takes a buffer whose plaintext was wiped. */
 static void plain_free(uint8_t *buf, size_t cap)
 {
-	struct buf_cache *c = buf && cap == store_chunk_capacity(STORE_CHUNK_SIZE_DEFAULT)
-				      ? cache_get()
-				      : NULL;
+	struct buf_cache *c =
+		buf && cap == store_chunk_capacity(STORE_CHUNK_SIZE_DEFAULT) ? cache_get() : NULL;
 
 	if (c && c->nplain < CACHE_PLAIN)
 		c->plain[c->nplain++] = buf;
@@ -948,8 +947,15 @@ static int submit_chain(struct store_writer *w)
 	sync = sync || w->sync_wanted;
 	w->chain_synced = false;
 	/* Zeros written ahead change the inode: make them durable with this chain, so that later
-	 * chunks overwriting them need no metadata. */
-	if (zop)
+	 * chunks overwriting them need no metadata. Except in a new file's first chain when
+	 * nothing asked for durability (its header, at open): the file's first sync (with its
+	 * directory's) is then carried by its next chain, with its first flush interval's chunk
+	 * or its FINAL chunk, or alone (store_writer_submit) if there is nothing to write. A call
+	 * shorter than a flush interval takes one fdatasync per file instead of two; until that
+	 * sync the file's chunks take no group sync (dir_unsynced). */
+	if (zop && !sync && dir_unsynced(w))
+		w->sync_wanted = true;
+	else if (zop)
 		sync = true;
 	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
 	/* The group's directory: its entry is durable already, or an fsync of the directory that
@@ -1000,13 +1006,16 @@ static int submit_chain(struct store_writer *w)
 		last = o;
 		o = o->next;
 	}
-	/* Move the submitted prefix of pending to the chain (the zero write first). */
-	w->chain = w->pending;
-	w->pending = last->next;
-	last->next = NULL;
-	if (!w->pending)
-		w->pending_tail = NULL;
-	w->npending -= nw;
+	/* Move the submitted prefix of pending to the chain (the zero write first); nothing for
+	 * a chain of the deferred first sync alone. */
+	w->chain = nw ? w->pending : NULL;
+	if (nw) {
+		w->pending = last->next;
+		last->next = NULL;
+		if (!w->pending)
+			w->pending_tail = NULL;
+		w->npending -= nw;
+	}
 	if (zop) {
 		zop->next = w->chain;
 		w->chain = zop;
@@ -1015,7 +1024,10 @@ static int submit_chain(struct store_writer *w)
 		sop->op.fn = on_cqe;
 		io_uring_prep_fsync(sqes[k], w->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqes[k], &sop->op);
-		last->next = sop;
+		if (last)
+			last->next = sop;
+		else
+			w->chain = sop;
 		w->sync_wanted = false;
 	}
 	if (dop) {
@@ -1067,7 +1079,12 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 	} else if (sync)
 		w->sync_wanted = true;
 	/* One chain at a time: the running chain's last CQE starts the next one. */
-	if (w->in_flight || !w->pending)
+	if (w->in_flight)
+		return 0;
+	/* A new file's first sync, deferred from its first chain, and nothing to write with it. */
+	if (!w->pending && w->sync_wanted && dir_unsynced(w) && !w->finished)
+		return submit_chain(w);
+	if (!w->pending)
 		return 0;
 	return submit_chain(w);
 }
