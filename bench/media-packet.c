@@ -38,14 +38,38 @@ static int bench_loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret
 #define PKT_CAP 256
 #define FLUSH_ROUNDS 50
 #define STUB_SQES 256
+#define STUB_INFLIGHT 65536
 
+/* A full ring is submitted, as loop_sqes does (io_uring_submit), so every stream's flush gets
+ * its writes handed over, as in siprecd (before, the 257th SQE was refused and most streams'
+ * chunks waited for the next flush). */
 static struct io_uring_sqe stub_sqes[STUB_SQES];
 static unsigned stub_used;
+static struct stub_cqe {
+	struct loop_op *op;
+	int res;
+} stub_inflight[STUB_INFLIGHT];
+static unsigned stub_head, stub_tail;
+
+static void stub_submit(void)
+{
+	for (unsigned i = 0; i < stub_used && stub_tail < STUB_INFLIGHT; i++) {
+		struct io_uring_sqe *sqe = &stub_sqes[i];
+
+		stub_inflight[stub_tail++] = (struct stub_cqe){
+			(struct loop_op *)(uintptr_t)sqe->user_data,
+			sqe->opcode == IORING_OP_WRITE ? (int)sqe->len : 0,
+		};
+	}
+	stub_used = 0;
+}
 
 static int bench_loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret)
 {
 	(void)l;
 	if (n > STUB_SQES - stub_used)
+		stub_submit();
+	if (n > STUB_SQES || STUB_INFLIGHT - stub_tail < STUB_SQES)
 		return -EBUSY;
 	for (unsigned i = 0; i < n; i++) {
 		ret[i] = &stub_sqes[stub_used++];
@@ -54,18 +78,20 @@ static int bench_loop_sqes(struct loop *l, unsigned n, struct io_uring_sqe **ret
 	return 0;
 }
 
-/* Completes every SQE handed out, as the kernel would: writes in full, syncs with 0. */
+/* Completes every SQE handed out, in order, as the kernel would: writes in full, syncs with 0
+ * (a completion may hand out more SQEs: those complete too). */
 static void stub_complete(void)
 {
-	for (unsigned i = 0; i < stub_used; i++) {
-		struct io_uring_sqe *sqe = &stub_sqes[i];
-		struct loop_op *op = (struct loop_op *)(uintptr_t)sqe->user_data;
-		int res = sqe->opcode == IORING_OP_WRITE ? (int)sqe->len : 0;
+	do {
+		stub_submit();
+		while (stub_head < stub_tail) {
+			struct stub_cqe c = stub_inflight[stub_head++];
 
-		if (op)
-			op->fn(op, res, 0);
-	}
-	stub_used = 0;
+			if (c.op)
+				c.op->fn(c.op, c.res, 0);
+		}
+		stub_head = stub_tail = 0;
+	} while (stub_used);
 }
 
 __attribute__((noinline)) void bench_packet(struct media_stream *s, uint8_t *buf, size_t len,

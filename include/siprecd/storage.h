@@ -153,6 +153,8 @@ struct store_cipher *store_cipher_free(struct store_cipher *c);
 /*
  * Seals plain (len <= capacity of the chunk size) as chunk index with flags into out, which must
  * hold store_chunk_disk_size(len) bytes; the padding is zeroed. Returns the bytes written.
+ * plain may be out + STORE_CHUNK_HDR_SIZE: the chunk is then sealed in place (the writer does;
+ * on failure the plaintext may be partly encrypted). Otherwise the two must not overlap.
  */
 int store_chunk_seal(struct store_cipher *c, const uint8_t nonce_prefix[4], uint64_t index,
 		     uint32_t flags, const uint8_t *plain, size_t len, uint8_t *out);

@@ -30,6 +30,9 @@
 #define UDP_CONTROL_LEN 64
 /* Distinct addresses tracked for per-source limits; idle entries are reused. */
 #define MAX_SOURCES 65536
+/* A TLS record's largest plaintext (RFC 8446 §5.1): queued responses are written in records
+ * of up to this much. */
+#define TLS_RECORD_MAX 16384
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
 
@@ -72,8 +75,11 @@ struct sip_conn {
 	size_t rx_len, rx_cap;
 	struct loop_timer idle_timer;
 	struct loop_timer msg_timer; /* a partial message must complete by then (slow-loris) */
-	bool source_counted;	     /* holds one of the source's connections */
-	bool handshake_counted;	     /* holds one of the global and per-source handshakes */
+	/* TLS through OpenSSL: what sip_conn_send queues is written when this loop turn's
+	 * completions are all handled, so the responses of one turn share records and writes. */
+	struct loop_timer flush_timer;
+	bool source_counted;	/* holds one of the source's connections */
+	bool handshake_counted; /* holds one of the global and per-source handshakes */
 };
 
 struct sip_transport {
@@ -87,11 +93,14 @@ struct sip_transport {
 	struct sip_acl *acl[3]; /* by enum sip_transport_kind; NULL allows everyone */
 	struct sip_sources *sources;
 	bool shutting_down;
+	char *gather;  /* TLS_RECORD_MAX bytes: queued responses copied into one record */
 	unsigned live; /* conn objects not yet freed */
 	bool free_requested;
 };
 
 static void conn_close(struct sip_conn *c);
+static bool tls_records(const struct sip_conn *c);
+static int tls_flush(struct sip_conn *c, bool arm);
 static void conn_arm_recv(struct sip_conn *c);
 static void conn_kick_send(struct sip_conn *c);
 static void tls_arm_poll(struct sip_conn *c, unsigned events);
@@ -186,6 +195,7 @@ static void transport_maybe_free(struct sip_transport *t)
 		for (size_t i = 0; i < ARRAY_SIZE(t->acl); i++)
 			sip_acl_free(t->acl[i]);
 		sip_sources_free(t->sources);
+		free(t->gather);
 		free(t);
 	}
 }
@@ -263,6 +273,11 @@ static void conn_close(struct sip_conn *c)
 {
 	if (c->state == CONN_CLOSING)
 		return;
+	/* What was queued in this turn goes out before the shutdown, as it did when every
+	 * response was written at once (a refusal answered, then the connection closed). */
+	loop_timer_disarm(c->tr->loop, &c->flush_timer);
+	if (c->state == CONN_OPEN && c->tx_head && tls_records(c))
+		(void)tls_flush(c, false);
 	c->state = CONN_CLOSING;
 	if (c->listener || c->kind == SIP_TRANSPORT_UDP) {
 		struct io_uring_sqe *sqe = loop_sqe(c->tr->loop, NULL);
@@ -349,6 +364,68 @@ static void send_done(struct loop_op *op, int res, uint32_t flags)
 	sip_conn_unref(c);
 }
 
+/* TLS whose records OpenSSL writes (no kTLS TX). */
+static bool tls_records(const struct sip_conn *c)
+{
+	return c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_TX);
+}
+
+/*
+ * Writes the queued messages as OpenSSL records on the non-blocking socket: consecutive ones
+ * copied into one record of up to TLS_RECORD_MAX bytes (one encryption, one write(), one TCP
+ * segment for several responses). Returns 0 when the queue is empty, -EAGAIN when the socket
+ * is full (POLLOUT armed if arm), or a negative errno. A write retried after EAGAIN starts
+ * with the same bytes as the one that could not finish, as OpenSSL requires (its buffer may
+ * move: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; it may be longer: more was queued since).
+ */
+static int tls_flush(struct sip_conn *c, bool arm)
+{
+	while (c->tx_head) {
+		struct sip_tx *tx = c->tx_head;
+		const char *p = tx->data + tx->off;
+		size_t len = tx->len - tx->off;
+		ssize_t n;
+
+		if (tx->next && len < TLS_RECORD_MAX) {
+			char *g = c->tr->gather;
+
+			memcpy(g, p, len);
+			for (tx = tx->next; tx && len < TLS_RECORD_MAX; tx = tx->next) {
+				size_t k = MIN(tx->len, TLS_RECORD_MAX - len);
+
+				memcpy(g + len, tx->data, k);
+				len += k;
+			}
+			p = g;
+		}
+		n = tls_conn_write(c->tls, p, len);
+		if (n == -EAGAIN) {
+			if (arm)
+				tls_arm_poll(c, POLLOUT);
+			return -EAGAIN;
+		}
+		if (n < 0)
+			return (int)n;
+		/* n bytes of the queue, possibly across messages, are in a record now */
+		while (n > 0) {
+			size_t k = MIN((size_t)n, c->tx_head->len - c->tx_head->off);
+
+			c->tx_head->off += k;
+			n -= (ssize_t)k;
+			if (c->tx_head->off == c->tx_head->len)
+				tx_pop(c);
+		}
+	}
+	return 0;
+}
+
+static void flush_fired(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, flush_timer);
+
+	conn_kick_send(c);
+}
+
 static void conn_kick_send(struct sip_conn *c)
 {
 	struct sip_tx *tx = c->tx_head;
@@ -356,26 +433,11 @@ static void conn_kick_send(struct sip_conn *c)
 
 	if (c->send_inflight || !tx || c->state != CONN_OPEN)
 		return;
-	if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_TX)) {
-		/* OpenSSL records: SSL_write on the non-blocking socket; wait for POLLOUT on
-		 * EAGAIN. Responses are small, so this rarely waits. */
-		while (tx) {
-			ssize_t n = tls_conn_write(c->tls, tx->data + tx->off, tx->len - tx->off);
-
-			if (n == -EAGAIN) {
-				tls_arm_poll(c, POLLOUT);
-				return;
-			}
-			if (n < 0) {
-				c->tr->stats.send_errors++;
-				conn_close(c);
-				return;
-			}
-			tx->off += (size_t)n;
-			if (tx->off < tx->len)
-				continue;
-			tx_pop(c);
-			tx = c->tx_head;
+	if (tls_records(c)) {
+		loop_timer_disarm(c->tr->loop, &c->flush_timer);
+		if (tls_flush(c, true) < 0 && c->state != CONN_CLOSING) {
+			c->tr->stats.send_errors++;
+			conn_close(c);
 		}
 		return;
 	}
@@ -439,6 +501,11 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 	else
 		c->tx_head = tx;
 	c->tx_tail = tx;
+	if (tls_records(c) && c->state == CONN_OPEN) {
+		if (!loop_timer_armed(&c->flush_timer))
+			loop_timer_arm(t->loop, &c->flush_timer, loop_now_ms(t->loop));
+		return 0;
+	}
 	conn_kick_send(c);
 	return 0;
 }
@@ -838,6 +905,7 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		c->source_counted = true;
 		c->handshake_counted = tls;
 		c->msg_timer.fn = message_timeout;
+		c->flush_timer.fn = flush_fired;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->recv_op.fn = tcp_recv_done;
 		c->send_op.fn = send_done;
@@ -998,9 +1066,15 @@ int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 	r = loop_buf_ring_new(l, TCP_BGID, TCP_BUFS, TCP_BUFSZ, &t->tcp_br);
 	if (r < 0)
 		goto fail;
+	t->gather = malloc(TLS_RECORD_MAX);
+	if (!t->gather) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	*ret = t;
 	return 0;
 fail:
+	loop_buf_ring_free(l, t->tcp_br);
 	loop_buf_ring_free(l, t->udp_br);
 	sip_sources_free(t->sources);
 	free(t);

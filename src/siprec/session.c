@@ -173,8 +173,8 @@ static void uuid_generate(char out[UUID_LEN + 1])
 {
 	uint8_t b[16] = {0};
 
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 16 bytes */
+	if (sip_random(b, sizeof(b)) < 0)
+		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 256 bytes */
 	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 9562 version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, UUID_LEN + 1,
@@ -848,18 +848,15 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			formats[0] = '\0';
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
-		{
-			char path[sizeof(st->path)];
-
-			/* The recording uuid keeps names apart when two labels map to the
-			 * same file-name-safe text or a removed stream comes back. */
-			if (snprintf(path, sizeof(path), "%s/%s-%s-%s.siprec",
-				     recording_dir_for_today(s->ss), s->uuid, st->label,
-				     st->recording_uuid) >= (int)sizeof(path)) {
-				*why = "recording path too long";
-				return -ENAMETOOLONG;
-			}
-			memcpy(st->path, path, sizeof(path));
+		/* The recording uuid keeps names apart when two labels map to the same
+		 * file-name-safe text or a removed stream comes back. Written in place: a copy
+		 * through a buffer of the same size moved 4 KiB per stream. */
+		if (snprintf(st->path, sizeof(st->path), "%s/%s-%s-%s.siprec",
+			     recording_dir_for_today(s->ss), s->uuid, st->label,
+			     st->recording_uuid) >= (int)sizeof(st->path)) {
+			st->path[0] = '\0';
+			*why = "recording path too long";
+			return -ENAMETOOLONG;
 		}
 		r = keys_recording_key_new(m->keys, st->recording_uuid, &rk);
 		if (r < 0) {
@@ -1591,7 +1588,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		char ra[32];
 		uint8_t r8 = 0;
 
-		if (getrandom(&r8, 1, 0) != 1)
+		if (sip_random(&r8, 1) < 0)
 			r8 = 5;
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
 		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
@@ -1627,7 +1624,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+	if (sip_random(&rnd, sizeof(rnd)) < 0)
 		rnd = now_unix_ms();
 	s->sdp_sess_id = rnd >> 1;
 	if (!s->call_id || !s->remote_tag || !s->remote_uri || !s->local_uri || !s->remote_target) {

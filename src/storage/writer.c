@@ -47,6 +47,7 @@ struct wop {
 	struct wop *next;
 	uint8_t *buf; /* NULL for the fdatasync, and once the write completed */
 	size_t len;
+	size_t cap; /* buf's allocated size (>= len: a recycled block may be larger) */
 	uint64_t off;
 	uint64_t first_mono_ns; /* first frame's arrival in this chunk; 0 for the header */
 	uint64_t gen;		/* written before the group's sync number gen was prepared */
@@ -105,6 +106,13 @@ struct store_writer {
 	uint8_t nonce_prefix[4];
 	uint32_t chunk_size;
 	size_t cap;
+	/* The open chunk is sealed in place: its plaintext is collected at plain = block +
+	 * STORE_CHUNK_HDR_SIZE in a block of chunk_size bytes (store_chunk_disk_size(cap)), which
+	 * the seal turns into the chunk as written (header, ciphertext over the plaintext, tag,
+	 * zeros) and hands to the write; the spare becomes the next block. No second buffer per
+	 * chunk to fill from cold memory, and no plaintext left behind to wipe. */
+	uint8_t *block;
+	size_t block_cap;
 	uint8_t *plain;
 	size_t plain_len;
 	uint64_t plain_first_mono;
@@ -113,6 +121,11 @@ struct store_writer {
 	uint64_t init_end;    /* bytes of the file already written (data or zeros ahead) */
 	uint32_t ahead;	      /* size of the next stretch written ahead */
 	uint64_t written_end; /* end of the last data write that completed */
+	/* The block of the last write that completed, for the next seal (block_get): one
+	 * allocation per writer in steady state instead of a posix_memalign/free per chunk, whose
+	 * freed megabytes glibc trimmed and the next flush faulted in again. */
+	uint8_t *spare;
+	size_t spare_cap;
 
 	/* Batched durability (store_sync_group): chunks written but not yet covered by an
 	 * fdatasync wait in landed; the group's next sync waits until written_end reaches
@@ -221,24 +234,24 @@ static void zero_block_init(void)
 }
 
 /*
- * Buffers recycled per thread. A media worker opens and closes writers at the call rate, and
- * each took a plaintext buffer (64 KiB by default) and 4 KiB aligned blocks (the header, a short
- * call's chunks) from malloc: large and aligned requests, which glibc serves by sorting its
- * unsorted bin and splitting aligned chunks out of a heap fragmented by thousands of live
- * streams: ~10% of the media thread's samples at 1,000 setups/s (bench/RESULTS.md,
- * setupmedia2). The writer's thread keeps up to CACHE_PLAIN plaintext buffers of the default
- * chunk size and CACHE_BLOCKS one-block buffers for its next writers, and frees them when it
- * exits. A plaintext buffer comes back wiped (only [0, plain_len) ever held plaintext, wiped at
- * close); a block is overwritten whole before use (header encoding and chunk sealing write
- * every byte, padding included).
+ * Blocks recycled per thread, across writers. A media worker opens and closes writers at the
+ * call rate, and each took its blocks (the header's, the open chunk's, the next chunk's) from
+ * posix_memalign: aligned requests, which glibc serves by splitting chunks out of a heap
+ * fragmented by thousands of live streams, and which grew the heap (page faults) while the
+ * streams waiting for their FINAL fdatasync piled up (bench/RESULTS.md, setupmedia2). The
+ * writer's thread keeps up to CACHE_SMALL blocks of STORE_BLOCK bytes and CACHE_LARGE of the
+ * default chunk size for its next writers, and frees them when it exits. A block is handed
+ * back with no plaintext in it (the open chunk's is wiped at close; sealed chunks hold
+ * ciphertext) and is overwritten before use (header encoding and chunk sealing write every
+ * byte they hand to the disk, padding included).
  */
-#define CACHE_PLAIN 64u
-#define CACHE_BLOCKS 256u
+#define CACHE_SMALL 256u
+#define CACHE_LARGE 64u
 
 struct buf_cache {
-	unsigned nplain, nblocks;
-	void *plain[CACHE_PLAIN];
-	void *blocks[CACHE_BLOCKS];
+	unsigned nsmall, nlarge;
+	void *small[CACHE_SMALL];
+	void *large[CACHE_LARGE];
 };
 
 static pthread_key_t cache_key;
@@ -250,10 +263,10 @@ static void cache_destroy(void *p)
 {
 	struct buf_cache *c = p;
 
-	for (unsigned i = 0; i < c->nplain; i++)
-		free(c->plain[i]);
-	for (unsigned i = 0; i < c->nblocks; i++)
-		free(c->blocks[i]);
+	for (unsigned i = 0; i < c->nsmall; i++)
+		free(c->small[i]);
+	for (unsigned i = 0; i < c->nlarge; i++)
+		free(c->large[i]);
 	free(c);
 	cache = NULL;
 }
@@ -263,7 +276,7 @@ static void cache_key_init(void)
 	cache_key_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
 }
 
-/* This thread's cache, or NULL (no memory: buffers then go straight to malloc and free). */
+/* This thread's cache, or NULL (no memory: blocks then go straight to malloc and free). */
 static struct buf_cache *cache_get(void)
 {
 	if (cache)
@@ -279,56 +292,71 @@ static struct buf_cache *cache_get(void)
 	return cache;
 }
 
-/* An aligned buffer of len bytes (a multiple of STORE_BLOCK), or NULL. */
-static uint8_t *block_alloc(size_t len)
+/* A STORE_BLOCK aligned buffer of len bytes (a multiple of STORE_BLOCK), or NULL. */
+static uint8_t *cache_alloc(size_t len)
 {
-	struct buf_cache *c = len == STORE_BLOCK ? cache_get() : NULL;
+	struct buf_cache *c =
+		len == STORE_BLOCK || len == STORE_CHUNK_SIZE_DEFAULT ? cache_get() : NULL;
 	void *p;
 
-	if (c && c->nblocks)
-		return c->blocks[--c->nblocks];
+	if (c && len == STORE_BLOCK && c->nsmall)
+		return c->small[--c->nsmall];
+	if (c && len == STORE_CHUNK_SIZE_DEFAULT && c->nlarge)
+		return c->large[--c->nlarge];
 	if (posix_memalign(&p, STORE_BLOCK, len) != 0)
 		return NULL;
 	return p;
 }
 
-static void block_free(uint8_t *buf, size_t len)
+/* Takes a buffer of cap bytes from cache_alloc (NULL ok), holding no plaintext. */
+static void cache_free(uint8_t *buf, size_t cap)
 {
-	struct buf_cache *c = buf && len == STORE_BLOCK ? cache_get() : NULL;
+	struct buf_cache *c =
+		buf && (cap == STORE_BLOCK || cap == STORE_CHUNK_SIZE_DEFAULT) ? cache_get() : NULL;
 
-	if (c && c->nblocks < CACHE_BLOCKS)
-		c->blocks[c->nblocks++] = buf;
+	if (c && cap == STORE_BLOCK && c->nsmall < CACHE_SMALL)
+		c->small[c->nsmall++] = buf;
+	else if (c && cap == STORE_CHUNK_SIZE_DEFAULT && c->nlarge < CACHE_LARGE)
+		c->large[c->nlarge++] = buf;
 	else
 		free(buf);
 }
 
-static uint8_t *plain_alloc(size_t cap)
+/* A block of at least len bytes, STORE_BLOCK aligned, of *ret_cap bytes: the spare if it is
+ * large enough. Its old contents (ciphertext) are overwritten whole by store_chunk_seal. */
+static uint8_t *block_get(struct store_writer *w, size_t len, size_t *ret_cap)
 {
-	struct buf_cache *c =
-		cap == store_chunk_capacity(STORE_CHUNK_SIZE_DEFAULT) ? cache_get() : NULL;
+	uint8_t *buf;
 
-	if (c && c->nplain)
-		return c->plain[--c->nplain];
-	return malloc(cap);
+	if (w->spare && w->spare_cap >= len) {
+		*ret_cap = w->spare_cap;
+		return TAKE_PTR(w->spare);
+	}
+	cache_free(TAKE_PTR(w->spare), w->spare_cap);
+	buf = cache_alloc(len);
+	if (!buf)
+		return NULL;
+	*ret_cap = len;
+	return buf;
 }
 
-/* Takes a buffer whose plaintext was wiped. */
-static void plain_free(uint8_t *buf, size_t cap)
+/* A block whose write completed: kept as the spare (the larger of the two), else freed. */
+static void block_put(struct store_writer *w, uint8_t *buf, size_t cap)
 {
-	struct buf_cache *c =
-		buf && cap == store_chunk_capacity(STORE_CHUNK_SIZE_DEFAULT) ? cache_get() : NULL;
-
-	if (c && c->nplain < CACHE_PLAIN)
-		c->plain[c->nplain++] = buf;
-	else
-		free(buf);
+	if (!w->spare || cap > w->spare_cap) {
+		cache_free(w->spare, w->spare_cap);
+		w->spare = buf;
+		w->spare_cap = cap;
+	} else {
+		cache_free(buf, cap);
+	}
 }
 
 static struct wop *wop_free(struct wop *o)
 {
 	if (o) {
 		if (!o->zero)
-			block_free(o->buf, o->len);
+			cache_free(o->buf, o->cap);
 		free(o);
 	}
 	return NULL;
@@ -361,17 +389,18 @@ static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_
 	struct wop *o = calloc(1, sizeof(*o));
 
 	if (!o) {
-		block_free(buf, len);
+		free(buf);
 		return -ENOMEM;
 	}
 	if (EVP_DigestUpdate(w->sha, buf, len) != 1) {
-		block_free(buf, len);
+		free(buf);
 		free(o);
 		return -EIO;
 	}
 	o->w = w;
 	o->buf = buf;
 	o->len = len;
+	o->cap = len;
 	o->off = w->file_off;
 	o->first_mono_ns = first_mono;
 	o->final = final;
@@ -387,30 +416,39 @@ static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_
 
 static int seal(struct store_writer *w, uint32_t flags)
 {
-	size_t disk = store_chunk_disk_size(w->plain_len);
-	uint8_t *buf;
+	size_t disk = store_chunk_disk_size(w->plain_len), next_cap, cap = w->block_cap;
+	uint64_t first_mono = w->plain_first_mono ? w->plain_first_mono : now_ns(CLOCK_MONOTONIC);
+	uint8_t *next = block_get(w, w->chunk_size, &next_cap), *buf = w->block;
 	int r;
 
-	buf = block_alloc(disk);
-	if (!buf)
+	/* Nothing is sealed without the block the next frames go to. */
+	if (!next)
 		return -ENOMEM;
 	r = store_chunk_seal(w->cipher, w->nonce_prefix, w->next_index, flags, w->plain,
 			     w->plain_len, buf);
-	if (r < 0) {
-		block_free(buf, disk);
-		return r;
-	}
-	r = queue_block(w, buf, disk,
-			w->plain_first_mono ? w->plain_first_mono : now_ns(CLOCK_MONOTONIC),
-			flags & STORE_CHUNK_FINAL);
-	if (r < 0)
-		return r;
 	/* The index is used up even if nothing else works: a nonce is never sealed twice. */
 	w->next_index++;
-	w->stats.chunks++;
-	OPENSSL_cleanse(w->plain, w->plain_len);
+	w->block = next;
+	w->block_cap = next_cap;
+	w->plain = next + STORE_CHUNK_HDR_SIZE;
 	w->plain_len = 0;
 	w->plain_first_mono = 0;
+	if (r >= 0) {
+		r = queue_block(w, TAKE_PTR(buf), disk, first_mono, flags & STORE_CHUNK_FINAL);
+		if (r >= 0)
+			w->pending_tail->cap = cap;
+	}
+	if (r < 0) {
+		/* The chunk's frames are gone (encrypted in place, partly or whole): the file
+		 * cannot go on without a gap, so the writer fails. */
+		if (buf) {
+			OPENSSL_cleanse(buf, disk);
+			block_put(w, buf, cap);
+		}
+		set_error(w, r);
+		return r;
+	}
+	w->stats.chunks++;
 	return 0;
 }
 
@@ -587,7 +625,7 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 		return -ENOMEM;
 	w->fd = -1;
 	w->dir_fd = -1;
-	hdr = block_alloc(STORE_HEADER_SIZE);
+	hdr = cache_alloc(STORE_HEADER_SIZE);
 	if (!hdr) {
 		free(w);
 		return -ENOMEM;
@@ -599,10 +637,11 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	w->cap = store_chunk_capacity(h.chunk_size);
 	memcpy(w->nonce_prefix, h.nonce_prefix, 4);
 	r = -ENOMEM;
-	w->plain = plain_alloc(w->cap);
+	w->block = block_get(w, w->chunk_size, &w->block_cap);
+	w->plain = w->block ? w->block + STORE_CHUNK_HDR_SIZE : NULL;
 	w->sha = EVP_MD_CTX_new();
 	w->path = strdup(p->path);
-	if (!w->plain || !w->sha || !w->path)
+	if (!w->block || !w->sha || !w->path)
 		goto fail;
 	r = -EIO;
 	if (EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1)
@@ -626,7 +665,7 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	*ret = w;
 	return 0;
 fail:
-	block_free(hdr, STORE_HEADER_SIZE);
+	free(hdr);
 	if (w->fd >= 0)
 		unlink(p->path);
 	store_writer_close(w);
@@ -869,7 +908,7 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			w->written_end = o->off + o->len;
 		}
 		if (!o->zero)
-			block_free(o->buf, o->len);
+			block_put(w, o->buf, o->cap);
 		o->buf = NULL;
 	}
 	if (--w->in_flight == 0)
@@ -1174,13 +1213,15 @@ int store_writer_close(struct store_writer *w)
 		close(w->dir_fd);
 	dir_release(w);
 	store_cipher_free(w->cipher);
-	if (w->plain) {
-		/* Plaintext only ever lies in [0, plain_len): frames are appended there and each
-		 * seal wipes what it took. Wiping all of cap (64 KiB by default) on every stream's
-		 * close cost 43,000 instructions and a cold sweep of the cache per stream. */
+	if (w->block) {
+		/* Plaintext only ever lies in plain[0, plain_len): frames are appended there and
+		 * each seal encrypts what it took in place. Wiping all of cap (64 KiB by default)
+		 * on every stream's close cost 43,000 instructions and a cold sweep of the cache
+		 * per stream. */
 		OPENSSL_cleanse(w->plain, w->plain_len);
-		plain_free(w->plain, w->cap);
+		cache_free(w->block, w->block_cap);
 	}
+	cache_free(w->spare, w->spare_cap);
 	EVP_MD_CTX_free(w->sha);
 	free(w->path);
 	free(w);

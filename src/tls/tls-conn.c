@@ -169,6 +169,12 @@ static void handshake_offload(struct tls_conn *t)
 	}
 	OPENSSL_cleanse(t->rx_secret, sizeof(t->rx_secret));
 	t->rx_secret_len = 0;
+	/* Records OpenSSL keeps reading for the connection's life may be read ahead: one read()
+	 * takes all the socket holds instead of a header and a body per record (the reader loops
+	 * until EAGAIN, so nothing waits in OpenSSL's buffer). Off during the handshake, where
+	 * nothing past it may be taken from the socket that kTLS RX is to read. */
+	if (!(t->offload & TLS_OFFLOAD_RX))
+		SSL_set_read_ahead(t->ssl, 1);
 }
 
 int tls_conn_handshake(struct tls_conn *t)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # SIP over a byte stream (RFC 3261 §18.3) whatever the segmenting: an OPTIONS fed one byte per
 # TCP segment (TCP_NODELAY, paced) is answered 200 once; over TLS the same OPTIONS split into
-# one TLS record per byte is answered too, and two requests in one record get two answers; a
+# one TLS record per byte is answered too, and two requests in one record get two answers (five
+# get five, in one TLS record: the answers of one loop turn share a record); a
 # CRLF CRLF keep-alive ping (RFC 5626 §3.5.1) is answered with CRLF over TCP and TLS, and the
 # connection goes on to serve a request.
 . "$SRCDIR/tests/integration/lib.sh"
@@ -64,6 +65,51 @@ r = responses(s, 2)
 print("tls two in one:", r.count(b"SIP/2.0 200 OK"), b"framing-3" in r and b"framing-4" in r)
 s.close()
 
+# Five requests in one record: their five answers come back in one TLS record (the responses
+# of one loop turn are written together), counted on the wire through a memory BIO.
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+raw = socket.create_connection(("127.0.0.1", tls_port))
+raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+raw.settimeout(5)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out)
+def pump_out():
+    d = out.read()
+    if d:
+        raw.sendall(d)
+while True:
+    try:
+        obj.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        pump_out()
+        inc.write(raw.recv(65536))
+pump_out()
+obj.write(b"".join(options(20 + i, "TLS") for i in range(5)))
+pump_out()
+wire, plain, records, end = b"", b"", 0, time.time() + 5
+while plain.count(b"SIP/2.0 200") < 5 and time.time() < end:
+    try:
+        d = raw.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    wire += d
+    while len(wire) >= 5 and len(wire) >= 5 + int.from_bytes(wire[3:5], "big"):
+        n = 5 + int.from_bytes(wire[3:5], "big")
+        records += wire[0] == 23  # application_data (TLS 1.3 hides the inner type)
+        inc.write(wire[:n])
+        wire = wire[n:]
+    try:
+        while True:
+            plain += obj.read(65536)
+    except ssl.SSLWantReadError:
+        pass
+print("tls five answers:", plain.count(b"SIP/2.0 200 OK"), "records:", records)
+raw.close()
+
 # CRLF keep-alive: a double CRLF is answered with one CRLF, then a request still works.
 for name, s, proto in (("tcp", tcp(), "TCP"), ("tls", tls(), "TLS")):
     s.sendall(b"\r\n\r\n")
@@ -81,6 +127,7 @@ cat "$T/framing.out"
 check "TCP: an OPTIONS fed byte by byte answered once" grep -qx 'tcp bytewise: 1 True' "$T/framing.out"
 check "TLS: an OPTIONS split into one record per byte answered once" grep -qx 'tls records: 1 True' "$T/framing.out"
 check "TLS: two requests in one record, two answers" grep -qx 'tls two in one: 2 True' "$T/framing.out"
+check "TLS: five requests in one record, five answers in one record" grep -qx 'tls five answers: 5 records: 1' "$T/framing.out"
 check "TCP: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tcp keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
 check "TLS: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tls keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
 check "no framing error logged" sh -c "! grep -q 'closing SIP .* connection' '$T/siprecd.log'"

@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "siprecd/loop.h"
+#include "siprecd/macro.h"
 #include "siprecd/storage.h"
 
 static const uint8_t test_key[32] = {0,	 1,  2,	 3,  4,	 5,  6,	 7,  8,	 9,  10,
@@ -281,6 +282,84 @@ static void test_chunk_roundtrip(void **state)
 					 STORE_CHUNK_AUTH_FAILED);
 		}
 		store_cipher_free(c);
+	}
+}
+
+/*
+ * A cipher is keyed once and then only loads each chunk's nonce: every chunk it seals must be
+ * the bytes a freshly keyed cipher seals for the same index, and must open with one, also after
+ * it opened chunks (the other direction), failed to open a tampered one, and sealed others;
+ * sealed in place, the bytes are the same.
+ */
+static void test_chunk_keyed_once(void **state)
+{
+	static const enum store_alg algs[] = {STORE_ALG_AES_256_GCM, STORE_ALG_CHACHA20_POLY1305};
+	static const size_t lens[] = {100, 0, 3000, 1, 4000, 17};
+	enum { N = ARRAY_SIZE(lens) };
+	uint8_t hdr[STORE_HEADER_SIZE], plain[STORE_BLOCK], back[STORE_BLOCK];
+	uint8_t sealed[N][2 * STORE_BLOCK], b_out[2 * STORE_BLOCK];
+	int n[N];
+	struct store_header h;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 13 + 1);
+	for (size_t a = 0; a < ARRAY_SIZE(algs); a++) {
+		struct store_cipher *kept, *fresh;
+		size_t len = 0, disk = 0;
+		uint32_t flags = 0;
+
+		fill_header(&h, algs[a]);
+		assert_int_equal(store_header_encode(&h, hdr), 0);
+		assert_int_equal(store_cipher_new(algs[a], test_key, hdr, &kept), 0);
+		/* seals in a row on one cipher (the nonce loaded alone from the second on) */
+		for (size_t k = 0; k < N; k++) {
+			n[k] = store_chunk_seal(kept, h.nonce_prefix, k, 0, plain + k, lens[k],
+						sealed[k]);
+			assert_true(n[k] > 0);
+		}
+		for (size_t k = 0; k < N; k++) {
+			assert_int_equal(store_cipher_new(algs[a], test_key, hdr, &fresh), 0);
+			assert_int_equal(store_chunk_seal(fresh, h.nonce_prefix, k, 0, plain + k,
+							  lens[k], b_out),
+					 n[k]);
+			assert_memory_equal(sealed[k], b_out, (size_t)n[k]);
+			assert_int_equal(store_chunk_open(fresh, &h, k, sealed[k], (size_t)n[k],
+							  back, &len, &flags, &disk),
+					 STORE_CHUNK_OK);
+			store_cipher_free(fresh);
+		}
+		/* opens in a row on the same cipher (its other direction), a failed one between */
+		for (size_t k = 0; k < N; k++) {
+			if (k % 2) {
+				sealed[k][STORE_CHUNK_HDR_SIZE] ^= 1;
+				assert_int_equal(store_chunk_open(kept, &h, k, sealed[k],
+								  (size_t)n[k], back, &len, &flags,
+								  &disk),
+						 STORE_CHUNK_AUTH_FAILED);
+				sealed[k][STORE_CHUNK_HDR_SIZE] ^= 1;
+			}
+			assert_int_equal(store_chunk_open(kept, &h, k, sealed[k], (size_t)n[k],
+							  back, &len, &flags, &disk),
+					 STORE_CHUNK_OK);
+			assert_int_equal(len, lens[k]);
+			assert_memory_equal(back, plain + k, lens[k]);
+		}
+		/* in place (plain at out + STORE_CHUNK_HDR_SIZE, as the writer seals): the same */
+		for (size_t k = 0; k < N; k++) {
+			memset(b_out, 0xee, sizeof(b_out));
+			memcpy(b_out + STORE_CHUNK_HDR_SIZE, plain + k, lens[k]);
+			assert_int_equal(store_chunk_seal(kept, h.nonce_prefix, k, 0,
+							  b_out + STORE_CHUNK_HDR_SIZE, lens[k],
+							  b_out),
+					 n[k]);
+			assert_memory_equal(sealed[k], b_out, (size_t)n[k]);
+		}
+		/* and seals again as a fresh cipher would */
+		assert_int_equal(
+			store_chunk_seal(kept, h.nonce_prefix, 2, 0, plain + 2, lens[2], b_out),
+			n[2]);
+		assert_memory_equal(sealed[2], b_out, (size_t)n[2]);
+		store_cipher_free(kept);
 	}
 }
 
@@ -775,9 +854,9 @@ static void test_writer_short(void **state)
 }
 
 /*
- * Writers on one thread recycle their buffers (the plaintext buffer of the default chunk size,
- * one-block chunks and headers): two rounds of four writers open at once, their frames
- * interleaved, the second round on the first one's buffers. Each file must hold exactly its own
+ * Writers on one thread recycle their blocks (of the default chunk size: the open chunk's and the
+ * sealed chunks'; of one block: the headers): two rounds of four writers open at once, their
+ * frames interleaved, the second round on the first one's blocks. Each file must hold exactly its own
  * frames: a buffer handed to two writers at once, or reused while its write is in flight, mixes
  * them or fails the chunks' authentication.
  */
@@ -891,6 +970,90 @@ static void test_writer_reader(void **state)
 		assert_true(res.complete);
 		assert_int_equal(res.last_good_index, (int64_t)res.chunks - 1);
 	}
+}
+
+/*
+ * Chunks are sealed in place and blocks recycled (a writer's frames go into a block that becomes
+ * the chunk as written; the block of its last completed write takes the next frames): chunks of
+ * growing and shrinking sizes, some sealed while an earlier block is still waiting for its
+ * write, must all land whole and in order.
+ */
+static void test_writer_recycled_blocks(void **state)
+{
+	/* frames per chunk; 0: seal twice before the ring runs (two blocks pending at once) */
+	static const unsigned plan[] = {300, 2, 40, 0, 150, 1, 0, 330, 7, 7};
+	struct store_params p = {
+		.path = NULL,
+		.alg = STORE_ALG_AES_256_GCM,
+		.key = test_key,
+		.key_id = "test:key",
+		.key_version = 1,
+		.recording_id = "rec-1",
+		.session_id = "sess-1",
+		.stream_label = "1",
+		.codec = "PCMU",
+		.clock_rate = 8000,
+	};
+	char path[300];
+	struct store_check_result res;
+	struct store_reader *rd;
+	struct store_writer *w;
+	struct store_frame f;
+	struct ring r;
+	uint8_t payload[160], sha[32], md[32], *data;
+	unsigned n = 0, i = 0;
+	size_t len;
+
+	if (!ring_init(&r))
+		skip();
+	snprintf(path, sizeof(path), "%s/recycled.siprec", tmpdir);
+	p.path = path;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	for (size_t k = 0; k < ARRAY_SIZE(plan); k++) {
+		unsigned frames = plan[k] ? plan[k] : 3;
+
+		for (unsigned j = 0; j < frames; j++, n++) {
+			make_frame(&f, payload, n, sizeof(payload));
+			assert_int_equal(store_writer_add(w, &f), 0);
+		}
+		assert_int_equal(store_writer_flush(w), 0);
+		if (!plan[k]) {
+			for (unsigned j = 0; j < 5; j++, n++) {
+				make_frame(&f, payload, n, sizeof(payload));
+				assert_int_equal(store_writer_add(w, &f), 0);
+			}
+			assert_int_equal(store_writer_flush(w), 0);
+			assert_int_equal(store_writer_pending(w), 2);
+		}
+		assert_true(store_writer_submit(w, ring_get_sqes, &r, k % 3 == 0) >= 0);
+		ring_run(&r, w);
+	}
+	assert_int_equal(store_writer_finish(w), 0);
+	assert_true(store_writer_submit(w, ring_get_sqes, &r, true) >= 0);
+	ring_run(&r, w);
+	assert_int_equal(store_writer_sha256(w, sha), 0);
+	assert_int_equal(store_writer_close(w), 0);
+	io_uring_queue_exit(&r.ring);
+
+	data = slurp(path, &len);
+	SHA256(data, len, md);
+	assert_memory_equal(sha, md, 32);
+	free(data);
+	assert_int_equal(store_reader_open(path, &lookup, &rd), 0);
+	while (store_reader_next_frame(rd, &f) == 1) {
+		struct store_frame e;
+
+		make_frame(&e, payload, i++, sizeof(payload));
+		assert_int_equal(f.seq, e.seq);
+		assert_int_equal(f.len, 160);
+		assert_memory_equal(f.payload, payload, 160);
+	}
+	assert_int_equal(i, n);
+	store_reader_status(rd, &res);
+	assert_true(res.complete);
+	assert_false(res.failed);
+	assert_int_equal(res.chunks, ARRAY_SIZE(plan) + 2 + 1);
+	store_reader_free(rd);
 }
 
 static void test_writer_unfinished(void **state)
@@ -1249,7 +1412,9 @@ int main(void)
 		cmocka_unit_test(test_header_formats),
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_chunk_roundtrip),
+		cmocka_unit_test(test_chunk_keyed_once),
 		cmocka_unit_test(test_writer_reader),
+		cmocka_unit_test(test_writer_recycled_blocks),
 		cmocka_unit_test(test_writer_unfinished),
 		cmocka_unit_test(test_writer_io_error),
 		cmocka_unit_test(test_writer_close_in_flight),
