@@ -139,6 +139,8 @@ struct session {
 	uint32_t session_expires_s;
 	uint64_t session_expires_at;
 	uint64_t last_request_at; /* the last in-dialog request, for SESSION_SILENCE_TIMEOUT */
+	/* SIP_TRYING_DELAY: the INVITE gets 100 Trying only if its answer is not sent by then. */
+	struct loop_timer trying_timer;
 };
 
 struct sessions {
@@ -252,6 +254,7 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	loop_timer_disarm(s->ss->m->loop, &s->trying_timer);
 	if (s->durable_token)
 		s->durable_token->s = NULL;
 	if (s->invite_txn)
@@ -1158,6 +1161,38 @@ static void catalog_durable(void *userdata, int result)
 		free(t); /* the SIP loop is gone: nobody waits any more */
 }
 
+/* SIP_TRYING_DELAY after the INVITE its answer is still being prepared: 100 Trying now. */
+static void trying_fired(struct loop_timer *tm)
+{
+	struct session *s = container_of(tm, struct session, trying_timer);
+	struct sip_msg *req;
+
+	/* Proceeding: no final response yet (a 487 to a CANCEL, a 500 or the 200 end it). */
+	if (s->invite_txn && sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING &&
+	    sip_txn_request(s->invite_txn, &req) >= 0)
+		sipd_respond(s->ss->m, s->invite_txn, req, 100, NULL, NULL);
+}
+
+/*
+ * RFC 3261 §13.3.1.1 lets a UAS leave out 100 Trying, and §17.2.1 asks for one only when the
+ * final response is not sent within 200 ms: an answer ready within SIP_TRYING_DELAY (below
+ * T1, 500 ms, so an SRC over UDP does not retransmit the INVITE meanwhile) goes out alone,
+ * one message, record and write fewer per call. 0: the 100 goes out at once.
+ */
+static void trying_arm(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	struct manager *m = s->ss->m;
+
+	if (m->cfg->sip_trying_delay_ms == 0 || txn != s->invite_txn) {
+		sipd_respond(m, txn, req, 100, NULL, NULL);
+		return;
+	}
+	s->trying_timer.fn = trying_fired;
+	if (!loop_timer_armed(&s->trying_timer))
+		loop_timer_arm(m->loop, &s->trying_timer,
+			       loop_now_ms(m->loop) + m->cfg->sip_trying_delay_ms);
+}
+
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
 static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			const struct siprec_body_part *sdp_part, bool delayed)
@@ -1296,7 +1331,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			s->durable_token = t;
 			s->starting++;
 		}
-		sipd_respond(m, txn, req, 100, NULL, NULL);
+		trying_arm(s, txn, req);
 		return 0;
 	}
 	sipd_respond(m, txn, req, 200, NULL,
