@@ -856,8 +856,8 @@ static void test_writer_short(void **state)
 /*
  * Writers on one thread recycle their blocks (of the default chunk size: the open chunk's and the
  * sealed chunks'; of one block: the headers): two rounds of four writers open at once, their
- * frames interleaved, the second round on the first one's blocks. Each file must hold exactly its own
- * frames: a buffer handed to two writers at once, or reused while its write is in flight, mixes
+ * frames interleaved, the second round on the first one's blocks. Each file must hold exactly its
+ * own frames: a buffer handed to two writers at once, or reused while its write is in flight, mixes
  * them or fails the chunks' authentication.
  */
 static void test_writer_recycle(void **state)
