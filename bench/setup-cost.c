@@ -303,27 +303,32 @@ static int ring_run(struct io_uring *ring, struct store_writer *w)
 	return store_writer_error(w);
 }
 
-/* The worker's side of one stream, from worker_stream_start to stream_finish_done. */
-static int stream_once(struct io_uring *ring, const char *dir, unsigned i, unsigned k)
+/* One stream of a call, between its two halves (stream_open, stream_end). */
+struct live_stream {
+	struct store_writer *w;
+	int fd;
+	char path[160];
+};
+
+/* The worker's side of one stream, from worker_stream_start to its receives armed. */
+static int stream_open(struct io_uring *ring, const char *dir, unsigned i, unsigned k,
+		       struct live_stream *ls)
 {
 	static const uint8_t key[STORE_KEY_SIZE] = {1, 2, 3};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char path[160], rec[48], label[4];
-	struct store_writer *w = NULL;
-	uint8_t payload[160], sha[32];
-	int fd, r;
+	char rec[48], label[4];
+	int r;
 
 	snprintf(rec, sizeof(rec), "r-%08u-%u", i, k);
 	snprintf(label, sizeof(label), "%u", k + 1);
-	snprintf(path, sizeof(path), "%s/%s.siprec", dir, rec);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	snprintf(ls->path, sizeof(ls->path), "%s/%s.siprec", dir, rec);
+	ls->w = NULL;
+	ls->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls->fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = store_writer_open(&(struct store_params){.path = path,
+	if (bind(ls->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -errno;
+	r = store_writer_open(&(struct store_params){.path = ls->path,
 						     .alg = STORE_ALG_AES_256_GCM,
 						     .key = key,
 						     .key_id = "bench:key",
@@ -333,55 +338,81 @@ static int stream_once(struct io_uring *ring, const char *dir, unsigned i, unsig
 						     .stream_label = label,
 						     .codec = "PCMU",
 						     .clock_rate = 8000},
-			      &w);
+			      &ls->w);
 	if (r < 0)
-		goto out;
-	if ((r = store_writer_submit(w, ring_get_sqes, ring, false)) < 0 ||
-	    (r = ring_run(ring, w)) < 0)
-		goto out;
+		return r;
+	if ((r = store_writer_submit(ls->w, ring_get_sqes, ring, false)) < 0)
+		return r;
+	return ring_run(ring, ls->w);
+}
+
+/* Its 10 frames, the FINAL chunk written and made durable, to stream_finish_done. */
+static int stream_end(struct io_uring *ring, unsigned k, struct live_stream *ls)
+{
+	uint8_t payload[160], sha[32];
+	int r = 0;
+
 	memset(payload, 0xd5, sizeof(payload));
-	for (unsigned n = 0; n < 10; n++) {
-		r = store_writer_add(w, &(struct store_frame){.type = STORE_FRAME_RTP,
-							      .len = sizeof(payload),
-							      .arrival_ns = 1764856800000000000ull +
-									    n * 20000000ull,
-							      .ssrc = 0x11223344 + k,
-							      .seq = (uint16_t)n,
-							      .rtp_ts = n * 160,
-							      .payload = payload});
+	for (unsigned n = 0; ls->w && n < 10; n++) {
+		r = store_writer_add(ls->w,
+				     &(struct store_frame){.type = STORE_FRAME_RTP,
+							   .len = sizeof(payload),
+							   .arrival_ns = 1764856800000000000ull +
+									 n * 20000000ull,
+							   .ssrc = 0x11223344 + k,
+							   .seq = (uint16_t)n,
+							   .rtp_ts = n * 160,
+							   .payload = payload});
 		if (r < 0)
 			goto out;
 	}
-	if ((r = store_writer_finish(w)) < 0 ||
-	    (r = store_writer_submit(w, ring_get_sqes, ring, true)) < 0 ||
-	    (r = ring_run(ring, w)) < 0 || (r = store_writer_sha256(w, sha)) < 0)
+	if (!ls->w || (r = store_writer_finish(ls->w)) < 0 ||
+	    (r = store_writer_submit(ls->w, ring_get_sqes, ring, true)) < 0 ||
+	    (r = ring_run(ring, ls->w)) < 0 || (r = store_writer_sha256(ls->w, sha)) < 0)
 		goto out;
-	r = store_writer_durable_final(w) ? 0 : -EIO;
+	r = store_writer_durable_final(ls->w) ? 0 : -EIO;
 out:
-	if (w && store_writer_close(w) < 0 && r == 0)
+	if (ls->w && store_writer_close(ls->w) < 0 && r == 0)
 		r = -EBUSY;
-	close(fd);
-	unlink(path);
+	if (ls->fd >= 0)
+		close(ls->fd);
+	unlink(ls->path);
 	return r;
 }
 
-static int run_stream(unsigned calls)
+/* LIVE calls are open at once (1: one after the other): each new call's streams are opened,
+ * then the oldest call's ended, as a worker's streams overlap under load. */
+static int run_stream(unsigned calls, unsigned live)
 {
 	char dir[] = "/var/tmp/setup-cost.XXXXXX";
+	struct live_stream *ls = calloc((size_t)live * 2, sizeof(*ls));
 	struct io_uring ring;
 	int r = 0;
 
-	if (!mkdtemp(dir))
+	if (!ls)
+		return -ENOMEM;
+	if (!mkdtemp(dir)) {
+		free(ls);
 		return -errno;
+	}
 	if ((r = io_uring_queue_init(64, &ring, 0)) < 0) {
 		rmdir(dir);
+		free(ls);
 		return r;
 	}
-	for (unsigned i = 0; i < calls && r == 0; i++)
+	for (unsigned i = 0; i < calls + live && r == 0; i++) {
+		struct live_stream *slot = &ls[(i % live) * 2];
+
 		for (unsigned k = 0; k < 2 && r == 0; k++)
-			r = stream_once(&ring, dir, i, k);
+			if (i >= live)
+				r = stream_end(&ring, k, &slot[k]);
+		for (unsigned k = 0; k < 2 && r == 0; k++)
+			if (i < calls)
+				r = stream_open(&ring, dir, i, k, &slot[k]);
+	}
 	io_uring_queue_exit(&ring);
 	rmdir(dir);
+	free(ls);
 	return r;
 }
 
@@ -403,7 +434,7 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[1], "metadata") == 0)
 		r = run_metadata(calls);
 	else if (strcmp(argv[1], "stream") == 0)
-		r = run_stream(calls);
+		r = run_stream(calls, group);
 	else if (strcmp(argv[1], "keys") == 0)
 		r = run_keys(calls);
 	else
