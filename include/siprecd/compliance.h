@@ -61,6 +61,7 @@ int trail_append(sqlite3 *db, const struct trail_entry *e, uint64_t *ret_seq);
 struct trail_stmts {
 	sqlite3 *db;
 	sqlite3_stmt *head, *insert;
+	struct evp_md_ctx_st *md; /* OpenSSL's EVP_MD_CTX, reused for each entry's hash */
 };
 /* trail_append with the statements kept in ts (prepared again if db is another connection). */
 int trail_append_cached(struct trail_stmts *ts, sqlite3 *db, const struct trail_entry *e,

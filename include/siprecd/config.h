@@ -43,6 +43,7 @@ struct config {
 	uint64_t tls_handshake_timeout_ms; /* TLS_HANDSHAKE_TIMEOUT, 10s */
 	uint32_t max_message_size;	   /* MAX_MESSAGE_SIZE, 65535 */
 	uint64_t sip_message_timeout_ms;   /* SIP_MESSAGE_TIMEOUT, 20s */
+	uint64_t sip_trying_delay_ms;	   /* SIP_TRYING_DELAY, 100ms */
 	uint32_t max_send_queue;	   /* MAX_SEND_QUEUE, 1 MiB */
 	uint32_t max_send_queue_msgs;	   /* MAX_SEND_QUEUE_MESSAGES, 1024 */
 	char *sip_allow;		   /* SIP_ALLOW, CIDR list, "" = all */

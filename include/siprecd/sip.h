@@ -287,6 +287,9 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 int sip_tag_generate(char *buf, size_t size);
 /* Writes "z9hG4bK" + random into buf (size >= SIP_BRANCH_LEN + 1). 0 or -errno. */
 int sip_branch_generate(char *buf, size_t size);
+/* n random bytes for identifiers (tags, branches, uuids, ids), from a per-thread pool refilled
+ * by getrandom(); never for keys. 0 or -errno (getrandom's). */
+int sip_random(void *buf, size_t n);
 
 struct sip_response_args {
 	const struct sockaddr_storage *source; /* request's source: received/rport (RFC 3581) */

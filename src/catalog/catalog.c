@@ -591,12 +591,19 @@ static int run_stmt(struct catalog *c, const struct op *op, unsigned j)
 	return 0;
 }
 
-/* Text value i of op as a C string (NULL for SQL NULL), copied into buf. */
+/* Text value i of op as a C string (NULL for SQL NULL): in the op's arena, where enqueue()
+ * ended it with a NUL, when it fits n - 1 bytes; else cut to that, copied into buf. */
 static const char *op_text(const struct op *op, unsigned i, char *buf, size_t n)
 {
+	size_t len;
+
 	if (i >= op->n || op->v[i].type != VAL_TEXT)
 		return NULL;
-	snprintf(buf, n, "%.*s", (int)MIN(op->v[i].len, n - 1), (const char *)op->v[i].p);
+	len = op->v[i].len;
+	if (len < n)
+		return op->v[i].p;
+	memcpy(buf, op->v[i].p, n - 1);
+	buf[n - 1] = '\0';
 	return buf;
 }
 
@@ -898,8 +905,21 @@ fail:
 	return r;
 }
 
+/*
+ * SQLite's memory statistics (sqlite3_memory_used, the soft heap limit: siprecd reads neither) take
+ * a process-wide mutex around every allocation SQLite makes, and Debian builds SQLite without its
+ * lookaside allocator: ~300 malloc/free pairs per call in the catalog thread. The setting exists
+ * only before SQLite initializes; in siprecd the first catalog_open (manager_new, one thread) is
+ * that moment. Later it fails with SQLITE_MISUSE and changes nothing.
+ */
+static void sqlite_config_once(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog **ret)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct catalog *c;
 	bool wal = false;
 	int fd, r;
@@ -926,7 +946,11 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	c->max_ops = CATALOG_QUEUE_MAX_OPS_DEFAULT;
 	c->max_bytes = CATALOG_QUEUE_MAX_BYTES_DEFAULT;
 
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	pthread_once(&once, sqlite_config_once);
+	/* NOMUTEX: one thread at a time uses this connection (the opener until catalog_start, then
+	 * the catalog thread until catalog_stop joins it), so SQLite need not lock it per call. */
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		catalog_set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
 				c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		r = -EIO;

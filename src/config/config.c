@@ -142,6 +142,12 @@ static const struct config_key keys[] = {
 	 "A SIP message on TCP/TLS must be whole this long after its first byte, or the connection "
 	 "is closed (slow senders).",
 	 false, false, F(sip_message_timeout_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
+	{"SIP_TRYING_DELAY", T_DURATION, "100ms", NULL,
+	 "An INVITE whose answer (the 200 OK once its recording files exist and its catalog rows "
+	 "are durable) is not sent this long after it arrived gets 100 Trying then; an answer "
+	 "ready sooner goes out alone (RFC 3261 13.3.1.1). 0 sends 100 Trying at once. At most "
+	 "400ms: below T1 (500ms), so an SRC over UDP does not retransmit the INVITE.",
+	 false, false, F(sip_trying_delay_ms), 0, 400, NULL, 0, RELOAD},
 	{"MAX_SEND_QUEUE", T_U32, "1048576", NULL,
 	 "Bytes of responses queued to one TCP/TLS peer that does not read before it is "
 	 "disconnected.",

@@ -2,7 +2,8 @@
 /*
  * SIP message builders: responses to parsed requests (RFC 3261 §8.2.6, RFC 3581) and the
  * in-dialog requests the server originates (BYE, RFC 3261 §12.2.1.1), written into caller
- * buffers with explicit capacity; random tags and branches from getrandom().
+ * buffers with explicit capacity; random tags and branches from getrandom(), through a small
+ * per-thread pool (sip_random).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,25 +67,65 @@ static void _printf_(2, 3) putf(struct out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
+/*
+ * Identifiers (tags, branches, uuids, SDP session ids) are drawn from 256 bytes of getrandom()
+ * kept per thread: a SIPREC INVITE needs five or six of them, each a getrandom() system call
+ * before. Bytes are used once and wiped as they are handed out. Not for key material: keys
+ * come from getrandom() or OpenSSL's DRBG directly.
+ */
+#define RANDOM_POOL 256
+
+static __thread struct {
+	uint8_t b[RANDOM_POOL];
+	size_t pos;  /* bytes before pos were handed out (and wiped) */
+	bool filled; /* false on a new thread */
+} pool;
+
+int sip_random(void *buf, size_t n)
+{
+	uint8_t *out = buf;
+
+	while (n > 0) {
+		size_t k;
+
+		if (!pool.filled || pool.pos == RANDOM_POOL) {
+			size_t got = 0;
+
+			while (got < RANDOM_POOL) {
+				ssize_t r = getrandom(pool.b + got, RANDOM_POOL - got, 0);
+
+				if (r < 0) {
+					if (errno == EINTR)
+						continue;
+					return -errno;
+				}
+				got += (size_t)r;
+			}
+			pool.pos = 0;
+			pool.filled = true;
+		}
+		k = MIN(n, RANDOM_POOL - pool.pos);
+		memcpy(out, pool.b + pool.pos, k);
+		memset(pool.b + pool.pos, 0, k);
+		pool.pos += k;
+		out += k;
+		n -= k;
+	}
+	return 0;
+}
+
 static int random_chars(char *buf, size_t n)
 {
 	static const char alphabet[] =
 		"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
 	unsigned char rnd[64];
-	size_t got = 0;
+	int r;
 
 	if (n > sizeof(rnd))
 		return -EINVAL;
-	while (got < n) {
-		ssize_t r = getrandom(rnd + got, n - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		got += (size_t)r;
-	}
+	r = sip_random(rnd, n);
+	if (r < 0)
+		return r;
 	/* 64 symbols: each byte's low 6 bits pick one uniformly. */
 	for (size_t i = 0; i < n; i++)
 		buf[i] = alphabet[rnd[i] & 63];
@@ -94,23 +135,20 @@ static int random_chars(char *buf, size_t n)
 
 int sip_tag_generate(char *buf, size_t size)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[SIP_TAG_LEN / 2];
-	size_t got = 0;
+	int r;
 
 	if (size < SIP_TAG_LEN + 1)
 		return -ENOBUFS;
-	while (got < sizeof(rnd)) {
-		ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		got += (size_t)r;
+	r = sip_random(rnd, sizeof(rnd));
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		buf[2 * i] = hex[rnd[i] >> 4];
+		buf[2 * i + 1] = hex[rnd[i] & 15];
 	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(buf + 2 * i, 3, "%02x", rnd[i]);
+	buf[SIP_TAG_LEN] = '\0';
 	return 0;
 }
 

@@ -15,12 +15,15 @@ static void json_putp(struct json_object **o)
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-/* Adds value under key, taking ownership of value even on failure. */
+/* Adds value under key (a string literal, each added once per object: json-c neither copies
+ * it nor looks for an earlier value under it), taking ownership of value even on failure. */
 static int add(struct json_object *o, const char *key, struct json_object *value)
 {
 	if (!value)
 		return -ENOMEM;
-	if (json_object_object_add(o, key, value) < 0) {
+	if (json_object_object_add_ex(o, key, value,
+				      JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					      JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
 		json_object_put(value);
 		return -ENOMEM;
 	}

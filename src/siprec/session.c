@@ -139,6 +139,8 @@ struct session {
 	uint32_t session_expires_s;
 	uint64_t session_expires_at;
 	uint64_t last_request_at; /* the last in-dialog request, for SESSION_SILENCE_TIMEOUT */
+	/* SIP_TRYING_DELAY: the INVITE gets 100 Trying only if its answer is not sent by then. */
+	struct loop_timer trying_timer;
 };
 
 struct sessions {
@@ -173,8 +175,8 @@ static void uuid_generate(char out[UUID_LEN + 1])
 {
 	uint8_t b[16] = {0};
 
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 16 bytes */
+	if (sip_random(b, sizeof(b)) < 0)
+		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 256 bytes */
 	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 9562 version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, UUID_LEN + 1,
@@ -252,6 +254,7 @@ static void session_unlink(struct session *s)
 
 static void session_free(struct session *s)
 {
+	loop_timer_disarm(s->ss->m->loop, &s->trying_timer);
 	if (s->durable_token)
 		s->durable_token->s = NULL;
 	if (s->invite_txn)
@@ -848,18 +851,15 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 			formats[0] = '\0';
 		st->rtcp_mux = md->rtcp_mux;
 		uuid_generate(st->recording_uuid);
-		{
-			char path[sizeof(st->path)];
-
-			/* The recording uuid keeps names apart when two labels map to the
-			 * same file-name-safe text or a removed stream comes back. */
-			if (snprintf(path, sizeof(path), "%s/%s-%s-%s.siprec",
-				     recording_dir_for_today(s->ss), s->uuid, st->label,
-				     st->recording_uuid) >= (int)sizeof(path)) {
-				*why = "recording path too long";
-				return -ENAMETOOLONG;
-			}
-			memcpy(st->path, path, sizeof(path));
+		/* The recording uuid keeps names apart when two labels map to the same
+		 * file-name-safe text or a removed stream comes back. Written in place: a copy
+		 * through a buffer of the same size moved 4 KiB per stream. */
+		if (snprintf(st->path, sizeof(st->path), "%s/%s-%s-%s.siprec",
+			     recording_dir_for_today(s->ss), s->uuid, st->label,
+			     st->recording_uuid) >= (int)sizeof(st->path)) {
+			st->path[0] = '\0';
+			*why = "recording path too long";
+			return -ENAMETOOLONG;
 		}
 		r = keys_recording_key_new(m->keys, st->recording_uuid, &rk);
 		if (r < 0) {
@@ -1161,6 +1161,38 @@ static void catalog_durable(void *userdata, int result)
 		free(t); /* the SIP loop is gone: nobody waits any more */
 }
 
+/* SIP_TRYING_DELAY after the INVITE its answer is still being prepared: 100 Trying now. */
+static void trying_fired(struct loop_timer *tm)
+{
+	struct session *s = container_of(tm, struct session, trying_timer);
+	struct sip_msg *req;
+
+	/* Proceeding: no final response yet (a 487 to a CANCEL, a 500 or the 200 end it). */
+	if (s->invite_txn && sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING &&
+	    sip_txn_request(s->invite_txn, &req) >= 0)
+		sipd_respond(s->ss->m, s->invite_txn, req, 100, NULL, NULL);
+}
+
+/*
+ * RFC 3261 §13.3.1.1 lets a UAS leave out 100 Trying, and §17.2.1 asks for one only when the
+ * final response is not sent within 200 ms: an answer ready within SIP_TRYING_DELAY (below
+ * T1, 500 ms, so an SRC over UDP does not retransmit the INVITE meanwhile) goes out alone,
+ * one message, record and write fewer per call. 0: the 100 goes out at once.
+ */
+static void trying_arm(struct session *s, struct sip_txn *txn, struct sip_msg *req)
+{
+	struct manager *m = s->ss->m;
+
+	if (m->cfg->sip_trying_delay_ms == 0 || txn != s->invite_txn) {
+		sipd_respond(m, txn, req, 100, NULL, NULL);
+		return;
+	}
+	s->trying_timer.fn = trying_fired;
+	if (!loop_timer_armed(&s->trying_timer))
+		loop_timer_arm(m->loop, &s->trying_timer,
+			       loop_now_ms(m->loop) + m->cfg->sip_trying_delay_ms);
+}
+
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
 static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			const struct siprec_body_part *sdp_part, bool delayed)
@@ -1299,7 +1331,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			s->durable_token = t;
 			s->starting++;
 		}
-		sipd_respond(m, txn, req, 100, NULL, NULL);
+		trying_arm(s, txn, req);
 		return 0;
 	}
 	sipd_respond(m, txn, req, 200, NULL,
@@ -1591,7 +1623,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		char ra[32];
 		uint8_t r8 = 0;
 
-		if (getrandom(&r8, 1, 0) != 1)
+		if (sip_random(&r8, 1) < 0)
 			r8 = 5;
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r8 % 11u);
 		audit_refused(m, req, peer, 500, "INVITE of a Call-ID still being set up");
@@ -1627,7 +1659,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	}
 	s->started_at = now_unix_ms();
 	s->local_cseq = 1;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+	if (sip_random(&rnd, sizeof(rnd)) < 0)
 		rnd = now_unix_ms();
 	s->sdp_sess_id = rnd >> 1;
 	if (!s->call_id || !s->remote_tag || !s->remote_uri || !s->local_uri || !s->remote_target) {

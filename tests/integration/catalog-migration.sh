@@ -25,6 +25,9 @@ check_eq "fixture: schema version 2, 2 sessions, 4 final recordings" "2 2 4" \
 start_siprecd
 nmig=$(ls "$SRCDIR"/sql/[0-9]*.sql | wc -l)
 check_eq "every migration applied" "$nmig" "$(catalog "PRAGMA user_version")"
+check_eq "migration 12: no IN-list CHECK left on sessions, streams, recordings" 0 \
+	"$(catalog "SELECT count(*) FROM sqlite_schema WHERE name IN ('sessions', 'streams', 'recordings') AND sql LIKE '%state IN (%'")"
+check_eq "migrated catalog intact" ok "$(catalog "PRAGMA integrity_check")"
 check_eq "old sessions kept" "2 ended,ended" "$(catalog "SELECT count(*) || ' ' || group_concat(state) FROM sessions")"
 check_eq "old streams kept with their packet counts" "50,50,50,50" "$(catalog "SELECT group_concat(packets) FROM (SELECT packets FROM streams ORDER BY id)")"
 check_eq "old recordings kept under the legacy key id" "4 file:ed3777d2875af963" \

@@ -1,14 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # CANCEL before the final response (RFC 3261 §9.2): siprecd answers an INVITE with 100 Trying
-# and sends the 200 only once the recording files exist, so a CANCEL that arrives in between
-# wins. Over TCP the INVITE and the CANCEL are written in one segment, which makes the race
+# (at once here: SIP_TRYING_DELAY=0; sip-trying.sh covers the delay) and sends the 200 only once
+# the recording files exist, so a CANCEL that arrives in between wins. Over TCP the INVITE and the CANCEL are written in one segment, which makes the race
 # deterministic: both are framed from the same read before any worker reply is dispatched.
 # Expected: 100 to the INVITE, 200 to the CANCEL, 487 to the INVITE (then our ACK), no 200 to
 # the INVITE, the session ended with reason 'cancel', its recordings closed.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sqlite3
-start_siprecd
+start_siprecd SIP_TRYING_DELAY=0
 python3 - "$SIP_PORT" >"$T/cancel.out" 2>&1 <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])

@@ -225,6 +225,86 @@ static void test_broken_migration_rolls_back(void **state)
 	assert_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table'", "participants\n");
 }
 
+/* How many OpenEphemeral (a temporary b-tree) sqlite's plan of sql has, on a read-write
+ * connection to path. */
+static int ephemerals(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *explain = NULL;
+	int n = 0;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_true(asprintf(&explain, "EXPLAIN %s", sql) > 0);
+	if (sqlite3_prepare_v2(db, explain, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		n += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * Migration 12: the CHECK lists of sessions, streams and recordings, tested on every INSERT and
+ * UPDATE the catalog thread makes, build no temporary b-tree, and still refuse what they refused.
+ * A catalog at version 11 with a row in it gets them too, the row kept.
+ */
+static void test_check_lists(void **state)
+{
+	static const char *const writes[] = {
+		"INSERT INTO sessions (uuid, transport, started_at) VALUES (?1, ?2, ?3)",
+		"UPDATE sessions SET ended_at = ?2, state = ?3, end_reason = ?4 WHERE uuid = ?1",
+		"UPDATE streams SET state = ?2 WHERE id = ?1",
+		"UPDATE recordings SET state = ?2, complete = ?3 WHERE uuid = ?1",
+		NULL,
+	};
+	static const char *const refused[] = {
+		"INSERT INTO sessions (uuid, transport, started_at) VALUES ('b', 'sctp', 1)",
+		"UPDATE sessions SET state = 'gone' WHERE uuid = 'a'",
+		"UPDATE streams SET state = 'paused'",
+		"UPDATE recordings SET state = 'lost'",
+		NULL,
+	};
+	const struct catalog_migration *m;
+	const char *path = new_db();
+	struct catalog *c;
+	size_t n = 0;
+
+	/* Version 11, with a session, a stream and a recording written under the old CHECKs. */
+	m = catalog_migrations(&n);
+	assert_true(n >= 12);
+	for (size_t i = 0; i < 11; i++)
+		assert_int_equal(exec_rw(path, m[i].sql), SQLITE_OK);
+	assert_int_equal(exec_rw(path, "PRAGMA user_version = 11; "
+				       "INSERT INTO sessions (uuid, transport, started_at) "
+				       "VALUES ('a', 'tls', 1); "
+				       "INSERT INTO streams (session_id, label) VALUES (1, '1'); "
+				       "INSERT INTO recordings (uuid, session_id, stream_id, path, "
+				       "created_at) VALUES ('r', 1, 1, '/x.siprec', 2)"),
+			 SQLITE_OK);
+	assert_true(ephemerals(path, writes[1]) > 0);
+	c = open_ok(path);
+	catalog_free(c);
+
+	for (size_t i = 0; writes[i]; i++)
+		if (ephemerals(path, writes[i]) != 0)
+			fail_msg("still a temporary b-tree per run: %s", writes[i]);
+	for (size_t i = 0; refused[i]; i++)
+		if (exec_rw(path, refused[i]) != SQLITE_CONSTRAINT)
+			fail_msg("not refused: %s", refused[i]);
+	assert_int_equal(exec_rw(path, "UPDATE sessions SET transport = NULL, state = 'ended'; "
+				       "UPDATE streams SET state = 'idle'; "
+				       "UPDATE recordings SET state = 'shredded'"),
+			 SQLITE_OK);
+	assert_query(path,
+		     "SELECT s.uuid, s.state, st.state, r.uuid, r.state FROM sessions AS s "
+		     "JOIN streams AS st ON st.session_id = s.id "
+		     "JOIN recordings AS r ON r.stream_id = st.id",
+		     "a|ended|idle|r|shredded\n");
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
+}
+
 static void add_session(struct catalog *c, const char *uuid, const char *call_id,
 			const char *transport, uint64_t started)
 {
@@ -1184,6 +1264,7 @@ int main(void)
 		cmocka_unit_test(test_reopen_idempotent),
 		cmocka_unit_test(test_newer_version_refused),
 		cmocka_unit_test(test_broken_migration_rolls_back),
+		cmocka_unit_test(test_check_lists),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_metadata_warning),
 		cmocka_unit_test(test_keys),

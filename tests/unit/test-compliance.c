@@ -55,6 +55,38 @@ static void test_entry_hash_known_answer(void **state)
 	}
 }
 
+/* The same, with fields longer than the hash's 1 KiB input buffer (a 1,010-byte object that
+ * leaves it part full, a 3,000-byte reason that goes past it), seq 2^64 - 1 and at 0 (one digit):
+ * Python's hashlib over the same encoding gives this digest. */
+static void test_entry_hash_long_fields(void **state)
+{
+	char prev[TRAIL_HASH_HEX + 1], out[TRAIL_HASH_HEX + 1], object[1011], reason[3001];
+
+	(void)state;
+	memset(prev, 'f', TRAIL_HASH_HEX);
+	prev[TRAIL_HASH_HEX] = '\0';
+	memcpy(object, "recording:", 10);
+	memset(object + 10, 'x', 1000);
+	object[1010] = '\0';
+	for (int i = 0; i < 3000; i++)
+		reason[i] = (char)('a' + i % 26);
+	reason[3000] = '\0';
+	trail_entry_hash(UINT64_MAX,
+			 &(struct trail_entry){
+				 .at = 0,
+				 .kind = "finalized",
+				 .actor = "siprecd",
+				 .object = object,
+				 .reason = reason,
+				 .sha256 =
+					 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
+					 "7852b855",
+			 },
+			 prev, out);
+	assert_string_equal(out,
+			    "6d8bf422897d3cf73d89f327f2d0f75a351976d441af52f65bd50adb78bff303");
+}
+
 static void collect(void *userdata, const char *problem)
 {
 	struct fixture *f = userdata;
@@ -518,6 +550,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_hash_known_answer),
+		cmocka_unit_test(test_entry_hash_long_fields),
 		cmocka_unit_test(test_chain_and_signature),
 		cmocka_unit_test(test_cached_append_two_writers),
 		cmocka_unit_test(test_rewrite_and_truncation),

@@ -603,6 +603,30 @@ static void test_random(void **state)
 			    ((br[i] | 0x20) >= 'a' && (br[i] | 0x20) <= 'z'));
 }
 
+/* Tags come from a per-thread pool of random bytes refilled from getrandom(): 300 tags (8 bytes
+ * each, the pool refilled nine times) are all different hex strings, and draws that span a
+ * refill are neither zero nor repeated. */
+static void test_random_pool(void **state)
+{
+	enum { N = 300 };
+	static char tags[N][SIP_TAG_LEN + 1];
+	uint8_t x[300], y[300], zero[300] = {0};
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(sip_tag_generate(tags[i], sizeof(tags[i])), 0);
+		assert_int_equal(strspn(tags[i], "0123456789abcdef"), SIP_TAG_LEN);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(tags[i], tags[j]);
+	}
+	assert_int_equal(sip_random(x, 1), 0);
+	assert_int_equal(sip_random(x, sizeof(x)), 0);
+	assert_int_equal(sip_random(y, sizeof(y)), 0);
+	assert_memory_not_equal(x, zero, sizeof(x));
+	assert_memory_not_equal(y, zero, sizeof(y));
+	assert_memory_not_equal(x, y, sizeof(x));
+}
+
 static void test_frame(void **state)
 {
 	static const char m1[] = "OPTIONS sip:a@b SIP/2.0" CRLF "l: 3" CRLF CRLF "abc";
@@ -736,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_response_received_only),
 		cmocka_unit_test(test_request_build),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_random_pool),
 		cmocka_unit_test(test_frame),
 		cmocka_unit_test(test_lf_only),
 		cmocka_unit_test(test_names),
