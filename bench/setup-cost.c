@@ -91,21 +91,22 @@ static void barrier_done(void *userdata, int result)
 		(*failed)++;
 }
 
-/* What session.c queues for a call: at the INVITE (then a barrier before the 200 OK) and at the
- * BYE (then a barrier before recording-finalized). */
+/* What session.c queues for a call (19 operations): at the INVITE the session, its metadata
+ * snapshot, per stream a participant, the stream, its format and its recording (with a trail
+ * entry), the session again with the metadata's session id, then a barrier before the 200 OK;
+ * at the BYE per stream its statistics and its recording's final state (with a trail entry) and
+ * a barrier before its recording-finalized, and the session's end. */
 static void call_invite(struct catalog *c, unsigned i, int *failed)
 {
 	char uuid[40], rec[2][48], path[2][160], cid[48], label[2][4], part[2][8];
 
 	snprintf(uuid, sizeof(uuid), "s-%08u", i);
 	snprintf(cid, sizeof(cid), "call-%u@127.0.0.1", i);
-	catalog_session_begin(
-		c, &(struct catalog_session){.uuid = uuid,
-					     .call_id = cid,
-					     .siprec_session_id = "hVpd7YQgRW2nD22h7q60JQ==",
-					     .src_addr = "127.0.0.1:5061",
-					     .transport = "tls",
-					     .started_at = 1764856800000u + i});
+	catalog_session_begin(c, &(struct catalog_session){.uuid = uuid,
+							   .call_id = cid,
+							   .src_addr = "127.0.0.1:5061",
+							   .transport = "tls",
+							   .started_at = 1764856800000u + i});
 	catalog_metadata_snapshot(c, &(struct catalog_metadata){.session_uuid = uuid,
 								.seq = 1,
 								.received_at = 1764856800000u,
@@ -148,6 +149,13 @@ static void call_invite(struct catalog *c, unsigned i, int *failed)
 								    .algorithm = "AES-256-GCM",
 								    .created_at = 1764856800000u});
 	}
+	catalog_session_begin(
+		c, &(struct catalog_session){.uuid = uuid,
+					     .call_id = cid,
+					     .siprec_session_id = "hVpd7YQgRW2nD22h7q60JQ==",
+					     .src_addr = "127.0.0.1:5061",
+					     .transport = "tls",
+					     .started_at = 1764856800000u + i});
 	catalog_barrier(c, barrier_done, failed);
 }
 
@@ -176,9 +184,9 @@ static void call_bye(struct catalog *c, unsigned i, int *failed)
 						   .complete = true,
 						   .state = "final",
 						   .finalized_at = 3});
+		catalog_barrier(c, barrier_done, failed);
 	}
 	catalog_session_end(c, uuid, 4, "ended", "bye");
-	catalog_barrier(c, barrier_done, failed);
 }
 
 static int run_catalog(unsigned calls, unsigned group)
@@ -295,27 +303,32 @@ static int ring_run(struct io_uring *ring, struct store_writer *w)
 	return store_writer_error(w);
 }
 
-/* The worker's side of one stream, from worker_stream_start to stream_finish_done. */
-static int stream_once(struct io_uring *ring, const char *dir, unsigned i, unsigned k)
+/* One stream of a call, between its two halves (stream_open, stream_end). */
+struct live_stream {
+	struct store_writer *w;
+	int fd;
+	char path[160];
+};
+
+/* The worker's side of one stream, from worker_stream_start to its receives armed. */
+static int stream_open(struct io_uring *ring, const char *dir, unsigned i, unsigned k,
+		       struct live_stream *ls)
 {
 	static const uint8_t key[STORE_KEY_SIZE] = {1, 2, 3};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char path[160], rec[48], label[4];
-	struct store_writer *w = NULL;
-	uint8_t payload[160], sha[32];
-	int fd, r;
+	char rec[48], label[4];
+	int r;
 
 	snprintf(rec, sizeof(rec), "r-%08u-%u", i, k);
 	snprintf(label, sizeof(label), "%u", k + 1);
-	snprintf(path, sizeof(path), "%s/%s.siprec", dir, rec);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	snprintf(ls->path, sizeof(ls->path), "%s/%s.siprec", dir, rec);
+	ls->w = NULL;
+	ls->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls->fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = store_writer_open(&(struct store_params){.path = path,
+	if (bind(ls->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -errno;
+	r = store_writer_open(&(struct store_params){.path = ls->path,
 						     .alg = STORE_ALG_AES_256_GCM,
 						     .key = key,
 						     .key_id = "bench:key",
@@ -325,55 +338,81 @@ static int stream_once(struct io_uring *ring, const char *dir, unsigned i, unsig
 						     .stream_label = label,
 						     .codec = "PCMU",
 						     .clock_rate = 8000},
-			      &w);
+			      &ls->w);
 	if (r < 0)
-		goto out;
-	if ((r = store_writer_submit(w, ring_get_sqes, ring, false)) < 0 ||
-	    (r = ring_run(ring, w)) < 0)
-		goto out;
+		return r;
+	if ((r = store_writer_submit(ls->w, ring_get_sqes, ring, false)) < 0)
+		return r;
+	return ring_run(ring, ls->w);
+}
+
+/* Its 10 frames, the FINAL chunk written and made durable, to stream_finish_done. */
+static int stream_end(struct io_uring *ring, unsigned k, struct live_stream *ls)
+{
+	uint8_t payload[160], sha[32];
+	int r = 0;
+
 	memset(payload, 0xd5, sizeof(payload));
-	for (unsigned n = 0; n < 10; n++) {
-		r = store_writer_add(w, &(struct store_frame){.type = STORE_FRAME_RTP,
-							      .len = sizeof(payload),
-							      .arrival_ns = 1764856800000000000ull +
-									    n * 20000000ull,
-							      .ssrc = 0x11223344 + k,
-							      .seq = (uint16_t)n,
-							      .rtp_ts = n * 160,
-							      .payload = payload});
+	for (unsigned n = 0; ls->w && n < 10; n++) {
+		r = store_writer_add(ls->w,
+				     &(struct store_frame){.type = STORE_FRAME_RTP,
+							   .len = sizeof(payload),
+							   .arrival_ns = 1764856800000000000ull +
+									 n * 20000000ull,
+							   .ssrc = 0x11223344 + k,
+							   .seq = (uint16_t)n,
+							   .rtp_ts = n * 160,
+							   .payload = payload});
 		if (r < 0)
 			goto out;
 	}
-	if ((r = store_writer_finish(w)) < 0 ||
-	    (r = store_writer_submit(w, ring_get_sqes, ring, true)) < 0 ||
-	    (r = ring_run(ring, w)) < 0 || (r = store_writer_sha256(w, sha)) < 0)
+	if (!ls->w || (r = store_writer_finish(ls->w)) < 0 ||
+	    (r = store_writer_submit(ls->w, ring_get_sqes, ring, true)) < 0 ||
+	    (r = ring_run(ring, ls->w)) < 0 || (r = store_writer_sha256(ls->w, sha)) < 0)
 		goto out;
-	r = store_writer_durable_final(w) ? 0 : -EIO;
+	r = store_writer_durable_final(ls->w) ? 0 : -EIO;
 out:
-	if (w && store_writer_close(w) < 0 && r == 0)
+	if (ls->w && store_writer_close(ls->w) < 0 && r == 0)
 		r = -EBUSY;
-	close(fd);
-	unlink(path);
+	if (ls->fd >= 0)
+		close(ls->fd);
+	unlink(ls->path);
 	return r;
 }
 
-static int run_stream(unsigned calls)
+/* LIVE calls are open at once (1: one after the other): each new call's streams are opened,
+ * then the oldest call's ended, as a worker's streams overlap under load. */
+static int run_stream(unsigned calls, unsigned live)
 {
 	char dir[] = "/var/tmp/setup-cost.XXXXXX";
+	struct live_stream *ls = calloc((size_t)live * 2, sizeof(*ls));
 	struct io_uring ring;
 	int r = 0;
 
-	if (!mkdtemp(dir))
+	if (!ls)
+		return -ENOMEM;
+	if (!mkdtemp(dir)) {
+		free(ls);
 		return -errno;
+	}
 	if ((r = io_uring_queue_init(64, &ring, 0)) < 0) {
 		rmdir(dir);
+		free(ls);
 		return r;
 	}
-	for (unsigned i = 0; i < calls && r == 0; i++)
+	for (unsigned i = 0; i < calls + live && r == 0; i++) {
+		struct live_stream *slot = &ls[(i % live) * 2];
+
 		for (unsigned k = 0; k < 2 && r == 0; k++)
-			r = stream_once(&ring, dir, i, k);
+			if (i >= live)
+				r = stream_end(&ring, k, &slot[k]);
+		for (unsigned k = 0; k < 2 && r == 0; k++)
+			if (i < calls)
+				r = stream_open(&ring, dir, i, k, &slot[k]);
+	}
 	io_uring_queue_exit(&ring);
 	rmdir(dir);
+	free(ls);
 	return r;
 }
 
@@ -395,7 +434,7 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[1], "metadata") == 0)
 		r = run_metadata(calls);
 	else if (strcmp(argv[1], "stream") == 0)
-		r = run_stream(calls);
+		r = run_stream(calls, group);
 	else if (strcmp(argv[1], "keys") == 0)
 		r = run_keys(calls);
 	else

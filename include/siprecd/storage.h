@@ -242,10 +242,13 @@ int store_writer_flush(struct store_writer *w);
 int store_writer_finish(struct store_writer *w);
 /*
  * Prepares every sealed, unwritten block as 4 KiB aligned writes linked with IOSQE_IO_LINK,
- * followed by a linked fdatasync when sync (or when the FINAL chunk is among them). Does not call
+ * followed by a linked fdatasync when sync (or when the FINAL chunk is among them). A new file's
+ * first chain (its header, submitted at open) carries no fdatasync unless sync: the file's first
+ * sync, which also makes its header, the zeros written ahead and its directory entry durable,
+ * is deferred to its next submit, made with nothing else if nothing is sealed. Does not call
  * io_uring_submit(). Each SQE's user_data is a struct loop_op * (see loop.h): the caller
  * dispatches the CQE to op->fn(op, res, flags). Buffers stay owned by the writer until their CQE.
- * Returns the number of SQEs prepared (0 if nothing was pending), -EBUSY if get_sqes had no room
+ * Returns the number of SQEs prepared (0 if nothing was to do), -EBUSY if get_sqes had no room
  * (nothing is lost; retry later), or the writer's error once it has failed.
  */
 int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void *userdata,

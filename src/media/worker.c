@@ -931,9 +931,9 @@ static void flush_fired(struct loop_timer *t)
 	for (struct media_stream *s = w->streams; s; s = s->next) {
 		stream_check_failed(s);
 		if (!s->dirty || s->closing || !s->writer || s->error) {
-			/* blocks a full ring left unsubmitted: the group's sync waits for them */
-			if (!s->closing && s->writer && !s->error &&
-			    store_writer_pending(s->writer))
+			/* blocks a full ring left unsubmitted (the group's sync waits for them), or
+			 * a new file's first sync, deferred at open (store_writer_submit) */
+			if (!s->closing && s->writer && !s->error)
 				stream_submit(s, false);
 			continue;
 		}

@@ -240,18 +240,108 @@ static void zero_block_init(void)
 	}
 }
 
+/*
+ * Blocks recycled per thread, across writers. A media worker opens and closes writers at the
+ * call rate, and each took its blocks (the header's, the open chunk's, the next chunk's) from
+ * posix_memalign: aligned requests, which glibc serves by splitting chunks out of a heap
+ * fragmented by thousands of live streams, and which grew the heap (page faults) while the
+ * streams waiting for their FINAL fdatasync piled up (bench/RESULTS.md, setupmedia2). The
+ * writer's thread keeps up to CACHE_SMALL blocks of STORE_BLOCK bytes and CACHE_LARGE of the
+ * default chunk size for its next writers, and frees them when it exits. A block is handed
+ * back with no plaintext in it (the open chunk's is wiped at close; sealed chunks hold
+ * ciphertext) and is overwritten before use (header encoding and chunk sealing write every
+ * byte they hand to the disk, padding included).
+ */
+#define CACHE_SMALL 256u
+#define CACHE_LARGE 64u
+
+struct buf_cache {
+	unsigned nsmall, nlarge;
+	void *small[CACHE_SMALL];
+	void *large[CACHE_LARGE];
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+static __thread struct buf_cache *cache;
+
+static void cache_destroy(void *p)
+{
+	struct buf_cache *c = p;
+
+	for (unsigned i = 0; i < c->nsmall; i++)
+		free(c->small[i]);
+	for (unsigned i = 0; i < c->nlarge; i++)
+		free(c->large[i]);
+	free(c);
+	cache = NULL;
+}
+
+static void cache_key_init(void)
+{
+	cache_key_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+/* This thread's cache, or NULL (no memory: blocks then go straight to malloc and free). */
+static struct buf_cache *cache_get(void)
+{
+	if (cache)
+		return cache;
+	pthread_once(&cache_once, cache_key_init);
+	if (!cache_key_ok)
+		return NULL;
+	cache = calloc(1, sizeof(*cache));
+	if (cache && pthread_setspecific(cache_key, cache) != 0) {
+		free(cache);
+		cache = NULL;
+	}
+	return cache;
+}
+
+/* A STORE_BLOCK aligned buffer of len bytes (a multiple of STORE_BLOCK), or NULL. */
+static uint8_t *cache_alloc(size_t len)
+{
+	struct buf_cache *c =
+		len == STORE_BLOCK || len == STORE_CHUNK_SIZE_DEFAULT ? cache_get() : NULL;
+	void *p;
+
+	if (c && len == STORE_BLOCK && c->nsmall)
+		return c->small[--c->nsmall];
+	if (c && len == STORE_CHUNK_SIZE_DEFAULT && c->nlarge)
+		return c->large[--c->nlarge];
+	if (posix_memalign(&p, STORE_BLOCK, len) != 0)
+		return NULL;
+	return p;
+}
+
+/* Takes a buffer of cap bytes from cache_alloc (NULL ok), holding no plaintext. */
+static void cache_free(uint8_t *buf, size_t cap)
+{
+	struct buf_cache *c =
+		buf && (cap == STORE_BLOCK || cap == STORE_CHUNK_SIZE_DEFAULT) ? cache_get() : NULL;
+
+	if (c && cap == STORE_BLOCK && c->nsmall < CACHE_SMALL)
+		c->small[c->nsmall++] = buf;
+	else if (c && cap == STORE_CHUNK_SIZE_DEFAULT && c->nlarge < CACHE_LARGE)
+		c->large[c->nlarge++] = buf;
+	else
+		free(buf);
+}
+
 /* A block of at least len bytes, STORE_BLOCK aligned, of *ret_cap bytes: the spare if it is
  * large enough. Its old contents (ciphertext) are overwritten whole by store_chunk_seal. */
 static uint8_t *block_get(struct store_writer *w, size_t len, size_t *ret_cap)
 {
-	uint8_t *buf = NULL;
+	uint8_t *buf;
 
 	if (w->spare && w->spare_cap >= len) {
 		*ret_cap = w->spare_cap;
 		return TAKE_PTR(w->spare);
 	}
-	free(TAKE_PTR(w->spare));
-	if (posix_memalign((void **)&buf, STORE_BLOCK, len) != 0)
+	cache_free(TAKE_PTR(w->spare), w->spare_cap);
+	buf = cache_alloc(len);
+	if (!buf)
 		return NULL;
 	*ret_cap = len;
 	return buf;
@@ -261,11 +351,11 @@ static uint8_t *block_get(struct store_writer *w, size_t len, size_t *ret_cap)
 static void block_put(struct store_writer *w, uint8_t *buf, size_t cap)
 {
 	if (!w->spare || cap > w->spare_cap) {
-		free(w->spare);
+		cache_free(w->spare, w->spare_cap);
 		w->spare = buf;
 		w->spare_cap = cap;
 	} else {
-		free(buf);
+		cache_free(buf, cap);
 	}
 }
 
@@ -299,7 +389,7 @@ static struct wop *wop_free(struct wop *o)
 {
 	if (o) {
 		if (!o->zero)
-			free(o->buf);
+			cache_free(o->buf, o->cap);
 		free(o);
 	}
 	return NULL;
@@ -569,7 +659,8 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
 	w->dir_fd = -1;
-	if (posix_memalign((void **)&hdr, STORE_BLOCK, STORE_HEADER_SIZE) != 0) {
+	hdr = cache_alloc(STORE_HEADER_SIZE);
+	if (!hdr) {
 		free(w);
 		return -ENOMEM;
 	}
@@ -929,8 +1020,15 @@ static int submit_chain(struct store_writer *w)
 	sync = sync || w->sync_wanted;
 	w->chain_synced = false;
 	/* Zeros written ahead change the inode: make them durable with this chain, so that later
-	 * chunks overwriting them need no metadata. */
-	if (zop)
+	 * chunks overwriting them need no metadata. Except in a new file's first chain when
+	 * nothing asked for durability (its header, at open): the file's first sync (with its
+	 * directory's) is then carried by its next chain, with its first flush interval's chunk
+	 * or its FINAL chunk, or alone (store_writer_submit) if there is nothing to write. A call
+	 * shorter than a flush interval takes one fdatasync per file instead of two; until that
+	 * sync the file's chunks take no group sync (dir_unsynced). */
+	if (zop && !sync && dir_unsynced(w))
+		w->sync_wanted = true;
+	else if (zop)
 		sync = true;
 	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
 	/* The group's directory: its entry is durable already, or an fsync of the directory that
@@ -981,13 +1079,16 @@ static int submit_chain(struct store_writer *w)
 		last = o;
 		o = o->next;
 	}
-	/* Move the submitted prefix of pending to the chain (the zero write first). */
-	w->chain = w->pending;
-	w->pending = last->next;
-	last->next = NULL;
-	if (!w->pending)
-		w->pending_tail = NULL;
-	w->npending -= nw;
+	/* Move the submitted prefix of pending to the chain (the zero write first); nothing for
+	 * a chain of the deferred first sync alone. */
+	w->chain = nw ? w->pending : NULL;
+	if (nw) {
+		w->pending = last->next;
+		last->next = NULL;
+		if (!w->pending)
+			w->pending_tail = NULL;
+		w->npending -= nw;
+	}
 	if (zop) {
 		zop->next = w->chain;
 		w->chain = zop;
@@ -996,7 +1097,10 @@ static int submit_chain(struct store_writer *w)
 		sop->op.fn = on_cqe;
 		io_uring_prep_fsync(sqes[k], w->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqes[k], &sop->op);
-		last->next = sop;
+		if (last)
+			last->next = sop;
+		else
+			w->chain = sop;
 		w->sync_wanted = false;
 	}
 	if (dop) {
@@ -1048,7 +1152,12 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 	} else if (sync)
 		w->sync_wanted = true;
 	/* One chain at a time: the running chain's last CQE starts the next one. */
-	if (w->in_flight || !w->pending)
+	if (w->in_flight)
+		return 0;
+	/* A new file's first sync, deferred from its first chain, and nothing to write with it. */
+	if (!w->pending && w->sync_wanted && dir_unsynced(w) && !w->finished)
+		return submit_chain(w);
+	if (!w->pending)
 		return 0;
 	return submit_chain(w);
 }
@@ -1144,9 +1253,9 @@ int store_writer_close(struct store_writer *w)
 		 * on every stream's close cost 43,000 instructions and a cold sweep of the cache
 		 * per stream. */
 		OPENSSL_cleanse(w->plain, w->plain_len);
-		free(w->block);
+		cache_free(w->block, w->block_cap);
 	}
-	free(w->spare);
+	cache_free(w->spare, w->spare_cap);
 	EVP_MD_CTX_free(w->sha);
 	free(w->path);
 	free(w);

@@ -623,11 +623,21 @@ static void test_writer_group(void **state)
 		p.path = path[k];
 		assert_int_equal(store_writer_open(&p, &w[k]), 0);
 		assert_int_equal(store_writer_join(w[k], g), 0);
-		/* the header, with the zeros ahead: a sync of the file and of its directory */
+		/* the header, with the zeros ahead: the file's first sync is deferred */
 		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+		assert_false(handed_has_fsync(&r));
 	}
 	ring_drain(&r);
+	assert_int_equal(r.dirsyncs + r.datasyncs, 0);
+	/* the next submit carries it, nothing else to write: a sync of the file and of its
+	 * directory, once */
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(store_writer_submit(w[k], ring_get_sqes, &r, false), 2);
+	ring_drain(&r);
 	assert_int_equal(r.dirsyncs, 2);
+	assert_int_equal(r.datasyncs, 2);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(store_writer_submit(w[k], ring_get_sqes, &r, false), 0);
 	r.datasyncs = 0;
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		for (int k = 0; k < 2; k++) {
@@ -713,7 +723,15 @@ static void test_writer_group_dir(void **state)
 		/* joined at open: the directory is the group's */
 		assert_int_equal(store_writer_join(w[k], g), -EALREADY);
 	}
-	/* the header and the zeros ahead: each file's fdatasync, one directory fsync for all */
+	/* the header and the zeros ahead, without a sync: the file's first is deferred */
+	for (int k = 0; k < 3; k++)
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+	assert_false(handed_has_fsync(&r));
+	ring_drain(&r);
+	assert_int_equal(r.dirsyncs + r.datasyncs, 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(idle[k], 1);
+	/* the next submit, nothing to write: each file's fdatasync, one directory fsync for all */
 	for (int k = 0; k < 3; k++)
 		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
 	for (unsigned i = 0; i < r.nhanded; i++) {
@@ -749,7 +767,7 @@ static void test_writer_group_dir(void **state)
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(store_writer_in_flight(w[k]), 1);
 		/* waiting for the directory: not idle (a closing stream would be finalized) */
-		assert_int_equal(idle[k], 0);
+		assert_int_equal(idle[k], 1);
 	}
 	assert_int_equal(store_sync_group_dir_syncs(g), 0);
 	((struct loop_op *)held)->fn(held, 0, 0);
@@ -758,7 +776,7 @@ static void test_writer_group_dir(void **state)
 	assert_int_equal(store_sync_group_dir_syncs(g), 1);
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(store_writer_in_flight(w[k]), 0);
-		assert_int_equal(idle[k], 1);
+		assert_int_equal(idle[k], 2);
 	}
 	/* A file created after that fsync began needs another. */
 	{
@@ -770,6 +788,9 @@ static void test_writer_group_dir(void **state)
 					 .group = g};
 
 		assert_int_equal(store_writer_open(&p, &w[3]), 0);
+		assert_true(store_writer_submit(w[3], ring_get_sqes, &r, false) > 0);
+		ring_drain(&r);
+		assert_int_equal(r.dirsyncs, 1);
 		assert_true(store_writer_submit(w[3], ring_get_sqes, &r, false) > 0);
 		ring_drain(&r);
 		assert_int_equal(r.dirsyncs, 2);
@@ -784,6 +805,121 @@ static void test_writer_group_dir(void **state)
 	/* no more directory fsyncs: every entry was durable already */
 	assert_int_equal(r.dirsyncs, 2);
 	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
+ * A recording shorter than a flush interval, as the media worker writes it (header submitted at
+ * open, FINAL at the end): one fdatasync of the file and one fsync of its directory in all,
+ * with the FINAL chunk; the header's chain carries none.
+ */
+static void test_writer_short(void **state)
+{
+	struct store_sync_group *g;
+	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+				 .key = test_key,
+				 .key_id = "k",
+				 .recording_id = "short",
+				 .codec = "PCMU"};
+	struct store_check_result res;
+	struct store_writer *w;
+	uint8_t payload[160];
+	char path[300];
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	snprintf(path, sizeof(path), "%s/short.siprec", tmpdir);
+	p.path = path;
+	p.group = g;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	if (!store_writer_direct(w))
+		skip();
+	assert_true(store_writer_submit(w, ring_get_sqes, &r, false) > 0);
+	assert_false(handed_has_fsync(&r));
+	ring_drain(&r);
+	for (unsigned i = 0; i < 10; i++) {
+		struct store_frame f;
+
+		make_frame(&f, payload, i, sizeof(payload));
+		assert_int_equal(store_writer_add(w, &f), 0);
+	}
+	finish_checked(w, path, &r, &res);
+	assert_int_equal(res.frames, 10);
+	assert_int_equal(r.datasyncs, 1);
+	assert_int_equal(r.dirsyncs, 1);
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
+ * Writers on one thread recycle their blocks (of the default chunk size: the open chunk's and the
+ * sealed chunks'; of one block: the headers): two rounds of four writers open at once, their
+ * frames interleaved, the second round on the first one's blocks. Each file must hold exactly its
+ * own frames: a buffer handed to two writers at once, or reused while its write is in flight, mixes
+ * them or fails the chunks' authentication.
+ */
+static void test_writer_recycle(void **state)
+{
+	enum { N = 4, FRAMES = 20 };
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	for (int round = 0; round < 2; round++) {
+		struct store_writer *w[N];
+		char path[N][300];
+
+		for (int k = 0; k < N; k++) {
+			struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+						 .key = test_key,
+						 .key_id = "k",
+						 .recording_id = "rc",
+						 .codec = "PCMU"}; /* the default chunk size */
+
+			snprintf(path[k], sizeof(path[k]), "%s/recycle%d-%d.siprec", tmpdir, round,
+				 k);
+			p.path = path[k];
+			assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		}
+		for (unsigned i = 0; i < FRAMES; i++) {
+			for (int k = 0; k < N; k++) {
+				uint8_t payload[160];
+				struct store_frame f;
+
+				make_frame(&f, payload, i, sizeof(payload));
+				memset(payload, 0x40 + round * N + k, sizeof(payload));
+				assert_int_equal(store_writer_add(w[k], &f), 0);
+				/* a short chunk (one block) every 10 frames, as a flush would */
+				if (i % 10 == 9) {
+					assert_int_equal(store_writer_flush(w[k]), 0);
+					assert_true(store_writer_submit(w[k], ring_get_sqes, &r,
+									true) >= 0);
+				}
+			}
+			ring_drain(&r);
+		}
+		for (int k = 0; k < N; k++) {
+			struct store_check_result res;
+			struct store_reader *rd;
+			struct store_frame f;
+			unsigned n = 0;
+
+			finish_checked(w[k], path[k], &r, &res);
+			assert_int_equal(res.frames, FRAMES);
+			assert_int_equal(store_reader_open(path[k], &lookup, &rd), 0);
+			while (store_reader_next_frame(rd, &f) == 1) {
+				assert_int_equal(f.seq, n);
+				assert_int_equal(f.len, 160);
+				for (unsigned b = 0; b < f.len; b++)
+					assert_int_equal(f.payload[b], 0x40 + round * N + k);
+				n++;
+			}
+			assert_int_equal(n, FRAMES);
+			store_reader_free(rd);
+		}
+	}
 	io_uring_queue_exit(&r.ring);
 }
 
@@ -1290,6 +1426,8 @@ int main(void)
 		cmocka_unit_test(test_writer_close_in_flight),
 		cmocka_unit_test(test_writer_group),
 		cmocka_unit_test(test_writer_group_dir),
+		cmocka_unit_test(test_writer_recycle),
+		cmocka_unit_test(test_writer_short),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
