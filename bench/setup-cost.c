@@ -91,21 +91,22 @@ static void barrier_done(void *userdata, int result)
 		(*failed)++;
 }
 
-/* What session.c queues for a call: at the INVITE (then a barrier before the 200 OK) and at the
- * BYE (then a barrier before recording-finalized). */
+/* What session.c queues for a call (19 operations): at the INVITE the session, its metadata
+ * snapshot, per stream a participant, the stream, its format and its recording (with a trail
+ * entry), the session again with the metadata's session id, then a barrier before the 200 OK;
+ * at the BYE per stream its statistics and its recording's final state (with a trail entry) and
+ * a barrier before its recording-finalized, and the session's end. */
 static void call_invite(struct catalog *c, unsigned i, int *failed)
 {
 	char uuid[40], rec[2][48], path[2][160], cid[48], label[2][4], part[2][8];
 
 	snprintf(uuid, sizeof(uuid), "s-%08u", i);
 	snprintf(cid, sizeof(cid), "call-%u@127.0.0.1", i);
-	catalog_session_begin(
-		c, &(struct catalog_session){.uuid = uuid,
-					     .call_id = cid,
-					     .siprec_session_id = "hVpd7YQgRW2nD22h7q60JQ==",
-					     .src_addr = "127.0.0.1:5061",
-					     .transport = "tls",
-					     .started_at = 1764856800000u + i});
+	catalog_session_begin(c, &(struct catalog_session){.uuid = uuid,
+							   .call_id = cid,
+							   .src_addr = "127.0.0.1:5061",
+							   .transport = "tls",
+							   .started_at = 1764856800000u + i});
 	catalog_metadata_snapshot(c, &(struct catalog_metadata){.session_uuid = uuid,
 								.seq = 1,
 								.received_at = 1764856800000u,
@@ -148,6 +149,13 @@ static void call_invite(struct catalog *c, unsigned i, int *failed)
 								    .algorithm = "AES-256-GCM",
 								    .created_at = 1764856800000u});
 	}
+	catalog_session_begin(
+		c, &(struct catalog_session){.uuid = uuid,
+					     .call_id = cid,
+					     .siprec_session_id = "hVpd7YQgRW2nD22h7q60JQ==",
+					     .src_addr = "127.0.0.1:5061",
+					     .transport = "tls",
+					     .started_at = 1764856800000u + i});
 	catalog_barrier(c, barrier_done, failed);
 }
 
@@ -176,9 +184,9 @@ static void call_bye(struct catalog *c, unsigned i, int *failed)
 						   .complete = true,
 						   .state = "final",
 						   .finalized_at = 3});
+		catalog_barrier(c, barrier_done, failed);
 	}
 	catalog_session_end(c, uuid, 4, "ended", "bye");
-	catalog_barrier(c, barrier_done, failed);
 }
 
 static int run_catalog(unsigned calls, unsigned group)

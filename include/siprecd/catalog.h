@@ -239,6 +239,7 @@ struct catalog_stats {
 	uint64_t failed;       /* operations that did not apply (error, unknown uuid) */
 	uint64_t transactions; /* committed batches */
 	uint64_t busy_retries; /* SQLITE_BUSY seen and retried */
+	uint64_t merged; /* applied folded into an earlier op of their batch (also in applied) */
 	unsigned queue_depth;
 	char last_error[256]; /* "" if none */
 };

@@ -62,6 +62,8 @@ struct op {
 	void (*barrier_fn)(void *userdata, int result);
 	void *barrier_userdata;
 	uint64_t seq;
+	struct op *merged_into; /* folded into this earlier op of its batch: no SQL of its own */
+	int result;		/* apply_op's, once applied */
 	size_t size;
 	unsigned n;
 	struct val v[OP_MAX_VALS];
@@ -682,11 +684,58 @@ static int exec_retry(struct catalog *c, enum txn_stmt t, uint64_t *busy)
 	}
 }
 
+static bool same_text(const struct val *a, const struct val *b)
+{
+	return a->type == VAL_TEXT && b->type == VAL_TEXT && a->len == b->len &&
+	       memcmp(a->p, b->p, a->len) == 0;
+}
+
+/*
+ * session.c queues a session's row twice at the INVITE: first (before the metadata is parsed) and
+ * again with the metadata's session id; both are normally in one batch. The second only sets
+ * what it does not leave NULL (the upsert's coalesce(excluded.x, x); started_at is the first's),
+ * so folding its values into the first gives the same row with one upsert instead of two, and
+ * nobody can read the row in between: both commit in this transaction, as they would have. The
+ * ops queued between them (metadata, participants, streams) name the session by its uuid only.
+ * Only the last SESSIONS_RECENT sessions begun in the batch are looked at. Returns how many were
+ * folded.
+ */
+#define SESSIONS_RECENT 16
+
+static unsigned merge_session_begins(struct op *list)
+{
+	struct op *recent[SESSIONS_RECENT];
+	unsigned n = 0, merged = 0;
+
+	for (struct op *op = list; op; op = op->next) {
+		struct op *first = NULL;
+
+		if (op->kind != OP_SESSION_BEGIN || op->n < 5)
+			continue;
+		for (unsigned i = 0; i < MIN(n, SESSIONS_RECENT) && !first; i++)
+			if (same_text(&recent[i]->v[0], &op->v[0]))
+				first = recent[i];
+		if (!first) {
+			recent[n++ % SESSIONS_RECENT] = op;
+			continue;
+		}
+		/* call_id, siprec_session_id, src_addr, transport: they point into op's arena,
+		 * freed with the batch after both were applied. */
+		for (unsigned k = 1; k <= 4; k++)
+			if (op->v[k].type != VAL_NULL)
+				first->v[k] = op->v[k];
+		op->merged_into = first;
+		merged++;
+	}
+	return merged;
+}
+
 /* Applies a detached list in one transaction and frees it. Returns the last seq handled. */
 static uint64_t apply_batch(struct catalog *c, struct op *list)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
 	bool open, gave_up, synced, barrier = false, committed = false;
+	unsigned merged = merge_session_begins(list);
 
 	for (struct op *op = list; op; op = op->next)
 		barrier |= op->kind == OP_BARRIER;
@@ -722,8 +771,14 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 			failed++;
 			continue;
 		}
-		if (apply_op(c, op) == 0) {
+		/* A folded op shares the fate of the op that carries its values. */
+		op->result = op->merged_into ? op->merged_into->result : apply_op(c, op);
+		if (op->result == 0) {
 			in_txn++;
+			continue;
+		}
+		if (op->merged_into) {
+			failed++;
 			continue;
 		}
 		failed++;
@@ -763,6 +818,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 	c->stats.failed += failed;
 	c->stats.transactions += txns;
 	c->stats.busy_retries += busy;
+	c->stats.merged += merged;
 	pthread_mutex_unlock(&c->lock);
 	return last_seq;
 }

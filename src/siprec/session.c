@@ -139,8 +139,11 @@ struct session {
 	uint32_t session_expires_s;
 	uint64_t session_expires_at;
 	uint64_t last_request_at; /* the last in-dialog request, for SESSION_SILENCE_TIMEOUT */
-	/* SIP_TRYING_DELAY: the INVITE gets 100 Trying only if its answer is not sent by then. */
-	struct loop_timer trying_timer;
+	/* SIP_TRYING_DELAY: the INVITE gets 100 Trying at trying_at if its answer is not out by
+	 * then; linked in sessions.trying (oldest first) meanwhile. */
+	uint64_t trying_at;
+	struct session *trying_prev, *trying_next;
+	bool trying_linked;
 };
 
 struct sessions {
@@ -154,6 +157,11 @@ struct sessions {
 	struct loop_timer tick;
 	unsigned ticks;
 	struct uac_bye *byes; /* BYEs we sent, waiting for a response */
+	/* INVITEs waiting for their 100 Trying, in arrival order (all with the same delay, so in
+	 * deadline order too), and one timer for the oldest: a timer per session would wake the
+	 * loop for each deadline, though nearly every answer beats it. */
+	struct session *trying_head, *trying_tail;
+	struct loop_timer trying_timer;
 	/* A session started or ended since the last tick: the STATUS= line (calls, streams, the
 	 * health checks, a statfs of the recording directory) is rebuilt on the next tick, not per
 	 * session change (twice per call, ~1% of the CPU at 700 setups/s). */
@@ -193,6 +201,7 @@ static unsigned hash_str(struct str s)
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
 static void tick_fired(struct loop_timer *t);
+static void trying_fired(struct loop_timer *tm);
 static void stream_started(void *userdata, int result);
 static void stream_failed(void *userdata, int error);
 
@@ -204,6 +213,7 @@ int sessions_new(struct manager *m, struct sessions **ret)
 		return -ENOMEM;
 	ss->m = m;
 	ss->tick.fn = tick_fired;
+	ss->trying_timer.fn = trying_fired;
 	loop_timer_arm(m->loop, &ss->tick, loop_now_ms(m->loop) + TICK_MS);
 	*ret = ss;
 	return 0;
@@ -252,9 +262,11 @@ static void session_unlink(struct session *s)
 	ss->count--;
 }
 
+static void trying_unlink(struct session *s);
+
 static void session_free(struct session *s)
 {
-	loop_timer_disarm(s->ss->m->loop, &s->trying_timer);
+	trying_unlink(s);
 	if (s->durable_token)
 		s->durable_token->s = NULL;
 	if (s->invite_txn)
@@ -1161,16 +1173,44 @@ static void catalog_durable(void *userdata, int result)
 		free(t); /* the SIP loop is gone: nobody waits any more */
 }
 
-/* SIP_TRYING_DELAY after the INVITE its answer is still being prepared: 100 Trying now. */
+static void trying_unlink(struct session *s)
+{
+	struct sessions *ss = s->ss;
+
+	if (!s->trying_linked)
+		return;
+	if (s->trying_prev)
+		s->trying_prev->trying_next = s->trying_next;
+	else
+		ss->trying_head = s->trying_next;
+	if (s->trying_next)
+		s->trying_next->trying_prev = s->trying_prev;
+	else
+		ss->trying_tail = s->trying_prev;
+	s->trying_prev = s->trying_next = NULL;
+	s->trying_linked = false;
+}
+
+/* The oldest waiting INVITEs are SIP_TRYING_DELAY old: 100 Trying to each whose answer is still
+ * being prepared, then the timer for the next. Answered ones left the list when answered. */
 static void trying_fired(struct loop_timer *tm)
 {
-	struct session *s = container_of(tm, struct session, trying_timer);
-	struct sip_msg *req;
+	struct sessions *ss = container_of(tm, struct sessions, trying_timer);
+	uint64_t now = loop_now_ms(ss->m->loop);
+	struct session *s;
 
-	/* Proceeding: no final response yet (a 487 to a CANCEL, a 500 or the 200 end it). */
-	if (s->invite_txn && sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING &&
-	    sip_txn_request(s->invite_txn, &req) >= 0)
-		sipd_respond(s->ss->m, s->invite_txn, req, 100, NULL, NULL);
+	while ((s = ss->trying_head) && s->trying_at <= now) {
+		struct sip_msg *req;
+
+		trying_unlink(s);
+		/* Proceeding: no final response yet (a 487 to a CANCEL, a 500 or the 200 end it).
+		 */
+		if (s->invite_txn && sip_txn_state(s->invite_txn) == SIP_TXN_PROCEEDING &&
+		    sip_txn_request(s->invite_txn, &req) >= 0)
+			sipd_respond(ss->m, s->invite_txn, req, 100, NULL, NULL);
+	}
+	if (s)
+		loop_timer_arm(ss->m->loop, &ss->trying_timer, s->trying_at);
 }
 
 /*
@@ -1187,10 +1227,20 @@ static void trying_arm(struct session *s, struct sip_txn *txn, struct sip_msg *r
 		sipd_respond(m, txn, req, 100, NULL, NULL);
 		return;
 	}
-	s->trying_timer.fn = trying_fired;
-	if (!loop_timer_armed(&s->trying_timer))
-		loop_timer_arm(m->loop, &s->trying_timer,
-			       loop_now_ms(m->loop) + m->cfg->sip_trying_delay_ms);
+	if (s->trying_linked)
+		return;
+	s->trying_at = loop_now_ms(m->loop) + m->cfg->sip_trying_delay_ms;
+	s->trying_prev = s->ss->trying_tail;
+	if (s->ss->trying_tail)
+		s->ss->trying_tail->trying_next = s;
+	else
+		s->ss->trying_head = s;
+	s->ss->trying_tail = s;
+	s->trying_linked = true;
+	/* An armed timer is due no later than this (the list is in deadline order); one for a
+	 * session answered since fires once, finds nothing due and moves on. */
+	if (!loop_timer_armed(&s->ss->trying_timer))
+		loop_timer_arm(m->loop, &s->ss->trying_timer, s->trying_at);
 }
 
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
@@ -1411,6 +1461,7 @@ static void start_step(struct session *s, int result)
 						 .content_type = "application/sdp",
 						 .body = s->pending_answer,
 						 .body_len = s->pending_answer_len});
+	trying_unlink(s);
 	s->state = SESSION_ANSWERED;
 }
 
@@ -2379,6 +2430,7 @@ void sessions_free(struct sessions *ss)
 	if (!ss)
 		return;
 	loop_timer_disarm(ss->m->loop, &ss->tick);
+	loop_timer_disarm(ss->m->loop, &ss->trying_timer);
 	while (ss->byes)
 		uac_bye_free(ss->byes);
 	while (ss->all) {

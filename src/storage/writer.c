@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -85,6 +86,15 @@ struct store_dir {
 };
 
 struct store_writer {
+	/* What store_writer_add, once per packet, reads: the first line (the object is 64-byte
+	 * aligned, and the media worker's prefetch hook loads its first line). */
+	int error;
+	bool finished;
+	size_t cap;
+	uint8_t *plain;
+	size_t plain_len;
+	uint64_t plain_first_mono;
+
 	int fd;
 	int dir_fd; /* the directory, until its entry for the file is durable; -1 after */
 	/* Or the group's directory (dir_fd is then -1): the entry is durable once gdir->covered
@@ -94,7 +104,6 @@ struct store_writer {
 	bool dir_waiting;
 	struct store_writer *dw_next;
 	bool direct;
-	bool finished;
 	bool final_durable;
 	bool have_sha;
 	bool sync_wanted;
@@ -102,23 +111,18 @@ struct store_writer {
 	bool group_waiting;
 	bool slot_waiting; /* in its group's slot queue (counted as one request in flight) */
 	struct store_writer *slot_next;
-	int error;
 	char *path;
 
 	struct store_cipher *cipher;
 	uint8_t nonce_prefix[4];
 	uint32_t chunk_size;
-	size_t cap;
 	/* The open chunk is sealed in place: its plaintext is collected at plain = block +
-	 * STORE_CHUNK_HDR_SIZE in a block of chunk_size bytes (store_chunk_disk_size(cap)), which
-	 * the seal turns into the chunk as written (header, ciphertext over the plaintext, tag,
-	 * zeros) and hands to the write; the spare becomes the next block. No second buffer per
-	 * chunk to fill from cold memory, and no plaintext left behind to wipe. */
+	 * STORE_CHUNK_HDR_SIZE (above) in a block of chunk_size bytes (store_chunk_disk_size(cap)),
+	 * which the seal turns into the chunk as written (header, ciphertext over the plaintext,
+	 * tag, zeros) and hands to the write; the spare becomes the next block. No second buffer
+	 * per chunk to fill from cold memory, and no plaintext left behind to wipe. */
 	uint8_t *block;
 	size_t block_cap;
-	uint8_t *plain;
-	size_t plain_len;
-	uint64_t plain_first_mono;
 	uint64_t next_index;
 	uint64_t file_off;
 	uint64_t init_end;    /* bytes of the file already written (data or zeros ahead) */
@@ -151,7 +155,10 @@ struct store_writer {
 	EVP_MD_CTX *sha;
 	uint8_t sha256[32];
 	struct store_writer_stats stats;
-};
+} __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct store_writer, plain_first_mono) < 64,
+	       "store_writer_add's fields share the first line");
 
 struct store_sync_group {
 	struct loop_op op;
@@ -346,7 +353,7 @@ static uint8_t *block_get(struct store_writer *w, size_t len, size_t *ret_cap)
 	return buf;
 }
 
-/* A block whose write completed: kept as the spare (the larger of the two), else freed. */
+/* A block no longer used: kept as the spare (the larger of the two), else freed. */
 static void block_put(struct store_writer *w, uint8_t *buf, size_t cap)
 {
 	if (!w->spare || cap > w->spare_cap) {
@@ -356,6 +363,32 @@ static void block_put(struct store_writer *w, uint8_t *buf, size_t cap)
 	} else {
 		cache_free(buf, cap);
 	}
+}
+
+/* Frames moved back into a block whose write completed (block_done), at most. */
+#define BLOCK_SWAP_MAX 1024u
+
+/*
+ * A block whose write completed. The frames that came since its seal went to the other block;
+ * when they are few (a flush's writes complete within milliseconds: a frame or two per stream),
+ * they move into this block, which the seal went through last, and the other becomes the spare.
+ * So a stream's frames keep going to the lines its previous chunk used one flush ago, not two:
+ * the caches hold one flush interval of every stream's frames instead of two.
+ */
+static void block_done(struct store_writer *w, uint8_t *buf, size_t cap)
+{
+	if (w->block && cap == w->block_cap && w->plain_len <= BLOCK_SWAP_MAX) {
+		uint8_t *old = w->block;
+
+		if (w->plain_len) {
+			memcpy(buf + STORE_CHUNK_HDR_SIZE, w->plain, w->plain_len);
+			OPENSSL_cleanse(w->plain, w->plain_len);
+		}
+		w->block = buf;
+		w->plain = buf + STORE_CHUNK_HDR_SIZE;
+		buf = old;
+	}
+	block_put(w, buf, cap);
 }
 
 static struct wop *wop_free(struct wop *o)
@@ -626,9 +659,10 @@ int store_writer_open(const struct store_params *p, struct store_writer **ret)
 	COPY(h.formats, p->formats);
 #undef COPY
 
-	w = calloc(1, sizeof(*w));
+	w = aligned_alloc(_Alignof(struct store_writer), sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	memset(w, 0, sizeof(*w));
 	w->fd = -1;
 	w->dir_fd = -1;
 	hdr = cache_alloc(STORE_HEADER_SIZE);
@@ -917,7 +951,7 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			w->written_end = o->off + o->len;
 		}
 		if (!o->zero)
-			block_put(w, o->buf, o->cap);
+			block_done(w, o->buf, o->cap);
 		o->buf = NULL;
 	}
 	if (--w->in_flight == 0)

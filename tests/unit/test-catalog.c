@@ -747,6 +747,68 @@ static void test_batching(void **state)
 		     "10000|b-0|10999\n");
 }
 
+/*
+ * A session's row queued twice in one batch (as session.c does at the INVITE, the second time with
+ * the metadata's session id) is written by one upsert carrying both: the row is what the two
+ * upserts in a row would leave (the second's non-NULL columns win, started_at is the first's).
+ * Twice in two batches, both run.
+ */
+static void test_session_begin_merged(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stats st;
+
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "m1",
+								   .call_id = "c1",
+								   .src_addr = "192.0.2.1:5060",
+								   .transport = "udp",
+								   .started_at = 5}),
+		0);
+	assert_int_equal(catalog_participant_upsert(
+				 c, &(struct catalog_participant){.session_uuid = "m1",
+								  .participant_id = "p1",
+								  .aor = "sip:alice@example.com"}),
+			 0);
+	assert_int_equal(catalog_session_begin(
+				 c, &(struct catalog_session){.uuid = "other", .started_at = 6}),
+			 0);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "m1",
+								   .siprec_session_id = "S1",
+								   .src_addr = "192.0.2.2:5061",
+								   .transport = "tls",
+								   .started_at = 9}),
+		0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 4);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.merged, 1);
+	assert_query(path,
+		     "SELECT uuid, call_id, siprec_session_id, src_addr, transport, started_at, "
+		     "(SELECT count(*) FROM participants AS p WHERE p.session_id = s.id) "
+		     "FROM sessions AS s ORDER BY id",
+		     "m1|c1|S1|192.0.2.2:5061|tls|5|1\nother|||||6|0\n");
+
+	/* In a batch of its own: an upsert of its own. */
+	assert_int_equal(catalog_session_begin(c, &(struct catalog_session){.uuid = "m1",
+									    .call_id = "c2",
+									    .started_at = 10}),
+			 0);
+	assert_int_equal(catalog_sync(c), 0);
+	catalog_get_stats(c, &st);
+	assert_int_equal(st.applied, 5);
+	assert_int_equal(st.merged, 1);
+	catalog_free(c);
+	assert_query(
+		path,
+		"SELECT call_id, siprec_session_id, src_addr, transport, started_at FROM sessions "
+		"WHERE uuid = 'm1'",
+		"c2|S1|192.0.2.2:5061|tls|5\n");
+}
+
 struct producer {
 	struct catalog *c;
 	int id;
@@ -1271,6 +1333,7 @@ int main(void)
 		cmocka_unit_test(test_media_dtmf),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_session_begin_merged),
 		cmocka_unit_test(test_concurrent_producers),
 		cmocka_unit_test(test_queue_limits),
 		cmocka_unit_test(test_barrier),

@@ -1076,9 +1076,10 @@ static void test_writer_reader(void **state)
 
 /*
  * Chunks are sealed in place and blocks recycled (a writer's frames go into a block that becomes
- * the chunk as written; the block of its last completed write takes the next frames): chunks of
- * growing and shrinking sizes, some sealed while an earlier block is still waiting for its
- * write, must all land whole and in order.
+ * the chunk as written; the next frames go to the other block, and move back into the first when
+ * its write completes): chunks of growing and shrinking sizes, some sealed while an earlier
+ * block is still waiting for its write, frames added while a write is in flight, must all land
+ * whole and in order.
  */
 static void test_writer_recycled_blocks(void **state)
 {
@@ -1128,6 +1129,11 @@ static void test_writer_recycled_blocks(void **state)
 			assert_int_equal(store_writer_pending(w), 2);
 		}
 		assert_true(store_writer_submit(w, ring_get_sqes, &r, k % 3 == 0) >= 0);
+		/* frames that come while the write is in flight (moved when it completes) */
+		for (unsigned j = 0; j < k % 3; j++, n++) {
+			make_frame(&f, payload, n, sizeof(payload));
+			assert_int_equal(store_writer_add(w, &f), 0);
+		}
 		ring_run(&r, w);
 	}
 	assert_int_equal(store_writer_finish(w), 0);
