@@ -31,7 +31,9 @@
 #            pointers) of siprecd during the run; prints the top symbols and keeps
 #            perf.data in the kept output directory (KEEP=1 keeps it). PERF_EVENTS replaces
 #            the sampling (-F 999), e.g. "-c 1 -e probe_libc:malloc" counts every malloc
-#            after `perf probe -x LIBC --add malloc`.
+#            after `perf probe -x LIBC --add malloc`. PERF_HEAD=S waits S seconds for perf to
+#            attach before the first call; PERF_TAIL=S records S seconds after the last one, so
+#            the last calls' finalize is in (counts per call: bench/RESULTS.md, setupmedia2).
 # Exit: 0 done (every call set up), 2 some call failed, 1 setup failure, 77 missing tools.
 set -u
 # The machine is shared and the kernel groups tasks per session (autogroup): a nice value only
@@ -215,6 +217,7 @@ PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	perf record ${PERF_EVENTS:--F 999} ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
 	PERFPID=$!
+	sleep "${PERF_HEAD:-0}"
 fi
 t0=$(date +%s%N)
 $SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca "$DATA/state/tls/cert.pem" \
@@ -225,6 +228,7 @@ t1=$(date +%s%N)
 c1=$(cpu_ticks $DPID)
 threads $DPID >threads.1
 if [ -n "$PERFPID" ]; then
+	sleep "${PERF_TAIL:-0}"
 	kill -INT $PERFPID
 	wait $PERFPID
 fi

@@ -311,6 +311,13 @@ int store_writer_join(struct store_writer *w, struct store_sync_group *g);
 void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_sqes,
 			      void *userdata);
 /* True while the group's sync is in flight (its CQE names g: keep g and its loop until then). */
+/*
+ * At most n of the members' own fdatasyncs (first syncs, zeros written ahead, FINAL chunks) in
+ * flight at once; a chain that would sync beyond that waits (counted as a request in flight)
+ * for one to complete. 0: the default, io-wq's own limit (4 per online CPU), so no fewer run but
+ * none waits in io-wq's list, which every cancellation walks (writer.c, slot_take).
+ */
+void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n);
 bool store_sync_group_in_flight(const struct store_sync_group *g);
 /* Group syncs completed so far. */
 uint64_t store_sync_group_syncs(const struct store_sync_group *g);

@@ -69,14 +69,31 @@ static int check_numbering(char *errbuf, size_t errlen)
 	return 0;
 }
 
+static int migrate(sqlite3 *db, char *errbuf, size_t errlen);
+
 int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen)
 {
-	int known = (int)ARRAY_SIZE(migrations);
-	int r;
+	int defensive = 0, r;
 
 	r = check_numbering(errbuf, errlen);
 	if (r < 0)
 		return r;
+	/* Migration 12 edits table statements with PRAGMA writable_schema, which a connection in
+	 * SQLite's defensive mode refuses (some builds turn it on by default): off while migrating,
+	 * then as it was. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+	if (defensive)
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 0, NULL);
+	r = migrate(db, errbuf, errlen);
+	if (defensive)
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	return r;
+}
+
+static int migrate(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	int known = (int)ARRAY_SIZE(migrations);
+	int r;
 
 	for (;;) {
 		char *msg = NULL;

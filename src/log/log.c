@@ -54,12 +54,31 @@ static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Entries larger than this skip the datagram attempt (tests force the memfd path with it). */
 static size_t datagram_max = SIZE_MAX;
 
-/* A growing byte buffer for one entry; on allocation failure it stops growing and is marked. */
+/* A growing byte buffer for one entry; on allocation failure it stops growing and is marked.
+ * It starts in its own inline bytes (an entry of a few fields fits: a call's audit entries
+ * took four to five reallocs each when it started empty) and moves to the heap past them. */
 struct buf {
 	char *p;
 	size_t len, cap;
 	bool failed;
+	bool heap; /* p was malloc'ed */
+	char inl[2048];
 };
+
+static void buf_init(struct buf *b)
+{
+	b->p = b->inl;
+	b->len = 0;
+	b->cap = sizeof(b->inl);
+	b->failed = false;
+	b->heap = false;
+}
+
+static void buf_free(struct buf *b)
+{
+	if (b->heap)
+		free(b->p);
+}
 
 static void buf_reserve(struct buf *b, size_t n)
 {
@@ -75,11 +94,14 @@ static void buf_reserve(struct buf *b, size_t n)
 	if (b->len + n <= b->cap)
 		return;
 	cap = MAX(b->cap * 2, b->len + n + 256);
-	p = realloc(b->p, cap);
+	p = b->heap ? realloc(b->p, cap) : malloc(cap);
 	if (!p) {
 		b->failed = true;
 		return;
 	}
+	if (!b->heap)
+		memcpy(p, b->p, b->len);
+	b->heap = true;
 	b->p = p;
 	b->cap = cap;
 }
@@ -229,7 +251,7 @@ static void stderr_escape(struct buf *b, const char *s, size_t n)
 static int stderr_send(int level, const char *message, size_t message_len,
 		       const char *const *fields)
 {
-	struct buf b = {0};
+	struct buf b;
 	char prefix[80];
 	ssize_t n;
 	int r = 0;
@@ -247,6 +269,7 @@ static int stderr_send(int level, const char *message, size_t message_len,
 		snprintf(prefix, sizeof(prefix), "%s.%03ld %s: ", tbuf, ts.tv_nsec / 1000000L,
 			 level_names[level]);
 	}
+	buf_init(&b);
 	buf_adds(&b, prefix);
 	stderr_escape(&b, message, message_len);
 	for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++) {
@@ -255,7 +278,7 @@ static int stderr_send(int level, const char *message, size_t message_len,
 	}
 	buf_add(&b, "\n", 1);
 	if (b.failed) {
-		free(b.p);
+		buf_free(&b);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&stderr_lock);
@@ -270,7 +293,7 @@ static int stderr_send(int level, const char *message, size_t message_len,
 		off += (size_t)n;
 	}
 	pthread_mutex_unlock(&stderr_lock);
-	free(b.p);
+	buf_free(&b);
 	return r;
 }
 
@@ -312,9 +335,10 @@ static int log_dispatch(int level, const char *file, int line, const char *func,
 
 	pthread_rwlock_rdlock(&state_lock);
 	if (active_target == LOG_TARGET_JOURNAL && journal_fd >= 0) {
-		struct buf b = {0};
+		struct buf b;
 		char num[32];
 
+		buf_init(&b);
 		journal_field(&b, "MESSAGE", 7, message, message_len);
 		snprintf(num, sizeof(num), "%d", level);
 		journal_field(&b, "PRIORITY", 8, num, strlen(num));
@@ -337,7 +361,7 @@ static int log_dispatch(int level, const char *file, int line, const char *func,
 				      strlen(eq + 1));
 		}
 		r = b.failed ? -ENOMEM : journal_send(journal_fd, &b);
-		free(b.p);
+		buf_free(&b);
 		pthread_rwlock_unlock(&state_lock);
 		/* The journal went away (restart, tests): the message still goes somewhere. */
 		if (r < 0)

@@ -55,6 +55,7 @@ struct wop {
 	bool final;
 	bool zero; /* a stretch written ahead: buf is the shared zero block */
 	bool is_sync;
+	bool slot; /* the fdatasync holds one of its group's slots (slot_take) */
 	bool is_dirsync;
 	bool done_ok;
 };
@@ -108,6 +109,8 @@ struct store_writer {
 	bool sync_wanted;
 	bool chain_synced; /* the chain in flight carried an fdatasync that succeeded */
 	bool group_waiting;
+	bool slot_waiting; /* in its group's slot queue (counted as one request in flight) */
+	struct store_writer *slot_next;
 	char *path;
 
 	struct store_cipher *cipher;
@@ -171,6 +174,9 @@ struct store_sync_group {
 	uint64_t syncs;
 	struct store_dir dirs[GROUP_DIRS];
 	uint64_t dir_syncs;
+	/* Members' own fdatasyncs in flight, at most max_syncs; the chains waiting for one. */
+	unsigned syncs_out, max_syncs;
+	struct store_writer *slot_head, *slot_tail;
 };
 
 /* The file's directory entry is not durable yet (its first sync takes the directory's). */
@@ -774,6 +780,7 @@ int store_writer_finish(struct store_writer *w)
 }
 
 static int submit_chain(struct store_writer *w);
+static void slot_release(struct store_sync_group *g);
 static void group_try(struct store_sync_group *g);
 static void chain_done(struct store_writer *w);
 
@@ -912,6 +919,8 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			w->dir_fd = -1;
 		}
 	} else if (o->is_sync) {
+		if (o->slot)
+			slot_release(w->group);
 		if (res < 0)
 			set_error(w, res);
 		else {
@@ -947,6 +956,57 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 	}
 	if (--w->in_flight == 0)
 		chain_done(w);
+}
+
+/*
+ * A member's own fdatasyncs (first sync, zeros written ahead, FINAL) are punted by io_uring to
+ * its io-wq workers, at most 4 per CPU at a time; the others wait in io-wq's list, which every
+ * IORING_OP_ASYNC_CANCEL walks, and the media worker cancels each stream's receive at its close:
+ * with hundreds of FINAL fdatasyncs queued at 1,000 setups/s that walk was a third of the media
+ * thread (bench/RESULTS.md, setupmedia2). So the group keeps at most max_syncs of them in
+ * flight (as many as io-wq runs at once: no fewer run) and the chains that would sync beyond
+ * that wait here, in order, for a slot. A waiting writer counts one request in flight.
+ */
+static bool slot_take(struct store_writer *w)
+{
+	struct store_sync_group *g = w->group;
+
+	if (g->syncs_out < g->max_syncs) {
+		g->syncs_out++;
+		return true;
+	}
+	if (!w->slot_waiting) {
+		w->slot_waiting = true;
+		w->slot_next = NULL;
+		if (g->slot_tail)
+			g->slot_tail->slot_next = w;
+		else
+			g->slot_head = w;
+		g->slot_tail = w;
+		w->in_flight++;
+	}
+	return false;
+}
+
+/* A slot is free: the waiting chains take it, in order (one that cannot be prepared, for lack
+ * of room in the ring, gives its slot back and is retried by its caller, as an -EBUSY is). */
+static void slot_release(struct store_sync_group *g)
+{
+	struct store_writer *w;
+
+	g->syncs_out--;
+	while (g->syncs_out < g->max_syncs && (w = g->slot_head)) {
+		g->slot_head = w->slot_next;
+		if (!g->slot_head)
+			g->slot_tail = NULL;
+		w->slot_waiting = false;
+		w->slot_next = NULL;
+		w->in_flight--;
+		if (!w->error && w->get_sqes)
+			submit_chain(w);
+		if (!w->in_flight && w->idle_fn)
+			w->idle_fn(w->idle_ud);
+	}
 }
 
 /*
@@ -1031,6 +1091,15 @@ static int submit_chain(struct store_writer *w)
 	else if (zop)
 		sync = true;
 	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
+	/* A member's chain that syncs waits for one of the group's slots (slot_take). */
+	if (sync && w->group && !slot_take(w)) {
+		if (zop) {
+			/* Not written: the stretch is asked for again by the chain, later. */
+			w->init_end = zop->off;
+			free(zop);
+		}
+		return 0;
+	}
 	/* The group's directory: its entry is durable already, or an fsync of the directory that
 	 * began after the file was created is in flight (wait for it), or one is started now
 	 * beside the chain, or (one that does not cover it is in flight) it waits for the next. */
@@ -1050,6 +1119,7 @@ static int submit_chain(struct store_writer *w)
 			goto nomem;
 		sop->w = w;
 		sop->is_sync = true;
+		sop->slot = w->group != NULL;
 	}
 	if (sync && w->dir_fd >= 0) {
 		dop = calloc(1, sizeof(*dop));
@@ -1123,6 +1193,10 @@ static int submit_chain(struct store_writer *w)
 nomem:
 	r = -ENOMEM;
 undo:
+	/* Given back without waking the queue: it is empty (a slot was free), or this is
+	 * slot_release's own loop, which goes on. */
+	if (sync && w->group)
+		w->group->syncs_out--;
 	free(sop);
 	free(dop);
 	if (zop) {
@@ -1288,8 +1362,17 @@ int store_sync_group_new(struct store_sync_group **ret)
 	g->fd = -1;
 	for (unsigned i = 0; i < GROUP_DIRS; i++)
 		g->dirs[i].fd = -1;
+	store_sync_group_set_max_syncs(g, 0);
 	*ret = g;
 	return 0;
+}
+
+void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* io-wq's limit of workers for regular files: 4 per CPU (and the ring's SQ size) */
+	g->max_syncs = n ? n : (unsigned)MAX(4 * (cpus > 0 ? cpus : 1), 1L);
 }
 
 struct store_sync_group *store_sync_group_free(struct store_sync_group *g)

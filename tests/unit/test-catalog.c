@@ -284,6 +284,21 @@ static void test_check_lists(void **state)
 				       "created_at) VALUES ('r', 1, 1, '/x.siprec', 2)"),
 			 SQLITE_OK);
 	assert_true(ephemerals(path, writes[1]) > 0);
+	{
+		/* On a connection in defensive mode too (writable_schema refused there). */
+		sqlite3 *db = NULL;
+		char err[256] = "";
+		int on = 0;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL),
+				 SQLITE_OK);
+		if (catalog_migrate(db, err, sizeof(err)) != 0)
+			fail_msg("catalog_migrate in defensive mode: %s", err);
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &on);
+		assert_int_equal(on, 1);
+		sqlite3_close(db);
+	}
 	c = open_ok(path);
 	catalog_free(c);
 

@@ -333,6 +333,45 @@ static void test_stderr(void **state)
 	log_setup(LOG_TARGET_JOURNAL, LOG_INFO, sockpath);
 }
 
+/* A field of 3,000 bytes: past a buffer's inline bytes (2 KiB) the entry moves to the heap;
+ * what was written before the move and what comes after both arrive (journal and stderr). */
+static char big_field[5 + 3000 + 1];
+
+static void emit_big(void)
+{
+	const char *const fields[] = {"FIRST=one", big_field, "LAST=two", NULL};
+
+	log_struct(LOG_WARNING, NULL, fields, "big %s", "entry");
+}
+
+static void test_large_entry(void **state)
+{
+	char *out, *want;
+
+	(void)state;
+	memcpy(big_field, "BIG=", 4);
+	for (size_t i = 0; i < 3000; i++)
+		big_field[4 + i] = (char)('a' + i % 26);
+	big_field[4 + 3000] = '\0';
+	emit_big();
+	assert_int_equal(recv_entry(), 0);
+	assert_field("MESSAGE", "big entry");
+	assert_field("FIRST", "one");
+	assert_field("BIG", big_field + 4);
+	assert_field("LAST", "two");
+
+	unsetenv("INVOCATION_ID");
+	unsetenv("JOURNAL_STREAM");
+	log_setup(LOG_TARGET_STDERR, LOG_INFO, sockpath);
+	out = capture_stderr(emit_big);
+	log_setup(LOG_TARGET_JOURNAL, LOG_INFO, sockpath);
+	assert_true(asprintf(&want, "warning: big entry FIRST=one %s LAST=two\n", big_field) > 0);
+	assert_true(strlen(out) > 24);
+	assert_string_equal(out + 24, want);
+	free(want);
+	free(out);
+}
+
 static void *thread_logger(void *arg)
 {
 	for (int i = 0; i < 50; i++)
@@ -377,10 +416,11 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fields),		cmocka_unit_test(test_struct_binary),
-		cmocka_unit_test(test_memfd),		cmocka_unit_test(test_ratelimit),
-		cmocka_unit_test(test_ratelimit_plain), cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_threads),		cmocka_unit_test(test_stderr),
+		cmocka_unit_test(test_fields),	  cmocka_unit_test(test_struct_binary),
+		cmocka_unit_test(test_memfd),	  cmocka_unit_test(test_large_entry),
+		cmocka_unit_test(test_ratelimit), cmocka_unit_test(test_ratelimit_plain),
+		cmocka_unit_test(test_levels),	  cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_stderr),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -854,6 +854,108 @@ static void test_writer_short(void **state)
 }
 
 /*
+ * A group keeps at most max_syncs of its members' own fdatasyncs in flight (the rest would wait
+ * in io-wq's list, walked by every cancellation): five FINAL chunks with room for two, the
+ * others wait (counted in flight, not closable) and go as slots free up, in order.
+ */
+static void test_writer_group_slots(void **state)
+{
+	enum { N = 5, MAX = 2 };
+	struct store_writer *w[N];
+	struct store_sync_group *g;
+	void *syncs[64];
+	unsigned nsyncs = 0, out = 0, most = 0;
+	uint8_t payload[160];
+	char path[N][300];
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	store_sync_group_set_max_syncs(g, MAX);
+	for (int k = 0; k < N; k++) {
+		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+					 .key = test_key,
+					 .key_id = "k",
+					 .recording_id = "slots",
+					 .codec = "PCMU",
+					 .group = g};
+		struct store_frame f;
+
+		snprintf(path[k], sizeof(path[k]), "%s/slots%d.siprec", tmpdir, k);
+		p.path = path[k];
+		assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		if (!store_writer_direct(w[k]))
+			skip();
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+		ring_drain(&r);
+		make_frame(&f, payload, 0, sizeof(payload));
+		assert_int_equal(store_writer_add(w[k], &f), 0);
+		assert_int_equal(store_writer_finish(w[k]), 0);
+	}
+	for (int k = 0; k < N; k++) {
+		int n = store_writer_submit(w[k], ring_get_sqes, &r, true);
+
+		if (k < MAX)
+			assert_true(n > 0);
+		else {
+			/* waits for a slot: nothing prepared, one request in flight */
+			assert_int_equal(n, 0);
+			assert_int_equal(store_writer_in_flight(w[k]), 1);
+			assert_false(store_writer_closable(w[k], 0));
+		}
+	}
+	/* Dispatch one CQE at a time, counting the datasyncs out. */
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+
+		for (unsigned i = 0; i < r.nhanded; i++) {
+			struct io_uring_sqe *q = r.handed[i];
+
+			if (q->opcode == IORING_OP_FSYNC &&
+			    (q->fsync_flags & IORING_FSYNC_DATASYNC)) {
+				assert_true(nsyncs < 64);
+				syncs[nsyncs++] = (void *)(uintptr_t)q->user_data;
+				out++;
+			}
+		}
+		most = MAX(most, out);
+		r.outstanding += r.nhanded;
+		ring_check_handed(&r);
+		assert_true(io_uring_submit(&r.ring) >= 0);
+		if (!r.outstanding)
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r.ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&r.ring, cqe);
+		r.outstanding--;
+		/* (a completed op's memory may serve a later op: each sync is matched once) */
+		for (unsigned i = 0; i < nsyncs; i++)
+			if (syncs[i] == op) {
+				syncs[i] = NULL;
+				out--;
+				break;
+			}
+		op->fn(op, res, 0);
+	}
+	assert_int_equal(most, MAX);
+	assert_int_equal(nsyncs, N);
+	for (int k = 0; k < N; k++) {
+		struct store_check_result res;
+
+		assert_true(store_writer_durable_final(w[k]));
+		assert_int_equal(store_writer_close(w[k]), 0);
+		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
+		assert_true(res.complete);
+	}
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
  * Writers on one thread recycle their blocks (of the default chunk size: the open chunk's and the
  * sealed chunks'; of one block: the headers): two rounds of four writers open at once, their
  * frames interleaved, the second round on the first one's blocks. Each file must hold exactly its
@@ -1428,6 +1530,7 @@ int main(void)
 		cmocka_unit_test(test_writer_group_dir),
 		cmocka_unit_test(test_writer_recycle),
 		cmocka_unit_test(test_writer_short),
+		cmocka_unit_test(test_writer_group_slots),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
