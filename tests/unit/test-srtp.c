@@ -319,6 +319,100 @@ static void test_wsh(void **state)
 	}
 }
 
+/*
+ * The replay window against a model of RFC 3711 §3.3.2 (libsrtp2's patched window is a ring,
+ * patches/libsrtp2/0004): packets in order, held back and delivered late (inside, at the edge
+ * of and beyond the window), duplicated, and after jumps ahead of up to twice the window; each
+ * is accepted exactly when the model accepts it. Windows of 64, 96 (not a power of two) and
+ * 1024 (the default) packets.
+ */
+#define REPLAY_N 20000
+
+static void test_replay_window_model(void **state)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	static const uint32_t win[] = {64, 96, 1024};
+	static uint8_t pkts[REPLAY_N + 1][192];
+	static size_t lens[REPLAY_N + 1];
+	static bool seen[REPLAY_N + 1];
+	static uint32_t late[4096];
+	uint8_t key[30], copy[PKT_CAP];
+
+	fill_key(key, sizeof(key), 9);
+	for (size_t w = 0; w < ARRAY_SIZE(win); w++) {
+		struct srtp_params p = {.n_keys = 1, .window = win[w]};
+		struct srtp_tx *tx = NULL;
+		struct srtp_rx *rx = NULL;
+		uint32_t n = win[w], top = 0, cursor = 0, rnd = 12345u + (uint32_t)w, nlate = 0;
+		unsigned accepted = 0, refused = 0;
+
+		p.keys[0] = (struct srtp_master_key){.key_salt = key, .len = 30};
+		assert_int_equal(srtp_tx_new_params(s, &p, &tx), 0);
+		assert_int_equal(srtp_rx_new_params(s, &p, &rx), 0);
+		for (uint32_t i = 1; i <= REPLAY_N; i++) {
+			lens[i] = rtp_packet(pkts[i], 5, (uint16_t)i, i);
+			assert_int_equal(srtp_tx_protect_rtp(tx, pkts[i], &lens[i], 192), 0);
+		}
+		memset(seen, 0, sizeof(seen));
+		for (;;) {
+			uint32_t x, r;
+			size_t len;
+			bool want;
+			int got;
+
+			rnd = rnd * 1103515245u + 12345u;
+			r = (rnd >> 8) % 100;
+			if (r < 70 || cursor == 0) {
+				x = ++cursor;
+			} else if (r < 80) { /* hold back a few, or up to twice the window */
+				uint32_t k = 1 + (rnd >> 12) % (r < 79 ? 8 : 2 * n);
+
+				for (uint32_t j = 1; j < k && nlate < ARRAY_SIZE(late); j++)
+					late[nlate++] = cursor + j;
+				cursor += k;
+				x = cursor;
+			} else if (r < 90 && nlate) { /* a held-back one, oldest or newest */
+				uint32_t j = (rnd >> 16) % 2 ? nlate - 1 : 0;
+
+				x = late[j];
+				late[j] = late[--nlate];
+			} else if (r < 95) { /* a duplicate of a recent one */
+				uint32_t back = (rnd >> 10) % (n + 2);
+
+				x = cursor > back ? cursor - back : cursor;
+			} else { /* at the window's edge behind the newest */
+				uint32_t back = n - 1 + (rnd >> 10) % 3;
+
+				x = top > back ? top - back : cursor;
+			}
+			if (x == 0 || x > REPLAY_N)
+				break;
+			/* RFC 3711 §3.3.2: ahead of the newest, or inside the window and not seen
+			 */
+			want = x > top || (top - x < n && !seen[x]);
+			memcpy(copy, pkts[x], lens[x]);
+			len = lens[x];
+			got = srtp_rx_unprotect_rtp(rx, copy, &len);
+			if (got != (want ? 0 : -EALREADY))
+				fail_msg("window %u: index %u (newest %u) %s, expected %s", n, x,
+					 top, got == 0 ? "accepted" : "refused",
+					 want ? "accepted" : "refused");
+			if (want) {
+				seen[x] = true;
+				top = x > top ? x : top;
+				accepted++;
+			} else {
+				refused++;
+			}
+		}
+		/* the sequence reached every case often */
+		if (accepted < 1000 || refused < 50)
+			fail_msg("window %u: %u accepted, %u refused", n, accepted, refused);
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+	}
+}
+
 static void test_bad_args(void **state)
 {
 	const struct srtp_suite_info *cm = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
@@ -842,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_suite_table),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper_and_replay),
+		cmocka_unit_test(test_replay_window_model),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_mki),
 		cmocka_unit_test(test_wsh),
