@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include <openssl/evp.h>
@@ -410,6 +411,51 @@ static void test_replay_window_model(void **state)
 			fail_msg("window %u: %u accepted, %u refused", n, accepted, refused);
 		srtp_tx_free(tx);
 		srtp_rx_free(rx);
+	}
+}
+
+/*
+ * Media workers run libsrtp2 on several threads at once, each on its own sessions; the running
+ * HMAC-SHA1 context is per thread (patches/libsrtp2/0005): two threads protecting and
+ * unprotecting at the same time must both authenticate every packet.
+ */
+#define THREAD_PKTS 20000
+
+static void *srtp_thread(void *arg)
+{
+	const struct srtp_suite_info *s = srtp_suite_by_name(STR_LIT("AES_CM_128_HMAC_SHA1_80"));
+	uintptr_t seed = (uintptr_t)arg, bad = 0;
+	struct srtp_tx *tx = NULL;
+	struct srtp_rx *rx = NULL;
+	uint8_t key[30], pkt[PKT_CAP];
+
+	fill_key(key, sizeof(key), (uint8_t)seed);
+	if (srtp_tx_new(s, key, sizeof(key), false, false, false, &tx) < 0 ||
+	    srtp_rx_new(s, key, sizeof(key), false, false, false, &rx) < 0)
+		bad = THREAD_PKTS;
+	for (size_t i = 0; !bad && i < THREAD_PKTS; i++) {
+		size_t len = rtp_packet(pkt, (uint32_t)seed, (uint16_t)i, i);
+
+		if (srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)) < 0 ||
+		    srtp_rx_unprotect_rtp(rx, pkt, &len) < 0)
+			bad++;
+	}
+	srtp_tx_free(tx);
+	srtp_rx_free(rx);
+	return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[2];
+	void *bad[2];
+
+	assert_int_equal(srtp_global_init(), 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, srtp_thread, (void *)(i + 1)), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], &bad[i]), 0);
+		assert_int_equal((uintptr_t)bad[i], 0);
 	}
 }
 
@@ -937,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper_and_replay),
 		cmocka_unit_test(test_replay_window_model),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_mki),
 		cmocka_unit_test(test_wsh),
