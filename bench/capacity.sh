@@ -75,8 +75,16 @@ for b in siprecd siprec-src siprec-export; do
 	[ -x "$BUILD/$b" ] || { echo "capacity: $BUILD/$b not built"; exit 1; }
 done
 if [ $DO_BASE = 1 ] || [ $DO_SRTP = 1 ]; then
-	[ -x "$BUILD/bench/recv-baseline" ] && [ -x "$BUILD/bench/srtp-bench" ] ||
-		make -C "$SRCDIR" -s BUILD="$BUILD" bench >/dev/null || exit 1
+	if ! [ -x "$BUILD/bench/recv-baseline" ] || ! [ -x "$BUILD/bench/srtp-bench" ]; then
+		# Only this tree's own build is made here: make with BUILD set to another tree's
+		# build (an A/B's "before") would compile this tree's sources into it and relink its
+		# siprecd half old, half new.
+		[ "$BUILD" = "$SRCDIR/build" ] || {
+			echo "capacity: $BUILD/bench/recv-baseline or srtp-bench not built: run 'make bench' in the tree $BUILD belongs to"
+			exit 1
+		}
+		make -C "$SRCDIR" -s bench >/dev/null || exit 1
+	fi
 fi
 
 # rtpengine comes from Debian's registry (bench only, not in tools/install-deps.sh); installed
