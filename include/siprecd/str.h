@@ -54,6 +54,8 @@ struct str str_split(struct str a, char c, struct str *ret_head);
 struct str str_next_token(struct str *rest);
 /* Value of a hex digit, or -1. */
 int hex_digit(char c);
+/* The n bytes at in as 2n lowercase hex digits and a NUL at out (2n + 1 bytes). */
+void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Returns a malloc'ed NUL-terminated copy, or NULL on allocation failure. */
 char *str_dup(struct str a);
 /* Copies into buf of size n with NUL; returns -ENAMETOOLONG (and copies nothing) if it does not

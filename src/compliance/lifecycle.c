@@ -19,6 +19,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/compliance.h"
 #include "siprecd/keys.h"
+#include "siprecd/str.h"
 
 #define CANDIDATES_MAX 1000000u
 
@@ -537,7 +538,6 @@ int compliance_retention_run_keyed(sqlite3 *db, struct keys *keys, int64_t defau
 
 static void subject_hash(const char *aor, char out[TRAIL_HASH_HEX + 1])
 {
-	static const char d[] = "0123456789abcdef";
 	uint8_t h[32];
 	unsigned hl = 0;
 	char low[1024];
@@ -547,11 +547,7 @@ static void subject_hash(const char *aor, char out[TRAIL_HASH_HEX + 1])
 		low[i] = (char)((aor[i] >= 'A' && aor[i] <= 'Z') ? aor[i] + 32 : aor[i]);
 	low[n] = '\0';
 	EVP_Digest(low, n, h, &hl, EVP_sha256(), NULL);
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = d[h[i] >> 4];
-		out[2 * i + 1] = d[h[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(h, 32, out);
 }
 
 /* The indexes as a JSON array of strings (for json_each): NULL when there is none. */

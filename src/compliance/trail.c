@@ -25,6 +25,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/b64.h"
 #include "siprecd/compliance.h"
+#include "siprecd/str.h"
 
 static const char zero_hash[TRAIL_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -65,17 +66,6 @@ uint64_t compliance_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int compliance_file_sha256(const char *path, char out[TRAIL_HASH_HEX + 1])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -107,7 +97,7 @@ int compliance_file_sha256(const char *path, char out[TRAIL_HASH_HEX + 1])
 	if (r == 0 && (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl != 32))
 		r = -EIO;
 	if (r == 0)
-		hex(d, 32, out);
+		hex_encode(d, 32, out);
 	close(fd);
 	EVP_MD_CTX_free(md);
 	return r;
@@ -210,7 +200,7 @@ static void entry_hash(EVP_MD_CTX *md, uint64_t seq, const struct trail_entry *e
 	hash_field(&h, prev);
 	hb_flush(&h);
 	EVP_DigestFinal_ex(md, d, &dl);
-	hex(d, 32, out);
+	hex_encode(d, 32, out);
 }
 
 void trail_entry_hash(uint64_t seq, const struct trail_entry *e, const char *prev,
@@ -542,7 +532,7 @@ int trail_key_id(void *key, char out[TRAIL_HASH_HEX + 1])
 	if (!key || EVP_PKEY_get_raw_public_key(key, raw, &n) != 1 || n != 32 ||
 	    EVP_Digest(raw, n, d, &dl, EVP_sha256(), NULL) != 1)
 		return -EINVAL;
-	hex(d, 32, out);
+	hex_encode(d, 32, out);
 	return 0;
 }
 

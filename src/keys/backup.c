@@ -19,6 +19,7 @@
 #include "keys/keys-internal.h"
 #include "siprecd/audit.h"
 #include "siprecd/macro.h"
+#include "siprecd/str.h"
 
 #define BACKUP_FORMAT "siprecd-key-backup"
 #define BACKUP_AAD "siprecd key backup v1"
@@ -35,7 +36,7 @@ static json_object *hex_obj(const void *p, size_t n)
 
 	if (!h)
 		return NULL;
-	keys_to_hex(p, n, h);
+	hex_encode(p, n, h);
 	o = json_object_new_string(h);
 	free(h);
 	return o;

@@ -24,6 +24,7 @@
 
 #include "keys/keys-internal.h"
 #include "siprecd/macro.h"
+#include "siprecd/str.h"
 
 #define WRAP_AAD_LABEL "siprecd dek v1"
 #define ENV_INFO_LABEL "siprecd write-only v1"
@@ -337,7 +338,7 @@ void keys_public_key_id(const uint8_t pub[32], char ret[KEYS_KEY_ID_MAX + 1])
 
 	SHA256(pub, 32, md);
 	memcpy(ret, "pub:", 4);
-	keys_to_hex(md, 8, ret + 4);
+	hex_encode(md, 8, ret + 4);
 }
 
 int keys_derive_recording(const uint8_t dek[32], const char *recording_id, uint8_t out[32])
@@ -389,7 +390,7 @@ int keys_aor_index_compute(const uint8_t dek[32], uint32_t version, const char *
 	    HMAC(EVP_sha256(), key, 32, (const uint8_t *)norm, n, mac, &ml) && ml == 32) {
 		int p = snprintf(ret, KEYS_AOR_INDEX_MAX + 1, "v%u:", version);
 
-		keys_to_hex(mac, 32, ret + p);
+		hex_encode(mac, 32, ret + p);
 		r = 0;
 	}
 	OPENSSL_cleanse(key, sizeof(key));

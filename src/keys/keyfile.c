@@ -51,17 +51,6 @@ uint64_t keys_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void keys_to_hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * n] = 0;
-}
-
 int keys_from_hex(const char *in, size_t hexlen, uint8_t *out)
 {
 	if (hexlen % 2)
@@ -159,7 +148,7 @@ static int create_key_file(const char *path, uint8_t key[32])
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return keys_fail(-errno, "%s: cannot create key file: %s", path, strerror(errno));
-	keys_to_hex(key, 32, hex);
+	hex_encode(key, 32, hex);
 	hex[64] = '\n';
 	if (write(fd, hex, 65) != 65 || fsync(fd) < 0) {
 		r = errno ? -errno : -EIO;
@@ -195,7 +184,7 @@ static void legacy_key_id(const uint8_t key[32], char out[KEYS_KEY_ID_MAX + 1])
 
 	SHA256(key, 32, md);
 	memcpy(out, "file:", 5);
-	keys_to_hex(md, 8, out + 5);
+	hex_encode(md, 8, out + 5);
 }
 
 int keys_add_legacy(struct keys *k, const uint8_t key[32], bool active)

@@ -79,7 +79,6 @@ void keys_notify_change(struct keys *k, bool external);
 
 int keys_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct keys *keys_alloc(enum keys_mode mode);
-void keys_to_hex(const uint8_t *in, size_t n, char *out);
 int keys_from_hex(const char *in, size_t hexlen, uint8_t *out);
 uint64_t keys_now_ms(void);
 /* Reads a 256-bit key: 64 hex digits (newline allowed) or 32 raw bytes; refuses group/world

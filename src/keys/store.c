@@ -20,6 +20,7 @@
 #include "siprecd/audit.h"
 #include "siprecd/compliance.h"
 #include "siprecd/macro.h"
+#include "siprecd/str.h"
 
 #define DEK_ALG "AES-256"
 #define KEK_ALG "KEK"
@@ -62,10 +63,10 @@ static void kek_finish(struct kek *x)
 
 		hmac(x->key, KEK_ID_LABEL, "", md);
 		memcpy(x->kek_id, "kek:", 4);
-		keys_to_hex(md, 8, x->kek_id + 4);
+		hex_encode(md, 8, x->kek_id + 4);
 	} else {
 		memcpy(x->kek_id, "pw:", 3);
-		keys_to_hex(x->salt, 8, x->kek_id + 3);
+		hex_encode(x->salt, 8, x->kek_id + 3);
 	}
 	hmac(x->key, VERIFIER_LABEL, x->kek_id, x->verifier);
 }
@@ -440,7 +441,7 @@ static int init_store(struct keys *k, const struct kek *x)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return keys_fail(-EIO, "no random bytes available");
 	memcpy(key_id, "dek:", 4);
-	keys_to_hex(rnd, sizeof(rnd), key_id + 4);
+	hex_encode(rnd, sizeof(rnd), key_id + 4);
 	r = exec(k, "BEGIN IMMEDIATE");
 	if (r < 0)
 		return r;
@@ -487,7 +488,7 @@ static int open_memory(struct keys *k)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || RAND_bytes(k->secret->dek[0], 32) != 1)
 		return keys_fail(-EIO, "no random bytes available");
 	memcpy(d->key_id, "mem:", 4);
-	keys_to_hex(rnd, sizeof(rnd), d->key_id + 4);
+	hex_encode(rnd, sizeof(rnd), d->key_id + 4);
 	d->version = 1;
 	snprintf(d->state, sizeof(d->state), "active");
 	d->created_at = d->activated_at = keys_now_ms();

@@ -15,6 +15,7 @@
 
 #include "siprecd/macro.h"
 #include "siprecd/sip.h"
+#include "siprecd/str.h"
 
 struct out {
 	char *buf;
@@ -135,7 +136,6 @@ static int random_chars(char *buf, size_t n)
 
 int sip_tag_generate(char *buf, size_t size)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[SIP_TAG_LEN / 2];
 	int r;
 
@@ -144,11 +144,7 @@ int sip_tag_generate(char *buf, size_t size)
 	r = sip_random(rnd, sizeof(rnd));
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		buf[2 * i] = hex[rnd[i] >> 4];
-		buf[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	buf[SIP_TAG_LEN] = '\0';
+	hex_encode(rnd, sizeof(rnd), buf);
 	return 0;
 }
 

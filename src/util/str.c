@@ -209,6 +209,17 @@ struct str str_next_token(struct str *rest)
 	return t;
 }
 
+void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -71,12 +71,30 @@ static void test_views(void **state)
 	assert_int_equal(str_casestr(STR_LIT("multipart/Mixed"), "mixed"), 10);
 }
 
+/* hex_encode: lowercase, two digits a byte, NUL-ended; hex_digit reads each back. */
+static void test_hex(void **state)
+{
+	const uint8_t in[] = {0x00, 0x09, 0x0a, 0x7f, 0x80, 0xa5, 0xff};
+	char out[2 * sizeof(in) + 2];
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	hex_encode(in, sizeof(in), out);
+	assert_string_equal(out, "00090a7f80a5ff");
+	assert_int_equal(out[2 * sizeof(in) + 1], 'x');
+	for (size_t i = 0; i < sizeof(in); i++)
+		assert_int_equal(hex_digit(out[2 * i]) * 16 + hex_digit(out[2 * i + 1]), in[i]);
+	hex_encode(in, 0, out);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_to_u64),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
