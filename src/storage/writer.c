@@ -875,6 +875,14 @@ static void group_release(struct store_writer *w)
 	group_try(w->group);
 }
 
+/* Nothing in flight any more (and none waiting for a sync slot): tells store_writer_set_idle_fn's
+ * callback. */
+static void idle_check(struct store_writer *w)
+{
+	if (!w->in_flight && w->idle_fn)
+		w->idle_fn(w->idle_ud);
+}
+
 static void chain_done(struct store_writer *w)
 {
 	struct wop *o = w->chain;
@@ -901,8 +909,7 @@ static void chain_done(struct store_writer *w)
 	/* The loop submits what this prepares on its next iteration. */
 	if (!w->error && w->pending && w->get_sqes)
 		submit_chain(w);
-	if (!w->in_flight && w->idle_fn)
-		w->idle_fn(w->idle_ud);
+	idle_check(w);
 }
 
 static void on_cqe(struct loop_op *op, int res, uint32_t flags)
@@ -1004,8 +1011,7 @@ static void slot_release(struct store_sync_group *g)
 		w->in_flight--;
 		if (!w->error && w->get_sqes)
 			submit_chain(w);
-		if (!w->in_flight && w->idle_fn)
-			w->idle_fn(w->idle_ud);
+		idle_check(w);
 	}
 }
 
@@ -1228,10 +1234,9 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 	/* One chain at a time: the running chain's last CQE starts the next one. */
 	if (w->in_flight)
 		return 0;
-	/* A new file's first sync, deferred from its first chain, and nothing to write with it. */
-	if (!w->pending && w->sync_wanted && dir_unsynced(w) && !w->finished)
-		return submit_chain(w);
-	if (!w->pending)
+	/* Something to write, or a new file's first sync, deferred from its first chain, with
+	 * nothing to write beside it. */
+	if (!w->pending && !(w->sync_wanted && dir_unsynced(w) && !w->finished))
 		return 0;
 	return submit_chain(w);
 }
