@@ -67,6 +67,7 @@ struct sip_conn {
 
 	struct loop_op poll_op; /* TLS: readiness for handshake / OpenSSL records */
 	bool poll_armed;
+	unsigned poll_events; /* what the armed poll waits for */
 	struct tls_conn *tls;
 	struct tls_server_ctx *tls_ctx; /* listeners */
 	unsigned offload;
@@ -434,8 +435,12 @@ static void conn_kick_send(struct sip_conn *c)
 	if (c->send_inflight || !tx || c->state != CONN_OPEN)
 		return;
 	if (tls_records(c)) {
+		int r;
+
 		loop_timer_disarm(c->tr->loop, &c->flush_timer);
-		if (tls_flush(c, true) < 0 && c->state != CONN_CLOSING) {
+		r = tls_flush(c, true);
+		/* -EAGAIN: the socket is full, POLLOUT is armed and the queue waits for it */
+		if (r < 0 && r != -EAGAIN && c->state != CONN_CLOSING) {
 			c->tr->stats.send_errors++;
 			conn_close(c);
 		}
@@ -722,13 +727,30 @@ static void tls_arm_poll(struct sip_conn *c, unsigned events)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->poll_armed || c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING)
 		return;
+	if (c->poll_armed) {
+		/* A poll for POLLIN alone (the records' reader) would not wake a writer waiting
+		 * for room in a full socket, and a peer that sends nothing more would then never
+		 * get its responses: the armed poll waits for both. If it completed meanwhile, the
+		 * update fails and its completion (tls_poll_done) writes and re-arms as needed. */
+		if (!(events & ~c->poll_events))
+			return;
+		sqe = loop_sqe(c->tr->loop, NULL);
+		if (!sqe)
+			return;
+		c->poll_events |= events;
+		io_uring_prep_poll_update(sqe, (uint64_t)(uintptr_t)&c->poll_op, 0, c->poll_events,
+					  IORING_POLL_UPDATE_EVENTS);
+		io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+		return;
+	}
 	sqe = loop_sqe(c->tr->loop, &c->poll_op);
 	if (!sqe)
 		return;
 	io_uring_prep_poll_add(sqe, c->fd, events);
 	c->poll_armed = true;
+	c->poll_events = events;
 	sip_conn_ref(c);
 }
 
@@ -822,6 +844,9 @@ static void tls_poll_done(struct loop_op *op, int res, uint32_t flags)
 	} else {
 		if (res & (POLLIN | POLLHUP | POLLERR))
 			tls_read_records(c);
+		else if (c->state == CONN_OPEN)
+			tls_arm_poll(c,
+				     POLLIN); /* woken for room to write: still reading records */
 		if (c->state == CONN_OPEN)
 			conn_kick_send(c);
 	}
