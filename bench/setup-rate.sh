@@ -5,8 +5,12 @@
 # connection to its recorder), each a full SIPREC setup (multipart SDP + RFC 7865 metadata
 # INVITE, SRTP SDES answer, ACK), a short SRTP stream on both legs and a BYE. Prints setups/s
 # achieved (2xx received per second of the offered span), the setup latency (INVITE sent ->
-# 2xx received, per call, from siprec-src's --json) p50/p99/max, and siprecd's CPU per call.
-# Nothing is asserted: this is a measurement.
+# 2xx received, per call, from siprec-src's --json) p50/p99/max, the same by tenth of the run
+# (a start-up transient, a growing queue or spikes), siprecd's CPU per call, the volume's writes
+# and flushes, and siprecd's own account of where a set-up waited (logged at its exit: INVITE ->
+# barrier queued, -> recording files created, barrier -> durable on the catalog thread, -> seen
+# on the SIP thread, -> 200 OK; the catalog's barrier batches: queued -> begin, statements,
+# commit, checkpoints). Nothing is asserted: this is a measurement.
 #
 # usage: bench/setup-rate.sh [--calls N] [--rate R] [--tls-version 1.2|1.3] [--hold DUR]
 #                            [--volume fresh | --dir PATH] [--profile]
@@ -211,8 +215,12 @@ echo "   $CALLS calls at $RATE/s over TLS $TLSV (one connection), SRTP AES_CM_12
 echo "   siprecd CPU 0 (MEDIA_WORKERS=1; CPU 0 $FENCED), siprec-src CPU 1, private network namespace"
 echo "   state directory on $([ -n "$VOLUME" ] && echo "a fresh 4 GiB loop-mounted volume" || echo "$DIR"): $FS$JOURNAL;"
 echo "   file creation there: $FILE_US us of CPU per file (500 created in a new directory)"
+# The volume's block device counters (writes, flushes and the time they took), if it is one.
+BDEV=$(basename "$(findmnt -n -o SOURCE -T "$DATA" | sed 's/\[.*//')")
+bdev_stat() { cat "/sys/class/block/$BDEV/stat" 2>/dev/null; }
 c0=$(cpu_ticks $DPID)
 threads $DPID >threads.0
+bdev_stat >bdev.0
 PERFPID=""
 if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	perf record ${PERF_EVENTS:--F 999} ${PERF_CG:--g} -o perf.data -p $DPID >perf.log 2>&1 &
@@ -227,6 +235,7 @@ SRC_RC=$?
 t1=$(date +%s%N)
 c1=$(cpu_ticks $DPID)
 threads $DPID >threads.1
+bdev_stat >bdev.1
 if [ -n "$PERFPID" ]; then
 	sleep "${PERF_TAIL:-0}"
 	kill -INT $PERFPID
@@ -277,12 +286,37 @@ n = max(1, calls)
 print("RESULT siprecd per call by thread (CPU us / minor faults / sleeps): " + ", ".join(
     "%s %.0f/%.1f/%.1f" % (k, v[0] * 1e6 / hz / n, v[1] / n, v[2] / n) for k, v in
     sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] or v[2]))
+# /sys/class/block/DEV/stat, fields from 0: writes completed (4), busy ms (9), flushes
+# completed (15) and the ms they took (16).
+try:
+    b0 = [int(x) for x in open("bdev.0").read().split()]
+    b1 = [int(x) for x in open("bdev.1").read().split()]
+    dv = [y - x for x, y in zip(b0, b1)]
+    if len(dv) >= 17:
+        print("RESULT volume per call: %.2f writes, %.2f flushes (%.2f ms each), device busy %.0f%% of the run"
+              % (dv[4] / n, dv[15] / n, dv[16] / max(1, dv[15]), 100 * dv[9] / (wall_us / 1000)))
+except (OSError, ValueError):
+    pass
+# How the latency evolves over the run (a start-up transient, a growing queue, or spikes): the
+# calls by when their INVITE was sent, in tenths of the run.
+if ok:
+    span = max(c["invite_at_us"] for c in ok) - first
+    w = max(1, span // 10 + 1)
+    parts = []
+    for i in range(10):
+        v = sorted(c["setup_us"] for c in ok if (c["invite_at_us"] - first) // w == i)
+        if v:
+            parts.append("%.1f/%.0f" % (v[len(v) // 2] / 1000, v[min(len(v) - 1, int(0.99 * len(v)))] / 1000))
+    print("RESULT p50/p99 ms by tenth of the run (%.2f s each): %s" % (w / 1e6, " ".join(parts)))
 print("   siprec-src exit %d, siprecd exit %d, late ticks %d, SIP errors %d" %
       (src_rc, stop_rc, d["totals"]["late_ticks"], d["totals"]["sip_errors"]))
 for c in failed[:5]:
     print("   failed: %s %s %s" % (c["call_id"], c["status"], c["reason"]))
 PY
 grep -o 'catalog: [0-9]* operations applied in [0-9]* transactions' siprecd.log | sed 's/^/   /'
+# siprecd's own account of where a set-up waited (logged at exit): each stage's n, p50, p99, max
+sed -n 's/.*\(setup stages: .*\)/\1/p; s/.*catalog: \(barrier batches: .*\)/\1/p' siprecd.log |
+	sed 's/; /\n      /g; s/^/   /'
 if [ -f perf.data ]; then
 	echo "-- siprecd profile (perf record -F 999 -g, self time, symbols >= 1.5%)"
 	perf report -i perf.data --stdio --no-children --sort comm,dso,sym --percent-limit 1.5 \

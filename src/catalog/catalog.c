@@ -19,6 +19,7 @@
 #include "catalog/catalog-internal.h"
 #include "siprecd/catalog.h"
 #include "siprecd/compliance.h"
+#include "siprecd/lathist.h"
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 
@@ -61,6 +62,7 @@ struct op {
 	bool wipe; /* carries key material (wrapped keys): cleansed before free */
 	void (*barrier_fn)(void *userdata, int result);
 	void *barrier_userdata;
+	uint64_t queued_us; /* a barrier's: when it was queued (CLOCK_MONOTONIC) */
 	uint64_t seq;
 	struct op *merged_into; /* folded into this earlier op of its batch: no SQL of its own */
 	int result;		/* apply_op's, once applied */
@@ -310,7 +312,44 @@ struct catalog {
 	struct recovered *recovered;
 	size_t n_recovered;
 	unsigned recovered_sessions;
+
+	/* The catalog thread's own (read at catalog_stop, after the join): where a barrier's
+	 * wait goes. wait: queued -> its batch begins; apply: the batch's statements; commit:
+	 * COMMIT with the WAL's sync, without the checkpoint; checkpoint: each one run. */
+	struct lat_hist h_wait, h_apply, h_commit, h_ckpt;
+	uint64_t ckpt_us; /* the checkpoint run within the current COMMIT */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* SQLite's default wal_autocheckpoint. */
+#define CKPT_FRAMES 1000
+
+/* On the applying thread, within a COMMIT: a PASSIVE checkpoint, timed. */
+static void checkpoint_inline(struct catalog *c, sqlite3 *db, const char *name)
+{
+	uint64_t t0 = mono_us(), us;
+
+	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	us = mono_us() - t0;
+	c->ckpt_us += us;
+	lat_hist_add(&c->h_ckpt, us);
+}
+
+/* Runs within each COMMIT that wrote to the WAL: SQLite's own auto-checkpoint (what
+ * sqlite3_wal_autocheckpoint's hook does), timed. */
+static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames)
+{
+	if (frames >= CKPT_FRAMES)
+		checkpoint_inline(userdata, db, name);
+	return SQLITE_OK;
+}
 
 /* Called on the thread that applies (catalog thread, or the caller before start). */
 _printf_(2, 3) static void note_error(struct catalog *c, const char *fmt, ...)
@@ -734,11 +773,15 @@ static unsigned merge_session_begins(struct op *list)
 static uint64_t apply_batch(struct catalog *c, struct op *list)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
+	uint64_t oldest = UINT64_MAX, t_begin, t_commit = 0;
 	bool open, gave_up, synced, barrier = false, committed = false;
 	unsigned merged = merge_session_begins(list);
 
 	for (struct op *op = list; op; op = op->next)
-		barrier |= op->kind == OP_BARRIER;
+		if (op->kind == OP_BARRIER) {
+			barrier = true;
+			oldest = MIN(oldest, op->queued_us);
+		}
 	/*
 	 * WAL with synchronous=NORMAL does not sync a commit; a batch someone waits on
 	 * (catalog_barrier) is committed with FULL: the WAL is synced before COMMIT returns. One
@@ -758,6 +801,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
 	}
 	synced = c->sync_full || !barrier;
+	t_begin = mono_us();
 	open = exec_retry(c, TXN_BEGIN, &busy) == 0;
 	gave_up = !open;
 
@@ -791,10 +835,17 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		}
 	}
 	if (open) {
+		t_commit = mono_us();
+		c->ckpt_us = 0;
 		if (exec_retry(c, TXN_COMMIT, &busy) == 0) {
 			applied += in_txn;
 			txns++;
 			committed = true;
+			if (barrier) {
+				lat_hist_add(&c->h_wait, t_begin - MIN(oldest, t_begin));
+				lat_hist_add(&c->h_apply, t_commit - t_begin);
+				lat_hist_add(&c->h_commit, mono_us() - t_commit - c->ckpt_us);
+			}
 		} else {
 			if (!sqlite3_get_autocommit(c->db))
 				txn_exec(c, TXN_ROLLBACK);
@@ -1031,6 +1082,7 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 			errbuf, errlen);
 	if (r < 0)
 		goto fail;
+	sqlite3_wal_hook(c->db, wal_hook, c);
 	r = catalog_migrate(c->db, errbuf, errlen);
 	if (r < 0)
 		goto fail;
@@ -1100,6 +1152,17 @@ void catalog_stop(struct catalog *c)
 			 (unsigned long long)c->stats.applied,
 			 (unsigned long long)c->stats.transactions,
 			 (unsigned long long)c->stats.failed, (unsigned long long)c->stats.dropped);
+	if (!was_stopped && c->h_wait.count) {
+		char a[96], b[96], d[96], e[96];
+
+		/* bench/setup-rate.sh reads this line */
+		log_info("catalog: barrier batches: queued -> begin %s; statements %s; commit %s; "
+			 "checkpoints %s",
+			 lat_hist_format(&c->h_wait, a, sizeof(a)),
+			 lat_hist_format(&c->h_apply, b, sizeof(b)),
+			 lat_hist_format(&c->h_commit, d, sizeof(d)),
+			 lat_hist_format(&c->h_ckpt, e, sizeof(e)));
+	}
 }
 
 struct catalog *catalog_free(struct catalog *c)
@@ -1400,6 +1463,7 @@ int catalog_barrier(struct catalog *c, void (*fn)(void *userdata, int result), v
 	op->size = sizeof(*op);
 	op->barrier_fn = fn;
 	op->barrier_userdata = userdata;
+	op->queued_us = mono_us();
 	return enqueue_op(c, op);
 }
 

@@ -31,6 +31,7 @@
 #include "siprecd/catalog.h"
 #include "siprecd/compliance.h"
 #include "siprecd/keys.h"
+#include "siprecd/lathist.h"
 #include "siprecd/log.h"
 #include "siprecd/sdp.h"
 #include "siprecd/siphash.h"
@@ -86,6 +87,7 @@ struct durable_token {
 	struct session *s;
 	struct loop *loop;
 	int result;
+	uint64_t committed_us; /* when the catalog thread saw the batch durable */
 };
 
 struct session {
@@ -144,6 +146,10 @@ struct session {
 	uint64_t trying_at;
 	struct session *trying_prev, *trying_next;
 	bool trying_linked;
+	/* Where the set-up's time went (CLOCK_MONOTONIC us; 0 = not reached): the INVITE
+	 * handled, its barrier queued, the last recording file created, the barrier's batch
+	 * durable on the catalog thread and its news on this thread. */
+	uint64_t t_invite, t_queued, t_media, t_committed, t_durable;
 };
 
 struct sessions {
@@ -166,10 +172,23 @@ struct sessions {
 	 * health checks, a statfs of the recording directory) is rebuilt on the next tick, not per
 	 * session change (twice per call, ~1% of the CPU at 700 setups/s). */
 	bool status_dirty;
+	/* Set-up stages of the INVITEs answered 200 (logged at sessions_free). */
+	struct setup_stages {
+		struct lat_hist prepare, media, barrier, post, last, total;
+		uint64_t media_last; /* answers whose last wait was the media worker's */
+	} stages;
 };
 
 #define TICK_MS 1000
 #define STATS_EVERY_TICKS 5
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static uint64_t now_unix_ms(void)
 {
@@ -1155,6 +1174,8 @@ static void sip_catalog_durable(void *arg)
 
 	if (t->s) {
 		t->s->durable_token = NULL;
+		t->s->t_committed = t->committed_us;
+		t->s->t_durable = mono_us();
 		if (t->result < 0)
 			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
 					t->s->uuid, strerror(-t->result));
@@ -1169,6 +1190,7 @@ static void catalog_durable(void *userdata, int result)
 	struct durable_token *t = userdata;
 
 	t->result = result;
+	t->committed_us = mono_us();
 	if (loop_post(t->loop, sip_catalog_durable, t) < 0)
 		free(t); /* the SIP loop is gone: nobody waits any more */
 }
@@ -1373,6 +1395,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			}
 			t->s = s;
 			t->loop = m->loop;
+			s->t_queued = mono_us(); /* before: the catalog may answer at once */
 			if (catalog_barrier(m->catalog, catalog_durable, t) < 0) {
 				free(t);
 				respond_warning(m, txn, req, 500, NULL, "catalog unavailable");
@@ -1427,7 +1450,25 @@ static void stream_started(void *userdata, int result)
 {
 	struct stream *st = userdata;
 
+	st->session->t_media = mono_us();
 	start_step(st->session, result);
+}
+
+/* The set-up's stages, once its 200 OK is out (each relative to the INVITE's handling). */
+static void stages_add(struct session *s)
+{
+	struct setup_stages *g = &s->ss->stages;
+	uint64_t now = mono_us();
+
+	if (!s->t_invite || !s->t_queued || !s->t_media || !s->t_durable)
+		return;
+	lat_hist_add(&g->prepare, s->t_queued - s->t_invite);
+	lat_hist_add(&g->media, s->t_media - s->t_invite);
+	lat_hist_add(&g->barrier, s->t_committed - s->t_queued);
+	lat_hist_add(&g->post, s->t_durable - s->t_committed);
+	lat_hist_add(&g->last, now - MAX(s->t_media, s->t_durable));
+	lat_hist_add(&g->total, now - s->t_invite);
+	g->media_last += s->t_media > s->t_durable;
 }
 
 static void start_step(struct session *s, int result)
@@ -1463,6 +1504,7 @@ static void start_step(struct session *s, int result)
 						 .body_len = s->pending_answer_len});
 	trying_unlink(s);
 	s->state = SESSION_ANSWERED;
+	stages_add(s);
 }
 
 static void session_end(struct session *s, const char *reason, bool send_bye);
@@ -1646,6 +1688,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	char sf[64], cf[300], pf[80], tf[32];
 	const char *fields[] = {sf, cf, pf, tf, NULL};
 	uint64_t rnd;
+	uint64_t t_invite = mono_us();
 	int r;
 
 	if (ss->count >= m->cfg->max_sessions) {
@@ -1690,6 +1733,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 		return;
 	}
 	s->ss = ss;
+	s->t_invite = t_invite;
 	uuid_generate(s->uuid);
 	sip_tag_generate(s->local_tag, sizeof(s->local_tag));
 	s->call_id = str_dup(call_id);
@@ -2429,6 +2473,22 @@ void sessions_free(struct sessions *ss)
 {
 	if (!ss)
 		return;
+	if (ss->stages.total.count) {
+		struct setup_stages *g = &ss->stages;
+		char a[96], b[96], c[96], d[96], e[96], f[96];
+
+		/* bench/setup-rate.sh reads this line */
+		log_info("setup stages: INVITE -> barrier queued %s; INVITE -> files created %s; "
+			 "barrier queued -> durable %s; durable -> seen %s; last wait -> 200 %s; "
+			 "INVITE -> 200 %s; media last %llu",
+			 lat_hist_format(&g->prepare, a, sizeof(a)),
+			 lat_hist_format(&g->media, b, sizeof(b)),
+			 lat_hist_format(&g->barrier, c, sizeof(c)),
+			 lat_hist_format(&g->post, d, sizeof(d)),
+			 lat_hist_format(&g->last, e, sizeof(e)),
+			 lat_hist_format(&g->total, f, sizeof(f)),
+			 (unsigned long long)g->media_last);
+	}
 	loop_timer_disarm(ss->m->loop, &ss->tick);
 	loop_timer_disarm(ss->m->loop, &ss->trying_timer);
 	while (ss->byes)

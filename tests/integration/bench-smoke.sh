@@ -5,8 +5,8 @@
 # possible. bench/setup-rate.sh: 20 SIPREC setups over TLS 1.3. siprec-src --ceiling: a short run
 # of the generator alone. Asserts only correctness: zero loss (siprec-src's sent counts == the
 # catalog's per-stream counts == the frames in the recordings, no kernel UDP receive errors,
-# clean exit), every TLS setup answered, the ceiling's three phases sent packets. The figures are
-# printed, never asserted. Exit 77 when a tool or the second CPU is missing.
+# clean exit), every TLS setup answered and its stages timed by siprecd, the ceiling's three
+# phases sent packets. The figures are printed, never asserted. Exit 77 when a tool or the second CPU is missing.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRCDIR/$BUILD ;; esac
@@ -30,6 +30,15 @@ if [ $rc -eq 0 ] && echo "$out" | grep -q '^RESULT setups ok 20 of 20 (failed 0)
 	echo "ok - 20 SIPREC setups over TLS 1.3, each with its setup latency"
 else
 	echo "not ok - setup-rate: not every call was set up (exit $rc)"
+	fail=1
+fi
+# siprecd's own account of where each set-up waited (logged at exit, printed by the bench)
+if echo "$out" | grep -q '^   setup stages: INVITE -> barrier queued n 20,' &&
+	echo "$out" | grep -q '^      INVITE -> 200 n 20,' &&
+	echo "$out" | grep -q '^   barrier batches: queued -> begin n [1-9]'; then
+	echo "ok - siprecd timed the stages of the 20 setups"
+else
+	echo "not ok - setup-rate: no setup stages for the 20 setups"
 	fail=1
 fi
 
