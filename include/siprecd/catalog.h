@@ -240,6 +240,8 @@ struct catalog_stats {
 	uint64_t transactions; /* committed batches */
 	uint64_t busy_retries; /* SQLITE_BUSY seen and retried */
 	uint64_t merged; /* applied folded into an earlier op of their batch (also in applied) */
+	uint64_t checkpoints;	     /* WAL checkpoints run by the checkpointer thread */
+	uint64_t checkpoints_inline; /* ... and by the applying thread within a COMMIT */
 	unsigned queue_depth;
 	char last_error[256]; /* "" if none */
 };

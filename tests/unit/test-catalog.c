@@ -1161,6 +1161,54 @@ static void test_barrier_syncs(void **state)
 	sqlite3_vfs_register(real_vfs, 1);
 }
 
+/*
+ * With the catalog thread running, WAL checkpoints run on the checkpointer thread (its own
+ * connection), not within the barriers' COMMIT, and the WAL still starts over: its file stays
+ * bounded (4,000 frames and a batch) however much is written.
+ */
+static void test_checkpointer(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stats st;
+	struct barrier_rec b = {0};
+	char wal[sizeof(dbpath) + 8], uuid[32], call_id[1001];
+	off_t max_wal = 0, frame = 4096 + 24;
+	struct stat sb;
+
+	memset(call_id, 'x', sizeof(call_id) - 1);
+	call_id[sizeof(call_id) - 1] = '\0';
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(catalog_start(c), 0);
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 200; i++) {
+			snprintf(uuid, sizeof(uuid), "w-%d-%d", round, i);
+			assert_int_equal(catalog_session_begin(
+						 c, &(struct catalog_session){.uuid = uuid,
+									      .call_id = call_id,
+									      .started_at = 1}),
+					 0);
+		}
+		assert_int_equal(catalog_barrier(c, barrier_cb, &b), 0);
+		assert_int_equal(catalog_sync(c), 0);
+		assert_int_equal(stat(wal, &sb), 0);
+		max_wal = MAX(max_wal, sb.st_size);
+	}
+	catalog_get_stats(c, &st);
+	assert_int_equal(b.calls, 100);
+	assert_int_equal(b.result, 0);
+	assert_int_equal(st.failed, 0);
+	assert_true(st.checkpoints > 0);
+	if (max_wal > 6000 * frame)
+		fail_msg("the WAL grew to %lld frames", (long long)(max_wal / frame));
+	/* the inline ones: each copies what was written since the checkpointer's last pass */
+	assert_true(st.checkpoints_inline > 0);
+	assert_true(st.checkpoints_inline < st.checkpoints);
+	catalog_free(c);
+	assert_query(path, "SELECT count(*), count(DISTINCT uuid) FROM sessions", "20000|20000\n");
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
+}
+
 static int collect_cb(void *userdata, const struct catalog_recovered *r)
 {
 	FILE *f = userdata;
@@ -1353,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_queue_limits),
 		cmocka_unit_test(test_barrier),
 		cmocka_unit_test(test_barrier_syncs),
+		cmocka_unit_test(test_checkpointer),
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
