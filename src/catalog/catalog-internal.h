@@ -27,3 +27,6 @@ int catalog_migrate(sqlite3 *db, char *errbuf, size_t errlen);
 
 /* Formats an error message into errbuf (may be NULL or errlen 0: then nothing is written). */
 void catalog_set_err(char *errbuf, size_t errlen, const char *fmt, ...) _printf_(3, 4);
+
+/* fdatasync(2), the syncer's call on the WAL; a test replaces it to hold or fail the sync. */
+extern int (*catalog_wal_fdatasync)(int fd);

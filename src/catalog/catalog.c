@@ -3,8 +3,8 @@
  * The catalog: a queue of write operations fed by any thread, and one catalog thread that owns
  * the sqlite connection and applies everything queued in one transaction per batch (WAL,
  * synchronous=NORMAL: a commit costs no fsync; the WAL is synced at checkpoints, which a
- * checkpointer thread runs beside the commits). Callers never wait on sqlite; errors are counted
- * for the health report, never returned to the enqueuer.
+ * checkpointer thread runs beside the commits, and by a syncer thread for the barriers). Callers
+ * never wait on sqlite; errors are counted for the health report, never returned to the enqueuer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -329,7 +329,20 @@ struct catalog {
 	bool ckpt_busy;		  /* running */
 	bool ckpt_exit;
 	int ckpt_asked_at; /* the catalog thread's: the WAL's frames when it last asked */
+
+	/* The syncer (see sync_thread): barriers whose batch is committed, waiting for the
+	 * WAL's fdatasync. */
+	pthread_t sync_thread;
+	bool sync_running;
+	pthread_cond_t sync_wake; /* under lock, as the four below */
+	struct op *sync_head, *sync_tail;
+	unsigned sync_pending; /* barriers handed over and not called back yet */
+	bool sync_exit;
+	int sync_error; /* a failed fdatasync: every later barrier fails (see sync_thread) */
+	struct lat_hist h_sync;
 };
+
+int (*catalog_wal_fdatasync)(int fd) = fdatasync;
 
 static uint64_t mono_us(void)
 {
@@ -860,13 +873,17 @@ static unsigned merge_session_begins(struct op *list)
 	return merged;
 }
 
-/* Applies a detached list in one transaction and frees it. Returns the last seq handled. */
-static uint64_t apply_batch(struct catalog *c, struct op *list)
+/* Applies a detached list in one transaction and frees it (its barriers go to the syncer when
+ * on_thread). Returns the last seq handled. */
+static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 {
 	uint64_t applied = 0, failed = 0, in_txn = 0, busy = 0, txns = 0, last_seq = 0;
 	uint64_t oldest = UINT64_MAX, t_begin, t_commit = 0;
 	bool open, gave_up, synced, barrier = false, committed = false;
-	unsigned merged = merge_session_begins(list);
+	/* catalog_sync and catalog_stop drain without the syncer */
+	bool defer = on_thread && c->sync_running;
+	struct op *deferred = NULL, **dtail = &deferred;
+	unsigned merged = merge_session_begins(list), n_deferred = 0;
 
 	for (struct op *op = list; op; op = op->next)
 		if (op->kind == OP_BARRIER) {
@@ -874,24 +891,26 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 			oldest = MIN(oldest, op->queued_us);
 		}
 	/*
-	 * WAL with synchronous=NORMAL does not sync a commit; a batch someone waits on
-	 * (catalog_barrier) is committed with FULL: the WAL is synced before COMMIT returns. One
-	 * batch carries every op queued while the previous one committed, so the barriers of all
-	 * the INVITEs waiting share one transaction and one fsync (group commit). sqlite refuses
+	 * WAL with synchronous=NORMAL does not sync a commit; a barrier (catalog_barrier) runs
+	 * once its batch is durable. With the catalog thread running, every batch commits with
+	 * NORMAL and the syncer fdatasyncs the WAL after it, while the next batch is applied here:
+	 * the barriers of every batch committed during one fdatasync share the next one (group
+	 * commit, pipelined). Without the thread (catalog_sync, catalog_stop), a batch with a
+	 * barrier is committed with FULL: the WAL is synced before COMMIT returns. sqlite refuses
 	 * to change the level inside a transaction, so it is set before BEGIN.
 	 */
-	if (barrier != c->sync_full) {
-		/* The level then stays from batch to batch: under load nearly every batch holds a
-		 * barrier, and a PRAGMA is parsed each time it runs. */
+	if ((barrier && !defer) != c->sync_full) {
+		/* The level then stays from batch to batch. */
+		bool full = barrier && !defer;
 		const char *sql =
-			barrier ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+			full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
 
 		if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK)
-			c->sync_full = barrier;
+			c->sync_full = full;
 		else
 			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
 	}
-	synced = c->sync_full || !barrier;
+	synced = c->sync_full || !barrier || defer;
 	t_begin = mono_us();
 	open = exec_retry(c, TXN_BEGIN, &busy) == 0;
 	gave_up = !open;
@@ -948,14 +967,32 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 		struct op *next = list->next;
 
 		/* Conservative: any failure in the batch fails its barriers. */
-		if (list->kind == OP_BARRIER)
-			list->barrier_fn(list->barrier_userdata,
-					 committed && synced && failed == 0 ? 0 : -EIO);
+		if (list->kind == OP_BARRIER) {
+			list->result = committed && synced && failed == 0 ? 0 : -EIO;
+			if (defer) {
+				list->next = NULL;
+				*dtail = list;
+				dtail = &list->next;
+				n_deferred++;
+				list = next;
+				continue;
+			}
+			list->barrier_fn(list->barrier_userdata, list->result);
+		}
 		op_free(list);
 		list = next;
 	}
 
 	pthread_mutex_lock(&c->lock);
+	if (deferred) {
+		if (c->sync_tail)
+			c->sync_tail->next = deferred;
+		else
+			c->sync_head = deferred;
+		c->sync_tail = container_of(dtail, struct op, next);
+		c->sync_pending += n_deferred;
+		pthread_cond_signal(&c->sync_wake);
+	}
 	c->stats.applied += applied;
 	c->stats.failed += failed;
 	c->stats.transactions += txns;
@@ -966,7 +1003,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list)
 }
 
 /* Takes batches off the queue and applies them until it is empty; done_seq follows. */
-static void drain(struct catalog *c)
+static void drain(struct catalog *c, bool on_thread)
 {
 	for (;;) {
 		struct op *list;
@@ -977,12 +1014,76 @@ static void drain(struct catalog *c)
 		pthread_mutex_unlock(&c->lock);
 		if (!list)
 			return;
-		seq = apply_batch(c, list);
+		seq = apply_batch(c, list, on_thread);
 		pthread_mutex_lock(&c->lock);
 		c->done_seq = seq;
 		pthread_cond_broadcast(&c->done);
 		pthread_mutex_unlock(&c->lock);
 	}
+}
+
+/*
+ * The syncer: fdatasyncs the WAL for the barriers whose batches were committed (with
+ * synchronous=NORMAL: their frames are written, not synced) and then runs them, while the
+ * catalog thread applies the next batches. One fdatasync covers every frame written before it
+ * started, so each barrier runs after a sync that began after its commit. A checkpoint that
+ * copied those frames into the database first synced the WAL and the database itself, and the
+ * WAL is only rewound after such a checkpoint. A failed fdatasync fails its barriers and every
+ * later one: the pages it could not write may be marked clean by the kernel, and WAL recovery
+ * stops at the first frame missing from the chain, losing what follows however well synced.
+ */
+static void *sync_thread(void *userdata)
+{
+	struct catalog *c = userdata;
+	_cleanup_free_ char *wal = NULL;
+	int fd = -1;
+
+	if (asprintf(&wal, "%s-wal", c->path) < 0)
+		wal = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct op *list;
+		unsigned n = 0;
+		uint64_t t0;
+		int r;
+
+		while (!c->sync_head && !c->sync_exit)
+			pthread_cond_wait(&c->sync_wake, &c->lock);
+		if (!c->sync_head)
+			break; /* exiting, with nothing left */
+		list = c->sync_head;
+		c->sync_head = c->sync_tail = NULL;
+		r = c->sync_error;
+		pthread_mutex_unlock(&c->lock);
+
+		/* The WAL exists: a batch was committed to it. Opened once and kept: SQLite
+		 * truncates it in place, never replaces it while the catalog is open. */
+		if (fd < 0 && r == 0 && wal)
+			fd = open(wal, O_RDONLY | O_CLOEXEC);
+		t0 = mono_us();
+		if (r == 0 && (fd < 0 || catalog_wal_fdatasync(fd) < 0)) {
+			r = -errno;
+			note_error(c, "%s: fdatasync: %s", wal ? wal : "WAL", strerror(errno));
+		}
+		lat_hist_add(&c->h_sync, mono_us() - t0);
+		while (list) {
+			struct op *next = list->next;
+
+			list->barrier_fn(list->barrier_userdata, r < 0 ? r : list->result);
+			op_free(list);
+			list = next;
+			n++;
+		}
+		pthread_mutex_lock(&c->lock);
+		if (r < 0 && !c->sync_error)
+			c->sync_error = r;
+		c->sync_pending -= n;
+		pthread_cond_broadcast(&c->done);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
 }
 
 static void *catalog_thread(void *userdata)
@@ -996,7 +1097,7 @@ static void *catalog_thread(void *userdata)
 		if (!c->head && c->stopping)
 			break;
 		pthread_mutex_unlock(&c->lock);
-		drain(c);
+		drain(c, true);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1142,6 +1243,7 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 	pthread_cond_init(&c->wake, NULL);
 	pthread_cond_init(&c->done, NULL);
 	pthread_cond_init(&c->ckpt_wake, NULL);
+	pthread_cond_init(&c->sync_wake, NULL);
 	c->max_ops = CATALOG_QUEUE_MAX_OPS_DEFAULT;
 	c->max_bytes = CATALOG_QUEUE_MAX_BYTES_DEFAULT;
 
@@ -1213,6 +1315,10 @@ int catalog_start(struct catalog *c)
 		pthread_mutex_unlock(&c->lock);
 		return -EALREADY;
 	}
+	/* Before the catalog thread, which hands it the barriers once it runs. Without it, a
+	 * barrier's batch is committed with synchronous=FULL. */
+	if (pthread_create(&c->sync_thread, NULL, sync_thread, c) == 0)
+		c->sync_running = true;
 	r = -pthread_create(&c->thread, NULL, catalog_thread, c);
 	if (r == 0)
 		c->running = true;
@@ -1224,6 +1330,8 @@ int catalog_start(struct catalog *c)
 		pthread_setname_np(c->thread, "siprecd-catalog");
 	if (c->ckpt_running)
 		pthread_setname_np(c->ckpt_thread, "siprecd-ckpt");
+	if (c->sync_running)
+		pthread_setname_np(c->sync_thread, "siprecd-sync");
 	return r;
 }
 
@@ -1242,13 +1350,20 @@ void catalog_stop(struct catalog *c)
 	if (join)
 		pthread_join(c->thread, NULL);
 	else
-		drain(c);
+		drain(c, false);
 	pthread_mutex_lock(&c->lock);
 	c->running = false;
 	c->stopped = true;
 	c->ckpt_exit = true;
 	pthread_cond_signal(&c->ckpt_wake);
+	c->sync_exit = true;
+	pthread_cond_signal(&c->sync_wake);
 	pthread_mutex_unlock(&c->lock);
+	/* After the catalog thread: it runs the barriers still handed to it, then leaves. */
+	if (c->sync_running) {
+		pthread_join(c->sync_thread, NULL);
+		c->sync_running = false;
+	}
 	/* After the catalog thread: no commit asks for a checkpoint any more. */
 	if (c->ckpt_running) {
 		pthread_join(c->ckpt_thread, NULL);
@@ -1262,14 +1377,15 @@ void catalog_stop(struct catalog *c)
 			 (unsigned long long)c->stats.transactions,
 			 (unsigned long long)c->stats.failed, (unsigned long long)c->stats.dropped);
 	if (!was_stopped && c->h_wait.count) {
-		char a[96], b[96], d[96], e[96], f[96];
+		char a[96], b[96], d[96], e[96], f[96], g[96];
 
 		/* bench/setup-rate.sh reads this line */
 		log_info("catalog: barrier batches: queued -> begin %s; statements %s; commit %s; "
-			 "checkpoints inline %s; checkpointer %s",
+			 "WAL fdatasync %s; checkpoints inline %s; checkpointer %s",
 			 lat_hist_format(&c->h_wait, a, sizeof(a)),
 			 lat_hist_format(&c->h_apply, b, sizeof(b)),
 			 lat_hist_format(&c->h_commit, d, sizeof(d)),
+			 lat_hist_format(&c->h_sync, g, sizeof(g)),
 			 lat_hist_format(&c->h_ckpt, e, sizeof(e)),
 			 lat_hist_format(&c->h_ckpt_bg, f, sizeof(f)));
 	}
@@ -1302,6 +1418,7 @@ struct catalog *catalog_free(struct catalog *c)
 	free(c->recovered);
 	pthread_cond_destroy(&c->done);
 	pthread_cond_destroy(&c->ckpt_wake);
+	pthread_cond_destroy(&c->sync_wake);
 	free(c->path);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
@@ -1593,10 +1710,11 @@ int catalog_sync(struct catalog *c)
 	target = c->next_seq;
 	if (!c->running) {
 		pthread_mutex_unlock(&c->lock);
-		drain(c);
+		drain(c, false);
 		pthread_mutex_lock(&c->lock);
 	} else {
-		while (c->done_seq < target)
+		/* applied, and the barriers among them run (the syncer's) */
+		while (c->done_seq < target || c->sync_pending)
 			pthread_cond_wait(&c->done, &c->lock);
 	}
 	if (c->stats.failed > c->failed_at_sync)

@@ -1209,6 +1209,109 @@ static void test_checkpointer(void **state)
 	assert_query(path, "PRAGMA integrity_check", "ok\n");
 }
 
+/* The syncer's fdatasync, held by the test until it lets it go, or failing. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static bool hold_on, hold_fail;
+static int hold_entered, hold_calls;
+
+static int held_fdatasync(int fd)
+{
+	pthread_mutex_lock(&hold_lock);
+	hold_entered++;
+	pthread_cond_broadcast(&hold_cond);
+	while (hold_on)
+		pthread_cond_wait(&hold_cond, &hold_lock);
+	hold_calls++;
+	pthread_mutex_unlock(&hold_lock);
+	if (hold_fail) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+/* Waits (10 s at most: then fails) until the catalog has committed n transactions. */
+static void wait_transactions(struct catalog *c, uint64_t n)
+{
+	struct catalog_stats st;
+
+	for (int i = 0; i < 10000; i++) {
+		catalog_get_stats(c, &st);
+		if (st.transactions >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("%llu transactions, waited for %llu", (unsigned long long)st.transactions,
+		 (unsigned long long)n);
+}
+
+/*
+ * With the catalog thread running, a barrier's batch is committed without a sync and the syncer
+ * fdatasyncs the WAL after it: the barrier runs only once an fdatasync that began after its
+ * commit has returned, and meanwhile the next batches commit. A failed fdatasync fails its
+ * barriers and every later one.
+ */
+static void test_barrier_after_sync(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct barrier_rec b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0};
+
+	catalog_wal_fdatasync = held_fdatasync;
+	hold_on = true;
+	hold_fail = false;
+	hold_entered = hold_calls = 0;
+	assert_int_equal(catalog_start(c), 0);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "a", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b1), 0);
+	wait_transactions(c, 1);
+	for (int i = 0; i < 10000 && !__atomic_load_n(&hold_entered, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	if (!__atomic_load_n(&hold_entered, __ATOMIC_SEQ_CST))
+		fail_msg("no fdatasync of the WAL after the barrier's commit");
+	/* committed, its fdatasync held: not run yet; and the catalog goes on committing */
+	assert_int_equal(b1.calls, 0);
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "b", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b2), 0);
+	wait_transactions(c, 2);
+	assert_int_equal(b1.calls, 0);
+	assert_int_equal(b2.calls, 0);
+	/* let go: b1 runs after the first fdatasync, b2 (committed during it) after a second */
+	pthread_mutex_lock(&hold_lock);
+	hold_on = false;
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&hold_lock);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b1.calls, 1);
+	assert_int_equal(b1.result, 0);
+	assert_int_equal(b2.calls, 1);
+	assert_int_equal(b2.result, 0);
+	assert_int_equal(hold_calls, 2);
+
+	/* a failed fdatasync fails its barrier, and the ones after it */
+	hold_fail = true;
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "c", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b3), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b3.calls, 1);
+	assert_int_equal(b3.result, -EIO);
+	hold_fail = false;
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b4), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b4.calls, 1);
+	assert_int_equal(b4.result, -EIO);
+	catalog_free(c);
+	catalog_wal_fdatasync = fdatasync;
+	assert_query(path, "SELECT group_concat(uuid) FROM sessions", "a,b,c\n");
+}
+
 static int collect_cb(void *userdata, const struct catalog_recovered *r)
 {
 	FILE *f = userdata;
@@ -1402,6 +1505,7 @@ int main(void)
 		cmocka_unit_test(test_barrier),
 		cmocka_unit_test(test_barrier_syncs),
 		cmocka_unit_test(test_checkpointer),
+		cmocka_unit_test(test_barrier_after_sync),
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
