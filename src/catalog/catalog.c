@@ -352,9 +352,10 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* SQLite's default wal_autocheckpoint, and when the WAL starts over (see wal_hook). */
+/* SQLite's default wal_autocheckpoint, and when the WAL starts over (see wal_hook): 48 MiB,
+ * below journal_size_limit (a WAL beyond it is truncated when it starts over, then grown again). */
 #define CKPT_FRAMES 1000
-#define CKPT_RESET_FRAMES (4 * CKPT_FRAMES)
+#define CKPT_RESET_FRAMES (12 * CKPT_FRAMES)
 
 /* On the applying thread, within a COMMIT: a PASSIVE checkpoint, timed. */
 static void checkpoint_inline(struct catalog *c, sqlite3 *db, const char *name)
