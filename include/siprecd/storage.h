@@ -214,9 +214,9 @@ typedef int (*store_get_sqes_fn)(void *userdata, unsigned n, struct io_uring_sqe
 #define STORE_LAT_BUCKETS 128
 
 struct store_writer_stats {
+	uint64_t frames;	  /* frames added (first: the writer keeps it in its hot line) */
 	uint64_t bytes_written;	  /* completed writes, header included */
 	uint64_t chunks;	  /* chunks sealed */
-	uint64_t frames;	  /* frames added */
 	uint64_t last_durable_ns; /* CLOCK_REALTIME of the last fdatasync completion, 0 = never */
 	uint64_t lat_count;
 	uint64_t lat_hist[STORE_LAT_BUCKETS]; /* see store_lat_bucket_upper_us() */

@@ -86,14 +86,17 @@ struct store_dir {
 };
 
 struct store_writer {
-	/* What store_writer_add, once per packet, reads: the first line (the object is 64-byte
-	 * aligned, and the media worker's prefetch hook loads its first line). */
+	/* What a packet touches (store_writer_add, store_writer_pending): the first line (the
+	 * object is 64-byte aligned, and the media worker's prefetch hook loads its first line);
+	 * stats starts with its frame counter, in this line too. */
 	int error;
 	bool finished;
+	unsigned npending;
 	size_t cap;
 	uint8_t *plain;
 	size_t plain_len;
 	uint64_t plain_first_mono;
+	struct store_writer_stats stats;
 
 	int fd;
 	int dir_fd; /* the directory, until its entry for the file is durable; -1 after */
@@ -143,7 +146,6 @@ struct store_writer {
 	uint64_t group_until;
 
 	struct wop *pending, *pending_tail;
-	unsigned npending;
 	struct wop *chain; /* the chain in flight, kept until its last CQE */
 	unsigned in_flight;
 
@@ -154,11 +156,10 @@ struct store_writer {
 
 	EVP_MD_CTX *sha;
 	uint8_t sha256[32];
-	struct store_writer_stats stats;
 } __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct store_writer, plain_first_mono) < 64,
-	       "store_writer_add's fields share the first line");
+_Static_assert(offsetof(struct store_writer, stats.frames) + sizeof(uint64_t) <= 64,
+	       "what a packet touches shares the writer's first line");
 
 struct store_sync_group {
 	struct loop_op op;
@@ -716,7 +717,6 @@ void store_writer_prefetch(const struct store_writer *w)
 {
 	const uint8_t *end = w->plain + w->plain_len;
 
-	__builtin_prefetch(&w->stats);
 	/* a frame header and a G.711 payload: up to three lines, written */
 	__builtin_prefetch(end, 1);
 	__builtin_prefetch(end + 64, 1);
