@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -193,9 +194,17 @@ static void recv_done(struct loop_op *op, int res, uint32_t flags)
 		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
 		struct io_uring_recvmsg_out *o =
 			io_uring_recvmsg_validate(loop_buf_ring_buf(r->br, bid), res, &r->msg);
+		const char *p;
 
 		assert_non_null(o);
 		assert_int_equal(io_uring_recvmsg_payload_length(o, res, &r->msg), 4);
+		/* the buffer the kernel filled (loop_buf_ring_buf finds it by the id, at the stride
+		 * the buffers were registered with): one of the datagrams sent (not each once: the
+		 * test hands the held buffers back at every -ENOBUFS, so one may be in the ring
+		 * twice) */
+		p = io_uring_recvmsg_payload(o, &r->msg);
+		assert_true(p[0] == 'p' && p[1] == '0' && p[2] >= '0' && p[2] <= '1' &&
+			    p[3] >= '0' && p[3] <= '9');
 		r->got++;
 		/* Hold buffers back for a while so the ring runs dry (-ENOBUFS). */
 		if (r->got > 4)
@@ -231,8 +240,12 @@ static void test_buf_ring(void **state)
 	arm(&r);
 	tx = socket(AF_INET, SOCK_DGRAM, 0);
 	/* Run the loop once so the recvmsg is armed before data arrives. */
-	for (int i = 0; i < 20; i++)
-		sendto(tx, "ping", 4, 0, (void *)&sa, sizeof(sa));
+	for (int i = 0; i < 20; i++) {
+		char p[5];
+
+		snprintf(p, sizeof(p), "p%03d", i);
+		sendto(tx, p, 4, 0, (void *)&sa, sizeof(sa));
+	}
 	assert_int_equal(loop_run(r.l), 0);
 	assert_int_equal(r.got, 20);
 	assert_true(r.enobufs >= 1);
