@@ -26,6 +26,7 @@
 #   not in one burst per tick. SPREAD=1 sends every call's packets in one burst (runs before
 #   2026-12-04 17:30 UTC did).
 # SRC_EXTRA: more siprec-src options (e.g. "--tamper 50" to see the loss check fail).
+# CONF_EXTRA: more siprecd.conf lines (e.g. "CHUNK_SIZE=4096"), for A/B runs of a setting.
 # Exit: 0 done (smoke: zero loss), 1 loss at the smoke load or setup failure, 77 missing tools.
 set -u
 # The machine is shared and the kernel groups tasks per session (autogroup): a nice value only
@@ -295,6 +296,7 @@ MAX_SESSIONS=$((n + 10))
 INVITE_RATE_PER_SOURCE=0
 LOG_TARGET=stderr
 LOG_LEVEL=debug
+${CONF_EXTRA:-}
 CFG
 	STATE_DIRECTORY=$d/state RUNTIME_DIRECTORY=$d/run $PRIO taskset -c 0 "$BUILD/siprecd" \
 		--config "$d/siprecd.conf" >"$d/siprecd.log" 2>&1 &

@@ -8,15 +8,18 @@
  * functions directly:
  *
  *   valgrind --tool=callgrind --cache-sim=yes --toggle-collect=bench_packet \
- *       --toggle-collect=bench_flush build/bench/media-packet STREAMS [ROUNDS]
+ *       --toggle-collect=bench_flush build/bench/media-packet STREAMS [ROUNDS [CHUNK_SIZE]]
  *
- * bench_packet is one packet: the datagram is first copied into the next of MEDIA_BUFS
- * buffers, as the kernel fills the worker's buffer ring (not counted). Every 50 rounds (one
- * second of 20 ms packets) bench_flush does what the worker's flush timer does: seal each dirty
- * stream's open chunk and hand its writes over. SQEs come from a stub instead of the worker's
- * ring and complete at once (nothing is written after each file's header). Packets are
+ * bench_packet is one packet. Before it, bench_recv writes the datagram into the next of
+ * MEDIA_BUFS buffers as the kernel fills the worker's buffer ring (recvmsg header, address,
+ * timestamp, payload; counted only with --toggle-collect=bench_recv, the kernel's share;
+ * MP_BUFS and MP_STRIDE in the environment set the ring's size and the buffers' distance). Every
+ * 50 rounds (one second of 20 ms packets) bench_flush does what the worker's flush timer does: seal
+ * each dirty stream's open chunk and hand its writes over. SQEs come from a stub instead of the
+ * worker's ring and complete at once (nothing is written after each file's header). Packets are
  * AES_CM_128_HMAC_SHA1_80, 160 bytes of payload, protected up front (not counted); recordings
- * are AES-256-GCM, 64 KiB chunks, in a temporary directory removed at the end.
+ * are AES-256-GCM, 64 KiB chunks (or CHUNK_SIZE bytes: CHUNK_SIZE in siprecd.conf), in a
+ * temporary directory removed at the end.
  *
  * output: "media-packet streams=N packets=P ns/pkt=X" (wall clock, for orientation only).
  */
@@ -103,6 +106,39 @@ __attribute__((noinline)) void bench_packet(struct media_stream *s, uint8_t *buf
 	handle_packet(s, buf, len, arrival_ns, false, src);
 }
 
+/*
+ * What the kernel writes into the buffer the ring hands it for one datagram, as recv_common
+ * reads it: io_uring_recvmsg_out, the source address in the name area (msg_namelen bytes), the
+ * SCM_TIMESTAMPNS message in the control area, then the payload; returns the payload.
+ */
+__attribute__((noinline)) uint8_t *bench_recv(uint8_t *buf, const uint8_t *pkt, size_t len,
+					      const struct sockaddr_storage *src);
+__attribute__((noinline)) uint8_t *bench_recv(uint8_t *buf, const uint8_t *pkt, size_t len,
+					      const struct sockaddr_storage *src)
+{
+	struct io_uring_recvmsg_out o = {
+		.namelen = sizeof(struct sockaddr_in),
+		.controllen = CMSG_SPACE(sizeof(struct timespec)),
+		.payloadlen = (unsigned)len,
+	};
+	struct cmsghdr cm = {
+		.cmsg_len = CMSG_LEN(sizeof(struct timespec)),
+		.cmsg_level = SOL_SOCKET,
+		.cmsg_type = SCM_TIMESTAMPNS,
+	};
+	struct timespec ts;
+	uint8_t *name = buf + sizeof(o), *control = name + sizeof(struct sockaddr_storage);
+	uint8_t *payload = control + MEDIA_CONTROL_LEN;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memcpy(buf, &o, sizeof(o));
+	memcpy(name, src, sizeof(struct sockaddr_in));
+	memcpy(control, &cm, sizeof(cm));
+	memcpy(CMSG_DATA((struct cmsghdr *)control), &ts, sizeof(ts));
+	memcpy(payload, pkt, len);
+	return payload;
+}
+
 /* The flush timer's walk (flush_fired without the timer and the sync group). */
 __attribute__((noinline)) void bench_flush(struct media_worker *w);
 __attribute__((noinline)) void bench_flush(struct media_worker *w)
@@ -146,6 +182,7 @@ int main(int argc, char **argv)
 		srtp_suite_by_name(str_from_cstr("AES_CM_128_HMAC_SHA1_80"));
 	unsigned streams = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 2000;
 	unsigned rounds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100;
+	unsigned long chunk = argc > 3 ? strtoul(argv[3], NULL, 10) : STORE_CHUNK_SIZE_DEFAULT;
 	size_t kl = si ? si->key_len + si->salt_len : 0;
 	struct media_pool pool = {.cfg = {.latch = MEDIA_LATCH_SDP, .flush_ms = 1000}};
 	struct media_worker w = {.pool = &pool};
@@ -157,11 +194,18 @@ int main(int argc, char **argv)
 	char dir[] = "/var/tmp/media-packet.XXXXXX";
 	uint64_t t0, t1, bad = 0;
 	unsigned next_buf = 0;
+	/* the buffer ring: MEDIA_BUFS buffers a line more than MEDIA_BUFSZ apart, as
+	 * loop_buf_ring_new lays them out, or as these say */
+	unsigned nbufs = getenv("MP_BUFS") ? (unsigned)atoi(getenv("MP_BUFS")) : MEDIA_BUFS;
+	size_t stride = getenv("MP_STRIDE") ? (size_t)atoi(getenv("MP_STRIDE")) : MEDIA_BUFSZ + 64;
 	int r = 1;
 
-	if (!si || streams == 0 || streams > 20000 || rounds < 2 || rounds > 100000 ||
+	if (!si || streams == 0 || streams > 20000 || rounds < 2 || rounds > 100000 || nbufs == 0 ||
+	    nbufs > 65536 || stride < MEDIA_BUFSZ || stride > 65536 ||
+	    chunk < STORE_CHUNK_SIZE_MIN || chunk > STORE_CHUNK_SIZE_MAX || chunk % STORE_BLOCK ||
 	    srtp_global_init() < 0) {
-		fprintf(stderr, "usage: media-packet [STREAMS (1-20000)] [ROUNDS (2-100000)]\n");
+		fprintf(stderr, "usage: media-packet [STREAMS (1-20000)] [ROUNDS (2-100000)] "
+				"[CHUNK_SIZE (4096-16777216, by 4096)]\n");
 		return 1;
 	}
 	if (!mkdtemp(dir)) {
@@ -172,7 +216,7 @@ int main(int argc, char **argv)
 	ss = calloc(streams, sizeof(*ss));
 	pkts = malloc((size_t)streams * rounds * PKT_CAP);
 	lens = malloc((size_t)streams * rounds * sizeof(*lens));
-	ring = aligned_alloc(64, (size_t)MEDIA_BUFS * MEDIA_BUFSZ);
+	ring = aligned_alloc(64, (size_t)nbufs * stride);
 	if (!ss || !pkts || !lens || !ring)
 		goto out;
 	sin->sin_family = AF_INET;
@@ -207,6 +251,7 @@ int main(int argc, char **argv)
 		s->sp = (struct store_params){
 			.path = s->path,
 			.alg = STORE_ALG_AES_256_GCM,
+			.chunk_size = (uint32_t)chunk,
 			.key = rkey,
 			.key_id = "bench",
 			.key_version = 1,
@@ -246,11 +291,11 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < rounds; k++) {
 		for (unsigned i = 0; i < streams; i++) {
 			size_t at = (size_t)k * streams + i;
-			uint8_t *buf = ring + (size_t)next_buf * MEDIA_BUFSZ;
+			uint8_t *buf = ring + (size_t)next_buf * stride;
 
-			next_buf = (next_buf + 1) % MEDIA_BUFS;
-			memcpy(buf, pkts + at * PKT_CAP, lens[at]);
-			bench_packet(ss[i], buf, lens[at], realtime_ns(), &src);
+			next_buf = (next_buf + 1) % nbufs;
+			bench_packet(ss[i], bench_recv(buf, pkts + at * PKT_CAP, lens[at], &src),
+				     lens[at], realtime_ns(), &src);
 			stub_complete();
 		}
 		if ((k + 1) % FLUSH_ROUNDS == 0) {
