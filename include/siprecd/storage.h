@@ -323,6 +323,15 @@ bool store_sync_group_in_flight(const struct store_sync_group *g);
 uint64_t store_sync_group_syncs(const struct store_sync_group *g);
 /* Shared directory fsyncs (store_params.group) completed so far. */
 uint64_t store_sync_group_dir_syncs(const struct store_sync_group *g);
+/* Shared FINAL fdatasyncs (writer.c, final_try) completed so far. */
+uint64_t store_sync_group_final_syncs(const struct store_sync_group *g);
+/*
+ * Whether the directories the group opens from now on are taken as on a journaled filesystem,
+ * whose members' FINAL chunks then share one fdatasync (writer.c, "FINAL syncs shared"): > 0
+ * yes, 0 no, < 0 found out (the default: xfs, or ext4 with a journal). For tests, whose
+ * directories may be on either.
+ */
+void store_sync_group_set_journaled(struct store_sync_group *g, int journaled);
 
 /* Upper bound (microseconds) of latency histogram bucket i. */
 uint64_t store_lat_bucket_upper_us(unsigned i);

@@ -6,13 +6,17 @@
  * fdatasync per group (the end of this file). One chain per file is in flight at a time, so
  * an fdatasync always covers every write before it; the next chain starts from the last CQE.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,7 +78,8 @@ struct store_dir {
 	char *path; /* NULL: free slot, or stale (refs still held) */
 	int fd;
 	dev_t dev;
-	bool fs_ok; /* ext4 or xfs: members may join the group's sync */
+	bool fs_ok;	/* ext4 or xfs: members may join the group's sync */
+	bool journaled; /* xfs, or ext4 with a journal: FINAL syncs may be shared */
 	bool in_flight;
 	unsigned refs;		      /* writers whose entry here is not durable yet */
 	uint64_t created;	      /* files created in it: the next file's dir_seq */
@@ -112,6 +117,11 @@ struct store_writer {
 	bool sync_wanted;
 	bool chain_synced; /* the chain in flight carried an fdatasync that succeeded */
 	bool group_waiting;
+	bool shared_final;  /* the FINAL chunk takes the group's shared FINAL sync */
+	bool fin_chain;	    /* the chain in flight is a shared FINAL's (no fdatasync) */
+	bool final_waiting; /* cut and written: waits for a shared FINAL sync (one in flight) */
+	uint64_t cut_seq;   /* the group's cut number of its FINAL cut (final_try) */
+	struct store_writer *fin_next;
 	bool slot_waiting; /* in its group's slot queue (counted as one request in flight) */
 	struct store_writer *slot_next;
 	char *path;
@@ -178,6 +188,15 @@ struct store_sync_group {
 	/* Members' own fdatasyncs in flight, at most max_syncs; the chains waiting for one. */
 	unsigned syncs_out, max_syncs;
 	struct store_writer *slot_head, *slot_tail;
+	/* Shared FINAL syncs: members cut and written, waiting for the next one; those the one in
+	 * flight covers; the cuts numbered in order. */
+	struct loop_op fin_op;
+	struct store_writer *fin_wait, *fin_flight;
+	bool fin_in_flight;
+	int journaled; /* store_sync_group_set_journaled */
+	uint64_t cuts, fin_syncs;
+	store_get_sqes_fn fin_get_sqes;
+	void *fin_get_sqes_userdata;
 };
 
 /* The file's directory entry is not durable yet (its first sync takes the directory's). */
@@ -515,6 +534,40 @@ static bool group_fs(const struct statfs *sf)
 	return sf->f_type == EXT4_SUPER_MAGIC || sf->f_type == XFS_SUPER_MAGIC;
 }
 
+/* xfs (its log is always on), or an ext4 whose block device has a journal: jbd2 lists each
+ * journal in /proc/fs/jbd2 as "<device>-<journal inode>". An ext4 without a journal syncs each
+ * inode by itself; unknown is taken as no journal. */
+static bool fs_journaled(const struct statfs *sf, dev_t dev)
+{
+	char link[64], target[PATH_MAX];
+	const char *name;
+	struct dirent *de;
+	bool found = false;
+	size_t len;
+	ssize_t n;
+	DIR *jd;
+
+	if (sf->f_type == XFS_SUPER_MAGIC)
+		return true;
+	if (sf->f_type != EXT4_SUPER_MAGIC)
+		return false;
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	len = strlen(name);
+	jd = opendir("/proc/fs/jbd2");
+	if (!jd)
+		return false;
+	while (!found && (de = readdir(jd)))
+		found = strncmp(de->d_name, name, len) == 0 && de->d_name[len] == '-';
+	closedir(jd);
+	return found;
+}
+
 /* The group's open directory for dir (opened and checked on first use), or NULL: no free slot,
  * or it cannot be opened (the caller then does as a writer without a group does). */
 static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
@@ -555,6 +608,8 @@ static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
 	d->fd = fd;
 	d->dev = st.st_dev;
 	d->fs_ok = group_fs(&sf);
+	d->journaled =
+		d->fs_ok && (g->journaled < 0 ? fs_journaled(&sf, st.st_dev) : g->journaled > 0);
 	d->created = d->covered = d->flight_upto = 0;
 	return d;
 }
@@ -613,6 +668,7 @@ static int create_file(struct store_writer *w, const struct store_params *p)
 		p->group->dev = d->dev;
 		p->group->have_dev = true;
 		group_link(w, p->group);
+		w->shared_final = d->journaled;
 		w->gdir = d;
 		w->dir_seq = d->created++;
 		d->refs++;
@@ -782,6 +838,7 @@ int store_writer_finish(struct store_writer *w)
 static int submit_chain(struct store_writer *w);
 static void slot_release(struct store_sync_group *g);
 static void group_try(struct store_sync_group *g);
+static void final_try(struct store_sync_group *g);
 static void chain_done(struct store_writer *w);
 
 /* The writer's directory entry is durable (or failed): it no longer needs the group's dir. */
@@ -883,6 +940,21 @@ static void idle_check(struct store_writer *w)
 		w->idle_fn(w->idle_ud);
 }
 
+/* A shared FINAL's chain is written: the writer waits for the next shared FINAL sync (counted as
+ * one request in flight). */
+static void final_wait(struct store_writer *w)
+{
+	struct store_sync_group *g = w->group;
+
+	w->final_waiting = true;
+	w->fin_next = g->fin_wait;
+	g->fin_wait = w;
+	w->in_flight++;
+	g->fin_get_sqes = w->get_sqes;
+	g->fin_get_sqes_userdata = w->get_sqes_userdata;
+	final_try(g);
+}
+
 static void chain_done(struct store_writer *w)
 {
 	struct wop *o = w->chain;
@@ -904,6 +976,11 @@ static void chain_done(struct store_writer *w)
 		o = next;
 	}
 	w->chain = NULL;
+	if (w->fin_chain) {
+		w->fin_chain = false;
+		if (!w->error)
+			final_wait(w);
+	}
 	if (w->group_waiting && (w->error || w->written_end >= w->group_until))
 		group_release(w);
 	/* The loop submits what this prepares on its next iteration. */
@@ -1031,11 +1108,18 @@ static int prepare_ahead(struct store_writer *w, uint64_t end, bool final, struc
 		return 0;
 	if (final) {
 		/* A short metadata operation, as open() is; the FINAL fdatasync makes it durable.
-		 */
-		if (w->init_end > w->file_off && ftruncate(w->fd, (off_t)w->file_off) < 0) {
-			set_error(w, -errno);
-			return w->error;
-		}
+		 * A shared FINAL sync (final_try) stands for files whose last metadata change is
+		 * this cut: one without a cut (its data reaches exactly the zeros written ahead)
+		 * syncs itself. */
+		if (w->init_end > w->file_off) {
+			if (ftruncate(w->fd, (off_t)w->file_off) < 0) {
+				set_error(w, -errno);
+				return w->error;
+			}
+			if (w->shared_final)
+				w->cut_seq = ++w->group->cuts;
+		} else
+			w->shared_final = false;
 		w->init_end = w->file_off;
 		return 0;
 	}
@@ -1083,8 +1167,16 @@ static int submit_chain(struct store_writer *w)
 	r = prepare_ahead(w, end, final, &zop);
 	if (r < 0)
 		return r;
-	sync = sync || w->sync_wanted;
 	w->chain_synced = false;
+	if (final && w->shared_final) {
+		/* The FINAL chunk, the cut and a first sync still owed (the file's and its
+		 * directory entry's) are made durable by the group's shared FINAL sync once this
+		 * chain's writes are done (chain_done, final_try). */
+		sync = false;
+		w->sync_wanted = false;
+		w->fin_chain = true;
+	} else
+		sync = sync || w->sync_wanted;
 	/* Zeros written ahead change the inode: make them durable with this chain, so that later
 	 * chunks overwriting them need no metadata. Except in a new file's first chain when
 	 * nothing asked for durability (its header, at open): the file's first sync (with its
@@ -1203,6 +1295,7 @@ undo:
 	 * slot_release's own loop, which goes on. */
 	if (sync && w->group)
 		w->group->syncs_out--;
+	w->fin_chain = false;
 	free(sop);
 	free(dop);
 	if (zop) {
@@ -1356,6 +1449,21 @@ int store_writer_close(struct store_writer *w)
  * does the first sync (with the directory's) and everything of a buffered (non-O_DIRECT) file.
  * Other filesystems are not assumed to do the same (btrfs skips the flush for a clean inode, and
  * its O_DIRECT writes are copy-on-write): their files keep syncing themselves.
+ *
+ * FINAL syncs shared: at 1,000 calls/s a FINAL fdatasync per file (two a call) kept hundreds of
+ * finished files open waiting for a device that does one flush at a time (bench/RESULTS.md,
+ * finalsync). A file's FINAL chain cuts it to its data (ftruncate, prepare_ahead) and then only
+ * overwrites blocks inside its size, so the cut is its last metadata change, after its creation,
+ * its directory entry and its zeros written ahead. On a journaled filesystem an fdatasync of a
+ * file commits the journal up to that file's last such change: ext4 commits the transaction of
+ * its last size change (i_datasync_tid), and jbd2 commits transactions in order; xfs forces its
+ * log up to the inode's last logged sequence, covering every earlier one. Either covers every
+ * metadata change made before that one, whichever inode it touched, and ends with the device's
+ * flush. So once every waiting member's FINAL writes completed, one fdatasync of the member cut
+ * last stands for all of them, their first syncs and directory entries included. A member cut
+ * after that sync was prepared waits for the next. An ext4 without a journal syncs only the
+ * inode asked for, and a file without a cut has an older last change: those keep their own
+ * fdatasync (fs_journaled, prepare_ahead).
  */
 
 int store_sync_group_new(struct store_sync_group **ret)
@@ -1368,6 +1476,7 @@ int store_sync_group_new(struct store_sync_group **ret)
 	for (unsigned i = 0; i < GROUP_DIRS; i++)
 		g->dirs[i].fd = -1;
 	store_sync_group_set_max_syncs(g, 0);
+	g->journaled = -1;
 	*ret = g;
 	return 0;
 }
@@ -1383,7 +1492,7 @@ void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n)
 struct store_sync_group *store_sync_group_free(struct store_sync_group *g)
 {
 	/* the CQE of a sync in flight names g: then it is kept (the process is ending) */
-	if (!g || g->in_flight || g->members)
+	if (!g || g->in_flight || g->fin_in_flight || g->members)
 		return NULL;
 	for (unsigned i = 0; i < GROUP_DIRS; i++)
 		if (g->dirs[i].in_flight)
@@ -1480,6 +1589,59 @@ static void group_try(struct store_sync_group *g)
 	g->requested = false;
 }
 
+static void final_on_cqe(struct loop_op *op, int res, uint32_t flags)
+{
+	struct store_sync_group *g = container_of(op, struct store_sync_group, fin_op);
+	uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+	struct store_writer *w = g->fin_flight, *next;
+
+	(void)flags;
+	g->fin_in_flight = false;
+	g->fin_flight = NULL;
+	g->fin_syncs++;
+	for (; w; w = next) {
+		next = w->fin_next;
+		w->fin_next = NULL;
+		w->final_waiting = false;
+		if (res < 0) {
+			set_error(w, res);
+			free_list(w->landed);
+			w->landed = w->landed_tail = NULL;
+		} else {
+			landed_durable(w, UINT64_MAX, mono);
+			w->final_durable = true;
+			w->stats.last_durable_ns = real;
+			dir_release(w);
+		}
+		if (--w->in_flight == 0)
+			chain_done(w);
+	}
+	final_try(g);
+}
+
+/* Prepares one fdatasync of the waiting member cut last, for every waiting member (see "FINAL
+ * syncs shared" above); retried at the next wait or request when there is no room for it. */
+static void final_try(struct store_sync_group *g)
+{
+	struct store_writer *w, *last = NULL;
+	struct io_uring_sqe *sqe;
+
+	if (g->fin_in_flight || !g->fin_wait || !g->fin_get_sqes)
+		return;
+	for (w = g->fin_wait; w; w = w->fin_next)
+		if (!last || w->cut_seq > last->cut_seq)
+			last = w;
+	if (g->fin_get_sqes(g->fin_get_sqes_userdata, 1, &sqe) < 0)
+		return;
+	/* last's fd stays open: a waiting writer is in flight, so not closable */
+	g->fin_op.fn = final_on_cqe;
+	io_uring_prep_fsync(sqe, last->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &g->fin_op);
+	g->fin_flight = g->fin_wait;
+	g->fin_wait = NULL;
+	g->fin_in_flight = true;
+}
+
 void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_sqes,
 			      void *userdata)
 {
@@ -1487,6 +1649,11 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
 	g->get_sqes_userdata = userdata;
 	g->requested = true;
 	group_try(g);
+	if (!g->fin_get_sqes) {
+		g->fin_get_sqes = get_sqes;
+		g->fin_get_sqes_userdata = userdata;
+	}
+	final_try(g);
 	/* a directory fsync that found no room when it was due */
 	for (unsigned i = 0; i < GROUP_DIRS; i++)
 		dir_start(&g->dirs[i]);
@@ -1494,7 +1661,17 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
 
 bool store_sync_group_in_flight(const struct store_sync_group *g)
 {
-	return g->in_flight;
+	return g->in_flight || g->fin_in_flight;
+}
+
+uint64_t store_sync_group_final_syncs(const struct store_sync_group *g)
+{
+	return g->fin_syncs;
+}
+
+void store_sync_group_set_journaled(struct store_sync_group *g, int journaled)
+{
+	g->journaled = journaled;
 }
 
 uint64_t store_sync_group_syncs(const struct store_sync_group *g)

@@ -830,6 +830,8 @@ static void test_writer_short(void **state)
 	if (!ring_init(&r))
 		skip();
 	assert_int_equal(store_sync_group_new(&g), 0);
+	/* the FINAL's own fdatasync, as without a journal */
+	store_sync_group_set_journaled(g, 0);
 	snprintf(path, sizeof(path), "%s/short.siprec", tmpdir);
 	p.path = path;
 	p.group = g;
@@ -873,6 +875,7 @@ static void test_writer_group_slots(void **state)
 		skip();
 	assert_int_equal(store_sync_group_new(&g), 0);
 	store_sync_group_set_max_syncs(g, MAX);
+	store_sync_group_set_journaled(g, 0); /* FINAL chunks syncing themselves */
 	for (int k = 0; k < N; k++) {
 		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
 					 .key = test_key,
@@ -951,6 +954,128 @@ static void test_writer_group_slots(void **state)
 		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
 		assert_true(res.complete);
 	}
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
+ * Dispatches every CQE but that of the first fdatasync handed out while *held is NULL (its CQE is
+ * reaped, and kept for the caller to dispatch), until nothing else is outstanding.
+ */
+static void ring_drain_holding(struct ring *r, void **held)
+{
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+
+		for (unsigned i = 0; i < r->nhanded; i++) {
+			struct io_uring_sqe *q = r->handed[i];
+
+			if (!*held && q->opcode == IORING_OP_FSYNC &&
+			    (q->fsync_flags & IORING_FSYNC_DATASYNC))
+				*held = (void *)(uintptr_t)q->user_data;
+		}
+		r->outstanding += r->nhanded;
+		ring_check_handed(r);
+		assert_true(io_uring_submit(&r->ring) >= 0);
+		if (!r->outstanding)
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r->ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->outstanding--;
+		if ((void *)op == *held) {
+			assert_int_equal(res, 0);
+			continue;
+		}
+		op->fn(op, res, 0);
+	}
+}
+
+/*
+ * FINAL syncs shared (on a journaled filesystem: assumed here, the tests' directory may have no
+ * journal): a FINAL chunk's chain carries no fdatasync; once written, one fdatasync stands for
+ * every member cut before it was prepared (first syncs and directory entries included: no
+ * directory fsync). A member cut while that sync is in flight is not durable at its CQE: it
+ * waits (in flight, not closable) for the next one.
+ */
+static void test_writer_final_shared(void **state)
+{
+	struct store_writer *w[2];
+	struct store_sync_group *g;
+	uint8_t payload[160];
+	char path[2][300];
+	void *held = NULL;
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	store_sync_group_set_journaled(g, 1);
+	for (int k = 0; k < 2; k++) {
+		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+					 .key = test_key,
+					 .key_id = "k",
+					 .recording_id = "fin",
+					 .codec = "PCMU",
+					 .chunk_size = STORE_BLOCK,
+					 .group = g};
+
+		snprintf(path[k], sizeof(path[k]), "%s/finshared%d.siprec", tmpdir, k);
+		p.path = path[k];
+		assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		if (!store_writer_direct(w[k]))
+			skip();
+		assert_true(store_writer_submit(w[k], ring_get_sqes, &r, false) > 0);
+		ring_drain(&r);
+		for (unsigned i = 0; i < 10; i++) {
+			struct store_frame f;
+
+			make_frame(&f, payload, i, sizeof(payload));
+			assert_int_equal(store_writer_add(w[k], &f), 0);
+		}
+		assert_int_equal(store_writer_finish(w[k]), 0);
+	}
+	/* A's FINAL chain: its write alone; written, the shared sync is prepared and held */
+	assert_int_equal(store_writer_submit(w[0], ring_get_sqes, &r, true), 1);
+	assert_false(handed_has_fsync(&r));
+	ring_drain_holding(&r, &held);
+	assert_non_null(held);
+	assert_int_equal(r.datasyncs, 1);
+	assert_int_equal(store_writer_in_flight(w[0]), 1);
+	assert_false(store_writer_closable(w[0], 0));
+	assert_false(store_writer_durable_final(w[0]));
+	assert_true(store_sync_group_in_flight(g));
+	/* B is cut and written while it is in flight: no second sync beside it */
+	assert_int_equal(store_writer_submit(w[1], ring_get_sqes, &r, true), 1);
+	ring_drain_holding(&r, &held);
+	assert_int_equal(r.datasyncs, 1);
+	assert_int_equal(store_writer_in_flight(w[1]), 1);
+	/* its CQE: A is durable, B (cut after it began) is not, and takes the next one */
+	((struct loop_op *)held)->fn(held, 0, 0);
+	assert_int_equal(store_sync_group_final_syncs(g), 1);
+	assert_true(store_writer_durable_final(w[0]));
+	assert_int_equal(store_writer_in_flight(w[0]), 0);
+	assert_false(store_writer_durable_final(w[1]));
+	assert_int_equal(store_writer_in_flight(w[1]), 1);
+	assert_true(handed_has_fsync(&r));
+	ring_drain(&r);
+	assert_int_equal(store_sync_group_final_syncs(g), 2);
+	assert_true(store_writer_durable_final(w[1]));
+	assert_int_equal(r.datasyncs, 2);
+	assert_int_equal(r.dirsyncs, 0);
+	for (int k = 0; k < 2; k++) {
+		struct store_check_result res;
+
+		assert_true(store_writer_stats(w[k])->lat_count > 0);
+		assert_int_equal(store_writer_close(w[k]), 0);
+		assert_int_equal(store_file_check(path[k], &lookup, &res), 0);
+		assert_true(res.complete);
+		assert_int_equal(res.frames, 10);
+	}
+	assert_false(store_sync_group_in_flight(g));
 	store_sync_group_free(g);
 	io_uring_queue_exit(&r.ring);
 }
@@ -1531,6 +1656,7 @@ int main(void)
 		cmocka_unit_test(test_writer_recycle),
 		cmocka_unit_test(test_writer_short),
 		cmocka_unit_test(test_writer_group_slots),
+		cmocka_unit_test(test_writer_final_shared),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
