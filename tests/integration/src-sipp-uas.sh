@@ -103,7 +103,8 @@ wait_bound udp "$port"
 "$SRC" -q -s 127.0.0.1:$port --no-srtp --codec pcma --wav "$AUDIO/speech-stereo-8k.wav" --json >"$TMP/wav1.json" 2>"$TMP/wav1.err"
 check "wav: stereo 2 s = 100 packets" '.calls[0].result == "ok" and .calls[0].streams[0].packets == 100' "$TMP/wav1.json"
 "$SRC" -q -s 127.0.0.1:$port --no-srtp --wav "$AUDIO/tone-mono-8k.wav" --loop --duration 3 --json >"$TMP/wav2.json" 2>"$TMP/wav2.err"
-check "wav: mono looped 3 s = 150 packets" '.calls[0].result == "ok" and .calls[0].streams[0].packets == 150' "$TMP/wav2.json"
+# a call of --duration: exact but for the ticks siprec-src reports dropped (see "tls" below)
+check "wav: mono looped 3 s = 150 packets" '.totals.late_ticks as $l | .calls[0].result == "ok" and .calls[0].streams[0].packets <= 150 and .calls[0].streams[0].packets >= 150 - $l' "$TMP/wav2.json"
 wait_sipp $spid wav
 printf 'RIFF\044\0\0\0WAVEfmt \020\0\0\0\001\0\001\0\104\254\0\0\210\130\001\0\002\0\020\0data\0\0\0\0' >"$TMP/44k.wav"
 "$SRC" -q --wav "$TMP/44k.wav" >/dev/null 2>&1
@@ -377,7 +378,11 @@ PYEOF
 			continue
 		fi
 		[ $rc -eq 0 ] && ok "tls $mode: exit 0" || { bad "tls $mode: exit $rc"; cat "$TMP/tls-$mode.err"; }
-		check "tls $mode: two streams sent" '.calls[0].result == "ok" and ([.calls[0].streams[] | .packets == 50] | all)' "$TMP/tls-$mode.json"
+		# 50 packets a stream in 1 s; siprec-src drops the 20 ms ticks it falls more than 100 ms
+		# behind on (a stalled generator keeps real time) and counts them in late_ticks, so the
+		# count is exact but for the ticks it reports dropped (seen: 43 with 11 late ticks while
+		# the machine was loaded).
+		check "tls $mode: two streams sent" '.totals.late_ticks as $l | .calls[0].result == "ok" and ([.calls[0].streams[] | .packets <= 50 and .packets >= 50 - $l] | all)' "$TMP/tls-$mode.json"
 		want=TLSv1.3
 		[ $mode = tls12 ] && want=TLSv1.2
 		grep -q "INVITE ACK BYE $want" "$TMP/tls-$mode.out" && ok "tls $mode: server saw INVITE ACK BYE over $want" ||
