@@ -5,7 +5,9 @@
 # - siprecctl drain: OPTIONS and INVITE get 503 with Retry-After, the call in progress records
 #   to its end; siprecctl resume: both are 200 again;
 # - MIN_FREE_DISK_PERCENT above the free space: INVITE and OPTIONS get 503 with Retry-After,
-#   one disk-space-low audit event for several refusals (rate-limited).
+#   one disk-space-low audit event for several refusals (rate-limited);
+# - descriptors within a reserve of RLIMIT_NOFILE: INVITE gets 503 Too Many Open Files with
+#   Retry-After (and a log line naming it) before the session takes any; 200 again with room.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sqlite3
 CTL=$BUILD/siprecctl
@@ -91,6 +93,23 @@ check_eq "its recordings are complete" "2" "$(catalog "SELECT count(*) FROM reco
 check "siprecctl resume" grep -q '^taking new sessions' "$T/resume.out"
 sip OPTIONS >"$T/opt-resume.out"
 check "OPTIONS after resume: 200" grep -q '^SIP/2.0 200 ' "$T/opt-resume.out"
+
+# ---- descriptors near RLIMIT_NOFILE: a new session is refused before it takes any
+if command -v prlimit >/dev/null 2>&1; then
+	NFD=$(ls /proc/"$DAEMON_PID"/fd | wc -l)
+	BEFORE=$(catalog "SELECT count(*) FROM sessions")
+	prlimit --pid "$DAEMON_PID" --nofile=$((NFD + 20)):
+	sip INVITE >"$T/inv-fd.out"
+	check "INVITE with 20 descriptors left: 503 Too Many Open Files" grep -q '^SIP/2.0 503 Too Many Open Files' "$T/inv-fd.out"
+	check "...with Retry-After" grep -qE '^Retry-After: [0-9]+$' "$T/inv-fd.out"
+	check "the log line names the reason" grep -q 'open files near the limit' "$T/siprecd.log"
+	check_eq "no session was created" "$BEFORE" "$(catalog "SELECT count(*) FROM sessions")"
+	prlimit --pid "$DAEMON_PID" --nofile=4096:
+	sip INVITE >"$T/inv-fd2.out"
+	check "with room again, the INVITE is answered 200" grep -q '^SIP/2.0 200 ' "$T/inv-fd2.out"
+else
+	echo "SKIP-PART fd-limit: no prlimit"
+fi
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 
