@@ -6,6 +6,11 @@
  * and doing nothing else: no SRTP, no sealing, no writing. Its CPU per packet is the floor that
  * siprecd's full pipeline is compared with.
  *
+ * The buffer ring: 4,096 buffers of 2 KiB, 2 KiB apart, the cheapest layout for this bare
+ * receive (bench/RESULTS.md, "the lead's final runs" of 2026-12-05: with siprecd's own layout,
+ * 512 buffers a line more than 2 KiB apart, it cost 2.65-2.79 against 2.51-2.59 us a packet),
+ * so the floor stays the floor. RB_BUFS and RB_STRIDE (environment) set another layout.
+ *
  * usage: recv-baseline BASE STEP COUNT     runs until SIGTERM/SIGINT, then prints
  *        "baseline packets=N bytes=B enobufs=E" on stdout; SIGUSR1 prints the same line.
  */
@@ -22,7 +27,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NBUFS 4096
 #define BUFSZ 2048
 #define BGID 7
 #define RCVBUF (512 * 1024)
@@ -83,6 +87,8 @@ int main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	sigset_t mask;
 	int sfd, one = 1, rcvbuf = RCVBUF, r;
+	unsigned nbufs = 4096;
+	size_t stride = BUFSZ;
 	void *mem;
 
 	if (argc != 4 || parse_u(argv[1], 65535, &base) < 0 || parse_u(argv[2], 64, &step) < 0 ||
@@ -104,14 +110,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* The buffer ring, mapped by hand as src/loop/loop.c does (liburing 2.3). */
-	mem = mmap(NULL, NBUFS * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
+	if (getenv("RB_BUFS"))
+		nbufs = (unsigned)strtoul(getenv("RB_BUFS"), NULL, 10);
+	if (getenv("RB_STRIDE"))
+		stride = strtoul(getenv("RB_STRIDE"), NULL, 10);
+	if (nbufs < 1 || nbufs > 32768 || (nbufs & (nbufs - 1)) || stride < BUFSZ || stride % 64) {
+		fprintf(stderr,
+			"recv-baseline: RB_BUFS must be a power of two up to 32768 and "
+			"RB_STRIDE a multiple of 64 of at least %d\n",
+			BUFSZ);
+		return 1;
+	}
+	mem = mmap(NULL, nbufs * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
 		   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	bufs = aligned_alloc(64, (size_t)NBUFS * BUFSZ);
+	bufs = aligned_alloc(64, (size_t)nbufs * stride);
 	if (mem == MAP_FAILED || !bufs)
 		return 1;
 	br = mem;
 	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	reg.ring_entries = NBUFS;
+	reg.ring_entries = nbufs;
 	reg.bgid = BGID;
 	r = io_uring_register_buf_ring(&ring, &reg, 0);
 	if (r < 0) {
@@ -119,10 +136,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	io_uring_buf_ring_init(br);
-	for (unsigned i = 0; i < NBUFS; i++)
-		io_uring_buf_ring_add(br, bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i,
-				      io_uring_buf_ring_mask(NBUFS), (int)i);
-	io_uring_buf_ring_advance(br, NBUFS);
+	for (unsigned i = 0; i < nbufs; i++)
+		io_uring_buf_ring_add(br, bufs + (size_t)i * stride, BUFSZ, (unsigned short)i,
+				      io_uring_buf_ring_mask(nbufs), (int)i);
+	io_uring_buf_ring_advance(br, (int)nbufs);
 	msg.msg_namelen = sizeof(struct sockaddr_in);
 	msg.msg_controllen = CMSG_SPACE(sizeof(struct timespec));
 
@@ -184,15 +201,15 @@ int main(int argc, char **argv)
 			if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
 				unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 				struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(
-					bufs + (size_t)bid * BUFSZ, cqe->res, &msg);
+					bufs + (size_t)bid * stride, cqe->res, &msg);
 
 				if (o) {
 					packets++;
 					bytes += io_uring_recvmsg_payload_length(o, cqe->res, &msg);
 				}
-				io_uring_buf_ring_add(br, bufs + (size_t)bid * BUFSZ, BUFSZ,
+				io_uring_buf_ring_add(br, bufs + (size_t)bid * stride, BUFSZ,
 						      (unsigned short)bid,
-						      io_uring_buf_ring_mask(NBUFS), 0);
+						      io_uring_buf_ring_mask(nbufs), 0);
 				io_uring_buf_ring_advance(br, 1);
 			} else if (cqe->res == -ENOBUFS) {
 				enobufs++;
