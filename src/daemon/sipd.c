@@ -9,10 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/statvfs.h>
 
 #include "control/control.h"
@@ -21,6 +18,7 @@
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
+#include "siprecd/fds.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
 #include "siprecd/tls.h"
@@ -221,31 +219,6 @@ void sipd_disk_recheck(void)
 	disk_checked_ms = 0;
 }
 
-/*
- * Descriptors left for a new session: false when the process's descriptors reach within a
- * reserve of RLIMIT_NOFILE (an eighth of it, 32 to 256). A session takes several (each
- * stream's RTP and RTCP sockets, its recording file) on more than one thread; one taken
- * mid-setup failed the call with a misleading 488 or 500 (bench/RESULTS.md, finalsync). The
- * kernel hands out the lowest free number, so the number limit - reserve being open means the
- * process has held that many at once and still holds that one: a test in one fcntl, where
- * counting /proc/self/fd takes milliseconds at 20,000. Sets *ret_limit to the limit read.
- */
-static bool fds_ok(unsigned long *ret_limit)
-{
-	struct rlimit rl;
-	unsigned long lim, reserve;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur > INT_MAX)
-		return true;
-	lim = (unsigned long)rl.rlim_cur;
-	*ret_limit = lim;
-	reserve = lim / 8 < 32 ? 32 : lim / 8 > 256 ? 256 : lim / 8;
-	if (lim <= reserve)
-		return true;
-	return fcntl((int)(lim - reserve), F_GETFD) < 0;
-}
-
 static bool disk_space_ok(struct manager *m)
 {
 	static uint64_t last_event_ms, refused;
@@ -381,7 +354,7 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 									 "Retry-After: 10\r\n"});
 			return;
 		}
-		if (!fds_ok(&fd_limit)) {
+		if (!fds_room(loop_now_ms(m->loop), &fd_limit)) {
 			m->counters.sessions_refused++;
 			log_ratelimited(LOG_WARNING,
 					"open files near the limit (%lu): new sessions refused "
