@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include <errno.h>
+
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +26,18 @@ struct loop_timer {
 	size_t heap_idx;      /* 0 = not armed */
 	void (*fn)(struct loop_timer *t);
 };
+
+/*
+ * An accept that failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+ * the connection waiting in the backlog would fail the same way at once, so a listener waits
+ * LOOP_ACCEPT_RETRY_MS before it accepts again instead of re-arming straight away (which spins
+ * its thread: seen at 3.5 million failed accepts in 2 s, tests/integration/sip-accept-emfile.sh).
+ */
+#define LOOP_ACCEPT_RETRY_MS 100
+static inline bool loop_accept_starved(int res)
+{
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
 
 struct loop_features {
 	bool defer_taskrun;

@@ -53,6 +53,7 @@ enum sip_refusal {
 struct sip_transport_stats {
 	uint64_t udp_datagrams, udp_dropped_oversize;
 	uint64_t tcp_accepted, tcp_refused_limit, tcp_closed_idle, tcp_framing_errors;
+	uint64_t accept_deferred; /* accepts that failed for want of descriptors or memory */
 	uint64_t tls_handshakes_ok, tls_handshakes_failed, tls_handshake_timeouts;
 	uint64_t tls12_handshakes, tls13_handshakes; /* successful ones, by version */
 	uint64_t tls_ktls_tx, tls_ktls_rx;

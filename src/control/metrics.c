@@ -285,6 +285,10 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 			outf(&o, "siprecd_sip_refused_total{reason=\"%s\"} %llu\n", rs[i].reason,
 			     (unsigned long long)rs[i].n);
 	}
+	one(&o, "siprecd_sip_accept_deferred_total", "counter",
+	    "TCP/TLS accepts that failed for want of descriptors or memory (the listener waits "
+	    "100 ms, then accepts again).",
+	    (double)ts.accept_deferred);
 	one(&o, "siprecd_sip_auth_challenges_total", "counter",
 	    "INVITEs answered 401 for missing or stale digest credentials.",
 	    (double)m->counters.auth_challenged);
@@ -370,7 +374,8 @@ struct metrics {
 	struct manager *m;
 	int fd;
 	struct loop_op accept_op;
-	bool accepting;		  /* the multishot accept is in flight */
+	struct loop_timer accept_retry; /* out of descriptors: accept again later */
+	bool accepting;			/* the multishot accept is in flight */
 	bool retired;		  /* replaced by a reload: freed once its last request completes */
 	unsigned n_conns, n_open; /* all, and those not closing */
 	struct http_conn *conns, *conns_tail;
@@ -384,6 +389,7 @@ static void metrics_free(struct metrics *srv)
 {
 	struct metrics **p;
 
+	loop_timer_disarm(srv->m->loop, &srv->accept_retry);
 	for (p = &retired_list; *p; p = &(*p)->next_retired)
 		if (*p == srv) {
 			*p = srv->next_retired;
@@ -611,11 +617,19 @@ static void metrics_accept_done(struct loop_op *op, int res, uint32_t flags)
 	struct metrics *srv = container_of(op, struct metrics, accept_op);
 	struct http_conn *c = NULL;
 	struct io_uring_sqe *sqe;
+	bool backoff = false;
 
 	if (!(flags & IORING_CQE_F_MORE))
 		srv->accepting = false;
-	if (res < 0)
+	if (res < 0) {
+		if (loop_accept_starved(res)) {
+			log_ratelimited(LOG_WARNING,
+					"metrics: accept: %s: new connections wait %d ms",
+					strerror(-res), LOOP_ACCEPT_RETRY_MS);
+			backoff = true;
+		}
 		goto rearm;
+	}
 	if (srv->retired) {
 		close(res);
 		goto rearm;
@@ -655,7 +669,18 @@ rearm:
 		metrics_maybe_free(srv);
 		return;
 	}
-	if (!srv->accepting && srv->fd >= 0)
+	if (!srv->accepting && srv->fd >= 0 && backoff)
+		loop_timer_arm(srv->m->loop, &srv->accept_retry,
+			       loop_now_ms(srv->m->loop) + LOOP_ACCEPT_RETRY_MS);
+	else if (!srv->accepting && srv->fd >= 0)
+		metrics_accept_arm(srv);
+}
+
+static void metrics_accept_retry(struct loop_timer *tm)
+{
+	struct metrics *srv = container_of(tm, struct metrics, accept_retry);
+
+	if (!srv->retired && !srv->accepting && srv->fd >= 0)
 		metrics_accept_arm(srv);
 }
 
@@ -742,6 +767,7 @@ static struct metrics *metrics_new(struct manager *m, int fd)
 	srv->m = m;
 	srv->fd = fd;
 	srv->accept_op.fn = metrics_accept_done;
+	srv->accept_retry.fn = metrics_accept_retry;
 	metrics_accept_arm(srv);
 	return srv;
 }

@@ -54,6 +54,7 @@ struct control {
 	char *path; /* socket file we created, unlinked at stop; NULL when socket-activated */
 	struct loop_op accept_op;
 	bool accept_armed;
+	struct loop_timer accept_retry; /* out of descriptors: accept again later */
 	gid_t group;
 	bool have_group;
 	struct control_conn *conns;
@@ -548,6 +549,7 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct control *srv = container_of(op, struct control, accept_op);
 	struct control_conn *c;
+	bool backoff = false;
 	socklen_t sl;
 
 	if (res >= 0) {
@@ -577,15 +579,30 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		srv->conns = c;
 		srv->n_conns++;
 		conn_arm_recv(c);
+	} else if (loop_accept_starved(res)) {
+		log_ratelimited(LOG_WARNING, "control: accept: %s: new connections wait %d ms",
+				strerror(-res), LOOP_ACCEPT_RETRY_MS);
+		backoff = true;
 	} else if (res != -ECANCELED) {
 		log_debug("control: accept: %s", strerror(-res));
 	}
 rearm:
 	if (!(flags & IORING_CQE_F_MORE)) {
 		srv->accept_armed = false;
-		if (srv->fd >= 0)
+		if (srv->fd >= 0 && backoff)
+			loop_timer_arm(srv->m->loop, &srv->accept_retry,
+				       loop_now_ms(srv->m->loop) + LOOP_ACCEPT_RETRY_MS);
+		else if (srv->fd >= 0)
 			accept_arm(srv);
 	}
+}
+
+static void accept_retry_fired(struct loop_timer *tm)
+{
+	struct control *srv = container_of(tm, struct control, accept_retry);
+
+	if (srv->fd >= 0 && !srv->accept_armed)
+		accept_arm(srv);
 }
 
 static void accept_arm(struct control *srv)
@@ -736,6 +753,7 @@ int control_start(struct manager *m)
 	srv->m = m;
 	srv->fd = -1;
 	srv->accept_op.fn = accept_done;
+	srv->accept_retry.fn = accept_retry_fired;
 	m->control = srv;
 	if (cfg->control_group && *cfg->control_group) {
 		struct group *g = getgrnam(cfg->control_group);
@@ -815,6 +833,7 @@ void control_stop(struct manager *m)
 		c->refs = 1;
 		conn_unref(c);
 	}
+	loop_timer_disarm(m->loop, &srv->accept_retry);
 	if (srv->fd >= 0)
 		close(srv->fd);
 	if (srv->path) {

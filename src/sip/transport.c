@@ -870,11 +870,31 @@ static void handshake_timeout(struct loop_timer *tm)
 
 /* ---- accepting ---- */
 
+static void accept_arm(struct sip_conn *l)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l->tr->loop, &l->recv_op);
+
+	if (sqe) {
+		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+		l->recv_armed = true;
+		sip_conn_ref(l);
+	}
+}
+
+static void accept_retry(struct loop_timer *tm)
+{
+	struct sip_conn *l = container_of(tm, struct sip_conn, idle_timer);
+
+	if (l->state == CONN_OPEN && !l->recv_armed)
+		accept_arm(l);
+}
+
 static void accept_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct sip_conn *l = container_of(op, struct sip_conn, recv_op);
 	struct sip_transport *t = l->tr;
-	bool more = flags & IORING_CQE_F_MORE;
+	bool more = flags & IORING_CQE_F_MORE, backoff = false;
 
 	if (res >= 0) {
 		int fd = res;
@@ -957,21 +977,23 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 			conn_touch(c, t->lim.idle_timeout_ms);
 			conn_arm_recv(c);
 		}
+	} else if (loop_accept_starved(res)) {
+		t->stats.accept_deferred++;
+		log_ratelimited(LOG_WARNING, "accept: %s: new connections wait %d ms",
+				strerror(-res), LOOP_ACCEPT_RETRY_MS);
+		backoff = true;
 	} else if (res != -ECANCELED) {
 		log_debug("accept: %s", strerror(-res));
 	}
 rearm:
 	if (!more) {
 		l->recv_armed = false;
-		if (l->state == CONN_OPEN) {
-			struct io_uring_sqe *sqe = loop_sqe(t->loop, &l->recv_op);
-
-			if (sqe) {
-				io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL,
-							       SOCK_NONBLOCK | SOCK_CLOEXEC);
-				l->recv_armed = true;
-				sip_conn_ref(l);
-			}
+		if (l->state == CONN_OPEN && backoff) {
+			l->idle_timer.fn = accept_retry;
+			loop_timer_arm(t->loop, &l->idle_timer,
+				       loop_now_ms(t->loop) + LOOP_ACCEPT_RETRY_MS);
+		} else if (l->state == CONN_OPEN) {
+			accept_arm(l);
 		}
 		sip_conn_unref(l);
 	}
