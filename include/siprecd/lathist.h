@@ -16,6 +16,15 @@ struct lat_hist {
 	uint32_t b[LAT_HIST_BUCKETS];
 };
 
+/* CLOCK_MONOTONIC in microseconds: the clock the histograms' samples are taken with. */
+uint64_t lat_now_us(void);
+
+/* The bucket layout, shared with the recording writer's durable-write histogram
+ * (src/storage/writer.c): the bucket of a sample of us microseconds among nbuckets (values
+ * beyond the last land in it), and the largest value bucket i holds. */
+unsigned lat_bucket_of(uint64_t us, unsigned nbuckets);
+uint64_t lat_bucket_upper(unsigned i);
+
 /* Adds one sample of us microseconds (values beyond the last bucket land in it). */
 void lat_hist_add(struct lat_hist *h, uint64_t us);
 /* Adds the samples of from to h. */

@@ -344,14 +344,6 @@ struct catalog {
 
 int (*catalog_wal_fdatasync)(int fd) = fdatasync;
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* SQLite's default wal_autocheckpoint, and when the WAL starts over (see wal_hook): 48 MiB,
  * below journal_size_limit (a WAL beyond it is truncated when it starts over, then grown again). */
 #define CKPT_FRAMES 1000
@@ -360,10 +352,10 @@ static uint64_t mono_us(void)
 /* On the applying thread, within a COMMIT: a PASSIVE checkpoint, timed. */
 static void checkpoint_inline(struct catalog *c, sqlite3 *db, const char *name)
 {
-	uint64_t t0 = mono_us(), us;
+	uint64_t t0 = lat_now_us(), us;
 
 	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	us = mono_us() - t0;
+	us = lat_now_us() - t0;
 	c->ckpt_us += us;
 	lat_hist_add(&c->h_ckpt, us);
 	pthread_mutex_lock(&c->lock);
@@ -442,11 +434,11 @@ static void *checkpoint_thread(void *userdata)
 		c->ckpt_want = false;
 		c->ckpt_busy = true;
 		pthread_mutex_unlock(&c->lock);
-		t0 = mono_us();
+		t0 = lat_now_us();
 		if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
 						    NULL) != SQLITE_OK)
 			log_debug("catalog: checkpointer: %s", sqlite3_errmsg(db));
-		lat_hist_add(&c->h_ckpt_bg, mono_us() - t0);
+		lat_hist_add(&c->h_ckpt_bg, lat_now_us() - t0);
 		pthread_mutex_lock(&c->lock);
 		c->ckpt_busy = false;
 		c->stats.checkpoints++;
@@ -912,7 +904,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 			note_error(c, "%s: %s", sql, sqlite3_errmsg(c->db));
 	}
 	synced = c->sync_full || !barrier || defer;
-	t_begin = mono_us();
+	t_begin = lat_now_us();
 	open = exec_retry(c, TXN_BEGIN, &busy) == 0;
 	gave_up = !open;
 
@@ -946,7 +938,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 		}
 	}
 	if (open) {
-		t_commit = mono_us();
+		t_commit = lat_now_us();
 		c->ckpt_us = 0;
 		if (exec_retry(c, TXN_COMMIT, &busy) == 0) {
 			applied += in_txn;
@@ -955,7 +947,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 			if (barrier) {
 				lat_hist_add(&c->h_wait, t_begin - MIN(oldest, t_begin));
 				lat_hist_add(&c->h_apply, t_commit - t_begin);
-				lat_hist_add(&c->h_commit, mono_us() - t_commit - c->ckpt_us);
+				lat_hist_add(&c->h_commit, lat_now_us() - t_commit - c->ckpt_us);
 			}
 		} else {
 			if (!sqlite3_get_autocommit(c->db))
@@ -1061,12 +1053,12 @@ static void *sync_thread(void *userdata)
 		 * truncates it in place, never replaces it while the catalog is open. */
 		if (fd < 0 && r == 0 && wal)
 			fd = open(wal, O_RDONLY | O_CLOEXEC);
-		t0 = mono_us();
+		t0 = lat_now_us();
 		if (r == 0 && (fd < 0 || catalog_wal_fdatasync(fd) < 0)) {
 			r = -errno;
 			note_error(c, "%s: fdatasync: %s", wal ? wal : "WAL", strerror(errno));
 		}
-		lat_hist_add(&c->h_sync, mono_us() - t0);
+		lat_hist_add(&c->h_sync, lat_now_us() - t0);
 		while (list) {
 			struct op *next = list->next;
 
@@ -1699,7 +1691,7 @@ int catalog_barrier(struct catalog *c, void (*fn)(void *userdata, int result), v
 	op->size = sizeof(*op);
 	op->barrier_fn = fn;
 	op->barrier_userdata = userdata;
-	op->queued_us = mono_us();
+	op->queued_us = lat_now_us();
 	return enqueue_op(c, op);
 }
 

@@ -182,14 +182,6 @@ struct sessions {
 #define TICK_MS 1000
 #define STATS_EVERY_TICKS 5
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static uint64_t now_unix_ms(void)
 {
 	struct timespec ts;
@@ -1175,7 +1167,7 @@ static void sip_catalog_durable(void *arg)
 	if (t->s) {
 		t->s->durable_token = NULL;
 		t->s->t_committed = t->committed_us;
-		t->s->t_durable = mono_us();
+		t->s->t_durable = lat_now_us();
 		if (t->result < 0)
 			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
 					t->s->uuid, strerror(-t->result));
@@ -1190,7 +1182,7 @@ static void catalog_durable(void *userdata, int result)
 	struct durable_token *t = userdata;
 
 	t->result = result;
-	t->committed_us = mono_us();
+	t->committed_us = lat_now_us();
 	if (loop_post(t->loop, sip_catalog_durable, t) < 0)
 		free(t); /* the SIP loop is gone: nobody waits any more */
 }
@@ -1395,7 +1387,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			}
 			t->s = s;
 			t->loop = m->loop;
-			s->t_queued = mono_us(); /* before: the catalog may answer at once */
+			s->t_queued = lat_now_us(); /* before: the catalog may answer at once */
 			if (catalog_barrier(m->catalog, catalog_durable, t) < 0) {
 				free(t);
 				respond_warning(m, txn, req, 500, NULL, "catalog unavailable");
@@ -1450,7 +1442,7 @@ static void stream_started(void *userdata, int result)
 {
 	struct stream *st = userdata;
 
-	st->session->t_media = mono_us();
+	st->session->t_media = lat_now_us();
 	start_step(st->session, result);
 }
 
@@ -1458,7 +1450,7 @@ static void stream_started(void *userdata, int result)
 static void stages_add(struct session *s)
 {
 	struct setup_stages *g = &s->ss->stages;
-	uint64_t now = mono_us();
+	uint64_t now = lat_now_us();
 
 	if (!s->t_invite || !s->t_queued || !s->t_media || !s->t_durable)
 		return;
@@ -1688,7 +1680,7 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	char sf[64], cf[300], pf[80], tf[32];
 	const char *fields[] = {sf, cf, pf, tf, NULL};
 	uint64_t rnd;
-	uint64_t t_invite = mono_us();
+	uint64_t t_invite = lat_now_us();
 	int r;
 
 	if (ss->count >= m->cfg->max_sessions) {

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "siprecd/lathist.h"
 #include "siprecd/loop.h"
 #include "siprecd/macro.h"
 #include "siprecd/storage.h"
@@ -215,25 +216,7 @@ static uint64_t now_ns(clockid_t clk)
 
 uint64_t store_lat_bucket_upper_us(unsigned i)
 {
-	unsigned e, sub;
-
-	if (i < 8)
-		return i;
-	e = (i - 8) / 8 + 3;
-	sub = (i - 8) % 8;
-	return ((uint64_t)(9 + sub) << (e - 3)) - 1;
-}
-
-/* Eight buckets per power of two: about 12% resolution, enough for a p99. */
-static unsigned lat_bucket(uint64_t us)
-{
-	unsigned e, b;
-
-	if (us < 8)
-		return (unsigned)us;
-	e = 63 - (unsigned)__builtin_clzll(us);
-	b = (e - 3) * 8 + 8 + (unsigned)((us >> (e - 3)) & 7);
-	return MIN(b, STORE_LAT_BUCKETS - 1);
+	return lat_bucket_upper(i);
 }
 
 uint64_t store_lat_quantile_us(const struct store_writer_stats *s, double q)
@@ -913,7 +896,8 @@ static void landed_durable(struct store_writer *w, uint64_t gen, uint64_t mono)
 
 		w->landed = o->next;
 		if (o->first_mono_ns) {
-			w->stats.lat_hist[lat_bucket((mono - o->first_mono_ns) / 1000)]++;
+			w->stats.lat_hist[lat_bucket_of((mono - o->first_mono_ns) / 1000,
+							STORE_LAT_BUCKETS)]++;
 			w->stats.lat_count++;
 		}
 		wop_free(o);
@@ -1017,7 +1001,8 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			for (struct wop *c = w->chain; c; c = c->next) {
 				if (!c->done_ok || !c->first_mono_ns)
 					continue;
-				w->stats.lat_hist[lat_bucket((mono - c->first_mono_ns) / 1000)]++;
+				w->stats.lat_hist[lat_bucket_of((mono - c->first_mono_ns) / 1000,
+								STORE_LAT_BUCKETS)]++;
 				w->stats.lat_count++;
 				if (c->final)
 					w->final_durable = true;

@@ -2,14 +2,23 @@
 /*
  * Latency histograms (include/siprecd/lathist.h): bucket i < 8 holds i us; above, bucket
  * 8 + 8 * (e - 3) + s holds [(8 + s) << (e - 3), (9 + s) << (e - 3)) for a sample whose highest
- * set bit is e, the same layout as the recording writer's durable-write histogram.
+ * set bit is e; the recording writer's durable-write histogram uses the same layout.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "siprecd/lathist.h"
 #include "siprecd/macro.h"
 
-static unsigned bucket(uint64_t us)
+uint64_t lat_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+unsigned lat_bucket_of(uint64_t us, unsigned nbuckets)
 {
 	unsigned e, b;
 
@@ -17,10 +26,10 @@ static unsigned bucket(uint64_t us)
 		return (unsigned)us;
 	e = 63 - (unsigned)__builtin_clzll(us);
 	b = (e - 3) * 8 + 8 + (unsigned)((us >> (e - 3)) & 7);
-	return MIN(b, LAT_HIST_BUCKETS - 1);
+	return MIN(b, nbuckets - 1);
 }
 
-static uint64_t bucket_upper(unsigned i)
+uint64_t lat_bucket_upper(unsigned i)
 {
 	unsigned e, sub;
 
@@ -33,7 +42,7 @@ static uint64_t bucket_upper(unsigned i)
 
 void lat_hist_add(struct lat_hist *h, uint64_t us)
 {
-	h->b[bucket(us)]++;
+	h->b[lat_bucket_of(us, LAT_HIST_BUCKETS)]++;
 	h->count++;
 	h->sum_us += us;
 	if (us > h->max_us)
@@ -66,7 +75,7 @@ uint64_t lat_hist_quantile(const struct lat_hist *h, double q)
 		/* the last bucket holds everything above its lower bound */
 		if (seen > want)
 			return i == LAT_HIST_BUCKETS - 1 ? h->max_us
-							 : MIN(bucket_upper(i), h->max_us);
+							 : MIN(lat_bucket_upper(i), h->max_us);
 	}
 	return h->max_us;
 }
