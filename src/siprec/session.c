@@ -37,6 +37,7 @@
 #include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
 #include "siprecd/transport.h"
+#include "siprecd/uuid.h"
 #include "siprecd/webhook.h"
 
 #define SESSION_HASH_SIZE 4096
@@ -190,18 +191,14 @@ static uint64_t now_unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* UUIDv7 (time-ordered: the catalog's indexes on uuids stay small to update; src/util/uuid.c). */
 static void uuid_generate(char out[UUID_LEN + 1])
 {
-	uint8_t b[16] = {0};
+	uint8_t b[10];
 
 	if (sip_random(b, sizeof(b)) < 0)
-		abort();	     /* getrandom on Linux >= 3.17 cannot fail for 256 bytes */
-	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 9562 version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, UUID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+		abort(); /* getrandom on Linux >= 3.17 cannot fail for 256 bytes */
+	uuid_v7_format(out, now_unix_ms(), b);
 }
 
 /* Call-IDs are peer-chosen: a keyed hash keeps them from piling into one chain. */
