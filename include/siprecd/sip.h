@@ -402,7 +402,8 @@ void sip_txn_table_get_stats(const struct sip_txn_table *tbl, struct sip_txn_sta
  * req must have passed sip_msg_parse(); conn/peer identify where responses go (conn is
  * referenced by a new transaction). Returns a verdict >= 0 with *ret_txn set (NULL for
  * ABSORBED/ACK_STRAY), -EBUSY at the transaction limit, -EBADMSG when Via/CSeq/Call-ID are
- * unusable, -ENOMEM. The transaction keeps a copy of the request (sip_txn_request()).
+ * unusable, -ENOMEM. The transaction keeps a copy of the request (sip_txn_request()) until
+ * the request is acknowledged.
  */
 int sip_txn_receive(struct sip_txn_table *tbl, struct sip_msg *req, void *conn,
 		    const struct sockaddr_storage *peer, bool reliable, uint64_t now_ms,
@@ -418,7 +419,8 @@ int sip_txn_respond(struct sip_txn *t, const char *buf, size_t len, uint64_t now
 
 /* The INVITE transaction a CANCEL transaction targets (same branch/sent-by), or NULL. */
 struct sip_txn *sip_txn_cancel_target(struct sip_txn *cancel);
-/* The transaction's own copy of the request, parsed on first use. 0, -ENOMEM, -EBADMSG. */
+/* The transaction's own copy of the request, parsed on first use. 0, -ENOMEM, -EBADMSG;
+ * -ENOENT once the request was acknowledged (the copy is freed then). */
 int sip_txn_request(struct sip_txn *t, struct sip_msg **ret);
 
 enum sip_method sip_txn_method(const struct sip_txn *t);

@@ -277,6 +277,7 @@ static void test_reliable_completed(void **state)
 {
 	struct sip_txn_table *tbl = setup_table(10);
 	struct sip_txn *t, *t2;
+	struct sip_msg *copy;
 
 	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKr", "INVITE", 1),
 					 &conn_token, NULL, true, now, &t),
@@ -284,9 +285,16 @@ static void test_reliable_completed(void **state)
 	sip_txn_respond(t, r486, strlen(r486), now);
 	/* no Timer G on a reliable transport, only H */
 	assert_int_equal(sip_txn_next_deadline(tbl), now + 32000);
+	assert_int_equal(sip_txn_request(t, &copy), 0);
 	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "ACK", "z9hG4bKr", "ACK", 1), &conn_token,
 					 NULL, true, now, &t2),
 			 SIP_TXN_ABSORBED);
+	/* Confirmed: the copies are gone, a retransmitted INVITE is absorbed unanswered */
+	assert_int_equal(sip_txn_request(t, &copy), -ENOENT);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKr", "INVITE", 1),
+					 &conn_token, NULL, true, now, &t2),
+			 SIP_TXN_ABSORBED);
+	assert_int_equal(rec.sends, 1);
 	/* Timer I = 0 */
 	assert_int_equal(sip_txn_next_deadline(tbl), now);
 	sip_txn_run_timers(tbl, now);
@@ -298,6 +306,7 @@ static void test_2xx_accepted(void **state)
 {
 	struct sip_txn_table *tbl = setup_table(10);
 	struct sip_txn *t, *t2;
+	struct sip_msg *copy;
 	uint64_t start = now;
 
 	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKa", "INVITE", 7),
@@ -315,11 +324,19 @@ static void test_2xx_accepted(void **state)
 	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "INVITE", "z9hG4bKa", "INVITE", 7),
 					 &conn_token, NULL, false, now, &t2),
 			 SIP_TXN_ABSORBED);
+	assert_int_equal(sip_txn_request(t, &copy), 0);
 	/* the ACK of a 2xx has its own branch: matched by Call-ID/CSeq/From tag */
 	assert_int_equal(sip_txn_receive(tbl, mkreq(2, "ACK", "z9hG4bKnew", "ACK", 7), &conn_token,
 					 NULL, false, now, &t2),
 			 SIP_TXN_ACK_2XX);
 	assert_ptr_equal(t2, t);
+	/* acknowledged: the copies are gone; a retransmitted INVITE is still absorbed, unanswered
+	 */
+	assert_int_equal(sip_txn_request(t, &copy), -ENOENT);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "INVITE", "z9hG4bKa", "INVITE", 7),
+					 &conn_token, NULL, false, now, &t2),
+			 SIP_TXN_ABSORBED);
+	assert_int_equal(rec.sends, 3);
 	/* retransmission of the 2xx stops; the txn lives until Timer L */
 	assert_int_equal(sip_txn_next_deadline(tbl), start + 32000);
 	assert_int_equal(sip_txn_receive(tbl, mkreq(2, "ACK", "z9hG4bKnew", "ACK", 7), &conn_token,
