@@ -2186,8 +2186,7 @@ static void recording_announce(struct session *s, const char *rec_uuid, const ch
 	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
 	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
 
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	hex_encode(res->sha256, 32, hex);
 	if (durable < 0) {
 		log_error("recording %s of session %s: catalog rows not durable (%s): "
 			  "recording-finalized not sent",
@@ -2241,8 +2240,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 	char hex[65];
 	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1], src[64] = "";
 
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", res->sha256[i]);
+	hex_encode(res->sha256, 32, hex);
 	if (res->stats.latched.ss_family)
 		sockaddr_to_string(&res->stats.latched, src, sizeof(src));
 	catalog_stream_stats(m->catalog,
