@@ -10,7 +10,7 @@
 #
 # usage: bench/capacity.sh [--calls "N1 N2..."] [--hold SEC] [--rate R] [--suite SUITE]
 #                          [--smoke] [--no-baseline] [--no-rtpengine] [--no-srtp-bench]
-#                          [--flame SVG] [--rss-every SEC] [--no-export]
+#                          [--flame SVG] [--rss-every SEC] [--no-export] [--rounds N]
 # --flame SVG: perf record (DWARF call graphs) of siprecd over the window of the comparison
 #   load's step, rendered to SVG by the `flamegraph` npm package (installed into
 #   /var/tmp/siprecd-bench-npm on first use; FLAMEGRAPH=/path/to/flamegraph to use another).
@@ -18,6 +18,12 @@
 # --no-export: the loss check compares siprec-src's counts with the catalog's packets and durable
 #   frames only, without reading every file back with siprec-export (a 10-minute soak writes
 #   ~18 GB at 1,500 calls, which this disk takes longer to verify than the soak lasts).
+# --rounds N: the per-packet ratio as a distribution, not one pair of runs: at one load (--calls N,
+#   no search) N rounds, each a siprecd run of every build in ROUND_BUILDS (default BUILD) and a
+#   bare receive run, in A..Z, base / base, Z..A order alternately; prints each run's figures,
+#   each round's ratio siprecd / bare of that round, and per build the median and range of the
+#   ratios and of us/packet. The other core's load and the VM's steal time are printed per run
+#   (a consecutive pair of runs of one binary moved 3.40-4.40 us/packet: RESULTS.md, 2026-12-05).
 # --smoke: one step (default 20 calls, 5 s), siprecd only; exit 0 only when it is loss-free.
 # BENCH_FENCE=0: leave other tasks on CPU 0 (by default, as root, bench/cpu-fence.py moves every
 #   task that can move off CPU 0 for the run and gives it back at the end; not in --smoke).
@@ -46,7 +52,7 @@ HOLD=20
 RATE=200
 SUITE=AES_CM_128_HMAC_SHA1_80
 SPREAD=${SPREAD:-20}
-SMOKE=0 DO_BASE=1 DO_RTPE=1 DO_SRTP=1 FLAME="" RSS_EVERY=0 DO_EXPORT=1
+SMOKE=0 DO_BASE=1 DO_RTPE=1 DO_SRTP=1 FLAME="" RSS_EVERY=0 DO_EXPORT=1 ROUNDS=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift ;;
@@ -60,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--flame) FLAME=$2; shift ;;
 	--rss-every) RSS_EVERY=$2; shift ;;
 	--no-export) DO_EXPORT=0 ;;
+	--rounds) ROUNDS=$2; shift ;;
 	*) echo "usage: $0 [--calls LIST] [--hold S] [--rate R] [--suite S] [--smoke] [--no-*]" >&2; exit 1 ;;
 	esac
 	shift
@@ -75,8 +82,16 @@ done
 for b in siprecd siprec-src siprec-export; do
 	[ -x "$BUILD/$b" ] || { echo "capacity: $BUILD/$b not built"; exit 1; }
 done
+if [ "$ROUNDS" -gt 0 ]; then
+	[ "$(echo $CALLS | wc -w)" = 1 ] || { echo "capacity: --rounds takes one load (--calls N)"; exit 1; }
+	ROUND_BUILDS=${ROUND_BUILDS:-$BUILD}
+	for b in $ROUND_BUILDS; do
+		[ -x "$b/siprecd" ] || { echo "capacity: $b/siprecd not built"; exit 1; }
+	done
+	DO_RTPE=0 DO_SRTP=0 FLAME=""
+fi
 if [ $DO_BASE = 1 ] || [ $DO_SRTP = 1 ]; then
-	if ! [ -x "$BUILD/bench/recv-baseline" ] || ! [ -x "$BUILD/bench/srtp-bench" ]; then
+	if ! [ -x "$BUILD/bench/recv-baseline" ] || ! [ -x "$BUILD/bench/srtp-bench" ] || ! [ -x "$BUILD/bench/cpu-probe" ]; then
 		# Only this tree's own build is made here: make with BUILD set to another tree's
 		# build (an A/B's "before") would compile this tree's sources into it and relink its
 		# siprecd half old, half new.
@@ -117,7 +132,7 @@ if [ -z "${CAPACITY_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && command
 		$([ $SMOKE = 1 ] && echo --smoke) $([ $DO_BASE = 0 ] && echo --no-baseline) \
 		$([ $DO_RTPE = 0 ] && echo --no-rtpengine) $([ $DO_SRTP = 0 ] && echo --no-srtp-bench) \
 		$([ -n "$FLAME" ] && echo --flame "$FLAME") --rss-every "$RSS_EVERY" \
-		$([ $DO_EXPORT = 0 ] && echo --no-export)
+		$([ $DO_EXPORT = 0 ] && echo --no-export) --rounds "$ROUNDS"
 fi
 NETNS=host
 FLAME_STEP=${COMPARE_CALLS:-1000}
@@ -159,6 +174,11 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPUs 0 and 1 from /proc/stat, in ticks: "busy0 steal0 all0 busy1 steal1 all1" (busy: user,
+# nice, system, irq, softirq; steal: time the hypervisor ran something else on that vCPU)
+cpu_stat() {
+	awk '$1 == "cpu0" || $1 == "cpu1" { printf "%d %d %d ", $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 snmp_udp() {
 	# prints "RcvbufErrors InErrors" of the Udp line
@@ -178,6 +198,10 @@ load() {
 	ramp=$(((n + RATE - 1) / RATE))
 	dur=$((ramp + HOLD))
 	rss0=$(rss_kib "$pid")
+	# the measured CPU's speed just before the run (bench/cpu-probe: clock, L3, memory; the VM
+	# has no cycle counters): "alu_ns=A l3_ns=B mem_ns=C", empty when it is not built
+	probe=""
+	[ -x "$BUILD/bench/cpu-probe" ] && probe=$($PRIO taskset -c 0 "$BUILD/bench/cpu-probe" | sed 's/^probe //')
 	set -- $(snmp_udp)
 	e0rb=$1 e0in=$2
 	t0=$(now_ms)
@@ -196,7 +220,7 @@ load() {
 	spid=$!
 	PIDS="$PIDS $spid"
 	sleep_until $t0 $((ramp + 2))
-	ta=$(now_ms) ca=$(cpu_ticks "$pid")
+	ta=$(now_ms) ca=$(cpu_ticks "$pid") ga=$(cpu_ticks $spid) sa=$(cpu_stat)
 	# io-wq punts, syscalls, context switches and LLC misses of PID's threads over the window
 	# (perf, when usable; hardware cache counters are often absent in VMs and then read
 	# "<not supported>")
@@ -225,14 +249,17 @@ load() {
 		done
 	fi
 	sleep_until $t0 $((dur - 1))
-	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid")
+	tb=$(now_ms) cb=$(cpu_ticks "$pid") rss1=$(rss_kib "$pid") gb=$(cpu_ticks $spid) sb=$(cpu_stat)
+	set -- $sa $sb
+	cpus="b0=$(($7 - $1)) st0=$(($8 - $2)) all0=$(($9 - $3)) b1=$((${10} - $4)) st1=$((${11} - $5)) all1=$((${12} - $6))"
 	if [ -n "$ppid" ]; then wait $ppid || true; fi
 	if [ -n "$recpid" ]; then wait $recpid || true; fi
 	wait $spid
 	SRC_RC=$?
 	wait $catpid
 	set -- $(snmp_udp)
-	echo "n=$n t0=$t0 ta=$ta tb=$tb ca=$ca cb=$cb rss0=$rss0 rss1=$rss1 rb=$(($1 - e0rb)) in=$(($2 - e0in)) src_rc=$SRC_RC" >"$dir/window"
+	echo "n=$n t0=$t0 ta=$ta tb=$tb ca=$ca cb=$cb rss0=$rss0 rss1=$rss1 rb=$(($1 - e0rb)) in=$(($2 - e0in)) src_rc=$SRC_RC gen=$((gb - ga)) $cpus" >"$dir/window"
+	[ -n "$probe" ] && echo "$probe" >"$dir/probe"
 }
 
 # figures DIR KIND: prints the window's figures. Packets/s is what siprec-src really sent in the
@@ -242,6 +269,10 @@ figures() {
 import re, sys
 d, kind, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
 w = {k: int(v) for k, v in (kv.split("=") for kv in open(d + "/window").read().split())}
+try:
+    probe = " " + open(d + "/probe").read().strip()
+except OSError:
+    probe = ""
 prog = [(float(t), int(p)) for t, p in re.findall(r"\[\s*([\d.]+)s\].*packets sent (\d+)",
                                                   open(d + "/src.err").read())]
 a, b = (w["ta"] - w["t0"]) / 1000, (w["tb"] - w["t0"]) / 1000
@@ -257,6 +288,14 @@ print("%s calls=%d pps=%d (nominal %d) window_s=%.1f cpu_us_per_pkt=%.2f cpu_loa
                                  100 * us / 1e6 / secs, (w["rss1"] - w["rss0"]) / w["n"]))
 # an extrapolation, not a measurement: one core's second divided by this load's cost per call
 # (100 packets/s a call), as if the cost per packet stayed the same at higher loads
+# what else ran: CPU 0's busy share (/proc/stat's ticks, against the process's own cpu_load),
+# CPU 1 besides the generator (others' work moved there by the fence), and the steal time
+if "all0" in w and w["all0"] > 0 and w["all1"] > 0:
+    print("%s env: cpu0_busy=%.0f%% steal0=%.2f%% cpu1_busy=%.0f%% (generator %.0f%%, other %.0f%%) "
+          "steal1=%.2f%%%s" % (kind, 100 * w["b0"] / w["all0"],
+                            100 * w["st0"] / w["all0"], 100 * w["b1"] / w["all1"],
+                            100 * w["gen"] / w["all1"], 100 * (w["b1"] - w["gen"]) / w["all1"],
+                            100 * w["st1"] / w["all1"], probe))
 print("%s extrapolated_calls_per_core=%.0f (1 s / (cpu_us_per_pkt x 100 packets/s a call))"
       % (kind, 1e6 / (us / (pps * secs) * 100)))
 try:
@@ -279,10 +318,12 @@ except OSError:
 PY
 }
 
-# ---- siprecd at N calls: DIR/result has "ok" or "loss ..." and the figures
+# ---- siprecd at N calls: DIR/result has "ok" or "loss ..." and the figures. siprecd_step N
+# [TAG [BUILD]]: the run's directory is siprecd-N (siprecd-N-TAG with a TAG), the binary BUILD's.
 siprecd_step() {
 	n=$1
-	d=$OUT/siprecd-$n
+	d=$OUT/siprecd-$n${2:+-$2}
+	sbuild=${3:-$BUILD}
 	mkdir -p "$d"
 	sport=$(free_port)
 	cat >"$d/siprecd.conf" <<CFG
@@ -298,7 +339,7 @@ LOG_TARGET=stderr
 LOG_LEVEL=debug
 ${CONF_EXTRA:-}
 CFG
-	STATE_DIRECTORY=$d/state RUNTIME_DIRECTORY=$d/run $PRIO taskset -c 0 "$BUILD/siprecd" \
+	STATE_DIRECTORY=$d/state RUNTIME_DIRECTORY=$d/run $PRIO taskset -c 0 "$sbuild/siprecd" \
 		--config "$d/siprecd.conf" >"$d/siprecd.log" 2>&1 &
 	dpid=$!
 	PIDS="$PIDS $dpid"
@@ -400,8 +441,97 @@ PY
 	fi
 }
 
+# ---- the bare receive baseline: baseline_step N [TAG] (its directory baseline or baseline-TAG)
+baseline_step() {
+	echo "-- baseline (io_uring multishot recvmsg, no SRTP/sealing/writing) $1 calls"
+	d=$OUT/baseline${2:+-$2}
+	mkdir -p "$d"
+	bport=$(free_port)
+	$PRIO taskset -c 0 "$BUILD/bench/recv-baseline" 10000 1 $(($1 * 2)) >"$d/count" 2>"$d/err" &
+	bpid=$!
+	$PRIO taskset -c 1 python3 "$SRCDIR/bench/sip-uas.py" "$bport" baseline 10000 1 >"$d/uas.log" 2>&1 &
+	upid=$!
+	PIDS="$PIDS $bpid $upid"
+	sleep 1
+	load $1 "$d" "$bport" $bpid
+	kill -TERM $bpid
+	wait $bpid
+	kill $upid
+	sent=$(jq '[.calls[].streams[].packets] | add' "$d/src.json")
+	echo "   sent=$sent received: $(cat "$d/count")"
+	figures "$d" baseline | sed 's/^/  /' | tee "$d/result"
+	BASE_US=$(sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' "$d/result")
+	[ -n "${SIPRECD_US:-}" ] && awk -v a="$SIPRECD_US" -v b="$BASE_US" 'BEGIN { if (b > 0) printf "RESULT siprecd / baseline us per packet: %.2f / %.2f = %.2fx\n", a, b, a / b }'
+}
+
 echo "== capacity: $(date -u +%FT%TZ) $(uname -r), $(getconf _NPROCESSORS_ONLN) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "   suite $SUITE, G.711 20 ms, 2 streams/call, hold ${HOLD}s, packet times spread over $SPREAD slots of the 20 ms, ramp ${RATE} calls/s; siprecd CPU 0, siprec-src CPU 1, $NETNS"
+if [ "$ROUNDS" -gt 0 ]; then
+	# Each round runs every build and the bare receive once, in alternating order, so drifts of
+	# the machine (frequency, the other core's load, steal, the disk) fall on both sides of a
+	# ratio; the ratio is taken within a round and reported as a distribution.
+	nb=0
+	for b in $ROUND_BUILDS; do nb=$((nb + 1)); done
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		if [ $((r % 2)) = 1 ]; then order="$(seq 1 $nb) base"; else order="base $(seq $nb -1 1)"; fi
+		for v in $order; do
+			if [ "$v" = base ]; then
+				baseline_step "$CALLS" "$r"
+				continue
+			fi
+			vb=$(echo $ROUND_BUILDS | cut -d' ' -f"$v")
+			echo "-- round $r: siprecd $CALLS calls, build $v ($vb)"
+			siprecd_step "$CALLS" "$r-$v" "$vb"
+		done
+		r=$((r + 1))
+	done
+	python3 - "$OUT" "$CALLS" "$ROUNDS" "$ROUND_BUILDS" <<'PY'
+import re, statistics, sys
+out, n, rounds, builds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+def fig(path):
+    try:
+        t = open(path).read()
+    except OSError:
+        return None
+    m = re.search(r"cpu_us_per_pkt=([\d.]+)", t)
+    e = re.search(r"steal0=([\d.]+)%.*cpu1_busy=(\d+)%.*other (-?\d+)%", t)
+    p = re.search(r"alu_ns=([\d.]+) l3_ns=([\d.]+) mem_ns=([\d.]+)", t)
+    return (float(m.group(1)) if m else None, t.startswith("ok") or "baseline" in t.split()[0:1],
+            (e.groups() if e else ("?", "?", "?")) + (p.groups() if p else ("?", "?", "?")))
+print("RESULT rounds at %s calls (us/packet; steal0 %%, CPU 1 busy %%, of it others' %%; "
+      "probe before the run: ALU step ns, L3 and memory load ns):" % n)
+ratios = {v: [] for v in range(1, len(builds) + 1)}
+us = {v: [] for v in range(1, len(builds) + 1)}
+base = []
+for r in range(1, rounds + 1):
+    b = fig("%s/baseline-%d/result" % (out, r))
+    line = "  round %d: bare %s (steal %s%%, cpu1 %s%%/%s%%; %s %s %s)" % (
+        r, "%.2f" % b[0] if b and b[0] else "n/a", *(b[2] if b else ("?",) * 6))
+    if b and b[0]:
+        base.append(b[0])
+    for v in ratios:
+        f = fig("%s/siprecd-%s-%d-%d/result" % (out, n, r, v))
+        if not f or f[0] is None:
+            line += "; build %d n/a" % v
+            continue
+        ok = "" if f[1] else " LOSS"
+        line += "; build %d %.2f%s (steal %s%%, cpu1 %s%%/%s%%; %s %s %s)" % (v, f[0], ok, *f[2])
+        us[v].append(f[0])
+        if b and b[0] and f[1]:
+            ratios[v].append(f[0] / b[0])
+            line += " %.2fx" % (f[0] / b[0])
+    print(line)
+def dist(x, fmt):
+    return ("median " + fmt + ", range " + fmt + "-" + fmt + " (%d)") % (
+        statistics.median(x), min(x), max(x), len(x)) if x else "n/a"
+print("RESULT bare receive us/packet: %s" % dist(base, "%.2f"))
+for v in ratios:
+    print("RESULT build %d (%s) us/packet: %s; siprecd / bare: %s"
+          % (v, builds[v - 1], dist(us[v], "%.2f"), dist(ratios[v], "%.2fx")))
+PY
+	exit 0
+fi
 best=0 fail=0 genlim=0
 for n in $CALLS; do
 	echo "-- siprecd $n calls"
@@ -443,25 +573,7 @@ best=$CMP
 
 # ---- the bare receive baseline at the same load
 if [ $DO_BASE = 1 ]; then
-	echo "-- baseline (io_uring multishot recvmsg, no SRTP/sealing/writing) $best calls"
-	d=$OUT/baseline
-	mkdir -p "$d"
-	bport=$(free_port)
-	$PRIO taskset -c 0 "$BUILD/bench/recv-baseline" 10000 1 $((best * 2)) >"$d/count" 2>"$d/err" &
-	bpid=$!
-	$PRIO taskset -c 1 python3 "$SRCDIR/bench/sip-uas.py" "$bport" baseline 10000 1 >"$d/uas.log" 2>&1 &
-	upid=$!
-	PIDS="$PIDS $bpid $upid"
-	sleep 1
-	load $best "$d" "$bport" $bpid
-	kill -TERM $bpid
-	wait $bpid
-	kill $upid
-	sent=$(jq '[.calls[].streams[].packets] | add' "$d/src.json")
-	echo "   sent=$sent received: $(cat "$d/count")"
-	figures "$d" baseline | sed 's/^/  /' | tee "$d/result"
-	BASE_US=$(sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' "$d/result")
-	awk -v a="$SIPRECD_US" -v b="$BASE_US" 'BEGIN { if (b > 0) printf "RESULT siprecd / baseline us per packet: %.2f / %.2f = %.2fx\n", a, b, a / b }'
+	baseline_step $best
 fi
 
 # ---- rtpengine, userspace, recording to pcap, media blocked (not relayed)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # CI smoke version of the benchmarks. bench/capacity.sh: 20 SRTP calls (2 streams, 50 packets/s
-# each) held 5 s, siprecd on CPU 0 and siprec-src on CPU 1 in a private network namespace where
+# each) held 5 s, then two --rounds of siprecd and the bare receive, siprecd on CPU 0 and siprec-src on CPU 1 in a private network namespace where
 # possible. bench/setup-rate.sh: 20 SIPREC setups over TLS 1.3. siprec-src --ceiling: a short run
 # of the generator alone. Asserts only correctness: zero loss (siprec-src's sent counts == the
 # catalog's per-stream counts == the frames in the recordings, no kernel UDP receive errors,
@@ -19,6 +19,19 @@ if [ $rc -eq 0 ] && echo "$out" | grep -q '^RESULT siprecd largest loss-free loa
 	echo "ok - zero loss at ${SMOKE_CALLS:-20} calls"
 else
 	echo "not ok - loss or failure at the smoke load (capacity.sh exit $rc)"
+	fail=1
+fi
+
+# --rounds: siprecd and the bare receive alternated, each round's ratio and their median and range
+out=$(BENCH_FENCE=0 sh "$SRCDIR/bench/capacity.sh" --calls "${SMOKE_CALLS:-20}" --hold "${SMOKE_HOLD:-5}" \
+	--rounds 2 --no-export 2>&1)
+rc=$?
+echo "$out"
+if [ $rc -eq 0 ] && [ "$(echo "$out" | grep -cE '^  round [12]: bare [0-9.]+ .*; build 1 [0-9.]+ \(.*\) [0-9.]+x$')" = 2 ] &&
+	echo "$out" | grep -qE '^RESULT build 1 .*siprecd / bare: median [0-9.]+x, range [0-9.]+x-[0-9.]+x \(2\)$'; then
+	echo "ok - capacity --rounds: two rounds, each with its ratio, and their median"
+else
+	echo "not ok - capacity --rounds (exit $rc)"
 	fail=1
 fi
 
