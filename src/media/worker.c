@@ -576,8 +576,8 @@ static void rtcp_done(struct loop_op *op, int res, uint32_t flags)
 /*
  * The loop's prefetch hook (loop_set_prefetch): for a receive completion a few places ahead,
  * start loading the stream's state in three steps, each through pointers the previous one
- * loaded: the lines of struct media_stream the packet path touches; the SRTP context and the
- * writer; libsrtp's session and the open chunk's end.
+ * loaded: the lines of struct media_stream the packet path touches; the SRTP context, the
+ * writer and the sequence window's word; libsrtp's session arena and the open chunk's end.
  */
 static void stream_prefetch(struct loop_op *op, unsigned stage)
 {
@@ -602,6 +602,7 @@ static void stream_prefetch(struct loop_op *op, unsigned stage)
 	case 1:
 		__builtin_prefetch(s->srtp);
 		__builtin_prefetch(s->writer);
+		rtp_seq_prefetch(&s->seq);
 		break;
 	default:
 		if (s->srtp)
