@@ -805,8 +805,9 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 	if (r < 0 && stat(rec->path, &st) == 0)
 		res.file_size = (uint64_t)st.st_size;
 	/* Zeros the writer wrote ahead of its data (docs/FORMAT.md) are cut off, so the file
-	 * ends at its last intact chunk as a file cut short by the crash would. */
-	if (r == 0 && !res.failed && !res.complete && res.data_end < res.file_size &&
+	 * ends at its last intact chunk as a file cut short by the crash would; after a FINAL
+	 * chunk (its cut had not reached the disk) as a file finalized cleanly does. */
+	if (r == 0 && !res.failed && res.data_end < res.file_size &&
 	    truncate_durably(rec->path, res.data_end) == 0)
 		res.file_size = res.data_end;
 	file_sha256(rec->path, hex);

@@ -236,7 +236,18 @@ static int next_chunk(struct store_reader *r)
 		return 0;
 	}
 	if (r->final_seen) {
-		fail_chunk(r, STORE_CHUNK_TRAILING_DATA);
+		/* Zeros after the FINAL chunk: its writes reached the disk and the cut that ends
+		 * the file there did not (a crash, or a failed sync, before it was durable). The
+		 * FINAL chunk authenticates the end of the data, and zeros hold none: complete,
+		 * with data_end below file_size. Any other byte is data after the end. */
+		int z = zero_to_end(r);
+
+		if (z < 0)
+			return z;
+		if (z)
+			r->ended = true;
+		else
+			fail_chunk(r, STORE_CHUNK_TRAILING_DATA);
 		return 0;
 	}
 	avail = (size_t)MIN(r->size - r->off, (uint64_t)r->h.chunk_size);

@@ -80,7 +80,7 @@ struct store_dir {
 	int fd;
 	dev_t dev;
 	bool fs_ok;	/* ext4 or xfs: members may join the group's sync */
-	bool journaled; /* xfs, or ext4 with a journal: FINAL syncs may be shared */
+	bool journaled; /* ext4 with a journal: FINAL syncs may be shared */
 	bool in_flight;
 	unsigned refs;		      /* writers whose entry here is not durable yet */
 	uint64_t created;	      /* files created in it: the next file's dir_seq */
@@ -517,9 +517,15 @@ static bool group_fs(const struct statfs *sf)
 	return sf->f_type == EXT4_SUPER_MAGIC || sf->f_type == XFS_SUPER_MAGIC;
 }
 
-/* xfs (its log is always on), or an ext4 whose block device has a journal: jbd2 lists each
- * journal in /proc/fs/jbd2 as "<device>-<journal inode>". An ext4 without a journal syncs each
- * inode by itself; unknown is taken as no journal. */
+/* An ext4 whose block device has a journal: jbd2 lists each journal in /proc/fs/jbd2 as
+ * "<device>-<journal inode>". An ext4 without a journal syncs each inode by itself; unknown is
+ * taken as no journal. Not xfs, although its log is always on: the crash test
+ * (tests/integration/crash-final-sync.sh: the volume shut down without a log flush while
+ * recordings were being finalized) found there, twice in about 75 runs on a loaded machine, a
+ * recording announced finalized whose cut had not survived (its FINAL chunk had: the file read
+ * complete, followed by the zeros written ahead); never on ext4, with or without fast_commit,
+ * nor on xfs with each file's own FINAL fdatasync. Until that is understood, xfs files keep
+ * theirs. */
 static bool fs_journaled(const struct statfs *sf, dev_t dev)
 {
 	char link[64], target[PATH_MAX];
@@ -530,8 +536,6 @@ static bool fs_journaled(const struct statfs *sf, dev_t dev)
 	ssize_t n;
 	DIR *jd;
 
-	if (sf->f_type == XFS_SUPER_MAGIC)
-		return true;
 	if (sf->f_type != EXT4_SUPER_MAGIC)
 		return false;
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
@@ -1439,16 +1443,17 @@ int store_writer_close(struct store_writer *w)
  * finished files open waiting for a device that does one flush at a time (bench/RESULTS.md,
  * finalsync). A file's FINAL chain cuts it to its data (ftruncate, prepare_ahead) and then only
  * overwrites blocks inside its size, so the cut is its last metadata change, after its creation,
- * its directory entry and its zeros written ahead. On a journaled filesystem an fdatasync of a
- * file commits the journal up to that file's last such change: ext4 commits the transaction of
- * its last size change (i_datasync_tid), and jbd2 commits transactions in order; xfs forces its
- * log up to the inode's last logged sequence, covering every earlier one. Either covers every
- * metadata change made before that one, whichever inode it touched, and ends with the device's
- * flush. So once every waiting member's FINAL writes completed, one fdatasync of the member cut
- * last stands for all of them, their first syncs and directory entries included. A member cut
- * after that sync was prepared waits for the next. An ext4 without a journal syncs only the
- * inode asked for, and a file without a cut has an older last change: those keep their own
- * fdatasync (fs_journaled, prepare_ahead).
+ * its directory entry and its zeros written ahead. On an ext4 with a journal an fdatasync of a
+ * file commits the journal up to that file's last such change (the transaction of its last size
+ * change, i_datasync_tid), and jbd2 commits transactions in order, so it covers every metadata
+ * change made before that one, whichever inode it touched, and ends with the device's flush
+ * (with fast_commit too: a fast commit writes every inode changed in the running transaction).
+ * So once every waiting member's FINAL writes completed, one fdatasync of the member cut last
+ * stands for all of them, their first syncs and directory entries included. A member cut after
+ * that sync was prepared waits for the next. An ext4 without a journal syncs only the inode
+ * asked for, xfs is not trusted with it (fs_journaled says why), and a file without a cut has
+ * an older last change: those keep their own fdatasync (fs_journaled, prepare_ahead).
+ * tests/integration/crash-final-sync.sh checks the outcome after a crash.
  */
 
 int store_sync_group_new(struct store_sync_group **ret)

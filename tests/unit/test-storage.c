@@ -1497,9 +1497,14 @@ static void test_tamper(void **state)
 	check_mem(a, alen - B, false, false, -1, 0, last - 1);		     /* FINAL removed */
 	check_mem(a, B, false, false, -1, 0, -1);			     /* header only */
 
-	t = realloc(t, alen + B); /* trailing block after FINAL */
+	t = realloc(t, alen + B); /* zeros after FINAL: its cut did not reach the disk; complete */
 	memcpy(t, a, alen);
 	memset(t + alen, 0, B);
+	check_mem(t, alen + B, true, false, -1, 0, last);
+	t[alen + B - 1] = 1; /* a byte of data after FINAL */
+	check_mem(t, alen + B, false, true, last + 1, STORE_CHUNK_TRAILING_DATA, last);
+	memset(t + alen, 0, B); /* a block of data after FINAL */
+	memcpy(t + alen, a + B, B);
 	check_mem(t, alen + B, false, true, last + 1, STORE_CHUNK_TRAILING_DATA, last);
 
 	memcpy(t, a, alen); /* non-zero padding after the FINAL chunk's tag */
