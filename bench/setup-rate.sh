@@ -165,6 +165,9 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU 0's time by kind (/proc/stat: user nice system idle iowait irq softirq steal): what runs
+# there besides siprecd (kworkers, the loop device's writes, softirqs) shares its one core.
+cpu0_ticks() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8 + $9, $8}' /proc/stat; }
 # Per thread of siprecd: tid, name, CPU ticks (user + system), minor page faults, voluntary
 # context switches (each a sleep, i.e. a wake-up by another thread or the kernel).
 threads() {
@@ -219,6 +222,7 @@ echo "   file creation there: $FILE_US us of CPU per file (500 created in a new 
 BDEV=$(basename "$(findmnt -n -o SOURCE -T "$DATA" | sed 's/\[.*//')")
 bdev_stat() { cat "/sys/class/block/$BDEV/stat" 2>/dev/null; }
 c0=$(cpu_ticks $DPID)
+z0=$(cpu0_ticks)
 threads $DPID >threads.0
 bdev_stat >bdev.0
 PERFPID=""
@@ -234,6 +238,7 @@ $SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca 
 SRC_RC=$?
 t1=$(date +%s%N)
 c1=$(cpu_ticks $DPID)
+z1=$(cpu0_ticks)
 threads $DPID >threads.1
 bdev_stat >bdev.1
 if [ -n "$PERFPID" ]; then
@@ -245,9 +250,10 @@ kill -TERM $DPID
 wait $DPID
 STOP_RC=$?
 DPID=""
-python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" "$HZ" <<'PY'
+python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" "$HZ" \
+	"$(((${z1% *} - ${z0% *}) * 1000000 / HZ))" "$(((${z1#* } - ${z0#* }) * 1000000 / HZ))" <<'PY'
 import json, sys
-calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz = map(int, sys.argv[1:])
+calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz, cpu0_us, cpu0_softirq_us = map(int, sys.argv[1:])
 d = json.load(open("src.json"))
 ok = [c for c in d["calls"] if c["result"] == "ok" and c["setup_us"] > 0]
 failed = [c for c in d["calls"] if c["result"] != "ok"]
@@ -266,6 +272,9 @@ print("RESULT setup latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f" %
       (pct(50), pct(90), pct(99), lat[-1] / 1000 if lat else float("nan")))
 print("RESULT siprecd CPU %.0f us per call (setup + media + BYE + finalize; whole run, %.1f s wall)"
       % (cpu_us / max(1, calls), wall_us / 1e6))
+print("RESULT CPU 0 busy %.0f%% of the run, %.0f us per call (softirq %.0f); siprecd's threads %.0f"
+      % (100 * cpu0_us / max(1, wall_us), cpu0_us / max(1, calls), cpu0_softirq_us / max(1, calls),
+         cpu_us / max(1, calls)))
 def snap(name):
     t = {}
     for line in open(name):
