@@ -70,6 +70,28 @@ check "session cookie is HttpOnly and SameSite=Strict" grep -qi \
 
 check_eq "calls list" 200 "$(code lisa "$URL/calls")"
 check "calls list shows the call" grep -q "/call?id=$u" "$T/body"
+
+# The console on an IPv6 address: [ADDR]:PORT, the same catalog and users.
+PORT6=$(free_port)
+"$WEB" --config "$CONF" --users "$USERS" --listen "[::1]:$PORT6" --log stderr \
+	--cache "$T/cache" >"$T/web6.log" 2>&1 &
+web6=$!
+BG_PIDS="$BG_PIDS $web6"
+if wait_for "$T/web6.log" "listening on http://\[::1\]:$PORT6/" 10; then
+	ok "IPv6: listening on [::1]:$PORT6"
+	check_eq "IPv6: listener logs in" 303 \
+		"$(code lisa6 -g -d user=lisa --data-urlencode password=listen-pass-1 "http://[::1]:$PORT6/login")"
+	check_eq "IPv6: calls list" 200 "$(code lisa6 -g "http://[::1]:$PORT6/calls")"
+	check "IPv6: calls list shows the call" grep -q "/call?id=$u" "$T/body"
+else
+	bad "IPv6: siprec-web did not listen on [::1]:$PORT6"; cat "$T/web6.log"
+fi
+kill "$web6" && wait "$web6" 2>/dev/null
+check_eq "IPv6: siprec-web exits 0 on SIGTERM" 0 "$?"
+BG_PIDS=${BG_PIDS% "$web6"}
+"$WEB" --config "$CONF" --users "$USERS" --listen "::1:$PORT6" >"$T/web6bad.out" 2>&1
+check_eq "--listen with an IPv6 address outside brackets: exit 1" 1 "$?"
+check "...naming the bracket form" grep -q 'not an IPv4 address (an IPv6 address goes in brackets' "$T/web6bad.out"
 check_eq "filter by participant (alice)" 200 "$(code lisa "$URL/calls?who=alice")"
 check "filter alice finds the call" grep -q "/call?id=$u" "$T/body"
 code lisa "$URL/calls?who=nobody-here" >/dev/null

@@ -3080,7 +3080,8 @@ static void help(void)
 	       "      --catalog DB       the catalog (default: the configuration's); read-only\n"
 	       "  -u, --users FILE       accounts (default: $STATE_DIRECTORY/web-users, else\n"
 	       "                         ./web-users)\n"
-	       "  -l, --listen ADDR:PORT address to serve on (default 127.0.0.1:8480)\n"
+	       "  -l, --listen ADDR:PORT address to serve on (default 127.0.0.1:8480; IPv6 in\n"
+	       "                         brackets: [::1]:8480)\n"
 	       "      --tls-cert PEM     serve HTTPS with this certificate chain...\n"
 	       "      --tls-key PEM      ...and this key (else plain HTTP: keep it on loopback\n"
 	       "                         behind a TLS reverse proxy)\n"
@@ -3163,6 +3164,8 @@ int main(int argc, char **argv)
 	char *users_owned = NULL, *export_owned = NULL, *uri = NULL;
 	char *cert = NULL, *key = NULL, *ca = NULL, *status_cert_owned = NULL, *priv_owned = NULL;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+	bool v6 = false;
 	struct MHD_Daemon *d;
 	int o, r, log_target = LOG_TARGET_AUTO;
 
@@ -3386,29 +3389,48 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* --listen ADDR:PORT (IPv4); loopback by default. */
+	/* --listen ADDR:PORT (IPv4) or [ADDR]:PORT (IPv6); loopback by default. */
 	{
 		const char *l = arg.listen ? arg.listen : "127.0.0.1:8480";
-		const char *colon = strrchr(l, ':');
-		char host[64];
+		const char *colon = strrchr(l, ':'), *h = l;
+		size_t hl = colon ? (size_t)(colon - l) : 0;
+		char host[INET6_ADDRSTRLEN + 1];
 		unsigned port;
 
-		if (!colon || (size_t)(colon - l) >= sizeof(host) ||
-		    parse_uint(colon + 1, 65535, &port) < 0) {
-			fprintf(stderr, "siprec-web: --listen wants ADDR:PORT, not '%s'\n", l);
+		if (l[0] == '[') {
+			/* [v6]:port: the host is between the brackets */
+			v6 = true;
+			h = l + 1;
+			if (!colon || hl < 2 || l[hl - 1] != ']') {
+				fprintf(stderr,
+					"siprec-web: --listen wants [IPV6]:PORT, not '%s'\n", l);
+				return 1;
+			}
+			hl -= 2;
+		}
+		if (!colon || hl >= sizeof(host) || parse_uint(colon + 1, 65535, &port) < 0) {
+			fprintf(stderr,
+				"siprec-web: --listen wants ADDR:PORT or [IPV6]:PORT, not '%s'\n",
+				l);
 			return 1;
 		}
-		memcpy(host, l, (size_t)(colon - l));
-		host[colon - l] = '\0';
-		if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-			fprintf(stderr, "siprec-web: --listen: '%s' is not an IPv4 address\n",
-				host);
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+		if (v6 ? inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1
+		       : inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+			fprintf(stderr, "siprec-web: --listen: '%s' is not an %s address%s\n", host,
+				v6 ? "IPv6" : "IPv4",
+				v6 ? "" : " (an IPv6 address goes in brackets: [::1]:8480)");
 			return 1;
 		}
 		sin.sin_port = htons((uint16_t)port);
+		sin6.sin6_port = htons((uint16_t)port);
 	}
 	unsigned flags =
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+
+	if (v6)
+		flags |= MHD_USE_IPv6; /* the socket is AF_INET6, bound to the one address given */
 
 	if (arg.tls_cert || arg.tls_key) {
 		cert = arg.tls_cert ? slurp(arg.tls_cert) : NULL;
@@ -3439,7 +3461,8 @@ int main(int argc, char **argv)
 		}
 	}
 	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+			     v6 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
@@ -3456,11 +3479,15 @@ int main(int argc, char **argv)
 	}
 	{
 		const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-		char host[64];
+		char host[INET6_ADDRSTRLEN];
 
-		inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host));
-		printf("siprec-web: listening on %s://%s:%u/ (catalog %s, %u users)\n",
-		       https ? "https" : "http", host, di ? di->port : 0, arg.catalog, nusers);
+		if (v6)
+			inet_ntop(AF_INET6, &sin6.sin6_addr, host, sizeof(host));
+		else
+			inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host));
+		printf("siprec-web: listening on %s://%s%s%s:%u/ (catalog %s, %u users)\n",
+		       https ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+		       di ? di->port : 0, arg.catalog, nusers);
 		fflush(stdout);
 	}
 	signal(SIGINT, on_signal);
