@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,9 @@ struct stream {
 	char label[STORE_LABEL_MAX + 1];     /* file-name safe */
 	char label_raw[STORE_LABEL_MAX + 1]; /* as offered (catalog, header) */
 	char recording_uuid[UUID_LEN + 1];
-	char path[4096];
+	/* The recording's file, allocated at its size (a 4 KiB array made every stream 4.4 KiB:
+	 * past the allocator's per-thread cache, and zeroed at each calloc); NULL until set. */
+	char *path;
 	struct media_stream *media; /* NULL: rejected or port 0 */
 	int pt, dtmf_pt;
 	char codec[STORE_CODEC_MAX + 1];
@@ -282,6 +285,7 @@ static void session_free(struct session *s)
 	for (unsigned i = 0; i < s->n_alloc; i++) {
 		/* beyond n_streams: dropped from a re-offer, closed, its answer still held */
 		sdp_crypto_answer_free(s->streams[i]->crypto);
+		free(s->streams[i]->path);
 		free(s->streams[i]);
 	}
 	siprec_metadata_free(s->md);
@@ -874,9 +878,14 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		/* The recording uuid keeps names apart when two labels map to the same
 		 * file-name-safe text or a removed stream comes back. Written in place: a copy
 		 * through a buffer of the same size moved 4 KiB per stream. */
-		if (snprintf(st->path, sizeof(st->path), "%s/%s-%s-%s.siprec",
-			     recording_dir_for_today(s->ss), s->uuid, st->label,
-			     st->recording_uuid) >= (int)sizeof(st->path)) {
+		free(st->path);
+		if (asprintf(&st->path, "%s/%s-%s-%s.siprec", recording_dir_for_today(s->ss),
+			     s->uuid, st->label, st->recording_uuid) < 0) {
+			st->path = NULL;
+			*why = "out of memory";
+			return -ENOMEM;
+		}
+		if (strlen(st->path) >= PATH_MAX) {
 			st->path[0] = '\0';
 			*why = "recording path too long";
 			return -ENAMETOOLONG;
@@ -2537,7 +2546,7 @@ int session_get_stream(struct session *s, unsigned i, struct session_stream_info
 	*ret = (struct session_stream_info){
 		.label = st->label_raw,
 		.recording_uuid = st->recording_uuid,
-		.path = st->path,
+		.path = st->path ? st->path : "",
 		.codec = st->codec,
 		.participant_id = s->md ? participant_of(s, str_from_cstr(st->label_raw)) : NULL,
 		.port = st->media ? media_stream_port(st->media) : 0,
