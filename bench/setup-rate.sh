@@ -169,11 +169,16 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # there besides siprecd (kworkers, the loop device's writes, softirqs) shares its one core.
 cpu0_ticks() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8 + $9, $8}' /proc/stat; }
 # Per thread of siprecd: tid, name, CPU ticks (user + system), minor page faults, voluntary
-# context switches (each a sleep, i.e. a wake-up by another thread or the kernel).
+# context switches (each a sleep, i.e. a wake-up by another thread or the kernel), then from
+# /proc/PID/task/TID/io the bytes written and the write and read system calls (wchar, syscw,
+# syscr: the catalog's WAL frames are two pwrites each, its page reads preads; 0 0 0 where io is
+# not readable).
 threads() {
 	for t in /proc/"$1"/task/*; do
 		awk '{printf "%s %s %d %d ", $1, $2, $14 + $15, $10}' "$t/stat" 2>/dev/null &&
-			awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null
+			awk '/^voluntary_ctxt_switches/ {printf "%s ", $2}' "$t/status" 2>/dev/null &&
+			{ awk '/^wchar/ {w = $2} /^syscw/ {sw = $2} /^syscr/ {sr = $2}
+				END {print w + 0, sw + 0, sr + 0}' "$t/io" 2>/dev/null || echo 0 0 0; }
 	done
 }
 
@@ -279,22 +284,28 @@ def snap(name):
     t = {}
     for line in open(name):
         f = line.split()
-        if len(f) == 5:
+        if len(f) == 8:
             # io_uring's workers are named by their own tid: one line for all of them
             comm = "iou-wrk" if f[1].startswith("(iou-wrk-") else f[1].strip("()")
-            t[f[0]] = (comm, int(f[2]), int(f[3]), int(f[4]))
+            t[f[0]] = (comm, *map(int, f[2:8]))
     return t
 t0, t1 = snap("threads.0"), snap("threads.1")
 per = {}
 for tid, (comm, *v1) in t1.items():
-    v0 = t0.get(tid, (comm, 0, 0, 0))[1:]
-    c = per.setdefault(comm, [0, 0, 0])
-    for i in range(3):
+    v0 = t0.get(tid, (comm, 0, 0, 0, 0, 0, 0))[1:]
+    c = per.setdefault(comm, [0] * 6)
+    for i in range(6):
         c[i] += v1[i] - v0[i]
 n = max(1, calls)
 print("RESULT siprecd per call by thread (CPU us / minor faults / sleeps): " + ", ".join(
     "%s %.0f/%.1f/%.1f" % (k, v[0] * 1e6 / hz / n, v[1] / n, v[2] / n) for k, v in
     sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] or v[2]))
+# write(2)-family bytes and calls, read calls: the catalog's WAL (two pwrites a frame) and the
+# checkpointer's copy show here; the media worker's io_uring writes do not (they do not pass
+# through write(2), which keeps these counts).
+print("RESULT siprecd per call by thread (KiB written / write calls / read calls): " + ", ".join(
+    "%s %.1f/%.1f/%.2f" % (k, v[3] / 1024 / n, v[4] / n, v[5] / n) for k, v in
+    sorted(per.items(), key=lambda kv: -kv[1][3]) if v[3] >= 1024 * n / 10))
 # /sys/class/block/DEV/stat, fields from 0: writes completed (4), busy ms (9), flushes
 # completed (15) and the ms they took (16).
 try:

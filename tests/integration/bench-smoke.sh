@@ -54,6 +54,13 @@ else
 	echo "not ok - setup-rate: no setup stages for the 20 setups"
 	fail=1
 fi
+# the catalog thread's writes (its WAL frames) per call, from /proc/PID/task/TID/io
+if echo "$out" | grep -qE '^RESULT siprecd per call by thread \(KiB written / write calls / read calls\): .*siprecd-catalog [0-9.]+/[0-9.]+/[0-9.]+'; then
+	echo "ok - the catalog thread's writes per call"
+else
+	echo "not ok - setup-rate: no writes per call for the catalog thread"
+	fail=1
+fi
 
 out=$(taskset -c 1 "$BUILD/siprec-src" --ceiling 200ms -n 10 2>&1)
 rc=$?
