@@ -66,7 +66,7 @@ struct config {
 	uint16_t rtp_port_min;	      /* RTP_PORT_MIN, 20000 */
 	uint16_t rtp_port_max;	      /* RTP_PORT_MAX, 30000 */
 	uint32_t media_workers;	      /* MEDIA_WORKERS, 0 = one per CPU */
-	uint32_t media_batch;	      /* MEDIA_BATCH, 32 completions */
+	uint32_t media_batch;	      /* MEDIA_BATCH, 128 completions */
 	uint64_t media_batch_wait_ms; /* MEDIA_BATCH_WAIT, 1ms */
 	uint32_t max_sessions;	      /* MAX_SESSIONS, 5000 */
 	uint32_t max_sessions_per_source;    /* MAX_SESSIONS_PER_SOURCE, 0 = only MAX_SESSIONS */

@@ -207,7 +207,7 @@ static const struct config_key keys[] = {
 	 false, F(rtp_port_max), 1, 65535, NULL, 0, RESTART},
 	{"MEDIA_WORKERS", T_U32, "0", NULL, "Media worker threads; 0 = one per CPU.", false, false,
 	 F(media_workers), 0, 1024, NULL, 0, RESTART},
-	{"MEDIA_BATCH", T_U32, "32", NULL,
+	{"MEDIA_BATCH", T_U32, "128", NULL,
 	 "A media worker sleeps until this many completions (packets) are ready, or "
 	 "MEDIA_BATCH_WAIT has passed, or a timer is due: fewer wake-ups under load. 1 = wake for "
 	 "every packet.",
