@@ -425,6 +425,8 @@ int sip_txn_request(struct sip_txn *t, struct sip_msg **ret);
 
 enum sip_method sip_txn_method(const struct sip_txn *t);
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
+/* The status code of the last response sent on t (0 before any). */
+unsigned sip_txn_status(const struct sip_txn *t);
 void *sip_txn_conn(const struct sip_txn *t);
 const struct sockaddr_storage *sip_txn_peer(const struct sip_txn *t);
 /* A TU pointer carried by the transaction (NULL initially). */

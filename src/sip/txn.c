@@ -27,6 +27,7 @@ struct sip_txn {
 
 	enum sip_method method;
 	enum sip_txn_state state;
+	uint16_t status; /* the last response sent, 0 before one */
 	bool reliable;
 	bool acked;
 	void *conn;
@@ -597,6 +598,7 @@ int sip_txn_respond(struct sip_txn *t, const char *buf, size_t len, uint64_t now
 	t->resp_len = len;
 	r = tbl->ops.send(t->conn, &t->peer, buf, len);
 
+	t->status = (uint16_t)code;
 	if (code >= 200)
 		t->timer_tu = TIMER_OFF;
 	if (code < 200) {
@@ -648,6 +650,11 @@ int sip_txn_request(struct sip_txn *t, struct sip_msg **ret)
 enum sip_method sip_txn_method(const struct sip_txn *t)
 {
 	return t->method;
+}
+
+unsigned sip_txn_status(const struct sip_txn *t)
+{
+	return t->status;
 }
 
 enum sip_txn_state sip_txn_state(const struct sip_txn *t)

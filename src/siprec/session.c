@@ -315,6 +315,26 @@ static void respond_warning(struct manager *m, struct sip_txn *txn, struct sip_m
 	sipd_respond(m, txn, req, code, reason, &a);
 }
 
+/*
+ * A set-up that failed for want of something that comes back (a free media port, descriptors,
+ * memory, the catalog's queue, disk space) is overload, not a fault: 503 with Retry-After
+ * (RFC 3261 §21.5.4), so that the SRC retries or fails over to another recorder. A refused
+ * offer is 488; anything else 500. The Warning says which, as respond_warning's does.
+ */
+static void respond_setup_failed(struct manager *m, struct sip_txn *txn, struct sip_msg *req, int r,
+				 const char *reason, const char *warning)
+{
+	bool later = r == -EADDRINUSE || r == -EMFILE || r == -ENFILE || r == -ENOMEM ||
+		     r == -ENOBUFS || r == -EAGAIN || r == -ENOSPC || r == -EDQUOT;
+	unsigned code = r == -ENOTSUP ? 488 : later ? 503 : 500;
+	char extra[600];
+
+	snprintf(extra, sizeof(extra), "Warning: 399 siprecd \"%s\"\r\n%s", warning,
+		 later ? "Retry-After: 5\r\n" : "");
+	sipd_respond(m, txn, req, code, reason,
+		     &(struct sip_response_args){.extra_headers = extra});
+}
+
 static void audit_refused(struct manager *m, struct sip_msg *req,
 			  const struct sockaddr_storage *peer, unsigned code, const char *why)
 {
@@ -1325,7 +1345,7 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 				snprintf(warn, sizeof(warn), "%s: %s", why, unsup);
 			else
 				snprintf(warn, sizeof(warn), "%s", why ? why : strerror(-r));
-			respond_warning(m, txn, req, r == -ENOTSUP ? 488 : 500, NULL, warn);
+			respond_setup_failed(m, txn, req, r, NULL, warn);
 			if (i >= s->n_streams)
 				s->n_streams = i + 1; /* so opened streams get closed */
 			return r;
@@ -1394,9 +1414,10 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 			t->s = s;
 			t->loop = m->loop;
 			s->t_queued = lat_now_us(); /* before: the catalog may answer at once */
-			if (catalog_barrier(m->catalog, catalog_durable, t) < 0) {
+			r = catalog_barrier(m->catalog, catalog_durable, t);
+			if (r < 0) {
 				free(t);
-				respond_warning(m, txn, req, 500, NULL, "catalog unavailable");
+				respond_setup_failed(m, txn, req, r, NULL, "catalog unavailable");
 				return -EIO;
 			}
 			s->durable_token = t;
@@ -1489,8 +1510,8 @@ static void start_step(struct session *s, int result)
 	if (s->start_error) {
 		log_error("session %s: recording file could not be created: %s", s->uuid,
 			  strerror(-s->start_error));
-		respond_warning(m, s->invite_txn, req, 500, "Recording Unavailable",
-				"cannot create the recording file");
+		respond_setup_failed(m, s->invite_txn, req, s->start_error, "Recording Unavailable",
+				     "cannot create the recording file");
 		session_end(s, "error", false);
 		return;
 	}
@@ -1796,7 +1817,14 @@ void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *re
 	if (apply_metadata(s, txn, req, &parts.metadata) < 0 ||
 	    (parts.sdp.present ? answer_offer(s, txn, req, &parts.sdp, false)
 			       : delayed_offer(s, txn, req)) < 0) {
-		audit_refused(m, req, peer, 488, "offer or metadata not acceptable");
+		unsigned code = sip_txn_status(txn);
+
+		audit_refused(m, req, peer, code >= 300 ? code : 488,
+			      code == 503
+				      ? "overloaded (a media port, descriptors, memory, disk or "
+					"the catalog's queue)"
+			      : code == 500 ? "set-up failed"
+					    : "offer or metadata not acceptable");
 		session_end(s, "refused", false);
 		return;
 	}

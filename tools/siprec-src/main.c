@@ -489,7 +489,7 @@ static void on_invite_response(struct src_call *c, const struct msg *m)
 		return;
 	}
 	/* Final non-2xx. */
-	struct str w = header(m, "Warning", NULL);
+	struct str w = header(m, "Warning", NULL), ra = header(m, "Retry-After", NULL);
 
 	if (!t->active)
 		return;
@@ -497,6 +497,8 @@ static void on_invite_response(struct src_call *c, const struct msg *m)
 	send_ack(c, t->cseq, false);
 	if (w.len)
 		copy_str(c->warning, sizeof(c->warning), w);
+	if (ra.len)
+		copy_str(c->retry_after, sizeof(c->retry_after), ra);
 	if (t->kind == TXN_INVITE) {
 		c->status = m->status;
 		if (m->status == 487 && c->cancel_sent) {
@@ -790,6 +792,8 @@ static void report(FILE *f)
 			json_str(f, c->reason);
 			fprintf(f, ",\"warning\":");
 			json_str(f, c->warning);
+			fprintf(f, ",\"retry_after\":");
+			json_str(f, c->retry_after);
 			/* setup: the INVITE sent to its 2xx received; invite_at: since the start */
 			fprintf(f,
 				",\"duration_ms\":%llu,\"setup_us\":%llu,\"invite_at_us\":%llu,"

@@ -138,6 +138,7 @@ struct src_call {
 	int status; /* final status of the initial INVITE (0 none yet) */
 	char reason[160];
 	char warning[256];
+	char retry_after[32]; /* of a final non-2xx: an SRC retries or fails over by it */
 	bool ok, failed, cancelled;
 	bool got_provisional, cancel_pending, cancel_sent;
 	bool paused, rekey_pending;
