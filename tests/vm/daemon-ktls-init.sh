@@ -7,9 +7,7 @@
 # sock_diag reported "tls" for the connections (siprecd's log line on SIGHUP) and that the
 # exported recordings have the call's length. Exit 0 pass, 1 fail, 77 kTLS unavailable.
 cd /testdir || exit 1
-fails=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+. ./init-lib.sh
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
 DUR=${CALL_SECONDS:-2}
 
@@ -25,16 +23,7 @@ CFG
 # This VM exists to have kTLS: without it the test fails (no skip).
 [ -r /proc/net/tls_stat ] || { echo "no /proc/net/tls_stat: tls.ko not loaded"; exit 1; }
 
-./siprecd --config /tmp/siprecd.conf >/tmp/siprecd.log 2>&1 &
-PID=$!
-i=0
-while ! grep -q 'siprecd ready' /tmp/siprecd.log 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 600 ] || ! kill -0 $PID 2>/dev/null; then
-		echo "siprecd did not start"; cat /tmp/siprecd.log; exit 1
-	fi
-	sleep 0.1
-done
+start_siprecd /tmp/siprecd.conf /tmp/siprecd.log
 grep 'kernel TLS' /tmp/siprecd.log
 if ! grep -q 'kernel TLS available' /tmp/siprecd.log; then
 	bad "siprecd says kernel TLS is unavailable in the kTLS VM"

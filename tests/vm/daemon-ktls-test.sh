@@ -22,7 +22,7 @@ done
 LOG=$(mktemp /tmp/daemon-ktls-test.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
 set +e
-tests/vm/run-in-vm.sh -m 768M "$@" tests/vm/daemon-ktls-init.sh \
+tests/vm/run-in-vm.sh -m 768M "$@" tests/vm/daemon-ktls-init.sh tests/vm/init-lib.sh \
     "$BUILD/siprecd" "$BUILD/siprec-src" "$BUILD/siprec-export" "$(command -v sqlite3)" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 set -e

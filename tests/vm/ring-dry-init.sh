@@ -11,9 +11,7 @@
 # and that nothing was lost: every packet siprec-src sent is a frame in a finalized recording.
 # Exit 0 pass, 1 fail.
 cd /testdir || exit 1
-fails=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+. ./init-lib.sh
 CALLS=${CALLS:-20} DUR=${CALL_SECONDS:-8} STOP=${STOP_SECONDS:-2}
 TOTAL=$((2 * CALLS * 50 * DUR))
 received() {
@@ -29,16 +27,7 @@ LOG_TARGET=stderr
 LOG_LEVEL=debug
 METRICS_LISTEN=127.0.0.1:9100
 CFG
-./siprecd --config /tmp/siprecd.conf >/tmp/siprecd.log 2>&1 &
-PID=$!
-i=0
-while ! grep -q 'siprecd ready' /tmp/siprecd.log 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 600 ] || ! kill -0 $PID 2>/dev/null; then
-		echo "siprecd did not start"; cat /tmp/siprecd.log; exit 1
-	fi
-	sleep 0.1
-done
+start_siprecd /tmp/siprecd.conf /tmp/siprecd.log
 
 ./siprec-src -t udp -n "$CALLS" -r 20 --duration "$DUR" --json -q 127.0.0.1:5060 >/tmp/src.json 2>/tmp/src.err &
 SRC=$!

@@ -24,7 +24,7 @@ for t in jq sqlite3; do
     command -v "$t" >/dev/null || { echo "ring-dry-test: $t not installed (tools/install-deps.sh)" >&2; exit 1; }
 done
 set +e
-tests/vm/run-in-vm.sh -m 768M "$@" tests/vm/ring-dry-init.sh \
+tests/vm/run-in-vm.sh -m 768M "$@" tests/vm/ring-dry-init.sh tests/vm/init-lib.sh \
     "$BUILD/siprecd" "$BUILD/siprec-src" "$(command -v jq)" "$(command -v sqlite3)"
 rc=$?
 set -e
