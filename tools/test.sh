@@ -49,7 +49,7 @@ rm -rf tests/out
 mkdir -p tests/out
 step "build with ASan/UBSan (build-asan)"
 ./configure --enable-werror --enable-sanitizers >/dev/null || exit 1
-make -s -j"$jobs" BUILD=build-asan tests || exit 1
+make -s -j"$jobs" BUILD=build-asan tests bench || exit 1
 
 step "build (build)"
 ./configure --enable-werror >/dev/null || exit 1
