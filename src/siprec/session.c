@@ -304,35 +304,44 @@ static void session_free(struct session *s)
 
 /* ---- helpers for responses ---- */
 
+/* A response with a Warning (RFC 3261 §20.43: 399 = miscellaneous warning, agent "siprecd"),
+ * and Retry-After when retry_s is not 0. */
+static void respond_warning_retry(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
+				  unsigned code, const char *reason, const char *warning,
+				  unsigned retry_s)
+{
+	char extra[600];
+	int n = snprintf(extra, sizeof(extra), "Warning: 399 siprecd \"%s\"\r\n", warning);
+
+	if (retry_s && n > 0 && (size_t)n < sizeof(extra))
+		snprintf(extra + n, sizeof(extra) - (size_t)n, "Retry-After: %u\r\n", retry_s);
+	sipd_respond(m, txn, req, code, reason,
+		     &(struct sip_response_args){.extra_headers = extra});
+}
+
 static void respond_warning(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
 			    unsigned code, const char *reason, const char *warning)
 {
-	char extra[512];
-	struct sip_response_args a = {.extra_headers = extra};
-
-	/* RFC 3261 §20.43: 399 = miscellaneous warning, agent "siprecd". */
-	snprintf(extra, sizeof(extra), "Warning: 399 siprecd \"%s\"\r\n", warning);
-	sipd_respond(m, txn, req, code, reason, &a);
+	respond_warning_retry(m, txn, req, code, reason, warning, 0);
 }
 
 /*
  * A set-up that failed for want of something that comes back (a free media port, descriptors,
  * memory, the catalog's queue, disk space) is overload, not a fault: 503 with Retry-After
  * (RFC 3261 §21.5.4), so that the SRC retries or fails over to another recorder. A refused
- * offer is 488; anything else 500. The Warning says which, as respond_warning's does.
+ * offer is 488; anything else 500. The Warning says which.
  */
 static void respond_setup_failed(struct manager *m, struct sip_txn *txn, struct sip_msg *req, int r,
 				 const char *reason, const char *warning)
 {
 	bool later = r == -EADDRINUSE || r == -EMFILE || r == -ENFILE || r == -ENOMEM ||
 		     r == -ENOBUFS || r == -EAGAIN || r == -ENOSPC || r == -EDQUOT;
-	unsigned code = r == -ENOTSUP ? 488 : later ? 503 : 500;
-	char extra[600];
 
-	snprintf(extra, sizeof(extra), "Warning: 399 siprecd \"%s\"\r\n%s", warning,
-		 later ? "Retry-After: 5\r\n" : "");
-	sipd_respond(m, txn, req, code, reason,
-		     &(struct sip_response_args){.extra_headers = extra});
+	respond_warning_retry(m, txn, req,
+			      r == -ENOTSUP ? 488
+			      : later	    ? 503
+					    : 500,
+			      reason, warning, later ? 5 : 0);
 }
 
 static void audit_refused(struct manager *m, struct sip_msg *req,
