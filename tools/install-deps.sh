@@ -13,7 +13,7 @@ libsystemd-dev systemd sqlite3 libsqlite3-dev libcmocka-dev libexpat1-dev libjso
 libcurl4-openssl-dev
 libargon2-dev libopus-dev libspandsp-dev libbcg729-dev libopencore-amrnb-dev
 libopencore-amrwb-dev libvo-amrwbenc-dev libgsm1-dev libflac-dev libmicrohttpd-dev libgnutls28-dev chromium sip-tester tcpdump iproute2 procps psmisc python3 python3-cryptography gdb jq
-qemu-system-x86 busybox-static cpio kmod e2fsprogs xfsprogs dpkg-dev patch debhelper lintian kamailio kamailio-tls-modules"
+qemu-system-x86 busybox-static cpio kmod e2fsprogs xfsprogs curl git dpkg-dev patch debhelper lintian kamailio kamailio-tls-modules"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (apt-get install needs it)" >&2
