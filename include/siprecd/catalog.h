@@ -244,6 +244,7 @@ struct catalog_stats {
 	uint64_t checkpoints_inline; /* ... and by the applying thread within a COMMIT */
 	unsigned queue_depth;
 	char last_error[256]; /* "" if none */
+	char damaged[256];    /* SQLite's first "malformed" or "not a database" error; "" if none */
 };
 void catalog_get_stats(struct catalog *c, struct catalog_stats *ret);
 

@@ -448,18 +448,38 @@ static void *checkpoint_thread(void *userdata)
 	return NULL;
 }
 
-/* Called on the thread that applies (catalog thread, or the caller before start). */
+/*
+ * Called on the thread that applies (catalog thread, or the caller before start), right after
+ * the SQLite call that failed. A failed write is the operator's problem (the INVITE it belonged
+ * to is refused, or a row is missing): logged as an error naming the catalog, rate-limited, and
+ * a damaged file says how to check it. A busy database (another writer: siprecctl, the
+ * sweeper) is retried, and logged at debug only.
+ */
 _printf_(2, 3) static void note_error(struct catalog *c, const char *fmt, ...)
 {
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
 	char buf[sizeof(c->stats.last_error)];
+	int code = c->db ? sqlite3_errcode(c->db) & 0xff : SQLITE_ERROR;
+	const char *path = c->path ? c->path : "(opening)";
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_debug("catalog: %s", buf);
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		log_debug("catalog: %s", buf);
+	else if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		log_ratelimited_rl(
+			&rl, LOG_ERR,
+			"catalog %s: %s: the file is damaged; stop siprecd and check it with "
+			"sqlite3 %s 'PRAGMA integrity_check' (docs/CATALOG.md)",
+			path, buf, path);
+	else
+		log_ratelimited_rl(&rl, LOG_ERR, "catalog %s: %s", path, buf);
 	pthread_mutex_lock(&c->lock);
 	memcpy(c->stats.last_error, buf, sizeof(buf));
+	if ((code == SQLITE_CORRUPT || code == SQLITE_NOTADB) && !c->stats.damaged[0])
+		memcpy(c->stats.damaged, buf, sizeof(buf));
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -113,7 +113,12 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 		struct catalog_stats cs;
 
 		catalog_get_stats(m->catalog, &cs);
-		if (cs.dropped > 0)
+		if (cs.damaged[0])
+			add(&c, "catalog", CONTROL_FAILING,
+			    "catalog file %s damaged (%s): stop siprecd and check it with sqlite3 "
+			    "PRAGMA integrity_check",
+			    cfg->catalog_path, cs.damaged);
+		else if (cs.dropped > 0)
 			add(&c, "catalog", CONTROL_DEGRADED,
 			    "%llu catalog writes dropped (queue full), queue depth %u",
 			    (unsigned long long)cs.dropped, cs.queue_depth);

@@ -136,6 +136,7 @@ struct session {
 	size_t pending_answer_len;
 	unsigned starting;
 	int start_error;
+	bool start_error_catalog; /* start_error is the catalog's (its rows not durable) */
 	uint64_t started_at;
 	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
@@ -1203,9 +1204,12 @@ static void sip_catalog_durable(void *arg)
 		t->s->durable_token = NULL;
 		t->s->t_committed = t->committed_us;
 		t->s->t_durable = lat_now_us();
-		if (t->result < 0)
+		if (t->result < 0) {
 			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
 					t->s->uuid, strerror(-t->result));
+			if (!t->s->start_error)
+				t->s->start_error_catalog = true;
+		}
 		start_step(t->s, t->result);
 	}
 	free(t);
@@ -1517,10 +1521,13 @@ static void start_step(struct session *s, int result)
 		return;
 	}
 	if (s->start_error) {
-		log_error("session %s: recording file could not be created: %s", s->uuid,
-			  strerror(-s->start_error));
+		/* The catalog's failure is logged with its cause where it is seen. */
+		const char *what = s->start_error_catalog ? "the catalog cannot record the session"
+							  : "cannot create the recording file";
+
+		log_error("session %s: refused: %s: %s", s->uuid, what, strerror(-s->start_error));
 		respond_setup_failed(m, s->invite_txn, req, s->start_error, "Recording Unavailable",
-				     "cannot create the recording file");
+				     what);
 		session_end(s, "error", false);
 		return;
 	}
