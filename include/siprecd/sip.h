@@ -379,9 +379,11 @@ enum sip_txn_verdict {
 };
 
 /*
- * Creates a table. ops is copied; userdata is passed to no_ack/terminated. max_txns bounds live
- * transactions (beyond it sip_txn_receive() fails with -EBUSY: answer 503). T1 = 500 ms,
- * T2 = 4 s, T4 = 5 s. Returns 0 or -ENOMEM/-EINVAL.
+ * Creates a table. ops is copied; userdata is passed to no_ack/terminated. max_txns bounds the
+ * transactions held: at it, the oldest lingering one (acknowledged or answered, waiting only
+ * for its timer) is ended for a new request (counted in evicted); with none lingering
+ * sip_txn_receive() fails with -EBUSY: answer 503. T1 = 500 ms, T2 = 4 s, T4 = 5 s. Returns 0
+ * or -ENOMEM/-EINVAL.
  */
 int sip_txn_table_new(const struct sip_txn_ops *ops, void *userdata, unsigned max_txns,
 		      struct sip_txn_table **ret);
@@ -394,6 +396,7 @@ unsigned sip_txn_table_count(const struct sip_txn_table *tbl);
 struct sip_txn_stats {
 	unsigned by_state[SIP_TXN_TERMINATED];
 	uint64_t stalled; /* transactions whose TU sent no final response within 64*T1 */
+	uint64_t evicted; /* lingering transactions ended early for a new one (table full) */
 };
 void sip_txn_table_get_stats(const struct sip_txn_table *tbl, struct sip_txn_stats *ret);
 

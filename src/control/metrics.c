@@ -309,6 +309,10 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 		one(&o, "siprecd_sip_transactions_stalled_total", "counter",
 		    "Server transactions the daemon gave no final response within 64*T1 (a bug).",
 		    (double)xs.stalled);
+		one(&o, "siprecd_sip_transactions_evicted_total", "counter",
+		    "Lingering server transactions (acknowledged or answered, absorbing "
+		    "retransmissions until their timer) ended early to make room for new requests.",
+		    (double)xs.evicted);
 	}
 	family(&o, "siprecd_tls_handshakes_total", "counter", "TLS handshakes by result.");
 	outf(&o, "siprecd_tls_handshakes_total{result=\"ok\"} %llu\n",

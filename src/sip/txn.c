@@ -43,7 +43,9 @@ struct sip_txn {
 	uint64_t timer_tu; /* no final response from the TU by then: ops.stalled */
 	uint64_t g_interval;
 	uint64_t deadline;
-	size_t heap_idx; /* SIZE_MAX when not in the heap */
+	size_t heap_idx;	       /* SIZE_MAX when not in the heap */
+	struct sip_txn *lprev, *lnext; /* the lingering list (see linger()) */
+	bool lingering;
 	void *tu;
 };
 
@@ -56,7 +58,8 @@ struct sip_txn_table {
 	size_t n_buckets; /* power of two */
 	struct sip_txn **heap;
 	size_t heap_len, heap_cap;
-	uint64_t stalled;
+	struct sip_txn *lhead, *ltail; /* lingering transactions, oldest first */
+	uint64_t stalled, evicted;
 };
 
 /* Keys are branch and dialog ids a peer picks: keyed, so no one can aim them at one bucket. */
@@ -200,10 +203,54 @@ static void txn_free(struct sip_txn *t)
 	free(t);
 }
 
+/*
+ * A transaction that only waits for its timer to end it (an INVITE acknowledged, in Accepted or
+ * Confirmed; a non-INVITE answered, in Completed) lingers to absorb retransmissions: nothing will
+ * be sent in it, and no TU waits on it. With short calls at a high rate these outnumber the live
+ * ones (an accepted INVITE lingers 32 s, Timer L, even over TLS), so when the table is full the
+ * oldest lingering one gives its slot to a new request instead of the request being refused
+ * (see create()). Losing it early costs little: the SRC stopped retransmitting the INVITE when
+ * it got the 2xx it acknowledged; a BYE retransmitted after it would get 481 instead of 200.
+ */
+static void linger(struct sip_txn *t)
+{
+	struct sip_txn_table *tbl = t->tbl;
+
+	if (t->lingering)
+		return;
+	t->lingering = true;
+	t->lprev = tbl->ltail;
+	t->lnext = NULL;
+	if (tbl->ltail)
+		tbl->ltail->lnext = t;
+	else
+		tbl->lhead = t;
+	tbl->ltail = t;
+}
+
+static void unlinger(struct sip_txn *t)
+{
+	struct sip_txn_table *tbl = t->tbl;
+
+	if (!t->lingering)
+		return;
+	if (t->lprev)
+		t->lprev->lnext = t->lnext;
+	else
+		tbl->lhead = t->lnext;
+	if (t->lnext)
+		t->lnext->lprev = t->lprev;
+	else
+		tbl->ltail = t->lprev;
+	t->lingering = false;
+	t->lprev = t->lnext = NULL;
+}
+
 static void terminate(struct sip_txn *t)
 {
 	struct sip_txn_table *tbl = t->tbl;
 
+	unlinger(t);
 	t->state = SIP_TXN_TERMINATED;
 	heap_remove(tbl, t);
 	unlink_txn(tbl, t);
@@ -284,6 +331,7 @@ void sip_txn_table_get_stats(const struct sip_txn_table *tbl, struct sip_txn_sta
 			if (t->state < SIP_TXN_TERMINATED)
 				ret->by_state[t->state]++;
 	ret->stalled = tbl->stalled;
+	ret->evicted = tbl->evicted;
 }
 
 /* ---- keys (RFC 3261 §17.2.3) ---- */
@@ -410,8 +458,12 @@ static int create(struct sip_txn_table *tbl, struct sip_msg *req, const char *ke
 	char dkey[KEY_MAX];
 	size_t dlen = 0;
 
-	if (tbl->count >= tbl->max_txns)
-		return -EBUSY;
+	if (tbl->count >= tbl->max_txns) {
+		if (!tbl->lhead)
+			return -EBUSY;
+		tbl->evicted++;
+		terminate(tbl->lhead);
+	}
 	if (tbl->heap_cap <= tbl->count) {
 		size_t cap = tbl->heap_cap ? tbl->heap_cap * 2 : 64;
 		struct sip_txn **h = reallocarray(tbl->heap, cap, sizeof(*h));
@@ -529,6 +581,7 @@ int sip_txn_receive(struct sip_txn_table *tbl, struct sip_msg *req, void *conn,
 			t->acked = true;
 			t->timer_g = t->timer_h = TIMER_OFF;
 			shed(t);
+			linger(t);
 			rearm(t);
 			*ret_txn = t;
 			return SIP_TXN_ACK_2XX;
@@ -539,6 +592,7 @@ int sip_txn_receive(struct sip_txn_table *tbl, struct sip_msg *req, void *conn,
 			t->timer_g = t->timer_h = TIMER_OFF;
 			t->timer_end = now_ms + (t->reliable ? 0 : t->tbl->t4);
 			shed(t);
+			linger(t);
 			rearm(t);
 			break;
 		default:
@@ -619,6 +673,7 @@ int sip_txn_respond(struct sip_txn *t, const char *buf, size_t len, uint64_t now
 	} else {
 		t->state = SIP_TXN_COMPLETED;
 		t->timer_end = now_ms + (t->reliable ? 0 : 64 * tbl->t1);
+		linger(t);
 	}
 	rearm(t);
 	return r;

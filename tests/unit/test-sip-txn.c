@@ -498,6 +498,69 @@ static void test_limit(void **state)
 	assert_int_equal(rec.unrefs, 3);
 }
 
+/* At the limit, the oldest lingering transaction (acknowledged or answered, waiting only for
+ * its timer) gives its slot to a new request; live ones never do. */
+static void test_limit_evicts_lingering(void **state)
+{
+	struct sip_txn_table *tbl = setup_table(3);
+	struct sip_txn *a, *b, *c, *t;
+	struct sip_txn_stats st;
+
+	/* A: INVITE answered 2xx, not acknowledged (it resends the 2xx: live) */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKi1", "INVITE", 1),
+					 &conn_token, NULL, false, now, &a),
+			 SIP_TXN_NEW);
+	sip_txn_respond(a, r200, strlen(r200), now);
+	/* B: INVITE answered 2xx and acknowledged (lingers for Timer L) */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKi2", "INVITE", 2),
+					 &conn_token, NULL, false, now, &b),
+			 SIP_TXN_NEW);
+	sip_txn_respond(b, r200, strlen(r200), now);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "ACK", "z9hG4bKa2", "ACK", 2), &conn_token,
+					 NULL, false, now, &t),
+			 SIP_TXN_ACK_2XX);
+	assert_ptr_equal(t, b);
+	/* C: OPTIONS answered over UDP (lingers for Timer J) */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "OPTIONS", "z9hG4bKo1", "OPTIONS", 3),
+					 &conn_token, NULL, false, now, &c),
+			 SIP_TXN_NEW);
+	sip_txn_respond(c, r200, strlen(r200), now);
+	assert_int_equal(sip_txn_table_count(tbl), 3);
+	assert_int_equal(rec.terminated, 0);
+
+	/* full: a new request ends B, the oldest lingering */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "OPTIONS", "z9hG4bKo2", "OPTIONS", 4),
+					 &conn_token, NULL, false, now, &t),
+			 SIP_TXN_NEW);
+	assert_int_equal(rec.terminated, 1);
+	assert_int_equal(sip_txn_table_count(tbl), 3);
+	/* C still absorbs its retransmission with its 200 */
+	rec.sends = 0;
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "OPTIONS", "z9hG4bKo1", "OPTIONS", 3),
+					 &conn_token, NULL, false, now, &t),
+			 SIP_TXN_ABSORBED);
+	assert_int_equal(rec.sends, 1);
+	/* then C */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "OPTIONS", "z9hG4bKo3", "OPTIONS", 5),
+					 &conn_token, NULL, false, now, &t),
+			 SIP_TXN_NEW);
+	assert_int_equal(rec.terminated, 2);
+	/* A (live, 2xx unacknowledged) and the two OPTIONS in Trying: none lingers, refused */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "OPTIONS", "z9hG4bKo4", "OPTIONS", 6),
+					 &conn_token, NULL, false, now, &t),
+			 -EBUSY);
+	assert_int_equal(sip_txn_state(a), SIP_TXN_ACCEPTED);
+	sip_txn_table_get_stats(tbl, &st);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.by_state[SIP_TXN_ACCEPTED], 1);
+	assert_int_equal(st.by_state[SIP_TXN_TRYING], 2);
+	/* the timers of the ones ended early are gone with them */
+	while (sip_txn_next_deadline(tbl) != UINT64_MAX)
+		sip_txn_run_timers(tbl, sip_txn_next_deadline(tbl));
+	sip_txn_table_free(tbl);
+	assert_int_equal(rec.unrefs, rec.refs);
+}
+
 static void test_many_timers(void **state)
 {
 	struct sip_txn_table *tbl = setup_table(5000);
@@ -557,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_rfc2543),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_limit_evicts_lingering),
 		cmocka_unit_test(test_many_timers),
 		cmocka_unit_test(test_bad_input),
 	};
