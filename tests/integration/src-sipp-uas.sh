@@ -397,6 +397,15 @@ fi
 [ $? -eq 1 ] && ok "usage: exit 1" || bad "usage: exit not 1"
 "$SRC" --srtp NOPE >/dev/null 2>&1
 [ $? -eq 1 ] && ok "usage: unknown suite exit 1" || bad "usage: unknown suite"
+# the last line names what was refused (the help above it is long)
+for args in "--duration 0.5|invalid value for --duration: '0.5'" "-n x|invalid value for --calls: 'x'" \
+	"127.0.0.1:99999|invalid server '127.0.0.1:99999'"; do
+	last=$("$SRC" ${args%%|*} 2>&1 >/dev/null | tail -n 1)
+	case "$last" in
+	*"${args#*|}"*) ok "usage: '${args%%|*}' named: $last" ;;
+	*) bad "usage: '${args%%|*}': last line '$last', expected '${args#*|}'" ;;
+	esac
+done
 
 if [ $fails -ne 0 ]; then
 	echo "FAIL: $fails check(s) failed"

@@ -919,7 +919,9 @@ static void usage(FILE *f)
 		"                             channel 1 to stream 2; mono: same audio on both\n"
 		"      --wav2 FILE            mono WAV for stream 2\n"
 		"      --loop                 loop the WAV for the whole --duration\n"
-		"      --duration SEC         call length after the answer (default: the audio's)\n"
+		"      --duration SEC         call length after the answer (default: the "
+		"audio's);\n"
+		"                             5, 5s, 500ms, 2m\n"
 		"Mid-call (seconds after the answer):\n"
 		"      --reinvite-at SEC      re-INVITE with the same streams\n"
 		"      --rekey                ...with new SRTP keys, used from its 200 OK on\n"
@@ -931,7 +933,8 @@ static void usage(FILE *f)
 		"      --tamper N             corrupt the auth tag of every Nth SRTP packet\n"
 		"      --replay N             send every Nth packet twice\n"
 		"Load:\n"
-		"  -n, --calls N              concurrent calls (default 1)\n"
+		"  -n, --calls N              calls to place (default 1), started at --rate;\n"
+		"                             they overlap for as long as --duration holds them\n"
 		"  -r, --rate R[/s]           new calls per second (default 10)\n"
 		"      --spread N             spread the calls' 20 ms packet times over N slots\n"
 		"                             (call i sends in slot i mod N), as calls set up\n"
@@ -1084,7 +1087,8 @@ static int parse_args(int argc, char **argv)
 	static char ruri_buf[300], labels_buf[200];
 	bool srtp_set = false, port_set = false;
 	uint64_t v;
-	int c;
+	int c, bad_opt = 0;
+	char server_arg[256];
 
 	opts.host = "127.0.0.1";
 	opts.transport = SRC_UDP;
@@ -1098,6 +1102,7 @@ static int parse_args(int argc, char **argv)
 	opts.calls = 1;
 	opts.rate = 10;
 	while ((c = getopt_long(argc, argv, "s:t:n:r:qh", lo, NULL)) != -1) {
+		bad_opt = c;
 		switch (c) {
 		case 's':
 			if (parse_hostport(optarg) < 0)
@@ -1284,7 +1289,10 @@ static int parse_args(int argc, char **argv)
 			goto bad;
 		}
 	}
+	bad_opt = 0;
 	if (optind < argc) {
+		snprintf(server_arg, sizeof(server_arg), "%s",
+			 argv[argc - 1]); /* parsed in place */
 		if (optind + 1 != argc || parse_hostport(argv[optind]) < 0)
 			goto bad;
 		port_set = port_set || opts.port != 0;
@@ -1318,7 +1326,23 @@ static int parse_args(int argc, char **argv)
 		opts.progress = true;
 	return 0;
 bad:
+	/* The help, then what was refused (last, where it is seen); getopt has already named an
+	 * unknown option ('?'). */
 	usage(stderr);
+	if (bad_opt > 0 && bad_opt != '?') {
+		const char *name = NULL;
+
+		for (const struct option *o = lo; o->name; o++)
+			if (o->val == bad_opt)
+				name = o->name;
+		if (name)
+			fprintf(stderr, "siprec-src: invalid value for --%s: '%s'\n", name,
+				optarg ? optarg : "");
+	} else if (optind < argc && bad_opt == 0) {
+		fprintf(stderr,
+			"siprec-src: invalid server '%s' (one HOST[:PORT] or [IPv6]:PORT)\n",
+			server_arg);
+	}
 	return -EINVAL;
 }
 
