@@ -150,6 +150,19 @@ struct src_call {
 	struct src_stream st[SRC_STREAMS];
 };
 
+/* --- call schedule (pace.c) --- */
+struct src_pace {
+	uint64_t t0; /* when call 0 is due: taken once every call is prepared */
+	double rate; /* calls per second */
+	unsigned n;  /* calls */
+};
+/* When call i's INVITE is due (CLOCK_MONOTONIC us). */
+uint64_t src_pace_due(const struct src_pace *p, unsigned i);
+/* How long the loop may sleep at now (us): until next_tick (the next media tick) or the INVITE of
+ * call next (next == p->n: every call started), whichever is first; 0 when one is due. */
+uint64_t src_pace_wait_us(const struct src_pace *p, unsigned next, uint64_t next_tick,
+			  uint64_t now);
+
 /* --- util (main.c) --- */
 uint64_t src_now_us(void);
 void src_random(void *buf, size_t n);
