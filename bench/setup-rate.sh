@@ -6,8 +6,9 @@
 # INVITE, SRTP SDES answer, ACK), a short SRTP stream on both legs and a BYE. Prints setups/s
 # achieved (2xx received per second of the offered span), the setup latency (INVITE sent ->
 # 2xx received, per call, from siprec-src's --json) p50/p99/max, the same by tenth of the run
-# (a start-up transient, a growing queue or spikes), siprecd's CPU per call, the volume's writes
-# and flushes, and siprecd's own account of where a set-up waited (logged at its exit: INVITE ->
+# (a start-up transient, a growing queue or spikes), the client's CPU per call and how late its
+# INVITEs left against their schedule (a client that falls behind sends bursts), siprecd's CPU
+# per call, the volume's writes and flushes, and siprecd's own account of where a set-up waited (logged at its exit: INVITE ->
 # barrier queued, -> recording files created, barrier -> durable on the catalog thread, -> seen
 # on the SIP thread, -> 200 OK; the catalog's barrier batches: queued -> begin, statements,
 # commit, checkpoints). Nothing is asserted: this is a measurement.
@@ -165,6 +166,9 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of this shell's children that have been waited for (cutime + cstime): around siprec-src's
+# run, its own CPU.
+child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
 # CPU 0's time by kind (/proc/stat: user nice system idle iowait irq softirq steal): what runs
 # there besides siprecd (kworkers, the loop device's writes, softirqs) shares its one core.
 cpu0_ticks() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8 + $9, $8}' /proc/stat; }
@@ -236,12 +240,14 @@ if [ $PROFILE = 1 ] && command -v perf >/dev/null 2>&1; then
 	PERFPID=$!
 	sleep "${PERF_HEAD:-0}"
 fi
+s0=$(child_ticks)
 t0=$(date +%s%N)
 $SRC_PRIO taskset -c 1 "$BUILD/siprec-src" -q -t tls -s 127.0.0.1:"$tport" --ca "$DATA/state/tls/cert.pem" \
 	--sni localhost --tls-version "$TLSV" --srtp AES_CM_128_HMAC_SHA1_80 --rtcp-mux \
 	-n "$CALLS" -r "$RATE" --duration "$HOLD" --json >src.json 2>src.err
 SRC_RC=$?
 t1=$(date +%s%N)
+s1=$(child_ticks)
 c1=$(cpu_ticks $DPID)
 z1=$(cpu0_ticks)
 threads $DPID >threads.1
@@ -256,9 +262,11 @@ wait $DPID
 STOP_RC=$?
 DPID=""
 python3 - "$CALLS" "$RATE" "$(((c1 - c0) * 1000000 / HZ))" "$(((t1 - t0) / 1000))" "$SRC_RC" "$STOP_RC" "$HZ" \
-	"$(((${z1% *} - ${z0% *}) * 1000000 / HZ))" "$(((${z1#* } - ${z0#* }) * 1000000 / HZ))" <<'PY'
+	"$(((${z1% *} - ${z0% *}) * 1000000 / HZ))" "$(((${z1#* } - ${z0#* }) * 1000000 / HZ))" \
+	"$(((s1 - s0) * 1000000 / HZ))" <<'PY'
 import json, sys
-calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz, cpu0_us, cpu0_softirq_us = map(int, sys.argv[1:])
+calls, rate, cpu_us, wall_us, src_rc, stop_rc, hz, cpu0_us, cpu0_softirq_us, src_cpu_us = \
+    map(int, sys.argv[1:])
 d = json.load(open("src.json"))
 ok = [c for c in d["calls"] if c["result"] == "ok" and c["setup_us"] > 0]
 failed = [c for c in d["calls"] if c["result"] != "ok"]
@@ -297,6 +305,18 @@ for tid, (comm, *v1) in t1.items():
     for i in range(6):
         c[i] += v1[i] - v0[i]
 n = max(1, calls)
+# The client's side: its CPU, and how late each INVITE left against its schedule (call i due
+# i / rate after the first; invite_at_us counts from the schedule's start). A late INVITE's wait
+# is not in its setup latency, but INVITEs sent late are sent together: a burst siprecd queues.
+sent = [c["invite_at_us"] - i * 1e6 / rate for i, c in enumerate(d["calls"])
+        if c["invite_at_us"] > 0 or i == 0]
+late = sorted(max(0, x) for x in sent)
+def lpct(p):
+    return late[min(len(late) - 1, int(p / 100 * len(late)))] / 1000 if late else float("nan")
+print("RESULT siprec-src CPU %.0f us per call (%.0f%% of CPU 1); INVITEs sent after their time "
+      "p50 %.2f  p99 %.2f  max %.2f ms (the first %.2f)" %
+      (src_cpu_us / max(1, calls), 100 * src_cpu_us / max(1, wall_us), lpct(50), lpct(99),
+       lpct(100), max(0, sent[0]) / 1000 if sent else float("nan")))
 print("RESULT siprecd per call by thread (CPU us / minor faults / sleeps): " + ", ".join(
     "%s %.0f/%.1f/%.1f" % (k, v[0] * 1e6 / hz / n, v[1] / n, v[2] / n) for k, v in
     sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] or v[2]))

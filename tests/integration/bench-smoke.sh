@@ -54,6 +54,14 @@ else
 	echo "not ok - setup-rate: no setup stages for the 20 setups"
 	fail=1
 fi
+# the client's own account: its CPU and how late its INVITEs left against their schedule (a
+# client that falls behind sends bursts: bench/RESULTS.md, setupwarm)
+if echo "$out" | grep -qE '^RESULT siprec-src CPU [0-9]+ us per call \([0-9]+% of CPU 1\); INVITEs sent after their time p50 [0-9.]+  p99 [0-9.]+  max [0-9.]+ ms \(the first [0-9.]+\)$'; then
+	echo "ok - the client's CPU and its INVITEs' lateness"
+else
+	echo "not ok - setup-rate: no client CPU and INVITE lateness"
+	fail=1
+fi
 # the catalog thread's writes (its WAL frames) per call, from /proc/PID/task/TID/io
 if echo "$out" | grep -qE '^RESULT siprecd per call by thread \(KiB written / write calls / read calls\): .*siprecd-catalog [0-9.]+/[0-9.]+/[0-9.]+'; then
 	echo "ok - the catalog thread's writes per call"
