@@ -30,3 +30,7 @@ void catalog_set_err(char *errbuf, size_t errlen, const char *fmt, ...) _printf_
 
 /* fdatasync(2), the syncer's call on the WAL; a test replaces it to hold or fail the sync. */
 extern int (*catalog_wal_fdatasync)(int fd);
+
+/* The checkpointer's write-back of the database file's dirty pages after each pass (a
+ * sync_file_range(2) that waits for the writes, no flush); a test replaces it to count them. */
+extern int (*catalog_db_writeback)(int fd);
