@@ -20,6 +20,7 @@
 
 #include "catalog/catalog-internal.h"
 #include "siprecd/catalog.h"
+#include "siprecd/compliance.h"
 #include "siprecd/macro.h"
 
 static char tmpdir[] = "/tmp/test-catalog.XXXXXX";
@@ -397,6 +398,78 @@ static void add_recording(struct catalog *c, const char *ruuid, const char *uuid
 
 	snprintf(path, sizeof(path), "/var/lib/siprecd/recordings/%s.siprec", ruuid);
 	assert_int_equal(catalog_recording_begin(c, &r), 0);
+}
+
+/*
+ * Migration 13: the trail without the index of its UNIQUE (hash), the schema edited in place. A
+ * catalog at version 12 keeps its entries (seq, prev and hash as they were: the chain still
+ * verifies), the catalog appends after them, the append-only triggers still refuse UPDATE and
+ * DELETE, the only index left on the trail is trail_object, and the database is consistent.
+ */
+static void test_trail_hash_index(void **state)
+{
+	const struct catalog_migration *m;
+	const char *path = new_db();
+	_cleanup_free_ char *before = NULL, *first3 = NULL;
+	struct trail_verify v = {0};
+	struct catalog *c;
+	sqlite3 *db = NULL;
+	size_t n = 0;
+
+	m = catalog_migrations(&n);
+	assert_true(n >= 13);
+	for (size_t i = 0; i < 12; i++)
+		assert_int_equal(exec_rw(path, m[i].sql), SQLITE_OK);
+	assert_int_equal(exec_rw(path, "PRAGMA user_version = 12"), SQLITE_OK);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(trail_append(db,
+					      &(struct trail_entry){.at = 1000 + (uint64_t)i,
+								    .kind = "held",
+								    .actor = "uid:0",
+								    .object = "hold:1",
+								    .reason = "case 7"},
+					      NULL),
+				 0);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_query(path,
+		     "SELECT group_concat(name) FROM (SELECT name FROM pragma_index_list('trail') "
+		     "ORDER BY name)",
+		     "sqlite_autoindex_trail_1,trail_object\n");
+	before = query(path, "SELECT seq, at, kind, actor, object, reason, sha256, prev, hash "
+			     "FROM trail ORDER BY seq");
+
+	c = open_ok(path);
+	add_session(c, "s13", "call-13", "tls", 2000);
+	add_stream(c, "s13", "1", NULL, 4000);
+	add_recording(c, "r13", "s13", "1", 2001);
+	catalog_free(c);
+
+	assert_query(path, "PRAGMA user_version", "13\n");
+	assert_query(path, "SELECT group_concat(name) FROM pragma_index_list('trail')",
+		     "trail_object\n");
+	assert_query(path, "SELECT instr(sql, 'UNIQUE') FROM sqlite_schema WHERE name = 'trail'",
+		     "0\n");
+	first3 = query(path, "SELECT seq, at, kind, actor, object, reason, sha256, prev, hash "
+			     "FROM trail WHERE seq <= 3 ORDER BY seq");
+	assert_string_equal(first3, before);
+	assert_query(path,
+		     "SELECT seq, kind, object, prev = (SELECT hash FROM trail WHERE seq = 3) "
+		     "FROM trail WHERE seq > 3",
+		     "4|created|recording:r13|1\n");
+	if (exec_rw(path, "UPDATE trail SET reason = 'x' WHERE seq = 2") != SQLITE_CONSTRAINT)
+		fail_msg("an UPDATE of the trail was not refused");
+	if (exec_rw(path, "DELETE FROM trail WHERE seq = 4") != SQLITE_CONSTRAINT)
+		fail_msg("a DELETE from the trail was not refused");
+	assert_int_equal(catalog_open_readonly(path, &db), 0);
+	/* the one problem: no public key given, so no signature checked (there are none) */
+	assert_int_equal(trail_verify(db, NULL, tmpdir, NULL, NULL, &v), 1);
+	sqlite3_close(db);
+	assert_int_equal(v.entries, 4);
+	assert_int_equal(v.problems, 1);
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
 }
 
 static void final_recording(struct catalog *c, const char *ruuid, uint64_t size, uint64_t at)
@@ -1520,6 +1593,7 @@ int main(void)
 		cmocka_unit_test(test_newer_version_refused),
 		cmocka_unit_test(test_broken_migration_rolls_back),
 		cmocka_unit_test(test_check_lists),
+		cmocka_unit_test(test_trail_hash_index),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_metadata_warning),
 		cmocka_unit_test(test_keys),
