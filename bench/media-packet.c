@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 	size_t stride = getenv("MP_STRIDE") ? (size_t)atoi(getenv("MP_STRIDE")) : MEDIA_BUFSZ + 64;
 	int r = 1;
 
+	(void)srtp_openssl_mem_init(); /* as siprecd's main() */
 	if (!si || streams == 0 || streams > 20000 || rounds < 2 || rounds > 100000 || nbufs == 0 ||
 	    nbufs > 65536 || stride < MEDIA_BUFSZ || stride > 65536 ||
 	    chunk < STORE_CHUNK_SIZE_MIN || chunk > STORE_CHUNK_SIZE_MAX || chunk % STORE_BLOCK ||

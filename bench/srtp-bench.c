@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 	struct syslib sys;
 	bool have_sys;
 
+	(void)srtp_openssl_mem_init(); /* as siprecd's main() */
 	if (!si || srtp_global_init() < 0) {
 		fprintf(stderr, "srtp-bench: unknown suite %s or libsrtp2 init failed\n", suite);
 		return 1;

@@ -14,6 +14,7 @@
 #include "daemon/manager.h"
 #include "siprecd/config.h"
 #include "siprecd/log.h"
+#include "siprecd/srtp.h"
 
 extern char **environ;
 
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 	 * arena's free top mapped (0.4 faults per call) and mmap blocks from 4 MiB.
 	 */
 	mallopt(M_TRIM_THRESHOLD, 16 << 20);
+	(void)srtp_openssl_mem_init(); /* before any OpenSSL call (include/siprecd/srtp.h) */
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	return run(argc, argv);
 }

@@ -39,6 +39,14 @@ const struct srtp_suite_info *srtp_suite_at(size_t i);
 /* Initialises libsrtp2 once (thread-safe; later calls return the first result).
  * Returns 0 or -EIO. srtp_rx_new()/srtp_tx_new() call it themselves. */
 int srtp_global_init(void);
+/*
+ * Routes OpenSSL's allocations through siprecd's functions (CRYPTO_set_mem_functions; still
+ * malloc and free), so that a receive context knows where OpenSSL keeps its RTP cipher's state
+ * and srtp_rx_prefetch can load it. Call once, first thing in main(), before anything uses
+ * OpenSSL. Returns 0, or -EBUSY when OpenSSL has allocated already (contexts then work as
+ * before, their OpenSSL state not prefetched).
+ */
+int srtp_openssl_mem_init(void);
 /* "openssl" when libsrtp2 was built against OpenSSL, else the configured backend name. */
 const char *srtp_backend(void);
 
@@ -84,8 +92,15 @@ int srtp_rx_new(const struct srtp_suite_info *s, const uint8_t *key_salt, size_t
  * On failure the packet contents are undefined.
  */
 int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len);
-/* Starts loading the receive context's libsrtp state (a hint before an unprotect). */
+/* Starts loading the receive context's libsrtp state and its RTP cipher's OpenSSL state (a hint
+ * before an unprotect; the latter only with srtp_openssl_mem_init). */
 void srtp_rx_prefetch(const struct srtp_rx *c);
+/*
+ * The two heap blocks of OpenSSL's state of the context's RTP cipher (its EVP_CIPHER_CTX and the
+ * provider's context) as srtp_openssl_mem_init let the context note them, for tests. Returns 2
+ * and fills ret_p and ret_len, or 0 when not known (nothing written).
+ */
+unsigned srtp_rx_openssl_blocks(const struct srtp_rx *c, const void *ret_p[2], size_t ret_len[2]);
 int srtp_rx_unprotect_rtcp(struct srtp_rx *c, void *pkt, size_t *len);
 /* Frees the context (wiping its keys). Accepts NULL, returns NULL. */
 struct srtp_rx *srtp_rx_free(struct srtp_rx *c);

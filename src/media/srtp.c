@@ -124,13 +124,127 @@ struct srtp_ctx {
 	unsigned mki_idx; /* sending key */
 };
 
+/*
+ * The prefetch hook reads this line after loading it (srtp_rx_prefetch): the session, and the
+ * two blocks of OpenSSL's state of the RTP cipher (see "OpenSSL's blocks" below; NULL when not
+ * known).
+ */
 struct srtp_rx {
 	struct srtp_ctx c;
-};
+	const void *aes[2];
+	uint32_t aes_len[2];
+} __attribute__((aligned(64)));
 
 struct srtp_tx {
 	struct srtp_ctx c;
 };
+
+/*
+ * OpenSSL's blocks. libsrtp2's AES context holds an EVP_CIPHER_CTX, and behind it lies the
+ * provider's context with the key schedule: two heap blocks allocated inside libcrypto (184 and
+ * 448 bytes with OpenSSL 3.0), of which an RTP packet reads ~8 lines, cold when thousands of
+ * streams take turns. No public interface gives the provider context's address, so siprecd
+ * routes OpenSSL's allocations through the functions below (srtp_openssl_mem_init, called by
+ * main() before any other OpenSSL call) and, while a receive context is created, notes the
+ * blocks OpenSSL allocates on this thread and does not free again. Nothing else changes: every
+ * block comes from malloc and goes back to free; a wrong note costs a useless prefetch.
+ */
+#define OSSL_NOTES 16
+
+struct ossl_notes {
+	unsigned n;
+	bool overflow;
+	struct {
+		void *p;
+		size_t len;
+	} b[OSSL_NOTES];
+};
+
+static __thread struct ossl_notes *noting;
+
+static void note_del(struct ossl_notes *t, const void *p)
+{
+	for (unsigned i = 0; p && i < t->n; i++)
+		if (t->b[i].p == p) {
+			memmove(&t->b[i], &t->b[i + 1], (t->n - i - 1) * sizeof(t->b[0]));
+			t->n--;
+			return;
+		}
+}
+
+static void note_add(struct ossl_notes *t, void *p, size_t len)
+{
+	if (t->n == OSSL_NOTES) {
+		t->overflow = true;
+		return;
+	}
+	t->b[t->n].p = p;
+	t->b[t->n].len = len;
+	t->n++;
+}
+
+static void *ossl_malloc(size_t len, const char *file, int line)
+{
+	void *p = malloc(len);
+
+	(void)file;
+	(void)line;
+	if (p && noting)
+		note_add(noting, p, len);
+	return p;
+}
+
+static void *ossl_realloc(void *old, size_t len, const char *file, int line)
+{
+	void *p;
+
+	(void)file;
+	(void)line;
+	/* forgotten first: if realloc fails, the block is no longer noted (nothing prefetched) */
+	if (noting)
+		note_del(noting, old);
+	p = realloc(old, len);
+	if (p && noting)
+		note_add(noting, p, len);
+	return p;
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (noting)
+		note_del(noting, p);
+	free(p);
+}
+
+int srtp_openssl_mem_init(void)
+{
+	return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 0 : -EBUSY;
+}
+
+/*
+ * libsrtp2's srtp_create allocates each master key's RTP cipher and then its RTCP cipher
+ * (OpenSSL: an EVP_CIPHER_CTX each) and initialises them in the same order (OpenSSL: a
+ * provider context each; the key derivation's cipher in between is freed again). What remains
+ * is [RTP ctx, RTCP ctx, ...] then [RTP provider ctx, RTCP provider ctx, ...]: the first key's
+ * RTP blocks are the first of each half. Anything else noted (a thread's first use of OpenSSL,
+ * another library version) breaks the pattern, and then nothing is prefetched.
+ */
+static void note_rtp_cipher(struct srtp_rx *c, const struct ossl_notes *t)
+{
+	unsigned half = t->n / 2;
+
+	if (t->overflow || t->n == 0 || t->n % 4)
+		return;
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->b[i].len != t->b[i < half ? 0 : half].len || t->b[i].len > UINT32_MAX)
+			return;
+	c->aes[0] = t->b[0].p;
+	c->aes_len[0] = (uint32_t)t->b[0].len;
+	c->aes[1] = t->b[half].p;
+	c->aes_len[1] = (uint32_t)t->b[half].len;
+}
 
 /* The master keys as libsrtp2 wants them, wiped by the caller (keys_wipe). */
 struct key_copy {
@@ -249,19 +363,28 @@ static void ctx_done(struct srtp_ctx *c)
 int srtp_rx_new_params(const struct srtp_suite_info *s, const struct srtp_params *p,
 		       struct srtp_rx **ret)
 {
+	struct ossl_notes notes = {0};
 	struct srtp_rx *c;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
+	c = aligned_alloc(_Alignof(struct srtp_rx), sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	r = ctx_init(&c->c, s, p, ssrc_any_inbound);
+	memset(c, 0, sizeof(*c));
+	/* libsrtp2 initialised first: its self-tests' allocations are not this session's */
+	r = srtp_global_init();
+	if (r >= 0) {
+		noting = &notes;
+		r = ctx_init(&c->c, s, p, ssrc_any_inbound);
+		noting = NULL;
+	}
 	if (r < 0) {
 		free(c);
 		return r;
 	}
+	note_rtp_cipher(c, &notes);
 	*ret = c;
 	return 0;
 }
@@ -369,6 +492,28 @@ void srtp_rx_prefetch(const struct srtp_rx *c)
 
 	for (unsigned i = 0; i < SRTP_ARENA_LINES; i++)
 		__builtin_prefetch(arena + 64 * i);
+	/* the RTP cipher's OpenSSL blocks, whole: which of their lines AES reads is libcrypto's
+	 * business */
+	for (unsigned b = 0; b < 2; b++) {
+		const char *p = c->aes[b];
+
+		if (!p)
+			continue;
+		for (uintptr_t at = (uintptr_t)p & ~(uintptr_t)63;
+		     at < (uintptr_t)p + c->aes_len[b]; at += 64)
+			__builtin_prefetch((const void *)at);
+	}
+}
+
+unsigned srtp_rx_openssl_blocks(const struct srtp_rx *c, const void *ret_p[2], size_t ret_len[2])
+{
+	if (!c || !c->aes[0])
+		return 0;
+	for (unsigned b = 0; b < 2; b++) {
+		ret_p[b] = c->aes[b];
+		ret_len[b] = c->aes_len[b];
+	}
+	return 2;
 }
 
 int srtp_rx_unprotect_rtp(struct srtp_rx *c, void *pkt, size_t *len)

@@ -976,9 +976,96 @@ static void test_system_libsrtp(void **state)
 	assert_true(checked > 0);
 }
 
+static int mem_init_result = -1;
+
+static void swap_bytes(void *a, void *b, size_t n)
+{
+	uint8_t *x = a, *y = b;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t t = x[i];
+
+		x[i] = y[i];
+		y[i] = t;
+	}
+}
+
+/*
+ * The blocks a receive context notes are its RTP cipher's OpenSSL state, not its RTCP cipher's
+ * nor the key derivation's: with the noted EVP_CIPHER_CTX's contents swapped with another
+ * session's, RTP packets decrypt with the other session's key (AES-CM: the tag, HMAC-SHA1's,
+ * still passes and the payload comes out wrong; AEAD: the tag fails) while RTCP is unaffected;
+ * swapped back, RTP decrypts again. The second block is the one the first refers to (the
+ * provider's context): a word of the EVP_CIPHER_CTX holds its address.
+ */
+static void test_openssl_blocks(void **state)
+{
+	const struct srtp_suite_info *s;
+
+	assert_int_equal(mem_init_result, 0);
+	for (size_t k = 0; (s = srtp_suite_at(k)); k++) {
+		uint8_t key[SRTP_KEY_SALT_MAX], pkt[PKT_CAP], plain[PKT_CAP];
+		struct srtp_rx *rx = NULL, *other = NULL;
+		struct srtp_tx *tx = NULL;
+		size_t klen = s->key_len + s->salt_len, len, n, blen[2], olen[2];
+		const void *b[2], *o[2];
+		bool refers = false;
+		int r;
+
+		fill_key(key, klen, 0x21);
+		assert_int_equal(srtp_tx_new(s, key, klen, false, false, false, &tx), 0);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &rx), 0);
+		fill_key(key, klen, 0x99);
+		assert_int_equal(srtp_rx_new(s, key, klen, false, false, false, &other), 0);
+		assert_int_equal(srtp_rx_openssl_blocks(rx, b, blen), 2);
+		assert_int_equal(srtp_rx_openssl_blocks(other, o, olen), 2);
+		assert_int_equal(blen[0], olen[0]);
+		assert_int_equal(blen[1], olen[1]);
+		for (size_t i = 0; i + sizeof(void *) <= blen[0]; i += sizeof(void *)) {
+			const void *w;
+
+			memcpy(&w, (const uint8_t *)b[0] + i, sizeof(w));
+			refers |= w == b[1];
+		}
+		assert_true(refers);
+
+		for (size_t i = 0; i < 3; i++) {
+			n = rtp_packet(plain, 0x1234, (uint16_t)(10 + i), i);
+			len = n;
+			memcpy(pkt, plain, n);
+			assert_int_equal(srtp_tx_protect_rtp(tx, pkt, &len, sizeof(pkt)), 0);
+			if (i == 1)
+				swap_bytes((void *)b[0], (void *)o[0], blen[0]);
+			r = srtp_rx_unprotect_rtp(rx, pkt, &len);
+			if (i != 1) {
+				assert_int_equal(r, 0);
+				assert_memory_equal(pkt, plain, n);
+				continue;
+			}
+			if (s->aead) {
+				assert_int_equal(r, -EBADMSG);
+			} else {
+				assert_int_equal(r, 0);
+				assert_memory_not_equal(pkt + 12, plain + 12, n - 12);
+			}
+			n = rtcp_packet(plain, 0x1234);
+			len = n;
+			memcpy(pkt, plain, n);
+			assert_int_equal(srtp_tx_protect_rtcp(tx, pkt, &len, sizeof(pkt)), 0);
+			assert_int_equal(srtp_rx_unprotect_rtcp(rx, pkt, &len), 0);
+			assert_memory_equal(pkt, plain, n);
+			swap_bytes((void *)b[0], (void *)o[0], blen[0]);
+		}
+		srtp_tx_free(tx);
+		srtp_rx_free(rx);
+		srtp_rx_free(other);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_openssl_blocks),
 		cmocka_unit_test(test_suite_table),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper_and_replay),
@@ -993,5 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_every_length),
 		cmocka_unit_test(test_system_libsrtp),
 	};
+	/* as siprecd's main() does, before anything uses OpenSSL */
+	mem_init_result = srtp_openssl_mem_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
