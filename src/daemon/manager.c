@@ -28,6 +28,7 @@
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
+#include "siprecd/lathist.h"
 #include "siprecd/compliance.h"
 #include "siprecd/keys.h"
 #include "siprecd/log.h"
@@ -858,6 +859,22 @@ static void recover_recordings(struct manager *m)
 		   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
 }
 
+/* Before the catalog thread and READY=1: the WAL's first pass would otherwise grow the file
+ * under the first calls' commits (catalog_warm_wal). A failure only costs that, so it is a
+ * warning. */
+static void warm_catalog(struct manager *m)
+{
+	uint64_t t0 = lat_now_us(), bytes = 0;
+	int r = catalog_warm_wal(m->catalog, &bytes);
+
+	if (r < 0)
+		log_warning("catalog: cannot write the WAL ahead: %s", strerror(-r));
+	else if (bytes)
+		log_info("catalog: WAL written ahead: %llu KiB in %llu ms",
+			 (unsigned long long)(bytes >> 10),
+			 (unsigned long long)((lat_now_us() - t0) / 1000));
+}
+
 int manager_start(struct manager *m)
 {
 	struct config *c = m->cfg;
@@ -884,6 +901,7 @@ int manager_start(struct manager *m)
 	m->signal_op.fn = signal_done;
 	signal_arm(m);
 
+	warm_catalog(m);
 	r = catalog_start(m->catalog);
 	if (r < 0) {
 		log_error("catalog thread: %s", strerror(-r));

@@ -1471,6 +1471,54 @@ static void test_crash_recovery(void **state)
 	catalog_free(c);
 }
 
+/*
+ * catalog_warm_wal writes the WAL's working size ahead, past its last frame, once; the frames a
+ * crash leaves before the zeros are recovered, and a WAL that starts over keeps the size.
+ */
+static void test_warm_wal(void **state)
+{
+	const char *path = new_db();
+	const off_t size = 32 + 13000 * (off_t)(24 + 4096);
+	char wal[sizeof(dbpath) + 8];
+	struct catalog *c;
+	struct stat sb;
+	uint64_t bytes = 1;
+	pid_t pid;
+	int status;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* frames before the warm-up (the migrations', a session's) and after it */
+		c = open_ok(path);
+		add_session(c, "before", "cid", "udp", 5000);
+		if (catalog_sync(c) < 0 || stat(wal, &sb) < 0 || sb.st_size <= 32)
+			_exit(6);
+		if (catalog_warm_wal(c, &bytes) < 0 || bytes == 0)
+			_exit(2);
+		if (stat(wal, &sb) < 0 || sb.st_size != size || (off_t)sb.st_blocks * 512 < size)
+			_exit(3);
+		if (catalog_start(c) < 0)
+			_exit(4);
+		add_session(c, "after", "cid2", "udp", 6000);
+		_exit(catalog_sync(c) == 0 ? 0 : 5);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	c = open_ok(path);
+	assert_int_equal(catalog_recovered_sessions(c), 2);
+	/* already at its size: nothing written */
+	assert_int_equal(catalog_warm_wal(c, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	catalog_free(c);
+	assert_query(path, "SELECT uuid, state FROM sessions ORDER BY id",
+		     "before|interrupted\nafter|interrupted\n");
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
+}
+
 /* The operator's shell holds the write lock for a while; the catalog thread waits it out. */
 static void test_busy_writer(void **state)
 {
@@ -1608,6 +1656,7 @@ int main(void)
 		cmocka_unit_test(test_checkpointer),
 		cmocka_unit_test(test_barrier_after_sync),
 		cmocka_unit_test(test_crash_recovery),
+		cmocka_unit_test(test_warm_wal),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_docs_queries),
