@@ -30,7 +30,7 @@ fi
 
 # Six flows at a time, up to four streams each with RTCP ports: a wider media range than
 # lib.sh's 20 ports, and the codecs an SRC offers are all recorded.
-RTP_MIN=$((20000 + ($$ % 400) * 100))
+RTP_MIN=$(media_range 100)
 sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 99))/" \
 	-e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
 # The vendors' own correlation headers the flows check in session_context (Twilio, Genesys,

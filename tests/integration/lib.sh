@@ -48,8 +48,17 @@ finish() {
 	exit 1
 }
 
-# A media range of its own per test run, so tests never collide.
-RTP_MIN=$((30000 + ($$ % 1500) * 20))
+# media_range SIZE: the first port of a media range of SIZE ports of this test run's own, so
+# tests never collide, below the kernel's ephemeral range (ip_local_port_range) with 1,000 ports
+# to spare for tests that widen it. The SRCs' own sockets (siprec-src, sipp) bind ephemeral
+# ports: one inside siprecd's range takes a port siprecd counted on, and media-ring-dry, which
+# gives its calls exactly the ports they need, lost a call so now and then.
+media_range() {
+	eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${eph:-0}" -ge $((11000 + $1)) ] || eph=32768
+	echo $((10000 + ($$ % ((eph - 11000) / $1)) * $1))
+}
+RTP_MIN=$(media_range 20)
 RTP_MAX=$((RTP_MIN + 19))
 
 # A free port on 127.0.0.1 for TCP and UDP alike (asked of the kernel, then released). The kernel

@@ -11,7 +11,7 @@ need python3 sqlite3 jq
 FLOOD=$BUILD/tests/helpers/udp-flood
 SRC=$BUILD/siprec-src
 [ -x "$FLOOD" ] || skip "udp-flood helper not built (make tests)"
-base=$((40000 + ($$ % 20) * 1000))
+base=$(media_range 1000)
 RTP_LO=$base
 RTP_HI=$((base + 199))
 cat >>"$CONF" <<CFG

@@ -17,7 +17,7 @@ METRICS_LISTEN=127.0.0.1:$MPORT
 MAX_SESSIONS=10
 CONF
 # Each call's ports return when its recordings are final: a range wide enough for those in flight.
-base=$((40000 + ($$ % 20) * 1000))
+base=$(media_range 1000)
 start_siprecd RTP_PORT_MIN=$base RTP_PORT_MAX=$((base + 999))
 "$SRC" -t udp -n "$CALLS" -r 100 --duration 20ms --no-srtp --json -q 127.0.0.1:"$SIP_PORT" \
 	>"$T/calls.json" 2>"$T/calls.err"

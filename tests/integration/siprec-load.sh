@@ -12,7 +12,7 @@ PCAPS=$SRCDIR/tests/data/pcap
 cp "$PCAPS/short-pcmu.pcap" "$T/a.pcap"
 sent=$(python3 "$PCAPS/rtptool.py" count "$T/a.pcap")
 # 2 streams a call, RTCP on port+1: a range of its own, wide enough for every call at once.
-base=$((40000 + ($$ % 20) * 1000))
+base=$(media_range 1000)
 start_siprecd RTP_PORT_MIN=$base RTP_PORT_MAX=$((base + 999)) LOG_LEVEL=info
 
 t0=$(date +%s%N)
