@@ -161,6 +161,25 @@ stop_siprecd() {
 
 catalog() { sqlite3 "$T/state/catalog.db" "$@"; }
 
+# src_steady JSON ERR CMD...: runs CMD (a siprec-src with --json) with stdout to JSON and stderr
+# to ERR; returns its exit status. A generator the machine stalls past its catch-up drops 20 ms
+# ticks (totals.late_ticks) and sends fewer packets than its WAV holds: not what a test comparing
+# the recording with the WAV is about, so such a call is placed again, up to three times, and
+# said so.
+src_steady() {
+	_json=$1 _err=$2
+	shift 2
+	_try=0
+	while :; do
+		"$@" >"$_json" 2>"$_err"
+		_rc=$?
+		_late=$(jq '.totals.late_ticks' "$_json" 2>/dev/null)
+		_try=$((_try + 1))
+		[ $_rc -eq 0 ] && [ "${_late:-0}" -gt 0 ] && [ $_try -lt 3 ] || return $_rc
+		echo "# siprec-src was stalled ($_late ticks dropped): placing the call again"
+	done
+}
+
 # sipp_run NAME ARGS...: runs sipp against the daemon with a timeout; returns its status.
 sipp_run() {
 	name=$1

@@ -55,7 +55,7 @@ PY
 run() {
 	name=$1
 	shift
-	timeout 60 $SRC -q -s 127.0.0.1:$SIP_PORT "$@" --json >"$T/$name.json" 2>"$T/$name.err"
+	src_steady "$T/$name.json" "$T/$name.err" timeout 60 $SRC -q -s 127.0.0.1:$SIP_PORT "$@" --json
 	RC=$?
 	call_id=$(jq -r '.calls[0].call_id' "$T/$name.json" 2>/dev/null)
 	UUID=$(catalog "SELECT uuid FROM sessions WHERE call_id = '$call_id'")

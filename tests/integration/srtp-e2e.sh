@@ -78,8 +78,8 @@ for tr in udp tcp tls; do
 		# plain RTP over TLS uses A-law, so both G.711 laws are covered
 		law=pcmu
 		[ $name = tls-none ] && law=pcma
-		timeout 60 "$SRC" -q -t $tr -s 127.0.0.1:$port "$@" --codec $law --wav "$WAV" --json \
-			>"$T/$name.json" 2>"$T/$name.err"
+		src_steady "$T/$name.json" "$T/$name.err" timeout 60 "$SRC" -q -t $tr \
+			-s 127.0.0.1:$port "$@" --codec $law --wav "$WAV" --json
 		rc=$?
 		check_eq "$name: siprec-src exit" 0 $rc
 		[ $rc -eq 0 ] || cat "$T/$name.err"
