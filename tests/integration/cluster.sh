@@ -280,7 +280,7 @@ klog_first() { # FROM WHAT NODE
 marked_down() {
 	a=$(klog_first "$1" DSDOWN "$2")
 	b=$(klog_first "$1" FAILOVER "$2")
-	python3 -c 'import sys; v=[float(x) for x in sys.argv[1:] if x]; print("%.3f" % min(v) if v else "")' "$a" $b
+	python3 -c 'import sys; v=[float(x) for x in sys.argv[1:] if x]; print("%.6f" % min(v) if v else "")' "$a" $b
 }
 # dispatched_after FROM NODE SINCE: INVITEs sent to NODE after time SINCE (first tries and
 # failovers), and the time of the last one.
