@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	 * arena's free top mapped (0.4 faults per call) and mmap blocks from 4 MiB.
 	 */
 	mallopt(M_TRIM_THRESHOLD, 16 << 20);
-	(void)srtp_openssl_mem_init(); /* before any OpenSSL call (include/siprecd/srtp.h) */
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	(void)srtp_openssl_mem_init(); /* before any OpenSSL call (include/siprecd/srtp.h) */
 	return run(argc, argv);
 }

@@ -136,7 +136,7 @@ struct session {
 	size_t pending_answer_len;
 	unsigned starting;
 	int start_error;
-	bool start_error_catalog; /* start_error is the catalog's (its rows not durable) */
+	const char *start_why; /* the Warning for start_error: which step failed first */
 	uint64_t started_at;
 	struct edge_charge src_charge; /* per-source session and stream counts (daemon/edge.c) */
 	/* Delayed offer (RFC 3261 §13.2.1): our 200 OK carried the offer; the SRC's answer comes
@@ -1188,7 +1188,7 @@ static void timer_headers(const struct session *s, char *buf, size_t n)
 			 s->session_expires_s);
 }
 
-static void start_step(struct session *s, int result);
+static void start_step(struct session *s, int result, const char *why);
 
 /*
  * The catalog rows of a new session (session, streams, recordings, and the keys queued before
@@ -1204,13 +1204,10 @@ static void sip_catalog_durable(void *arg)
 		t->s->durable_token = NULL;
 		t->s->t_committed = t->committed_us;
 		t->s->t_durable = lat_now_us();
-		if (t->result < 0) {
+		if (t->result < 0)
 			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
 					t->s->uuid, strerror(-t->result));
-			if (!t->s->start_error)
-				t->s->start_error_catalog = true;
-		}
-		start_step(t->s, t->result);
+		start_step(t->s, t->result, "the catalog cannot record the session");
 	}
 	free(t);
 }
@@ -1483,7 +1480,7 @@ static void stream_started(void *userdata, int result)
 	struct stream *st = userdata;
 
 	st->session->t_media = lat_now_us();
-	start_step(st->session, result);
+	start_step(st->session, result, "cannot create the recording file");
 }
 
 /* The set-up's stages, once its 200 OK is out (each relative to the INVITE's handling). */
@@ -1503,15 +1500,19 @@ static void stages_add(struct session *s)
 	g->media_last += s->t_media > s->t_durable;
 }
 
-static void start_step(struct session *s, int result)
+/* One step of a set-up done (the catalog's rows durable, or a recording file created); why
+ * is the Warning should it have failed, the first failure's being the one sent. */
+static void start_step(struct session *s, int result, const char *why)
 {
 	struct manager *m = s->ss->m;
 	struct sip_msg *req;
 
 	if (s->state != SESSION_STARTING || s->starting == 0)
 		return; /* cancelled or ended meanwhile */
-	if (result < 0 && !s->start_error)
+	if (result < 0 && !s->start_error) {
 		s->start_error = result;
+		s->start_why = why;
+	}
 	if (--s->starting > 0)
 		return;
 	/* The transaction may be gone (it ended without us) or answered already. */
@@ -1521,13 +1522,10 @@ static void start_step(struct session *s, int result)
 		return;
 	}
 	if (s->start_error) {
-		/* The catalog's failure is logged with its cause where it is seen. */
-		const char *what = s->start_error_catalog ? "the catalog cannot record the session"
-							  : "cannot create the recording file";
-
-		log_error("session %s: refused: %s: %s", s->uuid, what, strerror(-s->start_error));
+		log_error("session %s: refused: %s: %s", s->uuid, s->start_why,
+			  strerror(-s->start_error));
 		respond_setup_failed(m, s->invite_txn, req, s->start_error, "Recording Unavailable",
-				     what);
+				     s->start_why);
 		session_end(s, "error", false);
 		return;
 	}
