@@ -223,7 +223,8 @@ int catalog_key_upsert(struct catalog *c, const struct catalog_key *k);
 /*
  * Calls fn(userdata, result) on the catalog thread once every operation enqueued before it is
  * committed and durable (that batch is committed with synchronous=FULL: the WAL is synced):
- * result 0, or -EIO when an operation of the batch failed. fn must not block; post to your own
+ * result 0, or -EIO when an operation of the batch failed, or one queued before it and after
+ * the previous barrier (applied in an earlier batch). fn must not block; post to your own
  * loop. Never dropped for the queue limit. Returns 0, -ESHUTDOWN after catalog_stop (fn is
  * then never called), -ENOMEM, -EINVAL.
  */

@@ -321,6 +321,10 @@ struct catalog {
 	 * COMMIT with the WAL's sync, without the checkpoint; checkpoint: each one run. */
 	struct lat_hist h_wait, h_apply, h_commit, h_ckpt, h_ckpt_bg;
 	uint64_t ckpt_us; /* the checkpoint run within the current COMMIT */
+	/* Operations failed since the last barrier was resolved: a session's rows can be applied
+	 * in a batch before its barrier's (the thread took the queue between them), and the
+	 * barrier must still fail (see apply_batch). */
+	uint64_t failed_unbarriered;
 
 	/* The checkpointer (see wal_hook): a thread with a connection of its own. */
 	char *path;
@@ -1002,12 +1006,27 @@ static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 		}
 	}
 
+	/* What the next barrier inherits: this batch's failures when no barrier of its own took
+	 * them, or when operations follow its last barrier (which of them failed is not told
+	 * apart from a rolled-back transaction's: conservative again). */
+	bool after_last_barrier = false;
+
+	for (struct op *op = list; op; op = op->next)
+		after_last_barrier = op->kind != OP_BARRIER;
+	uint64_t carry = !barrier	      ? c->failed_unbarriered + failed
+			 : after_last_barrier ? failed
+					      : 0;
+
 	while (list) {
 		struct op *next = list->next;
 
-		/* Conservative: any failure in the batch fails its barriers. */
+		/* Conservative: any failure in the batch, or in the batches applied since the
+		 * last barrier (what was queued before this one), fails its barriers. */
 		if (list->kind == OP_BARRIER) {
-			list->result = committed && synced && failed == 0 ? 0 : -EIO;
+			list->result =
+				committed && synced && failed == 0 && c->failed_unbarriered == 0
+					? 0
+					: -EIO;
 			if (defer) {
 				list->next = NULL;
 				*dtail = list;
@@ -1021,6 +1040,7 @@ static uint64_t apply_batch(struct catalog *c, struct op *list, bool on_thread)
 		op_free(list);
 		list = next;
 	}
+	c->failed_unbarriered = carry;
 
 	pthread_mutex_lock(&c->lock);
 	if (deferred) {

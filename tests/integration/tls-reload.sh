@@ -58,8 +58,13 @@ check_eq "the call across the reloads ended normally" 0 "$?"
 BG_PIDS=""
 check "call answered 200" grep -q 'ok status 200' "$T/src.out"
 check "session ended by BYE" wait_for "$T/siprecd.log" 'SIPREC_EVENT=session-ended .*END_REASON=bye' 10
-check_eq "both recordings complete with all 300 packets" 2 \
-	"$(grep 'SIPREC_EVENT=recording-finalized' "$T/siprecd.log" | grep -c ', 300 packets .*RECORDING_COMPLETE=1')"
+# Every packet sent is recorded: 300 a stream, fewer when the machine stalled the generator past
+# its catch-up (it drops late 20 ms ticks: 296 and 296 with 8 late ticks on a busy machine).
+sent=$(awk '$1 == "stream" { for (i = 1; i < NF; i++) if ($(i + 1) == "packets,") print $i }' "$T/src.out" | sort -n | tr '\n' ' ')
+check_eq "the SRC sent two streams of media" 2 "$(echo $sent | wc -w)"
+check_eq "both recordings complete with every packet sent" "$sent" \
+	"$(grep 'SIPREC_EVENT=recording-finalized' "$T/siprecd.log" | grep 'RECORDING_COMPLETE=1' |
+		sed -n 's/.*, \([0-9]*\) packets .*/\1/p' | sort -n | tr '\n' ' ')"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 finish

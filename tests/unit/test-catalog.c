@@ -1024,6 +1024,45 @@ static void test_barrier(void **state)
 }
 
 /*
+ * The catalog thread takes whatever is queued when it wakes: a session's rows can be applied in
+ * one batch and its barrier in the next. A failure in a batch without a barrier fails the next
+ * barrier still, once (a damaged catalog refused the session's row, and the call was answered
+ * 200 OK: CI of 66d38e0, catalog-damaged); so does one queued after a batch's last barrier.
+ */
+static void test_barrier_after_failed_batch(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct barrier_rec b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0};
+
+	/* fails in a batch of its own */
+	assert_int_equal(catalog_session_end(c, "nope", 2, "ended", "bye"), 0);
+	assert_int_equal(catalog_sync(c), -EIO);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b1), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b1.calls, 1);
+	assert_int_equal(b1.result, -EIO);
+	/* carried once: the next barrier, behind nothing that failed, succeeds */
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b2), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b2.calls, 1);
+	assert_int_equal(b2.result, 0);
+	/* a failure queued after the batch's barrier is the next barrier's */
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "a", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b3), 0);
+	assert_int_equal(catalog_session_end(c, "nope", 2, "ended", "bye"), 0);
+	assert_int_equal(catalog_sync(c), -EIO);
+	assert_int_equal(b3.result, -EIO); /* its batch failed: conservative */
+	assert_int_equal(catalog_barrier(c, barrier_cb, &b4), 0);
+	assert_int_equal(catalog_sync(c), 0);
+	assert_int_equal(b4.calls, 1);
+	assert_int_equal(b4.result, -EIO);
+	catalog_free(c);
+}
+
+/*
  * A pass-through VFS that counts the syncs of WAL files: whether a commit reached the disk is
  * otherwise invisible to a test (the data is in the page cache either way).
  */
@@ -1652,6 +1691,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_producers),
 		cmocka_unit_test(test_queue_limits),
 		cmocka_unit_test(test_barrier),
+		cmocka_unit_test(test_barrier_after_failed_batch),
 		cmocka_unit_test(test_barrier_syncs),
 		cmocka_unit_test(test_checkpointer),
 		cmocka_unit_test(test_barrier_after_sync),
