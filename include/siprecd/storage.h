@@ -315,7 +315,8 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
  * At most n of the members' own fdatasyncs (first syncs, zeros written ahead, FINAL chunks) in
  * flight at once; a chain that would sync beyond that waits (counted as a request in flight)
  * for one to complete. 0: the default, io-wq's own limit (4 per online CPU), so no fewer run but
- * none waits in io-wq's list, which every cancellation walks (writer.c, slot_take).
+ * none waits in io-wq's list, which every cancellation walks (writer.c, slot_take). The
+ * stretches of zeros written ahead in chains without an fdatasync: at most 4 x n in flight.
  */
 void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n);
 bool store_sync_group_in_flight(const struct store_sync_group *g);

@@ -47,6 +47,8 @@
 #define PREALLOC_FIRST (64u * 1024)
 #define PREALLOC_MAX (1024u * 1024)
 
+struct slot_pool;
+
 struct wop {
 	struct loop_op op;
 	struct store_writer *w;
@@ -60,7 +62,7 @@ struct wop {
 	bool final;
 	bool zero; /* a stretch written ahead: buf is the shared zero block */
 	bool is_sync;
-	bool slot; /* the fdatasync holds one of its group's slots (slot_take) */
+	struct slot_pool *slot; /* the group's slot it holds (slot_take), or NULL */
 	bool is_dirsync;
 	bool done_ok;
 };
@@ -172,6 +174,13 @@ struct store_writer {
 _Static_assert(offsetof(struct store_writer, stats.frames) + sizeof(uint64_t) <= 64,
 	       "what a packet touches shares the writer's first line");
 
+/* Requests of a group's members that io-wq runs: at most max in flight, and the writers whose
+ * chains wait for one, in order. */
+struct slot_pool {
+	unsigned out, max;
+	struct store_writer *head, *tail;
+};
+
 struct store_sync_group {
 	struct loop_op op;
 	struct store_writer *members;
@@ -186,9 +195,9 @@ struct store_sync_group {
 	uint64_t syncs;
 	struct store_dir dirs[GROUP_DIRS];
 	uint64_t dir_syncs;
-	/* Members' own fdatasyncs in flight, at most max_syncs; the chains waiting for one. */
-	unsigned syncs_out, max_syncs;
-	struct store_writer *slot_head, *slot_tail;
+	/* Members' requests that io-wq runs: their own fdatasyncs, and the zeros written ahead
+	 * in chains without one (slot_take). */
+	struct slot_pool sync_slots, ahead_slots;
 	/* Shared FINAL syncs: members cut and written, waiting for the next one; those the one in
 	 * flight covers; the cuts numbered in order. */
 	struct loop_op fin_op;
@@ -823,7 +832,7 @@ int store_writer_finish(struct store_writer *w)
 }
 
 static int submit_chain(struct store_writer *w);
-static void slot_release(struct store_sync_group *g);
+static void slot_release(struct slot_pool *p);
 static void group_try(struct store_sync_group *g);
 static void final_try(struct store_sync_group *g);
 static void chain_done(struct store_writer *w);
@@ -992,7 +1001,7 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 		}
 	} else if (o->is_sync) {
 		if (o->slot)
-			slot_release(w->group);
+			slot_release(o->slot);
 		if (res < 0)
 			set_error(w, res);
 		else {
@@ -1013,6 +1022,8 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
 			}
 		}
 	} else {
+		if (o->slot)
+			slot_release(o->slot);
 		if (res < 0)
 			set_error(w, res);
 		else if ((size_t)res != o->len)
@@ -1038,24 +1049,30 @@ static void on_cqe(struct loop_op *op, int res, uint32_t flags)
  * with hundreds of FINAL fdatasyncs queued at 1,000 setups/s that walk was a third of the media
  * thread (bench/RESULTS.md, setupmedia2). So the group keeps at most max_syncs of them in
  * flight (as many as io-wq runs at once: no fewer run) and the chains that would sync beyond
- * that wait here, in order, for a slot. A waiting writer counts one request in flight.
+ * that wait here, in order, for a slot. A stretch of zeros written ahead is punted too (it
+ * appends: ext4 allocates the blocks and waits for the write): two a call, in new files' first
+ * chains, which carry no fdatasync. When the volume fell behind they queued in io-wq's list by
+ * the hundred, and the walk was a fifth of the media thread again (bench/RESULTS.md, sipcpu);
+ * but held back to io-wq's limit, each would wake a worker that has gone to sleep (a queued one
+ * is taken by the worker that finishes, awake). So a chain without an fdatasync that writes
+ * zeros ahead takes a slot of a larger pool (ahead_slots, four times max_syncs): a short queue
+ * in io-wq, as in normal operation, and a bound on it when the volume falls behind. A waiting
+ * writer counts one request in flight (it waits in one pool at a time).
  */
-static bool slot_take(struct store_writer *w)
+static bool slot_take(struct store_writer *w, struct slot_pool *p)
 {
-	struct store_sync_group *g = w->group;
-
-	if (g->syncs_out < g->max_syncs) {
-		g->syncs_out++;
+	if (p->out < p->max) {
+		p->out++;
 		return true;
 	}
 	if (!w->slot_waiting) {
 		w->slot_waiting = true;
 		w->slot_next = NULL;
-		if (g->slot_tail)
-			g->slot_tail->slot_next = w;
+		if (p->tail)
+			p->tail->slot_next = w;
 		else
-			g->slot_head = w;
-		g->slot_tail = w;
+			p->head = w;
+		p->tail = w;
 		w->in_flight++;
 	}
 	return false;
@@ -1063,15 +1080,15 @@ static bool slot_take(struct store_writer *w)
 
 /* A slot is free: the waiting chains take it, in order (one that cannot be prepared, for lack
  * of room in the ring, gives its slot back and is retried by its caller, as an -EBUSY is). */
-static void slot_release(struct store_sync_group *g)
+static void slot_release(struct slot_pool *p)
 {
 	struct store_writer *w;
 
-	g->syncs_out--;
-	while (g->syncs_out < g->max_syncs && (w = g->slot_head)) {
-		g->slot_head = w->slot_next;
-		if (!g->slot_head)
-			g->slot_tail = NULL;
+	p->out--;
+	while (p->out < p->max && (w = p->head)) {
+		p->head = w->slot_next;
+		if (!p->head)
+			p->tail = NULL;
 		w->slot_waiting = false;
 		w->slot_next = NULL;
 		w->in_flight--;
@@ -1143,6 +1160,7 @@ static int submit_chain(struct store_writer *w)
 		*sqes[CHAIN_MAX + 3]; /* zeros ahead, writes, fdatasync, directory fsync */
 	unsigned nw = MIN(w->npending, CHAIN_MAX), n, i = 0, k = 0;
 	bool sync = false, final = false, dir_wait = false, dir_new = false;
+	struct slot_pool *pool = NULL;
 	struct wop *o, *last = NULL, *sop = NULL, *dop = NULL, *zop = NULL;
 	uint64_t end = 0;
 	int r;
@@ -1178,8 +1196,11 @@ static int submit_chain(struct store_writer *w)
 	else if (zop)
 		sync = true;
 	n = (zop ? 1 : 0) + nw + (sync ? 1 : 0) + (sync && w->dir_fd >= 0 ? 1 : 0);
-	/* A member's chain that syncs waits for one of the group's slots (slot_take). */
-	if (sync && w->group && !slot_take(w)) {
+	/* A member's chain that syncs, or else writes zeros ahead (both run in io-wq), waits for
+	 * one of the group's slots (slot_take); the fdatasync holds it, else the zero write. */
+	if (w->group)
+		pool = sync ? &w->group->sync_slots : zop ? &w->group->ahead_slots : NULL;
+	if (pool && !slot_take(w, pool)) {
 		if (zop) {
 			/* Not written: the stretch is asked for again by the chain, later. */
 			w->init_end = zop->off;
@@ -1206,7 +1227,7 @@ static int submit_chain(struct store_writer *w)
 			goto nomem;
 		sop->w = w;
 		sop->is_sync = true;
-		sop->slot = w->group != NULL;
+		sop->slot = pool;
 	}
 	if (sync && w->dir_fd >= 0) {
 		dop = calloc(1, sizeof(*dop));
@@ -1221,6 +1242,7 @@ static int submit_chain(struct store_writer *w)
 	if (dir_new)
 		dir_prep(w->gdir, sqes[n]); /* not linked: sqes[n - 1] has no IOSQE_IO_LINK */
 	if (zop) {
+		zop->slot = sop ? NULL : pool;
 		zop->op.fn = on_cqe;
 		io_uring_prep_write(sqes[k], w->fd, zop->buf, (unsigned)zop->len, zop->off);
 		io_uring_sqe_set_data(sqes[k], &zop->op);
@@ -1282,8 +1304,8 @@ nomem:
 undo:
 	/* Given back without waking the queue: it is empty (a slot was free), or this is
 	 * slot_release's own loop, which goes on. */
-	if (sync && w->group)
-		w->group->syncs_out--;
+	if (pool)
+		pool->out--;
 	w->fin_chain = false;
 	free(sop);
 	free(dop);
@@ -1476,7 +1498,8 @@ void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	/* io-wq's limit of workers for regular files: 4 per CPU (and the ring's SQ size) */
-	g->max_syncs = n ? n : (unsigned)MAX(4 * (cpus > 0 ? cpus : 1), 1L);
+	g->sync_slots.max = n ? n : (unsigned)MAX(4 * (cpus > 0 ? cpus : 1), 1L);
+	g->ahead_slots.max = 4 * g->sync_slots.max;
 }
 
 struct store_sync_group *store_sync_group_free(struct store_sync_group *g)

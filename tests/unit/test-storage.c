@@ -959,6 +959,96 @@ static void test_writer_group_slots(void **state)
 }
 
 /*
+ * The zeros a new file's first chain writes ahead (an appending write, which io-wq runs) take
+ * a slot too, though that chain carries no fdatasync, of a pool four times max_syncs: with one
+ * sync slot, seven new files' first chains put at most four stretches of zeros in flight; the
+ * others wait (counted in flight, not closable) and go as the stretches complete.
+ */
+static void test_writer_group_slots_ahead(void **state)
+{
+	enum { N = 7, MAX = 1, AHEAD = 4 * MAX };
+	struct store_writer *w[N];
+	struct store_sync_group *g;
+	void *zeros[64];
+	unsigned nzeros = 0, out = 0, most = 0;
+	char path[N][300];
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	assert_int_equal(store_sync_group_new(&g), 0);
+	store_sync_group_set_max_syncs(g, MAX);
+	for (int k = 0; k < N; k++) {
+		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+					 .key = test_key,
+					 .key_id = "k",
+					 .recording_id = "ahead",
+					 .codec = "PCMU",
+					 .group = g};
+		int n;
+
+		snprintf(path[k], sizeof(path[k]), "%s/ahead%d.siprec", tmpdir, k);
+		p.path = path[k];
+		assert_int_equal(store_writer_open(&p, &w[k]), 0);
+		if (!store_writer_direct(w[k]))
+			skip();
+		n = store_writer_submit(w[k], ring_get_sqes, &r, false);
+		if (k < AHEAD)
+			assert_true(n > 0);
+		else {
+			assert_int_equal(n, 0);
+			assert_int_equal(store_writer_in_flight(w[k]), 1);
+			assert_false(store_writer_closable(w[k], 0));
+		}
+	}
+	/* Dispatch one CQE at a time, counting the stretches of zeros (the writes past the
+	 * header's block) out. */
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+
+		for (unsigned i = 0; i < r.nhanded; i++) {
+			struct io_uring_sqe *q = r.handed[i];
+
+			if (q->opcode == IORING_OP_WRITE && q->len > STORE_HEADER_SIZE) {
+				assert_true(nzeros < 64);
+				zeros[nzeros++] = (void *)(uintptr_t)q->user_data;
+				out++;
+			}
+		}
+		most = MAX(most, out);
+		r.outstanding += r.nhanded;
+		ring_check_handed(&r);
+		assert_true(io_uring_submit(&r.ring) >= 0);
+		if (!r.outstanding)
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r.ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&r.ring, cqe);
+		r.outstanding--;
+		for (unsigned i = 0; i < nzeros; i++)
+			if (zeros[i] == op) {
+				zeros[i] = NULL;
+				out--;
+				break;
+			}
+		op->fn(op, res, 0);
+	}
+	assert_int_equal(most, AHEAD);
+	assert_int_equal(nzeros, N);
+	for (int k = 0; k < N; k++) {
+		struct store_check_result res;
+
+		assert_int_equal(store_writer_in_flight(w[k]), 0);
+		finish_checked(w[k], path[k], &r, &res);
+	}
+	store_sync_group_free(g);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
  * Dispatches every CQE but that of the first fdatasync handed out while *held is NULL (its CQE is
  * reaped, and kept for the caller to dispatch), until nothing else is outstanding.
  */
@@ -1661,6 +1751,7 @@ int main(void)
 		cmocka_unit_test(test_writer_recycle),
 		cmocka_unit_test(test_writer_short),
 		cmocka_unit_test(test_writer_group_slots),
+		cmocka_unit_test(test_writer_group_slots_ahead),
 		cmocka_unit_test(test_writer_final_shared),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
