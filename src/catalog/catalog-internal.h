@@ -34,3 +34,14 @@ extern int (*catalog_wal_fdatasync)(int fd);
 /* The checkpointer's write-back of the database file's dirty pages after each pass (a
  * sync_file_range(2) that waits for the writes, no flush); a test replaces it to count them. */
 extern int (*catalog_db_writeback)(int fd);
+
+/* The name of the VFS that writes each commit's WAL frames in one write(2) (walbuf.c), registered
+ * at the first call; NULL if it could not be (then the default VFS serves, as before). */
+const char *catalog_walbuf_vfs(void);
+
+/* WAL writes SQLite asked for through that VFS, writes it issued, and buffers written only at a
+ * shared-memory barrier or lock (a commit frame not recognised): process-wide, for the tests. */
+struct catalog_walbuf_counts {
+	unsigned long long asked, issued, late;
+};
+void catalog_walbuf_counts(struct catalog_walbuf_counts *ret);

@@ -1308,9 +1308,11 @@ int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog *
 
 	pthread_once(&once, sqlite_config_once);
 	/* NOMUTEX: one thread at a time uses this connection (the opener until catalog_start, then
-	 * the catalog thread until catalog_stop joins it), so SQLite need not lock it per call. */
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	 * the catalog thread until catalog_stop joins it), so SQLite need not lock it per call.
+	 * Its WAL frames are written a commit at a time (walbuf.c); the other connections (the
+	 * checkpointer's, the readers') use the default VFS. */
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    catalog_walbuf_vfs()) != SQLITE_OK) {
 		catalog_set_err(errbuf, errlen, "catalog: cannot open %s: %s", path,
 				c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		r = -EIO;
