@@ -1520,14 +1520,17 @@ int main(int argc, char **argv)
 		}
 		now = src_now_us();
 		wait = src_pace_wait_us(&pace, stop_requested ? n_calls : live_hi, next_tick, now);
+		/* Responses a send read while it waited for room are handed on now. */
+		if (src_transport_pending(tp))
+			wait = 0;
 		timeout = (struct timespec){.tv_sec = (time_t)(wait / 1000000),
 					    .tv_nsec = (long)(wait % 1000000) * 1000};
 		r = ppoll(pfd, nfd, &timeout, NULL);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r <= 0)
+		if (r <= 0 && !src_transport_pending(tp))
 			continue;
-		if (pfd[0].revents) {
+		if (pfd[0].revents || src_transport_pending(tp)) {
 			r = src_transport_read(tp, on_message, NULL);
 			if (r < 0) {
 				fprintf(stderr, "siprec-src: SIP connection: %s\n", strerror(-r));

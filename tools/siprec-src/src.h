@@ -180,6 +180,8 @@ uint16_t src_transport_local_port(const struct src_transport_ctx *t);
 int src_transport_family(const struct src_transport_ctx *t);
 const char *src_transport_name(const struct src_transport_ctx *t); /* "UDP", "TCP", "TLS" */
 int src_transport_send(struct src_transport_ctx *t, const char *msg, size_t len);
+/* True when a send that waited read responses src_transport_read has not handed on yet. */
+bool src_transport_pending(const struct src_transport_ctx *t);
 /* Reads what is available; calls cb for each complete message. Returns 0, or -errno when the
  * connection is gone. */
 int src_transport_read(struct src_transport_ctx *t,

@@ -2,7 +2,9 @@
 /*
  * siprec-src SIP transport: one UDP socket or one TCP/TLS connection to the recording server
  * shared by every call (as an SBC does), stream framing by Content-Length (RFC 3261 §18.3), TLS
- * with OpenSSL (verification against --ca, SNI, version pinning).
+ * with OpenSSL (verification against --ca, SNI, version pinning). A send that waits for room
+ * keeps reading, so a server that stops reading until its responses are taken (backpressure)
+ * cannot deadlock with it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +38,16 @@ struct src_transport_ctx {
 	int family;
 	char *buf; /* stream reassembly */
 	size_t len;
+	/* Stream bytes read while a send waited for room, handed on by src_transport_read (the
+	 * send's caller may be in the middle of a call's state change: no callback from there). */
+	char *held;
+	size_t held_len, held_cap;
+	int held_err; /* the connection's end met while holding: reported after the bytes */
 };
+
+/* A server that answers a backlog at once sends a few MB at most; past this the wait stops
+ * reading (and the server's own limits judge the connection). */
+#define HELD_MAX (64u << 20)
 
 static int set_nonblock(int fd)
 {
@@ -222,6 +233,7 @@ struct src_transport_ctx *src_transport_close(struct src_transport_ctx *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t->buf);
+	free(t->held);
 	free(t);
 	return NULL;
 }
@@ -257,11 +269,83 @@ const struct sockaddr *src_transport_peer(const struct src_transport_ctx *t, soc
 	return (const struct sockaddr *)&t->peer;
 }
 
-static int wait_fd(int fd, short ev)
+/* Reads what the stream has now into t->held. >0: bytes read, 0: nothing to read (or no room),
+ * <0: the connection ended (kept in held_err for src_transport_read). */
+static int hold_incoming(struct src_transport_ctx *t)
 {
-	struct pollfd p = {.fd = fd, .events = ev};
+	int got = 0;
 
-	return poll(&p, 1, 1000) < 0 ? -errno : 0;
+	while (!t->held_err && t->held_len < HELD_MAX) {
+		ssize_t n;
+
+		if (t->held_cap - t->held_len < 16384) {
+			size_t cap = t->held_cap ? t->held_cap * 2 : 65536;
+			char *p = realloc(t->held, cap);
+
+			if (!p)
+				break;
+			t->held = p;
+			t->held_cap = cap;
+		}
+		if (t->ssl) {
+			int k = SSL_read(t->ssl, t->held + t->held_len,
+					 (int)(t->held_cap - t->held_len));
+
+			if (k <= 0) {
+				int e = SSL_get_error(t->ssl, k);
+
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					break;
+				t->held_err = -ECONNRESET;
+				break;
+			}
+			n = k;
+		} else {
+			n = recv(t->fd, t->held + t->held_len, t->held_cap - t->held_len, 0);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					t->held_err = -errno;
+				break;
+			}
+			if (n == 0) {
+				t->held_err = -ECONNRESET;
+				break;
+			}
+		}
+		t->held_len += (size_t)n;
+		got += (int)n;
+	}
+	return t->held_err ? t->held_err : got;
+}
+
+/* Waits up to a second for room to write (POLLOUT, or POLLIN when OpenSSL must read first),
+ * reading the server's responses meanwhile. 1: something moved, 0: a second passed with
+ * nothing, <0: the connection ended. */
+static int wait_room(struct src_transport_ctx *t, short ev)
+{
+	struct pollfd p = {.fd = t->fd, .events = (short)(ev | POLLIN)};
+	int r;
+
+	/* OpenSSL may hold a record it read already, which poll() does not see. */
+	if (t->ssl && SSL_pending(t->ssl) > 0)
+		p.revents = POLLIN;
+	else if (poll(&p, 1, 1000) < 0)
+		return errno == EINTR ? 1 : -errno;
+	if (!p.revents)
+		return 0;
+	if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+		r = hold_incoming(t);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 1;
+	}
+	return (p.revents & ev) ? 1 : 0;
+}
+
+bool src_transport_pending(const struct src_transport_ctx *t)
+{
+	return t->held_len > 0 || t->held_err;
 }
 
 int src_transport_send(struct src_transport_ctx *t, const char *msg, size_t len)
@@ -273,8 +357,12 @@ int src_transport_send(struct src_transport_ctx *t, const char *msg, size_t len)
 			return -errno;
 		return 0;
 	}
-	/* SIP messages are small; wait for room rather than queueing (one shared connection). */
-	for (int tries = 0; off < len && tries < 50;) {
+	/* SIP messages are small; wait for room rather than queueing (one shared connection),
+	 * reading meanwhile; give up after 50 seconds in which nothing moved either way. */
+	for (int idle = 0; off < len && idle < 50;) {
+		short ev;
+		int r;
+
 		if (t->ssl) {
 			int n = SSL_write(t->ssl, msg + off, (int)(len - off));
 
@@ -285,8 +373,7 @@ int src_transport_send(struct src_transport_ctx *t, const char *msg, size_t len)
 			int e = SSL_get_error(t->ssl, n);
 			if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
 				return -EPIPE;
-			wait_fd(t->fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN);
-			tries++;
+			ev = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
 		} else {
 			ssize_t n = send(t->fd, msg + off, len - off, MSG_NOSIGNAL);
 
@@ -296,9 +383,14 @@ int src_transport_send(struct src_transport_ctx *t, const char *msg, size_t len)
 			}
 			if (errno != EAGAIN && errno != EINTR)
 				return -errno;
-			wait_fd(t->fd, POLLOUT);
-			tries++;
+			ev = POLLOUT;
 		}
+		/* The SSL_write retried takes the same arguments; SSL_read in between is allowed.
+		 */
+		r = wait_room(t, ev);
+		if (r < 0)
+			return -EPIPE;
+		idle = r > 0 ? 0 : idle + 1;
 	}
 	return off == len ? 0 : -ETIMEDOUT;
 }
@@ -337,6 +429,51 @@ static ssize_t frame_len(const char *buf, size_t len)
 	return hdr_end + 4 + (ssize_t)body;
 }
 
+/* Hands on every whole message in t->buf and keeps the rest. */
+static int frame_all(struct src_transport_ctx *t, void (*cb)(void *ud, const char *msg, size_t len),
+		     void *ud)
+{
+	for (;;) {
+		size_t used = 0;
+		ssize_t f;
+
+		/* CRLF keep-alives between messages (RFC 5626 §3.5.1). */
+		while (used < t->len && (t->buf[used] == '\r' || t->buf[used] == '\n'))
+			used++;
+		if (!used) {
+			f = frame_len(t->buf, t->len);
+			if (f == 0)
+				return 0;
+			if (f < 0)
+				return -EBADMSG;
+			cb(ud, t->buf, (size_t)f);
+			used = (size_t)f;
+		}
+		memmove(t->buf, t->buf + used, t->len - used);
+		t->len -= used;
+	}
+}
+
+/* Hands on what a waiting send read, in order, then the end it met if any. cb may send, and a
+ * send that waits holds more: that is taken in the same call. */
+static int drain_held(struct src_transport_ctx *t,
+		      void (*cb)(void *ud, const char *msg, size_t len), void *ud)
+{
+	while (t->held_len > 0) {
+		size_t k = MIN(t->held_len, (size_t)SRC_SIP_MAX - t->len);
+		int r;
+
+		memcpy(t->buf + t->len, t->held, k);
+		t->len += k;
+		memmove(t->held, t->held + k, t->held_len - k);
+		t->held_len -= k;
+		r = frame_all(t, cb, ud);
+		if (r < 0)
+			return r;
+	}
+	return t->held_err;
+}
+
 int src_transport_read(struct src_transport_ctx *t,
 		       void (*cb)(void *ud, const char *msg, size_t len), void *ud)
 {
@@ -358,6 +495,12 @@ int src_transport_read(struct src_transport_ctx *t,
 			if (n > 4)
 				cb(ud, dgram, (size_t)n);
 		}
+	}
+	if (src_transport_pending(t)) {
+		int r = drain_held(t, cb, ud);
+
+		if (r < 0)
+			return r;
 	}
 	for (;;) {
 		ssize_t n;
@@ -381,24 +524,7 @@ int src_transport_read(struct src_transport_ctx *t,
 				return -ECONNRESET;
 		}
 		t->len += (size_t)n;
-		for (;;) {
-			size_t used = 0;
-			ssize_t f;
-
-			/* CRLF keep-alives between messages (RFC 5626 §3.5.1). */
-			while (used < t->len && (t->buf[used] == '\r' || t->buf[used] == '\n'))
-				used++;
-			if (!used) {
-				f = frame_len(t->buf, t->len);
-				if (f == 0)
-					break;
-				if (f < 0)
-					return -EBADMSG;
-				cb(ud, t->buf, (size_t)f);
-				used = (size_t)f;
-			}
-			memmove(t->buf, t->buf + used, t->len - used);
-			t->len -= used;
-		}
+		if (frame_all(t, cb, ud) < 0)
+			return -EBADMSG;
 	}
 }
