@@ -34,9 +34,11 @@ struct sip_transport_limits {
 	uint32_t max_handshakes;
 	uint64_t idle_timeout_ms;
 	uint64_t handshake_timeout_ms;
-	uint64_t message_timeout_ms;  /* from a message's first byte to its last (slow-loris) */
-	uint32_t max_send_queue;      /* bytes queued on one connection before it is closed */
-	uint32_t max_send_queue_msgs; /* messages queued on one connection before it is closed */
+	uint64_t message_timeout_ms; /* from a message's first byte to its last (slow-loris) */
+	/* Bytes and messages queued on one connection before it is closed; over half of either,
+	 * the connection is not read until its queue is down to a quarter of both. */
+	uint32_t max_send_queue;
+	uint32_t max_send_queue_msgs;
 	uint32_t max_connections_per_source;
 	uint32_t max_handshakes_per_source;
 };
@@ -48,6 +50,7 @@ enum sip_refusal {
 	SIP_REFUSED_SOURCE_LIMIT,    /* per-source connection or handshake limit */
 	SIP_REFUSED_SEND_QUEUE,	     /* the peer does not read its responses */
 	SIP_REFUSED_MESSAGE_TIMEOUT, /* a message took longer than message_timeout_ms */
+	SIP_REFUSED_SEND_STALLED,    /* throttled, and no response taken for message_timeout_ms */
 };
 
 struct sip_transport_stats {
@@ -60,9 +63,12 @@ struct sip_transport_stats {
 	uint64_t send_errors;
 	uint64_t acl_refused;	       /* datagrams dropped and connections refused by the ACL */
 	uint64_t source_limit_refused; /* connections over a per-source limit */
-	uint64_t send_queue_overflows; /* connections closed for not reading (UDP: datagrams) */
+	uint64_t send_queue_overflows; /* connections closed at a send queue cap (UDP: datagrams) */
+	uint64_t send_throttled;       /* times a connection's reading stopped for its send queue */
+	uint64_t send_stalled;	       /* connections closed for a throttled queue taking nothing */
 	uint64_t message_timeouts;     /* connections closed mid-message */
 	uint32_t connections, handshakes;
+	uint32_t throttled; /* connections not read now, for their send queue */
 };
 
 /*

@@ -140,7 +140,8 @@ static const struct config_key keys[] = {
 	 false, F(max_message_size), 1024, 1048576, NULL, 0, RELOAD},
 	{"SIP_MESSAGE_TIMEOUT", T_DURATION, "20s", NULL,
 	 "A SIP message on TCP/TLS must be whole this long after its first byte, or the connection "
-	 "is closed (slow senders).",
+	 "is closed (slow senders); a connection throttled for its send queue is closed when the "
+	 "queue takes nothing for this long (peers that do not read).",
 	 false, false, F(sip_message_timeout_ms), 100, DURATION_MS(3600), NULL, 0, RELOAD},
 	{"SIP_TRYING_DELAY", T_DURATION, "100ms", NULL,
 	 "An INVITE whose answer (the 200 OK once its recording files exist and its catalog rows "
@@ -149,12 +150,13 @@ static const struct config_key keys[] = {
 	 "400ms: below T1 (500ms), so an SRC over UDP does not retransmit the INVITE.",
 	 false, false, F(sip_trying_delay_ms), 0, 400, NULL, 0, RELOAD},
 	{"MAX_SEND_QUEUE", T_U32, "1048576", NULL,
-	 "Bytes of responses queued to one TCP/TLS peer that does not read before it is "
-	 "disconnected.",
+	 "Bytes of responses queued to one TCP/TLS peer before it is disconnected; past half, "
+	 "the connection is not read until the queue is down to a quarter (backpressure).",
 	 false, false, F(max_send_queue), 65536, 1073741824, NULL, 0, RELOAD},
 	{"MAX_SEND_QUEUE_MESSAGES", T_U32, "1024", NULL,
-	 "Messages queued to one TCP/TLS peer that does not read before it is disconnected.", false,
-	 false, F(max_send_queue_msgs), 16, 1000000, NULL, 0, RELOAD},
+	 "Messages queued to one TCP/TLS peer before it is disconnected; past half, the "
+	 "connection is not read until the queue is down to a quarter (backpressure).",
+	 false, false, F(max_send_queue_msgs), 16, 1000000, NULL, 0, RELOAD},
 	{"SIP_ALLOW", T_CIDRS, "", NULL,
 	 "Source addresses (address[/prefix], IPv4 or IPv6, comma-separated) allowed on every SIP "
 	 "transport whose own SIP_ALLOW_* is empty; empty allows all.",

@@ -182,7 +182,9 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 
 		sip_transport_get_stats(m->transport, &ts);
 		add(&c, "sip-transport", CONTROL_HEALTHY,
-		    "%u connections, %llu send errors, %llu TLS handshakes failed", ts.connections,
+		    "%u connections (%u throttled now, %llu times), %llu send errors, %llu TLS "
+		    "handshakes failed",
+		    ts.connections, ts.throttled, (unsigned long long)ts.send_throttled,
 		    (unsigned long long)ts.send_errors,
 		    (unsigned long long)ts.tls_handshakes_failed);
 	}

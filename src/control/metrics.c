@@ -275,6 +275,7 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 			{"connection_limit", ts.tcp_refused_limit},
 			{"source_connection_limit", ts.source_limit_refused},
 			{"send_queue", ts.send_queue_overflows},
+			{"send_stalled", ts.send_stalled},
 			{"message_timeout", ts.message_timeouts},
 			{"invite_rate", m->counters.invites_rate_limited},
 			{"source_session_limit", m->counters.sessions_source_limited},
@@ -285,6 +286,13 @@ char *control_metrics_render(struct manager *m, size_t *ret_len)
 			outf(&o, "siprecd_sip_refused_total{reason=\"%s\"} %llu\n", rs[i].reason,
 			     (unsigned long long)rs[i].n);
 	}
+	one(&o, "siprecd_sip_throttled_connections", "gauge",
+	    "TCP/TLS connections not read now because their send queue is over half a "
+	    "MAX_SEND_QUEUE* cap (the peer reads its responses slower than it sends requests).",
+	    ts.throttled);
+	one(&o, "siprecd_sip_throttled_total", "counter",
+	    "Times a TCP/TLS connection stopped being read for its send queue.",
+	    (double)ts.send_throttled);
 	one(&o, "siprecd_sip_accept_deferred_total", "counter",
 	    "TCP/TLS accepts that failed for want of descriptors or memory (the listener waits "
 	    "100 ms, then accepts again).",

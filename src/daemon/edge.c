@@ -205,7 +205,7 @@ void edge_refused(void *userdata, enum sip_transport_kind kind, const struct soc
 {
 	static struct log_ratelimit rl[] = {
 		LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5),
-		LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5),
+		LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5), LOG_RATELIMIT_INIT(10, 5),
 	};
 	char p[64];
 

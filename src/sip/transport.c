@@ -4,6 +4,8 @@
  * buffer ring; TCP listeners accept with multishot accept; connections receive with multishot
  * recv into a shared buffer ring and are framed by Content-Length. Every in-flight request holds
  * a reference on its connection, dropped on the final CQE (no IORING_CQE_F_MORE).
+ * A connection whose send queue passes a high mark stops being read until it drains (the peer
+ * is throttled by TCP's flow control), and is closed when its queue makes no progress.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,6 +81,12 @@ struct sip_conn {
 	/* TLS through OpenSSL: what sip_conn_send queues is written when this loop turn's
 	 * completions are all handled, so the responses of one turn share records and writes. */
 	struct loop_timer flush_timer;
+	/* Backpressure: over the high mark (half a cap) the connection is not read, until the
+	 * queue drains to the low mark (a quarter); resume_timer does that outside the send
+	 * path, stall_timer closes a queue that took no byte for send_stall_ms(). */
+	bool throttled;
+	uint64_t tx_progress_ms; /* while throttled: when the peer last took a byte */
+	struct loop_timer resume_timer, stall_timer;
 	bool source_counted;	/* holds one of the source's connections */
 	bool handshake_counted; /* holds one of the global and per-source handshakes */
 };
@@ -172,6 +180,9 @@ const char *sip_refusal_name(enum sip_refusal why)
 		return "peer does not read its responses (send queue full)";
 	case SIP_REFUSED_MESSAGE_TIMEOUT:
 		return "message not complete in time";
+	case SIP_REFUSED_SEND_STALLED:
+		return "peer does not read its responses (send queue made no progress within "
+		       "SIP_MESSAGE_TIMEOUT)";
 	}
 	return "?";
 }
@@ -223,6 +234,8 @@ void sip_conn_unref(struct sip_conn *c)
 	t = c->tr;
 	loop_timer_disarm(t->loop, &c->idle_timer);
 	loop_timer_disarm(t->loop, &c->msg_timer);
+	loop_timer_disarm(t->loop, &c->resume_timer);
+	loop_timer_disarm(t->loop, &c->stall_timer);
 	handshake_release(c);
 	if (c->source_counted)
 		sip_sources_put(t->sources, &c->peer, SIP_SRC_CONNECTIONS, 1);
@@ -280,6 +293,12 @@ static void conn_close(struct sip_conn *c)
 	if (c->state == CONN_OPEN && c->tx_head && tls_records(c))
 		(void)tls_flush(c, false);
 	c->state = CONN_CLOSING;
+	if (c->throttled) {
+		c->throttled = false;
+		c->tr->stats.throttled--;
+	}
+	loop_timer_disarm(c->tr->loop, &c->resume_timer);
+	loop_timer_disarm(c->tr->loop, &c->stall_timer);
 	if (c->listener || c->kind == SIP_TRANSPORT_UDP) {
 		struct io_uring_sqe *sqe = loop_sqe(c->tr->loop, NULL);
 
@@ -326,7 +345,68 @@ static void message_timeout(struct loop_timer *tm)
 	conn_close(c);
 }
 
-/* ---- sending ---- */
+/* ---- sending, and the backpressure it puts on reading ---- */
+
+/* How long a throttled connection's queue may take no byte before the peer is taken for one
+ * that does not read: the bound a message's receipt has (SIP_MESSAGE_TIMEOUT), else the idle
+ * timeout. */
+static uint64_t send_stall_ms(const struct sip_transport *t)
+{
+	return t->lim.message_timeout_ms ? t->lim.message_timeout_ms : t->lim.idle_timeout_ms;
+}
+
+/* Over half of either cap: stop reading the peer's requests. */
+static bool tx_over_high(const struct sip_conn *c)
+{
+	const struct sip_transport_limits *l = &c->tr->lim;
+
+	return (l->max_send_queue && c->tx_bytes > l->max_send_queue / 2) ||
+	       (l->max_send_queue_msgs && c->tx_count > l->max_send_queue_msgs / 2);
+}
+
+/* Down to a quarter of both caps: read again. */
+static bool tx_below_low(const struct sip_conn *c)
+{
+	const struct sip_transport_limits *l = &c->tr->lim;
+
+	return (!l->max_send_queue || c->tx_bytes <= l->max_send_queue / 4) &&
+	       (!l->max_send_queue_msgs || c->tx_count <= l->max_send_queue_msgs / 4);
+}
+
+/*
+ * The queue passed the high mark: no more of the peer's bytes are read (its requests wait in
+ * the kernel, and TCP's window stops the peer), so its own requests cannot grow the queue to a
+ * cap. A multishot recv is cancelled (what it already delivered is kept, unparsed, in c->rx);
+ * the TLS records' reader is not re-armed (tls_poll_done, tls_read_records).
+ */
+static void throttle_start(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+
+	c->throttled = true;
+	t->stats.throttled++;
+	t->stats.send_throttled++;
+	c->tx_progress_ms = loop_now_ms(t->loop);
+	loop_timer_arm(t->loop, &c->stall_timer, c->tx_progress_ms + send_stall_ms(t));
+	if (c->recv_armed && !tls_records(c)) {
+		struct io_uring_sqe *sqe = loop_sqe(t->loop, NULL);
+
+		if (sqe) {
+			io_uring_prep_cancel(sqe, &c->recv_op, 0);
+			io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+		}
+	}
+}
+
+/* Bytes of the queue went out: the peer reads. A throttled connection receives nothing, so
+ * this is what keeps its idle timer off too. */
+static void tx_progress(struct sip_conn *c)
+{
+	if (c->throttled) {
+		c->tx_progress_ms = loop_now_ms(c->tr->loop);
+		conn_touch(c, c->tr->lim.idle_timeout_ms);
+	}
+}
 
 static void tx_pop(struct sip_conn *c)
 {
@@ -339,6 +419,27 @@ static void tx_pop(struct sip_conn *c)
 	if (c->tx_count)
 		c->tx_count--;
 	free(tx);
+	/* Reading resumes from the timer pass, not from inside a flush walking this queue: the
+	 * requests it parses queue responses. */
+	if (c->throttled && tx_below_low(c) && !loop_timer_armed(&c->resume_timer))
+		loop_timer_arm(c->tr->loop, &c->resume_timer, loop_now_ms(c->tr->loop));
+}
+
+static void stall_fired(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, stall_timer);
+	struct sip_transport *t = c->tr;
+	uint64_t due = c->tx_progress_ms + send_stall_ms(t);
+
+	if (c->state != CONN_OPEN || !c->throttled)
+		return;
+	if (due > loop_now_ms(t->loop)) {
+		loop_timer_arm(t->loop, &c->stall_timer, due);
+		return;
+	}
+	t->stats.send_stalled++;
+	refused(t, c->kind, &c->peer, SIP_REFUSED_SEND_STALLED);
+	conn_close(c);
 }
 
 static void send_done(struct loop_op *op, int res, uint32_t flags)
@@ -347,6 +448,8 @@ static void send_done(struct loop_op *op, int res, uint32_t flags)
 	struct sip_tx *tx = c->tx_head;
 
 	c->send_inflight = false;
+	if (res > 0)
+		tx_progress(c);
 	if (res < 0) {
 		c->tr->stats.send_errors++;
 		log_debug("send failed: %s", strerror(-res));
@@ -407,6 +510,7 @@ static int tls_flush(struct sip_conn *c, bool arm)
 		}
 		if (n < 0)
 			return (int)n;
+		tx_progress(c);
 		/* n bytes of the queue, possibly across messages, are in a record now */
 		while (n > 0) {
 			size_t k = MIN((size_t)n, c->tx_head->len - c->tx_head->off);
@@ -506,6 +610,8 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 	else
 		c->tx_head = tx;
 	c->tx_tail = tx;
+	if (!c->throttled && c->kind != SIP_TRANSPORT_UDP && tx_over_high(c))
+		throttle_start(c);
 	if (tls_records(c) && c->state == CONN_OPEN) {
 		if (!loop_timer_armed(&c->flush_timer))
 			loop_timer_arm(t->loop, &c->flush_timer, loop_now_ms(t->loop));
@@ -570,7 +676,8 @@ static bool stream_consume(struct sip_conn *c)
 	size_t off = 0;
 
 	lim.max_msg_size = t->lim.max_message_size;
-	while (c->state == CONN_OPEN && off < c->rx_len) {
+	/* Throttled: what was read waits in c->rx until the send queue drains. */
+	while (c->state == CONN_OPEN && !c->throttled && off < c->rx_len) {
 		size_t mlen = 0;
 		int r = sip_stream_frame(c->rx + off, c->rx_len - off, &lim, &mlen);
 
@@ -600,17 +707,26 @@ static bool stream_consume(struct sip_conn *c)
 	return off > 0;
 }
 
+/* One message and a receive buffer; while throttled, also what the multishot recv delivered
+ * before its cancellation took effect (at most the whole buffer ring). */
+static size_t rx_limit(const struct sip_conn *c)
+{
+	size_t lim = (size_t)c->tr->lim.max_message_size + 4096;
+
+	return c->throttled ? lim + (size_t)TCP_BUFS * TCP_BUFSZ : lim;
+}
+
 static int rx_append(struct sip_conn *c, const void *data, size_t len)
 {
 	size_t need = c->rx_len + len;
 
-	if (need > c->tr->lim.max_message_size + 4096)
+	if (need > rx_limit(c))
 		return -EMSGSIZE;
 	if (need > c->rx_cap) {
 		size_t cap = MAX(need, c->rx_cap ? c->rx_cap * 2 : 8192);
 		char *p;
 
-		cap = MIN(cap, (size_t)c->tr->lim.max_message_size + 4096);
+		cap = MIN(cap, rx_limit(c));
 		p = realloc(c->rx, cap);
 		if (!p)
 			return -ENOMEM;
@@ -622,10 +738,34 @@ static int rx_append(struct sip_conn *c, const void *data, size_t len)
 	return 0;
 }
 
+/* Hands on the whole messages in c->rx and keeps the slow-loris clock of the rest. */
+static void stream_drain(struct sip_conn *c)
+{
+	bool progress = stream_consume(c);
+
+	if (c->state != CONN_OPEN)
+		return;
+	/* A buffer grown past one message while throttled goes back to the usual size. */
+	if (!c->throttled && c->rx_cap > rx_limit(c) && c->rx_len <= 8192) {
+		char *p = realloc(c->rx, 8192);
+
+		if (p) {
+			c->rx = p;
+			c->rx_cap = 8192;
+		}
+	}
+	/* Slow-loris: every byte re-arms the idle timer, so a message must also be whole within
+	 * message_timeout_ms of its first byte. The clock restarts only when a message completes.
+	 * A throttled connection's bytes wait on siprecd, not on the peer: stall_timer runs. */
+	if (c->rx_len == 0 || !c->tr->lim.message_timeout_ms || c->throttled)
+		loop_timer_disarm(c->tr->loop, &c->msg_timer);
+	else if (progress || !loop_timer_armed(&c->msg_timer))
+		loop_timer_arm(c->tr->loop, &c->msg_timer,
+			       loop_now_ms(c->tr->loop) + c->tr->lim.message_timeout_ms);
+}
+
 static void stream_input(struct sip_conn *c, const void *data, size_t len)
 {
-	bool progress;
-
 	if (rx_append(c, data, len) < 0) {
 		c->tr->stats.tcp_framing_errors++;
 		if (c->tr->h.framing_error)
@@ -634,17 +774,7 @@ static void stream_input(struct sip_conn *c, const void *data, size_t len)
 		return;
 	}
 	conn_touch(c, c->tr->lim.idle_timeout_ms);
-	progress = stream_consume(c);
-	if (c->state != CONN_OPEN)
-		return;
-	/* Slow-loris: every byte re-arms the idle timer, so a message must also be whole within
-	 * message_timeout_ms of its first byte. The clock restarts only when a message completes.
-	 */
-	if (c->rx_len == 0 || !c->tr->lim.message_timeout_ms)
-		loop_timer_disarm(c->tr->loop, &c->msg_timer);
-	else if (progress || !loop_timer_armed(&c->msg_timer))
-		loop_timer_arm(c->tr->loop, &c->msg_timer,
-			       loop_now_ms(c->tr->loop) + c->tr->lim.message_timeout_ms);
+	stream_drain(c);
 }
 
 static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
@@ -659,9 +789,11 @@ static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
 		if (c->state == CONN_OPEN)
 			stream_input(c, loop_buf_ring_buf(t->tcp_br, bid), (size_t)res);
 		loop_buf_ring_recycle(t->tcp_br, bid);
-	} else if (res == 0 || (res < 0 && res != -ENOBUFS)) {
-		/* EOF or error. With kTLS RX, a non-data record (alert, post-handshake message)
-		 * surfaces as -EIO: read it with recvmsg and TLS_GET_RECORD_TYPE. */
+	} else if (res == 0 ||
+		   (res < 0 && res != -ENOBUFS && !(res == -ECANCELED && c->state == CONN_OPEN))) {
+		/* EOF or error (-ECANCELED on an open connection: throttle_start's). With kTLS RX,
+		 * a non-data record (alert, post-handshake message) surfaces as -EIO: read it with
+		 * recvmsg and TLS_GET_RECORD_TYPE. */
 		if (res == -EIO && c->kind == SIP_TRANSPORT_TLS && c->state == CONN_OPEN) {
 			char tmp[512];
 			uint8_t type = 0;
@@ -694,7 +826,7 @@ static void conn_arm_recv(struct sip_conn *c)
 	struct sip_transport *t = c->tr;
 	struct io_uring_sqe *sqe;
 
-	if (c->recv_armed || c->state != CONN_OPEN)
+	if (c->recv_armed || c->state != CONN_OPEN || c->throttled)
 		return;
 	if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX)) {
 		tls_arm_poll(c, POLLIN);
@@ -758,7 +890,7 @@ static void tls_read_records(struct sip_conn *c)
 {
 	char buf[4096];
 
-	for (;;) {
+	while (!c->throttled) {
 		ssize_t n = tls_conn_read(c->tls, buf, sizeof(buf));
 
 		if (n == -EAGAIN) {
@@ -841,15 +973,18 @@ static void tls_poll_done(struct loop_op *op, int res, uint32_t flags)
 	}
 	if (c->state == CONN_HANDSHAKE) {
 		tls_handshake_step(c);
-	} else {
-		if (res & (POLLIN | POLLHUP | POLLERR))
-			tls_read_records(c);
-		else if (c->state == CONN_OPEN)
-			tls_arm_poll(c,
-				     POLLIN); /* woken for room to write: still reading records */
-		if (c->state == CONN_OPEN)
-			conn_kick_send(c);
+	} else if (c->throttled) {
+		/* Records are not read (a flush that meets a full socket re-arms for POLLOUT
+		 * alone); a peer gone or in error cannot take its responses. */
+		if (res & (POLLHUP | POLLERR))
+			conn_close(c);
+	} else if (res & (POLLIN | POLLHUP | POLLERR)) {
+		tls_read_records(c);
+	} else if (c->state == CONN_OPEN) {
+		tls_arm_poll(c, POLLIN); /* woken for room to write: still reading records */
 	}
+	if (c->state == CONN_OPEN)
+		conn_kick_send(c);
 	sip_conn_unref(c);
 }
 
@@ -866,6 +1001,32 @@ static void handshake_timeout(struct loop_timer *tm)
 		c->tr->stats.tcp_closed_idle++;
 	}
 	conn_close(c);
+}
+
+/* The send queue drained to the low mark: the requests read meanwhile are handed on, then the
+ * peer is read again (unless those requests filled the queue once more). */
+static void resume_fired(struct loop_timer *tm)
+{
+	struct sip_conn *c = container_of(tm, struct sip_conn, resume_timer);
+	struct sip_transport *t = c->tr;
+
+	if (c->state != CONN_OPEN || !c->throttled)
+		return;
+	c->throttled = false;
+	t->stats.throttled--;
+	loop_timer_disarm(t->loop, &c->stall_timer);
+	sip_conn_ref(c);
+	conn_touch(c, t->lim.idle_timeout_ms);
+	stream_drain(c);
+	if (c->state == CONN_OPEN && !c->throttled) {
+		/* OpenSSL may hold records it already decrypted: read those first. A multishot
+		 * recv whose cancellation has not completed yet is re-armed by its last CQE. */
+		if (tls_records(c))
+			tls_read_records(c);
+		else
+			conn_arm_recv(c);
+	}
+	sip_conn_unref(c);
 }
 
 /* ---- accepting ---- */
@@ -951,6 +1112,8 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		c->handshake_counted = tls;
 		c->msg_timer.fn = message_timeout;
 		c->flush_timer.fn = flush_fired;
+		c->resume_timer.fn = resume_fired;
+		c->stall_timer.fn = stall_fired;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->recv_op.fn = tcp_recv_done;
 		c->send_op.fn = send_done;

@@ -3,15 +3,16 @@
 # A TLS peer that reads its responses slowly (OpenSSL records, no kTLS on the host): it sends
 # 20,000 OPTIONS at once with a 4 KiB receive buffer and reads nothing for a second: ~7 MB of
 # answers, more than the kernel's socket buffers hold, so siprecd's writes meet a full socket
-# (EAGAIN) and its queue waits for POLLOUT. Then it reads: every request gets its 200 and the
-# connection stays open and reading (a full socket is not a send error; the send queue caps are
-# raised above what the test queues, so nothing may be dropped): one more request is answered.
+# (EAGAIN) and its queue waits for POLLOUT. With the default send queue caps (1,024 messages,
+# 1 MiB), far below what the 20,000 answers take: past half a cap siprecd stops reading the
+# connection (backpressure, docs/SIP.md) instead of closing it at the cap. Then the peer reads:
+# every request gets its 200, the connection stays open and reading (one more request is
+# answered), it was counted as throttled (metrics, siprecctl status), and none is now.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3
 
-sed -i 's/^MAX_SEND_QUEUE=.*/MAX_SEND_QUEUE=268435456/' "$CONF"
-grep -q '^MAX_SEND_QUEUE=' "$CONF" || echo MAX_SEND_QUEUE=268435456 >>"$CONF"
-echo MAX_SEND_QUEUE_MESSAGES=1000000 >>"$CONF"
+MPORT=$(free_port)
+echo "METRICS_LISTEN=127.0.0.1:$MPORT" >>"$CONF"
 start_siprecd
 python3 - "$TLS_PORT" "$T/state/tls/cert.pem" >"$T/bp.out" 2>&1 <<'PY'
 import socket, ssl, sys, time
@@ -57,6 +58,14 @@ cat "$T/bp.out"
 check "every OPTIONS answered through a full socket" grep -q '^answered 20000 of 20000' "$T/bp.out"
 check "and a later request on the same connection too" grep -q '^later request answered: True' "$T/bp.out"
 check "no send error logged" sh -c "! grep -q 'does not read its responses' '$T/siprecd.log'"
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=5).read().decode())" >"$T/metrics.txt" 2>&1
+grep -E '^siprecd_sip_throttled' "$T/metrics.txt"
+check "the connection was throttled" grep -Eq '^siprecd_sip_throttled_total [1-9]' "$T/metrics.txt"
+check "and is not any more" grep -Eq '^siprecd_sip_throttled_connections 0$' "$T/metrics.txt"
+"$BUILD/siprecctl" status >"$T/status.txt" 2>&1
+grep sip-transport "$T/status.txt"
+check "siprecctl status shows the throttled count" \
+	grep -Eq 'sip-transport .*connections \(0 throttled now, [1-9][0-9]* times\)' "$T/status.txt"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 finish
