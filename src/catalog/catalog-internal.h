@@ -39,9 +39,10 @@ extern int (*catalog_db_writeback)(int fd);
  * at the first call; NULL if it could not be (then the default VFS serves, as before). */
 const char *catalog_walbuf_vfs(void);
 
-/* WAL writes SQLite asked for through that VFS, writes it issued, and buffers written only at a
- * shared-memory barrier or lock (a commit frame not recognised): process-wide, for the tests. */
+/* WAL writes SQLite asked for through that VFS, writes it issued, buffers written only at a
+ * shared-memory barrier (a commit frame not recognised) and buffers dropped at the write lock's
+ * release (a transaction rolled back): process-wide, for the tests. */
 struct catalog_walbuf_counts {
-	unsigned long long asked, issued, late;
+	unsigned long long asked, issued, late, dropped;
 };
 void catalog_walbuf_counts(struct catalog_walbuf_counts *ret);

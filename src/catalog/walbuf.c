@@ -6,10 +6,11 @@
  * the frames are copied into a buffer as they come and written together when the commit frame
  * (the frame whose header carries the database size) is complete, inside that frame's own
  * xWrite: before SQLite publishes the new frames in the wal-index, and with its error returned
- * to SQLite as a failed write would be. Every other call on the WAL (read, sync, truncate, size,
- * file control, close) and any write that does not continue the buffer writes it first, so
- * SQLite never sees the file differ from what it wrote. Nothing else changes: the database file
- * and the shared memory go straight to the default VFS.
+ * to SQLite as a failed write would be. A write that does not continue the buffer, a read of what
+ * it holds, and a sync, truncation, size or file control of the WAL write it first, so SQLite
+ * never sees the file differ from what it wrote; what a transaction rolled back leaves in it is
+ * dropped when the write lock is released. The database file and the shared memory go straight
+ * to the default VFS.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,11 +41,14 @@ struct walbuf_file {
 
 static sqlite3_vfs walbuf_vfs;
 static sqlite3_vfs *real_vfs;
-static atomic_ullong n_asked, n_issued, n_late;
+static atomic_ullong n_asked, n_issued, n_late, n_dropped;
 
 /* The WAL file of this thread's connection holding buffered frames, if any: the database file's
- * shared-memory calls (a barrier, a lock) write it first, whatever happened before them. */
+ * shared-memory calls (the barrier that publishes a commit, the write lock's release) see to it. */
 static __thread struct walbuf_file *pending;
+
+/* SQLite's WAL-index lock slots (the WAL format's locking protocol): 0 is the write lock. */
+#define WAL_WRITE_LOCK 0
 
 static int flush(struct walbuf_file *w)
 {
@@ -60,8 +64,9 @@ static int flush(struct walbuf_file *w)
 	return rc;
 }
 
-/* Before the database file's shared-memory calls: by then the commit frame has written the
- * buffer; anything still there (a commit not recognised) is written now and counted. */
+/* At a shared-memory barrier: SQLite is about to publish frames (a commit) or read the
+ * wal-index. A commit's frames were written with its commit frame, so anything still here is a
+ * commit frame not recognised (a defect): written now, counted. */
 static void flush_pending(void)
 {
 	struct walbuf_file *w = pending;
@@ -78,6 +83,21 @@ static void flush_pending(void)
 	}
 }
 
+/* When the write lock is released: a commit left nothing, so what is here belongs to a
+ * transaction rolled back (frames SQLite spilled from its cache before the commit). SQLite will
+ * not read them and writes the next transaction's frames over them: dropped, not written. */
+static void drop_pending(void)
+{
+	struct walbuf_file *w = pending;
+
+	if (!w || !w->len)
+		return;
+	atomic_fetch_add_explicit(&n_dropped, 1, memory_order_relaxed);
+	w->len = 0;
+	w->commit_page_next = false;
+	pending = NULL;
+}
+
 static int wb_close(sqlite3_file *f)
 {
 	struct walbuf_file *w = (struct walbuf_file *)f;
@@ -91,8 +111,12 @@ static int wb_close(sqlite3_file *f)
 static int wb_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 {
 	struct walbuf_file *w = (struct walbuf_file *)f;
-	int rc = flush(w);
+	int rc = SQLITE_OK;
 
+	/* Only a read of what is held needs it written (SQLite reads back its own frames to
+	 * checksum them again; a rollback reads older ones, committed). */
+	if (w->len && off < w->at + (sqlite3_int64)w->len && off + n > w->at)
+		rc = flush(w);
 	return rc != SQLITE_OK ? rc : w->real->pMethods->xRead(w->real, p, n, off);
 }
 
@@ -204,7 +228,8 @@ static int wb_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
 	struct walbuf_file *w = (struct walbuf_file *)f;
 
-	flush_pending();
+	if (offset == WAL_WRITE_LOCK && (flags & SQLITE_SHM_UNLOCK))
+		drop_pending();
 	return w->real->pMethods->xShmLock(w->real, offset, n, flags);
 }
 
@@ -330,4 +355,5 @@ void catalog_walbuf_counts(struct catalog_walbuf_counts *ret)
 	ret->asked = atomic_load_explicit(&n_asked, memory_order_relaxed);
 	ret->issued = atomic_load_explicit(&n_issued, memory_order_relaxed);
 	ret->late = atomic_load_explicit(&n_late, memory_order_relaxed);
+	ret->dropped = atomic_load_explicit(&n_dropped, memory_order_relaxed);
 }

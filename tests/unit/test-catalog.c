@@ -1622,6 +1622,49 @@ static void test_wal_writes_gathered(void **state)
 	assert_query(path, "PRAGMA integrity_check", "ok\n");
 }
 
+/*
+ * A transaction larger than SQLite's cache spills frames into the WAL before its commit; rolled
+ * back, they are never published, and the VFS drops what it still holds of them at the write
+ * lock's release instead of writing them. The next transaction writes over them, and readers and
+ * the database see only what was committed.
+ */
+static void test_wal_rollback_dropped(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_walbuf_counts c0, c1;
+	sqlite3 *db = NULL;
+
+	catalog_free(c);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, catalog_walbuf_vfs()),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA cache_size = 10; CREATE TABLE big (b BLOB); "
+				      "INSERT INTO big VALUES (zeroblob(100))",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	catalog_walbuf_counts(&c0);
+	/* 300 KiB of rows through a 10-page cache: spilled into the WAL, then rolled back */
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+			     "FROM n WHERE i < 300) INSERT INTO big SELECT randomblob(1000) "
+			     "FROM n; ROLLBACK",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	catalog_walbuf_counts(&c1);
+	assert_true(c1.asked - c0.asked >= 20);
+	assert_int_equal(c1.dropped - c0.dropped, 1);
+	assert_int_equal(c1.late, c0.late);
+	assert_int_equal(
+		sqlite3_exec(db, "INSERT INTO big VALUES (zeroblob(200))", NULL, NULL, NULL),
+		SQLITE_OK);
+	assert_query(path, "SELECT count(*), sum(length(b)) FROM big", "2|300\n");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
+	assert_query(path, "SELECT count(*), sum(length(b)) FROM big", "2|300\n");
+}
+
 /* The operator's shell holds the write lock for a while; the catalog thread waits it out. */
 static void test_busy_writer(void **state)
 {
@@ -1762,6 +1805,7 @@ int main(void)
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_warm_wal),
 		cmocka_unit_test(test_wal_writes_gathered),
+		cmocka_unit_test(test_wal_rollback_dropped),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_docs_queries),
