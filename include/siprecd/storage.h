@@ -262,6 +262,9 @@ int store_writer_submit(struct store_writer *w, store_get_sqes_fn get_sqes, void
 void store_writer_set_idle_fn(struct store_writer *w, void (*fn)(void *userdata), void *userdata);
 /* Requests whose CQE has not arrived yet. */
 unsigned store_writer_in_flight(const struct store_writer *w);
+/* Bytes of chunk blocks the writer holds besides its requests in flight: the block its next
+ * frames go to (none once finished) and a spare. */
+size_t store_writer_blocks_held(const struct store_writer *w);
 /* Sealed blocks not yet submitted. */
 unsigned store_writer_pending(const struct store_writer *w);
 /*

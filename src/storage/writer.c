@@ -467,21 +467,26 @@ static int queue_block(struct store_writer *w, uint8_t *buf, size_t len, uint64_
 
 static int seal(struct store_writer *w, uint32_t flags)
 {
-	size_t disk = store_chunk_disk_size(w->plain_len), next_cap, cap = w->block_cap;
+	size_t disk = store_chunk_disk_size(w->plain_len), next_cap = 0, cap = w->block_cap;
 	uint64_t first_mono = w->plain_first_mono ? w->plain_first_mono : now_ns(CLOCK_MONOTONIC);
-	uint8_t *next = block_get(w, w->chunk_size, &next_cap), *buf = w->block;
+	uint8_t *next = NULL, *buf = w->block;
 	int r;
 
-	/* Nothing is sealed without the block the next frames go to. */
-	if (!next)
-		return -ENOMEM;
+	/* Nothing is sealed without the block the next frames go to; after the FINAL chunk none
+	 * come, and a block of chunk_size taken there (a short call's second, as large as its
+	 * first) would only wait for the close to be given back. */
+	if (!(flags & STORE_CHUNK_FINAL)) {
+		next = block_get(w, w->chunk_size, &next_cap);
+		if (!next)
+			return -ENOMEM;
+	}
 	r = store_chunk_seal(w->cipher, w->nonce_prefix, w->next_index, flags, w->plain,
 			     w->plain_len, buf);
 	/* The index is used up even if nothing else works: a nonce is never sealed twice. */
 	w->next_index++;
 	w->block = next;
 	w->block_cap = next_cap;
-	w->plain = next + STORE_CHUNK_HDR_SIZE;
+	w->plain = next ? next + STORE_CHUNK_HDR_SIZE : NULL;
 	w->plain_len = 0;
 	w->plain_first_mono = 0;
 	if (r >= 0) {
@@ -767,7 +772,11 @@ fail:
 
 void store_writer_prefetch(const struct store_writer *w)
 {
-	const uint8_t *end = w->plain + w->plain_len;
+	const uint8_t *end;
+
+	if (!w->plain)
+		return; /* finished */
+	end = w->plain + w->plain_len;
 
 	/* a frame header and a G.711 payload: up to three lines, written */
 	__builtin_prefetch(end, 1);
@@ -1354,6 +1363,11 @@ void store_writer_set_idle_fn(struct store_writer *w, void (*fn)(void *userdata)
 unsigned store_writer_in_flight(const struct store_writer *w)
 {
 	return w->in_flight;
+}
+
+size_t store_writer_blocks_held(const struct store_writer *w)
+{
+	return (w->block ? w->block_cap : 0) + (w->spare ? w->spare_cap : 0);
 }
 
 unsigned store_writer_pending(const struct store_writer *w)

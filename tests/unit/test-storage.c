@@ -856,6 +856,48 @@ static void test_writer_short(void **state)
 }
 
 /*
+ * The FINAL chunk takes no block for frames that will not come: a finished short recording
+ * holds one chunk block (its FINAL chunk's, back from the write, kept as the spare), not two.
+ */
+static void test_writer_final_block(void **state)
+{
+	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
+				 .key = test_key,
+				 .key_id = "k",
+				 .recording_id = "finalblock",
+				 .codec = "PCMU"};
+	struct store_check_result res;
+	struct store_writer *w;
+	uint8_t payload[160];
+	char path[300];
+	struct ring r;
+
+	if (!ring_init(&r))
+		skip();
+	snprintf(path, sizeof(path), "%s/finalblock.siprec", tmpdir);
+	p.path = path;
+	assert_int_equal(store_writer_open(&p, &w), 0);
+	store_writer_submit(w, ring_get_sqes, &r, false);
+	ring_drain(&r);
+	for (unsigned i = 0; i < 10; i++) {
+		struct store_frame f;
+
+		make_frame(&f, payload, i, sizeof(payload));
+		assert_int_equal(store_writer_add(w, &f), 0);
+	}
+	assert_int_equal(store_writer_finish(w), 0);
+	assert_true(store_writer_submit(w, ring_get_sqes, &r, true) > 0);
+	ring_drain(&r);
+	assert_int_equal(store_writer_in_flight(w), 0);
+	assert_int_equal(store_writer_blocks_held(w), STORE_CHUNK_SIZE_DEFAULT);
+	assert_int_equal(store_writer_close(w), 0);
+	assert_int_equal(store_file_check(path, &lookup, &res), 0);
+	assert_true(res.complete);
+	assert_int_equal(res.frames, 10);
+	io_uring_queue_exit(&r.ring);
+}
+
+/*
  * A group keeps at most max_syncs of its members' own fdatasyncs in flight (the rest would wait
  * in io-wq's list, walked by every cancellation): five FINAL chunks with room for two, the
  * others wait (counted in flight, not closable) and go as slots free up, in order.
@@ -1750,6 +1792,7 @@ int main(void)
 		cmocka_unit_test(test_writer_group_dir),
 		cmocka_unit_test(test_writer_recycle),
 		cmocka_unit_test(test_writer_short),
+		cmocka_unit_test(test_writer_final_block),
 		cmocka_unit_test(test_writer_group_slots),
 		cmocka_unit_test(test_writer_group_slots_ahead),
 		cmocka_unit_test(test_writer_final_shared),
