@@ -388,7 +388,7 @@ static void throttle_start(struct sip_conn *c)
 	t->stats.send_throttled++;
 	c->tx_progress_ms = loop_now_ms(t->loop);
 	loop_timer_arm(t->loop, &c->stall_timer, c->tx_progress_ms + send_stall_ms(t));
-	if (c->recv_armed && !tls_records(c)) {
+	if (c->recv_armed) { /* a multishot recv: TCP, or TLS whose RX the kernel holds */
 		struct io_uring_sqe *sqe = loop_sqe(t->loop, NULL);
 
 		if (sqe) {
@@ -1019,9 +1019,10 @@ static void resume_fired(struct loop_timer *tm)
 	conn_touch(c, t->lim.idle_timeout_ms);
 	stream_drain(c);
 	if (c->state == CONN_OPEN && !c->throttled) {
-		/* OpenSSL may hold records it already decrypted: read those first. A multishot
-		 * recv whose cancellation has not completed yet is re-armed by its last CQE. */
-		if (tls_records(c))
+		/* OpenSSL may hold records it already decrypted, which no poll would report: read
+		 * those first. A multishot recv whose cancellation has not completed yet is
+		 * re-armed by its last CQE. */
+		if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX))
 			tls_read_records(c);
 		else
 			conn_arm_recv(c);
