@@ -35,6 +35,15 @@ extern int (*catalog_wal_fdatasync)(int fd);
  * sync_file_range(2) that waits for the writes, no flush); a test replaces it to count them. */
 extern int (*catalog_db_writeback)(int fd);
 
+/* Puts the page cache of pcache.c (SQLite's default one, without the whole-cache scan at commits
+ * after a page split) in for every connection of the process. Only before SQLite initializes;
+ * returns 0, or -EBUSY (then SQLite's default cache serves, as before). */
+int catalog_pcache_install(void);
+/* Its methods once installed (NULL before), and how many truncations it passed on and skipped:
+ * for the tests. */
+const sqlite3_pcache_methods2 *catalog_pcache_methods(void);
+void catalog_pcache_counts(unsigned long long *ret_skipped, unsigned long long *ret_passed);
+
 /* The name of the VFS that writes each commit's WAL frames in one write(2) (walbuf.c), registered
  * at the first call; NULL if it could not be (then the default VFS serves, as before). */
 const char *catalog_walbuf_vfs(void);

@@ -1268,11 +1268,14 @@ fail:
  * a process-wide mutex around every allocation SQLite makes, and Debian builds SQLite without its
  * lookaside allocator: ~300 malloc/free pairs per call in the catalog thread. The setting exists
  * only before SQLite initializes; in siprecd the first catalog_open (manager_new, one thread) is
- * that moment. Later it fails with SQLITE_MISUSE and changes nothing.
+ * that moment. Later it fails with SQLITE_MISUSE and changes nothing. So does the page cache of
+ * pcache.c (the default one, without a scan of the whole 64 MiB cache at each commit after a
+ * page split).
  */
 static void sqlite_config_once(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	(void)catalog_pcache_install();
 }
 
 int catalog_open(const char *path, char *errbuf, size_t errlen, struct catalog **ret)

@@ -1665,6 +1665,95 @@ static void test_wal_rollback_dropped(void **state)
 	assert_query(path, "SELECT count(*), sum(length(b)) FROM big", "2|300\n");
 }
 
+static bool pc_has(const sqlite3_pcache_methods2 *m, sqlite3_pcache *c, unsigned key)
+{
+	sqlite3_pcache_page *pg = m->xFetch(c, key, 0);
+
+	if (pg)
+		m->xUnpin(c, pg, 0);
+	return pg != NULL;
+}
+
+static void pc_rekey(const sqlite3_pcache_methods2 *m, sqlite3_pcache *c, unsigned from,
+		     unsigned to)
+{
+	sqlite3_pcache_page *pg = m->xFetch(c, from, 0);
+
+	assert_non_null(pg);
+	m->xRekey(c, pg, from, to);
+	m->xUnpin(c, pg, 0);
+}
+
+/*
+ * The page cache (installed by the first catalog_open, before SQLite starts) passes a truncation
+ * on only when a page could be at or past its limit: not after a page split's swap through the
+ * lock-byte page's number (262,145 with 4 KiB pages), which SQLite's own cache remembers and then
+ * scans its whole hash table for at each commit. Pages past the limit are still dropped.
+ */
+static void test_pcache_truncate(void **state)
+{
+	const sqlite3_pcache_methods2 *m = catalog_pcache_methods();
+	const unsigned temp = 0x40000000u / 4096 + 1;
+	unsigned long long s0, p0, s1, p1;
+	sqlite3_pcache *c;
+
+	assert_non_null(m);
+	c = m->xCreate(4096, 64, 1);
+	assert_non_null(c);
+	m->xCachesize(c, 100);
+	for (unsigned k = 1; k <= 10; k++) {
+		sqlite3_pcache_page *pg = m->xFetch(c, k, 2);
+
+		assert_non_null(pg);
+		m->xUnpin(c, pg, 0);
+	}
+	catalog_pcache_counts(&s0, &p0);
+	m->xTruncate(c, 11); /* nothing past page 10 */
+	catalog_pcache_counts(&s1, &p1);
+	assert_int_equal(s1 - s0, 1);
+	assert_int_equal(p1 - p0, 0);
+	assert_true(pc_has(m, c, 10));
+
+	/* a split's swap of pages 6 and 7 through the temporary number */
+	pc_rekey(m, c, 6, temp);
+	pc_rekey(m, c, 7, 6);
+	pc_rekey(m, c, temp, 7);
+	m->xTruncate(c, 11);
+	catalog_pcache_counts(&s1, &p1);
+	assert_int_equal(s1 - s0, 2);
+	assert_int_equal(p1 - p0, 0);
+	assert_true(pc_has(m, c, 6) && pc_has(m, c, 7));
+
+	/* a page still at the temporary number is dropped */
+	pc_rekey(m, c, 5, temp);
+	m->xTruncate(c, 11);
+	catalog_pcache_counts(&s1, &p1);
+	assert_int_equal(p1 - p0, 1);
+	assert_false(pc_has(m, c, temp));
+	assert_true(pc_has(m, c, 4));
+
+	/* a page past the limit is dropped, then nothing is left past it */
+	{
+		sqlite3_pcache_page *pg = m->xFetch(c, 20, 2);
+
+		assert_non_null(pg);
+		m->xUnpin(c, pg, 0);
+	}
+	m->xTruncate(c, 11);
+	catalog_pcache_counts(&s1, &p1);
+	assert_int_equal(p1 - p0, 2);
+	assert_false(pc_has(m, c, 20));
+	m->xTruncate(c, 11);
+	catalog_pcache_counts(&s1, &p1);
+	assert_int_equal(s1 - s0, 3);
+
+	/* everything */
+	m->xTruncate(c, 0);
+	assert_false(pc_has(m, c, 1));
+	assert_int_equal(m->xPagecount(c), 0);
+	m->xDestroy(c);
+}
+
 /* The operator's shell holds the write lock for a while; the catalog thread waits it out. */
 static void test_busy_writer(void **state)
 {
@@ -1806,6 +1895,7 @@ int main(void)
 		cmocka_unit_test(test_warm_wal),
 		cmocka_unit_test(test_wal_writes_gathered),
 		cmocka_unit_test(test_wal_rollback_dropped),
+		cmocka_unit_test(test_pcache_truncate),
 		cmocka_unit_test(test_busy_writer),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_docs_queries),
