@@ -897,6 +897,62 @@ static void test_writer_final_block(void **state)
 	io_uring_queue_exit(&r.ring);
 }
 
+static bool is_datasync(const struct io_uring_sqe *q)
+{
+	return q->opcode == IORING_OP_FSYNC && (q->fsync_flags & IORING_FSYNC_DATASYNC);
+}
+
+static bool is_zero_stretch(const struct io_uring_sqe *q)
+{
+	return q->opcode == IORING_OP_WRITE && q->len > STORE_HEADER_SIZE;
+}
+
+/*
+ * Submits what was handed out and dispatches one CQE at a time until nothing is outstanding,
+ * counting the requests match() picks while they are in flight: returns the most in flight at
+ * once, and their number in *ret_total.
+ */
+static unsigned ring_dispatch_counting(struct ring *r, bool (*match)(const struct io_uring_sqe *),
+				       unsigned *ret_total)
+{
+	void *picked[64];
+	unsigned n = 0, out = 0, most = 0;
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct loop_op *op;
+		int res;
+
+		for (unsigned i = 0; i < r->nhanded; i++)
+			if (match(r->handed[i])) {
+				assert_true(n < ARRAY_SIZE(picked));
+				picked[n++] = (void *)(uintptr_t)r->handed[i]->user_data;
+				out++;
+			}
+		most = MAX(most, out);
+		r->outstanding += r->nhanded;
+		ring_check_handed(r);
+		assert_true(io_uring_submit(&r->ring) >= 0);
+		if (!r->outstanding)
+			break;
+		assert_int_equal(io_uring_wait_cqe(&r->ring, &cqe), 0);
+		op = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->outstanding--;
+		/* (a completed op's memory may serve a later op: each is matched once) */
+		for (unsigned i = 0; i < n; i++)
+			if (picked[i] == op) {
+				picked[i] = NULL;
+				out--;
+				break;
+			}
+		op->fn(op, res, 0);
+	}
+	*ret_total = n;
+	return most;
+}
+
 /*
  * A group keeps at most max_syncs of its members' own fdatasyncs in flight (the rest would wait
  * in io-wq's list, walked by every cancellation): five FINAL chunks with room for two, the
@@ -907,8 +963,7 @@ static void test_writer_group_slots(void **state)
 	enum { N = 5, MAX = 2 };
 	struct store_writer *w[N];
 	struct store_sync_group *g;
-	void *syncs[64];
-	unsigned nsyncs = 0, out = 0, most = 0;
+	unsigned nsyncs, most;
 	uint8_t payload[160];
 	char path[N][300];
 	struct ring r;
@@ -950,42 +1005,7 @@ static void test_writer_group_slots(void **state)
 			assert_false(store_writer_closable(w[k], 0));
 		}
 	}
-	/* Dispatch one CQE at a time, counting the datasyncs out. */
-	for (;;) {
-		struct io_uring_cqe *cqe;
-		struct loop_op *op;
-		int res;
-
-		for (unsigned i = 0; i < r.nhanded; i++) {
-			struct io_uring_sqe *q = r.handed[i];
-
-			if (q->opcode == IORING_OP_FSYNC &&
-			    (q->fsync_flags & IORING_FSYNC_DATASYNC)) {
-				assert_true(nsyncs < 64);
-				syncs[nsyncs++] = (void *)(uintptr_t)q->user_data;
-				out++;
-			}
-		}
-		most = MAX(most, out);
-		r.outstanding += r.nhanded;
-		ring_check_handed(&r);
-		assert_true(io_uring_submit(&r.ring) >= 0);
-		if (!r.outstanding)
-			break;
-		assert_int_equal(io_uring_wait_cqe(&r.ring, &cqe), 0);
-		op = io_uring_cqe_get_data(cqe);
-		res = cqe->res;
-		io_uring_cqe_seen(&r.ring, cqe);
-		r.outstanding--;
-		/* (a completed op's memory may serve a later op: each sync is matched once) */
-		for (unsigned i = 0; i < nsyncs; i++)
-			if (syncs[i] == op) {
-				syncs[i] = NULL;
-				out--;
-				break;
-			}
-		op->fn(op, res, 0);
-	}
+	most = ring_dispatch_counting(&r, is_datasync, &nsyncs);
 	assert_int_equal(most, MAX);
 	assert_int_equal(nsyncs, N);
 	for (int k = 0; k < N; k++) {
@@ -1011,8 +1031,7 @@ static void test_writer_group_slots_ahead(void **state)
 	enum { N = 7, MAX = 1, AHEAD = 4 * MAX };
 	struct store_writer *w[N];
 	struct store_sync_group *g;
-	void *zeros[64];
-	unsigned nzeros = 0, out = 0, most = 0;
+	unsigned nzeros, most;
 	char path[N][300];
 	struct ring r;
 
@@ -1043,41 +1062,8 @@ static void test_writer_group_slots_ahead(void **state)
 			assert_false(store_writer_closable(w[k], 0));
 		}
 	}
-	/* Dispatch one CQE at a time, counting the stretches of zeros (the writes past the
-	 * header's block) out. */
-	for (;;) {
-		struct io_uring_cqe *cqe;
-		struct loop_op *op;
-		int res;
-
-		for (unsigned i = 0; i < r.nhanded; i++) {
-			struct io_uring_sqe *q = r.handed[i];
-
-			if (q->opcode == IORING_OP_WRITE && q->len > STORE_HEADER_SIZE) {
-				assert_true(nzeros < 64);
-				zeros[nzeros++] = (void *)(uintptr_t)q->user_data;
-				out++;
-			}
-		}
-		most = MAX(most, out);
-		r.outstanding += r.nhanded;
-		ring_check_handed(&r);
-		assert_true(io_uring_submit(&r.ring) >= 0);
-		if (!r.outstanding)
-			break;
-		assert_int_equal(io_uring_wait_cqe(&r.ring, &cqe), 0);
-		op = io_uring_cqe_get_data(cqe);
-		res = cqe->res;
-		io_uring_cqe_seen(&r.ring, cqe);
-		r.outstanding--;
-		for (unsigned i = 0; i < nzeros; i++)
-			if (zeros[i] == op) {
-				zeros[i] = NULL;
-				out--;
-				break;
-			}
-		op->fn(op, res, 0);
-	}
+	/* the stretches of zeros: the writes past the header's block */
+	most = ring_dispatch_counting(&r, is_zero_stretch, &nzeros);
 	assert_int_equal(most, AHEAD);
 	assert_int_equal(nzeros, N);
 	for (int k = 0; k < N; k++) {
