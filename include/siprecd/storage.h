@@ -354,7 +354,9 @@ struct store_key_lookup {
 struct store_reader;
 
 /* Opens and validates the header; finds the key through lookup (may be NULL for unencrypted
- * files). -EBADMSG for a bad header, -ENOKEY / lookup's error when the key is unavailable. */
+ * files). -ENODATA for a file that holds nothing (empty, or every byte zero: created, and a
+ * crash came before its header's write reached the disk, docs/FORMAT.md), -EBADMSG for a bad
+ * header, -ENOKEY / lookup's error when the key is unavailable. */
 int store_reader_open(const char *path, const struct store_key_lookup *lookup,
 		      struct store_reader **ret);
 /* The same over a memory buffer (not copied; must outlive the reader). */
@@ -388,7 +390,8 @@ void store_reader_status(const struct store_reader *r, struct store_check_result
 double store_reader_progress(const struct store_reader *r);
 
 /* Reads the whole of path: 0 and *ret (a truncated, incomplete or tampered file is still a 0
- * return, described in *ret), or -errno when it cannot be opened or the header is bad. */
+ * return, described in *ret), or -errno when it cannot be opened or the header is bad
+ * (store_reader_open's: -ENODATA when the file holds nothing). */
 int store_file_check(const char *path, const struct store_key_lookup *lookup,
 		     struct store_check_result *ret);
 

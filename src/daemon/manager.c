@@ -791,11 +791,17 @@ static int truncate_durably(const char *path, uint64_t size)
 	return r;
 }
 
+struct recovery {
+	struct manager *m;
+	unsigned empty; /* files that held nothing */
+};
+
 /* Checks one recording the catalog found 'writing' at open: readable up to its last intact
  * chunk, never complete unless its FINAL chunk made it to disk. */
 static int recover_one(void *userdata, const struct catalog_recovered *rec)
 {
-	struct manager *m = userdata;
+	struct recovery *rcv = userdata;
+	struct manager *m = rcv->m;
 	struct store_key_lookup lookup = {recovery_key, m};
 	struct store_check_result res = {.last_good_index = -1, .first_bad_index = -1};
 	char hex[65] = "", sf[64], rf[64], pf[4200], szf[48], cf[48];
@@ -805,6 +811,15 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 
 	if (r < 0 && stat(rec->path, &st) == 0)
 		res.file_size = (uint64_t)st.st_size;
+	/* Created (its 200 OK waits for that), and the crash came before its first sync: the
+	 * header is written without one (docs/FORMAT.md "Durability"), and the directory entry
+	 * may have been made durable by another file's sync. Nothing of it is on disk: an
+	 * interrupted recording with nothing in it, not a damaged file. Zeros (a size that
+	 * reached the disk, its data not) are cut as after a last intact chunk. */
+	if (r == -ENODATA && (res.file_size == 0 || truncate_durably(rec->path, 0) == 0)) {
+		res.file_size = 0;
+		rcv->empty++;
+	}
 	/* Zeros the writer wrote ahead of its data (docs/FORMAT.md) are cut off, so the file
 	 * ends at its last intact chunk as a file cut short by the crash would; after a FINAL
 	 * chunk (its cut had not reached the disk) as a file finalized cleanly does. */
@@ -827,7 +842,21 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 	snprintf(pf, sizeof(pf), "RECORDING_PATH=%s", rec->path);
 	snprintf(szf, sizeof(szf), "RECORDING_SIZE=%llu", (unsigned long long)res.file_size);
 	snprintf(cf, sizeof(cf), "RECORDING_LAST_CHUNK=%lld", (long long)res.last_good_index);
-	if (r < 0)
+	if (r == -ENODATA)
+		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
+			   "recording %s interrupted by a crash before anything of it reached the "
+			   "disk: %s holds nothing (no header, no audio)",
+			   rec->recording_uuid, rec->path);
+	else if (r == -ENOENT)
+		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
+			   "recording %s interrupted by a crash before its file's directory entry "
+			   "reached the disk: %s does not exist",
+			   rec->recording_uuid, rec->path);
+	else if (r == -EBADMSG || r == -EPROTONOSUPPORT)
+		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
+			   "recording %s interrupted by a crash and unreadable: %s: damaged header",
+			   rec->recording_uuid, rec->path);
+	else if (r < 0)
 		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
 			   "recording %s interrupted by a crash and unreadable: %s: %s",
 			   rec->recording_uuid, rec->path, strerror(-r));
@@ -850,13 +879,22 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 static void recover_recordings(struct manager *m)
 {
 	unsigned sessions = catalog_recovered_sessions(m->catalog);
+	struct recovery rcv = {m, 0};
 	int n;
 
 	if (sessions == 0)
 		return;
-	n = catalog_recovered_foreach(m->catalog, recover_one, m);
-	log_notice("crash recovery: %u session%s marked interrupted, %d recording%s checked",
-		   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	n = catalog_recovered_foreach(m->catalog, recover_one, &rcv);
+	if (rcv.empty)
+		log_notice("crash recovery: %u session%s marked interrupted, %d recording%s "
+			   "checked, %u empty (created just before the crash: nothing of %s "
+			   "reached the disk)",
+			   sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s", rcv.empty,
+			   rcv.empty == 1 ? "it" : "them");
+	else
+		log_notice(
+			"crash recovery: %u session%s marked interrupted, %d recording%s checked",
+			sessions, sessions == 1 ? "" : "s", n, n == 1 ? "" : "s");
 }
 
 /* Before the catalog thread and READY=1: the WAL's first pass would otherwise grow the file

@@ -56,6 +56,38 @@ static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return (int)done;
 }
 
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * A file whose header did not decode: 1 when it holds nothing (empty, or every byte zero: the
+ * header's write had not reached the disk when a crash came, docs/FORMAT.md "Zeros written
+ * ahead"), 0 when a byte is not zero (a damaged header), <0 on I/O error. Only the files that
+ * fail come here, so a good file's open reads nothing more.
+ */
+static int file_all_zero(int fd, uint64_t size)
+{
+	uint8_t buf[STORE_HEADER_SIZE];
+
+	for (uint64_t off = 0; off < size;) {
+		int n = pread_all(fd, buf, (size_t)MIN(size - off, (uint64_t)sizeof(buf)), off);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break; /* shorter than fstat said: cut meanwhile */
+		if (!is_zero(buf, (size_t)n))
+			return 0;
+		off += (uint64_t)n;
+	}
+	return 1;
+}
+
 static int reader_init(struct store_reader *r, const uint8_t *hdr,
 		       const struct store_key_lookup *lookup)
 {
@@ -123,13 +155,19 @@ int store_reader_open(const char *path, const struct store_key_lookup *lookup,
 		goto fail;
 	if ((size_t)n < sizeof(hdr)) {
 		n = -EBADMSG;
-		goto fail;
+		goto empty;
 	}
 	n = reader_init(r, hdr, lookup);
+	if (n == -EBADMSG)
+		goto empty;
 	if (n < 0)
 		goto fail;
 	*ret = r;
 	return 0;
+empty:
+	/* nothing written, or nothing that reached the disk: not a damaged header */
+	if (file_all_zero(r->fd, r->size) > 0)
+		n = -ENODATA;
 fail:
 	store_reader_free(r);
 	return n;
@@ -141,8 +179,8 @@ int store_reader_open_mem(const uint8_t *buf, size_t len, const struct store_key
 	struct store_reader *r;
 	int n;
 
-	if (len < STORE_HEADER_SIZE)
-		return -EBADMSG;
+	if (len < STORE_HEADER_SIZE || is_zero(buf, STORE_HEADER_SIZE))
+		return is_zero(buf, len) ? -ENODATA : -EBADMSG;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -185,14 +223,6 @@ static void fail_chunk(struct store_reader *r, enum store_chunk_status st)
 	r->res.first_bad_index = (int64_t)r->index;
 	r->res.reason = st;
 	r->ended = true;
-}
-
-static bool is_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 /* 1 when every byte from r->off to the end of the file is zero, 0 if not, <0 on I/O error. */

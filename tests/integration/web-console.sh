@@ -390,7 +390,7 @@ kill "$web2" && wait "$web2" 2>/dev/null
 BG_PIDS=${BG_PIDS% "$web2"}
 
 # Integrity: one byte flipped inside a sealed chunk is "broken" (naming the chunk), a file moved
-# away is "missing"; both restored, "ok" again.
+# away is "missing", an empty file in its place "incomplete" (empty); both restored, "ok" again.
 f1=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1")
 f2=$(catalog "SELECT r.path FROM recordings r JOIN sessions s ON s.id = r.session_id WHERE s.uuid = '$u' ORDER BY r.id LIMIT 1 OFFSET 1")
 cp "$f1" "$T/f1.bak"
@@ -406,6 +406,11 @@ mv "$f2" "$T/f2.moved"
 code adm "$URL/call?id=$u" >/dev/null
 check "a flipped byte: broken, naming the chunk" grep -q '<td class="verdict">broken</td><td>chunk 0: ' "$T/body"
 check "a moved file: missing" grep -q '<td class="verdict">missing</td>' "$T/body"
+# an empty file where it was (a crash before its header reached the disk, docs/FORMAT.md)
+: >"$f2"
+code adm "$URL/call?id=$u" >/dev/null
+check "an empty file: incomplete, empty" grep -q '<td class="verdict">incomplete</td><td>empty: nothing of it reached the disk before a crash</td>' "$T/body"
+rm -f "$f2"
 cp "$T/f1.bak" "$f1"
 mv "$T/f2.moved" "$f2"
 code adm "$URL/call?id=$u" >/dev/null

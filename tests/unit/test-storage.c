@@ -1439,6 +1439,74 @@ static void test_writer_unfinished(void **state)
 	}
 }
 
+/* Writes len bytes of buf at off into path (created if need be), or cuts it to off when buf is
+ * NULL. */
+static void file_put(const char *path, const void *buf, size_t len, off_t off)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+
+	assert_true(fd >= 0);
+	if (buf)
+		assert_int_equal(pwrite(fd, buf, len, off), (ssize_t)len);
+	else
+		assert_int_equal(ftruncate(fd, off), 0);
+	close(fd);
+}
+
+/* A file created and left empty or all zeros by a crash before its header's write reached the
+ * disk holds nothing (-ENODATA); a header with any byte that is not zero and does not decode is
+ * damaged (-EBADMSG), even when the rest of the file is zeros. */
+static void test_reader_empty(void **state)
+{
+	static const uint8_t zeros[3 * STORE_BLOCK];
+	char path[300];
+	uint8_t sha[32], one = 1, *buf;
+	struct store_check_result res;
+	struct store_reader *rd = NULL;
+
+	snprintf(path, sizeof(path), "%s/empty.siprec", tmpdir);
+	unlink(path);
+	file_put(path, NULL, 0, 0);
+	assert_int_equal(store_file_check(path, &lookup, &res), -ENODATA);
+	assert_int_equal(store_reader_open(path, &lookup, &rd), -ENODATA);
+	assert_null(rd);
+	/* the size reached the disk, the data did not: zeros */
+	file_put(path, zeros, sizeof(zeros), 0);
+	assert_int_equal(store_file_check(path, &lookup, &res), -ENODATA);
+	file_put(path, NULL, 0, 100); /* shorter than a header */
+	assert_int_equal(store_file_check(path, &lookup, &res), -ENODATA);
+	assert_int_equal(store_reader_open_mem(zeros, sizeof(zeros), &lookup, &rd), -ENODATA);
+	assert_int_equal(store_reader_open_mem(zeros, 0, &lookup, &rd), -ENODATA);
+
+	/* a short file with a byte that is not zero: damaged */
+	file_put(path, &one, 1, 50);
+	assert_int_equal(store_file_check(path, &lookup, &res), -EBADMSG);
+	/* a zero header before data: damaged (the writer's header goes first) */
+	unlink(path);
+	file_put(path, zeros, sizeof(zeros), 0);
+	file_put(path, &one, 1, STORE_BLOCK + 7);
+	assert_int_equal(store_file_check(path, &lookup, &res), -EBADMSG);
+	buf = calloc(1, sizeof(zeros));
+	assert_non_null(buf);
+	buf[STORE_BLOCK + 7] = 1;
+	assert_int_equal(store_reader_open_mem(buf, sizeof(zeros), &lookup, &rd), -EBADMSG);
+	free(buf);
+
+	/* a real header with one bad byte, the rest of the file zeros: damaged */
+	unlink(path);
+	write_file(path, STORE_ALG_AES_256_GCM, 10, false, sha);
+	file_put(path, NULL, 0, STORE_BLOCK);
+	assert_int_equal(store_file_check(path, &lookup, &res), 0);
+	assert_int_equal(res.chunks, 0);
+	file_put(path, zeros, 2 * STORE_BLOCK, STORE_BLOCK);
+	file_put(path, &one, 1, 9); /* the version's high byte */
+	assert_int_equal(store_file_check(path, &lookup, &res), -EPROTONOSUPPORT);
+	file_put(path, zeros, 1, 9);
+	file_put(path, &one, 1, 0); /* the magic */
+	assert_int_equal(store_file_check(path, &lookup, &res), -EBADMSG);
+	unlink(path);
+}
+
 static void test_writer_io_error(void **state)
 {
 	struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
@@ -1772,6 +1840,7 @@ int main(void)
 		cmocka_unit_test(test_writer_reader),
 		cmocka_unit_test(test_writer_recycled_blocks),
 		cmocka_unit_test(test_writer_unfinished),
+		cmocka_unit_test(test_reader_empty),
 		cmocka_unit_test(test_writer_io_error),
 		cmocka_unit_test(test_writer_close_in_flight),
 		cmocka_unit_test(test_writer_group),

@@ -48,6 +48,7 @@ struct input {
 	/* The participant who sent the stream (catalog or the session's .metadata), or NULL. */
 	char *part_id, *part_name, *part_aor;
 	bool downloaded; /* path is a temporary copy of an object in a bucket: unlinked at exit */
+	bool empty;	 /* holds nothing (--allow-incomplete): left out of the export */
 };
 
 static struct {
@@ -125,7 +126,8 @@ static void help(void)
 	       "      --catalog DB       the catalog to find --session in (opened read-only);\n"
 	       "                         recordings offloaded to S3 are read from the bucket\n"
 	       "      --allow-incomplete export an incomplete recording (no FINAL chunk) up to\n"
-	       "                         its last intact chunk, with a warning, and exit 0\n"
+	       "                         its last intact chunk, with a warning, and exit 0; an\n"
+	       "                         empty one (nothing reached the disk) is left out\n"
 	       "      --progress         print progress on stderr (default when it is a tty)\n"
 	       "      --verify-trail     verify the compliance trail of --catalog (or the\n"
 	       "                         configuration's): chain, signed heads, and every file\n"
@@ -138,7 +140,8 @@ static void help(void)
 	       "Without -o, --per-participant, --pcap or --metadata-json the recordings are\n"
 	       "only verified.\n"
 	       "Exit status: 0 ok, 1 usage or I/O error, 2 integrity failure (the message names\n"
-	       "the chunk and what failed), 3 incomplete (readable up to the chunk named).\n");
+	       "the chunk and what failed), 3 incomplete (readable up to the chunk named, or\n"
+	       "empty: nothing of it reached the disk before a crash).\n");
 }
 
 static int lookup_key(void *ud, const char *key_id, uint32_t key_version, const char *rec,
@@ -773,6 +776,19 @@ static int read_input(struct input *in, unsigned idx, FILE *pcap)
 			"key: only its private key can export it (--private-key)\n",
 			in->path);
 		return EXIT_USAGE;
+	}
+	if (r == -ENODATA) {
+		/* docs/FORMAT.md: created, and a crash came before its header reached the disk */
+		fprintf(stderr,
+			"siprec-export: %s: empty: nothing of the recording reached the disk, not "
+			"even its header (created just before a crash)\n",
+			in->path);
+		if (!arg.allow_incomplete)
+			return EXIT_INCOMPLETE;
+		fprintf(stderr, "siprec-export: %s: warning: nothing to export from it, left out\n",
+			in->path);
+		in->empty = true;
+		return 0;
 	}
 	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
 		fprintf(stderr, "siprec-export: %s: not a siprec recording or a damaged header\n",
@@ -1481,6 +1497,35 @@ int main(int argc, char **argv)
 		/* The worst verdict wins: integrity (2) over incomplete (3) over I/O (1). */
 		if (s == EXIT_INTEGRITY || (s && status != EXIT_INTEGRITY))
 			status = s;
+	}
+	if (!status) {
+		/* Empty files (--allow-incomplete) hold no stream to export: left out. */
+		unsigned k = 0;
+
+		for (unsigned i = 0; i < nin; i++) {
+			if (!in[i].empty) {
+				in[k] = in[i];
+				s3_tmp[k++] = s3_tmp[i];
+				continue;
+			}
+			if ((s3_tmp[i] || in[i].downloaded) && in[i].path)
+				unlink(in[i].path);
+			free(in[i].path);
+			free(in[i].label);
+			free(in[i].part_id);
+			free(in[i].part_name);
+			free(in[i].part_aor);
+		}
+		for (unsigned i = k; i < nin; i++) {
+			memset(&in[i], 0, sizeof(in[i]));
+			s3_tmp[i] = false;
+		}
+		if (k == 0 && nin > 0) {
+			fprintf(stderr,
+				"siprec-export: nothing to export: every recording is empty\n");
+			status = EXIT_INCOMPLETE;
+		}
+		nin = k;
 	}
 	if (arg.metadata_json)
 		print_json(in, nin);
