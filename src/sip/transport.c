@@ -373,6 +373,21 @@ static bool tx_below_low(const struct sip_conn *c)
 	       (!l->max_send_queue_msgs || c->tx_count <= l->max_send_queue_msgs / 4);
 }
 
+/* Debug lines for each throttle and resume, which say how the connection is read (tests/vm
+ * correlate them with its kTLS state). Not rate-limited: a cycle takes the peer reading at
+ * least a quarter of a cap of responses, so these come less often than its requests. */
+static void throttle_log(const struct sip_conn *c, const char *what)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+
+	log_debug("SIP %s from %s: %s, %u messages (%zu bytes) queued, read by %s",
+		  sip_transport_kind_name(c->kind),
+		  sockaddr_to_string(&c->peer, addr, sizeof(addr)), what, c->tx_count, c->tx_bytes,
+		  c->kind != SIP_TRANSPORT_TLS	? "recv"
+		  : c->offload & TLS_OFFLOAD_RX ? "kernel TLS recv"
+						: "OpenSSL");
+}
+
 /*
  * The queue passed the high mark: no more of the peer's bytes are read (its requests wait in
  * the kernel, and TCP's window stops the peer), so its own requests cannot grow the queue to a
@@ -388,6 +403,7 @@ static void throttle_start(struct sip_conn *c)
 	t->stats.send_throttled++;
 	c->tx_progress_ms = loop_now_ms(t->loop);
 	loop_timer_arm(t->loop, &c->stall_timer, c->tx_progress_ms + send_stall_ms(t));
+	throttle_log(c, c->recv_armed ? "throttled (multishot recv cancelled)" : "throttled");
 	if (c->recv_armed) { /* a multishot recv: TCP, or TLS whose RX the kernel holds */
 		struct io_uring_sqe *sqe = loop_sqe(t->loop, NULL);
 
@@ -1015,6 +1031,7 @@ static void resume_fired(struct loop_timer *tm)
 	c->throttled = false;
 	t->stats.throttled--;
 	loop_timer_disarm(t->loop, &c->stall_timer);
+	throttle_log(c, "read again");
 	sip_conn_ref(c);
 	conn_touch(c, t->lim.idle_timeout_ms);
 	stream_drain(c);
