@@ -361,6 +361,15 @@ struct sip_txn_ops {
 	int (*send)(void *conn, const struct sockaddr_storage *peer, const char *buf, size_t len);
 	void (*conn_ref)(void *conn);	/* optional */
 	void (*conn_unref)(void *conn); /* optional */
+	/* Over a reliable transport: delta answers a server transaction still owes its connection
+	 * (+2 for an INVITE: a provisional and a final, +1 for others, taken back as they are
+	 * sent or the transaction ends), so the transport can stop reading a peer whose answers
+	 * would pass its send queue's caps. Optional. */
+	void (*conn_owe)(void *conn, int delta);
+	/* True when conn still has bytes queued to send: a 2xx retransmission (Timer G) over a
+	 * reliable transport is then skipped, as the peer has not read the last one yet.
+	 * Optional. */
+	bool (*conn_backlogged)(void *conn);
 	/* Timer H fired: an INVITE final response (2xx or not) was never ACKed. Optional. */
 	void (*no_ack)(struct sip_txn *t, void *userdata);
 	/* The transaction is about to be freed; t is invalid afterwards. Optional. */

@@ -129,6 +129,12 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 		  size_t len);
 void sip_conn_ref(struct sip_conn *c);
 void sip_conn_unref(struct sip_conn *c);
+/* Answers owed to a TCP/TLS peer (delta > 0 when a request is taken in, < 0 as its answers
+ * are queued): they count toward the send queue's high and low marks, so a backlog of INVITEs
+ * whose answers come later stops the connection's reading too. */
+void sip_conn_owe(struct sip_conn *c, int delta);
+/* True while conn has bytes queued to send. */
+bool sip_conn_backlogged(const struct sip_conn *c);
 enum sip_transport_kind sip_conn_kind(const struct sip_conn *c);
 bool sip_conn_reliable(const struct sip_conn *c);
 /* The local address the message arrived on (UDP: the listener's address). */

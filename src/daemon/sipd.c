@@ -57,6 +57,16 @@ static void txn_conn_unref(void *conn)
 	sip_conn_unref(conn);
 }
 
+static void txn_conn_owe(void *conn, int delta)
+{
+	sip_conn_owe(conn, delta);
+}
+
+static bool txn_conn_backlogged(void *conn)
+{
+	return sip_conn_backlogged(conn);
+}
+
 /*
  * The TU of an initial INVITE transaction is its session (sip_txn_set_tu in session_invite);
  * every other transaction has none. Timer H, CANCEL and the end of the transaction reach the
@@ -102,6 +112,8 @@ static const struct sip_txn_ops txn_ops = {
 	.send = txn_send,
 	.conn_ref = txn_conn_ref,
 	.conn_unref = txn_conn_unref,
+	.conn_owe = txn_conn_owe,
+	.conn_backlogged = txn_conn_backlogged,
 	.no_ack = txn_no_ack,
 	.terminated = txn_terminated,
 	.stalled = txn_stalled,

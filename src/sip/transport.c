@@ -86,6 +86,7 @@ struct sip_conn {
 	 * path, stall_timer closes a queue that took no byte for send_stall_ms(). */
 	bool throttled;
 	uint64_t tx_progress_ms; /* while throttled: when the peer last took a byte */
+	unsigned owed;		 /* answers its server transactions still owe (sip_conn_owe) */
 	struct loop_timer resume_timer, stall_timer;
 	bool source_counted;	/* holds one of the source's connections */
 	bool handshake_counted; /* holds one of the global and per-source handshakes */
@@ -361,7 +362,7 @@ static bool tx_over_high(const struct sip_conn *c)
 	const struct sip_transport_limits *l = &c->tr->lim;
 
 	return (l->max_send_queue && c->tx_bytes > l->max_send_queue / 2) ||
-	       (l->max_send_queue_msgs && c->tx_count > l->max_send_queue_msgs / 2);
+	       (l->max_send_queue_msgs && c->tx_count + c->owed > l->max_send_queue_msgs / 2);
 }
 
 /* Down to a quarter of both caps: read again. */
@@ -370,7 +371,7 @@ static bool tx_below_low(const struct sip_conn *c)
 	const struct sip_transport_limits *l = &c->tr->lim;
 
 	return (!l->max_send_queue || c->tx_bytes <= l->max_send_queue / 4) &&
-	       (!l->max_send_queue_msgs || c->tx_count <= l->max_send_queue_msgs / 4);
+	       (!l->max_send_queue_msgs || c->tx_count + c->owed <= l->max_send_queue_msgs / 4);
 }
 
 /* Debug lines for each throttle and resume, which say how the connection is read (tests/vm
@@ -380,9 +381,10 @@ static void throttle_log(const struct sip_conn *c, const char *what)
 {
 	char addr[INET6_ADDRSTRLEN + 8];
 
-	log_debug("SIP %s from %s: %s, %u messages (%zu bytes) queued, read by %s",
+	log_debug("SIP %s from %s: %s, %u messages (%zu bytes) queued and %u owed, read by %s",
 		  sip_transport_kind_name(c->kind),
 		  sockaddr_to_string(&c->peer, addr, sizeof(addr)), what, c->tx_count, c->tx_bytes,
+		  c->owed,
 		  c->kind != SIP_TRANSPORT_TLS	? "recv"
 		  : c->offload & TLS_OFFLOAD_RX ? "kernel TLS recv"
 						: "OpenSSL");
@@ -449,6 +451,12 @@ static void stall_fired(struct loop_timer *tm)
 
 	if (c->state != CONN_OPEN || !c->throttled)
 		return;
+	/* Nothing queued: the throttle waits on answers siprecd still owes (INVITEs whose rows
+	 * are not durable yet), not on the peer. */
+	if (!c->tx_head) {
+		c->tx_progress_ms = loop_now_ms(t->loop);
+		due = c->tx_progress_ms + send_stall_ms(t);
+	}
 	if (due > loop_now_ms(t->loop)) {
 		loop_timer_arm(t->loop, &c->stall_timer, due);
 		return;
@@ -456,6 +464,32 @@ static void stall_fired(struct loop_timer *tm)
 	t->stats.send_stalled++;
 	refused(t, c->kind, &c->peer, SIP_REFUSED_SEND_STALLED);
 	conn_close(c);
+}
+
+/*
+ * A request's answers are counted before they are queued: an INVITE's 100 and 200 come later
+ * (after SIP_TRYING_DELAY, once its rows are durable), so a backlog of INVITEs read at once
+ * (after a stall of siprecd's) would otherwise all be taken in before the first answer, and
+ * their answers pass the caps together. Owed answers count toward the high and low marks as
+ * queued messages do.
+ */
+void sip_conn_owe(struct sip_conn *c, int delta)
+{
+	if (delta < 0)
+		c->owed -= MIN(c->owed, (unsigned)-delta);
+	else
+		c->owed += (unsigned)delta;
+	if (c->state != CONN_OPEN || c->listener || c->kind == SIP_TRANSPORT_UDP)
+		return;
+	if (!c->throttled && tx_over_high(c))
+		throttle_start(c);
+	else if (c->throttled && tx_below_low(c) && !loop_timer_armed(&c->resume_timer))
+		loop_timer_arm(c->tr->loop, &c->resume_timer, loop_now_ms(c->tr->loop));
+}
+
+bool sip_conn_backlogged(const struct sip_conn *c)
+{
+	return c->tx_head != NULL;
 }
 
 static void send_done(struct loop_op *op, int res, uint32_t flags)

@@ -30,6 +30,7 @@ struct sip_txn {
 	uint16_t status; /* the last response sent, 0 before one */
 	bool reliable;
 	bool acked;
+	uint8_t owed; /* answers still owed to conn (see ops.conn_owe) */
 	void *conn;
 	struct sockaddr_storage peer;
 
@@ -246,6 +247,16 @@ static void unlinger(struct sip_txn *t)
 	t->lprev = t->lnext = NULL;
 }
 
+/* Takes back n of the answers t owes its connection (all of them with n = t->owed). */
+static void owe_less(struct sip_txn *t, uint8_t n)
+{
+	n = MIN(n, t->owed);
+	if (!n)
+		return;
+	t->owed -= n;
+	t->tbl->ops.conn_owe(t->conn, -(int)n);
+}
+
 static void terminate(struct sip_txn *t)
 {
 	struct sip_txn_table *tbl = t->tbl;
@@ -257,6 +268,7 @@ static void terminate(struct sip_txn *t)
 	tbl->count--;
 	if (tbl->ops.terminated)
 		tbl->ops.terminated(t, tbl->userdata);
+	owe_less(t, t->owed);
 	if (tbl->ops.conn_unref && t->conn)
 		tbl->ops.conn_unref(t->conn);
 	txn_free(t);
@@ -532,6 +544,10 @@ static int create(struct sip_txn_table *tbl, struct sip_msg *req, const char *ke
 	tbl->count++;
 	if (tbl->ops.conn_ref && conn)
 		tbl->ops.conn_ref(conn);
+	if (reliable && conn && tbl->ops.conn_owe && req->method != SIP_METHOD_ACK) {
+		t->owed = req->method == SIP_METHOD_INVITE ? 2 : 1;
+		tbl->ops.conn_owe(conn, t->owed);
+	}
 	rearm(t);
 	*ret = t;
 	return 0;
@@ -651,6 +667,8 @@ int sip_txn_respond(struct sip_txn *t, const char *buf, size_t len, uint64_t now
 	t->resp = copy;
 	t->resp_len = len;
 	r = tbl->ops.send(t->conn, &t->peer, buf, len);
+	/* Once queued, the answer counts in the connection's queue instead. */
+	owe_less(t, code >= 200 ? t->owed : t->owed > 1 ? 1 : 0);
 
 	t->status = (uint16_t)code;
 	if (code >= 200)
@@ -773,8 +791,12 @@ void sip_txn_run_timers(struct sip_txn_table *tbl, uint64_t now_ms)
 			continue;
 		}
 		if (t->timer_g <= now_ms) {
-			/* Timer G doubles up to T2 (RFC 3261 §17.2.1, §13.3.1.4). */
-			resend(t);
+			/* Timer G doubles up to T2 (RFC 3261 §17.2.1, §13.3.1.4). Over a reliable
+			 * transport whose queue has not gone out, the peer has not read the last
+			 * copy yet: one more would only lengthen the queue. */
+			if (!(t->reliable && tbl->ops.conn_backlogged &&
+			      tbl->ops.conn_backlogged(t->conn)))
+				resend(t);
 			t->g_interval = MIN(2 * t->g_interval, tbl->t2);
 			t->timer_g = now_ms + t->g_interval;
 		}

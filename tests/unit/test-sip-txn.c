@@ -375,6 +375,80 @@ static void test_2xx_accepted(void **state)
 	sip_txn_table_free(tbl);
 }
 
+static int owed;
+static bool backlogged;
+
+static void fake_owe(void *conn, int delta)
+{
+	owed += delta;
+}
+
+static bool fake_backlogged(void *conn)
+{
+	return backlogged;
+}
+
+/*
+ * Over a reliable transport a server transaction tells its connection what it still owes (an
+ * INVITE a provisional and a final, others a final), taken back as each is sent or when the
+ * transaction ends without one; over UDP nothing. A 2xx is not retransmitted while the
+ * connection's queue has not gone out (the peer has not read the last copy).
+ */
+static void test_answers_owed(void **state)
+{
+	struct sip_txn_ops o = ops;
+	struct sip_txn_table *tbl;
+	struct sip_txn *t, *t2;
+
+	memset(&rec, 0, sizeof(rec));
+	now = 1000;
+	owed = 0;
+	backlogged = false;
+	o.conn_owe = fake_owe;
+	o.conn_backlogged = fake_backlogged;
+	assert_int_equal(sip_txn_table_new(&o, NULL, 10, &tbl), 0);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKo1", "INVITE", 1),
+					 &conn_token, NULL, true, now, &t),
+			 SIP_TXN_NEW);
+	assert_int_equal(owed, 2);
+	sip_txn_respond(t, r100, strlen(r100), now);
+	assert_int_equal(owed, 1);
+	sip_txn_respond(t, r100, strlen(r100), now); /* a second provisional owes nothing less */
+	assert_int_equal(owed, 1);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(1, "OPTIONS", "z9hG4bKo2", "OPTIONS", 1),
+					 &conn_token, NULL, true, now, &t2),
+			 SIP_TXN_NEW);
+	assert_int_equal(owed, 2);
+	sip_txn_respond(t2, r200, strlen(r200), now);
+	assert_int_equal(owed, 1);
+	/* the 2xx: nothing owed; while the queue is backlogged Timer G sends no copy */
+	sip_txn_respond(t, r200, strlen(r200), now);
+	assert_int_equal(owed, 0);
+	rec.sends = 0;
+	backlogged = true;
+	now += 500;
+	sip_txn_run_timers(tbl, now);
+	assert_int_equal(rec.sends, 0);
+	backlogged = false;
+	now += 1000;
+	sip_txn_run_timers(tbl, now);
+	assert_int_equal(rec.sends, 1);
+	/* an INVITE that ends unanswered (table freed) takes back what it owed */
+	assert_int_equal(sip_txn_receive(tbl, mkreq(2, "INVITE", "z9hG4bKo3", "INVITE", 2),
+					 &conn_token, NULL, true, now, &t),
+			 SIP_TXN_NEW);
+	assert_int_equal(owed, 2);
+	sip_txn_table_free(tbl);
+	assert_int_equal(owed, 0);
+	/* over UDP nothing is owed */
+	assert_int_equal(sip_txn_table_new(&o, NULL, 10, &tbl), 0);
+	assert_int_equal(sip_txn_receive(tbl, mkreq(0, "INVITE", "z9hG4bKo4", "INVITE", 1),
+					 &conn_token, NULL, false, now, &t),
+			 SIP_TXN_NEW);
+	assert_int_equal(owed, 0);
+	sip_txn_table_free(tbl);
+}
+
 static void test_non_invite_timer_j(void **state)
 {
 	struct sip_txn_table *tbl = setup_table(10);
@@ -616,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_non2xx_ack_timer_g_h),
 		cmocka_unit_test(test_reliable_completed),
 		cmocka_unit_test(test_2xx_accepted),
+		cmocka_unit_test(test_answers_owed),
 		cmocka_unit_test(test_non_invite_timer_j),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_rfc2543),
