@@ -51,6 +51,22 @@ struct input {
 	bool empty;	 /* holds nothing (--allow-incomplete): left out of the export */
 };
 
+/* Frees what an input holds, and unlinks its file when it is a temporary copy (tmp: a
+ * downloaded object the caller fetched; in->downloaded: one this input fetched). */
+static void input_release(struct input *in, bool tmp)
+{
+	if ((tmp || in->downloaded) && in->path)
+		unlink(in->path);
+	free(in->path);
+	free(in->label);
+	free(in->part_id);
+	free(in->part_name);
+	free(in->part_aor);
+	store_track_free(in->track);
+	in->path = in->label = in->part_id = in->part_name = in->part_aor = NULL;
+	in->track = NULL;
+}
+
 static struct {
 	const char *key_file;
 	const char *wav;
@@ -1508,13 +1524,7 @@ int main(int argc, char **argv)
 				s3_tmp[k++] = s3_tmp[i];
 				continue;
 			}
-			if ((s3_tmp[i] || in[i].downloaded) && in[i].path)
-				unlink(in[i].path);
-			free(in[i].path);
-			free(in[i].label);
-			free(in[i].part_id);
-			free(in[i].part_name);
-			free(in[i].part_aor);
+			input_release(&in[i], s3_tmp[i]);
 		}
 		for (unsigned i = k; i < nin; i++) {
 			memset(&in[i], 0, sizeof(in[i]));
@@ -1551,16 +1561,8 @@ out:
 		fclose(pcap);
 	if (pcap_tmp[0] && status)
 		unlink(pcap_tmp);
-	for (unsigned i = 0; i < nin; i++) {
-		if ((s3_tmp[i] || in[i].downloaded) && in[i].path)
-			unlink(in[i].path);
-		free(in[i].path);
-		free(in[i].label);
-		free(in[i].part_id);
-		free(in[i].part_name);
-		free(in[i].part_aor);
-		store_track_free(in[i].track);
-	}
+	for (unsigned i = 0; i < nin; i++)
+		input_release(&in[i], s3_tmp[i]);
 	keys_free(arg.keys);
 	OPENSSL_cleanse(arg.priv, sizeof(arg.priv));
 	free(arg.catalog_owned);
