@@ -13,10 +13,15 @@
 #include "config.h"
 #include "daemon/manager.h"
 #include "siprecd/config.h"
+#include "siprecd/fds.h"
 #include "siprecd/log.h"
 #include "siprecd/srtp.h"
 
 extern char **environ;
+
+/* The descriptor table grown at start holds up to this many (the shipped units'
+ * LimitNOFILE=65536): 512 KiB of kernel memory at most, one pointer a descriptor. */
+#define FDS_TABLE_RESERVE_MAX 65536UL
 
 static void help(FILE *out)
 {
@@ -56,6 +61,7 @@ static int run(int argc, char **argv)
 	bool check = false;
 	struct config cfg;
 	struct manager *m = NULL;
+	unsigned long fds;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
@@ -97,6 +103,15 @@ static int run(int argc, char **argv)
 	}
 
 	log_setup(log_target_from_string(cfg.log_target), cfg.log_level, NULL);
+
+	/* Before manager_new starts the threads (include/siprecd/fds.h): grown later, each
+	 * doubling of the table stalled the SIP thread and the media worker together for 10-23 ms
+	 * in the first second of calls at 1,000 setups/s (bench/RESULTS.md, issue 12, stall). */
+	r = fds_table_reserve(FDS_TABLE_RESERVE_MAX, &fds);
+	if (r < 0)
+		log_warning("descriptor table not grown ahead: %s", strerror(-r));
+	else
+		log_debug("descriptor table grown ahead to %lu", fds);
 
 	r = manager_new(&cfg, &m);
 	if (r < 0) {

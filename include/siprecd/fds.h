@@ -18,3 +18,15 @@
  * the limit read (0 when unlimited).
  */
 bool fds_room(uint64_t now_ms, unsigned long *ret_limit);
+
+/*
+ * Grows the process's descriptor table, once, to hold min(RLIMIT_NOFILE's soft limit, cap)
+ * descriptors; call it before the process starts any thread. The kernel grows the table by
+ * doubling when a new descriptor's number does not fit, and while more than one task shares it
+ * (threads, io_uring's workers) each growth first waits for an RCU grace period (fs/file.c,
+ * expand_fdtable: synchronize_rcu()), and every other thread opening a descriptor meanwhile
+ * waits for it (expand_files: resize_wait). Grown while single-threaded, the table never needs
+ * to grow again below the limit (the kernel never shrinks it); no descriptor is left open. Sets
+ * *ret_size to the count reserved (0 for a limit below 2). Returns 0, or -errno.
+ */
+int fds_table_reserve(unsigned long cap, unsigned long *ret_size);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* Room in the descriptor table for a new session (include/siprecd/fds.h). */
+/* Room in the descriptor table for a new session, and the table grown once before any thread
+ * starts (include/siprecd/fds.h). */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "siprecd/fds.h"
 
@@ -52,4 +55,38 @@ bool fds_room(uint64_t now_ms, unsigned long *ret_limit)
 	counted_ms = now_ms;
 	counted_ok = n >= 0 && (unsigned long)n < lim - reserve;
 	return counted_ok;
+}
+
+int fds_table_reserve(unsigned long cap, unsigned long *ret_size)
+{
+	struct rlimit rl;
+	unsigned long n;
+	int base, fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap ? cap : (unsigned long)rl.rlim_cur;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	if (n < 2) {
+		*ret_size = 0;
+		return 0;
+	}
+	base = open("/", O_PATH | O_CLOEXEC);
+	if (base < 0)
+		return -errno;
+	/* the lowest free number from n - 1 on: the kernel grows the table to hold it, once */
+	fd = fcntl(base, F_DUPFD_CLOEXEC, (int)(n - 1));
+	if (fd < 0 && errno != EMFILE) {
+		int r = -errno;
+
+		close(base);
+		return r;
+	}
+	/* EMFILE: n - 1 is open already, so the table holds it */
+	if (fd >= 0)
+		close(fd);
+	close(base);
+	*ret_size = n;
+	return 0;
 }

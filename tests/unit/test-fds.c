@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -57,9 +58,73 @@ static void test_room(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* The descriptor table's size (FDSize in /proc/self/status), or -1. */
+static long fd_table_size(void)
+{
+	char line[256];
+	long n = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "FDSize: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static long count_fds(void)
+{
+	long n = 0;
+
+	for (int fd = 0; fd < 8192; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* The table grows to min(soft limit, cap) at once, and nothing is left open. */
+static void test_table_reserve(void **state)
+{
+	struct rlimit old, rl;
+	unsigned long size = 1;
+	long open0;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 4096)
+		skip();
+	rl = old;
+	rl.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(fd_table_size() < 1024);
+	open0 = count_fds();
+
+	/* the cap below the limit */
+	assert_int_equal(fds_table_reserve(1024, &size), 0);
+	assert_int_equal(size, 1024);
+	assert_int_equal(fd_table_size(), 1024);
+	assert_int_equal(count_fds(), open0);
+
+	/* the limit below the cap */
+	assert_int_equal(fds_table_reserve(65536, &size), 0);
+	assert_int_equal(size, 4096);
+	assert_int_equal(fd_table_size(), 4096);
+	assert_int_equal(count_fds(), open0);
+
+	/* the last number open already: the table holds it, nothing more to do */
+	assert_int_equal(dup2(0, 4095), 4095);
+	assert_int_equal(fds_table_reserve(65536, &size), 0);
+	assert_int_equal(size, 4096);
+	close(4095);
+	assert_int_equal(count_fds(), open0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_reserve),
 		cmocka_unit_test(test_room),
 	};
 
