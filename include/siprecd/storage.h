@@ -323,6 +323,10 @@ void store_sync_group_request(struct store_sync_group *g, store_get_sqes_fn get_
  */
 void store_sync_group_set_max_syncs(struct store_sync_group *g, unsigned n);
 bool store_sync_group_in_flight(const struct store_sync_group *g);
+/* Closes the directories the group keeps open that no member waits on (a failing volume's:
+ * an open directory keeps it from being unmounted, and after a remount would still name the
+ * old one); they are opened again by the next file created in them. */
+void store_sync_group_close_dirs(struct store_sync_group *g);
 /* Group syncs completed so far. */
 uint64_t store_sync_group_syncs(const struct store_sync_group *g);
 /* Shared directory fsyncs (store_params.group) completed so far. */

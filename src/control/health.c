@@ -19,6 +19,7 @@
 #include "daemon/manager.h"
 #include "siprec/session.h"
 #include "siprecd/catalog.h"
+#include "siprecd/diskfault.h"
 #include "siprecd/keys.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
@@ -63,6 +64,35 @@ static int disk_free_percent(const char *dir)
 	return (int)((sv.f_bavail * 100) / sv.f_blocks);
 }
 
+/*
+ * The sentence of a watched directory's fault (diskfault.h): which directory, the errno, since
+ * when, the file that failed first, and what the operator does. False when there is none.
+ */
+static bool fault_sentence(unsigned which, const char *name, char *buf, size_t n)
+{
+	struct disk_fault f;
+	char dir[4096];
+	uint64_t now;
+	struct timespec ts;
+
+	if (!disk_fault_any() || !disk_fault_get(which, &f, dir, sizeof(dir)) || !f.error)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	snprintf(buf, n,
+		 "%s directory %.512s: writes fail with %s (%s) for %llu s (%llu failures), first "
+		 "%.512s; new sessions are refused until a test write there succeeds (tried every "
+		 "second): %s",
+		 name, dir, disk_fault_errno_name(f.error), strerror(-f.error),
+		 (unsigned long long)(now > f.since_ms ? (now - f.since_ms) / 1000 : 0),
+		 (unsigned long long)f.failures, f.what,
+		 which == DISK_FAULT_CATALOG
+			 ? "stop siprecd, repair or remount the volume, and start it again"
+			 : "repair or remount the volume (siprecd lets go of its files there as "
+			   "their calls end)");
+	return true;
+}
+
 struct checks {
 	struct json_object *arr;
 	enum control_health worst;
@@ -73,7 +103,7 @@ static void add(struct checks *c, const char *name, enum control_health h, const
 
 static void add(struct checks *c, const char *name, enum control_health h, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1600];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -98,6 +128,7 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 	uint64_t now = loop_now_ms(m->loop), last = loop_last_iteration_ms(m->loop);
 	/* Before the first iteration (at start) there is nothing to measure yet. */
 	uint64_t age = loop_iterations(m->loop) && now > last ? now - last : 0;
+	char fault[1600];
 	int pct;
 
 	/* Served from the loop itself this mostly shows the current iteration; what it catches
@@ -113,7 +144,9 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 		struct catalog_stats cs;
 
 		catalog_get_stats(m->catalog, &cs);
-		if (cs.damaged[0])
+		if (fault_sentence(DISK_FAULT_CATALOG, "catalog", fault, sizeof(fault)))
+			add(&c, "catalog", CONTROL_FAILING, "%s", fault);
+		else if (cs.damaged[0])
 			add(&c, "catalog", CONTROL_FAILING,
 			    "catalog file %s damaged (%s): stop siprecd and check it with sqlite3 "
 			    "PRAGMA integrity_check",
@@ -136,7 +169,9 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 	}
 
 	pct = disk_free_percent(cfg->recording_dir);
-	if (pct < 0)
+	if (fault_sentence(DISK_FAULT_RECORDINGS, "recording", fault, sizeof(fault)))
+		add(&c, "disk", CONTROL_FAILING, "%s", fault);
+	else if (pct < 0)
 		add(&c, "disk", CONTROL_FAILING, "recording directory %s: %s", cfg->recording_dir,
 		    strerror(-pct));
 	else if (access(cfg->recording_dir, W_OK | X_OK) < 0)
@@ -216,7 +251,7 @@ void control_status_line(struct manager *m, char *buf, size_t n)
 	unsigned calls = 0, streams = 0;
 	enum control_health h = control_health_check(m, NULL);
 	int pct = disk_free_percent(m->cfg->recording_dir);
-	char disk[32];
+	char disk[32], fault[400];
 
 	if (m->sessions)
 		sessions_count(m->sessions, &calls, &streams);
@@ -224,11 +259,24 @@ void control_status_line(struct manager *m, char *buf, size_t n)
 		snprintf(disk, sizeof(disk), "disk %d%% free", pct);
 	else
 		snprintf(disk, sizeof(disk), "disk unknown");
-	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s%s", calls, calls == 1 ? "" : "s",
-		 streams, streams == 1 ? "" : "s",
+	fault[0] = '\0';
+	for (unsigned i = 0; i < DISK_FAULT_DIRS; i++) {
+		struct disk_fault f;
+		char dir[256];
+
+		if (disk_fault_any() && disk_fault_get(i, &f, dir, sizeof(dir)) && f.error) {
+			snprintf(fault, sizeof(fault),
+				 " (%s directory %s: writes fail with %s, %s)",
+				 i == DISK_FAULT_CATALOG ? "catalog" : "recording", dir,
+				 disk_fault_errno_name(f.error), strerror(-f.error));
+			break;
+		}
+	}
+	snprintf(buf, n, "%u call%s, %u stream%s, kTLS %s, %s%s%s%s%s", calls,
+		 calls == 1 ? "" : "s", streams, streams == 1 ? "" : "s",
 		 strcmp(control_ktls_mode(m), "tx+rx") == 0 ? "tx+rx" : "off", disk,
 		 h == CONTROL_HEALTHY ? "" : ", ",
-		 h == CONTROL_HEALTHY ? "" : control_health_name(h),
+		 h == CONTROL_HEALTHY ? "" : control_health_name(h), fault,
 		 m->draining ? ", draining" : "");
 }
 

@@ -28,6 +28,7 @@
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
+#include "siprecd/diskfault.h"
 #include "siprecd/lathist.h"
 #include "siprecd/compliance.h"
 #include "siprecd/keys.h"
@@ -41,6 +42,9 @@
 #include "siprecd/auth.h"
 
 #define STATUS_INTERVAL_MS 5000
+/* The disk probe's test writes (diskfault.c): every 5 s, every second while a fault lasts. */
+#define DISK_PROBE_INTERVAL_MS 5000
+#define DISK_PROBE_RETRY_MS 1000
 #define STOP_GRACE_MS 800
 
 /* Creates path and its parents with mode (existing directories are left as they are). */
@@ -200,10 +204,61 @@ static void status_fired(struct loop_timer *t)
 {
 	struct manager *m = container_of(t, struct manager, status_timer);
 
+	manager_disk_fault_check(m);
 	manager_update_status(m);
 	/* Summaries of rate-limited audit events whose window is over. */
 	audit_flush_suppressed();
 	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + STATUS_INTERVAL_MS);
+}
+
+/* The catalog's directory (CATALOG_PATH's), as disk_fault_start watches it. */
+static int start_disk_probe(struct manager *m)
+{
+	char *cat = strdup(m->cfg->catalog_path), *slash = cat ? strrchr(cat, '/') : NULL;
+	const char *dirs[DISK_FAULT_DIRS] = {m->cfg->recording_dir, NULL};
+	int r;
+
+	if (!cat)
+		return -ENOMEM;
+	if (slash == cat)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	dirs[DISK_FAULT_CATALOG] = slash ? cat : ".";
+	r = disk_fault_start(dirs, DISK_PROBE_INTERVAL_MS, DISK_PROBE_RETRY_MS);
+	free(cat);
+	if (r < 0)
+		log_error("cannot start the disk probe thread: %s", strerror(-r));
+	return r;
+}
+
+void manager_disk_fault_check(struct manager *m)
+{
+	static const char *const names[DISK_FAULT_DIRS] = {"recording", "catalog"};
+	uint64_t gen = disk_fault_generation();
+
+	if (gen == m->disk_fault_gen)
+		return;
+	m->disk_fault_gen = gen;
+	for (unsigned i = 0; i < DISK_FAULT_DIRS; i++) {
+		struct disk_fault f;
+		char dir[4096];
+
+		if (!disk_fault_get(i, &f, dir, sizeof(dir)) || f.gen == m->disk_fault_seen[i])
+			continue;
+		m->disk_fault_seen[i] = f.gen;
+		if (f.error)
+			log_error(
+				"%s directory %s: writes fail with %s (%s), first %s: new sessions "
+				"are refused with 503 until a test write there succeeds",
+				names[i], dir, disk_fault_errno_name(f.error), strerror(-f.error),
+				f.what);
+		else
+			log_notice("%s directory %s: a test write succeeded: the fault is over, "
+				   "new sessions are accepted",
+				   names[i], dir);
+	}
+	manager_update_status(m);
 }
 
 void manager_update_status(struct manager *m)
@@ -1065,6 +1120,9 @@ int manager_start(struct manager *m)
 		loop_timer_arm(m->loop, &m->watchdog_timer, loop_now_ms(m->loop) + m->watchdog_ms);
 	m->status_timer.fn = status_fired;
 	loop_timer_arm(m->loop, &m->status_timer, loop_now_ms(m->loop) + STATUS_INTERVAL_MS);
+	r = start_disk_probe(m);
+	if (r < 0)
+		return r;
 
 	log_notice("siprecd ready: state %s, recordings %s, catalog %s, key %s", c->state_dir,
 		   c->recording_dir, c->catalog_path, c->master_key_path);
@@ -1372,6 +1430,7 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	control_stop(m);
+	disk_fault_stop();
 	sipd_done(m);
 	sessions_free(m->sessions);
 	media_pool_free(m->media);

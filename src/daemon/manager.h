@@ -63,8 +63,10 @@ struct manager {
 	struct sip_auth *sip_auth;   /* SIP_DIGEST_AUTH verifier, NULL when off (daemon/edge.c) */
 	bool stopping;
 	bool draining; /* siprecctl drain: new INVITEs get 503, sessions in progress finish */
+	/* disk_fault_generation() and each directory's disk_fault.gen last logged */
+	uint64_t disk_fault_gen, disk_fault_seen[2];
 	struct manager_counters counters;
-	char status[256];
+	char status[768];
 	char reload_status[128]; /* appended to STATUS= after a reload that failed or waits */
 };
 
@@ -85,6 +87,10 @@ void manager_stop(struct manager *m);
 void manager_reload(struct manager *m);
 /* Recomputes the one-line status ("3 calls, 6 streams, ...") and sends STATUS=. */
 void manager_update_status(struct manager *m);
+
+/* Logs a change of a watched directory's fault (diskfault.h) and sends the new STATUS=; called
+ * from the sessions' 1-s tick and the status timer. */
+void manager_disk_fault_check(struct manager *m);
 
 /* The SIP request/response handling (sipd.c). */
 int sipd_init(struct manager *m);

@@ -18,6 +18,7 @@
 #include "siprec/session.h"
 #include "siprecd/audit.h"
 #include "siprecd/catalog.h"
+#include "siprecd/diskfault.h"
 #include "siprecd/fds.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
@@ -190,6 +191,8 @@ static const char *unavailable_reason(struct manager *m)
 		return "Shutting Down";
 	if (m->draining)
 		return "Draining";
+	if (disk_fault_reason_phrase())
+		return disk_fault_reason_phrase();
 	if (!checked_ms || now - checked_ms >= 1000) {
 		char why[128];
 
@@ -313,6 +316,7 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 	struct str call_id = STR_NULL;
 	struct session *s = NULL;
 	unsigned long fd_limit = 0;
+	const char *why;
 
 	sip_msg_call_id(req, &call_id);
 	if (sip_msg_to(req, &to) == 0 && to->tag.len > 0)
@@ -341,6 +345,15 @@ static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg
 		}
 		if (m->stopping || m->draining) {
 			sipd_respond(m, txn, req, 503, m->stopping ? "Shutting Down" : "Draining",
+				     &(struct sip_response_args){.extra_headers =
+									 "Retry-After: 30\r\n"});
+			return;
+		}
+		/* A volume failing (I/O errors, shut down, read-only): the reason names it, so the
+		 * SBC's operator sees which; the probe retries every second. */
+		if ((why = disk_fault_reason_phrase())) {
+			m->counters.sessions_refused++;
+			sipd_respond(m, txn, req, 503, why,
 				     &(struct sip_response_args){.extra_headers =
 									 "Retry-After: 30\r\n"});
 			return;

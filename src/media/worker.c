@@ -23,6 +23,7 @@
 #include "media/latch.h"
 #include "media/ports.h"
 #include "media/rtp.h"
+#include "siprecd/diskfault.h"
 #include "siprecd/log.h"
 #include "siprecd/loop.h"
 
@@ -950,6 +951,10 @@ static void flush_fired(struct loop_timer *t)
 	}
 	if (w->sync_group)
 		store_sync_group_request(w->sync_group, worker_get_sqes, w);
+	/* A volume failing: its directories are let go as their files close, so that it can be
+	 * unmounted and repaired while siprecd runs. */
+	if (w->sync_group && disk_fault_any())
+		store_sync_group_close_dirs(w->sync_group);
 	loop_timer_arm(w->loop, t, loop_now_ms(w->loop) + w->pool->flush_ms);
 }
 

@@ -31,6 +31,7 @@
 #include "siprecd/b64.h"
 #include "siprecd/catalog.h"
 #include "siprecd/compliance.h"
+#include "siprecd/diskfault.h"
 #include "siprecd/keys.h"
 #include "siprecd/lathist.h"
 #include "siprecd/log.h"
@@ -164,6 +165,7 @@ struct sessions {
 	unsigned count, streams;
 	void (*shutdown_done)(struct manager *m);
 	char day_dir[4096];
+	uint64_t day_dir_fault_gen; /* disk_fault_generation() when day_dir was made */
 	struct sessions_totals totals;
 	struct loop_timer tick;
 	unsigned ticks;
@@ -635,9 +637,14 @@ static const char *recording_dir_for_today(struct sessions *ss)
 	gmtime_r(&now, &tm);
 	snprintf(dir, sizeof(dir), "%s/%04d-%02d-%02d", m->cfg->recording_dir, tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday);
-	if (strcmp(dir, ss->day_dir) != 0) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	/* After a fault (the filesystem remounted, maybe another one) the directory is made
+	 * again: the entry may not have survived. */
+	if (strcmp(dir, ss->day_dir) != 0 || ss->day_dir_fault_gen != disk_fault_generation()) {
+		ss->day_dir_fault_gen = disk_fault_generation();
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			ss->day_dir[0] = '\0';
 			return m->cfg->recording_dir;
+		}
 		snprintf(ss->day_dir, sizeof(ss->day_dir), "%s", dir);
 	}
 	return ss->day_dir;
@@ -1207,6 +1214,10 @@ static void sip_catalog_durable(void *arg)
 		if (t->result < 0)
 			log_ratelimited(LOG_ERR, "session %s: catalog rows not durable: %s",
 					t->s->uuid, strerror(-t->result));
+		/* SQLite's errors are all -EIO here (a damaged file too): the probe's test write
+		 * tells whether the catalog's volume is failing. */
+		if (t->result < 0)
+			disk_fault_kick();
 		start_step(t->s, t->result, "the catalog cannot record the session");
 	}
 	free(t);
@@ -1471,6 +1482,9 @@ static void stream_failed(void *userdata, int error)
 		   st->recording_uuid, s->uuid, strerror(-error));
 	s->bye_reason = "Reason: SIP;cause=503;text=\"recording write failed\"\r\n";
 	sipd_disk_recheck();
+	/* Health and new INVITEs know at once, not at the probe's next test write. */
+	if (disk_fault_report(DISK_FAULT_RECORDINGS, st->path, error))
+		manager_disk_fault_check(s->ss->m);
 	session_end(s, "write-error", s->state != SESSION_STARTING);
 }
 
@@ -1480,6 +1494,8 @@ static void stream_started(void *userdata, int result)
 	struct stream *st = userdata;
 
 	st->session->t_media = lat_now_us();
+	if (result < 0 && disk_fault_report(DISK_FAULT_RECORDINGS, st->path, result))
+		manager_disk_fault_check(st->session->ss->m);
 	start_step(st->session, result, "cannot create the recording file");
 }
 
@@ -2438,6 +2454,8 @@ static void tick_fired(struct loop_timer *t)
 	uint64_t silence = m->cfg->session_silence_timeout_ms;
 	bool push = ++ss->ticks % STATS_EVERY_TICKS == 0;
 	struct session *s = ss->all;
+
+	manager_disk_fault_check(m);
 
 	while (s) {
 		struct session *next = s->next;

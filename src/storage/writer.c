@@ -1533,6 +1533,23 @@ struct store_sync_group *store_sync_group_free(struct store_sync_group *g)
 	return NULL;
 }
 
+void store_sync_group_close_dirs(struct store_sync_group *g)
+{
+	for (unsigned i = 0; i < GROUP_DIRS; i++) {
+		struct store_dir *d = &g->dirs[i];
+
+		if (d->fd < 0 || d->refs || d->in_flight || d->waiters)
+			continue;
+		close(d->fd);
+		d->fd = -1;
+		free(d->path);
+		d->path = NULL;
+	}
+	/* the next member may be on another device (a volume mounted anew) */
+	if (!g->members)
+		g->have_dev = false;
+}
+
 int store_writer_join(struct store_writer *w, struct store_sync_group *g)
 {
 	struct statfs sf;

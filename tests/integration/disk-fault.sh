@@ -1,0 +1,157 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The recording volume fails mid-call (issue 12), on file systems this test makes on loop
+# devices: xfs shut down (`xfs_io -x -c shutdown`, as xfs does itself after a metadata I/O
+# error: every write then fails with EIO), then ext4 mounted errors=remount-ro after an error
+# (/sys/fs/ext4/DEV/trigger_fs_error: every write fails with EROFS). For each: siprecd stays up;
+# the calls in progress end with a BYE "Reason: SIP;cause=503" and a recording-write-failed audit
+# event naming the file and the error; health (siprecctl status, GET /health, siprecd_up, the
+# STATUS= line) says failing, naming the directory and the errno; new calls get 503 with a reason
+# phrase that names the problem; siprecd lets go of the volume, so it can be unmounted while
+# siprecd runs; once it is mounted again, calls record again without a restart; every file
+# verifies up to its last intact chunk. (Device-mapper's error and flakey targets would fail the
+# block device itself: this kernel has no device-mapper.)
+. "$SRCDIR/tests/integration/lib.sh"
+need python3 sqlite3 jq curl losetup mkfs.ext4 mkfs.xfs xfs_io e2fsck mount umount
+SRC=$BUILD/siprec-src
+EXPORT=$BUILD/siprec-export
+CTL=$BUILD/siprecctl
+WAV=$SRCDIR/tests/data/audio/speech-stereo-8k.wav
+[ -x "$SRC" ] && [ -x "$EXPORT" ] && [ -x "$CTL" ] || { bad "tools not built"; finish; }
+[ "$(id -u)" = 0 ] || skip "needs root to mount a loop device"
+
+DISK=$T/disk
+mkdir -p "$DISK"
+trap 'for p in $DAEMON_PID $BG_PIDS; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done; DAEMON_PID=""; BG_PIDS=""; umount "$DISK" 2>/dev/null || umount -l "$DISK" 2>/dev/null; cleanup' EXIT
+
+MPORT=$(free_port)
+cat >>"$CONF" <<CFG
+RECORDING_DIR=$DISK/rec
+METRICS_LISTEN=127.0.0.1:$MPORT
+CFG
+
+health_msg() { "$CTL" -c "$CONF" --json status 2>/dev/null | jq -r ".health.checks[] | select(.name == \"$1\") | .status + \": \" + .message"; }
+up() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^siprecd_up //p'; }
+http_health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"; }
+
+# wait_health CHECK REGEX: up to 10 s for the check's "status: message" to match.
+wait_health() {
+	i=0
+	while [ $i -lt 100 ]; do
+		health_msg "$1" | grep -qE "$2" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# $1: $(health_msg "$1")"
+	return 1
+}
+
+# run_fault FS BREAK ERRNO PHRASE: mounts a new FS volume, records two calls, runs BREAK
+# mid-call, checks what siprecd does, then unmounts, repairs and mounts the volume again.
+run_fault() {
+	fs=$1 break_cmd=$2 errno=$3 phrase=$4
+	echo "# ---- $fs: $break_cmd"
+	img=$T/$fs.img
+	rm -f "$img"
+	if [ "$fs" = xfs ]; then
+		truncate -s 320M "$img"
+		mkfs.xfs -q -f "$img" >/dev/null 2>&1 || skip "mkfs.xfs failed"
+		opts=loop
+	else
+		truncate -s 64M "$img"
+		mkfs.ext4 -q -F "$img" >/dev/null 2>&1 || skip "mkfs.ext4 failed"
+		opts=loop,errors=remount-ro
+	fi
+	mount -o "$opts" "$img" "$DISK" 2>/dev/null || skip "cannot mount a loop device here"
+	DEV=$(findmnt -n -o SOURCE "$DISK")
+	start_siprecd
+	check "$fs: healthy at start" wait_health disk '^healthy'
+
+	"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --wav "$WAV" --loop --duration 20 -n 2 \
+		-r 20 --json >"$T/calls-$fs.json" 2>"$T/calls-$fs.err" &
+	SRCPID=$!
+	BG_PIDS=$SRCPID
+	# Every recording has chunks on disk beyond its header (FLUSH_INTERVAL=200ms).
+	i=0
+	while [ $i -lt 200 ]; do
+		n=0
+		for f in "$DISK"/rec/*/*.siprec; do
+			[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
+		done
+		[ "$n" -ge 4 ] && break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	check_eq "$fs: four recordings growing" 4 "$n"
+	sleep 0.5
+	# The recordings' durable bytes, to compare with what is readable after the repair.
+	eval "$break_cmd"
+	wait "$SRCPID"
+	BG_PIDS=""
+	check "$fs: siprecd stays up" kill -0 "$DAEMON_PID"
+	check_eq "$fs: every call was ended by a BYE with Reason cause=503" 2 \
+		"$(grep -o 'BYE from server (SIP;cause=503;text=\\"recording write failed\\")' "$T/calls-$fs.json" | wc -l)"
+	# The audit event names the file and the error.
+	grep 'SIPREC_EVENT=recording-write-failed' "$T/siprecd.log" >"$T/audit-$fs.log"
+	check "$fs: recording-write-failed names the recording's file" grep -q "RECORDING_PATH=$DISK/rec/" "$T/audit-$fs.log"
+	check "$fs: ...and the error" grep -q "REASON=$(python3 -c "import os,errno; print(os.strerror(errno.$errno))")" "$T/audit-$fs.log"
+	check "$fs: health failing, naming the directory and the errno" \
+		wait_health disk "^failing: recording directory $DISK/rec: writes fail with $errno"
+	check_eq "$fs: siprecd_up 0" 0 "$(up)"
+	check_eq "$fs: GET /health 503" 503 "$(http_health)"
+	check "$fs: STATUS= names the fault" wait_for "$T/notify.log" "STATUS=.*failing \\(recording directory $DISK/rec: writes fail with $errno" 10
+
+	# A new call while the volume fails: 503, a phrase naming the problem (the probe, not a
+	# recording's write, decides now: the failed sessions have all ended).
+	"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --duration 1 --json >"$T/new-$fs.json" 2>/dev/null
+	check_eq "$fs: a new call gets 503 $phrase" "503 $phrase" "$(jq -r '.calls[0].reason' "$T/new-$fs.json")"
+	sleep 1.5
+	"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --duration 1 --json >"$T/new2-$fs.json" 2>/dev/null
+	check_eq "$fs: ...still, a probe later" "503 $phrase" "$(jq -r '.calls[0].reason' "$T/new2-$fs.json")"
+
+	# Repair: the volume can be unmounted while siprecd runs (it let go of its directories).
+	i=0
+	while [ $i -lt 50 ] && ! umount "$DISK" 2>"$T/umount.err"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	check "$fs: the volume unmounts while siprecd runs" test $i -lt 50
+	if [ $i -ge 50 ]; then
+		cat "$T/umount.err"
+		ls -l /proc/"$DAEMON_PID"/fd | grep "$DISK" | head
+		umount -l "$DISK"
+	fi
+	[ "$fs" = ext4 ] && e2fsck -fy "$img" >/dev/null 2>&1
+	mount -o "$opts" "$img" "$DISK" || { bad "$fs: mount again"; finish; }
+	check "$fs: healthy again once mounted (a probe's write succeeded)" wait_health disk '^healthy'
+	check "$fs: siprecd_up no longer 0 (degraded: the write errors stay counted)" test "$(up)" = 0.5
+	i=0
+	while [ $i -lt 40 ]; do
+		"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --wav "$WAV" --duration 2 --json \
+			>"$T/again-$fs.json" 2>/dev/null && break
+		grep -q '"status":503' "$T/again-$fs.json" || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	check "$fs: a call records again without a restart" grep -q '"result":"ok"' "$T/again-$fs.json"
+	stop_siprecd
+	check_eq "$fs: exit status" 0 "$STOP_RC"
+	check_eq "$fs: the new call's two recordings are complete" 2 \
+		"$(catalog "SELECT count(*) FROM recordings r JOIN sessions s ON r.session_id = s.id WHERE s.call_id = '$(jq -r '.calls[0].call_id' "$T/again-$fs.json")' AND r.state='final' AND r.complete=1")"
+	nf=0
+	nt=0
+	for f in $(find "$DISK/rec" -name '*.siprec'); do
+		nt=$((nt + 1))
+		"$EXPORT" -c "$CONF" "$f" >"$T/verify.out" 2>&1
+		rc=$?
+		# 0 complete, 3 incomplete but intact up to its last chunk; 2 would be an integrity failure.
+		if [ $rc = 0 ] || [ $rc = 3 ]; then nf=$((nf + 1)); else bad "$fs: $f does not verify (exit $rc): $(cat "$T/verify.out")"; fi
+	done
+	check_eq "$fs: every recording verifies up to its last intact chunk" 6/6 "$nf/$nt"
+	umount "$DISK"
+	rm -f "$img" "$T/state/catalog.db" "$T/state/catalog.db-wal" "$T/state/catalog.db-shm"
+}
+
+run_fault xfs 'xfs_io -x -c shutdown "$DISK"' EIO "Recording Storage I/O Error"
+run_fault ext4 'echo disk-fault-test >/sys/fs/ext4/${DEV#/dev/}/trigger_fs_error' EROFS "Recording Storage Read-Only"
+finish
