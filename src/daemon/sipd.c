@@ -312,15 +312,15 @@ static void unsupported_header(struct sip_msg *req, char *buf, size_t n)
 static void route_request(struct manager *m, struct sip_txn *txn, struct sip_msg *req,
 			  struct sip_conn *conn, const struct sockaddr_storage *peer)
 {
-	const struct sip_name_addr *to = NULL;
+	const struct sip_name_addr *to = NULL, *from = NULL;
 	struct str call_id = STR_NULL;
 	struct session *s = NULL;
 	unsigned long fd_limit = 0;
 	const char *why;
 
 	sip_msg_call_id(req, &call_id);
-	if (sip_msg_to(req, &to) == 0 && to->tag.len > 0)
-		s = sessions_find(m->sessions, call_id, to->tag);
+	if (sip_msg_to(req, &to) == 0 && to->tag.len > 0 && sip_msg_from(req, &from) == 0)
+		s = sessions_find(m->sessions, call_id, to->tag, from->tag);
 
 	switch (req->method) {
 	case SIP_METHOD_OPTIONS:
@@ -561,12 +561,13 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		break;
 	case SIP_TXN_ACK_2XX:
 	case SIP_TXN_ACK_STRAY: {
-		const struct sip_name_addr *to;
+		const struct sip_name_addr *to, *from;
 		struct str call_id;
 		struct session *s = NULL;
 
-		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_to(msg, &to) == 0)
-			s = sessions_find(m->sessions, call_id, to->tag);
+		if (sip_msg_call_id(msg, &call_id) == 0 && sip_msg_to(msg, &to) == 0 &&
+		    sip_msg_from(msg, &from) == 0)
+			s = sessions_find(m->sessions, call_id, to->tag, from->tag);
 		if (s)
 			session_ack(s, msg);
 		break;
@@ -578,10 +579,12 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 static void on_framing_error(void *userdata, struct sip_conn *conn, int error)
 {
 	struct manager *m = userdata;
+	char p[64];
 
 	m->counters.parse_errors++;
-	log_ratelimited(LOG_NOTICE, "closing SIP %s connection: %s",
+	log_ratelimited(LOG_NOTICE, "closing SIP %s connection from %s: %s",
 			sip_transport_kind_name(sip_conn_kind(conn)),
+			sockaddr_to_string(sip_conn_peer(conn), p, sizeof(p)),
 			error == -EMSGSIZE ? "message too large" : "bad or missing Content-Length");
 }
 

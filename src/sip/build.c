@@ -184,6 +184,7 @@ const char *sip_reason_phrase(unsigned code)
 		{416, "Unsupported URI Scheme"},
 		{420, "Bad Extension"},
 		{421, "Extension Required"},
+		{422, "Session Interval Too Small"}, /* RFC 4028 §6 */
 		{480, "Temporarily Unavailable"},
 		{481, "Call/Transaction Does Not Exist"},
 		{482, "Loop Detected"},

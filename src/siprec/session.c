@@ -249,10 +249,12 @@ static bool call_in_progress(struct sessions *ss, struct str call_id)
 	return false;
 }
 
-struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag)
+struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag,
+			      struct str remote_tag)
 {
 	for (struct session *s = ss->hash[hash_str(call_id)]; s; s = s->hnext)
-		if (str_eq_cstr(call_id, s->call_id) && str_eq_cstr(local_tag, s->local_tag))
+		if (str_eq_cstr(call_id, s->call_id) && str_eq_cstr(local_tag, s->local_tag) &&
+		    str_eq_cstr(remote_tag, s->remote_tag))
 			return s;
 	return NULL;
 }
@@ -1319,7 +1321,9 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 
 	lim.max_media = MIN(m->cfg->max_streams, MAX_STREAMS_HARD);
 	r = sdp_parse(sdp_part->body.s, sdp_part->body.len, &lim, &offer);
-	if (r == -E2BIG) {
+	/* Every limit of the parser is -E2BIG: only the m= lines' one is MAX_STREAMS_PER_SESSION,
+	 * the others (formats, attributes, a label's length) are named by sdp_error() below. */
+	if (r == -E2BIG && strcmp(sdp_error(), "too many m= lines") == 0) {
 		snprintf(warn, sizeof(warn),
 			 "too many streams (at most %u per session, MAX_STREAMS_PER_SESSION)",
 			 lim.max_media);

@@ -27,8 +27,10 @@ void sessions_count(const struct sessions *ss, unsigned *ret_calls, unsigned *re
 void sessions_shutdown(struct sessions *ss, void (*done)(struct manager *m));
 /* BYEs sent and not answered yet. */
 unsigned sessions_byes_pending(const struct sessions *ss);
-/* The session of a dialog: Call-ID plus our tag (the request's To tag). NULL if none. */
-struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag);
+/* The session of a dialog (RFC 3261 §12): Call-ID, our tag (the request's To tag) and the SRC's
+ * (its From tag). NULL if none. */
+struct session *sessions_find(struct sessions *ss, struct str call_id, struct str local_tag,
+			      struct str remote_tag);
 
 /* A new INVITE (no To tag): sets the session up and answers through txn. */
 void session_invite(struct sessions *ss, struct sip_txn *txn, struct sip_msg *req,

@@ -84,7 +84,8 @@ else
 fi
 check "daemon logged the idle close" grep -q 'closing idle connection' "$T/siprecd.log"
 check "message over MAX_MESSAGE_SIZE closes the connection (before the idle timeout)" grep -q 'oversized closed: True' "$T/limits.out"
-check "daemon logged the close as 'message too large'" grep -q 'closing SIP tcp connection: message too large' "$T/siprecd.log"
+check "daemon logged the close as 'message too large', naming the peer" \
+	grep -qE 'closing SIP tcp connection from 127\.0\.0\.1:[0-9]+: message too large' "$T/siprecd.log"
 check "datagram over MAX_MESSAGE_SIZE dropped" grep -q 'oversized datagram dropped: True' "$T/limits.out"
 check "OPTIONS still answered" sipp_run after -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 3 -t t1
 stop_siprecd

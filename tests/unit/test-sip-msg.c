@@ -744,6 +744,13 @@ static void test_names(void **state)
 	assert_int_equal(sip_method_from_str(STR_LIT("cancel")), SIP_METHOD_UNKNOWN);
 	assert_string_equal(sip_method_name(SIP_METHOD_BYE), "BYE");
 	assert_string_equal(sip_reason_phrase(487), "Request Terminated");
+	/* RFC 4028 §6: what siprecd answers a Session-Expires below MIN_SESSION_EXPIRES */
+	assert_string_equal(sip_reason_phrase(422), "Session Interval Too Small");
+	/* every status siprecd sends has its own phrase (a refusal names the problem) */
+	static const unsigned sent[] = {100, 200, 400, 401, 403, 404, 405, 413, 415, 416, 420, 421,
+					422, 481, 482, 483, 487, 488, 491, 500, 501, 503, 505, 513};
+	for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++)
+		assert_string_not_equal(sip_reason_phrase(sent[i]), "Unknown");
 }
 
 int main(void)
