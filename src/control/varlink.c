@@ -545,6 +545,28 @@ static bool peer_privileged(struct control *srv, int fd, const struct ucred *cr)
 
 static void accept_arm(struct control *srv);
 
+/* All CONTROL_CONNECTIONS_MAX slots are taken. When the socket's mode lets others in
+ * (docs/CONTROL.md, Permissions), their idle connections must not lock the operator out:
+ * a privileged newcomer takes the slot of the oldest unprivileged connection. */
+static bool make_room(struct control *srv, const struct control_conn *newcomer)
+{
+	struct control_conn *victim = NULL;
+
+	if (!newcomer->privileged)
+		return false;
+	for (struct control_conn *c = srv->conns; c; c = c->next) /* newest first */
+		if (!c->privileged)
+			victim = c;
+	if (!victim)
+		return false;
+	log_ratelimited(LOG_NOTICE,
+			"control: %u connections open: closing one of uid %u pid %d for uid %u",
+			srv->n_conns, (unsigned)victim->cred.uid, (int)victim->cred.pid,
+			(unsigned)newcomer->cred.uid);
+	conn_close(victim);
+	return true;
+}
+
 static void accept_done(struct loop_op *op, int res, uint32_t flags)
 {
 	struct control *srv = container_of(op, struct control, accept_op);
@@ -553,11 +575,6 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 	socklen_t sl;
 
 	if (res >= 0) {
-		if (srv->n_conns >= CONTROL_CONNECTIONS_MAX) {
-			log_warning("control: %u connections open: refusing another", srv->n_conns);
-			close(res);
-			goto rearm;
-		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(res);
@@ -573,6 +590,15 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		if (getsockopt(res, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0)
 			c->cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 		c->privileged = peer_privileged(srv, res, &c->cred);
+		if (srv->n_conns >= CONTROL_CONNECTIONS_MAX && !make_room(srv, c)) {
+			log_ratelimited(LOG_WARNING,
+					"control: %u connections open: refusing uid %u pid %d",
+					srv->n_conns, (unsigned)c->cred.uid, (int)c->cred.pid);
+			control_frame_done(&c->frame);
+			free(c);
+			close(res);
+			goto rearm;
+		}
 		c->next = srv->conns;
 		if (c->next)
 			c->next->prev = c;

@@ -6,9 +6,14 @@
 #   local tag and remote tag); the SRC's own BYE ends it;
 # - an SDP offer over one of the parser's limits other than the m= lines' is refused with a
 #   Warning naming that limit, not MAX_STREAMS_PER_SESSION;
-# - a Session-Expires below MIN_SESSION_EXPIRES is answered "422 Session Interval Too Small".
+# - a Session-Expires below MIN_SESSION_EXPIRES is answered "422 Session Interval Too Small";
+# - with the control socket's mode widened, 64 idle connections of another user do not lock
+#   root out of siprecctl: root takes the oldest one's slot, the other user is refused.
 . "$SRCDIR/tests/integration/lib.sh"
-need python3
+need python3 setpriv
+[ -x /usr/bin/python3 ] || skip "/usr/bin/python3 (run as another user) not installed"
+CTL=$BUILD/siprecctl
+S=$T/run/control
 start_siprecd
 
 python3 - "$SIP_PORT" >"$T/sip.out" 2>&1 <<'PY'
@@ -96,6 +101,33 @@ check "a 1000-byte a=label: 488 naming the label" \
 check "neither named MAX_STREAMS_PER_SESSION" sh -c "! grep -q '^sdp .*MAX_STREAMS_PER_SESSION' '$T/sip.out'"
 check "Session-Expires: 1 answered '422 Session Interval Too Small'" \
 	grep -q '^session-expires 1: SIP/2.0 422 Session Interval Too Small' "$T/sip.out"
+
+# ---- the control socket, widened to others: their idle connections do not lock root out
+chmod 755 "$T" "$T/run"
+chmod 666 "$S"
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 - "$S" <<'PY' >"$T/hold.ready" 2>&1 &
+import socket, sys, time
+held = []
+for i in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(60)
+PY
+HOLD=$!
+BG_PIDS="$BG_PIDS $HOLD"
+wait_for "$T/hold.ready" '^64$' 10 || bad "the other user's 64 connections were not made"
+sleep 0.5
+setpriv --reuid=nobody --regid=nogroup --clear-groups env SIPRECD_CONTROL="$S" timeout 10 \
+	"$CTL" status >/dev/null 2>&1
+check "the other user's 65th connection is refused" test $? -ne 0
+SIPRECD_CONTROL=$S timeout 10 "$CTL" status >"$T/status.out" 2>&1
+check_eq "root's siprecctl status with 64 idle connections of another user: exit 0" 0 $?
+check "the slot taken is logged with both uids" \
+	grep -qE 'control: 64 connections open: closing one of uid [0-9]+ pid [0-9]+ for uid 0' "$T/siprecd.log"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
 
 check "siprecd still running" kill -0 "$DAEMON_PID"
 stop_siprecd
