@@ -88,7 +88,8 @@ struct sip_conn {
 	uint64_t tx_progress_ms; /* while throttled: when the peer last took a byte */
 	unsigned owed;		 /* answers its server transactions still owe (sip_conn_owe) */
 	struct loop_timer resume_timer, stall_timer;
-	bool source_counted;	/* holds one of the source's connections */
+	bool counted;		/* open: holds one of MAX_CONNECTIONS */
+	bool source_counted;	/* open: holds one of the source's connections */
 	bool handshake_counted; /* holds one of the global and per-source handshakes */
 };
 
@@ -226,6 +227,24 @@ static void handshake_release(struct sip_conn *c)
 	sip_sources_put(t->sources, &c->peer, SIP_SRC_HANDSHAKES, 1);
 }
 
+/* A connection closed: it no longer counts against MAX_CONNECTIONS nor its source's
+ * MAX_CONNECTIONS_PER_SOURCE, though a transaction (32 s) or a session (until it ends, hours)
+ * may still hold it, its socket shut down: peers that set sessions up and hang up must not
+ * use up the connection slots of everyone else. */
+static void conn_release(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+
+	if (c->source_counted) {
+		c->source_counted = false;
+		sip_sources_put(t->sources, &c->peer, SIP_SRC_CONNECTIONS, 1);
+	}
+	if (c->counted) {
+		c->counted = false;
+		t->stats.connections--;
+	}
+}
+
 void sip_conn_unref(struct sip_conn *c)
 {
 	struct sip_transport *t;
@@ -238,16 +257,13 @@ void sip_conn_unref(struct sip_conn *c)
 	loop_timer_disarm(t->loop, &c->resume_timer);
 	loop_timer_disarm(t->loop, &c->stall_timer);
 	handshake_release(c);
-	if (c->source_counted)
-		sip_sources_put(t->sources, &c->peer, SIP_SRC_CONNECTIONS, 1);
+	conn_release(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (t->conns == c)
 		t->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (!c->listener && c->kind != SIP_TRANSPORT_UDP && t->stats.connections > 0)
-		t->stats.connections--;
 	while (c->tx_head) {
 		struct sip_tx *n = c->tx_head->next;
 
@@ -294,6 +310,7 @@ static void conn_close(struct sip_conn *c)
 	if (c->state == CONN_OPEN && c->tx_head && tls_records(c))
 		(void)tls_flush(c, false);
 	c->state = CONN_CLOSING;
+	conn_release(c);
 	if (c->throttled) {
 		c->throttled = false;
 		c->tr->stats.throttled--;
@@ -1172,6 +1189,7 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		c->poll_op.fn = tls_poll_done;
 		t->stats.tcp_accepted++;
 		t->stats.connections++;
+		c->counted = true;
 		if (tls) {
 			int r;
 

@@ -3,7 +3,8 @@
 # Limits a peer cannot push past: MAX_CONNECTIONS (the connection over the limit is closed at
 # once while the others keep working), TCP_IDLE_TIMEOUT (a silent connection is closed by the
 # server), MAX_MESSAGE_SIZE (a TCP message announcing a larger body is refused by closing the
-# connection), a UDP datagram over the limit is dropped; OPTIONS still gets 200 afterwards.
+# connection), a UDP datagram over the limit is dropped; connections closed by SRCs whose calls
+# go on do not count against MAX_CONNECTIONS; OPTIONS still gets 200 afterwards.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sipp
 # The idle timeout (3 s) is longer than the 2 s the oversized-message check waits: a connection
@@ -87,6 +88,55 @@ check "message over MAX_MESSAGE_SIZE closes the connection (before the idle time
 check "daemon logged the close as 'message too large', naming the peer" \
 	grep -qE 'closing SIP tcp connection from 127\.0\.0\.1:[0-9]+: message too large' "$T/siprecd.log"
 check "datagram over MAX_MESSAGE_SIZE dropped" grep -q 'oversized datagram dropped: True' "$T/limits.out"
+# MAX_CONNECTIONS counts open connections only: five SRCs each set a call up and hang up their
+# connection (the INVITE's transaction holds it 32 s, the session until it ends); a sixth SRC
+# still connects and is answered.
+python3 - "$SIP_PORT" >"$T/hangup.out" 2>&1 <<'PY'
+import re, socket, sys, time
+port = int(sys.argv[1])
+sdp = ("v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 40000 RTP/AVP 0\r\na=label:1\r\na=sendonly\r\n")
+body = "--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp + "--b1--\r\n"
+def req(method, i, totag="", b=""):
+    m = ("%s sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKhup%d%s\r\n"
+         "From: <sip:t@x>;tag=%d\r\nTo: <sip:srs@127.0.0.1>%s\r\nCall-ID: hup%d\r\nCSeq: 1 %s\r\n"
+         "Max-Forwards: 70\r\nContact: <sip:t@127.0.0.1:9;transport=tcp>\r\n"
+         % (method, i, method, i, ";tag=" + totag if totag else "", i, method))
+    if b:
+        m += "Content-Type: multipart/mixed;boundary=b1\r\n"
+    return (m + "Content-Length: %d\r\n\r\n" % len(b) + b).encode()
+def answer(s):
+    buf, end = b"", time.time() + 10
+    s.settimeout(0.2)
+    while time.time() < end and not re.search(rb"SIP/2.0 [2-6]\d\d [^\r]*\r\n(.*\r\n)*?\r\n", buf):
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+up = 0
+for i in range(5):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req("INVITE", i, b=body))
+    a = answer(s)
+    tag = re.search(r"(?im)^To:.*;tag=([^;\s>]+)", a)
+    if a.startswith("SIP/2.0 200") and tag:
+        up += 1
+        s.sendall(req("ACK", i, totag=tag.group(1)))
+    s.close()
+print("calls set up, connections closed:", up)
+time.sleep(0.5)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(req("OPTIONS", 9))
+print("sixth SRC:", answer(s).split("\r\n", 1)[0])
+PY
+cat "$T/hangup.out"
+check "five calls set up, their connections closed" grep -q 'calls set up, connections closed: 5' "$T/hangup.out"
+check "a sixth SRC connects and is answered (closed connections held by calls do not count)" \
+	grep -q '^sixth SRC: SIP/2.0 200' "$T/hangup.out"
 check "OPTIONS still answered" sipp_run after -sf "$SRCDIR/tests/integration/scenarios/options.xml" -m 3 -t t1
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
