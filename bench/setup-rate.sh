@@ -350,6 +350,9 @@ if ok:
     print("RESULT p50/p99 ms by tenth of the run (%.2f s each): %s" % (w / 1e6, " ".join(parts)))
 print("   siprec-src exit %d, siprecd exit %d, late ticks %d, SIP errors %d" %
       (src_rc, stop_rc, d["totals"]["late_ticks"], d["totals"]["sip_errors"]))
+# call i's INVITE left at this + its invite_at_us: set it against a trace's CLOCK_MONOTONIC
+# timestamps (bpftrace's nsecs, perf's default clock) to see what siprecd did meanwhile
+print("   run origin %d us on CLOCK_MONOTONIC" % d["totals"].get("t_run0_monotonic_us", 0))
 for c in failed[:5]:
     print("   failed: %s %s %s" % (c["call_id"], c["status"], c["reason"]))
 PY

@@ -62,6 +62,13 @@ else
 	echo "not ok - setup-rate: no client CPU and INVITE lateness"
 	fail=1
 fi
+# the run's origin on CLOCK_MONOTONIC (siprec-src's t_run0_monotonic_us), to align a trace
+if echo "$out" | grep -qE '^   run origin [1-9][0-9]* us on CLOCK_MONOTONIC$'; then
+	echo "ok - the run's origin on CLOCK_MONOTONIC"
+else
+	echo "not ok - setup-rate: no run origin on CLOCK_MONOTONIC"
+	fail=1
+fi
 # the catalog thread's writes (its WAL frames) per call, from /proc/PID/task/TID/io
 if echo "$out" | grep -qE '^RESULT siprecd per call by thread \(KiB written / write calls / read calls\): .*siprecd-catalog [0-9.]+/[0-9.]+/[0-9.]+'; then
 	echo "ok - the catalog thread's writes per call"

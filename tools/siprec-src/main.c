@@ -849,11 +849,12 @@ static void report(FILE *f)
 		fprintf(f,
 			"],\"totals\":{\"calls\":%u,\"ok\":%u,\"failed\":%u,\"packets\":%llu,"
 			"\"bytes\":%llu,\"tampered\":%llu,\"replayed\":%llu,\"send_errors\":%llu,"
-			"\"sip_errors\":%llu,\"late_ticks\":%llu}}\n",
+			"\"sip_errors\":%llu,\"late_ticks\":%llu,\"t_run0_monotonic_us\":%llu}}\n",
 			n_calls, ok, failed, (unsigned long long)tp_packets,
 			(unsigned long long)tp_bytes, (unsigned long long)tamp,
 			(unsigned long long)repl, (unsigned long long)errs,
-			(unsigned long long)sip_errors, (unsigned long long)late_ticks);
+			(unsigned long long)sip_errors, (unsigned long long)late_ticks,
+			(unsigned long long)t_run0);
 		return;
 	}
 	for (unsigned i = 0; i < n_calls; i++) {
