@@ -205,6 +205,10 @@ struct siprec_metadata {
 int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limits *lim,
 			  struct siprec_metadata **ret);
 
+/* Which limit the last parse on this thread that failed with -E2BIG went over ("element
+ * nesting", "participants", "size (MAX_METADATA_SIZE)"...): for the refusal's Warning. */
+const char *siprec_metadata_limit(void);
+
 /*
  * As siprec_metadata_parse(), but never gives up on a document that is not well-formed: it
  * retries once with every stray '&' (one that starts no entity or character reference) escaped,

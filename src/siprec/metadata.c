@@ -110,6 +110,20 @@ struct parser {
 	size_t ext_idx;
 };
 
+/* The limit the last parse on this thread went over (siprec_metadata_limit()). */
+static __thread const char *limit_hit;
+
+static int over(const char *what)
+{
+	limit_hit = what;
+	return -E2BIG;
+}
+
+const char *siprec_metadata_limit(void)
+{
+	return limit_hit ? limit_hit : "size";
+}
+
 static void fail(struct parser *p, int err)
 {
 	if (p->err == 0)
@@ -187,7 +201,7 @@ static int add_unique(struct siprec_strv *v, const char *s, size_t len, size_t m
 		if (str_eq_cstr(t, v->v[i]))
 			return 0;
 	if (v->n >= max)
-		return -E2BIG;
+		return over("names or references in one element");
 	return siprec_strv_add(v, t.s, t.len);
 }
 
@@ -215,7 +229,7 @@ static int group_get(struct parser *p, const char *id, size_t *ret_idx)
 
 	if (!g) {
 		if (md->n_groups + md->n_sessions >= p->lim->max_sessions)
-			return -E2BIG;
+			return over("sessions and groups");
 		g = siprec_array_push(&md->groups, &md->n_groups, sizeof(*g));
 		if (!g || !(g->id = strdup(id)))
 			return -ENOMEM;
@@ -231,7 +245,7 @@ static int session_get(struct parser *p, const char *id, size_t *ret_idx)
 
 	if (!s) {
 		if (md->n_groups + md->n_sessions >= p->lim->max_sessions)
-			return -E2BIG;
+			return over("sessions and groups");
 		s = siprec_array_push(&md->sessions, &md->n_sessions, sizeof(*s));
 		if (!s || !(s->id = strdup(id)))
 			return -ENOMEM;
@@ -247,7 +261,7 @@ static int participant_get(struct parser *p, const char *id, size_t *ret_idx)
 
 	if (!pa) {
 		if (md->n_participants >= p->lim->max_participants)
-			return -E2BIG;
+			return over("participants");
 		pa = siprec_array_push(&md->participants, &md->n_participants, sizeof(*pa));
 		if (!pa || !(pa->id = strdup(id)))
 			return -ENOMEM;
@@ -263,7 +277,7 @@ static int stream_get(struct parser *p, const char *id, size_t *ret_idx)
 
 	if (!s) {
 		if (md->n_streams >= p->lim->max_streams)
-			return -E2BIG;
+			return over("streams");
 		s = siprec_array_push(&md->streams, &md->n_streams, sizeof(*s));
 		if (!s || !(s->id = strdup(id)))
 			return -ENOMEM;
@@ -281,7 +295,7 @@ static int psa_get(struct parser *p, const char *participant_id, size_t *ret_idx
 
 	if (!a) {
 		if (md->n_psas >= p->lim->max_participants)
-			return -E2BIG;
+			return over("participants");
 		a = siprec_array_push(&md->psas, &md->n_psas, sizeof(*a));
 		if (!a || !(a->participant_id = strdup(participant_id)))
 			return -ENOMEM;
@@ -491,7 +505,7 @@ static int open_extension(struct parser *p, const char *name, const char **atts,
 	const char *sep = strrchr(name, NS_SEP), *parent_attr;
 
 	if (md->n_extensions >= p->lim->max_extensions)
-		return -E2BIG;
+		return over("extension elements");
 	e = siprec_array_push(&md->extensions, &md->n_extensions, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -519,7 +533,7 @@ static int check_attrs(struct parser *p, const char **atts)
 {
 	for (size_t i = 0; atts[i]; i += 2)
 		if (strlen(atts[i + 1]) > p->lim->max_attr_len)
-			return -E2BIG;
+			return over("length of an attribute value");
 	return 0;
 }
 
@@ -606,8 +620,12 @@ static void on_start(void *userdata, const XML_Char *name, const XML_Char **atts
 
 	if (p->err < 0)
 		return;
-	if (++p->n_elements > p->lim->max_elements || p->depth >= p->lim->max_depth) {
-		fail(p, -E2BIG);
+	if (++p->n_elements > p->lim->max_elements) {
+		fail(p, over("elements"));
+		return;
+	}
+	if (p->depth >= p->lim->max_depth) {
+		fail(p, over("element nesting"));
 		return;
 	}
 	r = check_attrs(p, atts);
@@ -650,7 +668,7 @@ static int end_vendor_id(struct parser *p, const struct frame *f)
 		return -ENOMEM;
 	if (!siprec_strv_contains(&md->context, kv)) {
 		if (md->context.n >= p->lim->max_extensions)
-			r = -E2BIG;
+			r = over("extension elements");
 		else
 			r = siprec_strv_add(&md->context, kv, strlen(kv));
 	}
@@ -806,7 +824,7 @@ static void on_text(void *userdata, const XML_Char *s, int len)
 		return;
 	if (p->stack[p->depth - 1].vendor_id) {
 		if (p->vtext_len + (size_t)len > p->lim->max_text_len) {
-			fail(p, -E2BIG);
+			fail(p, over("length of an element's text"));
 			return;
 		}
 		if (!p->vtext && !(p->vtext = malloc(p->lim->max_text_len + 1))) {
@@ -820,7 +838,7 @@ static void on_text(void *userdata, const XML_Char *s, int len)
 	if (p->stack[p->depth - 1].kind != K_TEXT)
 		return;
 	if (p->text_len + (size_t)len > p->lim->max_text_len) {
-		fail(p, -E2BIG);
+		fail(p, over("length of an element's text"));
 		return;
 	}
 	if (!p->text) {
@@ -916,10 +934,11 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 
 	if (!lim)
 		lim = &def;
+	limit_hit = NULL;
 	if (len > lim->max_body_size || len > INT_MAX)
-		return -E2BIG;
+		return over("size (MAX_METADATA_SIZE)");
 	if (lim->max_depth == 0)
-		return -E2BIG;
+		return over("element nesting");
 
 	md = calloc(1, sizeof(*md));
 	if (!md)

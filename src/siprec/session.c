@@ -600,7 +600,11 @@ static int apply_metadata(struct session *s, struct sip_txn *txn, struct sip_msg
 	/* lenient: a document that is not well-formed still yields what can be recovered */
 	r = siprec_metadata_parse_lenient(part->body.s, part->body.len, &lim, &md);
 	if (r == -E2BIG) {
-		respond_warning(m, txn, req, 413, NULL, "recording metadata too large");
+		char warn[96];
+
+		snprintf(warn, sizeof(warn), "recording metadata over a limit: %s",
+			 siprec_metadata_limit());
+		respond_warning(m, txn, req, 413, NULL, warn);
 		return r;
 	}
 	if (r < 0) {

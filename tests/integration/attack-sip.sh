@@ -6,6 +6,8 @@
 #   local tag and remote tag); the SRC's own BYE ends it;
 # - an SDP offer over one of the parser's limits other than the m= lines' is refused with a
 #   Warning naming that limit, not MAX_STREAMS_PER_SESSION;
+# - rs-metadata over one of its limits is refused 413 with a Warning naming it (element nesting),
+#   not "too large";
 # - a Session-Expires below MIN_SESSION_EXPIRES is answered "422 Session Interval Too Small";
 # - with the control socket's mode widened, 64 idle connections of another user do not lock
 #   root out of siprecctl: root takes the oldest one's slot, the other user is refused.
@@ -82,6 +84,17 @@ for name, s in [("formats", sdp.replace("RTP/AVP 0", "RTP/AVP " + " ".join(["0"]
     w = re.search(r"(?im)^Warning: (.*)$", h)
     print("sdp %s: %s warning %s" % (name, status(h), w.group(1) if w else "none"))
 
+# rs-metadata over a limit other than its size: 100 nested elements
+deep = ("<recording xmlns='urn:ietf:params:xml:ns:recording:1'>" + "<x>" * 100 + "</x>" * 100 +
+        "</recording>")
+c = socket.create_connection(("127.0.0.1", port))
+c.sendall(req("INVITE", "atk-md-deep", "t", 1, b=body(sdp)[:-len("--b1--\r\n")] +
+              "--b1\r\nContent-Type: application/rs-metadata+xml\r\n"
+              "Content-Disposition: recording-session\r\n\r\n" + deep + "\r\n--b1--\r\n"))
+h = final(c, "INVITE")
+w = re.search(r"(?im)^Warning: (.*)$", h)
+print("metadata nested 100 deep: %s warning %s" % (status(h), w.group(1) if w else "none"))
+
 # Session-Expires below the floor
 c = socket.create_connection(("127.0.0.1", port))
 c.sendall(req("INVITE", "atk-se", "t", 1, b=body(sdp), extra="Session-Expires: 1\r\nSupported: timer\r\n"))
@@ -99,6 +112,8 @@ check "100 formats on one m= line: 488 naming the formats" \
 check "a 1000-byte a=label: 488 naming the label" \
 	grep -q '^sdp label: SIP/2.0 488 .*a=label too long' "$T/sip.out"
 check "neither named MAX_STREAMS_PER_SESSION" sh -c "! grep -q '^sdp .*MAX_STREAMS_PER_SESSION' '$T/sip.out'"
+check "rs-metadata nested 100 deep: 413 naming the nesting, not the size" \
+	grep -q '^metadata nested 100 deep: SIP/2.0 413 .*recording metadata over a limit: element nesting' "$T/sip.out"
 check "Session-Expires: 1 answered '422 Session Interval Too Small'" \
 	grep -q '^session-expires 1: SIP/2.0 422 Session Interval Too Small' "$T/sip.out"
 

@@ -123,7 +123,8 @@ static const struct md_case cases[] = {
 	{"DOCTYPE with external entity",
 	 "<!DOCTYPE recording SYSTEM 'file:///etc/passwd'><recording xmlns='" NS1 "'/>", -EBADMSG,
 	 0, 0, 0, 0, NULL, NULL, DEF},
-	{"oversized body", REC_OPEN SESSION "</recording>", -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	{"oversized body", REC_OPEN SESSION "</recording>", -E2BIG, 0, 0, 0, 0, NULL,
+	 "size (MAX_METADATA_SIZE)",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 64,
@@ -138,7 +139,7 @@ static const struct md_case cases[] = {
 		 .max_extensions = 64,
 		 .max_warnings = 32}},
 	{"too deep", REC_OPEN "<a><b><c><d><e><f><g/></f></e></d></c></b></a></recording>", -E2BIG,
-	 0, 0, 0, 0, NULL, NULL,
+	 0, 0, 0, 0, NULL, "element nesting",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -155,7 +156,7 @@ static const struct md_case cases[] = {
 	{"too many participants",
 	 REC_OPEN SESSION "<participant participant_id='p1'/><participant participant_id='p2'/>"
 			  "<participant participant_id='p3'/></recording>",
-	 -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 -E2BIG, 0, 0, 0, 0, NULL, "participants",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -171,7 +172,7 @@ static const struct md_case cases[] = {
 		 .max_warnings = 32}},
 	{"attribute too long",
 	 REC_OPEN "<session session_id='0123456789012345678901234567890123456789'/></recording>",
-	 -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 -E2BIG, 0, 0, 0, 0, NULL, "length of an attribute value",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -187,7 +188,7 @@ static const struct md_case cases[] = {
 		 .max_warnings = 32}},
 	{"attribute too long on an empty root",
 	 "<recording xmlns='" NS1 "' a='0123456789012345678901234567890123456789'/>", -E2BIG, 0, 0,
-	 0, 0, NULL, NULL,
+	 0, 0, NULL, "length of an attribute value",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -202,7 +203,7 @@ static const struct md_case cases[] = {
 		 .max_extensions = 64,
 		 .max_warnings = 32}},
 	{"too many elements", REC_OPEN SESSION "<x/><x/><x/><x/></recording>", -E2BIG, 0, 0, 0, 0,
-	 NULL, NULL,
+	 NULL, "elements",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -220,7 +221,7 @@ static const struct md_case cases[] = {
 	 REC_OPEN SESSION "<stream "
 			  "stream_id='t'><label>0123456789012345678901234567890123456789</label></"
 			  "stream></recording>",
-	 -E2BIG, 0, 0, 0, 0, NULL, NULL,
+	 -E2BIG, 0, 0, 0, 0, NULL, "length of an element's text",
 	 .lim = {.max_parts = 8,
 		 .max_part_size = 65536,
 		 .max_body_size = 65536,
@@ -342,6 +343,11 @@ static void test_table(void **state)
 			fail_msg("%s: returned %d, expected %d", c->name, r, c->ret);
 		if (r < 0) {
 			assert_ptr_equal(md, (void *)0x1);
+			/* an -E2BIG case's warnings field names the limit it goes over */
+			if (r == -E2BIG && c->warnings &&
+			    strcmp(siprec_metadata_limit(), c->warnings) != 0)
+				fail_msg("%s: over '%s', expected '%s'", c->name,
+					 siprec_metadata_limit(), c->warnings);
 			continue;
 		}
 		if (md->n_participants != c->n_participants || md->n_streams != c->n_streams ||
