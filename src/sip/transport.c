@@ -6,6 +6,8 @@
  * a reference on its connection, dropped on the final CQE (no IORING_CQE_F_MORE).
  * A connection whose send queue passes a high mark stops being read until it drains (the peer
  * is throttled by TCP's flow control), and is closed when its queue makes no progress.
+ * A peer that shuts its write side (FIN, close_notify) is not read any more; its connection
+ * stays until the answers queued and owed on it are out, then is closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -88,6 +90,10 @@ struct sip_conn {
 	uint64_t tx_progress_ms; /* while throttled: when the peer last took a byte */
 	unsigned owed;		 /* answers its server transactions still owe (sip_conn_owe) */
 	struct loop_timer resume_timer, stall_timer;
+	/* The peer shut its write side: no more reading; closed once nothing is queued or owed
+	 * (eof_timer checks that outside the send path), or when the queue stalls. */
+	bool rd_eof;
+	struct loop_timer eof_timer;
 	bool counted;		/* open: holds one of MAX_CONNECTIONS */
 	bool source_counted;	/* open: holds one of the source's connections */
 	bool handshake_counted; /* holds one of the global and per-source handshakes */
@@ -256,6 +262,7 @@ void sip_conn_unref(struct sip_conn *c)
 	loop_timer_disarm(t->loop, &c->msg_timer);
 	loop_timer_disarm(t->loop, &c->resume_timer);
 	loop_timer_disarm(t->loop, &c->stall_timer);
+	loop_timer_disarm(t->loop, &c->eof_timer);
 	handshake_release(c);
 	conn_release(c);
 	if (c->prev)
@@ -317,6 +324,7 @@ static void conn_close(struct sip_conn *c)
 	}
 	loop_timer_disarm(c->tr->loop, &c->resume_timer);
 	loop_timer_disarm(c->tr->loop, &c->stall_timer);
+	loop_timer_disarm(c->tr->loop, &c->eof_timer);
 	if (c->listener || c->kind == SIP_TRANSPORT_UDP) {
 		struct io_uring_sqe *sqe = loop_sqe(c->tr->loop, NULL);
 
@@ -437,10 +445,61 @@ static void throttle_start(struct sip_conn *c)
  * this is what keeps its idle timer off too. */
 static void tx_progress(struct sip_conn *c)
 {
-	if (c->throttled) {
+	if (c->throttled || c->rd_eof) {
 		c->tx_progress_ms = loop_now_ms(c->tr->loop);
 		conn_touch(c, c->tr->lim.idle_timeout_ms);
 	}
+}
+
+/* Half-closed: whether the connection is done is decided from the timer pass, not from inside
+ * the send path or a transaction that is queueing its answer. */
+static void eof_check_later(struct sip_conn *c)
+{
+	if (c->state == CONN_OPEN && !loop_timer_armed(&c->eof_timer))
+		loop_timer_arm(c->tr->loop, &c->eof_timer, loop_now_ms(c->tr->loop));
+}
+
+/*
+ * A half-closed connection with nothing queued or owed is closed; otherwise the stall timer
+ * bounds it: a queue that takes no byte for send_stall_ms() closes it (an empty queue waiting
+ * on answers owed does not count, and those are bounded by their transactions' TU guard).
+ * While throttled, the requests kept in c->rx are handed on first (resume_fired comes back).
+ */
+static void eof_settle(struct sip_conn *c)
+{
+	struct sip_transport *t = c->tr;
+
+	if (c->state != CONN_OPEN || !c->rd_eof || c->throttled)
+		return;
+	/* The rest is part of a message the peer will never finish. */
+	c->rx_len = 0;
+	loop_timer_disarm(t->loop, &c->msg_timer);
+	if (!c->tx_head && !c->owed) {
+		conn_close(c);
+		return;
+	}
+	if (!loop_timer_armed(&c->stall_timer)) {
+		c->tx_progress_ms = loop_now_ms(t->loop);
+		loop_timer_arm(t->loop, &c->stall_timer, c->tx_progress_ms + send_stall_ms(t));
+	}
+}
+
+static void eof_fired(struct loop_timer *tm)
+{
+	eof_settle(container_of(tm, struct sip_conn, eof_timer));
+}
+
+/* The peer shut its write side (FIN, or a TLS close_notify): RFC 3261 §18 lets a response go
+ * back over the connection its request came in on, and a half-closed one can still carry it
+ * (nc -N, scripts, an SRC closing its side after its BYE). Reading stops here. */
+static void conn_read_eof(struct sip_conn *c)
+{
+	if (c->state != CONN_OPEN || c->rd_eof)
+		return;
+	c->rd_eof = true;
+	log_debug("SIP %s connection: peer closed its side, %u messages queued and %u owed",
+		  sip_transport_kind_name(c->kind), c->tx_count, c->owed);
+	eof_settle(c);
 }
 
 static void tx_pop(struct sip_conn *c)
@@ -454,6 +513,8 @@ static void tx_pop(struct sip_conn *c)
 	if (c->tx_count)
 		c->tx_count--;
 	free(tx);
+	if (c->rd_eof && !c->tx_head)
+		eof_check_later(c);
 	/* Reading resumes from the timer pass, not from inside a flush walking this queue: the
 	 * requests it parses queue responses. */
 	if (c->throttled && tx_below_low(c) && !loop_timer_armed(&c->resume_timer))
@@ -466,7 +527,7 @@ static void stall_fired(struct loop_timer *tm)
 	struct sip_transport *t = c->tr;
 	uint64_t due = c->tx_progress_ms + send_stall_ms(t);
 
-	if (c->state != CONN_OPEN || !c->throttled)
+	if (c->state != CONN_OPEN || !(c->throttled || c->rd_eof))
 		return;
 	/* Nothing queued: the throttle waits on answers siprecd still owes (INVITEs whose rows
 	 * are not durable yet), not on the peer. */
@@ -498,6 +559,8 @@ void sip_conn_owe(struct sip_conn *c, int delta)
 		c->owed += (unsigned)delta;
 	if (c->state != CONN_OPEN || c->listener || c->kind == SIP_TRANSPORT_UDP)
 		return;
+	if (c->rd_eof && !c->owed)
+		eof_check_later(c);
 	if (!c->throttled && tx_over_high(c))
 		throttle_start(c);
 	else if (c->throttled && tx_below_low(c) && !loop_timer_armed(&c->resume_timer))
@@ -870,6 +933,10 @@ static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
 				stream_input(c, tmp, (size_t)r);
 				more = false; /* re-arm below */
 				res = 1;
+			} else if (r == 0) { /* close_notify: the peer's half-close */
+				conn_read_eof(c);
+				more = false;
+				res = 1;
 			} else if (r == -EAGAIN) {
 				more = false;
 				res = 1;
@@ -877,7 +944,9 @@ static void tcp_recv_done(struct loop_op *op, int res, uint32_t flags)
 				log_debug("tls record type %u on offloaded socket: closing", type);
 			}
 		}
-		if (res <= 0)
+		if (res == 0 && c->state == CONN_OPEN)
+			conn_read_eof(c);
+		else if (res <= 0)
 			conn_close(c);
 	}
 	if (!more) {
@@ -893,7 +962,7 @@ static void conn_arm_recv(struct sip_conn *c)
 	struct sip_transport *t = c->tr;
 	struct io_uring_sqe *sqe;
 
-	if (c->recv_armed || c->state != CONN_OPEN || c->throttled)
+	if (c->recv_armed || c->state != CONN_OPEN || c->throttled || c->rd_eof)
 		return;
 	if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX)) {
 		tls_arm_poll(c, POLLIN);
@@ -957,14 +1026,20 @@ static void tls_read_records(struct sip_conn *c)
 {
 	char buf[4096];
 
-	while (!c->throttled) {
+	while (!c->throttled && !c->rd_eof) {
 		ssize_t n = tls_conn_read(c->tls, buf, sizeof(buf));
 
 		if (n == -EAGAIN) {
 			tls_arm_poll(c, POLLIN);
 			return;
 		}
-		if (n <= 0) {
+		/* close_notify, or a FIN without it (OpenSSL's unexpected EOF; a reset peer is
+		 * found out by the next write) */
+		if (n == 0 || n == -ECONNRESET) {
+			conn_read_eof(c);
+			return;
+		}
+		if (n < 0) {
 			conn_close(c);
 			return;
 		}
@@ -1040,7 +1115,7 @@ static void tls_poll_done(struct loop_op *op, int res, uint32_t flags)
 	}
 	if (c->state == CONN_HANDSHAKE) {
 		tls_handshake_step(c);
-	} else if (c->throttled) {
+	} else if (c->throttled || c->rd_eof) {
 		/* Records are not read (a flush that meets a full socket re-arms for POLLOUT
 		 * alone); a peer gone or in error cannot take its responses. */
 		if (res & (POLLHUP | POLLERR))
@@ -1090,7 +1165,9 @@ static void resume_fired(struct loop_timer *tm)
 		/* OpenSSL may hold records it already decrypted, which no poll would report: read
 		 * those first. A multishot recv whose cancellation has not completed yet is
 		 * re-armed by its last CQE. */
-		if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX))
+		if (c->rd_eof)
+			eof_settle(c);
+		else if (c->kind == SIP_TRANSPORT_TLS && !(c->offload & TLS_OFFLOAD_RX))
 			tls_read_records(c);
 		else
 			conn_arm_recv(c);
@@ -1183,6 +1260,7 @@ static void accept_done(struct loop_op *op, int res, uint32_t flags)
 		c->flush_timer.fn = flush_fired;
 		c->resume_timer.fn = resume_fired;
 		c->stall_timer.fn = stall_fired;
+		c->eof_timer.fn = eof_fired;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->recv_op.fn = tcp_recv_done;
 		c->send_op.fn = send_done;

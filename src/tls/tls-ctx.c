@@ -556,10 +556,14 @@ static SSL_CTX *build_ssl_ctx(struct tls_server_ctx *c, int *ret_errno, char **r
 	}
 	/* No renegotiation (RFC 5746 attacks, and kTLS cannot follow a key change); no
 	 * compression (CRIME); no tickets so that after a TLS 1.3 handshake the server has sent
-	 * no record the kernel must count (the TX sequence stays OpenSSL's, the RX one is 0). */
+	 * no record the kernel must count (the TX sequence stays OpenSSL's, the RX one is 0).
+	 * A FIN without close_notify reads as a close_notify, not as a fatal error that sends an
+	 * alert and fails every later write: a peer that half-closes that way still gets its
+	 * answers (SIP frames its messages by Content-Length, so a truncated one is never taken
+	 * in; docs/SIP.md "Half-closed connections"). */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
-					 SSL_OP_ENABLE_KTLS);
+					 SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

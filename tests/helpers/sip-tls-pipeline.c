@@ -13,6 +13,9 @@
  *        sip-tls-pipeline PORT 1.2|1.3 noread
  *          writes OPTIONS and never reads until the server closes the connection (exit 0), or
  *          nothing moved for 60 s (exit 1).
+ *        sip-tls-pipeline PORT 1.2|1.3 halfclose N notify|fin
+ *          writes N OPTIONS, then shuts its write side (a close_notify then FIN, or a FIN
+ *          alone) and reads until the server closes. Exit 0 when all N were 200.
  * Prints "local ADDR:PORT" once connected, then what it saw. Exit 1 on failure, 2 on usage.
  */
 #include <arpa/inet.h>
@@ -110,6 +113,33 @@ static int options(char *buf, size_t cap, unsigned long i)
 			i, i, i, PAD, pad);
 }
 
+/* Blocking: N requests, the half-close, then every response until the server closes. */
+static int half_close(SSL *ssl, int fd, unsigned long n, bool notify)
+{
+	struct counter cnt = {0};
+	char buf[16384];
+	int r;
+
+	for (unsigned long i = 0; i < n; i++) {
+		int len = options(buf, sizeof(buf), i);
+
+		if (SSL_write(ssl, buf, len) != len) {
+			fprintf(stderr, "sip-tls-pipeline: write failed\n");
+			return 1;
+		}
+	}
+	if (notify && SSL_shutdown(ssl) < 0) {
+		fprintf(stderr, "sip-tls-pipeline: close_notify not sent\n");
+		return 1;
+	}
+	shutdown(fd, SHUT_WR);
+	while ((r = SSL_read(ssl, buf, sizeof(buf))) > 0)
+		count_feed(&cnt, buf, (size_t)r);
+	printf("half-closed (%s), responses %lu (200 OK %lu) of %lu, then closed by the server\n",
+	       notify ? "close_notify" : "FIN alone", cnt.responses, cnt.ok, n);
+	return cnt.responses == n && cnt.ok == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	bool read_mode;
@@ -138,7 +168,11 @@ int main(int argc, char **argv)
 	else
 		goto usage;
 	read_mode = !strcmp(argv[3], "read");
-	if (read_mode && argc == 6) {
+	if (!strcmp(argv[3], "halfclose") && argc == 6) {
+		n = (unsigned long)arg_num(argv[4], 1, 100000);
+		if (strcmp(argv[5], "notify") && strcmp(argv[5], "fin"))
+			goto usage;
+	} else if (read_mode && argc == 6) {
 		n = (unsigned long)arg_num(argv[4], 1, 10000000);
 		wait_ms = (uint64_t)arg_num(argv[5], 0, 600000);
 	} else if (read_mode || strcmp(argv[3], "noread") || argc != 4) {
@@ -163,6 +197,12 @@ int main(int argc, char **argv)
 	ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1)
 		goto tls_fail;
+	if (!strcmp(argv[3], "halfclose")) {
+		printf("local %s:%u\n%s %s\n", inet_ntop(AF_INET, &local.sin_addr, ip, sizeof(ip)),
+		       ntohs(local.sin_port), SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		fflush(stdout);
+		return half_close(ssl, fd, n, !strcmp(argv[5], "notify"));
+	}
 	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	printf("local %s:%u\n%s %s\n", inet_ntop(AF_INET, &local.sin_addr, ip, sizeof(ip)),
@@ -263,6 +303,7 @@ tls_fail:
 	return 1;
 usage:
 	fprintf(stderr, "usage: sip-tls-pipeline PORT 1.2|1.3 read N WAIT_MS\n"
-			"       sip-tls-pipeline PORT 1.2|1.3 noread\n");
+			"       sip-tls-pipeline PORT 1.2|1.3 noread\n"
+			"       sip-tls-pipeline PORT 1.2|1.3 halfclose N notify|fin\n");
 	return 2;
 }

@@ -17,6 +17,9 @@
 #     then reads: every request is answered 200 on the connection that was throttled.
 #  3. sip-tls-pipeline over TLS 1.3 never reads: its throttled queue takes nothing for
 #     SIP_MESSAGE_TIMEOUT and siprecd closes it (send_stalled), with its address logged.
+#  4. sip-tls-pipeline over TLS 1.2 and 1.3 sends 12 OPTIONS and half-closes (a close_notify
+#     then FIN: the kernel reports the alert record; a FIN alone: recv returns 0): all 12 are
+#     answered and siprecd then closes the connection (docs/SIP.md "Half-closed connections").
 # Each throttled connection is matched by its address with siprecd's "kTLS tx=kernel
 # rx=kernel" line and its throttle lines say the kernel TLS recv was cancelled and re-armed.
 # Exit 0 pass, 1 fail.
@@ -135,13 +138,29 @@ wget -qO- http://127.0.0.1:9100/metrics | grep -E '^siprecd_sip_(throttled|refus
 [ "$(metric 'siprecd_sip_refused_total{reason="send_queue"}')" = 0 ] && ok "none refused at a cap" || bad "send_queue is not 0"
 [ "$(metric siprecd_sip_throttled_connections)" = 0 ] && ok "no connection throttled at the end" || bad "a connection is still throttled at the end"
 
+for v in 1.2 1.3; do
+	for how in notify fin; do
+		up; echo "== 4: 12 OPTIONS over TLS $v, then a half-close ($how)"
+		./sip-tls-pipeline 5061 $v halfclose 12 $how >/tmp/hc.out 2>&1
+		rc=$?
+		cat /tmp/hc.out
+		peer=$(sed -n 's/^local //p' /tmp/hc.out)
+		[ $rc -eq 0 ] && ok "TLS $v, $how: all 12 answered after the half-close, then closed" ||
+			bad "TLS $v, $how: half-close exit $rc"
+		grep -qE "tls: connection from $peer: TLSv$v .*kTLS tx=kernel rx=kernel" $LOG &&
+			ok "$peer: TLS $v with kTLS TX and RX" || bad "$peer: not TLS $v with kTLS TX and RX"
+	done
+done
+n=$(grep -c 'SIP tls connection: peer closed its side' $LOG)
+[ "$n" -ge 4 ] && ok "siprecd saw $n half-closes" || bad "siprecd saw $n half-closes, not 4"
+
 up
 kill -TERM $PID
 wait $PID
 rc=$?
 [ $rc -eq 0 ] && ok "siprecd exit status 0" || bad "siprecd exit status $rc"
 
-NCONN=4
+NCONN=8
 TX1=$(stat_of TlsTxSw) RX1=$(stat_of TlsRxSw) DE1=$(stat_of TlsDecryptError)
 echo "tls_stat TlsTxSw $TX0 -> $TX1, TlsRxSw $RX0 -> $RX1, TlsDecryptError $DE0 -> $DE1"
 [ $((TX1 - TX0)) -eq $NCONN ] && ok "TlsTxSw grew by $NCONN" || bad "TlsTxSw grew by $((TX1 - TX0)), not $NCONN"

@@ -5,7 +5,7 @@
 # and runs tests/vm/ktls-flow-init.sh there (a TLS 1.3 connection of calls throttled and read
 # again with no call lost; pipelined OPTIONS over TLS 1.2 and 1.3 throttled while siprecd's
 # kernel-TLS sends meet a full socket, all answered; a TLS peer that never reads closed as
-# stalled). The host has no kTLS: sip-slow-reader and tls-backpressure test the OpenSSL path.
+# stalled; peers that half-close, by close_notify or by a FIN alone, all answered). The host has no kTLS: sip-slow-reader and tls-backpressure test the OpenSSL path.
 # Exit: 0 pass, 1 failure, 124 timeout. No skip: a VM that cannot start is a failure.
 #
 # Usage: tests/vm/ktls-flow-test.sh [run-in-vm.sh options...]
