@@ -127,6 +127,11 @@ const char *sip_refusal_name(enum sip_refusal why);
 /* Queues buf (copied) on conn; for UDP peer is the destination. 0 or -errno. */
 int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
 		  size_t len);
+/* siprecd's own request (a BYE) on conn: as sip_conn_send, but on a TCP/TLS connection whose
+ * queue is at a cap it waits (copied) until there is room instead of closing the connection;
+ * waiting requests count toward the marks. 0 or -errno (-ENOTCONN: conn is closed). */
+int sip_conn_send_request(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
+			  size_t len);
 void sip_conn_ref(struct sip_conn *c);
 void sip_conn_unref(struct sip_conn *c);
 /* Answers owed to a TCP/TLS peer (delta > 0 when a request is taken in, < 0 as its answers

@@ -37,6 +37,9 @@
 /* A TLS record's largest plaintext (RFC 8446 §5.1): queued responses are written in records
  * of up to this much. */
 #define TLS_RECORD_MAX 16384
+/* The least an answer owed is counted as in bytes (sip_conn_owe): a 200 with an SDP answer of a
+ * few streams, as siprecd writes it. */
+#define OWED_ANSWER_MIN 1024
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
 
@@ -89,6 +92,11 @@ struct sip_conn {
 	bool throttled;
 	uint64_t tx_progress_ms; /* while throttled: when the peer last took a byte */
 	unsigned owed;		 /* answers its server transactions still owe (sip_conn_owe) */
+	size_t tx_max;		 /* the largest message queued so far (owed_bytes) */
+	/* siprecd's own requests waiting for room under the caps (sip_conn_send_request) */
+	struct sip_tx *rq_head, *rq_tail;
+	size_t rq_bytes;
+	unsigned rq_count;
 	struct loop_timer resume_timer, stall_timer;
 	/* The peer shut its write side: no more reading; closed once nothing is queued or owed
 	 * (eof_timer checks that outside the send path), or when the queue stalls. */
@@ -277,6 +285,12 @@ void sip_conn_unref(struct sip_conn *c)
 		free(c->tx_head);
 		c->tx_head = n;
 	}
+	while (c->rq_head) {
+		struct sip_tx *n = c->rq_head->next;
+
+		free(c->rq_head);
+		c->rq_head = n;
+	}
 	tls_conn_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -381,13 +395,26 @@ static uint64_t send_stall_ms(const struct sip_transport *t)
 	return t->lim.message_timeout_ms ? t->lim.message_timeout_ms : t->lim.idle_timeout_ms;
 }
 
+/*
+ * The bytes the answers still owed will add to the queue: each counted as the largest message
+ * queued on this connection so far, and at least OWED_ANSWER_MIN. Reading stops once queued and
+ * owed bytes pass half the cap, so what is taken in can only pass the cap if its answers are on
+ * average twice as large as that estimate (docs/SIP.md).
+ */
+static size_t owed_bytes(const struct sip_conn *c)
+{
+	return (size_t)c->owed * MAX(c->tx_max, (size_t)OWED_ANSWER_MIN);
+}
+
 /* Over half of either cap: stop reading the peer's requests. */
 static bool tx_over_high(const struct sip_conn *c)
 {
 	const struct sip_transport_limits *l = &c->tr->lim;
 
-	return (l->max_send_queue && c->tx_bytes > l->max_send_queue / 2) ||
-	       (l->max_send_queue_msgs && c->tx_count + c->owed > l->max_send_queue_msgs / 2);
+	return (l->max_send_queue &&
+		c->tx_bytes + c->rq_bytes + owed_bytes(c) > l->max_send_queue / 2) ||
+	       (l->max_send_queue_msgs &&
+		c->tx_count + c->rq_count + c->owed > l->max_send_queue_msgs / 2);
 }
 
 /* Down to a quarter of both caps: read again. */
@@ -395,8 +422,10 @@ static bool tx_below_low(const struct sip_conn *c)
 {
 	const struct sip_transport_limits *l = &c->tr->lim;
 
-	return (!l->max_send_queue || c->tx_bytes <= l->max_send_queue / 4) &&
-	       (!l->max_send_queue_msgs || c->tx_count + c->owed <= l->max_send_queue_msgs / 4);
+	return (!l->max_send_queue ||
+		c->tx_bytes + c->rq_bytes + owed_bytes(c) <= l->max_send_queue / 4) &&
+	       (!l->max_send_queue_msgs ||
+		c->tx_count + c->rq_count + c->owed <= l->max_send_queue_msgs / 4);
 }
 
 /* Debug lines for each throttle and resume, which say how the connection is read (tests/vm
@@ -502,6 +531,44 @@ static void conn_read_eof(struct sip_conn *c)
 	eof_settle(c);
 }
 
+/* Whether len more bytes, one more message, fit under the caps. */
+static bool tx_fits(const struct sip_conn *c, size_t len)
+{
+	const struct sip_transport_limits *l = &c->tr->lim;
+
+	return (!l->max_send_queue || c->tx_bytes + len <= l->max_send_queue) &&
+	       (!l->max_send_queue_msgs || c->tx_count < l->max_send_queue_msgs);
+}
+
+static void tx_append(struct sip_conn *c, struct sip_tx *tx)
+{
+	tx->next = NULL;
+	c->tx_bytes += tx->len;
+	c->tx_count++;
+	c->tx_max = MAX(c->tx_max, tx->len);
+	if (c->tx_tail)
+		c->tx_tail->next = tx;
+	else
+		c->tx_head = tx;
+	c->tx_tail = tx;
+}
+
+/* siprecd's own requests that waited for room go behind the answers queued, as room comes
+ * back. Appending at the tail is safe while a flush walks the queue from its head. */
+static void rq_feed(struct sip_conn *c)
+{
+	while (c->rq_head && c->state == CONN_OPEN && tx_fits(c, c->rq_head->len)) {
+		struct sip_tx *tx = c->rq_head;
+
+		c->rq_head = tx->next;
+		if (!c->rq_head)
+			c->rq_tail = NULL;
+		c->rq_bytes -= tx->len;
+		c->rq_count--;
+		tx_append(c, tx);
+	}
+}
+
 static void tx_pop(struct sip_conn *c)
 {
 	struct sip_tx *tx = c->tx_head;
@@ -513,6 +580,7 @@ static void tx_pop(struct sip_conn *c)
 	if (c->tx_count)
 		c->tx_count--;
 	free(tx);
+	rq_feed(c);
 	if (c->rd_eof && !c->tx_head)
 		eof_check_later(c);
 	/* Reading resumes from the timer pass, not from inside a flush walking this queue: the
@@ -733,13 +801,7 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 	else
 		tx->peer = c->peer;
 	memcpy(tx->data, buf, len);
-	c->tx_bytes += len;
-	c->tx_count++;
-	if (c->tx_tail)
-		c->tx_tail->next = tx;
-	else
-		c->tx_head = tx;
-	c->tx_tail = tx;
+	tx_append(c, tx);
 	if (!c->throttled && c->kind != SIP_TRANSPORT_UDP && tx_over_high(c))
 		throttle_start(c);
 	if (tls_records(c) && c->state == CONN_OPEN) {
@@ -748,6 +810,42 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 		return 0;
 	}
 	conn_kick_send(c);
+	return 0;
+}
+
+/*
+ * A request of siprecd's own is not a peer's fault: at a cap it waits for room rather than
+ * close the connection (at a stop every session's BYE is queued in one turn, more than
+ * MAX_SEND_QUEUE_MESSAGES on an SRC's connection with that many calls). It counts toward the
+ * marks meanwhile, so the peer's reading stops; a peer that reads nothing is closed as stalled.
+ * At most one per dialog on the connection waits (a BYE; no retransmission over TCP/TLS).
+ */
+int sip_conn_send_request(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
+			  size_t len)
+{
+	struct sip_tx *tx;
+
+	if (c->kind == SIP_TRANSPORT_UDP || c->listener || (!c->rq_head && tx_fits(c, len)))
+		return sip_conn_send(c, peer, buf, len);
+	if (c->state == CONN_CLOSING)
+		return -ENOTCONN;
+	tx = malloc(sizeof(*tx) + len);
+	if (!tx)
+		return -ENOMEM;
+	tx->next = NULL;
+	tx->len = len;
+	tx->off = 0;
+	tx->peer = peer ? *peer : c->peer;
+	memcpy(tx->data, buf, len);
+	if (c->rq_tail)
+		c->rq_tail->next = tx;
+	else
+		c->rq_head = tx;
+	c->rq_tail = tx;
+	c->rq_bytes += len;
+	c->rq_count++;
+	if (!c->throttled && tx_over_high(c))
+		throttle_start(c);
 	return 0;
 }
 

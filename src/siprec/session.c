@@ -2072,7 +2072,7 @@ static void uac_bye_timer(struct loop_timer *t)
 		shutdown_check(ss);
 		return;
 	}
-	sip_conn_send(b->conn, &b->peer, b->buf, b->len);
+	sip_conn_send_request(b->conn, &b->peer, b->buf, b->len);
 	b->interval_ms = MIN(b->interval_ms * 2, T2_MS);
 	loop_timer_arm(l, t, MIN(now + b->interval_ms, b->give_up_ms));
 }
@@ -2107,7 +2107,7 @@ static void send_bye(struct session *s)
 				      .extra_headers = s->bye_reason,
 			      },
 			      NULL);
-	if (n <= 0 || sip_conn_send(s->conn, &s->peer, buf, (size_t)n) < 0)
+	if (n <= 0 || sip_conn_send_request(s->conn, &s->peer, buf, (size_t)n) < 0)
 		return;
 	s->bye_sent = true;
 	b = calloc(1, sizeof(*b) + (size_t)n);

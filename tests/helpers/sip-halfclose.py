@@ -8,6 +8,9 @@ CALL-ID TO-TAG"), then "eof" when siprecd closes the connection (or "timeout").
   sip-halfclose.py tcp|tls PORT options N [--close fin|notify] [--no-read] [--rcvbuf B]
   sip-halfclose.py tcp|tls PORT invite CALL-ID [--close ...]
   sip-halfclose.py tcp|tls PORT indialog CALL-ID TO-TAG METHOD... (one connection, then FIN)
+  sip-halfclose.py tcp|tls PORT calls N: sets up N calls on one connection (INVITE, 200, ACK),
+      prints "ready", then answers every BYE siprecd sends with 200 until it closes the
+      connection; prints "byes K" and "eof".
 """
 import argparse
 import random
@@ -143,11 +146,72 @@ def siprec_offer(call_id, media_port):
             "Content-Disposition: recording-session\r\n\r\n" + md + "--SIPRECb--\r\n").encode()
 
 
+def messages(p, timeout):
+    """Yields (start line, headers as (name, value) in order) of each message read."""
+    p.s.settimeout(timeout)
+    while True:
+        while b"\r\n\r\n" in p.buf:
+            head, _, rest = p.buf.partition(b"\r\n\r\n")
+            lines = head.decode(errors="replace").split("\r\n")
+            hdrs = [(k.strip().lower(), v.strip()) for k, _, v in
+                    (h.partition(":") for h in lines[1:])]
+            n = int(dict(hdrs).get("content-length", "0"))
+            if len(rest) < n:
+                break
+            p.buf = rest[n:]
+            yield lines[0], hdrs
+        try:
+            d = p.s.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            return
+        if not d:
+            return
+        if p.tls:
+            p.inb.write(d)
+            while True:
+                try:
+                    p.buf += p.tls.read(65536)
+                except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                    break
+        else:
+            p.buf += d
+
+
+def calls(p, kind, n, timeout):
+    rd = messages(p, timeout)
+    for i in range(n):
+        cid = "own-%d" % i
+        p.send(request(kind, p.lport, "INVITE", cid, 1, body=siprec_offer(cid, 30000),
+                       ctype="multipart/mixed;boundary=SIPRECb", extra="Require: siprec\r\n"))
+        for start, hdrs in rd:
+            h = dict(hdrs)
+            if start.startswith("SIP/2.0 200") and h.get("call-id") == cid:
+                tag = h["to"].split("tag=")[1].split(";")[0]
+                p.send(request(kind, p.lport, "ACK", cid, 1, to_tag=tag))
+                break
+        else:
+            print("call %d not answered" % i)
+            return 1
+    print("ready", flush=True)
+    byes = 0
+    for start, hdrs in rd:
+        if not start.startswith("BYE "):
+            continue
+        byes += 1
+        resp = "SIP/2.0 200 OK\r\n" + "".join(
+            "%s: %s\r\n" % (k, v) for k, v in hdrs
+            if k in ("via", "from", "to", "call-id", "cseq")) + "Content-Length: 0\r\n\r\n"
+        p.send(resp.encode())
+    print("byes", byes)
+    print("eof")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=["tcp", "tls"])
     ap.add_argument("port", type=int)
-    ap.add_argument("what", choices=["options", "invite", "indialog"])
+    ap.add_argument("what", choices=["options", "invite", "indialog", "calls"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--close", choices=["fin", "notify"], default="notify")
     ap.add_argument("--no-read", action="store_true", help="never read (hold the socket)")
@@ -155,6 +219,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=15)
     a = ap.parse_args()
     p = Peer(a.kind, a.port, a.rcvbuf)
+    if a.what == "calls":
+        return calls(p, a.kind, int(a.args[0]), a.timeout)
     if a.what == "options":
         n = int(a.args[0])
         p.send(b"".join(request(a.kind, p.lport, "OPTIONS", "hc-opt-%d" % i, 1,
@@ -181,4 +247,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
