@@ -1310,6 +1310,38 @@ static void trying_arm(struct session *s, struct sip_txn *txn, struct sip_msg *r
 		loop_timer_arm(m->loop, &s->ss->trying_timer, s->trying_at);
 }
 
+/* RFC 4574 §5: a label is unique within a session. Two m= lines that share one (or an
+ * unlabelled line and one labelled "m<its index>", the name stream_label gives it) would be two
+ * recordings of one catalog stream, the first one's counters overwritten by the second's: such
+ * an offer is refused. True, with the Warning's text in warn, if two lines share a label. */
+static bool shared_label(const struct sdp_session *offer, char *warn, size_t n)
+{
+	char a[16], b[16];
+
+	for (unsigned i = 0; i < offer->n_media; i++) {
+		struct str li = offer->media[i].label;
+
+		if (!li.len)
+			li = str_make(a, (size_t)snprintf(a, sizeof(a), "m%u", i));
+		li.len = MIN(li.len, STORE_LABEL_MAX); /* as label_raw keeps it */
+		for (unsigned j = 0; j < i; j++) {
+			struct str lj = offer->media[j].label;
+
+			if (!lj.len)
+				lj = str_make(b, (size_t)snprintf(b, sizeof(b), "m%u", j));
+			lj.len = MIN(lj.len, STORE_LABEL_MAX);
+			if (str_eq(li, lj)) {
+				snprintf(warn, n,
+					 "SDP offer rejected: m= lines %u and %u share the label "
+					 "'%.*s'",
+					 j + 1, i + 1, (int)MIN(li.len, 64), li.s);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* Builds the SDP answer for offer and sends the 200 OK. Returns 0, or answers an error. */
 static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *req,
 			const struct siprec_body_part *sdp_part, bool delayed)
@@ -1338,6 +1370,10 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		snprintf(warn, sizeof(warn), "SDP offer rejected: %s", sdp_error());
 		respond_warning(m, txn, req, 488, NULL, warn);
 		return r;
+	}
+	if (shared_label(&offer, warn, sizeof(warn))) {
+		respond_warning(m, txn, req, 488, NULL, warn);
+		return -EBADMSG;
 	}
 	/* A re-offer's streams count against the source's limit like the initial offer's; a
 	 * refusal changes nothing, the streams recording so far go on. */

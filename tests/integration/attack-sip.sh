@@ -6,13 +6,16 @@
 #   local tag and remote tag); the SRC's own BYE ends it;
 # - an SDP offer over one of the parser's limits other than the m= lines' is refused with a
 #   Warning naming that limit, not MAX_STREAMS_PER_SESSION;
+# - two m= lines of one offer that share a label (or whose implicit label, m<index>, another
+#   line names) are refused 488 with a Warning naming it: they were two recordings of one
+#   catalog stream, the first one's counters overwritten;
 # - rs-metadata over one of its limits is refused 413 with a Warning naming it (element nesting),
 #   not "too large";
 # - a Session-Expires below MIN_SESSION_EXPIRES is answered "422 Session Interval Too Small";
 # - with the control socket's mode widened, 64 idle connections of another user do not lock
 #   root out of siprecctl: root takes the oldest one's slot, the other user is refused.
 . "$SRCDIR/tests/integration/lib.sh"
-need python3 setpriv
+need python3 setpriv sqlite3
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 (run as another user) not installed"
 CTL=$BUILD/siprecctl
 S=$T/run/control
@@ -84,6 +87,17 @@ for name, s in [("formats", sdp.replace("RTP/AVP 0", "RTP/AVP " + " ".join(["0"]
     w = re.search(r"(?im)^Warning: (.*)$", h)
     print("sdp %s: %s warning %s" % (name, status(h), w.group(1) if w else "none"))
 
+# two m= lines with one label (RFC 4574: unique within a session), and an unlabelled second
+# line beside one labelled "m1" (the name siprecd gives the unlabelled one)
+two = sdp + "m=audio 40002 RTP/AVP 0\r\na=label:1\r\na=sendonly\r\n"
+implicit = sdp.replace("a=label:1", "a=label:m1") + "m=audio 40002 RTP/AVP 0\r\na=sendonly\r\n"
+for name, s in [("shared", two), ("implicit", implicit)]:
+    c = socket.create_connection(("127.0.0.1", port))
+    c.sendall(req("INVITE", "atk-label-" + name, "t", 1, b=body(s)))
+    h = final(c, "INVITE")
+    w = re.search(r"(?im)^Warning: (.*)$", h)
+    print("label %s: %s warning %s" % (name, status(h), w.group(1) if w else "none"))
+
 # rs-metadata over a limit other than its size: 100 nested elements
 deep = ("<recording xmlns='urn:ietf:params:xml:ns:recording:1'>" + "<x>" * 100 + "</x>" * 100 +
         "</recording>")
@@ -112,6 +126,12 @@ check "100 formats on one m= line: 488 naming the formats" \
 check "a 1000-byte a=label: 488 naming the label" \
 	grep -q '^sdp label: SIP/2.0 488 .*a=label too long' "$T/sip.out"
 check "neither named MAX_STREAMS_PER_SESSION" sh -c "! grep -q '^sdp .*MAX_STREAMS_PER_SESSION' '$T/sip.out'"
+check "two m= lines labelled 1: 488 naming the shared label" \
+	grep -q "^label shared: SIP/2.0 488 .*m= lines 1 and 2 share the label '1'" "$T/sip.out"
+check "an unlabelled second m= line beside one labelled m1: 488" \
+	grep -q "^label implicit: SIP/2.0 488 .*m= lines 1 and 2 share the label 'm1'" "$T/sip.out"
+check "no recording row shares a stream row" \
+	test "$(catalog 'select count(*) from recordings group by stream_id having count(*) > 1' | wc -l)" = 0
 check "rs-metadata nested 100 deep: 413 naming the nesting, not the size" \
 	grep -q '^metadata nested 100 deep: SIP/2.0 413 .*recording metadata over a limit: element nesting' "$T/sip.out"
 check "Session-Expires: 1 answered '422 Session Interval Too Small'" \
