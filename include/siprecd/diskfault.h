@@ -40,8 +40,8 @@ enum { DISK_FAULT_RECORDINGS, DISK_FAULT_CATALOG, DISK_FAULT_DIRS };
 /*
  * Starts the probe thread for dirs[DISK_FAULT_RECORDINGS] and dirs[DISK_FAULT_CATALOG] (copied;
  * NULL skips one). Every interval_ms (every retry_ms while a fault lasts, and at once after
- * disk_fault_report) it creates, writes (O_DIRECT where it can: the device answers, not the page
- * cache) and removes ".siprecd-probe" in each. Returns 0 or -errno.
+ * disk_fault_report) it writes one block (O_DIRECT where it can: the device answers, not the
+ * page cache) over ".siprecd-probe" in each, a file it makes once and keeps. Returns 0 or -errno.
  */
 int disk_fault_start(const char *const dirs[DISK_FAULT_DIRS], unsigned interval_ms,
 		     unsigned retry_ms);

@@ -99,24 +99,33 @@ static void changed(void)
 }
 
 /*
- * One test write in dir: create, write a block (O_DIRECT where the filesystem has it, so a dead
- * device answers instead of the page cache; no fdatasync, which would add a journal commit to
- * the recordings' own every few seconds), close, remove. 0 or -errno.
+ * One test write in dir: one block written with O_DIRECT where the filesystem has it (so a dead
+ * device answers, not the page cache) over the block of ".siprecd-probe", a file made once
+ * (written and synced, so that later writes change no extent) and kept: a file created and
+ * removed at each probe was a directory change every few seconds beside the recordings'
+ * (ext4 fast commits, directory fsyncs), and no fdatasync, which would add a journal commit to
+ * theirs. An xfs shut down fails the open with EIO, a read-only filesystem with EROFS. 0 or
+ * -errno.
  */
 static int probe(const char *dir)
 {
 	static _Alignas(4096) const unsigned char block[PROBE_SIZE];
-	int dfd, fd, r = 0;
+	int dfd, fd, r = 0, flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
+	bool made = false;
 	ssize_t n;
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	fd = openat(dfd, PROBE_NAME,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_DIRECT, 0600);
-	if (fd < 0 && errno == EINVAL) /* no O_DIRECT here (tmpfs) */
-		fd = openat(dfd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-			    0600);
+	fd = openat(dfd, PROBE_NAME, flags | O_DIRECT);
+	if (fd < 0 && errno == ENOENT) {
+		fd = openat(dfd, PROBE_NAME, flags | O_CREAT | O_EXCL | O_DIRECT, 0600);
+		made = fd >= 0;
+	}
+	if (fd < 0 && errno == EINVAL) { /* no O_DIRECT here (tmpfs) */
+		fd = openat(dfd, PROBE_NAME, flags | O_CREAT, 0600);
+		made = fd >= 0;
+	}
 	if (fd < 0) {
 		r = -errno;
 		close(dfd);
@@ -127,9 +136,9 @@ static int probe(const char *dir)
 		r = -errno;
 	else if (n != (ssize_t)sizeof(block))
 		r = -EIO;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
+	if (r == 0 && made && (fdatasync(fd) < 0 || fsync(dfd) < 0))
 		r = -errno;
-	if (unlinkat(dfd, PROBE_NAME, 0) < 0 && r == 0 && errno != ENOENT)
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
 		r = -errno;
 	close(dfd);
 	return r;
