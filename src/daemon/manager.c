@@ -846,6 +846,41 @@ static int truncate_durably(const char *path, uint64_t size)
 	return r;
 }
 
+/*
+ * Makes path again as an empty file, durably (the file, then its directory, made too if the
+ * crash lost it as well). 0 or -errno.
+ */
+static int create_empty_durably(const char *path)
+{
+	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+	int fd, dfd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			free(dir);
+			return r;
+		}
+	} else if (slash) {
+		slash[1] = '\0';
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fdatasync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	dfd = r == 0 ? open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (r == 0 && (dfd < 0 || fsync(dfd) < 0))
+		r = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return r;
+}
+
 struct recovery {
 	struct manager *m;
 	unsigned empty; /* files that held nothing */
@@ -861,7 +896,7 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 	struct store_check_result res = {.last_good_index = -1, .first_bad_index = -1};
 	char hex[65] = "", sf[64], rf[64], pf[4200], szf[48], cf[48];
 	const char *fields[] = {sf, rf, pf, szf, cf, NULL};
-	int r = store_file_check(rec->path, &lookup, &res);
+	int r = store_file_check(rec->path, &lookup, &res), recreated = -ENOENT;
 	struct stat st;
 
 	if (r < 0 && stat(rec->path, &st) == 0)
@@ -874,6 +909,17 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 	if (r == -ENODATA && (res.file_size == 0 || truncate_durably(rec->path, 0) == 0)) {
 		res.file_size = 0;
 		rcv->empty++;
+	}
+	/* Its directory entry did not reach the disk: its header was no more durable than an
+	 * empty file's (the same crash, another fsync's timing), so it is the same interrupted
+	 * recording with nothing in it, and the file is made again, empty, as the row will say.
+	 * Left missing, the trail's check (verify-trail) took it for a file deleted by hand. */
+	if (r == -ENOENT) {
+		recreated = create_empty_durably(rec->path);
+		if (recreated == 0) {
+			res.file_size = 0;
+			rcv->empty++;
+		}
 	}
 	/* Zeros the writer wrote ahead of its data (docs/FORMAT.md) are cut off, so the file
 	 * ends at its last intact chunk as a file cut short by the crash would; after a FINAL
@@ -902,11 +948,19 @@ static int recover_one(void *userdata, const struct catalog_recovered *rec)
 			   "recording %s interrupted by a crash before anything of it reached the "
 			   "disk: %s holds nothing (no header, no audio)",
 			   rec->recording_uuid, rec->path);
+	else if (r == -ENOENT && recreated == 0)
+		audit_emit(
+			AUDIT_RECORDING_INCOMPLETE, fields,
+			"recording %s interrupted by a crash before its file's directory entry "
+			"reached the disk: %s did not exist: made again, empty (nothing of it had "
+			"reached the disk)",
+			rec->recording_uuid, rec->path);
 	else if (r == -ENOENT)
-		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
-			   "recording %s interrupted by a crash before its file's directory entry "
-			   "reached the disk: %s does not exist",
-			   rec->recording_uuid, rec->path);
+		audit_emit(
+			AUDIT_RECORDING_INCOMPLETE, fields,
+			"recording %s interrupted by a crash before its file's directory entry "
+			"reached the disk: %s does not exist, and cannot be made again empty: %s",
+			rec->recording_uuid, rec->path, strerror(-recreated));
 	else if (r == -EBADMSG || r == -EPROTONOSUPPORT)
 		audit_emit(AUDIT_RECORDING_INCOMPLETE, fields,
 			   "recording %s interrupted by a crash and unreadable: %s: damaged header",
