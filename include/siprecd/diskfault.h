@@ -22,7 +22,7 @@ struct disk_fault {
 };
 
 /* Whether error (-errno) is a fault of the volume: not 0, not a full disk or quota (-ENOSPC,
- * -EDQUOT), not a lack of memory. */
+ * -EDQUOT), not the process's limits (-ENOMEM, -EMFILE, -ENFILE). */
 bool disk_fault_is_fault(int error);
 /* A write of what failed with error at now_ms. Returns true when the fault was set by it (it was
  * clear); a second failure only counts. Errors that are not faults are ignored (false). */

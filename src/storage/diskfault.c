@@ -22,8 +22,9 @@
 
 bool disk_fault_is_fault(int error)
 {
+	/* The process's own limits (descriptors, memory) are not the volume's. */
 	return error < 0 && error != -ENOSPC && error != -EDQUOT && error != -ENOMEM &&
-	       error != -EAGAIN && error != -ECANCELED;
+	       error != -EMFILE && error != -ENFILE && error != -EAGAIN && error != -ECANCELED;
 }
 
 bool disk_fault_note(struct disk_fault *f, const char *what, int error, uint64_t now_ms)

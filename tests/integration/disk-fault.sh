@@ -7,7 +7,7 @@
 # the calls in progress end with a BYE "Reason: SIP;cause=503" and a recording-write-failed audit
 # event naming the file and the error; health (siprecctl status, GET /health, siprecd_up, the
 # STATUS= line) says failing, naming the directory and the errno; new calls get 503 with a reason
-# phrase that names the problem; siprecd lets go of the volume, so it can be unmounted while
+# phrase that names the problem (OPTIONS too); siprecd lets go of the volume, so it can be unmounted while
 # siprecd runs; once it is mounted again, calls record again without a restart; every file
 # verifies up to its last intact chunk. (Device-mapper's error and flakey targets would fail the
 # block device itself: this kernel has no device-mapper.)
@@ -33,6 +33,22 @@ CFG
 health_msg() { "$CTL" -c "$CONF" --json status 2>/dev/null | jq -r ".health.checks[] | select(.name == \"$1\") | .status + \": \" + .message"; }
 up() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^siprecd_up //p'; }
 http_health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"; }
+
+# The status line of siprecd's answer to an out-of-dialog OPTIONS (a load balancer's probe).
+options_line() {
+	python3 - "$SIP_PORT" <<'PY'
+import random, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0)); s.settimeout(3)
+p = s.getsockname()[1]
+b = "z9hG4bK%x" % random.getrandbits(48)
+s.sendto(("OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+          "Max-Forwards: 70\r\nFrom: <sip:lb@127.0.0.1>;tag=1\r\nTo: <sip:srs@127.0.0.1>\r\n"
+          "Call-ID: %s@lb\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % (p, b, b)).encode(),
+         ("127.0.0.1", int(sys.argv[1])))
+print(s.recv(65536).decode(errors="replace").split("\r\n")[0])
+PY
+}
 
 # wait_health CHECK REGEX: up to 10 s for the check's "status: message" to match.
 wait_health() {
@@ -108,6 +124,7 @@ run_fault() {
 	sleep 1.5
 	"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --duration 1 --json >"$T/new2-$fs.json" 2>/dev/null
 	check_eq "$fs: ...still, a probe later" "503 $phrase" "$(jq -r '.calls[0].reason' "$T/new2-$fs.json")"
+	check_eq "$fs: OPTIONS gets the same 503" "SIP/2.0 503 $phrase" "$(options_line)"
 
 	# Repair: the volume can be unmounted while siprecd runs (it let go of its directories).
 	i=0
@@ -134,6 +151,7 @@ run_fault() {
 		i=$((i + 1))
 	done
 	check "$fs: a call records again without a restart" grep -q '"result":"ok"' "$T/again-$fs.json"
+	check_eq "$fs: OPTIONS 200 again" "SIP/2.0 200 OK" "$(options_line)"
 	stop_siprecd
 	check_eq "$fs: exit status" 0 "$STOP_RC"
 	check_eq "$fs: the new call's two recordings are complete" 2 \

@@ -24,6 +24,9 @@ static void test_classes(void **state)
 	assert_false(disk_fault_is_fault(-ENOSPC));
 	assert_false(disk_fault_is_fault(-EDQUOT));
 	assert_false(disk_fault_is_fault(-ENOMEM));
+	/* the process's descriptor limits: the fds check refuses calls then (src/util/fds.c) */
+	assert_false(disk_fault_is_fault(-EMFILE));
+	assert_false(disk_fault_is_fault(-ENFILE));
 	assert_false(disk_fault_is_fault(0));
 	assert_string_equal(disk_fault_errno_name(-EROFS), "EROFS");
 }
