@@ -181,21 +181,29 @@ except socket.timeout:
 except OSError as e:
     print("options send stopped:", type(e).__name__)
 lock.execute("ROLLBACK")
+# Read until every INVITE has its 200 (the OPTIONS' answers come along), the server closes, or
+# nothing comes for 5 s.
 s.settimeout(5)
-closed = False
+closed, data, oks = False, b"", 0
 try:
-    while True:
-        if s.recv(65536) == b"":
+    while oks < 150:
+        d = s.recv(65536)
+        if d == b"":
             closed = True
             break
+        data += d
+        oks = sum(1 for r in data.split(b"SIP/2.0 ")[1:]
+                  if r.startswith(b"200") and b"CSeq: 1 INVITE" in r.split(b"\r\n\r\n")[0])
 except socket.timeout:
     pass
 except OSError:
     closed = True
+print("INVITEs answered 200:", oks)
 print("closed by the server:", closed)
 PY
 cat "$T/cap.out"
 check "the sender was throttled, not closed, by the OPTIONS" grep -q '^options sent until the server stopped reading' "$T/cap.out"
+check_eq "every INVITE answered 200 on the connection" 150 "$(sed -n 's/^INVITEs answered 200: //p' "$T/cap.out")"
 if grep -q 'refused: peer does not read its responses (send queue full)' "$T/siprecd.log"; then
 	bad "closed at the cap"
 else
