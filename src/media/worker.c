@@ -727,7 +727,7 @@ static void stream_finish_done(struct media_stream *s)
 		log_debug("recording %s: %llu frames, %llu chunks, p99 packet->durable %llu us",
 			  s->path, (unsigned long long)ws->frames, (unsigned long long)ws->chunks,
 			  (unsigned long long)s->result.p99_durable_us);
-		store_writer_sha256(s->writer, s->result.sha256);
+		s->result.have_sha256 = store_writer_sha256(s->writer, s->result.sha256) == 0;
 		if (!s->result.error)
 			s->result.error = store_writer_error(s->writer);
 		store_writer_close(s->writer);

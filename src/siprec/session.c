@@ -2297,7 +2297,10 @@ static void recording_announce(struct session *s, const char *rec_uuid, const ch
 	char hex[65], sf[64], rf[64], pf[4200], szf[48], hf[96], cf[24];
 	const char *fields[] = {sf, rf, pf, szf, hf, cf, NULL};
 
-	hex_encode(res->sha256, 32, hex);
+	if (res->have_sha256)
+		hex_encode(res->sha256, 32, hex);
+	else
+		hex[0] = '\0';
 	if (durable < 0) {
 		log_error("recording %s of session %s: catalog rows not durable (%s): "
 			  "recording-finalized not sent",
@@ -2315,7 +2318,8 @@ static void recording_announce(struct session *s, const char *rec_uuid, const ch
 		   "recording %s finalized: %s, %llu bytes, %llu packets%s%s", rec_uuid, path,
 		   (unsigned long long)res->file_size, (unsigned long long)res->stats.packets,
 		   res->error ? ", error: " : "", res->error ? strerror(-res->error) : "");
-	webhook_recording_finalized(s->uuid, rec_uuid, path, res->file_size, hex, res->complete);
+	webhook_recording_finalized(s->uuid, rec_uuid, path, res->file_size, hex[0] ? hex : NULL,
+				    res->complete);
 	stream_done(s, res);
 }
 
@@ -2380,7 +2384,10 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 						    .size = res->file_size,
 						    .chunks = res->chunks,
 						    .frames = res->frames,
-						    .sha256 = hex,
+						    /* a write failed: what is on disk is not
+						     * known (an all-zero hash in the trail made
+						     * verify-trail call the file altered) */
+						    .sha256 = res->have_sha256 ? hex : NULL,
 						    .complete = res->complete,
 						    .state = res->discarded ? "shredded" : "final",
 						    .finalized_at = now_unix_ms(),

@@ -170,6 +170,9 @@ run_fault() {
 		if [ $rc = 0 ] || [ $rc = 3 ]; then nf=$((nf + 1)); else bad "$fs: $f does not verify (exit $rc): $(cat "$T/verify.out")"; fi
 	done
 	check_eq "$fs: every recording verifies up to its last intact chunk" 6/6 "$nf/$nt"
+	"$CTL" -c "$CONF" verify-trail >"$T/verify-trail-$fs.out" 2>&1
+	check_eq "$fs: verify-trail finds no problem (what was durable is not marked bad)" 0 "$?"
+	sed 's/^/# /' "$T/verify-trail-$fs.out" | grep -v '^# trail:' | head -5
 	umount "$DISK"
 	rm -f "$img" "$T/state/catalog.db" "$T/state/catalog.db-wal" "$T/state/catalog.db-shm"
 }
