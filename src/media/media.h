@@ -119,8 +119,8 @@ struct media_stream_result {
 	bool complete;
 	uint64_t file_size, chunks, frames;
 	uint8_t sha256[32];
-	/* false when the writer could not hash the whole file (a write failed): the file as it
-	 * is on disk is not known, so no SHA-256 is recorded for it */
+	/* false when a write failed (error): the file as it is on disk is not known, so no
+	 * SHA-256 is recorded for it */
 	bool have_sha256;
 	uint64_t p99_durable_us;
 	bool discarded; /* media_stream_discard: nothing was recorded, the file was deleted */

@@ -727,9 +727,12 @@ static void stream_finish_done(struct media_stream *s)
 		log_debug("recording %s: %llu frames, %llu chunks, p99 packet->durable %llu us",
 			  s->path, (unsigned long long)ws->frames, (unsigned long long)ws->chunks,
 			  (unsigned long long)s->result.p99_durable_us);
-		s->result.have_sha256 = store_writer_sha256(s->writer, s->result.sha256) == 0;
 		if (!s->result.error)
 			s->result.error = store_writer_error(s->writer);
+		/* After an error the hash is of what the writer meant to write (its last chunks
+		 * may have failed): none is given. */
+		s->result.have_sha256 =
+			!s->result.error && store_writer_sha256(s->writer, s->result.sha256) == 0;
 		store_writer_close(s->writer);
 		s->writer = NULL;
 		if (s->discard && !s->stats.packets && !s->stats.rtcp_packets &&
