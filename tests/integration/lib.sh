@@ -136,6 +136,31 @@ wait_for() {
 	return 1
 }
 
+# sclient_request OUT SECONDS [s_client args...]: sends standard input (a SIP request, CRLF line
+# ends) through openssl s_client to 127.0.0.1:$TLS_PORT and writes what came back to OUT. The
+# request's writer keeps s_client's input open until an answer has come or s_client has ended (a
+# refused handshake), SECONDS at most; then its EOF ends s_client (-no_ign_eof). Returns 0 when
+# the answer is a 200.
+sclient_request() {
+	_o=$1
+	_lim=$(($2 * 20))
+	_secs=$2
+	shift 2
+	rm -f "$_o" "$_o.done"
+	(cat
+		_i=0
+		while [ $_i -lt $_lim ] && [ ! -e "$_o.done" ] && ! grep -q '^SIP/2.0 ' "$_o" 2>/dev/null; do
+			sleep 0.05
+			_i=$((_i + 1))
+		done) |
+		{
+			timeout "$_secs" openssl s_client -quiet -no_ign_eof -nocommands \
+				-connect "127.0.0.1:$TLS_PORT" "$@" >"$_o" 2>&1
+			: >"$_o.done"
+		}
+	grep -q '^SIP/2.0 200' "$_o"
+}
+
 # start_siprecd [extra env assignments...]: starts the daemon, waits for READY=1.
 start_siprecd() {
 	notify_listen

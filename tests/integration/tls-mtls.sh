@@ -58,26 +58,14 @@ ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout selfsi
 	-out selfsigned.pem -days 30 -subj "/CN=src3.example.net" -addext "subjectAltName=DNS:src3.example.net"
 cd "$SRCDIR" || exit 1
 
-# options_over_tls NAME [s_client args...]: OPTIONS through s_client; the reply in $T/mtls-NAME.out.
-# The request's writer keeps s_client's input open until an answer has come or s_client has
-# ended (a refused handshake), 5 s at most; then its EOF ends s_client (-no_ign_eof).
+# options_over_tls NAME [s_client args...]: OPTIONS through s_client (lib.sh sclient_request, 5 s
+# at most); the reply in $T/mtls-NAME.out; 0 when it is a 200.
 options_over_tls() {
 	name=$1
 	shift
-	o=$T/mtls-$name.out
-	rm -f "$o" "$o.done"
-	(printf 'OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=%s\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: mtls-%s@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' "$name" "$name" "$name"
-		i=0
-		while [ $i -lt 100 ] && [ ! -e "$o.done" ] && ! grep -q '^SIP/2.0 ' "$o" 2>/dev/null; do
-			sleep 0.05
-			i=$((i + 1))
-		done) |
-		{
-			timeout 5 openssl s_client -quiet -no_ign_eof -nocommands -connect "127.0.0.1:$TLS_PORT" \
-				-CAfile "$P/ca.pem" -verify_hostname localhost -verify_return_error "$@" >"$o" 2>&1
-			: >"$o.done"
-		}
-	grep -q '^SIP/2.0 200' "$o"
+	printf 'OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=%s\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: mtls-%s@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' "$name" "$name" "$name" |
+		sclient_request "$T/mtls-$name.out" 5 -CAfile "$P/ca.pem" -verify_hostname localhost \
+			-verify_return_error "$@"
 }
 refused_event() { # REGEX: a client-cert-refused audit event whose text matches
 	wait_for "$T/siprecd.log" "client-cert-refused|SIPREC_EVENT=client-cert-refused" 5 &&
