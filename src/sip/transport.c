@@ -770,6 +770,22 @@ static void conn_kick_send(struct sip_conn *c)
 	sip_conn_ref(c);
 }
 
+/* A queue entry holding a copy of buf, for peer (NULL: the connection's). */
+static struct sip_tx *tx_new(const struct sip_conn *c, const struct sockaddr_storage *peer,
+			     const char *buf, size_t len)
+{
+	struct sip_tx *tx = malloc(sizeof(*tx) + len);
+
+	if (!tx)
+		return NULL;
+	tx->next = NULL;
+	tx->len = len;
+	tx->off = 0;
+	tx->peer = peer ? *peer : c->peer;
+	memcpy(tx->data, buf, len);
+	return tx;
+}
+
 int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const char *buf,
 		  size_t len)
 {
@@ -790,17 +806,9 @@ int sip_conn_send(struct sip_conn *c, const struct sockaddr_storage *peer, const
 		conn_close(c);
 		return -ENOBUFS;
 	}
-	tx = malloc(sizeof(*tx) + len);
+	tx = tx_new(c, peer, buf, len);
 	if (!tx)
 		return -ENOMEM;
-	tx->next = NULL;
-	tx->len = len;
-	tx->off = 0;
-	if (peer)
-		tx->peer = *peer;
-	else
-		tx->peer = c->peer;
-	memcpy(tx->data, buf, len);
 	tx_append(c, tx);
 	if (!c->throttled && c->kind != SIP_TRANSPORT_UDP && tx_over_high(c))
 		throttle_start(c);
@@ -829,14 +837,9 @@ int sip_conn_send_request(struct sip_conn *c, const struct sockaddr_storage *pee
 		return sip_conn_send(c, peer, buf, len);
 	if (c->state == CONN_CLOSING)
 		return -ENOTCONN;
-	tx = malloc(sizeof(*tx) + len);
+	tx = tx_new(c, peer, buf, len);
 	if (!tx)
 		return -ENOMEM;
-	tx->next = NULL;
-	tx->len = len;
-	tx->off = 0;
-	tx->peer = peer ? *peer : c->peer;
-	memcpy(tx->data, buf, len);
 	if (c->rq_tail)
 		c->rq_tail->next = tx;
 	else
