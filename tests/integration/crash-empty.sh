@@ -27,16 +27,7 @@ start_siprecd
 SRC_PID=$!
 BG_PIDS="$SRC_PID"
 # every file holds chunk 0 (its magic at 4096) before the kill
-i=0
-while [ $i -lt 200 ]; do
-	n=0
-	for f in "$T"/state/recordings/*/*.siprec; do
-		[ -f "$f" ] && [ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null | tr -d '\000')" = SRCK ] && n=$((n + 1))
-	done
-	[ $n -ge 6 ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+n=$(recordings_growing "$T/state/recordings" 6)
 check_eq "six recordings growing before the crash" 6 "$n"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null

@@ -24,16 +24,7 @@ SRC_PID=$!
 BG_PIDS=$SRC_PID
 # Every recording holds a sealed chunk beyond its header before the kill (chunk 0's magic at
 # 4096: the size tells nothing, zeros are written ahead of the data).
-i=0
-while [ $i -lt 600 ]; do
-	n=0
-	for f in "$T"/state/recordings/*/*.siprec; do
-		[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
-	done
-	[ "$n" -ge $((2 * CALLS)) ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+n=$(recordings_growing "$T/state/recordings" $((2 * CALLS)) 30)
 check_eq "$((2 * CALLS)) SRTP recordings growing" $((2 * CALLS)) "$n"
 check_eq "$CALLS sessions active" $CALLS "$(catalog "SELECT count(*) FROM sessions WHERE state = 'active'")"
 KILL_NS=$(date +%s%N)

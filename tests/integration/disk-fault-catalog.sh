@@ -31,20 +31,6 @@ RECORDING_DIR=$T/rec
 METRICS_LISTEN=127.0.0.1:$MPORT
 CFG
 
-health_msg() { "$CTL" -c "$CONF" --json status 2>/dev/null | jq -r ".health.checks[] | select(.name == \"$1\") | .status + \": \" + .message"; }
-up() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^siprecd_up //p'; }
-http_health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"; }
-wait_health() {
-	i=0
-	while [ $i -lt 100 ]; do
-		health_msg "$1" | grep -qE "$2" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# $1: $(health_msg "$1")"
-	return 1
-}
-
 start_siprecd
 check "healthy at start" wait_health catalog '^healthy'
 "$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --wav "$WAV" --loop --duration 6 -n 2 -r 20 \
@@ -60,7 +46,7 @@ check_eq "four recordings in the catalog" 4 "$(catalog "SELECT count(*) FROM rec
 xfs_io -x -c shutdown "$VOL"
 check "health failing, naming the catalog's directory and the errno" \
 	wait_health catalog "^failing: catalog directory $VOL: writes fail with EIO"
-check_eq "siprecd_up 0" 0 "$(up)"
+check_eq "siprecd_up 0" 0 "$(metric_up)"
 check_eq "GET /health 503" 503 "$(http_health)"
 check "STATUS= names the fault" wait_for "$T/notify.log" "STATUS=.*failing \\(catalog directory $VOL: writes fail with EIO" 10
 "$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --duration 1 --json >"$T/new.json" 2>/dev/null

@@ -32,10 +32,6 @@ RECORDING_DIR=$DISK/rec
 METRICS_LISTEN=127.0.0.1:$MPORT
 CFG
 
-health_msg() { "$CTL" -c "$CONF" --json status 2>/dev/null | jq -r ".health.checks[] | select(.name == \"$1\") | .status + \": \" + .message"; }
-up() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^siprecd_up //p'; }
-http_health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"; }
-
 # The status line of siprecd's answer to an out-of-dialog OPTIONS (a load balancer's probe).
 options_line() {
 	python3 - "$SIP_PORT" <<'PY'
@@ -50,18 +46,6 @@ s.sendto(("OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;br
          ("127.0.0.1", int(sys.argv[1])))
 print(s.recv(65536).decode(errors="replace").split("\r\n")[0])
 PY
-}
-
-# wait_health CHECK REGEX: up to 10 s for the check's "status: message" to match.
-wait_health() {
-	i=0
-	while [ $i -lt 100 ]; do
-		health_msg "$1" | grep -qE "$2" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# $1: $(health_msg "$1")"
-	return 1
 }
 
 # run_fault FS BREAK ERRNO PHRASE: (ERRNO and PHRASE extended regexes) mounts a new FS volume, records two calls, runs BREAK
@@ -91,16 +75,7 @@ run_fault() {
 	SRCPID=$!
 	BG_PIDS=$SRCPID
 	# Every recording has chunks on disk beyond its header (FLUSH_INTERVAL=200ms).
-	i=0
-	while [ $i -lt 200 ]; do
-		n=0
-		for f in "$DISK"/rec/*/*.siprec; do
-			[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null | tr -d '\000')" = SRCK ] && n=$((n + 1))
-		done
-		[ "$n" -ge 4 ] && break
-		sleep 0.05
-		i=$((i + 1))
-	done
+	n=$(recordings_growing "$DISK/rec" 4)
 	check_eq "$fs: four recordings growing" 4 "$n"
 	sleep 0.5
 	# The recordings' durable bytes, to compare with what is readable after the repair.
@@ -116,7 +91,7 @@ run_fault() {
 	check "$fs: ...and the error" grep -qE "REASON=($audit_re)" "$T/audit-$fs.log"
 	check "$fs: health failing, naming the directory and the errno" \
 		wait_health disk "^failing: recording directory $DISK/rec: writes fail with $errno"
-	check_eq "$fs: siprecd_up 0" 0 "$(up)"
+	check_eq "$fs: siprecd_up 0" 0 "$(metric_up)"
 	check_eq "$fs: GET /health 503" 503 "$(http_health)"
 	check "$fs: STATUS= names the fault" wait_for "$T/notify.log" "STATUS=.*failing \\(recording directory $DISK/rec: writes fail with $errno" 10
 
@@ -145,7 +120,7 @@ run_fault() {
 	[ "$fs" != xfs ] && e2fsck -fy "$img" >/dev/null 2>&1
 	mount -o "$opts" "$img" "$DISK" || { bad "$fs: mount again"; finish; }
 	check "$fs: healthy again once mounted (a probe's write succeeded)" wait_health disk '^healthy'
-	check "$fs: siprecd_up no longer 0 (degraded: the write errors stay counted)" test "$(up)" = 0.5
+	check "$fs: siprecd_up no longer 0 (degraded: the write errors stay counted)" test "$(metric_up)" = 0.5
 	i=0
 	while [ $i -lt 40 ]; do
 		"$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --wav "$WAV" --duration 2 --json \

@@ -32,16 +32,7 @@ start_siprecd
 SRCPID=$!
 BG_PIDS=$SRCPID
 # Every recording has chunks on disk beyond its header (FLUSH_INTERVAL=200ms).
-i=0
-while [ $i -lt 200 ]; do
-	n=0
-	for f in "$DISK"/rec/*/*.siprec; do
-		[ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
-	done
-	[ "$n" -ge 8 ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+n=$(recordings_growing "$DISK/rec" 8)
 check_eq "eight recordings growing" 8 "$n"
 # Fill every free block (fallocate for the bulk, then the last blocks by writing).
 free=$(df -B1 --output=avail "$DISK" | tail -n 1)

@@ -161,6 +161,44 @@ sclient_request() {
 	grep -q '^SIP/2.0 200' "$_o"
 }
 
+# recordings_growing DIR N [TIMEOUT_S]: waits (10 s by default) until N recording files in
+# DIR/*/ have a chunk beyond their header (the "SRCK" at 4 KiB), then prints how many have.
+recordings_growing() {
+	_lim=$((${3:-10} * 20))
+	_i=0
+	while :; do
+		_n=0
+		for _f in "$1"/*/*.siprec; do
+			[ -f "$_f" ] && [ "$(dd if="$_f" bs=4 skip=1024 count=1 2>/dev/null | tr -d '\000')" = SRCK ] &&
+				_n=$((_n + 1))
+		done
+		[ "$_n" -ge "$2" ] || [ $_i -ge $_lim ] && break
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	echo "$_n"
+}
+
+# The health checks as an operator reads them (siprecctl status; $MPORT: METRICS_LISTEN's port).
+# health_msg CHECK: its "status: message"; wait_health CHECK REGEX: up to 10 s for it to match;
+# metric_up: siprecd_up; http_health: GET /health's status code.
+health_msg() {
+	"$BUILD/siprecctl" -c "$CONF" --json status 2>/dev/null |
+		jq -r ".health.checks[] | select(.name == \"$1\") | .status + \": \" + .message"
+}
+wait_health() {
+	_i=0
+	while [ $_i -lt 100 ]; do
+		health_msg "$1" | grep -qE "$2" && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "# $1: $(health_msg "$1")"
+	return 1
+}
+metric_up() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^siprecd_up //p'; }
+http_health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"; }
+
 # start_siprecd [extra env assignments...]: starts the daemon, waits for READY=1.
 start_siprecd() {
 	notify_listen

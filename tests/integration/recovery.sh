@@ -19,16 +19,7 @@ BG_PIDS="$SRC_PID"
 
 # Mid-call: both recording files hold a chunk beyond the header (FLUSH_INTERVAL=200ms). The
 # size tells nothing (zeros are written ahead of the data): chunk 0's magic at 4096 does.
-i=0
-while [ $i -lt 200 ]; do
-	n=0
-	for f in "$T"/state/recordings/*/*.siprec; do
-		[ -f "$f" ] && [ "$(dd if="$f" bs=4 skip=1024 count=1 2>/dev/null)" = SRCK ] && n=$((n + 1))
-	done
-	[ $n -ge 2 ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+n=$(recordings_growing "$T/state/recordings" 2)
 check_eq "two recordings growing before the crash" 2 "$n"
 check_eq "session active before the crash" active "$(catalog "SELECT state FROM sessions")"
 kill -KILL "$DAEMON_PID"
