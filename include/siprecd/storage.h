@@ -335,11 +335,34 @@ uint64_t store_sync_group_dir_syncs(const struct store_sync_group *g);
 uint64_t store_sync_group_final_syncs(const struct store_sync_group *g);
 /*
  * Whether the directories the group opens from now on are taken as on a journaled filesystem,
- * whose members' FINAL chunks then share one fdatasync (writer.c, "FINAL syncs shared"): > 0
- * yes, 0 no, < 0 found out (the default: xfs, or ext4 with a journal). For tests, whose
- * directories may be on either.
+ * whose members' FINAL chunks then share one fdatasync (writer.c, "FINAL syncs shared"): 1 yes,
+ * 2 yes after a directory's fsync (STORE_FINAL_COMMIT: ext4 with fast_commit), 0 no, < 0 found
+ * out (the default: store_final_sync). For tests, whose directories may be on either.
  */
 void store_sync_group_set_journaled(struct store_sync_group *g, int journaled);
+/* Shared FINAL fdatasyncs preceded by a directory's fsync (STORE_FINAL_COMMIT) so far. */
+uint64_t store_sync_group_final_commits(const struct store_sync_group *g);
+
+/* How the FINAL chunks of files in a directory are made durable (writer.c, store_final_sync). */
+enum store_final_sync {
+	STORE_FINAL_OWN,    /* each file's own fdatasync (no ext4, or no journal) */
+	STORE_FINAL_SHARED, /* one fdatasync of the file cut last (ext4, a journal, no fast commits)
+			     */
+	STORE_FINAL_COMMIT, /* the same after an fsync of a directory (ext4 with fast_commit) */
+};
+/*
+ * How the FINAL chunks of files in the directory dir_fd may share a sync (writer.c, "FINAL syncs
+ * shared"). proc is "/proc" (tests pass a tree of their own: fs/jbd2/<device>-<n>,
+ * fs/ext4/<device>/fc_info). Without fast commits counted yet on an ext4 with a journal, it syncs
+ * a nameless file's size change in dir_fd to find out (blocking: a journal commit).
+ */
+enum store_final_sync store_final_sync(int dir_fd, const char *proc);
+/*
+ * The text of /proc/fs/ext4/<device>/fc_info: 1 when it counts a fast commit or one that fell
+ * back to a full commit (the volume has fast_commit), 0 when it counts neither, -1 when it has
+ * not both counts.
+ */
+int store_fc_info_used(const char *text);
 
 /* Upper bound (microseconds) of latency histogram bucket i. */
 uint64_t store_lat_bucket_upper_us(unsigned i);

@@ -81,8 +81,8 @@ struct store_dir {
 	char *path; /* NULL: free slot, or stale (refs still held) */
 	int fd;
 	dev_t dev;
-	bool fs_ok;	/* ext4 or xfs: members may join the group's sync */
-	bool journaled; /* ext4 with a journal: FINAL syncs may be shared */
+	bool fs_ok;    /* ext4 or xfs: members may join the group's sync */
+	uint8_t final; /* enum store_final_sync: how its files' FINAL syncs are shared */
 	bool in_flight;
 	unsigned refs;		      /* writers whose entry here is not durable yet */
 	uint64_t created;	      /* files created in it: the next file's dir_seq */
@@ -121,6 +121,7 @@ struct store_writer {
 	bool chain_synced; /* the chain in flight carried an fdatasync that succeeded */
 	bool group_waiting;
 	bool shared_final;  /* the FINAL chunk takes the group's shared FINAL sync */
+	bool final_commit;  /* ... which must commit the journal first (STORE_FINAL_COMMIT) */
 	bool fin_chain;	    /* the chain in flight is a shared FINAL's (no fdatasync) */
 	bool final_waiting; /* cut and written: waits for a shared FINAL sync (one in flight) */
 	uint64_t cut_seq;   /* the group's cut number of its FINAL cut (final_try) */
@@ -204,7 +205,13 @@ struct store_sync_group {
 	struct store_writer *fin_wait, *fin_flight;
 	bool fin_in_flight;
 	int journaled; /* store_sync_group_set_journaled */
-	uint64_t cuts, fin_syncs;
+	uint64_t cuts, fin_syncs, fin_commits;
+	/* STORE_FINAL_COMMIT: a directory on the members' device (its fsync commits the journal),
+	 * linked before the shared fdatasync; the error of that fsync (its CQE is posted only on
+	 * failure) */
+	int commit_fd;
+	struct loop_op fin_dir_op;
+	int fin_dir_res;
 	store_get_sqes_fn fin_get_sqes;
 	void *fin_get_sqes_userdata;
 };
@@ -531,42 +538,142 @@ static bool group_fs(const struct statfs *sf)
 	return sf->f_type == EXT4_SUPER_MAGIC || sf->f_type == XFS_SUPER_MAGIC;
 }
 
-/* An ext4 whose block device has a journal: jbd2 lists each journal in /proc/fs/jbd2 as
+/* An ext4 whose block device has a journal: jbd2 lists each journal in PROC/fs/jbd2 as
  * "<device>-<journal inode>". An ext4 without a journal syncs each inode by itself; unknown is
  * taken as no journal. Not xfs, although its log is always on: the crash test
  * (tests/integration/crash-final-sync.sh: the volume shut down without a log flush while
  * recordings were being finalized) found there, twice in about 75 runs on a loaded machine, a
  * recording announced finalized whose cut had not survived (its FINAL chunk had: the file read
- * complete, followed by the zeros written ahead); never on ext4, with or without fast_commit,
- * nor on xfs with each file's own FINAL fdatasync. Until that is understood, xfs files keep
- * theirs. */
-static bool fs_journaled(const struct statfs *sf, dev_t dev)
+ * complete, followed by the zeros written ahead); never on xfs with each file's own FINAL
+ * fdatasync. Until that is understood, xfs files keep theirs. */
+static bool fs_journaled(const char *proc, const char *name)
 {
-	char link[64], target[PATH_MAX];
-	const char *name;
+	char path[PATH_MAX];
 	struct dirent *de;
 	bool found = false;
-	size_t len;
-	ssize_t n;
+	size_t len = strlen(name);
 	DIR *jd;
 
-	if (sf->f_type != EXT4_SUPER_MAGIC)
-		return false;
-	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(dev), minor(dev));
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	name = strrchr(target, '/');
-	name = name ? name + 1 : target;
-	len = strlen(name);
-	jd = opendir("/proc/fs/jbd2");
+	snprintf(path, sizeof(path), "%s/fs/jbd2", proc);
+	jd = opendir(path);
 	if (!jd)
 		return false;
 	while (!found && (de = readdir(jd)))
 		found = strncmp(de->d_name, name, len) == 0 && de->d_name[len] == '-';
 	closedir(jd);
 	return found;
+}
+
+int store_fc_info_used(const char *text)
+{
+	unsigned long long n;
+	unsigned seen = 0;
+	const char *line;
+	bool used = false;
+	char *end;
+
+	for (line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (*line < '0' || *line > '9')
+			continue;
+		errno = 0;
+		n = strtoull(line, &end, 10);
+		if (errno)
+			continue;
+		if (strncmp(end, " commits\n", 9) == 0 || strncmp(end, " ineligible\n", 12) == 0) {
+			seen++;
+			used = used || n > 0;
+		}
+	}
+	return seen == 2 ? used : -1;
+}
+
+/* PROC/fs/ext4/NAME/fc_info read by store_fc_info_used: -1 when it cannot be read. */
+static int fc_used(const char *proc, const char *name)
+{
+	char path[PATH_MAX], buf[2048];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fs/ext4/%s/fc_info", proc, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return store_fc_info_used(buf);
+}
+
+/* A size change synced in a file with no name in dir_fd (O_TMPFILE: no directory entry made or
+ * removed): on an ext4 with fast_commit its fdatasync goes through a fast commit, which
+ * fc_info counts (as a commit, or as ineligible when it fell back to a full commit); on an ext4
+ * without, it is a jbd2 commit, which fc_info does not count. */
+static bool fc_probe(int dir_fd)
+{
+	bool ok;
+	int fd;
+
+	fd = openat(dir_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	ok = ftruncate(fd, STORE_BLOCK) == 0 && fdatasync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * How the FINAL syncs of files in dir_fd may be shared ("FINAL syncs shared" below). On an ext4
+ * with a journal and without fast commits, one fdatasync of the file cut last commits the
+ * journal up to every cut (STORE_FINAL_SHARED). With fast_commit (mkfs.ext4 -O fast_commit) an
+ * fdatasync ends with a fast commit of the inodes queued for it, not a commit of the journal:
+ * an inode changed while another fast commit runs waits in a queue of its own for the next one,
+ * and an fdatasync that waited for a fast commit in progress returns once it is done, whether
+ * or not it held the file (ext4_fc_commit, s_fc_subtid). tests/integration/crash-final-sync.sh
+ * found there, on a loaded machine, recordings announced finalized whose cut had not survived:
+ * 1 run in 25 with the file cut last's fdatasync shared, 2 in 12 with each file's own; none
+ * in 68 with the directory's fsync below (bench/RESULTS.md, finalsync). There
+ * an fsync of a directory commits the journal (ext4_fsync_journal: ext4_force_commit for a file
+ * that is not regular), which covers every cut made before it; it flushes the device only if
+ * it commits something, so the fdatasync of the file cut last follows it, linked: its
+ * transaction committed, that fdatasync ends with the device's flush (STORE_FINAL_COMMIT).
+ * Neither the mount options nor /proc/fs/jbd2 tell a fast_commit volume from another, and the
+ * superblock is not readable without root; fc_info counts fast commits on the volume since it
+ * was mounted (and none without fast_commit): when it counts none yet, a synced size change of
+ * a nameless file (fc_probe, once per directory the group opens: a journal commit) settles it,
+ * twice if the first is not counted (a fast commit that finds its change committed already by
+ * the journal's own commit counts nothing). Unknown (fc_info unreadable, the probe failed) is
+ * taken as fast_commit. Not ext4, or no journal: STORE_FINAL_OWN. A file without a cut keeps
+ * its own FINAL fdatasync (prepare_ahead), there a fast commit with the same fault: not covered.
+ */
+enum store_final_sync store_final_sync(int dir_fd, const char *proc)
+{
+	char link[64], target[PATH_MAX];
+	const char *name;
+	struct statfs sf;
+	struct stat st;
+	ssize_t n;
+	int used;
+
+	if (fstatfs(dir_fd, &sf) < 0 || fstat(dir_fd, &st) < 0 || sf.f_type != EXT4_SUPER_MAGIC)
+		return STORE_FINAL_OWN;
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return STORE_FINAL_OWN;
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	if (!fs_journaled(proc, name))
+		return STORE_FINAL_OWN;
+	used = fc_used(proc, name);
+	for (int i = 0; i < 2 && used == 0; i++) {
+		if (!fc_probe(dir_fd))
+			return STORE_FINAL_COMMIT;
+		used = fc_used(proc, name);
+	}
+	return used == 0 ? STORE_FINAL_SHARED : STORE_FINAL_COMMIT;
 }
 
 /* The group's open directory for dir (opened and checked on first use), or NULL: no free slot,
@@ -609,8 +716,14 @@ static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
 	d->fd = fd;
 	d->dev = st.st_dev;
 	d->fs_ok = group_fs(&sf);
-	d->journaled =
-		d->fs_ok && (g->journaled < 0 ? fs_journaled(&sf, st.st_dev) : g->journaled > 0);
+	if (!d->fs_ok)
+		d->final = STORE_FINAL_OWN;
+	else if (g->journaled < 0)
+		d->final = store_final_sync(fd, "/proc");
+	else
+		d->final = g->journaled == 0   ? STORE_FINAL_OWN
+			   : g->journaled == 1 ? STORE_FINAL_SHARED
+					       : STORE_FINAL_COMMIT;
 	d->created = d->covered = d->flight_upto = 0;
 	return d;
 }
@@ -669,7 +782,11 @@ static int create_file(struct store_writer *w, const struct store_params *p)
 		p->group->dev = d->dev;
 		p->group->have_dev = true;
 		group_link(w, p->group);
-		w->shared_final = d->journaled;
+		if (d->final == STORE_FINAL_COMMIT && p->group->commit_fd < 0)
+			p->group->commit_fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
+		w->final_commit = d->final == STORE_FINAL_COMMIT;
+		w->shared_final = d->final == STORE_FINAL_SHARED ||
+				  (w->final_commit && p->group->commit_fd >= 0);
 		w->gdir = d;
 		w->dir_seq = d->created++;
 		d->refs++;
@@ -1482,13 +1599,15 @@ int store_writer_close(struct store_writer *w)
  * its directory entry and its zeros written ahead. On an ext4 with a journal an fdatasync of a
  * file commits the journal up to that file's last such change (the transaction of its last size
  * change, i_datasync_tid), and jbd2 commits transactions in order, so it covers every metadata
- * change made before that one, whichever inode it touched, and ends with the device's flush
- * (with fast_commit too: a fast commit writes every inode changed in the running transaction).
+ * change made before that one, whichever inode it touched, and ends with the device's flush.
  * So once every waiting member's FINAL writes completed, one fdatasync of the member cut last
  * stands for all of them, their first syncs and directory entries included. A member cut after
- * that sync was prepared waits for the next. An ext4 without a journal syncs only the inode
- * asked for, xfs is not trusted with it (fs_journaled says why), and a file without a cut has
- * an older last change: those keep their own fdatasync (fs_journaled, prepare_ahead).
+ * that sync was prepared waits for the next. With fast_commit an fdatasync commits the inodes a
+ * fast commit finds queued, not the journal: there the shared fdatasync is linked after an fsync
+ * of a directory, which commits the journal (store_final_sync says why and what the crash test
+ * found). An ext4 without a journal syncs only the inode asked for, xfs is not trusted with it
+ * (fs_journaled says why), and a file without a cut has an older last change: those keep their
+ * own fdatasync (store_final_sync, prepare_ahead).
  * tests/integration/crash-final-sync.sh checks the outcome after a crash.
  */
 
@@ -1498,7 +1617,7 @@ int store_sync_group_new(struct store_sync_group **ret)
 
 	if (!g)
 		return -ENOMEM;
-	g->fd = -1;
+	g->fd = g->commit_fd = -1;
 	for (unsigned i = 0; i < GROUP_DIRS; i++)
 		g->dirs[i].fd = -1;
 	store_sync_group_set_max_syncs(g, 0);
@@ -1529,6 +1648,8 @@ struct store_sync_group *store_sync_group_free(struct store_sync_group *g)
 			close(g->dirs[i].fd);
 		free(g->dirs[i].path);
 	}
+	if (g->commit_fd >= 0)
+		close(g->commit_fd);
 	free(g);
 	return NULL;
 }
@@ -1546,8 +1667,13 @@ void store_sync_group_close_dirs(struct store_sync_group *g)
 		d->path = NULL;
 	}
 	/* the next member may be on another device (a volume mounted anew) */
-	if (!g->members)
+	if (!g->members) {
 		g->have_dev = false;
+		if (g->commit_fd >= 0 && !g->fin_in_flight) {
+			close(g->commit_fd);
+			g->commit_fd = -1;
+		}
+	}
 }
 
 int store_writer_join(struct store_writer *w, struct store_sync_group *g)
@@ -1640,6 +1766,10 @@ static void final_on_cqe(struct loop_op *op, int res, uint32_t flags)
 	struct store_writer *w = g->fin_flight, *next;
 
 	(void)flags;
+	/* the directory's fsync failed: the fdatasync linked after it was not run */
+	if (res == -ECANCELED && g->fin_dir_res < 0)
+		res = g->fin_dir_res;
+	g->fin_dir_res = 0;
 	g->fin_in_flight = false;
 	g->fin_flight = NULL;
 	g->fin_syncs++;
@@ -1663,24 +1793,49 @@ static void final_on_cqe(struct loop_op *op, int res, uint32_t flags)
 	final_try(g);
 }
 
+/* The CQE of a STORE_FINAL_COMMIT directory fsync: posted only when it failed. */
+static void final_dir_on_cqe(struct loop_op *op, int res, uint32_t flags)
+{
+	struct store_sync_group *g = container_of(op, struct store_sync_group, fin_dir_op);
+
+	(void)flags;
+	if (res < 0)
+		g->fin_dir_res = res;
+}
+
 /* Prepares one fdatasync of the waiting member cut last, for every waiting member (see "FINAL
- * syncs shared" above); retried at the next wait or request when there is no room for it. */
+ * syncs shared" above), after an fsync of the group's directory when one of them is on an
+ * ext4 with fast commits (STORE_FINAL_COMMIT); retried at the next wait or request when there
+ * is no room for it. */
 static void final_try(struct store_sync_group *g)
 {
 	struct store_writer *w, *last = NULL;
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe[2];
+	bool commit = false;
 
 	if (g->fin_in_flight || !g->fin_wait || !g->fin_get_sqes)
 		return;
-	for (w = g->fin_wait; w; w = w->fin_next)
+	for (w = g->fin_wait; w; w = w->fin_next) {
 		if (!last || w->cut_seq > last->cut_seq)
 			last = w;
-	if (g->fin_get_sqes(g->fin_get_sqes_userdata, 1, &sqe) < 0)
+		commit = commit || w->final_commit;
+	}
+	/* (a member with final_commit joined the shared syncs only with commit_fd open) */
+	if (g->fin_get_sqes(g->fin_get_sqes_userdata, commit ? 2 : 1, sqe) < 0)
 		return;
+	if (commit) {
+		g->fin_dir_op.fn = final_dir_on_cqe;
+		g->fin_dir_res = 0;
+		io_uring_prep_fsync(sqe[0], g->commit_fd, 0);
+		io_uring_sqe_set_data(sqe[0], &g->fin_dir_op);
+		sqe[0]->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		sqe[0] = sqe[1];
+		g->fin_commits++;
+	}
 	/* last's fd stays open: a waiting writer is in flight, so not closable */
 	g->fin_op.fn = final_on_cqe;
-	io_uring_prep_fsync(sqe, last->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &g->fin_op);
+	io_uring_prep_fsync(sqe[0], last->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe[0], &g->fin_op);
 	g->fin_flight = g->fin_wait;
 	g->fin_wait = NULL;
 	g->fin_in_flight = true;
@@ -1711,6 +1866,11 @@ bool store_sync_group_in_flight(const struct store_sync_group *g)
 uint64_t store_sync_group_final_syncs(const struct store_sync_group *g)
 {
 	return g->fin_syncs;
+}
+
+uint64_t store_sync_group_final_commits(const struct store_sync_group *g)
+{
+	return g->fin_commits;
 }
 
 void store_sync_group_set_journaled(struct store_sync_group *g, int journaled)

@@ -10,10 +10,14 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -547,6 +551,17 @@ static uint8_t *slurp(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* The CQEs the handed SQEs will post: none for one that posts only on failure (the directory's
+ * fsync linked before a shared FINAL fdatasync, STORE_FINAL_COMMIT) */
+static unsigned handed_cqes(const struct ring *r)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->nhanded; i++)
+		n += !(r->handed[i]->flags & IOSQE_CQE_SKIP_SUCCESS);
+	return n;
+}
+
 /* Submits and dispatches until every SQE handed out (by any writer or group) completed. */
 static void ring_drain(struct ring *r)
 {
@@ -556,7 +571,7 @@ static void ring_drain(struct ring *r)
 		int res;
 		uint32_t flags;
 
-		r->outstanding += r->nhanded;
+		r->outstanding += handed_cqes(r);
 		ring_check_handed(r);
 		assert_true(io_uring_submit(&r->ring) >= 0);
 		if (!r->outstanding)
@@ -744,7 +759,7 @@ static void test_writer_group_dir(void **state)
 	}
 	assert_non_null(held);
 	/* Every CQE but the directory's: no file's first sync is complete without it. */
-	r.outstanding += r.nhanded;
+	r.outstanding += handed_cqes(&r);
 	ring_check_handed(&r);
 	assert_true(io_uring_submit(&r.ring) >= 0);
 	while (r.outstanding > 0) {
@@ -930,7 +945,7 @@ static unsigned ring_dispatch_counting(struct ring *r, bool (*match)(const struc
 				out++;
 			}
 		most = MAX(most, out);
-		r->outstanding += r->nhanded;
+		r->outstanding += handed_cqes(r);
 		ring_check_handed(r);
 		assert_true(io_uring_submit(&r->ring) >= 0);
 		if (!r->outstanding)
@@ -1094,7 +1109,7 @@ static void ring_drain_holding(struct ring *r, void **held)
 			    (q->fsync_flags & IORING_FSYNC_DATASYNC))
 				*held = (void *)(uintptr_t)q->user_data;
 		}
-		r->outstanding += r->nhanded;
+		r->outstanding += handed_cqes(r);
 		ring_check_handed(r);
 		assert_true(io_uring_submit(&r->ring) >= 0);
 		if (!r->outstanding)
@@ -1119,7 +1134,83 @@ static void ring_drain_holding(struct ring *r, void **held)
  * directory fsync). A member cut while that sync is in flight is not durable at its CQE: it
  * waits (in flight, not closable) for the next one.
  */
-static void test_writer_final_shared(void **state)
+/* writes TEXT into the file PATH (made with its directories under tmpdir's fake /proc) */
+static void put_file(const char *path, const char *text)
+{
+	char cmd[PATH_MAX + 32];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* FINAL syncs shared by one fdatasync on an ext4 with a journal and without fast commits, after a
+ * directory's fsync with them (or not known), not at all without a journal: fc_info read from a
+ * /proc tree of the test's own (the journal's entry in fs/jbd2, the counts in fs/ext4) */
+static void test_final_sync_detect(void **state)
+{
+	static const char fc_zero[] = "fc stats:\n0 commits\n0 ineligible\n0 numblks\n"
+				      "0us avg_commit_time\nIneligible reasons:\n"
+				      "\"Extended attributes changed\":\t0\n";
+	char proc[300], path[PATH_MAX], link[64], target[256], *name;
+	struct statfs sf;
+	struct stat st;
+	ssize_t n;
+	int dfd;
+
+	(void)state;
+	assert_int_equal(store_fc_info_used(fc_zero), 0);
+	assert_int_equal(store_fc_info_used("fc stats:\n3 commits\n0 ineligible\n7 numblks\n"), 1);
+	assert_int_equal(store_fc_info_used("fc stats:\n0 commits\n2 ineligible\n0 numblks\n"), 1);
+	assert_int_equal(store_fc_info_used("fc stats:\n0 commits\n0 numblks\n"), -1);
+	assert_int_equal(store_fc_info_used("0 transactions (0 requested)\n"), -1);
+	assert_int_equal(store_fc_info_used(""), -1);
+
+	dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(fstatfs(dfd, &sf), 0);
+	assert_int_equal(fstat(dfd, &st), 0);
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (sf.f_type != EXT4_SUPER_MAGIC || n <= 0) {
+		close(dfd);
+		skip();
+	}
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	snprintf(proc, sizeof(proc), "%s/proc", tmpdir);
+	/* no journal listed */
+	snprintf(path, sizeof(path), "%s/fs/ext4/%s/fc_info", proc, name);
+	put_file(path, fc_zero);
+	snprintf(path, sizeof(path), "%s/fs/jbd2/%sp1-8/info", proc, name);
+	put_file(path, "");
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_OWN);
+	/* a journal, no fast commit counted (the probe changes nothing in a fake fc_info) */
+	snprintf(path, sizeof(path), "%s/fs/jbd2/%s-8/info", proc, name);
+	put_file(path, "");
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_SHARED);
+	/* fast commits counted, or fallen back to full commits */
+	snprintf(path, sizeof(path), "%s/fs/ext4/%s/fc_info", proc, name);
+	put_file(path, "fc stats:\n12 commits\n0 ineligible\n12 numblks\n");
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_COMMIT);
+	put_file(path, "fc stats:\n0 commits\n1 ineligible\n0 numblks\n");
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_COMMIT);
+	/* not known is taken as fast_commit */
+	put_file(path, "something else\n");
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_COMMIT);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_final_sync(dfd, proc), STORE_FINAL_COMMIT);
+	close(dfd);
+}
+
+/* journaled: 1 (STORE_FINAL_SHARED) or 2 (STORE_FINAL_COMMIT: each shared fdatasync linked
+ * after a directory's fsync) */
+static void final_shared(int journaled)
 {
 	struct store_writer *w[2];
 	struct store_sync_group *g;
@@ -1131,7 +1222,7 @@ static void test_writer_final_shared(void **state)
 	if (!ring_init(&r))
 		skip();
 	assert_int_equal(store_sync_group_new(&g), 0);
-	store_sync_group_set_journaled(g, 1);
+	store_sync_group_set_journaled(g, journaled);
 	for (int k = 0; k < 2; k++) {
 		struct store_params p = {.alg = STORE_ALG_AES_256_GCM,
 					 .key = test_key,
@@ -1141,7 +1232,8 @@ static void test_writer_final_shared(void **state)
 					 .chunk_size = STORE_BLOCK,
 					 .group = g};
 
-		snprintf(path[k], sizeof(path[k]), "%s/finshared%d.siprec", tmpdir, k);
+		snprintf(path[k], sizeof(path[k]), "%s/finshared%d-%d.siprec", tmpdir, journaled,
+			 k);
 		p.path = path[k];
 		assert_int_equal(store_writer_open(&p, &w[k]), 0);
 		if (!store_writer_direct(w[k]))
@@ -1162,6 +1254,7 @@ static void test_writer_final_shared(void **state)
 	ring_drain_holding(&r, &held);
 	assert_non_null(held);
 	assert_int_equal(r.datasyncs, 1);
+	assert_int_equal(r.dirsyncs, journaled == 2 ? 1 : 0);
 	assert_int_equal(store_writer_in_flight(w[0]), 1);
 	assert_false(store_writer_closable(w[0], 0));
 	assert_false(store_writer_durable_final(w[0]));
@@ -1183,7 +1276,8 @@ static void test_writer_final_shared(void **state)
 	assert_int_equal(store_sync_group_final_syncs(g), 2);
 	assert_true(store_writer_durable_final(w[1]));
 	assert_int_equal(r.datasyncs, 2);
-	assert_int_equal(r.dirsyncs, 0);
+	assert_int_equal(r.dirsyncs, journaled == 2 ? 2 : 0);
+	assert_int_equal(store_sync_group_final_commits(g), journaled == 2 ? 2 : 0);
 	for (int k = 0; k < 2; k++) {
 		struct store_check_result res;
 
@@ -1196,6 +1290,18 @@ static void test_writer_final_shared(void **state)
 	assert_false(store_sync_group_in_flight(g));
 	store_sync_group_free(g);
 	io_uring_queue_exit(&r.ring);
+}
+
+static void test_writer_final_shared(void **state)
+{
+	(void)state;
+	final_shared(1);
+}
+
+static void test_writer_final_commit(void **state)
+{
+	(void)state;
+	final_shared(2);
 }
 
 /*
@@ -1851,6 +1957,8 @@ int main(void)
 		cmocka_unit_test(test_writer_group_slots),
 		cmocka_unit_test(test_writer_group_slots_ahead),
 		cmocka_unit_test(test_writer_final_shared),
+		cmocka_unit_test(test_writer_final_commit),
+		cmocka_unit_test(test_final_sync_detect),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_metadata),
