@@ -403,9 +403,31 @@ static bool under_caps(struct media_stream *s, size_t len)
 	return true;
 }
 
+/* "address:port" ("[address]:port" for IPv6) of a packet's source, for a log line. */
+static const char *peer_str(const struct sockaddr_storage *sa, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, n, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, n, "%s:%u", a, ntohs(s4->sin_port));
+	} else {
+		snprintf(buf, n, "?");
+	}
+	return buf;
+}
+
 static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint64_t arrival_ns,
 			  bool rtcp_port, const struct sockaddr_storage *src)
 {
+	char peer[INET6_ADDRSTRLEN + 8];
 	struct media_latch_state *l = rtcp_port ? &s->rtcp_latch : &s->latch;
 	struct rtp_header h;
 	bool rtcp = rtcp_port || (s->rtcp_mux && rtp_is_rtcp(pkt, len));
@@ -428,8 +450,10 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 		}
 		if (r < 0) {
 			STAT_ADD(s->stats.srtp_auth_failures, 1);
-			log_ratelimited(LOG_WARNING, "stream %s/%s: SRTP%s authentication failed",
-					s->session_uuid, s->label, rtcp ? "C" : "");
+			log_ratelimited(LOG_WARNING,
+					"stream %s/%s: SRTP%s authentication failed (from %s)",
+					s->session_uuid, s->label, rtcp ? "C" : "",
+					peer_str(src, peer, sizeof(peer)));
 			return;
 		}
 	}

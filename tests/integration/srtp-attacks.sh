@@ -96,7 +96,7 @@ check_eq "tamper: catalog packets == sent - tampered" "$(sent '.packets - .tampe
 check_eq "tamper: recorded frames == packets accepted" "$(sent '.packets - .tampered')" "$(per_stream r.frames)"
 check_eq "tamper: recordings complete" "1:1 2:1" "$(per_stream r.complete)"
 export_check 1 10
-check "tamper: failures logged" grep -q "SRTP authentication failed" "$T/siprecd.log"
+check "tamper: failures logged with the source address" grep -q "SRTP authentication failed (from 127.0.0.1:[0-9]*)" "$T/siprecd.log"
 
 # ---- same with GCM (the tag is the AEAD tag)
 name=tamper-gcm
