@@ -147,5 +147,3 @@ const struct sockaddr_storage *sip_conn_local(const struct sip_conn *c);
 /* The peer of a TCP/TLS connection (for UDP, the last datagram's source is passed separately). */
 const struct sockaddr_storage *sip_conn_peer(const struct sip_conn *c);
 const char *sip_transport_kind_name(enum sip_transport_kind k);
-/* Formats "ip:port" (IPv6 as [ip]:port) into buf of size n. */
-const char *sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t n);

@@ -25,6 +25,7 @@
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
 #include "siprecd/sip.h"
+#include "siprecd/sockaddr.h"
 #include "siprecd/str.h"
 
 void edge_transport_limits(const struct config *c, struct sip_transport_limits *ret)

@@ -40,6 +40,7 @@
 #include "siprecd/webhook.h"
 #include "daemon/edge.h"
 #include "siprecd/auth.h"
+#include "siprecd/sockaddr.h"
 
 #define STATUS_INTERVAL_MS 5000
 /* The disk probe's test writes (diskfault.c): every 5 s, every second while a fault lasts. */

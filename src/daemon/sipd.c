@@ -22,6 +22,7 @@
 #include "siprecd/fds.h"
 #include "siprecd/log.h"
 #include "siprecd/sip.h"
+#include "siprecd/sockaddr.h"
 #include "siprecd/tls.h"
 #include "siprecd/transport.h"
 
@@ -186,13 +187,14 @@ static const char *unavailable_reason(struct manager *m)
 	static uint64_t checked_ms;
 	static bool failing;
 	uint64_t now = loop_now_ms(m->loop);
+	const char *fault;
 
 	if (m->stopping)
 		return "Shutting Down";
 	if (m->draining)
 		return "Draining";
-	if (disk_fault_reason_phrase())
-		return disk_fault_reason_phrase();
+	if ((fault = disk_fault_reason_phrase()))
+		return fault;
 	if (!checked_ms || now - checked_ms >= 1000) {
 		char why[128];
 

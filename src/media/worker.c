@@ -26,6 +26,7 @@
 #include "siprecd/diskfault.h"
 #include "siprecd/log.h"
 #include "siprecd/loop.h"
+#include "siprecd/sockaddr.h"
 
 #define MEDIA_BGID 1
 /* Buffers of the worker's receive ring, used in turn (FIFO): 512 keep the lines a datagram
@@ -403,27 +404,6 @@ static bool under_caps(struct media_stream *s, size_t len)
 	return true;
 }
 
-/* "address:port" ("[address]:port" for IPv6) of a packet's source, for a log line. */
-static const char *peer_str(const struct sockaddr_storage *sa, char *buf, size_t n)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, n, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, n, "%s:%u", a, ntohs(s4->sin_port));
-	} else {
-		snprintf(buf, n, "?");
-	}
-	return buf;
-}
-
 static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint64_t arrival_ns,
 			  bool rtcp_port, const struct sockaddr_storage *src)
 {
@@ -453,7 +433,7 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 			log_ratelimited(LOG_WARNING,
 					"stream %s/%s: SRTP%s authentication failed (from %s)",
 					s->session_uuid, s->label, rtcp ? "C" : "",
-					peer_str(src, peer, sizeof(peer)));
+					sockaddr_to_string(src, peer, sizeof(peer)));
 			return;
 		}
 	}

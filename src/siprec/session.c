@@ -38,6 +38,7 @@
 #include "siprecd/sdp.h"
 #include "siprecd/siphash.h"
 #include "siprecd/siprec.h"
+#include "siprecd/sockaddr.h"
 #include "siprecd/transport.h"
 #include "siprecd/uuid.h"
 #include "siprecd/webhook.h"
