@@ -205,6 +205,11 @@ struct store_sync_group {
 	struct store_writer *fin_wait, *fin_flight;
 	bool fin_in_flight;
 	int journaled; /* store_sync_group_set_journaled */
+	/* store_final_sync's answer for the device the group's directories are on, found once
+	 * (its fast_commit probe syncs on the worker's thread): a new day's directory reuses it */
+	bool final_known;
+	dev_t final_dev;
+	enum store_final_sync final_sync;
 	uint64_t cuts, fin_syncs, fin_commits;
 	/* STORE_FINAL_COMMIT: a directory on the members' device (its fsync commits the journal),
 	 * linked before the shared fdatasync; the error of that fsync (its CQE is posted only on
@@ -718,12 +723,18 @@ static struct store_dir *group_dir(struct store_sync_group *g, const char *dir)
 	d->fs_ok = group_fs(&sf);
 	if (!d->fs_ok)
 		d->final = STORE_FINAL_OWN;
-	else if (g->journaled < 0)
-		d->final = store_final_sync(fd, "/proc");
-	else
+	else if (g->journaled >= 0)
 		d->final = g->journaled == 0   ? STORE_FINAL_OWN
 			   : g->journaled == 1 ? STORE_FINAL_SHARED
 					       : STORE_FINAL_COMMIT;
+	else {
+		if (!g->final_known || g->final_dev != st.st_dev) {
+			g->final_sync = store_final_sync(fd, "/proc");
+			g->final_dev = st.st_dev;
+			g->final_known = true;
+		}
+		d->final = g->final_sync;
+	}
 	d->created = d->covered = d->flight_upto = 0;
 	return d;
 }
@@ -1669,6 +1680,7 @@ void store_sync_group_close_dirs(struct store_sync_group *g)
 	/* the next member may be on another device (a volume mounted anew) */
 	if (!g->members) {
 		g->have_dev = false;
+		g->final_known = false;
 		if (g->commit_fd >= 0 && !g->fin_in_flight) {
 			close(g->commit_fd);
 			g->commit_fd = -1;
