@@ -19,6 +19,10 @@ struct disk_fault {
 	uint64_t last_ms;  /* the last failure seen while it lasts */
 	uint64_t failures; /* failures seen since it was set */
 	uint64_t gen;	   /* bumped at each set and each clear */
+	/* A recording's write failed (with any error, a full disk too) and no probe begun after it
+	 * has written and fdatasync'ed its block yet: the recordings check stays degraded. */
+	bool write_errors;
+	uint64_t write_error_ms; /* the last such failure (monotonic ms) */
 };
 
 /* Whether error (-errno) is a fault of the volume: not 0, not a full disk or quota (-ENOSPC,
@@ -63,3 +67,13 @@ uint64_t disk_fault_generation(void);
 const char *disk_fault_reason_phrase(void);
 /* "EIO" for -EIO (the errno's name), or "E?" */
 const char *disk_fault_errno_name(int error);
+/* A write failed at now_ms (any error): write_errors is set until a probe begun after now_ms
+ * writes and syncs (disk_fault_synced). */
+void disk_fault_write_error(struct disk_fault *f, uint64_t now_ms);
+/* A probe begun at started_ms wrote its block and fdatasync'ed it: clears write_errors when the
+ * last failure is older than the probe. Returns true when that changed it. */
+bool disk_fault_synced(struct disk_fault *f, uint64_t started_ms);
+/* For the process's instance: a recording under directory which ended with a write error (any
+ * error, counted by the caller). Sets its write_errors and wakes the probe, which then also
+ * fdatasyncs its block until one such probe succeeds. From any thread. */
+void disk_fault_write_failed(unsigned which);

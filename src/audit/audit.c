@@ -83,6 +83,8 @@ static const struct audit_event_info events[_AUDIT_EVENT_MAX] = {
 				     LOG_NOTICE, "HOLD_ID CASE_REF ACTOR REASON"},
 	[AUDIT_LEGAL_HOLD_RELEASED] = {"legal-hold-released", "e59b9931d0ec4a0e8d2275a7b3e870dc",
 				       LOG_NOTICE, "HOLD_ID CASE_REF ACTOR REASON"},
+	[AUDIT_STORAGE_RECOVERED] = {"storage-recovered", "d088e88e2e7f45a2b0c4dfedee114185",
+				     LOG_NOTICE, "STORAGE DIRECTORY WRITE_ERRORS"},
 };
 
 /* The kinds a network peer triggers by itself (a garbage connection, an INVITE it makes

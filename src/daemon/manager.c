@@ -233,6 +233,35 @@ static int start_disk_probe(struct manager *m)
 	return r;
 }
 
+/*
+ * The recordings check (health.c) is degraded while recordings ended with write errors; once a
+ * probe begun after the last of them wrote and fdatasync'ed its block (diskfault.h
+ * write_errors clear), the volume is sound again: the check is healthy, and a storage-recovered
+ * event says so. Both the count and the flag change on the loop thread (totals_add), so a
+ * count read here with the flag clear holds no error the probe did not follow.
+ */
+static void manager_recordings_recovered(struct manager *m)
+{
+	const struct sessions_totals *t = m->sessions ? sessions_get_totals(m->sessions) : NULL;
+	struct disk_fault f;
+	char dir[4096], df[4200], nf[48];
+	const char *fields[] = {df, "STORAGE=recordings", nf, NULL};
+	uint64_t n;
+
+	if (!t || t->recording_errors <= m->recording_errors_cleared ||
+	    !disk_fault_get(DISK_FAULT_RECORDINGS, &f, dir, sizeof(dir)) || f.error ||
+	    f.write_errors)
+		return;
+	n = t->recording_errors - m->recording_errors_cleared;
+	m->recording_errors_cleared = t->recording_errors;
+	snprintf(df, sizeof(df), "DIRECTORY=%s", dir);
+	snprintf(nf, sizeof(nf), "WRITE_ERRORS=%llu", (unsigned long long)n);
+	audit_emit(AUDIT_STORAGE_RECOVERED, fields,
+		   "recording directory %s: a test write and fdatasync succeeded after %llu "
+		   "recording%s ended with write errors: the volume writes again",
+		   dir, (unsigned long long)n, n == 1 ? "" : "s");
+}
+
 void manager_disk_fault_check(struct manager *m)
 {
 	static const char *const names[DISK_FAULT_DIRS] = {"recording", "catalog"};
@@ -259,6 +288,7 @@ void manager_disk_fault_check(struct manager *m)
 				   "new sessions are accepted",
 				   names[i], dir);
 	}
+	manager_recordings_recovered(m);
 	manager_update_status(m);
 }
 

@@ -65,6 +65,9 @@ struct manager {
 	bool draining; /* siprecctl drain: new INVITEs get 503, sessions in progress finish */
 	/* disk_fault_generation() and each directory's disk_fault.gen last logged */
 	uint64_t disk_fault_gen, disk_fault_seen[2];
+	/* sessions_totals.recording_errors when a synced probe last proved the recording volume
+	 * (the recordings check is degraded while the count is above it) */
+	uint64_t recording_errors_cleared;
 	struct manager_counters counters;
 	char status[768];
 	char reload_status[128]; /* appended to STATUS= after a reload that failed or waits */

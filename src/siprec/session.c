@@ -2266,8 +2266,11 @@ static void totals_add(struct sessions_totals *t, const struct media_stream_resu
 		t->recordings_complete++;
 	else
 		t->recordings_incomplete++;
-	if (res->error)
+	if (res->error) {
 		t->recording_errors++;
+		/* The recordings check is degraded until a probe proves the volume writes again. */
+		disk_fault_write_failed(DISK_FAULT_RECORDINGS);
+	}
 	if (res->p99_durable_us) {
 		while (b < STORE_LAT_BUCKETS - 1 &&
 		       store_lat_bucket_upper_us(b) < res->p99_durable_us)

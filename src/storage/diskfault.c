@@ -58,6 +58,21 @@ bool disk_fault_probe_done(struct disk_fault *f, const char *what, int result, u
 	return true;
 }
 
+void disk_fault_write_error(struct disk_fault *f, uint64_t now_ms)
+{
+	f->write_errors = true;
+	f->write_error_ms = now_ms;
+}
+
+bool disk_fault_synced(struct disk_fault *f, uint64_t started_ms)
+{
+	/* A failure at the probe's own millisecond may have followed its write. */
+	if (!f->write_errors || f->write_error_ms >= started_ms)
+		return false;
+	f->write_errors = false;
+	return true;
+}
+
 const char *disk_fault_errno_name(int error)
 {
 	const char *n = strerrorname_np(-error);
@@ -96,6 +111,8 @@ static void changed(void)
 	for (unsigned i = 0; i < DISK_FAULT_DIRS; i++)
 		any |= P.st[i].error != 0;
 	atomic_store_explicit(&any_fault, any, memory_order_relaxed);
+	/* write_errors alone is no fault (admission ignores it), but the manager looks at each
+	 * change of the generation. */
 	atomic_fetch_add_explicit(&generation, 1, memory_order_relaxed);
 }
 
@@ -105,10 +122,12 @@ static void changed(void)
  * (written and synced, so that later writes change no extent) and kept: a file created and
  * removed at each probe was a directory change every few seconds beside the recordings'
  * (ext4 fast commits, directory fsyncs), and no fdatasync, which would add a journal commit to
- * theirs. An xfs shut down fails the open with EIO, a read-only filesystem with EROFS. 0 or
- * -errno.
+ * theirs. With sync (after a recording's write failed, until one such probe succeeds) the block
+ * is fdatasync'ed too: a write that reached the device is what proves the volume sound for the
+ * recordings check. An xfs shut down fails the open with EIO, a read-only filesystem with
+ * EROFS. 0 or -errno.
  */
-static int probe(const char *dir)
+static int probe(const char *dir, bool sync)
 {
 	static _Alignas(4096) const unsigned char block[PROBE_SIZE];
 	int dfd, fd, r = 0, flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
@@ -139,6 +158,8 @@ static int probe(const char *dir)
 		r = -EIO;
 	if (r == 0 && made && (fdatasync(fd) < 0 || fsync(dfd) < 0))
 		r = -errno;
+	else if (r == 0 && sync && fdatasync(fd) < 0)
+		r = -errno;
 	if (close(fd) < 0 && r == 0 && errno != EINTR)
 		r = -errno;
 	close(dfd);
@@ -152,13 +173,15 @@ static void *probe_thread(void *arg)
 	while (!P.stop) {
 		uint64_t started = mono_ms();
 		int res[DISK_FAULT_DIRS] = {0};
-		bool change = false;
+		bool change = false, sync[DISK_FAULT_DIRS], waiting = false;
 
 		P.kicked = false;
+		for (unsigned i = 0; i < DISK_FAULT_DIRS; i++)
+			sync[i] = P.st[i].write_errors || P.st[i].error;
 		pthread_mutex_unlock(&P.lock);
 		for (unsigned i = 0; i < DISK_FAULT_DIRS; i++)
 			if (P.dirs[i])
-				res[i] = probe(P.dirs[i]);
+				res[i] = probe(P.dirs[i], sync[i]);
 		pthread_mutex_lock(&P.lock);
 		for (unsigned i = 0; i < DISK_FAULT_DIRS; i++) {
 			char what[4200];
@@ -167,13 +190,17 @@ static void *probe_thread(void *arg)
 				continue;
 			snprintf(what, sizeof(what), "%s/" PROBE_NAME, P.dirs[i]);
 			change |= disk_fault_probe_done(&P.st[i], what, res[i], started, mono_ms());
+			if (res[i] == 0 && sync[i])
+				change |= disk_fault_synced(&P.st[i], started);
+			waiting |= P.st[i].write_errors;
 		}
 		if (change)
 			changed();
 		if (!P.kicked && !P.stop) {
-			unsigned wait = atomic_load_explicit(&any_fault, memory_order_relaxed)
-						? P.retry_ms
-						: P.interval_ms;
+			unsigned wait =
+				waiting || atomic_load_explicit(&any_fault, memory_order_relaxed)
+					? P.retry_ms
+					: P.interval_ms;
 			struct timespec ts;
 
 			clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -248,6 +275,18 @@ bool disk_fault_report(unsigned which, const char *path, int error)
 	pthread_cond_signal(&P.wake);
 	pthread_mutex_unlock(&P.lock);
 	return set;
+}
+
+void disk_fault_write_failed(unsigned which)
+{
+	if (which >= DISK_FAULT_DIRS)
+		return;
+	pthread_mutex_lock(&P.lock);
+	disk_fault_write_error(&P.st[which], mono_ms());
+	changed();
+	P.kicked = true;
+	pthread_cond_signal(&P.wake);
+	pthread_mutex_unlock(&P.lock);
 }
 
 void disk_fault_kick(void)

@@ -78,6 +78,23 @@ static void test_note_and_clear(void **state)
 	assert_int_equal(f.gen, 4);
 }
 
+/* A recording's write error (any errno) stays until a synced probe begun after it succeeds. */
+static void test_write_errors(void **state)
+{
+	struct disk_fault f = {0};
+
+	(void)state;
+	disk_fault_write_error(&f, 100);
+	assert_true(f.write_errors);
+	assert_false(disk_fault_synced(&f, 90));  /* began before the error */
+	assert_false(disk_fault_synced(&f, 100)); /* same millisecond: may be before it */
+	assert_true(f.write_errors);
+	assert_true(disk_fault_synced(&f, 101));
+	assert_false(f.write_errors);
+	assert_false(disk_fault_synced(&f, 200));
+	assert_int_equal(f.error, 0);
+}
+
 /* The thread: a directory that cannot be written (it does not exist) is found failing by the
  * probe alone; a report wakes it; once the directory is there, the fault clears. */
 static void test_probe_thread(void **state)
@@ -118,6 +135,16 @@ static void test_probe_thread(void **state)
 	assert_false(disk_fault_any());
 	assert_false(disk_fault_report(DISK_FAULT_RECORDINGS, "/x/a.siprec", -ENOSPC));
 	assert_false(disk_fault_any());
+	/* a recording ended with a write error: no fault, but write_errors until a synced probe */
+	disk_fault_write_failed(DISK_FAULT_RECORDINGS);
+	assert_false(disk_fault_any());
+	for (i = 0; i < 500; i++) {
+		assert_true(disk_fault_get(DISK_FAULT_RECORDINGS, &f, NULL, 0));
+		if (!f.write_errors)
+			break;
+		usleep(10000);
+	}
+	assert_false(f.write_errors);
 	disk_fault_stop();
 	assert_int_equal(unlink(got), 0);
 	assert_int_equal(rmdir(dir), 0);
@@ -129,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_note_and_clear),
+		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_probe_thread),
 	};
 
