@@ -54,6 +54,9 @@ check_eq "a new call gets 503 Catalog Storage I/O Error" "503 Catalog Storage I/
 wait "$SRCPID"
 BG_PIDS=""
 check "siprecd stays up" kill -0 "$DAEMON_PID"
+# It keeps the catalog open (docs/CONTROL.md says why a restart is the repair): the volume
+# cannot be unmounted under it.
+check "the volume cannot be unmounted while siprecd runs" sh -c "! umount '$VOL' 2>/dev/null"
 check_eq "the calls in progress recorded to their end" 2 "$(jq '[.calls[] | select(.result == "ok")] | length' "$T/calls.json")"
 stop_siprecd
 echo "# siprecd exit status $STOP_RC"
