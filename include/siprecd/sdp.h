@@ -64,6 +64,7 @@ struct sdp_connection {
 	int family;	    /* AF_INET or AF_INET6 */
 	struct str address; /* the address without any /ttl or /count suffix */
 	bool unspecified;   /* 0.0.0.0 or :: (RFC 3264 §8.4 old-style hold) */
+	bool fqdn;	    /* a host name (RFC 8866 §9), never resolved: no literal to latch to */
 };
 
 struct sdp_rtpmap {

@@ -5,6 +5,7 @@
  * queries the session layer asks about an m= line, and the codec chooser.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -28,6 +29,34 @@ static int fail(int r, const char *why)
 	return r;
 }
 
+/* A host name as DNS has them (RFC 1035 §2.3.1 with RFC 1123 §2.1's leading digits): labels of
+ * letters, digits and inner hyphens, 1..63 each, 253 in all, one letter at least so that a
+ * malformed dotted quad (999.1.1.1) stays malformed. */
+static bool is_fqdn(struct str h)
+{
+	size_t label = 0;
+	bool alpha = false;
+
+	if (h.len == 0 || h.len > 253)
+		return false;
+	for (size_t i = 0; i < h.len; i++) {
+		char c = h.s[i];
+
+		if (c == '.') {
+			if (label == 0 || h.s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+			alpha |= isalpha((unsigned char)c) != 0;
+		} else {
+			return false;
+		}
+	}
+	return label > 0 && h.s[h.len - 1] != '-' && alpha;
+}
+
 static int parse_connection(struct str v, struct sdp_connection *ret)
 {
 	struct str nettype, addrtype, addr, extra, head;
@@ -47,14 +76,21 @@ static int parse_connection(struct str v, struct sdp_connection *ret)
 		family = AF_INET6;
 	else
 		return -EBADMSG;
-	/* RFC 8866 §5.7: "/ttl" and "/number of addresses" follow multicast addresses only;
-	 * the address itself must be a literal: an FQDN gives us nothing to check media against. */
+	/* RFC 8866 §5.7: "/ttl" and "/number of addresses" follow multicast addresses only. */
 	str_split(addr, '/', &head);
-	if (str_copy(head, tmp, sizeof(tmp)) < 0 || inet_pton(family, tmp, bin) != 1)
-		return -EBADMSG;
 	ret->present = true;
 	ret->family = family;
 	ret->address = head;
+	if (str_copy(head, tmp, sizeof(tmp)) < 0 || inet_pton(family, tmp, bin) != 1) {
+		/* RFC 8866 §9: a unicast address may be an FQDN. siprecd never resolves it: the
+		 * stream has no literal to check media against (MEDIA_LATCH=sdp as without c=). */
+		if (!is_fqdn(head))
+			return -EBADMSG;
+		ret->fqdn = true;
+		ret->unspecified = false;
+		return 0;
+	}
+	ret->fqdn = false;
 	if (family == AF_INET)
 		ret->unspecified = memcmp(bin, "\0\0\0\0", 4) == 0;
 	else

@@ -287,7 +287,15 @@ static void test_malformed(void **state)
 		{HDR "c=IN IP4 198.51.100.2\r\n", 0, NULL, -EBADMSG, "duplicate c= line"},
 		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 999.1.1.1\r\n", 0, NULL, -EBADMSG,
 		 "malformed c= line"},
-		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 host.example\r\n", 0, NULL, -EBADMSG,
+		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 -host.example\r\n", 0, NULL, -EBADMSG,
+		 "malformed c= line"},
+		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 host-.example\r\n", 0, NULL, -EBADMSG,
+		 "malformed c= line"},
+		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 host..example\r\n", 0, NULL, -EBADMSG,
+		 "malformed c= line"},
+		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 host_1.example\r\n", 0, NULL, -EBADMSG,
+		 "malformed c= line"},
+		{"v=0\r\no=- 1 1 IN IP6 h\r\nc=IN IP6 2001:db8::zz\r\n", 0, NULL, -EBADMSG,
 		 "malformed c= line"},
 		{"v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP6 1.2.3.4\r\n", 0, NULL, -EBADMSG,
 		 "malformed c= line"},
@@ -399,6 +407,39 @@ static void test_fields(void **state)
 	pt = dtmf = 55;
 	assert_int_equal(sdp_choose_codec(m, &pt, &dtmf), -ENOTSUP);
 	assert_int_equal(pt, 55);
+	free(s);
+}
+
+/* RFC 8866 §9: a unicast connection address may be a host name. It is kept as written, marked
+ * fqdn, not hold, and gives the stream no literal to latch to. */
+static void test_fqdn_connection(void **state)
+{
+	static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 src-0.pbx.svc.cluster.local\r\ns=-\r\n"
+				  "c=IN IP4 media.example.net\r\nt=0 0\r\na=sendonly\r\n"
+				  "m=audio 5000 RTP/AVP 0\r\na=label:a\r\n"
+				  "m=audio 5002 RTP/AVP 0\r\nc=IN IP6 9media-1.example.net\r\n"
+				  "m=audio 5004 RTP/AVP 0\r\nc=IN IP4 198.51.100.7\r\n";
+	struct sdp_session *s = calloc(1, sizeof(*s));
+	const struct sdp_connection *c;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(sdp_parse(sdp, sizeof(sdp) - 1, NULL, s), 0);
+	assert_int_equal(s->n_media, 3);
+	c = sdp_media_address(&s->media[0]);
+	assert_non_null(c);
+	assert_true(c->fqdn);
+	assert_int_equal(c->family, AF_INET);
+	assert_true(str_eq_cstr(c->address, "media.example.net"));
+	assert_false(sdp_media_is_hold(&s->media[0]));
+	assert_int_equal(sdp_media_direction(&s->media[0]), SDP_DIR_SENDONLY);
+	c = sdp_media_address(&s->media[1]);
+	assert_true(c->fqdn);
+	assert_int_equal(c->family, AF_INET6);
+	assert_true(str_eq_cstr(c->address, "9media-1.example.net"));
+	c = sdp_media_address(&s->media[2]);
+	assert_false(c->fqdn);
+	assert_true(str_eq_cstr(c->address, "198.51.100.7"));
 	free(s);
 }
 
@@ -520,9 +561,10 @@ static void test_format_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_answers),	      cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_fields),	      cmocka_unit_test(test_codec_choice),
-		cmocka_unit_test(test_answer_errors), cmocka_unit_test(test_format_map),
+		cmocka_unit_test(test_answers),	     cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_fields),	     cmocka_unit_test(test_fqdn_connection),
+		cmocka_unit_test(test_codec_choice), cmocka_unit_test(test_answer_errors),
+		cmocka_unit_test(test_format_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
