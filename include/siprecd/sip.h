@@ -277,6 +277,25 @@ enum {
 };
 int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *ret_len);
 
+/*
+ * After sip_stream_frame() failed on buf: the status an answer carries (513 for a header
+ * section or a Content-Length over lim->max_msg_size, else 400) with *ret_reason a static
+ * reason phrase naming the problem ("Missing Content-Length", "Headers Too Large"); 0 if buf
+ * frames (no error).
+ */
+unsigned sip_stream_frame_status(const char *buf, size_t len, const struct sip_limits *lim,
+				 const char **ret_reason);
+/*
+ * After sip_stream_frame() failed on buf, whether the error can be answered (RFC 3261 §18.3,
+ * §8.2): copies the start line and the whole Via, From, To, Call-ID and CSeq fields found
+ * within lim->max_msg_size bytes into scratch (MIN(len, lim->max_msg_size) + 2 bytes always
+ * suffice) and parses that into m, whose views point into scratch. 0 when m is a request
+ * other than ACK with those headers well formed, to pass to sip_response_build(); -EBADMSG
+ * when nothing can be answered, -ENOBUFS when scratch is too small.
+ */
+int sip_stream_frame_headers(const char *buf, size_t len, const struct sip_limits *lim,
+			     char *scratch, size_t scratch_size, struct sip_msg *m);
+
 /* ---- builders (src/sip/build.c) ---- */
 
 #define SIP_TAG_LEN 16	  /* hex digits */

@@ -80,8 +80,11 @@ struct sip_transport_handler {
 	void (*message)(void *userdata, struct sip_conn *conn, const struct sockaddr_storage *peer,
 			char *buf, size_t len);
 	/* A stream message that could not be framed (bad/missing Content-Length, too large):
-	 * the connection is closed after this call; the handler may count it. Optional. */
-	void (*framing_error)(void *userdata, struct sip_conn *conn, int error);
+	 * buf holds what was read of it (valid only during the call), error is sip_stream_frame's.
+	 * The handler may answer it with sip_conn_send; after this call nothing more is read and
+	 * the connection is closed once what is queued and owed on it is out. Optional. */
+	void (*framing_error)(void *userdata, struct sip_conn *conn, int error, const char *buf,
+			      size_t len);
 	/* A TLS handshake failed or a client certificate was refused. Optional. */
 	void (*tls_failed)(void *userdata, const struct sockaddr_storage *peer, const char *reason,
 			   bool cert_refused);

@@ -578,16 +578,44 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 	sipd_run_timers(m);
 }
 
-static void on_framing_error(void *userdata, struct sip_conn *conn, int error)
+/*
+ * A TCP/TLS message that cannot be framed (RFC 3261 §18.3): answered 400 or 513 with a reason
+ * naming the problem (§21.4.1, §21.5.14) when its request line and the headers a response needs
+ * could be read, else only logged. Either way the transport reads nothing more and closes the
+ * connection once the answer is out.
+ */
+static void on_framing_error(void *userdata, struct sip_conn *conn, int error, const char *buf,
+			     size_t len)
 {
 	struct manager *m = userdata;
+	struct sip_limits lim = sip_limits_default;
+	const char *reason = error == -EMSGSIZE ? "Message Too Large" : "Bad Request";
+	unsigned status = error == -EMSGSIZE ? 513 : 400;
+	size_t scratch_size;
+	char *scratch;
 	char p[64];
+	bool answered = false;
 
+	lim.max_msg_size = m->cfg->max_message_size;
 	m->counters.parse_errors++;
-	log_ratelimited(LOG_NOTICE, "closing SIP %s connection from %s: %s",
+	if (len > 0) {
+		unsigned st = sip_stream_frame_status(buf, len, &lim, &reason);
+
+		if (st)
+			status = st;
+	}
+	scratch_size = MIN(len, lim.max_msg_size) + 2;
+	scratch = malloc(scratch_size);
+	if (scratch &&
+	    sip_stream_frame_headers(buf, len, &lim, scratch, scratch_size, &msgbuf) == 0) {
+		respond_stateless(m, conn, sip_conn_peer(conn), &msgbuf, status, reason, NULL);
+		answered = true;
+	}
+	free(scratch);
+	log_ratelimited(LOG_NOTICE, "closing SIP %s connection from %s: %s%s",
 			sip_transport_kind_name(sip_conn_kind(conn)),
-			sockaddr_to_string(sip_conn_peer(conn), p, sizeof(p)),
-			error == -EMSGSIZE ? "message too large" : "bad or missing Content-Length");
+			sockaddr_to_string(sip_conn_peer(conn), p, sizeof(p)), reason,
+			answered ? (status == 513 ? " (answered 513)" : " (answered 400)") : "");
 }
 
 static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, const char *reason,

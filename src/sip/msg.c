@@ -1267,14 +1267,21 @@ int sip_msg_validate_request(struct sip_msg *m, const struct sip_validate_opts *
 
 /* ---- stream framing ---- */
 
-int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *ret_len)
+/* sip_stream_frame, and on failure the status and reason phrase an answer would carry. */
+static int stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *ret_len,
+			unsigned *ret_status, const char **ret_reason)
 {
 	size_t p = 0, hdr_end = 0, scan;
 	bool have_cl = false;
 	uint32_t cl = 0;
 
-	if (!lim)
-		lim = &sip_limits_default;
+#define FRAME_FAIL(r, status, reason)                                                              \
+	do {                                                                                       \
+		*ret_status = (status);                                                            \
+		*ret_reason = (reason);                                                            \
+		return (r);                                                                        \
+	} while (0)
+
 	while (p < len && (buf[p] == '\r' || buf[p] == '\n'))
 		p++;
 	if (p > 0) {
@@ -1296,8 +1303,11 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 			break;
 		}
 	}
-	if (!hdr_end)
-		return len >= lim->max_msg_size ? -EMSGSIZE : SIP_FRAME_NEED_MORE;
+	if (!hdr_end) {
+		if (len >= lim->max_msg_size)
+			FRAME_FAIL(-EMSGSIZE, 513, "Headers Too Large");
+		return SIP_FRAME_NEED_MORE;
+	}
 
 	/* Walk the header fields (skipping the start line) for Content-Length / l. */
 	p = (size_t)((const char *)memchr(buf, '\n', hdr_end) - buf) + 1;
@@ -1308,7 +1318,7 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 		size_t n = 0;
 
 		if (e < 0)
-			return -EBADMSG;
+			FRAME_FAIL(-EBADMSG, 400, "Malformed Header Line");
 		field = str_make(buf + p, (size_t)e - p);
 		while (n < field.len && is_token((unsigned char)field.s[n]))
 			n++;
@@ -1318,25 +1328,99 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 			uint32_t v;
 
 			if (!colon)
-				return -EBADMSG;
+				FRAME_FAIL(-EBADMSG, 400, "Malformed Content-Length");
 			if (content_length_value(
 				    str_make(colon + 1, field.len - (size_t)(colon + 1 - field.s)),
 				    &v) < 0)
-				return -EBADMSG;
+				FRAME_FAIL(-EBADMSG, 400, "Malformed Content-Length");
 			/* Two different lengths would let peers desynchronise the stream. */
 			if (have_cl && v != cl)
-				return -EBADMSG;
+				FRAME_FAIL(-EBADMSG, 400, "Conflicting Content-Length");
 			have_cl = true;
 			cl = v;
 		}
 		p = next;
 	}
+	/* RFC 3261 §18.3: on a stream, Content-Length is what frames the message. */
 	if (!have_cl)
-		return -EBADMSG;
+		FRAME_FAIL(-EBADMSG, 400, "Missing Content-Length");
 	if ((uint64_t)hdr_end + cl > lim->max_msg_size)
-		return -EMSGSIZE;
+		FRAME_FAIL(-EMSGSIZE, 513, "Content-Length Over Limit");
+#undef FRAME_FAIL
 	if (hdr_end + cl > len)
 		return SIP_FRAME_NEED_MORE;
 	*ret_len = hdr_end + cl;
 	return SIP_FRAME_MESSAGE;
+}
+
+int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *ret_len)
+{
+	unsigned status;
+	const char *reason;
+
+	return stream_frame(buf, len, lim ? lim : &sip_limits_default, ret_len, &status, &reason);
+}
+
+unsigned sip_stream_frame_status(const char *buf, size_t len, const struct sip_limits *lim,
+				 const char **ret_reason)
+{
+	unsigned status = 0;
+	const char *reason = NULL;
+	size_t mlen;
+
+	if (stream_frame(buf, len, lim ? lim : &sip_limits_default, &mlen, &status, &reason) >= 0)
+		return 0;
+	*ret_reason = reason;
+	return status;
+}
+
+int sip_stream_frame_headers(const char *buf, size_t len, const struct sip_limits *lim,
+			     char *scratch, size_t scratch_size, struct sip_msg *m)
+{
+	const struct sip_via *via;
+	const struct sip_name_addr *na;
+	const struct sip_cseq *cseq;
+	struct str call_id;
+	size_t p, o, scan;
+	const char *nl;
+
+	if (!lim)
+		lim = &sip_limits_default;
+	scan = MIN(len, lim->max_msg_size);
+	nl = memchr(buf, '\n', scan);
+	if (!nl)
+		return -EBADMSG;
+	p = (size_t)(nl + 1 - buf);
+	if (p + 2 > scratch_size)
+		return -ENOBUFS;
+	memcpy(scratch, buf, p);
+	o = p;
+	/* Whole fields only: the last one may be cut by the limit, and a bad line ends the walk. */
+	while (p < scan && eol_len(buf, p, scan) == 0) {
+		size_t next = 0, n = 0;
+		ssize_t e = field_end(buf, p, scan, &next);
+		enum sip_hdr id;
+
+		if (e < 0)
+			break;
+		while (p + n < (size_t)e && is_token((unsigned char)buf[p + n]))
+			n++;
+		id = sip_hdr_from_name(str_make(buf + p, n));
+		if (id == SIP_HDR_VIA || id == SIP_HDR_FROM || id == SIP_HDR_TO ||
+		    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ) {
+			if (o + (next - p) + 2 > scratch_size)
+				return -ENOBUFS;
+			memcpy(scratch + o, buf + p, next - p);
+			o += next - p;
+		}
+		p = next;
+	}
+	memcpy(scratch + o, "\r\n", 2);
+	o += 2;
+	if (sip_msg_parse(m, scratch, o, lim) < 0 || !m->is_request || m->method == SIP_METHOD_ACK)
+		return -EBADMSG;
+	if (sip_msg_via(m, &via) < 0 || sip_msg_from(m, &na) < 0 || sip_msg_to(m, &na) < 0 ||
+	    sip_msg_call_id(m, &call_id) < 0 || sip_msg_cseq(m, &cseq) < 0)
+		return -EBADMSG;
+	return 0;
 }

@@ -880,6 +880,36 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 
 /* ---- TCP / TLS connections ---- */
 
+/*
+ * The message at c->rx + off cannot be framed (RFC 3261 §18.3): the handler may answer it
+ * (400, 513), and since where the next message starts is lost, nothing more is read. The
+ * connection is closed as a half-closed one is (conn_read_eof), once what is queued and owed
+ * on it is out: closed at once, the answer would not go out before the FIN.
+ */
+static void framing_lost(struct sip_conn *c, int error, size_t off)
+{
+	struct sip_transport *t = c->tr;
+
+	t->stats.tcp_framing_errors++;
+	sip_conn_ref(c);
+	if (t->h.framing_error)
+		t->h.framing_error(t->userdata, c, error, c->rx + off, c->rx_len - off);
+	c->rx_len = 0;
+	if (c->state == CONN_OPEN && !c->rd_eof) {
+		c->rd_eof = true;
+		if (c->recv_armed) { /* a multishot recv: TCP, or TLS whose RX the kernel holds */
+			struct io_uring_sqe *sqe = loop_sqe(t->loop, NULL);
+
+			if (sqe) {
+				io_uring_prep_cancel(sqe, &c->recv_op, 0);
+				io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+			}
+		}
+		eof_settle(c);
+	}
+	sip_conn_unref(c);
+}
+
 /* Frames and hands on every whole message in c->rx; true if at least one was consumed. */
 static bool stream_consume(struct sip_conn *c)
 {
@@ -896,10 +926,7 @@ static bool stream_consume(struct sip_conn *c)
 		if (r == SIP_FRAME_NEED_MORE)
 			break;
 		if (r < 0) {
-			t->stats.tcp_framing_errors++;
-			if (t->h.framing_error)
-				t->h.framing_error(t->userdata, c, r);
-			conn_close(c);
+			framing_lost(c, r, off);
 			return true;
 		}
 		if (r == SIP_FRAME_KEEPALIVE) {
@@ -978,11 +1005,12 @@ static void stream_drain(struct sip_conn *c)
 
 static void stream_input(struct sip_conn *c, const void *data, size_t len)
 {
+	/* After a half-close or a framing error nothing is read: what a multishot recv delivered
+	 * before its cancellation took effect is dropped. */
+	if (c->rd_eof)
+		return;
 	if (rx_append(c, data, len) < 0) {
-		c->tr->stats.tcp_framing_errors++;
-		if (c->tr->h.framing_error)
-			c->tr->h.framing_error(c->tr->userdata, c, -EMSGSIZE);
-		conn_close(c);
+		framing_lost(c, -EMSGSIZE, 0);
 		return;
 	}
 	conn_touch(c, c->tr->lim.idle_timeout_ms);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target for the SIP message layer: parse (datagram and stream), validate, every
- * lazy accessor, the value iterator, stream framing and response building.
+ * lazy accessor, the value iterator, stream framing (and what an unframed message's answer
+ * reads of it) and response building.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 0; off < size;) {
 		int r = sip_stream_frame(buf + off, size - off, NULL, &len);
 
+		if (r < 0) {
+			const char *why;
+			char *scratch = malloc(size - off + 2);
+
+			sip_stream_frame_status(buf + off, size - off, NULL, &why);
+			if (scratch && sip_stream_frame_headers(buf + off, size - off, NULL,
+								scratch, size - off + 2, &m) == 0)
+				exercise(&m);
+			free(scratch);
+		}
 		if (r <= 0)
 			break;
 		if (r == SIP_FRAME_MESSAGE &&

@@ -5,7 +5,8 @@
 # one TLS record per byte is answered too, and two requests in one record get two answers (five
 # get five, in one TLS record: the answers of one loop turn share a record); a
 # CRLF CRLF keep-alive ping (RFC 5626 §3.5.1) is answered with CRLF over TCP and TLS, and the
-# connection goes on to serve a request.
+# connection goes on to serve a request. A message that cannot be framed is answered 400/513
+# naming the problem when a response can be addressed, then the connection is closed.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3
 start_siprecd
@@ -131,6 +132,94 @@ check "TLS: five requests in one record, five answers in one record" grep -qx 't
 check "TCP: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tcp keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
 check "TLS: CRLF CRLF keep-alive answered with CRLF, then a request answered" grep -qx "tls keepalive pong: b'\\\\r\\\\n' then answered: 1" "$T/framing.out"
 check "no framing error logged" sh -c "! grep -q 'closing SIP .* connection' '$T/siprecd.log'"
+
+# A message that cannot be framed (RFC 3261 §18.3) is answered when its request line and the
+# headers a response needs could be read (400/513 with a reason naming the problem, §21.4.1,
+# §21.5.14), then the connection is closed: where the next message starts is lost. Without
+# those, the connection is closed with no answer. Over UDP a datagram needs no Content-Length,
+# and a bad one is answered 400 by the parser (the datagram is whole).
+python3 - "$SIP_PORT" "$TLS_PORT" >"$T/framing-errors.out" 2>&1 <<'PY'
+import socket, ssl, sys, time
+port, tls_port = int(sys.argv[1]), int(sys.argv[2])
+
+def head(i, proto, cl="Content-Length: 0\r\n", extra=""):
+    return (f"OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{proto} 127.0.0.1:9;branch=z9hG4bKfe{i}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag={i}\r\nTo: <sip:srs@127.0.0.1>\r\n"
+            f"Call-ID: fe-{i}\r\nCSeq: 1 OPTIONS\r\n{extra}{cl}")
+
+cases = [
+    ("missing-cl", lambda i, p: head(i, p, cl="") + "\r\n"),
+    ("negative-cl", lambda i, p: head(i, p, cl="Content-Length: -5\r\n") + "\r\n"),
+    ("text-cl", lambda i, p: head(i, p, cl="Content-Length: five\r\n") + "\r\n"),
+    ("conflicting-cl", lambda i, p: head(i, p, cl="Content-Length: 0\r\nl: 3\r\n") + "\r\nabc"),
+    ("cl-over-limit", lambda i, p: head(i, p, cl="Content-Length: 100000\r\n") + "\r\n"),
+    # exactly MAX_MESSAGE_SIZE bytes with no end of the header section: all of it is read
+    ("headers-too-large", lambda i, p: (head(i, p, cl="") + "".join(f"X-Pad-{k}: {'p' * 90}\r\n" for k in range(800)))[:65535]),
+    ("http", lambda i, p: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("no-call-id", lambda i, p: head(i, p, cl="").replace(f"Call-ID: fe-{i}\r\n", "") + "\r\n"),
+    ("garbage-start", lambda i, p: "\x16\x03\x01garbage\r\n" + head(i, p, cl="").split("\r\n", 1)[1] + "\r\n"),
+]
+
+def tcp():
+    return socket.create_connection(("127.0.0.1", port))
+
+def tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port)))
+
+def exchange(s, data):
+    """Sends data, then reads until the peer closes: (what came back, how it closed)."""
+    s.sendall(data.encode())
+    s.settimeout(5)
+    buf, end = b"", time.time() + 5
+    while time.time() < end:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            return buf, "open"
+        except (ssl.SSLEOFError, ConnectionResetError):
+            return buf, "closed"
+        if not d:
+            return buf, "closed"
+        buf += d
+    return buf, "open"
+
+n = 0
+for proto, conn in (("TCP", tcp), ("TLS", tls)):
+    for name, make in cases:
+        n += 1
+        s = conn()
+        r, how = exchange(s, make(n, proto))
+        s.close()
+        line = r.split(b"\r\n", 1)[0].decode(errors="replace") if r else "(nothing)"
+        echoed = b"Call-ID: fe-%d\r\n" % n in r and b"branch=z9hG4bKfe%d" % n in r
+        print(f"{proto.lower()} {name}: {line} | {how} | echoed={echoed}")
+
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+u.sendto(head(99, "UDP", cl="Content-Length: -5\r\n").encode() + b"\r\n", ("127.0.0.1", port))
+try:
+    r = u.recv(65536).split(b"\r\n", 1)[0].decode()
+except socket.timeout:
+    r = "(nothing)"
+print("udp negative-cl:", r)
+PY
+cat "$T/framing-errors.out"
+for proto in tcp tls; do
+	P=$(echo $proto | tr a-z A-Z)
+	check "$P: no Content-Length: 400 Missing Content-Length, then closed" grep -qx "$proto missing-cl: SIP/2.0 400 Missing Content-Length | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: Content-Length -5: 400 Malformed Content-Length, then closed" grep -qx "$proto negative-cl: SIP/2.0 400 Malformed Content-Length | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: Content-Length five: 400 Malformed Content-Length, then closed" grep -qx "$proto text-cl: SIP/2.0 400 Malformed Content-Length | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: two different Content-Lengths: 400 Conflicting Content-Length, then closed" grep -qx "$proto conflicting-cl: SIP/2.0 400 Conflicting Content-Length | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: Content-Length over MAX_MESSAGE_SIZE: 513 Content-Length Over Limit, then closed" grep -qx "$proto cl-over-limit: SIP/2.0 513 Content-Length Over Limit | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: header section over MAX_MESSAGE_SIZE: 513 Headers Too Large, then closed" grep -qx "$proto headers-too-large: SIP/2.0 513 Headers Too Large | closed | echoed=True" "$T/framing-errors.out"
+	check "$P: an HTTP request: closed, no answer" grep -qx "$proto http: (nothing) | closed | echoed=False" "$T/framing-errors.out"
+	check "$P: no Call-ID: closed, no answer" grep -qx "$proto no-call-id: (nothing) | closed | echoed=False" "$T/framing-errors.out"
+	check "$P: a garbage start line: closed, no answer" grep -qx "$proto garbage-start: (nothing) | closed | echoed=False" "$T/framing-errors.out"
+done
+check "UDP: Content-Length -5 answered 400 Malformed Content-Length" grep -qx "udp negative-cl: SIP/2.0 400 Malformed Content-Length" "$T/framing-errors.out"
+check "framing errors logged with the problem and the answer" grep -q "closing SIP tcp connection from 127.0.0.1:[0-9]*: Missing Content-Length (answered 400)" "$T/siprecd.log"
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 finish

@@ -85,8 +85,8 @@ else
 fi
 check "daemon logged the idle close" grep -q 'closing idle connection' "$T/siprecd.log"
 check "message over MAX_MESSAGE_SIZE closes the connection (before the idle timeout)" grep -q 'oversized closed: True' "$T/limits.out"
-check "daemon logged the close as 'message too large', naming the peer" \
-	grep -qE 'closing SIP tcp connection from 127\.0\.0\.1:[0-9]+: message too large' "$T/siprecd.log"
+check "daemon logged the close as 'Content-Length Over Limit', naming the peer" \
+	grep -qE 'closing SIP tcp connection from 127\.0\.0\.1:[0-9]+: Content-Length Over Limit' "$T/siprecd.log"
 check "datagram over MAX_MESSAGE_SIZE dropped" grep -q 'oversized datagram dropped: True' "$T/limits.out"
 # MAX_CONNECTIONS counts open connections only: five SRCs each set a call up and hang up their
 # connection (the INVITE's transaction holds it 32 s, the session until it ends); a sixth SRC

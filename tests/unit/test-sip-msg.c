@@ -674,6 +674,94 @@ static void test_frame(void **state)
 	assert_int_equal(msg.content_length, 0);
 }
 
+/* A message a stream cannot frame: the answer's status and reason name the problem, and it is
+ * answered only when its request line and the headers a response needs can be read. */
+static void test_frame_error(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned status;
+		const char *reason;
+		bool answerable;
+	} t[] = {
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		 400, "Missing Content-Length", true},
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nf: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nt: <sip:b@b>\r\ni: c\r\nCSeq: 1 OPTIONS\r\nl: -1\r\n\r\n",
+		 400, "Malformed Content-Length", true},
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 1\r\nl: 2\r\n\r\nab",
+		 400, "Conflicting Content-Length", true},
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nl: 999\r\n\r\n",
+		 513, "Content-Length Over Limit", true},
+		/* the header section does not end within the limit: the last field is cut */
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nX-Pad: "
+		 "ppppppppppppppppppppppppp"
+		 "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+		 "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp",
+		 513, "Headers Too Large", true},
+		/* CSeq cut by the limit: nothing to answer with */
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nX-Pad: "
+		 "ppppppppppppppppppppppppppppppppppppppppppp"
+		 "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+		 "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+		 "\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		 513, "Headers Too Large", false},
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		 400, "Missing Content-Length", false},
+		{"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n",
+		 400, "Missing Content-Length", false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "Missing Content-Length", false},
+		{"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n",
+		 400, "Missing Content-Length", false},
+		{"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: "
+		 "<sip:a@b>;tag=1"
+		 "\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nX: a\rb\r\n\r\n",
+		 400, "Malformed Header Line", true},
+	};
+	struct sip_limits lim = {.max_msg_size = 300, .max_headers = 20, .max_line_len = 200};
+	char scratch[512], out[1024];
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = strlen(t[i].in) < lim.max_msg_size ? strlen(t[i].in) : lim.max_msg_size;
+		const char *reason = NULL;
+		struct sockaddr_storage ss = {.ss_family = AF_INET};
+		struct sip_response_args a = {.source = &ss};
+		int r;
+
+		assert_true(sip_stream_frame(t[i].in, n, &lim, &len) < 0);
+		assert_int_equal(sip_stream_frame_status(t[i].in, n, &lim, &reason), t[i].status);
+		assert_string_equal(reason, t[i].reason);
+		r = sip_stream_frame_headers(t[i].in, n, &lim, scratch, n + 2, &msg);
+		assert_int_equal(r, t[i].answerable ? 0 : -EBADMSG);
+		if (t[i].answerable) {
+			r = sip_response_build(out, sizeof(out), &msg, t[i].status, reason, &a);
+			assert_true(r > 0);
+			assert_non_null(memmem(out, (size_t)r, "Call-ID: c\r\n", 12));
+		}
+	}
+	/* a message that frames has no error */
+	assert_int_equal(sip_stream_frame_status("A sip:a@b SIP/2.0\r\nl: 0\r\n\r\n", 27, &lim,
+						 &(const char *){NULL}),
+			 0);
+}
+
 /* An LF-only request (as some SRCs send) parses like its CRLF twin, folds included, frames on a
  * stream, and the response to it is built with CRLF line endings. */
 static void test_lf_only(void **state)
@@ -769,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_random_pool),
 		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_frame_error),
 		cmocka_unit_test(test_lf_only),
 		cmocka_unit_test(test_names),
 	};
