@@ -93,10 +93,16 @@ struct siprec_body_parts {
  *                 "Accept: application/sdp, application/rs-metadata+xml, multipart/mixed"
  *                 (RFC 3261 §8.2.3, RFC 5621 §9.1);
  *   -E2BIG        more than lim->max_parts parts, a part over lim->max_part_size, or a
- *                 boundary over 70 characters (RFC 2046 §5.1.1): answer 413.
+ *                 boundary over 70 characters (RFC 2046 §5.1.1): answer 413 with the reason
+ *                 siprec_multipart_limit() gives.
+ * The limits are checked over the whole body before the other failures are reported: a body
+ * over one is -E2BIG whatever its parts are.
  */
 int siprec_multipart_parse(struct str content_type, struct str body,
 			   const struct siprec_limits *lim, struct siprec_body_parts *ret);
+/* After -E2BIG from siprec_multipart_parse on this thread, a reason phrase naming the limit:
+ * "Too Many Body Parts", "Body Part Too Large", "Multipart Boundary Too Long". Static. */
+const char *siprec_multipart_limit(void);
 
 /* True if a type/subtype (no parameters) is one of the rs-metadata media types. */
 bool siprec_is_metadata_type(struct str type);

@@ -20,6 +20,20 @@ bool siprec_is_metadata_type(struct str type)
 	       str_caseeq_cstr(type, "application/rs-metadata");
 }
 
+/* Which limit the last -E2BIG passed: a reason phrase for the 413 (siprec_multipart_limit). */
+static __thread const char *mp_limit = "Body Too Large";
+
+const char *siprec_multipart_limit(void)
+{
+	return mp_limit;
+}
+
+static int over_limit(const char *why)
+{
+	mp_limit = why;
+	return -E2BIG;
+}
+
 static bool is_sdp_type(struct str type)
 {
 	return str_caseeq_cstr(type, "application/sdp");
@@ -230,7 +244,7 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 	struct siprec_body_part *slot = NULL;
 
 	if (h->body.len > lim->max_part_size)
-		return -E2BIG;
+		return over_limit("Body Part Too Large");
 	if (h->content_type.len == 0 && h->body.len == 0) {
 		/* an empty part (two delimiters in a row) carries nothing to understand */
 		ret->n_other++;
@@ -277,6 +291,10 @@ static int multipart_split(struct str boundary, struct str body, const struct si
 	struct siprec_body_parts out = {};
 	size_t i = 0, part_start = 0;
 	bool in_part = false, closed = false;
+	/* The first part that is malformed or of a type we must refuse: answered once the limits
+	 * are checked over the whole body, so that a body over one is 413 whatever its first part
+	 * is (thousands of text/plain parts are too many parts, not an unsupported type). */
+	int failed = 0;
 
 	while (i <= body.len && !closed) {
 		size_t ce, e = line_end(body, i, &ce);
@@ -294,14 +312,15 @@ static int multipart_split(struct str boundary, struct str body, const struct si
 				if (end > part_start && body.s[end - 1] == '\r')
 					end--;
 				if (out.n_parts >= lim->max_parts)
-					return -E2BIG;
+					return over_limit("Too Many Body Parts");
 				out.n_parts++;
 				r = part_parse(str_make(body.s + part_start, end - part_start), &h);
-				if (r < 0)
+				if (r == 0)
+					r = part_classify(&h, lim, &out);
+				if (r == -E2BIG)
 					return r;
-				r = part_classify(&h, lim, &out);
-				if (r < 0)
-					return r;
+				if (r < 0 && !failed)
+					failed = r;
 			}
 			in_part = !close;
 			closed = close;
@@ -321,15 +340,18 @@ static int multipart_split(struct str boundary, struct str body, const struct si
 		/* liberal: a missing close delimiter ends the last part at the end of the body */
 		out.unterminated = true;
 		if (out.n_parts >= lim->max_parts)
-			return -E2BIG;
+			return over_limit("Too Many Body Parts");
 		out.n_parts++;
 		r = part_parse(str_make(body.s + part_start, body.len - part_start), &h);
-		if (r < 0)
+		if (r == 0)
+			r = part_classify(&h, lim, &out);
+		if (r == -E2BIG)
 			return r;
-		r = part_classify(&h, lim, &out);
-		if (r < 0)
-			return r;
+		if (r < 0 && !failed)
+			failed = r;
 	}
+	if (failed)
+		return failed;
 	*ret = out;
 	return 0;
 }
@@ -352,7 +374,7 @@ int siprec_multipart_parse(struct str content_type, struct str body,
 		if (!boundary.s || boundary.len == 0)
 			return -EBADMSG;
 		if (boundary.len > BOUNDARY_MAX)
-			return -E2BIG;
+			return over_limit("Multipart Boundary Too Long");
 		return multipart_split(boundary, body, lim, ret);
 	}
 

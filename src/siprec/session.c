@@ -423,7 +423,12 @@ static int split_body(struct manager *m, struct sip_txn *txn, struct sip_msg *re
 		return 0;
 	r = siprec_multipart_parse(ct->value, req->body, &lim, parts);
 	if (r == -E2BIG) {
-		respond_warning(m, txn, req, 413, NULL, "body part or metadata too large");
+		char warn[128];
+
+		snprintf(warn, sizeof(warn),
+			 "multipart body over a limit: at most %zu parts of %zu bytes each",
+			 lim.max_parts, lim.max_part_size);
+		respond_warning(m, txn, req, 413, siprec_multipart_limit(), warn);
 		return r;
 	}
 	if (r == -EMEDIUMTYPE) {

@@ -11,6 +11,7 @@
 #   catalog stream, the first one's counters overwritten;
 # - rs-metadata over one of its limits is refused 413 with a Warning naming it (element nesting),
 #   not "too large";
+# - a multipart body of 1,500 text/plain parts is 413 Too Many Body Parts, not 415;
 # - a Session-Expires below MIN_SESSION_EXPIRES is answered "422 Session Interval Too Small";
 # - with the control socket's mode widened, 64 idle connections of another user do not lock
 #   root out of siprecctl: root takes the oldest one's slot, the other user is refused.
@@ -109,6 +110,15 @@ h = final(c, "INVITE")
 w = re.search(r"(?im)^Warning: (.*)$", h)
 print("metadata nested 100 deep: %s warning %s" % (status(h), w.group(1) if w else "none"))
 
+# A multipart body over its part count: 1,500 text/plain parts after the SDP (RFC 3261 §21.4.11:
+# 413 names the limit; 415 would tell the SRC to drop a type, not to send fewer parts)
+c = socket.create_connection(("127.0.0.1", port))
+c.sendall(req("INVITE", "atk-mp-parts", "t", 1, b=body(sdp)[:-len("--b1--\r\n")] +
+              "--b1\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 1500 + "--b1--\r\n"))
+h = final(c, "INVITE")
+w = re.search(r"(?im)^Warning: (.*)$", h)
+print("multipart 1500 text/plain parts: %s warning %s" % (status(h), w.group(1) if w else "none"))
+
 # Session-Expires below the floor
 c = socket.create_connection(("127.0.0.1", port))
 c.sendall(req("INVITE", "atk-se", "t", 1, b=body(sdp), extra="Session-Expires: 1\r\nSupported: timer\r\n"))
@@ -134,6 +144,8 @@ check "no recording row shares a stream row" \
 	test "$(catalog 'select count(*) from recordings group by stream_id having count(*) > 1' | wc -l)" = 0
 check "rs-metadata nested 100 deep: 413 naming the nesting, not the size" \
 	grep -q '^metadata nested 100 deep: SIP/2.0 413 .*recording metadata over a limit: element nesting' "$T/sip.out"
+check "1,500 text/plain parts: 413 Too Many Body Parts naming the limit, not 415" \
+	grep -q '^multipart 1500 text/plain parts: SIP/2.0 413 Too Many Body Parts warning 399 siprecd "multipart body over a limit: at most 8 parts' "$T/sip.out"
 check "Session-Expires: 1 answered '422 Session Interval Too Small'" \
 	grep -q '^session-expires 1: SIP/2.0 422 Session Interval Too Small' "$T/sip.out"
 

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "siprecd/siprec.h"
@@ -188,6 +189,37 @@ static void test_table(void **state)
 	}
 }
 
+/* A limit is checked over the whole body before a part's type: thousands of text/plain parts
+ * are too many parts (413), not an unsupported type (415), whichever part comes first. */
+static void test_limit_before_type(void **state)
+{
+	static const char part[] = "--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n";
+	struct siprec_body_parts parts;
+	size_t n = 2000 * (sizeof(part) - 1) + 8;
+	char *b = malloc(n);
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(b);
+	for (int i = 0; i < 2000; i++) {
+		memcpy(b + len, part, sizeof(part) - 1);
+		len += sizeof(part) - 1;
+	}
+	memcpy(b + len, "--x--\r\n", 7);
+	len += 7;
+	assert_int_equal(siprec_multipart_parse(str_from_cstr("multipart/mixed;boundary=x"),
+						str_make(b, len), NULL, &parts),
+			 -E2BIG);
+	assert_string_equal(siprec_multipart_limit(), "Too Many Body Parts");
+	/* within the count, the type is what fails */
+	assert_int_equal(siprec_multipart_parse(str_from_cstr("multipart/mixed;boundary=x"),
+						str_make(b + len - 7 - 3 * (sizeof(part) - 1),
+							 3 * (sizeof(part) - 1) + 7),
+						NULL, &parts),
+			 -EMEDIUMTYPE);
+	free(b);
+}
+
 static void test_headers_kept(void **state)
 {
 	struct siprec_body_parts parts;
@@ -211,6 +243,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_headers_kept),
+		cmocka_unit_test(test_limit_before_type),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
