@@ -149,6 +149,10 @@ struct config {
 	uint64_t s3_retry_max_ms;	   /* S3_RETRY_MAX, 1h */
 	uint64_t s3_delete_local_after_ms; /* S3_DELETE_LOCAL_AFTER, 0 = keep */
 
+	/* The web console, siprec-web (docs/WEB.md) */
+	uint32_t web_max_connections_per_address; /* WEB_MAX_CONNECTIONS_PER_ADDRESS, 8 */
+	uint64_t web_request_timeout_ms;	  /* WEB_REQUEST_TIMEOUT, 10s */
+
 	char *config_path; /* the file that was read, NULL if none (the default path was missing) */
 	bool config_explicit; /* config_path was asked for (--config): it must exist on reload */
 };

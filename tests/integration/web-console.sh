@@ -6,7 +6,8 @@
 # output HTML-escaped, the call page (participants, streams), the WAV byte-identical to
 # siprec-export's, HTTP Range (206 with Content-Range, suffix ranges, 416), a viewer refused
 # playback, CSRF (POST without or with a wrong token refused), every search/play/download in the
-# audit log; then one page of a generated 100,000-session catalog is timed (printed, not asserted).
+# audit log; then one page of a generated 100,000-session catalog is timed (printed, not asserted);
+# last, the limits against one hostile client (connections per address, the request deadline).
 . "$SRCDIR/tests/integration/lib.sh"
 need sipp python3 sqlite3 curl
 
@@ -569,4 +570,69 @@ page "held=1&who=trader42%40" "$WHO42" 0
 curl -s -o "$T/body" -b "$T/big" "$URL/calls?held=1&dmin=300&dmax=600"
 check "paging keeps the new filters" grep -q 'id="next" href="/calls?held=1&amp;dmin=300&amp;dmax=600&amp;size=50&amp;page=1"' "$T/body"
 check_eq "every listed call is held and lasts 300..600 s" 0 "$(grep '/call?id=' "$T/body" | grep -vc '<td class="dur">[3-5][0-9][0-9] s</td>.*<td class="held">held</td>')"
+
+# Limits against one hostile client (slowloris): WEB_MAX_CONNECTIONS_PER_ADDRESS=2 and
+# WEB_REQUEST_TIMEOUT=2s. Two connections from 127.0.0.1 trickle a request head a byte a second
+# (never idle long enough for libmicrohttpd's 30 s inactivity timeout); a third from 127.0.0.1 is
+# closed at accept while one from 127.0.0.2 is served; the deadline closes the two tricklers
+# (they learn it from the end of the stream, well before the 40 s they would trickle); then
+# 127.0.0.1 is served again.
+cp "$CONF" "$T/limits.conf"
+printf 'WEB_MAX_CONNECTIONS_PER_ADDRESS=2\nWEB_REQUEST_TIMEOUT=2s\n' >>"$T/limits.conf"
+PORT=$(free_port)
+"$WEB" --config "$T/limits.conf" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" \
+	--log stderr --cache "$T/cache" >"$T/web-limits.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+wait_for "$T/web-limits.log" "listening on" 10 || { bad "siprec-web (limits) did not start"; finish; }
+URL=http://127.0.0.1:$PORT
+python3 - "$PORT" "$T/trickle" <<'PY' &
+import socket, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+socks = []
+for i in range(2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    socks.append(s)
+open(out + ".started", "w").close()
+head = b"GET /login HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+closed = [None, None]
+t0 = time.monotonic()
+for k in range(len(head)):
+    if all(c is not None for c in closed) or time.monotonic() - t0 > 40:
+        break
+    for i, s in enumerate(socks):
+        if closed[i] is not None:
+            continue
+        try:
+            if s.recv(4096) == b"":
+                closed[i] = round(time.monotonic() - t0)
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed[i] = round(time.monotonic() - t0)
+            continue
+        try:
+            s.send(head[k:k + 1])
+        except OSError:
+            closed[i] = round(time.monotonic() - t0)
+    time.sleep(1)
+with open(out, "w") as f:
+    f.write(" ".join("open" if c is None else "closed" for c in closed) + "\n")
+PY
+trickler=$!
+i=0
+while [ ! -e "$T/trickle.started" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 0.5
+check_eq "a third connection from the same address is closed unanswered" 000 \
+	"$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/login")"
+check_eq "...one from another address is served" 200 \
+	"$(curl -s -m 5 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$URL/login")"
+wait "$trickler"
+check_eq "the deadline closed both tricklers (a byte a second, never idle)" "closed closed" "$(cat "$T/trickle")"
+check "...and says so in the log" grep -q "127.0.0.1: no whole request within 2000 ms: connection closed" "$T/web-limits.log"
+check_eq "the address is served again" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/login")"
 finish

@@ -124,6 +124,10 @@ static bool https;
  */
 static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* WEB_MAX_CONNECTIONS_PER_ADDRESS and WEB_REQUEST_TIMEOUT without a configuration file */
+#define WEB_MAX_CONNECTIONS_PER_ADDRESS 8
+#define WEB_REQUEST_TIMEOUT_MS 10000
+
 /* ---- small helpers ---- */
 
 struct buf {
@@ -794,11 +798,39 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
+static struct web_conn *conn_watch(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *si =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return si ? si->socket_context : NULL;
+}
+
+/* Each connection is watched by the request deadline (conns.c) from its accept. */
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fi =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		char addr[64];
+
+		client_addr(c, addr, sizeof(addr));
+		*socket_context = fi ? web_conn_opened(fi->connect_fd, addr) : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		web_conn_closed(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct req *rq = *con_cls;
 
+	/* The deadline of the next request on this connection (keep-alive) starts now. */
+	web_conn_answered(conn_watch(c));
 	if (!rq)
 		return;
 	if (rq->pp)
@@ -3059,6 +3091,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	enum MHD_Result r;
 
+	/* Called once the head is in; a form's body follows in further calls, the last with
+	 * nothing: only then is the request whole and out of the deadline's reach. */
+	web_conn_request(conn_watch(c),
+			 strcmp(method, "POST") != 0 || (*con_cls && *upload_size == 0));
 	pthread_mutex_lock(&big_lock);
 	r = handle_locked(c, url, method, upload, upload_size, con_cls);
 	pthread_mutex_unlock(&big_lock);
@@ -3460,10 +3496,26 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* A thread per connection (at most 64), serialised by big_lock but for the slow parts. */
+	/*
+	 * A thread per connection (at most 64), serialised by big_lock but for the slow parts. One
+	 * client address holds at most WEB_MAX_CONNECTIONS_PER_ADDRESS of them (libmicrohttpd
+	 * closes more at accept): the socket's address, so behind a proxy the cap is the proxy's
+	 * (docs/WEB.md). A request must be whole within WEB_REQUEST_TIMEOUT (conns.c); the 30 s
+	 * of inactivity stay for the rest (a client reading an answer slowly).
+	 */
+	r = web_conns_start(have_cfg ? cfg.web_request_timeout_ms : WEB_REQUEST_TIMEOUT_MS);
+	if (r < 0) {
+		fprintf(stderr, "siprec-web: cannot start the request deadline's thread: %s\n",
+			strerror(-r));
+		return 1;
+	}
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
 			     v6 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin,
 			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+			     MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			     (unsigned)(have_cfg ? cfg.web_max_connections_per_address
+						 : WEB_MAX_CONNECTIONS_PER_ADDRESS),
 			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			     https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
@@ -3495,6 +3547,7 @@ int main(int argc, char **argv)
 	while (!stop)
 		pause();
 	MHD_stop_daemon(d);
+	web_conns_stop();
 	sqlite3_close(db);
 	free(uri);
 	free(cert);

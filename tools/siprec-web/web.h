@@ -48,3 +48,19 @@ struct web_rec_check {
  * drawn as SVG. Blocking (reads the whole file): call without the console's lock. Thread-safe.
  */
 void web_rec_check(const char *path, const char *sha256, bool want_wave, struct web_rec_check *ret);
+
+/*
+ * The request deadline (conns.c): a connection must send a whole request within timeout_ms
+ * (WEB_REQUEST_TIMEOUT) of its accept or of its previous answer, else its socket is shut down.
+ * web_conns_start starts the watching thread (0 or -errno); web_conn_opened registers a
+ * connection (fd not owned; addr copied; NULL without memory: then it is not watched);
+ * web_conn_request says whether its request is whole yet; web_conn_answered restarts its clock
+ * for the next request (keep-alive); web_conn_closed forgets and frees it (NULL is fine).
+ */
+struct web_conn;
+int web_conns_start(uint64_t timeout_ms);
+void web_conns_stop(void);
+struct web_conn *web_conn_opened(int fd, const char *addr);
+void web_conn_request(struct web_conn *w, bool whole);
+void web_conn_answered(struct web_conn *w);
+void web_conn_closed(struct web_conn *w);
