@@ -1319,7 +1319,10 @@ static void trying_arm(struct session *s, struct sip_txn *txn, struct sip_msg *r
 /* RFC 4574 §5: a label is unique within a session. Two m= lines that share one (or an
  * unlabelled line and one labelled "m<its index>", the name stream_label gives it) would be two
  * recordings of one catalog stream, the first one's counters overwritten by the second's: such
- * an offer is refused. True, with the Warning's text in warn, if two lines share a label. */
+ * an offer is refused. A line at port 0 records nothing: a removed stream keeps its m= line
+ * (RFC 3264 §8.2) and an SRC may give a stream added later its label (RFC 7866 §8.1.5, RFC
+ * 8068), so its label is no duplicate. True, with the Warning's text in warn, if two lines
+ * with a port share a label. */
 static bool shared_label(const struct sdp_session *offer, char *warn, size_t n)
 {
 	char a[16], b[16];
@@ -1327,12 +1330,16 @@ static bool shared_label(const struct sdp_session *offer, char *warn, size_t n)
 	for (unsigned i = 0; i < offer->n_media; i++) {
 		struct str li = offer->media[i].label;
 
+		if (offer->media[i].port == 0)
+			continue;
 		if (!li.len)
 			li = str_make(a, (size_t)snprintf(a, sizeof(a), "m%u", i));
 		li.len = MIN(li.len, STORE_LABEL_MAX); /* as label_raw keeps it */
 		for (unsigned j = 0; j < i; j++) {
 			struct str lj = offer->media[j].label;
 
+			if (offer->media[j].port == 0)
+				continue;
 			if (!lj.len)
 				lj = str_make(b, (size_t)snprintf(b, sizeof(b), "m%u", j));
 			lj.len = MIN(lj.len, STORE_LABEL_MAX);

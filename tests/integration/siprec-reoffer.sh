@@ -9,7 +9,8 @@
 # refuses plain RTP with 488 and records SRTP; off refuses an SRTP-only offer with 488 and
 # records plain RTP.
 #
-# Also a re-offer with fewer m= lines that changes the codec. A check that shows a known defect
+# Also a re-offer with fewer m= lines that changes the codec, and a port-0 m= line whose label
+# a live line (or a line added later) shares. A check that shows a known defect
 # owned by another engineer is listed in XFAIL below (ID and owner): it prints "XFAIL" loudly and does not fail the run; if it starts passing it prints
 # "XPASS" and fails, so the list is kept true (XFLAKY: a race, either outcome printed).
 # tests/run.sh repeats every XFAIL line in its output.
@@ -332,6 +333,51 @@ check_eq "stream 1 exports 40 packets of audio" 6400 "$2"
 awk -v u="$4" -v a="$6" 'BEGIN { exit !(u > 7500 && u < 8500 && a > 7500 && a < 8500) }' &&
 	ok "the sine decodes from the µ-law and from the A-law frames (amplitudes $4, $6)" ||
 	bad "a run is not decoded by its own payload type (amplitudes $4, $6)"
+# ---- a port-0 m= line's label is not a duplicate (RFC 3264 §8.2: a removed stream keeps its
+# m= line at port 0; RFC 7866 §8.1.5 / RFC 8068: a later stream may be added, and an SRC may
+# give it the removed one's label): an INVITE with a live line and a port-0 line labelled
+# alike, and a re-INVITE that removes stream 2 and adds a new line labelled 2, are answered 200
+# (not 488 "share the label"); two live lines labelled alike are still refused.
+SRCDIR=$SRCDIR python3 - "$SIP_PORT" >"$T/label.out" 2>&1 <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["SRCDIR"] + "/tests/helpers")
+from sipua import UA, Call, sdp_media, offer, free_udp_port
+
+ua = UA(int(sys.argv[1]))
+def ports(r): return ",".join(str(m["port"]) for m in sdp_media(r.body)) if r and r.status == 200 else "-"
+def st(r): return r.status if r else "timeout"
+pa, pb, pc = free_udp_port(), free_udp_port(), free_udp_port()
+c = Call(ua, "label-port0-invite")
+r = c.request("INVITE", offer([(pa, "1", [0], "sendonly"), (0, "1", [0], "sendonly")]))
+print(f"invite.port0={st(r)} {ports(r)}")
+if r and r.status == 200:
+    c.ack()
+    c.request("BYE")
+c = Call(ua, "label-reuse")
+r = c.request("INVITE", offer([(pa, "1", [0], "sendonly"), (pb, "2", [0], "sendonly")]))
+print(f"reuse.invite={st(r)}")
+c.ack()
+r = c.request("INVITE", offer([(pa, "1", [0], "sendonly"), (0, "2", [0], "sendonly"),
+                               (pc, "2", [0], "sendonly")]))
+print(f"reuse.reinvite={st(r)} {ports(r)} {(r.header('warning') if r else '') or ''}")
+c.ack()
+print(f"reuse.bye={st(c.request('BYE'))}")
+c = Call(ua, "label-live-twice")
+r = c.request("INVITE", offer([(pa, "1", [0], "sendonly"), (pb, "1", [0], "sendonly")]))
+print(f"live.twice={st(r)}")
+PY
+cat "$T/label.out"
+check "an INVITE with a port-0 m= line labelled as a live one: 200, the port-0 line answered 0" \
+	grep -qE '^invite.port0=200 [1-9][0-9]*,0$' "$T/label.out"
+check "a re-INVITE removing stream 2 (port 0) and adding a line labelled 2: 200, the new line open" \
+	grep -qE '^reuse.reinvite=200 [1-9][0-9]*,0,[1-9][0-9]* $' "$T/label.out"
+check_eq "that call ends with 200" "reuse.bye=200" "$(grep '^reuse.bye=' "$T/label.out")"
+i=0
+while [ "$(catalog "SELECT count(*) FROM recordings WHERE state = 'writing'")" != 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+check_eq "label 2: the removed stream's recording and the new line's, both final" "2 2" \
+	"$(catalog "SELECT count(*), sum(r.state = 'final') FROM recordings r JOIN streams st ON st.id = r.stream_id JOIN sessions s ON s.id = st.session_id WHERE s.call_id = 'label-reuse' AND st.label = '2'" | tr '|' ' ')"
+check_eq "two live m= lines labelled alike: still 488" "live.twice=488" "$(grep '^live.twice=' "$T/label.out")"
+
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
 
