@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <expat.h>
+#include <iconv.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -868,6 +869,52 @@ static void on_entity_decl(void *userdata, const XML_Char *name, int is_param,
 	fail(userdata, -EBADMSG);
 }
 
+/*
+ * Expat reads UTF-8, UTF-16, ISO-8859-1 and US-ASCII by itself; SRCs also declare the single-byte
+ * code pages of their platform (windows-1252, ISO-8859-15). For those, iconv tells what each
+ * byte is (XML_SetUnknownEncodingHandler's map); a byte the code page leaves undefined is -1, an
+ * error if it occurs. Multi-byte encodings, and any that does not keep ASCII's letters and
+ * markup characters where ASCII has them (expat's condition: EBCDIC), stay unsupported, so the
+ * document is not well-formed as before.
+ */
+static int on_unknown_encoding(void *data, const XML_Char *name, XML_Encoding *info)
+{
+	iconv_t cd;
+	int ok = XML_STATUS_ERROR;
+
+	(void)data;
+	cd = iconv_open("UTF-32LE", name);
+	if (cd == (iconv_t)-1)
+		return XML_STATUS_ERROR;
+	for (int b = 0; b < 256; b++) {
+		char in = (char)b, *ip = &in;
+		unsigned char out[8];
+		char *op = (char *)out;
+		size_t il = 1, ol = sizeof(out);
+
+		iconv(cd, NULL, NULL, NULL, NULL);
+		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) {
+			if (errno != EILSEQ)
+				goto out; /* EINVAL: a lead byte, a multi-byte encoding */
+			info->map[b] = -1;
+		} else if (ol != sizeof(out) - 4) {
+			goto out; /* a shift sequence or several characters */
+		} else {
+			info->map[b] =
+				(int)(out[0] | out[1] << 8 | out[2] << 16 | (unsigned)out[3] << 24);
+		}
+		if (b >= 0x20 && b < 0x7f && info->map[b] != b && !strchr("$@\\^'{}~", b))
+			goto out;
+	}
+	info->data = NULL;
+	info->convert = NULL;
+	info->release = NULL;
+	ok = XML_STATUS_OK;
+out:
+	iconv_close(cd);
+	return ok;
+}
+
 /* Why the last parse on this thread was not well-formed (expat's words and the line). */
 static __thread char last_xml_error[128];
 
@@ -957,6 +1004,7 @@ int siprec_metadata_parse(const char *xml, size_t len, const struct siprec_limit
 	XML_SetCharacterDataHandler(p.xp, on_text);
 	XML_SetStartDoctypeDeclHandler(p.xp, on_doctype);
 	XML_SetEntityDeclHandler(p.xp, on_entity_decl);
+	XML_SetUnknownEncodingHandler(p.xp, on_unknown_encoding, NULL);
 	if (!XML_SetParamEntityParsing(p.xp, XML_PARAM_ENTITY_PARSING_NEVER)) {
 		r = -EIO;
 		goto out;

@@ -279,7 +279,7 @@ class Flow:
             v["mport%d" % i] = str(st.port)
         return v
 
-    def render(self, fname, extra=None):
+    def render(self, fname, extra=None, charset="utf-8"):
         with open(os.path.join(self.dir, fname), encoding="utf-8") as f:
             t = f.read()
         v = self.vars()
@@ -297,8 +297,8 @@ class Flow:
         head = head.replace("\n", eol)
         body = body.replace("\n", eol) if sep else ""
         # The template's own "Content-Length: ${len}" is replaced by the body's length.
-        head = head.replace("@@LEN@@", str(len(body.encode("utf-8"))))
-        return (head + eol + eol + body).encode("utf-8"), body
+        head = head.replace("@@LEN@@", str(len(body.encode(charset))))
+        return (head + eol + eol + body).encode(charset), body
 
     # -- transactions
 
@@ -452,6 +452,12 @@ class Flow:
                         st.ts0 = st.dtmf_ts
                     st.span = max(st.span, st.ts - st.ts0)
                     continue
+                if it.get("rtcp_every") and k % it["rtcp_every"] == it["rtcp_every"] - 1:
+                    # RFC 5761 §4: an RTCP sender report on the RTP port (rtcp-mux); its second
+                    # byte (PT 200) must not be taken for an RTP payload type.
+                    sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, st.ssrc, 0, 0, st.ts & 0xFFFFFFFF,
+                                     st.frames, st.frames * 160)
+                    st.sock.sendto(sr, dest)
                 payload, inc = st.enc.frame()
                 st.sock.sendto(rtp(it.get("pt", 0), st.seq, st.ts, st.ssrc, payload, st.first), dest)
                 st.first = False
@@ -532,7 +538,7 @@ class Flow:
                                                                    self.sip.local[1], self.v["branch"]),
                          "Max-Forwards: 70", "From: %s" % self.from_hdr,
                          "To: %s" % self.to_hdr, "Call-ID: %s" % self.call_id,
-                         "CSeq: %d BYE" % cseq, "Content-Length: 0"]
+                         "CSeq: %d BYE" % cseq] + step.get("headers", []) + ["Content-Length: 0"]
                 r = self.request(("\r\n".join(lines) + "\r\n\r\n").encode(), "BYE", cseq)
                 want = step["bye"]
                 got = r.status if r else None
@@ -542,7 +548,7 @@ class Flow:
             cseq += 1
             self.v["cseq"] = str(cseq)
             self.v["branch"] = self.newbranch()
-            data, body = self.render(step["send"])
+            data, body = self.render(step["send"], charset=step.get("charset", "utf-8"))
             msg = Msg(data)
             method = msg.method
             if self.from_hdr is None:

@@ -577,6 +577,47 @@ static void test_parser_reused(void **state)
 	}
 }
 
+/* Single-byte code pages expat does not know by itself are read through iconv: the names come
+ * out as UTF-8. EBCDIC (not ASCII-compatible) and multi-byte encodings stay refused, and a byte
+ * the code page leaves undefined is an error where it occurs. */
+static void test_declared_encodings(void **state)
+{
+#define DOC(enc, name)                                                                             \
+	"<?xml version='1.0' encoding='" enc "'?>" REC_OPEN SESSION                                \
+	"<participant participant_id='p1'><nameID aor='sip:a@example.com'><name>" name             \
+	"</name></nameID></participant></recording>"
+	static const struct {
+		const char *doc, *name;
+		int ret;
+	} t[] = {
+		{DOC("windows-1252", "Jos\xe9 \x93Pepe\x94 \x96 \x80"),
+		 "Jos\xc3\xa9 \xe2\x80\x9cPepe\xe2\x80\x9d \xe2\x80\x93 \xe2\x82\xac", 0},
+		{DOC("ISO-8859-15", "\xa4 \xbd"), "\xe2\x82\xac \xc5\x93", 0},
+		{DOC("ISO-8859-1", "\xa4"), "\xc2\xa4", 0},
+		{DOC("KOI8-R", "\xf0\xc5\xd4\xd2"), "\xd0\x9f\xd0\xb5\xd1\x82\xd1\x80", 0},
+		{DOC("windows-1252", "\x81"), NULL, -EBADMSG},
+		{DOC("Shift_JIS", "\x82\xa0"), NULL, -EBADMSG},
+		{DOC("IBM037", "x"), NULL, -EBADMSG},
+		{DOC("no-such-charset", "x"), NULL, -EBADMSG},
+	};
+#undef DOC
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct siprec_metadata *md = NULL;
+
+		print_message("encoding %zu\n", i);
+		assert_int_equal(siprec_metadata_parse(t[i].doc, strlen(t[i].doc), NULL, &md),
+				 t[i].ret);
+		if (t[i].ret == 0) {
+			assert_int_equal(md->n_participants, 1);
+			assert_int_equal(md->participants[0].names.n, 1);
+			assert_string_equal(md->participants[0].names.v[0], t[i].name);
+		}
+		siprec_metadata_free(md);
+	}
+}
+
 /* The JSON form round-trips: every byte from 0x01 to 0xff in a value, and in an array,
  * parses back (json-c's tokener) to the bytes written, and json-c's own plain form of the parsed
  * tree is byte for byte the writer's output (key order, escapes, numbers, empty arrays). */
@@ -892,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_escapes),
 		cmocka_unit_test(test_parser_reused),
+		cmocka_unit_test(test_declared_encodings),
 		cmocka_unit_test(test_warning_cap),
 		cmocka_unit_test(test_dialects),
 		cmocka_unit_test(test_sip_headers),
