@@ -65,6 +65,8 @@ struct webhook {
 	sqlite3 *db;
 	CURL *curl;
 	size_t response_len;
+	bool body_started; /* the answer's head is whole: its body began */
+	bool response_cut; /* more than RESPONSE_MAX of body: not read, the connection closed */
 };
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -490,12 +492,44 @@ static void events_free(struct event *e)
 
 /* ---- delivery ---- */
 
+/* The answer's body is read up to RESPONSE_MAX and dropped; beyond it the transfer stops
+ * (curl then closes the connection): a receiver answering 2xx with a huge or endless body has
+ * still answered 2xx (see post). */
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct webhook *w = userdata;
 
+	(void)ptr;
+	w->body_started = true;
 	w->response_len += size * nmemb;
-	return w->response_len > RESPONSE_MAX ? 0 : size * nmemb;
+	if (w->response_len <= RESPONSE_MAX)
+		return size * nmemb;
+	w->response_cut = true;
+	return 0;
+}
+
+/* Why an attempt got no answer, for the log and the outbox's last_error. */
+static void describe_failure(struct webhook *w, CURLcode rc, const char *cerr, char *err,
+			     size_t errlen)
+{
+	const char *why = *cerr ? cerr : curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(err, errlen, "no whole answer within %llu ms (WEBHOOK_TIMEOUT): %s",
+			 (unsigned long long)w->timeout_ms, why);
+		break;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL: /* "Received HTTP/0.9 when not allowed" */
+		snprintf(err, errlen, "the answer is not HTTP: %s", why);
+		break;
+	case CURLE_GOT_NOTHING:
+		snprintf(err, errlen, "the connection was closed without an answer: %s", why);
+		break;
+	default:
+		snprintf(err, errlen, "%s", why);
+		break;
+	}
 }
 
 static int progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -536,6 +570,7 @@ static long post(struct webhook *w, const char *url, const char *event_id, const
 		hdrs = t;
 	}
 	w->response_len = 0;
+	w->body_started = w->response_cut = false;
 	curl_easy_setopt(w->curl, CURLOPT_URL, url);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
@@ -545,11 +580,25 @@ static long post(struct webhook *w, const char *url, const char *event_id, const
 	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
+	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+	/* The status line and the head were whole (the body began): that status is the answer,
+	 * whether the body went past RESPONSE_MAX (not read) or did not end in time. */
+	if ((rc == CURLE_WRITE_ERROR && w->response_cut) ||
+	    (rc == CURLE_OPERATION_TIMEDOUT && w->body_started)) {
+		if (status > 0) {
+			log_debug("webhook: %s answered %ld with a body %s %d bytes: not read "
+				  "further",
+				  url, status,
+				  w->response_cut ? "over"
+						  : "not ended within WEBHOOK_TIMEOUT, after",
+				  w->response_cut ? RESPONSE_MAX : (int)w->response_len);
+			return status;
+		}
+	}
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s", *cerr ? cerr : curl_easy_strerror(rc));
+		describe_failure(w, rc, cerr, err, errlen);
 		return rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED : -EIO;
 	}
-	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
 	return status;
 }
 
