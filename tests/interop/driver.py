@@ -184,7 +184,7 @@ def sdp_media(sdp):
             p = ln[2:].split()
             out.append({"type": p[0], "port": int(p[1].split("/")[0]), "proto": p[2],
                         "fmts": p[3:], "label": None, "dir": None, "c": None, "cat": None,
-                        "rtpmap": {}})
+                        "rtpmap": {}, "crypto": {}})
         elif ln.startswith("c="):
             cat, addr = ln.split()[1], ln.split()[2].split("/")[0]
             if out:
@@ -193,6 +193,10 @@ def sdp_media(sdp):
                 sess_c, sess_cat = addr, cat
         elif ln.startswith("a=label:") and out:
             out[-1]["label"] = ln[8:].strip()
+        elif ln.startswith("a=crypto:") and out:
+            f = ln[9:].split()
+            if len(f) >= 3:
+                out[-1]["crypto"][f[0]] = (f[1], f[2])
         elif ln.startswith("a=rtpmap:") and out:
             pt, enc = ln[9:].split(None, 1)
             out[-1]["rtpmap"][pt] = enc.strip()
@@ -220,6 +224,86 @@ def sdp_of(body, ctype):
 
 # ---------------------------------------------------------------- media
 
+class Srtp:
+    """The SRC's SRTP sender for one stream (RFC 4568 SDES): the system libsrtp2 by ctypes, the
+    key (and MKI) of the offer's a=crypto line the answer accepted."""
+    SUITES = {
+        "AES_CM_128_HMAC_SHA1_80": ("srtp_crypto_policy_set_rtp_default", "srtp_crypto_policy_set_rtp_default"),
+        "AES_CM_128_HMAC_SHA1_32": ("srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32", "srtp_crypto_policy_set_rtp_default"),
+        "AES_256_CM_HMAC_SHA1_80": ("srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80", "srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80"),
+        "AES_256_CM_HMAC_SHA1_32": ("srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32", "srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80"),
+        "AEAD_AES_128_GCM": ("srtp_crypto_policy_set_aes_gcm_128_16_auth", "srtp_crypto_policy_set_aes_gcm_128_16_auth"),
+        "AEAD_AES_256_GCM": ("srtp_crypto_policy_set_aes_gcm_256_16_auth", "srtp_crypto_policy_set_aes_gcm_256_16_auth"),
+    }
+    lib = None
+    lock = threading.Lock()
+
+    def __init__(self, suite, params):
+        import base64
+        import ctypes as C
+
+        class Crypto(C.Structure):
+            _fields_ = [("cipher_type", C.c_uint32), ("cipher_key_len", C.c_int),
+                        ("auth_type", C.c_uint32), ("auth_key_len", C.c_int),
+                        ("auth_tag_len", C.c_int), ("sec_serv", C.c_int)]
+
+        class MasterKey(C.Structure):
+            _fields_ = [("key", C.c_char_p), ("mki_id", C.c_char_p), ("mki_size", C.c_uint)]
+
+        class Policy(C.Structure):
+            _fields_ = [("ssrc_type", C.c_int), ("ssrc_value", C.c_uint), ("rtp", Crypto),
+                        ("rtcp", Crypto), ("key", C.c_char_p),
+                        ("keys", C.POINTER(C.POINTER(MasterKey))), ("num_master_keys", C.c_ulong),
+                        ("deprecated_ekt", C.c_void_p), ("window_size", C.c_ulong),
+                        ("allow_repeat_tx", C.c_int), ("enc_xtn_hdr", C.c_void_p),
+                        ("enc_xtn_hdr_count", C.c_int), ("next", C.c_void_p)]
+        with Srtp.lock:
+            if Srtp.lib is None:
+                Srtp.lib = C.CDLL("libsrtp2.so.1", mode=os.RTLD_LOCAL | getattr(os, "RTLD_DEEPBIND", 0))
+                if Srtp.lib.srtp_init() != 0:
+                    raise FlowError("srtp_init failed")
+        lib = Srtp.lib
+        # inline:<key||salt>[|lifetime][|MKI:length], first key of the line (RFC 4568 §6.1)
+        f = params.split(";")[0][len("inline:"):].split("|")
+        self.keysalt = base64.b64decode(f[0] + "=" * (-len(f[0]) % 4))
+        mki = next((x for x in f[1:] if ":" in x), None)
+        self.mki = None
+        pol = Policy()
+        rtp_set, rtcp_set = Srtp.SUITES[suite]
+        getattr(lib, rtp_set)(C.byref(pol.rtp))
+        getattr(lib, rtcp_set)(C.byref(pol.rtcp))
+        pol.ssrc_type = 3  # ssrc_any_outbound
+        pol.window_size = 1024
+        self._keep = [self.keysalt]
+        if mki:
+            v, n = (int(x) for x in mki.split(":"))
+            self.mki = v.to_bytes(n, "big")
+            mk = MasterKey(self.keysalt, self.mki, n)
+            arr = (C.POINTER(MasterKey) * 1)(C.pointer(mk))
+            pol.keys, pol.num_master_keys = arr, 1
+            self._keep += [mk, arr]
+        else:
+            pol.key = self.keysalt
+        self.ctx = C.c_void_p()
+        if lib.srtp_create(C.byref(self.ctx), C.byref(pol)) != 0:
+            raise FlowError("srtp_create(%s) failed" % suite)
+        self.C = C
+
+    def protect(self, pkt, rtcp=False):
+        C = self.C
+        buf = C.create_string_buffer(bytes(pkt), len(pkt) + 256)
+        n = C.c_int(len(pkt))
+        if self.mki is not None:
+            fn = Srtp.lib.srtp_protect_rtcp_mki if rtcp else Srtp.lib.srtp_protect_mki
+            r = fn(self.ctx, buf, C.byref(n), 1, 0)
+        else:
+            fn = Srtp.lib.srtp_protect_rtcp if rtcp else Srtp.lib.srtp_protect
+            r = fn(self.ctx, buf, C.byref(n))
+        if r != 0:
+            raise FlowError("srtp_protect failed (%d)" % r)
+        return buf.raw[:n.value]
+
+
 class Stream:
     """One recorded stream the SRC sends: its socket, RTP state and what was sent."""
 
@@ -239,6 +323,7 @@ class Stream:
         self.first = True
         self.clock = 8000
         self.span = 0        # RTP timestamp span covered, in clock units
+        self.srtp = None     # Srtp when the answer took one of the offer's a=crypto lines
 
 
 def rtp(pt, seq, ts, ssrc, payload, marker=False):
@@ -404,6 +489,16 @@ class Flow:
         for i, a in enumerate(ans):
             if i in self.streams:
                 self.streams[i].dest = (a["c"] or "127.0.0.1", a["port"])
+                # SDES: the SRC protects what it sends with the key of its own a=crypto line
+                # whose tag the answer took (RFC 4568 §6.1); none answered: plain RTP.
+                st, o = self.streams[i], offer[i]
+                tag = next(iter(a["crypto"]), None)
+                if tag is not None and tag in o["crypto"] and a["port"] != 0:
+                    if getattr(st, "srtp_key", None) != o["crypto"][tag]:
+                        st.srtp = Srtp(*o["crypto"][tag])
+                        st.srtp_key = o["crypto"][tag]
+                elif a["port"] != 0:
+                    st.srtp, st.srtp_key = None, None
 
     # -- media
 
@@ -445,7 +540,8 @@ class Flow:
                     dur = (j + 1) * 160
                     ev = struct.pack("!BBH", dtmf["event"], (0x80 if end else 0) | 10, dur)
                     for _ in range(3 if end else 1):
-                        st.sock.sendto(rtp(dtmf["pt"], st.seq, st.dtmf_ts, st.ssrc, ev, j == 0), dest)
+                        pkt = rtp(dtmf["pt"], st.seq, st.dtmf_ts, st.ssrc, ev, j == 0)
+                        st.sock.sendto(st.srtp.protect(pkt) if st.srtp else pkt, dest)
                         st.seq += 1
                     st.ts += 160
                     if st.ts0 is None:
@@ -457,9 +553,10 @@ class Flow:
                     # byte (PT 200) must not be taken for an RTP payload type.
                     sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, st.ssrc, 0, 0, st.ts & 0xFFFFFFFF,
                                      st.frames, st.frames * 160)
-                    st.sock.sendto(sr, dest)
+                    st.sock.sendto(st.srtp.protect(sr, True) if st.srtp else sr, dest)
                 payload, inc = st.enc.frame()
-                st.sock.sendto(rtp(it.get("pt", 0), st.seq, st.ts, st.ssrc, payload, st.first), dest)
+                pkt = rtp(it.get("pt", 0), st.seq, st.ts, st.ssrc, payload, st.first)
+                st.sock.sendto(st.srtp.protect(pkt) if st.srtp else pkt, dest)
                 st.first = False
                 if st.ts0 is None:
                     st.ts0 = st.ts
@@ -526,6 +623,16 @@ class Flow:
             label = "step %d" % (n + 1)
             if "media" in step:
                 self.send_media(step["media"])
+                continue
+            if "rebind" in step:
+                # The SRC's media moves to another address (an SBC pair's standby took over):
+                # the stream sends from a new socket; its RTP state goes on.
+                for i, ip in step["rebind"].items():
+                    st = self.streams[int(i)]
+                    st.sock.close()
+                    st.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+                    st.sock.bind((ip, 0))
+                    st.port = st.sock.getsockname()[1]
                 continue
             if "sleep_ms" in step:
                 time.sleep(step["sleep_ms"] / 1000)
