@@ -15,6 +15,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,11 +202,15 @@ static void watchdog_fired(struct loop_timer *t)
 	loop_timer_arm(m->loop, t, loop_now_ms(m->loop) + m->watchdog_ms);
 }
 
+static void manager_recordings_recovered(struct manager *m);
+
 static void status_fired(struct loop_timer *t)
 {
 	struct manager *m = container_of(t, struct manager, status_timer);
 
 	manager_disk_fault_check(m);
+	/* Also without a change of the probe's state: free space comes back by itself. */
+	manager_recordings_recovered(m);
 	manager_update_status(m);
 	/* Summaries of rate-limited audit events whose window is over. */
 	audit_flush_suppressed();
@@ -236,7 +241,7 @@ static int start_disk_probe(struct manager *m)
 /*
  * The recordings check (health.c) is degraded while recordings ended with write errors; once a
  * probe begun after the last of them wrote and fdatasync'ed its block (diskfault.h
- * write_errors clear), the volume is sound again: the check is healthy, and a storage-recovered
+ * write_errors clear) and MIN_FREE_DISK_PERCENT is free, the volume is sound again: the check is healthy, and a storage-recovered
  * event says so. Both the count and the flag change on the loop thread (totals_add), so a
  * count read here with the flag clear holds no error the probe did not follow.
  */
@@ -246,19 +251,26 @@ static void manager_recordings_recovered(struct manager *m)
 	struct disk_fault f;
 	char dir[4096], df[4200], nf[48];
 	const char *fields[] = {df, "STORAGE=recordings", nf, NULL};
+	struct statvfs sv;
 	uint64_t n;
 
 	if (!t || t->recording_errors <= m->recording_errors_cleared ||
 	    !disk_fault_get(DISK_FAULT_RECORDINGS, &f, dir, sizeof(dir)) || f.error ||
 	    f.write_errors)
 		return;
+	/* A full disk passes the probe (it writes over a block it owns): the volume is not
+	 * writable for recordings until MIN_FREE_DISK_PERCENT is free again. */
+	if (m->cfg->min_free_disk_percent && statvfs(dir, &sv) == 0 && sv.f_blocks &&
+	    sv.f_bavail * 100 / sv.f_blocks < m->cfg->min_free_disk_percent)
+		return;
 	n = t->recording_errors - m->recording_errors_cleared;
 	m->recording_errors_cleared = t->recording_errors;
 	snprintf(df, sizeof(df), "DIRECTORY=%s", dir);
 	snprintf(nf, sizeof(nf), "WRITE_ERRORS=%llu", (unsigned long long)n);
 	audit_emit(AUDIT_STORAGE_RECOVERED, fields,
-		   "recording directory %s: a test write and fdatasync succeeded after %llu "
-		   "recording%s ended with write errors: the volume writes again",
+		   "recording directory %s: a test write and fdatasync succeeded (and the free "
+		   "space is above MIN_FREE_DISK_PERCENT) after %llu recording%s ended with write "
+		   "errors: the volume writes again",
 		   dir, (unsigned long long)n, n == 1 ? "" : "s");
 }
 

@@ -4,7 +4,8 @@
 # this test makes on a loop device: siprecd stays up; every call in progress is ended with a BYE
 # carrying "Reason: SIP;cause=503" (so the SRC can fail over) and a recording-write-failed
 # audit event; every file still verifies up to its last intact chunk; new calls get 503 while
-# the free space is below MIN_FREE_DISK_PERCENT; once space is freed, calls record again.
+# the free space is below MIN_FREE_DISK_PERCENT, and the recordings check stays degraded; once
+# space is freed, calls record again and the recordings check is healthy (storage-recovered).
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sqlite3 losetup mkfs.ext4 mount umount fallocate
 SRC=$BUILD/siprec-src
@@ -65,6 +66,12 @@ check_eq "every recording verifies up to its last intact chunk" 8 "$nf"
 # ---- a new call while the disk is full: 503
 "$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t udp --no-srtp --duration 1 --json >"$T/full.json" 2>/dev/null
 check "a new call gets 503 while the disk is full" grep -q '"status":503' "$T/full.json"
+# The probe's test write passes on a full disk (it writes over a block of its own): the
+# recordings check stays degraded until the free space is back above MIN_FREE_DISK_PERCENT (a
+# status tick is 5 s: wait past one).
+sleep 6
+check "the recordings check stays degraded while the disk is full" wait_health recordings '^degraded'
+check_eq "...no storage-recovered event while it is full" 0 "$(grep -c 'SIPREC_EVENT=storage-recovered' "$T/siprecd.log")"
 
 # ---- space freed: calls record again (the free-space check is at most 1 s old)
 rm -f "$DISK/filler" "$DISK/filler2"
@@ -77,6 +84,8 @@ while [ $i -lt 40 ]; do
 	i=$((i + 1))
 done
 check "a call records again once space is freed" grep -q '"result":"ok"' "$T/again.json"
+check "the recordings check is healthy again once space is freed" wait_health recordings '^healthy'
+check "...with a storage-recovered audit event" grep -q "SIPREC_EVENT=storage-recovered.*DIRECTORY=$DISK/rec.*WRITE_ERRORS=8" "$T/siprecd.log"
 i=0
 while [ $i -lt 100 ] && [ "$(catalog "SELECT count(*) FROM recordings WHERE state='final' AND complete=1")" != 2 ]; do
 	sleep 0.05
