@@ -256,6 +256,9 @@ struct catalog_stats {
 	unsigned queue_depth;
 	char last_error[256]; /* "" if none */
 	char damaged[256];    /* SQLite's first "malformed" or "not a database" error; "" if none */
+	/* The WAL's first failed fdatasync ("" if none): every later barrier fails with it, for the
+	 * life of the catalog (sync_thread says why) */
+	char sync_failed[256];
 };
 void catalog_get_stats(struct catalog *c, struct catalog_stats *ret);
 

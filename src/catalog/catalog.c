@@ -1134,8 +1134,13 @@ static void *sync_thread(void *userdata)
 			n++;
 		}
 		pthread_mutex_lock(&c->lock);
-		if (r < 0 && !c->sync_error)
+		if (r < 0 && !c->sync_error) {
 			c->sync_error = r;
+			/* For the health report: the catalog cannot recover from it in this
+			 * process (docs/CONTROL.md "A volume failing"). */
+			snprintf(c->stats.sync_failed, sizeof(c->stats.sync_failed),
+				 "%s: fdatasync: %s", wal ? wal : "WAL", strerror(-r));
+		}
 		c->sync_pending -= n;
 		pthread_cond_broadcast(&c->done);
 	}

@@ -151,6 +151,14 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 			    "catalog file %s damaged (%s): stop siprecd and check it with sqlite3 "
 			    "PRAGMA integrity_check",
 			    cfg->catalog_path, cs.damaged);
+		else if (cs.sync_failed[0])
+			add(&c, "catalog", CONTROL_FAILING,
+			    "catalog %s: a sync of its WAL failed (%s): nothing committed since "
+			    "can "
+			    "be made durable by this process, so new sessions are refused; restart "
+			    "siprecd once the volume is sound (recovery at start completes the "
+			    "recordings' rows from their files)",
+			    cfg->catalog_path, cs.sync_failed);
 		else if (cs.dropped > 0)
 			add(&c, "catalog", CONTROL_DEGRADED,
 			    "%llu catalog writes dropped (queue full), queue depth %u",

@@ -1396,6 +1396,7 @@ static void test_barrier_after_sync(void **state)
 	const char *path = new_db();
 	struct catalog *c = open_ok(path);
 	struct barrier_rec b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0};
+	struct catalog_stats st0;
 
 	catalog_wal_fdatasync = held_fdatasync;
 	hold_on = true;
@@ -1428,6 +1429,8 @@ static void test_barrier_after_sync(void **state)
 	assert_int_equal(catalog_sync(c), 0);
 	assert_int_equal(b1.calls, 1);
 	assert_int_equal(b1.result, 0);
+	catalog_get_stats(c, &st0);
+	assert_string_equal(st0.sync_failed, "");
 	assert_int_equal(b2.calls, 1);
 	assert_int_equal(b2.result, 0);
 	assert_int_equal(hold_calls, 2);
@@ -1441,6 +1444,9 @@ static void test_barrier_after_sync(void **state)
 	assert_int_equal(catalog_sync(c), 0);
 	assert_int_equal(b3.calls, 1);
 	assert_int_equal(b3.result, -EIO);
+	/* ...which the health report reads: the catalog check is failing (health.c) */
+	catalog_get_stats(c, &st0);
+	assert_non_null(strstr(st0.sync_failed, "-wal: fdatasync: "));
 	hold_fail = false;
 	assert_int_equal(catalog_barrier(c, barrier_cb, &b4), 0);
 	assert_int_equal(catalog_sync(c), 0);
