@@ -76,6 +76,7 @@ struct stream {
 	struct session *session;
 	bool has_remote; /* the offer's c= is a unicast literal: MEDIA_LATCH=sdp latches to it */
 	struct sockaddr_storage remote;
+	struct stream *next_retired; /* session's retired list (relabelled_stream) */
 };
 
 /* A catalog_barrier in flight for a closed recording's rows (see finalized_durable). */
@@ -123,6 +124,10 @@ struct session {
 	struct stream *streams[MAX_STREAMS_HARD];
 	unsigned n_streams;
 	unsigned n_alloc; /* streams[0 .. n_alloc) are allocated; n_streams <= n_alloc */
+	/* Streams whose m= line a re-offer gave to a new label: closing or closed, their close
+	 * callback still names them, freed with the session. At most MAX_RETIRED_STREAMS. */
+	struct stream *retired;
+	unsigned n_retired;
 	unsigned closing;
 	char end_reason[24];
 	const char *bye_reason; /* a static "Reason: ...\r\n" line for our BYE, or NULL */
@@ -293,6 +298,14 @@ static void session_free(struct session *s)
 		sdp_crypto_answer_free(s->streams[i]->crypto);
 		free(s->streams[i]->path);
 		free(s->streams[i]);
+	}
+	while (s->retired) {
+		struct stream *st = s->retired;
+
+		s->retired = st->next_retired;
+		sdp_crypto_answer_free(st->crypto);
+		free(st->path);
+		free(st);
 	}
 	siprec_metadata_free(s->md);
 	recording_key_wipe(&s->md_key);
@@ -1078,6 +1091,47 @@ static void stream_close(struct stream *st)
 	st->media = NULL;
 }
 
+/* Re-offers that may each end a relabelled stream and begin another, per session. */
+#define MAX_RETIRED_STREAMS 64
+
+/*
+ * A re-offer that keeps an m= line but labels it anew carries another stream on it (RFC 3264
+ * §8.3.3 reuses m= lines; RFC 4574: the label names the stream): after a transfer the new party's
+ * audio must not go on in the old party's file under the old label. The stream on the line ends
+ * (its recording is finalized under its own label) and slot idx gets a fresh struct for the new
+ * one, stream_setup() opening it; the old struct is kept for its close callback. A line whose
+ * label is the same, or that has none, keeps its stream. Returns 0 or -ENOMEM.
+ */
+static int relabelled_stream(struct session *s, unsigned idx, const struct sdp_media *md)
+{
+	struct stream *st = s->streams[idx], *fresh;
+	char raw[STORE_LABEL_MAX + 1];
+
+	if (!st->media || md->port == 0 || md->label.len == 0)
+		return 0;
+	snprintf(raw, sizeof(raw), "%.*s", (int)md->label.len, md->label.s);
+	if (strcmp(raw, st->label_raw) == 0)
+		return 0;
+	if (s->n_retired >= MAX_RETIRED_STREAMS) {
+		log_warning("session %s: m= line %u relabelled '%s' from '%s': too many stream "
+			    "changes in this session, recorded on as '%s'",
+			    s->uuid, idx, raw, st->label_raw, st->label_raw);
+		return 0;
+	}
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	log_info("session %s: m= line %u relabelled '%s' from '%s': stream %s ends, a new stream "
+		 "begins",
+		 s->uuid, idx, raw, st->label_raw, st->label_raw);
+	stream_close(st);
+	st->next_retired = s->retired;
+	s->retired = st;
+	s->n_retired++;
+	s->streams[idx] = fresh;
+	return 0;
+}
+
 /*
  * Delayed offer (RFC 3261 §13.2.1, RFC 3264 §5): an INVITE without SDP (Cisco CUCM's
  * built-in-bridge recording, some SBCs) is answered with our offer: recvonly audio with every
@@ -1417,6 +1471,10 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		}
 	}
 	for (unsigned i = 0; i < offer.n_media; i++) {
+		if (i < s->n_streams && relabelled_stream(s, i, &offer.media[i]) < 0) {
+			respond_warning(m, txn, req, 500, NULL, "out of memory");
+			return -ENOMEM;
+		}
 		r = stream_setup(s, i, &offer.media[i], &ans[i], &why, unsup, sizeof(unsup));
 		if (r < 0) {
 			if (*unsup)
