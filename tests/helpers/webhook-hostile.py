@@ -5,7 +5,8 @@
 # It reads each request whole, then answers as MODE says:
 #   huge     200 with Content-Length: 1 GiB of zeros, sent until the client closes;
 #   garbage  a line that is not HTTP, then closes;
-#   endless  "HTTP/1.1 200 OK" and a header line every 0.5 s, never ending the head.
+#   endless  "HTTP/1.1 200 OK" and a header line every 0.5 s, never ending the head;
+#   hugehead "HTTP/1.1 200 OK" and header lines as fast as they go, never ending the head.
 # Each request appends one JSON line to LOG: {"mode", "sent"} (bytes of answer sent).
 import json, socket, socketserver, sys, time
 
@@ -40,6 +41,12 @@ class Handler(socketserver.BaseRequestHandler):
                 while sent < 1 << 30:
                     s.sendall(zeros)
                     sent += len(zeros)
+            elif mode == "hugehead":
+                s.sendall(b"HTTP/1.1 200 OK\r\n")
+                line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+                while sent < 1 << 30:
+                    s.sendall(line)
+                    sent += len(line)
             elif mode == "garbage":
                 s.sendall(b"SSH-2.0-OpenSSH_9.2 hello there\r\n\r\n")
                 sent = 1

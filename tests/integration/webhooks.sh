@@ -8,7 +8,7 @@
 # as receiver 1 (none lost; a repeat only with the same id). Holds and an erasure made by
 # siprecctl (another process) reach both through the compliance trail. Hostile receivers: a 200
 # with a 1 GiB body is delivered (the body is not read past a bound), garbage and a head that
-# never ends are failed with a reason naming them and retried. A secret file others can read is
+# never ends (slow or fast) are failed with a reason naming them and retried. A secret file others can read is
 # refused at start.
 . "$SRCDIR/tests/integration/lib.sh"
 need sipp python3 sqlite3 jq
@@ -120,29 +120,35 @@ check_eq "outbox: nothing pending" 0 "$(catalog "SELECT count(*) FROM webhook_ou
 stop_siprecd
 
 # Hostile receivers (tests/helpers/webhook-hostile.py): one answers 200 with a 1 GiB body, one
-# answers garbage that is not HTTP, one begins a 200 whose head never ends. The first is
-# delivered at once (its status read, its body not past siprecd's bound: the connection is
-# closed); the other two are failed with a reason that names what was wrong, and retried.
+# answers garbage that is not HTTP, one begins a 200 whose head never ends (a line every 0.5 s),
+# one sends header lines without end as fast as it can. The first is delivered at once (its
+# status read, its body not past siprecd's bound: the connection is closed); the others are
+# failed with a reason that names what was wrong, and retried.
 HOSTILE="python3 $SRCDIR/tests/helpers/webhook-hostile.py"
 P3=$(free_port)
 P4=$(free_port)
 P5=$(free_port)
+P6=$(free_port)
 U3=http://127.0.0.1:$P3/hook
 U4=http://127.0.0.1:$P4/hook
 U5=http://127.0.0.1:$P5/hook
+U6=http://127.0.0.1:$P6/hook
 $HOSTILE huge "$P3" "$T/r3.log" &
 BG_PIDS="$BG_PIDS $!"
 $HOSTILE garbage "$P4" "$T/r4.log" &
 BG_PIDS="$BG_PIDS $!"
 $HOSTILE endless "$P5" "$T/r5.log" &
 BG_PIDS="$BG_PIDS $!"
-sed -i "s|^WEBHOOK_URLS=.*|WEBHOOK_URLS=$U3, $U4, $U5|" "$CONF"
+$HOSTILE hugehead "$P6" "$T/r6.log" &
+BG_PIDS="$BG_PIDS $!"
+sed -i "s|^WEBHOOK_URLS=.*|WEBHOOK_URLS=$U3, $U4, $U5, $U6|" "$CONF"
 start_siprecd
 check "siprecctl hold add (an event for the hostile receivers)" \
 	"$CTL" hold add --session "$u" --case CASE-8 --catalog "$DB"
 row() { catalog "SELECT $2 FROM webhook_outbox WHERE url = '$1' AND event_type = 'hold.placed' ORDER BY id DESC LIMIT 1"; }
 i=0
-while [ $i -lt 300 ] && { [ "$(row "$U4" "attempts >= 3")" != 1 ] || [ "$(row "$U5" "attempts >= 2")" != 1 ]; }; do
+while [ $i -lt 300 ] && { [ "$(row "$U4" "attempts >= 3")" != 1 ] || [ "$(row "$U5" "attempts >= 2")" != 1 ] ||
+	[ "$(row "$U6" "attempts >= 2")" != 1 ]; }; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -154,9 +160,11 @@ check_eq "garbage: pending, retried" "0 1" "$(row "$U4" "(delivered_at IS NOT NU
 check "...its reason says the answer is not HTTP" sh -c "echo '$(row "$U4" last_error)' | grep -q '^the answer is not HTTP: '"
 check_eq "a head that never ends: pending, retried" "0 1" "$(row "$U5" "(delivered_at IS NOT NULL) || ' ' || (attempts >= 2)")"
 check "...its reason names the timeout" sh -c "echo '$(row "$U5" last_error)' | grep -q '^no whole answer within 2000 ms (WEBHOOK_TIMEOUT): '"
+check_eq "a head without end: pending, retried" "0 1" "$(row "$U6" "(delivered_at IS NOT NULL) || ' ' || (attempts >= 2)")"
+check "...its reason names libcurl's bound of a head (not the timeout)" sh -c "echo \"$(row "$U6" last_error)\" | grep -q '^Too large response headers'"
 check "...and the next attempt waits (backoff), at most WEBHOOK_RETRY_MAX" \
 	test "$(row "$U4" "next_attempt_at - last_attempt_at BETWEEN 50 AND 400")" = 1
-catalog "SELECT url || ': attempts ' || attempts || ', status ' || coalesce(last_status, '-') || ', ' || coalesce(last_error, 'delivered') FROM webhook_outbox WHERE event_type = 'hold.placed' AND url IN ('$U3', '$U4', '$U5')" | sed 's/^/# /'
+catalog "SELECT url || ': attempts ' || attempts || ', status ' || coalesce(last_status, '-') || ', ' || coalesce(last_error, 'delivered') FROM webhook_outbox WHERE event_type = 'hold.placed' AND url IN ('$U3', '$U4', '$U5', '$U6')" | sed 's/^/# /'
 stop_siprecd
 
 # A secret others can read is refused, naming the problem (and not printing the secret).
