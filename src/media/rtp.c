@@ -50,6 +50,11 @@ bool rtp_is_rtcp(const uint8_t *b, size_t len)
 	return len >= 8 && (b[0] >> 6) == 2 && b[1] >= 192 && b[1] <= 223;
 }
 
+bool rtp_is_rtcp_reserved(const uint8_t *b, size_t len)
+{
+	return len >= 8 && (b[0] >> 6) == 2 && b[1] >= 200 && b[1] <= 204;
+}
+
 static bool win_test_set(struct rtp_seq *s, uint64_t ext)
 {
 	uint64_t bit = ext % RTP_SEQ_WINDOW;

@@ -23,6 +23,9 @@ struct rtp_header {
 int rtp_parse(const uint8_t *buf, size_t len, struct rtp_header *ret);
 /* RFC 5761 §4: with rtcp-mux, payload types 64-95 (second byte 192-223) are RTCP. */
 bool rtp_is_rtcp(const uint8_t *buf, size_t len);
+/* Without rtcp-mux: RTCP SR, RR, SDES, BYE or APP (second byte 200-204, i.e. payload types 72-76
+ * with the marker bit, which RFC 3551 §6 reserves so that RTCP is never taken for RTP). */
+bool rtp_is_rtcp_reserved(const uint8_t *buf, size_t len);
 
 #define RTP_SEQ_WINDOW 1024
 

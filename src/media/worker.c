@@ -410,7 +410,10 @@ static void handle_packet(struct media_stream *s, uint8_t *pkt, size_t len, uint
 	char peer[INET6_ADDRSTRLEN + 8];
 	struct media_latch_state *l = rtcp_port ? &s->rtcp_latch : &s->latch;
 	struct rtp_header h;
-	bool rtcp = rtcp_port || (s->rtcp_mux && rtp_is_rtcp(pkt, len));
+	/* RTCP on the RTP port: any RFC 5761 type with rtcp-mux; without it (an SRC muxing
+	 * unannounced) the types RFC 3551 §6 keeps out of RTP's way, never recorded as audio. */
+	bool rtcp =
+		rtcp_port || (s->rtcp_mux ? rtp_is_rtcp(pkt, len) : rtp_is_rtcp_reserved(pkt, len));
 	bool latch;
 	int r, di;
 

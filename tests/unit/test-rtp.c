@@ -150,6 +150,16 @@ static void test_rtcp_demux(void **state)
 	assert_false(rtp_is_rtcp(p, sizeof(p)));
 	p[1] = 201;
 	assert_false(rtp_is_rtcp(p, 7)); /* too short */
+
+	/* Without rtcp-mux only SR..APP (200-204): RTP never uses PT 72-76 (RFC 3551 §6). */
+	for (int b = 0; b < 256; b++) {
+		p[1] = (uint8_t)b;
+		assert_int_equal(rtp_is_rtcp_reserved(p, sizeof(p)), b >= 200 && b <= 204);
+	}
+	p[1] = 200;
+	assert_false(rtp_is_rtcp_reserved(p, 7));
+	p[0] = 0x40; /* version 1 */
+	assert_false(rtp_is_rtcp_reserved(p, sizeof(p)));
 }
 
 static void test_seq(void **state)
