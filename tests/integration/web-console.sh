@@ -7,7 +7,8 @@
 # siprec-export's, HTTP Range (206 with Content-Range, suffix ranges, 416), a viewer refused
 # playback, CSRF (POST without or with a wrong token refused), every search/play/download in the
 # audit log; then one page of a generated 100,000-session catalog is timed (printed, not asserted);
-# last, the limits against one hostile client (connections per address, the request deadline).
+# last, the limits against hostile clients (connections per address, the request deadline, a
+# newcomer taking the place of the oldest waiting connection when all 64 are taken).
 . "$SRCDIR/tests/integration/lib.sh"
 need sipp python3 sqlite3 curl
 
@@ -635,4 +636,55 @@ wait "$trickler"
 check_eq "the deadline closed both tricklers (a byte a second, never idle)" "closed closed" "$(cat "$T/trickle")"
 check "...and says so in the log" grep -q "127.0.0.1: no whole request within 2000 ms: connection closed" "$T/web-limits.log"
 check_eq "the address is served again" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/login")"
+
+# All 64 connections held by clients that never finish a request (the deadline far off: 300 s):
+# a newcomer still gets in, in place of the oldest of them.
+cp "$CONF" "$T/limits2.conf"
+printf 'WEB_MAX_CONNECTIONS_PER_ADDRESS=64\nWEB_REQUEST_TIMEOUT=300s\n' >>"$T/limits2.conf"
+PORT=$(free_port)
+"$WEB" --config "$T/limits2.conf" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" \
+	--log stderr --cache "$T/cache" >"$T/web-limits2.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+wait_for "$T/web-limits2.log" "listening on" 10 || { bad "siprec-web (limits 2) did not start"; finish; }
+URL=http://127.0.0.1:$PORT
+python3 - "$PORT" "$T/hold64" <<'PY' &
+import os, socket, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+socks = []
+for i in range(64):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
+    time.sleep(0.01)
+open(out + ".ready", "w").close()
+for _ in range(300):
+    if os.path.exists(out + ".go"):
+        break
+    time.sleep(0.1)
+closed = []
+for i, s in enumerate(socks):
+    s.setblocking(False)
+    try:
+        if s.recv(4096) == b"":
+            closed.append(i)
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed.append(i)
+with open(out, "w") as f:
+    f.write(" ".join(map(str, closed)) + "\n")
+PY
+holder=$!
+i=0
+while [ ! -e "$T/hold64.ready" ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check_eq "64 connections waiting for their requests: a newcomer (another address) is served" 200 \
+	"$(curl -s -m 5 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$URL/login")"
+sleep 0.5
+: >"$T/hold64.go"
+wait "$holder"
+check_eq "...in place of the oldest of them (the only one closed)" 0 "$(cat "$T/hold64")"
+check "...which the log says" grep -q "connection waiting for its request closed for a newcomer" "$T/web-limits2.log"
 finish

@@ -4,7 +4,10 @@
  * one of inactivity, which a client trickling a byte of its request head every few seconds
  * never reaches (slowloris). Every connection is watched from its accept (or its previous
  * answer) until its request is whole; a thread shuts down the socket of one that is late, and
- * libmicrohttpd's thread for it then sees the end of the stream and closes it.
+ * libmicrohttpd's thread for it then sees the end of the stream and closes it. When all
+ * WEB_CONNECTIONS_MAX are open, a newcomer takes the place of the oldest connection still
+ * waiting for its request (libmicrohttpd lets one more in for that), so clients trickling
+ * requests from many addresses cannot lock everyone out for the deadline's length either.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@ static struct {
 	bool stop, running;
 	pthread_t thread;
 	uint64_t closed;
+	unsigned open; /* registered and not shut down here */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static uint64_t mono_ms(void)
@@ -56,6 +60,7 @@ static void *watch_thread(void *arg)
 			if (now - w->since_ms >= W.timeout_ms) {
 				w->closed = true;
 				W.closed++;
+				W.open--;
 				/* libmicrohttpd's thread reads 0 and closes the connection itself.
 				 */
 				shutdown(w->fd, SHUT_RDWR);
@@ -111,6 +116,30 @@ void web_conns_stop(void)
 	W.running = false;
 }
 
+/* Under W.lock, one connection too many with newcomer: the oldest connection still waiting for
+ * its request goes (its socket shut down), or the newcomer when every other one is answering. */
+static void make_room(struct web_conn *newcomer)
+{
+	struct web_conn *victim = NULL;
+
+	for (struct web_conn *w = W.head; w; w = w->next)
+		if (w != newcomer && w->waiting && !w->closed &&
+		    (!victim || w->since_ms <= victim->since_ms))
+			victim = w;
+	if (!victim)
+		victim = newcomer;
+	victim->closed = true;
+	W.open--;
+	shutdown(victim->fd, SHUT_RDWR);
+	if (victim == newcomer)
+		log_info("web: %s: all %d connections are answering: connection closed",
+			 victim->addr, WEB_CONNECTIONS_MAX);
+	else
+		log_info("web: %s: connection waiting for its request closed for a newcomer (%s): "
+			 "all %d were taken",
+			 victim->addr, newcomer->addr, WEB_CONNECTIONS_MAX);
+}
+
 struct web_conn *web_conn_opened(int fd, const char *addr)
 {
 	struct web_conn *w = calloc(1, sizeof(*w));
@@ -126,6 +155,8 @@ struct web_conn *web_conn_opened(int fd, const char *addr)
 	if (W.head)
 		W.head->prev = w;
 	W.head = w;
+	if (++W.open > WEB_CONNECTIONS_MAX)
+		make_room(w);
 	pthread_mutex_unlock(&W.lock);
 	return w;
 }
@@ -155,6 +186,8 @@ void web_conn_closed(struct web_conn *w)
 	if (!w)
 		return;
 	pthread_mutex_lock(&W.lock);
+	if (!w->closed)
+		W.open--;
 	if (w->prev)
 		w->prev->next = w->next;
 	else

@@ -3497,7 +3497,8 @@ int main(int argc, char **argv)
 		}
 	}
 	/*
-	 * A thread per connection (at most 64), serialised by big_lock but for the slow parts. One
+	 * A thread per connection (at most 64, and a newcomer that takes the place of a waiting
+	 * one: conns.c), serialised by big_lock but for the slow parts. One
 	 * client address holds at most WEB_MAX_CONNECTIONS_PER_ADDRESS of them (libmicrohttpd
 	 * closes more at accept): the socket's address, so behind a proxy the cap is the proxy's
 	 * (docs/WEB.md). A request must be whole within WEB_REQUEST_TIMEOUT (conns.c); the 30 s
@@ -3516,10 +3517,10 @@ int main(int argc, char **argv)
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 			     (unsigned)(have_cfg ? cfg.web_max_connections_per_address
 						 : WEB_MAX_CONNECTIONS_PER_ADDRESS),
-			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 30U,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			     https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-			     MHD_OPTION_HTTPS_MEM_KEY, key,
+			     MHD_OPTION_CONNECTION_LIMIT, WEB_CONNECTIONS_MAX + 1U,
+			     MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			     (size_t)65536, https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+			     cert, MHD_OPTION_HTTPS_MEM_KEY, key,
 			     /* a CA makes libmicrohttpd request (not require) a client cert */
 			     ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ca, MHD_OPTION_END);
 	if (key)

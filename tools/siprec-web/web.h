@@ -58,6 +58,9 @@ void web_rec_check(const char *path, const char *sha256, bool want_wave, struct 
  * for the next request (keep-alive); web_conn_closed forgets and frees it (NULL is fine).
  */
 struct web_conn;
+/* Connections open at once; libmicrohttpd is let to accept one more, whose registration closes
+ * the oldest connection still waiting for its request (or itself, when all are answering). */
+#define WEB_CONNECTIONS_MAX 64
 int web_conns_start(uint64_t timeout_ms);
 void web_conns_stop(void);
 struct web_conn *web_conn_opened(int fd, const char *addr);
