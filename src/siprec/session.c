@@ -77,6 +77,9 @@ struct stream {
 	bool has_remote; /* the offer's c= is a unicast literal: MEDIA_LATCH=sdp latches to it */
 	struct sockaddr_storage remote;
 	struct stream *next_retired; /* session's retired list (relabelled_stream) */
+	/* Unix ms the stream opened or last came off hold: RTP_TIMEOUT counts from it when no
+	 * packet came since (a resumed stream is not idle for the hours it was held). */
+	uint64_t quiet_since;
 };
 
 /* A catalog_barrier in flight for a closed recording's rows (see finalized_durable). */
@@ -1070,8 +1073,12 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 		siprec_catalog_formats(m->catalog, s->uuid, st->label_raw, md);
 	}
 	sdp_crypto_wipe(&cr);
+	if (!existing)
+		st->quiet_since = now_unix_ms();
 	if (sdp_media_is_hold(md) != st->paused) {
 		st->paused = sdp_media_is_hold(md);
+		if (!st->paused)
+			st->quiet_since = now_unix_ms();
 		media_stream_set_paused(st->media, st->paused);
 	}
 	ans->port = media_stream_port(st->media);
@@ -1836,6 +1843,8 @@ static void delayed_answer(struct session *s, struct sip_msg *ack)
 		}
 		if (sdp_media_is_hold(md) != st->paused) {
 			st->paused = sdp_media_is_hold(md);
+			if (!st->paused)
+				st->quiet_since = now_unix_ms();
 			media_stream_set_paused(st->media, st->paused);
 		}
 	}
@@ -2596,7 +2605,8 @@ static void tick_fired(struct loop_timer *t)
 				continue;
 			live++;
 			media_stream_get_stats(st->media, &ms);
-			last = ms.last_packet_ms ? ms.last_packet_ms : s->started_at;
+			last = MAX(ms.last_packet_ms,
+				   st->quiet_since ? st->quiet_since : s->started_at);
 			now_idle = timeout > 0 && now > last + timeout;
 			idle += now_idle;
 			silent += silence > 0 && now > last + silence;
