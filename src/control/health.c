@@ -240,9 +240,8 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 		if (recent)
 			add(&c, "recordings", CONTROL_DEGRADED,
 			    "%llu complete, %llu incomplete, %llu with write errors (%llu since "
-			    "the "
-			    "recording directory last proved writable: cleared by the next test "
-			    "write and fdatasync there that succeeds)",
+			    "the recording directory last proved writable: cleared once a test "
+			    "write and fdatasync there succeed with MIN_FREE_DISK_PERCENT free)",
 			    (unsigned long long)t->recordings_complete,
 			    (unsigned long long)t->recordings_incomplete,
 			    (unsigned long long)t->recording_errors, (unsigned long long)recent);

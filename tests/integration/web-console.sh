@@ -636,6 +636,32 @@ wait "$trickler"
 check_eq "the deadline closed both tricklers (a byte a second, never idle)" "closed closed" "$(cat "$T/trickle")"
 check "...and says so in the log" grep -q "127.0.0.1: no whole request within 2000 ms: connection closed" "$T/web-limits.log"
 check_eq "the address is served again" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/login")"
+# A form's body trickled a byte a second: the deadline covers it too.
+python3 - "$PORT" >"$T/trickle-post" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: 100\r\n\r\nuser=")
+s.settimeout(1)
+state = "open"
+for i in range(40):
+    try:
+        if s.recv(4096) == b"":
+            state = "closed"
+            break
+    except socket.timeout:
+        pass
+    except OSError:
+        state = "closed"
+        break
+    try:
+        s.send(b"a")
+    except OSError:
+        state = "closed"
+        break
+print(state)
+PY
+check_eq "a form's body trickled a byte a second is closed by the deadline too" closed "$(cat "$T/trickle-post")"
 
 # All 64 connections held by clients that never finish a request (the deadline far off: 300 s):
 # a newcomer still gets in, in place of the oldest of them.
