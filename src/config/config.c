@@ -451,16 +451,19 @@ static const struct config_key keys[] = {
 	 false, false, F(s3_delete_local_after_ms), 0, DURATION_MS(3650 * 86400ULL), NULL, 0,
 	 RESTART},
 
-	/* The web console, siprec-web (docs/WEB.md): read when it starts */
+	/* The web console, siprec-web (docs/WEB.md): read when it starts. siprecd does not use
+	 * them: RELOAD, so that a SIGHUP does not say they wait for a restart of siprecd. */
 	{"WEB_MAX_CONNECTIONS_PER_ADDRESS", T_U32, "8", NULL,
-	 "siprec-web: connections one client address may hold at once (of 64 in all); more are "
+	 "siprec-web (read when it starts; siprecd ignores it): connections one client address may "
+	 "hold at once (of 64 in all); more are "
 	 "closed at accept. Behind a reverse proxy every client is the proxy's address: raise it "
 	 "to 64 there and limit clients at the proxy.",
-	 false, false, F(web_max_connections_per_address), 1, 64, NULL, 0, RESTART},
+	 false, false, F(web_max_connections_per_address), 1, 64, NULL, 0, RELOAD},
 	{"WEB_REQUEST_TIMEOUT", T_DURATION, "10s", NULL,
-	 "siprec-web: a client must send a whole request (its head, and a form's body) within this "
+	 "siprec-web (read when it starts; siprecd ignores it): a client must send a whole request "
+	 "(its head, and a form's body) within this "
 	 "from the connection's accept or its previous answer, else the connection is closed.",
-	 false, false, F(web_request_timeout_ms), 1000, DURATION_MS(300), NULL, 0, RESTART},
+	 false, false, F(web_request_timeout_ms), 1000, DURATION_MS(300), NULL, 0, RELOAD},
 };
 
 _Static_assert(sizeof(enum srtp_policy) == sizeof(int), "enums are stored as int");

@@ -553,6 +553,10 @@ static void test_apply(void **state)
 	assert_int_equal(config_swap_key(&cur, &next, "NO_SUCH_KEY"), -ENOENT);
 	assert_int_equal(config_key_reloadable("LOG_LEVEL"), 1);
 	assert_int_equal(config_key_reloadable("SIP_PORT"), 0);
+	/* siprec-web's keys: siprecd does not use them, a SIGHUP must not say they wait for its
+	 * restart */
+	assert_int_equal(config_key_reloadable("WEB_MAX_CONNECTIONS_PER_ADDRESS"), 1);
+	assert_int_equal(config_key_reloadable("WEB_REQUEST_TIMEOUT"), 1);
 	assert_int_equal(config_key_reloadable("NO_SUCH_KEY"), -ENOENT);
 	config_free(&next);
 	/* Nothing differs: nothing reported. */
