@@ -136,7 +136,15 @@ struct tls_peer_info {
 };
 /* Fills *ret after a completed handshake; -EINVAL before. */
 int tls_conn_peer_info(const struct tls_conn *t, struct tls_peer_info *ret);
-/* Sends close_notify best effort (non-blocking), frees t; the fd stays open. Returns NULL. */
+/*
+ * Sends close_notify (RFC 8446 §6.1) once, best effort and never blocking: through OpenSSL, or
+ * as an alert control record when the kernel holds TX (so call it only when no data send of the
+ * caller's is in flight, or the alert could pass it). Call it before shutting the socket down.
+ * 0 sent (or sent before), -EAGAIN the socket is full, -errno, -EINVAL before the handshake.
+ */
+int tls_conn_close_notify(struct tls_conn *t);
+/* Sends close_notify best effort (non-blocking) unless sent before, frees t; the fd stays open.
+ * Returns NULL. */
 struct tls_conn *tls_conn_free(struct tls_conn *t);
 
 /*

@@ -311,6 +311,11 @@ static void conn_close(struct sip_conn *c)
 	loop_timer_disarm(c->tr->loop, &c->flush_timer);
 	if (c->state == CONN_OPEN && c->tx_head && tls_records(c))
 		(void)tls_flush(c, false);
+	/* RFC 8446 §6.1: a TLS connection siprecd closes (idle, a framing error, a stalled queue,
+	 * shutdown) ends with its close_notify, ahead of the FIN. Behind the data written so far:
+	 * with a send of the loop's still in flight (kernel TLS) it is left out. */
+	if (c->state == CONN_OPEN && c->tls && !c->send_inflight)
+		(void)tls_conn_close_notify(c->tls);
 	c->state = CONN_CLOSING;
 	conn_release(c);
 	if (c->throttled) {

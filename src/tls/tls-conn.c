@@ -347,6 +347,45 @@ int tls_conn_peer_info(const struct tls_conn *t, struct tls_peer_info *ret)
 	return 0;
 }
 
+int tls_conn_close_notify(struct tls_conn *t)
+{
+	/* RFC 8446 §6: AlertLevel warning (ignored in TLS 1.3, required in 1.2), close_notify */
+	static const uint8_t alert[2] = {1, TLS_ALERT_CLOSE_NOTIFY};
+	int r;
+
+	if (!t || !t->done)
+		return -EINVAL;
+	if (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)
+		return 0;
+	if (t->offload & TLS_OFFLOAD_TX) {
+		/* The kernel holds the write keys: the alert is a control record
+		 * (TLS_SET_RECORD_TYPE, the selftests' tls.c), which it encrypts as it does data.
+		 */
+		char cbuf[CMSG_SPACE(sizeof(uint8_t))] = {0};
+		struct iovec iov = {.iov_base = (void *)alert, .iov_len = sizeof(alert)};
+		struct msghdr msg = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = cbuf,
+			.msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+		cm->cmsg_level = SOL_TLS;
+		cm->cmsg_type = TLS_SET_RECORD_TYPE;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint8_t));
+		*CMSG_DATA(cm) = TLS_RT_ALERT;
+		/* tls_conn_free must not write another one through OpenSSL's keys */
+		SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
+		return sendmsg(t->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+	}
+	ERR_clear_error();
+	r = SSL_shutdown(t->ssl);
+	ERR_clear_error();
+	/* -1: the socket is full (or a record is still pending): not waited for */
+	return r < 0 ? -EAGAIN : 0;
+}
+
 struct tls_conn *tls_conn_free(struct tls_conn *t)
 {
 	if (!t)

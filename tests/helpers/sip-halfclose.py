@@ -87,9 +87,12 @@ class Peer:
             self.inb.write(d)
             while True:
                 try:
-                    self.buf += self.tls.read(65536)
+                    d = self.tls.read(65536)
                 except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                     break
+                if not d:  # the server's close_notify (an SSLObject returns b"" after it)
+                    break
+                self.buf += d
         return self.buf, "timeout"
 
 
@@ -170,9 +173,12 @@ def messages(p, timeout):
             p.inb.write(d)
             while True:
                 try:
-                    p.buf += p.tls.read(65536)
+                    d = p.tls.read(65536)
                 except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                     break
+                if not d:  # the server's close_notify
+                    break
+                p.buf += d
         else:
             p.buf += d
 

@@ -6,7 +6,8 @@
 # get five, in one TLS record: the answers of one loop turn share a record); a
 # CRLF CRLF keep-alive ping (RFC 5626 §3.5.1) is answered with CRLF over TCP and TLS, and the
 # connection goes on to serve a request. A message that cannot be framed is answered 400/513
-# naming the problem when a response can be addressed, then the connection is closed.
+# naming the problem when a response can be addressed, then the connection is closed; over TLS
+# siprecd sends its close_notify first, there and at a stop.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3
 start_siprecd
@@ -105,7 +106,10 @@ while plain.count(b"SIP/2.0 200") < 5 and time.time() < end:
         wire = wire[n:]
     try:
         while True:
-            plain += obj.read(65536)
+            d = obj.read(65536)
+            if not d:
+                break
+            plain += d
     except ssl.SSLWantReadError:
         pass
 print("tls five answers:", plain.count(b"SIP/2.0 200 OK"), "records:", records)
@@ -220,6 +224,27 @@ for proto in tcp tls; do
 done
 check "UDP: Content-Length -5 answered 400 Malformed Content-Length" grep -qx "udp negative-cl: SIP/2.0 400 Malformed Content-Length" "$T/framing-errors.out"
 check "framing errors logged with the problem and the answer" grep -q "closing SIP tcp connection from 127.0.0.1:[0-9]*: Missing Content-Length (answered 400)" "$T/siprecd.log"
+
+# siprecd's own close_notify (RFC 8446 §6.1) ends a TLS connection it closes: after the answer
+# to a message it cannot frame, and at a stop, ahead of the FIN (openssl s_client -msg shows the
+# alert it reads, "<<<"; -ign_eof keeps it reading after its input ends).
+if command -v openssl >/dev/null 2>&1; then
+	opt() { printf 'OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKcn%s\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: cn-%s\r\nCSeq: 1 OPTIONS\r\n%b\r\n' "$1" "$1" "$2"; }
+	opt 1 "" | timeout 10 openssl s_client -connect "127.0.0.1:$TLS_PORT" -ign_eof -msg -state >"$T/cn-framing.out" 2>&1
+	check "TLS: after the 400 to an unframed message, siprecd's close_notify" \
+		sh -c "grep -q '^SIP/2.0 400 Missing Content-Length' '$T/cn-framing.out' && grep -q '^<<< .*Alert.*close_notify' '$T/cn-framing.out'"
+	(
+		opt 2 "Content-Length: 0\r\n"
+		sleep 3
+	) | timeout 5 openssl s_client -connect "127.0.0.1:$TLS_PORT" -ign_eof -msg -state >"$T/cn-stop.out" 2>&1 &
+	CN_PID=$!
+	wait_for "$T/cn-stop.out" '^SIP/2.0 200' 5 || bad "TLS: the OPTIONS before the stop not answered"
+fi
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
+if [ -n "${CN_PID:-}" ]; then
+	wait "$CN_PID"
+	check "TLS: a connection open at the stop ends with siprecd's close_notify" \
+		grep -q '^<<< .*Alert.*close_notify' "$T/cn-stop.out"
+fi
 finish
