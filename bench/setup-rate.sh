@@ -23,6 +23,13 @@
 #            hundreds of us of CPU in ext4's inode allocator (find_inode_bit, recently_deleted)
 #            against ~20 us on a fresh volume: measured there, the bench measures the allocator,
 #            not siprecd. Needs root, loop devices and mkfs.ext4 (e2fsprogs); skips (77) without.
+# BENCH_LOOP_DIO=1 (with --volume fresh): the loop device reads and writes its image with direct
+#            I/O (losetup --direct-io=on). By default (buffered) the image's pages are written to
+#            the host's disk only when someone flushes the volume: the loop device serves a flush
+#            with an fsync of the image, so each flush writes back everything written since the
+#            last one (the recordings' O_DIRECT writes included), and everything queued behind it
+#            waits. With direct I/O a write reaches the host's disk when it is made and a flush is
+#            little more than the disk's own, as on a recordings disk (bench/RESULTS.md, flushes).
 # --dir PATH: the state directory in a new directory under PATH, an existing filesystem (e.g.
 #            --dir /var/tmp, where this bench ran before the option existed).
 # Either way, before siprecd starts the bench creates (and keeps, for the run) 500 empty files in
@@ -128,6 +135,11 @@ if [ -n "$VOLUME" ]; then
 		exit 77
 	fi
 	DATA=$MNT
+	if [ "${BENCH_LOOP_DIO:-0}" = 1 ] &&
+		! losetup --direct-io=on "$(findmnt -n -o SOURCE -T "$MNT")"; then
+		echo "setup-rate: BENCH_LOOP_DIO=1: losetup --direct-io=on failed"
+		exit 1
+	fi
 else
 	DATA=$(mktemp -d "$DIR/siprecd-setup-data.XXXXXX") || exit 1
 fi
@@ -146,6 +158,10 @@ PY
 )
 FS=$(findmnt -n -o SOURCE,FSTYPE -T "$DATA" | tr -s ' ')
 JOURNAL=""
+if [ -n "$VOLUME" ]; then
+	ldev=$(basename "$(findmnt -n -o SOURCE -T "$DATA")")
+	[ "$(cat "/sys/block/$ldev/loop/dio" 2>/dev/null)" = 1 ] && FS="$FS (loop: direct I/O)"
+fi
 if [ "$(stat -f -c %T "$DATA")" = ext2/ext3 ]; then
 	dev=$(basename "$(findmnt -n -o SOURCE -T "$DATA" | sed 's/\[.*//')")
 	# the journal thread's pid, or "<none>" (or empty) for an ext4 without a journal

@@ -76,6 +76,22 @@ else
 	echo "not ok - setup-rate: no writes per call for the catalog thread"
 	fail=1
 fi
+# BENCH_LOOP_DIO=1: the fresh volume's loop device in direct I/O, said in the volume's line
+if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null 2>&1 && command -v losetup >/dev/null 2>&1 &&
+	[ -e /dev/loop-control ]; then
+	out=$(BENCH_FENCE=0 BENCH_LOOP_DIO=1 sh "$SRCDIR/bench/setup-rate.sh" --calls 20 --rate 20 2>&1)
+	rc=$?
+	echo "$out"
+	if [ $rc -eq 0 ] && echo "$out" | grep -q '^RESULT setups ok 20 of 20 (failed 0)' &&
+		echo "$out" | grep -q 'loop-mounted volume: .* ext4 (loop: direct I/O), journaled'; then
+		echo "ok - setup-rate on a fresh volume whose loop device does direct I/O"
+	else
+		echo "not ok - setup-rate with BENCH_LOOP_DIO=1 (exit $rc)"
+		fail=1
+	fi
+else
+	echo "ok - # SKIP BENCH_LOOP_DIO=1: needs root, mkfs.ext4, losetup and loop devices"
+fi
 
 out=$(taskset -c 1 "$BUILD/siprec-src" --ceiling 200ms -n 10 2>&1)
 rc=$?
