@@ -143,6 +143,7 @@ static bool is_delimiter(struct str b, size_t i, size_t ce, struct str boundary,
 
 struct part_headers {
 	struct str content_type;
+	struct str boundary; /* of a nested multipart part */
 	struct str disposition;
 	enum siprec_handling handling;
 	struct str content_id;
@@ -197,9 +198,7 @@ static int part_parse(struct str p, struct part_headers *ret)
 					  vend - (size_t)(line.s - p.s) - (size_t)colon - 1));
 
 		if (header_is(name, "Content-Type", "c")) {
-			struct str unused;
-
-			if (header_value_split(value, "", &h.content_type, &unused) < 0)
+			if (header_value_split(value, "boundary", &h.content_type, &h.boundary) < 0)
 				return -EBADMSG;
 		} else if (header_is(name, "Content-Disposition", NULL)) {
 			struct str handling;
@@ -286,7 +285,49 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 }
 
 static int multipart_split(struct str boundary, struct str body, const struct siprec_limits *lim,
-			   struct siprec_body_parts *ret)
+			   struct siprec_body_parts *ret, unsigned depth);
+
+/*
+ * RFC 5621 §3.1: a part may itself be a multipart (a multipart/alternative holding the SDP). One
+ * level of nesting is looked into; its SDP and metadata count as the outer body's (found twice,
+ * -EBADMSG as for two parts of one level), its parts against the same max_parts. Deeper nesting
+ * is a part we do not understand.
+ */
+static int part_nested(const struct part_headers *h, const struct siprec_limits *lim,
+		       struct siprec_body_parts *out, unsigned depth)
+{
+	struct siprec_body_parts in;
+	int r;
+
+	if (h->boundary.len == 0 || h->boundary.len > BOUNDARY_MAX)
+		return -EBADMSG;
+	r = multipart_split(h->boundary, h->body, lim, &in, depth + 1);
+	if (r < 0)
+		return r;
+	if (out->n_parts - 1 + in.n_parts > lim->max_parts)
+		return over_limit("Too Many Body Parts");
+	if ((in.sdp.present && out->sdp.present) || (in.metadata.present && out->metadata.present))
+		return -EBADMSG;
+	if (in.sdp.present)
+		out->sdp = in.sdp;
+	if (in.metadata.present)
+		out->metadata = in.metadata;
+	out->n_parts += in.n_parts - 1;
+	out->n_other += in.n_other;
+	return 0;
+}
+
+static int part_sort(const struct part_headers *h, const struct siprec_limits *lim,
+		     struct siprec_body_parts *out, unsigned depth)
+{
+	if (depth == 0 && str_startswith_case(h->content_type, "multipart/") &&
+	    cte_is_identity(h->cte))
+		return part_nested(h, lim, out, depth);
+	return part_classify(h, lim, out);
+}
+
+static int multipart_split(struct str boundary, struct str body, const struct siprec_limits *lim,
+			   struct siprec_body_parts *ret, unsigned depth)
 {
 	struct siprec_body_parts out = {};
 	size_t i = 0, part_start = 0;
@@ -316,7 +357,7 @@ static int multipart_split(struct str boundary, struct str body, const struct si
 				out.n_parts++;
 				r = part_parse(str_make(body.s + part_start, end - part_start), &h);
 				if (r == 0)
-					r = part_classify(&h, lim, &out);
+					r = part_sort(&h, lim, &out, depth);
 				if (r == -E2BIG)
 					return r;
 				if (r < 0 && !failed)
@@ -344,7 +385,7 @@ static int multipart_split(struct str boundary, struct str body, const struct si
 		out.n_parts++;
 		r = part_parse(str_make(body.s + part_start, body.len - part_start), &h);
 		if (r == 0)
-			r = part_classify(&h, lim, &out);
+			r = part_sort(&h, lim, &out, depth);
 		if (r == -E2BIG)
 			return r;
 		if (r < 0 && !failed)
@@ -375,7 +416,7 @@ int siprec_multipart_parse(struct str content_type, struct str body,
 			return -EBADMSG;
 		if (boundary.len > BOUNDARY_MAX)
 			return over_limit("Multipart Boundary Too Long");
-		return multipart_split(boundary, body, lim, ret);
+		return multipart_split(boundary, body, lim, ret, 0);
 	}
 
 	if (type.len == 0) {

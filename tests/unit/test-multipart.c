@@ -34,6 +34,31 @@ struct mp_case {
 };
 
 static const struct mp_case cases[] = {
+	{"RFC 5621 nested multipart/alternative", "multipart/mixed;boundary=outer",
+	 "--outer\r\nContent-Type: multipart/alternative; boundary=\"in ner\"\r\n\r\n"
+	 "--in ner\r\nContent-Type: text/plain\r\nContent-Disposition: session;handling=optional"
+	 "\r\n\r\nhello\r\n--in ner\r\nContent-Type: application/sdp\r\n\r\n" SDP
+	 "\r\n--in ner--\r\n\r\n--outer\r\nContent-Type: application/rs-metadata+xml\r\n\r\n" MD
+	 "\r\n--outer--\r\n",
+	 0, 0, SDP, MD, 1, 3, false},
+	{"nested multipart holding the metadata", "multipart/mixed;boundary=outer",
+	 "--outer\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--outer\r\n"
+	 "Content-Type: multipart/mixed;boundary=in\r\n\r\n--in\r\n"
+	 "Content-Type: application/rs-metadata+xml\r\n\r\n" MD "\r\n--in--\r\n--outer--\r\n",
+	 0, 0, SDP, MD, 0, 2, false},
+	{"nested SDP beside an outer SDP", "multipart/mixed;boundary=outer",
+	 "--outer\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--outer\r\n"
+	 "Content-Type: multipart/alternative;boundary=in\r\n\r\n--in\r\n"
+	 "Content-Type: application/sdp\r\n\r\n" SDP "\r\n--in--\r\n--outer--\r\n",
+	 0, -EBADMSG, NULL, NULL, 0, 0, false},
+	{"nested two levels deep is not looked into", "multipart/mixed;boundary=a",
+	 "--a\r\nContent-Type: multipart/mixed;boundary=b\r\n\r\n--b\r\n"
+	 "Content-Type: multipart/mixed;boundary=c\r\n\r\n--c\r\nContent-Type: application/sdp"
+	 "\r\n\r\n" SDP "\r\n--c--\r\n--b--\r\n--a--\r\n",
+	 0, -EMEDIUMTYPE, NULL, NULL, 0, 0, false},
+	{"nested multipart without a boundary", "multipart/mixed;boundary=a",
+	 "--a\r\nContent-Type: multipart/alternative\r\n\r\nx\r\n--a--\r\n", 0, -EBADMSG, NULL,
+	 NULL, 0, 0, false},
 	{"rfc7866 example", "multipart/mixed;boundary=foobar",
 	 "--foobar\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n"
 	 "--foobar\r\nContent-Type: application/rs-metadata+xml\r\n"
