@@ -135,8 +135,12 @@ static int half_close(SSL *ssl, int fd, unsigned long n, bool notify)
 	shutdown(fd, SHUT_WR);
 	while ((r = SSL_read(ssl, buf, sizeof(buf))) > 0)
 		count_feed(&cnt, buf, (size_t)r);
-	printf("half-closed (%s), responses %lu (200 OK %lu) of %lu, then closed by the server\n",
-	       notify ? "close_notify" : "FIN alone", cnt.responses, cnt.ok, n);
+	/* SSL_ERROR_ZERO_RETURN: the server's own close_notify came before its FIN */
+	printf("half-closed (%s), responses %lu (200 OK %lu) of %lu, then closed by the server "
+	       "(%s)\n",
+	       notify ? "close_notify" : "FIN alone", cnt.responses, cnt.ok, n,
+	       SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN ? "its close_notify"
+							      : "no close_notify");
 	return cnt.responses == n && cnt.ok == n ? 0 : 1;
 }
 

@@ -19,7 +19,8 @@
 #     SIP_MESSAGE_TIMEOUT and siprecd closes it (send_stalled), with its address logged.
 #  4. sip-tls-pipeline over TLS 1.2 and 1.3 sends 12 OPTIONS and half-closes (a close_notify
 #     then FIN: the kernel reports the alert record; a FIN alone: recv returns 0): all 12 are
-#     answered and siprecd then closes the connection (docs/SIP.md "Half-closed connections").
+#     answered and siprecd then closes the connection (docs/SIP.md "Half-closed connections"),
+#     its close_notify first, an alert record the kernel writes (docs/TLS.md "Closing").
 # Each throttled connection is matched by its address with siprecd's "kTLS tx=kernel
 # rx=kernel" line and its throttle lines say the kernel TLS recv was cancelled and re-armed.
 # Exit 0 pass, 1 fail.
@@ -149,6 +150,10 @@ for v in 1.2 1.3; do
 			bad "TLS $v, $how: half-close exit $rc"
 		grep -qE "tls: connection from $peer: TLSv$v .*kTLS tx=kernel rx=kernel" $LOG &&
 			ok "$peer: TLS $v with kTLS TX and RX" || bad "$peer: not TLS $v with kTLS TX and RX"
+		# siprecd's close_notify, sent by the kernel as an alert control record (docs/TLS.md)
+		grep -q 'then closed by the server (its close_notify)' /tmp/hc.out &&
+			ok "TLS $v, $how: siprecd's close_notify (kernel TX) before its FIN" ||
+			bad "TLS $v, $how: no close_notify from siprecd"
 	done
 done
 n=$(grep -c 'SIP tls connection: peer closed its side' $LOG)
