@@ -286,10 +286,11 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
 unsigned sip_stream_frame_status(const char *buf, size_t len, const struct sip_limits *lim,
 				 const char **ret_reason);
 /*
- * After sip_stream_frame() failed on buf, whether the error can be answered (RFC 3261 §18.3,
- * §8.2): copies the start line and the whole Via, From, To, Call-ID and CSeq fields found
- * within lim->max_msg_size bytes into scratch (MIN(len, lim->max_msg_size) + 2 bytes always
- * suffice) and parses that into m, whose views point into scratch. 0 when m is a request
+ * After sip_stream_frame() failed on buf, or sip_msg_parse() failed on it before its headers
+ * were usable (too many headers, a malformed header line), whether the error can be answered
+ * (RFC 3261 §18.3, §8.2): copies the start line and the whole Via, From, To, Call-ID and CSeq
+ * fields found within lim->max_msg_size bytes into scratch (MIN(len, lim->max_msg_size) + 2 bytes
+ * always suffice) and parses that into m, whose views point into scratch. 0 when m is a request
  * other than ACK with those headers well formed, to pass to sip_response_build(); -EBADMSG
  * when nothing can be answered, -ENOBUFS when scratch is too small.
  */

@@ -478,6 +478,28 @@ static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_
 		session_cancel(s);
 }
 
+/*
+ * Answers status/reason to the request in buf whose parse failed before its headers could be
+ * used, when its request line and the headers a response needs can be read
+ * (sip_stream_frame_headers). True if answered. Overwrites msgbuf.
+ */
+static bool respond_from_headers(struct manager *m, struct sip_conn *conn,
+				 const struct sockaddr_storage *peer, const char *buf, size_t len,
+				 const struct sip_limits *lim, unsigned status, const char *reason)
+{
+	size_t scratch_size = MIN(len, lim->max_msg_size) + 2;
+	char *scratch = malloc(scratch_size);
+	bool answered = false;
+
+	if (scratch &&
+	    sip_stream_frame_headers(buf, len, lim, scratch, scratch_size, &msgbuf) == 0) {
+		respond_stateless(m, conn, peer, &msgbuf, status, reason, NULL);
+		answered = true;
+	}
+	free(scratch);
+	return answered;
+}
+
 static void on_message(void *userdata, struct sip_conn *conn, const struct sockaddr_storage *peer,
 		       char *buf, size_t len)
 {
@@ -494,12 +516,20 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 	r = sip_msg_parse_flags(msg, buf, len, &lim,
 				sip_conn_reliable(conn) ? SIP_PARSE_STREAM : 0);
 	if (r < 0) {
+		unsigned status = sip_msg_error_status(msg) ?: 400;
+		const char *why = sip_msg_error(msg);
+
 		m->counters.parse_errors++;
-		/* A request whose headers parsed can be answered (RFC 3261 §8.2); anything else
-		 * has nowhere to go. */
+		/* A request whose headers parsed can be answered (RFC 3261 §8.2), and so can one
+		 * whose header section failed (too many headers, a bad line) when the headers a
+		 * response needs can be read; anything else has nowhere to go. */
 		if (msg->headers_ok && msg->is_request && msg->method != SIP_METHOD_ACK) {
-			respond_stateless(m, conn, peer, msg, sip_msg_error_status(msg) ?: 400,
-					  sip_msg_error(msg), NULL);
+			respond_stateless(m, conn, peer, msg, status, why, NULL);
+		} else if (!msg->headers_ok &&
+			   respond_from_headers(m, conn, peer, buf, len, &lim, status, why)) {
+			log_ratelimited(
+				LOG_NOTICE, "unparseable SIP request from %s: %s (answered %u)",
+				sockaddr_to_string(peer, peerbuf, sizeof(peerbuf)), why, status);
 		} else {
 			m->counters.dropped_unparseable++;
 			log_ratelimited(LOG_NOTICE, "dropped unparseable SIP message from %s: %s",
@@ -591,10 +621,8 @@ static void on_framing_error(void *userdata, struct sip_conn *conn, int error, c
 	struct sip_limits lim = sip_limits_default;
 	const char *reason = error == -EMSGSIZE ? "Message Too Large" : "Bad Request";
 	unsigned status = error == -EMSGSIZE ? 513 : 400;
-	size_t scratch_size;
-	char *scratch;
 	char p[64];
-	bool answered = false;
+	bool answered;
 
 	lim.max_msg_size = m->cfg->max_message_size;
 	m->counters.parse_errors++;
@@ -604,14 +632,8 @@ static void on_framing_error(void *userdata, struct sip_conn *conn, int error, c
 		if (st)
 			status = st;
 	}
-	scratch_size = MIN(len, lim.max_msg_size) + 2;
-	scratch = malloc(scratch_size);
-	if (scratch &&
-	    sip_stream_frame_headers(buf, len, &lim, scratch, scratch_size, &msgbuf) == 0) {
-		respond_stateless(m, conn, sip_conn_peer(conn), &msgbuf, status, reason, NULL);
-		answered = true;
-	}
-	free(scratch);
+	answered =
+		respond_from_headers(m, conn, sip_conn_peer(conn), buf, len, &lim, status, reason);
 	log_ratelimited(LOG_NOTICE, "closing SIP %s connection from %s: %s%s",
 			sip_transport_kind_name(sip_conn_kind(conn)),
 			sockaddr_to_string(sip_conn_peer(conn), p, sizeof(p)), reason,

@@ -202,12 +202,39 @@ for proto, conn in (("TCP", tcp), ("TLS", tls)):
 
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(3)
-u.sendto(head(99, "UDP", cl="Content-Length: -5\r\n").encode() + b"\r\n", ("127.0.0.1", port))
-try:
-    r = u.recv(65536).split(b"\r\n", 1)[0].decode()
-except socket.timeout:
-    r = "(nothing)"
-print("udp negative-cl:", r)
+def udp(name, data):
+    u.sendto(data.encode(), ("127.0.0.1", port))
+    try:
+        r = u.recv(65536).split(b"\r\n", 1)[0].decode()
+    except socket.timeout:
+        r = "(nothing)"
+    print(f"udp {name}:", r)
+udp("negative-cl", head(99, "UDP", cl="Content-Length: -5\r\n") + "\r\n")
+
+# A message that frames but whose header section fails before its headers are usable (over
+# the header count, a line without a colon) is answered when the headers a response needs can
+# be read; on a stream the connection goes on.
+many = "".join(f"X-H{k}: 1\r\n" for k in range(200))
+udp("too-many-headers", head(98, "UDP", extra=many) + "\r\n")
+udp("no-colon", head(97, "UDP", extra="Bogus line\r\n") + "\r\n")
+s = tcp()
+r, how = exchange(s, head(96, "TCP", extra=many) + "\r\n")
+print("tcp too-many-headers:", r.split(b"\r\n", 1)[0].decode() if r else "(nothing)", "|", how)
+s.close()
+s = tcp()
+s.sendall((head(95, "TCP", extra=many) + "\r\n" + head(94, "TCP") + "\r\n").encode())
+s.settimeout(3)
+buf, end = b"", time.time() + 3
+while buf.count(b"SIP/2.0 ") < 2 and time.time() < end:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    buf += d
+print("tcp after too-many-headers:", b"513 Too Many Headers" in buf, b"SIP/2.0 200 OK" in buf and b"Call-ID: fe-94" in buf)
+s.close()
 PY
 cat "$T/framing-errors.out"
 for proto in tcp tls; do
@@ -223,6 +250,9 @@ for proto in tcp tls; do
 	check "$P: a garbage start line: closed, no answer" grep -qx "$proto garbage-start: (nothing) | closed | echoed=False" "$T/framing-errors.out"
 done
 check "UDP: Content-Length -5 answered 400 Malformed Content-Length" grep -qx "udp negative-cl: SIP/2.0 400 Malformed Content-Length" "$T/framing-errors.out"
+check "UDP: 207 headers (over the 128 a message may have) answered 513 Too Many Headers" grep -qx "udp too-many-headers: SIP/2.0 513 Too Many Headers" "$T/framing-errors.out"
+check "UDP: a header line without a colon answered 400 Malformed Header Line" grep -qx "udp no-colon: SIP/2.0 400 Malformed Header Line" "$T/framing-errors.out"
+check "TCP: too many headers answered 513, the connection goes on" grep -qx "tcp after too-many-headers: True True" "$T/framing-errors.out"
 check "framing errors logged with the problem and the answer" grep -q "closing SIP tcp connection from 127.0.0.1:[0-9]*: Missing Content-Length (answered 400)" "$T/siprecd.log"
 
 # siprecd's own close_notify (RFC 8446 §6.1) ends a TLS connection it closes: after the answer
