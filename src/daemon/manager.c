@@ -241,9 +241,10 @@ static int start_disk_probe(struct manager *m)
 /*
  * The recordings check (health.c) is degraded while recordings ended with write errors; once a
  * probe begun after the last of them wrote and fdatasync'ed its block (diskfault.h
- * write_errors clear) and MIN_FREE_DISK_PERCENT is free, the volume is sound again: the check is healthy, and a storage-recovered
- * event says so. Both the count and the flag change on the loop thread (totals_add), so a
- * count read here with the flag clear holds no error the probe did not follow.
+ * write_errors clear) and MIN_FREE_DISK_PERCENT is free, the volume is sound again: the check is
+ * healthy, and a storage-recovered event says so. Both the count and the flag change on the loop
+ * thread (totals_add), so a count read here with the flag clear holds no error the probe did not
+ * follow.
  */
 static void manager_recordings_recovered(struct manager *m)
 {
