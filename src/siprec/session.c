@@ -76,7 +76,8 @@ struct stream {
 	struct session *session;
 	bool has_remote; /* the offer's c= is a unicast literal: MEDIA_LATCH=sdp latches to it */
 	struct sockaddr_storage remote;
-	struct stream *next_retired; /* session's retired list (relabelled_stream) */
+	struct stream *next_retired; /* session's retired list (stream_renew) */
+	bool closing;		     /* stream_close called, stream_closed not yet */
 	/* Unix ms the stream opened or last came off hold: RTP_TIMEOUT counts from it when no
 	 * packet came since (a resumed stream is not idle for the hours it was held). */
 	uint64_t quiet_since;
@@ -127,8 +128,10 @@ struct session {
 	struct stream *streams[MAX_STREAMS_HARD];
 	unsigned n_streams;
 	unsigned n_alloc; /* streams[0 .. n_alloc) are allocated; n_streams <= n_alloc */
-	/* Streams whose m= line a re-offer gave to a new label: closing or closed, their close
-	 * callback still names them, freed with the session. At most MAX_RETIRED_STREAMS. */
+	/* Streams that a re-offer ended and whose m= line now carries another one (a new label,
+	 * or a removed stream restored): closing or closed, a close callback in flight names
+	 * them. A closed one is reused by the next stream_renew; the rest are freed with the
+	 * session. At most MAX_RETIRED_STREAMS. */
 	struct stream *retired;
 	unsigned n_retired;
 	unsigned closing;
@@ -1094,12 +1097,65 @@ static void stream_close(struct stream *st)
 	if (!st->media)
 		return;
 	st->session->closing++;
+	st->closing = true;
 	media_stream_close(st->media, stream_closed, st);
 	st->media = NULL;
 }
 
-/* Re-offers that may each end a relabelled stream and begin another, per session. */
+/* Streams of a session whose close is still in flight while their m= line carries another. */
 #define MAX_RETIRED_STREAMS 64
+
+static void stream_clear(struct stream *st)
+{
+	sdp_crypto_answer_free(st->crypto);
+	free(st->path);
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * Slot idx, whose stream has ended (st->media NULL), gets a clean struct for the stream that
+ * stream_setup() opens next on its m= line: nothing of the old one (its recording's uuid and
+ * path, SRTP answer, hold and idle flags) carries over. A struct whose close is still in flight
+ * must stay as it is, the close callback finalizing its recording by it: it goes to the retired
+ * list and a retired one whose close finished, or a new one, takes the slot. Returns 0, -ENOMEM,
+ * or -EBUSY when MAX_RETIRED_STREAMS closes of the session are in flight.
+ */
+static int stream_renew(struct session *s, unsigned idx)
+{
+	struct stream *st = s->streams[idx], *fresh = NULL, **pp;
+
+	if (!st->closing) {
+		stream_clear(st);
+		return 0;
+	}
+	for (pp = &s->retired; *pp; pp = &(*pp)->next_retired) {
+		if (!(*pp)->closing) {
+			fresh = *pp;
+			*pp = fresh->next_retired;
+			s->n_retired--;
+			stream_clear(fresh);
+			break;
+		}
+	}
+	if (!fresh && s->n_retired >= MAX_RETIRED_STREAMS)
+		return -EBUSY;
+	if (!fresh && !(fresh = calloc(1, sizeof(*fresh))))
+		return -ENOMEM;
+	st->next_retired = s->retired;
+	s->retired = st;
+	s->n_retired++;
+	s->streams[idx] = fresh;
+	return 0;
+}
+
+/* True if a retired struct's close has finished (stream_renew reuses it). */
+static bool retired_reusable(const struct session *s)
+{
+	for (const struct stream *st = s->retired; st; st = st->next_retired)
+		if (!st->closing)
+			return true;
+	return false;
+}
 
 /*
  * A re-offer that keeps an m= line but labels it anew carries another stream on it (RFC 3264
@@ -1111,7 +1167,7 @@ static void stream_close(struct stream *st)
  */
 static int relabelled_stream(struct session *s, unsigned idx, const struct sdp_media *md)
 {
-	struct stream *st = s->streams[idx], *fresh;
+	struct stream *st = s->streams[idx];
 	char raw[STORE_LABEL_MAX + 1];
 
 	if (!st->media || md->port == 0 || md->label.len == 0)
@@ -1119,24 +1175,17 @@ static int relabelled_stream(struct session *s, unsigned idx, const struct sdp_m
 	snprintf(raw, sizeof(raw), "%.*s", (int)md->label.len, md->label.s);
 	if (strcmp(raw, st->label_raw) == 0)
 		return 0;
-	if (s->n_retired >= MAX_RETIRED_STREAMS) {
+	if (s->n_retired >= MAX_RETIRED_STREAMS && !retired_reusable(s)) {
 		log_warning("session %s: m= line %u relabelled '%s' from '%s': too many stream "
 			    "changes in this session, recorded on as '%s'",
 			    s->uuid, idx, raw, st->label_raw, st->label_raw);
 		return 0;
 	}
-	fresh = calloc(1, sizeof(*fresh));
-	if (!fresh)
-		return -ENOMEM;
 	log_info("session %s: m= line %u relabelled '%s' from '%s': stream %s ends, a new stream "
 		 "begins",
 		 s->uuid, idx, raw, st->label_raw, st->label_raw);
 	stream_close(st);
-	st->next_retired = s->retired;
-	s->retired = st;
-	s->n_retired++;
-	s->streams[idx] = fresh;
-	return 0;
+	return stream_renew(s, idx);
 }
 
 /*
@@ -1481,6 +1530,19 @@ static int answer_offer(struct session *s, struct sip_txn *txn, struct sip_msg *
 		if (i < s->n_streams && relabelled_stream(s, i, &offer.media[i]) < 0) {
 			respond_warning(m, txn, req, 500, NULL, "out of memory");
 			return -ENOMEM;
+		}
+		/* A stream removed (port 0, or its m= line dropped) and offered again begins a
+		 * new recording in a clean struct: the old recording may still be closing. */
+		if (!s->streams[i]->media && s->streams[i]->recording_uuid[0] &&
+		    offer.media[i].port != 0) {
+			r = stream_renew(s, i);
+			if (r < 0) {
+				respond_setup_failed(m, txn, req, r == -EBUSY ? -EAGAIN : r, NULL,
+						     r == -EBUSY ? "too many removed streams of "
+								   "this session still closing"
+								 : "out of memory");
+				return r;
+			}
 		}
 		r = stream_setup(s, i, &offer.media[i], &ans[i], &why, unsup, sizeof(unsup));
 		if (r < 0) {
@@ -2438,6 +2500,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 	char hex[65];
 	char ssrcs[MEDIA_MAX_SSRCS * 9 + 1], src[64] = "";
 
+	st->closing = false; /* stream_renew may reuse it from now on (not within this call) */
 	hex_encode(res->sha256, 32, hex);
 	if (res->stats.latched.ss_family)
 		sockaddr_to_string(&res->stats.latched, src, sizeof(src));
