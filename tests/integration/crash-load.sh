@@ -13,9 +13,8 @@ WAV=$SRCDIR/tests/data/audio/tone-mono-8k.wav
 CALLS=100
 FLUSH_MS=200
 # Room for 200 rtcp-muxed streams (even ports) in a range of this run's own.
-RTP_MIN=$(media_range 600)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 599))/" \
-	-e "s/^FLUSH_INTERVAL=.*/FLUSH_INTERVAL=${FLUSH_MS}ms/" -e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
+media_ports 600
+sed -i -e "s/^FLUSH_INTERVAL=.*/FLUSH_INTERVAL=${FLUSH_MS}ms/" -e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
 start_siprecd
 
 "$SRC" -q -s 127.0.0.1:"$SIP_PORT" -t tcp --rtcp-mux --wav "$WAV" --loop --duration 60 \

@@ -10,9 +10,8 @@ need python3 sqlite3
 DRIVER=$SRCDIR/tests/interop/driver.py
 EXPORT=$BUILD/siprec-export
 [ -x "$EXPORT" ] || { bad "$EXPORT not built"; finish; }
-RTP_MIN=$(media_range 40)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 39))/" \
-	-e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
+media_ports 40
+sed -i -e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
 printf 'RTP_TIMEOUT=2s\nRTP_TIMEOUT_ENDS_SESSION=true\n' >>"$CONF"
 start_siprecd
 if python3 "$DRIVER" --srs "127.0.0.1:$SIP_PORT" --conf "$CONF" --catalog "$T/state/catalog.db" \

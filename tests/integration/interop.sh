@@ -30,9 +30,8 @@ fi
 
 # Six flows at a time, up to four streams each with RTCP ports: a wider media range than
 # lib.sh's 20 ports, and the codecs an SRC offers are all recorded.
-RTP_MIN=$(media_range 100)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 99))/" \
-	-e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
+media_ports 100
+sed -i -e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
 # The vendors' own correlation headers the flows check in session_context (Twilio, Genesys,
 # Ribbon, IMS charging vector, CUBE).
 echo "RECORD_SIP_HEADERS=X-Twilio-CallSid,X-Genesys-CallUUID,X-Ribbon-Session-ID,P-Charging-Vector,Cisco-Guid" >>"$CONF"

@@ -106,6 +106,14 @@ CFG
 export STATE_DIRECTORY=$T/state RUNTIME_DIRECTORY=$T/run
 unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES WATCHDOG_USEC JOURNAL_STREAM INVOCATION_ID
 
+# media_ports SIZE: gives this test a media range of SIZE ports of its own (media_range) in place
+# of the default 20, in $CONF and in RTP_MIN/RTP_MAX, which free_port keeps out of its answers.
+media_ports() {
+	RTP_MIN=$(media_range "$1")
+	RTP_MAX=$((RTP_MIN + $1 - 1))
+	sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$RTP_MAX/" "$CONF"
+}
+
 # Starts a listener on $T/notify that appends every datagram to $T/notify.log.
 notify_listen() {
 	[ -n "$NOTIFY_PID" ] && { kill "$NOTIFY_PID" && wait "$NOTIFY_PID"; } 2>/dev/null

@@ -9,8 +9,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sqlite3
 HC="python3 $SRCDIR/tests/helpers/sip-halfclose.py"
-RTP0=$(media_range 400)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP0/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP0 + 399))/" "$CONF"
+media_ports 400
 cat >>"$CONF" <<CFG
 MAX_SEND_QUEUE_MESSAGES=16
 SHUTDOWN_BYE_TIMEOUT=5s

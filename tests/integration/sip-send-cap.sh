@@ -24,8 +24,7 @@ fi
 . "$SRCDIR/tests/integration/lib.sh"
 need python3
 MPORT=$(free_port)
-RTP_MIN=$(media_range 200)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP_MIN/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP_MIN + 199))/" "$CONF"
+media_ports 200
 cat >>"$CONF" <<CFG
 MAX_SEND_QUEUE=65536
 SIP_MESSAGE_TIMEOUT=3s

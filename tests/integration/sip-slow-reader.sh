@@ -20,9 +20,8 @@ SRC=$BUILD/siprec-src
 N=4000
 [ "$(ulimit -n)" -ge 8192 ] 2>/dev/null || ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null ||
 	skip "cannot raise the open files limit to 8192"
-RTP0=$(media_range 20000)
-sed -i -e "s/^RTP_PORT_MIN=.*/RTP_PORT_MIN=$RTP0/" -e "s/^RTP_PORT_MAX=.*/RTP_PORT_MAX=$((RTP0 + 19999))/" \
-	-e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
+media_ports 20000
+sed -i -e "s/^LOG_LEVEL=.*/LOG_LEVEL=info/" "$CONF"
 MPORT=$(free_port)
 cat >>"$CONF" <<CFG
 MAX_SESSIONS=20000
