@@ -578,14 +578,19 @@ check_eq "every listed call is held and lasts 300..600 s" 0 "$(grep '/call?id=' 
 # closed at accept while one from 127.0.0.2 is served; the deadline closes the two tricklers
 # (they learn it from the end of the stream, well before the 40 s they would trickle); then
 # 127.0.0.1 is served again.
-cp "$CONF" "$T/limits.conf"
-printf 'WEB_MAX_CONNECTIONS_PER_ADDRESS=2\nWEB_REQUEST_TIMEOUT=2s\n' >>"$T/limits.conf"
-PORT=$(free_port)
-"$WEB" --config "$T/limits.conf" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" \
-	--log stderr --cache "$T/cache" >"$T/web-limits.log" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-wait_for "$T/web-limits.log" "listening on" 10 || { bad "siprec-web (limits) did not start"; finish; }
-URL=http://127.0.0.1:$PORT
+# web_limited NAME PER_ADDRESS TIMEOUT: another siprec-web on the big catalog with these two
+# limits, its log $T/web-NAME.log; sets PORT and URL.
+web_limited() {
+	cp "$CONF" "$T/$1.conf"
+	printf 'WEB_MAX_CONNECTIONS_PER_ADDRESS=%s\nWEB_REQUEST_TIMEOUT=%s\n' "$2" "$3" >>"$T/$1.conf"
+	PORT=$(free_port)
+	"$WEB" --config "$T/$1.conf" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" \
+		--log stderr --cache "$T/cache" >"$T/web-$1.log" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	wait_for "$T/web-$1.log" "listening on" 10 || { bad "siprec-web ($1) did not start"; finish; }
+	URL=http://127.0.0.1:$PORT
+}
+web_limited limits 2 2s
 python3 - "$PORT" "$T/trickle" <<'PY' &
 import socket, sys, time
 port, out = int(sys.argv[1]), sys.argv[2]
@@ -665,14 +670,7 @@ check_eq "a form's body trickled a byte a second is closed by the deadline too" 
 
 # All 64 connections held by clients that never finish a request (the deadline far off: 300 s):
 # a newcomer still gets in, in place of the oldest of them.
-cp "$CONF" "$T/limits2.conf"
-printf 'WEB_MAX_CONNECTIONS_PER_ADDRESS=64\nWEB_REQUEST_TIMEOUT=300s\n' >>"$T/limits2.conf"
-PORT=$(free_port)
-"$WEB" --config "$T/limits2.conf" --catalog "$T/big.db" --users "$USERS" --listen "127.0.0.1:$PORT" \
-	--log stderr --cache "$T/cache" >"$T/web-limits2.log" 2>&1 &
-BG_PIDS="$BG_PIDS $!"
-wait_for "$T/web-limits2.log" "listening on" 10 || { bad "siprec-web (limits 2) did not start"; finish; }
-URL=http://127.0.0.1:$PORT
+web_limited limits2 64 300s
 python3 - "$PORT" "$T/hold64" <<'PY' &
 import os, socket, sys, time
 port, out = int(sys.argv[1]), sys.argv[2]
