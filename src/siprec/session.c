@@ -1032,6 +1032,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .clock_rate = st->clock_rate,
 					      .srtp_suite = srtp ? cr.suite->name : NULL,
 					      .local_port = media_stream_port(st->media),
+					      /* a removed stream's row, restored */
+					      .state = "active",
 				      });
 		siprec_catalog_formats(m->catalog, s->uuid, p.label, md);
 		catalog_recording_begin(m->catalog, &(struct catalog_recording){
@@ -2491,6 +2493,17 @@ static void finalized_durable(void *userdata, int result)
 	}
 }
 
+/* True if a stream of s other than st records under st's label now: a removed stream restored
+ * (or a new line given its label) before st's close came back; that one's catalog row is live. */
+static bool label_live(const struct session *s, const struct stream *st)
+{
+	for (unsigned i = 0; i < s->n_streams; i++)
+		if (s->streams[i] != st && s->streams[i]->media &&
+		    strcmp(s->streams[i]->label_raw, st->label_raw) == 0)
+			return true;
+	return false;
+}
+
 static void stream_closed(void *userdata, struct media_stream *ms,
 			  const struct media_stream_result *res)
 {
@@ -2521,7 +2534,7 @@ static void stream_closed(void *userdata, struct media_stream *ms,
 				     .out_of_order = res->stats.out_of_order,
 				     .srtp_auth_failures = res->stats.srtp_auth_failures,
 				     .srtp_replays = res->stats.srtp_replays,
-				     .state = "ended",
+				     .state = label_live(s, st) ? NULL : "ended",
 				     .first_packet_at = res->stats.first_packet_ms,
 				     .last_packet_at = res->stats.last_packet_ms,
 			     });

@@ -160,6 +160,22 @@ say("restore.b_open", int(b2 > 0))
 if b2:
     send_rtp(b2, 0, 10, ssrc=0x3333, src_port=pb2, interval=0.02)
 
+def row_state(call_id, label, until, final=0):
+    # streams.state of the call's label once it is `until` (or after 5 s), read when `final`
+    # of its recordings are final (a removed recording's close writes its row too)
+    end = time.time() + 5
+    while True:
+        db = sqlite3.connect(os.environ["STATE_DIRECTORY"] + "/catalog.db")
+        row = db.execute("SELECT st.state, (SELECT count(*) FROM recordings r WHERE "
+                         "r.stream_id = st.id AND r.state = 'final') FROM streams st JOIN "
+                         "sessions s ON s.id = st.session_id WHERE s.call_id = ? AND "
+                         "st.label = ?", (call_id, label)).fetchone()
+        db.close()
+        if (row and row[0] == until and row[1] >= final) or time.time() > end:
+            return row[0] if row else None
+        time.sleep(0.05)
+say("restore.row", row_state("reoffer-1", "2", "active"))
+
 # Hold with c=0.0.0.0 (RFC 2543 style), then resume by an UPDATE carrying SDP.
 r = c.request("INVITE", offer([(pa, "1", [0], "sendonly"), (pb2, "2", [0], "sendonly")],
                               ip="0.0.0.0"))
@@ -190,6 +206,7 @@ check_eq "port 0: 200" 200 "$(v remove.status)"
 check "port 0: stream 2 answered with port 0" sh -c "echo '$(v remove.ports)' | grep -qE '^[1-9][0-9]*,0$'"
 check_eq "restored: 200" 200 "$(v restore.status)"
 check_eq "restored: stream 2 answered with a port" 1 "$(v restore.b_open)"
+check_eq "restored: stream 2's catalog row is active again (it stayed 'ended')" active "$(v restore.row)"
 check_eq "hold with c=0.0.0.0: 200" 200 "$(v hold.status)"
 check_eq "hold with c=0.0.0.0: the stream is paused (siprecctl)" 1 "$(v hold.paused)"
 check_eq "UPDATE with SDP: 200" 200 "$(v update.status)"
@@ -377,6 +394,46 @@ while [ "$(catalog "SELECT count(*) FROM recordings WHERE state = 'writing'")" !
 check_eq "label 2: the removed stream's recording and the new line's, both final" "2 2" \
 	"$(catalog "SELECT count(*), sum(r.state = 'final') FROM recordings r JOIN streams st ON st.id = r.stream_id JOIN sessions s ON s.id = st.session_id WHERE s.call_id = 'label-reuse' AND st.label = '2'" | tr '|' ' ')"
 check_eq "two live m= lines labelled alike: still 488" "live.twice=488" "$(grep '^live.twice=' "$T/label.out")"
+# ---- stream 2 removed (port 0) and restored by the next re-INVITE at once: the removed
+# recording's close comes back after the restored stream's row was written; the row stays
+# active (the close wrote 'ended' over it), and both recordings are final after the BYE.
+SRCDIR=$SRCDIR python3 - "$SIP_PORT" >"$T/atonce.out" 2>&1 <<'PY'
+import os, sqlite3, sys, time
+sys.path.insert(0, os.environ["SRCDIR"] + "/tests/helpers")
+from sipua import UA, Call, sdp_media, offer, free_udp_port
+
+ua = UA(int(sys.argv[1]))
+def st(r): return r.status if r else "timeout"
+pa, pb = free_udp_port(), free_udp_port()
+c = Call(ua, "restore-at-once")
+print(f"invite={st(c.request('INVITE', offer([(pa, '1', [0], 'sendonly'), (pb, '2', [0], 'sendonly')])))}")
+c.ack()
+print(f"remove={st(c.request('INVITE', offer([(pa, '1', [0], 'sendonly'), (0, '2', [0], 'sendonly')])))}")
+c.ack()
+print(f"restore={st(c.request('INVITE', offer([(pa, '1', [0], 'sendonly'), (pb, '2', [0], 'sendonly')])))}")
+c.ack()
+end = time.time() + 5
+while True:  # the removed recording final: its close has written the row
+    db = sqlite3.connect(os.environ["STATE_DIRECTORY"] + "/catalog.db")
+    row = db.execute("SELECT st.state, (SELECT count(*) FROM recordings r WHERE r.stream_id = "
+                     "st.id AND r.state = 'final') FROM streams st JOIN sessions s ON s.id = "
+                     "st.session_id WHERE s.call_id = 'restore-at-once' AND st.label = '2'").fetchone()
+    db.close()
+    if (row and row[1] >= 1) or time.time() > end:
+        break
+    time.sleep(0.05)
+print(f"row={row[0] if row else None} {row[1] if row else 0}")
+print(f"bye={st(c.request('BYE'))}")
+PY
+cat "$T/atonce.out"
+check_eq "restored at once: re-INVITEs answered 200" "invite=200 remove=200 restore=200 bye=200" \
+	"$(grep -E '^(invite|remove|restore|bye)=' "$T/atonce.out" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "restored at once: once the removed recording is final, stream 2's row is active" \
+	"row=active 1" "$(grep '^row=' "$T/atonce.out")"
+i=0
+while [ "$(catalog "SELECT count(*) FROM recordings WHERE state = 'writing'")" != 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+check_eq "restored at once: stream 2's two recordings final after the BYE" "2 2" \
+	"$(catalog "SELECT count(*), sum(r.state = 'final') FROM recordings r JOIN streams st ON st.id = r.stream_id JOIN sessions s ON s.id = st.session_id WHERE s.call_id = 'restore-at-once' AND st.label = '2'" | tr '|' ' ')"
 
 stop_siprecd
 check_eq "exit status" 0 "$STOP_RC"
