@@ -23,13 +23,16 @@
 #            hundreds of us of CPU in ext4's inode allocator (find_inode_bit, recently_deleted)
 #            against ~20 us on a fresh volume: measured there, the bench measures the allocator,
 #            not siprecd. Needs root, loop devices and mkfs.ext4 (e2fsprogs); skips (77) without.
-# BENCH_LOOP_DIO=1 (with --volume fresh): the loop device reads and writes its image with direct
-#            I/O (losetup --direct-io=on). By default (buffered) the image's pages are written to
-#            the host's disk only when someone flushes the volume: the loop device serves a flush
-#            with an fsync of the image, so each flush writes back everything written since the
-#            last one (the recordings' O_DIRECT writes included), and everything queued behind it
-#            waits. With direct I/O a write reaches the host's disk when it is made and a flush is
-#            little more than the disk's own, as on a recordings disk (bench/RESULTS.md, flushes).
+# BENCH_LOOP_DIO (with --volume fresh): 1 (the default) puts the volume's loop device in direct
+#            I/O (losetup --direct-io=on): a write reaches the host's disk when it is made and a
+#            flush is little more than the disk's own, as on a recordings disk. 0 leaves the loop
+#            device buffered, as the bench ran until 2026-12-05 (night): the image's pages are
+#            written to the host's disk only when someone flushes the volume, the loop device
+#            serving a flush with an fsync of the image, so each flush writes back everything
+#            written since the last one (the recordings' O_DIRECT writes included) and everything
+#            queued behind it waits: a flush costs 0.42-0.56 ms there against 0.21-0.29 with
+#            direct I/O, and the setup p99 follows the host's writeback (bench/RESULTS.md, flushes,
+#            and the lead's final runs of the night).
 # --dir PATH: the state directory in a new directory under PATH, an existing filesystem (e.g.
 #            --dir /var/tmp, where this bench ran before the option existed).
 # Either way, before siprecd starts the bench creates (and keeps, for the run) 500 empty files in
@@ -135,9 +138,9 @@ if [ -n "$VOLUME" ]; then
 		exit 77
 	fi
 	DATA=$MNT
-	if [ "${BENCH_LOOP_DIO:-0}" = 1 ] &&
+	if [ "${BENCH_LOOP_DIO:-1}" = 1 ] &&
 		! losetup --direct-io=on "$(findmnt -n -o SOURCE -T "$MNT")"; then
-		echo "setup-rate: BENCH_LOOP_DIO=1: losetup --direct-io=on failed"
+		echo "setup-rate: losetup --direct-io=on failed (BENCH_LOOP_DIO=0 for a buffered loop device)"
 		exit 1
 	fi
 else
