@@ -259,6 +259,11 @@ struct catalog_stats {
 	/* The WAL's first failed fdatasync ("" if none): every later barrier fails with it, for the
 	 * life of the catalog (sync_thread says why) */
 	char sync_failed[256];
+	/* The database file's first failed sync by a checkpoint ("" if none): SQLite's fsync at
+	 * the end of a pass that copied the whole WAL, or the checkpointer's write-back after each
+	 * pass. Sticky as sync_failed: the kernel may have dropped pages the WAL no longer holds
+	 * (checkpoint_thread says why) */
+	char db_sync_failed[256];
 };
 void catalog_get_stats(struct catalog *c, struct catalog_stats *ret);
 

@@ -366,12 +366,49 @@ int (*catalog_db_writeback)(int fd) = db_writeback;
 #define CKPT_FRAMES 1000
 #define CKPT_RESET_FRAMES (12 * CKPT_FRAMES)
 
+/*
+ * A failed sync of the database file by a checkpoint (what: "fsync", SQLite's at the end of a
+ * pass that copied the whole WAL; "sync_file_range", the checkpointer's write-back), err its
+ * errno (0: unknown, msg says what SQLite said). After a failed write-back the kernel may have
+ * dropped the pages (marked clean, their error reported once), and the frames they came from
+ * are already counted as copied: the WAL is rewound over them at the next full pass, whose
+ * fsync may pass (the error was consumed). Only a fresh open, after a restart, tells what the
+ * file holds: so the first one is kept for the health report, as the syncer's (sync_thread).
+ */
+static void note_db_sync_failed(struct catalog *c, const char *what, int err, const char *msg)
+{
+	bool first;
+
+	pthread_mutex_lock(&c->lock);
+	first = !c->stats.db_sync_failed[0];
+	if (first)
+		snprintf(c->stats.db_sync_failed, sizeof(c->stats.db_sync_failed), "%s: %s: %s",
+			 c->path ? c->path : "database", what, err ? strerror(err) : msg);
+	pthread_mutex_unlock(&c->lock);
+	if (first)
+		log_error("catalog: checkpoint: %s %s: %s: restart siprecd once the volume is "
+			  "sound",
+			  what, c->path ? c->path : "database", err ? strerror(err) : msg);
+}
+
+/* A checkpoint's result: its fsync of the database failed (SQLITE_IOERR_FSYNC) is kept. */
+static void checkpoint_result(struct catalog *c, sqlite3 *db, int rc)
+{
+	if (rc == SQLITE_OK)
+		return;
+	if (sqlite3_extended_errcode(db) == SQLITE_IOERR_FSYNC)
+		note_db_sync_failed(c, "fsync", sqlite3_system_errno(db), sqlite3_errmsg(db));
+	else
+		log_debug("catalog: checkpoint: %s", sqlite3_errmsg(db));
+}
+
 /* On the applying thread, within a COMMIT: a PASSIVE checkpoint, timed. */
 static void checkpoint_inline(struct catalog *c, sqlite3 *db, const char *name)
 {
 	uint64_t t0 = lat_now_us(), us;
 
-	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	checkpoint_result(
+		c, db, sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL));
 	us = lat_now_us() - t0;
 	c->ckpt_us += us;
 	lat_hist_add(&c->h_ckpt, us);
@@ -453,9 +490,10 @@ static void *checkpoint_thread(void *userdata)
 		c->ckpt_busy = true;
 		pthread_mutex_unlock(&c->lock);
 		t0 = lat_now_us();
-		if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-						    NULL) != SQLITE_OK)
-			log_debug("catalog: checkpointer: %s", sqlite3_errmsg(db));
+		if (db)
+			checkpoint_result(c, db,
+					  sqlite3_wal_checkpoint_v2(
+						  db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL));
 		/* A pass that did not copy the whole WAL (commits went on meanwhile) does not
 		 * fsync the database: the pages it wrote stay dirty (the kernel writes them back
 		 * after 30 s where memory is plenty), and the inline checkpoint that rewinds the
@@ -464,8 +502,7 @@ static void *checkpoint_thread(void *userdata)
 		 * here instead, without a flush: that fsync, which makes them durable before
 		 * the WAL is rewound, still runs as before and now finds little to write. */
 		if (db_fd >= 0 && catalog_db_writeback(db_fd) < 0)
-			log_debug("catalog: checkpointer: sync_file_range %s: %s", c->path,
-				  strerror(errno));
+			note_db_sync_failed(c, "sync_file_range", errno, "");
 		lat_hist_add(&c->h_ckpt_bg, lat_now_us() - t0);
 		pthread_mutex_lock(&c->lock);
 		c->ckpt_busy = false;

@@ -1069,11 +1069,14 @@ static void test_barrier_after_failed_batch(void **state)
 struct count_file {
 	sqlite3_file base;
 	bool wal;
+	bool main_db;
 	sqlite3_file *real; /* the real VFS's file, allocated right after this struct */
 };
 
 static sqlite3_vfs *real_vfs;
 static unsigned wal_syncs;
+static bool fail_db_syncs; /* the main database files' syncs fail with EIO */
+static unsigned db_syncs_failed;
 
 #define REAL(f) (((struct count_file *)(f))->real)
 
@@ -1097,6 +1100,12 @@ static int cf_sync(sqlite3_file *f, int flags)
 {
 	if (((struct count_file *)f)->wal)
 		__atomic_add_fetch(&wal_syncs, 1, __ATOMIC_RELAXED);
+	if (((struct count_file *)f)->main_db &&
+	    __atomic_load_n(&fail_db_syncs, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&db_syncs_failed, 1, __ATOMIC_RELAXED);
+		errno = EIO; /* what the unix VFS's xGetLastError reports */
+		return SQLITE_IOERR_FSYNC;
+	}
 	return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 static int cf_size(sqlite3_file *f, sqlite3_int64 *n)
@@ -1171,6 +1180,7 @@ static int cv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 
 	cf->real = (sqlite3_file *)(cf + 1);
 	cf->wal = flags & SQLITE_OPEN_WAL;
+	cf->main_db = flags & SQLITE_OPEN_MAIN_DB;
 	rc = real_vfs->xOpen(real_vfs, name, cf->real, flags, out);
 	cf->base.pMethods = rc == SQLITE_OK && cf->real->pMethods ? &count_io : NULL;
 	return rc;
@@ -1210,22 +1220,23 @@ static int cv_time64(sqlite3_vfs *vfs, sqlite3_int64 *t)
 
 /* The barrier's promise is durability: its batch is committed with the WAL synced (group
  * commit: one sync for the whole batch), and a batch without a barrier is not synced. */
+static sqlite3_vfs count_vfs = {
+	.iVersion = 2,
+	.mxPathname = 512,
+	.zName = "test-count-syncs",
+	.xOpen = cv_open,
+	.xDelete = cv_delete,
+	.xAccess = cv_access,
+	.xFullPathname = cv_full,
+	.xRandomness = cv_random,
+	.xSleep = cv_sleep,
+	.xCurrentTime = cv_time,
+	.xGetLastError = cv_error,
+	.xCurrentTimeInt64 = cv_time64,
+};
+
 static void test_barrier_syncs(void **state)
 {
-	static sqlite3_vfs count_vfs = {
-		.iVersion = 2,
-		.mxPathname = 512,
-		.zName = "test-count-syncs",
-		.xOpen = cv_open,
-		.xDelete = cv_delete,
-		.xAccess = cv_access,
-		.xFullPathname = cv_full,
-		.xRandomness = cv_random,
-		.xSleep = cv_sleep,
-		.xCurrentTime = cv_time,
-		.xGetLastError = cv_error,
-		.xCurrentTimeInt64 = cv_time64,
-	};
 	struct barrier_rec b1 = {0}, b2 = {0};
 	struct catalog *c;
 	const char *path = new_db();
@@ -1345,6 +1356,88 @@ static void test_checkpointer(void **state)
 		fail_msg("%d write-backs (%d of the database) for %llu checkpointer passes",
 			 writebacks, writebacks_of_db, (unsigned long long)st.checkpoints);
 	assert_query(path, "SELECT count(*), count(DISTINCT uuid) FROM sessions", "20000|20000\n");
+	assert_query(path, "PRAGMA integrity_check", "ok\n");
+}
+
+static int failed_writeback(int fd)
+{
+	errno = EIO;
+	return -1;
+}
+
+/* Writes rounds of sessions until the checkpointer has run a pass (and done), then stops. */
+static void checkpointer_rounds(struct catalog *c, const unsigned *until)
+{
+	struct barrier_rec b = {0};
+	struct catalog_stats st;
+	char uuid[32], call_id[1001];
+	int round;
+
+	memset(call_id, 'x', sizeof(call_id) - 1);
+	call_id[sizeof(call_id) - 1] = '\0';
+	assert_int_equal(catalog_start(c), 0);
+	for (round = 0; round < 400; round++) {
+		for (int i = 0; i < 200; i++) {
+			snprintf(uuid, sizeof(uuid), "f-%d-%d", round, i);
+			assert_int_equal(catalog_session_begin(
+						 c, &(struct catalog_session){.uuid = uuid,
+									      .call_id = call_id,
+									      .started_at = 1}),
+					 0);
+		}
+		assert_int_equal(catalog_barrier(c, barrier_cb, &b), 0);
+		assert_int_equal(catalog_sync(c), 0);
+		catalog_get_stats(c, &st);
+		if (st.checkpoints > 0 && (!until || __atomic_load_n(until, __ATOMIC_RELAXED)))
+			break;
+	}
+	assert_true(round < 400);
+	catalog_stop(c); /* joins the checkpointer: its last pass is counted */
+	assert_int_equal(b.result, 0);
+}
+
+/*
+ * A failed sync of the database file by the checkpointer is kept, naming the file and the
+ * errno, for the health report (the catalog check is failing, health.c), as the syncer's: its
+ * write-back after a pass, and SQLite's fsync at the end of a pass that copied the whole WAL.
+ */
+static void test_checkpointer_sync_failed(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stats st;
+	char want[sizeof(dbpath) + 64];
+
+	/* the write-back */
+	real_writeback = catalog_db_writeback;
+	catalog_db_writeback = failed_writeback;
+	checkpointer_rounds(c, NULL);
+	catalog_db_writeback = real_writeback;
+	catalog_get_stats(c, &st);
+	snprintf(want, sizeof(want), "%s: sync_file_range: %s", path, strerror(EIO));
+	assert_string_equal(st.db_sync_failed, want);
+	assert_string_equal(st.sync_failed, ""); /* the WAL's syncs passed */
+	catalog_free(c);
+
+	/* SQLite's fsync: the checkpointer's connection opens over the default VFS of the moment
+	 * (the catalog's own was opened over the real one, before) */
+	path = new_db();
+	c = open_ok(path);
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	count_vfs.szOsFile = (int)sizeof(struct count_file) + real_vfs->szOsFile;
+	assert_int_equal(sqlite3_vfs_register(&count_vfs, 1), SQLITE_OK);
+	db_syncs_failed = 0;
+	fail_db_syncs = true;
+	checkpointer_rounds(c, &db_syncs_failed);
+	fail_db_syncs = false;
+	sqlite3_vfs_unregister(&count_vfs);
+	sqlite3_vfs_register(real_vfs, 1);
+	catalog_get_stats(c, &st);
+	snprintf(want, sizeof(want), "%s: fsync: %s", path, strerror(EIO));
+	assert_string_equal(st.db_sync_failed, want);
+	assert_string_equal(st.sync_failed, "");
+	catalog_free(c);
 	assert_query(path, "PRAGMA integrity_check", "ok\n");
 }
 
@@ -1896,6 +1989,7 @@ int main(void)
 		cmocka_unit_test(test_barrier_after_failed_batch),
 		cmocka_unit_test(test_barrier_syncs),
 		cmocka_unit_test(test_checkpointer),
+		cmocka_unit_test(test_checkpointer_sync_failed),
 		cmocka_unit_test(test_barrier_after_sync),
 		cmocka_unit_test(test_crash_recovery),
 		cmocka_unit_test(test_warm_wal),
