@@ -85,6 +85,11 @@ struct sip_transport_handler {
 	 * the connection is closed once what is queued and owed on it is out. Optional. */
 	void (*framing_error)(void *userdata, struct sip_conn *conn, int error, const char *buf,
 			      size_t len);
+	/* A UDP datagram larger than the receive buffer (MAX_MESSAGE_SIZE): buf holds its first
+	 * len bytes (valid only during the call), the rest is lost (MSG_TRUNC). The handler may
+	 * answer it to peer with sip_conn_send. Optional. */
+	void (*datagram_oversize)(void *userdata, struct sip_conn *conn,
+				  const struct sockaddr_storage *peer, const char *buf, size_t len);
 	/* A TLS handshake failed or a client certificate was refused. Optional. */
 	void (*tls_failed)(void *userdata, const struct sockaddr_storage *peer, const char *reason,
 			   bool cert_refused);

@@ -481,11 +481,13 @@ static void handle_cancel(struct manager *m, struct sip_txn *cancel, struct sip_
 /*
  * Answers status/reason to the request in buf whose parse failed before its headers could be
  * used, when its request line and the headers a response needs can be read
- * (sip_stream_frame_headers). True if answered. Overwrites msgbuf.
+ * (sip_stream_frame_headers) and the answer is at most max_answer bytes. True if answered.
+ * Overwrites msgbuf.
  */
 static bool respond_from_headers(struct manager *m, struct sip_conn *conn,
 				 const struct sockaddr_storage *peer, const char *buf, size_t len,
-				 const struct sip_limits *lim, unsigned status, const char *reason)
+				 const struct sip_limits *lim, unsigned status, const char *reason,
+				 size_t max_answer)
 {
 	size_t scratch_size = MIN(len, lim->max_msg_size) + 2;
 	char *scratch = malloc(scratch_size);
@@ -493,8 +495,14 @@ static bool respond_from_headers(struct manager *m, struct sip_conn *conn,
 
 	if (scratch &&
 	    sip_stream_frame_headers(buf, len, lim, scratch, scratch_size, &msgbuf) == 0) {
-		respond_stateless(m, conn, peer, &msgbuf, status, reason, NULL);
-		answered = true;
+		struct sip_response_args a = {.source = peer};
+		int n = sip_response_build(respbuf, sizeof(respbuf), &msgbuf, status, reason, &a);
+
+		if (n > 0 && (size_t)n <= max_answer) {
+			m->counters.responses_sent++;
+			sip_conn_send(conn, peer, respbuf, (size_t)n);
+			answered = true;
+		}
 	}
 	free(scratch);
 	return answered;
@@ -525,8 +533,8 @@ static void on_message(void *userdata, struct sip_conn *conn, const struct socka
 		 * response needs can be read; anything else has nowhere to go. */
 		if (msg->headers_ok && msg->is_request && msg->method != SIP_METHOD_ACK) {
 			respond_stateless(m, conn, peer, msg, status, why, NULL);
-		} else if (!msg->headers_ok &&
-			   respond_from_headers(m, conn, peer, buf, len, &lim, status, why)) {
+		} else if (!msg->headers_ok && respond_from_headers(m, conn, peer, buf, len, &lim,
+								    status, why, SIZE_MAX)) {
 			log_ratelimited(
 				LOG_NOTICE, "unparseable SIP request from %s: %s (answered %u)",
 				sockaddr_to_string(peer, peerbuf, sizeof(peerbuf)), why, status);
@@ -632,12 +640,39 @@ static void on_framing_error(void *userdata, struct sip_conn *conn, int error, c
 		if (st)
 			status = st;
 	}
-	answered =
-		respond_from_headers(m, conn, sip_conn_peer(conn), buf, len, &lim, status, reason);
+	answered = respond_from_headers(m, conn, sip_conn_peer(conn), buf, len, &lim, status,
+					reason, SIZE_MAX);
 	log_ratelimited(LOG_NOTICE, "closing SIP %s connection from %s: %s%s",
 			sip_transport_kind_name(sip_conn_kind(conn)),
 			sockaddr_to_string(sip_conn_peer(conn), p, sizeof(p)), reason,
 			answered ? (status == 513 ? " (answered 513)" : " (answered 400)") : "");
+}
+
+/*
+ * A UDP datagram over MAX_MESSAGE_SIZE, of which buf holds the first len bytes (the receive
+ * buffer's size; the rest is lost): answered 513 (RFC 3261 §21.5.14, §18.1.1) from the request
+ * line and the Via, From, To, Call-ID and CSeq fields whole within those bytes, to the
+ * datagram's source as every UDP answer. An answer longer than MAX_MESSAGE_SIZE is not sent,
+ * so it is always smaller than the datagram: no amplifier for a forged source. Nothing else of
+ * the datagram is read.
+ */
+static void on_datagram_oversize(void *userdata, struct sip_conn *conn,
+				 const struct sockaddr_storage *peer, const char *buf, size_t len)
+{
+	struct manager *m = userdata;
+	struct sip_limits lim = sip_limits_default;
+	char p[64];
+	bool answered;
+
+	lim.max_msg_size = m->cfg->max_message_size;
+	m->counters.parse_errors++;
+	answered = respond_from_headers(m, conn, peer, buf, len, &lim, 513, "Message Too Large",
+					MIN(len, lim.max_msg_size));
+	if (!answered)
+		m->counters.dropped_unparseable++;
+	log_ratelimited(LOG_NOTICE, "SIP udp datagram from %s over MAX_MESSAGE_SIZE=%u%s",
+			sockaddr_to_string(peer, p, sizeof(p)), m->cfg->max_message_size,
+			answered ? " (answered 513)" : ": dropped");
 }
 
 static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, const char *reason,
@@ -666,6 +701,7 @@ static void on_tls_failed(void *userdata, const struct sockaddr_storage *peer, c
 const struct sip_transport_handler sipd_transport_handler = {
 	.message = on_message,
 	.framing_error = on_framing_error,
+	.datagram_oversize = on_datagram_oversize,
 	.tls_failed = on_tls_failed,
 	.refused = edge_refused,
 };

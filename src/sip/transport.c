@@ -861,9 +861,13 @@ static void udp_recv_done(struct loop_op *op, int res, uint32_t flags)
 			if (!sip_acl_allows(t->acl[SIP_TRANSPORT_UDP], &peer)) {
 				t->stats.acl_refused++;
 				refused(t, SIP_TRANSPORT_UDP, &peer, SIP_REFUSED_ACL);
-			} else if (o->flags & MSG_TRUNC)
+			} else if (o->flags & MSG_TRUNC) {
 				t->stats.udp_dropped_oversize++;
-			else
+				if (t->h.datagram_oversize)
+					t->h.datagram_oversize(t->userdata, c, &peer,
+							       io_uring_recvmsg_payload(o, &c->msg),
+							       plen);
+			} else
 				t->h.message(t->userdata, c, &peer,
 					     io_uring_recvmsg_payload(o, &c->msg), plen);
 		}
@@ -1528,7 +1532,8 @@ int sip_transport_new(struct loop *l, const struct sip_transport_limits *lim,
 	}
 	t->userdata = userdata;
 	/* Each UDP buffer holds the recvmsg header, the source address, control data and one
-	 * datagram of at most max_message_size bytes (larger ones arrive truncated: dropped). */
+	 * datagram of at most max_message_size bytes (larger ones arrive truncated: not taken in,
+	 * only answered 513 from their first bytes, h.datagram_oversize). */
 	udp_bufsz = (unsigned)ALIGN_UP(sizeof(struct io_uring_recvmsg_out) +
 					       sizeof(struct sockaddr_storage) + UDP_CONTROL_LEN +
 					       lim->max_message_size,

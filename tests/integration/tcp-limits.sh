@@ -3,8 +3,10 @@
 # Limits a peer cannot push past: MAX_CONNECTIONS (the connection over the limit is closed at
 # once while the others keep working), TCP_IDLE_TIMEOUT (a silent connection is closed by the
 # server), MAX_MESSAGE_SIZE (a TCP message announcing a larger body is refused by closing the
-# connection), a UDP datagram over the limit is dropped; connections closed by SRCs whose calls
-# go on do not count against MAX_CONNECTIONS; OPTIONS still gets 200 afterwards.
+# connection), a UDP datagram over the limit (truncated by the receive buffer) is answered 513
+# to its source from the headers in its first MAX_MESSAGE_SIZE bytes, an answer smaller than
+# the datagram, and dropped when those headers are not whole there; connections closed by SRCs
+# whose calls go on do not count against MAX_CONNECTIONS; OPTIONS still gets 200 afterwards.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 sipp
 # The idle timeout (3 s) is longer than the 2 s the oversized-message check waits: a connection
@@ -63,12 +65,33 @@ big = socket.create_connection(("127.0.0.1", port))
 t0 = time.time()
 big.sendall(opt(2).replace(b"Content-Length: 0", b"Content-Length: 100000"))
 print("oversized closed:", closed(big, idle_s - 1), "after %.2f s" % (time.time() - t0))
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1)
-u.sendto(opt(3).replace(b"Content-Length: 0", b"Content-Length: 6000") + b"x" * 6000, ("127.0.0.1", port))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.settimeout(2)
+def udp_opt(i, pad):
+    return ("OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bKudp%d\r\n"
+            "%sFrom: <sip:t@x>;tag=%d\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: udpbig%d\r\nCSeq: 1 OPTIONS\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 6000\r\n\r\n" % (i, pad, i, i)).encode() + b"x" * 6000
+d = udp_opt(3, "")
+u.sendto(d, ("127.0.0.1", port))
 try:
-    u.recv(4096); print("oversized datagram dropped: False")
+    a = u.recv(65535)
+    print("oversized datagram answered:", a.split(b"\r\n")[0].decode(errors="replace"),
+          "call-id:", b"Call-ID: udpbig3" in a, "smaller:", len(a) < len(d),
+          "rport:", (";rport=%d" % u.getsockname()[1]).encode() in a)
 except socket.timeout:
-    print("oversized datagram dropped: True")
+    print("oversized datagram answered: none")
+# Headers not whole within the first 4096 bytes (a 5000-byte field before From): dropped.
+u.sendto(udp_opt(5, "Subject: " + "s" * 5000 + "\r\n"), ("127.0.0.1", port))
+try:
+    u.recv(65535); print("cut datagram dropped: False")
+except socket.timeout:
+    print("cut datagram dropped: True")
+# The answer would be longer than MAX_MESSAGE_SIZE (a 3910-byte Via it must copy, the headers
+# still whole within the first 4096 bytes): not sent, though the datagram is longer still.
+u.sendto(udp_opt(6, "").replace(b";branch=", b";x=" + b"v" * 3910 + b";branch="), ("127.0.0.1", port))
+try:
+    u.recv(65535); print("large-answer datagram dropped: False")
+except socket.timeout:
+    print("large-answer datagram dropped: True")
 PY
 cat "$T/limits.out"
 check "five connections within MAX_CONNECTIONS answered" grep -q 'five answered: True' "$T/limits.out"
@@ -87,7 +110,14 @@ check "daemon logged the idle close" grep -q 'closing idle connection' "$T/sipre
 check "message over MAX_MESSAGE_SIZE closes the connection (before the idle timeout)" grep -q 'oversized closed: True' "$T/limits.out"
 check "daemon logged the close as 'Content-Length Over Limit', naming the peer" \
 	grep -qE 'closing SIP tcp connection from 127\.0\.0\.1:[0-9]+: Content-Length Over Limit' "$T/siprecd.log"
-check "datagram over MAX_MESSAGE_SIZE dropped" grep -q 'oversized datagram dropped: True' "$T/limits.out"
+check "datagram over MAX_MESSAGE_SIZE answered 513 to its source, smaller than the datagram" \
+	grep -q 'oversized datagram answered: SIP/2.0 513 Message Too Large call-id: True smaller: True rport: True' "$T/limits.out"
+check "daemon logged the oversized datagram as answered" \
+	grep -qE 'SIP udp datagram from 127\.0\.0\.1:[0-9]+ over MAX_MESSAGE_SIZE=4096 \(answered 513\)' "$T/siprecd.log"
+check "datagram over MAX_MESSAGE_SIZE whose headers are cut by the limit dropped" \
+	grep -q 'cut datagram dropped: True' "$T/limits.out"
+check "no answer to an oversized datagram when the answer would be over MAX_MESSAGE_SIZE" \
+	grep -q 'large-answer datagram dropped: True' "$T/limits.out"
 # MAX_CONNECTIONS counts open connections only: five SRCs each set a call up and hang up their
 # connection (the INVITE's transaction holds it 32 s, the session until it ends); a sixth SRC
 # still connects and is answered.
