@@ -106,11 +106,11 @@ struct catalog_stream {
 		*participant_id; /* metadata participant_id of the sender, must be upserted first */
 	const char *direction;
 	const char *codec;
-	int payload_type;    /* -1 = unknown */
-	uint32_t clock_rate; /* 0 = unknown */
-	const char *srtp_suite;
-	uint16_t local_port; /* 0 = unknown */
-	const char *state;   /* NULL = leave ('active' on insert) */
+	int payload_type;	/* -1 = unknown */
+	uint32_t clock_rate;	/* 0 = unknown */
+	const char *srtp_suite; /* NULL = leave (NULL on insert); "": plain RTP, stored as NULL */
+	uint16_t local_port;	/* 0 = unknown */
+	const char *state;	/* NULL = leave ('active' on insert) */
 };
 int catalog_stream_upsert(struct catalog *c, const struct catalog_stream *s);
 

@@ -133,7 +133,7 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "(SELECT p.id FROM participants AS p JOIN sessions AS s ON s.id = "
 			 "p.session_id "
 			 "WHERE s.uuid = ?1 AND p.participant_id = ?4), "
-			 "?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, 'active')) "
+			 "?5, ?6, ?7, ?8, nullif(?9, ''), ?10, coalesce(?11, 'active')) "
 			 "ON CONFLICT (session_id, label) DO UPDATE SET "
 			 "stream_id = coalesce(excluded.stream_id, stream_id), "
 			 "participant_id = coalesce(excluded.participant_id, participant_id), "
@@ -141,7 +141,8 @@ static const struct op_sql op_sql[_OP_KIND_MAX] = {
 			 "codec = coalesce(excluded.codec, codec), "
 			 "payload_type = coalesce(excluded.payload_type, payload_type), "
 			 "clock_rate = coalesce(excluded.clock_rate, clock_rate), "
-			 "srtp_suite = coalesce(excluded.srtp_suite, srtp_suite), "
+			 "srtp_suite = CASE ?9 WHEN '' THEN NULL "
+			 "ELSE coalesce(?9, srtp_suite) END, "
 			 "local_port = coalesce(excluded.local_port, local_port), "
 			 "state = coalesce(?11, state)"},
 			false,

@@ -1030,7 +1030,8 @@ static int stream_setup(struct session *s, unsigned idx, const struct sdp_media 
 					      .codec = st->codec,
 					      .payload_type = pt,
 					      .clock_rate = st->clock_rate,
-					      .srtp_suite = srtp ? cr.suite->name : NULL,
+					      /* "": plain, a restored stream's SRTP too */
+					      .srtp_suite = srtp ? cr.suite->name : "",
 					      .local_port = media_stream_port(st->media),
 					      /* a removed stream's row, restored */
 					      .state = "active",

@@ -759,6 +759,47 @@ static void test_keys(void **state)
 	catalog_free(c);
 }
 
+/*
+ * A stream's srtp_suite: NULL leaves it (an update of the codec or the sender), "" records
+ * plain RTP as NULL: a stream removed with port 0 and restored without a=crypto is plain now.
+ */
+static void test_stream_srtp_plain(void **state)
+{
+	const char *path = new_db();
+	struct catalog *c = open_ok(path);
+	struct catalog_stream s = {
+		.session_uuid = "s",
+		.label = "1",
+		.payload_type = -1,
+		.srtp_suite = "AES_CM_128_HMAC_SHA1_80",
+	};
+	const char *q = "SELECT coalesce(srtp_suite, 'NULL') FROM streams ORDER BY label";
+
+	assert_int_equal(
+		catalog_session_begin(c, &(struct catalog_session){.uuid = "s", .started_at = 1}),
+		0);
+	assert_int_equal(catalog_stream_upsert(c, &s), 0);
+	s.label = "2";
+	s.srtp_suite = "";
+	assert_int_equal(catalog_stream_upsert(c, &s), 0); /* inserted plain */
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(path, q, "AES_CM_128_HMAC_SHA1_80\nNULL\n");
+	s.label = "1";
+	s.srtp_suite = NULL;
+	s.codec = "PCMA";
+	assert_int_equal(catalog_stream_upsert(c, &s), 0); /* left as it was */
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(path, q, "AES_CM_128_HMAC_SHA1_80\nNULL\n");
+	s.srtp_suite = "";
+	assert_int_equal(catalog_stream_upsert(c, &s), 0); /* restored as plain RTP */
+	s.label = "2";
+	s.srtp_suite = "AES_256_CM_HMAC_SHA1_80";
+	assert_int_equal(catalog_stream_upsert(c, &s), 0); /* restored with SRTP */
+	assert_int_equal(catalog_sync(c), 0);
+	assert_query(path, q, "NULL\nAES_256_CM_HMAC_SHA1_80\n");
+	catalog_free(c);
+}
+
 static void test_validation(void **state)
 {
 	const char *path = new_db();
@@ -1980,6 +2021,7 @@ int main(void)
 		cmocka_unit_test(test_metadata_warning),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_media_dtmf),
+		cmocka_unit_test(test_stream_srtp_plain),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_session_begin_merged),
