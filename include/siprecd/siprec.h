@@ -82,16 +82,21 @@ struct siprec_body_parts {
  * preamble, epilogue, transport padding, CRLF or bare LF line ends. A body that is itself
  * application/sdp or rs-metadata is returned as that single part; an empty body with no
  * Content-Type gives no parts. Missing SDP or metadata is not an error here (the caller
- * decides). The returned views point into content_type and body, which the caller keeps alive.
+ * decides). The returned views point into content_type and body, which the caller keeps alive,
+ * except the content of a part sent Content-Transfer-Encoding: base64 (RFC 2045 §6.8), which
+ * points to its decoding in a buffer of this thread's, valid until the next call.
  *
  * Returns 0 and fills *ret, or:
  *   -EBADMSG      malformed: no boundary parameter, boundary not found in the body, a part
- *                 header without a colon, two SDP or two metadata parts;
+ *                 header without a colon, two SDP or two metadata parts, a base64 part
+ *                 that does not decode;
  *   -EMEDIUMTYPE  a part (or the whole body) we do not understand whose handling is required,
  *                 explicitly or by default, or a Content-Transfer-Encoding we do not decode
- *                 in a part we need: answer 415 Unsupported Media Type with
+ *                 (quoted-printable, x-tokens; 7bit, 8bit, binary and base64 are taken) in a
+ *                 part we need: answer 415 Unsupported Media Type with
  *                 "Accept: application/sdp, application/rs-metadata+xml, multipart/mixed"
- *                 (RFC 3261 §8.2.3, RFC 5621 §9.1);
+ *                 (RFC 3261 §8.2.3, RFC 5621 §9.1), and siprec_multipart_refusal()'s
+ *                 Warning text when it gives one;
  *   -E2BIG        more than lim->max_parts parts, a part over lim->max_part_size, or a
  *                 boundary over 70 characters (RFC 2046 §5.1.1): answer 413 with the reason
  *                 siprec_multipart_limit() gives.
@@ -103,6 +108,9 @@ int siprec_multipart_parse(struct str content_type, struct str body,
 /* After -E2BIG from siprec_multipart_parse on this thread, a reason phrase naming the limit:
  * "Too Many Body Parts", "Body Part Too Large", "Multipart Boundary Too Long". Static. */
 const char *siprec_multipart_limit(void);
+/* After -EMEDIUMTYPE from siprec_multipart_parse on this thread, a Warning text naming the
+ * Content-Transfer-Encodings taken when a part's was what was refused, else NULL. Static. */
+const char *siprec_multipart_refusal(void);
 
 /* True if a type/subtype (no parameters) is one of the rs-metadata media types. */
 bool siprec_is_metadata_type(struct str type);

@@ -2,9 +2,13 @@
 /*
  * multipart/mixed bodies of SIPREC requests (RFC 2046 §5.1, RFC 5621, RFC 7866 §9.1): finds the
  * SDP part and the rs-metadata part and checks that nothing we must understand is left over.
- * Everything returned is a view into the caller's buffers; nothing is copied.
+ * Everything returned is a view into the caller's buffers; nothing is copied, except a part sent
+ * base64 (RFC 2045 §6.8), decoded into a buffer of this thread's.
  */
 #include <errno.h>
+#include <stdlib.h>
+
+#include "siprecd/b64.h"
 
 #include "siprecd/log.h"
 #include "siprecd/macro.h"
@@ -27,6 +31,21 @@ const char *siprec_multipart_limit(void)
 {
 	return mp_limit;
 }
+
+/* Why the last -EMEDIUMTYPE, if for a Content-Transfer-Encoding (siprec_multipart_refusal). */
+static __thread const char *mp_refusal;
+
+const char *siprec_multipart_refusal(void)
+{
+	return mp_refusal;
+}
+
+/* The decoded SDP and metadata parts of the last call on this thread: each kind is found once
+ * per body (a second is -EBADMSG), so one buffer per kind. */
+static __thread struct decoded {
+	uint8_t *buf;
+	size_t size;
+} mp_decoded[2];
 
 static int over_limit(const char *why)
 {
@@ -226,9 +245,42 @@ static int part_parse(struct str p, struct part_headers *ret)
 
 static bool cte_is_identity(struct str cte)
 {
-	/* SIP is 8-bit clean (RFC 3261 §7.4); we never decode base64 or quoted-printable. */
+	/* SIP is 8-bit clean (RFC 3261 §7.4): 7bit, 8bit and binary are the content as it is. */
 	return cte.len == 0 || str_caseeq_cstr(cte, "binary") || str_caseeq_cstr(cte, "8bit") ||
 	       str_caseeq_cstr(cte, "7bit");
+}
+
+static bool cte_is_base64(struct str cte)
+{
+	return str_caseeq_cstr(cte, "base64");
+}
+
+/*
+ * RFC 2045 §6.8, RFC 5621 §3: a part may come base64-encoded; it is decoded into the thread's
+ * buffer for its kind and parsed as if it had come plain. The decoded content is smaller than
+ * the encoded one, which max_part_size bounds already. -EBADMSG when it is not base64.
+ */
+static int part_decode(struct str body, unsigned kind, struct str *ret)
+{
+	struct decoded *d = &mp_decoded[kind];
+	size_t n;
+	int r;
+
+	if (d->size < body.len + 1) {
+		uint8_t *b = realloc(d->buf, body.len + 1);
+
+		if (!b)
+			return -ENOMEM;
+		d->buf = b;
+		d->size = body.len + 1;
+	}
+	r = b64_decode_mime(body.s, body.len, d->buf, &n);
+	if (r < 0) {
+		log_debug("multipart: a base64 part does not decode");
+		return r;
+	}
+	*ret = str_make((const char *)d->buf, n);
+	return 0;
 }
 
 static bool handling_required(enum siprec_handling h)
@@ -241,6 +293,8 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 			 struct siprec_body_parts *ret)
 {
 	struct siprec_body_part *slot = NULL;
+	struct str body = h->body;
+	bool base64 = cte_is_base64(h->cte);
 
 	if (h->body.len > lim->max_part_size)
 		return over_limit("Body Part Too Large");
@@ -260,8 +314,13 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 		 * that labels it with a generic XML type still means it. */
 		slot = &ret->metadata;
 
-	if (!slot || !cte_is_identity(h->cte)) {
+	if (!slot || !(cte_is_identity(h->cte) || base64)) {
 		if (handling_required(h->handling)) {
+			/* quoted-printable, x-tokens: the 415's Warning names what is taken */
+			if (!cte_is_identity(h->cte) && !base64)
+				mp_refusal =
+					"part Content-Transfer-Encoding not supported: 7bit, 8bit, "
+					"binary and base64 are";
 			log_debug("multipart: required part '%.*s' not understood",
 				  STR_FMT(h->content_type));
 			return -EMEDIUMTYPE;
@@ -273,13 +332,19 @@ static int part_classify(const struct part_headers *h, const struct siprec_limit
 		log_debug("multipart: two '%.*s' parts", STR_FMT(h->content_type));
 		return -EBADMSG;
 	}
+	if (base64) {
+		int r = part_decode(h->body, slot == &ret->sdp ? 0 : 1, &body);
+
+		if (r < 0)
+			return r;
+	}
 	*slot = (struct siprec_body_part){
 		.present = true,
 		.content_type = h->content_type,
 		.disposition = h->disposition,
 		.handling = h->handling,
 		.content_id = h->content_id,
-		.body = h->body,
+		.body = body,
 	};
 	return 0;
 }
@@ -406,6 +471,7 @@ int siprec_multipart_parse(struct str content_type, struct str body,
 
 	if (!lim)
 		lim = &def;
+	mp_refusal = NULL;
 	r = header_value_split(content_type, "boundary", &type, &boundary);
 	if (r < 0)
 		return r;

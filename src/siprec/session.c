@@ -451,12 +451,15 @@ static int split_body(struct manager *m, struct sip_txn *txn, struct sip_msg *re
 		return r;
 	}
 	if (r == -EMEDIUMTYPE) {
-		struct sip_response_args a = {
-			.extra_headers = "Accept: application/sdp, application/rs-metadata+xml, "
-					 "multipart/mixed\r\n",
-		};
+		const char *why = siprec_multipart_refusal();
+		char extra[300];
 
-		sipd_respond(m, txn, req, 415, NULL, &a);
+		snprintf(extra, sizeof(extra),
+			 "Accept: application/sdp, application/rs-metadata+xml, "
+			 "multipart/mixed\r\n%s%s%s",
+			 why ? "Warning: 399 siprecd \"" : "", why ? why : "", why ? "\"\r\n" : "");
+		sipd_respond(m, txn, req, 415, NULL,
+			     &(struct sip_response_args){.extra_headers = extra});
 		return r;
 	}
 	if (r < 0) {

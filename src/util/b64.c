@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Base64 for the JSON envelopes (.metadata files, sealed catalog metadata): OpenSSL's block
- * coder, with the padding that EVP_DecodeBlock counts as data taken off again.
+ * coder, with the padding that EVP_DecodeBlock counts as data taken off again; and MIME's
+ * (RFC 2045 §6.8, lines broken anywhere) through OpenSSL's streaming decoder.
  */
+#include <limits.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -41,5 +43,28 @@ int b64_decode(const char *s, size_t max, uint8_t **ret, size_t *ret_len)
 		pad++;
 	*ret = out;
 	*ret_len = (size_t)n - pad;
+	return 0;
+}
+
+int b64_decode_mime(const char *s, size_t len, uint8_t *out, size_t *ret_len)
+{
+	EVP_ENCODE_CTX *ctx;
+	int n = 0, f = 0, r;
+
+	if (len > INT_MAX / 2)
+		return -EBADMSG;
+	ctx = EVP_ENCODE_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	EVP_DecodeInit(ctx);
+	/* Line breaks and other whitespace are skipped; any other character outside the
+	 * alphabet, data after the padding, or a last group short of 4 characters fails. */
+	r = EVP_DecodeUpdate(ctx, out, &n, (const unsigned char *)s, (int)len);
+	if (r >= 0)
+		r = EVP_DecodeFinal(ctx, out + n, &f);
+	EVP_ENCODE_CTX_free(ctx);
+	if (r < 0)
+		return -EBADMSG;
+	*ret_len = (size_t)n + (size_t)f;
 	return 0;
 }

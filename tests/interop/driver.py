@@ -368,6 +368,7 @@ class Flow:
         with open(os.path.join(self.dir, fname), encoding="utf-8") as f:
             t = f.read()
         v = self.vars()
+        v.update({"base64": "@@B64@@", "end_base64": "@@/B64@@"})
         if extra:
             v.update(extra)
 
@@ -381,6 +382,12 @@ class Flow:
         eol = "\n" if self.spec.get("line_endings") == "lf" else "\r\n"
         head = head.replace("\n", eol)
         body = body.replace("\n", eol) if sep else ""
+        # Lines between ${base64} and ${end_base64} go out base64-encoded (RFC 2045 §6.8:
+        # 76-character lines), rendered first.
+        import base64
+        body = re.sub(r"@@B64@@" + re.escape(eol) + r"(.*?)@@/B64@@" + re.escape(eol),
+                      lambda m: base64.encodebytes(m.group(1).encode(charset)).decode()
+                      .replace("\n", eol), body, flags=re.S)
         # The template's own "Content-Length: ${len}" is replaced by the body's length.
         head = head.replace("@@LEN@@", str(len(body.encode(charset))))
         return (head + eol + eol + body).encode(charset), body

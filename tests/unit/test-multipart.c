@@ -151,9 +151,37 @@ static const struct mp_case cases[] = {
 	 "--foobar\r\nContent-Type: application/sdp\r\n\r\n" SDP "\r\n--foobar\r\n"
 	 "Content-Type: application/rs-metadata+xml\r\n\r\n" MD,
 	 0, 0, SDP, MD, 0, 2, true},
+	/* RFC 2045 §6.8, RFC 5621 §3: base64 parts are decoded and parsed as if plain. */
 	{"base64 SDP part", "multipart/mixed;boundary=foobar",
 	 "--foobar\r\nContent-Type: application/sdp\r\nContent-Transfer-Encoding: base64\r\n\r\n"
 	 "dj0w\r\n--foobar--\r\n",
+	 0, 0, "v=0", NULL, 0, 1, false},
+	{"base64 SDP and metadata in 76-character lines", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\nContent-Transfer-Encoding: BASE64\r\n\r\n"
+	 "dj0wDQpvPS0gMSAxIElOIElQNCAxOTIuMC4yLjENCnM9LQ0KYz1JTiBJUDQgMTkyLjAuMi4xDQp0\r\n"
+	 "PTAgMA0KbT1hdWRpbyA2MDAwIFJUUC9BVlAgMA0KYT1sYWJlbDoxDQphPXNlbmRvbmx5\r\n"
+	 "--foobar\r\nContent-Type: application/rs-metadata+xml\r\n"
+	 "Content-Transfer-Encoding: base64\r\n\r\n"
+	 "PD94bWwgdmVyc2lvbj0iMS4wIj8+DQo8cmVjb3JkaW5nIHhtbG5zPSd1cm46aWV0ZjpwYXJhbXM6\r\n"
+	 "eG1sOm5zOnJlY29yZGluZzoxJz48ZGF0YW1vZGU+Y29tcGxldGU8L2RhdGFtb2RlPjwvcmVjb3Jk\r\n"
+	 "aW5nPg==\r\n--foobar--\r\n",
+	 0, 0, SDP, MD, 0, 2, false},
+	{"base64 part that does not decode", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	 "dj0*\r\n--foobar--\r\n",
+	 0, -EBADMSG, NULL, NULL, 0, 0, false},
+	{"base64 part cut short", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	 "dj0\r\n--foobar--\r\n",
+	 0, -EBADMSG, NULL, NULL, 0, 0, false},
+	{"base64 optional unknown part ignored", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--foobar\r\n"
+	 "Content-Type: image/png\r\nContent-Disposition: render;handling=optional\r\n"
+	 "Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--foobar--\r\n",
+	 0, 0, "v=0", NULL, 1, 2, false},
+	{"quoted-printable SDP part", "multipart/mixed;boundary=foobar",
+	 "--foobar\r\nContent-Type: application/sdp\r\n"
+	 "Content-Transfer-Encoding: quoted-printable\r\n\r\nv=3D0\r\n--foobar--\r\n",
 	 0, -EMEDIUMTYPE, NULL, NULL, 0, 0, false},
 	{"delimiter prefix inside content", "multipart/mixed;boundary=foo",
 	 "--foo\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--foobar\r\n--foo\r\n"
@@ -245,6 +273,29 @@ static void test_limit_before_type(void **state)
 	free(b);
 }
 
+/* A refused Content-Transfer-Encoding is named for the 415's Warning; a refused type is not. */
+static void test_cte_refusal(void **state)
+{
+	struct siprec_body_parts parts;
+
+	(void)state;
+	assert_int_equal(siprec_multipart_parse(
+				 STR_LIT("multipart/mixed;boundary=b"),
+				 str_from_cstr("--b\r\nContent-Type: application/sdp\r\n"
+					       "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+					       "v=3D0\r\n--b--\r\n"),
+				 NULL, &parts),
+			 -EMEDIUMTYPE);
+	assert_non_null(siprec_multipart_refusal());
+	assert_non_null(strstr(siprec_multipart_refusal(), "base64"));
+	assert_int_equal(siprec_multipart_parse(STR_LIT("multipart/mixed;boundary=b"),
+						str_from_cstr("--b\r\nContent-Type: text/plain\r\n"
+							      "\r\nhi\r\n--b--\r\n"),
+						NULL, &parts),
+			 -EMEDIUMTYPE);
+	assert_null(siprec_multipart_refusal());
+}
+
 static void test_headers_kept(void **state)
 {
 	struct siprec_body_parts parts;
@@ -268,6 +319,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_headers_kept),
+		cmocka_unit_test(test_cte_refusal),
 		cmocka_unit_test(test_limit_before_type),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
