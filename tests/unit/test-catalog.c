@@ -1347,13 +1347,32 @@ static int counted_writeback(int fd)
  * writes the database file's dirty pages back itself, so that the inline checkpoint's fsync of
  * it, on the catalog thread, does not.
  */
+/* One round of the checkpointer tests: 200 sessions named PREFIX-ROUND-I begun, a barrier,
+ * and the catalog synced. */
+static void begin_round(struct catalog *c, const char *prefix, int round, const char *call_id,
+			struct barrier_rec *b)
+{
+	char uuid[32];
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(uuid, sizeof(uuid), "%s-%d-%d", prefix, round, i);
+		assert_int_equal(
+			catalog_session_begin(c, &(struct catalog_session){.uuid = uuid,
+									   .call_id = call_id,
+									   .started_at = 1}),
+			0);
+	}
+	assert_int_equal(catalog_barrier(c, barrier_cb, b), 0);
+	assert_int_equal(catalog_sync(c), 0);
+}
+
 static void test_checkpointer(void **state)
 {
 	const char *path = new_db();
 	struct catalog *c = open_ok(path);
 	struct catalog_stats st;
 	struct barrier_rec b = {0};
-	char wal[sizeof(dbpath) + 8], uuid[32], call_id[1001];
+	char wal[sizeof(dbpath) + 8], call_id[1001];
 	off_t max_wal = 0, frame = 4096 + 24;
 	struct stat sb;
 
@@ -1367,16 +1386,7 @@ static void test_checkpointer(void **state)
 	catalog_db_writeback = counted_writeback;
 	assert_int_equal(catalog_start(c), 0);
 	for (int round = 0; round < 100; round++) {
-		for (int i = 0; i < 200; i++) {
-			snprintf(uuid, sizeof(uuid), "w-%d-%d", round, i);
-			assert_int_equal(catalog_session_begin(
-						 c, &(struct catalog_session){.uuid = uuid,
-									      .call_id = call_id,
-									      .started_at = 1}),
-					 0);
-		}
-		assert_int_equal(catalog_barrier(c, barrier_cb, &b), 0);
-		assert_int_equal(catalog_sync(c), 0);
+		begin_round(c, "w", round, call_id, &b);
 		assert_int_equal(stat(wal, &sb), 0);
 		max_wal = MAX(max_wal, sb.st_size);
 	}
@@ -1411,23 +1421,14 @@ static void checkpointer_rounds(struct catalog *c, const unsigned *until)
 {
 	struct barrier_rec b = {0};
 	struct catalog_stats st;
-	char uuid[32], call_id[1001];
+	char call_id[1001];
 	int round;
 
 	memset(call_id, 'x', sizeof(call_id) - 1);
 	call_id[sizeof(call_id) - 1] = '\0';
 	assert_int_equal(catalog_start(c), 0);
 	for (round = 0; round < 400; round++) {
-		for (int i = 0; i < 200; i++) {
-			snprintf(uuid, sizeof(uuid), "f-%d-%d", round, i);
-			assert_int_equal(catalog_session_begin(
-						 c, &(struct catalog_session){.uuid = uuid,
-									      .call_id = call_id,
-									      .started_at = 1}),
-					 0);
-		}
-		assert_int_equal(catalog_barrier(c, barrier_cb, &b), 0);
-		assert_int_equal(catalog_sync(c), 0);
+		begin_round(c, "f", round, call_id, &b);
 		catalog_get_stats(c, &st);
 		if (st.checkpoints > 0 && (!until || __atomic_load_n(until, __ATOMIC_RELAXED)))
 			break;
