@@ -262,7 +262,7 @@ static int pkt_cmp(const void *a, const void *b)
 static void prepare(struct store_track *t)
 {
 	classify(t);
-	if (!t->sorted)
+	if (!t->sorted && t->npkts > 1) /* none: pkts is NULL, which qsort must not get */
 		qsort(t->pkts, t->npkts, sizeof(*t->pkts), pkt_cmp);
 	t->sorted = true;
 }

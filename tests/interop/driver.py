@@ -219,7 +219,14 @@ def sdp_of(body, ctype):
     if ctype and ctype.lower().startswith("application/sdp"):
         return body
     m = re.search(r"(?s)(^|\n)v=0.*?(?=\r?\n--|\Z)", body)
-    return m.group(0).lstrip("\n") if m else None
+    if m:
+        return m.group(0).lstrip("\n")
+    # RFC 2045 §6.8: an SDP part sent Content-Transfer-Encoding: base64 (rfc5621-base64-parts)
+    m = re.search(r"(?is)content-type:[ \t]*application/sdp[^\n]*\n((?:[^\r\n]+\r?\n)*)\r?\n(.*?)(?=\r?\n--)", body)
+    if m and re.search(r"(?im)^content-transfer-encoding:[ \t]*base64", m.group(1)):
+        import base64
+        return base64.b64decode(re.sub(r"\s", "", m.group(2))).decode("utf-8", "replace")
+    return None
 
 
 # ---------------------------------------------------------------- media
@@ -839,6 +846,11 @@ class Flow:
                            capture_output=True, text=True)
         if p.returncode != 0:
             self.err("export: siprec-export of stream %s failed: %s" % (label, (p.stderr or p.stdout).strip()[-300:]))
+            return
+        if st.span == 0:
+            # Nothing sent on it (no answer gave the stream a port): an export of nothing
+            # would match the nothing expected.
+            self.err("export: nothing was sent on stream %s (m=%d)" % (label, e["m"]))
             return
         w = wave.open(out, "rb")
         rate, nch, n = w.getframerate(), w.getnchannels(), w.getnframes()
