@@ -162,11 +162,9 @@ enum control_health control_health_check(struct manager *m, struct json_object *
 		else if (cs.db_sync_failed[0])
 			add(&c, "catalog", CONTROL_FAILING,
 			    "catalog %s: a checkpoint's sync of the database file failed (%s): "
-			    "rows "
-			    "copied from the WAL may be lost once it is rewound, so new sessions "
-			    "are "
-			    "refused; restart siprecd once the volume is sound (recovery at start "
-			    "completes the recordings' rows from their files)",
+			    "rows copied from the WAL may be lost once it is rewound, so new "
+			    "sessions are refused; restart siprecd once the volume is sound "
+			    "(recovery at start completes the recordings' rows from their files)",
 			    cfg->catalog_path, cs.db_sync_failed);
 		else if (cs.dropped > 0)
 			add(&c, "catalog", CONTROL_DEGRADED,
